@@ -1,0 +1,151 @@
+# wharf: top-level build.
+#
+#   make              install missing Debian packages, build everything
+#   make run          start a local stack on loopback (nginx+module, wharfd, demo agent)
+#   make test         build, then unit + integration + end-to-end tests
+#   make test SANITIZE=1   the same, every part built with ASan+UBSan
+#
+# Outputs go to build/ (build/san/ with SANITIZE=1), never into the sources.
+# The nginx module is built against the Debian nginx as installed: its source
+# tree (/usr/share/nginx/src, from nginx-dev) is configured once, with
+# Debian's own conf_flags and --with-compat, in build/.../nginx and reused.
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+B        := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+else
+B        := build
+SANFLAGS :=
+endif
+
+CC      ?= cc
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
+           -Wshadow -Wstrict-prototypes -Wformat=2 -Icommon $(SANFLAGS) \
+           $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
+
+pc = $(shell pkg-config --cflags --libs $(1) 2>/dev/null)
+
+LIB_COMMON   := $(B)/lib/libwharfcommon.a
+WHARFD       := $(B)/bin/wharfd
+AGENT        := $(B)/bin/wharf-agent
+WHARFCTL     := $(B)/bin/wharfctl
+MODULE       := $(B)/ngx_http_wharf_module.so
+NGX_DIR      := $(B)/nginx
+NGX_SRC      := /usr/share/nginx/src
+
+COMMON_SRC := $(wildcard common/*.c)
+WHARFD_SRC := $(wildcard fcgi_backend/*.c)
+AGENT_SRC  := $(wildcard agent/*.c)
+CLI_SRC    := $(wildcard cli/*.c)
+MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+WHARFD_LIBS := $(call pc,fcgi sqlite3 jansson libjwt libcrypto) -lfcgi -lpthread
+AGENT_LIBS  := $(call pc,libwebsockets libuv jansson libcrypto libssl) -lutil
+CLI_LIBS    := $(call pc,libcurl jansson libwebsockets libjwt libcrypto)
+TEST_LIBS   := $(call pc,cmocka jansson)
+
+.PHONY: all deps module wharfd agent wharfctl run test unit clean distclean
+all: deps module wharfd agent wharfctl
+
+# Idempotent and quiet when nothing is missing; see scripts/install-deps.
+deps:
+	@scripts/install-deps
+
+wharfd: $(WHARFD)
+agent: $(AGENT)
+wharfctl: $(WHARFCTL)
+module: $(MODULE)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_COMMON): $(call obj,$(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(WHARFD): $(call obj,$(WHARFD_SRC)) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(WHARFD_LIBS)
+
+$(AGENT): $(call obj,$(AGENT_SRC)) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+$(WHARFCTL): $(call obj,$(CLI_SRC)) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS)
+
+# --- nginx module -----------------------------------------------------------
+# nginx's configure writes objs/ into the current folder, so the Debian source
+# tree is copied once into $(NGX_DIR) and configured there. The addon `config`
+# at the repo root names the module's sources; configure runs again only when
+# that file changes. Debian's hardening flags are repeated so the module is
+# built as Debian builds its own.
+NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
+              -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 -Wextra \
+              -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS)
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SANFLAGS)
+
+$(NGX_DIR)/objs/Makefile: config
+	@test -f $(NGX_SRC)/conf_flags || { echo "make: $(NGX_SRC) missing: is nginx-dev installed? run scripts/install-deps" >&2; exit 1; }
+	rm -rf $(NGX_DIR) && mkdir -p $(NGX_DIR)
+	cp -r $(NGX_SRC)/. $(NGX_DIR)/
+	cd $(NGX_DIR) && bash -c '. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	    --add-dynamic-module="$(CURDIR)"' > configure.log 2>&1 \
+	    || { tail -20 $(NGX_DIR)/configure.log; exit 1; }
+
+$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) common/name.c common/name.h
+	$(MAKE) -C $(NGX_DIR) -f objs/Makefile modules
+	cp $(NGX_DIR)/objs/ngx_http_wharf_module.so $@
+
+# --- tests ------------------------------------------------------------------
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+# A unit test is named after the part it tests (test_common_*.c,
+# test_agent_*.c, test_wharfd_*.c, test_ctl_*.c) and links that part's
+# objects, except the file with main().
+AGENT_LIB_OBJS  := $(filter-out $(B)/obj/agent/main.o,$(call obj,$(AGENT_SRC)))
+WHARFD_LIB_OBJS := $(filter-out $(B)/obj/fcgi_backend/main.o,$(call obj,$(WHARFD_SRC)))
+CLI_LIB_OBJS    := $(filter-out $(B)/obj/cli/main.o,$(call obj,$(CLI_SRC)))
+UNIT_CC = $(CC) $(CFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(B)/tests/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(LDFLAGS)
+$(B)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_LIB_OBJS) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(AGENT_LIBS) $(LDFLAGS)
+$(B)/tests/test_wharfd_%: tests/unit/test_wharfd_%.c $(WHARFD_LIB_OBJS) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(WHARFD_LIBS) $(LDFLAGS)
+$(B)/tests/test_ctl_%: tests/unit/test_ctl_%.c $(CLI_LIB_OBJS) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(CLI_LIBS) $(LDFLAGS)
+
+unit: $(UNIT_BINS)
+
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: all unit tests/node_modules/.installed
+	@B=$(B) SANITIZE=$(SANITIZE) tests/run
+
+run: all
+	@B=$(B) scripts/run-stack
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf run tests/node_modules
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
