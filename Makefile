@@ -139,7 +139,7 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 test: all unit tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
-run: all
+run: all tests/node_modules/.installed
 	@B=$(B) scripts/run-stack
 
 clean:
