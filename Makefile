@@ -44,10 +44,12 @@ MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-WHARFD_LIBS := $(call pc,fcgi sqlite3 jansson libjwt libcrypto) -lfcgi -lpthread
-AGENT_LIBS  := $(call pc,libwebsockets libuv jansson libcrypto libssl) -lutil
-CLI_LIBS    := $(call pc,libcurl jansson libwebsockets libjwt libcrypto)
-TEST_LIBS   := $(call pc,cmocka jansson)
+# common/ uses libjwt (tokens) and OpenSSL; every part that links it too.
+COMMON_LIBS := $(call pc,libjwt jansson libcrypto)
+WHARFD_LIBS := $(call pc,fcgi sqlite3) -lfcgi -lpthread $(COMMON_LIBS)
+AGENT_LIBS  := $(call pc,libwebsockets libuv libssl) -lutil $(COMMON_LIBS)
+CLI_LIBS    := $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
+TEST_LIBS   := $(call pc,cmocka) $(COMMON_LIBS)
 
 .PHONY: all deps module wharfd agent wharfctl run test unit clean distclean
 all: deps module wharfd agent wharfctl
