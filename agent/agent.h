@@ -1,0 +1,82 @@
+/*
+ * wharf-agent: the agent inside each worker container.
+ *
+ * One process, one thread, one libuv loop. libwebsockets runs on that loop as
+ * a "foreign" loop (as ttyd does), so every callback -- HTTP, WebSocket, PTY
+ * readiness, SIGCHLD, timers -- runs on the same thread and nothing needs a
+ * lock. All mutable state lives in the one struct agent below, made by
+ * main(); callbacks reach it through handle->data, the lws context's user
+ * pointer or a session's back-pointer. There is no other global mutable
+ * state.
+ *
+ * Files, by concern:
+ *   main.c       flags and environment, start-up, signals, staged shutdown
+ *   config.c     parsing of flags / environment (pure, unit-tested)
+ *   server.c     the lws context and vhost, protocol table, HTTP routes
+ *   terminal.c   /terminal: one PTY session per WebSocket connection
+ *   tty_proto.c  wharf.tty.v1 control messages (pure, unit-tested)
+ *   pty.c        spawning on a PTY, signalling the process group
+ *   reaper.c     SIGCHLD: reaps every child, maps pids to their owners
+ *
+ * Error convention for agent/: a function returns 0 (or a non-negative
+ * count or size) on success and -1 on failure. The function that detects a
+ * failure logs it once with its cause (after a failed system call errno is
+ * left set); callers decide what to do next and do not log it again. Pure
+ * parsers (config.c, tty_proto.c) log nothing: they describe the problem in
+ * a buffer the caller passes.
+ *
+ * Non-static symbols are prefixed agent_.
+ */
+#ifndef AGENT_AGENT_H
+#define AGENT_AGENT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "reaper.h"
+
+struct lws_context;
+struct lws_vhost;
+struct agent_session;
+
+struct agent {
+    struct agent_config cfg;
+
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    struct agent_reaper reaper;
+
+    /* libwebsockets, on loop */
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    int port;                   /* bound port (the kernel's pick for 0) */
+
+    /* What a terminal runs: /bin/sh -c "exec CMD" with child_envp, built
+     * once at start-up so that nothing is allocated between fork and exec. */
+    char *child_argv[4];
+    char *child_cmd;            /* "exec CMD", owned */
+    char **child_envp;          /* owned, NULL-terminated */
+
+    /* Terminal sessions (terminal.c). A session outlives its connection
+     * until its program is reaped, so the two are counted apart. */
+    struct agent_session *sessions;
+    unsigned sessions_alive;    /* sessions not yet freed */
+    unsigned terminals_open;    /* sessions with a WebSocket attached */
+    unsigned ws_open;           /* terminal WebSockets not yet closed,
+                                   with or without a session */
+    unsigned long next_session_id;
+
+    uint64_t started_ns;        /* uv_hrtime() at start-up */
+
+    /* Shutdown (main.c): 0 running; 1 draining (sessions closing with 1001,
+     * programs being killed); 2 final (lws context being destroyed). */
+    int shutdown_stage;
+    uint64_t shutdown_deadline_ms;  /* uv_now() by which draining ends */
+    uv_timer_t shutdown_timer;
+};
+
+/* The agent of an lws connection or context. */
+struct agent *agent_from_lws_context(struct lws_context *cx);
+
+#endif

@@ -1,0 +1,307 @@
+/* Flags and environment variables: see config.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+const char agent_config_usage[] =
+    "usage: wharf-agent --worker NAME --listen HOST:PORT [--container C]\n"
+    "                   [--terminal-cmd CMD] [--kill-timeout-ms N]\n"
+    "                   [--orchestrator URL] [--token T]\n"
+    "                   [--log-level debug|info|warn|error]\n"
+    "Each flag may also be set by an environment variable: WHARF_WORKER,\n"
+    "WHARF_LISTEN, WHARF_CONTAINER, WHARF_TERMINAL_CMD, WHARF_KILL_TIMEOUT_MS,\n"
+    "WHARF_ORCHESTRATOR, WHARF_TOKEN, WHARF_LOG_LEVEL (a flag wins).\n";
+
+enum opt_id {
+    OPT_WORKER,
+    OPT_LISTEN,
+    OPT_CONTAINER,
+    OPT_TERMINAL_CMD,
+    OPT_KILL_TIMEOUT,
+    OPT_ORCHESTRATOR,
+    OPT_TOKEN,
+    OPT_LOG_LEVEL,
+    OPT_COUNT
+};
+
+static const struct {
+    const char *flag;
+    const char *env;
+} opts[OPT_COUNT] = {
+    [OPT_WORKER]       = { "--worker", "WHARF_WORKER" },
+    [OPT_LISTEN]       = { "--listen", "WHARF_LISTEN" },
+    [OPT_CONTAINER]    = { "--container", "WHARF_CONTAINER" },
+    [OPT_TERMINAL_CMD] = { "--terminal-cmd", "WHARF_TERMINAL_CMD" },
+    [OPT_KILL_TIMEOUT] = { "--kill-timeout-ms", "WHARF_KILL_TIMEOUT_MS" },
+    [OPT_ORCHESTRATOR] = { "--orchestrator", "WHARF_ORCHESTRATOR" },
+    [OPT_TOKEN]        = { "--token", "WHARF_TOKEN" },
+    [OPT_LOG_LEVEL]    = { "--log-level", "WHARF_LOG_LEVEL" },
+};
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errlen > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+static const char *
+env_lookup(char *const envp[], const char *name)
+{
+    size_t n = strlen(name);
+
+    for (; envp != NULL && *envp != NULL; envp++) {
+        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') {
+            return *envp + n + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Strict decimal: digits only, at most max. */
+static int
+parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (*s == '\0') {
+        return -1;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        v = v * 10 + (unsigned long) (*s - '0');
+        if (v > max) {
+            return -1;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+int
+agent_config_parse_listen(struct agent_config *cfg, const char *addr,
+                          char *err, size_t errlen)
+{
+    const char *colon, *host, *port;
+    size_t hostlen;
+    unsigned long p;
+    unsigned char bin[16];
+    char hostbuf[AGENT_HOST_MAX];
+
+    if (addr[0] == '[') {
+        /* [IPv6]:PORT */
+        const char *close = strchr(addr, ']');
+
+        if (close == NULL || close[1] != ':') {
+            return fail(err, errlen, "--listen %s: expected [IPV6]:PORT", addr);
+        }
+        host = addr + 1;
+        hostlen = (size_t) (close - host);
+        port = close + 2;
+        cfg->listen_ipv6 = 1;
+    } else {
+        colon = strrchr(addr, ':');
+        if (colon == NULL) {
+            return fail(err, errlen, "--listen %s: expected HOST:PORT", addr);
+        }
+        host = addr;
+        hostlen = (size_t) (colon - addr);
+        port = colon + 1;
+        cfg->listen_ipv6 = 0;
+    }
+    if (hostlen >= sizeof(hostbuf)) {
+        return fail(err, errlen, "--listen %s: host too long", addr);
+    }
+    memcpy(hostbuf, host, hostlen);
+    hostbuf[hostlen] = '\0';
+
+    if (parse_uint(port, 65535, &p) != 0) {
+        return fail(err, errlen, "--listen %s: port must be 0..65535", addr);
+    }
+    cfg->listen_port = (int) p;
+
+    if (cfg->listen_ipv6) {
+        if (inet_pton(AF_INET6, hostbuf, bin) != 1) {
+            return fail(err, errlen, "--listen %s: not an IPv6 address", addr);
+        }
+        snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", hostbuf);
+        snprintf(cfg->listen_text, sizeof(cfg->listen_text), "[%s]", hostbuf);
+        return 0;
+    }
+    if (hostbuf[0] == '\0' || strcmp(hostbuf, "*") == 0) {
+        /* every interface: lws binds INADDR_ANY when given no iface */
+        cfg->listen_host[0] = '\0';
+        snprintf(cfg->listen_text, sizeof(cfg->listen_text), "0.0.0.0");
+        return 0;
+    }
+    if (strcmp(hostbuf, "localhost") == 0) {
+        snprintf(hostbuf, sizeof(hostbuf), "127.0.0.1");
+    }
+    if (inet_pton(AF_INET, hostbuf, bin) != 1) {
+        return fail(err, errlen,
+                    "--listen %s: host must be an IPv4 address, [IPv6], "
+                    "localhost or *", addr);
+    }
+    snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", hostbuf);
+    snprintf(cfg->listen_text, sizeof(cfg->listen_text), "%s", hostbuf);
+    return 0;
+}
+
+static int
+container_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > AGENT_CONTAINER_MAX) {
+        return 0;
+    }
+    for (; *s != '\0'; s++) {
+        if ((unsigned char) *s < 0x21 || (unsigned char) *s > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
+                   char *const envp[], char *err, size_t errlen)
+{
+    const char *val[OPT_COUNT] = { 0 };
+    const char *src[OPT_COUNT] = { 0 };    /* "--flag" or "VAR", for errors */
+    unsigned long ul;
+    int i, o, lvl;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->kill_timeout_ms = AGENT_DEFAULT_KILL_TIMEOUT_MS;
+    cfg->log_level = WHARF_LOG_INFO;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *eq;
+        size_t flen;
+
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cfg->show_help = 1;
+            return 0;
+        }
+        if (strcmp(a, "--version") == 0) {
+            cfg->show_version = 1;
+            return 0;
+        }
+        eq = strchr(a, '=');
+        flen = eq != NULL ? (size_t) (eq - a) : strlen(a);
+        for (o = 0; o < OPT_COUNT; o++) {
+            if (strlen(opts[o].flag) == flen
+                && strncmp(a, opts[o].flag, flen) == 0) {
+                break;
+            }
+        }
+        if (o == OPT_COUNT) {
+            if (strncmp(a, "-", 1) == 0) {
+                return fail(err, errlen, "unknown flag %.*s", (int) flen, a);
+            }
+            return fail(err, errlen, "unexpected argument \"%s\"", a);
+        }
+        if (eq != NULL) {
+            val[o] = eq + 1;
+        } else if (i + 1 < argc) {
+            val[o] = argv[++i];
+        } else {
+            return fail(err, errlen, "%s needs a value", opts[o].flag);
+        }
+        src[o] = opts[o].flag;
+    }
+    for (o = 0; o < OPT_COUNT; o++) {
+        if (val[o] == NULL) {
+            val[o] = env_lookup(envp, opts[o].env);
+            src[o] = opts[o].env;
+        }
+    }
+
+    if (val[OPT_WORKER] == NULL) {
+        return fail(err, errlen, "--worker (or WHARF_WORKER) is required");
+    }
+    if (!wharf_name_valid(val[OPT_WORKER], strlen(val[OPT_WORKER]))) {
+        return fail(err, errlen,
+                    "%s \"%s\": not a valid worker name "
+                    "(lower-case DNS label, 1..%d of a-z 0-9 -)",
+                    src[OPT_WORKER], val[OPT_WORKER], WHARF_NAME_MAX);
+    }
+    snprintf(cfg->worker, sizeof(cfg->worker), "%s", val[OPT_WORKER]);
+
+    if (val[OPT_LISTEN] == NULL) {
+        return fail(err, errlen, "--listen (or WHARF_LISTEN) is required");
+    }
+    if (agent_config_parse_listen(cfg, val[OPT_LISTEN], err, errlen) != 0) {
+        return -1;
+    }
+
+    if (val[OPT_CONTAINER] != NULL) {
+        if (!container_valid(val[OPT_CONTAINER])) {
+            return fail(err, errlen,
+                        "%s: container name must be 1..%d printable "
+                        "characters without spaces", src[OPT_CONTAINER],
+                        AGENT_CONTAINER_MAX);
+        }
+        snprintf(cfg->container, sizeof(cfg->container), "%s",
+                 val[OPT_CONTAINER]);
+    }
+
+    if (val[OPT_TERMINAL_CMD] != NULL) {
+        size_t n = strlen(val[OPT_TERMINAL_CMD]);
+
+        if (n == 0 || n > AGENT_TERMINAL_CMD_MAX) {
+            return fail(err, errlen, "%s: command must be 1..%d bytes",
+                        src[OPT_TERMINAL_CMD], AGENT_TERMINAL_CMD_MAX);
+        }
+        cfg->terminal_cmd = val[OPT_TERMINAL_CMD];
+    } else {
+        const char *sh = env_lookup(envp, "SHELL");
+
+        cfg->terminal_cmd = sh != NULL && sh[0] != '\0'
+                            && strlen(sh) <= AGENT_TERMINAL_CMD_MAX
+                            ? sh : "/bin/sh";
+    }
+
+    if (val[OPT_KILL_TIMEOUT] != NULL) {
+        if (parse_uint(val[OPT_KILL_TIMEOUT], AGENT_MAX_KILL_TIMEOUT_MS,
+                       &ul) != 0) {
+            return fail(err, errlen, "%s \"%s\": must be 0..%u milliseconds",
+                        src[OPT_KILL_TIMEOUT], val[OPT_KILL_TIMEOUT],
+                        AGENT_MAX_KILL_TIMEOUT_MS);
+        }
+        cfg->kill_timeout_ms = (unsigned) ul;
+    }
+
+    cfg->orchestrator = val[OPT_ORCHESTRATOR];
+    cfg->token = val[OPT_TOKEN];
+
+    if (val[OPT_LOG_LEVEL] != NULL) {
+        lvl = wharf_log_level_parse(val[OPT_LOG_LEVEL]);
+        if (lvl < 0) {
+            return fail(err, errlen,
+                        "%s \"%s\": must be debug, info, warn or error",
+                        src[OPT_LOG_LEVEL], val[OPT_LOG_LEVEL]);
+        }
+        cfg->log_level = lvl;
+    }
+    return 0;
+}

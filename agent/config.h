@@ -1,0 +1,77 @@
+/*
+ * The agent's settings: command-line flags, each with an environment
+ * variable as fallback (a flag wins over its variable).
+ *
+ *   --worker NAME          WHARF_WORKER          required; a worker name
+ *   --listen ADDR          WHARF_LISTEN          required; HOST:PORT
+ *   --container C          WHARF_CONTAINER       reported by /health
+ *   --terminal-cmd CMD     WHARF_TERMINAL_CMD    default $SHELL, else /bin/sh
+ *   --kill-timeout-ms N    WHARF_KILL_TIMEOUT_MS default 2000
+ *   --orchestrator URL     WHARF_ORCHESTRATOR    stored (shipping comes later)
+ *   --token T              WHARF_TOKEN           stored, never logged
+ *   --log-level L          WHARF_LOG_LEVEL       debug|info|warn|error
+ *   --help, --version
+ *
+ * Flags are written "--flag VALUE" or "--flag=VALUE". ADDR's HOST is an IPv4
+ * address, a bracketed IPv6 address ("[::1]:8080"), "localhost", or empty /
+ * "*" for every IPv4 interface; PORT is 0..65535 (0: the kernel picks one).
+ *
+ * Parsing is pure (no I/O, no globals) so that it can be unit-tested.
+ */
+#ifndef AGENT_CONFIG_H
+#define AGENT_CONFIG_H
+
+#include <stddef.h>
+
+#include "name.h"
+
+#define AGENT_VERSION "0.1.0"
+
+#define AGENT_DEFAULT_KILL_TIMEOUT_MS 2000u
+#define AGENT_MAX_KILL_TIMEOUT_MS 600000u
+#define AGENT_CONTAINER_MAX 255
+/* Longest numeric address text, "ffff:...:255.255.255.255" plus NUL. */
+#define AGENT_HOST_MAX 64
+/* Longest terminal command, in bytes. */
+#define AGENT_TERMINAL_CMD_MAX 4096
+
+struct agent_config {
+    char worker[WHARF_NAME_MAX + 1];
+    char container[AGENT_CONTAINER_MAX + 1];    /* "" when not given */
+    /* Numeric address to bind ("" = every interface), and whether it is
+     * IPv6. listen_text is ADDR as the agent prints it, without the port. */
+    char listen_host[AGENT_HOST_MAX];
+    char listen_text[AGENT_HOST_MAX + 2];
+    int listen_ipv6;
+    int listen_port;
+    /* The command run in each terminal (before "exec " is prepended). Points
+     * into argv or the environment, which outlive the agent's use of it. */
+    const char *terminal_cmd;
+    unsigned kill_timeout_ms;
+    const char *orchestrator;   /* NULL when not given */
+    const char *token;          /* NULL when not given */
+    int log_level;              /* enum wharf_log_level */
+    int show_help;
+    int show_version;
+};
+
+/*
+ * Fills cfg from argv (argc entries, argv[0] the program) and envp (a
+ * NULL-terminated "NAME=value" array, normally environ). Returns 0 on
+ * success (also when --help or --version was asked for: see show_help /
+ * show_version), -1 with a message naming the problem in err otherwise.
+ */
+int agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
+                       char *const envp[], char *err, size_t errlen);
+
+/*
+ * Parses ADDR ("HOST:PORT") into cfg's listen_* fields. Returns 0 or -1 with
+ * a message in err.
+ */
+int agent_config_parse_listen(struct agent_config *cfg, const char *addr,
+                              char *err, size_t errlen);
+
+/* Usage text for --help and for flag errors. */
+extern const char agent_config_usage[];
+
+#endif

@@ -1,0 +1,256 @@
+/* Spawning on a PTY, signalling the group: see pty.h. */
+#include "pty.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Highest descriptor the child closes one by one when close_range() is not
+ * available (kernels before 5.11). */
+#define PTY_FALLBACK_MAX_FD 65536
+
+static int
+set_fd_flag(int fd, int get, int set, int flag)
+{
+    int flags = fcntl(fd, get);
+
+    if (flags < 0 || fcntl(fd, set, flags | flag) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * In the child, between fork() and execve(). The agent may have other
+ * threads (libuv's pool), so only async-signal-safe calls are made here:
+ * everything that allocates was prepared by the parent.
+ */
+static void __attribute__((noreturn))
+child_exec(const struct agent_pty_spec *spec, int slave, int sync_fd,
+           int max_fd)
+{
+    struct sigaction sa;
+    sigset_t none;
+    int e, fd, sig;
+
+    /* Handlers and dispositions the agent set (libuv's, lws's SIGPIPE
+     * SIG_IGN) must not leak into the shell: an ignored SIGPIPE would make
+     * "yes | head" run forever. execve() resets handled signals but keeps
+     * ignored ones, so reset all of them. Signals are still blocked here (the
+     * parent blocked them around fork), so none is lost or run meanwhile. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (sig = 1; sig < NSIG; sig++) {
+        (void) sigaction(sig, &sa, NULL);
+    }
+
+    if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
+        goto fail;
+    }
+    if (dup2(slave, STDIN_FILENO) < 0 || dup2(slave, STDOUT_FILENO) < 0
+        || dup2(slave, STDERR_FILENO) < 0) {
+        goto fail;
+    }
+    if (slave > STDERR_FILENO) {
+        (void) close(slave);
+    }
+    /* No descriptor of the agent (listening socket, other terminals'
+     * masters, client sockets) may survive into the program: a leaked
+     * master would keep another terminal alive. sync_fd is close-on-exec. */
+    if (close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (fd = STDERR_FILENO + 1; fd < max_fd; fd++) {
+            if (fd != sync_fd) {
+                (void) close(fd);
+            }
+        }
+    }
+    sigemptyset(&none);
+    (void) sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(spec->path, spec->argv, spec->envp);
+fail:
+    e = errno;
+    (void) !write(sync_fd, &e, sizeof(e));
+    _exit(127);
+}
+
+int
+agent_pty_spawn(struct agent_pty *pty, const struct agent_pty_spec *spec)
+{
+    struct winsize ws;
+    struct termios tio;
+    struct rlimit rl;
+    sigset_t all, old;
+    int master = -1, slave = -1, sync_pipe[2] = { -1, -1 };
+    int child_errno, saved, max_fd = PTY_FALLBACK_MAX_FD;
+    ssize_t n;
+    pid_t pid;
+
+    pty->pid = 0;
+    pty->master = -1;
+
+    memset(&ws, 0, sizeof(ws));
+    ws.ws_col = (unsigned short) spec->cols;
+    ws.ws_row = (unsigned short) spec->rows;
+    if (openpty(&master, &slave, NULL, NULL, &ws) != 0) {
+        wharf_error("openpty: %s", strerror(errno));
+        return -1;
+    }
+    if (set_fd_flag(master, F_GETFL, F_SETFL, O_NONBLOCK) != 0
+        || set_fd_flag(master, F_GETFD, F_SETFD, FD_CLOEXEC) != 0
+        || set_fd_flag(slave, F_GETFD, F_SETFD, FD_CLOEXEC) != 0) {
+        wharf_error("pty flags: %s", strerror(errno));
+        goto fail;
+    }
+    /* Terminals in browsers speak UTF-8: let the line discipline erase
+     * whole characters, as xterm's own PTYs do. */
+    if (tcgetattr(slave, &tio) == 0) {
+        tio.c_iflag |= IUTF8;
+        (void) tcsetattr(slave, TCSANOW, &tio);
+    }
+    /* The child reports a failure before exec through this pipe; a
+     * successful exec closes it (close-on-exec) and the parent reads EOF. */
+    if (pipe2(sync_pipe, O_CLOEXEC) != 0) {
+        wharf_error("pipe2: %s", strerror(errno));
+        goto fail;
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) max_fd) {
+        max_fd = (int) rl.rlim_cur;
+    }
+
+    sigfillset(&all);
+    (void) sigprocmask(SIG_SETMASK, &all, &old);
+    pid = fork();
+    if (pid == 0) {
+        (void) close(sync_pipe[0]);
+        (void) close(master);
+        child_exec(spec, slave, sync_pipe[1], max_fd);
+    }
+    saved = errno;
+    (void) sigprocmask(SIG_SETMASK, &old, NULL);
+    (void) close(slave);
+    slave = -1;
+    (void) close(sync_pipe[1]);
+    sync_pipe[1] = -1;
+    if (pid < 0) {
+        wharf_error("fork: %s", strerror(saved));
+        errno = saved;
+        goto fail;
+    }
+
+    do {
+        n = read(sync_pipe[0], &child_errno, sizeof(child_errno));
+    } while (n < 0 && errno == EINTR);
+    (void) close(sync_pipe[0]);
+    sync_pipe[0] = -1;
+    if (n == (ssize_t) sizeof(child_errno)) {
+        /* The child never exec'd: reap it here, it is nobody else's. */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        wharf_error("cannot start %s on a terminal: %s", spec->path,
+                    strerror(child_errno));
+        errno = child_errno;
+        goto fail;
+    }
+
+    pty->pid = pid;
+    pty->master = master;
+    return 0;
+
+fail:
+    saved = errno;
+    if (master >= 0) {
+        (void) close(master);
+    }
+    if (slave >= 0) {
+        (void) close(slave);
+    }
+    if (sync_pipe[0] >= 0) {
+        (void) close(sync_pipe[0]);
+    }
+    if (sync_pipe[1] >= 0) {
+        (void) close(sync_pipe[1]);
+    }
+    errno = saved;
+    return -1;
+}
+
+int
+agent_pty_resize(const struct agent_pty *pty, unsigned cols, unsigned rows)
+{
+    struct winsize ws;
+
+    memset(&ws, 0, sizeof(ws));
+    ws.ws_col = (unsigned short) cols;
+    ws.ws_row = (unsigned short) rows;
+    if (pty->master < 0) {
+        return 0;
+    }
+    if (ioctl(pty->master, TIOCSWINSZ, &ws) != 0) {
+        wharf_warn("TIOCSWINSZ on pid %d: %s", (int) pty->pid,
+                   strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+agent_pty_signal(pid_t pgid, int sig)
+{
+    /* kill(0) and kill(-1) would hit the agent's own group or every
+     * process it may signal: never let a zero or bogus id through. */
+    if (pgid <= 1) {
+        errno = ESRCH;
+        return -1;
+    }
+    if (kill(-pgid, sig) == 0) {
+        return 0;
+    }
+    if (errno != ESRCH) {
+        wharf_warn("kill(-%d, %d): %s", (int) pgid, sig, strerror(errno));
+        return -1;
+    }
+    return kill(pgid, sig);
+}
+
+int
+agent_pty_group_alive(pid_t pgid)
+{
+    if (pgid <= 1) {
+        return 0;
+    }
+    return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+int
+agent_pty_slave_closed(int master)
+{
+    struct pollfd p = { .fd = master, .events = POLLIN, .revents = 0 };
+
+    if (master < 0) {
+        return 1;
+    }
+    if (poll(&p, 1, 0) < 0) {
+        return 0;
+    }
+    return (p.revents & POLLHUP) != 0;
+}
+
+void
+agent_pty_close_master(struct agent_pty *pty)
+{
+    if (pty->master >= 0) {
+        (void) close(pty->master);
+        pty->master = -1;
+    }
+}

@@ -1,0 +1,327 @@
+/* lws context, protocols, HTTP routes: see server.h. */
+#include "server.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "agent.h"
+#include "log.h"
+#include "terminal.h"
+#include "tty_proto.h"
+
+struct agent *
+agent_from_lws_context(struct lws_context *cx)
+{
+    return lws_context_user(cx);
+}
+
+static struct agent *
+agent_of(struct lws *wsi)
+{
+    return agent_from_lws_context(lws_get_context(wsi));
+}
+
+/* --- responses ------------------------------------------------------------ */
+
+int
+agent_http_reply(struct lws *wsi, unsigned status, const char *body,
+                 size_t body_len, const char *allow)
+{
+    unsigned char buf[LWS_PRE + AGENT_HTTP_REPLY_MAX];
+    unsigned char *start = buf + LWS_PRE, *p = start;
+    unsigned char *end = buf + sizeof(buf);
+    char clen[24];
+    int n;
+
+    n = snprintf(clen, sizeof(clen), "%zu", body_len);
+    /* Content-Length is added as a plain header rather than with
+     * lws_add_http_header_content_length(), which would make lws count the
+     * headers written below against the body; as lws_return_http_status()
+     * does for HTTP/1, headers and body go out in one write. */
+    if (lws_add_http_header_status(wsi, status, &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                        (const unsigned char *)
+                                        "application/json", 16, &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                        (const unsigned char *) "no-store",
+                                        8, &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                        (const unsigned char *) clen, n,
+                                        &p, end)
+        || (allow != NULL
+            && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ALLOW,
+                                            (const unsigned char *) allow,
+                                            (int) strlen(allow), &p, end))
+        || lws_finalize_http_header(wsi, &p, end)) {
+        wharf_error("http: response headers do not fit");
+        return -1;
+    }
+    if (body_len > (size_t) (end - p)) {
+        wharf_error("http: response body of %zu bytes does not fit",
+                    body_len);
+        return -1;
+    }
+    memcpy(p, body, body_len);
+    p += body_len;
+    n = (int) (p - start);
+    if (lws_write(wsi, start, (size_t) n, LWS_WRITE_HTTP) != n) {
+        return -1;      /* the connection failed; lws closes it */
+    }
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Builds {"error":{"code":..,"message":..}} into buf; returns its length. */
+static size_t
+error_body(char *buf, size_t size, const char *code, const char *message)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code,
+                          "message", message);
+    size_t n = j != NULL ? json_dumpb(j, buf, size, JSON_COMPACT) : 0;
+
+    json_decref(j);
+    if (n == 0 || n > size) {
+        n = (size_t) snprintf(buf, size,
+                              "{\"error\":{\"code\":\"internal\","
+                              "\"message\":\"error body too long\"}}");
+    }
+    return n;
+}
+
+int
+agent_http_error(struct lws *wsi, unsigned status, const char *code,
+                 const char *message, const char *allow)
+{
+    char body[512];
+    size_t n = error_body(body, sizeof(body), code, message);
+
+    return agent_http_reply(wsi, status, body, n, allow);
+}
+
+/* --- routes ---------------------------------------------------------------- */
+
+static int
+get_health(struct agent *agent, struct lws *wsi)
+{
+    char body[1024];
+    uint64_t uptime_ms = (uv_hrtime() - agent->started_ns) / 1000000u;
+    int stopping = agent->shutdown_stage != 0;
+    json_t *j;
+    size_t n;
+
+    j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}",
+                  "status", stopping ? "stopping" : "ok",
+                  "worker", agent->cfg.worker,
+                  "container", agent->cfg.container,
+                  "version", AGENT_VERSION,
+                  "uptime_ms", (json_int_t) uptime_ms,
+                  "terminals", (json_int_t) agent->terminals_open);
+    n = j != NULL ? json_dumpb(j, body, sizeof(body), JSON_COMPACT) : 0;
+    json_decref(j);
+    if (n == 0 || n > sizeof(body)) {
+        wharf_error("http: cannot encode /health");
+        return agent_http_error(wsi, 500, "internal",
+                                "cannot encode health", NULL);
+    }
+    return agent_http_reply(wsi, stopping ? 503 : 200, body, n, NULL);
+}
+
+static int
+get_terminal_plain(struct agent *agent, struct lws *wsi)
+{
+    (void) agent;
+    return agent_http_error(wsi, 426, "upgrade_required",
+                            "/terminal is a WebSocket endpoint", NULL);
+}
+
+/* Later routes (REST /processes..., POST /rpc) join this table. */
+static const struct route {
+    const char *path;
+    int method;             /* LWSHUMETH_* */
+    const char *allow;      /* Allow header for 405 */
+    int (*handler)(struct agent *agent, struct lws *wsi);
+} routes[] = {
+    { "/health", LWSHUMETH_GET, "GET", get_health },
+    { "/terminal", LWSHUMETH_GET, "GET", get_terminal_plain },
+};
+
+static int
+serve_http(struct agent *agent, struct lws *wsi, const char *path)
+{
+    char *uri;
+    int uri_len, method;
+    size_t i;
+
+    method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(path, routes[i].path) != 0) {
+            continue;
+        }
+        if (method != routes[i].method) {
+            return agent_http_error(wsi, 405, "method_not_allowed",
+                                    "method not allowed on this path",
+                                    routes[i].allow);
+        }
+        return routes[i].handler(agent, wsi);
+    }
+    return agent_http_error(wsi, 404, "not_found", "no such path", NULL);
+}
+
+/*
+ * Before lws upgrades a connection: only /terminal takes WebSockets, and
+ * not while shutting down. Returning >0 means "responded already".
+ */
+static int
+confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
+{
+    char path[64];
+    int n;
+
+    if (upgrade == NULL || strcasecmp(upgrade, "websocket") != 0) {
+        agent_http_error(wsi, 400, "bad_upgrade",
+                         "only WebSocket upgrades are served", NULL);
+        return 1;
+    }
+    n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+    if (n <= 0 || strcmp(path, "/terminal") != 0) {
+        agent_http_error(wsi, 404, "not_found", "no WebSocket at this path",
+                         NULL);
+        return 1;
+    }
+    if (agent->shutdown_stage != 0) {
+        agent_http_error(wsi, 503, "stopping", "the agent is shutting down",
+                         NULL);
+        return 1;
+    }
+    return 0;
+}
+
+/* --- protocols ------------------------------------------------------------- */
+
+static int
+callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+              void *in, size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return serve_http(agent_of(wsi), wsi, in);
+
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(agent_of(wsi), wsi, in);
+
+    /* A WebSocket that named no subprotocol is bound to the vhost's
+     * default protocol, this one: it is a raw-mode terminal. */
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+    case LWS_CALLBACK_TIMER:
+        return agent_terminal_callback(wsi, (int) reason, user, in, len,
+                                       AGENT_TTY_RAW);
+    default:
+        return 0;
+    }
+}
+
+static int
+callback_tty_v1(struct lws *wsi, enum lws_callback_reasons reason,
+                void *user, void *in, size_t len)
+{
+    return agent_terminal_callback(wsi, (int) reason, user, in, len,
+                                   AGENT_TTY_V1);
+}
+
+static const struct lws_protocols protocols[] = {
+    { "http", callback_http, sizeof(struct agent_tty_conn),
+      AGENT_WS_RX_CHUNK, 0, NULL, 0 },
+    { AGENT_TTY_SUBPROTOCOL, callback_tty_v1, sizeof(struct agent_tty_conn),
+      AGENT_WS_RX_CHUNK, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static const lws_retry_bo_t ws_liveness = {
+    .secs_since_valid_ping = AGENT_WS_PING_SECS,
+    .secs_since_valid_hangup = AGENT_WS_HANGUP_SECS,
+};
+
+/* lws logs through the agent's log, one line per event. */
+static void
+lws_log_emit(int level, const char *line)
+{
+    enum wharf_log_level wl = WHARF_LOG_DEBUG;
+    size_t n = strlen(line);
+
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        n--;
+    }
+    if (level & LLL_ERR) {
+        wl = WHARF_LOG_ERROR;
+    } else if (level & LLL_WARN) {
+        wl = WHARF_LOG_WARN;
+    }
+    wharf_log(wl, "lws: %.*s", (int) n, line);
+}
+
+int
+agent_server_start(struct agent *agent)
+{
+    struct lws_context_creation_info info;
+    void *foreign_loops[1] = { &agent->loop };
+
+    lws_set_log_level(agent->cfg.log_level == WHARF_LOG_DEBUG
+                      ? LLL_ERR | LLL_WARN | LLL_NOTICE
+                      : LLL_ERR | LLL_WARN, lws_log_emit);
+
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_LIBUV
+                   | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
+                   | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+    if (!agent->cfg.listen_ipv6) {
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
+    /* lws copies what it needs from foreign_loops during creation. */
+    info.foreign_loops = foreign_loops;
+    info.user = agent;
+    info.vhost_name = "wharf-agent";
+    info.port = agent->cfg.listen_port;
+    info.iface = agent->cfg.listen_host[0] != '\0'
+                 ? agent->cfg.listen_host : NULL;
+    info.protocols = protocols;
+    info.retry_and_idle_policy = &ws_liveness;
+    /* lws keeps this pointer: a literal, not a buffer on the stack */
+    info.server_string = "wharf-agent/" AGENT_VERSION;
+    /* lws finishes destroying the context from a close callback on the
+     * loop; it then clears agent->lws, so main() knows it is gone. */
+    info.pcontext = &agent->lws;
+    info.uid = (uid_t) -1;
+    info.gid = (gid_t) -1;
+
+    agent->lws = lws_create_context(&info);
+    if (agent->lws == NULL) {
+        wharf_error("cannot create the libwebsockets context (is the "
+                    "libuv event-lib plugin installed?)");
+        return -1;
+    }
+    agent->vhost = lws_create_vhost(agent->lws, &info);
+    if (agent->vhost == NULL) {
+        wharf_error("cannot listen on %s:%d", agent->cfg.listen_text,
+                    agent->cfg.listen_port);
+        return -1;
+    }
+    agent->port = lws_get_vhost_listen_port(agent->vhost);
+    return 0;
+}
+
+void
+agent_server_stop(struct agent *agent)
+{
+    if (agent->lws != NULL) {
+        lws_context_destroy(agent->lws);
+    }
+}

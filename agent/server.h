@@ -1,0 +1,55 @@
+/*
+ * The agent's HTTP/WebSocket server: one libwebsockets context and vhost on
+ * the agent's libuv loop.
+ *
+ * Routes:
+ *   GET /health     200 application/json {"status":"ok","worker":...,
+ *                   "container":...,"version":...,"uptime_ms":N,
+ *                   "terminals":N}  (503 with "status":"stopping" during
+ *                   shutdown)
+ *   /terminal       WebSocket (terminal.c); a plain GET gets 426
+ *   anything else   404 {"error":{"code":"not_found","message":...}}
+ *   known path, other method: 405 {"error":{"code":"method_not_allowed",...}}
+ *
+ * Protocol table: protocols[0] ("http") serves HTTP and is also the vhost's
+ * default WebSocket protocol, so a WebSocket that asks for no subprotocol
+ * lands there and runs the terminal in raw mode; protocols[1] is
+ * wharf.tty.v1. A client that offers only unknown subprotocols is refused by
+ * lws (connection dropped).
+ */
+#ifndef AGENT_SERVER_H
+#define AGENT_SERVER_H
+
+#include <stddef.h>
+
+struct agent;
+struct lws;
+
+/* Longest HTTP response the agent builds (headers and body), in bytes. */
+#define AGENT_HTTP_REPLY_MAX 4096
+
+/* WebSocket liveness: a connection idle this long is pinged, and one that
+ * has not proved alive (any frame, pong included) for the second figure is
+ * dropped, which ends its terminal like any client departure. */
+#define AGENT_WS_PING_SECS 30
+#define AGENT_WS_HANGUP_SECS 90
+
+/* Creates the lws context and the listening vhost on agent->loop and sets
+ * agent->port. Returns 0 or -1 (logged). */
+int agent_server_start(struct agent *agent);
+
+/* Begins destroying the lws context: every connection is closed, lws's
+ * handles on the loop are closed as the loop runs. */
+void agent_server_stop(struct agent *agent);
+
+/* Writes a complete JSON response and ends the HTTP transaction; returns
+ * what an lws HTTP callback should return. allow is the Allow header's
+ * value, or NULL. */
+int agent_http_reply(struct lws *wsi, unsigned status, const char *body,
+                     size_t body_len, const char *allow);
+
+/* The same with an error body {"error":{"code":code,"message":message}}. */
+int agent_http_error(struct lws *wsi, unsigned status, const char *code,
+                     const char *message, const char *allow);
+
+#endif

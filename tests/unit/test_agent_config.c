@@ -1,0 +1,229 @@
+/* Unit tests for the agent's flags and environment (agent/config.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../agent/config.h"
+#include "log.h"
+
+static char *const no_env[] = { NULL };
+
+#define ARGC(a) ((int) (sizeof(a) / sizeof((a)[0])))
+
+static void
+test_minimal_flags(void **state)
+{
+    char *argv[] = { "wharf-agent", "--worker", "demo", "--listen",
+                     "127.0.0.1:0" };
+    char *const env[] = { "SHELL=/bin/zsh", NULL };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, env, err,
+                                        sizeof(err)), 0);
+    assert_string_equal(c.worker, "demo");
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_string_equal(c.listen_text, "127.0.0.1");
+    assert_int_equal(c.listen_port, 0);
+    assert_int_equal(c.listen_ipv6, 0);
+    assert_string_equal(c.container, "");
+    assert_string_equal(c.terminal_cmd, "/bin/zsh");      /* $SHELL */
+    assert_int_equal(c.kill_timeout_ms, AGENT_DEFAULT_KILL_TIMEOUT_MS);
+    assert_null(c.orchestrator);
+    assert_null(c.token);
+    assert_int_equal(c.log_level, WHARF_LOG_INFO);
+
+    /* no $SHELL: /bin/sh */
+    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env, err,
+                                        sizeof(err)), 0);
+    assert_string_equal(c.terminal_cmd, "/bin/sh");
+}
+
+static void
+test_all_flags_and_equals_form(void **state)
+{
+    char *argv[] = { "wharf-agent", "--worker=w-1", "--listen", "[::1]:8080",
+                     "--container", "c_1.x", "--terminal-cmd=bash -l",
+                     "--kill-timeout-ms", "0", "--orchestrator",
+                     "http://o:1", "--token=s3cret", "--log-level", "debug" };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env, err,
+                                        sizeof(err)), 0);
+    assert_string_equal(c.worker, "w-1");
+    assert_string_equal(c.listen_host, "::1");
+    assert_string_equal(c.listen_text, "[::1]");
+    assert_int_equal(c.listen_port, 8080);
+    assert_int_equal(c.listen_ipv6, 1);
+    assert_string_equal(c.container, "c_1.x");
+    assert_string_equal(c.terminal_cmd, "bash -l");
+    assert_int_equal(c.kill_timeout_ms, 0);
+    assert_string_equal(c.orchestrator, "http://o:1");
+    assert_string_equal(c.token, "s3cret");
+    assert_int_equal(c.log_level, WHARF_LOG_DEBUG);
+}
+
+static void
+test_environment_and_flag_precedence(void **state)
+{
+    char *argv[] = { "wharf-agent", "--worker", "flag" };
+    char *const env[] = {
+        "WHARF_WORKER=env", "WHARF_LISTEN=localhost:9000",
+        "WHARF_CONTAINER=ctr", "WHARF_TERMINAL_CMD=top",
+        "WHARF_KILL_TIMEOUT_MS=1500", "WHARF_ORCHESTRATOR=http://x",
+        "WHARF_TOKEN=t", "WHARF_LOG_LEVEL=warn", "WHARF_WORKERX=nope", NULL
+    };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, env, err,
+                                        sizeof(err)), 0);
+    assert_string_equal(c.worker, "flag");
+    assert_string_equal(c.listen_host, "127.0.0.1");
+    assert_int_equal(c.listen_port, 9000);
+    assert_string_equal(c.container, "ctr");
+    assert_string_equal(c.terminal_cmd, "top");
+    assert_int_equal(c.kill_timeout_ms, 1500);
+    assert_string_equal(c.orchestrator, "http://x");
+    assert_string_equal(c.token, "t");
+    assert_int_equal(c.log_level, WHARF_LOG_WARN);
+}
+
+/* Expects a failure whose message contains what. */
+static void
+expect_error(int argc, char **argv, char *const *env, const char *what)
+{
+    struct agent_config c;
+    char err[256];
+
+    err[0] = '\0';
+    assert_int_equal(agent_config_parse(&c, argc, argv, env, err,
+                                        sizeof(err)), -1);
+    if (strstr(err, what) == NULL) {
+        fail_msg("error \"%s\" does not mention \"%s\"", err, what);
+    }
+}
+
+static void
+test_errors(void **state)
+{
+    char *missing_worker[] = { "a", "--listen", "1.2.3.4:1" };
+    char *missing_listen[] = { "a", "--worker", "x" };
+    char *bad_worker[] = { "a", "--worker", "Bad_Name", "--listen", ":1" };
+    char *unknown[] = { "a", "--worker", "x", "--listen", ":1", "--port",
+                        "1" };
+    char *positional[] = { "a", "--worker", "x", "--listen", ":1", "extra" };
+    char *no_value[] = { "a", "--worker", "x", "--listen" };
+    char *bad_timeout[] = { "a", "--worker", "x", "--listen", ":1",
+                            "--kill-timeout-ms", "2s" };
+    char *big_timeout[] = { "a", "--worker", "x", "--listen", ":1",
+                            "--kill-timeout-ms", "600001" };
+    char *bad_level[] = { "a", "--worker", "x", "--listen", ":1",
+                          "--log-level", "loud" };
+    char *empty_cmd[] = { "a", "--worker", "x", "--listen", ":1",
+                          "--terminal-cmd", "" };
+    char *bad_container[] = { "a", "--worker", "x", "--listen", ":1",
+                              "--container", "a b" };
+    char *const bad_env_worker[] = { "WHARF_WORKER=-x", "WHARF_LISTEN=:1",
+                                     NULL };
+    char *only_prog[] = { "a" };
+
+    (void) state;
+    expect_error(ARGC(missing_worker), missing_worker, no_env, "--worker");
+    expect_error(ARGC(missing_listen), missing_listen, no_env, "--listen");
+    expect_error(ARGC(bad_worker), bad_worker, no_env, "Bad_Name");
+    expect_error(ARGC(unknown), unknown, no_env, "unknown flag --port");
+    expect_error(ARGC(positional), positional, no_env, "extra");
+    expect_error(ARGC(no_value), no_value, no_env, "--listen needs a value");
+    expect_error(ARGC(bad_timeout), bad_timeout, no_env, "2s");
+    expect_error(ARGC(big_timeout), big_timeout, no_env, "--kill-timeout-ms");
+    expect_error(ARGC(bad_level), bad_level, no_env, "loud");
+    expect_error(ARGC(empty_cmd), empty_cmd, no_env, "--terminal-cmd");
+    expect_error(ARGC(bad_container), bad_container, no_env, "--container");
+    /* an environment variable's error names the variable */
+    expect_error(ARGC(only_prog), only_prog, bad_env_worker, "WHARF_WORKER");
+}
+
+static void
+test_listen_addresses(void **state)
+{
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(agent_config_parse_listen(&c, "0.0.0.0:80", err,
+                                               sizeof(err)), 0);
+    assert_string_equal(c.listen_host, "0.0.0.0");
+    assert_int_equal(c.listen_port, 80);
+    assert_int_equal(agent_config_parse_listen(&c, ":65535", err,
+                                               sizeof(err)), 0);
+    assert_string_equal(c.listen_host, "");
+    assert_string_equal(c.listen_text, "0.0.0.0");
+    assert_int_equal(c.listen_port, 65535);
+    assert_int_equal(agent_config_parse_listen(&c, "*:7", err,
+                                               sizeof(err)), 0);
+    assert_string_equal(c.listen_host, "");
+
+    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:65536", err,
+                                               sizeof(err)), -1);
+    assert_non_null(strstr(err, "port"));
+    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:-1", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:8x", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "example.com:80", err,
+                                               sizeof(err)), -1);
+    assert_non_null(strstr(err, "host"));
+    assert_int_equal(agent_config_parse_listen(&c, "300.1.1.1:80", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "::1:80", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "[::1]80", err,
+                                               sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "[nope]:80", err,
+                                               sizeof(err)), -1);
+}
+
+static void
+test_help_and_version(void **state)
+{
+    char *help[] = { "a", "--help" };
+    char *version[] = { "a", "--version" };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(help), help, no_env, err,
+                                        sizeof(err)), 0);
+    assert_true(c.show_help);
+    assert_int_equal(agent_config_parse(&c, ARGC(version), version, no_env,
+                                        err, sizeof(err)), 0);
+    assert_true(c.show_version);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minimal_flags),
+        cmocka_unit_test(test_all_flags_and_equals_form),
+        cmocka_unit_test(test_environment_and_flag_precedence),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_listen_addresses),
+        cmocka_unit_test(test_help_and_version),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
