@@ -44,7 +44,8 @@ function sanitizerEnv(forNginx) {
 }
 
 // Waits until cond() returns a truthy value (sync or async), polling every
-// `interval` ms; throws with `what` after `timeout` ms.
+// `interval` ms; throws with `what` (a string, or a function called at the
+// time of failure) after `timeout` ms.
 export async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
   const deadline = Date.now() + timeout;
   let last;
@@ -56,7 +57,8 @@ export async function waitFor(cond, { timeout = 10000, interval = 25, what = 'co
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+      const desc = typeof what === 'function' ? what() : what;
+      throw new Error(`timed out after ${timeout} ms waiting for ${desc}${last ? `: ${last.message}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, interval));
   }

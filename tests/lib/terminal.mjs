@@ -66,7 +66,9 @@ export class Terminal {
 
   // Waits until the accumulated output matches re; returns the match.
   async expect(re, timeout = 10000) {
-    return waitFor(() => this.text().match(re), { timeout, what: `terminal output ${re} (got ${JSON.stringify(this.text().slice(-200))})` });
+    return waitFor(() => this.text().match(re), {
+      timeout, what: () => `terminal output ${re} (got ${JSON.stringify(this.text().slice(-200))})`,
+    });
   }
 
   async waitClosed(timeout = 10000) {
