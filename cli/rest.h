@@ -1,0 +1,18 @@
+/*
+ * REST calls to the orchestrator and the printing of their answers.
+ */
+#ifndef CTL_REST_H
+#define CTL_REST_H
+
+#include "ctl.h"
+
+/*
+ * GET path and print the answer in the chosen format. A non-2xx answer
+ * is CTL_FAIL with a message on err; its body is still printed when it is
+ * not an {"error":...} object (an unhealthy health check says why in its
+ * body), and always with --format raw.
+ */
+int ctl_rest_get(struct ctl *c, const char *what, const char *path,
+                 const char *const *columns);
+
+#endif

@@ -1,0 +1,68 @@
+#include "rpc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int
+ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
+             struct ctl_response *resp, json_t **result)
+{
+    char full[512];
+    json_t *req, *answer = NULL, *error, *data;
+    json_error_t jerr;
+    char *body, *datatext;
+    int rc;
+
+    *result = NULL;
+    memset(resp, 0, sizeof(*resp));
+    snprintf(full, sizeof(full), "%s%s", strchr(method, '.') ? "" : CTL_RPC_PREFIX,
+             method);
+
+    req = json_pack("{s:s,s:s,s:i}", "jsonrpc", "2.0", "method", full, "id", 1);
+    if (req != NULL && params != NULL) {
+        json_object_set(req, "params", params);
+    }
+    body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (body == NULL) {
+        return ctl_error(c, CTL_FAIL, "out of memory");
+    }
+    rc = ctl_http(c, "POST", "/rpc", body, resp);
+    free(body);
+    if (rc != CTL_OK) {
+        return rc;
+    }
+
+    answer = json_loadb(resp->body, resp->len, 0, &jerr);
+    error = json_object_get(answer, "error");
+    if (json_is_object(error)) {
+        /* A JSON-RPC error, whatever the HTTP status (413 and 415 come with
+         * one too): its code, message and data say more than the status. */
+        data = json_object_get(error, "data");
+        datatext = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        ctl_error(c, CTL_FAIL, "%s: JSON-RPC error %" JSON_INTEGER_FORMAT
+                  ": %s%s%s", full,
+                  json_integer_value(json_object_get(error, "code")),
+                  json_string_value(json_object_get(error, "message"))
+                      ? json_string_value(json_object_get(error, "message"))
+                      : "(no message)",
+                  datatext ? " " : "", datatext ? datatext : "");
+        free(datatext);
+        rc = CTL_FAIL;
+    } else if (resp->status < 200 || resp->status > 299) {
+        rc = ctl_http_status_error(c, full, resp);
+    } else if (!json_is_object(answer)
+               || json_object_get(answer, "result") == NULL)
+    {
+        rc = ctl_error(c, CTL_FAIL, "%s: %s did not answer with a JSON-RPC "
+                       "result", full, resp->url);
+    } else {
+        *result = json_incref(json_object_get(answer, "result"));
+        rc = CTL_OK;
+    }
+    json_decref(answer);
+    if (rc != CTL_OK) {
+        ctl_response_free(resp);
+    }
+    return rc;
+}

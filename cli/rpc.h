@@ -1,0 +1,24 @@
+/*
+ * JSON-RPC 2.0 client calls to POST /rpc.
+ */
+#ifndef CTL_RPC_H
+#define CTL_RPC_H
+
+#include <jansson.h>
+
+#include "ctl.h"
+#include "http.h"
+
+#define CTL_RPC_PREFIX "ContainerMonitoringOps."
+
+/*
+ * Calls method (a name without '.' gets CTL_RPC_PREFIX) with params
+ * (object, array, or NULL for none; not taken). On CTL_OK, *result holds
+ * the "result" (a new reference) and resp the raw answer, to be freed by
+ * the caller. An HTTP error, an answer that is not JSON-RPC, or a
+ * JSON-RPC error object is printed and gives CTL_FAIL.
+ */
+int ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
+                 struct ctl_response *resp, json_t **result);
+
+#endif

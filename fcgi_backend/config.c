@@ -1,0 +1,294 @@
+/*
+ * Settings of wharfd: one setter (config_set) shared by the config file
+ * and the command line, so both accept the same keys with the same checks.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+const char wharfd_usage[] =
+    "usage: wharfd --listen ADDR --db PATH [options]\n"
+    "\n"
+    "FastCGI backend of the wharf orchestrator (JSON-RPC, REST, storage).\n"
+    "\n"
+    "  --listen ADDR       unix:/path/to.sock or 127.0.0.1:PORT (an IPv4 literal)\n"
+    "  --db PATH           SQLite database file, created if missing\n"
+    "  --threads N         request threads (default 4, 1..256)\n"
+    "  --log-level L       debug, info, warn or error (default info)\n"
+    "  --body-limit BYTES  largest request body (default 8388608)\n"
+    "  --socket-mode MODE  octal permissions of a unix socket (default 0660)\n"
+    "  --config FILE       read 'key = value' lines first; the command line wins\n"
+    "  --help, --version\n";
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the reason of a failed setting into err; returns -1. */
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Strict unsigned parse: digits only (in the given base), no overflow. */
+static int
+parse_ulong(const char *s, int base, unsigned long *out)
+{
+    char *end;
+
+    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
+        return -1;
+    }
+    errno = 0;
+    *out = strtoul(s, &end, base);
+    return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+int
+wharfd_listen_parse(struct wharfd_listen *out, const char *s,
+                    char *err, size_t errlen)
+{
+    struct in_addr ia;
+    unsigned long port;
+    const char *colon;
+    size_t hostlen;
+
+    memset(out, 0, sizeof(*out));
+    if (strlen(s) >= sizeof(out->text)) {
+        return fail(err, errlen, "--listen %s: too long", s);
+    }
+    strcpy(out->text, s);
+
+    if (strncmp(s, "unix:", 5) == 0) {
+        s += 5;
+        /* sun_path must hold the path and its NUL; libfcgi would exit()
+         * on a longer one, so it is refused here with a message. */
+        if (*s == '\0' || strlen(s) >= sizeof(out->path)) {
+            return fail(err, errlen,
+                        "--listen unix:%s: the socket path must be 1 to %zu "
+                        "bytes long", s, sizeof(out->path) - 1);
+        }
+        out->kind = WHARFD_LISTEN_UNIX;
+        strcpy(out->path, s);
+        return 0;
+    }
+
+    colon = strrchr(s, ':');
+    hostlen = colon ? (size_t) (colon - s) : 0;
+    if (colon == NULL || hostlen == 0 || hostlen >= sizeof(out->host)) {
+        return fail(err, errlen, "--listen %s: expected unix:/path or "
+                    "IPV4:PORT (e.g. 127.0.0.1:9000)", s);
+    }
+    memcpy(out->host, s, hostlen);
+    out->host[hostlen] = '\0';
+    /* An address literal only: libfcgi resolves names with
+     * gethostbyname and exits when that fails. */
+    if (inet_pton(AF_INET, out->host, &ia) != 1) {
+        return fail(err, errlen, "--listen %s: '%s' is not an IPv4 address",
+                    s, out->host);
+    }
+    if (parse_ulong(colon + 1, 10, &port) != 0 || port == 0 || port > 65535) {
+        return fail(err, errlen, "--listen %s: port must be 1..65535", s);
+    }
+    out->kind = WHARFD_LISTEN_TCP;
+    out->port = (unsigned) port;
+    return 0;
+}
+
+/* Applies one setting; key is the long option name without dashes. */
+static int
+config_set(struct wharfd_config *cfg, const char *key, const char *val,
+           char *err, size_t errlen)
+{
+    unsigned long n;
+    int level;
+
+    if (strcmp(key, "listen") == 0) {
+        if (wharfd_listen_parse(&cfg->listen, val, err, errlen) != 0) {
+            return -1;
+        }
+        cfg->has_listen = 1;
+
+    } else if (strcmp(key, "db") == 0) {
+        if (*val == '\0' || strlen(val) >= sizeof(cfg->db)) {
+            return fail(err, errlen, "--db '%s': empty or too long", val);
+        }
+        strcpy(cfg->db, val);
+
+    } else if (strcmp(key, "threads") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_THREADS_MAX) {
+            return fail(err, errlen, "--threads %s: must be a number "
+                        "from 1 to %d", val, WHARFD_THREADS_MAX);
+        }
+        cfg->threads = (unsigned) n;
+
+    } else if (strcmp(key, "log-level") == 0) {
+        level = wharf_log_level_parse(val);
+        if (level < 0) {
+            return fail(err, errlen, "--log-level %s: must be debug, info, "
+                        "warn or error", val);
+        }
+        cfg->log_level = level;
+
+    } else if (strcmp(key, "body-limit") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1
+            || n > WHARFD_BODY_LIMIT_MAX)
+        {
+            return fail(err, errlen, "--body-limit %s: must be a number of "
+                        "bytes from 1 to %lu", val, WHARFD_BODY_LIMIT_MAX);
+        }
+        cfg->body_limit = n;
+
+    } else if (strcmp(key, "socket-mode") == 0) {
+        if (parse_ulong(val, 8, &n) != 0 || n > 0777) {
+            return fail(err, errlen, "--socket-mode %s: must be octal "
+                        "permissions such as 0660", val);
+        }
+        cfg->socket_mode = (unsigned) n;
+
+    } else {
+        return fail(err, errlen, "unknown setting '%s'", key);
+    }
+    return 0;
+}
+
+static char *
+trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n'
+                       || end[-1] == '\r'))
+    {
+        *--end = '\0';
+    }
+    return s;
+}
+
+static int
+config_file(struct wharfd_config *cfg, const char *path,
+            char *err, size_t errlen)
+{
+    char line[PATH_MAX + 64], why[512], *key, *val, *eq;
+    unsigned lineno = 0;
+    FILE *f;
+    int rc = 0;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return fail(err, errlen, "--config %s: %s", path, strerror(errno));
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        key = trim(line);
+        if (*key == '\0' || *key == '#') {
+            continue;
+        }
+        eq = strchr(key, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        val = trim(eq + 1);
+        key = trim(key);
+        if (config_set(cfg, key, val, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+            rc = -1;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int
+wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
+                   char *err, size_t errlen)
+{
+    static const struct option opts[] = {
+        { "listen",      required_argument, NULL, 'l' },
+        { "db",          required_argument, NULL, 'd' },
+        { "threads",     required_argument, NULL, 't' },
+        { "log-level",   required_argument, NULL, 'L' },
+        { "body-limit",  required_argument, NULL, 'b' },
+        { "socket-mode", required_argument, NULL, 'm' },
+        { "config",      required_argument, NULL, 'c' },
+        { "help",        no_argument,       NULL, 'h' },
+        { "version",     no_argument,       NULL, 'V' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *config_path = NULL;
+    int c, i, idx;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->threads = WHARFD_THREADS_DEFAULT;
+    cfg->log_level = WHARF_LOG_INFO;
+    cfg->body_limit = WHARFD_BODY_LIMIT_DEFAULT;
+    cfg->socket_mode = WHARFD_SOCKET_MODE_DEFAULT;
+
+    /* The file comes first whatever its place on the command line, so
+     * that every flag overrides it. */
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config_path = argv[i] + 9;
+        }
+    }
+    if (config_path != NULL && config_file(cfg, config_path, err, errlen) != 0) {
+        return -1;
+    }
+
+    optind = 0;     /* GNU: full re-initialisation, for repeated calls */
+    opterr = 0;     /* our own messages, on err */
+    while ((c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
+        switch (c) {
+        case 'h':
+            cfg->action = WHARFD_PRINT_HELP;
+            return 0;
+        case 'V':
+            cfg->action = WHARFD_PRINT_VERSION;
+            return 0;
+        case 'c':
+            break;
+        case ':':
+            return fail(err, errlen, "%s: missing value", argv[optind - 1]);
+        case '?':
+            return fail(err, errlen, "unknown option '%s' (see --help)",
+                        argv[optind - 1]);
+        default:
+            if (config_set(cfg, opts[idx].name, optarg, err, errlen) != 0) {
+                return -1;
+            }
+        }
+    }
+    if (optind < argc) {
+        return fail(err, errlen, "unexpected argument '%s' (see --help)",
+                    argv[optind]);
+    }
+    if (!cfg->has_listen) {
+        return fail(err, errlen, "--listen is required (see --help)");
+    }
+    if (cfg->db[0] == '\0') {
+        return fail(err, errlen, "--db is required (see --help)");
+    }
+    return 0;
+}

@@ -1,0 +1,77 @@
+/*
+ * wharfd's settings: defaults, then --config FILE, then the command line
+ * (each later source overrides the earlier one).
+ *
+ * The file has one "key = value" a line, '#' starts a comment; the keys are
+ * the long option names without the dashes (listen, db, threads,
+ * log-level, body-limit, socket-mode). A bad value in either source is a
+ * usage error: main exits 2 with a message naming the flag or file:line.
+ */
+#ifndef WHARFD_CONFIG_H
+#define WHARFD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/un.h>
+
+/* Largest accepted request body. Kept in memory whole, once per busy
+ * thread, so threads * limit bounds the memory used for bodies. */
+#define WHARFD_BODY_LIMIT_DEFAULT (8UL * 1024 * 1024)
+#define WHARFD_BODY_LIMIT_MAX     (1UL << 30)
+
+#define WHARFD_THREADS_DEFAULT 4
+#define WHARFD_THREADS_MAX     256
+
+/*
+ * Mode of a unix listen socket. 0660, not 0666: until the auth issue lands
+ * the socket is the only thing between local users and the monitoring
+ * data, so only wharfd's user and group may connect. Give nginx's worker
+ * user that group (or run wharfd with nginx's group); --socket-mode 0666
+ * is there for development boxes that cannot.
+ */
+#define WHARFD_SOCKET_MODE_DEFAULT 0660
+
+enum wharfd_listen_kind {
+    WHARFD_LISTEN_UNIX,
+    WHARFD_LISTEN_TCP
+};
+
+/* A parsed --listen: "unix:/path/to.sock" or "IPV4:PORT". */
+struct wharfd_listen {
+    enum wharfd_listen_kind kind;
+    char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];  /* unix */
+    char host[16];                                            /* tcp */
+    unsigned port;                                            /* tcp */
+    char text[sizeof(((struct sockaddr_un *) 0)->sun_path) + 8]; /* as given */
+};
+
+enum wharfd_action {
+    WHARFD_RUN = 0,
+    WHARFD_PRINT_HELP,
+    WHARFD_PRINT_VERSION
+};
+
+struct wharfd_config {
+    enum wharfd_action action;
+    struct wharfd_listen listen;
+    int has_listen;
+    char db[PATH_MAX];
+    unsigned threads;
+    int log_level;              /* enum wharf_log_level */
+    size_t body_limit;          /* bytes */
+    unsigned socket_mode;       /* permission bits of a unix socket */
+};
+
+/* Fills cfg from defaults, the file named by --config (if any) and argv.
+ * On failure writes a one-line reason into err and returns -1. */
+int wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
+                       char *err, size_t errlen);
+
+/* Parses a --listen value into out; -1 with a reason in err if malformed. */
+int wharfd_listen_parse(struct wharfd_listen *out, const char *s,
+                        char *err, size_t errlen);
+
+/* The --help text. */
+extern const char wharfd_usage[];
+
+#endif

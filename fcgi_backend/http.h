@@ -1,0 +1,56 @@
+/*
+ * HTTP requests and responses as the handlers see them, free of FastCGI:
+ * server.c fills a wharfd_http_request from libfcgi and writes the
+ * wharfd_http_response back, so handlers (and their unit tests) never
+ * touch the transport.
+ */
+#ifndef WHARFD_HTTP_H
+#define WHARFD_HTTP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct wharfd_http_request {
+    const char *method;          /* "GET", "POST", ... */
+    const char *path;            /* path of REQUEST_URI, no query, raw */
+    const char *query;           /* after '?', or "" */
+    const char *content_type;    /* CONTENT_TYPE, or NULL when absent */
+    const char *body;            /* NUL-terminated copy, NULL when empty */
+    size_t body_len;
+    /* The body was longer than the limit; body is NULL then. The route
+     * decides how to say so (REST and JSON-RPC answer differently). */
+    int body_too_large;
+    size_t body_limit;
+};
+
+struct wharfd_http_response {
+    int status;
+    const char *content_type;    /* static string; NULL when no body */
+    char *body;                  /* malloc'd, owned; NULL for none */
+    size_t body_len;
+    const char *allow;           /* "Allow:" header for 405, static */
+};
+
+/* Reason phrase of a status code ("OK", "Not Found", ...). */
+const char *wharfd_http_reason(int status);
+
+/* Sets resp to status with obj serialised as its JSON body. Takes the
+ * reference to obj. Returns 0, or -1 when out of memory (resp then holds
+ * a 500 without body). */
+int wharfd_http_json(struct wharfd_http_response *resp, int status,
+                     json_t *obj);
+
+/* Sets resp to the REST error shape, status and
+ * {"error":{"code":code,"message":...}}. */
+void wharfd_http_error(struct wharfd_http_response *resp, int status,
+                       const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* 1 when the media type of content_type is application/json (any
+ * parameters, any case); 0 otherwise, NULL included. */
+int wharfd_http_is_json(const char *content_type);
+
+void wharfd_http_response_free(struct wharfd_http_response *resp);
+
+#endif

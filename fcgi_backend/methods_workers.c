@@ -1,0 +1,95 @@
+/*
+ * Methods on the workers table: heartbeat (from agents), getWorkers (for
+ * operators).
+ */
+#include "methods.h"
+
+#include "log.h"
+#include "wharfd.h"
+
+/* Longest container name and agent version stored; longer is -32602. */
+#define WHARFD_CONTAINER_MAX     255
+#define WHARFD_AGENT_VERSION_MAX 64
+
+/*
+ * heartbeat {worker, container?, agentVersion?} -> {ok, serverTime}
+ * TODO(auth issue): the worker must come from the caller's ingest token,
+ * never from params (DESIGN.md "Auth"); params.worker is trusted for now.
+ */
+static int
+method_heartbeat(void *ctx, json_t *params, json_t **result,
+                 struct wharfd_rpc_error *err)
+{
+    struct wharfd *wd = ctx;
+    const char *worker, *container, *agent_version;
+    char now[WHARF_TIME_LEN];
+    json_t *obj;
+
+    if (wharfd_params_object(params, &obj, err) != 0
+        || wharfd_param_worker(obj, "worker", &worker, err) != 0
+        || wharfd_param_string(obj, "container", 0, WHARFD_CONTAINER_MAX,
+                               &container, err) != 0
+        || wharfd_param_string(obj, "agentVersion", 0,
+                               WHARFD_AGENT_VERSION_MAX, &agent_version,
+                               err) != 0)
+    {
+        return -1;
+    }
+
+    wharf_now_iso8601(now, sizeof(now));
+    if (wharfd_store_worker_heartbeat(wd->store, worker, container,
+                                      agent_version, now) != 0)
+    {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "storing the heartbeat failed");
+    }
+    *result = json_pack("{s:b,s:s}", "ok", 1, "serverTime", now);
+    return *result ? 0 : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR,
+                                              NULL, "out of memory");
+}
+
+/* A stored row as the camelCase object of the API. */
+static int
+worker_to_json(void *arg, const struct wharfd_worker_row *row)
+{
+    json_t *list = arg, *obj;
+
+    obj = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}",
+                    "name", row->name,
+                    "containerName", row->container_name,
+                    "agentVersion", row->agent_version,
+                    "firstSeen", row->first_seen,
+                    "lastSeen", row->last_seen,
+                    "status", row->status);
+    return json_array_append_new(list, obj);   /* -1 when obj is NULL */
+}
+
+/* getWorkers {} -> {workers: [...]}, by name. */
+static int
+method_get_workers(void *ctx, json_t *params, json_t **result,
+                   struct wharfd_rpc_error *err)
+{
+    struct wharfd *wd = ctx;
+    json_t *obj, *list;
+
+    if (wharfd_params_object(params, &obj, err) != 0) {
+        return -1;
+    }
+    list = json_array();
+    if (list == NULL
+        || wharfd_store_workers_each(wd->store, worker_to_json, list) != 0)
+    {
+        json_decref(list);
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "reading workers failed");
+    }
+    *result = json_pack("{s:o}", "workers", list);
+    return *result ? 0 : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR,
+                                              NULL, "out of memory");
+}
+
+const struct wharfd_rpc_method wharfd_methods_workers[] = {
+    { "heartbeat",  method_heartbeat },
+    { "getWorkers", method_get_workers },
+    { NULL, NULL }
+};

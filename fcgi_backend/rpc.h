@@ -1,0 +1,90 @@
+/*
+ * JSON-RPC 2.0 envelope: parsing, validation, batches, notifications, ids
+ * and error objects. Knows nothing of HTTP or of any method: the methods
+ * are found through a lookup function (methods.c), and the caller turns
+ * the reply into an HTTP response (routes.c). Unit-tested on its own
+ * (tests/unit/test_wharfd_rpc.c).
+ *
+ * Rules, from https://www.jsonrpc.org/specification:
+ *  - body not JSON                        -> one -32700 error, id null
+ *  - not an object / bad jsonrpc, method,
+ *    id or params type                    -> -32600 (id echoed when valid)
+ *  - empty batch []                       -> one -32600 error (not an array)
+ *  - unknown method                       -> -32601
+ *  - method's own checks                  -> -32602 naming the field in the
+ *                                            message and in data.field
+ *  - method failure                       -> -32603
+ *  - a request without "id" is a notification: run, never answered, even
+ *    on error; a body of notifications only gets no body at all (204)
+ *  - ids: strings, numbers and null are echoed as received (jansson keeps
+ *    integers as 64-bit; a fraction is echoed as the same double)
+ *
+ * JSON-RPC errors travel in HTTP 200 responses; only transport problems
+ * (body too large 413, wrong Content-Type 415) change the status.
+ */
+#ifndef WHARFD_RPC_H
+#define WHARFD_RPC_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#define WHARFD_RPC_PARSE_ERROR       (-32700)
+#define WHARFD_RPC_INVALID_REQUEST   (-32600)
+#define WHARFD_RPC_METHOD_NOT_FOUND  (-32601)
+#define WHARFD_RPC_INVALID_PARAMS    (-32602)
+#define WHARFD_RPC_INTERNAL_ERROR    (-32603)
+#define WHARFD_RPC_UNAUTHORIZED      (-32001)
+#define WHARFD_RPC_FORBIDDEN         (-32003)
+
+/* What a failing method reports. */
+struct wharfd_rpc_error {
+    int code;             /* one of the codes above; 0 means -32603 */
+    const char *field;    /* -32602: the offending params member (static) */
+    char message[256];    /* detail, appended to the code's standard text */
+};
+
+/*
+ * A method. params is the request's "params" (object or array) or NULL
+ * when absent. On success it returns 0 and sets *result (NULL means JSON
+ * null; the envelope takes the reference). On failure it fills err and
+ * returns -1.
+ */
+typedef int (*wharfd_rpc_fn)(void *ctx, json_t *params, json_t **result,
+                             struct wharfd_rpc_error *err);
+
+struct wharfd_rpc_method {
+    const char *name;     /* without the "ContainerMonitoringOps." prefix */
+    wharfd_rpc_fn fn;
+};
+
+/* Finds the method of a full method name, or NULL (-> -32601). */
+typedef const struct wharfd_rpc_method *(*wharfd_rpc_lookup_fn)(
+    const char *name);
+
+/* The answer to one HTTP body. body is NULL (and status 204) when every
+ * request was a notification. */
+struct wharfd_rpc_reply {
+    int status;
+    char *body;           /* malloc'd */
+    size_t len;
+};
+
+/* Runs every request of body and builds the reply. */
+void wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx,
+                       const char *body, size_t len,
+                       struct wharfd_rpc_reply *reply);
+
+/* A reply holding one error object with id null, for problems found
+ * before the body is read (too large, wrong Content-Type). */
+void wharfd_rpc_reply_error(struct wharfd_rpc_reply *reply, int status,
+                            int code, const char *detail);
+
+/* Fills err; field may be NULL. Returns -1, for "return set_error(...)". */
+int wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code,
+                         const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+void wharfd_rpc_reply_free(struct wharfd_rpc_reply *reply);
+
+#endif
