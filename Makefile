@@ -4,6 +4,7 @@
 #   make run          start a local stack on loopback (nginx+module, wharfd, demo agent)
 #   make test         build, then unit + integration + end-to-end tests
 #   make test SANITIZE=1   the same, every part built with ASan+UBSan
+#   make fuzz         libFuzzer targets (clang), FUZZ_SECONDS each
 #
 # Outputs go to build/ (build/san/ with SANITIZE=1), never into the sources.
 # The nginx module is built against the Debian nginx as installed: its source
@@ -11,7 +12,15 @@
 # Debian's own conf_flags and --with-compat, in build/.../nginx and reused.
 
 SANITIZE ?= 0
-ifeq ($(SANITIZE),1)
+FUZZ     ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer build: every object compiled by clang with coverage hooks
+# (fuzzer-no-link) plus ASan+UBSan; only the fuzz targets link libFuzzer.
+B        := build/fuzz
+CC       := clang
+SANFLAGS := -fsanitize=address,undefined,fuzzer-no-link \
+            -fno-omit-frame-pointer -fno-sanitize-recover=all
+else ifeq ($(SANITIZE),1)
 B        := build/san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
@@ -75,6 +84,10 @@ $(WHARFD): $(call obj,$(WHARFD_SRC)) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(WHARFD_LIBS)
 
+# wharfd embeds schema/*.sql with .incbin (fcgi_backend/schema_sql.c), which
+# the compiler's dependency files do not see.
+$(B)/obj/fcgi_backend/schema_sql.o: $(wildcard schema/*.sql)
+
 $(AGENT): $(call obj,$(AGENT_SRC)) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
@@ -103,7 +116,8 @@ $(NGX_DIR)/objs/Makefile: config
 	    --add-dynamic-module="$(CURDIR)"' > configure.log 2>&1 \
 	    || { tail -20 $(NGX_DIR)/configure.log; exit 1; }
 
-$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) common/name.c common/name.h
+$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) common/name.c common/name.h \
+           common/token.c common/token.h
 	$(MAKE) -C $(NGX_DIR) -f objs/Makefile modules
 	cp $(NGX_DIR)/objs/ngx_http_wharf_module.so $@
 
@@ -134,11 +148,48 @@ $(B)/tests/test_ctl_%: tests/unit/test_ctl_%.c $(CLI_LIB_OBJS) $(LIB_COMMON)
 
 unit: $(UNIT_BINS)
 
+# --- fuzzing (libFuzzer) -----------------------------------------------------
+# tests/fuzz/fuzz_<part>_<name>.c is a libFuzzer target linked, like a unit
+# test, with that part's objects. Seed corpora live in tests/fuzz/corpus/<t>/.
+#   make fuzz                    build all targets and run each FUZZ_SECONDS
+#   make fuzz FUZZ_TARGETS=...   only these
+# `make test` runs each target for a short smoke pass (tests/run).
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,build/fuzz/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC))
+FUZZ_CC = $(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $^
+
+$(B)/fuzz/fuzz_common_%: tests/fuzz/fuzz_common_%.c $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(COMMON_LIBS)
+$(B)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c $(AGENT_LIB_OBJS) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(AGENT_LIBS)
+$(B)/fuzz/fuzz_wharfd_%: tests/fuzz/fuzz_wharfd_%.c $(WHARFD_LIB_OBJS) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WHARFD_LIBS)
+$(B)/fuzz/fuzz_ctl_%: tests/fuzz/fuzz_ctl_%.c $(CLI_LIB_OBJS) $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CLI_LIBS)
+
+.PHONY: fuzz fuzz-build
+fuzz-build:
+ifeq ($(FUZZ),1)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+else
+	@scripts/install-deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+endif
+
+fuzz: fuzz-build
+	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 tests/node_modules/.installed: tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: all unit tests/node_modules/.installed
+test: all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
 run: all tests/node_modules/.installed
