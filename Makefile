@@ -55,8 +55,9 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 # common/ uses libjwt (tokens) and OpenSSL; every part that links it too.
 COMMON_LIBS := $(call pc,libjwt jansson libcrypto)
-WHARFD_LIBS := $(call pc,fcgi sqlite3) -lfcgi -lpthread $(COMMON_LIBS)
-AGENT_LIBS  := $(call pc,libwebsockets libuv libssl) -lutil $(COMMON_LIBS)
+WHARFD_LIBS := $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
+               $(COMMON_LIBS)
+AGENT_LIBS  := $(call pc,libwebsockets libuv libssl libcurl) -lutil $(COMMON_LIBS)
 CLI_LIBS    := $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
 TEST_LIBS   := $(call pc,cmocka) $(COMMON_LIBS)
 
@@ -193,7 +194,40 @@ test: all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
 run: all tests/node_modules/.installed
-	@B=$(B) scripts/run-stack
+	@B=$(B) SANITIZE=$(SANITIZE) scripts/run-stack
+
+# --- benchmarks ---------------------------------------------------------------
+# bench/wsproxy: WebSocket echo through wharf_route against a plain
+# proxy_pass and a direct connection, handshakes with auth on and off, idle
+# sessions, and callgrind instructions per handshake (docs/BENCHMARKS.md).
+#   make bench                        the full run, several minutes
+#   make bench BENCH_ARGS=--quick     a short smoke run
+BENCH_BINS := $(B)/bench/wsload $(B)/bench/wsecho
+
+$(B)/bench/%: bench/wsproxy/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(call pc,libcrypto)
+
+.PHONY: bench
+bench: module $(BENCH_BINS) tests/node_modules/.installed
+	B=$(B) node bench/wsproxy/run.mjs $(BENCH_ARGS)
+
+# --- benchmarks (wharfd) -------------------------------------------------------
+# bench/ingest: ingestion through nginx vs the raw limit of the schema;
+# bench/query: latest 100 logs under 64 connections vs a trivial responder.
+# Results: docs/BENCHMARKS.md (wharfd section).
+$(B)/bench/raw: bench/ingest/raw.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(call pc,sqlite3) $(LDFLAGS)
+$(B)/bench/trivial: bench/query/trivial.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lfcgi -lpthread $(LDFLAGS)
+
+.PHONY: bench bench-wharfd
+bench: bench-wharfd
+bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/trivial tests/node_modules/.installed
+	B=$(B) node bench/ingest/run.mjs
+	B=$(B) node bench/query/run.mjs
 
 clean:
 	rm -rf build

@@ -17,6 +17,13 @@
  *   tty_proto.c  wharf.tty.v1 control messages (pure, unit-tested)
  *   pty.c        spawning on a PTY, signalling the process group
  *   reaper.c     SIGCHLD: reaps every child, maps pids to their owners
+ *   proc.c       the process supervisor (instances, restarts, health)
+ *   lines.c      splitting child output into lines (pure)
+ *   detect.c     log levels and error detection of a line (pure)
+ *   ship.c       batches to the orchestrator's /rpc (libcurl on the loop)
+ *   api.c        REST /processes, POST /rpc, /websocket
+ *   auth.c       route tokens (aud = this worker) and WebSocket origins
+ *   appconfig.c  the JSON config file (pure)
  *
  * Error convention for agent/: a function returns 0 (or a non-negative
  * count or size) on success and -1 on failure. The function that detects a
@@ -34,17 +41,22 @@
 #include <uv.h>
 
 #include "config.h"
+#include "detect.h"
+#include "proc.h"
 #include "reaper.h"
+#include "ship.h"
 
 struct lws_context;
 struct lws_vhost;
 struct agent_session;
+struct agent_conn;
 
 struct agent {
     struct agent_config cfg;
 
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
+    uv_signal_t sigfwd[4];      /* forwarded to the children */
     struct agent_reaper reaper;
 
     /* libwebsockets, on loop */
@@ -69,10 +81,29 @@ struct agent {
 
     uint64_t started_ns;        /* uv_hrtime() at start-up */
 
+    /* The supervisor (proc.c): instances in order of creation. */
+    struct agent_proc *procs[AGENT_PROCS_MAX];
+    unsigned nprocs;
+    struct agent_detect detect;
+    int64_t read_ms;            /* wall time of the last pipe read */
+    int subreaper;              /* PR_SET_CHILD_SUBREAPER is set */
+
+    /* Shipping (ship.c). */
+    struct agent_ship ship;
+
+    /* API (api.c): /websocket connections, and how many want every line. */
+    struct agent_conn *ws_conns;
+    unsigned api_line_listeners;
+
+    /* The orchestrator's public key (auth.c), read once at start. */
+    unsigned char *pubkey;
+    size_t pubkey_len;
+
     /* Shutdown (main.c): 0 running; 1 draining (sessions closing with 1001,
      * programs being killed); 2 final (lws context being destroyed). */
     int shutdown_stage;
     uint64_t shutdown_deadline_ms;  /* uv_now() by which draining ends */
+    uint64_t flush_deadline_ms;     /* ... and shipping what is left */
     uv_timer_t shutdown_timer;
 };
 

@@ -7,16 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lines.h"
 #include "log.h"
+#include "proc.h"
+#include "ship.h"
 
 const char agent_config_usage[] =
     "usage: wharf-agent --worker NAME --listen HOST:PORT [--container C]\n"
     "                   [--terminal-cmd CMD] [--kill-timeout-ms N]\n"
     "                   [--orchestrator URL] [--token T]\n"
     "                   [--log-level debug|info|warn|error]\n"
+    "                   [--public-key PEM | --insecure-no-auth]\n"
+    "                   [--allowed-origins LIST] [--config FILE]\n"
+    "                   [--buffer-bytes N] [--line-max N]\n"
+    "                   [--ship-timeout-ms N] [--flush-timeout-ms N]\n"
+    "                   [--instance-id ID] [--port N] [--fatal-restart on|off]\n"
+    "                   [-- CMD ARGS...]\n"
     "Each flag may also be set by an environment variable: WHARF_WORKER,\n"
     "WHARF_LISTEN, WHARF_CONTAINER, WHARF_TERMINAL_CMD, WHARF_KILL_TIMEOUT_MS,\n"
-    "WHARF_ORCHESTRATOR, WHARF_TOKEN, WHARF_LOG_LEVEL (a flag wins).\n";
+    "WHARF_ORCHESTRATOR, WHARF_TOKEN, WHARF_LOG_LEVEL, WHARF_PUBLIC_KEY,\n"
+    "WHARF_INSECURE_NO_AUTH=1, WHARF_ALLOWED_ORIGINS, WHARF_CONFIG,\n"
+    "WHARF_BUFFER_BYTES, WHARF_LINE_MAX, WHARF_SHIP_TIMEOUT_MS,\n"
+    "WHARF_FLUSH_TIMEOUT_MS, WHARF_INSTANCE_ID, WHARF_APP_PORT,\n"
+    "WHARF_FATAL_RESTART (a flag wins).\n";
 
 enum opt_id {
     OPT_WORKER,
@@ -27,6 +40,16 @@ enum opt_id {
     OPT_ORCHESTRATOR,
     OPT_TOKEN,
     OPT_LOG_LEVEL,
+    OPT_PUBLIC_KEY,
+    OPT_ALLOWED_ORIGINS,
+    OPT_CONFIG,
+    OPT_BUFFER_BYTES,
+    OPT_LINE_MAX,
+    OPT_SHIP_TIMEOUT,
+    OPT_FLUSH_TIMEOUT,
+    OPT_INSTANCE_ID,
+    OPT_APP_PORT,
+    OPT_FATAL_RESTART,
     OPT_COUNT
 };
 
@@ -42,6 +65,16 @@ static const struct {
     [OPT_ORCHESTRATOR] = { "--orchestrator", "WHARF_ORCHESTRATOR" },
     [OPT_TOKEN]        = { "--token", "WHARF_TOKEN" },
     [OPT_LOG_LEVEL]    = { "--log-level", "WHARF_LOG_LEVEL" },
+    [OPT_PUBLIC_KEY]   = { "--public-key", "WHARF_PUBLIC_KEY" },
+    [OPT_ALLOWED_ORIGINS] = { "--allowed-origins", "WHARF_ALLOWED_ORIGINS" },
+    [OPT_CONFIG]       = { "--config", "WHARF_CONFIG" },
+    [OPT_BUFFER_BYTES] = { "--buffer-bytes", "WHARF_BUFFER_BYTES" },
+    [OPT_LINE_MAX]     = { "--line-max", "WHARF_LINE_MAX" },
+    [OPT_SHIP_TIMEOUT] = { "--ship-timeout-ms", "WHARF_SHIP_TIMEOUT_MS" },
+    [OPT_FLUSH_TIMEOUT] = { "--flush-timeout-ms", "WHARF_FLUSH_TIMEOUT_MS" },
+    [OPT_INSTANCE_ID]  = { "--instance-id", "WHARF_INSTANCE_ID" },
+    [OPT_APP_PORT]     = { "--port", "WHARF_APP_PORT" },
+    [OPT_FATAL_RESTART] = { "--fatal-restart", "WHARF_FATAL_RESTART" },
 };
 
 static int
@@ -193,10 +226,29 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     memset(cfg, 0, sizeof(*cfg));
     cfg->kill_timeout_ms = AGENT_DEFAULT_KILL_TIMEOUT_MS;
     cfg->log_level = WHARF_LOG_INFO;
+    cfg->buffer_bytes = AGENT_SHIP_BUFFER_DEFAULT;
+    cfg->line_max = AGENT_LINE_MAX_DEFAULT;
+    cfg->ship_timeout_ms = AGENT_SHIP_TIMEOUT_DEFAULT_MS;
+    cfg->flush_timeout_ms = AGENT_FLUSH_TIMEOUT_DEFAULT_MS;
+    cfg->instance_id = "app";
+    cfg->fatal_restart = 1;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *eq;
         size_t flen;
+
+        if (strcmp(a, "--") == 0) {
+            if (i + 1 >= argc) {
+                return fail(err, errlen, "-- must be followed by a command");
+            }
+            cfg->cmd_argv = &argv[i + 1];
+            cfg->cmd_argc = argc - i - 1;
+            break;
+        }
+        if (strcmp(a, "--insecure-no-auth") == 0) {
+            cfg->insecure_no_auth = 1;
+            continue;
+        }
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             cfg->show_help = 1;
@@ -293,6 +345,78 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
 
     cfg->orchestrator = val[OPT_ORCHESTRATOR];
     cfg->token = val[OPT_TOKEN];
+    if (cfg->orchestrator != NULL
+        && strncmp(cfg->orchestrator, "http://", 7) != 0
+        && strncmp(cfg->orchestrator, "https://", 8) != 0) {
+        return fail(err, errlen, "%s \"%s\": must be an http:// or https:// "
+                    "URL", src[OPT_ORCHESTRATOR], cfg->orchestrator);
+    }
+    cfg->public_key = val[OPT_PUBLIC_KEY];
+    cfg->allowed_origins = val[OPT_ALLOWED_ORIGINS];
+    cfg->config_file = val[OPT_CONFIG];
+    if (!cfg->insecure_no_auth) {
+        const char *v = env_lookup(envp, "WHARF_INSECURE_NO_AUTH");
+
+        cfg->insecure_no_auth = v != NULL && strcmp(v, "1") == 0;
+    }
+    if (val[OPT_BUFFER_BYTES] != NULL) {
+        if (parse_uint(val[OPT_BUFFER_BYTES], 1ul << 34, &ul) != 0
+            || ul < AGENT_SHIP_BUFFER_MIN) {
+            return fail(err, errlen, "%s \"%s\": must be %u..%lu bytes",
+                        src[OPT_BUFFER_BYTES], val[OPT_BUFFER_BYTES],
+                        AGENT_SHIP_BUFFER_MIN, 1ul << 34);
+        }
+        cfg->buffer_bytes = ul;
+    }
+    if (val[OPT_LINE_MAX] != NULL) {
+        if (parse_uint(val[OPT_LINE_MAX], AGENT_LINE_MAX_MAX, &ul) != 0
+            || ul < AGENT_LINE_MAX_MIN) {
+            return fail(err, errlen, "%s \"%s\": must be %u..%u bytes",
+                        src[OPT_LINE_MAX], val[OPT_LINE_MAX],
+                        AGENT_LINE_MAX_MIN, AGENT_LINE_MAX_MAX);
+        }
+        cfg->line_max = ul;
+    }
+    if (val[OPT_SHIP_TIMEOUT] != NULL) {
+        if (parse_uint(val[OPT_SHIP_TIMEOUT], 600000, &ul) != 0 || ul < 100) {
+            return fail(err, errlen, "%s: must be 100..600000 ms",
+                        src[OPT_SHIP_TIMEOUT]);
+        }
+        cfg->ship_timeout_ms = (unsigned) ul;
+    }
+    if (val[OPT_FLUSH_TIMEOUT] != NULL) {
+        if (parse_uint(val[OPT_FLUSH_TIMEOUT], 600000, &ul) != 0) {
+            return fail(err, errlen, "%s: must be 0..600000 ms",
+                        src[OPT_FLUSH_TIMEOUT]);
+        }
+        cfg->flush_timeout_ms = (unsigned) ul;
+    }
+    if (val[OPT_INSTANCE_ID] != NULL) {
+        if (!agent_instance_id_valid(val[OPT_INSTANCE_ID])) {
+            return fail(err, errlen, "%s \"%s\": must match "
+                        "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
+                        src[OPT_INSTANCE_ID], val[OPT_INSTANCE_ID],
+                        AGENT_INSTANCE_ID_MAX);
+        }
+        cfg->instance_id = val[OPT_INSTANCE_ID];
+    }
+    if (val[OPT_APP_PORT] != NULL) {
+        if (parse_uint(val[OPT_APP_PORT], 65535, &ul) != 0 || ul == 0) {
+            return fail(err, errlen, "%s: must be 1..65535",
+                        src[OPT_APP_PORT]);
+        }
+        cfg->app_port = (int) ul;
+    }
+    if (val[OPT_FATAL_RESTART] != NULL) {
+        if (strcmp(val[OPT_FATAL_RESTART], "on") == 0) {
+            cfg->fatal_restart = 1;
+        } else if (strcmp(val[OPT_FATAL_RESTART], "off") == 0) {
+            cfg->fatal_restart = 0;
+        } else {
+            return fail(err, errlen, "%s: must be on or off",
+                        src[OPT_FATAL_RESTART]);
+        }
+    }
 
     if (val[OPT_LOG_LEVEL] != NULL) {
         lvl = wharf_log_level_parse(val[OPT_LOG_LEVEL]);

@@ -7,9 +7,21 @@
  *   --container C          WHARF_CONTAINER       reported by /health
  *   --terminal-cmd CMD     WHARF_TERMINAL_CMD    default $SHELL, else /bin/sh
  *   --kill-timeout-ms N    WHARF_KILL_TIMEOUT_MS default 2000
- *   --orchestrator URL     WHARF_ORCHESTRATOR    stored (shipping comes later)
- *   --token T              WHARF_TOKEN           stored, never logged
+ *   --orchestrator URL     WHARF_ORCHESTRATOR    where to ship (POST URL/rpc)
+ *   --token T              WHARF_TOKEN           ingest token, never logged
  *   --log-level L          WHARF_LOG_LEVEL       debug|info|warn|error
+ *   --public-key PATH      WHARF_PUBLIC_KEY      orchestrator's ES256 key (PEM)
+ *   --insecure-no-auth     WHARF_INSECURE_NO_AUTH=1  no tokens (development)
+ *   --allowed-origins L    WHARF_ALLOWED_ORIGINS comma-separated Origins
+ *   --config FILE          WHARF_CONFIG          JSON config (appconfig.h)
+ *   --buffer-bytes N       WHARF_BUFFER_BYTES    ship buffer, default 16 MiB
+ *   --line-max N           WHARF_LINE_MAX        longest line kept whole
+ *   --ship-timeout-ms N    WHARF_SHIP_TIMEOUT_MS one request, default 10000
+ *   --flush-timeout-ms N   WHARF_FLUSH_TIMEOUT_MS shipping at exit, 5000
+ *   --instance-id ID       WHARF_INSTANCE_ID     id of "-- CMD", default app
+ *   --port N               WHARF_APP_PORT        expected port of "-- CMD"
+ *   --fatal-restart on|off WHARF_FATAL_RESTART   fatal-error rule, default on
+ *   -- CMD ARGS...         an instance running CMD ARGS (started at once)
  *   --help, --version
  *
  * Flags are written "--flag VALUE" or "--flag=VALUE". ADDR's HOST is an IPv4
@@ -34,6 +46,7 @@
 #define AGENT_HOST_MAX 64
 /* Longest terminal command, in bytes. */
 #define AGENT_TERMINAL_CMD_MAX 4096
+#define AGENT_FLUSH_TIMEOUT_DEFAULT_MS 5000u
 
 struct agent_config {
     char worker[WHARF_NAME_MAX + 1];
@@ -51,6 +64,19 @@ struct agent_config {
     const char *orchestrator;   /* NULL when not given */
     const char *token;          /* NULL when not given */
     int log_level;              /* enum wharf_log_level */
+    const char *public_key;     /* path, NULL when not given */
+    int insecure_no_auth;
+    const char *allowed_origins;    /* NULL: same host only */
+    const char *config_file;
+    size_t buffer_bytes;
+    size_t line_max;
+    unsigned ship_timeout_ms;
+    unsigned flush_timeout_ms;
+    const char *instance_id;    /* of the "--" command */
+    int app_port;               /* 0: none */
+    int fatal_restart;
+    char *const *cmd_argv;      /* after "--", NULL-terminated; NULL: none */
+    int cmd_argc;
     int show_help;
     int show_version;
 };

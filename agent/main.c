@@ -11,9 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <libwebsockets.h>
 
 #include "agent.h"
+#include "api.h"
+#include "appconfig.h"
+#include "auth.h"
 #include "log.h"
 #include "server.h"
 #include "terminal.h"
@@ -26,12 +32,14 @@ extern char **environ;
  * groups to be reaped and close frames to be flushed. */
 #define AGENT_SHUTDOWN_GRACE_MS 1000
 
+/* Signals the agent passes on to every supervised process group. */
+static const int forwarded_signals[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH };
+
 /* Environment variables the terminal's program does not inherit: the
- * agent's own settings (the token above all) and what the agent sets. */
+ * agent's own settings (every WHARF_*, the token above all) and what the
+ * agent sets. */
 static const char *const child_env_drop[] = {
-    "WHARF_WORKER", "WHARF_LISTEN", "WHARF_CONTAINER", "WHARF_TERMINAL_CMD",
-    "WHARF_KILL_TIMEOUT_MS", "WHARF_ORCHESTRATOR", "WHARF_TOKEN",
-    "WHARF_LOG_LEVEL", "TERM", "COLUMNS", "LINES", NULL
+    "TERM", "COLUMNS", "LINES", NULL
 };
 
 static int
@@ -40,6 +48,9 @@ env_dropped(const char *entry)
     size_t n;
     int i;
 
+    if (strncmp(entry, "WHARF_", 6) == 0) {
+        return 1;
+    }
     for (i = 0; child_env_drop[i] != NULL; i++) {
         n = strlen(child_env_drop[i]);
         if (strncmp(entry, child_env_drop[i], n) == 0 && entry[n] == '=') {
@@ -96,31 +107,63 @@ build_child(struct agent *agent)
 static void
 final_stage(struct agent *agent)
 {
+    size_t i;
+
     if (agent->shutdown_stage == 2) {
         return;
     }
     agent->shutdown_stage = 2;
     uv_timer_stop(&agent->shutdown_timer);
     agent_terminal_kill_now(agent);
+    agent_api_close(agent);
+    agent_procs_close(agent);
+    agent_ship_close(agent);
     agent_server_stop(agent);
     uv_close((uv_handle_t *) &agent->shutdown_timer, NULL);
     uv_close((uv_handle_t *) &agent->sigterm, NULL);
     uv_close((uv_handle_t *) &agent->sigint, NULL);
+    for (i = 0; i < sizeof(forwarded_signals) / sizeof(int); i++) {
+        uv_close((uv_handle_t *) &agent->sigfwd[i], NULL);
+    }
     agent_reaper_close(&agent->reaper);
 }
 
+/* Draining: terminals and /websocket clients close while the instances
+ * are stopped one at a time, last started first; then what the shipper
+ * holds goes out (at most --flush-timeout-ms); then the final stage. */
 static void
 on_shutdown_tick(uv_timer_t *t)
 {
     struct agent *agent = t->data;
+    uint64_t now = uv_now(&agent->loop);
+    int procs_done = agent_procs_shutdown_step(agent);
 
-    if (agent->sessions_alive == 0 && agent->ws_open == 0) {
-        final_stage(agent);
-    } else if (uv_now(&agent->loop) >= agent->shutdown_deadline_ms) {
+    if (procs_done && agent->sessions_alive == 0 && agent->ws_open == 0) {
+        if (agent->flush_deadline_ms == 0) {
+            agent->flush_deadline_ms = now + agent->cfg.flush_timeout_ms;
+            agent_ship_flush_now(agent);
+        }
+        if (agent_ship_idle(agent)) {
+            final_stage(agent);
+        } else if (now >= agent->flush_deadline_ms) {
+            wharf_warn("shutdown: %zu log lines not shipped at the flush "
+                       "deadline", agent->ship.nrecs);
+            final_stage(agent);
+        }
+    } else if (now >= agent->shutdown_deadline_ms) {
         wharf_warn("shutdown: %u sessions, %u connections left at the "
                    "deadline", agent->sessions_alive, agent->ws_open);
         final_stage(agent);
     }
+}
+
+static void
+on_forward(uv_signal_t *h, int signum)
+{
+    struct agent *agent = h->data;
+
+    wharf_info("%s: passed on to the processes", strsignal(signum));
+    agent_procs_signal(agent, signum);
 }
 
 static void
@@ -129,12 +172,21 @@ on_signal(uv_signal_t *h, int signum)
     struct agent *agent = h->data;
 
     if (agent->shutdown_stage == 0) {
-        wharf_info("%s: shutting down (%u terminals)", strsignal(signum),
-                   agent->terminals_open);
+        uint64_t procs_ms = 0;
+        unsigned i;
+
+        wharf_info("%s: shutting down (%u terminals, %u processes)",
+                   strsignal(signum), agent->terminals_open, agent->nprocs);
+        for (i = 0; i < agent->nprocs; i++) {
+            procs_ms += agent->procs[i]->spec.kill_timeout_ms
+                        + AGENT_SHUTDOWN_GRACE_MS;
+        }
         agent->shutdown_stage = 1;
         agent->shutdown_deadline_ms = uv_now(&agent->loop)
-            + agent->cfg.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS;
+            + agent->cfg.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS
+            + procs_ms + agent->cfg.flush_timeout_ms;
         agent_terminal_shutdown(agent);
+        agent_api_shutdown(agent);
         uv_timer_start(&agent->shutdown_timer, on_shutdown_tick,
                        AGENT_SHUTDOWN_TICK_MS, AGENT_SHUTDOWN_TICK_MS);
     } else if (agent->shutdown_stage == 1) {
@@ -148,9 +200,21 @@ on_signal(uv_signal_t *h, int signum)
 static int
 agent_init(struct agent *agent)
 {
+    size_t i;
     int rc;
 
     agent->started_ns = uv_hrtime();
+    agent_detect_init(&agent->detect);
+    /* Orphans of the app must come to us to be reaped, as to tini: PID 1
+     * gets them anyway; otherwise become the subreaper of our subtree. */
+    if (getpid() != 1) {
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0) {
+            agent->subreaper = 1;
+        } else {
+            wharf_warn("cannot become a child subreaper: %s",
+                       strerror(errno));
+        }
+    }
     if (build_child(agent) != 0) {
         return -1;
     }
@@ -177,7 +241,15 @@ agent_init(struct agent *agent)
     /* Signals alone must not keep the loop running once lws is gone. */
     uv_unref((uv_handle_t *) &agent->sigterm);
     uv_unref((uv_handle_t *) &agent->sigint);
-    return 0;
+    for (i = 0; i < sizeof(forwarded_signals) / sizeof(int); i++) {
+        uv_signal_init(&agent->loop, &agent->sigfwd[i]);
+        agent->sigfwd[i].data = agent;
+        if (uv_signal_start(&agent->sigfwd[i], on_forward,
+                            forwarded_signals[i]) == 0) {
+            uv_unref((uv_handle_t *) &agent->sigfwd[i]);
+        }
+    }
+    return agent_ship_init(agent);
 }
 
 /* Runs the loop until every handle is closed, then releases the rest. */
@@ -197,8 +269,62 @@ agent_fini(struct agent *agent)
         wharf_warn("event loop closed with handles left: %s",
                    uv_strerror(rc));
     }
+    agent_procs_free(agent);
+    agent_ship_free(agent);
+    free(agent->pubkey);
     free(agent->child_cmd);
     free(agent->child_envp);
+}
+
+/* The instances of the config file and of "-- CMD ARGS"; started once the
+ * server listens. Returns 0 or -1 (logged). */
+static int
+create_instances(struct agent *agent, unsigned long long *autostart)
+{
+    struct agent_proc_spec spec;
+    json_t *obj, *args;
+    char err[512];
+    int i;
+
+    if (agent->cfg.config_file != NULL
+        && agent_appconfig_load(agent, agent->cfg.config_file, autostart,
+                                err, sizeof(err)) != 0) {
+        wharf_error("--config: %s", err);
+        return -1;
+    }
+    if (agent->cfg.cmd_argv == NULL) {
+        return 0;
+    }
+    args = json_array();
+    for (i = 1; i < agent->cfg.cmd_argc; i++) {
+        json_array_append_new(args, json_string(agent->cfg.cmd_argv[i]));
+    }
+    obj = json_pack("{s:s,s:s,s:o}", "instanceId", agent->cfg.instance_id,
+                    "command", agent->cfg.cmd_argv[0], "args", args);
+    if (obj != NULL && agent->cfg.app_port > 0) {
+        json_object_set_new(obj, "expectedPort",
+                            json_integer(agent->cfg.app_port));
+    }
+    if (obj == NULL
+        || agent_proc_spec_from_json(obj, &spec, err, sizeof(err)) != 0) {
+        json_decref(obj);
+        wharf_error("-- %s: %s", agent->cfg.cmd_argv[0],
+                    obj == NULL ? "arguments are not UTF-8" : err);
+        return -1;
+    }
+    json_decref(obj);
+    {
+        struct agent_proc *p = agent_proc_create(agent, &spec, err,
+                                                 sizeof(err));
+
+        if (p == NULL) {
+            agent_proc_spec_free(&spec);
+            wharf_error("-- %s: %s", agent->cfg.cmd_argv[0], err);
+            return -1;
+        }
+        *autostart |= 1ull << p->index;
+    }
+    return 0;
 }
 
 int
@@ -206,6 +332,8 @@ main(int argc, char **argv)
 {
     struct agent agent;
     char err[512];
+    unsigned long long autostart = 0;
+    unsigned i;
 
     memset(&agent, 0, sizeof(agent));
     if (agent_config_parse(&agent.cfg, argc, argv, environ, err,
@@ -224,9 +352,27 @@ main(int argc, char **argv)
     }
     wharf_log_init("wharf-agent", (enum wharf_log_level) agent.cfg.log_level);
 
-    if (agent_init(&agent) != 0) {
-        free(agent.child_cmd);
-        free(agent.child_envp);
+    if (agent.cfg.public_key == NULL && !agent.cfg.insecure_no_auth) {
+        fprintf(stderr, "wharf-agent: --public-key (or WHARF_PUBLIC_KEY) is "
+                "required: every route but /health checks tokens with the "
+                "orchestrator's key (--insecure-no-auth turns that off for "
+                "development)\n");
+        return 2;
+    }
+    if (agent.cfg.public_key != NULL
+        && agent_auth_load_key(&agent, agent.cfg.public_key) != 0) {
+        free(agent.pubkey);
+        return 2;
+    }
+    if (agent.cfg.insecure_no_auth) {
+        wharf_warn("--insecure-no-auth: every route is open to anyone who "
+                   "can reach %s:%d", agent.cfg.listen_text,
+                   agent.cfg.listen_port);
+    }
+
+    if (agent_init(&agent) != 0 || create_instances(&agent, &autostart) != 0) {
+        final_stage(&agent);
+        agent_fini(&agent);
         return 1;
     }
     if (agent_server_start(&agent) != 0) {
@@ -245,6 +391,11 @@ main(int argc, char **argv)
                agent.cfg.orchestrator ? ", orchestrator " : "",
                agent.cfg.orchestrator ? agent.cfg.orchestrator : "");
 
+    for (i = 0; i < agent.nprocs; i++) {
+        if (autostart & (1ull << i)) {
+            (void) agent_proc_start(agent.procs[i], 0, err, sizeof(err));
+        }
+    }
     agent_fini(&agent);
     wharf_info("stopped");
     return 0;

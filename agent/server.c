@@ -9,8 +9,11 @@
 #include <libwebsockets.h>
 
 #include "agent.h"
+#include "api.h"
+#include "auth.h"
 #include "log.h"
 #include "terminal.h"
+#include "token.h"
 #include "tty_proto.h"
 
 struct agent *
@@ -112,13 +115,27 @@ get_health(struct agent *agent, struct lws *wsi)
     json_t *j;
     size_t n;
 
-    j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}",
+    unsigned i, running = 0;
+
+    for (i = 0; i < agent->nprocs; i++) {
+        running += agent->procs[i]->state == AGENT_PS_RUNNING;
+    }
+    j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:I},"
+                  "s:{s:b,s:I,s:I,s:I,s:I,s:I}}",
                   "status", stopping ? "stopping" : "ok",
                   "worker", agent->cfg.worker,
                   "container", agent->cfg.container,
                   "version", AGENT_VERSION,
                   "uptime_ms", (json_int_t) uptime_ms,
-                  "terminals", (json_int_t) agent->terminals_open);
+                  "terminals", (json_int_t) agent->terminals_open,
+                  "processes", "total", (json_int_t) agent->nprocs,
+                  "running", (json_int_t) running,
+                  "shipping", "enabled", agent->ship.enabled,
+                  "queued", (json_int_t) agent->ship.nrecs,
+                  "shipped", (json_int_t) agent->ship.lines_shipped,
+                  "dropped", (json_int_t) agent->ship.lines_dropped,
+                  "requests", (json_int_t) agent->ship.requests,
+                  "failures", (json_int_t) agent->ship.errors);
     n = j != NULL ? json_dumpb(j, body, sizeof(body), JSON_COMPACT) : 0;
     json_decref(j);
     if (n == 0 || n > sizeof(body)) {
@@ -149,11 +166,17 @@ static const struct route {
 };
 
 static int
-serve_http(struct agent *agent, struct lws *wsi, const char *path)
+serve_http(struct agent *agent, struct lws *wsi, struct agent_conn *conn,
+           const char *path)
 {
     char *uri;
     int uri_len, method;
     size_t i;
+
+    if (strcmp(path, "/rpc") == 0 || strcmp(path, "/processes") == 0
+        || strncmp(path, "/processes/", 11) == 0) {
+        return agent_api_http(agent, wsi, conn, path);
+    }
 
     method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -178,6 +201,8 @@ static int
 confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
 {
     char path[64];
+    const char *why = NULL;
+    unsigned scopes;
     int n;
 
     if (upgrade == NULL || strcasecmp(upgrade, "websocket") != 0) {
@@ -186,14 +211,34 @@ confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
         return 1;
     }
     n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
-    if (n <= 0 || strcmp(path, "/terminal") != 0) {
+    if (n <= 0 || (strcmp(path, "/terminal") != 0
+                   && strcmp(path, "/websocket") != 0)) {
         agent_http_error(wsi, 404, "not_found", "no WebSocket at this path",
                          NULL);
+        return 1;
+    }
+    if (strcmp(path, "/websocket") == 0
+        && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > 0) {
+        agent_http_error(wsi, 400, "bad_subprotocol",
+                         "/websocket takes no subprotocol", NULL);
         return 1;
     }
     if (agent->shutdown_stage != 0) {
         agent_http_error(wsi, 503, "stopping", "the agent is shutting down",
                          NULL);
+        return 1;
+    }
+    if (agent_auth_origin(agent, wsi) != 0) {
+        agent_http_error(wsi, 403, "origin_not_allowed",
+                         "this Origin may not open WebSockets here", NULL);
+        return 1;
+    }
+    n = agent_auth_check(agent, wsi, strcmp(path, "/terminal") == 0
+                         ? WHARF_SCOPE_TERMINAL : WHARF_SCOPE_READ,
+                         &scopes, &why);
+    if (n != 0) {
+        agent_http_error(wsi, (unsigned) n,
+                         n == 401 ? "unauthorized" : "forbidden", why, NULL);
         return 1;
     }
     return 0;
@@ -205,23 +250,53 @@ static int
 callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
               void *in, size_t len)
 {
+    struct agent_conn *conn = user;
+    char path[64];
+
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return serve_http(agent_of(wsi), wsi, in);
+        return serve_http(agent_of(wsi), wsi, conn, in);
 
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(agent_of(wsi), wsi, in);
 
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        return agent_api_callback(wsi, (int) reason, conn, in, len);
+
     /* A WebSocket that named no subprotocol is bound to the vhost's
-     * default protocol, this one: it is a raw-mode terminal. */
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+     * default protocol, this one: on /websocket it is the live feed
+     * (api.c), otherwise a raw-mode terminal. */
     case LWS_CALLBACK_ESTABLISHED:
+        if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0
+            && strcmp(path, "/websocket") == 0) {
+            memset(conn, 0, sizeof(*conn));
+            conn->kind = AGENT_CONN_EVENTS;
+            return agent_api_callback(wsi, (int) reason, conn, in, len);
+        }
+        return agent_terminal_callback(wsi, (int) reason, user, in, len,
+                                       AGENT_TTY_RAW);
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (conn != NULL && conn->kind == AGENT_CONN_EVENTS) {
+            return agent_api_callback(wsi, (int) reason, conn, in, len);
+        }
+        if (conn != NULL) {
+            (void) agent_api_callback(wsi, (int) reason, conn, in, len);
+        }
+        return agent_terminal_callback(wsi, (int) reason, user, in, len,
+                                       AGENT_TTY_RAW);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
     case LWS_CALLBACK_CLOSED:
-    case LWS_CALLBACK_WSI_DESTROY:
     case LWS_CALLBACK_TIMER:
+        if (conn != NULL && conn->kind == AGENT_CONN_EVENTS) {
+            return agent_api_callback(wsi, (int) reason, conn, in, len);
+        }
         return agent_terminal_callback(wsi, (int) reason, user, in, len,
                                        AGENT_TTY_RAW);
     default:
@@ -238,9 +313,11 @@ callback_tty_v1(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols protocols[] = {
-    { "http", callback_http, sizeof(struct agent_tty_conn),
+    { "http", callback_http, sizeof(struct agent_conn),
       AGENT_WS_RX_CHUNK, 0, NULL, 0 },
-    { AGENT_TTY_SUBPROTOCOL, callback_tty_v1, sizeof(struct agent_tty_conn),
+    /* the same size as "http": lws may hand either protocol's callback
+     * the user data of a connection that changed protocol */
+    { AGENT_TTY_SUBPROTOCOL, callback_tty_v1, sizeof(struct agent_conn),
       AGENT_WS_RX_CHUNK, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };

@@ -2,12 +2,16 @@
  * The agent's HTTP/WebSocket server: one libwebsockets context and vhost on
  * the agent's libuv loop.
  *
- * Routes:
+ * Routes (auth: auth.h; the API's JSON shapes: api.h, docs/agent.md):
  *   GET /health     200 application/json {"status":"ok","worker":...,
  *                   "container":...,"version":...,"uptime_ms":N,
- *                   "terminals":N}  (503 with "status":"stopping" during
- *                   shutdown)
+ *                   "terminals":N,"processes":{...},"shipping":{...}}
+ *                   (503 with "status":"stopping" during shutdown); open
  *   /terminal       WebSocket (terminal.c); a plain GET gets 426
+ *   /websocket      WebSocket without subprotocol: live events and
+ *                   JSON-RPC control (api.c)
+ *   /processes...   REST process control (api.c)
+ *   POST /rpc       JSON-RPC process control (api.c)
  *   anything else   404 {"error":{"code":"not_found","message":...}}
  *   known path, other method: 405 {"error":{"code":"method_not_allowed",...}}
  *

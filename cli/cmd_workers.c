@@ -1,41 +1,59 @@
-/* wharfctl workers list */
+/* wharfctl workers list | get NAME | seen */
 #include "ctl.h"
 
 #include <string.h>
 
+#include "name.h"
 #include "output.h"
+#include "rest.h"
 #include "rpc.h"
 
 static const char workers_usage[] =
     "usage: wharfctl workers list\n"
+    "       wharfctl workers get NAME\n"
+    "       wharfctl workers seen\n"
     "\n"
-    "Lists the workers known to the orchestrator's store, that is those that\n"
-    "have sent a heartbeat (JSON-RPC ContainerMonitoringOps.getWorkers).\n"
-    "--format json prints the RPC result, table one row per worker, raw the\n"
-    "JSON-RPC answer as received.\n";
+    "  list       the gateway's registry (GET /api/workers): every worker\n"
+    "             nginx routes to, its upstream, last health checks, live\n"
+    "             sessions and request counts\n"
+    "  get NAME   one worker of the registry (GET /api/workers/NAME)\n"
+    "  seen       the workers that have sent a heartbeat to wharfd, with\n"
+    "             their agent version and last contact (JSON-RPC\n"
+    "             ContainerMonitoringOps.getWorkers)\n"
+    "\n"
+    "Needs a token with the \"read\" scope. --format table prints one row\n"
+    "per worker; raw the answer as received.\n";
 
-/* Table columns, so that an empty list still prints its header. */
-static const char *const worker_columns[] = {
-    "name", "containerName", "agentVersion", "status", "lastSeen",
-    "firstSeen", NULL
+static const struct ctl_column registry_columns[] = {
+    { "NAME", "name" }, { "CONTAINER", "container" },
+    { "UPSTREAM", "upstream.servers" },
+    { "TERMINAL", "health.terminal.status" },
+    { "WEBSOCKET", "health.websocket.status" },
+    { "TERM_SESSIONS", "sessions.terminal" },
+    { "WS_SESSIONS", "sessions.websocket" },
+    { "MAX_SESSIONS", "max_sessions" },
+    { NULL, NULL }
 };
 
+static const struct ctl_column seen_columns[] = {
+    { "NAME", "name" }, { "CONTAINER", "containerName" },
+    { "AGENT_VERSION", "agentVersion" }, { "STATUS", "status" },
+    { "LAST_SEEN", "lastSeen" }, { "FIRST_SEEN", "firstSeen" },
+    { NULL, NULL }
+};
+
+static void
+registry_table(struct ctl *c, json_t *value)
+{
+    ctl_print_columns(c, value, registry_columns);
+}
+
 static int
-workers_list(struct ctl *c, int argc, char **argv)
+workers_seen(struct ctl *c)
 {
     struct ctl_response resp;
     json_t *result, *workers;
-    const char *pos[1];
-    int rc, npos;
-
-    rc = ctl_flags_parse(c, "workers list", argc, argv, NULL, pos, &npos, 0);
-    if (rc == CTL_HELP) {
-        fputs(workers_usage, c->out);
-        return CTL_OK;
-    }
-    if (rc != CTL_OK) {
-        return rc;
-    }
+    int rc;
 
     rc = ctl_rpc_call(c, "getWorkers", NULL, &resp, &result);
     if (rc != CTL_OK) {
@@ -43,10 +61,10 @@ workers_list(struct ctl *c, int argc, char **argv)
     }
     workers = json_object_get(result, "workers");
     if (!json_is_array(workers)) {
-        rc = ctl_error(c, CTL_FAIL, "workers list: %s: result has no "
+        rc = ctl_error(c, CTL_FAIL, "workers seen: %s: result has no "
                        "'workers' list", resp.url);
     } else if (c->args.format == CTL_FORMAT_TABLE) {
-        ctl_print_table(c, workers, worker_columns);
+        ctl_print_columns(c, workers, seen_columns);
     } else {
         ctl_output(c, result, resp.body, resp.len, NULL);
     }
@@ -58,17 +76,49 @@ workers_list(struct ctl *c, int argc, char **argv)
 int
 ctl_cmd_workers(struct ctl *c, int argc, char **argv)
 {
+    const char *pos[1], *sub;
+    char what[32], path[128];
+    int rc, npos, want;
+
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE, "workers: missing subcommand: list "
-                         "(see wharfctl workers --help)");
+        return ctl_error(c, CTL_USAGE, "workers: missing subcommand: list, "
+                         "get or seen (see wharfctl workers --help)");
     }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
         fputs(workers_usage, c->out);
         return CTL_OK;
     }
-    if (strcmp(argv[1], "list") == 0) {
-        return workers_list(c, argc - 1, argv + 1);
+    if (strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0
+        && strcmp(sub, "seen") != 0)
+    {
+        return ctl_error(c, CTL_USAGE, "workers: unknown subcommand '%s' (see "
+                         "wharfctl workers --help)", sub);
     }
-    return ctl_error(c, CTL_USAGE, "workers: unknown subcommand '%s' (see "
-                     "wharfctl workers --help)", argv[1]);
+    snprintf(what, sizeof(what), "workers %s", sub);
+    want = strcmp(sub, "get") == 0 ? 1 : 0;
+    rc = ctl_flags_parse(c, what, argc - 1, argv + 1, NULL, pos, &npos, want);
+    if (rc == CTL_HELP) {
+        fputs(workers_usage, c->out);
+        return CTL_OK;
+    }
+    if (rc != CTL_OK) {
+        return rc;
+    }
+    if (strcmp(sub, "seen") == 0) {
+        return workers_seen(c);
+    }
+    if (strcmp(sub, "list") == 0) {
+        return ctl_rest_show(c, what, "/api/workers", registry_table);
+    }
+    if (npos != 1) {
+        return ctl_error(c, CTL_USAGE, "workers get: missing NAME (see "
+                         "wharfctl workers --help)");
+    }
+    if (!wharf_name_valid(pos[0], strlen(pos[0]))) {
+        return ctl_error(c, CTL_USAGE, "workers get: '%s' is not a worker "
+                         "name (^[a-z0-9][a-z0-9-]{0,62}$)", pos[0]);
+    }
+    snprintf(path, sizeof(path), "/api/workers/%s", pos[0]);
+    return ctl_rest_show(c, what, path, registry_table);
 }

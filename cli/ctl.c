@@ -12,11 +12,18 @@ static const char ctl_usage[] =
     "Operator CLI of the wharf orchestrator.\n"
     "\n"
     "commands:\n"
-    "  health [--worker NAME]     the orchestrator's health, or one worker's\n"
-    "  workers list               workers known to the orchestrator\n"
-    "  rpc METHOD [PARAMS_JSON]   a raw JSON-RPC call\n"
-    "  version                    wharfctl's version\n"
-    "  help [COMMAND]             this text, or a command's\n"
+    "  health [--worker NAME]       live health checks of the workers and wharfd\n"
+    "  workers list|get NAME|seen   the gateway's registry; wharfd's heartbeats\n"
+    "  terminals                    every worker's terminal, health, sessions\n"
+    "  terminal NAME                a shell in worker NAME, on this terminal\n"
+    "  process list|status|start|stop|restart    supervised processes\n"
+    "  errors list|stats|clear      de-duplicated errors from the workers\n"
+    "  logs list|get|stats|clear|tail [-f]       the workers' log lines\n"
+    "  keys init [--dir DIR]        make the orchestrator's ES256 key pair\n"
+    "  token issue --sub --scope    mint an access token (offline)\n"
+    "  rpc METHOD [PARAMS_JSON]     a raw JSON-RPC call\n"
+    "  version                      wharfctl's version\n"
+    "  help [COMMAND]               this text, or a command's\n"
     "\n"
     "global options (before or after the command):\n"
     "  --url URL       the orchestrator's nginx (default $WHARF_URL, else\n"
@@ -36,6 +43,13 @@ struct ctl_command {
 static const struct ctl_command commands[] = {
     { "health",  ctl_cmd_health },
     { "workers", ctl_cmd_workers },
+    { "terminal", ctl_cmd_terminal },
+    { "terminals", ctl_cmd_terminals },
+    { "process", ctl_cmd_process },
+    { "errors",  ctl_cmd_errors },
+    { "logs",    ctl_cmd_logs },
+    { "keys",    ctl_cmd_keys },
+    { "token",   ctl_cmd_token },
     { "rpc",     ctl_cmd_rpc },
     { "version", ctl_cmd_version },
 };

@@ -83,6 +83,11 @@ int ctl_flags_parse(struct ctl *c, const char *cmd, int argc, char **argv,
                     const struct ctl_flag *flags, const char **pos,
                     int *npos, int max_pos);
 
+/* A duration: digits and an optional unit s, m, h or d ("90s", "15m",
+ * "12h", "7d"; no unit: seconds), from 1 s to max seconds. 0, or -1 when
+ * s is not one. */
+int ctl_parse_duration(const char *s, long long max, long long *secs);
+
 /* Prints "wharfctl: " and the message to c->err; returns status. */
 int ctl_error(struct ctl *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -92,5 +97,13 @@ int ctl_cmd_health(struct ctl *c, int argc, char **argv);
 int ctl_cmd_workers(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rpc(struct ctl *c, int argc, char **argv);
 int ctl_cmd_version(struct ctl *c, int argc, char **argv);
+int ctl_cmd_terminal(struct ctl *c, int argc, char **argv);
+int ctl_cmd_terminals(struct ctl *c, int argc, char **argv);
+int ctl_cmd_process(struct ctl *c, int argc, char **argv);
+int ctl_cmd_errors(struct ctl *c, int argc, char **argv);
+int ctl_cmd_logs(struct ctl *c, int argc, char **argv);
+int ctl_cmd_logs_tail(struct ctl *c, int argc, char **argv);
+int ctl_cmd_keys(struct ctl *c, int argc, char **argv);
+int ctl_cmd_token(struct ctl *c, int argc, char **argv);
 
 #endif

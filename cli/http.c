@@ -152,6 +152,19 @@ ctl_response_free(struct ctl_response *resp)
     resp->len = 0;
 }
 
+void
+ctl_auth_hint(struct ctl *c, long status)
+{
+    if (status == 401) {
+        fprintf(c->err, "wharfctl: %s; pass one with --token or WHARF_TOKEN "
+                "(wharfctl token issue mints one)\n", c->args.token
+                ? "the token was refused" : "no token was given");
+    } else if (status == 403) {
+        fprintf(c->err, "wharfctl: the token lacks the scope or the worker "
+                "this needs (see wharfctl token issue --help)\n");
+    }
+}
+
 int
 ctl_http_status_error(struct ctl *c, const char *what,
                       const struct ctl_response *resp)
@@ -165,6 +178,11 @@ ctl_http_status_error(struct ctl *c, const char *what,
     if (json_is_string(msg)) {
         ctl_error(c, CTL_FAIL, "%s: HTTP %ld from %s: %s", what, resp->status,
                   resp->url, json_string_value(msg));
+    } else if (json_is_string(json_object_get(root, "status"))) {
+        /* A health answer: its verdict, the body was printed already. */
+        ctl_error(c, CTL_FAIL, "%s: HTTP %ld from %s: status %s", what,
+                  resp->status, resp->url,
+                  json_string_value(json_object_get(root, "status")));
     } else {
         /* Not ours: the first line of a text body; nothing of an HTML
          * page (nginx's own error pages). */
@@ -178,5 +196,6 @@ ctl_http_status_error(struct ctl *c, const char *what,
                   n > 200 ? 200 : n, resp->body);
     }
     json_decref(root);
+    ctl_auth_hint(c, resp->status);
     return CTL_FAIL;
 }

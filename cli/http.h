@@ -40,4 +40,7 @@ void ctl_response_free(struct ctl_response *resp);
 int ctl_http_status_error(struct ctl *c, const char *what,
                           const struct ctl_response *resp);
 
+/* For a 401 or 403: a second line that says what to do about the token. */
+void ctl_auth_hint(struct ctl *c, long status);
+
 #endif

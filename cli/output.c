@@ -5,11 +5,16 @@
 #include <string.h>
 
 #define CTL_COLUMN_GAP 3
+/* Significant digits of a printed real: a double's 17 show binary noise
+ * (0.227 as 0.22700000000000001); 15 round-trip every decimal of up to 15
+ * digits. */
+#define CTL_REAL_DIGITS 15
 
 void
 ctl_print_json(struct ctl *c, json_t *value)
 {
-    json_dumpf(value, c->out, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    json_dumpf(value, c->out, JSON_INDENT(2) | JSON_ENCODE_ANY
+               | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
     fputc('\n', c->out);
 }
 
@@ -25,7 +30,8 @@ cell_text(json_t *v)
     } else if (json_is_string(v)) {
         s = strdup(json_string_value(v));
     } else {
-        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY
+                          | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
     }
     for (p = s; p && *p; p++) {
         if ((unsigned char) *p < 0x20 || *p == 0x7f) {
@@ -242,6 +248,93 @@ ctl_print_table(struct ctl *c, json_t *value, const char *const *columns)
         fprintf(c->out, "%s\n", text);
     }
     free(text);
+}
+
+json_t *
+ctl_json_path(json_t *v, const char *path)
+{
+    char key[128];
+    const char *dot;
+    size_t n;
+
+    while (v != NULL && *path != '\0') {
+        dot = strchr(path, '.');
+        n = dot ? (size_t) (dot - path) : strlen(path);
+        if (n >= sizeof(key)) {
+            return NULL;
+        }
+        memcpy(key, path, n);
+        key[n] = '\0';
+        v = json_object_get(v, key);
+        path += n + (dot ? 1 : 0);
+    }
+    return v;
+}
+
+/* An array of scalars as "a,b,c"; anything else as cell_text does. */
+static char *
+column_text(json_t *v)
+{
+    size_t i, len = 0;
+    json_t *e;
+    char *s, *part;
+
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        return cell_text(v);
+    }
+    json_array_foreach(v, i, e) {
+        if (json_is_object(e) || json_is_array(e)) {
+            return cell_text(v);
+        }
+    }
+    s = calloc(1, 1);
+    json_array_foreach(v, i, e) {
+        part = cell_text(e);
+        if (s == NULL || part == NULL) {
+            free(part);
+            free(s);
+            return NULL;
+        }
+        len += strlen(part) + 1;
+        s = realloc(s, len + 1);
+        if (s != NULL) {
+            if (i > 0) {
+                strcat(s, ",");
+            }
+            strcat(s, part);
+        }
+        free(part);
+    }
+    return s;
+}
+
+void
+ctl_print_columns(struct ctl *c, json_t *rows, const struct ctl_column *cols)
+{
+    size_t nrows, ncols = 0, r, k;
+    json_t *row;
+    char **cells;
+
+    while (cols[ncols].header != NULL) {
+        ncols++;
+    }
+    nrows = json_is_array(rows) ? json_array_size(rows)
+                                : (json_is_object(rows) ? 1 : 0);
+    cells = calloc((nrows + 1) * ncols, sizeof(*cells));
+    if (cells == NULL || ncols == 0) {
+        free(cells);
+        return;
+    }
+    for (k = 0; k < ncols; k++) {
+        cells[k] = strdup(cols[k].header);
+        for (r = 0; r < nrows; r++) {
+            row = json_is_array(rows) ? json_array_get(rows, r) : rows;
+            cells[(r + 1) * ncols + k] =
+                column_text(ctl_json_path(row, cols[k].path));
+        }
+    }
+    print_grid(c, cells, nrows + 1, ncols);
+    free(cells);
 }
 
 void

@@ -37,4 +37,20 @@ void ctl_print_json(struct ctl *c, json_t *value);
  */
 void ctl_print_table(struct ctl *c, json_t *value, const char *const *columns);
 
+/* A column picked by path: "health.terminal.status" walks nested objects.
+ * An array of scalars prints comma-separated; other nested values as
+ * compact JSON; null or missing as "-". */
+struct ctl_column {
+    const char *header;
+    const char *path;
+};
+
+/* Prints rows (an array of objects, or one object: one row) under cols
+ * (ended by a NULL header). The header line prints even with no rows. */
+void ctl_print_columns(struct ctl *c, json_t *rows,
+                       const struct ctl_column *cols);
+
+/* The value at a dotted path inside v, or NULL. */
+json_t *ctl_json_path(json_t *v, const char *path);
+
 #endif

@@ -5,9 +5,9 @@
 #include "http.h"
 #include "output.h"
 
-int
-ctl_rest_get(struct ctl *c, const char *what, const char *path,
-             const char *const *columns)
+static int
+rest_get(struct ctl *c, const char *what, const char *path,
+         const char *const *columns, void (*table)(struct ctl *, json_t *))
 {
     struct ctl_response resp;
     json_t *value;
@@ -25,7 +25,11 @@ ctl_rest_get(struct ctl *c, const char *what, const char *path,
     } else if (value != NULL
                && (ok || !json_is_object(json_object_get(value, "error"))))
     {
-        ctl_output(c, value, resp.body, resp.len, columns);
+        if (table != NULL && c->args.format == CTL_FORMAT_TABLE) {
+            table(c, value);
+        } else {
+            ctl_output(c, value, resp.body, resp.len, columns);
+        }
     } else if (ok) {
         rc = ctl_error(c, CTL_FAIL, "%s: %s answered %ld but not with JSON "
                        "(use --format raw to see it)", what, resp.url,
@@ -37,4 +41,18 @@ ctl_rest_get(struct ctl *c, const char *what, const char *path,
     json_decref(value);
     ctl_response_free(&resp);
     return rc;
+}
+
+int
+ctl_rest_get(struct ctl *c, const char *what, const char *path,
+             const char *const *columns)
+{
+    return rest_get(c, what, path, columns, NULL);
+}
+
+int
+ctl_rest_show(struct ctl *c, const char *what, const char *path,
+              void (*table)(struct ctl *c, json_t *value))
+{
+    return rest_get(c, what, path, NULL, table);
 }

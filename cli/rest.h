@@ -4,6 +4,8 @@
 #ifndef CTL_REST_H
 #define CTL_REST_H
 
+#include <jansson.h>
+
 #include "ctl.h"
 
 /*
@@ -14,5 +16,9 @@
  */
 int ctl_rest_get(struct ctl *c, const char *what, const char *path,
                  const char *const *columns);
+
+/* As ctl_rest_get, with --format table printed by table(c, value). */
+int ctl_rest_show(struct ctl *c, const char *what, const char *path,
+                  void (*table)(struct ctl *c, json_t *value));
 
 #endif

@@ -9,6 +9,7 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
 {
     char full[512];
     json_t *req, *answer = NULL, *error, *data;
+    json_int_t code;
     json_error_t jerr;
     char *body, *datatext;
     int rc;
@@ -48,6 +49,8 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
                       : "(no message)",
                   datatext ? " " : "", datatext ? datatext : "");
         free(datatext);
+        code = json_integer_value(json_object_get(error, "code"));
+        ctl_auth_hint(c, code == -32001 ? 401 : (code == -32003 ? 403 : 0));
         rc = CTL_FAIL;
     } else if (resp->status < 200 || resp->status > 299) {
         rc = ctl_http_status_error(c, full, resp);

@@ -25,6 +25,22 @@ const char wharfd_usage[] =
     "  --log-level L       debug, info, warn or error (default info)\n"
     "  --body-limit BYTES  largest request body (default 8388608)\n"
     "  --socket-mode MODE  octal permissions of a unix socket (default 0660)\n"
+    "  --public-key PEM    ES256 public key that verifies bearer tokens\n"
+    "  --auth on|off       off: no token needed, everyone is an operator\n"
+    "                      (development only; default on)\n"
+    "  --batch-max N       most logs/errors per storeLogs/storeErrors (10000)\n"
+    "  --message-max BYTES largest log/error message (65536)\n"
+    "  --log-days N        delete logs older than N days (7; 0 keeps)\n"
+    "  --error-days N      delete errors not seen for N days (7; 0 keeps)\n"
+    "  --max-logs N        keep at most N logs per worker (0: no limit)\n"
+    "  --retention-interval S  seconds between retention runs (60; 0 off)\n"
+    "  --gateway URL       the gateway for process control\n"
+    "                      (default http://127.0.0.1:8080)\n"
+    "  --control-timeout S seconds to wait for an agent (default 10)\n"
+    "  --ws-listen ADDR    live feed WebSocket listener, IPV4:PORT\n"
+    "  --feed-queue N      messages queued per feed client (1024)\n"
+    "  --ws-origins LIST   Origins allowed on the feed, comma-separated\n"
+    "                      (a request without Origin is always allowed)\n"
     "  --config FILE       read 'key = value' lines first; the command line wins\n"
     "  --help, --version\n";
 
@@ -159,6 +175,94 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         }
         cfg->socket_mode = (unsigned) n;
 
+    } else if (strcmp(key, "public-key") == 0) {
+        if (strlen(val) >= sizeof(cfg->public_key)) {
+            return fail(err, errlen, "--public-key: path too long");
+        }
+        strcpy(cfg->public_key, val);
+
+    } else if (strcmp(key, "auth") == 0) {
+        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+            return fail(err, errlen, "--auth %s: must be on or off", val);
+        }
+        cfg->auth_off = strcmp(val, "off") == 0;
+
+    } else if (strcmp(key, "batch-max") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1
+            || n > WHARFD_BATCH_MAX_MAX)
+        {
+            return fail(err, errlen, "--batch-max %s: must be 1..%d", val,
+                        WHARFD_BATCH_MAX_MAX);
+        }
+        cfg->batch_max = n;
+
+    } else if (strcmp(key, "message-max") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_BODY_LIMIT_MAX) {
+            return fail(err, errlen, "--message-max %s: must be 1..%lu", val,
+                        WHARFD_BODY_LIMIT_MAX);
+        }
+        cfg->message_max = n;
+
+    } else if (strcmp(key, "log-days") == 0 || strcmp(key, "error-days") == 0
+               || strcmp(key, "retention-interval") == 0
+               || strcmp(key, "control-timeout") == 0)
+    {
+        if (parse_ulong(val, 10, &n) != 0 || n > 36500) {
+            return fail(err, errlen, "--%s %s: must be 0..36500", key, val);
+        }
+        if (key[0] == 'l') {
+            cfg->log_days = (unsigned) n;
+        } else if (key[0] == 'e') {
+            cfg->error_days = (unsigned) n;
+        } else if (key[0] == 'r') {
+            cfg->retention_interval = (unsigned) n;
+        } else {
+            if (n == 0) {
+                return fail(err, errlen, "--control-timeout: must be >= 1");
+            }
+            cfg->control_timeout = (unsigned) n;
+        }
+
+    } else if (strcmp(key, "max-logs") == 0) {
+        if (parse_ulong(val, 10, &n) != 0) {
+            return fail(err, errlen, "--max-logs %s: must be a number", val);
+        }
+        cfg->max_logs = n;
+
+    } else if (strcmp(key, "gateway") == 0) {
+        if ((strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
+            || strlen(val) >= sizeof(cfg->gateway))
+        {
+            return fail(err, errlen, "--gateway %s: must be an http:// or "
+                        "https:// URL", val);
+        }
+        strcpy(cfg->gateway, val);
+        if (cfg->gateway[strlen(cfg->gateway) - 1] == '/') {
+            cfg->gateway[strlen(cfg->gateway) - 1] = '\0';
+        }
+
+    } else if (strcmp(key, "feed-queue") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > 1000000) {
+            return fail(err, errlen, "--feed-queue %s: must be 1..1000000",
+                        val);
+        }
+        cfg->feed_queue = (unsigned) n;
+
+    } else if (strcmp(key, "ws-origins") == 0) {
+        if (strlen(val) >= sizeof(cfg->ws_origins)) {
+            return fail(err, errlen, "--ws-origins: too long");
+        }
+        strcpy(cfg->ws_origins, val);
+
+    } else if (strcmp(key, "ws-listen") == 0) {
+        if (wharfd_listen_parse(&cfg->ws_listen, val, err, errlen) != 0) {
+            return -1;
+        }
+        if (cfg->ws_listen.kind != WHARFD_LISTEN_TCP) {
+            return fail(err, errlen, "--ws-listen %s: must be IPV4:PORT", val);
+        }
+        cfg->has_ws_listen = 1;
+
     } else {
         return fail(err, errlen, "unknown setting '%s'", key);
     }
@@ -230,6 +334,19 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
         { "log-level",   required_argument, NULL, 'L' },
         { "body-limit",  required_argument, NULL, 'b' },
         { "socket-mode", required_argument, NULL, 'm' },
+        { "public-key",  required_argument, NULL, 'p' },
+        { "auth",        required_argument, NULL, 'a' },
+        { "batch-max",   required_argument, NULL, 'B' },
+        { "message-max", required_argument, NULL, 'M' },
+        { "log-days",    required_argument, NULL, 'D' },
+        { "error-days",  required_argument, NULL, 'E' },
+        { "max-logs",    required_argument, NULL, 'N' },
+        { "retention-interval", required_argument, NULL, 'R' },
+        { "gateway",     required_argument, NULL, 'g' },
+        { "control-timeout", required_argument, NULL, 'T' },
+        { "ws-listen",   required_argument, NULL, 'w' },
+        { "feed-queue",  required_argument, NULL, 'Q' },
+        { "ws-origins",  required_argument, NULL, 'O' },
         { "config",      required_argument, NULL, 'c' },
         { "help",        no_argument,       NULL, 'h' },
         { "version",     no_argument,       NULL, 'V' },
@@ -243,6 +360,14 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
     cfg->log_level = WHARF_LOG_INFO;
     cfg->body_limit = WHARFD_BODY_LIMIT_DEFAULT;
     cfg->socket_mode = WHARFD_SOCKET_MODE_DEFAULT;
+    cfg->batch_max = WHARFD_BATCH_MAX_DEFAULT;
+    cfg->message_max = WHARFD_MESSAGE_MAX_DEFAULT;
+    cfg->log_days = WHARFD_RETENTION_DAYS_DEFAULT;
+    cfg->error_days = WHARFD_RETENTION_DAYS_DEFAULT;
+    cfg->retention_interval = WHARFD_RETENTION_INTERVAL_DEFAULT;
+    cfg->control_timeout = WHARFD_CONTROL_TIMEOUT_DEFAULT;
+    cfg->feed_queue = 1024;
+    strcpy(cfg->gateway, "http://127.0.0.1:8080");
 
     /* The file comes first whatever its place on the command line, so
      * that every flag overrides it. */

@@ -51,6 +51,20 @@ enum wharfd_action {
     WHARFD_PRINT_VERSION
 };
 
+/* Largest logs/errors array of one storeLogs/storeErrors call. */
+#define WHARFD_BATCH_MAX_DEFAULT 10000
+#define WHARFD_BATCH_MAX_MAX     1000000
+
+/* Largest message of a log or error, in bytes. */
+#define WHARFD_MESSAGE_MAX_DEFAULT 65536
+
+/* Retention defaults: 7 days of logs and errors; no count limit. */
+#define WHARFD_RETENTION_DAYS_DEFAULT 7
+#define WHARFD_RETENTION_INTERVAL_DEFAULT 60   /* seconds between runs */
+
+/* How long process control waits for the gateway and agent. */
+#define WHARFD_CONTROL_TIMEOUT_DEFAULT 10      /* seconds */
+
 struct wharfd_config {
     enum wharfd_action action;
     struct wharfd_listen listen;
@@ -60,6 +74,20 @@ struct wharfd_config {
     int log_level;              /* enum wharf_log_level */
     size_t body_limit;          /* bytes */
     unsigned socket_mode;       /* permission bits of a unix socket */
+    char public_key[PATH_MAX];  /* PEM file; "" = none */
+    int auth_off;               /* --auth off */
+    size_t batch_max;           /* logs/errors per call */
+    size_t message_max;         /* bytes of one message */
+    unsigned log_days;          /* retention of logs, 0 = keep */
+    unsigned error_days;        /* retention of errors, 0 = keep */
+    unsigned long max_logs;     /* per worker, 0 = no limit */
+    unsigned retention_interval;/* seconds; 0 = retention off */
+    char gateway[256];          /* base URL of the gateway (nginx) */
+    unsigned control_timeout;   /* seconds */
+    struct wharfd_listen ws_listen;
+    int has_ws_listen;
+    unsigned feed_queue;        /* messages queued per feed client */
+    char ws_origins[1024];      /* allowed Origins, comma-separated */
 };
 
 /* Fills cfg from defaults, the file named by --config (if any) and argv.

@@ -12,6 +12,8 @@ wharfd_http_reason(int status)
     switch (status) {
     case 200: return "OK";
     case 204: return "No Content";
+    case 502: return "Bad Gateway";
+    case 504: return "Gateway Timeout";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -96,4 +98,10 @@ wharfd_http_response_free(struct wharfd_http_response *resp)
     free(resp->body);
     resp->body = NULL;
     resp->body_len = 0;
+    if (resp->stream_free != NULL) {
+        resp->stream_free(resp->stream_arg);
+    }
+    resp->stream = NULL;
+    resp->stream_free = NULL;
+    resp->stream_arg = NULL;
 }

@@ -16,6 +16,7 @@ struct wharfd_http_request {
     const char *path;            /* path of REQUEST_URI, no query, raw */
     const char *query;           /* after '?', or "" */
     const char *content_type;    /* CONTENT_TYPE, or NULL when absent */
+    const char *authorization;   /* HTTP_AUTHORIZATION, or NULL */
     const char *body;            /* NUL-terminated copy, NULL when empty */
     size_t body_len;
     /* The body was longer than the limit; body is NULL then. The route
@@ -30,6 +31,13 @@ struct wharfd_http_response {
     char *body;                  /* malloc'd, owned; NULL for none */
     size_t body_len;
     const char *allow;           /* "Allow:" header for 405, static */
+    /* A streamed body (no Content-Length): server.c writes the head,
+     * then calls stream(stream_arg, out, out_arg), which writes the body
+     * piece by piece through out, then stream_free(stream_arg). */
+    int (*stream)(void *arg, int (*out)(void *out_arg, const char *buf,
+                                        size_t len), void *out_arg);
+    void *stream_arg;
+    void (*stream_free)(void *arg);
 };
 
 /* Reason phrase of a status code ("OK", "Not Found", ...). */
@@ -51,6 +59,7 @@ void wharfd_http_error(struct wharfd_http_response *resp, int status,
  * parameters, any case); 0 otherwise, NULL included. */
 int wharfd_http_is_json(const char *content_type);
 
+/* Frees the body and a stream not yet run. */
 void wharfd_http_response_free(struct wharfd_http_response *resp);
 
 #endif

@@ -4,6 +4,8 @@
  * outlive the shutdown grace, 2 on a usage error.
  */
 #include <signal.h>
+
+#include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +40,8 @@ main(int argc, char **argv)
         return 0;
     }
     wharf_log_init("wharfd", (enum wharf_log_level) wd.config.log_level);
+    /* Before any thread: curl_global_init is not thread-safe. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
 
     /* SIGTERM and SIGINT are blocked before any thread exists, so all
      * threads inherit the mask and only the sigwait below takes them (no
@@ -56,18 +60,36 @@ main(int argc, char **argv)
         wharfd_server_close(&wd);
         return 1;
     }
-    if (wharfd_store_open(&wd.store, wd.config.db) != 0) {
+    if (wharfd_auth_init(&wd.auth, wd.config.public_key,
+                         wd.config.auth_off) != 0)
+    {
         wharfd_server_close(&wd);
         return 1;
     }
-    if (wharfd_server_start(&wd) != 0) {
+    if (wd.config.auth_off) {
+        wharf_warn("--auth off: every request is let in as an operator");
+    }
+    if (wharfd_store_open(&wd.store, wd.config.db) != 0) {
+        wharfd_server_close(&wd);
+        wharfd_auth_free(&wd.auth);
+        return 1;
+    }
+    if (wharfd_feed_start(&wd) != 0 || wharfd_retention_start(&wd) != 0
+        || wharfd_server_start(&wd) != 0)
+    {
+        wharfd_retention_stop(&wd);
+        wharfd_feed_stop(&wd);
         wharfd_server_stop(&wd, WHARFD_SHUTDOWN_GRACE_S);
         wharfd_server_close(&wd);
         wharfd_store_close(wd.store);
+        wharfd_auth_free(&wd.auth);
         return 1;
     }
 
     /* Tests and scripts wait for this line. */
+    if (wd.config.has_ws_listen) {
+        wharf_info("live feed on %s", wd.config.ws_listen.text);
+    }
     printf("wharfd listening on %s\n", wd.config.listen.text);
     fflush(stdout);
     wharf_info("listening on %s, %u threads, database %s", wd.config.listen.text,
@@ -78,13 +100,16 @@ main(int argc, char **argv)
     }
     wharf_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
+    wharfd_retention_stop(&wd);
     if (wharfd_server_stop(&wd, WHARFD_SHUTDOWN_GRACE_S) != 0) {
         /* Threads still hold the store: leave it open. The WAL keeps the
          * file consistent; an unfinished request is simply lost. */
         return 1;
     }
     wharfd_server_close(&wd);
+    wharfd_feed_stop(&wd);
     wharfd_store_close(wd.store);
+    wharfd_auth_free(&wd.auth);
     wharf_info("stopped");
     return 0;
 }

@@ -1,9 +1,10 @@
 /*
- * The JSON-RPC methods of ContainerMonitoringOps, one table per group of
- * the data model (methods_workers.c now; methods_logs.c, methods_errors.c,
- * ... with the store issue), found by name through wharfd_methods_lookup.
- * Adding a group = a new methods_*.c with its table, plus one line in
- * methods.c. Methods receive the struct wharfd * as ctx.
+ * The JSON-RPC methods of ContainerMonitoringOps, one table per group
+ * (methods_workers.c, methods_ingest.c, methods_read.c, methods_admin.c),
+ * found by name through wharfd_methods_lookup. Adding a group = a new
+ * methods_*.c with its table, plus one line in methods.c. Methods receive
+ * the request's struct wharfd_call * (auth.h) as ctx; the REST routes call
+ * the very same functions (rest_monitoring.c).
  */
 #ifndef WHARFD_METHODS_H
 #define WHARFD_METHODS_H
@@ -13,18 +14,30 @@
 #include <jansson.h>
 
 #include "rpc.h"
+#include "store.h"
 
 #define WHARFD_RPC_PREFIX "ContainerMonitoringOps."
 
+/* instanceId: the peer's rule, ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, <= 64. */
+#define WHARFD_INSTANCE_MAX 64
+/* Container names, process ids, sources, event types and the like. */
+#define WHARFD_NAME_FIELD_MAX 255
+/* List pages. */
+#define WHARFD_LIMIT_DEFAULT 100
+#define WHARFD_LIMIT_MAX 1000
+
 /* Each table ends with a { NULL, NULL } row. */
 extern const struct wharfd_rpc_method wharfd_methods_workers[];
+extern const struct wharfd_rpc_method wharfd_methods_ingest[];
+extern const struct wharfd_rpc_method wharfd_methods_read[];
+extern const struct wharfd_rpc_method wharfd_methods_admin[];
 
 /* The method of a full name ("ContainerMonitoringOps.heartbeat"), or
  * NULL. Matches wharfd_rpc_lookup_fn. */
 const struct wharfd_rpc_method *wharfd_methods_lookup(const char *name);
 
 /* --- params helpers: each fills err (-32602, naming the field) and
- * returns -1 when the value is wrong. ------------------------------------ */
+ * returns -1 when the value is wrong. Absent and null are the same. ---- */
 
 /* The params as an object: NULL or [] give *obj = NULL (no members, which
  * the getters below accept); any other array is refused, methods take
@@ -41,5 +54,51 @@ int wharfd_param_string(json_t *obj, const char *field, int required,
 /* A required worker name (common/name.h's rule). */
 int wharfd_param_worker(json_t *obj, const char *field, const char **out,
                         struct wharfd_rpc_error *err);
+
+/* An instance id (WHARFD_INSTANCE_MAX, the peer's characters). */
+int wharfd_param_instance(json_t *obj, const char *field, int required,
+                          const char **out, struct wharfd_rpc_error *err);
+
+/* An integer within [min, max]; *present says whether it was given. */
+int wharfd_param_int(json_t *obj, const char *field, long long min,
+                     long long max, long long *out, int *present,
+                     struct wharfd_rpc_error *err);
+
+/* A number (integer or real). */
+int wharfd_param_number(json_t *obj, const char *field, double *out,
+                        int *present, struct wharfd_rpc_error *err);
+
+/* A boolean; absent gives dflt. */
+int wharfd_param_bool(json_t *obj, const char *field, int dflt, int *out,
+                      struct wharfd_rpc_error *err);
+
+/* An ISO-8601 UTC time, normalised to YYYY-MM-DDTHH:MM:SS.mmmZ into out
+ * (WHARFD_TS_LEN + 1 bytes); *present = 0 when absent. */
+int wharfd_param_time(json_t *obj, const char *field, char *out,
+                      int *present, struct wharfd_rpc_error *err);
+
+/* One of the NULL-terminated list of words. */
+int wharfd_param_enum(json_t *obj, const char *field, int required,
+                      const char *const *words, const char **out,
+                      struct wharfd_rpc_error *err);
+
+/* Any JSON value serialised into malloc'd text (NULL when absent). */
+int wharfd_param_json_text(json_t *obj, const char *field, char **out,
+                           struct wharfd_rpc_error *err);
+
+/* limit, offset, order, total into q. */
+int wharfd_params_page(json_t *obj, struct wharfd_query *q,
+                       struct wharfd_rpc_error *err);
+
+/* A row as a JSON object (JSON columns parsed back); NULL when OOM. */
+json_t *wharfd_row_json(const struct wharfd_col *cols, int n);
+
+/* {"data":..., "pagination":{limit, offset, total, hasMore}}. Takes the
+ * reference to data. */
+json_t *wharfd_page_json(json_t *data, const struct wharfd_query *q,
+                         long long total, int has_more);
+
+/* A -32603 for a store failure. */
+int wharfd_internal(struct wharfd_rpc_error *err, const char *what);
 
 #endif

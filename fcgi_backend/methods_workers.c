@@ -4,6 +4,9 @@
  */
 #include "methods.h"
 
+#include <string.h>
+
+#include "auth.h"
 #include "log.h"
 #include "wharfd.h"
 
@@ -12,21 +15,22 @@
 #define WHARFD_AGENT_VERSION_MAX 64
 
 /*
- * heartbeat {worker, container?, agentVersion?} -> {ok, serverTime}
- * TODO(auth issue): the worker must come from the caller's ingest token,
- * never from params (DESIGN.md "Auth"); params.worker is trusted for now.
+ * heartbeat {worker?, container?, agentVersion?} -> {ok, serverTime}.
+ * The worker is the ingest token's (auth.h), never the payload's.
  */
 static int
 method_heartbeat(void *ctx, json_t *params, json_t **result,
                  struct wharfd_rpc_error *err)
 {
-    struct wharfd *wd = ctx;
+    struct wharfd_call *call = ctx;
+    struct wharfd *wd = call->wd;
     const char *worker, *container, *agent_version;
     char now[WHARF_TIME_LEN];
     json_t *obj;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_param_worker(obj, "worker", &worker, err) != 0
+        || wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST, &worker,
+                                    err) != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_CONTAINER_MAX,
                                &container, err) != 0
         || wharfd_param_string(obj, "agentVersion", 0,
@@ -64,20 +68,44 @@ worker_to_json(void *arg, const struct wharfd_worker_row *row)
     return json_array_append_new(list, obj);   /* -1 when obj is NULL */
 }
 
+struct worker_filter {
+    json_t *list;
+    const char *only;       /* a worker token sees its own row only */
+};
+
+static int
+worker_filtered(void *arg, const struct wharfd_worker_row *row)
+{
+    struct worker_filter *f = arg;
+
+    if (f->only != NULL && strcmp(f->only, row->name) != 0) {
+        return 0;
+    }
+    return worker_to_json(f->list, row);
+}
+
 /* getWorkers {} -> {workers: [...]}, by name. */
 static int
 method_get_workers(void *ctx, json_t *params, json_t **result,
                    struct wharfd_rpc_error *err)
 {
-    struct wharfd *wd = ctx;
+    struct wharfd_call *call = ctx;
+    struct wharfd *wd = call->wd;
+    struct worker_filter f;
+    const char *worker;
     json_t *obj, *list;
 
-    if (wharfd_params_object(params, &obj, err) != 0) {
+    if (wharfd_params_object(params, &obj, err) != 0
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker,
+                                   err) != 0)
+    {
         return -1;
     }
     list = json_array();
+    f.list = list;
+    f.only = worker;
     if (list == NULL
-        || wharfd_store_workers_each(wd->store, worker_to_json, list) != 0)
+        || wharfd_store_workers_each(wd->store, worker_filtered, &f) != 0)
     {
         json_decref(list);
         return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,

@@ -33,7 +33,7 @@ wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code,
     va_list ap;
 
     err->code = code;
-    err->field = field;
+    snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
@@ -152,7 +152,8 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req,
         json_decref(result);
         resp = rpc_error_response(id, err.code ? err.code
                                                 : WHARFD_RPC_INTERNAL_ERROR,
-                                  err.field, err.message);
+                                  err.field[0] ? err.field : NULL,
+                                  err.message);
         goto done;
     }
     resp = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0",

@@ -40,7 +40,8 @@
 /* What a failing method reports. */
 struct wharfd_rpc_error {
     int code;             /* one of the codes above; 0 means -32603 */
-    const char *field;    /* -32602: the offending params member (static) */
+    char field[64];       /* -32602: the offending params member, "" if
+                           * none ("logs[3].sequence" for an element) */
     char message[256];    /* detail, appended to the code's standard text */
 };
 

@@ -1,30 +1,55 @@
 /*
  * POST /rpc: the HTTP side of JSON-RPC. Checks what only HTTP can tell
  * (body size, Content-Type), hands the body to the envelope (rpc.c) with
- * the ContainerMonitoringOps methods (methods.c), and turns its reply into
- * the response.
+ * the ContainerMonitoringOps methods (methods.c) and the request's
+ * struct wharfd_call as their context, and turns its reply into the
+ * response.
  *
  * A body over the limit is answered 413 with a JSON-RPC error -32600 and
  * id null (the body is not read, so no id is known): JSON-RPC clients get
  * an error object they understand, HTTP clients a status they understand.
  * A Content-Type other than application/json is refused the same way with
  * 415; no Content-Type at all is accepted.
+ *
+ * getLogs with "stream": true (a single request only): the reply is
+ * replaced by the NDJSON stream (logstream.h), whose last line carries
+ * the request's id.
  */
 #include "router.h"
 
 #include <stdio.h>
+#include <string.h>
 
+#include "logstream.h"
 #include "methods.h"
 #include "rpc.h"
 #include "wharfd.h"
 
+/* 1 when the body's first non-blank byte opens an object. */
+static int
+body_single(const char *b, size_t n)
+{
+    size_t i;
+
+    for (i = 0; b != NULL && i < n; i++) {
+        if (b[i] != ' ' && b[i] != '\t' && b[i] != '\r' && b[i] != '\n') {
+            return b[i] == '{';
+        }
+    }
+    return 0;
+}
+
 void
-wharfd_rpc_route(struct wharfd *wd, const struct wharfd_http_request *req,
+wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
+                 const char *capture, const struct wharfd_http_request *req,
                  struct wharfd_http_response *resp)
 {
     struct wharfd_rpc_reply reply;
     char detail[96];
+    json_t *ans;
 
+    (void) route;
+    (void) capture;
     if (req->body_too_large) {
         snprintf(detail, sizeof(detail), "request body exceeds %zu bytes",
                  req->body_limit);
@@ -35,8 +60,32 @@ wharfd_rpc_route(struct wharfd *wd, const struct wharfd_http_request *req,
         wharfd_rpc_reply_error(&reply, 415, WHARFD_RPC_INVALID_REQUEST,
                                "Content-Type must be application/json");
     } else {
-        wharfd_rpc_handle(wharfd_methods_lookup, wd, req->body, req->body_len,
-                          &reply);
+        call->single = body_single(req->body, req->body_len);
+        wharfd_rpc_handle(wharfd_methods_lookup, call, req->body,
+                          req->body_len, &reply);
+    }
+
+    if (call->stream != NULL) {
+        /* The method accepted the stream: its reply is
+         * {"jsonrpc","result":{"stream":true},"id"}, whose id ends the
+         * stream. A notification (204) streams nothing. */
+        ans = reply.status == 200 && reply.body
+              ? json_loads(reply.body, 0, NULL) : NULL;
+        if (json_is_object(ans) && json_object_get(ans, "result") != NULL) {
+            call->stream->rpc_id = json_incref(json_object_get(ans, "id"));
+            json_decref(ans);
+            wharfd_rpc_reply_free(&reply);
+            resp->status = 200;
+            resp->content_type = "application/x-ndjson";
+            resp->stream = wharfd_logstream_run;
+            resp->stream_arg = call->stream;
+            resp->stream_free = wharfd_logstream_free;
+            call->stream = NULL;
+            return;
+        }
+        json_decref(ans);
+        wharfd_logstream_free(call->stream);
+        call->stream = NULL;
     }
 
     resp->status = reply.status;

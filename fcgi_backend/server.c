@@ -314,9 +314,27 @@ server_read_body(FCGX_Stream *in, size_t expect, size_t limit,
     return 0;
 }
 
+static int
+server_out(void *arg, const char *buf, size_t len)
+{
+    FCGX_Stream *out = arg;
+    size_t off = 0;
+    int n;
+
+    while (off < len) {
+        n = FCGX_PutStr(buf + off, (int) (len - off > WHARFD_READ_MAX
+                                          ? WHARFD_READ_MAX : len - off), out);
+        if (n <= 0) {
+            return -1;      /* the client is gone */
+        }
+        off += (size_t) n;
+    }
+    return 0;
+}
+
 static void
 server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
-             const struct wharfd_http_response *resp)
+             struct wharfd_http_response *resp)
 {
     char head[512];
     int n;
@@ -331,8 +349,9 @@ server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
         n += snprintf(head + n, sizeof(head) - (size_t) n,
                       "Content-Type: %s\r\n", resp->content_type);
     }
-    /* RFC 9110: no Content-Length on a 204. */
-    if (resp->status != 204) {
+    /* RFC 9110: no Content-Length on a 204; none on a stream either
+     * (nginx chunks it for the client). */
+    if (resp->status != 204 && resp->stream == NULL) {
         n += snprintf(head + n, sizeof(head) - (size_t) n,
                       "Content-Length: %zu\r\n", resp->body_len);
     }
@@ -341,6 +360,12 @@ server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
 
     /* A client gone away makes these fail; nothing more to do then. */
     FCGX_PutStr(head, n, fr->out);
+    if (resp->stream != NULL) {
+        if (strcmp(req->method, "HEAD") != 0) {
+            resp->stream(resp->stream_arg, server_out, fr->out);
+        }
+        return;
+    }
     if (resp->body_len > 0 && strcmp(req->method, "HEAD") != 0) {
         FCGX_PutStr(resp->body, (int) resp->body_len, fr->out);
     }
@@ -396,6 +421,7 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
         req.method = "";
     }
     req.content_type = param(fr, "CONTENT_TYPE");
+    req.authorization = param(fr, "HTTP_AUTHORIZATION");
     req.body_limit = wd->config.body_limit;
 
     /* The path of REQUEST_URI without the query; REQUEST_URI is what the

@@ -2,8 +2,23 @@
  * The store: every read and write of monitoring data goes through these
  * functions, so the engine behind them can change (SQLite now; PostgreSQL
  * for several orchestrators later) without touching methods or routes.
- * Rows come back through callbacks with plain C strings; the store knows
- * no JSON.
+ * The store knows no JSON documents: writes take C structs (JSON values
+ * such as metadata arrive already serialised), reads hand back rows as
+ * arrays of typed columns (struct wharfd_col) through a callback.
+ *
+ * SQLite engine (store.c):
+ *  - one writer thread owns the only writing connection. A write call
+ *    queues a job and waits; the writer takes every job queued, runs them
+ *    in ONE transaction (each inside its own SAVEPOINT, so a failing job
+ *    rolls back alone), commits, and only then wakes the callers: a
+ *    request is answered only after its rows are committed, and the
+ *    commit cost (the WAL write) is shared by every request of the group.
+ *  - readers: a pool of read-only connections, one per concurrent reader,
+ *    each with its own prepared statements; WAL lets them read while the
+ *    writer writes.
+ *  - SQL is constant text; values are always bound. Queries with optional
+ *    filters are assembled from constant fragments chosen by which
+ *    filters are present (never from their values) and cached prepared.
  *
  * All functions may be called from any thread. They return 0 on success
  * and -1 on failure, which they have logged.
@@ -11,18 +26,203 @@
 #ifndef WHARFD_STORE_H
 #define WHARFD_STORE_H
 
+#include <stddef.h>
+
 struct wharfd_store;
 
-/* Opens (creating if needed) the database at path and applies pending
- * migrations. Refuses a database newer than this binary. */
+/* Opens (creating if needed) the database at path, applies pending
+ * migrations, starts the writer thread. Refuses a database newer than
+ * this binary. */
 int wharfd_store_open(struct wharfd_store **out, const char *path);
 
-/* Finalizes statements and closes the database (which checkpoints the
- * WAL). NULL is a no-op. */
+/* Stops the writer (after the queued jobs are committed), finalizes
+ * statements and closes every connection (which checkpoints the WAL).
+ * NULL is a no-op. */
 void wharfd_store_close(struct wharfd_store *st);
 
 /* A trivial query for health checks: the recorded schema version. */
 int wharfd_store_ping(struct wharfd_store *st, int *schema_version);
+
+/* --- rows going out ------------------------------------------------------ */
+
+enum wharfd_col_type {
+    WHARFD_COL_NULL,
+    WHARFD_COL_INT,
+    WHARFD_COL_REAL,
+    WHARFD_COL_TEXT,
+    WHARFD_COL_JSON     /* text holding a JSON value (metadata, payload) */
+};
+
+struct wharfd_col {
+    const char *name;   /* camelCase API name */
+    enum wharfd_col_type type;
+    long long i;
+    double d;
+    const char *s;      /* valid during the callback only */
+    size_t len;
+};
+
+/* fn returns 0 to go on, -1 to stop (the query then returns -1). */
+typedef int (*wharfd_row_fn)(void *arg, const struct wharfd_col *cols, int n);
+
+enum wharfd_kind {
+    WHARFD_KIND_LOGS,
+    WHARFD_KIND_ERRORS,
+    WHARFD_KIND_EVENTS,
+    WHARFD_KIND_PROCESSES
+};
+
+/* A list query. NULL strings and has_* = 0 mean "no such filter". */
+struct wharfd_query {
+    enum wharfd_kind kind;
+    const char *worker;
+    const char *container;
+    const char *instance;
+    const char *since;          /* >= (logs, events: timestamp; errors: last_seen) */
+    const char *until;          /* <= */
+    const char *levels;         /* logs: ",info,warn," */
+    const char *streams;        /* logs: ",stdout," */
+    const char *type;           /* events */
+    const char *status;         /* processes */
+    int has_after;              /* logs: sequence > after */
+    long long after;
+    int has_min_level, has_max_level;   /* errors */
+    double min_level, max_level;
+    long long limit;            /* -1: no limit (streaming) */
+    long long offset;
+    int asc;                    /* oldest first */
+    int want_total;
+};
+
+/* Runs q; fn sees at most q->limit rows. *has_more tells whether more
+ * rows follow; *total is the count of all matching rows when
+ * q->want_total, else -1. */
+int wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
+                       wharfd_row_fn fn, void *arg, long long *total,
+                       int *has_more);
+
+/* getLastSequence: the highest stored sequence of (worker, instance), 0
+ * when none. */
+int wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
+                               const char *instance, long long *seq);
+
+/* One process row (fn called once) or nothing (*found = 0). */
+int wharfd_store_process_get(struct wharfd_store *st, const char *worker,
+                             const char *instance, wharfd_row_fn fn,
+                             void *arg, int *found);
+
+/* Aggregates: rows of (key, count) grouped, plus extremes. kind LOGS:
+ * fn gets {group:"level"|"stream", key, count} rows then one
+ * {group:"range", oldest, newest, total}. kind ERRORS: {group:"level",
+ * key (level), occurrences, rows} then {group:"range", ...}. worker and
+ * instance may be NULL. */
+int wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
+                       const char *worker, const char *instance,
+                       wharfd_row_fn fn, void *arg);
+
+/* --- rows going in ------------------------------------------------------- */
+
+#define WHARFD_TS_LEN 24        /* "2026-11-27T09:30:00.123Z" */
+
+struct wharfd_log_in {
+    long long sequence;
+    char timestamp[WHARFD_TS_LEN + 1];
+    const char *level;
+    const char *message;
+    size_t message_len;
+    const char *stream;         /* NULL */
+    const char *source;         /* NULL */
+    char *metadata;             /* JSON text, malloc'd, or NULL */
+    const char *process_id;     /* NULL */
+    int stored;                 /* out: 1 new, 0 a resend */
+};
+
+struct wharfd_log_batch {
+    const char *worker;
+    const char *container;
+    const char *instance;
+    struct wharfd_log_in *logs;
+    size_t n;
+    /* out */
+    long long stored, duplicates, last_sequence;
+};
+
+int wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b);
+
+struct wharfd_error_in {
+    double level;
+    char timestamp[WHARFD_TS_LEN + 1];
+    const char *message;
+    size_t message_len;
+    const char *raw_output;     /* NULL */
+    const char *process_id;     /* NULL */
+    char hash[65];
+    /* out */
+    long long occurrence_count;
+    int stored;                 /* 1: a new row, 0: a repeat */
+};
+
+struct wharfd_error_batch {
+    const char *worker;
+    const char *container;
+    const char *instance;
+    struct wharfd_error_in *errors;
+    size_t n;
+    const char *now;
+};
+
+int wharfd_store_errors(struct wharfd_store *st, struct wharfd_error_batch *b);
+
+struct wharfd_process_in {
+    const char *worker, *container, *instance, *process_id;
+    const char *command, *cwd, *status, *last_error;
+    char *args, *env;           /* JSON text or NULL */
+    int has_pid, has_exit_code;
+    long long pid, exit_code, restart_count;
+    const char *start_time, *end_time;   /* normalised or NULL */
+    const char *now;
+};
+
+int wharfd_store_process_upsert(struct wharfd_store *st,
+                                const struct wharfd_process_in *p);
+
+struct wharfd_event_in {
+    const char *worker, *container, *instance, *process_id, *type;
+    char *payload;              /* JSON text or NULL */
+    char timestamp[WHARFD_TS_LEN + 1];
+};
+
+int wharfd_store_event(struct wharfd_store *st, const struct wharfd_event_in *e);
+
+/* Deletes the rows of kind (LOGS or ERRORS) of worker (and instance when
+ * not NULL); *count receives how many. */
+int wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
+                       const char *worker, const char *instance,
+                       long long *count);
+
+/* Retention: deletes up to `step` rows older than the cut-offs (ISO
+ * times) and, for logs, beyond max_logs per worker. *deleted tells how
+ * many; call again while it is `step`. */
+int wharfd_store_retain(struct wharfd_store *st, const char *logs_before,
+                        const char *errors_before, long long max_logs,
+                        long long step, long long *deleted);
+
+/*
+ * Called by the writer thread after each commit, once per committed write
+ * of kind LOGS (rows: struct wharfd_log_batch *), ERRORS (struct
+ * wharfd_error_batch *), PROCESSES (struct wharfd_process_in *) or EVENTS
+ * (struct wharfd_event_in *), valid during the call only. It must not
+ * block: ingestion waits for it (the live feed, feed.h, only queues).
+ * Set once before any write.
+ */
+typedef void (*wharfd_publish_fn)(void *arg, enum wharfd_kind kind,
+                                  const void *rows);
+void wharfd_store_set_publisher(struct wharfd_store *st, wharfd_publish_fn fn,
+                                void *arg);
+
+/* Groups committed and writes in them, since open (for tests, metrics). */
+void wharfd_store_counters(struct wharfd_store *st, unsigned long long *commits,
+                           unsigned long long *jobs);
 
 /* --- workers (store_workers.c) ------------------------------------------ */
 

@@ -26,7 +26,10 @@
 
 #include <stdatomic.h>
 
+#include "auth.h"
 #include "config.h"
+#include "feed.h"
+#include "retention.h"
 #include "server.h"
 #include "store.h"
 
@@ -36,8 +39,17 @@ struct wharfd {
     /* Settled before any thread starts, read-only afterwards. */
     struct wharfd_config config;
 
+    /* Public key and verified-token cache. Thread-safe (auth.h). */
+    struct wharfd_auth auth;
+
     /* The database. Thread-safe on its own (see store.h). */
     struct wharfd_store *store;
+
+    /* The live feed's listener and clients (feed.h). */
+    struct wharfd_feed feed;
+
+    /* Deletes old rows in small steps (retention.h). */
+    struct wharfd_retention retention;
 
     /* Listen socket, poller and request threads. */
     struct wharfd_server server;

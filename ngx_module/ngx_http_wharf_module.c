@@ -1,8 +1,11 @@
 
 /*
- * wharf: routes /api/workers/NAME/... to the upstream of worker NAME.
+ * wharf: the orchestrator's front door, as an nginx module.
  *
- * The module decides; nginx's proxy module carries the bytes:
+ * It knows every worker (wharf_worker, one per conf/workers.d/NAME.conf),
+ * routes /api/workers/NAME/... to the worker's upstream, lets in only
+ * holders of the right token, counts live sessions, probes health, and
+ * lists it all.  It decides; nginx's proxy module carries the bytes:
  *
  *     upstream wharf_demo { server 127.0.0.1:9001; keepalive 8; }
  *     wharf_worker demo upstream=wharf_demo container=demo-c;
@@ -14,15 +17,23 @@
  *         proxy_http_version 1.1;
  *         proxy_set_header Upgrade $http_upgrade;
  *         proxy_set_header Connection $connection_upgrade;
+ *         proxy_set_header Authorization $wharf_upstream_authorization;
  *         proxy_pass http://$wharf_upstream$wharf_path$is_args$args;
  *     }
  *
  * (Mapping no Upgrade to an empty Connection header rather than "close"
  * lets plain HTTP requests reuse the upstream's keepalive connections.)
  *
- * Routing is decided in the server rewrite phase, on the request line, and
- * bound in the rewrite phase of the wharf_route location: both come before
- * the access phase, where auth will check the worker.
+ * A request to a worker goes through these phases (see the other files):
+ *
+ *   server rewrite   routed by the raw request line       (route)
+ *   rewrite          bound in the wharf_route location    (route)
+ *   access           Origin, token, scope, sub            (auth)
+ *   precontent       credentials swapped, session counted (sessions)
+ *   content          proxy_pass, or a health probe        (health)
+ *   log              request counted by status class      (sessions)
+ *
+ * This file holds the directives, the configuration and the variables.
  */
 
 
@@ -38,32 +49,42 @@
 #define NGX_HTTP_WHARF_VAR_CONTAINER  2
 #define NGX_HTTP_WHARF_VAR_PATH       3
 
-#define NGX_HTTP_WHARF_MESSAGE_LEN    512
+#define NGX_HTTP_WHARF_ZONE_NAME      "wharf"
+#define NGX_HTTP_WHARF_ZONE_SIZE      (1024 * 1024)
 
+#define NGX_HTTP_WHARF_TOKEN_TTL_MIN  2
+#define NGX_HTTP_WHARF_TOKEN_TTL_MAX  86400
+#define NGX_HTTP_WHARF_CACHE_MAX      1000000
 
-static ngx_int_t ngx_http_wharf_server_rewrite_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_wharf_rewrite_handler(ngx_http_request_t *r);
-static ngx_http_wharf_ctx_t *ngx_http_wharf_route(ngx_http_request_t *r,
-    ngx_str_t *prefix);
-static ngx_uint_t ngx_http_wharf_has_dot_segment(u_char *p, u_char *last);
-static ngx_int_t ngx_http_wharf_escape_path(ngx_http_request_t *r,
-    ngx_str_t *path);
-static ngx_uint_t ngx_http_wharf_path_byte_escaped(u_char *p, u_char *last);
-static ngx_uint_t ngx_http_wharf_uri_matches(ngx_http_request_t *r,
-    ngx_http_wharf_ctx_t *ctx);
-static ngx_int_t ngx_http_wharf_send_error(ngx_http_request_t *r,
-    ngx_http_wharf_ctx_t *ctx);
-static size_t ngx_http_wharf_show_name(u_char *dst, ngx_str_t *name);
 
 static ngx_int_t ngx_http_wharf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_wharf_auth_sub_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_wharf_upstream_authorization_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_uint_t ngx_http_wharf_token_valid(ngx_str_t *s, size_t max);
+static ngx_uint_t ngx_http_wharf_probe_path_valid(ngx_str_t *path);
 static char *ngx_http_wharf_route_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_uint_t ngx_http_wharf_prefix_valid(ngx_str_t *prefix);
+static char *ngx_http_wharf_handler_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_health_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_health_interval(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_auth_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_wharf_origins(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_wharf_health_backend(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 static void *ngx_http_wharf_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -73,6 +94,12 @@ static char *ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_wharf_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_wharf_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_wharf_init_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_http_wharf_cache_size_bounds = {
+    ngx_conf_check_num_bounds, 0, NGX_HTTP_WHARF_CACHE_MAX
+};
 
 
 static ngx_command_t  ngx_http_wharf_commands[] = {
@@ -98,9 +125,107 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
       offsetof(ngx_http_wharf_main_conf_t, hash_bucket_size),
       NULL },
 
+    { ngx_string("wharf_zone_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, zone_size),
+      NULL },
+
     { ngx_string("wharf_route"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_wharf_route_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_registry"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wharf_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WHARF_HANDLER_REGISTRY,
+      NULL },
+
+    { ngx_string("wharf_terminals"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wharf_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WHARF_HANDLER_TERMINALS,
+      NULL },
+
+    { ngx_string("wharf_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wharf_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WHARF_HANDLER_METRICS,
+      NULL },
+
+    { ngx_string("wharf_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_health_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WHARF_HANDLER_HEALTH,
+      NULL },
+
+    { ngx_string("wharf_health_backend"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_health_backend,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_health_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, health_timeout),
+      NULL },
+
+    { ngx_string("wharf_health_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_health_interval,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_wharf_auth_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wharf_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("wharf_auth_public_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, public_key),
+      NULL },
+
+    { ngx_string("wharf_auth_private_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, private_key),
+      NULL },
+
+    { ngx_string("wharf_auth_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, token_ttl),
+      NULL },
+
+    { ngx_string("wharf_auth_cache_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, auth_cache_size),
+      &ngx_http_wharf_cache_size_bounds },
+
+    { ngx_string("wharf_allowed_origins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_wharf_origins,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -131,7 +256,7 @@ ngx_module_t  ngx_http_wharf_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_wharf_init_process,           /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
@@ -159,597 +284,15 @@ static ngx_http_variable_t  ngx_http_wharf_vars[] = {
     { ngx_string("wharf_path"), NULL, ngx_http_wharf_variable,
       NGX_HTTP_WHARF_VAR_PATH, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("wharf_auth_sub"), NULL, ngx_http_wharf_auth_sub_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("wharf_upstream_authorization"), NULL,
+      ngx_http_wharf_upstream_authorization_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
-
-
-/*
- * Bytes kept as they are in $wharf_path: RFC 3986 pchar and "/".  Every
- * other byte is %-escaped; "%" itself is kept only when it starts a valid
- * escape.  nginx already refuses control characters and spaces in the
- * request line; this also covers """, "<", ">", "\", "^", "`", "{", "|",
- * "}", "[", "]" and bytes over 0x7e, which nginx lets through.
- */
-
-static uint32_t  ngx_http_wharf_path_escape[] = {
-    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-
-                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
-    0xd000000d, /* 1101 0000 0000 0000  0000 0000 0000 1101 */
-
-                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
-    0x78000000, /* 0111 1000 0000 0000  0000 0000 0000 0000 */
-
-                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
-    0xb8000001, /* 1011 1000 0000 0000  0000 0000 0000 0001 */
-
-    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-    0xffffffff  /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-};
-
-
-/*
- * Server rewrite phase: the raw request line decides, before nginx picks a
- * location.  A request that the client addressed to a worker route, such
- * as "/api/workers/..%2Fetc/health", would otherwise be normalised by
- * nginx to "/api/etc/health", miss the wharf_route location and be served
- * by whatever location matches that; here it is refused as what it is.
- *
- * Internal redirects and subrequests are left to the location handler:
- * the request line no longer describes them.
- */
-
-static ngx_int_t
-ngx_http_wharf_server_rewrite_handler(ngx_http_request_t *r)
-{
-    u_char                     *p;
-    size_t                      len;
-    ngx_str_t                  *prefix;
-    ngx_uint_t                  i;
-    ngx_http_wharf_ctx_t       *ctx;
-    ngx_http_wharf_srv_conf_t  *wscf;
-
-    wscf = ngx_http_get_module_srv_conf(r, ngx_http_wharf_module);
-
-    if (wscf->prefixes == NULL || r->internal) {
-        return NGX_DECLINED;
-    }
-
-    p = r->unparsed_uri.data;
-    len = r->unparsed_uri.len;
-
-    prefix = wscf->prefixes->elts;
-
-    for (i = 0; i < wscf->prefixes->nelts; i++) {
-
-        if (len >= prefix[i].len
-            && ngx_strncmp(p, prefix[i].data, prefix[i].len) == 0)
-        {
-            ctx = ngx_http_wharf_route(r, &prefix[i]);
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            if (ctx->worker == NULL) {
-                return ngx_http_wharf_send_error(r, ctx);
-            }
-
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * Rewrite phase, in a location with wharf_route: binds the route so that
- * the access phase (auth, later) sees the worker, and the content phase
- * (proxy_pass) its variables.  A request that reaches this location without
- * having been routed by its request line (its URI was normalised into the
- * location, rewritten, or internally redirected) is refused rather than
- * guessed at.
- *
- * This handler is registered after ngx_http_rewrite_module's, so it runs
- * before "rewrite", "set" and "return" in the same location; they may use
- * the $wharf_ variables.
- */
-
-static ngx_int_t
-ngx_http_wharf_rewrite_handler(ngx_http_request_t *r)
-{
-    ngx_http_wharf_ctx_t       *ctx;
-    ngx_http_wharf_loc_conf_t  *wlcf;
-
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
-
-    if (wlcf->prefix.data == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
-
-    if (ctx == NULL
-        || ctx->prefix.len != wlcf->prefix.len
-        || ngx_strncmp(ctx->prefix.data, wlcf->prefix.data, wlcf->prefix.len)
-           != 0)
-    {
-        ctx = ngx_http_wharf_route(r, &wlcf->prefix);
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-    } else if (ctx->worker && !ngx_http_wharf_uri_matches(r, ctx)) {
-
-        /* a "rewrite ... last" moved the request since it was routed */
-
-        ctx->worker = NULL;
-        ctx->result = NGX_HTTP_WHARF_MISMATCH;
-    }
-
-    if (ctx->worker == NULL) {
-        return ngx_http_wharf_send_error(r, ctx);
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * Routes the request by its prefix, and sets the module context.  Returns
- * NULL only on allocation failure; ctx->worker is NULL when the request is
- * not routed, ctx->result says why.
- *
- * Which bytes decide.  The worker name is taken from r->unparsed_uri, the
- * request target exactly as the client sent it, and never from r->uri:
- *
- *   - r->uri is %-decoded and has its dot segments resolved (a decoded
- *     "%2F" counts as "/", "%2e" as "."), and its slashes merged, so
- *     "/api/workers/..%2Fetc/x" is "/api/etc/x" there and
- *     "/api/workers/de%6Do/x" is "/api/workers/demo/x".  Checking the
- *     decoded name and forwarding the raw one, or the reverse, lets the
- *     checked and the used bytes differ.
- *   - The name is therefore checked, literally, on the raw bytes, and these
- *     same bytes are looked up: any "%", "." or upper case letter in the
- *     name segment makes it invalid (400), "de%6Do" included, though it
- *     decodes to a valid name.  Clients send names as they are; a valid
- *     name never needs escaping.
- *   - $wharf_path is the rest of the raw path, handed to proxy_pass as it
- *     was sent (re-escaped only where a byte is not allowed in a URI path),
- *     so the worker receives what the access log's $request shows, and the
- *     path cannot pick the upstream: that is $wharf_upstream alone.
- *   - A raw path with a "." or ".." segment, literal or %-encoded, is
- *     refused (400 bad_route): for those nginx's location and $uri differ
- *     from what the worker would get.  Clients normalise dot segments
- *     before sending (RFC 3986, section 5.2.4), so only crafted requests
- *     have them.
- *   - Last, r->uri must still begin with the same prefix and name, so the
- *     location nginx chose, $uri in the logs and the route all agree.
- *
- * The query string is not part of the path: proxy_pass adds $is_args$args.
- */
-
-static ngx_http_wharf_ctx_t *
-ngx_http_wharf_route(ngx_http_request_t *r, ngx_str_t *prefix)
-{
-    u_char                      *p, *last, *name;
-    ngx_http_wharf_ctx_t        *ctx;
-    ngx_http_wharf_main_conf_t  *wmcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
-
-    } else {
-        ngx_memzero(ctx, sizeof(ngx_http_wharf_ctx_t));
-    }
-
-    ctx->prefix = *prefix;
-
-    if (r->internal) {
-        ctx->result = NGX_HTTP_WHARF_INTERNAL;
-        return ctx;
-    }
-
-    /* the path part of the request target: up to "?" or "#" */
-
-    p = r->unparsed_uri.data;
-    last = p + r->unparsed_uri.len;
-
-    for (name = p; name < last; name++) {
-        if (*name == '?' || *name == '#') {
-            break;
-        }
-    }
-
-    last = name;
-
-    if ((size_t) (last - p) < prefix->len
-        || ngx_strncmp(p, prefix->data, prefix->len) != 0)
-    {
-        ctx->result = NGX_HTTP_WHARF_NO_PREFIX;
-        return ctx;
-    }
-
-    name = p + prefix->len;
-
-    for (p = name; p < last && *p != '/'; p++) { /* void */ }
-
-    ctx->name.data = name;
-    ctx->name.len = p - name;
-
-    if (ctx->name.len == 0) {
-        ctx->result = NGX_HTTP_WHARF_NO_NAME;
-        return ctx;
-    }
-
-    if (ctx->name.len > WHARF_NAME_MAX
-        || !wharf_name_valid((const char *) name, ctx->name.len))
-    {
-        ctx->result = NGX_HTTP_WHARF_INVALID_NAME;
-        return ctx;
-    }
-
-    /* "/api/workers/NAME" and "/api/workers/NAME/" both mean "/" */
-
-    if (p == last) {
-        ngx_str_set(&ctx->path, "/");
-
-    } else {
-        if (ngx_http_wharf_has_dot_segment(p, last)) {
-            ctx->result = NGX_HTTP_WHARF_DOT_SEGMENT;
-            return ctx;
-        }
-
-        ctx->path.data = p;
-        ctx->path.len = last - p;
-    }
-
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
-
-    ctx->worker = ngx_http_wharf_find_worker(wmcf, name, ctx->name.len);
-
-    if (ctx->worker == NULL) {
-        ctx->result = NGX_HTTP_WHARF_NOT_FOUND;
-        return ctx;
-    }
-
-    if (!ngx_http_wharf_uri_matches(r, ctx)) {
-        ctx->worker = NULL;
-        ctx->result = NGX_HTTP_WHARF_MISMATCH;
-        return ctx;
-    }
-
-    if (ngx_http_wharf_escape_path(r, &ctx->path) != NGX_OK) {
-        return NULL;
-    }
-
-    ctx->result = NGX_HTTP_WHARF_ROUTED;
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "wharf route: worker \"%V\", upstream \"%V\", path \"%V\"",
-                   &ctx->worker->name, &ctx->worker->upstream->host,
-                   &ctx->path);
-
-    return ctx;
-}
-
-
-/*
- * Looks for a "." or ".." segment in a raw path that starts with "/".
- * Escapes are decoded as nginx decodes them, and a decoded "%2F" ends a
- * segment just as "/" does, so "/..", "/%2e%2E", "/.%2e/" and "/a%2F.."
- * are all found.
- */
-
-static ngx_uint_t
-ngx_http_wharf_has_dot_segment(u_char *p, u_char *last)
-{
-    u_char      ch;
-    ngx_int_t   n;
-    ngx_uint_t  dots, other;
-
-    dots = 0;
-    other = 1;
-
-    while (p < last) {
-
-        ch = *p++;
-
-        if (ch == '%' && last - p >= 2) {
-            n = ngx_hextoi(p, 2);
-
-            if (n != NGX_ERROR) {
-                ch = (u_char) n;
-                p += 2;
-            }
-        }
-
-        if (ch == '/') {
-            if (!other && dots && dots <= 2) {
-                return 1;
-            }
-
-            dots = 0;
-            other = 0;
-            continue;
-        }
-
-        if (ch == '.') {
-            dots++;
-
-        } else {
-            other = 1;
-        }
-    }
-
-    return !other && dots && dots <= 2;
-}
-
-
-/*
- * $wharf_path goes verbatim into the request line to the upstream, so it
- * must be a well-formed path.  Escapes bytes only where needed; the
- * common case allocates nothing and points into the request line.
- */
-
-static ngx_int_t
-ngx_http_wharf_escape_path(ngx_http_request_t *r, ngx_str_t *path)
-{
-    u_char         *p, *last, *dst, *start;
-    ngx_uint_t      n;
-    static u_char   hex[] = "0123456789ABCDEF";
-
-    last = path->data + path->len;
-    n = 0;
-
-    for (p = path->data; p < last; p++) {
-        if (ngx_http_wharf_path_byte_escaped(p, last)) {
-            n++;
-        }
-    }
-
-    if (n == 0) {
-        return NGX_OK;
-    }
-
-    start = ngx_pnalloc(r->pool, path->len + 2 * n);
-    if (start == NULL) {
-        return NGX_ERROR;
-    }
-
-    dst = start;
-
-    for (p = path->data; p < last; p++) {
-
-        if (ngx_http_wharf_path_byte_escaped(p, last)) {
-            *dst++ = '%';
-            *dst++ = hex[*p >> 4];
-            *dst++ = hex[*p & 0xf];
-            continue;
-        }
-
-        *dst++ = *p;
-    }
-
-    path->data = start;
-    path->len = dst - start;
-
-    return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_wharf_path_byte_escaped(u_char *p, u_char *last)
-{
-    if (*p == '%') {
-        return last - p < 3 || ngx_hextoi(p + 1, 2) == NGX_ERROR;
-    }
-
-    return (ngx_http_wharf_path_escape[*p >> 5] & (1U << (*p & 0x1f))) != 0;
-}
-
-
-/*
- * r->uri must begin with the prefix and name the route was taken from,
- * followed by "/" or nothing: nginx's location, $uri and the route agree.
- */
-
-static ngx_uint_t
-ngx_http_wharf_uri_matches(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
-{
-    u_char  *p;
-    size_t   len;
-
-    len = ctx->prefix.len + ctx->name.len;
-
-    if (r->uri.len < len) {
-        return 0;
-    }
-
-    p = r->uri.data;
-
-    if (ngx_strncmp(p, ctx->prefix.data, ctx->prefix.len) != 0
-        || ngx_strncmp(p + ctx->prefix.len, ctx->name.data, ctx->name.len)
-           != 0)
-    {
-        return 0;
-    }
-
-    return r->uri.len == len || p[len] == '/';
-}
-
-
-/*
- * Answers {"error":{"code":"...","message":"..."}} for a request that was
- * not routed.  The codes are stable, for programs; the messages are for
- * people and may change.
- */
-
-static ngx_int_t
-ngx_http_wharf_send_error(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
-{
-    u_char       *last;
-    size_t        len, shown_len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_str_t     code;
-    ngx_uint_t    status;
-    ngx_chain_t   out;
-    u_char        msg[NGX_HTTP_WHARF_MESSAGE_LEN];
-    u_char        shown[NGX_HTTP_WHARF_NAME_SHOWN * 3 + sizeof("...")];
-
-    shown_len = ngx_http_wharf_show_name(shown, &ctx->name);
-
-    status = NGX_HTTP_BAD_REQUEST;
-    ngx_str_set(&code, "bad_route");
-
-    switch (ctx->result) {
-
-    case NGX_HTTP_WHARF_NOT_FOUND:
-        status = NGX_HTTP_NOT_FOUND;
-        ngx_str_set(&code, "worker_not_found");
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "worker \"%*s\" is not registered",
-                            shown_len, shown);
-        break;
-
-    case NGX_HTTP_WHARF_INVALID_NAME:
-        ngx_str_set(&code, "invalid_worker_name");
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "invalid worker name \"%*s\": a worker name is "
-                            "1 to %d characters of a-z, 0-9 and \"-\", "
-                            "and does not start with \"-\"",
-                            shown_len, shown, WHARF_NAME_MAX);
-        break;
-
-    case NGX_HTTP_WHARF_NO_NAME:
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "no worker name after \"%V\"", &ctx->prefix);
-        break;
-
-    case NGX_HTTP_WHARF_NO_PREFIX:
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "request path does not start with \"%V\"",
-                            &ctx->prefix);
-        break;
-
-    case NGX_HTTP_WHARF_DOT_SEGMENT:
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "path to worker \"%*s\" has a \".\" or \"..\" "
-                            "segment", shown_len, shown);
-        break;
-
-    case NGX_HTTP_WHARF_MISMATCH:
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "request path does not resolve to worker \"%*s\"",
-                            shown_len, shown);
-        break;
-
-    default: /* NGX_HTTP_WHARF_INTERNAL */
-        last = ngx_snprintf(msg, sizeof(msg),
-                            "internally redirected requests and subrequests "
-                            "are not routed");
-        break;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "wharf: %V: %*s", &code, (size_t) (last - msg), msg);
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    len = sizeof("{\"error\":{\"code\":\"") - 1 + code.len
-          + sizeof("\",\"message\":\"") - 1
-          + (last - msg) + ngx_escape_json(NULL, msg, last - msg)
-          + sizeof("\"}}" CRLF) - 1;
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->last = ngx_cpymem(b->last, "{\"error\":{\"code\":\"",
-                         sizeof("{\"error\":{\"code\":\"") - 1);
-    b->last = ngx_cpymem(b->last, code.data, code.len);
-    b->last = ngx_cpymem(b->last, "\",\"message\":\"",
-                         sizeof("\",\"message\":\"") - 1);
-    b->last = (u_char *) ngx_escape_json(b->last, msg, last - msg);
-    b->last = ngx_cpymem(b->last, "\"}}" CRLF, sizeof("\"}}" CRLF) - 1);
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-/*
- * A name as the client sent it, made safe to show in a message and in the
- * error log: at most NGX_HTTP_WHARF_NAME_SHOWN bytes then "...", and bytes
- * that are not printable ASCII, or are quotes, "\", "<", ">" or "&",
- * %-escaped as in a URL.
- */
-
-static size_t
-ngx_http_wharf_show_name(u_char *dst, ngx_str_t *name)
-{
-    u_char         ch, *p;
-    size_t         i, n;
-    static u_char  hex[] = "0123456789ABCDEF";
-
-    p = dst;
-    n = ngx_min(name->len, NGX_HTTP_WHARF_NAME_SHOWN);
-
-    for (i = 0; i < n; i++) {
-        ch = name->data[i];
-
-        if (ch <= 0x20 || ch >= 0x7f
-            || ch == '"' || ch == '\'' || ch == '\\'
-            || ch == '<' || ch == '>' || ch == '&')
-        {
-            *p++ = '%';
-            *p++ = hex[ch >> 4];
-            *p++ = hex[ch & 0xf];
-            continue;
-        }
-
-        *p++ = ch;
-    }
-
-    if (name->len > n) {
-        p = ngx_cpymem(p, "...", sizeof("...") - 1);
-    }
-
-    return p - dst;
-}
 
 
 /* the hash holds valid names only, so a name is checked before its lookup */
@@ -809,8 +352,72 @@ ngx_http_wharf_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 }
 
 
+/* the token's subject, once the access phase has let the request in */
+
+static ngx_int_t
+ngx_http_wharf_auth_sub_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_wharf_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+
+    if (ctx == NULL || ctx->sub.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->sub.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->sub.data;
+
+    return NGX_OK;
+}
+
+
 /*
- * wharf_worker NAME upstream=UPSTREAM [container=CONTAINER];
+ * "Bearer ..." signed by the module for the routed worker's agent, or
+ * empty (and so not sent by proxy_set_header) without a private key.
+ */
+
+static ngx_int_t
+ngx_http_wharf_upstream_authorization_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                    token;
+    ngx_http_wharf_ctx_t        *ctx;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    if (ctx == NULL || ctx->worker == NULL || wmcf->private_key.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_wharf_upstream_token(wmcf, ctx->worker, r->connection->log,
+                                      &token)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    v->len = token.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = token.data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * wharf_worker NAME upstream=UPSTREAM [container=CONTAINER]
+ *     [max_sessions=N] [terminal_path=PATH] [websocket_path=PATH];
  *
  * The upstream block may come later in the configuration, so it is looked
  * up in ngx_http_wharf_init_main_conf(); the directive's place is kept to
@@ -822,9 +429,9 @@ ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_wharf_main_conf_t *wmcf = conf;
 
-    ngx_int_t                  rc;
-    ngx_str_t                 *value, *name;
-    ngx_uint_t                 i;
+    ngx_int_t                  rc, n;
+    ngx_str_t                 *value, *name, *path;
+    ngx_uint_t                 i, k, max_set;
     ngx_http_wharf_worker_t   *worker, **wp;
 
     value = cf->args->elts;
@@ -847,6 +454,8 @@ ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     worker->name = *name;
     worker->file_name = cf->conf_file->file.name.data;
     worker->line = cf->conf_file->line;
+
+    max_set = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
 
@@ -906,6 +515,72 @@ ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "max_sessions=", 13) == 0) {
+
+            if (max_set) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "wharf_worker \"%V\": duplicate "
+                                   "\"max_sessions=\" parameter", name);
+                return NGX_CONF_ERROR;
+            }
+
+            max_set = 1;
+
+            n = ngx_atoi(value[i].data + 13, value[i].len - 13);
+
+            if (n == NGX_ERROR || n > NGX_HTTP_WHARF_MAX_SESSIONS_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "wharf_worker \"%V\": invalid "
+                                   "\"%V\", expected 0 (no limit) to %d",
+                                   name, &value[i],
+                                   NGX_HTTP_WHARF_MAX_SESSIONS_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            worker->max_sessions = n;
+            continue;
+        }
+
+        k = NGX_HTTP_WHARF_CHECKS;
+
+        if (ngx_strncmp(value[i].data, "terminal_path=", 14) == 0) {
+            k = NGX_HTTP_WHARF_CHECK_TERMINAL;
+            n = 14;
+
+        } else if (ngx_strncmp(value[i].data, "websocket_path=", 15) == 0) {
+            k = NGX_HTTP_WHARF_CHECK_WEBSOCKET;
+            n = 15;
+        }
+
+        if (k != NGX_HTTP_WHARF_CHECKS) {
+            path = &worker->paths[k];
+
+            if (path->data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "wharf_worker \"%V\": duplicate "
+                                   "\"%*s\" parameter", name,
+                                   (size_t) n, value[i].data);
+                return NGX_CONF_ERROR;
+            }
+
+            path->data = value[i].data + n;
+            path->len = value[i].len - n;
+
+            /* it goes into a request line as it is */
+
+            if (!ngx_http_wharf_probe_path_valid(path)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "wharf_worker \"%V\": invalid path "
+                                   "\"%V\", expected \"/\" and up to %d "
+                                   "printable characters without spaces",
+                                   name, path,
+                                   NGX_HTTP_WHARF_PROBE_PATH_MAX - 1);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "wharf_worker \"%V\": invalid parameter \"%V\"",
                            name, &value[i]);
@@ -921,6 +596,16 @@ ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (worker->container.data == NULL) {
         worker->container = *name;
+    }
+
+    if (worker->paths[NGX_HTTP_WHARF_CHECK_TERMINAL].data == NULL) {
+        ngx_str_set(&worker->paths[NGX_HTTP_WHARF_CHECK_TERMINAL],
+                    "/terminal");
+    }
+
+    if (worker->paths[NGX_HTTP_WHARF_CHECK_WEBSOCKET].data == NULL) {
+        ngx_str_set(&worker->paths[NGX_HTTP_WHARF_CHECK_WEBSOCKET],
+                    "/websocket");
     }
 
     /* names are lower case already, so the key is used as it is */
@@ -1037,6 +722,8 @@ ngx_http_wharf_route_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     wlcf->prefix = prefix;
+    wlcf->file_name = cf->conf_file->file.name.data;
+    wlcf->line = cf->conf_file->line;
 
     wscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_wharf_module);
 
@@ -1132,6 +819,372 @@ ngx_http_wharf_prefix_valid(ngx_str_t *prefix)
 }
 
 
+/* the path a probe requests: it goes into a request line as it is */
+
+static ngx_uint_t
+ngx_http_wharf_probe_path_valid(ngx_str_t *path)
+{
+    size_t  i;
+
+    if (path->len == 0 || path->len > NGX_HTTP_WHARF_PROBE_PATH_MAX
+        || path->data[0] != '/')
+    {
+        return 0;
+    }
+
+    for (i = 0; i < path->len; i++) {
+        if (path->data[i] <= 0x20 || path->data[i] >= 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * wharf_registry; wharf_terminals; wharf_metrics;
+ *
+ * Content handlers, one per location, as stub_status is.
+ */
+
+static char *
+ngx_http_wharf_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->handler != NGX_HTTP_WHARF_HANDLER_NONE) {
+        return "is duplicate, or another wharf handler is in this location";
+    }
+
+    wlcf->handler = cmd->offset;
+    wlcf->file_name = cf->conf_file->file.name.data;
+    wlcf->line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    switch (cmd->offset) {
+
+    case NGX_HTTP_WHARF_HANDLER_REGISTRY:
+        clcf->handler = ngx_http_wharf_registry_handler;
+        break;
+
+    case NGX_HTTP_WHARF_HANDLER_TERMINALS:
+        clcf->handler = ngx_http_wharf_terminals_handler;
+        break;
+
+    default: /* NGX_HTTP_WHARF_HANDLER_METRICS */
+        clcf->handler = ngx_http_wharf_metrics_handler;
+        break;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* wharf_health terminal | websocket | all; */
+
+static char *
+ngx_http_wharf_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->handler != NGX_HTTP_WHARF_HANDLER_NONE) {
+        return "is duplicate, or another wharf handler is in this location";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "terminal") == 0) {
+        wlcf->check = NGX_HTTP_WHARF_CHECK_TERMINAL;
+
+    } else if (ngx_strcmp(value[1].data, "websocket") == 0) {
+        wlcf->check = NGX_HTTP_WHARF_CHECK_WEBSOCKET;
+
+    } else if (ngx_strcmp(value[1].data, "all") == 0) {
+        wlcf->check = NGX_HTTP_WHARF_CHECK_ALL;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\", expected \"terminal\", "
+                           "\"websocket\" or \"all\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->handler = NGX_HTTP_WHARF_HANDLER_HEALTH;
+    wlcf->file_name = cf->conf_file->file.name.data;
+    wlcf->line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_wharf_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* wharf_health_backend URI; the location "wharf_health all" asks */
+
+static char *
+ngx_http_wharf_health_backend(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (wlcf->health_backend.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/'
+        || !ngx_http_wharf_probe_path_valid(&value[1])
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '?'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URI \"%V\", expected a local path such "
+                           "as /api/monitoring/health", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->health_backend = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* wharf_health_interval TIME | off; */
+
+static char *
+ngx_http_wharf_health_interval(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_main_conf_t *wmcf = conf;
+
+    ngx_str_t   *value;
+    ngx_msec_t   ms;
+
+    if (wmcf->health_interval != NGX_CONF_UNSET_MSEC) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        wmcf->health_interval = 0;
+        return NGX_CONF_OK;
+    }
+
+    ms = ngx_parse_time(&value[1], 0);
+
+    if (ms == (ngx_msec_t) NGX_ERROR || ms < 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid interval \"%V\", expected \"off\" or a "
+                           "time of 100ms or more", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf->health_interval = ms;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * wharf_auth on | off;
+ *
+ * "off" opens the module's routes to anyone: fine on a laptop, so it is
+ * allowed, but said out loud, by "nginx -t" too.
+ */
+
+static char *
+ngx_http_wharf_auth_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (!wlcf->auth) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "wharf_auth is off: the wharf routes here are "
+                           "open to anyone who can reach this server; use "
+                           "it for local experiments only");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * wharf_auth_public_key FILE; wharf_auth_private_key FILE;
+ *
+ * Read once, by the master, which may be the only one allowed to: the
+ * worker processes keep the key in memory and never open the file.
+ */
+
+static char *
+ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char           *buf;
+    ssize_t           n;
+    ngx_str_t        *key, *value, name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    key = (ngx_str_t *) (p + cmd->offset);
+
+    if (key->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) == 0
+        || ngx_file_size(&fi) > NGX_HTTP_WHARF_KEY_FILE_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is %O bytes; a PEM key is 1 to %d",
+                           &name, ngx_file_size(&fi),
+                           NGX_HTTP_WHARF_KEY_FILE_MAX);
+        goto failed;
+    }
+
+    buf = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+
+    if (n != ngx_file_size(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, n == NGX_ERROR ? ngx_errno : 0,
+                           "cannot read \"%V\"", &name);
+        goto failed;
+    }
+
+    buf[n] = '\0';
+
+    key->data = buf;
+    key->len = n;
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return NGX_CONF_OK;
+
+failed:
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* wharf_allowed_origins ORIGIN ... | *; */
+
+static char *
+ngx_http_wharf_origins(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, *o;
+    ngx_uint_t   i;
+
+    if (wlcf->origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    wlcf->origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_str_t));
+    if (wlcf->origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        /* an origin is scheme://host[:port], exactly as browsers send it */
+
+        p = value[i].data;
+
+        if (!(value[i].len == 1 && p[0] == '*')
+            && !((value[i].len > 7 && ngx_strncmp(p, "http://", 7) == 0)
+                 || (value[i].len > 8 && ngx_strncmp(p, "https://", 8) == 0))
+            )
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\", expected \"*\" or "
+                               "scheme://host[:port] as in an Origin header",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].len > 1 && value[i].data[value[i].len - 1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\": an Origin header "
+                               "has no path, not even \"/\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        o = ngx_array_push(wlcf->origins);
+        if (o == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *o = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
 {
@@ -1146,6 +1199,10 @@ ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     wmcf->hash = { NULL, 0 };
+     *     wmcf->public_key = { 0, NULL };
+     *     wmcf->private_key = { 0, NULL };
+     *     wmcf->shm_zone = NULL;
+     *     wmcf->cache = NULL;
      */
 
     if (ngx_array_init(&wmcf->workers, cf->pool, 4,
@@ -1171,6 +1228,11 @@ ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
 
     wmcf->hash_max_size = NGX_CONF_UNSET_UINT;
     wmcf->hash_bucket_size = NGX_CONF_UNSET_UINT;
+    wmcf->zone_size = NGX_CONF_UNSET_SIZE;
+    wmcf->health_timeout = NGX_CONF_UNSET_MSEC;
+    wmcf->health_interval = NGX_CONF_UNSET_MSEC;
+    wmcf->token_ttl = NGX_CONF_UNSET;
+    wmcf->auth_cache_size = NGX_CONF_UNSET_UINT;
 
     return wmcf;
 }
@@ -1187,6 +1249,7 @@ ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_wharf_main_conf_t *wmcf = conf;
 
+    ngx_str_t                       name;
     ngx_uint_t                      i, j;
     ngx_hash_init_t                 hash;
     ngx_http_wharf_worker_t       **wp, *worker;
@@ -1195,6 +1258,55 @@ ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_uint_value(wmcf->hash_max_size, 2048);
     ngx_conf_init_uint_value(wmcf->hash_bucket_size, 128);
+    ngx_conf_init_size_value(wmcf->zone_size, NGX_HTTP_WHARF_ZONE_SIZE);
+    ngx_conf_init_msec_value(wmcf->health_timeout, 3000);
+    ngx_conf_init_msec_value(wmcf->health_interval, 0);
+    ngx_conf_init_value(wmcf->token_ttl, 300);
+    ngx_conf_init_uint_value(wmcf->auth_cache_size, 1024);
+
+    if (wmcf->health_timeout == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"wharf_health_timeout\" must be more than 0");
+        return NGX_CONF_ERROR;
+    }
+
+    if (wmcf->token_ttl < NGX_HTTP_WHARF_TOKEN_TTL_MIN
+        || wmcf->token_ttl > NGX_HTTP_WHARF_TOKEN_TTL_MAX)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"wharf_auth_token_ttl\" must be %ds to %ds",
+                      NGX_HTTP_WHARF_TOKEN_TTL_MIN,
+                      NGX_HTTP_WHARF_TOKEN_TTL_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (wmcf->zone_size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"wharf_zone_size\" of %z bytes is too small, "
+                      "the least is %uz", wmcf->zone_size,
+                      8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_wharf_auth_check_keys(cf, wmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * One zone for the whole http{} block, under a fixed name: a reload
+     * with the same size finds it, and its counts, again.
+     */
+
+    ngx_str_set(&name, NGX_HTTP_WHARF_ZONE_NAME);
+
+    wmcf->shm_zone = ngx_shared_memory_add(cf, &name, wmcf->zone_size,
+                                           &ngx_http_wharf_module);
+    if (wmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf->shm_zone->init = ngx_http_wharf_init_zone;
+    wmcf->shm_zone->data = wmcf;
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
@@ -1286,11 +1398,27 @@ ngx_http_wharf_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     wlcf->prefix = { 0, NULL };
+     *     wlcf->handler = NGX_HTTP_WHARF_HANDLER_NONE;
+     *     wlcf->health_backend = { 0, NULL };
      */
+
+    wlcf->check = NGX_HTTP_WHARF_CHECK_NONE;
+    wlcf->auth = NGX_CONF_UNSET;
+    wlcf->origins = NGX_CONF_UNSET_PTR;
 
     return wlcf;
 }
 
+
+/*
+ * wharf_route and the handlers are not inherited by nested locations:
+ * they name what a location is.  A nested location routes as its parent
+ * does, though, so that the request it serves is still checked.
+ *
+ * Auth is on unless switched off, and a location the module serves with
+ * auth on needs the public key; one that routes to workers also needs the
+ * private key, to sign what the agents accept.
+ */
 
 static char *
 ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
@@ -1298,10 +1426,50 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_wharf_loc_conf_t  *prev = parent;
     ngx_http_wharf_loc_conf_t  *conf = child;
 
-    /* a nested location routes as its parent does */
+    ngx_http_wharf_main_conf_t  *wmcf;
 
     if (conf->prefix.data == NULL) {
         conf->prefix = prev->prefix;
+    }
+
+    ngx_conf_merge_value(conf->auth, prev->auth, 1);
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+    ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
+
+    if (!conf->auth
+        || (conf->prefix.data == NULL
+            && conf->handler == NGX_HTTP_WHARF_HANDLER_NONE))
+    {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->file_name == NULL) {
+
+        /* a nested location: its parent was checked */
+
+        return NGX_CONF_OK;
+    }
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_wharf_module);
+
+    if (wmcf->public_key.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth is on (the default) and "
+                      "\"wharf_auth_public_key\" is not set: every "
+                      "wharf route needs a token, checked with the "
+                      "orchestrator's public key; set the keys, or "
+                      "\"wharf_auth off\" for a local experiment, "
+                      "in %s:%ui", conf->file_name, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->prefix.data && wmcf->private_key.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"wharf_auth_private_key\" is not set: with "
+                      "wharf_auth on, the module signs each worker's "
+                      "agent its own token in place of the client's, "
+                      "in %s:%ui", conf->file_name, conf->line);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -1329,9 +1497,9 @@ ngx_http_wharf_add_variables(ngx_conf_t *cf)
 
 /*
  * Routing is done in the two rewrite phases, before the access phase, so
- * that an access handler (auth) already knows the worker a request is for,
- * and a request that cannot be routed is refused before anything else
- * runs for it.
+ * that auth already knows the worker a request is for, and a request that
+ * cannot be routed is refused before anything else runs for it.  Sessions
+ * are counted in the precontent phase, once auth has let the request in.
  */
 
 static ngx_int_t
@@ -1356,5 +1524,45 @@ ngx_http_wharf_init(ngx_conf_t *cf)
 
     *h = ngx_http_wharf_rewrite_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_wharf_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_wharf_precontent_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_wharf_log_handler;
+
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_wharf_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_wharf_module);
+
+    if (wmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_wharf_auth_init_process(cycle, wmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_wharf_health_init_process(cycle, wmcf);
 }

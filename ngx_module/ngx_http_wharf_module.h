@@ -2,9 +2,17 @@
 /*
  * wharf: nginx module shared declarations.
  *
- * The configuration structures and the per-request routing context live
- * here so that the parts added later (registry, health probes, sessions,
- * auth) can share them with the router in ngx_http_wharf_module.c.
+ * The module is split by concern; every part sees the configuration, the
+ * shared memory layout and the per-request context declared here:
+ *
+ *   ngx_http_wharf_module.c     directives, configuration, phases, variables
+ *   ngx_http_wharf_route.c      /api/workers/NAME/... routing, route errors
+ *   ngx_http_wharf_json.c       JSON output and the JSON error responses
+ *   ngx_http_wharf_shm.c        shared zone: per-worker counters and health
+ *   ngx_http_wharf_sessions.c   live sessions, max_sessions, request counts
+ *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
+ *   ngx_http_wharf_health.c     WebSocket handshake probes and health routes
+ *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
  */
 
 
@@ -17,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "name.h"
+#include "token.h"
 
 
 #define NGX_HTTP_WHARF_DEFAULT_PREFIX      "/api/workers/"
@@ -26,6 +35,117 @@
 
 #define NGX_HTTP_WHARF_CONTAINER_MAX       255
 #define NGX_HTTP_WHARF_UPSTREAM_MAX        255
+#define NGX_HTTP_WHARF_PROBE_PATH_MAX      255
+
+/* max_sessions=N: 0 is "no limit", so the largest N is this */
+#define NGX_HTTP_WHARF_MAX_SESSIONS_MAX    1000000
+
+/* a key file larger than this is not a PEM key */
+#define NGX_HTTP_WHARF_KEY_FILE_MAX        16384
+
+/* the text of a probe's error, in shared memory and in answers */
+#define NGX_HTTP_WHARF_ERROR_LEN           160
+
+
+/* health checks: what a probe proves */
+
+#define NGX_HTTP_WHARF_CHECK_TERMINAL      0
+#define NGX_HTTP_WHARF_CHECK_WEBSOCKET     1
+#define NGX_HTTP_WHARF_CHECKS              2
+
+/* "wharf_health all": every check of every worker, and the backend */
+#define NGX_HTTP_WHARF_CHECK_ALL           2
+#define NGX_HTTP_WHARF_CHECK_NONE          3
+
+#define NGX_HTTP_WHARF_UNKNOWN             0
+#define NGX_HTTP_WHARF_HEALTHY             1
+#define NGX_HTTP_WHARF_UNHEALTHY           2
+
+
+/* session kinds */
+
+#define NGX_HTTP_WHARF_KIND_TERMINAL       0
+#define NGX_HTTP_WHARF_KIND_WEBSOCKET      1
+#define NGX_HTTP_WHARF_KIND_HTTP           2
+#define NGX_HTTP_WHARF_KINDS               3
+
+/* routed requests by status class: 1xx to 5xx, and anything else */
+#define NGX_HTTP_WHARF_CLASSES             6
+
+
+/* content handlers a location can have */
+
+#define NGX_HTTP_WHARF_HANDLER_NONE        0
+#define NGX_HTTP_WHARF_HANDLER_REGISTRY    1
+#define NGX_HTTP_WHARF_HANDLER_TERMINALS   2
+#define NGX_HTTP_WHARF_HANDLER_METRICS     3
+#define NGX_HTTP_WHARF_HANDLER_HEALTH      4
+
+
+/* the last result of one check of one worker */
+
+typedef struct {
+    ngx_uint_t                     status;       /* NGX_HTTP_WHARF_HEALTHY... */
+    uint64_t                       checked_at;   /* ms since the epoch */
+    uint64_t                       latency_us;
+    size_t                         error_len;
+    u_char                         error[NGX_HTTP_WHARF_ERROR_LEN];
+} ngx_http_wharf_result_t;
+
+
+/*
+ * One worker in the shared zone, found by name.  The counters are atomic
+ * and updated without the zone's mutex; the health results are copied in
+ * and out under it.  A node outlives the configuration that created it:
+ * sessions opened before a reload decrement the node they incremented.
+ */
+
+typedef struct {
+    ngx_rbtree_node_t              node;         /* key: crc32 of the name */
+
+    ngx_atomic_t                   sessions[NGX_HTTP_WHARF_KINDS];
+
+    /* terminal + websocket sessions: what max_sessions limits */
+    ngx_atomic_t                   upgraded;
+
+    ngx_atomic_t                   requests[NGX_HTTP_WHARF_CLASSES];
+    ngx_atomic_t                   rejected;     /* by max_sessions */
+    ngx_atomic_t                   probes[NGX_HTTP_WHARF_CHECKS];
+
+    ngx_http_wharf_result_t        health[NGX_HTTP_WHARF_CHECKS];
+
+    /* the last configuration (ngx_http_wharf_shctx_t) that had it */
+    ngx_uint_t                     generation;
+
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
+} ngx_http_wharf_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                   rbtree;
+    ngx_rbtree_node_t              sentinel;
+
+    /* one per configuration loaded, reloads included */
+    ngx_uint_t                     generation;
+
+    /* background probing: the next round, claimed by one process */
+    ngx_msec_t                     next_round;
+    ngx_atomic_t                   rounds;
+} ngx_http_wharf_shctx_t;
+
+
+/* a token the module signed, cached in each nginx worker process */
+
+typedef struct {
+    u_char                        *data;         /* "Bearer eyJ..." */
+    size_t                         len;
+    time_t                         renew;        /* sign anew from then */
+    time_t                         exp;
+} ngx_http_wharf_token_t;
+
+
+typedef struct ngx_http_wharf_probe_s  ngx_http_wharf_probe_t;
 
 
 /* one wharf_worker directive */
@@ -38,10 +158,25 @@ typedef struct {
     ngx_str_t                      upstream_name;
     ngx_http_upstream_srv_conf_t  *upstream;
 
+    ngx_uint_t                     max_sessions; /* 0: no limit */
+
+    /* the agent paths the health probes open */
+    ngx_str_t                      paths[NGX_HTTP_WHARF_CHECKS];
+
+    /* set in the master by ngx_http_wharf_init_zone() */
+    ngx_http_wharf_node_t         *node;
+
+    /* process-local: each nginx worker process has its own copy */
+    ngx_http_wharf_probe_t        *probe[NGX_HTTP_WHARF_CHECKS];
+    ngx_http_wharf_token_t         token;
+
     /* where the directive is, for errors found after parsing */
     u_char                        *file_name;
     ngx_uint_t                     line;
 } ngx_http_wharf_worker_t;
+
+
+typedef struct ngx_http_wharf_cache_s  ngx_http_wharf_cache_t;
 
 
 typedef struct {
@@ -53,6 +188,30 @@ typedef struct {
 
     ngx_uint_t                     hash_max_size;
     ngx_uint_t                     hash_bucket_size;
+
+    ngx_shm_zone_t                *shm_zone;
+    ssize_t                        zone_size;
+    ngx_http_wharf_shctx_t        *sh;
+    ngx_slab_pool_t               *shpool;
+
+    ngx_msec_t                     health_timeout;
+    ngx_msec_t                     health_interval;
+
+    /* PEM, as read from the files; NUL-terminated */
+    ngx_str_t                      public_key;
+    ngx_str_t                      private_key;
+
+    time_t                         token_ttl;
+    ngx_uint_t                     auth_cache_size;
+
+    /* any location with "wharf_auth on", and its place */
+    u_char                        *auth_file;
+    ngx_uint_t                     auth_line;
+
+    /* process-local */
+    ngx_http_wharf_cache_t        *cache;
+    ngx_event_t                    health_timer;
+    ngx_http_wharf_token_t         fleet_token;   /* sub "*", read */
 } ngx_http_wharf_main_conf_t;
 
 
@@ -65,6 +224,17 @@ typedef struct {
 typedef struct {
     /* wharf_route prefix; data == NULL: no wharf_route here */
     ngx_str_t                      prefix;
+
+    ngx_uint_t                     handler;   /* NGX_HTTP_WHARF_HANDLER_* */
+    ngx_uint_t                     check;     /* wharf_health */
+
+    ngx_flag_t                     auth;
+    ngx_array_t                   *origins;   /* ngx_str_t; "*": any */
+    ngx_str_t                      health_backend;
+
+    /* where wharf_route or the handler is, for errors found at merge */
+    u_char                        *file_name;
+    ngx_uint_t                     line;
 } ngx_http_wharf_loc_conf_t;
 
 
@@ -89,11 +259,112 @@ typedef struct {
     ngx_str_t                      prefix;
     ngx_str_t                      name;      /* raw name segment */
     ngx_str_t                      path;      /* $wharf_path */
+
+    ngx_str_t                      sub;       /* $wharf_auth_sub */
+
+    ngx_uint_t                     check;     /* health sub-route, or NONE */
+    ngx_uint_t                     kind;      /* NGX_HTTP_WHARF_KIND_* */
+
+    void                          *health;    /* a GET /health in progress */
+
+    unsigned                       bare:1;    /* "/api/workers/NAME" */
+    unsigned                       located:1; /* bound by a wharf_route */
+    unsigned                       counted:1; /* a live session */
 } ngx_http_wharf_ctx_t;
 
 
+/* JSON output: a chain of buffers from the request pool */
+
+typedef struct {
+    ngx_pool_t                    *pool;
+    ngx_chain_t                   *out;
+    ngx_chain_t                  **last;
+    ngx_buf_t                     *buf;
+    ngx_uint_t                     failed;
+} ngx_http_wharf_out_t;
+
+
+/* ngx_http_wharf_module.c */
+
 ngx_http_wharf_worker_t *ngx_http_wharf_find_worker(
     ngx_http_wharf_main_conf_t *wmcf, u_char *name, size_t len);
+
+
+/* ngx_http_wharf_route.c */
+
+ngx_int_t ngx_http_wharf_server_rewrite_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_rewrite_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_json.c */
+
+void ngx_http_wharf_out_init(ngx_http_wharf_out_t *out, ngx_pool_t *pool);
+void ngx_http_wharf_out_raw(ngx_http_wharf_out_t *out, const void *data,
+    size_t len);
+#define ngx_http_wharf_out_literal(out, s)                                   \
+    ngx_http_wharf_out_raw(out, s, sizeof(s) - 1)
+void ngx_http_wharf_out_string(ngx_http_wharf_out_t *out, u_char *data,
+    size_t len);
+void ngx_http_wharf_out_printf(ngx_http_wharf_out_t *out,
+    const char *fmt, ...);
+void ngx_http_wharf_out_time(ngx_http_wharf_out_t *out, uint64_t ms);
+void ngx_http_wharf_out_result(ngx_http_wharf_out_t *out,
+    ngx_http_wharf_result_t *res);
+ngx_int_t ngx_http_wharf_out_send(ngx_http_request_t *r,
+    ngx_http_wharf_out_t *out, ngx_uint_t status, ngx_str_t *type);
+ngx_int_t ngx_http_wharf_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+ngx_int_t ngx_http_wharf_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len);
+ngx_int_t ngx_http_wharf_check_method(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_shm.c */
+
+ngx_int_t ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+void ngx_http_wharf_store_result(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker, ngx_uint_t check,
+    ngx_http_wharf_result_t *res);
+void ngx_http_wharf_load_results(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker, ngx_http_wharf_result_t *res);
+
+
+/* ngx_http_wharf_sessions.c */
+
+ngx_int_t ngx_http_wharf_precontent_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_log_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_auth.c */
+
+ngx_int_t ngx_http_wharf_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf);
+char *ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
+    ngx_http_wharf_main_conf_t *wmcf);
+ngx_int_t ngx_http_wharf_upstream_token(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker, ngx_log_t *log, ngx_str_t *value);
+ngx_int_t ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log, ngx_str_t *value);
+ngx_int_t ngx_http_wharf_swap_credentials(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_uint_t add);
+ngx_int_t ngx_http_wharf_strip_query_token(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_health.c */
+
+ngx_int_t ngx_http_wharf_worker_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_health_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_health_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf);
+const char *ngx_http_wharf_check_name(ngx_uint_t check);
+
+
+/* ngx_http_wharf_registry.c */
+
+ngx_int_t ngx_http_wharf_registry_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_terminals_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_metrics_handler(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_wharf_module;

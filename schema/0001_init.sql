@@ -4,11 +4,22 @@
 -- schema_migrations (which wharfd itself creates; it is not part of the
 -- model). Never edit a released migration: add 0002_*.sql instead.
 --
--- Conventions: snake_case names; every table carries worker_name (for
--- workers, name is that worker's name) and container_name; times are
--- ISO-8601 UTC text with milliseconds ("2026-11-27T09:30:00.123Z"), which
--- sort as text in time order; JSON values (args, env, metadata, payload)
--- are JSON text.
+-- Conventions: snake_case names as the peer's (readers see these); every
+-- table carries worker_name (for workers, name is that worker's name) and
+-- container_name; times are ISO-8601 UTC text with milliseconds
+-- ("2026-11-27T09:30:00.123Z"), which sort as text in time order; JSON
+-- values (args, env, metadata, payload) are JSON text.
+--
+-- Designed for ingest (measured in bench/ingest, see docs/BENCHMARKS.md):
+--  * no AUTOINCREMENT: the log and event tables key on the plain rowid
+--    (an alias "id"), which SQLite assigns as max+1 without touching
+--    sqlite_sequence; rows are appended at the right edge of the b-tree.
+--  * one index per access path that a query needs, no more: every index
+--    is one more b-tree insert per row.
+--  * "latest N for an instance" walks the unique (worker, instance,
+--    sequence) index backwards; "latest N for a worker" walks
+--    (worker_name, id) backwards; "latest N overall" walks the rowid
+--    backwards: no query sorts.
 
 -- One row per worker, upserted by every heartbeat.
 CREATE TABLE workers (
@@ -18,9 +29,10 @@ CREATE TABLE workers (
     first_seen      TEXT NOT NULL,
     last_seen       TEXT NOT NULL,
     status          TEXT NOT NULL DEFAULT 'online'
-);
+) WITHOUT ROWID;
 
--- One row per supervised process instance of a worker.
+-- One row per supervised process instance of a worker; few rows, many
+-- updates: the key is the row (WITHOUT ROWID), no second index.
 CREATE TABLE container_processes (
     worker_name     TEXT NOT NULL,
     container_name  TEXT,
@@ -41,21 +53,24 @@ CREATE TABLE container_processes (
     env             TEXT,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
-    UNIQUE (worker_name, instance_id)
-);
-CREATE INDEX container_processes_status
-    ON container_processes (status, worker_name);
+    PRIMARY KEY (worker_name, instance_id)
+) WITHOUT ROWID;
 
 -- Deduplicated errors: a repeat of (worker, instance, error_hash) bumps
--- occurrence_count and last_seen instead of adding a row.
+-- occurrence_count and last_seen instead of adding a row. The unique key
+-- serves the dedup lookup and per-instance lists. No index on last_seen:
+-- every repeat changes it, so such an index would cost a delete and an
+-- insert per occurrence (measured: the dedup path is the hot one), while
+-- the table holds one row per distinct error and sorts cheaply.
 CREATE TABLE container_errors (
+    id               INTEGER PRIMARY KEY,
     worker_name      TEXT NOT NULL,
     container_name   TEXT,
     instance_id      TEXT NOT NULL,
     process_id       TEXT,
     error_hash       TEXT NOT NULL,
     timestamp        TEXT NOT NULL,
-    level            INTEGER NOT NULL,
+    level            REAL NOT NULL,
     message          TEXT NOT NULL,
     raw_output       TEXT,
     occurrence_count INTEGER NOT NULL DEFAULT 1,
@@ -64,15 +79,14 @@ CREATE TABLE container_errors (
     created_at       TEXT NOT NULL,
     UNIQUE (worker_name, instance_id, error_hash)
 );
--- Lists newest first per instance, and retention by age.
-CREATE INDEX container_errors_instance_last_seen
-    ON container_errors (worker_name, instance_id, last_seen);
-CREATE INDEX container_errors_last_seen
-    ON container_errors (last_seen);
 
 -- Log lines. (worker, instance, sequence) is unique, so a batch resent by
--- an agent after a lost answer is a no-op.
+-- an agent after a lost answer is a no-op; the same index gives
+-- getLastSequence and per-instance reads in sequence order. id (the rowid)
+-- is arrival order; (worker_name) indexes carry the rowid, so the second
+-- index is (worker_name, id) and serves a worker's newest lines.
 CREATE TABLE container_logs (
+    id              INTEGER PRIMARY KEY,
     worker_name     TEXT NOT NULL,
     container_name  TEXT,
     instance_id     TEXT NOT NULL,
@@ -88,15 +102,11 @@ CREATE TABLE container_logs (
     created_at      TEXT NOT NULL,
     UNIQUE (worker_name, instance_id, sequence)
 );
--- The unique constraint's index serves per-instance reads in sequence
--- order; these serve time filters across a worker and retention by age.
-CREATE INDEX container_logs_worker_timestamp
-    ON container_logs (worker_name, timestamp);
-CREATE INDEX container_logs_created_at
-    ON container_logs (created_at);
+CREATE INDEX container_logs_worker ON container_logs (worker_name);
 
 -- Lifecycle and health events (process started, crashed, ...).
 CREATE TABLE container_events (
+    id              INTEGER PRIMARY KEY,
     worker_name     TEXT NOT NULL,
     container_name  TEXT,
     instance_id     TEXT,
@@ -105,7 +115,4 @@ CREATE TABLE container_events (
     payload         TEXT,
     timestamp       TEXT NOT NULL
 );
-CREATE INDEX container_events_worker_timestamp
-    ON container_events (worker_name, instance_id, timestamp);
-CREATE INDEX container_events_timestamp
-    ON container_events (timestamp);
+CREATE INDEX container_events_worker ON container_events (worker_name);

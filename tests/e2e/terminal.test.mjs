@@ -27,7 +27,9 @@ describe('terminal through nginx', () => {
   });
   after(async () => stack && stack.stop());
 
-  const url = (w = 'demo', q = '') => `${stack.ws}/api/workers/${w}/terminal${q}`;
+  // The token goes in the query string, as a browser's WebSocket sends it.
+  const url = (w = 'demo', q = '') =>
+    `${stack.ws}/api/workers/${w}/terminal${q ? `${q}&` : '?'}access_token=${stack.token}`;
 
   test('raw mode runs a command and reads its output', async () => {
     const t = await Terminal.open(url());

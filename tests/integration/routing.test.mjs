@@ -7,8 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startStack } from '../lib/stack.mjs';
 
+// The operator token of the stack: the module lets no one in without one.
+let auth = [];
+
 function curl(url, ...extra) {
-  const r = spawnSync('curl', ['-sS', '--path-as-is', '-o', '-', '-w', '\n%{http_code} %{content_type}', ...extra, url]);
+  const r = spawnSync('curl', ['-sS', '--path-as-is', '-o', '-', '-w', '\n%{http_code} %{content_type}', ...auth, ...extra, url]);
   assert.equal(r.status, 0, `curl failed: ${r.stderr}`);
   const out = r.stdout.toString();
   const i = out.lastIndexOf('\n');
@@ -28,7 +31,10 @@ function assertJsonError(r, status, code) {
 
 describe('routing /api/workers/NAME/*', () => {
   let stack;
-  before(async () => { stack = await startStack({ tag: 'routing', workers: [{ name: 'demo', container: 'demo-box' }] }); });
+  before(async () => {
+    stack = await startStack({ tag: 'routing', workers: [{ name: 'demo', container: 'demo-box' }] });
+    auth = ['-H', `Authorization: Bearer ${stack.token}`];
+  });
   after(async () => stack && stack.stop());
 
   test('plain HTTP passes through to the agent\'s /health', () => {

@@ -1,57 +1,427 @@
-// wharfctl against the real stack: output and exit status.
+// wharfctl against the real stack (nginx + module, wharfd, an agent): every
+// command's output in json, table and raw, and its exit status, including a
+// wrong token, a dead orchestrator and a bad flag.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BIN, freePort, startStack } from '../lib/stack.mjs';
+import { BIN, decodeToken, freePort, procGone, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 
-function ctl(args, env = {}) {
-  const r = spawnSync(BIN.wharfctl, args, { env: { ...process.env, WHARF_URL: '', WHARF_TOKEN: '', ...env } });
+const FORMATS = ['json', 'table', 'raw'];
+
+// The operator token of the stack: the module lets no one in without one.
+let token = '';
+let url = '';
+
+function ctl(args, { env = {}, input } = {}) {
+  const r = spawnSync(BIN.wharfctl, args, {
+    env: { ...process.env, WHARF_URL: url, WHARF_TOKEN: token, WHARF_KEY: '', ...env },
+    input,
+    timeout: 20000,
+  });
   return { status: r.status, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+// Runs args in each format; checks the shape of each output; returns them.
+function inFormats(args, { status = 0, table, rawJson = true, argsFor = () => args } = {}) {
+  const out = {};
+  for (const f of FORMATS) {
+    const r = ctl(['--format', f, ...argsFor(f)]);
+    assert.equal(r.status, status, `${args.join(' ')} --format ${f}: ${r.err}`);
+    out[f] = r.out;
+  }
+  // json: pretty-printed JSON; raw: the server's compact JSON; table: not JSON.
+  out.value = JSON.parse(out.json);
+  if (out.json.trim().length > 2) assert.match(out.json, /\n {2}\S/, 'json is indented');
+  if (rawJson) {
+    JSON.parse(out.raw);
+    assert.doesNotMatch(out.raw, /\n {2}"/, 'raw is the body as received (compact)');
+  }
+  assert.doesNotMatch(out.table, /^\s*[[{]/, 'table is not JSON');
+  if (table) assert.match(out.table.split('\n')[0], table, 'table header');
+  return out;
 }
 
 describe('wharfctl', () => {
   let stack;
-  before(async () => { stack = await startStack({ tag: 'wharfctl', workers: [{ name: 'demo' }] }); });
-  after(async () => stack && stack.stop());
-
-  test('health (json, global option after the command)', () => {
-    const r = ctl(['health', '--url', stack.http]);
-    assert.equal(r.status, 0, r.err);
-    assert.equal(JSON.parse(r.out).status, 'ok');
+  let keyDir;
+  before(async () => {
+    stack = await startStack({ tag: 'wharfctl', workers: [{ name: 'demo', terminalCmd: 'bash --norc --noprofile' }] });
+    token = stack.token;
+    url = stack.http;
+    keyDir = tempDir('wharfctl-keys');
+    // Data for the monitoring commands, stored through wharfctl rpc itself.
+    const seed = [
+      ['storeLogs', { worker: 'demo', instanceId: 'web', logs: [
+        { sequence: 1, level: 'info', message: 'listening on 3000', stream: 'stdout' },
+        { sequence: 2, level: 'error', message: 'boom', stream: 'stderr' },
+        { sequence: 3, level: 'warn', message: 'slow', stream: 'stdout' }] }],
+      ['storeErrors', { worker: 'demo', instanceId: 'web', errors: [
+        { level: 50, message: 'TypeError: x is undefined' }, { level: 50, message: 'TypeError: x is undefined' },
+        { level: 60, message: 'fatal: out of memory' }] }],
+      ['upsertProcess', { worker: 'demo', instanceId: 'web', command: 'node', args: ['server.js'], status: 'running', pid: 4242 }],
+      ['heartbeat', { worker: 'demo', agentVersion: 'test' }],
+    ];
+    for (const [m, p] of seed) {
+      const r = ctl(['rpc', m, JSON.stringify(p)]);
+      assert.equal(r.status, 0, `${m}: ${r.err}`);
+    }
+  });
+  after(async () => {
+    if (stack) await stack.stop();
+    if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
   });
 
-  test('health --worker reaches the agent through nginx (WHARF_URL)', () => {
-    const r = ctl(['health', '--worker', 'demo'], { WHARF_URL: stack.http });
-    assert.equal(r.status, 0, r.err);
-    assert.equal(JSON.parse(r.out).worker, 'demo');
+  test('--help for every command, and help COMMAND', () => {
+    const cmds = ['health', 'workers', 'terminals', 'terminal', 'process', 'errors', 'logs', 'keys', 'token', 'rpc', 'version'];
+    for (const c of cmds) {
+      const r = ctl([c, '--help']);
+      assert.equal(r.status, 0, c);
+      assert.match(r.out, new RegExp(`^usage: wharfctl ${c}`), c);
+      assert.equal(ctl(['help', c]).out, r.out);
+    }
+    for (const sub of [['workers', 'list'], ['process', 'list'], ['errors', 'clear'], ['logs', 'tail'], ['keys', 'init'], ['token', 'issue']]) {
+      assert.equal(ctl([...sub, '--help']).status, 0, sub.join(' '));
+    }
+    const top = ctl(['--help']);
+    assert.equal(top.status, 0);
+    for (const c of cmds) assert.match(top.out, new RegExp(`^ {2}${c}\\b`, 'm'), `${c} in wharfctl --help`);
+  });
+
+  test('health: every worker and wharfd; the exit status follows the verdict', () => {
+    const r = ctl(['health']);
+    const v = JSON.parse(r.out);
+    assert.equal(r.status, v.status === 'healthy' ? 0 : 1, r.err);
+    assert.equal(v.wharfd.status, 'healthy');
+    assert.ok(v.workers.some((w) => w.worker === 'demo' && w.check === 'terminal' && w.status === 'healthy'));
+    const t = ctl(['--format', 'table', 'health']);
+    assert.match(t.out, /^WORKER\s+CHECK\s+STATUS/);
+    assert.match(t.out, /^\(wharfd\)\s+backend\s+healthy/m);
+    assert.match(t.out, /^demo\s+terminal\s+healthy/m);
+  });
+
+  test('health --check terminal and --worker, in all formats', () => {
+    const all = inFormats(['health', '--check', 'terminal'], { table: /^WORKER\s+CHECK\s+STATUS\s+LATENCY_MS/ });
+    assert.equal(all.value.status, 'healthy');
+    const one = inFormats(['health', '--worker', 'demo', '--check', 'terminal'], { table: /^WORKER/ });
+    assert.equal(one.value.worker, 'demo');
+    assert.match(one.table, /^demo\s+terminal\s+healthy/m);
+    const agent = inFormats(['health', '--worker', 'demo', '--check', 'agent']);
+    assert.equal(agent.value.worker, 'demo');
+    // Both checks of one worker: one answer, status by both.
+    const both = ctl(['health', '--worker', 'demo']);
+    const bv = JSON.parse(both.out);
+    assert.deepEqual(bv.checks.map((c) => c.check), ['terminal', 'websocket']);
+    assert.equal(both.status, bv.status === 'healthy' ? 0 : 1);
   });
 
   test('health of an unknown worker fails with 1 and says why', () => {
-    const r = ctl(['--url', stack.http, 'health', '--worker', 'nosuch']);
+    const r = ctl(['health', '--worker', 'nosuch']);
     assert.equal(r.status, 1);
-    assert.match(r.err, /404|not found|worker_not_found/i);
+    assert.match(r.err, /404.*not registered/);
+    assert.equal(r.out, '');
   });
 
-  test('workers list shows a worker after its heartbeat, in table format', () => {
-    const hb = ctl(['--url', stack.http, 'rpc', 'ContainerMonitoringOps.heartbeat', '{"worker":"tbl"}']);
-    assert.equal(hb.status, 0, hb.err);
-    const r = ctl(['--url', stack.http, '--format', 'table', 'workers', 'list']);
+  test('workers list / get / seen in all formats', () => {
+    const list = inFormats(['workers', 'list'], { table: /^NAME\s+CONTAINER\s+UPSTREAM\s+TERMINAL/ });
+    assert.equal(list.value[0].name, 'demo');
+    assert.match(list.table, new RegExp(`^demo\\s+demo\\s+${stack.agents.demo.addr.replace(/\./g, '\\.')}\\s`, 'm'));
+    const get = inFormats(['workers', 'get', 'demo'], { table: /^NAME/ });
+    assert.equal(get.value.name, 'demo');
+    const seen = inFormats(['workers', 'seen'], { table: /^NAME\s+CONTAINER\s+AGENT_VERSION/ });
+    assert.ok(seen.value.workers.some((w) => w.name === 'demo' && w.agentVersion === 'test'));
+    assert.match(seen.table, /^demo\s.*\btest\b/m);
+    assert.equal(ctl(['workers', 'get', 'nosuch']).status, 1);
+    assert.equal(ctl(['workers', 'get', 'Bad']).status, 2);
+  });
+
+  test('terminals in all formats, with filters', () => {
+    const t = inFormats(['terminals'], { table: /^WORKER\s+CONTAINER\s+HEALTH\s+SESSIONS/ });
+    assert.equal(t.value[0].worker, 'demo');
+    assert.equal(t.value[0].path, '/api/workers/demo/terminal');
+    assert.deepEqual(JSON.parse(ctl(['terminals', '--status', 'healthy']).out).map((x) => x.worker), ['demo']);
+    assert.equal(JSON.parse(ctl(['terminals', '--worker', 'demo']).out).length, 1);
+    const none = ctl(['terminals', '--worker', 'nosuch']);
+    assert.equal(none.status, 1);
+    assert.match(none.err, /404.*not registered/);
+    assert.equal(ctl(['terminals', '--status', 'sideways']).status, 2);
+  });
+
+  test('process list / status in all formats; unknown process is 1', () => {
+    const list = inFormats(['process', 'list'], { table: /^WORKER\s+INSTANCE\s+STATUS\s+PID/ });
+    assert.equal(list.value.data[0].instanceId, 'web');
+    assert.match(list.table, /^demo\s+web\s+running\s+4242\b/m);
+    const st = inFormats(['process', 'status', '-i', 'web', '--worker', 'demo'], { table: /^WORKER/ });
+    assert.equal(st.value.pid, 4242);
+    const none = ctl(['process', 'status', '-i', 'nope', '--worker', 'demo']);
+    assert.equal(none.status, 1);
+    assert.match(none.err, /no process 'nope'/);
+    assert.equal(ctl(['process', 'status']).status, 2, '-i is required');
+    assert.equal(ctl(['process', 'restart', '-i', 'web']).status, 2, '--worker is required');
+  });
+
+  test('errors list / stats in all formats, with level filters', () => {
+    const list = inFormats(['errors', 'list', '--worker', 'demo'], { table: /^LAST_SEEN\s+WORKER\s+INSTANCE\s+LEVEL\s+COUNT\s+MESSAGE/ });
+    assert.equal(list.value.data.length, 2);
+    assert.match(list.table, /\b50\s+2\s+TypeError: x is undefined/);
+    const fatal = JSON.parse(ctl(['errors', 'list', '--min-level', '60']).out);
+    assert.deepEqual(fatal.data.map((e) => e.message), ['fatal: out of memory']);
+    const stats = inFormats(['errors', 'stats', '--worker', 'demo'], { table: /^KEY\s+VALUE/ });
+    assert.equal(stats.value.totalErrors, 3);
+    assert.equal(stats.value.uniqueErrors, 2);
+    assert.equal(ctl(['errors', 'list', '--limit', 'many']).status, 2);
+  });
+
+  test('logs list / get / stats / tail in all formats, with filters', () => {
+    const list = inFormats(['logs', 'list', '--worker', 'demo'], { table: /^TIMESTAMP\s+WORKER\s+INSTANCE\s+LEVEL\s+STREAM\s+MESSAGE/ });
+    assert.equal(list.value.data.length, 3);
+    const errs = JSON.parse(ctl(['logs', 'list', '--levels', 'error,warn', '--streams', 'stderr']).out);
+    assert.deepEqual(errs.data.map((l) => l.message), ['boom']);
+    const get = inFormats(['logs', 'get', '-i', 'web', '--worker', 'demo'], { table: /^TIMESTAMP/ });
+    assert.deepEqual(get.value.data.map((l) => l.sequence), [1, 2, 3], 'get is oldest first');
+    const stats = inFormats(['logs', 'stats', '--worker', 'demo']);
+    assert.equal(stats.value.total, 3);
+    const since = JSON.parse(ctl(['logs', 'list', '--since', '1h']).out);
+    assert.equal(since.data.length, 3, '--since 1h is an hour ago');
+    assert.equal(JSON.parse(ctl(['logs', 'list', '--until', '2000-01-01T00:00:00Z']).out).data.length, 0);
+
+    // tail: the last n, oldest first; json is one object per line.
+    const tail = ctl(['logs', 'tail', '-n', '2']);
+    assert.equal(tail.status, 0, tail.err);
+    const lines = tail.out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.message), ['boom', 'slow']);
+    const tailRaw = ctl(['--format', 'raw', 'logs', 'tail', '-n', '1']);
+    assert.match(tailRaw.out, /^\S+Z warn\s+demo\/web slow\n$/);
+    assert.equal(ctl(['logs', 'tail', '-n', '0']).status, 2);
+  });
+
+  test('errors clear / logs clear need --confirm (2), then clear (0); --reset lists then clears', () => {
+    assert.equal(ctl(['errors', 'clear', '--worker', 'demo']).status, 2);
+    assert.match(ctl(['errors', 'clear', '--worker', 'demo']).err, /--confirm/);
+    const r = ctl(['errors', 'list', '--worker', 'demo', '--reset']);
     assert.equal(r.status, 0, r.err);
-    assert.match(r.out, /tbl/);
-    assert.doesNotMatch(r.out, /^\s*[{[]/);
+    assert.equal(JSON.parse(r.out).data.length, 2);
+    assert.match(r.err, /cleared 2 rows/);
+    assert.equal(JSON.parse(ctl(['errors', 'list', '--worker', 'demo']).out).data.length, 0);
+    const c = inFormats(['logs', 'clear', '--worker', 'demo', '--confirm']);
+    assert.equal(typeof c.value.clearedCount, 'number');
+    assert.equal(JSON.parse(ctl(['logs', 'list', '--worker', 'demo']).out).data.length, 0);
   });
 
-  test('a dead orchestrator: exit 1 naming the URL', async () => {
-    const url = `http://127.0.0.1:${await freePort()}`;
-    const r = ctl(['--url', url, 'health']);
-    assert.equal(r.status, 1);
-    assert.ok(r.err.includes(url.replace('http://', '')), r.err);
+  test('keys init: a pair whose tokens node\'s crypto verifies; refuses to overwrite without --force', () => {
+    const dir = path.join(keyDir, 'k');
+    const k = inFormats([], { rawJson: false, argsFor: (f) => ['keys', 'init', '--dir', path.join(keyDir, f)] });
+    assert.equal(k.value.privateKey, path.join(keyDir, 'json/private.pem'));
+    assert.match(k.table, /^PRIVATE_KEY\s+PUBLIC_KEY\s+ALGORITHM\n.*table\/private\.pem/);
+    assert.equal(k.raw, `${path.join(keyDir, 'raw/private.pem')}\n${path.join(keyDir, 'raw/public.pem')}\n`);
+    const r = ctl(['keys', 'init', '--dir', dir]);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(fs.statSync(path.join(dir, 'private.pem')).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.join(dir, 'public.pem')).mode & 0o777, 0o644);
+    const before = fs.readFileSync(path.join(dir, 'private.pem'));
+    const again = ctl(['keys', 'init', '--dir', dir]);
+    assert.equal(again.status, 1);
+    assert.match(again.err, /already holds a key.*--force/);
+    assert.deepEqual(fs.readFileSync(path.join(dir, 'private.pem')), before, 'not overwritten');
+    assert.equal(ctl(['keys', 'init', '--dir', dir, '--force']).status, 0);
+    assert.notDeepEqual(fs.readFileSync(path.join(dir, 'private.pem')), before, '--force replaces');
+    // A token signed with the new key verifies with node's crypto.
+    const t = ctl(['--format', 'raw', 'token', 'issue', '--key', path.join(dir, 'private.pem'), '--sub', 'demo', '--scope', 'ingest', '--ttl', '7d']);
+    assert.equal(t.status, 0, t.err);
+    const pub = fs.readFileSync(path.join(dir, 'public.pem'));
+    const d = decodeToken(t.out.trim(), pub);
+    assert.equal(d.valid, true);
+    assert.equal(d.header.alg, 'ES256');
+    assert.equal(d.claims.sub, 'demo');
+    assert.equal(d.claims.scope, 'ingest');
+    assert.equal(d.claims.exp - d.claims.iat, 7 * 86400);
   });
 
-  test('a bad flag or command: exit 2', () => {
-    assert.equal(ctl(['health', '--bogus']).status, 2);
-    assert.equal(ctl(['frobnicate']).status, 2);
-    assert.equal(ctl(['--format', 'xml', 'health']).status, 2);
+  test('token issue: formats, and the module accepts what it signs with the stack key', () => {
+    const args = ['token', 'issue', '--key', stack.keys.privatePath, '--sub', '*', '--scope', 'read', '--ttl', '5m'];
+    const t = inFormats(args, { table: /^SUB\s+SCOPE\s+AUD\s+EXPIRES\s+TOKEN/, rawJson: false });
+    assert.match(t.raw, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, 'raw is the token alone');
+    assert.equal(t.value.sub, '*');
+    assert.equal(t.value.scope, 'read');
+    const minted = ctl(['--format', 'raw', ...args]).out.trim();
+    assert.equal(minted.split('.').length, 3);
+    assert.equal(ctl(['workers', 'list'], { env: { WHARF_TOKEN: minted } }).status, 0);
+    // read only: the terminal is refused (403), clearing too (-32003).
+    const term = ctl(['terminal', 'demo'], { env: { WHARF_TOKEN: minted }, input: 'exit\n' });
+    assert.equal(term.status, 1);
+    assert.match(term.err, /403/);
+    const clear = ctl(['logs', 'clear', '--worker', 'demo', '--confirm'], { env: { WHARF_TOKEN: minted } });
+    assert.equal(clear.status, 1);
+    assert.match(clear.err, /-32003/);
+    // WHARF_KEY is the default key.
+    assert.equal(ctl(['token', 'issue', '--sub', 'demo', '--scope', 'read'], { env: { WHARF_KEY: stack.keys.privatePath } }).status, 0);
+    // Usage errors.
+    for (const bad of [
+      ['token', 'issue', '--sub', 'demo'],
+      ['token', 'issue', '--key', stack.keys.privatePath, '--sub', 'Bad!', '--scope', 'read'],
+      ['token', 'issue', '--key', stack.keys.privatePath, '--sub', 'demo', '--scope', 'root'],
+      ['token', 'issue', '--key', stack.keys.privatePath, '--sub', 'demo', '--scope', 'read', '--ttl', '400d'],
+      ['token', 'issue', '--sub', 'demo', '--scope', 'read'],
+    ]) assert.equal(ctl(bad).status, 2, bad.join(' '));
+    assert.equal(ctl(['token', 'issue', '--key', '/nonexistent/k.pem', '--sub', 'demo', '--scope', 'read']).status, 1);
+    assert.equal(ctl(['token', 'issue', '--key', stack.keys.publicPath, '--sub', 'demo', '--scope', 'read']).status, 1,
+      'a public key cannot sign');
+  });
+
+  test('terminal with a piped stdin: the remote status, ^D at the end, refusals', () => {
+    const r = ctl(['terminal', 'demo'], { input: 'echo $((6*7))\nexit 3\n' });
+    assert.equal(r.status, 3, r.err);
+    assert.match(r.out, /[\r\n]42\r\n/);
+    const eof = ctl(['terminal', 'demo'], { input: 'echo done\n' });
+    assert.equal(eof.status, 0, `end of stdin ends the shell: ${eof.err}`);
+    const bad = ctl(['terminal', 'demo'], { env: { WHARF_TOKEN: 'not.a.token' }, input: '' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.err, /401/);
+    const none = ctl(['terminal', 'nosuch'], { input: '' });
+    assert.equal(none.status, 1);
+    assert.match(none.err, /404/);
+    assert.equal(ctl(['terminal']).status, 2);
+    assert.equal(ctl(['terminal', 'Bad_Name']).status, 2);
+  });
+
+  test('rpc and version in all formats', () => {
+    const v = inFormats(['version'], { rawJson: false });
+    assert.equal(v.raw, `${v.value.version}\n`);
+    assert.match(v.value.version, /^\d+\.\d+\.\d+$/);
+    const w = inFormats(['rpc', 'getWorkers']);
+    assert.ok(Array.isArray(w.value.workers));
+    const unknown = ctl(['rpc', 'noSuchMethod']);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.err, /-32601/);
+  });
+
+  test('a wrong token: exit 1 naming the refusal, for the module and for wharfd', () => {
+    const env = { WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read', ttl: -10 }) };
+    for (const args of [['workers', 'list'], ['terminals'], ['health', '--worker', 'demo', '--check', 'terminal']]) {
+      const r = ctl(args, { env });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.err, /HTTP 401/, args.join(' '));
+      assert.match(r.err, /the token was refused; pass one with --token or WHARF_TOKEN/, args.join(' '));
+      assert.equal(r.out, '');
+    }
+    for (const args of [['logs', 'list'], ['errors', 'stats'], ['process', 'list'], ['workers', 'seen']]) {
+      const r = ctl(args, { env });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.match(r.err, /-32001/, args.join(' '));
+    }
+    // No token at all.
+    assert.match(ctl(['workers', 'list'], { env: { WHARF_TOKEN: '' } }).err, /401[\s\S]*no token was given/);
+  });
+
+  test('a dead orchestrator: exit 1 naming the URL, for every network command', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    for (const args of [['health'], ['workers', 'list'], ['workers', 'seen'], ['terminals'], ['process', 'list'],
+      ['errors', 'list'], ['logs', 'list'], ['logs', 'tail'], ['terminal', 'demo'], ['rpc', 'getWorkers']]) {
+      const r = ctl(['--url', dead, ...args], { input: '' });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.ok(r.err.includes(dead.replace('http://', '')), `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /running|reach/, args.join(' '));
+    }
+  });
+
+  test('a bad flag, a bad value or an unknown command: exit 2', () => {
+    for (const args of [['health', '--bogus'], ['frobnicate'], ['--format', 'xml', 'health'], ['workers', 'list', '--bogus'],
+      ['terminals', '--bogus'], ['process', 'list', '--bogus'], ['errors', 'list', '--bogus'], ['logs', 'list', '--bogus'],
+      ['logs', 'tail', '--bogus'], ['keys', 'init', '--bogus'], ['token', 'issue', '--bogus'], ['terminal', 'demo', '--bogus'],
+      ['health', '--check', 'everything'], ['workers'], ['logs', 'frob'], ['--url', 'ftp://x', 'health']]) {
+      const r = ctl(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^wharfctl: /, args.join(' '));
+    }
+  });
+});
+
+// Process control: wharfctl -> wharfd (JSON-RPC) -> the gateway -> the agent
+// supervising an app.
+describe('wharfctl process control', () => {
+  let stack;
+  before(async () => {
+    stack = await startStack({ tag: 'wharfctl-proc', workers: [{ name: 'demo', app: ['sleep', '1000'] }] });
+  });
+  after(async () => stack && stack.stop());
+
+  test('process restart / stop / start reach the agent (json, table, raw); a read-only token is refused', () => {
+    const env = { WHARF_URL: stack.http, WHARF_TOKEN: stack.token };
+    const r = ctl(['process', 'restart', '-i', 'app', '--worker', 'demo'], { env });
+    assert.equal(r.status, 0, r.err);
+    const v = JSON.parse(r.out);
+    assert.equal(v.process.instanceId, 'app');
+    assert.equal(v.process.command, 'sleep');
+    const stop = ctl(['--format', 'table', 'process', 'stop', '-i', 'app', '--worker', 'demo'], { env });
+    assert.equal(stop.status, 0, stop.err);
+    assert.match(stop.out, /^WORKER\s+INSTANCE\s+STATUS/);
+    assert.match(stop.out, /\napp\s+(stopping|stopped)\b|\n\S+\s+app\s+(stopping|stopped)\b/);
+    const start = ctl(['--format', 'raw', 'process', 'start', '-i', 'app', '--worker', 'demo'], { env });
+    assert.equal(start.status, 0, start.err);
+    assert.equal(JSON.parse(start.out).jsonrpc, '2.0', 'raw is the JSON-RPC answer');
+    assert.equal(JSON.parse(start.out).result.process.instanceId, 'app');
+    const ro = ctl(['process', 'stop', '-i', 'app', '--worker', 'demo'],
+      { env: { ...env, WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read' }) } });
+    assert.equal(ro.status, 1);
+    assert.match(ro.err, /-32003/);
+  });
+});
+
+// logs tail -f on wharfd's live feed, across a wharfd restart.
+describe('wharfctl logs tail -f', () => {
+  let stack;
+  let tail;
+  let wharfd2;
+  before(async () => {
+    stack = await startStack({ tag: 'wharfctl-tail', workers: [{ name: 'demo', addr: '127.0.0.1:9' }] });
+  });
+  after(async () => {
+    for (const p of [tail, wharfd2]) {
+      if (p && p.exitCode === null && p.signalCode === null) {
+        p.kill('SIGTERM');
+        await waitFor(() => procGone(p.pid), { what: `pid ${p.pid} to end` });
+      }
+    }
+    if (stack) await stack.stop();
+  });
+
+  const store = (seq, message) => {
+    const r = ctl(['rpc', 'storeLogs', JSON.stringify({ worker: 'demo', instanceId: 'web', logs: [{ sequence: seq, level: 'info', message }] })],
+      { env: { WHARF_URL: stack.http, WHARF_TOKEN: stack.token } });
+    assert.equal(r.status, 0, r.err);
+  };
+
+  test('follows the feed, and after wharfd restarts, catches up what it missed and follows again', async () => {
+    store(1, 'before');
+    let out = '';
+    let err = '';
+    tail = spawn(BIN.wharfctl, ['--format', 'raw', 'logs', 'tail', '-f', '-n', '5', '--worker', 'demo'], {
+      env: { ...process.env, WHARF_URL: stack.http, WHARF_TOKEN: stack.token },
+    });
+    tail.stdout.on('data', (d) => { out += d; });
+    tail.stderr.on('data', (d) => { err += d; });
+    await waitFor(() => /before/.test(out), { what: () => `the stored line (out ${JSON.stringify(out)}, err ${JSON.stringify(err)})` });
+    store(2, 'live-one');
+    await waitFor(() => /live-one/.test(out), { what: () => `live-one in ${JSON.stringify(out)}` });
+    // From the feed: without it wharfctl says so before it polls the store.
+    assert.equal(err, '');
+
+    // wharfd goes away: the feed closes; a line stored while it is down
+    // cannot be; wharfd comes back on the same addresses and database.
+    const cmdline = fs.readFileSync(`/proc/${stack.wharfd.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    await stack.wharfd.stop();
+    await waitFor(() => /reconnecting|no live feed/.test(err), { what: () => `a reconnect message in ${JSON.stringify(err)}` });
+    wharfd2 = spawn(cmdline[0], cmdline.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    await waitFor(async () => (await fetch(`${stack.http}/api/monitoring/health`)).status === 200, { what: 'wharfd back' });
+    store(3, 'after-restart');
+    await waitFor(() => /after-restart/.test(out), { timeout: 20000, what: () => `after-restart in ${JSON.stringify(out)} (${err})` });
+    store(4, 'live-two');
+    await waitFor(() => /live-two/.test(out), { timeout: 20000, what: () => `live-two in ${JSON.stringify(out)}` });
+    // Every line once, in order.
+    const msgs = out.trim().split('\n').map((l) => l.split(' ').pop());
+    assert.deepEqual(msgs, ['before', 'live-one', 'after-restart', 'live-two']);
+    assert.equal(tail.exitCode, null, 'still following');
   });
 });

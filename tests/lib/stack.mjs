@@ -7,11 +7,14 @@
 // with the module loaded through load_module.
 
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILD = path.resolve(ROOT, process.env.B || 'build');
@@ -179,11 +182,26 @@ class Proc {
   }
 }
 
-export async function startAgent({ name = 'demo', container, terminalCmd, env = {}, args = [], logDir }) {
+// Agent options (issue 5): keys (generateKeys()'s, for --public-key;
+// without them the agent runs with --insecure-no-auth), orchestrator (URL
+// it ships to) and token (its ingest token), config (an object written as
+// its --config JSON file), app (["cmd", "arg", ...] run after "--").
+export async function startAgent({ name = 'demo', container, terminalCmd, env = {}, args = [], logDir,
+  keys, orchestrator, token, config, app } = {}) {
   const a = ['--worker', name, '--listen', '127.0.0.1:0'];
   if (container) a.push('--container', container);
   if (terminalCmd) a.push('--terminal-cmd', terminalCmd);
-  const p = new Proc(`agent-${name}`, BIN.agent, [...a, ...args], {
+  if (keys) a.push('--public-key', keys.publicPath);
+  else a.push('--insecure-no-auth');
+  if (orchestrator) a.push('--orchestrator', orchestrator);
+  if (token) a.push('--token', token);
+  if (config) {
+    const file = path.join(logDir, `agent-${name}-config.json`);
+    fs.writeFileSync(file, JSON.stringify(config));
+    a.push('--config', file);
+  }
+  const tail = app ? ['--', ...app] : [];
+  const p = new Proc(`agent-${name}`, BIN.agent, [...a, ...args, ...tail], {
     env: { ...sanitizerEnv(false), ...env },
     logDir,
   });
@@ -194,10 +212,16 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   return p;
 }
 
-export async function startWharfd({ dir, logDir, env = {}, args = [] }) {
-  const port = await freePort();
-  const addr = `127.0.0.1:${port}`;
-  const p = new Proc('wharfd', BIN.wharfd, ['--listen', addr, '--db', path.join(dir, 'wharf.db'), ...args], {
+// keys: generateKeys()'s result, for --public-key; wsAddr: the live feed's
+// listen address (--ws-listen); gateway: the nginx URL process control uses.
+// addr: listen there instead of a fresh port (a restart on the same address).
+export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAddr, gateway, addr: fixedAddr }) {
+  const addr = fixedAddr || `127.0.0.1:${await freePort()}`;
+  const extra = [];
+  if (keys) extra.push('--public-key', keys.publicPath);
+  if (wsAddr) extra.push('--ws-listen', wsAddr);
+  if (gateway) extra.push('--gateway', gateway);
+  const p = new Proc('wharfd', BIN.wharfd, ['--listen', addr, '--db', path.join(dir, 'wharf.db'), ...extra, ...args], {
     env: { ...sanitizerEnv(false), ...env },
     logDir,
   });
@@ -206,21 +230,70 @@ export async function startWharfd({ dir, logDir, env = {}, args = [] }) {
   return p;
 }
 
-export function writeWorkerConf(workersDir, name, addr, container) {
+// params: wharf_worker's optional parameters, e.g. ['max_sessions=2'].
+export function writeWorkerConf(workersDir, name, addr, container, params = []) {
   const args = [name, addr];
   if (container) args.push(container);
+  args.push(...params);
   const r = spawnSync(path.join(ROOT, 'scripts/worker-conf'), args);
   if (r.status !== 0) throw new Error(`worker-conf failed: ${r.stderr}`);
   fs.writeFileSync(path.join(workersDir, `${name}.conf`), r.stdout);
 }
 
 // Renders conf/nginx.conf for this prefix; returns the config's path.
-export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir }) {
+// keys: { publicPath, privatePath } from generateKeys(), or none (auth off).
+export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off' }) {
   const conf = path.join(prefix, 'nginx.conf');
-  const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'),
-    [conf, BIN.module, prefix, listen, wharfd, wharfdWs, workersDir]);
+  const args = [conf, BIN.module, prefix, listen, wharfd, wharfdWs, workersDir];
+  if (keys) args.push(keys.publicPath, keys.privatePath);
+  const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'), args, {
+    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval },
+  });
   if (r.status !== 0) throw new Error(`render-nginx-conf failed: ${r.stderr}`);
   return conf;
+}
+
+// --- tokens ------------------------------------------------------------------
+// The orchestrator's ES256 key pair, made with node's crypto and written as
+// PEM for nginx; and tokens signed by node's crypto, an implementation
+// independent of the libjwt that the module verifies them with.
+
+export function generateKeys(dir) {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const publicPath = path.join(dir, 'public.pem');
+  const privatePath = path.join(dir, 'private.pem');
+  fs.writeFileSync(publicPath, publicKey.export({ type: 'spki', format: 'pem' }));
+  fs.writeFileSync(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return { publicKey, privateKey, publicPath, privatePath };
+}
+
+const b64url = (data) => Buffer.from(data).toString('base64url');
+
+export const ALL_SCOPES = 'ingest read control terminal admin';
+
+// An ES256 JWT. claims: sub, scope, aud, exp (absolute) or ttl (seconds
+// from now, default 1 h), and any other claim; header: to forge one.
+export function mintToken(privateKey, claims = {}, { header } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const { ttl = 3600, ...rest } = claims;
+  const body = { sub: '*', scope: 'read', iat: now, exp: now + ttl, ...rest };
+  const h = header || { alg: 'ES256', typ: 'JWT' };
+  const input = `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(body))}`;
+  const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${b64url(sig)}`;
+}
+
+// { header, claims } of a JWT, and whether its ES256 signature verifies.
+export function decodeToken(token, publicKey) {
+  const [h, c, sig] = token.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url'));
+  const claims = JSON.parse(Buffer.from(c, 'base64url'));
+  let valid;
+  if (publicKey) {
+    valid = header.alg === 'ES256' && crypto.verify('sha256', Buffer.from(`${h}.${c}`),
+      { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(sig || '', 'base64url'));
+  }
+  return { header, claims, valid };
 }
 
 // `nginx -t` on a config: { status, output }.
@@ -249,31 +322,60 @@ export async function startNginx({ prefix, conf, logDir }) {
 }
 
 // A whole stack: wharfd, one agent per worker, nginx routing to them.
-//   workers: [{ name, container, terminalCmd, env, args }]
-export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }] } = {}) {
+//   workers: [{ name, container, terminalCmd, env, args, params, ship,
+//     app, config }] (ship/app/config: see startAgent); a
+//     worker with `addr` gets no agent: its upstream is that address (a
+//     test's fake endpoint, or a port where nothing listens).
+//   extraHttp: more http-level directives (a file beside the workers').
+//   healthInterval: wharf_health_interval (default off: tests probe).
+//   wharfdArgs: more wharfd flags.
+// The stack has its own ES256 key pair (stack.keys), an operator token
+// (stack.token: sub "*", every scope) and stack.mint(claims) for others.
+export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [] } = {}) {
   const dir = tempDir(tag);
   const logDir = path.join(dir, 'logs');
   const workersDir = path.join(dir, 'workers.d');
   fs.mkdirSync(logDir, { recursive: true });
   fs.mkdirSync(workersDir);
-  const stack = { dir, logDir, agents: {}, procs: [] };
+  const stack = { dir, logDir, workersDir, agents: {}, procs: [] };
+  stack.keys = generateKeys(dir);
+  stack.mint = (claims, opts) => mintToken(stack.keys.privateKey, claims, opts);
+  stack.token = stack.mint({ sub: '*', scope: ALL_SCOPES });
+  stack.auth = { Authorization: `Bearer ${stack.token}` };
   try {
-    stack.wharfd = await startWharfd({ dir, logDir });
-    stack.procs.push(stack.wharfd);
-    for (const w of workers) {
-      const a = await startAgent({ ...w, logDir });
-      stack.agents[w.name] = a;
-      stack.procs.push(a);
-      writeWorkerConf(workersDir, w.name, a.addr, w.container);
-    }
+    // The ports nginx will use are chosen first: wharfd needs the feed's
+    // address and the gateway's URL (process control goes through nginx).
     const port = await freePort();
     const wsPort = await freePort();
+    stack.wharfd = await startWharfd({
+      dir, logDir, keys: stack.keys, wsAddr: `127.0.0.1:${wsPort}`,
+      gateway: `http://127.0.0.1:${port}`, args: wharfdArgs,
+    });
+    stack.procs.push(stack.wharfd);
+    for (const w of workers) {
+      let addr = w.addr;
+      if (!addr) {
+        // w.ship: the agent ships to this stack with its own ingest token.
+        const ship = w.ship ? {
+          orchestrator: `http://127.0.0.1:${port}`,
+          token: stack.mint({ sub: w.name, scope: 'ingest', ttl: 86400 }),
+        } : {};
+        const a = await startAgent({ keys: stack.keys, ...ship, ...w, logDir });
+        stack.agents[w.name] = a;
+        stack.procs.push(a);
+        addr = a.addr;
+      }
+      writeWorkerConf(workersDir, w.name, addr, w.container, w.params);
+    }
+    if (extraHttp) fs.writeFileSync(path.join(workersDir, '00-extra.conf'), `${extraHttp}\n`);
     const prefix = path.join(dir, 'nginx');
     fs.mkdirSync(prefix, { mode: 0o755 });
     const conf = renderNginxConf({
       prefix, listen: `127.0.0.1:${port}`, wharfd: stack.wharfd.addr,
-      wharfdWs: `127.0.0.1:${wsPort}`, workersDir,
+      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval,
     });
+    stack.prefix = prefix;
+    stack.conf = conf;
     stack.nginx = await startNginx({ prefix, conf, logDir });
     stack.procs.push(stack.nginx);
     stack.port = port;
@@ -287,6 +389,17 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }] }
   }
   stack.stop = () => stopAll(stack);
   return stack;
+}
+
+// nginx -s reload, by signal to our master; resolves once the master has a
+// worker process that was not there before (the new configuration's).
+export async function reloadNginx(nginx, { timeout = 10000 } = {}) {
+  const before = new Set(childPids(nginx.pid));
+  process.kill(nginx.pid, 'SIGHUP');
+  return waitFor(() => {
+    const fresh = childPids(nginx.pid).filter((p) => !before.has(p));
+    return fresh.length ? fresh : null;
+  }, { timeout, what: 'new nginx worker processes after the reload' });
 }
 
 async function stopAll(stack) {
@@ -306,4 +419,77 @@ export async function get(url, opts = {}) {
     json = undefined;
   }
   return { status: res.status, headers: res.headers, body, json };
+}
+
+// --- fake container endpoints --------------------------------------------------
+// Stand-ins for a worker's agent, where the real agent lacks a route (its
+// /websocket comes later) or a test needs one that misbehaves. Each records
+// the requests it gets: { method, url, headers }.
+//   'ws'          WebSocket echo on any path (records close codes), and HTTP
+//                 200 JSON {url, headers, conn: client port} otherwise;
+//                 "/slow?ms=N" answers N ms late
+//   'http200'     answers 200 to everything, WebSocket upgrades included
+//   'bad-accept'  answers an upgrade with 101 and a wrong Sec-WebSocket-Accept
+//   'hang'        accepts TCP connections and never says a word
+export async function startFakeEndpoint(kind = 'ws') {
+  const fake = { kind, requests: [], closes: [], sockets: new Set() };
+  const record = (req) => fake.requests.push({ method: req.method, url: req.url, headers: req.headers });
+  let server;
+  if (kind === 'hang') {
+    server = net.createServer((s) => {
+      fake.sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => fake.sockets.delete(s));
+    });
+  } else {
+    server = http.createServer((req, res) => {
+      record(req);
+      const send = () => {
+        const body = JSON.stringify({ url: req.url, headers: req.headers, conn: req.socket.remotePort });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      };
+      const m = /^\/slow\?ms=(\d+)/.exec(req.url);
+      if (m) setTimeout(send, Number(m[1]));
+      else send();
+    });
+    server.on('connection', (s) => {
+      fake.sockets.add(s);
+      s.on('close', () => fake.sockets.delete(s));
+    });
+    if (kind === 'ws') {
+      fake.wss = new WebSocketServer({ noServer: true });
+      server.on('upgrade', (req, sock, head) => {
+        record(req);
+        fake.wss.handleUpgrade(req, sock, head, (ws) => {
+          ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+          ws.on('close', (code) => fake.closes.push({ url: req.url, code }));
+          ws.on('error', () => {});
+        });
+      });
+    } else if (kind === 'http200') {
+      server.on('upgrade', (req, sock) => {
+        record(req);
+        sock.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n'
+          + 'Connection: close\r\n\r\nok\n');
+      });
+    } else if (kind === 'bad-accept') {
+      server.on('upgrade', (req, sock) => {
+        record(req);
+        sock.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+          + 'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n');
+      });
+    } else {
+      throw new Error(`unknown fake endpoint kind ${kind}`);
+    }
+  }
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.port = server.address().port;
+  fake.addr = `127.0.0.1:${fake.port}`;
+  fake.close = () => new Promise((resolve) => {
+    if (fake.wss) for (const c of fake.wss.clients) c.terminate();
+    for (const s of fake.sockets) s.destroy();
+    server.close(() => resolve());
+  });
+  return fake;
 }

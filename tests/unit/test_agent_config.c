@@ -117,7 +117,7 @@ test_errors(void **state)
     char *missing_worker[] = { "a", "--listen", "1.2.3.4:1" };
     char *missing_listen[] = { "a", "--worker", "x" };
     char *bad_worker[] = { "a", "--worker", "Bad_Name", "--listen", ":1" };
-    char *unknown[] = { "a", "--worker", "x", "--listen", ":1", "--port",
+    char *unknown[] = { "a", "--worker", "x", "--listen", ":1", "--bogus",
                         "1" };
     char *positional[] = { "a", "--worker", "x", "--listen", ":1", "extra" };
     char *no_value[] = { "a", "--worker", "x", "--listen" };
@@ -139,7 +139,7 @@ test_errors(void **state)
     expect_error(ARGC(missing_worker), missing_worker, no_env, "--worker");
     expect_error(ARGC(missing_listen), missing_listen, no_env, "--listen");
     expect_error(ARGC(bad_worker), bad_worker, no_env, "Bad_Name");
-    expect_error(ARGC(unknown), unknown, no_env, "unknown flag --port");
+    expect_error(ARGC(unknown), unknown, no_env, "unknown flag --bogus");
     expect_error(ARGC(positional), positional, no_env, "extra");
     expect_error(ARGC(no_value), no_value, no_env, "--listen needs a value");
     expect_error(ARGC(bad_timeout), bad_timeout, no_env, "2s");
@@ -213,6 +213,79 @@ test_help_and_version(void **state)
     assert_true(c.show_version);
 }
 
+/* Issue 5's flags: supervisor, shipping, auth; "--" and the limits. */
+static void
+test_supervisor_and_shipping_flags(void **state)
+{
+    char *argv[] = { "a", "--worker", "w", "--listen", ":1",
+                     "--public-key", "/k.pem", "--allowed-origins",
+                     "https://x", "--config", "/c.json", "--buffer-bytes",
+                     "1048576", "--line-max", "64", "--ship-timeout-ms",
+                     "100", "--flush-timeout-ms", "0", "--instance-id",
+                     "web", "--port", "3000", "--fatal-restart", "off",
+                     "--insecure-no-auth", "--", "node", "app.js", "--port",
+                     "9" };
+    char *defaults[] = { "a", "--worker", "w", "--listen", ":1" };
+    char *const env[] = { "WHARF_INSECURE_NO_AUTH=1",
+                          "WHARF_BUFFER_BYTES=65536", NULL };
+    char *small_buf[] = { "a", "--worker", "w", "--listen", ":1",
+                          "--buffer-bytes", "65535" };
+    char *small_line[] = { "a", "--worker", "w", "--listen", ":1",
+                           "--line-max", "63" };
+    char *big_line[] = { "a", "--worker", "w", "--listen", ":1",
+                         "--line-max", "1048577" };
+    char *bad_id[] = { "a", "--worker", "w", "--listen", ":1",
+                       "--instance-id", "-x" };
+    char *bad_fatal[] = { "a", "--worker", "w", "--listen", ":1",
+                          "--fatal-restart", "yes" };
+    char *bad_url[] = { "a", "--worker", "w", "--listen", ":1",
+                        "--orchestrator", "ftp://x" };
+    char *empty_cmd[] = { "a", "--worker", "w", "--listen", ":1", "--" };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env, err,
+                                        sizeof(err)), 0);
+    assert_string_equal(c.public_key, "/k.pem");
+    assert_string_equal(c.allowed_origins, "https://x");
+    assert_string_equal(c.config_file, "/c.json");
+    assert_int_equal(c.buffer_bytes, 1048576);
+    assert_int_equal(c.line_max, 64);
+    assert_int_equal(c.ship_timeout_ms, 100);
+    assert_int_equal(c.flush_timeout_ms, 0);
+    assert_string_equal(c.instance_id, "web");
+    assert_int_equal(c.app_port, 3000);
+    assert_int_equal(c.fatal_restart, 0);
+    assert_true(c.insecure_no_auth);
+    /* everything after "--" is the command's, flags included */
+    assert_int_equal(c.cmd_argc, 4);
+    assert_string_equal(c.cmd_argv[0], "node");
+    assert_string_equal(c.cmd_argv[2], "--port");
+
+    assert_int_equal(agent_config_parse(&c, ARGC(defaults), defaults, no_env,
+                                        err, sizeof(err)), 0);
+    assert_null(c.public_key);
+    assert_false(c.insecure_no_auth);
+    assert_int_equal(c.buffer_bytes, 16u << 20);
+    assert_int_equal(c.line_max, 65536);
+    assert_string_equal(c.instance_id, "app");
+    assert_int_equal(c.fatal_restart, 1);
+    assert_null(c.cmd_argv);
+    assert_int_equal(agent_config_parse(&c, ARGC(defaults), defaults, env,
+                                        err, sizeof(err)), 0);
+    assert_true(c.insecure_no_auth);
+    assert_int_equal(c.buffer_bytes, 65536);
+
+    expect_error(ARGC(small_buf), small_buf, no_env, "--buffer-bytes");
+    expect_error(ARGC(small_line), small_line, no_env, "--line-max");
+    expect_error(ARGC(big_line), big_line, no_env, "--line-max");
+    expect_error(ARGC(bad_id), bad_id, no_env, "--instance-id");
+    expect_error(ARGC(bad_fatal), bad_fatal, no_env, "--fatal-restart");
+    expect_error(ARGC(bad_url), bad_url, no_env, "--orchestrator");
+    expect_error(ARGC(empty_cmd), empty_cmd, no_env, "--");
+}
+
 int
 main(void)
 {
@@ -223,6 +296,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_supervisor_and_shipping_flags),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

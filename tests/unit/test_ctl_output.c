@@ -96,6 +96,40 @@ test_json_and_raw(void **state)
     check(CTL_FORMAT_RAW, "{ \"a\" : 1 }", NULL, "{ \"a\" : 1 }");
 }
 
+static void
+test_columns_by_path(void **state)
+{
+    static const struct ctl_column cols[] = {
+        { "NAME", "name" }, { "UP", "upstream.servers" },
+        { "T", "health.terminal.status" }, { "MS", "ms" }, { NULL, NULL }
+    };
+    struct ctl c;
+    char *buf;
+    size_t len;
+    json_t *v;
+
+    (void) state;
+    memset(&c, 0, sizeof(c));
+    c.out = open_memstream(&buf, &len);
+    v = json_loads("[{\"name\":\"a\",\"upstream\":{\"servers\":[\"h:1\",\"h:2\"]},"
+                   "\"health\":{\"terminal\":{\"status\":\"healthy\"}},\"ms\":0.227},"
+                   "{\"name\":\"bb\",\"health\":null,\"ms\":null}]", 0, NULL);
+    assert_non_null(v);
+    ctl_print_columns(&c, v, cols);
+    json_decref(v);
+    /* An empty list still prints its header. */
+    v = json_array();
+    ctl_print_columns(&c, v, cols);
+    json_decref(v);
+    fclose(c.out);
+    assert_string_equal(buf,
+        "NAME   UP        T         MS\n"
+        "a      h:1,h:2   healthy   0.227\n"
+        "bb     -         -         -\n"
+        "NAME   UP   T   MS\n");
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -103,6 +137,7 @@ main(void)
         cmocka_unit_test(test_table_rows),
         cmocka_unit_test(test_table_shapes),
         cmocka_unit_test(test_json_and_raw),
+        cmocka_unit_test(test_columns_by_path),
     };
     return cmocka_run_group_tests_name("ctl_output", tests, NULL, NULL);
 }

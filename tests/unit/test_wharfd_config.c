@@ -124,6 +124,52 @@ test_config_file(void **state)
     unlink(path);
 }
 
+/* The flags of the store issue, at their edges. */
+static void
+test_store_flags(void **state)
+{
+    char *ok[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x.db",
+                   "--ws-listen", "127.0.0.1:9001", "--auth", "off",
+                   "--feed-queue", "1", "--batch-max", "1000000",
+                   "--max-logs", "5", "--log-days", "0",
+                   "--gateway", "http://127.0.0.1:8080/", NULL };
+    char *bad_auth[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
+                         "--auth", "maybe", NULL };
+    char *bad_ws[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
+                       "--ws-listen", "unix:/tmp/x.sock", NULL };
+    char *bad_queue[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
+                          "--feed-queue", "0", NULL };
+    char *bad_batch[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
+                          "--batch-max", "1000001", NULL };
+    char *bad_gw[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
+                       "--gateway", "ftp://x", NULL };
+    struct wharfd_config cfg;
+    char err[512];
+
+    (void) state;
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(ok), ok, err, sizeof(err)), 0);
+    assert_true(cfg.has_ws_listen);
+    assert_int_equal(cfg.ws_listen.port, 9001);
+    assert_true(cfg.auth_off);
+    assert_int_equal(cfg.feed_queue, 1);
+    assert_int_equal(cfg.batch_max, 1000000);
+    assert_int_equal(cfg.max_logs, 5);
+    assert_int_equal(cfg.log_days, 0);
+    assert_int_equal(cfg.error_days, 7);
+    assert_string_equal(cfg.gateway, "http://127.0.0.1:8080");
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_auth), bad_auth, err,
+                                        sizeof(err)), -1);
+    assert_non_null(strstr(err, "--auth"));
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_ws), bad_ws, err,
+                                        sizeof(err)), -1);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_queue), bad_queue, err,
+                                        sizeof(err)), -1);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_batch), bad_batch, err,
+                                        sizeof(err)), -1);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_gw), bad_gw, err,
+                                        sizeof(err)), -1);
+}
+
 int
 main(void)
 {
@@ -131,6 +177,7 @@ main(void)
         cmocka_unit_test(test_listen_parse),
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_store_flags),
     };
     return cmocka_run_group_tests_name("wharfd_config", tests, NULL, NULL);
 }

@@ -1,0 +1,209 @@
+/*
+ * The process supervisor: instances of the app's processes, each with its
+ * own spec (what to run, how to restart it) and live state.
+ *
+ * States and the restart policy follow shared/vibesdk-behavior.md section 4
+ * (with R10 fixed: the real restart count is reported):
+ *   start:   stopped|crashed -> starting -> running (the child has exec'd)
+ *            or -> stopped when it cannot be exec'd (S7, no restart)
+ *   exit while running: code 0 with output in the last 30 s -> stopped (R3);
+ *            otherwise crashed, and restarted after restartDelayMs while
+ *            restartCount < maxRestarts (R1, R2, R4, R5); a run longer than
+ *            stableRunMs resets the count at the next start (R7)
+ *   stop:    running -> stopping: SIGTERM to the process group, SIGKILL
+ *            after killTimeoutMs (K1, K2); force: SIGKILL at once; a pending
+ *            restart is cancelled (R8)
+ *   fatal error line while running (detect.h), when fatalRestart is on:
+ *            SIGTERM to the direct child -> crash -> restart policy (E10)
+ *   health, every healthCheckIntervalMs while running: pid alive; expected
+ *            port accepts a TCP connection within 2 s; failures do not
+ *            count during the first portGraceMs; 2 consecutive failures
+ *            restart the group (P1-P9)
+ * Every state change is an event (state_changed, process_started,
+ * process_crashed, process_stopped, restart_failed, health_check_failed,
+ * port_ready) shipped to the orchestrator and sent to /websocket clients.
+ *
+ * Children are forked here (not uv_spawn: see reaper.h), each in its own
+ * session and process group, stdin /dev/null, stdout and stderr on pipes
+ * read on the loop (lines.h). Their environment is the agent's minus its
+ * own WHARF_* settings, plus the spec's env and PORT=expectedPort.
+ */
+#ifndef AGENT_PROC_H
+#define AGENT_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "lines.h"
+#include "reaper.h"
+
+/* Instance ids: the peer's rule ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, <= 64. */
+#define AGENT_INSTANCE_ID_MAX 64
+/* Limits of a spec. */
+#define AGENT_PROC_ARGS_MAX 256
+#define AGENT_PROC_ENV_MAX 256
+#define AGENT_PROC_STRING_MAX 4096
+/* Most instances one agent supervises. */
+#define AGENT_PROCS_MAX 64
+
+/* Policy defaults (TY:297-306) and the peer CLI's when a port is given. */
+#define AGENT_DEFAULT_MAX_RESTARTS 3u
+#define AGENT_DEFAULT_MAX_RESTARTS_PORT 120u
+#define AGENT_DEFAULT_RESTART_DELAY_MS 1000u
+#define AGENT_DEFAULT_PROC_KILL_TIMEOUT_MS 10000u
+#define AGENT_DEFAULT_HEALTH_INTERVAL_MS 30000u
+#define AGENT_DEFAULT_HEALTH_INTERVAL_PORT_MS 10000u
+#define AGENT_DEFAULT_STABLE_RUN_MS 300000u
+#define AGENT_DEFAULT_PORT_GRACE_MS 60000u
+/* An exit 0 after this long without output counts as killed (R4). */
+#define AGENT_INACTIVITY_MS 30000u
+#define AGENT_PORT_PROBE_TIMEOUT_MS 2000u
+#define AGENT_PORT_FAILURE_THRESHOLD 2u
+/* Most bytes read from one pipe per readiness callback: fairness. */
+#define AGENT_PROC_READS_PER_WAKEUP 4
+
+struct agent;
+struct agent_waiter;
+struct agent_probe;
+
+enum agent_pstate {
+    AGENT_PS_STOPPED,
+    AGENT_PS_STARTING,
+    AGENT_PS_RUNNING,
+    AGENT_PS_STOPPING,
+    AGENT_PS_CRASHED
+};
+
+const char *agent_pstate_name(enum agent_pstate s);
+
+struct agent_proc_spec {
+    char id[AGENT_INSTANCE_ID_MAX + 1];
+    char *command;
+    char **args;            /* NULL-terminated, without the command */
+    char *cwd;              /* NULL: the agent's */
+    char **env;             /* NULL-terminated "NAME=value" */
+    int expected_port;      /* 0: none */
+    int auto_restart;
+    unsigned max_restarts;
+    unsigned restart_delay_ms;
+    unsigned kill_timeout_ms;
+    unsigned health_interval_ms;    /* 0: no health checks */
+    unsigned stable_ms;
+    unsigned port_grace_ms;
+};
+
+/*
+ * Fills spec from a JSON object (config file, POST /processes):
+ *   {instanceId, command, args?, cwd?, env?, expectedPort?, autoRestart?,
+ *    maxRestarts?, restartDelayMs?, killTimeoutMs?, healthCheckIntervalMs?,
+ *    stableRunMs?, portGraceMs?}
+ * Returns 0, or -1 with a message naming the member in err. Pure.
+ */
+int agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
+                              char *err, size_t errlen);
+void agent_proc_spec_free(struct agent_proc_spec *spec);
+int agent_instance_id_valid(const char *s);
+
+struct agent_proc;
+
+struct agent_proc_stream {
+    struct agent_proc *proc;
+    int no;                 /* 0 stdout, 1 stderr */
+    int fd;                 /* read end, -1 when closed */
+    uv_poll_t *poll;        /* one per run: a closing one cannot be reused
+                               by a restart in the same loop turn */
+    struct agent_lines lines;
+};
+
+struct agent_proc {
+    struct agent *agent;
+    unsigned index;         /* in agent->procs, never reused */
+    struct agent_proc_spec spec;
+
+    enum agent_pstate state;
+    pid_t pid;              /* 0 when no child */
+    pid_t pgid;             /* the last child's process group */
+    struct agent_probe *probe;      /* port probe in flight */
+    unsigned restart_count;
+    unsigned long runs;     /* starts so far: processId is "<id>-<runs>" */
+    char process_id[AGENT_INSTANCE_ID_MAX + 24];
+    int64_t start_ms, end_ms;       /* wall clock, 0 when none */
+    uint64_t start_mono, end_mono;  /* uv_now() */
+    uint64_t last_output_mono;
+    int exit_code;          /* -1 when none */
+    int term_signal;        /* 0 when none */
+    char last_error[256];
+
+    struct agent_child child;
+    struct agent_proc_stream out[2];    /* stdout, stderr */
+
+    uv_timer_t restart_timer, kill_timer, health_timer;
+    int restart_pending;
+    int stop_requested;     /* the exit was asked for: not a crash */
+    int restart_after_stop; /* restart(): start again once stopped */
+    int fatal_sent;         /* the fatal rule sent SIGTERM this run */
+
+    /* health */
+    int port_confirmed;
+    unsigned port_failures;
+    int probe_busy;
+
+    /* shipping (ship.c) */
+    uint64_t seq_local;     /* last local sequence given to a line */
+    uint64_t seq_base;      /* orchestrator's last sequence at start */
+    int seq_known;          /* seq_base is known (getLastSequence) */
+    int upsert_dirty;       /* process row changed since last shipped */
+    uint64_t dropped;       /* lines dropped since last reported */
+    uint64_t dropped_first, dropped_last;   /* their local sequences */
+
+    struct agent_waiter *waiters;   /* asked for first output (api.c) */
+};
+
+/* Creates an instance (state stopped) from spec, which it takes over.
+ * Returns it, or NULL with a message in err (duplicate id, too many). */
+struct agent_proc *agent_proc_create(struct agent *agent,
+                                     struct agent_proc_spec *spec,
+                                     char *err, size_t errlen);
+struct agent_proc *agent_proc_find(struct agent *agent, const char *id);
+
+/* Control. Return 0, or -1 with a message in err (and *conflict set when
+ * the state does not allow it). */
+/* manual: asked for by an operator (resets the restart count). */
+int agent_proc_start(struct agent_proc *p, int manual, char *err,
+                     size_t errlen);
+int agent_proc_stop(struct agent_proc *p, int force, char *err,
+                    size_t errlen);
+int agent_proc_restart(struct agent_proc *p, char *err, size_t errlen);
+
+/* The process as JSON (REST, RPC, upsertProcess). */
+json_t *agent_proc_json(const struct agent_proc *p);
+
+/* 1 when the instance has no child and nothing pending. */
+int agent_proc_idle(const struct agent_proc *p);
+
+/* Sends sig to every running instance's process group. */
+void agent_procs_signal(struct agent *agent, int sig);
+
+/* Shutdown step: stops the last instance still running (reverse order of
+ * creation, one at a time). Returns 1 when every instance is idle. */
+int agent_procs_shutdown_step(struct agent *agent);
+
+/* Last resort at exit: SIGKILL and reap every child, close every handle. */
+void agent_procs_close(struct agent *agent);
+/* After the loop ended: frees every instance. */
+void agent_procs_free(struct agent *agent);
+
+/* Emits an event: shipped (recordEvent) and sent to /websocket clients.
+ * payload is stolen (may be NULL). p may be NULL (agent-wide event). */
+void agent_event(struct agent *agent, struct agent_proc *p, const char *type,
+                 json_t *payload);
+
+/* The current wall-clock time in ms. */
+int64_t agent_wall_ms(void);
+/* ISO-8601 with milliseconds of a wall time in ms, into buf (>= 32). */
+void agent_iso_ms(int64_t ms, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,138 @@
+/*
+ * Shipping to the orchestrator: every log line, error, event and process
+ * state goes to ContainerMonitoringOps on the orchestrator's POST /rpc
+ * (docs/wharfd.md), with the worker's ingest token.
+ *
+ * - Log lines are copied once into a queue of large chunks (no allocation
+ *   per line) and leave it in batches: at most AGENT_SHIP_BATCH_LINES lines
+ *   (and AGENT_SHIP_BATCH_BYTES of text) per request, sent when that many
+ *   are waiting or AGENT_SHIP_FLUSH_MS after the first one, whichever comes
+ *   first. One request is in flight at a time, so the orchestrator sees
+ *   every instance's lines in order. A request is one JSON-RPC batch:
+ *   upsertProcess for instances whose state changed, storeLogs per run of
+ *   one instance's lines, storeErrors, recordEvent per event, heartbeat.
+ * - Sequence numbers: each instance numbers its lines 1, 2, ... locally;
+ *   the shipped sequence is that plus the instance's last stored sequence
+ *   (getLastSequence), asked once per instance before its first lines are
+ *   sent, so numbers continue across agent restarts without reuse.
+ * - Failures (connection, timeout, HTTP status, a -32603 or auth error):
+ *   the calls that failed are sent again after an exponential backoff with
+ *   jitter (AGENT_SHIP_BACKOFF_*). storeLogs is idempotent on the
+ *   orchestrator (unique per worker, instance, sequence), so a resend after
+ *   a lost answer stores nothing twice. A call refused as invalid
+ *   (-32600/-32601/-32602) is not retried: its lines count as dropped.
+ * - Memory: queue and request in flight together stay under --buffer-bytes
+ *   (default 16 MiB). Beyond it the oldest queued lines are dropped; when
+ *   the orchestrator answers again, each instance that lost lines reports
+ *   it with a logs_dropped event {count, firstSequence, lastSequence}.
+ * - libcurl's multi interface runs on the agent's libuv loop (sockets on
+ *   uv_poll, its timer on a uv_timer): nothing blocks the loop.
+ * Without --orchestrator nothing is queued.
+ */
+#ifndef AGENT_SHIP_H
+#define AGENT_SHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "detect.h"
+
+#define AGENT_SHIP_BATCH_LINES 500
+#define AGENT_SHIP_BATCH_BYTES (2u << 20)
+#define AGENT_SHIP_FLUSH_MS 50
+#define AGENT_SHIP_BUFFER_DEFAULT (16u << 20)
+#define AGENT_SHIP_BUFFER_MIN (64u << 10)
+#define AGENT_SHIP_BACKOFF_MIN_MS 100
+#define AGENT_SHIP_BACKOFF_MAX_MS 5000
+#define AGENT_SHIP_TIMEOUT_DEFAULT_MS 10000u
+#define AGENT_SHIP_HEARTBEAT_MS 10000
+/* Largest answer read from the orchestrator. */
+#define AGENT_SHIP_RESPONSE_MAX (4u << 20)
+/* While lines keep being dropped (an app that prints faster than the
+ * orchestrator takes), logs_dropped is reported at most this often, and
+ * at once when the queue has drained. */
+#define AGENT_SHIP_DROP_REPORT_MS 5000
+/* Most events and errors in one request. */
+#define AGENT_SHIP_BATCH_ITEMS 500
+
+struct agent;
+struct agent_proc;
+struct ship_chunk;
+struct ship_item;
+
+struct agent_ship {
+    int enabled;
+    void *multi;                /* CURLM */
+    void *easy;                 /* CURL, reused: one kept-alive connection */
+    void *headers;              /* struct curl_slist */
+    char *url;
+    uv_timer_t curl_timer, flush_timer, retry_timer, beat_timer;
+    int timers_open;
+
+    /* queued log lines */
+    struct ship_chunk *head, *tail, *spare;
+    size_t nrecs;
+    size_t chunk_size;
+    /* queued errors and events */
+    struct ship_item *items, *items_tail;
+    size_t nitems;
+
+    size_t bytes;               /* queued lines + items + in flight */
+    size_t max_bytes;
+
+    /* the request in flight (or waiting for its retry) */
+    int busy;                   /* a curl transfer runs */
+    int waiting_retry;
+    char **calls;               /* JSON text of each call, id = index + 1 */
+    unsigned char *call_kind;
+    uint32_t *call_proc;        /* instance index (storeLogs etc.) */
+    uint32_t *call_lines;       /* lines in a storeLogs call */
+    unsigned ncalls, calls_cap;
+    size_t calls_bytes;
+    char *body;
+    size_t body_len, body_cap;
+    char *resp;
+    size_t resp_len;
+    unsigned failures;
+    unsigned backoff_ms;
+    unsigned rand_state;
+    int heartbeat_due;
+    uint64_t drop_reported_ms;  /* uv_now() of the last logs_dropped */
+    int stopping;               /* agent shutdown: flush what is left */
+
+    /* counters (GET /health, tests) */
+    uint64_t lines_queued, lines_shipped, lines_dropped, requests, errors;
+
+    /* per-line timestamp text, cached per second */
+    int64_t ts_sec;
+    char ts_prefix[24];
+};
+
+/* Reads the configuration; starts curl on the loop. 0 or -1 (logged). */
+int agent_ship_init(struct agent *agent);
+void agent_ship_close(struct agent *agent);
+void agent_ship_free(struct agent *agent);
+
+void agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
+                    int64_t ts_ms, int stream, enum agent_level level,
+                    unsigned flags, const char *line, size_t len);
+/* e (an ERR object of storeErrors) and ev (recordEvent params) are stolen. */
+void agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e);
+void agent_ship_event(struct agent *agent, json_t *ev);
+/* The instance's row changed: an upsertProcess goes with the next batch. */
+void agent_ship_process(struct agent *agent, struct agent_proc *p);
+
+/* 1 when nothing is queued or in flight. */
+int agent_ship_idle(const struct agent *agent);
+/* Shutdown: send what is queued now, without waiting for a timer. */
+void agent_ship_flush_now(struct agent *agent);
+
+/* Writes len bytes of text as a JSON string body (without quotes) into
+ * out, replacing invalid UTF-8 with U+FFFD. out must hold 6 * len bytes.
+ * Returns the bytes written. Pure; unit-tested. */
+size_t agent_json_escape(const char *s, size_t len, char *out);
+
+#endif

@@ -1,0 +1,109 @@
+// bench/query: "latest 100 logs of one of 50 workers" at 1,000,000 rows,
+// 64 concurrent keep-alive connections through nginx, against the ceiling
+// of a trivial libfcgi responder behind the same nginx configuration,
+// interleaved.
+//
+//   node bench/query/run.mjs [REPS] [SECONDS] [ROWS]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { BUILD, freePort, renderNginxConf, startNginx, startStack, waitFor } from '../../tests/lib/stack.mjs';
+import { cpuSeconds, machineLine, median, treeCpu } from '../lib.mjs';
+
+const REPS = Number(process.argv[2] || 3);
+const SECONDS = Number(process.argv[3] || 8);
+const ROWS = Number(process.argv[4] || 1_000_000);
+const WORKERS = 50;
+const CONC = 64;
+
+const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['--threads', '8', '--retention-interval', '0'] });
+let trivial;
+let ngx2;
+try {
+  // Populate: ROWS logs over 50 workers, 4 writers, batches of 10,000.
+  const per = ROWS / WORKERS;
+  const jobs = [];
+  for (let w = 0; w < WORKERS; w++) for (let from = 1; from <= per; from += 10000) jobs.push([w, from]);
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (jobs.length) {
+      const [w, from] = jobs.shift();
+      const n = Math.min(10000, per - from + 1);
+      const logs = Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: i % 7 ? 'info' : 'error', message: `request ${from + i} served in ${i % 97} ms`, stream: 'stdout' }));
+      const res = await fetch(`${stack.http}/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ContainerMonitoringOps.storeLogs', params: { worker: `q${w}`, instanceId: 'app', logs } }),
+      });
+      const j = await res.json();
+      if (j.error) throw new Error(JSON.stringify(j.error));
+    }
+  }));
+  process.stderr.write(`populated ${ROWS} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  // The ceiling: a trivial responder behind an nginx rendered the same way.
+  const tport = await freePort();
+  trivial = spawn(path.join(BUILD, 'bench/trivial'), [`127.0.0.1:${tport}`, '64'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => trivial.stdout.once('data', resolve));
+  const prefix2 = path.join(stack.dir, 'nginx-trivial');
+  fs.mkdirSync(prefix2, { mode: 0o755 });
+  const port2 = await freePort();
+  const conf2 = renderNginxConf({ prefix: prefix2, listen: `127.0.0.1:${port2}`, wharfd: `127.0.0.1:${tport}`,
+    wharfdWs: `127.0.0.1:${await freePort()}`, workersDir: stack.workersDir, keys: stack.keys });
+  ngx2 = await startNginx({ prefix: prefix2, conf: conf2, logDir: stack.logDir });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port2}/api/monitoring/logs`)).status === 200, { what: 'trivial through nginx' });
+
+  const load = async (base, name) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
+    const lat = [];
+    const cpu0 = name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid);
+    const ngxPid = name === 'wharfd' ? stack.nginx.pid : ngx2.pid;
+    const n0 = treeCpu(ngxPid);
+    const end = Date.now() + SECONDS * 1000;
+    let bad = 0;
+    const one = (w) => new Promise((resolve, reject) => {
+      const t = process.hrtime.bigint();
+      http.get(`${base}/api/monitoring/logs?worker=q${w}&limit=100`, { agent, headers: { authorization: `Bearer ${stack.token}` } }, (res) => {
+        let len = 0;
+        res.on('data', (c) => { len += c.length; });
+        res.on('end', () => {
+          if (res.statusCode !== 200 || len < 50) bad++;
+          lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+          resolve();
+        });
+      }).on('error', reject);
+    });
+    await Promise.all(Array.from({ length: CONC }, async (_, i) => {
+      let w = i % WORKERS;
+      while (Date.now() < end) {
+        await one(w);
+        w = (w + 17) % WORKERS;
+      }
+    }));
+    agent.destroy();
+    lat.sort((a, b) => a - b);
+    const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+    return { rps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), bad,
+      serverCpu: (name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid)) - cpu0,
+      nginxCpu: treeCpu(ngxPid) - n0 };
+  };
+
+  const res = { wharfd: [], trivial: [] };
+  for (let r = 0; r < REPS; r++) {
+    res.wharfd.push(await load(stack.http, 'wharfd'));
+    res.trivial.push(await load(`http://127.0.0.1:${port2}`, 'trivial'));
+    process.stderr.write(`rep ${r + 1}/${REPS}: wharfd ${res.wharfd.at(-1).rps.toFixed(0)} req/s p99 ${res.wharfd.at(-1).p99.toFixed(2)} ms; trivial ${res.trivial.at(-1).rps.toFixed(0)} req/s p99 ${res.trivial.at(-1).p99.toFixed(2)} ms\n`);
+  }
+  const m = (a, k) => median(a.map((x) => x[k]));
+  console.log(JSON.stringify({
+    machine: machineLine(), rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
+    wharfd: { rps: m(res.wharfd, 'rps'), p50: m(res.wharfd, 'p50'), p99: m(res.wharfd, 'p99'), cpu: m(res.wharfd, 'serverCpu'), nginxCpu: m(res.wharfd, 'nginxCpu'), bad: m(res.wharfd, 'bad') },
+    trivial: { rps: m(res.trivial, 'rps'), p50: m(res.trivial, 'p50'), p99: m(res.trivial, 'p99'), cpu: m(res.trivial, 'serverCpu'), nginxCpu: m(res.trivial, 'nginxCpu'), bad: m(res.trivial, 'bad') },
+    all: res,
+  }, null, 1));
+} finally {
+  if (ngx2) await ngx2.stop();
+  if (trivial) trivial.kill('SIGKILL');
+  await stack.stop();
+}

@@ -1,0 +1,422 @@
+// bench/wsproxy: WebSocket echo through wharf_route, against the same echo
+// server through a plain proxy_pass location of the same nginx, and direct.
+//
+//   node bench/wsproxy/run.mjs [--quick] [--only echo,handshake,idle,callgrind]
+//
+//   BENCH_REPS=5 BENCH_DURATION=2 BENCH_IDLE=10000 B=build
+//
+// Everything on loopback, in a temp folder; every process started here is
+// stopped by pid. One nginx worker process, whose CPU is read from
+// /proc/PID/stat (and /proc/PID/schedstat) around each measurement by the
+// load client itself. Targets, run interleaved (A, B, C, A, B, C, ...):
+//
+//   A  wharf   /api/workers/echo/...  wharf_route as in conf/wharf.conf
+//                                     (auth on, the operator's token)
+//   A' open    /open/echo/...         wharf_route, wharf_auth off
+//   B  plain   /plain/...             proxy_pass to the same upstream
+//   C  direct  the echo server itself
+//
+// Results: a JSON file (build/bench/wsproxy.json) and a summary on stdout.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { childPids, freePort, generateKeys, mintToken, waitFor } from '../../tests/lib/stack.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const B = path.resolve(ROOT, process.env.B || 'build');
+const MODULE = path.join(B, 'ngx_http_wharf_module.so');
+const WSLOAD = path.join(B, 'bench/wsload');
+const WSECHO = path.join(B, 'bench/wsecho');
+const NGINX = '/usr/sbin/nginx';
+
+const args = process.argv.slice(2);
+const QUICK = args.includes('--quick');
+const onlyArg = args.indexOf('--only');
+const ONLY = onlyArg >= 0 ? args[onlyArg + 1].split(',') : ['echo', 'handshake', 'idle', 'callgrind'];
+const REPS = Number(process.env.BENCH_REPS || (QUICK ? 1 : 5));
+const DURATION = Number(process.env.BENCH_DURATION || (QUICK ? 0.5 : 2));
+const IDLE = Number(process.env.BENCH_IDLE || (QUICK ? 1000 : 10000));
+const OUT = path.join(B, 'bench/wsproxy.json');
+
+// not "wharf-*": other test runs on this machine clean those up
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsproxy-bench-'));
+fs.chmodSync(dir, 0o755);
+const procs = [];
+
+function start(cmd, argv, opts = {}) {
+  const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  p.out = '';
+  p.err = '';
+  p.stdout.on('data', (d) => { p.out += d; });
+  p.stderr.on('data', (d) => { p.err += d; });
+  p.done = new Promise((resolve) => p.on('exit', (code, signal) => resolve({ code, signal })));
+  procs.push(p);
+  return p;
+}
+
+async function stop(p, sig = 'SIGTERM') {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  p.kill(sig);
+  const t = setTimeout(() => p.kill('SIGKILL'), 30000);
+  await p.done;
+  clearTimeout(t);
+}
+
+function loadavg() {
+  return fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+function machine() {
+  const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] || 'unknown CPU';
+  const nginxV = spawnSync(NGINX, ['-v']).stderr.toString().trim();
+  return `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, `
+    + `${os.type()} ${os.release()}, ${nginxV}, node ${process.version}`;
+}
+
+// ---------------------------------------------------------------------------
+
+const keys = generateKeys(dir);
+const token = mintToken(keys.privateKey, { sub: '*', scope: 'read terminal', ttl: 6 * 3600 });
+const AUTH = `Authorization: Bearer ${token}`;
+
+// The proxy lines of conf/wharf.conf's /api/workers/ location; the plain
+// location has the same, less what only the module provides: the route
+// variables in proxy_pass and the module's token for the agent. (The
+// informational X-Wharf-Worker and X-Wharf-Container headers of wharf.conf
+// are left out of both: nothing reads them, and they cost every request.)
+const PROXY_COMMON = `
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $wharf_connection_upgrade;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+            proxy_connect_timeout 5s;`;
+const PROXY_WHARF = `
+            proxy_pass http://$wharf_upstream$wharf_path$is_args$args;
+            proxy_set_header Authorization $wharf_upstream_authorization;${PROXY_COMMON}`;
+
+function nginxConf({ prefix, port, echoPort, single }) {
+  return `
+load_module ${MODULE};
+${single ? 'master_process off;\ndaemon off;' : ''}
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 40000; }
+http {
+    access_log off;
+    client_body_temp_path ${prefix}/tmp/body;
+    proxy_temp_path ${prefix}/tmp/proxy;
+    fastcgi_temp_path ${prefix}/tmp/fastcgi;
+    uwsgi_temp_path ${prefix}/tmp/uwsgi;
+    scgi_temp_path ${prefix}/tmp/scgi;
+
+    map $http_upgrade $wharf_connection_upgrade { default upgrade; "" ""; }
+
+    wharf_auth_public_key ${keys.publicPath};
+    wharf_auth_private_key ${keys.privatePath};
+
+    upstream echo { server 127.0.0.1:${echoPort}; keepalive 32; }
+    wharf_worker echo upstream=echo;
+
+    server {
+        listen 127.0.0.1:${port} backlog=4096;
+
+        location /api/workers/ {
+            wharf_route;${PROXY_WHARF}
+        }
+
+        location /open/ {
+            wharf_route prefix=/open/;
+            wharf_auth off;${PROXY_WHARF}
+        }
+
+        location /plain/ {
+            proxy_pass http://echo/;${PROXY_COMMON}
+        }
+
+        # stock nginx, no module: what a proxy_pass with variables costs
+        location /plainvar/ {
+            set $target echo;
+            proxy_pass http://$target/ws;${PROXY_COMMON}
+        }
+    }
+}
+`;
+}
+
+const TARGETS = {
+  wharf: { path: '/api/workers/echo/ws', headers: [AUTH] },
+  open: { path: '/open/echo/ws', headers: [] },
+  plain: { path: '/plain/ws', headers: [] },
+  plainvar: { path: '/plainvar/x', headers: [] },
+};
+
+async function startNginx(echoPort, { single = false, valgrind = null } = {}) {
+  const prefix = fs.mkdtempSync(path.join(dir, 'nginx-'));
+  fs.chmodSync(prefix, 0o755);
+  fs.mkdirSync(path.join(prefix, 'tmp'));
+  const port = await freePort();
+  const conf = path.join(prefix, 'nginx.conf');
+  fs.writeFileSync(conf, nginxConf({ prefix, port, echoPort, single }));
+  const argv = ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')];
+  if (!single) argv.push('-g', 'daemon off;');
+  const p = valgrind ? start('valgrind', [...valgrind, NGINX, ...argv]) : start(NGINX, argv);
+  p.port = port;
+  p.prefix = prefix;
+  await waitFor(() => {
+    if (p.exitCode !== null) throw new Error(`nginx exited: ${p.err}${fs.readFileSync(path.join(prefix, 'error.log'), 'utf8')}`);
+    return fs.existsSync(path.join(prefix, 'nginx.pid'));
+  }, { timeout: 60000, what: 'nginx to start' });
+  if (!single) {
+    p.worker = await waitFor(() => childPids(p.pid)[0], { what: 'the nginx worker process' });
+  }
+  // answers?
+  await waitFor(() => new Promise((resolve) => {
+    const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/plain/`]);
+    resolve(r.stdout.toString() !== '000');
+  }), { timeout: 60000, what: 'nginx to answer' });
+  return p;
+}
+
+function wsload(argv) {
+  const r = spawnSync(WSLOAD, argv, { timeout: 600000 });
+  const line = r.stdout.toString().trim().split('\n').pop();
+  if (r.status !== 0) throw new Error(`wsload ${argv.join(' ')}: exit ${r.status}: ${r.stderr}${line}`);
+  return JSON.parse(line);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// --- echo: messages/s and nginx CPU per message ------------------------------
+
+async function benchEcho(echo, ngx) {
+  const cells = [];
+  const conns = QUICK ? [1, 100] : [1, 100, 1000];
+  for (const c of conns) {
+    for (const size of [64, 4096]) {
+      const runs = { wharf: [], plain: [], direct: [] };
+      const load0 = loadavg();
+      for (let rep = 0; rep < REPS; rep++) {
+        for (const t of ['wharf', 'plain', 'direct']) {
+          const base = ['--mode', 'echo', '--conns', `${c}`, '--size', `${size}`,
+            '--duration', `${DURATION}`, '--warmup', '0.5'];
+          const r = t === 'direct'
+            ? wsload([...base, '--port', `${echo.port}`, '--path', '/ws'])
+            : wsload([...base, '--port', `${ngx.port}`, '--path', TARGETS[t].path,
+              ...TARGETS[t].headers.flatMap((h) => ['--header', h]), '--pid', `${ngx.worker}`]);
+          runs[t].push(r);
+        }
+      }
+      const cell = { conns: c, size, load: `${load0} -> ${loadavg()}`, runs };
+      for (const t of Object.keys(runs)) {
+        cell[t] = {
+          rate: median(runs[t].map((r) => r.rate)),
+          cpu_us_per_msg: t === 'direct' ? null : median(runs[t].map((r) => r.cpu_us / r.count)),
+          sched_us_per_msg: t === 'direct' ? null : median(runs[t].map((r) => r.sched_ns / 1000 / r.count)),
+          client_cpu_share: median(runs[t].map((r) => r.client_cpu_us / (r.seconds * 1e6))),
+        };
+      }
+      cell.rate_ratio = cell.wharf.rate / cell.plain.rate;
+      cell.cpu_ratio = cell.wharf.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
+      cell.sched_ratio = cell.wharf.sched_us_per_msg / cell.plain.sched_us_per_msg;
+      console.log(`echo ${c} conns ${size} B: msg/s wharf ${cell.wharf.rate.toFixed(0)} plain ${cell.plain.rate.toFixed(0)} `
+        + `direct ${cell.direct.rate.toFixed(0)} (x${cell.rate_ratio.toFixed(3)}); nginx CPU us/msg `
+        + `stat ${cell.wharf.cpu_us_per_msg.toFixed(2)} vs ${cell.plain.cpu_us_per_msg.toFixed(2)} (x${cell.cpu_ratio.toFixed(3)}), `
+        + `schedstat ${cell.wharf.sched_us_per_msg.toFixed(2)} vs ${cell.plain.sched_us_per_msg.toFixed(2)} `
+        + `(x${cell.sched_ratio.toFixed(3)}); load ${cell.load}`);
+      cells.push(cell);
+    }
+  }
+  return cells;
+}
+
+// --- handshakes: new sessions/s and nginx CPU per handshake -------------------
+
+async function benchHandshake(echo, ngx) {
+  const runs = { wharf: [], open: [], plain: [], plainvar: [], direct: [] };
+  const load0 = loadavg();
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const t of ['wharf', 'open', 'plain', 'plainvar', 'direct']) {
+      const base = ['--mode', 'handshake', '--conns', '16', '--duration', `${DURATION}`, '--warmup', '0.3'];
+      runs[t].push(t === 'direct'
+        ? wsload([...base, '--port', `${echo.port}`, '--path', '/ws'])
+        : wsload([...base, '--port', `${ngx.port}`, '--path', TARGETS[t].path,
+          ...TARGETS[t].headers.flatMap((h) => ['--header', h]), '--pid', `${ngx.worker}`]));
+    }
+  }
+  const res = { load: `${load0} -> ${loadavg()}`, runs };
+  for (const t of Object.keys(runs)) {
+    res[t] = {
+      rate: median(runs[t].map((r) => r.rate)),
+      cpu_us_per_hs: t === 'direct' ? null : median(runs[t].map((r) => r.cpu_us / r.count)),
+      sched_us_per_hs: t === 'direct' ? null : median(runs[t].map((r) => r.sched_ns / 1000 / r.count)),
+    };
+  }
+  console.log(`handshakes/s: wharf (auth on) ${res.wharf.rate.toFixed(0)}, open (auth off) ${res.open.rate.toFixed(0)}, `
+    + `plain ${res.plain.rate.toFixed(0)}, plainvar ${res.plainvar.rate.toFixed(0)}, direct ${res.direct.rate.toFixed(0)}; `
+    + `nginx CPU us/handshake stat ${res.wharf.cpu_us_per_hs.toFixed(1)} / ${res.open.cpu_us_per_hs.toFixed(1)} / `
+    + `${res.plain.cpu_us_per_hs.toFixed(1)} / ${res.plainvar.cpu_us_per_hs.toFixed(1)}, schedstat `
+    + `${res.wharf.sched_us_per_hs.toFixed(1)} / ${res.open.sched_us_per_hs.toFixed(1)} / ${res.plain.sched_us_per_hs.toFixed(1)} / `
+    + `${res.plainvar.sched_us_per_hs.toFixed(1)}; load ${res.load}`);
+  return res;
+}
+
+// --- idle sessions: nginx worker RSS per session -------------------------------
+
+function rssKiB(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+async function benchIdle(echo) {
+  const runs = { wharf: [], plain: [], plainvar: [] };
+  for (let rep = 0; rep < (QUICK ? 1 : 3); rep++) {
+    for (const t of ['wharf', 'plain', 'plainvar']) {
+      const ngx = await startNginx(echo.port);
+      try {
+        // one session first, so that what is set up once is not counted
+        wsload(['--mode', 'echo', '--conns', '1', '--size', '64', '--duration', '0.2', '--warmup', '0',
+          '--port', `${ngx.port}`, '--path', TARGETS[t].path, ...TARGETS[t].headers.flatMap((h) => ['--header', h])]);
+        const before = rssKiB(ngx.worker);
+        const load = start(WSLOAD, ['--mode', 'idle', '--conns', `${IDLE}`, '--size', '64', '--port', `${ngx.port}`,
+          '--path', TARGETS[t].path, ...TARGETS[t].headers.flatMap((h) => ['--header', h])]);
+        await waitFor(() => {
+          if (load.exitCode !== null) throw new Error(`wsload idle: ${load.err}${load.out}`);
+          return /^ready (\d+)/m.exec(load.out);
+        }, { timeout: 120000, what: `${IDLE} idle sessions` });
+        const ready = Number(/^ready (\d+)/m.exec(load.out)[1]);
+        if (ready !== IDLE) throw new Error(`only ${ready} of ${IDLE} sessions echoed`);
+        await new Promise((r) => setTimeout(r, 500));
+        const after = rssKiB(ngx.worker);
+        runs[t].push({ before_kib: before, after_kib: after, per_session_bytes: ((after - before) * 1024) / IDLE });
+        await stop(load);
+      } finally {
+        await stop(ngx, 'SIGQUIT');
+      }
+    }
+  }
+  const res = { sessions: IDLE, runs };
+  for (const t of Object.keys(runs)) res[t] = { per_session_bytes: median(runs[t].map((r) => r.per_session_bytes)) };
+  res.difference_bytes = res.wharf.per_session_bytes - res.plain.per_session_bytes;
+  res.difference_vs_plainvar_bytes = res.wharf.per_session_bytes - res.plainvar.per_session_bytes;
+  console.log(`idle: RSS per session wharf ${res.wharf.per_session_bytes.toFixed(0)} B, plain ${res.plain.per_session_bytes.toFixed(0)} B `
+    + `(+${res.difference_bytes.toFixed(0)} B), plainvar ${res.plainvar.per_session_bytes.toFixed(0)} B `
+    + `(+${res.difference_vs_plainvar_bytes.toFixed(0)} B) over ${IDLE} sessions`);
+  return res;
+}
+
+// --- callgrind: instructions per handshake, independent of load ---------------
+
+async function callgrindInstructions(echo, target, n) {
+  const out = path.join(dir, `callgrind.${target}.${n}.out`);
+  const ngx = await startNginx(echo.port, {
+    single: true,
+    valgrind: ['--tool=callgrind', `--callgrind-out-file=${out}`, '--trace-children=no'],
+  });
+  try {
+    wsload(['--mode', 'handshake', '--conns', '1', '--count', `${n}`, '--port', `${ngx.port}`,
+      '--path', TARGETS[target].path, ...TARGETS[target].headers.flatMap((h) => ['--header', h])]);
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    await stop(ngx, 'SIGQUIT');
+  }
+  if (process.env.BENCH_KEEP_CALLGRIND) fs.copyFileSync(out, path.join(process.env.BENCH_KEEP_CALLGRIND, path.basename(out)));
+  const text = fs.readFileSync(out, 'utf8');
+  const m = /^(?:summary|totals):\s*(\d+)/m.exec(text);
+  return Number(m[1]);
+}
+
+async function benchCallgrind(echo) {
+  // Instructions differ a little between runs of the same thing (how many
+  // events each epoll_wait returns depends on timing), so each figure is
+  // the median of three differences.
+  const [n1, n2] = QUICK ? [20, 60] : [100, 500];
+  const reps = QUICK ? 1 : 3;
+  const res = { n1, n2, reps };
+  for (const t of ['plain', 'plainvar', 'open', 'wharf']) res[t] = { runs: [] };
+  for (let rep = 0; rep < reps; rep++) {
+    for (const t of ['plain', 'plainvar', 'open', 'wharf']) {
+      const i1 = await callgrindInstructions(echo, t, n1);
+      const i2 = await callgrindInstructions(echo, t, n2);
+      res[t].runs.push({ i1, i2, per_handshake: (i2 - i1) / (n2 - n1) });
+    }
+  }
+  for (const t of ['plain', 'plainvar', 'open', 'wharf']) res[t].per_handshake = median(res[t].runs.map((r) => r.per_handshake));
+  res.plainvar_ratio = res.plainvar.per_handshake / res.plain.per_handshake;
+  res.open_ratio = res.open.per_handshake / res.plain.per_handshake;
+  res.wharf_ratio = res.wharf.per_handshake / res.plain.per_handshake;
+  console.log(`instructions per handshake (callgrind, (I(${n2}) - I(${n1})) / ${n2 - n1}, median of ${reps}): `
+    + `plain ${res.plain.per_handshake.toFixed(0)}, plainvar ${res.plainvar.per_handshake.toFixed(0)} (x${res.plainvar_ratio.toFixed(3)}), `
+    + `wharf auth off ${res.open.per_handshake.toFixed(0)} (x${res.open_ratio.toFixed(3)}), `
+    + `wharf auth on ${res.wharf.per_handshake.toFixed(0)} (x${res.wharf_ratio.toFixed(3)})`);
+  return res;
+}
+
+// ---------------------------------------------------------------------------
+
+async function main() {
+  for (const f of [MODULE, WSLOAD, WSECHO]) {
+    if (!fs.existsSync(f)) throw new Error(`${f} is missing: run make bench`);
+  }
+  const result = { machine: machine(), started: new Date().toISOString(), load_start: loadavg(),
+    reps: REPS, duration_s: DURATION };
+  console.log(`machine: ${result.machine}; load ${result.load_start}`);
+
+  const echoPort = await freePort();
+  const echo = start(WSECHO, [`${echoPort}`]);
+  echo.port = echoPort;
+  await waitFor(() => /listening/.test(echo.out), { what: 'wsecho' });
+
+  // written after each part, so that a part that fails loses only itself
+  const save = () => {
+    result.load_end = loadavg();
+    result.finished = new Date().toISOString();
+    fs.mkdirSync(path.dirname(OUT), { recursive: true });
+    fs.writeFileSync(OUT, `${JSON.stringify(result, null, 1)}\n`);
+  };
+
+  if (ONLY.includes('echo') || ONLY.includes('handshake')) {
+    const ngx = await startNginx(echoPort);
+    try {
+      if (ONLY.includes('echo')) {
+        result.echo = await benchEcho(echo, ngx);
+        save();
+      }
+      if (ONLY.includes('handshake')) {
+        result.handshake = await benchHandshake(echo, ngx);
+        save();
+      }
+    } finally {
+      await stop(ngx, 'SIGQUIT');
+    }
+  }
+  if (ONLY.includes('idle')) {
+    result.idle = await benchIdle(echo);
+    save();
+  }
+  if (ONLY.includes('callgrind')) {
+    result.callgrind = await benchCallgrind(echo);
+    save();
+  }
+  console.log(`results: ${OUT}`);
+}
+
+try {
+  await main();
+} finally {
+  for (const p of procs.reverse()) await stop(p, p.spawnfile === NGINX ? 'SIGQUIT' : 'SIGTERM');
+  fs.rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,59 @@
+/* --url for the WebSocket clients (see ws.h). */
+#include "ws.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+int
+ctl_ws_target(struct ctl *c, struct ctl_ws_target *t)
+{
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+    CURLU *u = curl_url();
+    size_t n;
+    int rc = CTL_USAGE;
+
+    if (u == NULL) {
+        return ctl_error(c, CTL_FAIL, "out of memory");
+    }
+    if (curl_url_set(u, CURLUPART_URL, c->args.url, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
+               != CURLUE_OK
+        || curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+    {
+        ctl_error(c, CTL_USAGE, "--url %s: not a URL wharfctl can use",
+                  c->args.url);
+        goto out;
+    }
+    n = strlen(host);
+    if (host[0] == '[' && n > 2) {      /* [::1] -> ::1 for the socket */
+        host[n - 1] = '\0';
+        memmove(host, host + 1, n - 1);
+    }
+    n = strlen(path);
+    while (n > 0 && path[n - 1] == '/') {
+        path[--n] = '\0';
+    }
+    if (strlen(host) >= sizeof(t->host) || n >= sizeof(t->base)) {
+        ctl_error(c, CTL_USAGE, "--url %s: too long", c->args.url);
+        goto out;
+    }
+    strcpy(t->host, host);
+    strcpy(t->base, path);
+    t->port = atoi(port);
+    t->tls = strcmp(scheme, "https") == 0;
+    snprintf(t->authority, sizeof(t->authority), strchr(t->host, ':')
+             ? "[%s]:%d" : "%s:%d", t->host, t->port);
+    rc = CTL_OK;
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/*
+ * What libwebsockets clients (terminal, logs tail -f) need to know about
+ * --url, and the lws context they share.
+ */
+#ifndef CTL_WS_H
+#define CTL_WS_H
+
+#include "ctl.h"
+
+/* Where --url points: host (IPv6 without brackets), port, TLS, the
+ * authority for the Host header, and the base path without a trailing
+ * '/' (a prefix the orchestrator may be mounted under). */
+struct ctl_ws_target {
+    char host[256];
+    char authority[300];
+    char base[1024];
+    int port;
+    int tls;
+};
+
+/* Parses c->args.url with libcurl's URL API. CTL_OK or CTL_USAGE. */
+int ctl_ws_target(struct ctl *c, struct ctl_ws_target *t);
+
+#endif

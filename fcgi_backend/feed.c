@@ -1,0 +1,843 @@
+/*
+ * The live feed on libwebsockets (design in feed.h). Threads:
+ *  - the feed thread runs lws_service: handshakes, frames in, frames out;
+ *  - the writer thread (store.c) calls feed_publish after each commit:
+ *    it appends to the clients' queues under the feed lock and wakes the
+ *    feed thread with lws_cancel_service (the one lws call that is safe
+ *    from another thread);
+ *  - control requests run on short-lived threads of their own and queue
+ *    their answer the same way.
+ * A client is found by its id, never by a pointer kept across threads.
+ */
+#include "feed.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "auth.h"
+#include "log.h"
+#include "methods.h"
+#include "wharfd.h"
+
+#define KIND_LOG     (1u << 0)
+#define KIND_ERROR   (1u << 1)
+#define KIND_PROCESS (1u << 2)
+#define KIND_EVENT   (1u << 3)
+
+/* One serialised message, shared by every client it goes to. */
+struct feed_msg {
+    atomic_int refs;
+    size_t len;
+    unsigned char buf[];        /* LWS_PRE bytes, then the text */
+};
+
+struct feed_client {
+    struct lws *wsi;
+    unsigned long long id;
+    struct wharf_claims claims;
+    char authorization[WHARF_TOKEN_MAX + 16];
+    int subscribed;
+    unsigned kinds;
+    char worker[WHARF_NAME_MAX + 1];
+    char container[WHARFD_NAME_FIELD_MAX + 1];
+    char instance[WHARFD_INSTANCE_MAX + 1];
+    struct feed_msg **q;        /* ring of cap messages */
+    size_t cap, head, len;
+    unsigned long long missed;
+    char *in;                   /* a frame being received */
+    size_t inlen;
+    struct feed_client *next;
+};
+
+static void
+msg_unref(struct feed_msg *m)
+{
+    if (m != NULL && atomic_fetch_sub(&m->refs, 1) == 1) {
+        free(m);
+    }
+}
+
+static struct feed_msg *
+msg_new(json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    struct feed_msg *m;
+    size_t n;
+
+    if (text == NULL) {
+        return NULL;
+    }
+    n = strlen(text);
+    m = malloc(sizeof(*m) + LWS_PRE + n);
+    if (m != NULL) {
+        atomic_init(&m->refs, 1);
+        m->len = n;
+        memcpy(m->buf + LWS_PRE, text, n);
+    }
+    free(text);
+    return m;
+}
+
+/* Appends m (taking a new reference); when the queue is full it is
+ * dropped and counted, unless force (answers to the client's own
+ * requests always go out). Called with the feed lock held. */
+static void
+client_push(struct feed_client *c, struct feed_msg *m, int force)
+{
+    struct feed_msg **bigger;
+    size_t i, cap;
+
+    if (c->len == c->cap) {
+        if (!force) {
+            c->missed++;
+            return;
+        }
+        cap = c->cap * 2;
+        bigger = malloc(cap * sizeof(*bigger));
+        if (bigger == NULL) {
+            c->missed++;
+            return;
+        }
+        for (i = 0; i < c->len; i++) {
+            bigger[i] = c->q[(c->head + i) % c->cap];
+        }
+        free(c->q);
+        c->q = bigger;
+        c->cap = cap;
+        c->head = 0;
+    }
+    atomic_fetch_add(&m->refs, 1);
+    c->q[(c->head + c->len) % c->cap] = m;
+    c->len++;
+}
+
+static struct feed_msg *
+client_pop(struct feed_client *c)
+{
+    struct feed_msg *m;
+
+    if (c->len == 0) {
+        return NULL;
+    }
+    m = c->q[c->head];
+    c->head = (c->head + 1) % c->cap;
+    c->len--;
+    return m;
+}
+
+/* --- publishing (writer thread) -------------------------------------------- */
+
+static int
+client_wants(const struct feed_client *c, unsigned kind, const char *worker,
+             const char *container, const char *instance)
+{
+    return c->subscribed && (c->kinds & kind)
+           && (c->worker[0] == '\0' || (worker && strcmp(c->worker, worker) == 0))
+           && (c->container[0] == '\0'
+               || (container && strcmp(c->container, container) == 0))
+           && (c->instance[0] == '\0'
+               || (instance && strcmp(c->instance, instance) == 0));
+}
+
+static json_t *
+json_text_value(const char *text)
+{
+    json_t *v;
+
+    if (text == NULL) {
+        return json_null();
+    }
+    v = json_loads(text, JSON_DECODE_ANY, NULL);
+    return v ? v : json_string(text);
+}
+
+/* Queues one row to every client that wants it; builds its JSON only if
+ * one does. build(arg) makes the "row" object. */
+static void
+publish_row(struct wharfd_feed *f, unsigned kind, const char *kind_name,
+            const char *worker, const char *container, const char *instance,
+            json_t *(*build)(const void *, size_t), const void *rows, size_t i)
+{
+    struct feed_client *c;
+    struct feed_msg *m = NULL;
+
+    for (c = f->clients; c != NULL; c = c->next) {
+        if (!client_wants(c, kind, worker, container, instance)) {
+            continue;
+        }
+        if (m == NULL) {
+            json_t *obj = json_pack("{s:s,s:o}", "kind", kind_name, "row",
+                                    build(rows, i));
+
+            m = obj ? msg_new(obj) : NULL;
+            json_decref(obj);
+            if (m == NULL) {
+                return;
+            }
+        }
+        client_push(c, m, 0);
+    }
+    msg_unref(m);
+}
+
+static json_t *
+build_log(const void *rows, size_t i)
+{
+    const struct wharfd_log_batch *b = rows;
+    const struct wharfd_log_in *l = &b->logs[i];
+
+    return json_pack("{s:s,s:s?,s:s,s:s?,s:I,s:s,s:s,s:s%,s:s?,s:s?,s:o}",
+                     "workerName", b->worker, "containerName", b->container,
+                     "instanceId", b->instance, "processId", l->process_id,
+                     "sequence", (json_int_t) l->sequence,
+                     "timestamp", l->timestamp, "level", l->level,
+                     "message", l->message, l->message_len,
+                     "stream", l->stream, "source", l->source,
+                     "metadata", json_text_value(l->metadata));
+}
+
+static json_t *
+build_error(const void *rows, size_t i)
+{
+    const struct wharfd_error_batch *b = rows;
+    const struct wharfd_error_in *e = &b->errors[i];
+
+    return json_pack("{s:s,s:s?,s:s,s:s?,s:s,s:f,s:s%,s:s,s:s?,s:I}",
+                     "workerName", b->worker, "containerName", b->container,
+                     "instanceId", b->instance, "processId", e->process_id,
+                     "errorHash", e->hash, "level", e->level,
+                     "message", e->message, e->message_len,
+                     "timestamp", e->timestamp, "rawOutput", e->raw_output,
+                     "occurrenceCount", (json_int_t) e->occurrence_count);
+}
+
+static json_t *
+build_process(const void *rows, size_t i)
+{
+    const struct wharfd_process_in *p = rows;
+    json_t *o;
+
+    (void) i;
+    o = json_pack("{s:s,s:s?,s:s,s:s?,s:s,s:o,s:s?,s:s,s:I,s:s?,s:s?,s:s?,"
+                  "s:s}",
+                  "workerName", p->worker, "containerName", p->container,
+                  "instanceId", p->instance, "processId", p->process_id,
+                  "command", p->command, "args", json_text_value(p->args),
+                  "cwd", p->cwd, "status", p->status,
+                  "restartCount", (json_int_t) p->restart_count,
+                  "startTime", p->start_time, "endTime", p->end_time,
+                  "lastError", p->last_error, "updatedAt", p->now);
+    if (o != NULL) {
+        json_object_set_new(o, "pid", p->has_pid ? json_integer(p->pid)
+                                                 : json_null());
+        json_object_set_new(o, "exitCode", p->has_exit_code
+                            ? json_integer(p->exit_code) : json_null());
+    }
+    return o;
+}
+
+static json_t *
+build_event(const void *rows, size_t i)
+{
+    const struct wharfd_event_in *e = rows;
+
+    (void) i;
+    return json_pack("{s:s,s:s?,s:s?,s:s?,s:s,s:o,s:s}",
+                     "workerName", e->worker, "containerName", e->container,
+                     "instanceId", e->instance, "processId", e->process_id,
+                     "type", e->type, "payload", json_text_value(e->payload),
+                     "timestamp", e->timestamp);
+}
+
+static void
+feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
+{
+    struct wharfd *wd = arg;
+    struct wharfd_feed *f = &wd->feed;
+    size_t i;
+
+    /* Nobody listening: ingestion pays one atomic load. */
+    if (atomic_load(&f->nclients) == 0) {
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    switch (kind) {
+    case WHARFD_KIND_LOGS: {
+        const struct wharfd_log_batch *b = rows;
+
+        for (i = 0; i < b->n; i++) {
+            if (b->logs[i].stored) {    /* a resend is not news */
+                publish_row(f, KIND_LOG, "log", b->worker, b->container,
+                            b->instance, build_log, rows, i);
+            }
+        }
+        break;
+    }
+    case WHARFD_KIND_ERRORS: {
+        const struct wharfd_error_batch *b = rows;
+
+        for (i = 0; i < b->n; i++) {
+            publish_row(f, KIND_ERROR, "error", b->worker, b->container,
+                        b->instance, build_error, rows, i);
+        }
+        break;
+    }
+    case WHARFD_KIND_PROCESSES: {
+        const struct wharfd_process_in *p = rows;
+
+        publish_row(f, KIND_PROCESS, "process", p->worker, p->container,
+                    p->instance, build_process, rows, 0);
+        break;
+    }
+    case WHARFD_KIND_EVENTS: {
+        const struct wharfd_event_in *e = rows;
+
+        publish_row(f, KIND_EVENT, "event", e->worker, e->container,
+                    e->instance, build_event, rows, 0);
+        break;
+    }
+    }
+    pthread_mutex_unlock(&f->lock);
+    lws_cancel_service(f->ctx);
+}
+
+/* --- answering a client ------------------------------------------------------ */
+
+/* Queues a JSON-RPC answer to client id (if it is still there). Takes the
+ * reference to resp. */
+static void
+feed_answer(struct wharfd_feed *f, unsigned long long id, json_t *resp)
+{
+    struct feed_msg *m = resp ? msg_new(resp) : NULL;
+    struct feed_client *c;
+
+    json_decref(resp);
+    if (m == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    for (c = f->clients; c != NULL; c = c->next) {
+        if (c->id == id) {
+            client_push(c, m, 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    msg_unref(m);
+    lws_cancel_service(f->ctx);
+}
+
+static json_t *
+rpc_result(json_t *id, json_t *result)
+{
+    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result",
+                     result ? result : json_null(), "id", id ? id : json_null());
+}
+
+static json_t *
+rpc_error(json_t *id, const struct wharfd_rpc_error *err)
+{
+    json_t *e = json_pack("{s:i,s:s}", "code", err->code ? err->code
+                          : WHARFD_RPC_INTERNAL_ERROR, "message", err->message);
+
+    if (e != NULL && err->field[0]) {
+        json_object_set_new(e, "data", json_pack("{s:s}", "field", err->field));
+    }
+    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "error", e, "id",
+                     id ? id : json_null());
+}
+
+struct control_job {
+    struct wharfd *wd;
+    unsigned long long client;
+    struct wharfd_call call;
+    char authorization[WHARF_TOKEN_MAX + 16];
+    const struct wharfd_rpc_method *m;
+    json_t *params, *id;
+};
+
+static void *
+control_thread(void *arg)
+{
+    struct control_job *j = arg;
+    struct wharfd_rpc_error err;
+    json_t *result = NULL, *resp;
+
+    memset(&err, 0, sizeof(err));
+    j->call.authorization = j->authorization;
+    if (j->m->fn(&j->call, j->params, &result, &err) == 0) {
+        resp = rpc_result(j->id, result);
+    } else {
+        json_decref(result);
+        resp = rpc_error(j->id, &err);
+    }
+    feed_answer(&j->wd->feed, j->client, resp);
+    json_decref(j->params);
+    json_decref(j->id);
+    atomic_fetch_sub(&j->wd->feed.controls, 1);
+    free(j);
+    return NULL;
+}
+
+/* subscribe: sets the client's filter (feed thread, under the lock). */
+static json_t *
+feed_subscribe(struct wharfd *wd, struct feed_client *c, json_t *params,
+               struct wharfd_rpc_error *err)
+{
+    struct wharfd_call call;
+    const char *worker, *container, *instance;
+    unsigned kinds = 0;
+    json_t *obj, *k, *x;
+    size_t i;
+
+    memset(&call, 0, sizeof(call));
+    call.wd = wd;
+    call.authed = 1;
+    call.claims = c->claims;
+    if (wharfd_params_object(params, &obj, err) != 0
+        || wharfd_call_read_worker(&call, obj, WHARF_SCOPE_READ, &worker,
+                                   err) != 0
+        || wharfd_param_string(obj, "container", 0, WHARFD_NAME_FIELD_MAX,
+                               &container, err) != 0
+        || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0)
+    {
+        return NULL;
+    }
+    k = obj ? json_object_get(obj, "kinds") : NULL;
+    if (k == NULL || json_is_null(k)) {
+        kinds = KIND_LOG | KIND_ERROR | KIND_PROCESS | KIND_EVENT;
+    } else if (!json_is_array(k) || json_array_size(k) == 0) {
+        wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "kinds",
+                             "'kinds' must be a non-empty array");
+        return NULL;
+    } else {
+        json_array_foreach(k, i, x) {
+            const char *s = json_is_string(x) ? json_string_value(x) : "";
+
+            if (strcmp(s, "log") == 0) {
+                kinds |= KIND_LOG;
+            } else if (strcmp(s, "error") == 0) {
+                kinds |= KIND_ERROR;
+            } else if (strcmp(s, "process") == 0) {
+                kinds |= KIND_PROCESS;
+            } else if (strcmp(s, "event") == 0) {
+                kinds |= KIND_EVENT;
+            } else {
+                wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "kinds",
+                                     "'kinds'[%zu] must be log, error, "
+                                     "process or event", i);
+                return NULL;
+            }
+        }
+    }
+    pthread_mutex_lock(&wd->feed.lock);
+    snprintf(c->worker, sizeof(c->worker), "%s", worker ? worker : "");
+    snprintf(c->container, sizeof(c->container), "%s",
+             container ? container : "");
+    snprintf(c->instance, sizeof(c->instance), "%s", instance ? instance : "");
+    c->kinds = kinds;
+    if (!c->subscribed) {
+        c->subscribed = 1;
+        atomic_fetch_add(&wd->feed.nclients, 1);
+    }
+    pthread_mutex_unlock(&wd->feed.lock);
+    return json_pack("{s:b}", "subscribed", 1);
+}
+
+/* One text frame from the client. */
+static void
+feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
+             size_t len)
+{
+    struct wharfd_rpc_error err;
+    struct control_job *j;
+    json_t *req, *id, *method, *params, *result;
+    const char *name;
+    pthread_t t;
+
+    memset(&err, 0, sizeof(err));
+    req = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    id = req ? json_object_get(req, "id") : NULL;
+    method = req ? json_object_get(req, "method") : NULL;
+    params = req ? json_object_get(req, "params") : NULL;
+    if (req == NULL) {
+        wharfd_rpc_set_error(&err, WHARFD_RPC_PARSE_ERROR, NULL, "Parse error");
+        feed_answer(&wd->feed, c->id, rpc_error(NULL, &err));
+        return;
+    }
+    if (!json_is_object(req) || !json_is_string(method)
+        || !json_is_string(json_object_get(req, "jsonrpc"))
+        || strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0"))
+    {
+        wharfd_rpc_set_error(&err, WHARFD_RPC_INVALID_REQUEST, NULL,
+                             "Invalid Request");
+        feed_answer(&wd->feed, c->id, rpc_error(json_is_object(req) ? id : NULL,
+                                                &err));
+        json_decref(req);
+        return;
+    }
+    name = json_string_value(method);
+    if (strncmp(name, WHARFD_RPC_PREFIX, sizeof(WHARFD_RPC_PREFIX) - 1) == 0) {
+        name += sizeof(WHARFD_RPC_PREFIX) - 1;
+    }
+    if (strcmp(name, "subscribe") == 0) {
+        result = feed_subscribe(wd, c, params, &err);
+        feed_answer(&wd->feed, c->id, result ? rpc_result(id, result)
+                                             : rpc_error(id, &err));
+    } else if (strcmp(name, "startProcess") == 0
+               || strcmp(name, "stopProcess") == 0
+               || strcmp(name, "restartProcess") == 0)
+    {
+        char full[64];
+
+        snprintf(full, sizeof(full), WHARFD_RPC_PREFIX "%s", name);
+        j = calloc(1, sizeof(*j));
+        if (j == NULL
+            || atomic_fetch_add(&wd->feed.controls, 1) >= WHARFD_FEED_CONTROL_MAX)
+        {
+            if (j != NULL) {
+                atomic_fetch_sub(&wd->feed.controls, 1);
+            }
+            free(j);
+            wharfd_rpc_set_error(&err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                 "too many control requests in progress");
+            feed_answer(&wd->feed, c->id, rpc_error(id, &err));
+        } else {
+            j->wd = wd;
+            j->client = c->id;
+            j->call.wd = wd;
+            j->call.authed = 1;
+            j->call.claims = c->claims;
+            j->call.single = 1;
+            memcpy(j->authorization, c->authorization,
+                   sizeof(j->authorization));
+            j->m = wharfd_methods_lookup(full);
+            j->params = json_incref(params);
+            j->id = json_incref(id);
+            if (pthread_create(&t, NULL, control_thread, j) != 0) {
+                json_decref(j->params);
+                json_decref(j->id);
+                free(j);
+                atomic_fetch_sub(&wd->feed.controls, 1);
+                wharfd_rpc_set_error(&err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                     "cannot start a thread");
+                feed_answer(&wd->feed, c->id, rpc_error(id, &err));
+            } else {
+                pthread_detach(t);
+            }
+        }
+    } else {
+        wharfd_rpc_set_error(&err, WHARFD_RPC_METHOD_NOT_FOUND, NULL,
+                             "Method not found: %s", name);
+        feed_answer(&wd->feed, c->id, rpc_error(id, &err));
+    }
+    json_decref(req);
+}
+
+/* --- libwebsockets ------------------------------------------------------------ */
+
+/* The handshake's checks: path, token (read scope), Origin. */
+static struct feed_client *
+feed_accept(struct wharfd *wd, struct lws *wsi)
+{
+    char uri[256], origin[512], frag[WHARF_TOKEN_MAX + 32], query[WHARF_TOKEN_MAX + 32];
+    struct wharfd_rpc_error err;
+    struct wharfd_call call;
+    struct feed_client *c;
+    const char *o, *auth = NULL;
+    int i, n;
+    size_t olen;
+
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0
+        || strncmp(uri, "/ws/monitoring", 14) != 0
+        || (uri[14] != '\0' && uri[14] != '/'))
+    {
+        return NULL;
+    }
+    n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+    if (n > 0) {
+        olen = (size_t) n;
+        for (o = wd->config.ws_origins; *o; ) {
+            const char *comma = strchr(o, ',');
+            size_t len = comma ? (size_t) (comma - o) : strlen(o);
+
+            if (len == olen && strncmp(o, origin, len) == 0) {
+                break;
+            }
+            o = comma ? comma + 1 : o + len;
+        }
+        if (*o == '\0') {
+            wharf_info("feed: Origin %s not allowed", origin);
+            return NULL;
+        }
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return NULL;
+    }
+    if (lws_hdr_copy(wsi, c->authorization, sizeof(c->authorization),
+                     WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+    {
+        auth = c->authorization;
+    }
+    query[0] = '\0';
+    for (i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
+                                      WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++)
+    {
+        if (strncmp(frag, "access_token=", 13) == 0) {
+            snprintf(query, sizeof(query), "%s", frag);
+            snprintf(c->authorization, sizeof(c->authorization), "Bearer %.*s",
+                     (int) sizeof(c->authorization) - 8, frag + 13);
+        }
+    }
+    wharfd_auth_request(wd, &call, auth, query);
+    memset(&err, 0, sizeof(err));
+    if (wharfd_call_scope(&call, WHARF_SCOPE_READ, &err) != 0) {
+        wharf_info("feed: refused: %s", err.message);
+        free(c);
+        return NULL;
+    }
+    c->claims = call.claims;
+    c->cap = wd->config.feed_queue;
+    c->q = calloc(c->cap, sizeof(*c->q));
+    if (c->q == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->wsi = wsi;
+    return c;
+}
+
+static void
+client_free(struct wharfd_feed *f, struct feed_client *c)
+{
+    struct feed_client **pp;
+    struct feed_msg *m;
+
+    pthread_mutex_lock(&f->lock);
+    for (pp = &f->clients; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    if (c->subscribed) {
+        atomic_fetch_sub(&f->nclients, 1);
+    }
+    while ((m = client_pop(c)) != NULL) {
+        msg_unref(m);
+    }
+    pthread_mutex_unlock(&f->lock);
+    free(c->q);
+    free(c->in);
+    free(c);
+}
+
+static int
+feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+              void *in, size_t len)
+{
+    struct wharfd *wd = lws_context_user(lws_get_context(wsi));
+    struct wharfd_feed *f = &wd->feed;
+    struct feed_client **pc = user, *c;
+    struct feed_msg *m;
+    char lagged[LWS_PRE + 64];
+    unsigned long long missed;
+    char *bigger;
+    int n;
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        c = feed_accept(wd, wsi);
+        if (c == NULL) {
+            return 1;           /* refuse the upgrade */
+        }
+        *pc = c;
+        return 0;
+
+    case LWS_CALLBACK_ESTABLISHED:
+        c = *pc;
+        if (c == NULL) {
+            return -1;
+        }
+        pthread_mutex_lock(&f->lock);
+        c->id = ++f->next_id;
+        c->next = f->clients;
+        f->clients = c;
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+
+    case LWS_CALLBACK_RECEIVE:
+        c = *pc;
+        if (c == NULL || c->inlen + len > WHARFD_FEED_IN_MAX) {
+            return -1;          /* too large a frame: close */
+        }
+        bigger = realloc(c->in, c->inlen + len + 1);
+        if (bigger == NULL) {
+            return -1;
+        }
+        c->in = bigger;
+        memcpy(c->in + c->inlen, in, len);
+        c->inlen += len;
+        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+            feed_request(wd, c, c->in, c->inlen);
+            c->inlen = 0;
+        }
+        return 0;
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        c = *pc;
+        if (c == NULL) {
+            return 0;
+        }
+        pthread_mutex_lock(&f->lock);
+        missed = c->missed;
+        c->missed = 0;
+        m = missed ? NULL : client_pop(c);
+        pthread_mutex_unlock(&f->lock);
+        if (missed) {
+            n = snprintf(lagged + LWS_PRE, sizeof(lagged) - LWS_PRE,
+                         "{\"kind\":\"lagged\",\"missed\":%llu}", missed);
+            if (lws_write(wsi, (unsigned char *) lagged + LWS_PRE, (size_t) n,
+                          LWS_WRITE_TEXT) < n)
+            {
+                return -1;
+            }
+        } else if (m != NULL) {
+            n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            msg_unref(m);
+            if (n < 0) {
+                return -1;
+            }
+        }
+        pthread_mutex_lock(&f->lock);
+        n = c->len > 0 || c->missed > 0;
+        pthread_mutex_unlock(&f->lock);
+        if (n) {
+            lws_callback_on_writable(wsi);
+        }
+        return 0;
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* Woken by a publisher: every client with something to send. */
+        pthread_mutex_lock(&f->lock);
+        for (c = f->clients; c != NULL; c = c->next) {
+            if (c->len > 0 || c->missed > 0) {
+                lws_callback_on_writable(c->wsi);
+            }
+        }
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+
+    case LWS_CALLBACK_CLOSED:
+        c = *pc;
+        if (c != NULL) {
+            *pc = NULL;
+            client_free(f, c);
+        }
+        return 0;
+
+    case LWS_CALLBACK_WSI_DESTROY:
+        /* A refused or failed handshake never reaches CLOSED. */
+        c = pc ? *pc : NULL;
+        if (c != NULL) {
+            *pc = NULL;
+            client_free(f, c);
+        }
+        return 0;
+
+    case LWS_CALLBACK_HTTP:
+        /* Not an upgrade: nothing to serve. */
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return -1;
+
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols feed_protocols[] = {
+    { "wharf-monitoring", feed_callback, sizeof(struct feed_client *),
+      WHARFD_FEED_IN_MAX, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void *
+feed_thread(void *arg)
+{
+    struct wharfd *wd = arg;
+
+    while (!atomic_load(&wd->feed.stop)) {
+        lws_service(wd->feed.ctx, 0);
+    }
+    return NULL;
+}
+
+int
+wharfd_feed_start(struct wharfd *wd)
+{
+    struct wharfd_feed *f = &wd->feed;
+    struct lws_context_creation_info info;
+
+    pthread_mutex_init(&f->lock, NULL);
+    atomic_init(&f->stop, 0);
+    atomic_init(&f->nclients, 0);
+    atomic_init(&f->controls, 0);
+    if (!wd->config.has_ws_listen) {
+        return 0;
+    }
+    lws_set_log_level(LLL_ERR, NULL);
+    memset(&info, 0, sizeof(info));
+    info.port = (int) wd->config.ws_listen.port;
+    info.iface = wd->config.ws_listen.host;
+    info.protocols = feed_protocols;
+    info.user = wd;
+    info.gid = (gid_t) -1;
+    info.uid = (uid_t) -1;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    f->ctx = lws_create_context(&info);
+    if (f->ctx == NULL) {
+        wharf_error("--ws-listen %s: cannot listen", wd->config.ws_listen.text);
+        return -1;
+    }
+    wharfd_store_set_publisher(wd->store, feed_publish, wd);
+    if (pthread_create(&f->thread, NULL, feed_thread, wd) != 0) {
+        wharf_error("cannot start the feed thread");
+        lws_context_destroy(f->ctx);
+        f->ctx = NULL;
+        return -1;
+    }
+    f->started = 1;
+    return 0;
+}
+
+void
+wharfd_feed_stop(struct wharfd *wd)
+{
+    struct wharfd_feed *f = &wd->feed;
+    int waited;
+
+    if (f->started) {
+        /* Control threads answer through the context: let them end (they
+         * are bounded by --control-timeout). */
+        for (waited = 0; atomic_load(&f->controls) > 0
+             && waited < (int) wd->config.control_timeout * 100 + 100; waited++)
+        {
+            usleep(10000);
+        }
+        wharfd_store_set_publisher(wd->store, NULL, NULL);
+        atomic_store(&f->stop, 1);
+        lws_cancel_service(f->ctx);
+        pthread_join(f->thread, NULL);
+        lws_context_destroy(f->ctx);   /* closes clients: CLOSED frees them */
+        f->ctx = NULL;
+        f->started = 0;
+    }
+    pthread_mutex_destroy(&f->lock);
+}

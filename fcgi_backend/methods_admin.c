@@ -1,0 +1,246 @@
+/*
+ * clearErrors, clearLogs (scope admin, "confirm": true) and process
+ * control, startProcess / stopProcess / restartProcess (scope control),
+ * which go to the worker's agent through the gateway: POST
+ * GATEWAY/api/workers/WORKER/rpc with the agent's JSON-RPC method of the
+ * same name and {instanceId, force?}, carrying the caller's own
+ * Authorization (the module checks it, and gives the agent its own
+ * token). The agent's result is the result; its error is relayed with
+ * its code. The gateway being unreachable, slow or answering non-JSON is
+ * -32603 with data-less message "agent unreachable: ...", after at most
+ * --control-timeout seconds.
+ */
+#include "methods.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "auth.h"
+#include "wharfd.h"
+
+/* Largest agent answer read. */
+#define WHARFD_CONTROL_REPLY_MAX (1024 * 1024)
+
+static int
+clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
+      json_t **result, struct wharfd_rpc_error *err)
+{
+    const char *worker, *instance;
+    long long count;
+    int confirm;
+    json_t *obj;
+
+    if (wharfd_params_object(params, &obj, err) != 0
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_ADMIN, &worker,
+                                   err) != 0
+        || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0
+        || wharfd_param_bool(obj, "confirm", 0, &confirm, err) != 0)
+    {
+        return -1;
+    }
+    if (worker == NULL) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "worker",
+                                    "'worker' is required");
+    }
+    if (!confirm) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "confirm",
+                                    "'confirm': true is required to delete");
+    }
+    if (wharfd_store_clear(call->wd->store, kind, worker, instance, &count)
+        != 0)
+    {
+        return wharfd_internal(err, "clearing failed");
+    }
+    *result = json_pack("{s:I}", "clearedCount", (json_int_t) count);
+    return *result ? 0 : wharfd_internal(err, "out of memory");
+}
+
+static int
+method_clear_errors(void *ctx, json_t *params, json_t **result,
+                    struct wharfd_rpc_error *err)
+{
+    return clear(ctx, params, WHARFD_KIND_ERRORS, result, err);
+}
+
+static int
+method_clear_logs(void *ctx, json_t *params, json_t **result,
+                  struct wharfd_rpc_error *err)
+{
+    return clear(ctx, params, WHARFD_KIND_LOGS, result, err);
+}
+
+/* --- process control ------------------------------------------------------ */
+
+struct reply_buf {
+    char *p;
+    size_t len;
+    int over;
+};
+
+static size_t
+reply_write(char *data, size_t size, size_t n, void *arg)
+{
+    struct reply_buf *b = arg;
+    size_t add = size * n;
+    char *bigger;
+
+    if (b->len + add > WHARFD_CONTROL_REPLY_MAX) {
+        b->over = 1;
+        return 0;
+    }
+    bigger = realloc(b->p, b->len + add + 1);
+    if (bigger == NULL) {
+        return 0;
+    }
+    b->p = bigger;
+    memcpy(b->p + b->len, data, add);
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+static int
+control(struct wharfd_call *call, json_t *params, const char *method,
+        json_t **result, struct wharfd_rpc_error *err)
+{
+    struct wharfd *wd = call->wd;
+    struct reply_buf reply = { NULL, 0, 0 };
+    struct curl_slist *headers = NULL;
+    const char *worker, *instance;
+    char url[512], auth[WHARF_TOKEN_MAX + 32];
+    json_t *obj, *req, *ans, *v;
+    char *body;
+    long status = 0;
+    int force, has_force;
+    CURLcode cc;
+    CURL *curl;
+
+    if (wharfd_params_object(params, &obj, err) != 0
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_CONTROL, &worker,
+                                   err) != 0
+        || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0
+        || wharfd_param_bool(obj, "force", 0, &force, err) != 0)
+    {
+        return -1;
+    }
+    if (worker == NULL) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "worker",
+                                    "'worker' is required");
+    }
+    has_force = obj != NULL && json_is_boolean(json_object_get(obj, "force"));
+    req = json_pack("{s:s,s:i,s:s,s:{s:s}}", "jsonrpc", "2.0", "id", 1,
+                    "method", method, "params", "instanceId", instance);
+    if (req != NULL && has_force) {
+        json_object_set_new(json_object_get(req, "params"), "force",
+                            json_boolean(force));
+    }
+    body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    curl = curl_easy_init();
+    if (body == NULL || curl == NULL) {
+        free(body);
+        if (curl) {
+            curl_easy_cleanup(curl);
+        }
+        return wharfd_internal(err, "out of memory");
+    }
+    snprintf(url, sizeof(url), "%s/api/workers/%s/rpc", wd->config.gateway,
+             worker);
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    if (call->authorization != NULL
+        && strlen(call->authorization) < WHARF_TOKEN_MAX + 16)
+    {
+        snprintf(auth, sizeof(auth), "Authorization: %s", call->authorization);
+        headers = curl_slist_append(headers, auth);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) wd->config.control_timeout);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                     (long) wd->config.control_timeout);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);   /* threads */
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
+    cc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    free(body);
+
+    if (cc != CURLE_OK) {
+        free(reply.p);
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "agent unreachable: %s",
+                                    curl_easy_strerror(cc));
+    }
+    ans = reply.p ? json_loads(reply.p, 0, NULL) : NULL;
+    free(reply.p);
+    if (status == 401 || status == 403) {
+        json_decref(ans);
+        return wharfd_rpc_set_error(err, status == 401 ? WHARFD_RPC_UNAUTHORIZED
+                                    : WHARFD_RPC_FORBIDDEN, NULL,
+                                    "the gateway refused the token for "
+                                    "worker '%s' (HTTP %ld)", worker, status);
+    }
+    if (!json_is_object(ans)) {
+        json_decref(ans);
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "agent unreachable: the gateway answered "
+                                    "HTTP %ld without a JSON-RPC answer",
+                                    status);
+    }
+    v = json_object_get(ans, "error");
+    if (json_is_object(v)) {
+        json_t *code = json_object_get(v, "code");
+        json_t *msg = json_object_get(v, "message");
+
+        wharfd_rpc_set_error(err, json_is_integer(code)
+                             ? (int) json_integer_value(code)
+                             : WHARFD_RPC_INTERNAL_ERROR, NULL,
+                             "agent: %s", json_is_string(msg)
+                             ? json_string_value(msg) : "error");
+        json_decref(ans);
+        return -1;
+    }
+    *result = json_incref(json_object_get(ans, "result"));
+    json_decref(ans);
+    if (*result == NULL) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "the agent's answer has no result");
+    }
+    return 0;
+}
+
+static int
+method_start(void *ctx, json_t *params, json_t **result,
+             struct wharfd_rpc_error *err)
+{
+    return control(ctx, params, "startProcess", result, err);
+}
+
+static int
+method_stop(void *ctx, json_t *params, json_t **result,
+            struct wharfd_rpc_error *err)
+{
+    return control(ctx, params, "stopProcess", result, err);
+}
+
+static int
+method_restart(void *ctx, json_t *params, json_t **result,
+               struct wharfd_rpc_error *err)
+{
+    return control(ctx, params, "restartProcess", result, err);
+}
+
+const struct wharfd_rpc_method wharfd_methods_admin[] = {
+    { "clearErrors",    method_clear_errors },
+    { "clearLogs",      method_clear_logs },
+    { "startProcess",   method_start },
+    { "stopProcess",    method_stop },
+    { "restartProcess", method_restart },
+    { NULL, NULL }
+};

@@ -1,0 +1,438 @@
+/*
+ * Reads: list queries with optional filters, aggregates, single rows; on
+ * a reader connection of the pool (store.c).
+ *
+ * A list query's SQL is assembled from the constant fragments below,
+ * chosen by which filters are present; the filter values are always bound
+ * (?1 worker, ?2 container, ...), never written into the text. Each
+ * distinct text is prepared once per reader and cached.
+ *
+ * Order: logs and events of one worker walk (worker_name, id) backwards,
+ * logs of one (worker, instance) walk the unique (worker_name,
+ * instance_id, sequence) index: "latest N" is an index walk with LIMIT,
+ * never a sort.
+ */
+#include "store_sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHARFD_SQL_MAX 2048
+
+static const char *const log_names[] = {
+    "id", "workerName", "containerName", "instanceId", "processId",
+    "sequence", "timestamp", "level", "message", "stream", "source",
+    "metadata", "createdAt",
+};
+#define LOG_JSON_COLS (1u << 11)
+
+static const char *const error_names[] = {
+    "workerName", "containerName", "instanceId", "processId", "errorHash",
+    "timestamp", "level", "message", "rawOutput", "occurrenceCount",
+    "firstSeen", "lastSeen", "createdAt",
+};
+
+static const char *const event_names[] = {
+    "id", "workerName", "containerName", "instanceId", "processId", "type",
+    "payload", "timestamp",
+};
+#define EVENT_JSON_COLS (1u << 6)
+
+static const char *const process_names[] = {
+    "workerName", "containerName", "instanceId", "processId", "command",
+    "args", "cwd", "status", "pid", "restartCount", "startTime", "endTime",
+    "exitCode", "lastError", "env", "createdAt", "updatedAt",
+};
+#define PROCESS_JSON_COLS ((1u << 5) | (1u << 14))
+
+#define PROCESS_COLS \
+    "worker_name, container_name, instance_id, process_id, command, args," \
+    " cwd, status, pid, restart_count, start_time, end_time, exit_code," \
+    " last_error, env, created_at, updated_at"
+
+struct sqlb {
+    char text[WHARFD_SQL_MAX];
+    size_t len;
+    int where;
+};
+
+static void
+sqlb_add(struct sqlb *b, const char *s)
+{
+    size_t n = strlen(s);
+
+    /* The fragments are constants and their sum fits; the check keeps a
+     * future edit from overflowing. */
+    if (b->len + n < sizeof(b->text)) {
+        memcpy(b->text + b->len, s, n + 1);
+        b->len += n;
+    }
+}
+
+static void
+sqlb_cond(struct sqlb *b, const char *cond)
+{
+    sqlb_add(b, b->where ? " AND " : " WHERE ");
+    sqlb_add(b, cond);
+    b->where = 1;
+}
+
+/* Parameter numbers of the list queries. */
+enum {
+    P_WORKER = 1, P_CONTAINER, P_INSTANCE, P_SINCE, P_UNTIL, P_LEVELS,
+    P_STREAMS, P_AFTER, P_TYPE, P_STATUS, P_MINLEVEL, P_MAXLEVEL, P_LIMIT,
+    P_OFFSET
+};
+
+/* The WHERE clause of q (shared by the rows query and the count). */
+static void
+query_where(const struct wharfd_query *q, struct sqlb *b)
+{
+    const char *time_col = q->kind == WHARFD_KIND_ERRORS ? "last_seen"
+                                                         : "timestamp";
+    char cond[96];
+
+    if (q->worker) {
+        sqlb_cond(b, "worker_name = ?1");
+    }
+    if (q->container) {
+        sqlb_cond(b, "container_name = ?2");
+    }
+    if (q->instance) {
+        sqlb_cond(b, "instance_id = ?3");
+    }
+    if (q->since) {
+        snprintf(cond, sizeof(cond), "%s >= ?4", time_col);
+        sqlb_cond(b, cond);
+    }
+    if (q->until) {
+        snprintf(cond, sizeof(cond), "%s <= ?5", time_col);
+        sqlb_cond(b, cond);
+    }
+    if (q->kind == WHARFD_KIND_LOGS) {
+        /* ?6 is ",info,warn,": one constant statement whatever the set. */
+        if (q->levels) {
+            sqlb_cond(b, "instr(?6, ',' || level || ',') > 0");
+        }
+        if (q->streams) {
+            sqlb_cond(b, "instr(?7, ',' || coalesce(stream, '') || ',') > 0");
+        }
+        if (q->has_after) {
+            sqlb_cond(b, "sequence > ?8");
+        }
+    }
+    if (q->kind == WHARFD_KIND_EVENTS && q->type) {
+        sqlb_cond(b, "type = ?9");
+    }
+    if (q->kind == WHARFD_KIND_PROCESSES && q->status) {
+        sqlb_cond(b, "status = ?10");
+    }
+    if (q->kind == WHARFD_KIND_ERRORS) {
+        if (q->has_min_level) {
+            sqlb_cond(b, "level >= ?11");
+        }
+        if (q->has_max_level) {
+            sqlb_cond(b, "level <= ?12");
+        }
+    }
+}
+
+static void
+query_bind(const struct wharfd_query *q, sqlite3_stmt *s)
+{
+    int n = sqlite3_bind_parameter_count(s), i;
+
+    /* Bind only the parameters the text uses (by name ?N). */
+    for (i = 1; i <= n; i++) {
+        const char *name = sqlite3_bind_parameter_name(s, i);
+        int p = name ? atoi(name + 1) : 0;
+
+        switch (p) {
+        case P_WORKER: sqlite3_bind_text(s, i, q->worker, -1, SQLITE_STATIC); break;
+        case P_CONTAINER: sqlite3_bind_text(s, i, q->container, -1, SQLITE_STATIC); break;
+        case P_INSTANCE: sqlite3_bind_text(s, i, q->instance, -1, SQLITE_STATIC); break;
+        case P_SINCE: sqlite3_bind_text(s, i, q->since, -1, SQLITE_STATIC); break;
+        case P_UNTIL: sqlite3_bind_text(s, i, q->until, -1, SQLITE_STATIC); break;
+        case P_LEVELS: sqlite3_bind_text(s, i, q->levels, -1, SQLITE_STATIC); break;
+        case P_STREAMS: sqlite3_bind_text(s, i, q->streams, -1, SQLITE_STATIC); break;
+        case P_AFTER: sqlite3_bind_int64(s, i, q->after); break;
+        case P_TYPE: sqlite3_bind_text(s, i, q->type, -1, SQLITE_STATIC); break;
+        case P_STATUS: sqlite3_bind_text(s, i, q->status, -1, SQLITE_STATIC); break;
+        case P_MINLEVEL: sqlite3_bind_double(s, i, q->min_level); break;
+        case P_MAXLEVEL: sqlite3_bind_double(s, i, q->max_level); break;
+        case P_LIMIT:
+            /* One row more than asked tells hasMore; -1 is no limit. */
+            sqlite3_bind_int64(s, i, q->limit < 0 ? -1 : q->limit + 1);
+            break;
+        case P_OFFSET: sqlite3_bind_int64(s, i, q->offset); break;
+        default: break;
+        }
+    }
+}
+
+int
+wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
+                   wharfd_row_fn fn, void *arg, long long *total,
+                   int *has_more)
+{
+    struct wharfd_col cols[20];
+    const char *const *names;
+    const char *from, *order;
+    struct sqlb b, c;
+    struct wharfd_reader *r;
+    sqlite3_stmt *s;
+    unsigned json_cols;
+    long long seen = 0;
+    int n, rc = SQLITE_ERROR, failed = 0;
+
+    *has_more = 0;
+    *total = -1;
+    switch (q->kind) {
+    case WHARFD_KIND_LOGS:
+        from = "SELECT id, worker_name, container_name, instance_id,"
+               " process_id, sequence, timestamp, level, message, stream,"
+               " source, metadata, created_at FROM container_logs";
+        names = log_names;
+        n = 13;
+        json_cols = LOG_JSON_COLS;
+        order = (q->worker && q->instance)
+                ? (q->asc ? " ORDER BY sequence ASC" : " ORDER BY sequence DESC")
+                : (q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC");
+        break;
+    case WHARFD_KIND_ERRORS:
+        from = "SELECT worker_name, container_name, instance_id, process_id,"
+               " error_hash, timestamp, level, message, raw_output,"
+               " occurrence_count, first_seen, last_seen, created_at"
+               " FROM container_errors";
+        names = error_names;
+        n = 13;
+        json_cols = 0;
+        order = q->asc ? " ORDER BY last_seen ASC, id ASC"
+                       : " ORDER BY last_seen DESC, id DESC";
+        break;
+    case WHARFD_KIND_EVENTS:
+        from = "SELECT id, worker_name, container_name, instance_id,"
+               " process_id, type, payload, timestamp FROM container_events";
+        names = event_names;
+        n = 8;
+        json_cols = EVENT_JSON_COLS;
+        order = q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC";
+        break;
+    default:
+        from = "SELECT " PROCESS_COLS " FROM container_processes";
+        names = process_names;
+        n = 17;
+        json_cols = PROCESS_JSON_COLS;
+        order = " ORDER BY worker_name, instance_id";
+        break;
+    }
+
+    memset(&b, 0, sizeof(b));
+    sqlb_add(&b, from);
+    query_where(q, &b);
+    sqlb_add(&b, order);
+    sqlb_add(&b, " LIMIT ?13 OFFSET ?14");
+
+    r = wharfd_store_reader(st);
+    if (r == NULL) {
+        return -1;
+    }
+    /* Rows and count read one snapshot: a transaction around both. */
+    sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+    s = wharfd_reader_stmt(st, r, b.text);
+    if (s != NULL) {
+        query_bind(q, s);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if (q->limit >= 0 && seen == q->limit) {
+                *has_more = 1;
+                rc = SQLITE_DONE;
+                break;
+            }
+            wharfd_store_row(s, names, n, json_cols, cols);
+            seen++;
+            if (fn(arg, cols, n) != 0) {
+                failed = 1;
+                break;
+            }
+        }
+        if (rc != SQLITE_DONE && !failed) {
+            wharfd_store_log_error(st, r->db, "reading rows");
+        }
+        sqlite3_reset(s);
+    }
+    if (rc == SQLITE_DONE && !failed && q->want_total) {
+        memset(&c, 0, sizeof(c));
+        sqlb_add(&c, "SELECT count(*) FROM ");
+        sqlb_add(&c, strstr(from, " FROM ") + 6);
+        query_where(q, &c);
+        s = wharfd_reader_stmt(st, r, c.text);
+        if (s != NULL) {
+            query_bind(q, s);
+            if (sqlite3_step(s) == SQLITE_ROW) {
+                *total = sqlite3_column_int64(s, 0);
+            } else {
+                rc = SQLITE_ERROR;
+                wharfd_store_log_error(st, r->db, "counting rows");
+            }
+            sqlite3_reset(s);
+        } else {
+            rc = SQLITE_ERROR;
+        }
+    }
+    sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    wharfd_store_reader_release(st, r);
+    return (rc == SQLITE_DONE && !failed) ? 0 : -1;
+}
+
+int
+wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
+                           const char *instance, long long *seq)
+{
+    struct wharfd_reader *r = wharfd_store_reader(st);
+    sqlite3_stmt *s;
+    int rc = -1;
+
+    if (r == NULL) {
+        return -1;
+    }
+    s = wharfd_reader_stmt(st, r, "SELECT coalesce(max(sequence), 0)"
+                           " FROM container_logs WHERE worker_name = ?1"
+                           " AND instance_id = ?2");
+    if (s != NULL) {
+        sqlite3_bind_text(s, 1, worker, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            *seq = sqlite3_column_int64(s, 0);
+            rc = 0;
+        } else {
+            wharfd_store_log_error(st, r->db, "last sequence");
+        }
+    }
+    wharfd_store_reader_release(st, r);
+    return rc;
+}
+
+int
+wharfd_store_process_get(struct wharfd_store *st, const char *worker,
+                         const char *instance, wharfd_row_fn fn, void *arg,
+                         int *found)
+{
+    struct wharfd_reader *r = wharfd_store_reader(st);
+    struct wharfd_col cols[17];
+    sqlite3_stmt *s;
+    int rc = -1, step;
+
+    *found = 0;
+    if (r == NULL) {
+        return -1;
+    }
+    s = wharfd_reader_stmt(st, r, worker
+        ? "SELECT " PROCESS_COLS " FROM container_processes"
+          " WHERE worker_name = ?1 AND instance_id = ?2"
+        : "SELECT " PROCESS_COLS " FROM container_processes"
+          " WHERE instance_id = ?2 ORDER BY worker_name LIMIT 1");
+    if (s != NULL) {
+        if (worker) {
+            sqlite3_bind_text(s, 1, worker, -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_text(s, worker ? 2 : 1, instance, -1, SQLITE_STATIC);
+        step = sqlite3_step(s);
+        if (step == SQLITE_ROW) {
+            *found = 1;
+            wharfd_store_row(s, process_names, 17, PROCESS_JSON_COLS, cols);
+            rc = fn(arg, cols, 17);
+        } else if (step == SQLITE_DONE) {
+            rc = 0;
+        } else {
+            wharfd_store_log_error(st, r->db, "reading a process");
+        }
+    }
+    wharfd_store_reader_release(st, r);
+    return rc;
+}
+
+/* Aggregates, grouped by one column, then the range row. The SQL per
+ * (kind, which of worker/instance is given) is constant. */
+int
+wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
+                   const char *worker, const char *instance,
+                   wharfd_row_fn fn, void *arg)
+{
+    static const char *const group_names[] = { "group", "key", "count",
+                                               "rows" };
+    static const char *const range_names[] = { "group", "oldest", "newest",
+                                               "total" };
+    const char *groups[3], *tails[3];
+    char where[96] = "", sql[512];
+    struct wharfd_reader *r;
+    struct wharfd_col cols[4];
+    sqlite3_stmt *s;
+    int g, ng, rc = 0, step;
+
+    if (worker && instance) {
+        snprintf(where, sizeof(where), " WHERE worker_name = ?1"
+                 " AND instance_id = ?2");
+    } else if (worker) {
+        snprintf(where, sizeof(where), " WHERE worker_name = ?1");
+    } else if (instance) {
+        snprintf(where, sizeof(where), " WHERE instance_id = ?2");
+    }
+    if (kind == WHARFD_KIND_LOGS) {
+        groups[0] = "SELECT 'level', level, count(*), count(*)"
+                    " FROM container_logs";
+        tails[0] = " GROUP BY level";
+        groups[1] = "SELECT 'stream', stream, count(*), count(*)"
+                    " FROM container_logs";
+        tails[1] = " GROUP BY stream";
+        groups[2] = "SELECT 'range', min(timestamp), max(timestamp), count(*)"
+                    " FROM container_logs";
+        tails[2] = "";
+        ng = 3;
+    } else {
+        groups[0] = "SELECT 'level', level, sum(occurrence_count), count(*)"
+                    " FROM container_errors";
+        tails[0] = " GROUP BY level";
+        groups[1] = "SELECT 'range', min(first_seen), max(last_seen),"
+                    " count(*) FROM container_errors";
+        tails[1] = "";
+        ng = 2;
+    }
+    r = wharfd_store_reader(st);
+    if (r == NULL) {
+        return -1;
+    }
+    sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+    for (g = 0; g < ng && rc == 0; g++) {
+        snprintf(sql, sizeof(sql), "%s%s%s", groups[g], where, tails[g]);
+        s = wharfd_reader_stmt(st, r, sql);
+        if (s == NULL) {
+            rc = -1;
+            break;
+        }
+        if (sqlite3_bind_parameter_index(s, "?1") > 0) {
+            sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, "?1"),
+                              worker, -1, SQLITE_STATIC);
+        }
+        if (sqlite3_bind_parameter_index(s, "?2") > 0) {
+            sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, "?2"),
+                              instance, -1, SQLITE_STATIC);
+        }
+        while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+            wharfd_store_row(s, g == ng - 1 ? range_names : group_names, 4, 0,
+                             cols);
+            if (fn(arg, cols, 4) != 0) {
+                rc = -1;
+                break;
+            }
+        }
+        if (rc == 0 && step != SQLITE_DONE) {
+            wharfd_store_log_error(st, r->db, "statistics");
+            rc = -1;
+        }
+        sqlite3_reset(s);
+    }
+    sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    wharfd_store_reader_release(st, r);
+    return rc;
+}

@@ -1,0 +1,1000 @@
+
+/*
+ * wharf: who may use the gateway, and what the containers get instead.
+ *
+ * In: an ES256 JWT (common/token.c holds the rules: ES256 only, exp
+ * required, sub and scope), from "Authorization: Bearer" or, for browser
+ * WebSockets, "?access_token=".  A worker's routes want scope "terminal"
+ * and sub = the worker or "*"; its health sub-routes and registry entry
+ * want "read" with the same sub; the fleet-wide routes (registry,
+ * terminals, health, metrics) want "read" with sub "*".  A token with an
+ * "aud" was minted for one agent and is refused here: the module's own
+ * tokens, copied out of a container, must not open anything.
+ *
+ * ECDSA verification costs about a hundred microseconds, so each nginx
+ * worker process keeps the tokens it verified, up to wharf_auth_cache_size
+ * of them, until they expire; a cached token costs a hash and a compare.
+ *
+ * Out: the container never sees the client's credential.  The query
+ * parameter is removed from $args, and the Authorization header is
+ * replaced by the module's own token for that worker (sub and aud the
+ * worker), which each nginx worker process signs once and renews when
+ * half its lifetime has passed, not per request.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "ngx_http_wharf_module.h"
+
+
+/* what the module's token lets the agent's clients do through it */
+#define NGX_HTTP_WHARF_UPSTREAM_SCOPES                                       \
+    (WHARF_SCOPE_READ|WHARF_SCOPE_CONTROL|WHARF_SCOPE_TERMINAL)
+
+
+typedef struct {
+    ngx_queue_t                    bucket;
+    ngx_queue_t                    lru;
+    uint32_t                       hash;
+    struct wharf_claims            claims;
+    size_t                         len;
+    u_char                         token[1];
+} ngx_http_wharf_cache_entry_t;
+
+
+/* a hash table of verified tokens, with least recently used eviction */
+
+struct ngx_http_wharf_cache_s {
+    ngx_queue_t                   *buckets;
+    ngx_uint_t                     mask;
+    ngx_queue_t                    lru;       /* most recent first */
+    ngx_uint_t                     n;
+    ngx_uint_t                     max;
+    ngx_log_t                     *log;
+};
+
+
+static ngx_int_t ngx_http_wharf_get_token(ngx_http_request_t *r,
+    ngx_str_t *token, const char **why);
+static ngx_int_t ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *token, struct wharf_claims *claims, const char **why);
+static ngx_http_wharf_cache_entry_t *ngx_http_wharf_cache_find(
+    ngx_http_wharf_cache_t *cache, ngx_str_t *token, uint32_t hash);
+static void ngx_http_wharf_cache_add(ngx_http_wharf_cache_t *cache,
+    ngx_str_t *token, uint32_t hash, struct wharf_claims *claims);
+static void ngx_http_wharf_cache_drop(ngx_http_wharf_cache_t *cache,
+    ngx_http_wharf_cache_entry_t *e);
+static ngx_int_t ngx_http_wharf_origin_allowed(ngx_http_request_t *r,
+    ngx_http_wharf_loc_conf_t *wlcf, ngx_str_t *origin);
+static ngx_int_t ngx_http_wharf_unauthorized(ngx_http_request_t *r,
+    ngx_uint_t invalid, const char *why);
+static ngx_int_t ngx_http_wharf_sign(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_token_t *t, const char *sub, const char *aud,
+    unsigned scopes, ngx_log_t *log);
+static ngx_int_t ngx_http_wharf_cached_token(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_token_t *t,
+    const char *sub, const char *aud, unsigned scopes, ngx_log_t *log,
+    ngx_str_t *value);
+
+
+/*
+ * Access phase.  Refusals are answered here, in JSON, and the request is
+ * finalized; nginx's own 401/403 pages would be HTML.
+ */
+
+ngx_int_t
+ngx_http_wharf_access_handler(ngx_http_request_t *r)
+{
+    u_char                      *sub;
+    ngx_int_t                    rc;
+    ngx_str_t                    token, origin;
+    unsigned                     scope;
+    const char                  *why, *scope_name;
+    struct wharf_claims          claims;
+    ngx_http_wharf_ctx_t        *ctx;
+    ngx_http_wharf_worker_t     *worker;
+    ngx_http_wharf_loc_conf_t   *wlcf;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (wlcf->prefix.data == NULL
+        && wlcf->handler == NGX_HTTP_WHARF_HANDLER_NONE)
+    {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+
+    if (wlcf->prefix.data) {
+
+        /* the location's rewrite handler refused what is not routed */
+
+        if (ctx == NULL || ctx->worker == NULL || !ctx->located) {
+            return NGX_DECLINED;
+        }
+
+        worker = ctx->worker;
+
+        if (ctx->check != NGX_HTTP_WHARF_CHECK_NONE) {
+            scope = WHARF_SCOPE_READ;
+            scope_name = "read";
+
+        } else {
+            scope = WHARF_SCOPE_TERMINAL;
+            scope_name = "terminal";
+        }
+
+    } else {
+        worker = NULL;
+
+        /* the registry entry of one worker: "GET /api/workers/NAME" */
+
+        if (wlcf->handler == NGX_HTTP_WHARF_HANDLER_REGISTRY
+            && ctx && ctx->worker && ctx->bare)
+        {
+            worker = ctx->worker;
+        }
+
+        scope = WHARF_SCOPE_READ;
+        scope_name = "read";
+    }
+
+    /*
+     * A browser opens a WebSocket to any site with the user's ambient
+     * credentials; the Origin header says which page asked.
+     */
+
+    if (r->headers_in.upgrade
+        && ngx_http_wharf_origin_allowed(r, wlcf, &origin) != NGX_OK)
+    {
+        rc = ngx_http_wharf_send_error(r, NGX_HTTP_FORBIDDEN,
+                                       "origin_not_allowed",
+                                       "WebSocket from origin \"%V\" is not "
+                                       "allowed (wharf_allowed_origins)",
+                                       &origin);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (!wlcf->auth) {
+        return NGX_DECLINED;
+    }
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    rc = ngx_http_wharf_get_token(r, &token, &why);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_wharf_unauthorized(r, token.len != 0, why);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (ngx_http_wharf_verify(wmcf, &token, &claims, &why) != NGX_OK) {
+        rc = ngx_http_wharf_unauthorized(r, 1, why);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (claims.aud[0] != '\0') {
+        rc = ngx_http_wharf_unauthorized(r, 1, "the token has an \"aud\" "
+                                         "claim: it is for one worker's "
+                                         "agent, not for the gateway");
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    if (!wharf_claims_allow(&claims,
+                            worker ? (const char *) worker->name.data : NULL,
+                            scope))
+    {
+        if (ngx_http_wharf_add_header(r, "WWW-Authenticate",
+                (u_char *) "Bearer realm=\"wharf\", "
+                           "error=\"insufficient_scope\"",
+                sizeof("Bearer realm=\"wharf\", "
+                       "error=\"insufficient_scope\"") - 1)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (worker) {
+            rc = ngx_http_wharf_send_error(r, NGX_HTTP_FORBIDDEN,
+                                           "forbidden",
+                                           "this route needs scope \"%s\" "
+                                           "and sub \"%V\" or \"*\"; the "
+                                           "token has sub \"%s\"",
+                                           scope_name, &worker->name,
+                                           claims.sub);
+        } else {
+            rc = ngx_http_wharf_send_error(r, NGX_HTTP_FORBIDDEN,
+                                           "forbidden",
+                                           "this route needs scope \"%s\" "
+                                           "and sub \"*\"; the token has "
+                                           "sub \"%s\"",
+                                           scope_name, claims.sub);
+        }
+
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    /* $wharf_auth_sub, for the access log */
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
+        ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
+    }
+
+    ctx->sub.len = ngx_strlen(claims.sub);
+
+    sub = ngx_pnalloc(r->pool, ctx->sub.len);
+    if (sub == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(sub, claims.sub, ctx->sub.len);
+    ctx->sub.data = sub;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The client's token: NGX_OK; none at all: NGX_DECLINED with token empty;
+ * a malformed one: NGX_DECLINED with token set.  The query parameter is
+ * removed from $args in any case.
+ */
+
+static ngx_int_t
+ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
+    const char **why)
+{
+    ngx_str_t         value;
+    ngx_uint_t        from_query;
+    ngx_table_elt_t  *h;
+
+    token->len = 0;
+    token->data = NULL;
+
+    from_query = 0;
+    h = r->headers_in.authorization;
+
+    if (h) {
+        if (h->value.len < sizeof("Bearer ") - 1
+            || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1)
+               != 0)
+        {
+            token->len = 1;
+            *why = "the Authorization header is not \"Bearer TOKEN\"";
+            return NGX_DECLINED;
+        }
+
+        value.data = h->value.data + sizeof("Bearer ") - 1;
+        value.len = h->value.len - (sizeof("Bearer ") - 1);
+
+        while (value.len && value.data[0] == ' ') {
+            value.data++;
+            value.len--;
+        }
+
+        while (value.len && value.data[value.len - 1] == ' ') {
+            value.len--;
+        }
+
+    } else if (ngx_http_arg(r, (u_char *) "access_token",
+                            sizeof("access_token") - 1, &value)
+               == NGX_OK)
+    {
+        from_query = 1;
+
+    } else {
+        value.len = 0;
+    }
+
+    if (from_query || r->args.len) {
+
+        /* value points into r->args, which is rebuilt, not changed */
+
+        if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (value.len == 0) {
+        *why = "no token: send \"Authorization: Bearer TOKEN\", or "
+               "\"?access_token=TOKEN\" for a browser WebSocket";
+        return NGX_DECLINED;
+    }
+
+    *token = value;
+
+    if (value.len > WHARF_TOKEN_MAX) {
+        *why = "token too long";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
+    struct wharf_claims *claims, const char **why)
+{
+    u_char                        *p, *last;
+    time_t                         now;
+    uint32_t                       hash;
+    ngx_http_wharf_cache_t        *cache;
+    ngx_http_wharf_cache_entry_t  *e;
+    char                           buf[WHARF_TOKEN_MAX + 1];
+
+    now = ngx_time();
+    cache = wmcf->cache;
+    hash = 0;
+
+    if (cache) {
+        hash = ngx_murmur_hash2(token->data, token->len);
+
+        e = ngx_http_wharf_cache_find(cache, token, hash);
+
+        if (e) {
+            if (e->claims.exp > now) {
+                ngx_queue_remove(&e->lru);
+                ngx_queue_insert_head(&cache->lru, &e->lru);
+
+                *claims = e->claims;
+                return NGX_OK;
+            }
+
+            ngx_http_wharf_cache_drop(cache, e);
+        }
+    }
+
+    /*
+     * A JWT is three base64url parts: anything else is not one.  Checked
+     * here, before libjwt sees it; a cached token was checked then.
+     */
+
+    last = token->data + token->len;
+
+    for (p = token->data; p < last; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+            || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
+            || *p == '.')
+        {
+            continue;
+        }
+
+        *why = "malformed token";
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(buf, token->data, token->len);
+    buf[token->len] = '\0';
+
+    if (wharf_token_verify(buf, wmcf->public_key.data, wmcf->public_key.len,
+                           now, claims, why)
+        != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    if (cache) {
+        ngx_http_wharf_cache_add(cache, token, hash, claims);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_wharf_cache_entry_t *
+ngx_http_wharf_cache_find(ngx_http_wharf_cache_t *cache, ngx_str_t *token,
+    uint32_t hash)
+{
+    ngx_queue_t                   *b, *q;
+    ngx_http_wharf_cache_entry_t  *e;
+
+    b = &cache->buckets[hash & cache->mask];
+
+    for (q = ngx_queue_head(b);
+         q != ngx_queue_sentinel(b);
+         q = ngx_queue_next(q))
+    {
+        e = ngx_queue_data(q, ngx_http_wharf_cache_entry_t, bucket);
+
+        /*
+         * Equal hashes are easy to make with murmurhash, so the compare
+         * takes the same time however many bytes match: it must not tell
+         * a client how much of someone else's token it has guessed.
+         */
+
+        if (e->hash == hash
+            && e->len == token->len
+            && CRYPTO_memcmp(e->token, token->data, token->len) == 0)
+        {
+            return e;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_wharf_cache_add(ngx_http_wharf_cache_t *cache, ngx_str_t *token,
+    uint32_t hash, struct wharf_claims *claims)
+{
+    ngx_queue_t                   *q;
+    ngx_http_wharf_cache_entry_t  *e;
+
+    if (cache->n >= cache->max) {
+        q = ngx_queue_last(&cache->lru);
+        e = ngx_queue_data(q, ngx_http_wharf_cache_entry_t, lru);
+        ngx_http_wharf_cache_drop(cache, e);
+    }
+
+    e = ngx_alloc(sizeof(ngx_http_wharf_cache_entry_t) + token->len,
+                  cache->log);
+    if (e == NULL) {
+        return;
+    }
+
+    e->hash = hash;
+    e->claims = *claims;
+    e->len = token->len;
+    ngx_memcpy(e->token, token->data, token->len);
+
+    ngx_queue_insert_head(&cache->buckets[hash & cache->mask], &e->bucket);
+    ngx_queue_insert_head(&cache->lru, &e->lru);
+    cache->n++;
+}
+
+
+static void
+ngx_http_wharf_cache_drop(ngx_http_wharf_cache_t *cache,
+    ngx_http_wharf_cache_entry_t *e)
+{
+    ngx_queue_remove(&e->bucket);
+    ngx_queue_remove(&e->lru);
+    cache->n--;
+    ngx_free(e);
+}
+
+
+/*
+ * Same origin (scheme://Host) unless wharf_allowed_origins says which;
+ * no Origin header at all is not a browser, and passes.
+ */
+
+static ngx_int_t
+ngx_http_wharf_origin_allowed(ngx_http_request_t *r,
+    ngx_http_wharf_loc_conf_t *wlcf, ngx_str_t *origin)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_str_t        *o;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *host;
+
+    origin->len = 0;
+    origin->data = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Origin") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                               sizeof("Origin") - 1)
+               == 0)
+        {
+            *origin = h[i].value;
+            break;
+        }
+    }
+
+    if (origin->data == NULL) {
+        return NGX_OK;
+    }
+
+    if (wlcf->origins && wlcf->origins->nelts) {
+        o = wlcf->origins->elts;
+
+        for (i = 0; i < wlcf->origins->nelts; i++) {
+            if ((o[i].len == 1 && o[i].data[0] == '*')
+                || (o[i].len == origin->len
+                    && ngx_strncasecmp(o[i].data, origin->data, o[i].len)
+                       == 0))
+            {
+                return NGX_OK;
+            }
+        }
+
+        return NGX_DECLINED;
+    }
+
+    host = r->headers_in.host;
+
+    if (host == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = origin->data;
+    len = origin->len;
+
+    if (len > sizeof("https://") - 1
+        && ngx_strncasecmp(p, (u_char *) "https://", sizeof("https://") - 1)
+           == 0)
+    {
+        p += sizeof("https://") - 1;
+        len -= sizeof("https://") - 1;
+
+    } else if (len > sizeof("http://") - 1
+               && ngx_strncasecmp(p, (u_char *) "http://",
+                                  sizeof("http://") - 1)
+                  == 0)
+    {
+        p += sizeof("http://") - 1;
+        len -= sizeof("http://") - 1;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (len == host->value.len
+        && ngx_strncasecmp(p, host->value.data, len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* 401 with the challenge RFC 6750 asks for */
+
+static ngx_int_t
+ngx_http_wharf_unauthorized(ngx_http_request_t *r, ngx_uint_t invalid,
+    const char *why)
+{
+    u_char  *p, *last;
+    size_t   len;
+
+    len = sizeof("Bearer realm=\"wharf\", error=\"invalid_token\", "
+                 "error_description=\"\"") + ngx_strlen(why);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (invalid) {
+        last = ngx_snprintf(p, len, "Bearer realm=\"wharf\", "
+                            "error=\"invalid_token\", "
+                            "error_description=\"%s\"", why);
+
+        /* the description is a quoted-string: no quotes inside */
+
+        for (len = sizeof("Bearer realm=\"wharf\", error=\"invalid_token\", "
+                          "error_description=\"") - 1;
+             p + len < last - 1;
+             len++)
+        {
+            if (p[len] == '"' || p[len] == '\\') {
+                p[len] = '\'';
+            }
+        }
+
+    } else {
+        last = ngx_cpymem(p, "Bearer realm=\"wharf\"",
+                          sizeof("Bearer realm=\"wharf\"") - 1);
+    }
+
+    if (ngx_http_wharf_add_header(r, "WWW-Authenticate", p, last - p)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                     "%s", why);
+}
+
+
+/*
+ * Removes every "access_token" parameter from $args, so that neither the
+ * upstream nor the access log ($args) sees it.  $request_uri keeps the
+ * request as it was sent: it must not be logged or proxied.
+ */
+
+ngx_int_t
+ngx_http_wharf_strip_query_token(ngx_http_request_t *r)
+{
+    u_char  *p, *last, *param, *end, *dst, *start;
+    size_t   len;
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    if (r->args.len < sizeof("access_token") - 1
+        || ngx_strlcasestrn(p, last, (u_char *) "access_token",
+                            sizeof("access_token") - 2)
+           == NULL)
+    {
+        return NGX_OK;
+    }
+
+    start = ngx_pnalloc(r->pool, r->args.len);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = start;
+
+    for (param = p; param < last; param = end + 1) {
+
+        end = ngx_strlchr(param, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        len = 0;
+
+        while (param + len < end && param[len] != '=') {
+            len++;
+        }
+
+        if (len == sizeof("access_token") - 1
+            && ngx_strncasecmp(param, (u_char *) "access_token", len) == 0)
+        {
+            continue;
+        }
+
+        if (end > param) {
+            if (dst > start) {
+                *dst++ = '&';
+            }
+
+            dst = ngx_cpymem(dst, param, end - param);
+        }
+    }
+
+    r->args.data = start;
+    r->args.len = dst - start;
+
+    /* proxy_pass without a URI would send the request line as it came */
+    r->valid_unparsed_uri = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The Authorization header the upstream gets: the module's token, or an
+ * empty value when the module has no private key.  proxy_pass sends
+ * every header of headers_in that no proxy_set_header overrides, so the
+ * client's header is changed in place: it can never pass on.  The proxied
+ * locations set the header from $wharf_upstream_authorization (which also
+ * drops it when empty), so for them a header the client did not send is
+ * not added here (add == 0): that would be work proxy_pass throws away.
+ * A subrequest to a backend has no such line, and gets it added.
+ */
+
+ngx_int_t
+ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_uint_t add)
+{
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    h = r->headers_in.authorization;
+
+    if (h) {
+        if (token) {
+            h->value = *token;
+
+        } else {
+            h->value.len = 0;
+        }
+
+        return NGX_OK;
+    }
+
+    if (token == NULL || !add) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&h->key, "Authorization");
+    h->lowcase_key = (u_char *) "authorization";
+    h->hash = ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(
+              ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash('a', 'u'),
+              't'), 'h'), 'o'), 'r'), 'i'), 'z'), 'a'), 't'), 'i'), 'o'), 'n');
+    h->value = *token;
+
+    r->headers_in.authorization = h;
+
+    return NGX_OK;
+}
+
+
+/* "Bearer ..." for the agent of worker: sub and aud the worker */
+
+ngx_int_t
+ngx_http_wharf_upstream_token(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker, ngx_log_t *log, ngx_str_t *value)
+{
+    return ngx_http_wharf_cached_token(wmcf, &worker->token,
+                                       (const char *) worker->name.data,
+                                       (const char *) worker->name.data,
+                                       NGX_HTTP_WHARF_UPSTREAM_SCOPES, log,
+                                       value);
+}
+
+
+/* "Bearer ..." with sub "*" and scope "read", for wharfd's health */
+
+ngx_int_t
+ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log,
+    ngx_str_t *value)
+{
+    return ngx_http_wharf_cached_token(wmcf, &wmcf->fleet_token, "*", NULL,
+                                       WHARF_SCOPE_READ, log, value);
+}
+
+
+static ngx_int_t
+ngx_http_wharf_cached_token(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_token_t *t, const char *sub, const char *aud,
+    unsigned scopes, ngx_log_t *log, ngx_str_t *value)
+{
+    time_t  now;
+
+    now = ngx_time();
+
+    if (t->data == NULL || now >= t->renew) {
+
+        if (ngx_http_wharf_sign(wmcf, t, sub, aud, scopes, log) != NGX_OK) {
+
+            /* a token that has not expired yet still serves */
+
+            if (t->data == NULL || now >= t->exp) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    value->data = t->data;
+    value->len = t->len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_wharf_sign(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_token_t *t, const char *sub, const char *aud,
+    unsigned scopes, ngx_log_t *log)
+{
+    u_char               *p;
+    char                 *jwt;
+    size_t                len;
+    time_t                now;
+    const char           *why;
+    struct wharf_claims   c;
+
+    now = ngx_time();
+
+    ngx_memzero(&c, sizeof(struct wharf_claims));
+
+    (void) ngx_cpystrn((u_char *) c.sub, (u_char *) sub, sizeof(c.sub));
+
+    if (aud) {
+        (void) ngx_cpystrn((u_char *) c.aud, (u_char *) aud, sizeof(c.aud));
+    }
+
+    c.scopes = scopes;
+    c.iat = now;
+    c.exp = now + wmcf->token_ttl;
+
+    jwt = wharf_token_sign(&c, wmcf->private_key.data, wmcf->private_key.len,
+                           &why);
+    if (jwt == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "wharf: cannot sign a token for \"%s\": %s", sub, why);
+        return NGX_ERROR;
+    }
+
+    len = sizeof("Bearer ") - 1 + ngx_strlen(jwt);
+
+    p = ngx_alloc(len, log);
+    if (p == NULL) {
+        free(jwt);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p + sizeof("Bearer ") - 1, jwt, len - (sizeof("Bearer ") - 1));
+
+    free(jwt);
+
+    if (t->data) {
+        ngx_free(t->data);
+    }
+
+    t->data = p;
+    t->len = len;
+    t->exp = c.exp;
+
+    /* renewed at half its life: a request never carries one about to end */
+    t->renew = now + ngx_max(wmcf->token_ttl / 2, 1);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "wharf: signed a token for \"%s\", expires %T",
+                   sub, c.exp);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf)
+{
+    ngx_uint_t               i, n;
+    ngx_http_wharf_cache_t  *cache;
+
+    if (wmcf->public_key.len == 0 || wmcf->auth_cache_size == 0) {
+        return NGX_OK;
+    }
+
+    cache = ngx_pcalloc(cycle->pool, sizeof(ngx_http_wharf_cache_t));
+    if (cache == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* about one entry per bucket when full */
+
+    for (n = 1; n < wmcf->auth_cache_size; n <<= 1) { /* void */ }
+
+    cache->buckets = ngx_palloc(cycle->pool, n * sizeof(ngx_queue_t));
+    if (cache->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        ngx_queue_init(&cache->buckets[i]);
+    }
+
+    cache->mask = n - 1;
+    ngx_queue_init(&cache->lru);
+
+    cache->max = wmcf->auth_cache_size;
+    cache->log = cycle->log;
+
+    wmcf->cache = cache;
+
+    return NGX_OK;
+}
+
+
+/*
+ * At configuration time: the keys are what they must be, and belong
+ * together.  A token signed with the private key must verify with the
+ * public one, or every agent would refuse the module.
+ */
+
+char *
+ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
+    ngx_http_wharf_main_conf_t *wmcf)
+{
+    BIO                  *bio;
+    char                 *jwt;
+    EVP_PKEY             *pkey;
+    const char           *why;
+    struct wharf_claims   c, out;
+
+    if (wmcf->public_key.len) {
+        bio = BIO_new_mem_buf(wmcf->public_key.data,
+                              (int) wmcf->public_key.len);
+        if (bio == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+
+        if (pkey == NULL
+            || EVP_PKEY_base_id(pkey) != EVP_PKEY_EC
+            || EVP_PKEY_bits(pkey) != 256)
+        {
+            EVP_PKEY_free(pkey);
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "wharf_auth_public_key: not an EC P-256 public "
+                          "key in PEM (\"BEGIN PUBLIC KEY\"): tokens are "
+                          "ES256");
+            return NGX_CONF_ERROR;
+        }
+
+        EVP_PKEY_free(pkey);
+    }
+
+    if (wmcf->private_key.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (wmcf->public_key.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key is set, "
+                      "wharf_auth_public_key is not: both come from the "
+                      "same key pair");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&c, sizeof(struct wharf_claims));
+    c.sub[0] = '*';
+    c.scopes = WHARF_SCOPE_READ;
+    c.exp = ngx_time() + 60;
+
+    jwt = wharf_token_sign(&c, wmcf->private_key.data, wmcf->private_key.len,
+                           &why);
+    if (jwt == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key: %s", why);
+        return NGX_CONF_ERROR;
+    }
+
+    if (wharf_token_verify(jwt, wmcf->public_key.data, wmcf->public_key.len,
+                           ngx_time(), &out, &why)
+        != 0)
+    {
+        free(jwt);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key and wharf_auth_public_key "
+                      "are not one key pair: a token signed with the one "
+                      "does not verify with the other (%s)", why);
+        return NGX_CONF_ERROR;
+    }
+
+    free(jwt);
+
+    return NGX_CONF_OK;
+}

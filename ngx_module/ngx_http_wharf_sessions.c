@@ -1,0 +1,217 @@
+
+/*
+ * wharf: live sessions, max_sessions, routed requests by status class.
+ *
+ * A request routed to a worker is a session from the precontent phase,
+ * after auth, until nginx frees the request, however it ends: the client
+ * or the upstream closing a tunnel, a timeout, an error.  The count goes
+ * up in the shared zone and a cleanup of the request's pool brings it
+ * down, so every way out of a request decrements exactly once, and in the
+ * node the request incremented, even after a reload.
+ *
+ * Kinds: a WebSocket upgrade to the worker's terminal path is a
+ * "terminal" session, any other upgrade a "websocket" session, the rest
+ * "http".  max_sessions limits terminal and websocket sessions together:
+ * they hold a PTY or a live feed in the container, while plain HTTP
+ * requests are short, and a full worker should still answer its REST API.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_wharf_module.h"
+
+
+typedef struct {
+    ngx_http_wharf_node_t  *node;
+    ngx_uint_t              kind;
+} ngx_http_wharf_session_t;
+
+
+static ngx_uint_t ngx_http_wharf_session_kind(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
+static void ngx_http_wharf_session_end(void *data);
+
+
+/*
+ * Precontent phase, in a wharf_route location: runs after the access
+ * phase has let the request in, just before proxy_pass.
+ */
+
+ngx_int_t
+ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    token;
+    ngx_uint_t                   kind;
+    ngx_atomic_int_t             n;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_wharf_ctx_t        *ctx;
+    ngx_http_wharf_node_t       *wn;
+    ngx_http_wharf_worker_t     *worker;
+    ngx_http_wharf_session_t    *s;
+    ngx_http_wharf_loc_conf_t   *wlcf;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (wlcf->prefix.data == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+
+    if (ctx == NULL || ctx->worker == NULL || !ctx->located) {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->check != NGX_HTTP_WHARF_CHECK_NONE) {
+        r->content_handler = ngx_http_wharf_worker_health_handler;
+        return NGX_DECLINED;
+    }
+
+    if (ctx->counted) {
+        return NGX_DECLINED;
+    }
+
+    worker = ctx->worker;
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    /*
+     * The client's credentials stay here; the agent gets the module's own
+     * token, bound to this worker by its "aud": in place of the client's
+     * header here, and through $wharf_upstream_authorization otherwise.
+     */
+
+    token.len = 0;
+    token.data = NULL;
+
+    if (r->headers_in.authorization
+        && wmcf->private_key.len
+        && ngx_http_wharf_upstream_token(wmcf, worker, r->connection->log,
+                                         &token)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL, 0)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    kind = ngx_http_wharf_session_kind(r, ctx);
+    wn = worker->node;
+
+    if (kind != NGX_HTTP_WHARF_KIND_HTTP) {
+        n = ngx_atomic_fetch_add(&wn->upgraded, 1);
+
+        if (worker->max_sessions && (ngx_uint_t) n >= worker->max_sessions) {
+            (void) ngx_atomic_fetch_add(&wn->upgraded, -1);
+            (void) ngx_atomic_fetch_add(&wn->rejected, 1);
+
+            rc = ngx_http_wharf_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "too_many_sessions",
+                                           "worker \"%V\" has its %ui "
+                                           "sessions (max_sessions); try "
+                                           "again later",
+                                           &worker->name,
+                                           worker->max_sessions);
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_wharf_session_t));
+    if (cln == NULL) {
+        if (kind != NGX_HTTP_WHARF_KIND_HTTP) {
+            (void) ngx_atomic_fetch_add(&wn->upgraded, -1);
+        }
+
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_atomic_fetch_add(&wn->sessions[kind], 1);
+
+    s = cln->data;
+    s->node = wn;
+    s->kind = kind;
+
+    cln->handler = ngx_http_wharf_session_end;
+
+    ctx->counted = 1;
+    ctx->kind = kind;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_session_kind(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+{
+    ngx_str_t        *path;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.upgrade;
+
+    if (h == NULL
+        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           == NULL)
+    {
+        return NGX_HTTP_WHARF_KIND_HTTP;
+    }
+
+    path = &ctx->worker->paths[NGX_HTTP_WHARF_CHECK_TERMINAL];
+
+    if (ctx->path.len == path->len
+        && ngx_strncmp(ctx->path.data, path->data, path->len) == 0)
+    {
+        return NGX_HTTP_WHARF_KIND_TERMINAL;
+    }
+
+    return NGX_HTTP_WHARF_KIND_WEBSOCKET;
+}
+
+
+static void
+ngx_http_wharf_session_end(void *data)
+{
+    ngx_http_wharf_session_t  *s = data;
+
+    (void) ngx_atomic_fetch_add(&s->node->sessions[s->kind], -1);
+
+    if (s->kind != NGX_HTTP_WHARF_KIND_HTTP) {
+        (void) ngx_atomic_fetch_add(&s->node->upgraded, -1);
+    }
+}
+
+
+/* log phase: every request bound to a worker, by status class */
+
+ngx_int_t
+ngx_http_wharf_log_handler(ngx_http_request_t *r)
+{
+    ngx_uint_t             status, i;
+    ngx_http_wharf_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+
+    if (ctx == NULL || ctx->worker == NULL || !ctx->located
+        || ctx->worker->node == NULL)
+    {
+        return NGX_OK;
+    }
+
+    status = r->headers_out.status;
+
+    i = (status >= 100 && status < 600) ? status / 100 - 1
+                                        : NGX_HTTP_WHARF_CLASSES - 1;
+
+    (void) ngx_atomic_fetch_add(&ctx->worker->node->requests[i], 1);
+
+    return NGX_OK;
+}

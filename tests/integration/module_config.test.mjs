@@ -1,0 +1,160 @@
+// The module's directives under `nginx -t`: each limit at its edge, every
+// mistake refused with its file and line, the key pair checked, and
+// "wharf_auth off" allowed but warned about.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateKeys, nginxTest, renderNginxConf, tempDir, writeWorkerConf } from '../lib/stack.mjs';
+
+describe('nginx -t on the module\'s directives', () => {
+  let dir, prefix, workers, keys, other;
+
+  before(() => {
+    dir = tempDir('module-config');
+    prefix = path.join(dir, 'nginx');
+    workers = path.join(dir, 'workers.d');
+    fs.mkdirSync(prefix);
+    fs.mkdirSync(workers);
+    keys = generateKeys(dir);
+    const otherDir = path.join(dir, 'other');
+    fs.mkdirSync(otherDir);
+    other = generateKeys(otherDir);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const reset = () => { for (const f of fs.readdirSync(workers)) fs.unlinkSync(path.join(workers, f)); };
+  const render = (k = keys, healthInterval = 'off') => renderNginxConf({ prefix, listen: '127.0.0.1:1', wharfd: '127.0.0.1:2', wharfdWs: '127.0.0.1:3', workersDir: workers, keys: k, healthInterval });
+
+  // nginx -t with one worker "demo" plus `extra` at http level
+  const check = (extra, { k = keys, workerParams = [], interval } = {}) => {
+    reset();
+    writeWorkerConf(workers, 'demo', '127.0.0.1:9', undefined, workerParams);
+    if (extra) fs.writeFileSync(path.join(workers, '00-extra.conf'), `\n${extra}\n`);
+    const conf = render(k, interval);
+    return { ...nginxTest(prefix, conf), conf, extraFile: path.join(workers, '00-extra.conf'), workerFile: path.join(workers, 'demo.conf') };
+  };
+
+  const ok = (r) => assert.equal(r.status, 0, r.output);
+  const fails = (r, re, where) => {
+    assert.notEqual(r.status, 0, r.output);
+    assert.match(r.output, /\[emerg\]/);
+    assert.match(r.output, re);
+    if (where) assert.ok(r.output.includes(where), `${where} not in: ${r.output}`);
+  };
+
+  test('the rendered reference configuration passes', () => ok(check('')));
+
+  test('max_sessions=: 0 and 1000000 pass; -1, 1000001, x and a second one fail at their line', () => {
+    ok(check('', { workerParams: ['max_sessions=0'] }));
+    ok(check('', { workerParams: ['max_sessions=1000000'] }));
+    for (const bad of [['max_sessions=-1'], ['max_sessions=1000001'], ['max_sessions=x'], ['max_sessions='],
+      ['max_sessions=1', 'max_sessions=2']]) {
+      const r = check('', { workerParams: bad });
+      fails(r, /max_sessions/, `${r.workerFile}:7`);
+    }
+  });
+
+  test('terminal_path= and websocket_path=: a path of 1 to 255 bytes', () => {
+    ok(check('', { workerParams: [`terminal_path=/${'a'.repeat(254)}`, 'websocket_path=/'] }));
+    for (const bad of [[`terminal_path=/${'a'.repeat(255)}`], ['terminal_path=relative'], ['websocket_path='],
+      ['terminal_path=/a', 'terminal_path=/b']]) {
+      const r = check('', { workerParams: bad });
+      fails(r, /path/, `${r.workerFile}:7`);
+    }
+  });
+
+  test('wharf_health_timeout must be more than 0', () => {
+    ok(check('wharf_health_timeout 1ms;'));
+    fails(check('wharf_health_timeout 0;'), /wharf_health_timeout/);
+    fails(check('wharf_health_timeout soon;'), /invalid value/);
+  });
+
+  test('wharf_health_interval: off, or 100ms and more', () => {
+    ok(check('', { interval: 'off' }));
+    ok(check('', { interval: '100ms' }));
+    ok(check('', { interval: '1h' }));
+    for (const bad of ['99ms', '0', 'never']) {
+      const r = check('', { interval: bad });
+      fails(r, /invalid interval/, `${r.conf}:`);
+    }
+    // the reference config sets it: a second one is a duplicate
+    const r = check('wharf_health_interval 5s;');
+    fails(r, /"wharf_health_interval" directive is duplicate|is duplicate/, `${r.extraFile}:2`);
+  });
+
+  test('wharf_auth_token_ttl: 2s to 1d', () => {
+    ok(check('wharf_auth_token_ttl 2s;'));
+    ok(check('wharf_auth_token_ttl 1d;'));
+    fails(check('wharf_auth_token_ttl 1s;'), /wharf_auth_token_ttl/);
+    fails(check('wharf_auth_token_ttl 86401s;'), /wharf_auth_token_ttl/);
+  });
+
+  test('wharf_auth_cache_size: 0 to 1000000', () => {
+    ok(check('wharf_auth_cache_size 0;'));
+    ok(check('wharf_auth_cache_size 1000000;'));
+    const r = check('wharf_auth_cache_size 1000001;');
+    fails(r, /must be equal or less than 1000000|1000000/, `${r.extraFile}:2`);
+  });
+
+  test('wharf_zone_size: at least 8 pages; a zone too small for the workers says so', () => {
+    ok(check('wharf_zone_size 32k;'));
+    fails(check('wharf_zone_size 16k;'), /wharf_zone_size.*too small/);
+    // 32 KiB holds a few dozen workers; 200 do not fit
+    reset();
+    const lines = ['wharf_zone_size 32k;'];
+    for (let i = 0; i < 200; i++) lines.push(`upstream u${i} { server 127.0.0.1:9; }`, `wharf_worker w${i} upstream=u${i};`);
+    fs.writeFileSync(path.join(workers, 'many.conf'), `${lines.join('\n')}\n`);
+    const r = nginxTest(prefix, render());
+    fails(r, /wharf zone "wharf" .* is full at worker "w\d+" of 200; raise "wharf_zone_size"/);
+  });
+
+  test('wharf_allowed_origins: "*" or scheme://host[:port]', () => {
+    ok(check('wharf_allowed_origins * https://a.example http://b.example:8080;'));
+    for (const bad of ['example.com', 'https://a.example/', 'ftp://a.example']) {
+      const r = check(`wharf_allowed_origins ${bad};`);
+      fails(r, /invalid origin/, `${r.extraFile}:2`);
+    }
+  });
+
+  test('wharf_auth off: allowed, warned about, with file and line', () => {
+    reset();
+    writeWorkerConf(workers, 'demo', '127.0.0.1:9');
+    const r = nginxTest(prefix, renderNginxConf({ prefix, listen: '127.0.0.1:1', wharfd: '127.0.0.1:2', wharfdWs: '127.0.0.1:3', workersDir: workers }));
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /\[warn\] wharf_auth is off: the wharf routes here are open to anyone/);
+    assert.ok(r.output.includes(`${path.join(prefix, 'nginx.conf')}:`), r.output);
+  });
+
+  test('wharf_auth on without a public key fails, naming the location', () => {
+    reset();
+    writeWorkerConf(workers, 'demo', '127.0.0.1:9');
+    const conf = renderNginxConf({ prefix, listen: '127.0.0.1:1', wharfd: '127.0.0.1:2', wharfdWs: '127.0.0.1:3', workersDir: workers });
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace('wharf_auth off;', ''));
+    const r = nginxTest(prefix, conf);
+    fails(r, /wharf_auth_public_key" is not set/, `${path.join(prefix, 'wharf.conf')}:`);
+  });
+
+  test('keys: not a pair, not a key, not EC P-256, missing, or one without the other', () => {
+    fails(check('', { k: { publicPath: other.publicPath, privatePath: keys.privatePath } }), /not one key pair/);
+    const junk = path.join(dir, 'junk.pem');
+    fs.writeFileSync(junk, 'not a key\n');
+    fails(check('', { k: { publicPath: junk, privatePath: keys.privatePath } }), /not an EC P-256 public key/);
+    fails(check('', { k: { publicPath: keys.publicPath, privatePath: junk } }), /wharf_auth_private_key/);
+    fails(check('', { k: { publicPath: path.join(dir, 'missing.pem'), privatePath: keys.privatePath } }),
+      /open\(\) ".*missing\.pem" failed/);
+    const empty = path.join(dir, 'empty.pem');
+    fs.writeFileSync(empty, '');
+    fails(check('', { k: { publicPath: empty, privatePath: keys.privatePath } }), /a PEM key is 1 to 16384/);
+  });
+
+  test('wharf_health takes terminal, websocket or all; one wharf handler per location', () => {
+    const bad = check('server { listen 127.0.0.1:4; location /h { wharf_health everything; } }');
+    fails(bad, /invalid value "everything"/, `${bad.extraFile}:2`);
+    const two = check('server { listen 127.0.0.1:4; location /h { wharf_registry; wharf_metrics; } }');
+    fails(two, /another wharf handler/, `${two.extraFile}:2`);
+    const backend = check('server { listen 127.0.0.1:4; location /h { wharf_health all; wharf_health_backend http://x/; } }');
+    fails(backend, /invalid URI/, `${backend.extraFile}:2`);
+  });
+});

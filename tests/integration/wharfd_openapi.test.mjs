@@ -1,0 +1,107 @@
+// docs/openapi.yaml is the REST contract: the document itself is checked
+// with a standard OpenAPI validator, and real responses of every route
+// (through nginx, from a populated database) are validated against the
+// schemas it declares for their status and content type.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import Ajv2020 from 'ajv/dist/2020.js';
+import YAML from 'yaml';
+import { ROOT, get, startStack } from '../lib/stack.mjs';
+
+const SPEC_PATH = path.join(ROOT, 'docs/openapi.yaml');
+const M = (name) => `ContainerMonitoringOps.${name}`;
+const esc = (s) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+describe('docs/openapi.yaml', () => {
+  const spec = YAML.parse(fs.readFileSync(SPEC_PATH, 'utf8'), { merge: true });
+  let stack;
+  let ajv;
+
+  before(async () => {
+    ajv = new Ajv2020({ strict: false, allErrors: true });
+    ajv.addSchema(spec, 'openapi.json');
+    stack = await startStack({ tag: 'wharfd-oapi', workers: [{ name: 'ghost', addr: '127.0.0.1:9' }] });
+    const rpc = async (method, params) => {
+      const r = await get(`${stack.http}/rpc`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: M(method), params }),
+      });
+      assert.ok(r.json && !r.json.error, r.body);
+    };
+    await rpc('heartbeat', { worker: 'oa', container: 'c', agentVersion: '1' });
+    await rpc('storeLogs', { worker: 'oa', container: 'c', instanceId: 'web', logs: [
+      { sequence: 1, level: 'info', message: 'a', stream: 'stdout', metadata: { x: 1 } },
+      { sequence: 2, level: 'error', message: 'b', stream: 'stderr', source: 'app' },
+    ] });
+    await rpc('storeErrors', { worker: 'oa', instanceId: 'web', errors: [{ level: 50, message: 'boom' }, { level: 60, message: 'fatal', rawOutput: '{}' }] });
+    await rpc('upsertProcess', { worker: 'oa', instanceId: 'web', command: 'node', args: ['a.js'], status: 'running', pid: 5, env: { A: 'b' } });
+    await rpc('recordEvent', { worker: 'oa', instanceId: 'web', type: 'process_started', payload: { pid: 5 } });
+  });
+  after(async () => stack && stack.stop());
+
+  test('is a valid OpenAPI document', async () => {
+    const res = await new Validator().validate(spec);
+    assert.ok(res.valid, JSON.stringify(res.errors, null, 1));
+  });
+
+  // Validates a real response against the declared schema of its route.
+  const check = async (method, template, url, { token = stack.token, expect, body } = {}) => {
+    const r = await get(`${stack.http}${url}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    assert.equal(r.status, expect, `${method} ${url}: ${r.body}`);
+    const op = spec.paths[template][method.toLowerCase()];
+    assert.ok(op, `${method} ${template} is documented`);
+    let response = op.responses[String(r.status)];
+    assert.ok(response, `${method} ${template} documents ${r.status}`);
+    let ptr = `openapi.json#/paths/${esc(template)}/${method.toLowerCase()}/responses/${r.status}`;
+    if (response.$ref) {
+      ptr = `openapi.json${response.$ref}`;
+      response = response.$ref.split('/').slice(1).reduce((o, k) => o[k], spec);
+    }
+    if (r.status === 204) return r;
+    const type = (r.headers.get('content-type') || '').split(';')[0];
+    assert.ok(response.content[type], `${method} ${template} ${r.status} documents ${type}`);
+    if (type === 'application/json') {
+      const validate = ajv.getSchema(`${ptr}/content/${esc(type)}/schema`);
+      assert.ok(validate(r.json), `${method} ${url}: ${JSON.stringify(validate.errors)}\n${r.body}`);
+    }
+    return r;
+  };
+
+  test('real responses of every route match their schemas', async () => {
+    const ro = stack.mint({ sub: 'other', scope: 'read' });
+    await check('GET', '/api/monitoring/health', '/api/monitoring/health', { token: null, expect: 200 });
+    await check('GET', '/api/monitoring/workers', '/api/monitoring/workers', { expect: 200 });
+    await check('GET', '/api/monitoring/workers', '/api/monitoring/workers', { token: null, expect: 401 });
+    await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?worker=oa&total=1', { expect: 200 });
+    await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?limit=0', { expect: 400 });
+    await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?worker=oa', { token: ro, expect: 403 });
+    await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?worker=oa&format=ndjson', { expect: 200 });
+    await check('GET', '/api/monitoring/logs/{instanceId}', '/api/monitoring/logs/web?worker=oa&levels=error&order=asc', { expect: 200 });
+    await check('GET', '/api/monitoring/logs/{instanceId}/stats', '/api/monitoring/logs/web/stats?worker=oa', { expect: 200 });
+    await check('GET', '/api/monitoring/errors', '/api/monitoring/errors?worker=oa&minLevel=55', { expect: 200 });
+    await check('GET', '/api/monitoring/errors/{instanceId}', '/api/monitoring/errors/web?worker=oa&total=true', { expect: 200 });
+    await check('GET', '/api/monitoring/errors/{instanceId}/summary', '/api/monitoring/errors/web/summary?worker=oa', { expect: 200 });
+    await check('GET', '/api/monitoring/events', '/api/monitoring/events?worker=oa&type=process_started', { expect: 200 });
+    await check('GET', '/api/monitoring/processes', '/api/monitoring/processes?worker=oa&status=running', { expect: 200 });
+    await check('GET', '/api/monitoring/process/{instanceId}/status', '/api/monitoring/process/web/status?worker=oa', { expect: 200 });
+    await check('GET', '/api/monitoring/process/{instanceId}/status', '/api/monitoring/process/nope/status?worker=oa', { expect: 404 });
+    for (const action of ['start', 'stop', 'restart']) {
+      await check('POST', `/api/monitoring/process/{instanceId}/${action}`, `/api/monitoring/process/web/${action}?worker=ghost`, { expect: 502 });
+    }
+    await check('POST', '/rpc', '/rpc', { expect: 200, body: { jsonrpc: '2.0', id: 1, method: M('getLogs'), params: { worker: 'oa' } } });
+    await check('POST', '/rpc', '/rpc', { expect: 200, body: [{ jsonrpc: '2.0', id: 1, method: M('nope') }, { jsonrpc: '2.0', id: 2, method: M('getWorkers') }] });
+    await check('POST', '/rpc', '/rpc', { expect: 204, body: { jsonrpc: '2.0', method: M('getWorkers') } });
+  });
+});
