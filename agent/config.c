@@ -1,4 +1,5 @@
 /* Flags and environment variables: see config.h. */
+#include "errbuf.h"
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -77,22 +78,7 @@ static const struct {
     [OPT_FATAL_RESTART] = { "--fatal-restart", "WHARF_FATAL_RESTART" },
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static const char *
 env_lookup(char *const envp[], const char *name)
@@ -144,7 +130,7 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
         const char *close = strchr(addr, ']');
 
         if (close == NULL || close[1] != ':') {
-            return fail(err, errlen, "--listen %s: expected [IPV6]:PORT", addr);
+            return wharf_fail(err, errlen, "--listen %s: expected [IPV6]:PORT", addr);
         }
         host = addr + 1;
         hostlen = (size_t) (close - host);
@@ -153,7 +139,7 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
     } else {
         colon = strrchr(addr, ':');
         if (colon == NULL) {
-            return fail(err, errlen, "--listen %s: expected HOST:PORT", addr);
+            return wharf_fail(err, errlen, "--listen %s: expected HOST:PORT", addr);
         }
         host = addr;
         hostlen = (size_t) (colon - addr);
@@ -161,19 +147,19 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
         cfg->listen_ipv6 = 0;
     }
     if (hostlen >= sizeof(hostbuf)) {
-        return fail(err, errlen, "--listen %s: host too long", addr);
+        return wharf_fail(err, errlen, "--listen %s: host too long", addr);
     }
     memcpy(hostbuf, host, hostlen);
     hostbuf[hostlen] = '\0';
 
     if (parse_uint(port, 65535, &p) != 0) {
-        return fail(err, errlen, "--listen %s: port must be 0..65535", addr);
+        return wharf_fail(err, errlen, "--listen %s: port must be 0..65535", addr);
     }
     cfg->listen_port = (int) p;
 
     if (cfg->listen_ipv6) {
         if (inet_pton(AF_INET6, hostbuf, bin) != 1) {
-            return fail(err, errlen, "--listen %s: not an IPv6 address", addr);
+            return wharf_fail(err, errlen, "--listen %s: not an IPv6 address", addr);
         }
         snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", hostbuf);
         snprintf(cfg->listen_text, sizeof(cfg->listen_text), "[%s]", hostbuf);
@@ -189,7 +175,7 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
         snprintf(hostbuf, sizeof(hostbuf), "127.0.0.1");
     }
     if (inet_pton(AF_INET, hostbuf, bin) != 1) {
-        return fail(err, errlen,
+        return wharf_fail(err, errlen,
                     "--listen %s: host must be an IPv4 address, [IPv6], "
                     "localhost or *", addr);
     }
@@ -239,7 +225,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
 
         if (strcmp(a, "--") == 0) {
             if (i + 1 >= argc) {
-                return fail(err, errlen, "-- must be followed by a command");
+                return wharf_fail(err, errlen, "-- must be followed by a command");
             }
             cfg->cmd_argv = &argv[i + 1];
             cfg->cmd_argc = argc - i - 1;
@@ -268,16 +254,16 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         }
         if (o == OPT_COUNT) {
             if (strncmp(a, "-", 1) == 0) {
-                return fail(err, errlen, "unknown flag %.*s", (int) flen, a);
+                return wharf_fail(err, errlen, "unknown flag %.*s", (int) flen, a);
             }
-            return fail(err, errlen, "unexpected argument \"%s\"", a);
+            return wharf_fail(err, errlen, "unexpected argument \"%s\"", a);
         }
         if (eq != NULL) {
             val[o] = eq + 1;
         } else if (i + 1 < argc) {
             val[o] = argv[++i];
         } else {
-            return fail(err, errlen, "%s needs a value", opts[o].flag);
+            return wharf_fail(err, errlen, "%s needs a value", opts[o].flag);
         }
         src[o] = opts[o].flag;
     }
@@ -289,10 +275,10 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     }
 
     if (val[OPT_WORKER] == NULL) {
-        return fail(err, errlen, "--worker (or WHARF_WORKER) is required");
+        return wharf_fail(err, errlen, "--worker (or WHARF_WORKER) is required");
     }
     if (!wharf_name_valid(val[OPT_WORKER], strlen(val[OPT_WORKER]))) {
-        return fail(err, errlen,
+        return wharf_fail(err, errlen,
                     "%s \"%s\": not a valid worker name "
                     "(lower-case DNS label, 1..%d of a-z 0-9 -)",
                     src[OPT_WORKER], val[OPT_WORKER], WHARF_NAME_MAX);
@@ -300,7 +286,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     snprintf(cfg->worker, sizeof(cfg->worker), "%s", val[OPT_WORKER]);
 
     if (val[OPT_LISTEN] == NULL) {
-        return fail(err, errlen, "--listen (or WHARF_LISTEN) is required");
+        return wharf_fail(err, errlen, "--listen (or WHARF_LISTEN) is required");
     }
     if (agent_config_parse_listen(cfg, val[OPT_LISTEN], err, errlen) != 0) {
         return -1;
@@ -308,7 +294,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
 
     if (val[OPT_CONTAINER] != NULL) {
         if (!container_valid(val[OPT_CONTAINER])) {
-            return fail(err, errlen,
+            return wharf_fail(err, errlen,
                         "%s: container name must be 1..%d printable "
                         "characters without spaces", src[OPT_CONTAINER],
                         AGENT_CONTAINER_MAX);
@@ -321,7 +307,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         size_t n = strlen(val[OPT_TERMINAL_CMD]);
 
         if (n == 0 || n > AGENT_TERMINAL_CMD_MAX) {
-            return fail(err, errlen, "%s: command must be 1..%d bytes",
+            return wharf_fail(err, errlen, "%s: command must be 1..%d bytes",
                         src[OPT_TERMINAL_CMD], AGENT_TERMINAL_CMD_MAX);
         }
         cfg->terminal_cmd = val[OPT_TERMINAL_CMD];
@@ -336,7 +322,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (val[OPT_KILL_TIMEOUT] != NULL) {
         if (parse_uint(val[OPT_KILL_TIMEOUT], AGENT_MAX_KILL_TIMEOUT_MS,
                        &ul) != 0) {
-            return fail(err, errlen, "%s \"%s\": must be 0..%u milliseconds",
+            return wharf_fail(err, errlen, "%s \"%s\": must be 0..%u milliseconds",
                         src[OPT_KILL_TIMEOUT], val[OPT_KILL_TIMEOUT],
                         AGENT_MAX_KILL_TIMEOUT_MS);
         }
@@ -348,7 +334,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (cfg->orchestrator != NULL
         && strncmp(cfg->orchestrator, "http://", 7) != 0
         && strncmp(cfg->orchestrator, "https://", 8) != 0) {
-        return fail(err, errlen, "%s \"%s\": must be an http:// or https:// "
+        return wharf_fail(err, errlen, "%s \"%s\": must be an http:// or https:// "
                     "URL", src[OPT_ORCHESTRATOR], cfg->orchestrator);
     }
     cfg->public_key = val[OPT_PUBLIC_KEY];
@@ -362,7 +348,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (val[OPT_BUFFER_BYTES] != NULL) {
         if (parse_uint(val[OPT_BUFFER_BYTES], 1ul << 34, &ul) != 0
             || ul < AGENT_SHIP_BUFFER_MIN) {
-            return fail(err, errlen, "%s \"%s\": must be %u..%lu bytes",
+            return wharf_fail(err, errlen, "%s \"%s\": must be %u..%lu bytes",
                         src[OPT_BUFFER_BYTES], val[OPT_BUFFER_BYTES],
                         AGENT_SHIP_BUFFER_MIN, 1ul << 34);
         }
@@ -371,7 +357,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (val[OPT_LINE_MAX] != NULL) {
         if (parse_uint(val[OPT_LINE_MAX], AGENT_LINE_MAX_MAX, &ul) != 0
             || ul < AGENT_LINE_MAX_MIN) {
-            return fail(err, errlen, "%s \"%s\": must be %u..%u bytes",
+            return wharf_fail(err, errlen, "%s \"%s\": must be %u..%u bytes",
                         src[OPT_LINE_MAX], val[OPT_LINE_MAX],
                         AGENT_LINE_MAX_MIN, AGENT_LINE_MAX_MAX);
         }
@@ -379,21 +365,21 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     }
     if (val[OPT_SHIP_TIMEOUT] != NULL) {
         if (parse_uint(val[OPT_SHIP_TIMEOUT], 600000, &ul) != 0 || ul < 100) {
-            return fail(err, errlen, "%s: must be 100..600000 ms",
+            return wharf_fail(err, errlen, "%s: must be 100..600000 ms",
                         src[OPT_SHIP_TIMEOUT]);
         }
         cfg->ship_timeout_ms = (unsigned) ul;
     }
     if (val[OPT_FLUSH_TIMEOUT] != NULL) {
         if (parse_uint(val[OPT_FLUSH_TIMEOUT], 600000, &ul) != 0) {
-            return fail(err, errlen, "%s: must be 0..600000 ms",
+            return wharf_fail(err, errlen, "%s: must be 0..600000 ms",
                         src[OPT_FLUSH_TIMEOUT]);
         }
         cfg->flush_timeout_ms = (unsigned) ul;
     }
     if (val[OPT_INSTANCE_ID] != NULL) {
         if (!agent_instance_id_valid(val[OPT_INSTANCE_ID])) {
-            return fail(err, errlen, "%s \"%s\": must match "
+            return wharf_fail(err, errlen, "%s \"%s\": must match "
                         "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
                         src[OPT_INSTANCE_ID], val[OPT_INSTANCE_ID],
                         AGENT_INSTANCE_ID_MAX);
@@ -402,7 +388,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     }
     if (val[OPT_APP_PORT] != NULL) {
         if (parse_uint(val[OPT_APP_PORT], 65535, &ul) != 0 || ul == 0) {
-            return fail(err, errlen, "%s: must be 1..65535",
+            return wharf_fail(err, errlen, "%s: must be 1..65535",
                         src[OPT_APP_PORT]);
         }
         cfg->app_port = (int) ul;
@@ -413,7 +399,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         } else if (strcmp(val[OPT_FATAL_RESTART], "off") == 0) {
             cfg->fatal_restart = 0;
         } else {
-            return fail(err, errlen, "%s: must be on or off",
+            return wharf_fail(err, errlen, "%s: must be on or off",
                         src[OPT_FATAL_RESTART]);
         }
     }
@@ -421,7 +407,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (val[OPT_LOG_LEVEL] != NULL) {
         lvl = wharf_log_level_parse(val[OPT_LOG_LEVEL]);
         if (lvl < 0) {
-            return fail(err, errlen,
+            return wharf_fail(err, errlen,
                         "%s \"%s\": must be debug, info, warn or error",
                         src[OPT_LOG_LEVEL], val[OPT_LOG_LEVEL]);
         }

@@ -4,6 +4,7 @@
  * Every instance lives until the agent exits (an id is never reused within
  * one agent run), so callbacks may keep pointers to it.
  */
+#include "errbuf.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -41,22 +42,7 @@ struct agent_probe {
 
 static void arm_health(struct agent_proc *p);
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 const char *
 agent_pstate_name(enum agent_pstate s)
@@ -139,7 +125,7 @@ get_uint(const json_t *obj, const char *key, unsigned long max,
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0
         || (unsigned long) json_integer_value(v) > max) {
-        return fail(err, errlen, "%s must be an integer 0..%lu", key, max);
+        return wharf_fail(err, errlen, "%s must be an integer 0..%lu", key, max);
     }
     *out = (unsigned) json_integer_value(v);
     return 0;
@@ -157,11 +143,11 @@ get_string(const json_t *obj, const char *key, char **out, char *err,
     if (!json_is_string(v) || json_string_length(v) == 0
         || json_string_length(v) > AGENT_PROC_STRING_MAX
         || strlen(json_string_value(v)) != json_string_length(v)) {
-        return fail(err, errlen, "%s must be a string of 1..%d bytes", key,
+        return wharf_fail(err, errlen, "%s must be a string of 1..%d bytes", key,
                     AGENT_PROC_STRING_MAX);
     }
     *out = strdup(json_string_value(v));
-    return *out != NULL ? 0 : fail(err, errlen, "out of memory");
+    return *out != NULL ? 0 : wharf_fail(err, errlen, "out of memory");
 }
 
 int
@@ -176,11 +162,11 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
 
     memset(spec, 0, sizeof(*spec));
     if (!json_is_object(obj)) {
-        return fail(err, errlen, "a process must be a JSON object");
+        return wharf_fail(err, errlen, "a process must be a JSON object");
     }
     v = json_object_get(obj, "instanceId");
     if (!json_is_string(v) || !agent_instance_id_valid(json_string_value(v))) {
-        return fail(err, errlen, "instanceId must match "
+        return wharf_fail(err, errlen, "instanceId must match "
                     "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
                     AGENT_INSTANCE_ID_MAX);
     }
@@ -189,7 +175,7 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
         goto bad;
     }
     if (spec->command == NULL) {
-        fail(err, errlen, "command is required");
+        wharf_fail(err, errlen, "command is required");
         goto bad;
     }
     if (get_string(obj, "cwd", &spec->cwd, err, errlen) != 0) {
@@ -200,25 +186,25 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     n = v != NULL && !json_is_null(v) ? json_array_size(v) : 0;
     if (v != NULL && !json_is_null(v)
         && (!json_is_array(v) || n > AGENT_PROC_ARGS_MAX)) {
-        fail(err, errlen, "args must be an array of at most %d strings",
+        wharf_fail(err, errlen, "args must be an array of at most %d strings",
              AGENT_PROC_ARGS_MAX);
         goto bad;
     }
     spec->args = calloc(n + 1, sizeof(char *));
     if (spec->args == NULL) {
-        fail(err, errlen, "out of memory");
+        wharf_fail(err, errlen, "out of memory");
         goto bad;
     }
     for (i = 0; i < n; i++) {
         e = json_array_get(v, i);
         if (!json_is_string(e) || json_string_length(e) > AGENT_PROC_STRING_MAX
             || strlen(json_string_value(e)) != json_string_length(e)) {
-            fail(err, errlen, "args[%zu] must be a string of at most %d "
+            wharf_fail(err, errlen, "args[%zu] must be a string of at most %d "
                  "bytes", i, AGENT_PROC_STRING_MAX);
             goto bad;
         }
         if ((spec->args[i] = strdup(json_string_value(e))) == NULL) {
-            fail(err, errlen, "out of memory");
+            wharf_fail(err, errlen, "out of memory");
             goto bad;
         }
     }
@@ -227,13 +213,13 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     n = json_is_object(v) ? json_object_size(v) : 0;
     if (v != NULL && !json_is_null(v)
         && (!json_is_object(v) || n > AGENT_PROC_ENV_MAX)) {
-        fail(err, errlen, "env must be an object of at most %d strings",
+        wharf_fail(err, errlen, "env must be an object of at most %d strings",
              AGENT_PROC_ENV_MAX);
         goto bad;
     }
     spec->env = calloc(n + 1, sizeof(char *));
     if (spec->env == NULL) {
-        fail(err, errlen, "out of memory");
+        wharf_fail(err, errlen, "out of memory");
         goto bad;
     }
     i = 0;
@@ -244,14 +230,14 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
             if (!json_is_string(e) || key[0] == '\0' || strchr(key, '=')
                 || json_string_length(e) > AGENT_PROC_STRING_MAX
                 || strlen(json_string_value(e)) != json_string_length(e)) {
-                fail(err, errlen, "env.%s must be a string of at most %d "
+                wharf_fail(err, errlen, "env.%s must be a string of at most %d "
                      "bytes (and its name non-empty, without '=')", key,
                      AGENT_PROC_STRING_MAX);
                 goto bad;
             }
             len = strlen(key) + json_string_length(e) + 2;
             if ((spec->env[i] = malloc(len)) == NULL) {
-                fail(err, errlen, "out of memory");
+                wharf_fail(err, errlen, "out of memory");
                 goto bad;
             }
             snprintf(spec->env[i], len, "%s=%s", key, json_string_value(e));
@@ -265,7 +251,7 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
         goto bad;
     }
     if (port_given && port == 0) {
-        fail(err, errlen, "expectedPort must be 1..65535");
+        wharf_fail(err, errlen, "expectedPort must be 1..65535");
         goto bad;
     }
     spec->expected_port = (int) port;
@@ -281,7 +267,7 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     v = json_object_get(obj, "autoRestart");
     if (v != NULL && !json_is_null(v)) {
         if (!json_is_boolean(v)) {
-            fail(err, errlen, "autoRestart must be true or false");
+            wharf_fail(err, errlen, "autoRestart must be true or false");
             goto bad;
         }
         spec->auto_restart = json_is_true(v);
@@ -654,12 +640,12 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
     pid_t pid;
 
     if (build_exec(p, &argv, &envp, &port_env) != 0) {
-        return fail(err, errlen, "out of memory");
+        return wharf_fail(err, errlen, "out of memory");
     }
     devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull < 0 || pipe2(outp, O_CLOEXEC) != 0
         || pipe2(errp, O_CLOEXEC) != 0 || pipe2(syncp, O_CLOEXEC) != 0) {
-        fail(err, errlen, "cannot make pipes: %s", strerror(errno));
+        wharf_fail(err, errlen, "cannot make pipes: %s", strerror(errno));
         goto out;
     }
     sigfillset(&all);
@@ -674,7 +660,7 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
     (void) close(syncp[1]);
     syncp[1] = -1;
     if (pid < 0) {
-        fail(err, errlen, "fork: %s", strerror(saved));
+        wharf_fail(err, errlen, "fork: %s", strerror(saved));
         goto out;
     }
     do {
@@ -684,7 +670,7 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
         /* never exec'd: reap it here, before the reaper can see it */
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
-        fail(err, errlen, "cannot run %s: %s", p->spec.command,
+        wharf_fail(err, errlen, "cannot run %s: %s", p->spec.command,
              strerror(child_errno));
         goto out;
     }
@@ -743,11 +729,11 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
     uint64_t ran;
 
     if (p->state != AGENT_PS_STOPPED && p->state != AGENT_PS_CRASHED) {
-        return fail(err, errlen, "Cannot start: process is in '%s' state",
+        return wharf_fail(err, errlen, "Cannot start: process is in '%s' state",
                     agent_pstate_name(p->state));
     }
     if (agent->shutdown_stage != 0) {
-        return fail(err, errlen, "Cannot start: the agent is shutting down");
+        return wharf_fail(err, errlen, "Cannot start: the agent is shutting down");
     }
     if (p->restart_pending) {
         uv_timer_stop(&p->restart_timer);
@@ -828,7 +814,7 @@ agent_proc_stop(struct agent_proc *p, int force, char *err, size_t errlen)
         set_state(p, AGENT_PS_STOPPED);     /* S4: idempotent */
         return 0;
     case AGENT_PS_STARTING:
-        return fail(err, errlen, "Cannot stop: process is still starting");
+        return wharf_fail(err, errlen, "Cannot stop: process is still starting");
     case AGENT_PS_STOPPING:
         if (force && p->pgid > 1) {
             (void) kill(-p->pgid, SIGKILL);
@@ -1179,16 +1165,16 @@ agent_proc_create(struct agent *agent, struct agent_proc_spec *spec,
     int i;
 
     if (agent_proc_find(agent, spec->id) != NULL) {
-        fail(err, errlen, "instance %s exists already", spec->id);
+        wharf_fail(err, errlen, "instance %s exists already", spec->id);
         return NULL;
     }
     if (agent->nprocs >= AGENT_PROCS_MAX) {
-        fail(err, errlen, "at most %d instances", AGENT_PROCS_MAX);
+        wharf_fail(err, errlen, "at most %d instances", AGENT_PROCS_MAX);
         return NULL;
     }
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
-        fail(err, errlen, "out of memory");
+        wharf_fail(err, errlen, "out of memory");
         return NULL;
     }
     p->agent = agent;
@@ -1203,7 +1189,7 @@ agent_proc_create(struct agent *agent, struct agent_proc_spec *spec,
             agent_lines_free(&p->out[0].lines);
             agent_proc_spec_free(&p->spec);
             free(p);
-            fail(err, errlen, "out of memory");
+            wharf_fail(err, errlen, "out of memory");
             return NULL;
         }
     }

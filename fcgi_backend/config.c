@@ -2,6 +2,7 @@
  * Settings of wharfd: one setter (config_set) shared by the config file
  * and the command line, so both accept the same keys with the same checks.
  */
+#include "errbuf.h"
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -44,20 +45,7 @@ const char wharfd_usage[] =
     "  --config FILE       read 'key = value' lines first; the command line wins\n"
     "  --help, --version\n";
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-/* Writes the reason of a failed setting into err; returns -1. */
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Strict unsigned parse: digits only (in the given base), no overflow. */
 static int
@@ -84,7 +72,7 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
 
     memset(out, 0, sizeof(*out));
     if (strlen(s) >= sizeof(out->text)) {
-        return fail(err, errlen, "--listen %s: too long", s);
+        return wharf_fail(err, errlen, "--listen %s: too long", s);
     }
     strcpy(out->text, s);
 
@@ -93,7 +81,7 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
         /* sun_path must hold the path and its NUL; libfcgi would exit()
          * on a longer one, so it is refused here with a message. */
         if (*s == '\0' || strlen(s) >= sizeof(out->path)) {
-            return fail(err, errlen,
+            return wharf_fail(err, errlen,
                         "--listen unix:%s: the socket path must be 1 to %zu "
                         "bytes long", s, sizeof(out->path) - 1);
         }
@@ -105,7 +93,7 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
     colon = strrchr(s, ':');
     hostlen = colon ? (size_t) (colon - s) : 0;
     if (colon == NULL || hostlen == 0 || hostlen >= sizeof(out->host)) {
-        return fail(err, errlen, "--listen %s: expected unix:/path or "
+        return wharf_fail(err, errlen, "--listen %s: expected unix:/path or "
                     "IPV4:PORT (e.g. 127.0.0.1:9000)", s);
     }
     memcpy(out->host, s, hostlen);
@@ -113,11 +101,11 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
     /* An address literal only: libfcgi resolves names with
      * gethostbyname and exits when that fails. */
     if (inet_pton(AF_INET, out->host, &ia) != 1) {
-        return fail(err, errlen, "--listen %s: '%s' is not an IPv4 address",
+        return wharf_fail(err, errlen, "--listen %s: '%s' is not an IPv4 address",
                     s, out->host);
     }
     if (parse_ulong(colon + 1, 10, &port) != 0 || port == 0 || port > 65535) {
-        return fail(err, errlen, "--listen %s: port must be 1..65535", s);
+        return wharf_fail(err, errlen, "--listen %s: port must be 1..65535", s);
     }
     out->kind = WHARFD_LISTEN_TCP;
     out->port = (unsigned) port;
@@ -140,13 +128,13 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
 
     } else if (strcmp(key, "db") == 0) {
         if (*val == '\0' || strlen(val) >= sizeof(cfg->db)) {
-            return fail(err, errlen, "--db '%s': empty or too long", val);
+            return wharf_fail(err, errlen, "--db '%s': empty or too long", val);
         }
         strcpy(cfg->db, val);
 
     } else if (strcmp(key, "threads") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_THREADS_MAX) {
-            return fail(err, errlen, "--threads %s: must be a number "
+            return wharf_fail(err, errlen, "--threads %s: must be a number "
                         "from 1 to %d", val, WHARFD_THREADS_MAX);
         }
         cfg->threads = (unsigned) n;
@@ -154,7 +142,7 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
     } else if (strcmp(key, "log-level") == 0) {
         level = wharf_log_level_parse(val);
         if (level < 0) {
-            return fail(err, errlen, "--log-level %s: must be debug, info, "
+            return wharf_fail(err, errlen, "--log-level %s: must be debug, info, "
                         "warn or error", val);
         }
         cfg->log_level = level;
@@ -163,27 +151,27 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         if (parse_ulong(val, 10, &n) != 0 || n < 1
             || n > WHARFD_BODY_LIMIT_MAX)
         {
-            return fail(err, errlen, "--body-limit %s: must be a number of "
+            return wharf_fail(err, errlen, "--body-limit %s: must be a number of "
                         "bytes from 1 to %lu", val, WHARFD_BODY_LIMIT_MAX);
         }
         cfg->body_limit = n;
 
     } else if (strcmp(key, "socket-mode") == 0) {
         if (parse_ulong(val, 8, &n) != 0 || n > 0777) {
-            return fail(err, errlen, "--socket-mode %s: must be octal "
+            return wharf_fail(err, errlen, "--socket-mode %s: must be octal "
                         "permissions such as 0660", val);
         }
         cfg->socket_mode = (unsigned) n;
 
     } else if (strcmp(key, "public-key") == 0) {
         if (strlen(val) >= sizeof(cfg->public_key)) {
-            return fail(err, errlen, "--public-key: path too long");
+            return wharf_fail(err, errlen, "--public-key: path too long");
         }
         strcpy(cfg->public_key, val);
 
     } else if (strcmp(key, "auth") == 0) {
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
-            return fail(err, errlen, "--auth %s: must be on or off", val);
+            return wharf_fail(err, errlen, "--auth %s: must be on or off", val);
         }
         cfg->auth_off = strcmp(val, "off") == 0;
 
@@ -191,14 +179,14 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         if (parse_ulong(val, 10, &n) != 0 || n < 1
             || n > WHARFD_BATCH_MAX_MAX)
         {
-            return fail(err, errlen, "--batch-max %s: must be 1..%d", val,
+            return wharf_fail(err, errlen, "--batch-max %s: must be 1..%d", val,
                         WHARFD_BATCH_MAX_MAX);
         }
         cfg->batch_max = n;
 
     } else if (strcmp(key, "message-max") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_BODY_LIMIT_MAX) {
-            return fail(err, errlen, "--message-max %s: must be 1..%lu", val,
+            return wharf_fail(err, errlen, "--message-max %s: must be 1..%lu", val,
                         WHARFD_BODY_LIMIT_MAX);
         }
         cfg->message_max = n;
@@ -208,7 +196,7 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
                || strcmp(key, "control-timeout") == 0)
     {
         if (parse_ulong(val, 10, &n) != 0 || n > 36500) {
-            return fail(err, errlen, "--%s %s: must be 0..36500", key, val);
+            return wharf_fail(err, errlen, "--%s %s: must be 0..36500", key, val);
         }
         if (key[0] == 'l') {
             cfg->log_days = (unsigned) n;
@@ -218,14 +206,14 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
             cfg->retention_interval = (unsigned) n;
         } else {
             if (n == 0) {
-                return fail(err, errlen, "--control-timeout: must be >= 1");
+                return wharf_fail(err, errlen, "--control-timeout: must be >= 1");
             }
             cfg->control_timeout = (unsigned) n;
         }
 
     } else if (strcmp(key, "max-logs") == 0) {
         if (parse_ulong(val, 10, &n) != 0) {
-            return fail(err, errlen, "--max-logs %s: must be a number", val);
+            return wharf_fail(err, errlen, "--max-logs %s: must be a number", val);
         }
         cfg->max_logs = n;
 
@@ -233,7 +221,7 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         if ((strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
             || strlen(val) >= sizeof(cfg->gateway))
         {
-            return fail(err, errlen, "--gateway %s: must be an http:// or "
+            return wharf_fail(err, errlen, "--gateway %s: must be an http:// or "
                         "https:// URL", val);
         }
         strcpy(cfg->gateway, val);
@@ -243,14 +231,14 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
 
     } else if (strcmp(key, "feed-queue") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > 1000000) {
-            return fail(err, errlen, "--feed-queue %s: must be 1..1000000",
+            return wharf_fail(err, errlen, "--feed-queue %s: must be 1..1000000",
                         val);
         }
         cfg->feed_queue = (unsigned) n;
 
     } else if (strcmp(key, "ws-origins") == 0) {
         if (strlen(val) >= sizeof(cfg->ws_origins)) {
-            return fail(err, errlen, "--ws-origins: too long");
+            return wharf_fail(err, errlen, "--ws-origins: too long");
         }
         strcpy(cfg->ws_origins, val);
 
@@ -259,12 +247,12 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
             return -1;
         }
         if (cfg->ws_listen.kind != WHARFD_LISTEN_TCP) {
-            return fail(err, errlen, "--ws-listen %s: must be IPV4:PORT", val);
+            return wharf_fail(err, errlen, "--ws-listen %s: must be IPV4:PORT", val);
         }
         cfg->has_ws_listen = 1;
 
     } else {
-        return fail(err, errlen, "unknown setting '%s'", key);
+        return wharf_fail(err, errlen, "unknown setting '%s'", key);
     }
     return 0;
 }
@@ -297,7 +285,7 @@ config_file(struct wharfd_config *cfg, const char *path,
 
     f = fopen(path, "r");
     if (f == NULL) {
-        return fail(err, errlen, "--config %s: %s", path, strerror(errno));
+        return wharf_fail(err, errlen, "--config %s: %s", path, strerror(errno));
     }
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
@@ -395,9 +383,9 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
         case 'c':
             break;
         case ':':
-            return fail(err, errlen, "%s: missing value", argv[optind - 1]);
+            return wharf_fail(err, errlen, "%s: missing value", argv[optind - 1]);
         case '?':
-            return fail(err, errlen, "unknown option '%s' (see --help)",
+            return wharf_fail(err, errlen, "unknown option '%s' (see --help)",
                         argv[optind - 1]);
         default:
             if (config_set(cfg, opts[idx].name, optarg, err, errlen) != 0) {
@@ -406,14 +394,14 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
         }
     }
     if (optind < argc) {
-        return fail(err, errlen, "unexpected argument '%s' (see --help)",
+        return wharf_fail(err, errlen, "unexpected argument '%s' (see --help)",
                     argv[optind]);
     }
     if (!cfg->has_listen) {
-        return fail(err, errlen, "--listen is required (see --help)");
+        return wharf_fail(err, errlen, "--listen is required (see --help)");
     }
     if (cfg->db[0] == '\0') {
-        return fail(err, errlen, "--db is required (see --help)");
+        return wharf_fail(err, errlen, "--db is required (see --help)");
     }
     return 0;
 }
