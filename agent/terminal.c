@@ -69,6 +69,7 @@ struct agent_session {
     int ending;                     /* send the rest, exit message, close */
     int closing;                    /* close started: nothing more to send */
 
+    /* Buffers last: session_start() zeroes everything before `out` only. */
     unsigned char out[LWS_PRE + AGENT_PTY_READ_CHUNK];
     unsigned char in[AGENT_PTY_INPUT_MAX];
     char ctl[AGENT_TTY_CONTROL_MAX];
@@ -364,16 +365,38 @@ pty_eof(struct agent_session *s)
     maybe_end(s);
 }
 
+/*
+ * Fills the output chunk with what the master has now, then hands it to the
+ * socket. One read() of a pty master returns at most what the line
+ * discipline flushed at once (often a few KiB), so reading until the chunk
+ * is full or the master is empty sends fewer, larger frames: one loop and
+ * socket round trip per chunk instead of per flush. Still one chunk at a
+ * time, so backpressure is unchanged.
+ */
 static void
 pty_read(struct agent_session *s)
 {
+    size_t  len = 0;
     ssize_t n;
 
-    do {
-        n = read(s->pty.master, s->out + LWS_PRE, AGENT_PTY_READ_CHUNK);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        s->out_len = (size_t) n;
+    for (;;) {
+        n = read(s->pty.master, s->out + LWS_PRE + len,
+                 AGENT_PTY_READ_CHUNK - len);
+        if (n > 0) {
+            len += (size_t) n;
+            if (len == AGENT_PTY_READ_CHUNK) {
+                break;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        break;
+    }
+    if (len > 0) {
+        /* An EAGAIN, EIO or 0 after data is seen again on the next read. */
+        s->out_len = len;
         lws_callback_on_writable(s->wsi);
         return;
     }
@@ -607,11 +630,15 @@ session_start(struct agent *agent, struct lws *wsi,
         agent_tty_apply_query_arg(arg, &cols, &rows);
     }
 
-    s = calloc(1, sizeof(*s));
+    /* Only the bookkeeping is zeroed: the buffers at the end of the struct
+     * are written before they are read, and leaving them untouched keeps
+     * an idle session's resident memory to the pages it really uses. */
+    s = malloc(sizeof(*s));
     if (s == NULL) {
         wharf_error("terminal: out of memory");
         return NULL;
     }
+    memset(s, 0, offsetof(struct agent_session, out));
     s->agent = agent;
     s->id = ++agent->next_session_id;
     s->mode = mode;
