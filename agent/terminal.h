@@ -38,7 +38,7 @@ struct lws;
 
 /* Bytes read from the master at a time: the most PTY output that waits for
  * a client. */
-#define AGENT_PTY_READ_CHUNK 16384
+#define AGENT_PTY_READ_CHUNK 65536
 /* lws receive buffer: the most bytes one receive callback hands over. */
 #define AGENT_WS_RX_CHUNK 4096
 /* Input accepted from a client but not yet taken by the master. Reading
