@@ -200,16 +200,20 @@ run: all tests/node_modules/.installed
 # bench/wsproxy: WebSocket echo through wharf_route against a plain
 # proxy_pass and a direct connection, handshakes with auth on and off, idle
 # sessions, and callgrind instructions per handshake (docs/BENCHMARKS.md).
-#   make bench                        the full run, several minutes
-#   make bench BENCH_ARGS=--quick     a short smoke run
+#   make bench-wsproxy                      this one alone, about 10 minutes
+#   make bench-wsproxy BENCH_ARGS=--quick   a short smoke run
 BENCH_BINS := $(B)/bench/wsload $(B)/bench/wsecho
 
-$(B)/bench/%: bench/wsproxy/%.c
+$(B)/bench/wsload: bench/wsproxy/wsload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(call pc,libcrypto)
+$(B)/bench/wsecho: bench/wsproxy/wsecho.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(call pc,libcrypto)
 
-.PHONY: bench
-bench: module $(BENCH_BINS) tests/node_modules/.installed
+.PHONY: bench bench-wsproxy
+bench: bench-wsproxy
+bench-wsproxy: module $(BENCH_BINS) tests/node_modules/.installed
 	B=$(B) node bench/wsproxy/run.mjs $(BENCH_ARGS)
 
 # --- benchmarks (wharfd) -------------------------------------------------------

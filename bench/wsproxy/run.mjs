@@ -16,6 +16,8 @@
 //   B  plain   /plain/...             proxy_pass to the same upstream
 //   C  direct  the echo server itself
 //
+// The order rotates with each repetition (see order()).
+//
 // Results: a JSON file (build/bench/wsproxy.json) and a summary on stdout.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,7 +41,13 @@ const onlyArg = args.indexOf('--only');
 const ONLY = onlyArg >= 0 ? args[onlyArg + 1].split(',') : ['echo', 'handshake', 'idle', 'callgrind'];
 const REPS = Number(process.env.BENCH_REPS || (QUICK ? 1 : 5));
 const DURATION = Number(process.env.BENCH_DURATION || (QUICK ? 0.5 : 2));
-const IDLE = Number(process.env.BENCH_IDLE || (QUICK ? 1000 : 10000));
+// Each idle session holds two descriptors in the nginx worker (client and
+// upstream): 10,000 of them need a RLIMIT_NOFILE above 20,000, which an
+// unprivileged container may not grant (then worker_rlimit_nofile fails
+// with EPERM); the default stays under the hard limit found here.
+const NOFILE_HARD = Number(spawnSync('sh', ['-c', 'ulimit -Hn']).stdout.toString().trim()) || 1048576;
+const IDLE = Number(process.env.BENCH_IDLE
+  || (QUICK ? 1000 : Math.min(10000, Math.floor((NOFILE_HARD - 100) / 200) * 100)));
 const OUT = path.join(B, 'bench/wsproxy.json');
 
 // not "wharf-*": other test runs on this machine clean those up
@@ -108,7 +116,7 @@ function nginxConf({ prefix, port, echoPort, single }) {
 load_module ${MODULE};
 ${single ? 'master_process off;\ndaemon off;' : ''}
 worker_processes 1;
-worker_rlimit_nofile 65536;
+worker_rlimit_nofile ${Math.min(65536, NOFILE_HARD)};
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 40000; }
@@ -144,6 +152,12 @@ http {
             proxy_pass http://echo/;${PROXY_COMMON}
         }
 
+        # the same as /plain/, to measure how much two identical
+        # locations differ on this machine: the noise floor
+        location /plainb/ {
+            proxy_pass http://echo/;${PROXY_COMMON}
+        }
+
         # stock nginx, no module: what a proxy_pass with variables costs
         location /plainvar/ {
             set $target echo;
@@ -158,6 +172,7 @@ const TARGETS = {
   wharf: { path: '/api/workers/echo/ws', headers: [AUTH] },
   open: { path: '/open/echo/ws', headers: [] },
   plain: { path: '/plain/ws', headers: [] },
+  plainb: { path: '/plainb/ws', headers: [] },
   plainvar: { path: '/plainvar/x', headers: [] },
 };
 
@@ -195,6 +210,12 @@ function wsload(argv) {
   return JSON.parse(line);
 }
 
+// Interleaved, A B C, then B C A, then C A B...: each target takes each
+// place in the sequence as often, so none gains from going first (after
+// another target's load, or a quiet moment). BENCH_ORDER=fixed: A B C always.
+const order = (targets, rep) => (process.env.BENCH_ORDER === 'fixed' ? targets
+  : targets.map((_, i) => targets[(i + rep) % targets.length]));
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -205,13 +226,14 @@ const median = (xs) => {
 
 async function benchEcho(echo, ngx) {
   const cells = [];
-  const conns = QUICK ? [1, 100] : [1, 100, 1000];
+  const conns = process.env.BENCH_CONNS ? process.env.BENCH_CONNS.split(',').map(Number)
+    : QUICK ? [1, 100] : [1, 100, 1000];
   for (const c of conns) {
     for (const size of [64, 4096]) {
-      const runs = { wharf: [], plain: [], direct: [] };
+      const runs = { wharf: [], plain: [], plainb: [], direct: [] };
       const load0 = loadavg();
       for (let rep = 0; rep < REPS; rep++) {
-        for (const t of ['wharf', 'plain', 'direct']) {
+        for (const t of order(['wharf', 'plain', 'direct', 'plainb'], rep)) {
           const base = ['--mode', 'echo', '--conns', `${c}`, '--size', `${size}`,
             '--duration', `${DURATION}`, '--warmup', '0.5'];
           const r = t === 'direct'
@@ -233,11 +255,14 @@ async function benchEcho(echo, ngx) {
       cell.rate_ratio = cell.wharf.rate / cell.plain.rate;
       cell.cpu_ratio = cell.wharf.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
       cell.sched_ratio = cell.wharf.sched_us_per_msg / cell.plain.sched_us_per_msg;
+      cell.aa_rate_ratio = cell.plainb.rate / cell.plain.rate;
+      cell.aa_cpu_ratio = cell.plainb.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
       console.log(`echo ${c} conns ${size} B: msg/s wharf ${cell.wharf.rate.toFixed(0)} plain ${cell.plain.rate.toFixed(0)} `
-        + `direct ${cell.direct.rate.toFixed(0)} (x${cell.rate_ratio.toFixed(3)}); nginx CPU us/msg `
-        + `stat ${cell.wharf.cpu_us_per_msg.toFixed(2)} vs ${cell.plain.cpu_us_per_msg.toFixed(2)} (x${cell.cpu_ratio.toFixed(3)}), `
-        + `schedstat ${cell.wharf.sched_us_per_msg.toFixed(2)} vs ${cell.plain.sched_us_per_msg.toFixed(2)} `
-        + `(x${cell.sched_ratio.toFixed(3)}); load ${cell.load}`);
+        + `plain-again ${cell.plainb.rate.toFixed(0)} direct ${cell.direct.rate.toFixed(0)} (x${cell.rate_ratio.toFixed(3)}, `
+        + `A/A x${cell.aa_rate_ratio.toFixed(3)}); nginx CPU us/msg `
+        + `stat ${cell.wharf.cpu_us_per_msg.toFixed(2)} vs ${cell.plain.cpu_us_per_msg.toFixed(2)} (x${cell.cpu_ratio.toFixed(3)}, `
+        + `A/A x${cell.aa_cpu_ratio.toFixed(3)}), schedstat ${cell.wharf.sched_us_per_msg.toFixed(2)} vs `
+        + `${cell.plain.sched_us_per_msg.toFixed(2)} (x${cell.sched_ratio.toFixed(3)}); load ${cell.load}`);
       cells.push(cell);
     }
   }
@@ -250,7 +275,7 @@ async function benchHandshake(echo, ngx) {
   const runs = { wharf: [], open: [], plain: [], plainvar: [], direct: [] };
   const load0 = loadavg();
   for (let rep = 0; rep < REPS; rep++) {
-    for (const t of ['wharf', 'open', 'plain', 'plainvar', 'direct']) {
+    for (const t of order(['wharf', 'open', 'plain', 'plainvar', 'direct'], rep)) {
       const base = ['--mode', 'handshake', '--conns', '16', '--duration', `${DURATION}`, '--warmup', '0.3'];
       runs[t].push(t === 'direct'
         ? wsload([...base, '--port', `${echo.port}`, '--path', '/ws'])
@@ -284,7 +309,7 @@ function rssKiB(pid) {
 async function benchIdle(echo) {
   const runs = { wharf: [], plain: [], plainvar: [] };
   for (let rep = 0; rep < (QUICK ? 1 : 3); rep++) {
-    for (const t of ['wharf', 'plain', 'plainvar']) {
+    for (const t of order(['wharf', 'plain', 'plainvar'], rep)) {
       const ngx = await startNginx(echo.port);
       try {
         // one session first, so that what is set up once is not counted
@@ -298,7 +323,7 @@ async function benchIdle(echo) {
           return /^ready (\d+)/m.exec(load.out);
         }, { timeout: 120000, what: `${IDLE} idle sessions` });
         const ready = Number(/^ready (\d+)/m.exec(load.out)[1]);
-        if (ready !== IDLE) throw new Error(`only ${ready} of ${IDLE} sessions echoed`);
+        if (ready !== IDLE) throw new Error(`only ${ready} of ${IDLE} sessions echoed: ${load.err}`);
         await new Promise((r) => setTimeout(r, 500));
         const after = rssKiB(ngx.worker);
         runs[t].push({ before_kib: before, after_kib: after, per_session_bytes: ((after - before) * 1024) / IDLE });
@@ -339,6 +364,22 @@ async function callgrindInstructions(echo, target, n) {
   return Number(m[1]);
 }
 
+async function callgrindEcho(echo, target, conns, size, n) {
+  const out = path.join(dir, `callgrind.echo.${target}.${conns}.${size}.${n}.out`);
+  const ngx = await startNginx(echo.port, {
+    single: true,
+    valgrind: ['--tool=callgrind', `--callgrind-out-file=${out}`, '--trace-children=no'],
+  });
+  try {
+    wsload(['--mode', 'echo', '--conns', `${conns}`, '--size', `${size}`, '--count', `${n}`, '--port', `${ngx.port}`,
+      '--path', TARGETS[target].path, ...TARGETS[target].headers.flatMap((h) => ['--header', h])]);
+    await new Promise((r) => setTimeout(r, 300));
+  } finally {
+    await stop(ngx, 'SIGQUIT');
+  }
+  return Number(/^(?:summary|totals):\s*(\d+)/m.exec(fs.readFileSync(out, 'utf8'))[1]);
+}
+
 async function benchCallgrind(echo) {
   // Instructions differ a little between runs of the same thing (how many
   // events each epoll_wait returns depends on timing), so each figure is
@@ -348,13 +389,32 @@ async function benchCallgrind(echo) {
   const res = { n1, n2, reps };
   for (const t of ['plain', 'plainvar', 'open', 'wharf']) res[t] = { runs: [] };
   for (let rep = 0; rep < reps; rep++) {
-    for (const t of ['plain', 'plainvar', 'open', 'wharf']) {
+    for (const t of order(['plain', 'plainvar', 'open', 'wharf'], rep)) {
       const i1 = await callgrindInstructions(echo, t, n1);
       const i2 = await callgrindInstructions(echo, t, n2);
       res[t].runs.push({ i1, i2, per_handshake: (i2 - i1) / (n2 - n1) });
     }
   }
   for (const t of ['plain', 'plainvar', 'open', 'wharf']) res[t].per_handshake = median(res[t].runs.map((r) => r.per_handshake));
+  // Per message: the same sessions, more messages; the difference is what
+  // the messages cost, whatever the handshakes did.
+  res.echo = [];
+  const [m1, m2] = QUICK ? [500, 1500] : [2000, 10000];
+  for (const [conns, size] of [[1, 64], [100, 4096]]) {
+    const cell = { conns, size, m1, m2, plain: { runs: [] }, wharf: { runs: [] } };
+    for (let rep = 0; rep < reps; rep++) {
+      for (const t of order(['plain', 'wharf'], rep)) {
+        const i1 = await callgrindEcho(echo, t, conns, size, m1);
+        const i2 = await callgrindEcho(echo, t, conns, size, m2);
+        cell[t].runs.push({ i1, i2, per_message: (i2 - i1) / (m2 - m1) });
+      }
+    }
+    for (const t of ['plain', 'wharf']) cell[t].per_message = median(cell[t].runs.map((r) => r.per_message));
+    cell.ratio = cell.wharf.per_message / cell.plain.per_message;
+    console.log(`instructions per message (callgrind, ${conns} conns, ${size} B, median of ${reps}): plain ${cell.plain.per_message.toFixed(0)}, `
+      + `wharf ${cell.wharf.per_message.toFixed(0)} (x${cell.ratio.toFixed(3)})`);
+    res.echo.push(cell);
+  }
   res.plainvar_ratio = res.plainvar.per_handshake / res.plain.per_handshake;
   res.open_ratio = res.open.per_handshake / res.plain.per_handshake;
   res.wharf_ratio = res.wharf.per_handshake / res.plain.per_handshake;
@@ -418,5 +478,6 @@ try {
   await main();
 } finally {
   for (const p of procs.reverse()) await stop(p, p.spawnfile === NGINX ? 'SIGQUIT' : 'SIGTERM');
-  fs.rmSync(dir, { recursive: true, force: true });
+  if (process.env.BENCH_KEEP) console.log(`kept ${dir}`);
+  else fs.rmSync(dir, { recursive: true, force: true });
 }

@@ -58,7 +58,8 @@ flush_out(struct conn *c)
         ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
             if (errno == EAGAIN) {
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT,
+                                          .data.ptr = c };
                 epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
                 return 0;
             }
@@ -102,7 +103,8 @@ handshake(struct conn *c)
 
     key = strcasestr((char *) c->in, "\r\nSec-WebSocket-Key:");
     if (key == NULL || key > end) {
-        n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+        n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
         queue_out(c, resp, (size_t) n);
         c->in_len = 0;
         return flush_out(c) < 0 ? -1 : 0;
@@ -123,7 +125,8 @@ handshake(struct conn *c)
 
     n = snprintf(resp, sizeof(resp),
                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", b64);
+                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                 b64);
     if (queue_out(c, resp, (size_t) n) < 0) {
         return -1;
     }
@@ -215,7 +218,9 @@ main(int argc, char **argv)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(ls, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(ls, 4096) < 0) {
+    if (bind(ls, (struct sockaddr *) &sa, sizeof(sa)) < 0
+        || listen(ls, 4096) < 0)
+    {
         perror("wsecho: bind/listen");
         return 1;
     }
@@ -252,7 +257,8 @@ main(int argc, char **argv)
                 }
             }
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                ssize_t r = read(c->fd, c->in + c->in_len, BUF_SIZE - 1 - c->in_len);
+                ssize_t r = read(c->fd, c->in + c->in_len,
+                                 BUF_SIZE - 1 - c->in_len);
                 if (r <= 0) {
                     if (r < 0 && errno == EAGAIN) continue;
                     conn_close(c);

@@ -6,7 +6,8 @@
  *          [--duration S] [--warmup S] [--count N] [--pid PID]
  *
  *   echo       N connections, each with one message in flight: send a
- *              masked binary frame of SIZE bytes, wait for its echo, again
+ *              masked binary frame of SIZE bytes, wait for its echo, again;
+ *              for --duration, or until --count echoes in all
  *   handshake  N connection slots, each in a loop: connect, upgrade (101
  *              and Sec-WebSocket-Accept checked), close frame, wait for the
  *              server to close; for --duration, or until --count of them
@@ -69,7 +70,9 @@ static struct {
 static int            ep;
 static unsigned char *frame;
 static size_t         frame_len;
-static unsigned char  close_frame[8] = { 0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2 };
+static unsigned char  close_frame[8] = {
+    0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2     /* masked close 1000 */
+};
 static int            measuring, stop_flag;
 static long long      messages, handshakes, errors, opened;
 
@@ -95,8 +98,8 @@ proc_cpu(int pid, long long *stat_us, long long *sched_ns)
     if ((f = fopen(path, "r")) != NULL) {
         if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL) {
             /* fields after ")": 3 state ... 14 utime 15 stime */
-            if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
-                       &ut, &st) == 2)
+            if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u"
+                       " %lld %lld", &ut, &st) == 2)
             {
                 *stat_us = (ut + st) * (1000000LL / sysconf(_SC_CLK_TCK));
             }
@@ -122,7 +125,8 @@ self_cpu_us(void)
 static void
 watch(struct conn *c, int out)
 {
-    struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c };
+    struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0),
+                              .data.ptr = c };
     if (c->want_out != out) {
         epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
         c->want_out = out;
@@ -155,7 +159,8 @@ conn_reset(struct conn *c, int failed)
 static void
 conn_start(struct conn *c)
 {
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) opt.port) };
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t) opt.port) };
     struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN, .data.ptr = c };
     unsigned char      rnd[16], key[32], md[EVP_MAX_MD_SIZE], cat[128];
     unsigned int       mdlen;
@@ -167,7 +172,9 @@ conn_start(struct conn *c)
     c->state = CONNECTING;
     c->in_len = 0;
     c->want_out = 1;
-    if (connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+    if (connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0
+        && errno != EINPROGRESS)
+    {
         perror("wsload: connect");
         exit(1);
     }
@@ -175,16 +182,19 @@ conn_start(struct conn *c)
 
     RAND_bytes(rnd, sizeof(rnd));
     EVP_EncodeBlock(key, rnd, sizeof(rnd));
-    n = snprintf((char *) cat, sizeof(cat), "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    n = snprintf((char *) cat, sizeof(cat),
+                 "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
     EVP_Digest(cat, (size_t) n, md, &mdlen, EVP_sha1(), NULL);
     EVP_EncodeBlock((unsigned char *) c->accept, md, (int) mdlen);
 
     n = snprintf(c->req, sizeof(c->req),
                  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                 "Sec-WebSocket-Key: %s\r\n", opt.path, opt.host, opt.port, key);
+                 "Sec-WebSocket-Key: %s\r\n",
+                 opt.path, opt.host, opt.port, key);
     for (int i = 0; i < opt.nheaders; i++) {
-        n += snprintf(c->req + n, sizeof(c->req) - (size_t) n, "%s\r\n", opt.headers[i]);
+        n += snprintf(c->req + n, sizeof(c->req) - (size_t) n, "%s\r\n",
+                      opt.headers[i]);
     }
     n += snprintf(c->req + n, sizeof(c->req) - (size_t) n, "\r\n");
     c->req_len = (size_t) n;
@@ -298,6 +308,10 @@ on_readable(struct conn *c)
         c->in_len -= len;
         if (c->state == OPEN && op == 0x2) {
             if (measuring) messages++;
+            if (opt.count && opt.mode == MODE_ECHO && messages >= opt.count) {
+                stop_flag = 1;
+                return;
+            }
             if (opt.mode == MODE_ECHO) conn_send(c, frame, frame_len);
             else c->state = HOLDING;          /* idle: one echo, then hold */
             if (c->fd < 0) return;
@@ -312,7 +326,12 @@ on_writable(struct conn *c)
         int err = 0;
         socklen_t l = sizeof(err);
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-        if (err) { errno = err; perror("wsload: connect"); conn_reset(c, 1); return; }
+        if (err) {
+            errno = err;
+            perror("wsload: connect");
+            conn_reset(c, 1);
+            return;
+        }
         c->state = UPGRADING;
         conn_send(c, (unsigned char *) c->req, c->req_len);
         return;
@@ -360,14 +379,19 @@ main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (v == NULL) { fprintf(stderr, "wsload: %s needs a value\n", a); return 2; }
+        if (v == NULL) {
+            fprintf(stderr, "wsload: %s needs a value\n", a);
+            return 2;
+        }
         i++;
         if (!strcmp(a, "--host")) opt.host = v;
         else if (!strcmp(a, "--port")) opt.port = atoi(v);
         else if (!strcmp(a, "--path")) opt.path = v;
-        else if (!strcmp(a, "--header") && opt.nheaders < MAX_HDRS) opt.headers[opt.nheaders++] = v;
-        else if (!strcmp(a, "--mode")) opt.mode = !strcmp(v, "echo") ? MODE_ECHO
-                                               : !strcmp(v, "handshake") ? MODE_HANDSHAKE : MODE_IDLE;
+        else if (!strcmp(a, "--header") && opt.nheaders < MAX_HDRS)
+            opt.headers[opt.nheaders++] = v;
+        else if (!strcmp(a, "--mode"))
+            opt.mode = !strcmp(v, "echo") ? MODE_ECHO
+                     : !strcmp(v, "handshake") ? MODE_HANDSHAKE : MODE_IDLE;
         else if (!strcmp(a, "--conns")) opt.conns = atoi(v);
         else if (!strcmp(a, "--size")) opt.size = atoi(v);
         else if (!strcmp(a, "--duration")) opt.duration = atof(v);
@@ -377,7 +401,8 @@ main(int argc, char **argv)
         else { fprintf(stderr, "wsload: unknown flag %s\n", a); return 2; }
     }
     if (opt.port <= 0 || opt.conns <= 0 || opt.size <= 0 || opt.size > 8192) {
-        fprintf(stderr, "wsload: --port, --conns and --size (1..8192) please\n");
+        fprintf(stderr,
+                "wsload: --port, --conns and --size (1..8192) please\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -401,7 +426,10 @@ main(int argc, char **argv)
         }
         memcpy(frame + h, mask, 4);
         h += 4;
-        for (int i = 0; i < opt.size; i++) frame[h + (size_t) i] = (unsigned char) ('a' + i % 26) ^ mask[i & 3];
+        for (int i = 0; i < opt.size; i++) {
+            frame[h + (size_t) i] =
+                (unsigned char) ('a' + i % 26) ^ mask[i & 3];
+        }
     }
 
     ep = epoll_create1(0);
@@ -415,7 +443,9 @@ main(int argc, char **argv)
         conn_start(&cs[i]);
         if (opt.mode != MODE_HANDSHAKE && i % 200 == 199) {
             double until = now() + 5;
-            while (opened < i + 1 - 100 && now() < until && !stop_flag) loop(now() + 0.01);
+            while (opened < i + 1 - 100 && now() < until && !stop_flag) {
+                loop(now() + 0.01);
+            }
         }
     }
     if (opt.mode == MODE_IDLE) {
@@ -426,13 +456,14 @@ main(int argc, char **argv)
         printf("ready %lld\n", messages);
         fflush(stdout);
         while (!stop_flag) loop(now() + 1);
-        printf("{\"mode\":\"idle\",\"conns\":%d,\"echoed\":%lld,\"errors\":%lld}\n",
+        printf("{\"mode\":\"idle\",\"conns\":%d,\"echoed\":%lld,"
+               "\"errors\":%lld}\n",
                opt.conns, messages, errors);
         return messages == opt.conns ? 0 : 1;
     }
 
     if (opt.count) {
-        /* exactly --count handshakes, from the first: no warmup */
+        /* exactly --count handshakes or echoes, from the first: no warmup */
         opt.warmup = 0;
         opt.duration = 1e9;
         measuring = 1;
@@ -449,11 +480,14 @@ main(int argc, char **argv)
     self1 = self_cpu_us();
 
     long long n = opt.mode == MODE_ECHO ? messages : handshakes;
-    printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%d,\"count\":%lld,\"seconds\":%.4f,"
+    printf("{\"mode\":\"%s\",\"conns\":%d,\"size\":%d,\"count\":%lld,"
+           "\"seconds\":%.4f,"
            "\"rate\":%.1f,\"errors\":%lld,\"cpu_us\":%lld,\"sched_ns\":%lld,"
            "\"client_cpu_us\":%lld}\n",
-           opt.mode == MODE_ECHO ? "echo" : "handshake", opt.conns, opt.size, n, t1 - t0,
+           opt.mode == MODE_ECHO ? "echo" : "handshake", opt.conns, opt.size,
+           n, t1 - t0,
            (double) n / (t1 - t0), errors,
-           cpu0 >= 0 ? cpu1 - cpu0 : -1, sch0 >= 0 ? sch1 - sch0 : -1, self1 - self0);
+           cpu0 >= 0 ? cpu1 - cpu0 : -1, sch0 >= 0 ? sch1 - sch0 : -1,
+           self1 - self0);
     return errors ? 1 : 0;
 }

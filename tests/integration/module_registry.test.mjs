@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { childPids, freePort, get, startStack, waitFor } from '../lib/stack.mjs';
+import { childPids, freeStaticPort, get, startStack, waitFor } from '../lib/stack.mjs';
 
 const INTERVAL_MS = 400;
 
@@ -22,7 +22,7 @@ describe('registry, terminals, metrics', () => {
   let stack, deadPort, started;
 
   before(async () => {
-    deadPort = await freePort();
+    deadPort = await freeStaticPort();
     stack = await startStack({
       tag: 'module-registry',
       workers: [

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { freePort, startFakeEndpoint, startStack } from '../lib/stack.mjs';
+import { freeStaticPort, startFakeEndpoint, startStack } from '../lib/stack.mjs';
 
 // A command's stdout; asynchronous, so the fake endpoints in this process
 // keep answering while it runs.
@@ -49,8 +49,8 @@ describe('routing edge cases', () => {
 
   before(async () => {
     echo = await startFakeEndpoint('ws');
-    extra = await freePort();
-    h2 = await freePort();
+    extra = await freeStaticPort();
+    h2 = await freeStaticPort();
     const pass = 'proxy_http_version 1.1; proxy_set_header Connection ""; '
       + 'proxy_set_header X-Wharf-Worker $wharf_worker; proxy_set_header X-Wharf-Path $wharf_path; '
       + 'proxy_pass http://$wharf_upstream$wharf_path$is_args$args;';

@@ -70,7 +70,7 @@ describe('sessions', () => {
     assert.ok(childPids(stack.nginx.pid).length >= 2, 'the shared counts are only tested across processes');
   });
 
-  test(`${2 * PER_WORKER} terminals over two workers show exactly, then all return to 0 after SIGKILL`, async () => {
+  test(`${2 * PER_WORKER} terminals over two workers show exactly, then all return to 0 after SIGKILL`, async (ctx) => {
     const terms = await Promise.all([
       ...Array.from({ length: PER_WORKER }, () => term('alpha')),
       ...Array.from({ length: PER_WORKER }, () => term('beta')),
@@ -95,13 +95,17 @@ describe('sessions', () => {
     assert.equal(view.find((t) => t.worker === 'alpha').sessions, PER_WORKER);
 
     // the upstream goes away under half of them...
+    const t0 = Date.now();
     stack.agents.alpha.child.kill('SIGKILL');
     await stack.agents.alpha.exited;
     await waitFor(async () => (await registry()).alpha.sessions.terminal === 0,
       { timeout: 5000, what: 'alpha\'s sessions to end with its agent' });
+    const t1 = Date.now();
     // ...and the clients leave the other half
     for (const t of terms) t.close();
     await waitFor(async () => allZero(await registry()), { timeout: 5000, what: 'every counter back to 0' });
+    ctx.diagnostic(`alpha's ${PER_WORKER} sessions at 0 ${t1 - t0} ms after SIGKILL; `
+      + `all counters at 0 ${Date.now() - t1} ms after the clients closed`);
     const m = await metrics();
     for (const [k, v] of Object.entries(m)) {
       if (k.startsWith('wharf_sessions{')) assert.equal(v, 0, k);

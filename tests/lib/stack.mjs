@@ -79,6 +79,27 @@ export function freePort() {
   });
 }
 
+// A free port below the kernel's ephemeral range, for a listener that a
+// test names in a config before it starts: a port from freePort() may be
+// handed out again, meanwhile, to any process's outgoing connection.
+export async function freeStaticPort() {
+  let low = 32768;
+  try {
+    low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]);
+  } catch { /* the usual default */ }
+  for (let i = 0; i < 100; i++) {
+    const port = 10000 + Math.floor(Math.random() * Math.max(1, low - 10000));
+    const ok = await new Promise((resolve) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.on('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  return freePort();
+}
+
 export function tempDir(tag) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wharf-${tag}-`));
   // nginx's worker processes drop to `nobody` when the master runs as root;
