@@ -53,6 +53,7 @@ describe('routing edge cases', () => {
     h2 = await freeStaticPort();
     const pass = 'proxy_http_version 1.1; proxy_set_header Connection ""; '
       + 'proxy_set_header X-Wharf-Worker $wharf_worker; proxy_set_header X-Wharf-Path $wharf_path; '
+      + 'proxy_set_header X-Wharf-Container $wharf_container; proxy_set_header X-Wharf-Upstream $wharf_upstream; '
       + 'proxy_pass http://$wharf_upstream$wharf_path$is_args$args;';
     stack = await startStack({
       tag: 'module-routing',
@@ -105,14 +106,16 @@ server {
       const r = await raw(stack.port, target, { headers: auth });
       assert.equal(r.status, 200, `${target}: ${r.body}`);
       assert.equal(r.json.url, want, target);
-      assert.equal(r.json.headers['x-wharf-worker'], 'demo');
-      assert.equal(r.json.headers['x-wharf-container'], 'demo-c');
+      assert.equal(r.json.headers['x-wharf-worker'], undefined, 'no wharf headers leak to the worker');
     }
   });
 
   test('$wharf_ variables: set when routed, empty elsewhere', async () => {
     const r = await raw(extra, '/api/workers/demo/p/q?z=1');
     assert.equal(r.json.headers['x-wharf-path'], '/p/q');
+    assert.equal(r.json.headers['x-wharf-worker'], 'demo');
+    assert.equal(r.json.headers['x-wharf-container'], 'demo-c');
+    assert.match(r.json.headers['x-wharf-upstream'], /demo/);
     const v = await raw(extra, '/vars');
     assert.equal(v.body, 'w=[] u=[] c=[] p=[]\n');
   });
