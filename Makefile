@@ -233,6 +233,18 @@ bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/trivial tests/node_modules
 	B=$(B) node bench/ingest/run.mjs
 	B=$(B) node bench/query/run.mjs
 
+# --- benchmarks (agent) --------------------------------------------------------
+# bench/terminal: terminal throughput, keystroke echo, first prompt and RSS
+# per session through nginx, against the bare-PTY ceiling; bench/agent:
+# lines captured and shipped, CPU per line, peak RSS (docs/BENCHMARKS.md).
+.PHONY: bench bench-agent bench-terminal
+bench: bench-agent bench-terminal
+bench-terminal: all tests/node_modules/.installed
+	B=$(B) node bench/terminal/run.mjs 5
+bench-agent: all tests/node_modules/.installed
+	B=$(B) node bench/agent/run.mjs 10 3
+	B=$(B) node bench/agent/e2e.mjs 10
+
 clean:
 	rm -rf build
 
