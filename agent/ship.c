@@ -236,39 +236,8 @@ rec_at(struct ship_chunk *c)
     return (struct ship_rec *) (void *) (c->data + c->head);
 }
 
-/* Removes the oldest queued line. */
-static void
-drop_head(struct agent_ship *sh, struct agent *agent)
-{
-    struct ship_chunk *c = sh->head;
-    struct ship_rec *r = rec_at(c);
-    struct agent_proc *p = agent->procs[r->proc];
-    size_t sz = REC_SIZE(r->len);
-
-    if (p->dropped == 0) {
-        p->dropped_first = r->seq;
-    }
-    p->dropped++;
-    p->dropped_last = r->seq;
-    sh->lines_dropped++;
-    sh->bytes -= sz;
-    sh->nrecs--;
-    c->head += sz;
-    if (c->head == c->used) {
-        sh->head = c->next;
-        if (sh->head == NULL) {
-            sh->tail = NULL;
-        }
-        if (sh->spare == NULL) {
-            c->next = NULL;
-            c->head = c->used = 0;
-            sh->spare = c;
-        } else {
-            free(c);
-        }
-    }
-}
-
+/* Removes the oldest queued line (sent or not), recycling its chunk once
+ * every line in it is gone: one spare chunk is kept, the rest freed. */
 static void
 pop_head(struct agent_ship *sh)
 {
@@ -292,6 +261,23 @@ pop_head(struct agent_ship *sh)
             free(c);
         }
     }
+}
+
+/* Drops the oldest queued line, unsent: counted per instance so that the
+ * logs_dropped event can give the exact range. */
+static void
+drop_head(struct agent_ship *sh, struct agent *agent)
+{
+    struct ship_rec *r = rec_at(sh->head);
+    struct agent_proc *p = agent->procs[r->proc];
+
+    if (p->dropped == 0) {
+        p->dropped_first = r->seq;
+    }
+    p->dropped++;
+    p->dropped_last = r->seq;
+    sh->lines_dropped++;
+    pop_head(sh);
 }
 
 static void
