@@ -235,7 +235,7 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
               void *in, size_t len)
 {
     struct tail *t = lws_context_user(lws_get_context(wsi));
-    unsigned char **p, *end, buf[LWS_PRE + 512];
+    unsigned char buf[LWS_PRE + 512];
     json_t *req;
     char *text;
     size_t n;
@@ -243,13 +243,7 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     (void) user;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        p = (unsigned char **) in;
-        end = *p + len;
-        if (t->authorization[0] != '\0'
-            && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-                   (const unsigned char *) t->authorization,
-                   (int) strlen(t->authorization), p, end))
-        {
+        if (ctl_ws_add_authorization(wsi, t->authorization, in, len) != 0) {
             return -1;
         }
         break;

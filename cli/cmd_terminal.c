@@ -357,15 +357,11 @@ client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     (void) user;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        p = (unsigned char **) in;
-        end = *p + len;
-        if (s->authorization[0] != '\0'
-            && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-                   (const unsigned char *) s->authorization,
-                   (int) strlen(s->authorization), p, end))
-        {
+        if (ctl_ws_add_authorization(wsi, s->authorization, in, len) != 0) {
             return -1;
         }
+        p = (unsigned char **) in;
+        end = *p + len;
         if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT,
                 (const unsigned char *) "wharfctl/" CTL_VERSION,
                 (int) strlen("wharfctl/" CTL_VERSION), p, end))

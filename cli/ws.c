@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <libwebsockets.h>
 
 int
 ctl_ws_target(struct ctl *c, struct ctl_ws_target *t)
@@ -56,4 +57,18 @@ out:
     curl_free(path);
     curl_url_cleanup(u);
     return rc;
+}
+
+int
+ctl_ws_add_authorization(struct lws *wsi, const char *authorization,
+                         void *in, size_t len)
+{
+    unsigned char **p = (unsigned char **) in, *end = *p + len;
+
+    if (authorization[0] == '\0') {
+        return 0;
+    }
+    return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+               (const unsigned char *) authorization,
+               (int) strlen(authorization), p, end) ? -1 : 0;
 }

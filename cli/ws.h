@@ -21,4 +21,12 @@ struct ctl_ws_target {
 /* Parses c->args.url with libcurl's URL API. CTL_OK or CTL_USAGE. */
 int ctl_ws_target(struct ctl *c, struct ctl_ws_target *t);
 
+struct lws;
+
+/* In LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER (in, len as given to the
+ * callback): adds "Authorization: <authorization>" unless it is empty.
+ * Returns 0, or -1 when the header does not fit (fail the handshake). */
+int ctl_ws_add_authorization(struct lws *wsi, const char *authorization,
+                             void *in, size_t len);
+
 #endif

@@ -190,6 +190,46 @@ store_logs(struct wharfd_call *call, json_t *obj, json_t *array,
     return *result ? 0 : wharfd_internal(err, "out of memory");
 }
 
+/*
+ * The params of a batch method (storeLogs, storeErrors): an object whose
+ * `field` is an array. When it is not, the caller's token is checked first,
+ * so an unauthorised caller learns nothing of the params, then -32602.
+ */
+static int
+batch_params(void *ctx, json_t *params, const char *field, json_t **obj,
+             json_t **arr, struct wharfd_rpc_error *err)
+{
+    struct ingest_head h;
+
+    if (wharfd_params_object(params, obj, err) != 0) {
+        return -1;
+    }
+    *arr = *obj ? json_object_get(*obj, field) : NULL;
+    if (!json_is_array(*arr)) {
+        if (ingest_head(ctx, *obj, 1, &h, err) != 0) {
+            return -1;
+        }
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
+                                    "'%s' must be an array of %s", field,
+                                    field);
+    }
+    return 0;
+}
+
+/* The params of a single-row method (storeLog, storeError): an object. */
+static int
+single_params(json_t *params, json_t **obj, struct wharfd_rpc_error *err)
+{
+    if (wharfd_params_object(params, obj, err) != 0) {
+        return -1;
+    }
+    if (*obj == NULL) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "params",
+                                    "params are required");
+    }
+    return 0;
+}
+
 /* storeLogs {worker?, container?, instanceId, processId?, logs:[...]} */
 static int
 method_store_logs(void *ctx, json_t *params, json_t **result,
@@ -197,19 +237,8 @@ method_store_logs(void *ctx, json_t *params, json_t **result,
 {
     json_t *obj, *logs;
 
-    if (wharfd_params_object(params, &obj, err) != 0) {
+    if (batch_params(ctx, params, "logs", &obj, &logs, err) != 0) {
         return -1;
-    }
-    logs = obj ? json_object_get(obj, "logs") : NULL;
-    if (!json_is_array(logs)) {
-        /* Auth first: an unauthorised caller learns nothing of params. */
-        struct ingest_head h;
-
-        if (ingest_head(ctx, obj, 1, &h, err) != 0) {
-            return -1;
-        }
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "logs",
-                                    "'logs' must be an array of logs");
     }
     return store_logs(ctx, obj, logs, result, err);
 }
@@ -221,12 +250,8 @@ method_store_log(void *ctx, json_t *params, json_t **result,
 {
     json_t *obj;
 
-    if (wharfd_params_object(params, &obj, err) != 0) {
+    if (single_params(params, &obj, err) != 0) {
         return -1;
-    }
-    if (obj == NULL) {
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "params",
-                                    "params are required");
     }
     return store_logs(ctx, obj, NULL, result, err);
 }
@@ -373,19 +398,10 @@ static int
 method_store_errors(void *ctx, json_t *params, json_t **result,
                     struct wharfd_rpc_error *err)
 {
-    struct ingest_head h;
     json_t *obj, *errors;
 
-    if (wharfd_params_object(params, &obj, err) != 0) {
+    if (batch_params(ctx, params, "errors", &obj, &errors, err) != 0) {
         return -1;
-    }
-    errors = obj ? json_object_get(obj, "errors") : NULL;
-    if (!json_is_array(errors)) {
-        if (ingest_head(ctx, obj, 1, &h, err) != 0) {
-            return -1;
-        }
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "errors",
-                                    "'errors' must be an array of errors");
     }
     return store_errors(ctx, obj, errors, result, err);
 }
@@ -396,12 +412,8 @@ method_store_error(void *ctx, json_t *params, json_t **result,
 {
     json_t *obj;
 
-    if (wharfd_params_object(params, &obj, err) != 0) {
+    if (single_params(params, &obj, err) != 0) {
         return -1;
-    }
-    if (obj == NULL) {
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "params",
-                                    "params are required");
     }
     return store_errors(ctx, obj, NULL, result, err);
 }
