@@ -93,6 +93,7 @@ describe('supervisor, one agent per case', () => {
       fatalRestart: false,
       processes: [{ instanceId: 'app', command: 'sh', args: app }],
     });
+    // An absence (no fatal restart) can only be watched for a while.
     await new Promise((r) => setTimeout(r, 500));
     const p = await proc(off, 'app');
     assert.equal(p.status, 'running');
