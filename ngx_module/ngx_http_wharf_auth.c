@@ -234,13 +234,10 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
     /* $wharf_auth_sub, for the access log */
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
+        ctx = ngx_http_wharf_ctx_create(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
-        ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
     }
 
     ctx->sub.len = ngx_strlen(claims.sub);
@@ -704,11 +701,14 @@ ngx_http_wharf_strip_query_token(ngx_http_request_t *r)
  * The Authorization header the upstream gets: the module's token, or an
  * empty value when the module has no private key.  proxy_pass sends
  * every header of headers_in that no proxy_set_header overrides, so the
- * client's header is changed in place: it can never pass on.  The proxied
- * locations set the header from $wharf_upstream_authorization (which also
- * drops it when empty), so for them a header the client did not send is
- * not added here (add == 0): that would be work proxy_pass throws away.
- * A subrequest to a backend has no such line, and gets it added.
+ * client's header is changed in place: it can never pass on.  With add,
+ * a header the client did not send is added, into the request's header
+ * list, which has room for it unless the client sent 20 headers or more:
+ * that is how routed requests and the subrequest to a health backend get
+ * the module's token, with no proxy_set_header and no variable.  (A
+ * location may still set "proxy_set_header Authorization
+ * $wharf_upstream_authorization;", which takes precedence, and drops the
+ * header when empty.)
  */
 
 ngx_int_t

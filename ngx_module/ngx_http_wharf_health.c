@@ -1117,13 +1117,10 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
+        ctx = ngx_http_wharf_ctx_create(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
-        ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
     }
 
     hctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_health_ctx_t));

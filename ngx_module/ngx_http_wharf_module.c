@@ -10,6 +10,8 @@
  *     upstream wharf_demo { server 127.0.0.1:9001; keepalive 8; }
  *     wharf_worker demo upstream=wharf_demo container=demo-c;
  *
+ *     upstream wharf_workers { wharf_balancer; }
+ *
  *     map $http_upgrade $connection_upgrade { default upgrade; "" ""; }
  *
  *     location /api/workers/ {
@@ -17,8 +19,7 @@
  *         proxy_http_version 1.1;
  *         proxy_set_header Upgrade $http_upgrade;
  *         proxy_set_header Connection $connection_upgrade;
- *         proxy_set_header Authorization $wharf_upstream_authorization;
- *         proxy_pass http://$wharf_upstream$wharf_path$is_args$args;
+ *         proxy_pass http://wharf_workers;
  *     }
  *
  * (Mapping no Upgrade to an empty Connection header rather than "close"
@@ -31,6 +32,7 @@
  *   access           Origin, token, scope, sub            (auth)
  *   precontent       credentials swapped, session counted (sessions)
  *   content          proxy_pass, or a health probe        (health)
+ *   upstream         the worker's own upstream block      (balancer)
  *   log              request counted by status class      (sessions)
  *
  * This file holds the directives, the configuration and the variables.
@@ -136,6 +138,13 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_wharf_route_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_balancer"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_wharf_balancer,
+      NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
 
@@ -1338,6 +1347,20 @@ ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf)
                           worker->file_name, worker->line);
             return NGX_CONF_ERROR;
         }
+
+        if (ngx_http_wharf_balancer_is(worker->upstream)) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "wharf_worker \"%V\": upstream \"%V\" is the "
+                          "wharf_balancer, not a worker's own upstream, "
+                          "in %s:%ui", &worker->name,
+                          &worker->upstream_name, worker->file_name,
+                          worker->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_wharf_balancer_check(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (wmcf->workers.nelts) {
@@ -1378,6 +1401,8 @@ ngx_http_wharf_create_srv_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     wscf->prefixes = NULL;
+     *     wscf->balancer = 0;
+     *     wscf->file_name = NULL;
      */
 
     return wscf;
@@ -1435,6 +1460,10 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
+
+    if (conf->prefix.data) {
+        conf->balanced = ngx_http_wharf_balancer_location(cf);
+    }
 
     if (!conf->auth
         || (conf->prefix.data == NULL

@@ -10,6 +10,7 @@
  *   ngx_http_wharf_json.c       JSON output and the JSON error responses
  *   ngx_http_wharf_shm.c        shared zone: per-worker counters and health
  *   ngx_http_wharf_sessions.c   live sessions, max_sessions, request counts
+ *   ngx_http_wharf_balancer.c   wharf_balancer: the static upstream of routes
  *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
  *   ngx_http_wharf_health.c     WebSocket handshake probes and health routes
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
@@ -218,6 +219,11 @@ typedef struct {
 typedef struct {
     /* the prefixes of every wharf_route in this server, ngx_str_t */
     ngx_array_t                   *prefixes;
+
+    /* in an upstream{} block: wharf_balancer, and where */
+    ngx_flag_t                     balancer;
+    u_char                        *file_name;
+    ngx_uint_t                     line;
 } ngx_http_wharf_srv_conf_t;
 
 
@@ -231,6 +237,9 @@ typedef struct {
     ngx_flag_t                     auth;
     ngx_array_t                   *origins;   /* ngx_str_t; "*": any */
     ngx_str_t                      health_backend;
+
+    /* proxy_pass to a wharf_balancer upstream: set the upstream's path */
+    ngx_flag_t                     balanced;
 
     /* where wharf_route or the handler is, for errors found at merge */
     u_char                        *file_name;
@@ -250,26 +259,37 @@ typedef enum {
 } ngx_http_wharf_result_e;
 
 
-/* the route of one request, set before the access phase */
+/*
+ * The route of one request, set before the access phase.  It lives as
+ * the data of a cleanup of the request's pool (ngx_http_wharf_ctx_create()),
+ * which ends the request's session: one allocation, and found again by
+ * the cleanup even after an internal redirect has cleared the request's
+ * module contexts.  Every byte here is in every routed request's pool,
+ * hence the bit fields.
+ */
 
 typedef struct {
     ngx_http_wharf_worker_t       *worker;    /* NULL: not routed */
-    ngx_http_wharf_result_e        result;
+    ngx_str_t                     *prefix;    /* of the wharf_route */
 
-    ngx_str_t                      prefix;
     ngx_str_t                      name;      /* raw name segment */
     ngx_str_t                      path;      /* $wharf_path */
 
     ngx_str_t                      sub;       /* $wharf_auth_sub */
 
-    ngx_uint_t                     check;     /* health sub-route, or NONE */
-    ngx_uint_t                     kind;      /* NGX_HTTP_WHARF_KIND_* */
-
     void                          *health;    /* a GET /health in progress */
 
+    /* the client's request target, while the upstream's is in its place */
+    ngx_str_t                      unparsed_uri;
+
+    unsigned                       result:4;  /* ngx_http_wharf_result_e */
+    unsigned                       check:2;   /* health sub-route, or NONE */
+    unsigned                       kind:2;    /* NGX_HTTP_WHARF_KIND_* */
     unsigned                       bare:1;    /* "/api/workers/NAME" */
     unsigned                       located:1; /* bound by a wharf_route */
     unsigned                       counted:1; /* a live session */
+    unsigned                       target:1;  /* unparsed_uri is swapped */
+    unsigned                       valid_unparsed_uri:1;
 } ngx_http_wharf_ctx_t;
 
 
@@ -331,8 +351,19 @@ void ngx_http_wharf_load_results(ngx_http_wharf_main_conf_t *wmcf,
 
 /* ngx_http_wharf_sessions.c */
 
+ngx_http_wharf_ctx_t *ngx_http_wharf_ctx_create(ngx_http_request_t *r);
+
 ngx_int_t ngx_http_wharf_precontent_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_log_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_balancer.c */
+
+char *ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_wharf_balancer_check(ngx_conf_t *cf);
+ngx_uint_t ngx_http_wharf_balancer_is(ngx_http_upstream_srv_conf_t *us);
+ngx_uint_t ngx_http_wharf_balancer_location(ngx_conf_t *cf);
 
 
 /* ngx_http_wharf_auth.c */

@@ -140,8 +140,8 @@ ngx_http_wharf_rewrite_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
 
     if (ctx == NULL
-        || ctx->prefix.len != wlcf->prefix.len
-        || ngx_strncmp(ctx->prefix.data, wlcf->prefix.data, wlcf->prefix.len)
+        || ctx->prefix->len != wlcf->prefix.len
+        || ngx_strncmp(ctx->prefix->data, wlcf->prefix.data, wlcf->prefix.len)
            != 0)
     {
         ctx = ngx_http_wharf_route(r, &wlcf->prefix);
@@ -231,20 +231,20 @@ ngx_http_wharf_route(ngx_http_request_t *r, ngx_str_t *prefix)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
 
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
+    /* a counted session keeps its context, for its cleanup */
+
+    if (ctx == NULL || ctx->counted) {
+        ctx = ngx_http_wharf_ctx_create(r);
         if (ctx == NULL) {
             return NULL;
         }
 
-        ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
-
     } else {
         ngx_memzero(ctx, sizeof(ngx_http_wharf_ctx_t));
+        ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
     }
 
-    ctx->prefix = *prefix;
-    ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
+    ctx->prefix = prefix;
 
     if (r->internal) {
         ctx->result = NGX_HTTP_WHARF_INTERNAL;
@@ -477,7 +477,7 @@ ngx_http_wharf_uri_matches(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
     u_char  *p;
     size_t   len;
 
-    len = ctx->prefix.len + ctx->name.len;
+    len = ctx->prefix->len + ctx->name.len;
 
     if (r->uri.len < len) {
         return 0;
@@ -485,8 +485,8 @@ ngx_http_wharf_uri_matches(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 
     p = r->uri.data;
 
-    if (ngx_memcmp(p, ctx->prefix.data, ctx->prefix.len) != 0
-        || ngx_memcmp(p + ctx->prefix.len, ctx->name.data, ctx->name.len)
+    if (ngx_memcmp(p, ctx->prefix->data, ctx->prefix->len) != 0
+        || ngx_memcmp(p + ctx->prefix->len, ctx->name.data, ctx->name.len)
            != 0)
     {
         return 0;
@@ -539,13 +539,13 @@ ngx_http_wharf_send_route_error(ngx_http_request_t *r,
 
     case NGX_HTTP_WHARF_NO_NAME:
         last = ngx_snprintf(msg, sizeof(msg),
-                            "no worker name after \"%V\"", &ctx->prefix);
+                            "no worker name after \"%V\"", ctx->prefix);
         break;
 
     case NGX_HTTP_WHARF_NO_PREFIX:
         last = ngx_snprintf(msg, sizeof(msg),
                             "request path does not start with \"%V\"",
-                            &ctx->prefix);
+                            ctx->prefix);
         break;
 
     case NGX_HTTP_WHARF_DOT_SEGMENT:

@@ -9,6 +9,13 @@
  * down, so every way out of a request decrements exactly once, and in the
  * node the request incremented, even after a reload.
  *
+ * Why a pool cleanup and not the log phase: an error_page (a server-wide
+ * "error_page 502 ..." is inherited) redirects a request internally, and
+ * that clears its module contexts, so the log phase would not know the
+ * request was counted.  The cleanup's data is the module context itself
+ * (ngx_http_wharf_ctx_create()), so it costs the request 24 bytes, the
+ * cleanup's own, and no allocation of its own.
+ *
  * Kinds: a WebSocket upgrade to the worker's terminal path is a
  * "terminal" session, any other upgrade a "websocket" session, the rest
  * "http".  max_sessions limits terminal and websocket sessions together:
@@ -24,15 +31,39 @@
 #include "ngx_http_wharf_module.h"
 
 
-typedef struct {
-    ngx_http_wharf_node_t  *node;
-    ngx_uint_t              kind;
-} ngx_http_wharf_session_t;
-
-
 static ngx_uint_t ngx_http_wharf_session_kind(ngx_http_request_t *r,
     ngx_http_wharf_ctx_t *ctx);
 static void ngx_http_wharf_session_end(void *data);
+static ngx_int_t ngx_http_wharf_upstream_target(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
+
+
+/*
+ * The module context of a request, allocated as the data of a cleanup of
+ * the request's pool, which ends the session if one was counted.
+ */
+
+ngx_http_wharf_ctx_t *
+ngx_http_wharf_ctx_create(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_http_wharf_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_wharf_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_wharf_ctx_t));
+    ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
+
+    cln->handler = ngx_http_wharf_session_end;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
+
+    return ctx;
+}
 
 
 /*
@@ -47,11 +78,9 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
     ngx_str_t                    token;
     ngx_uint_t                   kind;
     ngx_atomic_int_t             n;
-    ngx_pool_cleanup_t          *cln;
     ngx_http_wharf_ctx_t        *ctx;
     ngx_http_wharf_node_t       *wn;
     ngx_http_wharf_worker_t     *worker;
-    ngx_http_wharf_session_t    *s;
     ngx_http_wharf_loc_conf_t   *wlcf;
     ngx_http_wharf_main_conf_t  *wmcf;
 
@@ -81,15 +110,15 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
 
     /*
      * The client's credentials stay here; the agent gets the module's own
-     * token, bound to this worker by its "aud": in place of the client's
-     * header here, and through $wharf_upstream_authorization otherwise.
+     * token, bound to this worker by its "aud", as the Authorization
+     * header that proxy_pass sends on, in place of the client's.  No
+     * proxy_set_header, and so no variable, is needed for it.
      */
 
     token.len = 0;
     token.data = NULL;
 
-    if (r->headers_in.authorization
-        && wmcf->private_key.len
+    if (wmcf->private_key.len
         && ngx_http_wharf_upstream_token(wmcf, worker, r->connection->log,
                                          &token)
            != NGX_OK)
@@ -97,7 +126,7 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL, 0)
+    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL, 1)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -125,27 +154,78 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
         }
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_wharf_session_t));
-    if (cln == NULL) {
-        if (kind != NGX_HTTP_WHARF_KIND_HTTP) {
-            (void) ngx_atomic_fetch_add(&wn->upgraded, -1);
-        }
-
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     (void) ngx_atomic_fetch_add(&wn->sessions[kind], 1);
-
-    s = cln->data;
-    s->node = wn;
-    s->kind = kind;
-
-    cln->handler = ngx_http_wharf_session_end;
 
     ctx->counted = 1;
     ctx->kind = kind;
 
+    if (wlcf->balanced && ngx_http_wharf_upstream_target(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     return NGX_DECLINED;
+}
+
+
+/*
+ * For "proxy_pass http://UPSTREAM;" to the wharf_balancer: proxy_pass
+ * without a URI sends r->unparsed_uri as it is, so the worker's path and
+ * the query string (without a client's access_token) go there until the
+ * balancer's init_peer puts the client's back (ngx_http_wharf_balancer.c).
+ * Usually the path is the end of the client's request target, query
+ * string included, and nothing is copied.
+ */
+
+static ngx_int_t
+ngx_http_wharf_upstream_target(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx)
+{
+    u_char  *p, *end;
+    size_t   len;
+
+    ctx->unparsed_uri = r->unparsed_uri;
+    ctx->valid_unparsed_uri = r->valid_unparsed_uri;
+    ctx->target = 1;
+
+    end = r->unparsed_uri.data + r->unparsed_uri.len;
+    p = ctx->path.data + ctx->path.len;
+
+    if (r->valid_unparsed_uri
+        && !ctx->bare
+        && ctx->path.data >= r->unparsed_uri.data
+        && p <= end
+        && (p == end
+            || (*p == '?' && r->args.data == p + 1
+                && r->args.len == (size_t) (end - p - 1))))
+    {
+        r->unparsed_uri.data = ctx->path.data;
+        r->unparsed_uri.len = end - ctx->path.data;
+        return NGX_OK;
+    }
+
+    len = ctx->path.len;
+
+    if (r->args.len) {
+        len += 1 + r->args.len;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->unparsed_uri.data = p;
+    r->unparsed_uri.len = len;
+    r->valid_unparsed_uri = 1;
+
+    p = ngx_cpymem(p, ctx->path.data, ctx->path.len);
+
+    if (r->args.len) {
+        *p++ = '?';
+        ngx_memcpy(p, r->args.data, r->args.len);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -180,12 +260,21 @@ ngx_http_wharf_session_kind(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 static void
 ngx_http_wharf_session_end(void *data)
 {
-    ngx_http_wharf_session_t  *s = data;
+    ngx_http_wharf_ctx_t *ctx = data;
 
-    (void) ngx_atomic_fetch_add(&s->node->sessions[s->kind], -1);
+    ngx_http_wharf_node_t  *wn;
 
-    if (s->kind != NGX_HTTP_WHARF_KIND_HTTP) {
-        (void) ngx_atomic_fetch_add(&s->node->upgraded, -1);
+    if (!ctx->counted) {
+        return;
+    }
+
+    ctx->counted = 0;
+    wn = ctx->worker->node;
+
+    (void) ngx_atomic_fetch_add(&wn->sessions[ctx->kind], -1);
+
+    if (ctx->kind != NGX_HTTP_WHARF_KIND_HTTP) {
+        (void) ngx_atomic_fetch_add(&wn->upgraded, -1);
     }
 }
 

@@ -4,6 +4,10 @@
 //   node bench/wsproxy/run.mjs [--quick] [--only echo,handshake,idle,callgrind]
 //
 //   BENCH_REPS=5 BENCH_DURATION=2 BENCH_IDLE=10000 B=build
+//   BENCH_CONNS=1000 BENCH_SIZES=4096   only these echo cells
+//   BENCH_CG_ECHO=0                     callgrind: handshakes only
+//   BENCH_CG_HANDSHAKE=0                callgrind: messages only
+//   BENCH_CG_TARGETS=plain,open,wharf   callgrind: these handshake targets
 //
 // Everything on loopback, in a temp folder; every process started here is
 // stopped by pid. One nginx worker process, whose CPU is read from
@@ -13,6 +17,10 @@
 //   A  wharf   /api/workers/echo/...  wharf_route as in conf/wharf.conf
 //                                     (auth on, the operator's token)
 //   A' open    /open/echo/...         wharf_route, wharf_auth off
+//   A" nokeys   /open/echo/...         the same in an nginx without keys:
+//                                     no token for the agent either
+//   V  wharfvar /var/echo/...          wharf_route, auth off, the former
+//                                     proxy_pass with variables
 //   B  plain   /plain/...             proxy_pass to the same upstream
 //   C  direct  the echo server itself
 //
@@ -92,8 +100,9 @@ const token = mintToken(keys.privateKey, { sub: '*', scope: 'read terminal', ttl
 const AUTH = `Authorization: Bearer ${token}`;
 
 // The proxy lines of conf/wharf.conf's /api/workers/ location; the plain
-// location has the same, less what only the module provides: the route
-// variables in proxy_pass and the module's token for the agent. (The
+// location has the same, less what only the module provides: the
+// wharf_balancer upstream (a static proxy_pass, as plain's) and the
+// module's token for the agent, which the module sets itself. (The
 // informational X-Wharf-Worker and X-Wharf-Container headers of wharf.conf
 // are left out of both: nothing reads them, and they cost every request.)
 const PROXY_COMMON = `
@@ -108,10 +117,9 @@ const PROXY_COMMON = `
             proxy_send_timeout 1h;
             proxy_connect_timeout 5s;`;
 const PROXY_WHARF = `
-            proxy_pass http://$wharf_upstream$wharf_path$is_args$args;
-            proxy_set_header Authorization $wharf_upstream_authorization;${PROXY_COMMON}`;
+            proxy_pass http://wharf_workers;${PROXY_COMMON}`;
 
-function nginxConf({ prefix, port, echoPort, single }) {
+function nginxConf({ prefix, port, echoPort, single, noKeys }) {
   return `
 load_module ${MODULE};
 ${single ? 'master_process off;\ndaemon off;' : ''}
@@ -130,11 +138,12 @@ http {
 
     map $http_upgrade $wharf_connection_upgrade { default upgrade; "" ""; }
 
-    wharf_auth_public_key ${keys.publicPath};
-    wharf_auth_private_key ${keys.privatePath};
+    ${noKeys ? 'wharf_auth off;' : `wharf_auth_public_key ${keys.publicPath};
+    wharf_auth_private_key ${keys.privatePath};`}
 
     upstream echo { server 127.0.0.1:${echoPort}; keepalive 32; }
     wharf_worker echo upstream=echo;
+    upstream wharf_workers { wharf_balancer; }
 
     server {
         listen 127.0.0.1:${port} backlog=4096;
@@ -150,6 +159,14 @@ http {
 
         location /plain/ {
             proxy_pass http://echo/;${PROXY_COMMON}
+        }
+
+        # the module's former configuration: proxy_pass with variables
+        location /var/ {
+            wharf_route prefix=/var/;
+            wharf_auth off;
+            proxy_pass http://$wharf_upstream$wharf_path$is_args$args;
+            proxy_set_header Authorization $wharf_upstream_authorization;${PROXY_COMMON}
         }
 
         # the same as /plain/, to measure how much two identical
@@ -171,18 +188,20 @@ http {
 const TARGETS = {
   wharf: { path: '/api/workers/echo/ws', headers: [AUTH] },
   open: { path: '/open/echo/ws', headers: [] },
+  nokeys: { path: '/open/echo/ws', headers: [], noKeys: true },
+  wharfvar: { path: '/var/echo/ws', headers: [] },
   plain: { path: '/plain/ws', headers: [] },
   plainb: { path: '/plainb/ws', headers: [] },
   plainvar: { path: '/plainvar/x', headers: [] },
 };
 
-async function startNginx(echoPort, { single = false, valgrind = null } = {}) {
+async function startNginx(echoPort, { single = false, valgrind = null, noKeys = false } = {}) {
   const prefix = fs.mkdtempSync(path.join(dir, 'nginx-'));
   fs.chmodSync(prefix, 0o755);
   fs.mkdirSync(path.join(prefix, 'tmp'));
   const port = await freePort();
   const conf = path.join(prefix, 'nginx.conf');
-  fs.writeFileSync(conf, nginxConf({ prefix, port, echoPort, single }));
+  fs.writeFileSync(conf, nginxConf({ prefix, port, echoPort, single, noKeys }));
   const argv = ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log')];
   if (!single) argv.push('-g', 'daemon off;');
   const p = valgrind ? start('valgrind', [...valgrind, NGINX, ...argv]) : start(NGINX, argv);
@@ -228,8 +247,9 @@ async function benchEcho(echo, ngx) {
   const cells = [];
   const conns = process.env.BENCH_CONNS ? process.env.BENCH_CONNS.split(',').map(Number)
     : QUICK ? [1, 100] : [1, 100, 1000];
+  const sizes = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : [64, 4096];
   for (const c of conns) {
-    for (const size of [64, 4096]) {
+    for (const size of sizes) {
       const runs = { wharf: [], plain: [], plainb: [], direct: [] };
       const load0 = loadavg();
       for (let rep = 0; rep < REPS; rep++) {
@@ -307,10 +327,11 @@ function rssKiB(pid) {
 }
 
 async function benchIdle(echo) {
-  const runs = { wharf: [], plain: [], plainvar: [] };
+  const IDLE_TARGETS = ['wharf', 'open', 'nokeys', 'plain', 'plainvar', 'wharfvar'];
+  const runs = Object.fromEntries(IDLE_TARGETS.map((t) => [t, []]));
   for (let rep = 0; rep < (QUICK ? 1 : 3); rep++) {
-    for (const t of order(['wharf', 'plain', 'plainvar'], rep)) {
-      const ngx = await startNginx(echo.port);
+    for (const t of order(IDLE_TARGETS, rep)) {
+      const ngx = await startNginx(echo.port, { noKeys: TARGETS[t].noKeys });
       try {
         // one session first, so that what is set up once is not counted
         wsload(['--mode', 'echo', '--conns', '1', '--size', '64', '--duration', '0.2', '--warmup', '0',
@@ -337,9 +358,9 @@ async function benchIdle(echo) {
   for (const t of Object.keys(runs)) res[t] = { per_session_bytes: median(runs[t].map((r) => r.per_session_bytes)) };
   res.difference_bytes = res.wharf.per_session_bytes - res.plain.per_session_bytes;
   res.difference_vs_plainvar_bytes = res.wharf.per_session_bytes - res.plainvar.per_session_bytes;
-  console.log(`idle: RSS per session wharf ${res.wharf.per_session_bytes.toFixed(0)} B, plain ${res.plain.per_session_bytes.toFixed(0)} B `
-    + `(+${res.difference_bytes.toFixed(0)} B), plainvar ${res.plainvar.per_session_bytes.toFixed(0)} B `
-    + `(+${res.difference_vs_plainvar_bytes.toFixed(0)} B) over ${IDLE} sessions`);
+  for (const t of IDLE_TARGETS) res[t].vs_plain_bytes = res[t].per_session_bytes - res.plain.per_session_bytes;
+  console.log(`idle: RSS per session over ${IDLE} sessions: `
+    + IDLE_TARGETS.map((t) => `${t} ${res[t].per_session_bytes.toFixed(0)} B (${res[t].vs_plain_bytes >= 0 ? '+' : ''}${res[t].vs_plain_bytes.toFixed(0)})`).join(', '));
   return res;
 }
 
@@ -350,6 +371,7 @@ async function callgrindInstructions(echo, target, n) {
   const ngx = await startNginx(echo.port, {
     single: true,
     valgrind: ['--tool=callgrind', `--callgrind-out-file=${out}`, '--trace-children=no'],
+    noKeys: TARGETS[target].noKeys,
   });
   try {
     wsload(['--mode', 'handshake', '--conns', '1', '--count', `${n}`, '--port', `${ngx.port}`,
@@ -387,20 +409,23 @@ async function benchCallgrind(echo) {
   const [n1, n2] = QUICK ? [20, 60] : [100, 500];
   const reps = QUICK ? 1 : 3;
   const res = { n1, n2, reps };
-  for (const t of ['plain', 'plainvar', 'open', 'wharf']) res[t] = { runs: [] };
-  for (let rep = 0; rep < reps; rep++) {
-    for (const t of order(['plain', 'plainvar', 'open', 'wharf'], rep)) {
+  const CG_TARGETS = process.env.BENCH_CG_TARGETS ? process.env.BENCH_CG_TARGETS.split(',')
+    : ['plain', 'plainvar', 'open', 'wharf', 'nokeys', 'wharfvar'];
+  for (const t of CG_TARGETS) res[t] = { runs: [] };
+  for (let rep = 0; rep < (process.env.BENCH_CG_HANDSHAKE === '0' ? 0 : reps); rep++) {
+    for (const t of order(CG_TARGETS, rep)) {
       const i1 = await callgrindInstructions(echo, t, n1);
       const i2 = await callgrindInstructions(echo, t, n2);
       res[t].runs.push({ i1, i2, per_handshake: (i2 - i1) / (n2 - n1) });
     }
   }
-  for (const t of ['plain', 'plainvar', 'open', 'wharf']) res[t].per_handshake = median(res[t].runs.map((r) => r.per_handshake));
+  for (const t of CG_TARGETS) res[t].per_handshake = median(res[t].runs.map((r) => r.per_handshake));
+  for (const t of ['plain', 'plainvar', 'open', 'wharf', 'nokeys', 'wharfvar']) res[t] ??= { per_handshake: NaN };
   // Per message: the same sessions, more messages; the difference is what
   // the messages cost, whatever the handshakes did.
   res.echo = [];
   const [m1, m2] = QUICK ? [500, 1500] : [2000, 10000];
-  for (const [conns, size] of [[1, 64], [100, 4096]]) {
+  for (const [conns, size] of process.env.BENCH_CG_ECHO === '0' ? [] : [[1, 64], [100, 4096]]) {
     const cell = { conns, size, m1, m2, plain: { runs: [] }, wharf: { runs: [] } };
     for (let rep = 0; rep < reps; rep++) {
       for (const t of order(['plain', 'wharf'], rep)) {
@@ -418,10 +443,14 @@ async function benchCallgrind(echo) {
   res.plainvar_ratio = res.plainvar.per_handshake / res.plain.per_handshake;
   res.open_ratio = res.open.per_handshake / res.plain.per_handshake;
   res.wharf_ratio = res.wharf.per_handshake / res.plain.per_handshake;
+  res.nokeys_ratio = res.nokeys.per_handshake / res.plain.per_handshake;
+  res.wharfvar_ratio = res.wharfvar.per_handshake / res.plain.per_handshake;
   console.log(`instructions per handshake (callgrind, (I(${n2}) - I(${n1})) / ${n2 - n1}, median of ${reps}): `
     + `plain ${res.plain.per_handshake.toFixed(0)}, plainvar ${res.plainvar.per_handshake.toFixed(0)} (x${res.plainvar_ratio.toFixed(3)}), `
     + `wharf auth off ${res.open.per_handshake.toFixed(0)} (x${res.open_ratio.toFixed(3)}), `
-    + `wharf auth on ${res.wharf.per_handshake.toFixed(0)} (x${res.wharf_ratio.toFixed(3)})`);
+    + `wharf auth on ${res.wharf.per_handshake.toFixed(0)} (x${res.wharf_ratio.toFixed(3)}), `
+    + `wharf auth off without keys ${res.nokeys.per_handshake.toFixed(0)} (x${res.nokeys_ratio.toFixed(3)}), `
+    + `wharf with the former variable proxy_pass ${res.wharfvar.per_handshake.toFixed(0)} (x${res.wharfvar_ratio.toFixed(3)})`);
   return res;
 }
 

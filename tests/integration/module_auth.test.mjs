@@ -207,7 +207,9 @@ describe('auth', () => {
       return spy.requests.slice(n).map((q) => q.headers.authorization);
     };
     const first = await seen();
-    assert.ok(new Set(first).size <= 2, `20 requests, ${new Set(first).size} tokens: one per nginx worker process at most`);
+    // one per nginx worker process, or two where a process's token
+    // reached half its life (TOKEN_TTL / 2) during the loop
+    assert.ok(new Set(first).size <= 4, `20 requests, ${new Set(first).size} tokens: not one per request`);
     const shortLived = stack.mint({ sub: '*', scope: ALL_SCOPES, ttl: 2 });
     assert.equal((await call(stack.http, ROUTES[0], { headers: { Authorization: `Bearer ${shortLived}` } })).status, 200);
     await new Promise((r) => setTimeout(r, (TOKEN_TTL / 2) * 1000 + 300));

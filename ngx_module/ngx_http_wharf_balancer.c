@@ -1,0 +1,325 @@
+
+/*
+ * wharf: a balancer that hands each request to its worker's own upstream.
+ *
+ *     upstream wharf_workers {
+ *         wharf_balancer;
+ *     }
+ *
+ *     location /api/workers/ {
+ *         wharf_route;
+ *         proxy_pass http://wharf_workers;
+ *         ...
+ *     }
+ *
+ * Why: a proxy_pass with variables ("http://$wharf_upstream$wharf_path...")
+ * makes nginx evaluate the variables, parse the resulting URL and look the
+ * upstream up by name, with a linear search of every upstream{} block, on
+ * each request, and allocate for all of that from the request pool.  A
+ * static proxy_pass does none of it: its upstream is known when the
+ * configuration is read.  This balancer is that static upstream; the route
+ * the module found in the rewrite phases already names the worker, and so
+ * its upstream{} block (resolved once, by ngx_http_wharf_init_main_conf()).
+ *
+ * init_peer hands the request to that block's own balancer (round robin,
+ * or hash, least_conn, keepalive: whatever the worker's block has), so
+ * its servers, weights, backups, max_fails, keepalive connections and
+ * proxy_next_upstream's tries are exactly those of a proxy_pass straight
+ * to it.  Nothing is allocated here; the worker's balancer allocates what
+ * it would anyway.
+ *
+ * The path: proxy_pass without a URI sends the request target as the
+ * client sent it (r->unparsed_uri).  The precontent handler puts the
+ * worker's path there ($wharf_path, and the query string without a
+ * client's token) and keeps the original in the module context; init_peer
+ * runs right after the proxy module has built the request to the
+ * upstream, and puts the original back, so that $request_uri in the logs
+ * is what the client sent.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_wharf_module.h"
+
+
+static ngx_int_t ngx_http_wharf_balancer_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us);
+static void ngx_http_wharf_restore_target(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
+
+
+/*
+ * wharf_balancer;  in an upstream{} block.
+ *
+ * nginx refuses an upstream{} block without a "server" when the block
+ * closes, before any balancer is initialised, so the directive adds a
+ * placeholder: no address, never used.  A real "server" line, before or
+ * after, is refused by ngx_http_wharf_balancer_init_upstream().
+ */
+
+char *
+ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wharf_srv_conf_t *wscf = conf;
+
+    ngx_http_upstream_server_t    *server;
+    ngx_http_upstream_srv_conf_t  *uscf;
+
+    if (wscf->balancer) {
+        return "is duplicate";
+    }
+
+    uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
+
+    if (uscf->peer.init_upstream) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "wharf_balancer: upstream \"%V\" already has a "
+                           "load balancing method; each worker's own "
+                           "upstream block has its own", &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    if (uscf->servers->nelts) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "wharf_balancer: upstream \"%V\" has \"server\" "
+                           "lines; the servers are those of each worker's "
+                           "own upstream block", &uscf->host);
+        return NGX_CONF_ERROR;
+    }
+
+    server = ngx_array_push(uscf->servers);
+    if (server == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(server, sizeof(ngx_http_upstream_server_t));
+    ngx_str_set(&server->name, "wharf_balancer");
+
+    uscf->peer.init_upstream = ngx_http_wharf_balancer_init_upstream;
+
+    wscf->balancer = 1;
+    wscf->file_name = cf->conf_file->file.name.data;
+    wscf->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_wharf_balancer_init_upstream(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_wharf_srv_conf_t  *wscf;
+
+    wscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_wharf_module);
+
+    if (us->servers->nelts != 1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" with wharf_balancer (%s:%ui) has "
+                      "\"server\" lines; the servers are those of each "
+                      "worker's own upstream block",
+                      &us->host, wscf->file_name, wscf->line);
+        return NGX_ERROR;
+    }
+
+    if (us->shm_zone) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" with wharf_balancer (%s:%ui) has a "
+                      "\"zone\"; put it in each worker's upstream block",
+                      &us->host, wscf->file_name, wscf->line);
+        return NGX_ERROR;
+    }
+
+    us->peer.init = ngx_http_wharf_balancer_init_peer;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Called from ngx_http_wharf_init_main_conf(), after every upstream{} is
+ * initialised: a balancer wrapped by another one ("keepalive", "hash" or
+ * "least_conn" after wharf_balancer in the same block) would see only
+ * this block, not the worker's.  Those belong in the workers' blocks.
+ */
+
+ngx_int_t
+ngx_http_wharf_balancer_check(ngx_conf_t *cf)
+{
+    ngx_uint_t                      i;
+    ngx_http_wharf_srv_conf_t      *wscf;
+    ngx_http_upstream_srv_conf_t  **uscfp;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscfp = umcf->upstreams.elts;
+
+    for (i = 0; i < umcf->upstreams.nelts; i++) {
+
+        if (uscfp[i]->srv_conf == NULL) {
+            continue;
+        }
+
+        wscf = ngx_http_conf_upstream_srv_conf(uscfp[i],
+                                               ngx_http_wharf_module);
+
+        if (wscf == NULL || !wscf->balancer) {
+            continue;
+        }
+
+        if (uscfp[i]->peer.init != ngx_http_wharf_balancer_init_peer) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "upstream \"%V\" with wharf_balancer (%s:%ui) "
+                          "also has \"keepalive\", \"hash\", \"least_conn\" "
+                          "or another balancer; put those in each "
+                          "worker's own upstream block",
+                          &uscfp[i]->host, wscf->file_name, wscf->line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_wharf_balancer_is(ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_wharf_srv_conf_t  *wscf;
+
+    if (us == NULL || us->srv_conf == NULL) {
+        return 0;
+    }
+
+    wscf = ngx_http_conf_upstream_srv_conf(us, ngx_http_wharf_module);
+
+    return wscf != NULL && wscf->balancer;
+}
+
+
+/*
+ * Runs once per request, in ngx_http_upstream_init_request(), right after
+ * the proxy module's create_request.  Retries (proxy_next_upstream) call
+ * the peer's get again, never this.
+ */
+
+static ngx_int_t
+ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
+    ngx_http_upstream_srv_conf_t *us)
+{
+    ngx_http_wharf_ctx_t          *ctx;
+    ngx_http_upstream_srv_conf_t  *wus;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+
+    if (ctx == NULL || ctx->worker == NULL || !ctx->counted) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "wharf: a request reached upstream \"%V\" "
+                      "(wharf_balancer) without a worker: only a location "
+                      "with wharf_route may proxy_pass to it", &us->host);
+        return NGX_ERROR;
+    }
+
+    if (ctx->target) {
+
+        /*
+         * The proxy module has sent the target only if its proxy_pass has
+         * no URI; "proxy_pass http://wharf_workers/;" sends r->uri, less
+         * the location's prefix, which is not the worker's path.
+         */
+
+        if (r->upstream->uri.len != r->unparsed_uri.len
+            || ngx_memcmp(r->upstream->uri.data, r->unparsed_uri.data,
+                          r->unparsed_uri.len)
+               != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "wharf: \"proxy_pass\" to upstream \"%V\" "
+                          "(wharf_balancer) must have no URI, as in "
+                          "\"proxy_pass http://%V;\"", &us->host, &us->host);
+            ngx_http_wharf_restore_target(r, ctx);
+            return NGX_ERROR;
+        }
+
+        ngx_http_wharf_restore_target(r, ctx);
+    }
+
+    wus = ctx->worker->upstream;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "wharf balancer: worker \"%V\", upstream \"%V\"",
+                   &ctx->worker->name, &wus->host);
+
+    /* as if proxy_pass had named the worker's upstream itself */
+
+    r->upstream->upstream = wus;
+
+#if (NGX_HTTP_SSL)
+    r->upstream->ssl_name = wus->host;
+#endif
+
+    return wus->peer.init(r, wus);
+}
+
+
+/* $request_uri is the client's again */
+
+static void
+ngx_http_wharf_restore_target(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+{
+    r->unparsed_uri = ctx->unparsed_uri;
+    r->valid_unparsed_uri = ctx->valid_unparsed_uri;
+    ctx->target = 0;
+}
+
+
+/*
+ * Whether the location being merged has "proxy_pass http://UPSTREAM;" to
+ * a wharf_balancer upstream: then, and only then, the precontent handler
+ * puts the worker's path in the request target.  The proxy module keeps
+ * its location configuration private; like that of every upstream
+ * module, it begins with its ngx_http_upstream_conf_t, which begins with
+ * the upstream of a static proxy_pass (NULL with variables).  The module
+ * is found by name, so that nginx without the proxy module still loads
+ * this one.  Runs after the proxy module's own merge, which has inherited
+ * proxy_pass into nested locations already.
+ */
+
+ngx_uint_t
+ngx_http_wharf_balancer_location(ngx_conf_t *cf)
+{
+    void                           *plcf;
+    ngx_uint_t                      i;
+    ngx_module_t                  **modules;
+    ngx_http_conf_ctx_t            *ctx;
+    ngx_http_upstream_srv_conf_t   *us;
+
+    modules = cf->cycle->modules;
+    ctx = cf->ctx;
+
+    for (i = 0; modules[i]; i++) {
+
+        if (modules[i]->type != NGX_HTTP_MODULE
+            || ngx_strcmp(modules[i]->name, "ngx_http_proxy_module") != 0)
+        {
+            continue;
+        }
+
+        plcf = ctx->loc_conf[modules[i]->ctx_index];
+
+        if (plcf == NULL) {
+            return 0;
+        }
+
+        us = ((ngx_http_upstream_conf_t *) plcf)->upstream;
+
+        return ngx_http_wharf_balancer_is(us);
+    }
+
+    return 0;
+}
