@@ -1,5 +1,6 @@
 // Shared by bench/ingest and bench/query: CPU time from /proc, medians,
 // the machine line.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { childPids } from '../tests/lib/stack.mjs';
@@ -30,4 +31,29 @@ export function machineLine() {
   const cpu = os.cpus()[0]?.model || 'unknown cpu';
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   return `${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}, load ${load}`;
+}
+
+// Instructions (user space) a process executes between start() and the
+// returned stop(): `perf stat -e instructions:u -p PID`, which counts
+// the same work the same way however loaded the machine is. Resolves
+// to null when perf is missing, not allowed, or the machine has no
+// hardware counters (this KVM guest has none: there, use callgrind on
+// build/bench/inproc, docs/BENCHMARKS.md).
+export function perfInstructions(pid) {
+  let p;
+  try {
+    p = spawn('perf', ['stat', '-x,', '-e', 'instructions:u', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch {
+    return async () => null;
+  }
+  let err = '';
+  p.stderr.on('data', (c) => { err += c; });
+  const done = new Promise((resolve) => { p.on('close', () => resolve()); p.on('error', () => resolve()); });
+  return async () => {
+    p.kill('SIGINT');
+    await done;
+    const line = err.split('\n').find((l) => l.includes('instructions'));
+    const n = line ? Number(line.split(',')[0]) : NaN;
+    return Number.isFinite(n) ? n : null;
+  };
 }

@@ -161,6 +161,7 @@ wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
     memset(call, 0, sizeof(*call));
     call->wd = wd;
     call->authorization = authorization;
+    call->query = query;
     if (a->off) {
         call->authed = 1;
         strcpy(call->claims.sub, "*");
@@ -186,6 +187,24 @@ wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
         return;
     }
     auth_verify(a, call, tok);
+}
+
+int
+wharfd_call_bearer(const struct wharfd_call *call, char *buf, size_t size)
+{
+    char tok[WHARF_TOKEN_MAX + 1];
+    int n;
+
+    if (call->authorization != NULL) {
+        n = snprintf(buf, size, "%s", call->authorization);
+    } else if (call->query != NULL
+               && query_token(call->query, tok, sizeof(tok)) != NULL)
+    {
+        n = snprintf(buf, size, "Bearer %s", tok);
+    } else {
+        return -1;
+    }
+    return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 
 int

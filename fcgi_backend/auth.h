@@ -50,6 +50,7 @@ struct wharfd_call {
     const char *why;             /* when not authed: why (static) */
     struct wharf_claims claims;
     const char *authorization;   /* the header as received, or NULL */
+    const char *query;           /* the raw query (access_token=), or NULL */
     /* The body is one request, not a batch: only then may a method
      * answer as a stream (getLogs "stream": true). */
     int single;
@@ -70,6 +71,13 @@ void wharfd_auth_free(struct wharfd_auth *a);
  * query string (for access_token=; may be NULL). */
 void wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
                          const char *authorization, const char *query);
+
+/* "Bearer TOKEN" into buf: the token this request was let in with, from
+ * the Authorization header or ?access_token= (so process control relays
+ * it to the gateway either way). 0, or -1 when there is none or it does
+ * not fit. */
+int wharfd_call_bearer(const struct wharfd_call *call, char *buf,
+                       size_t size);
 
 /* -32001 unless authed, -32003 unless the token holds scope (for any
  * worker: the worker check is separate). Returns 0 or -1 (err set). */

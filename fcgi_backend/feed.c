@@ -153,7 +153,7 @@ json_text_value(const char *text)
     if (text == NULL) {
         return json_null();
     }
-    v = json_loads(text, JSON_DECODE_ANY, NULL);
+    v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     return v ? v : json_string(text);
 }
 
@@ -542,9 +542,18 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
 
 /* --- libwebsockets ------------------------------------------------------------ */
 
-/* The handshake's checks: path, token (read scope), Origin. */
+/* Why a handshake was refused: the HTTP status and stable code of the
+ * JSON answer (feed_refuse). */
+struct feed_refusal {
+    unsigned status;
+    const char *code;
+    char message[256];
+};
+
+/* The handshake's checks: path, token (read scope), Origin. NULL when
+ * refused, with the reason in *why. */
 static struct feed_client *
-feed_accept(struct wharfd *wd, struct lws *wsi)
+feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
 {
     char uri[256], origin[512], frag[WHARF_TOKEN_MAX + 32], query[WHARF_TOKEN_MAX + 32];
     struct wharfd_rpc_error err;
@@ -558,6 +567,9 @@ feed_accept(struct wharfd *wd, struct lws *wsi)
         || strncmp(uri, "/ws/monitoring", 14) != 0
         || (uri[14] != '\0' && uri[14] != '/'))
     {
+        why->status = 404;
+        why->code = "not_found";
+        snprintf(why->message, sizeof(why->message), "no feed at this path");
         return NULL;
     }
     n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
@@ -574,9 +586,16 @@ feed_accept(struct wharfd *wd, struct lws *wsi)
         }
         if (*o == '\0') {
             wharf_info("feed: Origin %s not allowed", origin);
+            why->status = 403;
+            why->code = "origin_not_allowed";
+            snprintf(why->message, sizeof(why->message),
+                     "this Origin may not open the feed");
             return NULL;
         }
     }
+    why->status = 500;
+    why->code = "internal";
+    snprintf(why->message, sizeof(why->message), "out of memory");
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
         return NULL;
@@ -600,6 +619,9 @@ feed_accept(struct wharfd *wd, struct lws *wsi)
     memset(&err, 0, sizeof(err));
     if (wharfd_call_scope(&call, WHARF_SCOPE_READ, &err) != 0) {
         wharf_info("feed: refused: %s", err.message);
+        why->status = err.code == WHARFD_RPC_FORBIDDEN ? 403 : 401;
+        why->code = why->status == 403 ? "forbidden" : "unauthorized";
+        snprintf(why->message, sizeof(why->message), "%s", err.message);
         free(c);
         return NULL;
     }
@@ -612,6 +634,64 @@ feed_accept(struct wharfd *wd, struct lws *wsi)
     }
     c->wsi = wsi;
     return c;
+}
+
+/*
+ * Answers a refused upgrade with its HTTP status and a JSON error body,
+ * {"error":{"code","message"}} as wharfd's REST routes answer, instead of
+ * dropping the connection (which nginx would turn into a 502 page).
+ * Returns what HTTP_CONFIRM_UPGRADE returns to refuse.
+ */
+static int
+feed_refuse(struct lws *wsi, const struct feed_refusal *why)
+{
+    unsigned char buf[LWS_PRE + 2048];  /* headers + a 256-byte message */
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+    json_t *obj;
+    char *body, clen[24];
+    size_t blen;
+    int n;
+
+    obj = json_pack("{s:{s:s,s:s}}", "error", "code", why->code,
+                    "message", why->message);
+    body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (body == NULL) {
+        return -1;
+    }
+    blen = strlen(body);
+    n = snprintf(clen, sizeof(clen), "%zu", blen);
+    if (lws_add_http_header_status(wsi, why->status, &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                        (const unsigned char *)
+                                        "application/json", 16, &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                        (const unsigned char *) clen, n,
+                                        &p, end)
+        || (why->status == 401
+            && lws_add_http_header_by_token(wsi,
+                                            WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                                            (const unsigned char *)
+                                            "Bearer realm=\"wharf\"", 20,
+                                            &p, end))
+        || lws_finalize_http_header(wsi, &p, end)
+        || blen > (size_t) (end - p))
+    {
+        free(body);
+        return -1;
+    }
+    memcpy(p, body, blen);
+    p += blen;
+    free(body);
+    n = (int) (p - start);
+    if (lws_write(wsi, start, (size_t) n, LWS_WRITE_HTTP) != n) {
+        return -1;
+    }
+    /* refused either way: as the agent does, 1 ends the upgrade */
+    if (lws_http_transaction_completed(wsi)) {
+        return -1;
+    }
+    return 1;
 }
 
 static void
@@ -648,13 +728,26 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     struct feed_client **pc = user, *c;
     struct feed_msg *m;
     char lagged[LWS_PRE + 64];
+    struct feed_refusal why;
     unsigned long long missed;
     char *bigger;
     int n;
 
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* The same checks as below, made here where a refusal can still
+         * be answered in HTTP (401/403/404 JSON); the token is cached, so
+         * checking twice costs a lookup. */
+        c = feed_accept(wd, wsi, &why);
+        if (c == NULL) {
+            return feed_refuse(wsi, &why);
+        }
+        free(c->q);
+        free(c);
+        return 0;
+
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        c = feed_accept(wd, wsi);
+        c = feed_accept(wd, wsi, &why);
         if (c == NULL) {
             return 1;           /* refuse the upgrade */
         }
@@ -676,7 +769,9 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RECEIVE:
         c = *pc;
         if (c == NULL || c->inlen + len > WHARFD_FEED_IN_MAX) {
-            return -1;          /* too large a frame: close */
+            /* too large a message: close 1009 */
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+            return -1;
         }
         bigger = realloc(c->in, c->inlen + len + 1);
         if (bigger == NULL) {
@@ -800,7 +895,9 @@ wharfd_feed_start(struct wharfd *wd)
     info.user = wd;
     info.gid = (gid_t) -1;
     info.uid = (uid_t) -1;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    /* Text frames that are not UTF-8 are closed with 1007 by lws. */
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6
+                   | LWS_SERVER_OPTION_VALIDATE_UTF8;
     f->ctx = lws_create_context(&info);
     if (f->ctx == NULL) {
         wharf_error("--ws-listen %s: cannot listen", wd->config.ws_listen.text);

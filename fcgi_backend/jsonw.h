@@ -5,9 +5,13 @@
  * jansson's per-member hashtable and many small mallocs); writing the text
  * directly into one growing buffer does the same in a fraction.
  *
- * Text columns are valid UTF-8 (they entered through jansson, which
- * refuses anything else); they are escaped as JSON strings. JSON columns
- * were serialised by jansson and are copied as they are.
+ * Text columns are valid UTF-8 (they entered through jansson or the
+ * ingest fast path, which refuse anything else); they are escaped as JSON
+ * strings, 8 bytes a step where nothing needs escaping. JSON columns were
+ * serialised by jansson (or are their byte-identical copy, ingest_fast.c)
+ * and are copied as they are. Column names are wharfd's own camelCase
+ * constants and are written without escaping. A row is written with one
+ * reservation of its worst-case size.
  */
 #ifndef WHARFD_JSONW_H
 #define WHARFD_JSONW_H

@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "wharfd.h"
@@ -103,8 +104,12 @@ main(int argc, char **argv)
     wharfd_retention_stop(&wd);
     if (wharfd_server_stop(&wd, WHARFD_SHUTDOWN_GRACE_S) != 0) {
         /* Threads still hold the store: leave it open. The WAL keeps the
-         * file consistent; an unfinished request is simply lost. */
-        return 1;
+         * file consistent; an unfinished request is simply lost. _exit,
+         * not return: returning would pop `wd` from under the threads
+         * still using it and run exit handlers (libraries' cleanup)
+         * beside them (valgrind: invalid reads of `wd` after main). */
+        fflush(stdout);
+        _exit(1);
     }
     wharfd_server_close(&wd);
     wharfd_feed_stop(&wd);

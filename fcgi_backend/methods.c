@@ -49,6 +49,16 @@ wharfd_internal(struct wharfd_rpc_error *err, const char *what)
 }
 
 int
+wharfd_store_failed(struct wharfd_rpc_error *err, int rc, const char *what)
+{
+    if (rc == WHARFD_STORE_FULL) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "%s: database or disk is full", what);
+    }
+    return wharfd_internal(err, what);
+}
+
+int
 wharfd_params_object(json_t *params, json_t **obj,
                      struct wharfd_rpc_error *err)
 {
@@ -236,20 +246,10 @@ digits(const char *s, int n)
 }
 
 int
-wharfd_param_time(json_t *obj, const char *field, char *out, int *present,
-                  struct wharfd_rpc_error *err)
+wharfd_time_normalize(const char *s, size_t len, char *out)
 {
-    const char *s;
-    size_t len, frac;
+    size_t frac;
 
-    *present = 0;
-    if (wharfd_param_string(obj, field, 0, 64, &s, err) != 0) {
-        return -1;
-    }
-    if (s == NULL) {
-        return 0;
-    }
-    len = strlen(s);
     /* YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z */
     frac = 0;
     if (len >= 20 && s[19] == '.') {
@@ -265,9 +265,7 @@ wharfd_param_time(json_t *obj, const char *field, char *out, int *present,
         || atoi(s + 8) > 31 || atoi(s + 11) > 23 || atoi(s + 14) > 59
         || atoi(s + 17) > 60)
     {
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
-                                    "'%s' must be an ISO-8601 UTC time "
-                                    "(YYYY-MM-DDTHH:MM:SS[.fff]Z)", field);
+        return -1;
     }
     memcpy(out, s, 19);
     out[19] = '.';
@@ -276,6 +274,27 @@ wharfd_param_time(json_t *obj, const char *field, char *out, int *present,
     out[22] = frac >= 3 ? s[22] : '0';
     out[23] = 'Z';
     out[24] = '\0';
+    return 0;
+}
+
+int
+wharfd_param_time(json_t *obj, const char *field, char *out, int *present,
+                  struct wharfd_rpc_error *err)
+{
+    const char *s;
+
+    *present = 0;
+    if (wharfd_param_string(obj, field, 0, 64, &s, err) != 0) {
+        return -1;
+    }
+    if (s == NULL) {
+        return 0;
+    }
+    if (wharfd_time_normalize(s, strlen(s), out) != 0) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
+                                    "'%s' must be an ISO-8601 UTC time "
+                                    "(YYYY-MM-DDTHH:MM:SS[.fff]Z)", field);
+    }
     *present = 1;
     return 0;
 }
@@ -367,7 +386,8 @@ wharfd_row_json(const struct wharfd_col *cols, int n)
                 ? json_integer((json_int_t) cols[i].d) : json_real(cols[i].d);
             break;
         case WHARFD_COL_JSON:
-            v = json_loadb(cols[i].s, cols[i].len, JSON_DECODE_ANY, NULL);
+            v = json_loadb(cols[i].s, cols[i].len,
+                           JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
             if (v == NULL) {
                 v = json_stringn(cols[i].s, cols[i].len);
             }

@@ -16,6 +16,8 @@
 #include "rpc.h"
 #include "store.h"
 
+struct wharfd_call;
+
 #define WHARFD_RPC_PREFIX "ContainerMonitoringOps."
 
 /* instanceId: the peer's rule, ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, <= 64. */
@@ -77,6 +79,23 @@ int wharfd_param_bool(json_t *obj, const char *field, int dflt, int *out,
 int wharfd_param_time(json_t *obj, const char *field, char *out,
                       int *present, struct wharfd_rpc_error *err);
 
+/* The time rule of wharfd_param_time on len bytes at s: writes the stored
+ * form (25 bytes with the NUL) into out and returns 0, or returns -1. */
+int wharfd_time_normalize(const char *s, size_t len, char *out);
+
+/* The checks of storeLogs / storeErrors once their elements are parsed
+ * (methods_ingest.c), for the fast path (ingest_fast.c): head holds the
+ * call's worker, container, instanceId and processId members; b->logs /
+ * b->errors and b->n are set, the rest of b is filled here, ready for
+ * wharfd_store_logs / _errors. Nothing is written. Returns 0, or -1 with
+ * err set. */
+int wharfd_ingest_logs_check(struct wharfd_call *call, json_t *head,
+                             struct wharfd_log_batch *b,
+                             struct wharfd_rpc_error *err);
+int wharfd_ingest_errors_check(struct wharfd_call *call, json_t *head,
+                               struct wharfd_error_batch *b, const char *now,
+                               struct wharfd_rpc_error *err);
+
 /* One of the NULL-terminated list of words. */
 int wharfd_param_enum(json_t *obj, const char *field, int required,
                       const char *const *words, const char **out,
@@ -100,5 +119,11 @@ json_t *wharfd_page_json(json_t *data, const struct wharfd_query *q,
 
 /* A -32603 for a store failure. */
 int wharfd_internal(struct wharfd_rpc_error *err, const char *what);
+
+/* A -32603 for a write the store refused (rc: what wharfd_store_* gave):
+ * "WHAT: database or disk is full" when that was the cause
+ * (WHARFD_STORE_FULL), so the caller and the agent's log see why; the
+ * write stored nothing and may be retried once space is back. */
+int wharfd_store_failed(struct wharfd_rpc_error *err, int rc, const char *what);
 
 #endif

@@ -110,7 +110,7 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     struct reply_buf reply = { NULL, 0, 0 };
     struct curl_slist *headers = NULL;
     const char *worker, *instance;
-    char url[512], auth[WHARF_TOKEN_MAX + 32];
+    char url[512], auth[WHARF_TOKEN_MAX + 32], bearer[WHARF_TOKEN_MAX + 16];
     json_t *obj, *req, *ans, *v;
     char *body;
     long status = 0;
@@ -150,10 +150,9 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     snprintf(url, sizeof(url), "%s/api/workers/%s/rpc", wd->config.gateway,
              worker);
     headers = curl_slist_append(headers, "Content-Type: application/json");
-    if (call->authorization != NULL
-        && strlen(call->authorization) < WHARF_TOKEN_MAX + 16)
-    {
-        snprintf(auth, sizeof(auth), "Authorization: %s", call->authorization);
+    /* the caller's token, from its header or its ?access_token= */
+    if (wharfd_call_bearer(call, bearer, sizeof(bearer)) == 0) {
+        snprintf(auth, sizeof(auth), "Authorization: %s", bearer);
         headers = curl_slist_append(headers, auth);
     }
     curl_easy_setopt(curl, CURLOPT_URL, url);

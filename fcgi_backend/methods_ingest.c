@@ -60,7 +60,9 @@ ingest_head(struct wharfd_call *call, json_t *obj, int instance_required,
                                    &h->process_id, err) != 0) ? -1 : 0;
 }
 
-/* A message member: required, <= --message-max bytes, no NUL. */
+/* A message member: required, <= --message-max bytes. A NUL is kept:
+ * a program's output may hold one, and it is stored and returned byte for
+ * byte (bound and read with its length, never as a C string). */
 static int
 param_message(struct wharfd *wd, json_t *o, const char **out, size_t *len,
               struct wharfd_rpc_error *err)
@@ -82,10 +84,6 @@ param_message(struct wharfd *wd, json_t *o, const char **out, size_t *len,
                                     wd->config.message_max);
     }
     *out = json_string_value(v);
-    if (strlen(*out) != *len) {
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "message",
-                                    "'message' must not contain NUL");
-    }
     return 0;
 }
 
@@ -182,12 +180,39 @@ store_logs(struct wharfd_call *call, json_t *obj, json_t *array,
     rc = wharfd_store_logs(wd->store, &b);
     free_logs(b.logs, n);
     if (rc != 0) {
-        return wharfd_internal(err, "storing the logs failed");
+        return wharfd_store_failed(err, rc, "storing the logs failed");
     }
     *result = json_pack("{s:I,s:I,s:I}", "stored", (json_int_t) b.stored,
                         "duplicates", (json_int_t) b.duplicates,
                         "lastSequence", (json_int_t) b.last_sequence);
     return *result ? 0 : wharfd_internal(err, "out of memory");
+}
+
+int
+wharfd_ingest_logs_check(struct wharfd_call *call, json_t *head,
+                         struct wharfd_log_batch *b,
+                         struct wharfd_rpc_error *err)
+{
+    struct ingest_head h;
+    size_t i;
+
+    if (ingest_head(call, head, 1, &h, err) != 0) {
+        return -1;
+    }
+    if (b->n == 0 || b->n > call->wd->config.batch_max) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "logs",
+                                    "'logs' must hold 1 to %zu logs",
+                                    call->wd->config.batch_max);
+    }
+    for (i = 0; i < b->n; i++) {
+        if (b->logs[i].process_id == NULL) {
+            b->logs[i].process_id = h.process_id;
+        }
+    }
+    b->worker = h.worker;
+    b->container = h.container;
+    b->instance = h.instance;
+    return 0;
 }
 
 /*
@@ -365,7 +390,7 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
     rc = wharfd_store_errors(wd->store, &b);
     if (rc != 0) {
         free(b.errors);
-        return wharfd_internal(err, "storing the errors failed");
+        return wharfd_store_failed(err, rc, "storing the errors failed");
     }
     if (array == NULL) {
         *result = json_pack("{s:s,s:I,s:i}", "errorHash", b.errors[0].hash,
@@ -392,6 +417,34 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
                                "repeated", (json_int_t) ((long long) n - stored),
                                "errors", list) : NULL;
     return *result ? 0 : wharfd_internal(err, "out of memory");
+}
+
+int
+wharfd_ingest_errors_check(struct wharfd_call *call, json_t *head,
+                           struct wharfd_error_batch *b, const char *now,
+                           struct wharfd_rpc_error *err)
+{
+    struct ingest_head h;
+    size_t i;
+
+    if (ingest_head(call, head, 1, &h, err) != 0) {
+        return -1;
+    }
+    if (b->n == 0 || b->n > call->wd->config.batch_max) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "errors",
+                                    "'errors' must hold 1 to %zu errors",
+                                    call->wd->config.batch_max);
+    }
+    for (i = 0; i < b->n; i++) {
+        if (b->errors[i].process_id == NULL) {
+            b->errors[i].process_id = h.process_id;
+        }
+    }
+    b->worker = h.worker;
+    b->container = h.container;
+    b->instance = h.instance;
+    b->now = now;
+    return 0;
 }
 
 static int
@@ -509,7 +562,7 @@ method_upsert_process(void *ctx, json_t *params, json_t **result,
     free(p.args);
     free(p.env);
     if (rc != 0) {
-        return wharfd_internal(err, "storing the process failed");
+        return wharfd_store_failed(err, rc, "storing the process failed");
     }
     *result = json_pack("{s:b}", "ok", 1);
     return *result ? 0 : wharfd_internal(err, "out of memory");
@@ -546,7 +599,7 @@ method_record_event(void *ctx, json_t *params, json_t **result,
     rc = wharfd_store_event(call->wd->store, &e);
     free(e.payload);
     if (rc != 0) {
-        return wharfd_internal(err, "storing the event failed");
+        return wharfd_store_failed(err, rc, "storing the event failed");
     }
     *result = json_pack("{s:b}", "ok", 1);
     return *result ? 0 : wharfd_internal(err, "out of memory");

@@ -8,7 +8,9 @@
  * numbers; total, force, confirm are true/false/1/0; levels and streams
  * are comma-separated lists; format=ndjson streams logs. A value that does
  * not parse is passed on as a string, so the method's own check answers
- * 400 naming it.
+ * 400 naming it. A query longer than WHARFD_QUERY_MAX, a %00 in a key or a
+ * value, or a value (a list element included) that is not UTF-8 is 400
+ * invalid_params.
  *
  * Errors: -32602 -> 400 invalid_params (with "field"), -32001 -> 401
  * unauthorized, -32003 -> 403 forbidden, agent unreachable -> 502
@@ -18,6 +20,7 @@
  */
 #include "router.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +73,10 @@ hexval(char c)
     return -1;
 }
 
-/* Percent-decodes [s, s+n) in place into out ('+' is a space). */
-static void
+/* Percent-decodes [s, s+n) in place into out ('+' is a space); returns
+ * the decoded length, which differs from strlen(out) when a %00 was
+ * decoded. */
+static size_t
 decode(const char *s, size_t n, char *out)
 {
     size_t i, o = 0;
@@ -89,6 +94,7 @@ decode(const char *s, size_t n, char *out)
         }
     }
     out[o] = '\0';
+    return o;
 }
 
 static int
@@ -126,7 +132,9 @@ query_value(const char *key, const char *val)
     } else if (key_in(key, nums) && *val) {
         double d = strtod(val, &end);
 
-        if (*end == '\0') {
+        /* JSON has no nan or inf: those go on as strings, for the
+         * method to refuse as not a number */
+        if (*end == '\0' && isfinite(d)) {
             return json_real(d);
         }
     } else if (key_in(key, bools)) {
@@ -140,8 +148,15 @@ query_value(const char *key, const char *val)
         a = json_array();
         for (p = val; a != NULL && *p; p = comma ? comma + 1 : p + strlen(p)) {
             comma = strchr(p, ',');
-            json_array_append_new(a, json_stringn(p, comma ? (size_t) (comma - p)
-                                                           : strlen(p)));
+            /* an element that is not UTF-8 fails the whole list (it was
+             * dropped, silently, before: levels=error,%FF read "error") */
+            if (json_array_append_new(a, json_stringn(p, comma
+                                          ? (size_t) (comma - p)
+                                          : strlen(p))) != 0)
+            {
+                json_decref(a);
+                return NULL;
+            }
         }
         return a;
     }
@@ -173,10 +188,16 @@ query_params(const char *q, const char **bad)
         if (kn == 0 || kn >= sizeof(key)) {
             continue;
         }
-        decode(p, kn, key);
-        if (eq) {
-            decode(eq + 1, n - kn - 1, val);
-        } else {
+        /* A %00 would cut the C string the params are made from, so the
+         * bytes checked and the bytes sent would differ (worker=demo%00x
+         * read as worker=demo). */
+        if (decode(p, kn, key) != strlen(key)
+            || (eq && decode(eq + 1, n - kn - 1, val) != strlen(val)))
+        {
+            *bad = "a query key or value holds a NUL byte (%00)";
+            break;
+        }
+        if (!eq) {
             val[0] = '\0';
         }
         if (strcmp(key, "access_token") == 0) {

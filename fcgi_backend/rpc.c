@@ -108,16 +108,19 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req,
     }
 
     version = json_object_get(req, "jsonrpc");
-    if (!json_is_string(version) || strcmp(json_string_value(version), "2.0")) {
+    if (!json_is_string(version) || json_string_length(version) != 3
+        || strcmp(json_string_value(version), "2.0")) {
         resp = rpc_error_response(id, WHARFD_RPC_INVALID_REQUEST, NULL,
                                   "'jsonrpc' must be \"2.0\"");
         goto done;
     }
 
     method = json_object_get(req, "method");
-    if (!json_is_string(method)) {
+    if (!json_is_string(method)
+        || strlen(json_string_value(method)) != json_string_length(method))
+    {
         resp = rpc_error_response(id, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "'method' must be a string");
+                                  "'method' must be a string without NUL");
         goto done;
     }
     name = json_string_value(method);
@@ -202,9 +205,13 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
 
     /* DECODE_ANY: a bare 1 or "x" is valid JSON, hence -32600 and not
      * -32700. Duplicate members are refused: "method" twice would
-     * otherwise mean whichever one jansson kept. */
+     * otherwise mean whichever one jansson kept. ALLOW_NUL: a log line
+     * may hold a NUL (\u0000) and is stored byte for byte; every string
+     * read as a C string refuses one (wharfd_param_string, and "jsonrpc"
+     * and "method" below). */
     root = json_loadb(body ? body : "", len,
-                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES
+                      | JSON_ALLOW_NUL, &jerr);
     if (root == NULL) {
         char detail[JSON_ERROR_TEXT_LENGTH + 48];
 

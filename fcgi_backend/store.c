@@ -59,14 +59,16 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
         " WHERE worker_name = ?1 AND instance_id = ?2",
 
     /* D2 as wharf keeps it: first_seen the earliest, last_seen and
-     * timestamp the latest; message, level, process_id of the first. */
+     * timestamp the latest; message, level, process_id of the first.
+     * ?11 occurrences at once (the repeats of one batch, folded by
+     * store_write.c), ?6 the latest and ?12 the earliest of their times. */
     [WHARFD_W_ERROR_UPSERT] =
         "INSERT INTO container_errors (worker_name, container_name,"
         " instance_id, process_id, error_hash, timestamp, level, message,"
         " raw_output, occurrence_count, first_seen, last_seen, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?6, ?6, ?10)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?6, ?10)"
         " ON CONFLICT (worker_name, instance_id, error_hash) DO UPDATE SET"
-        "  occurrence_count = occurrence_count + 1,"
+        "  occurrence_count = occurrence_count + excluded.occurrence_count,"
         "  timestamp = max(timestamp, excluded.timestamp),"
         "  raw_output = excluded.raw_output,"
         "  first_seen = min(first_seen, excluded.first_seen),"
@@ -255,6 +257,15 @@ wharfd_store_wstmt(struct wharfd_store *st, enum wharfd_wstmt_id id)
     return s;
 }
 
+sqlite3_stmt *
+wharfd_store_wstmt_all(struct wharfd_store *st, enum wharfd_wstmt_id id)
+{
+    sqlite3_stmt *s = st->wstmt[id];
+
+    sqlite3_reset(s);
+    return s;
+}
+
 static int
 store_wexec(struct wharfd_store *st, enum wharfd_wstmt_id id)
 {
@@ -276,22 +287,33 @@ store_run_group(struct wharfd_store *st, struct wharfd_job *group)
     wharfd_publish_fn publish;
     void *publish_arg;
     struct wharfd_job *j;
-    int ok = 0;
+    int ok = 0, full = 0;
 
     if (store_wexec(st, WHARFD_W_BEGIN) == 0) {
         for (j = group; j != NULL; j = j->next) {
-            if (store_wexec(st, WHARFD_W_SAVEPOINT) != 0) {
+            /* SQLite may roll the whole transaction back on its own
+             * (SQLITE_FULL, IOERR, NOMEM): a SAVEPOINT then would open a
+             * new transaction that its RELEASE commits, storing a job that
+             * is answered as failed with the rest of the group. */
+            if (sqlite3_get_autocommit(st->wdb)
+                || store_wexec(st, WHARFD_W_SAVEPOINT) != 0) {
                 j->rc = -1;
                 continue;
             }
             j->rc = j->run(st, j->arg);
             if (j->rc != 0) {
+                if ((sqlite3_extended_errcode(st->wdb) & 0xff) == SQLITE_FULL) {
+                    j->rc = WHARFD_STORE_FULL;
+                    full = 1;
+                }
                 store_wexec(st, WHARFD_W_ROLLBACK_TO);
             }
             store_wexec(st, WHARFD_W_RELEASE);
         }
         ok = store_wexec(st, WHARFD_W_COMMIT) == 0;
         if (!ok) {
+            /* the disk filled up at the commit (the WAL grows there) */
+            full |= (sqlite3_extended_errcode(st->wdb) & 0xff) == SQLITE_FULL;
             store_wexec(st, WHARFD_W_ROLLBACK);
         }
     }
@@ -309,7 +331,8 @@ store_run_group(struct wharfd_store *st, struct wharfd_job *group)
     }
     if (!ok) {
         for (j = group; j != NULL; j = j->next) {
-            j->rc = -1;     /* nothing of the group was committed */
+            /* nothing of the group was committed */
+            j->rc = full ? WHARFD_STORE_FULL : -1;
         }
     }
 }

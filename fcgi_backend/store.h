@@ -147,6 +147,12 @@ struct wharfd_log_batch {
     long long stored, duplicates, last_sequence;
 };
 
+/* What a write returns when SQLite found the disk full (SQLITE_FULL):
+ * nothing of it is stored, and a retry succeeds once space is back, so the
+ * caller says so (wharfd_store_failed) instead of a bare internal error.
+ * Any other failure is -1. */
+#define WHARFD_STORE_FULL (-2)
+
 int wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b);
 
 struct wharfd_error_in {

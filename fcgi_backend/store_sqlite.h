@@ -94,6 +94,12 @@ int wharfd_store_write(struct wharfd_store *st,
 sqlite3_stmt *wharfd_store_wstmt(struct wharfd_store *st,
                                  enum wharfd_wstmt_id id);
 
+/* The same without clearing the bindings, for a statement whose every
+ * parameter the caller binds on each use (the per-row inserts: clearing
+ * twelve bindings per row is wasted work there). */
+sqlite3_stmt *wharfd_store_wstmt_all(struct wharfd_store *st,
+                                     enum wharfd_wstmt_id id);
+
 /* A reader connection for this thread's use until released. */
 struct wharfd_reader *wharfd_store_reader(struct wharfd_store *st);
 void wharfd_store_reader_release(struct wharfd_store *st,

@@ -6,6 +6,8 @@
 #include "store_sqlite.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 
@@ -44,7 +46,7 @@ logs_run(struct wharfd_store *st, void *arg)
     for (i = 0; i < b->n; i++) {
         struct wharfd_log_in *l = &b->logs[i];
 
-        s = wharfd_store_wstmt(st, WHARFD_W_LOG_INSERT);
+        s = wharfd_store_wstmt_all(st, WHARFD_W_LOG_INSERT);
         bind_text(s, 1, b->worker);
         bind_text(s, 2, b->container);
         bind_text(s, 3, b->instance);
@@ -89,48 +91,164 @@ wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b)
 
 /* --- errors -------------------------------------------------------------- */
 
+/*
+ * Repeats inside one batch are folded into one upsert per error hash (an
+ * error storm sends the same error many times in a batch; bench/ingest
+ * sends each of 100 fingerprints 5 times per batch of 500). One upsert
+ * with occurrence_count + k gives the row the agent would get from k
+ * upserts one after another:
+ *   - a new row takes the group's first element's message, level and
+ *     process_id (the first INSERT's), and raw_output of its last element
+ *     (each repeat's DO UPDATE replaces it);
+ *   - timestamp and last_seen are the max, first_seen the min, over the
+ *     group and the row (max/min of ISO text are time order);
+ *   - element j (1-based) of a group of k gets occurrenceCount C - k + j,
+ *     C being the count the upsert returns: what its own upsert would
+ *     have returned, so "stored" (count 1) is the same too.
+ */
+struct err_group {
+    size_t first, last;         /* element indexes */
+    const char *ts_min, *ts_max;
+    long long k, count, seen;   /* elements; count after the upsert */
+};
+
+/* The group of each element (groups in order of first appearance), by
+ * an open-addressing table on the hash. Returns the number of groups, or
+ * 0 when out of memory (each element then is its own upsert). */
+static size_t
+err_group(const struct wharfd_error_batch *b, struct err_group *g,
+          size_t *of)
+{
+    size_t cap = 16, ng = 0, i, h, k;
+    unsigned long long x;
+    size_t *table;
+
+    while (cap < 2 * b->n) {
+        cap *= 2;
+    }
+    table = malloc(cap * sizeof(*table));
+    if (table == NULL) {
+        return 0;
+    }
+    for (i = 0; i < cap; i++) {
+        table[i] = (size_t) -1;
+    }
+    for (i = 0; i < b->n; i++) {
+        const struct wharfd_error_in *e = &b->errors[i];
+
+        /* The hash is hex of a SHA-256 (or the caller's 64 hex digits):
+         * its first 16 digits spread well enough. */
+        x = 1469598103934665603ULL;
+        for (k = 0; k < 16; k++) {
+            x = (x ^ (unsigned char) e->hash[k]) * 1099511628211ULL;
+        }
+        for (h = (size_t) x & (cap - 1);; h = (h + 1) & (cap - 1)) {
+            if (table[h] == (size_t) -1) {
+                table[h] = ng;
+                g[ng].first = g[ng].last = i;
+                g[ng].ts_min = g[ng].ts_max = e->timestamp;
+                g[ng].k = 1;
+                g[ng].seen = 0;
+                of[i] = ng++;
+                break;
+            }
+            if (memcmp(b->errors[g[table[h]].first].hash, e->hash,
+                       sizeof(e->hash)) == 0)
+            {
+                struct err_group *gr = &g[table[h]];
+
+                gr->last = i;
+                gr->k++;
+                if (strcmp(e->timestamp, gr->ts_min) < 0) {
+                    gr->ts_min = e->timestamp;
+                }
+                if (strcmp(e->timestamp, gr->ts_max) > 0) {
+                    gr->ts_max = e->timestamp;
+                }
+                of[i] = table[h];
+                break;
+            }
+        }
+    }
+    free(table);
+    return ng;
+}
+
+/* One upsert for group g; g->count receives the row's count after it. */
+static int
+err_upsert(struct wharfd_store *st, const struct wharfd_error_batch *b,
+           struct err_group *g, const char *now)
+{
+    const struct wharfd_error_in *e = &b->errors[g->first];
+    sqlite3_stmt *s = wharfd_store_wstmt_all(st, WHARFD_W_ERROR_UPSERT);
+    int rc;
+
+    bind_text(s, 1, b->worker);
+    bind_text(s, 2, b->container);
+    bind_text(s, 3, b->instance);
+    bind_text(s, 4, e->process_id);
+    bind_text(s, 5, e->hash);
+    bind_text(s, 6, g->ts_max);
+    sqlite3_bind_double(s, 7, e->level);
+    sqlite3_bind_text(s, 8, e->message, (int) e->message_len, SQLITE_STATIC);
+    bind_text(s, 9, b->errors[g->last].raw_output);
+    bind_text(s, 10, now);
+    sqlite3_bind_int64(s, 11, g->k);
+    bind_text(s, 12, g->ts_min);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        wharfd_store_log_error(st, st->wdb, "upserting an error");
+        sqlite3_reset(s);
+        return -1;
+    }
+    g->count = sqlite3_column_int64(s, 0);
+    /* RETURNING: the statement is done only after a further step. */
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        wharfd_store_log_error(st, st->wdb, "upserting an error");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 errors_run(struct wharfd_store *st, void *arg)
 {
     struct wharfd_error_batch *b = arg;
     char now[WHARF_TIME_LEN];
-    sqlite3_stmt *s;
-    size_t i;
-    int rc;
+    struct err_group *g, one;
+    size_t i, ng, *of;
+    int rc = 0;
 
     wharf_now_iso8601(now, sizeof(now));
-    for (i = 0; i < b->n; i++) {
-        struct wharfd_error_in *e = &b->errors[i];
-
-        s = wharfd_store_wstmt(st, WHARFD_W_ERROR_UPSERT);
-        bind_text(s, 1, b->worker);
-        bind_text(s, 2, b->container);
-        bind_text(s, 3, b->instance);
-        bind_text(s, 4, e->process_id);
-        bind_text(s, 5, e->hash);
-        bind_text(s, 6, e->timestamp);
-        sqlite3_bind_double(s, 7, e->level);
-        sqlite3_bind_text(s, 8, e->message, (int) e->message_len,
-                          SQLITE_STATIC);
-        bind_text(s, 9, e->raw_output);
-        bind_text(s, 10, now);
-        rc = sqlite3_step(s);
-        if (rc != SQLITE_ROW) {
-            wharfd_store_log_error(st, st->wdb, "upserting an error");
-            sqlite3_reset(s);
-            return -1;
+    g = malloc(b->n * sizeof(*g));
+    of = malloc(b->n * sizeof(*of));
+    ng = g && of ? err_group(b, g, of) : 0;
+    if (ng == 0) {
+        /* Out of memory for the groups: one upsert per element. */
+        for (i = 0; i < b->n && rc == 0; i++) {
+            one.first = one.last = i;
+            one.ts_min = one.ts_max = b->errors[i].timestamp;
+            one.k = 1;
+            rc = err_upsert(st, b, &one, now);
+            b->errors[i].occurrence_count = one.count;
+            b->errors[i].stored = one.count == 1;
         }
-        e->occurrence_count = sqlite3_column_int64(s, 0);
-        e->stored = e->occurrence_count == 1;
-        /* RETURNING: the statement is done only after a further step. */
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE) {
-            wharfd_store_log_error(st, st->wdb, "upserting an error");
-            return -1;
+    } else {
+        for (i = 0; i < ng && rc == 0; i++) {
+            rc = err_upsert(st, b, &g[i], now);
+        }
+        for (i = 0; i < b->n && rc == 0; i++) {
+            struct err_group *gr = &g[of[i]];
+
+            b->errors[i].occurrence_count = gr->count - gr->k + ++gr->seen;
+            b->errors[i].stored = b->errors[i].occurrence_count == 1;
         }
     }
-    return 0;
+    free(g);
+    free(of);
+    return rc;
 }
 
 int

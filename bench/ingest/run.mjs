@@ -12,9 +12,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { ROOT, BUILD, startStack } from '../../tests/lib/stack.mjs';
-import { cpuSeconds, machineLine, median, treeCpu } from '../lib.mjs';
+import { cpuSeconds, machineLine, median, perfInstructions, treeCpu } from '../lib.mjs';
 
 const REPS = Number(process.argv[2] || 3);
 const PER_CLIENT = Number(process.argv[3] || 100000);
@@ -63,6 +64,8 @@ async function e2e(kind, rep) {
     bodies.push(list);
   }
   const tokens = Array.from({ length: CLIENTS }, (_, c) => stack.mint({ sub: `bench-${c}`, scope: 'ingest' }));
+  const stopPerf = perfInstructions(stack.wharfd.pid);
+  await new Promise((r) => setTimeout(r, 200)); // let perf attach
   const cpu0 = cpuSeconds(stack.wharfd.pid);
   const ngx0 = treeCpu(stack.nginx.pid);
   const t0 = process.hrtime.bigint();
@@ -74,7 +77,11 @@ async function e2e(kind, rep) {
   }));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const rows = CLIENTS * PER_CLIENT;
-  return { rowsPerSec: rows / secs, secs, wharfdCpu: cpuSeconds(stack.wharfd.pid) - cpu0, nginxCpu: treeCpu(stack.nginx.pid) - ngx0 };
+  const wharfdCpu = cpuSeconds(stack.wharfd.pid) - cpu0;
+  const nginxCpu = treeCpu(stack.nginx.pid) - ngx0;
+  const insns = await stopPerf();
+  return { rowsPerSec: rows / secs, secs, wharfdCpu, nginxCpu, cpuUsPerRow: wharfdCpu / rows * 1e6,
+    insnsPerRow: insns === null ? null : insns / rows, load1: os.loadavg()[0] };
 }
 
 function raw(rep, txn) {
@@ -93,7 +100,7 @@ try {
     results.logs.push(await e2e('logs', rep));
     results.raw100.push(raw(rep, 100));
     results.errors.push(await e2e('errors', rep));
-    process.stderr.write(`rep ${rep + 1}/${REPS}: raw ${results.raw10k.at(-1).rowsPerSec.toFixed(0)}/s, logs ${results.logs.at(-1).rowsPerSec.toFixed(0)}/s, errors ${results.errors.at(-1).rowsPerSec.toFixed(0)}/s\n`);
+    process.stderr.write(`rep ${rep + 1}/${REPS}: raw ${results.raw10k.at(-1).rowsPerSec.toFixed(0)}/s, logs ${results.logs.at(-1).rowsPerSec.toFixed(0)}/s, errors ${results.errors.at(-1).rowsPerSec.toFixed(0)}/s; wharfd CPU/row logs ${results.logs.at(-1).cpuUsPerRow.toFixed(1)} µs errors ${results.errors.at(-1).cpuUsPerRow.toFixed(1)} µs${results.logs.at(-1).insnsPerRow ? `; insns/row logs ${results.logs.at(-1).insnsPerRow.toFixed(0)} errors ${results.errors.at(-1).insnsPerRow.toFixed(0)}` : ''}; load ${os.loadavg()[0].toFixed(2)}\n`);
   }
 } finally {
   if (stack) await stack.stop();
@@ -108,8 +115,12 @@ const out = {
   logsPerSec: m(results.logs, 'rowsPerSec'),
   logsWharfdCpuS: m(results.logs, 'wharfdCpu'),
   logsNginxCpuS: m(results.logs, 'nginxCpu'),
+  logsInsnsPerRow: m(results.logs, 'insnsPerRow'),
+  logsCpuUsPerRow: m(results.logs, 'cpuUsPerRow'),
   errorsPerSec: m(results.errors, 'rowsPerSec'),
   errorsWharfdCpuS: m(results.errors, 'wharfdCpu'),
+  errorsInsnsPerRow: m(results.errors, 'insnsPerRow'),
+  errorsCpuUsPerRow: m(results.errors, 'cpuUsPerRow'),
   all: results,
 };
 out.logsVsRaw = out.logsPerSec / out.raw10kPerSec;
