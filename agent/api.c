@@ -694,7 +694,10 @@ rpc_payload(struct agent *agent, const char *text, size_t len,
             unsigned scopes, struct asker *who, int *deferred)
 {
     json_error_t jerr;
-    json_t *req = json_loadb(text, len, 0, &jerr), *out, *r, *item;
+    /* duplicate members refused, as wharfd does: "method" twice must not
+     * mean whichever one jansson kept */
+    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *out,
+           *r, *item;
     size_t i;
 
     *deferred = 0;
@@ -854,7 +857,8 @@ serve(struct agent *agent, struct lws *wsi, struct agent_conn *conn)
                          : "this route needs scope read");
     }
     if (conn->body_len > 0) {
-        params = json_loadb(conn->body, conn->body_len, 0, NULL);
+        params = json_loadb(conn->body, conn->body_len,
+                            JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(params)) {
             json_decref(params);
             return http_fail(wsi, 400, "the body must be a JSON object");

@@ -22,6 +22,7 @@ const char agent_config_usage[] =
     "                   [--allowed-origins LIST] [--config FILE]\n"
     "                   [--buffer-bytes N] [--line-max N]\n"
     "                   [--ship-timeout-ms N] [--flush-timeout-ms N]\n"
+    "                   [--ship-inflight N]\n"
     "                   [--instance-id ID] [--port N] [--fatal-restart on|off]\n"
     "                   [-- CMD ARGS...]\n"
     "Each flag may also be set by an environment variable: WHARF_WORKER,\n"
@@ -29,7 +30,7 @@ const char agent_config_usage[] =
     "WHARF_ORCHESTRATOR, WHARF_TOKEN, WHARF_LOG_LEVEL, WHARF_PUBLIC_KEY,\n"
     "WHARF_INSECURE_NO_AUTH=1, WHARF_ALLOWED_ORIGINS, WHARF_CONFIG,\n"
     "WHARF_BUFFER_BYTES, WHARF_LINE_MAX, WHARF_SHIP_TIMEOUT_MS,\n"
-    "WHARF_FLUSH_TIMEOUT_MS, WHARF_INSTANCE_ID, WHARF_APP_PORT,\n"
+    "WHARF_FLUSH_TIMEOUT_MS, WHARF_SHIP_INFLIGHT, WHARF_INSTANCE_ID, WHARF_APP_PORT,\n"
     "WHARF_FATAL_RESTART (a flag wins).\n";
 
 enum opt_id {
@@ -48,6 +49,7 @@ enum opt_id {
     OPT_LINE_MAX,
     OPT_SHIP_TIMEOUT,
     OPT_FLUSH_TIMEOUT,
+    OPT_SHIP_INFLIGHT,
     OPT_INSTANCE_ID,
     OPT_APP_PORT,
     OPT_FATAL_RESTART,
@@ -73,6 +75,7 @@ static const struct {
     [OPT_LINE_MAX]     = { "--line-max", "WHARF_LINE_MAX" },
     [OPT_SHIP_TIMEOUT] = { "--ship-timeout-ms", "WHARF_SHIP_TIMEOUT_MS" },
     [OPT_FLUSH_TIMEOUT] = { "--flush-timeout-ms", "WHARF_FLUSH_TIMEOUT_MS" },
+    [OPT_SHIP_INFLIGHT] = { "--ship-inflight", "WHARF_SHIP_INFLIGHT" },
     [OPT_INSTANCE_ID]  = { "--instance-id", "WHARF_INSTANCE_ID" },
     [OPT_APP_PORT]     = { "--port", "WHARF_APP_PORT" },
     [OPT_FATAL_RESTART] = { "--fatal-restart", "WHARF_FATAL_RESTART" },
@@ -216,6 +219,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     cfg->line_max = AGENT_LINE_MAX_DEFAULT;
     cfg->ship_timeout_ms = AGENT_SHIP_TIMEOUT_DEFAULT_MS;
     cfg->flush_timeout_ms = AGENT_FLUSH_TIMEOUT_DEFAULT_MS;
+    cfg->ship_inflight = AGENT_SHIP_INFLIGHT_DEFAULT;
     cfg->instance_id = "app";
     cfg->fatal_restart = 1;
 
@@ -376,6 +380,15 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
                         src[OPT_FLUSH_TIMEOUT]);
         }
         cfg->flush_timeout_ms = (unsigned) ul;
+    }
+    if (val[OPT_SHIP_INFLIGHT] != NULL) {
+        if (parse_uint(val[OPT_SHIP_INFLIGHT], AGENT_SHIP_INFLIGHT_MAX, &ul) != 0
+            || ul < 1) {
+            return wharf_fail(err, errlen, "%s \"%s\": must be 1..%u",
+                        src[OPT_SHIP_INFLIGHT], val[OPT_SHIP_INFLIGHT],
+                        AGENT_SHIP_INFLIGHT_MAX);
+        }
+        cfg->ship_inflight = (unsigned) ul;
     }
     if (val[OPT_INSTANCE_ID] != NULL) {
         if (!agent_instance_id_valid(val[OPT_INSTANCE_ID])) {

@@ -17,6 +17,7 @@
  *   --buffer-bytes N       WHARF_BUFFER_BYTES    ship buffer, default 16 MiB
  *   --line-max N           WHARF_LINE_MAX        longest line kept whole
  *   --ship-timeout-ms N    WHARF_SHIP_TIMEOUT_MS one request, default 10000
+ *   --ship-inflight N      WHARF_SHIP_INFLIGHT   requests at once, default 4
  *   --flush-timeout-ms N   WHARF_FLUSH_TIMEOUT_MS shipping at exit, 5000
  *   --instance-id ID       WHARF_INSTANCE_ID     id of "-- CMD", default app
  *   --port N               WHARF_APP_PORT        expected port of "-- CMD"
@@ -72,6 +73,7 @@ struct agent_config {
     size_t line_max;
     unsigned ship_timeout_ms;
     unsigned flush_timeout_ms;
+    unsigned ship_inflight;     /* requests to the orchestrator at once */
     const char *instance_id;    /* of the "--" command */
     int app_port;               /* 0: none */
     int fatal_restart;

@@ -505,6 +505,70 @@ stream_read(struct agent_proc_stream *s, int rounds)
     return 0;
 }
 
+/* Closes a drain (what it holds is flushed) and frees it. */
+static void
+drain_end(struct agent_proc_stream *d)
+{
+    struct agent_proc *p = d->proc;
+    struct agent_proc_stream **at;
+
+    for (at = &p->drains; *at != NULL; at = &(*at)->next_drain) {
+        if (*at == d) {
+            *at = d->next_drain;
+            p->ndrains--;
+            break;
+        }
+    }
+    stream_close(d);
+    agent_lines_free(&d->lines);
+    free(d);
+}
+
+/* The main process ended but s is not at EOF: its children still hold the
+ * pipe. Moves the stream to a drain so that their later lines are read
+ * too; s gets a fresh line buffer for the next run. Returns 0, or -1 when
+ * out of memory (the caller closes s). */
+static int
+drain_begin(struct agent_proc_stream *s)
+{
+    struct agent_proc *p = s->proc;
+    struct agent_proc_stream *d, *oldest, **at;
+
+    if (s->poll == NULL) {
+        return -1;
+    }
+    d = malloc(sizeof(*d));
+    if (d == NULL) {
+        return -1;
+    }
+    *d = *s;
+    if (agent_lines_init(&s->lines, p->agent->cfg.line_max) != 0) {
+        s->lines = d->lines;
+        free(d);
+        return -1;
+    }
+    d->draining = 1;
+    d->poll->data = d;
+    d->next_drain = p->drains;
+    p->drains = d;
+    p->ndrains++;
+    s->fd = -1;
+    s->poll = NULL;
+    if (p->ndrains > AGENT_PROC_DRAINS_MAX) {
+        for (at = &p->drains; (*at)->next_drain != NULL;
+             at = &(*at)->next_drain)
+        {
+        }
+        oldest = *at;
+        wharf_warn("process %s: more than %u ended runs still hold output "
+                   "pipes; no longer reading the oldest", p->spec.id,
+                   AGENT_PROC_DRAINS_MAX);
+        (void) stream_read(oldest, AGENT_PROC_READS_PER_WAKEUP);
+        drain_end(oldest);
+    }
+    return 0;
+}
+
 static void
 on_pipe(uv_poll_t *h, int status, int events)
 {
@@ -512,7 +576,22 @@ on_pipe(uv_poll_t *h, int status, int events)
 
     (void) events;
     if (status < 0 || stream_read(s, AGENT_PROC_READS_PER_WAKEUP)) {
-        stream_close(s);
+        if (s->draining) {
+            drain_end(s);
+        } else {
+            stream_close(s);
+        }
+    }
+}
+
+/* Ends every drain of p after reading what they hold: the instance is
+ * stopping or the agent exits. */
+static void
+drains_end_all(struct agent_proc *p)
+{
+    while (p->drains != NULL) {
+        (void) stream_read(p->drains, AGENT_PROC_READS_AT_EXIT);
+        drain_end(p->drains);
     }
 }
 
@@ -905,11 +984,16 @@ on_child_exit(struct agent_child *child, int status)
     char how[64], sig[64];
     int i, will, clean;
 
-    /* What the child wrote before it ended comes before its exit. */
+    /* What the child wrote before it ended comes before its exit. A pipe
+     * not at EOF is still held by the app's children: it is drained on
+     * its own until they close it (docs/agent.md, "Output"). */
     for (i = 0; i < 2; i++) {
         if (p->out[i].fd >= 0) {
-            (void) stream_read(&p->out[i], 1 << 20);
-            stream_close(&p->out[i]);
+            if (stream_read(&p->out[i], AGENT_PROC_READS_AT_EXIT) == 1
+                || drain_begin(&p->out[i]) != 0)
+            {
+                stream_close(&p->out[i]);
+            }
         }
     }
     if (WIFEXITED(status)) {
@@ -1325,6 +1409,7 @@ agent_procs_close(struct agent *agent)
         for (j = 0; j < 2; j++) {
             stream_close(&p->out[j]);
         }
+        drains_end_all(p);
         if (p->probe != NULL) {
             probe_end(p->probe, 0);
         }

@@ -65,6 +65,16 @@
 /* Most bytes read from one pipe per readiness callback: fairness. */
 #define AGENT_PROC_READS_PER_WAKEUP 4
 
+/* Output pipes of ended runs still read because the app's children hold
+ * them (see struct agent_proc_stream); beyond this many per instance the
+ * oldest is closed, so a crash loop of an app that leaves printing orphans
+ * cannot pile up descriptors and line buffers. */
+#define AGENT_PROC_DRAINS_MAX 8
+/* Reads of a pipe when its run ends: enough for any pipe buffer (at most
+ * 1 MiB, /proc/sys/fs/pipe-max-size) even in small reads, and a bound when
+ * children that still hold it keep writing. */
+#define AGENT_PROC_READS_AT_EXIT 64
+
 struct agent;
 struct agent_waiter;
 struct agent_probe;
@@ -116,6 +126,13 @@ struct agent_proc_stream {
     uv_poll_t *poll;        /* one per run: a closing one cannot be reused
                                by a restart in the same loop turn */
     struct agent_lines lines;
+    /* A drain: the pipe of a run whose main process ended while others
+     * (its children) still hold the write end. Their lines belong to the
+     * instance and keep its sequence, so the stream is moved to the heap
+     * and read until EOF; the instance's out[] get fresh pipes on restart.
+     * Drains are listed on the instance, newest first. */
+    int draining;
+    struct agent_proc_stream *next_drain;
 };
 
 struct agent_proc {
@@ -139,6 +156,8 @@ struct agent_proc {
 
     struct agent_child child;
     struct agent_proc_stream out[2];    /* stdout, stderr */
+    struct agent_proc_stream *drains;   /* ended runs' pipes still open */
+    unsigned ndrains;
 
     uv_timer_t restart_timer, kill_timer, health_timer;
     int restart_pending;
@@ -155,6 +174,8 @@ struct agent_proc {
     uint64_t seq_local;     /* last local sequence given to a line */
     uint64_t seq_base;      /* orchestrator's last sequence at start */
     int seq_known;          /* seq_base is known (getLastSequence) */
+    int seq_asked;          /* getLastSequence is in flight */
+    uint64_t upsert_mark;   /* ship queue index when the row changed */
     int upsert_dirty;       /* process row changed since last shipped */
     uint64_t dropped;       /* lines dropped since last reported */
     uint64_t dropped_first, dropped_last;   /* their local sequences */

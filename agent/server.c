@@ -121,7 +121,7 @@ get_health(struct agent *agent, struct lws *wsi)
         running += agent->procs[i]->state == AGENT_PS_RUNNING;
     }
     j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:I},"
-                  "s:{s:b,s:I,s:I,s:I,s:I,s:I}}",
+                  "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
                   "status", stopping ? "stopping" : "ok",
                   "worker", agent->cfg.worker,
                   "container", agent->cfg.container,
@@ -135,7 +135,9 @@ get_health(struct agent *agent, struct lws *wsi)
                   "shipped", (json_int_t) agent->ship.lines_shipped,
                   "dropped", (json_int_t) agent->ship.lines_dropped,
                   "requests", (json_int_t) agent->ship.requests,
-                  "failures", (json_int_t) agent->ship.errors);
+                  "failures", (json_int_t) agent->ship.errors,
+                  "inflight_max", (json_int_t) agent->ship.nreqs,
+                  "inflight_peak", (json_int_t) agent->ship.inflight_peak);
     n = j != NULL ? json_dumpb(j, body, sizeof(body), JSON_COMPACT) : 0;
     json_decref(j);
     if (n == 0 || n > sizeof(body)) {
@@ -356,9 +358,12 @@ agent_server_start(struct agent *agent)
                       : LLL_ERR | LLL_WARN, lws_log_emit);
 
     memset(&info, 0, sizeof(info));
+    /* VALIDATE_UTF8: a text frame that is not UTF-8 is closed with 1007
+     * by lws (RFC 6455 8.1), in every mode. */
     info.options = LWS_SERVER_OPTION_LIBUV
                    | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
-                   | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+                   | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND
+                   | LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (!agent->cfg.listen_ipv6) {
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     }
@@ -376,6 +381,10 @@ agent_server_start(struct agent *agent)
     /* lws finishes destroying the context from a close callback on the
      * loop; it then clears agent->lws, so main() knows it is gone. */
     info.pcontext = &agent->lws;
+    /* lws sizes (and zeroes) its fd tables by the fd limit: 16 bytes per
+     * possible fd, 16 MiB resident under a container's usual 1048576.
+     * Bounded, lws looks fds up in a smaller table instead. */
+    info.fd_limit_per_thread = AGENT_LWS_MAX_FDS;
     info.uid = (uid_t) -1;
     info.gid = (gid_t) -1;
 

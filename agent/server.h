@@ -29,6 +29,11 @@
 struct agent;
 struct lws;
 
+/* Most file descriptors lws tracks (sockets of terminals, /websocket and
+ * HTTP clients; a terminal's PTY is on libuv, not lws). lws allocates its
+ * fd tables for this many rather than for the whole fd limit. */
+#define AGENT_LWS_MAX_FDS 4096
+
 /* Longest HTTP response the agent builds (headers and body), in bytes. */
 #define AGENT_HTTP_REPLY_MAX 4096
 

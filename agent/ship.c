@@ -22,7 +22,8 @@ enum call_kind {
     CALL_EVENT,
     CALL_UPSERT,
     CALL_HEARTBEAT,
-    CALL_LASTSEQ
+    CALL_LASTSEQ,
+    CALL_DONE
 };
 
 struct ship_chunk {
@@ -48,10 +49,54 @@ struct ship_item {
     unsigned proc;          /* instance index, or ~0u */
     json_t *j;
     size_t bytes;
+    uint64_t mark;          /* queue index of the next line when queued */
+};
+
+/* A growing text buffer; on allocation failure it keeps its old size and
+ * sets *oom. */
+struct tbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+/* A call in a request's body: {"jsonrpc":"2.0","id":N,...}. */
+struct ship_call {
+    size_t off, len;        /* in the body */
+    uint32_t proc;          /* instance index (storeLogs etc.) */
+    uint32_t lines;         /* lines in a storeLogs call */
+    uint64_t first_seq;     /* its first line's sequence (less seq_base) */
+    unsigned char kind;     /* enum call_kind; CALL_DONE once settled */
+};
+
+enum req_state {
+    REQ_FREE,               /* slot unused */
+    REQ_BUSY,               /* a curl transfer runs */
+    REQ_RETRY               /* failed: waiting for its backoff */
+};
+
+/* One request to the orchestrator (a slot of --ship-inflight). */
+struct ship_req {
+    struct agent *agent;
+    void *easy;             /* CURL, kept: its connection stays alive */
+    int state;              /* enum req_state */
+    int control;            /* carries ordered calls (see ship.h) */
+    int has_lines;          /* unsettled storeLogs calls */
+    uint64_t first_rec;     /* queue index of its first line */
+    struct tbuf body;       /* "[call,call,...]" */
+    size_t counted;         /* body bytes charged to the buffer */
+    struct ship_call *calls;
+    unsigned ncalls, calls_cap;
+    char *resp;
+    size_t resp_len;
+    unsigned backoff_ms;
+    uv_timer_t retry_timer;
 };
 
 #define REC_SIZE(len) ((sizeof(struct ship_rec) + (len) + 7) & ~(size_t) 7)
 #define ITEM_OVERHEAD 256
+
+#define CALL_HEAD "{\"jsonrpc\":\"2.0\",\"id\":"
 
 static void try_send(struct agent *agent);
 static void on_flush(uv_timer_t *t);
@@ -133,13 +178,6 @@ agent_json_escape(const char *str, size_t len, char *out)
     return (size_t) (o - out);
 }
 
-/* A growing text buffer; on allocation failure it keeps its old size and
- * sets *oom. */
-struct tbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
 
 static char *
 tb_room(struct tbuf *b, size_t n)
@@ -236,8 +274,8 @@ rec_at(struct ship_chunk *c)
     return (struct ship_rec *) (void *) (c->data + c->head);
 }
 
-/* Removes the oldest queued line (sent or not), recycling its chunk once
- * every line in it is gone: one spare chunk is kept, the rest freed. */
+/* Removes the oldest queued line (taken or dropped), recycling its chunk
+ * once every line in it is gone: one spare chunk is kept, the rest freed. */
 static void
 pop_head(struct agent_ship *sh)
 {
@@ -247,6 +285,7 @@ pop_head(struct agent_ship *sh)
 
     sh->bytes -= sz;
     sh->nrecs--;
+    sh->rec_popped++;
     c->head += sz;
     if (c->head == c->used) {
         sh->head = c->next;
@@ -263,20 +302,34 @@ pop_head(struct agent_ship *sh)
     }
 }
 
+/* Counts n dropped lines of p, sequences seq..seq+n-1. The report gives
+ * the exact count and the smallest range holding every dropped line (a
+ * refused request's range and the queue's oldest lines may interleave). */
+static void
+count_dropped(struct agent_ship *sh, struct agent_proc *p, uint64_t seq,
+              uint64_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    if (p->dropped == 0 || seq < p->dropped_first) {
+        p->dropped_first = seq;
+    }
+    if (p->dropped == 0 || seq + n - 1 > p->dropped_last) {
+        p->dropped_last = seq + n - 1;
+    }
+    p->dropped += n;
+    sh->lines_dropped += n;
+}
+
 /* Drops the oldest queued line, unsent: counted per instance so that the
  * logs_dropped event can give the exact range. */
 static void
 drop_head(struct agent_ship *sh, struct agent *agent)
 {
     struct ship_rec *r = rec_at(sh->head);
-    struct agent_proc *p = agent->procs[r->proc];
 
-    if (p->dropped == 0) {
-        p->dropped_first = r->seq;
-    }
-    p->dropped++;
-    p->dropped_last = r->seq;
-    sh->lines_dropped++;
+    count_dropped(sh, agent->procs[r->proc], r->seq, 1);
     pop_head(sh);
 }
 
@@ -295,14 +348,26 @@ drop_oldest_item(struct agent_ship *sh)
     free(it);
 }
 
-/* Makes room for need more bytes by dropping the oldest lines (then the
- * oldest items). Returns 0 when there is room. */
+/* Bytes of the buffer kept for requests in flight. Taking lines into a
+ * request turns compact records into JSON text (about twice as large);
+ * with its own share, that never pushes the queue into dropping lines, so
+ * lines are dropped only while the queue itself is full, from its oldest
+ * end: a dropped range stays contiguous. */
+static size_t
+inflight_reserve(const struct agent_ship *sh)
+{
+    return sh->max_bytes / AGENT_SHIP_INFLIGHT_SHARE;
+}
+
+/* Makes room for need more bytes by dropping the oldest queued lines (then
+ * the oldest items); requests in flight are never touched. Returns 0 when
+ * there is room. */
 static int
 make_room(struct agent *agent, size_t need)
 {
     struct agent_ship *sh = &agent->ship;
 
-    while (sh->bytes + sh->calls_bytes + need > sh->max_bytes) {
+    while (sh->bytes + need > sh->max_bytes - inflight_reserve(sh)) {
         if (sh->nrecs > 0) {
             drop_head(sh, agent);
         } else if (sh->nitems > 0) {
@@ -314,15 +379,33 @@ make_room(struct agent *agent, size_t need)
     return 0;
 }
 
+static int
+pending(const struct agent *agent)
+{
+    const struct agent_ship *sh = &agent->ship;
+    unsigned i;
+
+    if (sh->nrecs > 0 || sh->nitems > 0 || sh->heartbeat_due) {
+        return 1;
+    }
+    for (i = 0; i < agent->nprocs; i++) {
+        if (agent->procs[i]->upsert_dirty || !agent->procs[i]->seq_known) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Something was queued: a request goes at once when a batch is full (or
+ * the agent stops), else AGENT_SHIP_FLUSH_MS after the first thing
+ * queued. */
 static void
 schedule_flush(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
 
-    if (sh->busy || sh->waiting_retry) {
-        return;
-    }
-    if (sh->nrecs >= AGENT_SHIP_BATCH_LINES || sh->stopping) {
+    if (sh->nrecs >= AGENT_SHIP_BATCH_LINES || sh->stopping
+        || sh->flush_due) {
         if (!uv_is_active((uv_handle_t *) &sh->flush_timer)
             || uv_timer_get_due_in(&sh->flush_timer) > 0) {
             uv_timer_start(&sh->flush_timer, on_flush, 0, 0);
@@ -348,12 +431,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
     sh->lines_queued++;
     if (make_room(agent, sz) != 0) {
         /* even an empty queue has no room: this line is the one dropped */
-        if (p->dropped == 0) {
-            p->dropped_first = seq;
-        }
-        p->dropped++;
-        p->dropped_last = seq;
-        sh->lines_dropped++;
+        count_dropped(sh, p, seq, 1);
         return;
     }
     c = sh->tail;
@@ -366,8 +444,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
 
             c = malloc(sizeof(*c) + cap);
             if (c == NULL) {
-                p->dropped++;
-                sh->lines_dropped++;
+                count_dropped(sh, p, seq, 1);
                 return;
             }
             c->cap = cap;
@@ -393,6 +470,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
     memcpy(r->data, line, len);
     c->used += sz;
     sh->nrecs++;
+    sh->rec_next++;
     sh->bytes += sz;
     schedule_flush(agent);
 }
@@ -426,6 +504,7 @@ push_item(struct agent *agent, int kind, unsigned proc, json_t *j)
     it->proc = proc;
     it->j = j;
     it->bytes = bytes;
+    it->mark = sh->rec_next;
     if (sh->items_tail != NULL) {
         sh->items_tail->next = it;
     } else {
@@ -453,6 +532,7 @@ void
 agent_ship_process(struct agent *agent, struct agent_proc *p)
 {
     p->upsert_dirty = 1;
+    p->upsert_mark = agent->ship.rec_next;
     if (agent->ship.enabled) {
         schedule_flush(agent);
     }
@@ -472,91 +552,100 @@ agent_ship_idle(const struct agent *agent)
             return 0;
         }
     }
-    return sh->nrecs == 0 && sh->nitems == 0 && sh->ncalls == 0 && !sh->busy;
+    for (i = 0; i < sh->nreqs; i++) {
+        if (sh->reqs[i].state != REQ_FREE) {
+            return 0;
+        }
+    }
+    return sh->nrecs == 0 && sh->nitems == 0;
 }
 
 /* --- building a request ----------------------------------------------------- */
 
-static int
-add_call(struct agent_ship *sh, struct tbuf *params, const char *method,
-         int kind, unsigned proc, unsigned lines)
+/* Every line with a queue index below this was acknowledged or dropped:
+ * the oldest line still queued, or the first line of a request that has
+ * not been answered yet. */
+static uint64_t
+acked_mark(const struct agent_ship *sh)
 {
-    struct tbuf call = { 0 };
-    unsigned id = sh->ncalls + 1;
+    uint64_t w = sh->rec_popped;
+    unsigned i;
 
-    if (params->oom) {
-        free(params->p);
+    for (i = 0; i < sh->nreqs; i++) {
+        const struct ship_req *q = &sh->reqs[i];
+
+        if (q->state != REQ_FREE && q->has_lines && q->first_rec < w) {
+            w = q->first_rec;
+        }
+    }
+    return w;
+}
+
+/* Starts a call in q's body: the members of its params follow. */
+static void
+call_begin(struct ship_req *q, const char *method)
+{
+    if (q->ncalls > 0) {
+        tb_put(&q->body, ",", 1);
+    }
+    tb_fmt(&q->body, CALL_HEAD "%u,\"method\":\"" RPC_PREFIX "%s\","
+           "\"params\":{", q->ncalls + 1, method);
+}
+
+/* Ends the call that began at off. Returns 0, or -1 (out of memory: the
+ * caller forgets the request). */
+static int
+call_end(struct ship_req *q, size_t off, int kind, unsigned proc,
+         unsigned lines)
+{
+    struct ship_call *c;
+
+    tb_str(&q->body, "}}");
+    if (q->body.oom) {
         return -1;
     }
-    if (sh->ncalls == sh->calls_cap) {
-        unsigned cap = sh->calls_cap ? sh->calls_cap * 2 : 64;
-        char **c = realloc(sh->calls, cap * sizeof(*c));
-        unsigned char *k;
-        uint32_t *pr, *ln;
+    if (q->ncalls == q->calls_cap) {
+        unsigned cap = q->calls_cap ? q->calls_cap * 2 : 16;
 
+        c = realloc(q->calls, cap * sizeof(*c));
         if (c == NULL) {
-            free(params->p);
+            q->body.oom = 1;
             return -1;
         }
-        sh->calls = c;
-        k = realloc(sh->call_kind, cap);
-        if (k != NULL) {
-            sh->call_kind = k;
-        }
-        pr = realloc(sh->call_proc, cap * sizeof(*pr));
-        if (pr != NULL) {
-            sh->call_proc = pr;
-        }
-        ln = realloc(sh->call_lines, cap * sizeof(*ln));
-        if (ln != NULL) {
-            sh->call_lines = ln;
-        }
-        if (k == NULL || pr == NULL || ln == NULL) {
-            free(params->p);
-            return -1;
-        }
-        sh->calls_cap = cap;
+        q->calls = c;
+        q->calls_cap = cap;
     }
-    tb_fmt(&call, "{\"jsonrpc\":\"2.0\",\"id\":%u,\"method\":\"" RPC_PREFIX
-           "%s\",\"params\":{", id, method);
-    tb_put(&call, params->p, params->len);
-    tb_str(&call, "}}");
-    free(params->p);
-    if (call.oom) {
-        free(call.p);
-        return -1;
+    c = &q->calls[q->ncalls++];
+    if (q->ncalls > 1) {
+        off++;          /* the comma */
     }
-    sh->calls[sh->ncalls] = call.p;
-    sh->call_kind[sh->ncalls] = (unsigned char) kind;
-    sh->call_proc[sh->ncalls] = proc;
-    sh->call_lines[sh->ncalls] = lines;
-    sh->ncalls++;
-    sh->calls_bytes += call.len;
+    c->off = off;
+    c->len = q->body.len - off;
+    c->kind = (unsigned char) kind;
+    c->proc = proc;
+    c->lines = lines;
     return 0;
 }
 
 static void
-add_json_call(struct agent *agent, const char *method, int kind,
+add_json_call(struct ship_req *q, const char *method, int kind,
               unsigned proc, json_t *params)
 {
-    struct tbuf b = { 0 };
     char *text = json_dumps(params, JSON_COMPACT);
-    size_t n;
+    size_t n, off = q->body.len;
 
     json_decref(params);
     if (text == NULL) {
         return;
     }
+    call_begin(q, method);
     /* the members, without the object's braces */
     n = strlen(text);
     if (n >= 2) {
-        tb_put(&b, text + 1, n - 2);
+        tb_put(&q->body, text + 1, n - 2);
     }
     free(text);
-    if (b.p == NULL) {
-        tb_put(&b, "", 0);
-    }
-    (void) add_call(&agent->ship, &b, method, kind, proc, 0);
+    (void) call_end(q, off, kind, proc, 0);
 }
 
 static void
@@ -579,32 +668,42 @@ line_timestamp(struct agent_ship *sh, int64_t ms, char *out)
     out[24] = '\0';
 }
 
-/* Moves up to the batch limits of queued lines into storeLogs calls. */
+/* Moves up to the batch limits of queued lines into storeLogs calls of q:
+ * a contiguous range of the queue. */
 static void
-take_logs(struct agent *agent)
+take_logs(struct agent *agent, struct ship_req *q)
 {
     struct agent_ship *sh = &agent->ship;
     unsigned taken = 0;
-    size_t text = 0, limit = sh->max_bytes / 4;
+    size_t reserve = inflight_reserve(sh);
 
-    if (limit > AGENT_SHIP_BATCH_BYTES) {
-        limit = AGENT_SHIP_BATCH_BYTES;
-    }
-    while (sh->nrecs > 0 && taken < AGENT_SHIP_BATCH_LINES && text < limit) {
+/* at least one line; then up to the batch limits, and while the requests
+ * in flight stay within their share of the buffer */
+#define ROOM_LEFT() \
+    (taken == 0 || (taken < AGENT_SHIP_BATCH_LINES \
+                    && q->body.len < AGENT_SHIP_BATCH_BYTES \
+                    && sh->inflight_bytes + q->body.len < reserve))
+
+    while (sh->nrecs > 0 && ROOM_LEFT()) {
         struct ship_rec *r = rec_at(sh->head);
         unsigned proc = r->proc, lines = 0;
         struct agent_proc *p = agent->procs[proc];
-        struct tbuf b = { 0 };
+        size_t off = q->body.len;
+        uint64_t first = r->seq;
 
         if (!p->seq_known) {
             break;
         }
-        tb_identity(&b, agent);
-        tb_str(&b, ",\"instanceId\":");
-        tb_json_string(&b, p->spec.id, strlen(p->spec.id));
-        tb_str(&b, ",\"logs\":[");
-        while (sh->nrecs > 0 && taken < AGENT_SHIP_BATCH_LINES
-               && text < limit) {
+        if (!q->has_lines) {
+            q->has_lines = 1;
+            q->first_rec = sh->rec_popped;
+        }
+        call_begin(q, "storeLogs");
+        tb_identity(&q->body, agent);
+        tb_str(&q->body, ",\"instanceId\":");
+        tb_json_string(&q->body, p->spec.id, strlen(p->spec.id));
+        tb_str(&q->body, ",\"logs\":[");
+        while (sh->nrecs > 0 && ROOM_LEFT()) {
             char ts[32];
 
             r = rec_at(sh->head);
@@ -612,42 +711,45 @@ take_logs(struct agent *agent)
                 break;
             }
             line_timestamp(sh, r->ts_ms, ts);
-            tb_fmt(&b, "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
+            tb_fmt(&q->body, "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
                    "\"level\":\"%s\",\"stream\":\"%s\",\"processId\":\"%s-%u\","
                    "\"message\":", lines ? "," : "",
                    (unsigned long long) (p->seq_base + r->seq), ts,
                    agent_level_name((enum agent_level) r->level),
                    r->stream ? "stderr" : "stdout", p->spec.id, r->run);
-            tb_json_string(&b, r->data, r->len);
+            tb_json_string(&q->body, r->data, r->len);
             if (r->flags & (AGENT_LINE_SPLIT | AGENT_LINE_CONT)) {
-                tb_fmt(&b, ",\"metadata\":{\"split\":%s,\"continued\":%s}",
+                tb_fmt(&q->body, ",\"metadata\":{\"split\":%s,\"continued\":%s}",
                        r->flags & AGENT_LINE_SPLIT ? "true" : "false",
                        r->flags & AGENT_LINE_CONT ? "true" : "false");
             }
-            tb_str(&b, "}");
-            text += r->len + 160;
+            tb_str(&q->body, "}");
             lines++;
             taken++;
             pop_head(sh);
         }
-        tb_str(&b, "]");
-        if (add_call(sh, &b, "storeLogs", CALL_LOGS, proc, lines) != 0) {
-            p->dropped += lines;
-            sh->lines_dropped += lines;
-            wharf_error("ship: out of memory: %u lines dropped", lines);
+        tb_str(&q->body, "]");
+        if (call_end(q, off, CALL_LOGS, proc, lines) != 0) {
+            /* out of memory: these lines are lost, and counted */
+            count_dropped(sh, p, first, lines);
+            return;
         }
+        q->calls[q->ncalls - 1].first_seq = first;
         sh->lines_shipped += lines;
     }
+#undef ROOM_LEFT
 }
 
-/* Moves queued errors (grouped per instance) and events into calls. */
+/* Moves queued errors (grouped per instance) and events into calls of q,
+ * as long as every line queued before them was acknowledged (mark). */
 static void
-take_items(struct agent *agent)
+take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
 {
     struct agent_ship *sh = &agent->ship;
     unsigned taken = 0;
 
-    while (sh->items != NULL && taken < AGENT_SHIP_BATCH_ITEMS) {
+    while (sh->items != NULL && taken < AGENT_SHIP_BATCH_ITEMS
+           && sh->items->mark <= mark) {
         struct ship_item *it = sh->items;
 
         if (it->kind == CALL_EVENT) {
@@ -664,7 +766,7 @@ take_items(struct agent *agent)
             json_decref(it->j);
             free(it);
             taken++;
-            add_json_call(agent, "recordEvent", CALL_EVENT, ~0u, ev);
+            add_json_call(q, "recordEvent", CALL_EVENT, ~0u, ev);
             continue;
         }
         {
@@ -673,7 +775,7 @@ take_items(struct agent *agent)
             json_t *params, *errs = json_array();
 
             while (sh->items != NULL && sh->items->kind == CALL_ERRORS
-                   && sh->items->proc == proc
+                   && sh->items->proc == proc && sh->items->mark <= mark
                    && taken < AGENT_SHIP_BATCH_ITEMS) {
                 it = sh->items;
                 json_array_append(errs, it->j);
@@ -691,7 +793,7 @@ take_items(struct agent *agent)
                                     json_string(agent->cfg.container));
             }
             if (params != NULL) {
-                add_json_call(agent, "storeErrors", CALL_ERRORS, proc, params);
+                add_json_call(q, "storeErrors", CALL_ERRORS, proc, params);
             }
         }
     }
@@ -701,7 +803,7 @@ take_items(struct agent *agent)
 }
 
 static void
-take_upserts(struct agent *agent)
+take_upserts(struct agent *agent, struct ship_req *q, uint64_t mark)
 {
     unsigned i;
 
@@ -709,7 +811,7 @@ take_upserts(struct agent *agent)
         struct agent_proc *p = agent->procs[i];
         json_t *j, *params;
 
-        if (!p->upsert_dirty) {
+        if (!p->upsert_dirty || p->upsert_mark > mark) {
             continue;
         }
         p->upsert_dirty = 0;
@@ -758,32 +860,33 @@ take_upserts(struct agent *agent)
                 json_object_set_new(params, "container",
                                     json_string(agent->cfg.container));
             }
-            add_json_call(agent, "upsertProcess", CALL_UPSERT, i, params);
+            add_json_call(q, "upsertProcess", CALL_UPSERT, i, params);
         }
         json_decref(j);
     }
 }
 
-/* getLastSequence for every instance that does not know its base yet.
- * Returns 1 when such calls were added (they go alone). */
-static int
-take_lastseq(struct agent *agent)
+/* getLastSequence for every instance that does not know its base yet and
+ * has not asked. */
+static void
+take_lastseq(struct agent *agent, struct ship_req *q)
 {
     unsigned i;
-    int added = 0;
 
     for (i = 0; i < agent->nprocs; i++) {
         struct agent_proc *p = agent->procs[i];
 
-        if (p->seq_known) {
+        if (p->seq_known || p->seq_asked) {
             continue;
         }
-        add_json_call(agent, "getLastSequence", CALL_LASTSEQ, i,
+        add_json_call(q, "getLastSequence", CALL_LASTSEQ, i,
                       json_pack("{s:s,s:s}", "worker", agent->cfg.worker,
                                 "instanceId", p->spec.id));
-        added = 1;
+        /* asked only if the call made it into the request */
+        p->seq_asked = q->ncalls > 0
+                       && q->calls[q->ncalls - 1].kind == CALL_LASTSEQ
+                       && q->calls[q->ncalls - 1].proc == i;
     }
-    return added;
 }
 
 static void
@@ -804,17 +907,22 @@ report_drops(struct agent *agent)
         if (p->dropped == 0 || !p->seq_known) {
             continue;
         }
+        uint64_t count = p->dropped, first = p->dropped_first,
+                 last = p->dropped_last;
+
         wharf_warn("process %s: %llu log lines were dropped while the "
                    "orchestrator was away", p->spec.id,
-                   (unsigned long long) p->dropped);
-        agent_event(agent, p, "logs_dropped",
-                    json_pack("{s:I,s:I,s:I}", "count",
-                              (json_int_t) p->dropped, "firstSequence",
-                              (json_int_t) (p->seq_base + p->dropped_first),
-                              "lastSequence",
-                              (json_int_t) (p->seq_base + p->dropped_last)));
+                   (unsigned long long) count);
+        /* reset first: queueing the event may itself drop lines (a full
+         * queue), which then belong to the next report */
         p->dropped = 0;
         sh->drop_reported_ms = now;
+        agent_event(agent, p, "logs_dropped",
+                    json_pack("{s:I,s:I,s:I}", "count", (json_int_t) count,
+                              "firstSequence",
+                              (json_int_t) (p->seq_base + first),
+                              "lastSequence",
+                              (json_int_t) (p->seq_base + last)));
     }
 }
 
@@ -923,144 +1031,261 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
-    struct agent *agent = userp;
-    struct agent_ship *sh = &agent->ship;
+    struct ship_req *q = userp;
     size_t n = size * nmemb;
     char *bigger;
 
-    if (sh->resp_len + n > AGENT_SHIP_RESPONSE_MAX) {
+    if (q->resp_len + n > AGENT_SHIP_RESPONSE_MAX) {
         return 0;       /* aborts the transfer: a failure, retried */
     }
-    bigger = realloc(sh->resp, sh->resp_len + n + 1);
+    bigger = realloc(q->resp, q->resp_len + n + 1);
     if (bigger == NULL) {
         return 0;
     }
-    sh->resp = bigger;
-    memcpy(sh->resp + sh->resp_len, data, n);
-    sh->resp_len += n;
-    sh->resp[sh->resp_len] = '\0';
+    q->resp = bigger;
+    memcpy(q->resp + q->resp_len, data, n);
+    q->resp_len += n;
+    q->resp[q->resp_len] = '\0';
     return n;
+}
+
+/* --- requests in flight ----------------------------------------------------- */
+
+static void
+set_counted(struct agent_ship *sh, struct ship_req *q, size_t bytes)
+{
+    sh->inflight_bytes -= q->counted;
+    q->counted = bytes;
+    sh->inflight_bytes += bytes;
+}
+
+/* The slot is free again; its body buffer is kept when small. */
+static void
+req_reset(struct agent_ship *sh, struct ship_req *q)
+{
+    set_counted(sh, q, 0);
+    q->state = REQ_FREE;
+    q->control = 0;
+    q->has_lines = 0;
+    q->ncalls = 0;
+    q->body.len = 0;
+    q->body.oom = 0;
+    if (q->body.cap > AGENT_SHIP_BODY_KEEP) {
+        free(q->body.p);
+        q->body.p = NULL;
+        q->body.cap = 0;
+    }
+    if (q->resp != NULL && q->resp_len > AGENT_SHIP_BODY_KEEP) {
+        free(q->resp);
+        q->resp = NULL;
+    }
+    q->resp_len = 0;
+}
+
+/* Starts (or restarts) q's transfer. */
+static int
+req_send(struct agent *agent, struct ship_req *q)
+{
+    struct agent_ship *sh = &agent->ship;
+    unsigned i, busy = 0;
+
+    q->resp_len = 0;
+    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->body.p);
+    curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t) q->body.len);
+    if (curl_multi_add_handle(sh->multi, q->easy) != CURLM_OK) {
+        return -1;
+    }
+    q->state = REQ_BUSY;
+    sh->requests++;
+    for (i = 0; i < sh->nreqs; i++) {
+        busy += sh->reqs[i].state == REQ_BUSY;
+    }
+    if (busy > sh->inflight_peak) {
+        sh->inflight_peak = busy;
+    }
+    return 0;
 }
 
 static void
 on_retry(uv_timer_t *t)
 {
-    struct agent *agent = t->data;
+    struct ship_req *q = t->data;
 
-    agent->ship.waiting_retry = 0;
-    try_send(agent);
+    if (q->state == REQ_RETRY && req_send(q->agent, q) != 0) {
+        /* stays REQ_RETRY: tried again at the next success or stop */
+        uv_timer_start(&q->retry_timer, on_retry,
+                       AGENT_SHIP_BACKOFF_MAX_MS, 0);
+    }
 }
 
 static void
-backoff(struct agent *agent, const char *why)
+backoff(struct agent *agent, struct ship_req *q, const char *why)
 {
     struct agent_ship *sh = &agent->ship;
     unsigned delay;
 
     sh->failures++;
     sh->errors++;
-    if (sh->backoff_ms == 0) {
-        sh->backoff_ms = AGENT_SHIP_BACKOFF_MIN_MS;
-    } else if (sh->backoff_ms < AGENT_SHIP_BACKOFF_MAX_MS) {
-        sh->backoff_ms *= 2;
-        if (sh->backoff_ms > AGENT_SHIP_BACKOFF_MAX_MS) {
-            sh->backoff_ms = AGENT_SHIP_BACKOFF_MAX_MS;
+    if (q->backoff_ms == 0) {
+        q->backoff_ms = AGENT_SHIP_BACKOFF_MIN_MS;
+    } else if (q->backoff_ms < AGENT_SHIP_BACKOFF_MAX_MS) {
+        q->backoff_ms *= 2;
+        if (q->backoff_ms > AGENT_SHIP_BACKOFF_MAX_MS) {
+            q->backoff_ms = AGENT_SHIP_BACKOFF_MAX_MS;
         }
     }
     /* "equal jitter": half fixed, half random, so retries of many agents
      * spread out but never come back at once */
-    delay = sh->backoff_ms / 2 + (unsigned) rand_r(&sh->rand_state)
-                                 % (sh->backoff_ms / 2 + 1);
+    delay = q->backoff_ms / 2 + (unsigned) rand_r(&sh->rand_state)
+                                % (q->backoff_ms / 2 + 1);
+    if (sh->stopping && delay > 200) {
+        delay = 200;    /* no long waits while the agent stops */
+    }
     if (sh->failures == 1 || sh->failures % 20 == 0) {
         wharf_warn("ship: %s; retrying in %u ms (failure %u, %zu lines "
                    "queued)", why, delay, sh->failures, sh->nrecs);
     }
-    sh->waiting_retry = 1;
-    uv_timer_start(&sh->retry_timer, on_retry, delay, 0);
+    q->state = REQ_RETRY;
+    uv_timer_start(&q->retry_timer, on_retry, delay, 0);
 }
 
-/* Removes call i (answered, or refused for good). */
+/* A storeLogs call will not be stored: its lines count as dropped. */
 static void
-forget_call(struct agent_ship *sh, unsigned i)
+drop_call_lines(struct agent *agent, const struct ship_call *c)
 {
-    sh->calls_bytes -= strlen(sh->calls[i]);
-    free(sh->calls[i]);
-    sh->calls[i] = NULL;
+    count_dropped(&agent->ship, agent->procs[c->proc], c->first_seq,
+                  c->lines);
 }
 
-static void
-compact_calls(struct agent_ship *sh)
+/* Rewrites q's body with only its unsettled calls, numbered from 1 again
+ * (the id of a call is its position). Returns how many are left. */
+static unsigned
+req_compact(struct agent *agent, struct ship_req *q)
 {
+    struct tbuf nb = { 0 };
     unsigned i, j = 0;
+    size_t head = strlen(CALL_HEAD);
 
-    for (i = 0; i < sh->ncalls; i++) {
-        if (sh->calls[i] == NULL) {
+    q->has_lines = 0;
+    tb_put(&nb, "[", 1);
+    for (i = 0; i < q->ncalls; i++) {
+        struct ship_call c = q->calls[i];
+        const char *text = q->body.p + c.off, *rest;
+        char *end;
+
+        if (c.kind == CALL_DONE) {
             continue;
         }
-        /* the id of a call is its position: rewrite it for the resend */
-        if (i != j) {
-            char *c = sh->calls[i], *id = strstr(c, "\"id\":"), *end;
-            struct tbuf b = { 0 };
-
-            if (id != NULL) {
-                strtoul(id + 5, &end, 10);
-                tb_put(&b, c, (size_t) (id - c));
-                tb_fmt(&b, "\"id\":%u", j + 1);
-                tb_str(&b, end);
-                if (!b.oom) {
-                    sh->calls_bytes += b.len - strlen(c);
-                    free(c);
-                    c = b.p;
-                } else {
-                    free(b.p);
-                }
-            }
-            sh->calls[j] = c;
+        strtoul(text + head, &end, 10);
+        rest = end;
+        if (j > 0) {
+            tb_put(&nb, ",", 1);
         }
-        sh->call_kind[j] = sh->call_kind[i];
-        sh->call_proc[j] = sh->call_proc[i];
-        sh->call_lines[j] = sh->call_lines[i];
-        j++;
+        c.off = nb.len;
+        tb_fmt(&nb, CALL_HEAD "%u", j + 1);
+        tb_put(&nb, rest, c.len - (size_t) (rest - text));
+        c.len = nb.len - c.off;
+        q->calls[j++] = c;
+        if (c.kind == CALL_LOGS) {
+            q->has_lines = 1;
+        }
     }
-    sh->ncalls = j;
+    tb_put(&nb, "]", 1);
+    if (nb.oom) {
+        /* cannot resend: what is left is lost, and counted */
+        wharf_error("ship: out of memory: %u calls not sent again", j);
+        for (i = 0; i < j; i++) {
+            if (q->calls[i].kind == CALL_LOGS) {
+                drop_call_lines(agent, &q->calls[i]);
+            } else if (q->calls[i].kind == CALL_LASTSEQ) {
+                agent->procs[q->calls[i].proc]->seq_asked = 0;
+            }
+        }
+        free(nb.p);
+        q->ncalls = 0;
+        return 0;
+    }
+    free(q->body.p);
+    q->body = nb;
+    q->ncalls = j;
+    set_counted(&agent->ship, q, nb.len);
+    return j;
 }
 
-/* The orchestrator answered: settles each call. Returns how many failed
- * and should be sent again. */
-static unsigned
-settle(struct agent *agent, json_t *resp, const char **why)
+/* A call the orchestrator refused for good (resending cannot help): its
+ * lines are dropped and counted, so they show up in the next logs_dropped
+ * event instead of blocking every later line behind an endless retry. */
+static void
+refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
+            long long code, const char *msg)
 {
-    struct agent_ship *sh = &agent->ship;
-    unsigned i, retry = 0;
+    wharf_error("ship: call refused (%lld %s): %.200s", code,
+                msg ? msg : "", q->body.p + c->off);
+    if (c->kind == CALL_LOGS) {
+        drop_call_lines(agent, c);
+    } else if (c->kind == CALL_LASTSEQ) {
+        /* never leave an instance unable to ship */
+        agent->procs[c->proc]->seq_known = 1;
+        agent->procs[c->proc]->seq_asked = 0;
+    }
+    c->kind = CALL_DONE;
+}
+
+/* Error codes that refuse the request itself, not the orchestrator's state:
+ * the same bytes sent again get the same answer. */
+static int
+refused_for_good(json_int_t code)
+{
+    return code == -32700 || code == -32600 || code == -32601
+           || code == -32602;
+}
+
+/* The orchestrator answered: settles each call of q. */
+static void
+settle(struct agent *agent, struct ship_req *q, json_t *resp,
+       const char **why)
+{
     size_t k;
     json_t *r;
 
     if (json_is_object(resp)) {
         /* one answer for the whole batch: an error about the request */
         json_t *e = json_object_get(resp, "error");
+        json_int_t code = json_integer_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
 
-        *why = json_is_object(e)
-               && json_is_string(json_object_get(e, "message"))
-               ? json_string_value(json_object_get(e, "message"))
-               : "the orchestrator refused the request";
-        return sh->ncalls;
+        if (refused_for_good(code)) {
+            /* a body the orchestrator cannot read (-32700, -32600) would
+             * be refused again on every retry and hold up everything
+             * queued behind it */
+            for (k = 0; k < q->ncalls; k++) {
+                if (q->calls[k].kind != CALL_DONE) {
+                    refuse_call(agent, q, &q->calls[k], code, msg);
+                }
+            }
+            return;
+        }
+        *why = msg != NULL ? msg : "the orchestrator refused the request";
+        return;
     }
     if (!json_is_array(resp)) {
         *why = "the orchestrator's answer is not a JSON-RPC batch";
-        return sh->ncalls;
+        return;
     }
     json_array_foreach(resp, k, r) {
         json_t *idv = json_object_get(r, "id"), *res, *err;
+        struct ship_call *c;
         unsigned id;
 
         if (!json_is_integer(idv)) {
             continue;
         }
         id = (unsigned) json_integer_value(idv);
-        if (id < 1 || id > sh->ncalls || sh->calls[id - 1] == NULL) {
+        if (id < 1 || id > q->ncalls || q->calls[id - 1].kind == CALL_DONE) {
             continue;
         }
-        i = id - 1;
+        c = &q->calls[id - 1];
         res = json_object_get(r, "result");
         err = json_object_get(r, "error");
         if (err != NULL) {
@@ -1068,27 +1293,15 @@ settle(struct agent *agent, json_t *resp, const char **why)
             const char *msg = json_string_value(json_object_get(err,
                                                                 "message"));
 
-            if (code == -32600 || code == -32601 || code == -32602) {
-                /* refused for good: resending cannot help */
-                wharf_error("ship: call %u refused (%lld %s): %.200s", id,
-                            (long long) code, msg ? msg : "", sh->calls[i]);
-                if (sh->call_kind[i] == CALL_LOGS) {
-                    struct agent_proc *p = agent->procs[sh->call_proc[i]];
-
-                    p->dropped += sh->call_lines[i];
-                    sh->lines_dropped += sh->call_lines[i];
-                } else if (sh->call_kind[i] == CALL_LASTSEQ) {
-                    /* never leave an instance unable to ship */
-                    agent->procs[sh->call_proc[i]]->seq_known = 1;
-                }
-                forget_call(sh, i);
+            if (refused_for_good(code)) {
+                refuse_call(agent, q, c, (long long) code, msg);
             } else {
                 *why = msg ? msg : "a call failed";
             }
             continue;
         }
-        if (sh->call_kind[i] == CALL_LASTSEQ) {
-            struct agent_proc *p = agent->procs[sh->call_proc[i]];
+        if (c->kind == CALL_LASTSEQ) {
+            struct agent_proc *p = agent->procs[c->proc];
             json_t *last = json_object_get(res, "lastSequence");
 
             if (!json_is_integer(last) || json_integer_value(last) < 0) {
@@ -1097,49 +1310,55 @@ settle(struct agent *agent, json_t *resp, const char **why)
             }
             p->seq_base = (uint64_t) json_integer_value(last);
             p->seq_known = 1;
+            p->seq_asked = 0;
             wharf_info("process %s: sequence numbers continue after %llu",
                        p->spec.id, (unsigned long long) p->seq_base);
         }
-        forget_call(sh, i);
+        c->kind = CALL_DONE;
     }
-    for (i = 0; i < sh->ncalls; i++) {
-        if (sh->calls[i] != NULL) {
-            retry++;
-        }
-    }
-    if (retry > 0 && *why == NULL) {
-        *why = "calls left unanswered";
-    }
-    return retry;
 }
 
 static void
-finish(struct agent *agent, CURLcode rc)
+finish(struct agent *agent, struct ship_req *q, CURLcode rc)
 {
     struct agent_ship *sh = &agent->ship;
     const char *why = NULL;
     char buf[CURL_ERROR_SIZE + 64];
     long status = 0;
     json_t *resp = NULL;
-    unsigned failed;
+    unsigned i;
 
-    sh->busy = 0;
-    curl_multi_remove_handle(sh->multi, sh->easy);
-    curl_easy_getinfo(sh->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(sh->multi, q->easy);
+    curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK) {
         snprintf(buf, sizeof(buf), "POST %s: %s", sh->url,
                  curl_easy_strerror(rc));
         why = buf;
-        failed = sh->ncalls;
+    } else if (status == 413) {
+        /* the gateway's body limit is below the agent's batch size
+         * (AGENT_SHIP_BATCH_BYTES plus escaping): the same body would be
+         * refused forever, so its calls are dropped and counted */
+        wharf_error("ship: POST %s: HTTP 413, the orchestrator's body limit "
+                    "(nginx client_max_body_size) must be at least %u "
+                    "bytes", sh->url, 4u * AGENT_SHIP_BATCH_BYTES);
+        for (i = 0; i < q->ncalls; i++) {
+            if (q->calls[i].kind != CALL_DONE) {
+                refuse_call(agent, q, &q->calls[i], 413, "body too large");
+            }
+        }
     } else {
-        resp = json_loadb(sh->resp ? sh->resp : "", sh->resp_len, 0, NULL);
+        resp = json_loadb(q->resp ? q->resp : "", q->resp_len, 0, NULL);
         if (resp == NULL) {
             snprintf(buf, sizeof(buf), "POST %s: HTTP %ld, no JSON answer",
                      sh->url, status);
             why = buf;
-            failed = sh->ncalls;
         } else {
-            failed = settle(agent, resp, &why);
+            settle(agent, q, resp, &why);
+            if (why != NULL && why != buf) {
+                /* why may point into resp, which is freed below */
+                snprintf(buf, sizeof(buf), "%s", why);
+                why = buf;
+            }
             if (status != 200 && why == NULL) {
                 snprintf(buf, sizeof(buf), "POST %s: HTTP %ld", sh->url,
                          status);
@@ -1148,17 +1367,24 @@ finish(struct agent *agent, CURLcode rc)
         }
     }
     json_decref(resp);
-    compact_calls(sh);
-    if (failed > 0) {
-        backoff(agent, why ? why : "failure");
+    if (req_compact(agent, q) > 0) {
+        backoff(agent, q, why ? why : "calls left unanswered");
         return;
     }
+    req_reset(sh, q);
+    q->backoff_ms = 0;
     if (sh->failures > 0) {
         wharf_info("ship: the orchestrator answers again (after %u "
                    "failures)", sh->failures);
+        sh->failures = 0;
+        /* it is back: the other failed requests need not wait out their
+         * backoff */
+        for (i = 0; i < sh->nreqs; i++) {
+            if (sh->reqs[i].state == REQ_RETRY) {
+                uv_timer_start(&sh->reqs[i].retry_timer, on_retry, 0, 0);
+            }
+        }
     }
-    sh->failures = 0;
-    sh->backoff_ms = 0;
     report_drops(agent);
     try_send(agent);
 }
@@ -1171,77 +1397,131 @@ check_done(struct agent *agent)
 
     while ((m = curl_multi_info_read(agent->ship.multi, &left)) != NULL) {
         if (m->msg == CURLMSG_DONE) {
-            finish(agent, m->data.result);
+            char *priv = NULL;
+
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+            if (priv != NULL) {
+                finish(agent, (struct ship_req *) (void *) priv,
+                       m->data.result);
+            }
         }
     }
 }
 
-/* Sends the calls in flight again, or takes new ones from the queues. */
+/* Fills the free slot q with what may go now. Returns 1 when it holds
+ * calls (then it is sent), 0 when there was nothing to send. */
+static int
+req_build(struct agent *agent, struct ship_req *q, int control_free)
+{
+    struct agent_ship *sh = &agent->ship;
+    unsigned i;
+
+    req_reset(sh, q);
+    tb_put(&q->body, "[", 1);
+    if (control_free) {
+        uint64_t mark = acked_mark(sh);
+
+        take_lastseq(agent, q);
+        take_upserts(agent, q, mark);
+        take_items(agent, q, mark);
+        q->control = q->ncalls > 0;
+    }
+    if (sh->heartbeat_due) {
+        json_t *hb = json_pack("{s:s,s:s}", "worker", agent->cfg.worker,
+                               "agentVersion", AGENT_VERSION);
+
+        sh->heartbeat_due = 0;
+        if (hb != NULL && agent->cfg.container[0] != '\0') {
+            json_object_set_new(hb, "container",
+                                json_string(agent->cfg.container));
+        }
+        if (hb != NULL) {
+            add_json_call(q, "heartbeat", CALL_HEARTBEAT, ~0u, hb);
+        }
+    }
+    if (sh->nrecs > 0 && sh->inflight_bytes < inflight_reserve(sh)) {
+        take_logs(agent, q);
+    }
+    tb_put(&q->body, "]", 1);
+    if (q->body.oom) {
+        wharf_error("ship: out of memory building a request");
+        for (i = 0; i < q->ncalls; i++) {
+            if (q->calls[i].kind == CALL_LOGS) {
+                drop_call_lines(agent, &q->calls[i]);
+            } else if (q->calls[i].kind == CALL_LASTSEQ) {
+                agent->procs[q->calls[i].proc]->seq_asked = 0;
+            }
+        }
+        req_reset(sh, q);
+        return 0;
+    }
+    if (q->ncalls == 0) {
+        req_reset(sh, q);
+        return 0;
+    }
+    set_counted(sh, q, q->body.len);
+    if (req_send(agent, q) != 0) {
+        backoff(agent, q, "curl_multi_add_handle failed");
+    }
+    return 1;
+}
+
+/* Starts new requests in the free slots while there is something to send:
+ * a full batch at once, anything else once the batching delay is over. A
+ * failed request that waits for its retry holds new ones back. */
 static void
 try_send(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
-    unsigned i;
-    struct tbuf b = { 0 };
 
-    if (!sh->enabled || sh->busy || sh->waiting_retry) {
+    /* after a failure, the failed request's retry is the probe: nothing
+     * new goes until one request went through */
+    if (!sh->enabled || sh->failures > 0) {
         return;
     }
-    uv_timer_stop(&sh->flush_timer);
-    if (sh->ncalls == 0) {
-        if (!take_lastseq(agent)) {
-            take_upserts(agent);
-            take_logs(agent);
-            take_items(agent);
-            if (sh->heartbeat_due) {
-                sh->heartbeat_due = 0;
-                json_t *hb = json_pack("{s:s,s:s}", "worker",
-                                       agent->cfg.worker, "agentVersion",
-                                       AGENT_VERSION);
+    for (;;) {
+        struct ship_req *free_slot = NULL;
+        int control_free = 1;
+        unsigned i;
 
-                if (hb != NULL && agent->cfg.container[0] != '\0') {
-                    json_object_set_new(hb, "container",
-                                        json_string(agent->cfg.container));
+        for (i = 0; i < sh->nreqs; i++) {
+            struct ship_req *q = &sh->reqs[i];
+
+            if (q->state == REQ_RETRY) {
+                return;
+            }
+            if (q->state == REQ_FREE) {
+                if (free_slot == NULL) {
+                    free_slot = q;
                 }
-                add_json_call(agent, "heartbeat", CALL_HEARTBEAT, ~0u, hb);
+            } else if (q->control) {
+                control_free = 0;
             }
         }
-    }
-    if (sh->ncalls == 0) {
-        return;
-    }
-    tb_put(&b, "[", 1);
-    for (i = 0; i < sh->ncalls; i++) {
-        if (i > 0) {
-            tb_put(&b, ",", 1);
+        if (free_slot == NULL) {
+            return;
         }
-        tb_str(&b, sh->calls[i]);
+        if (!(sh->nrecs >= AGENT_SHIP_BATCH_LINES || sh->flush_due
+              || sh->stopping)) {
+            return;
+        }
+        if (!req_build(agent, free_slot, control_free)) {
+            return;     /* nothing may go yet: the next answer retries */
+        }
+        sh->flush_due = 0;
+        if (pending(agent) && !uv_is_active((uv_handle_t *) &sh->flush_timer)) {
+            uv_timer_start(&sh->flush_timer, on_flush, AGENT_SHIP_FLUSH_MS, 0);
+        }
     }
-    tb_put(&b, "]", 1);
-    if (b.oom) {
-        free(b.p);
-        backoff(agent, "out of memory");
-        return;
-    }
-    free(sh->body);
-    sh->body = b.p;
-    sh->body_len = b.len;
-    sh->resp_len = 0;
-    curl_easy_setopt(sh->easy, CURLOPT_POSTFIELDS, sh->body);
-    curl_easy_setopt(sh->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t) sh->body_len);
-    if (curl_multi_add_handle(sh->multi, sh->easy) != CURLM_OK) {
-        backoff(agent, "curl_multi_add_handle failed");
-        return;
-    }
-    sh->busy = 1;
-    sh->requests++;
 }
 
 static void
 on_flush(uv_timer_t *t)
 {
-    try_send(t->data);
+    struct agent *agent = t->data;
+
+    agent->ship.flush_due = 1;
+    try_send(agent);
 }
 
 static void
@@ -1250,6 +1530,7 @@ on_beat(uv_timer_t *t)
     struct agent *agent = t->data;
 
     agent->ship.heartbeat_due = 1;
+    agent->ship.flush_due = 1;
     try_send(agent);
 }
 
@@ -1257,14 +1538,20 @@ void
 agent_ship_flush_now(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
+    unsigned i;
 
     if (!sh->enabled) {
         return;
     }
     sh->stopping = 1;
-    if (sh->waiting_retry && sh->backoff_ms > 500) {
-        /* no long waits while the agent stops */
-        uv_timer_start(&sh->retry_timer, on_retry, 200, 0);
+    for (i = 0; i < sh->nreqs; i++) {
+        struct ship_req *q = &sh->reqs[i];
+
+        if (q->state == REQ_RETRY
+            && uv_timer_get_due_in(&q->retry_timer) > 200) {
+            /* no long waits while the agent stops */
+            uv_timer_start(&q->retry_timer, on_retry, 200, 0);
+        }
     }
     try_send(agent);
 }
@@ -1278,6 +1565,7 @@ agent_ship_init(struct agent *agent)
     const char *base = agent->cfg.orchestrator;
     char auth[64 + 4096];
     size_t n;
+    unsigned i;
 
     sh->max_bytes = agent->cfg.buffer_bytes;
     sh->chunk_size = agent->cfg.line_max * 2 + 4096;
@@ -1288,10 +1576,9 @@ agent_ship_init(struct agent *agent)
     sh->ts_sec = -1;
     uv_timer_init(&agent->loop, &sh->curl_timer);
     uv_timer_init(&agent->loop, &sh->flush_timer);
-    uv_timer_init(&agent->loop, &sh->retry_timer);
     uv_timer_init(&agent->loop, &sh->beat_timer);
     sh->curl_timer.data = sh->flush_timer.data = agent;
-    sh->retry_timer.data = sh->beat_timer.data = agent;
+    sh->beat_timer.data = agent;
     sh->timers_open = 1;
     if (base == NULL) {
         return 0;
@@ -1309,9 +1596,12 @@ agent_ship_init(struct agent *agent)
         return -1;
     }
     sh->multi = curl_multi_init();
-    sh->easy = curl_easy_init();
-    if (sh->multi == NULL || sh->easy == NULL) {
+    sh->nreqs = agent->cfg.ship_inflight ? agent->cfg.ship_inflight
+                                         : AGENT_SHIP_INFLIGHT_DEFAULT;
+    sh->reqs = calloc(sh->nreqs, sizeof(*sh->reqs));
+    if (sh->multi == NULL || sh->reqs == NULL) {
         wharf_error("cannot start libcurl");
+        sh->nreqs = 0;
         return -1;
     }
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
@@ -1325,16 +1615,30 @@ agent_ship_init(struct agent *agent)
                  agent->cfg.token);
         sh->headers = curl_slist_append(sh->headers, auth);
     }
-    curl_easy_setopt(sh->easy, CURLOPT_URL, sh->url);
-    curl_easy_setopt(sh->easy, CURLOPT_HTTPHEADER, sh->headers);
-    curl_easy_setopt(sh->easy, CURLOPT_POST, 1L);
-    curl_easy_setopt(sh->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(sh->easy, CURLOPT_WRITEDATA, agent);
-    curl_easy_setopt(sh->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(sh->easy, CURLOPT_TIMEOUT_MS,
-                     (long) agent->cfg.ship_timeout_ms);
-    curl_easy_setopt(sh->easy, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(sh->easy, CURLOPT_USERAGENT, "wharf-agent/" AGENT_VERSION);
+    for (i = 0; i < sh->nreqs; i++) {
+        struct ship_req *q = &sh->reqs[i];
+        CURL *e = curl_easy_init();
+
+        q->agent = agent;
+        uv_timer_init(&agent->loop, &q->retry_timer);
+        q->retry_timer.data = q;
+        if (e == NULL) {
+            wharf_error("cannot start libcurl");
+            return -1;
+        }
+        q->easy = e;
+        curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) q);
+        curl_easy_setopt(e, CURLOPT_URL, sh->url);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->headers);
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                         (long) agent->cfg.ship_timeout_ms);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, "wharf-agent/" AGENT_VERSION);
+    }
     sh->enabled = 1;
     sh->heartbeat_due = 1;
     uv_timer_start(&sh->beat_timer, on_beat, AGENT_SHIP_HEARTBEAT_MS,
@@ -1347,14 +1651,24 @@ void
 agent_ship_close(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
+    unsigned i;
 
-    if (sh->multi != NULL) {
-        if (sh->busy) {
-            curl_multi_remove_handle(sh->multi, sh->easy);
-            sh->busy = 0;
+    for (i = 0; i < sh->nreqs; i++) {
+        struct ship_req *q = &sh->reqs[i];
+
+        if (q->easy != NULL) {
+            if (q->state == REQ_BUSY) {
+                curl_multi_remove_handle(sh->multi, q->easy);
+            }
+            curl_easy_cleanup(q->easy);   /* closes its sockets: sock_cb */
+            q->easy = NULL;
         }
-        curl_easy_cleanup(sh->easy);   /* closes its sockets: sock_cb */
-        sh->easy = NULL;
+        if (q->agent != NULL) {
+            q->agent = NULL;
+            uv_close((uv_handle_t *) &q->retry_timer, NULL);
+        }
+    }
+    if (sh->multi != NULL) {
         curl_multi_cleanup(sh->multi);
         sh->multi = NULL;
     }
@@ -1362,7 +1676,6 @@ agent_ship_close(struct agent *agent)
         sh->timers_open = 0;
         uv_close((uv_handle_t *) &sh->curl_timer, NULL);
         uv_close((uv_handle_t *) &sh->flush_timer, NULL);
-        uv_close((uv_handle_t *) &sh->retry_timer, NULL);
         uv_close((uv_handle_t *) &sh->beat_timer, NULL);
     }
 }
@@ -1382,15 +1695,12 @@ agent_ship_free(struct agent *agent)
     while (sh->items != NULL) {
         drop_oldest_item(sh);
     }
-    for (i = 0; i < sh->ncalls; i++) {
-        free(sh->calls[i]);
+    for (i = 0; i < sh->nreqs; i++) {
+        free(sh->reqs[i].body.p);
+        free(sh->reqs[i].calls);
+        free(sh->reqs[i].resp);
     }
-    free(sh->calls);
-    free(sh->call_kind);
-    free(sh->call_proc);
-    free(sh->call_lines);
-    free(sh->body);
-    free(sh->resp);
+    free(sh->reqs);
     free(sh->url);
     curl_slist_free_all(sh->headers);
     if (sh->enabled) {

@@ -7,10 +7,24 @@
  *   per line) and leave it in batches: at most AGENT_SHIP_BATCH_LINES lines
  *   (and AGENT_SHIP_BATCH_BYTES of text) per request, sent when that many
  *   are waiting or AGENT_SHIP_FLUSH_MS after the first one, whichever comes
- *   first. One request is in flight at a time, so the orchestrator sees
- *   every instance's lines in order. A request is one JSON-RPC batch:
- *   upsertProcess for instances whose state changed, storeLogs per run of
- *   one instance's lines, storeErrors, recordEvent per event, heartbeat.
+ *   first. A request is one JSON-RPC batch: upsertProcess for instances
+ *   whose state changed, storeLogs per run of one instance's lines,
+ *   storeErrors, recordEvent per event, heartbeat.
+ * - Pipelining: up to --ship-inflight requests (AGENT_SHIP_INFLIGHT_DEFAULT)
+ *   are in flight at once, each on its own connection, because one
+ *   orchestrator commit takes far longer than the agent needs to build the
+ *   next batch. Each request carries a contiguous range of the queue, so
+ *   of every instance's sequence numbers; requests may be stored in any
+ *   order, and storeLogs is idempotent per (worker, instance, sequence), so
+ *   every line is stored once and a reader ordering by sequence sees no
+ *   gap. What must keep its order goes in the "control" request, of which
+ *   there is at most one at a time: process rows, errors, events,
+ *   getLastSequence. An error, event or process row is sent only once
+ *   every line queued before it was acknowledged (or dropped), so when the
+ *   orchestrator holds an event it holds every line printed before it.
+ *   After a failure no new request starts until a request went through
+ *   again (the failed one's retry is the probe; the first success resends
+ *   the other failed ones at once).
  * - Sequence numbers: each instance numbers its lines 1, 2, ... locally;
  *   the shipped sequence is that plus the instance's last stored sequence
  *   (getLastSequence), asked once per instance before its first lines are
@@ -21,10 +35,14 @@
  *   orchestrator (unique per worker, instance, sequence), so a resend after
  *   a lost answer stores nothing twice. A call refused as invalid
  *   (-32600/-32601/-32602) is not retried: its lines count as dropped.
- * - Memory: queue and request in flight together stay under --buffer-bytes
- *   (default 16 MiB). Beyond it the oldest queued lines are dropped; when
- *   the orchestrator answers again, each instance that lost lines reports
- *   it with a logs_dropped event {count, firstSequence, lastSequence}.
+ * - Memory: queue and requests in flight together stay under --buffer-bytes
+ *   (default 16 MiB); a batch's memory is released when its answer comes.
+ *   Requests in flight hold at most 1/AGENT_SHIP_INFLIGHT_SHARE of it
+ *   (and at least one line), the queue the rest, so that turning queued
+ *   lines into (larger) JSON text never makes the queue drop lines. Beyond
+ *   its share the oldest queued lines are dropped; when the orchestrator
+ *   answers again, each instance that lost lines reports it with a
+ *   logs_dropped event {count, firstSequence, lastSequence}.
  * - libcurl's multi interface runs on the agent's libuv loop (sockets on
  *   uv_poll, its timer on a uv_timer): nothing blocks the loop.
  * Without --orchestrator nothing is queued.
@@ -57,49 +75,53 @@
 #define AGENT_SHIP_DROP_REPORT_MS 5000
 /* Most events and errors in one request. */
 #define AGENT_SHIP_BATCH_ITEMS 500
+/* Requests in flight at once (--ship-inflight). */
+#define AGENT_SHIP_INFLIGHT_DEFAULT 4u
+#define AGENT_SHIP_INFLIGHT_MAX 16u
+/* Requests in flight hold at most 1/this of --buffer-bytes (at least one
+ * line); the queue the rest. */
+#define AGENT_SHIP_INFLIGHT_SHARE 4u
+/* A request's body buffer is kept for the next one up to this size. */
+#define AGENT_SHIP_BODY_KEEP (256u << 10)
 
 struct agent;
 struct agent_proc;
 struct ship_chunk;
 struct ship_item;
 
+struct ship_req;
+
 struct agent_ship {
     int enabled;
     void *multi;                /* CURLM */
-    void *easy;                 /* CURL, reused: one kept-alive connection */
     void *headers;              /* struct curl_slist */
     char *url;
-    uv_timer_t curl_timer, flush_timer, retry_timer, beat_timer;
+    uv_timer_t curl_timer, flush_timer, beat_timer;
     int timers_open;
 
-    /* queued log lines */
+    /* queued log lines: a FIFO; every line queued gets the next index */
     struct ship_chunk *head, *tail, *spare;
     size_t nrecs;
     size_t chunk_size;
+    uint64_t rec_next;          /* index of the next line queued */
+    uint64_t rec_popped;        /* index of the oldest line still queued */
     /* queued errors and events */
     struct ship_item *items, *items_tail;
     size_t nitems;
 
-    size_t bytes;               /* queued lines + items + in flight */
+    size_t bytes;               /* queued lines + items */
+    size_t inflight_bytes;      /* bodies of the requests in flight */
     size_t max_bytes;
 
-    /* the request in flight (or waiting for its retry) */
-    int busy;                   /* a curl transfer runs */
-    int waiting_retry;
-    char **calls;               /* JSON text of each call, id = index + 1 */
-    unsigned char *call_kind;
-    uint32_t *call_proc;        /* instance index (storeLogs etc.) */
-    uint32_t *call_lines;       /* lines in a storeLogs call */
-    unsigned ncalls, calls_cap;
-    size_t calls_bytes;
-    char *body;
-    size_t body_len, body_cap;
-    char *resp;
-    size_t resp_len;
-    unsigned failures;
-    unsigned backoff_ms;
+    /* the requests (--ship-inflight of them) */
+    struct ship_req *reqs;
+    unsigned nreqs;
+    unsigned inflight_peak;     /* most requests in flight at once */
+
+    unsigned failures;          /* consecutive failed requests */
     unsigned rand_state;
     int heartbeat_due;
+    int flush_due;              /* the batching delay is over */
     uint64_t drop_reported_ms;  /* uv_now() of the last logs_dropped */
     int stopping;               /* agent shutdown: flush what is left */
 

@@ -7,6 +7,13 @@
 // /proc), its peak RSS (VmHWM) and the requests it made.
 //
 //   node bench/agent/run.mjs [SECONDS=10] [REPS=3]     (B=build by default)
+//
+// Configurations, run interleaved in every repetition (medians per
+// configuration): INFLIGHT (comma-separated --ship-inflight values,
+// default "4"; 0 passes no flag) times BUFFERS (comma-separated --buffer-bytes values,
+// default: the agent's default). Each repetition also measures the idle
+// agent's RSS (VmRSS 1 s after start, shipping enabled, app `sleep`).
+//   INFLIGHT=1,4 BUFFERS=16777216,4194304,1048576 node bench/agent/run.mjs 10 3
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -60,12 +67,40 @@ async function health(port) {
   return (await fetch(`http://127.0.0.1:${port}/health`)).json();
 }
 
-async function once(sink) {
-  // 60-byte pino-ish lines, as fast as `yes` writes them, for SECONDS
-  const line = '{"level":30,"time":1764236400000,"msg":"request served ok"}';
+const INFLIGHT = (process.env.INFLIGHT || '4').split(',').map(Number);
+const BUFFERS = process.env.BUFFERS ? process.env.BUFFERS.split(',').map(Number) : [0];
+
+function vmRss(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+// The idle agent: shipping on (heartbeats), one sleeping app, no client.
+async function idle(sink) {
   const agent = spawn(AGENT, ['--worker', 'bench', '--listen', '127.0.0.1:0', '--insecure-no-auth',
     '--orchestrator', `http://127.0.0.1:${sink.port}`, '--log-level', 'error',
-    '--', 'timeout', String(SECONDS), 'yes', line], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--', 'sleep', '30'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => agent.stdout.on('data', (d) => { if (/listening on/.test(d)) resolve(); }));
+  await new Promise((r) => setTimeout(r, 1000));
+  const rss = vmRss(agent.pid);
+  agent.kill('SIGTERM');
+  await new Promise((r) => agent.on('exit', r));
+  return rss;
+}
+
+async function once(sink, inflight, buffer) {
+  // 60-byte pino-ish lines, as fast as `yes` writes them, for SECONDS
+  const line = '{"level":30,"time":1764236400000,"msg":"request served ok"}';
+  // 0: no flag (the agent's default; also an older agent without it)
+  const extra = inflight ? ['--ship-inflight', String(inflight)] : [];
+  if (buffer) extra.push('--buffer-bytes', String(buffer));
+  // one run: `timeout` exits 124, which without autoRestart false would
+  // be a crash restarted 3 times (4 x SECONDS of output)
+  const config = path.join(os.tmpdir(), `wharf-bench-agent-${process.pid}.json`);
+  fs.writeFileSync(config, JSON.stringify({ processes: [{ instanceId: 'app', command: 'timeout',
+    args: [String(SECONDS), 'yes', line], autoRestart: false }] }));
+  const agent = spawn(AGENT, ['--worker', 'bench', '--listen', '127.0.0.1:0', '--insecure-no-auth',
+    '--orchestrator', `http://127.0.0.1:${sink.port}`, '--log-level', 'error', ...extra,
+    '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => {
     let buf = '';
     agent.stdout.on('data', (d) => {
@@ -86,17 +121,33 @@ async function once(sink) {
   const rss = hwm(agent.pid);
   agent.kill('SIGTERM');
   await new Promise((r) => agent.on('exit', r));
+  fs.rmSync(config, { force: true });
   const captured = h.shipping.shipped + h.shipping.queued + h.shipping.dropped;
   return {
     captured, shipped: h.shipping.shipped, dropped: h.shipping.dropped, requests: h.shipping.requests,
-    capturedPerSec: Math.round(captured / SECONDS), wall,
-    cpuUsPerLine: +(cpu * 1e6 / captured).toFixed(2), peakRssKiB: rss,
+    capturedPerSec: Math.round(captured / SECONDS),
+    // shipped while the app printed and the queue drained
+    shippedPerSec: Math.round(h.shipping.shipped / wall), wall,
+    inflightPeak: h.shipping.inflight_peak,
+    cpuUsPerLine: +(cpu * 1e6 / captured).toFixed(3), peakRssKiB: rss,
   };
 }
 
 const sink = await startSink();
-const runs = [];
-for (let i = 0; i < REPS; i++) runs.push(await once(sink));
+const configs = INFLIGHT.flatMap((k) => BUFFERS.map((b) => ({ inflight: k, buffer: b })));
+const runs = configs.map(() => []);
+const idleRss = [];
+for (let i = 0; i < REPS; i++) {
+  idleRss.push(await idle(sink));
+  for (let c = 0; c < configs.length; c++) runs[c].push(await once(sink, configs[c].inflight, configs[c].buffer));
+}
 sink.srv.close();
-const median = (k) => { const v = runs.map((r) => r[k]).sort((a, b) => a - b); return v[Math.floor(v.length / 2)]; };
-console.log(JSON.stringify({ runs, median: Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(k)])) }, null, 1));
+const med = (v) => { const s = [...v].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+console.log(JSON.stringify({
+  idleRssKiB: { runs: idleRss, median: med(idleRss) },
+  configs: configs.map((cfg, c) => ({
+    ...cfg,
+    runs: runs[c],
+    median: Object.fromEntries(Object.keys(runs[c][0]).map((k) => [k, med(runs[c].map((r) => r[k]))])),
+  })),
+}, null, 1));

@@ -1,5 +1,6 @@
 // The orchestrator goes away for 30 s while the app keeps printing
-// (issue 5, "lossless shipping"). Two agents live through the same outage:
+// (issue 5, "lossless shipping"), with the default pipelined shipper
+// (several requests in flight). Two agents live through the same outage:
 //   - "keeper" with the default 16 MiB buffer: every line arrives exactly
 //     once, in order, when wharfd is back;
 //   - "dropper" with a 1 MiB buffer: the oldest queued lines are dropped,
@@ -67,8 +68,12 @@ describe('orchestrator outage', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test(`wharfd down for ${OUTAGE_MS / 1000} s: nothing lost, or exactly counted drops`, { timeout: OUTAGE_MS + 45000 }, async () => {
+  test(`wharfd down for ${OUTAGE_MS / 1000} s: nothing lost, or exactly counted drops`, { timeout: OUTAGE_MS + 70000 }, async () => {
     const stats = async (w) => (await rpc(stack, 'getLogStats', { worker: w, instanceId: 'app' })).total;
+    // what each agent says about its shipping, for failure messages
+    const health = async () => JSON.stringify(await Promise.all(agents.map(async (a) => {
+      try { return { [a.worker]: (await (await fetch(`http://${a.addr}/health`)).json()).shipping }; } catch (e) { return String(e); }
+    })));
     await waitFor(async () => (await stats('keeper')) > 0 && (await stats('dropper')) > 0,
       { timeout: 10000, what: 'first lines stored' });
 
@@ -82,8 +87,9 @@ describe('orchestrator outage', () => {
     assert.ok(Date.now() - t0 >= OUTAGE_MS);
 
     // keeper: every line exactly once, in order
-    await waitFor(async () => (await stats('keeper')) === PRINTED,
-      { timeout: 30000, interval: 250, what: `keeper's ${PRINTED} lines` });
+    let keeperStored;
+    await waitFor(async () => (keeperStored = await stats('keeper')) === PRINTED,
+      { timeout: 30000, interval: 250, what: () => `keeper's ${PRINTED} lines (stored ${keeperStored})` });
     const rows = await rpc(stack, 'getLogs', { worker: 'keeper', instanceId: 'app', order: 'asc', stream: true });
     assert.equal(rows.length, PRINTED);
     rows.forEach((r, i) => {
@@ -93,15 +99,21 @@ describe('orchestrator outage', () => {
     });
     const keeperDrops = await rpc(stack, 'getEvents', { worker: 'keeper', type: 'logs_dropped' });
     assert.equal(keeperDrops.data.length, 0);
+    // the backlog went out pipelined (--ship-inflight, default 4)
+    const keeperShip = (await (await fetch(`http://${agents[0].addr}/health`)).json()).shipping;
+    assert.ok(keeperShip.inflight_peak > 1 && keeperShip.inflight_peak <= keeperShip.inflight_max,
+      `requests in flight at once: ${keeperShip.inflight_peak}`);
 
     // dropper: stored + dropped = printed, the dropped ones the oldest queued
-    let drops;
+    let drops, stored, shipping;
     await waitFor(async () => {
       drops = (await rpc(stack, 'getEvents', { worker: 'dropper', type: 'logs_dropped', limit: 100 })).data
         .map((e) => (typeof e.payload === 'string' ? JSON.parse(e.payload) : e.payload));
       const dropped = drops.reduce((a, d) => a + d.count, 0);
-      return drops.length > 0 && (await stats('dropper')) + dropped === PRINTED;
-    }, { timeout: 30000, interval: 250, what: () => `dropper: stored + dropped = ${PRINTED} (drops ${JSON.stringify(drops)})` });
+      stored = await stats('dropper');
+      shipping = await health();
+      return drops.length > 0 && stored + dropped === PRINTED;
+    }, { timeout: 30000, interval: 250, what: () => `dropper: stored + dropped = ${PRINTED} (stored ${stored}, drops ${JSON.stringify(drops)}, agents ${shipping})` });
     const kept = await rpc(stack, 'getLogs', { worker: 'dropper', instanceId: 'app', order: 'asc', stream: true });
     const seqs = new Set(kept.map((r) => r.sequence));
     assert.equal(seqs.size, kept.length, 'no sequence stored twice');

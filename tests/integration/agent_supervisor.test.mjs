@@ -105,7 +105,10 @@ describe('supervisor, one agent per case', () => {
     const script = path.join(dir, 'port.js');
     fs.writeFileSync(script, `
       const srv = require('http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1');
-      setTimeout(() => srv.close(), 800);
+      // up for 5 health checks (~1 s at 200 ms), counted from the first
+      // one rather than from node's start, which is slow on a loaded box
+      let checks = 0;
+      srv.on('connection', () => { if (++checks === 5) srv.close(); });
       setInterval(() => {}, 1e6);`);
     const a = await start('health', {
       processes: [{ instanceId: 'web', command: 'node', args: [script], expectedPort: port,

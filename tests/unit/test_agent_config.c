@@ -286,10 +286,45 @@ test_supervisor_and_shipping_flags(void **state)
     expect_error(ARGC(empty_cmd), empty_cmd, no_env, "--");
 }
 
+/* --ship-inflight: requests in flight, 1..AGENT_SHIP_INFLIGHT_MAX. */
+static void
+test_ship_inflight(void **state)
+{
+    char *dflt[] = { "a", "--worker", "w", "--listen", ":1" };
+    char *one[] = { "a", "--worker", "w", "--listen", ":1",
+                    "--ship-inflight", "1" };
+    char *most[] = { "a", "--worker", "w", "--listen", ":1",
+                     "--ship-inflight=16" };
+    char *zero[] = { "a", "--worker", "w", "--listen", ":1",
+                     "--ship-inflight", "0" };
+    char *over[] = { "a", "--worker", "w", "--listen", ":1",
+                     "--ship-inflight", "17" };
+    char *const env[] = { "WHARF_SHIP_INFLIGHT=2", NULL };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(dflt), dflt, no_env, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(c.ship_inflight, 4);
+    assert_int_equal(agent_config_parse(&c, ARGC(dflt), dflt, env, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(c.ship_inflight, 2);
+    assert_int_equal(agent_config_parse(&c, ARGC(one), one, env, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(c.ship_inflight, 1);
+    assert_int_equal(agent_config_parse(&c, ARGC(most), most, no_env, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(c.ship_inflight, 16);
+    expect_error(ARGC(zero), zero, no_env, "--ship-inflight");
+    expect_error(ARGC(over), over, no_env, "--ship-inflight");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ship_inflight),
         cmocka_unit_test(test_minimal_flags),
         cmocka_unit_test(test_all_flags_and_equals_form),
         cmocka_unit_test(test_environment_and_flag_precedence),
