@@ -46,11 +46,35 @@ function sanitizerEnv(forNginx) {
   return env;
 }
 
+// WHARF_VALGRIND=1 (make test-valgrind): wharfd and wharf-agent run under
+// valgrind memcheck, one log per process in WHARF_VG_LOG_DIR, which
+// tests/run reads (an error or a definite leak fails the run). valgrind
+// runs the program in its own pid, so pids, signals and childPids() hold;
+// forked children are silent until they exec, and exec leaves valgrind.
+// Every wait (waitFor, Proc.stop) is scaled by TIMEOUT_SCALE.
+export const VALGRIND = process.env.WHARF_VALGRIND === '1';
+export const TIMEOUT_SCALE = VALGRIND ? Number(process.env.WHARF_TIMEOUT_SCALE || 5) : 1;
+function valgrindPrefix(name) {
+  if (!VALGRIND) return [];
+  const dir = process.env.WHARF_VG_LOG_DIR || os.tmpdir();
+  return ['valgrind', '--leak-check=full', '--errors-for-leak-kinds=definite', '--error-exitcode=99',
+    '--child-silent-after-fork=yes', '--num-callers=30', '--keep-debuginfo=yes', // nginx unloads the module before exit
+    `--log-file=${dir}/vg-${name}-%p.log`];
+}
+// Tests run wharfctl themselves (spawnSync(BIN.wharfctl)): under valgrind
+// BIN.wharfctl becomes a script that runs it under memcheck as well.
+if (VALGRIND && process.env.WHARF_VG_LOG_DIR) {
+  const wrapper = path.join(process.env.WHARF_VG_LOG_DIR, `wharfctl-vg-${process.pid}.sh`);
+  const argv = [...valgrindPrefix('wharfctl'), BIN.wharfctl].map((a) => `'${a}'`).join(' ');
+  fs.writeFileSync(wrapper, `#!/bin/sh\nexec ${argv} "$@"\n`, { mode: 0o755 });
+  BIN.wharfctl = wrapper;
+}
+
 // Waits until cond() returns a truthy value (sync or async), polling every
 // `interval` ms; throws with `what` (a string, or a function called at the
 // time of failure) after `timeout` ms.
 export async function waitFor(cond, { timeout = 10000, interval = 25, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
+  const deadline = Date.now() + timeout * TIMEOUT_SCALE;
   let last;
   for (;;) {
     try {
@@ -196,7 +220,7 @@ class Proc {
   async stop(timeout = 10000) {
     if (this.exit) return this.exit;
     this.child.kill('SIGTERM');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), timeout);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), timeout * TIMEOUT_SCALE);
     const r = await this.exited;
     clearTimeout(t);
     return r;
@@ -206,10 +230,13 @@ class Proc {
 // Agent options (issue 5): keys (generateKeys()'s, for --public-key;
 // without them the agent runs with --insecure-no-auth), orchestrator (URL
 // it ships to) and token (its ingest token), config (an object written as
-// its --config JSON file), app (["cmd", "arg", ...] run after "--").
+// its --config JSON file), app (["cmd", "arg", ...] run after "--"),
+// listen (default 127.0.0.1:0), wrap (a command that runs the agent, e.g.
+// ['ip', 'netns', 'exec', NS]: with an exec-ing wrapper the pid stays the
+// agent's).
 export async function startAgent({ name = 'demo', container, terminalCmd, env = {}, args = [], logDir,
-  keys, orchestrator, token, config, app } = {}) {
-  const a = ['--worker', name, '--listen', '127.0.0.1:0'];
+  keys, orchestrator, token, config, app, listen = '127.0.0.1:0', wrap = [] } = {}) {
+  const a = ['--worker', name, '--listen', listen];
   if (container) a.push('--container', container);
   if (terminalCmd) a.push('--terminal-cmd', terminalCmd);
   if (keys) a.push('--public-key', keys.publicPath);
@@ -222,7 +249,8 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
     a.push('--config', file);
   }
   const tail = app ? ['--', ...app] : [];
-  const p = new Proc(`agent-${name}`, BIN.agent, [...a, ...args, ...tail], {
+  const cmd = [...wrap, ...valgrindPrefix(`agent-${name}`), BIN.agent];
+  const p = new Proc(`agent-${name}`, cmd[0], [...cmd.slice(1), ...a, ...args, ...tail], {
     env: { ...sanitizerEnv(false), ...env },
     logDir,
   });
@@ -242,7 +270,9 @@ export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAd
   if (keys) extra.push('--public-key', keys.publicPath);
   if (wsAddr) extra.push('--ws-listen', wsAddr);
   if (gateway) extra.push('--gateway', gateway);
-  const p = new Proc('wharfd', BIN.wharfd, ['--listen', addr, '--db', path.join(dir, 'wharf.db'), ...extra, ...args], {
+  const vg = valgrindPrefix('wharfd');
+  const p = new Proc('wharfd', vg[0] || BIN.wharfd, [...vg.slice(1), ...(vg.length ? [BIN.wharfd] : []),
+    '--listen', addr, '--db', path.join(dir, 'wharf.db'), ...extra, ...args], {
     env: { ...sanitizerEnv(false), ...env },
     logDir,
   });
@@ -328,8 +358,13 @@ export function nginxTest(prefix, conf) {
 export async function startNginx({ prefix, conf, logDir }) {
   // -g "daemon off;" keeps the master as our child, so its pid is ours to
   // stop and its exit is seen; master_process stays on as in production.
-  const p = new Proc('nginx', BIN.nginx,
-    ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'logs/error.log'), '-g', 'daemon off;'], {
+  // WHARF_VALGRIND_NGINX=1 (with WHARF_VALGRIND=1) runs nginx under memcheck
+  // too, as one process (master_process off: valgrind follows no worker
+  // fork), so tests that reload or count workers do not apply.
+  const vg = VALGRIND && process.env.WHARF_VALGRIND_NGINX === '1' ? valgrindPrefix('nginx') : [];
+  const p = new Proc('nginx', vg[0] || BIN.nginx, [...vg.slice(1), ...(vg.length ? [BIN.nginx] : []),
+    '-p', prefix, '-c', conf, '-e', path.join(prefix, 'logs/error.log'),
+    '-g', vg.length ? 'daemon off; master_process off;' : 'daemon off;'], {
       env: sanitizerEnv(true),
       logDir,
     });
