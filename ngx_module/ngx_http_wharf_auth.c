@@ -875,12 +875,62 @@ ngx_http_wharf_sign(ngx_http_wharf_main_conf_t *wmcf,
 }
 
 
+/*
+ * The verified-token cache entries and the minted upstream tokens are
+ * ngx_alloc()ed, as they are replaced one by one during the process's
+ * life; they go with the cycle pool when the worker process exits, so
+ * that a memory checker sees nothing left behind.
+ */
+
+static void
+ngx_http_wharf_auth_cleanup(void *data)
+{
+    ngx_http_wharf_main_conf_t  *wmcf = data;
+
+    ngx_uint_t                     i;
+    ngx_queue_t                   *q;
+    ngx_http_wharf_worker_t      **w;
+    ngx_http_wharf_cache_entry_t  *e;
+
+    if (wmcf->cache) {
+        while (!ngx_queue_empty(&wmcf->cache->lru)) {
+            q = ngx_queue_head(&wmcf->cache->lru);
+            e = ngx_queue_data(q, ngx_http_wharf_cache_entry_t, lru);
+            ngx_http_wharf_cache_drop(wmcf->cache, e);
+        }
+    }
+
+    w = wmcf->workers.elts;
+
+    for (i = 0; i < wmcf->workers.nelts; i++) {
+        if (w[i]->token.data) {
+            ngx_free(w[i]->token.data);
+            w[i]->token.data = NULL;
+        }
+    }
+
+    if (wmcf->fleet_token.data) {
+        ngx_free(wmcf->fleet_token.data);
+        wmcf->fleet_token.data = NULL;
+    }
+}
+
+
 ngx_int_t
 ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf)
 {
     ngx_uint_t               i, n;
+    ngx_pool_cleanup_t      *cln;
     ngx_http_wharf_cache_t  *cache;
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_wharf_auth_cleanup;
+    cln->data = wmcf;
 
     if (wmcf->public_key.len == 0 || wmcf->auth_cache_size == 0) {
         return NGX_OK;

@@ -347,7 +347,7 @@ describe('wharfctl process control', () => {
   });
   after(async () => stack && stack.stop());
 
-  test('process restart / stop / start reach the agent (json, table, raw); a read-only token is refused', () => {
+  test('process restart / stop / start reach the agent (json, table, raw); a read-only token is refused', async () => {
     const env = { WHARF_URL: stack.http, WHARF_TOKEN: stack.token };
     const r = ctl(['process', 'restart', '-i', 'app', '--worker', 'demo'], { env });
     assert.equal(r.status, 0, r.err);
@@ -358,7 +358,15 @@ describe('wharfctl process control', () => {
     assert.equal(stop.status, 0, stop.err);
     assert.match(stop.out, /^WORKER\s+INSTANCE\s+STATUS/);
     assert.match(stop.out, /\napp\s+(stopping|stopped)\b|\n\S+\s+app\s+(stopping|stopped)\b/);
-    const start = ctl(['--format', 'raw', 'process', 'start', '-i', 'app', '--worker', 'demo'], { env });
+    // the stop answers as soon as SIGTERM is sent; until the agent has
+    // reaped the app a start is refused with -32009 (state conflict), so
+    // the start is retried on exactly that answer
+    let start;
+    const t0 = Date.now();
+    await waitFor(() => {
+      start = ctl(['--format', 'raw', 'process', 'start', '-i', 'app', '--worker', 'demo'], { env });
+      return start.status === 0 || !/-32009/.test(start.err);
+    }, { timeout: 10000, what: () => `a start once the app stopped (${start && start.err})` });
     assert.equal(start.status, 0, start.err);
     assert.equal(JSON.parse(start.out).jsonrpc, '2.0', 'raw is the JSON-RPC answer');
     assert.equal(JSON.parse(start.out).result.process.instanceId, 'app');
