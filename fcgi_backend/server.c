@@ -248,13 +248,30 @@ param(FCGX_Request *fr, const char *name)
     return FCGX_GetParam(name, fr->envp);
 }
 
+/* nginx sends a request of several segments on an upstream connection
+ * without TCP_NODELAY, so Nagle holds its last segment until this side
+ * ACKs what came before; with Linux's delayed ACK (up to 40 ms) every
+ * request of more than one segment stalled (measured: a 24 KB storeErrors
+ * took ~47 ms, 2.5 ms with quick ACKs). Linux leaves quick-ACK mode by
+ * itself, so it is asked for again before each read of a request. */
+static void
+server_quickack(int fd)
+{
+    int one = 1;
+
+    if (fd >= 0) {
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    }
+}
+
 /*
  * Reads stdin into a NUL-terminated buffer. expect is CONTENT_LENGTH
  * (0 if absent); nothing is read when it is over the limit. Returns -1
- * when out of memory.
+ * when out of memory. tcp_fd is the connection when it is TCP (for quick
+ * ACKs), else -1.
  */
 static int
-server_read_body(FCGX_Stream *in, size_t expect, size_t limit,
+server_read_body(FCGX_Stream *in, int tcp_fd, size_t expect, size_t limit,
                  char **out, size_t *out_len, int *too_large)
 {
     size_t cap, len = 0, want;
@@ -293,6 +310,7 @@ server_read_body(FCGX_Stream *in, size_t expect, size_t limit,
             buf = bigger;
         }
         want = cap - len < WHARFD_READ_MAX ? cap - len : WHARFD_READ_MAX;
+        server_quickack(tcp_fd);
         n = FCGX_GetStr(buf + len, (int) want, in);
         if (n <= 0) {
             break;
@@ -448,7 +466,10 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
     } else if (bad_length != 0) {
         wharfd_http_error(&resp, 400, "bad_request",
                           "CONTENT_LENGTH is not a number");
-    } else if (server_read_body(fr->in, expect, wd->config.body_limit, &body,
+    } else if (server_read_body(fr->in,
+                                wd->server.addr.kind == WHARFD_LISTEN_TCP
+                                ? fr->ipcFd : -1,
+                                expect, wd->config.body_limit, &body,
                                 &req.body_len, &req.body_too_large) != 0)
     {
         wharfd_http_error(&resp, 500, "internal", "out of memory");
@@ -560,6 +581,9 @@ server_idle_event(struct wharfd_server *srv, int fd)
 
     n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0) {
+        if (srv->addr.kind == WHARFD_LISTEN_TCP) {
+            server_quickack(fd);    /* the request's first segments */
+        }
         server_dispatch(srv, fd);
     } else {
         close(fd);      /* nginx closed it (n == 0), or it failed */
