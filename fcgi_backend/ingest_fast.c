@@ -497,7 +497,10 @@ fast_log(struct fp *f, struct fast_req *r)
             rc = fp_str_or_null(f, &pid);
         } else if (fp_key_is(&k, "metadata")) {
             bit = META;
-            rc = fp_metadata(f, &l->metadata);
+            /* a repeat is refused before it is parsed: parsing it would
+             * put a second copy over the first one's pointer (a leak
+             * found by fuzz_wharfd_ingest_fast) */
+            rc = (seen & META) ? -1 : fp_metadata(f, &l->metadata);
         } else {
             return -1;
         }

@@ -89,8 +89,11 @@ enum {
 static void
 query_where(const struct wharfd_query *q, struct sqlb *b)
 {
+    /* since/until: the time a row is about; a process row is about its
+     * last change */
     const char *time_col = q->kind == WHARFD_KIND_ERRORS ? "last_seen"
-                                                         : "timestamp";
+                           : q->kind == WHARFD_KIND_PROCESSES ? "updated_at"
+                           : "timestamp";
     char cond[96];
 
     if (q->worker) {

@@ -201,6 +201,9 @@ static const struct fcase cases[] = {
          "\"message\":\"\xff\"}]}}" },
     { 0, HEAD("storeLogs") "\"logs\":[{\"sequence\":61," TS ",\"level\":\"info\","
          "\"message\":\"x\",\"metadata\":{\"a\":1,\"a\":2}}]}}" },
+    /* metadata twice: the first copy leaked (fuzz_wharfd_ingest_fast) */
+    { 0, HEAD("storeLogs") "\"logs\":[{\"sequence\":63," TS ",\"level\":\"info\","
+         "\"message\":\"x\",\"metadata\":{\"a\":1},\"metadata\":{\"b\":2}}]}}" },
     { 0, HEAD("storeLogs") "\"logs\":[{\"sequence\":62,\"timestamp\":"
          "\"2026-13-27T09:00:00Z\",\"level\":\"info\",\"message\":\"x\"}]}}" },
     { 0, HEAD("storeLogs") "\"logs\":[]}}" },
