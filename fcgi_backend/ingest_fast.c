@@ -21,11 +21,6 @@
 #define FAST_META_KEYS 16
 
 /* The words of the enums, as methods_ingest.c has them. */
-static const char *const fast_levels[] = {
-    "debug", "info", "warn", "error", "output", NULL
-};
-static const char *const fast_streams[] = { "stdout", "stderr", NULL };
-
 /* The cursor, and one buffer for every decoded string of the body: a
  * decoded string is never longer than its JSON text, quotes included,
  * so len + 1 bytes hold them all with their NULs. */
@@ -518,8 +513,8 @@ fast_log(struct fp *f, struct fast_req *r)
         return -1;
     }
     l->sequence = seq;
-    l->level = fp_word(fast_levels, &level);
-    l->stream = stream.s ? fp_word(fast_streams, &stream) : NULL;
+    l->level = fp_word(wharfd_log_levels, &level);
+    l->stream = stream.s ? fp_word(wharfd_log_streams, &stream) : NULL;
     if (l->level == NULL || (stream.s != NULL && l->stream == NULL)) {
         return -1;
     }

@@ -416,3 +416,11 @@ wharfd_page_json(json_t *data, const struct wharfd_query *q, long long total,
                      "total", total >= 0 ? json_integer(total) : json_null(),
                      "hasMore", has_more);
 }
+
+const char *const wharfd_log_levels[] = {
+    "debug", "info", "warn", "error", "output", NULL
+};
+const char *const wharfd_log_streams[] = { "stdout", "stderr", NULL };
+const char *const wharfd_process_states[] = {
+    "starting", "running", "stopping", "stopped", "crashed", NULL
+};

@@ -126,4 +126,11 @@ int wharfd_internal(struct wharfd_rpc_error *err, const char *what);
  * write stored nothing and may be retried once space is back. */
 int wharfd_store_failed(struct wharfd_rpc_error *err, int rc, const char *what);
 
+/* The words the schema's CHECK constraints allow (schema/0001_init.sql),
+ * NULL-terminated: one list for the params checks of every method and
+ * for the fast ingest path, so they cannot disagree. */
+extern const char *const wharfd_log_levels[];
+extern const char *const wharfd_log_streams[];
+extern const char *const wharfd_process_states[];
+
 #endif

@@ -16,14 +16,6 @@
 #include "log.h"
 #include "wharfd.h"
 
-static const char *const log_levels[] = {
-    "debug", "info", "warn", "error", "output", NULL
-};
-static const char *const log_streams[] = { "stdout", "stderr", NULL };
-static const char *const process_states[] = {
-    "starting", "running", "stopping", "stopped", "crashed", NULL
-};
-
 /* Prefixes the field and message of an element's error: "logs[3].x". */
 static int
 elem_error(struct wharfd_rpc_error *err, const char *array, size_t i)
@@ -108,9 +100,9 @@ parse_log(struct wharfd *wd, json_t *o, struct wharfd_log_in *l,
                                     "sequence", "'sequence' is required");
     }
     if (wharfd_param_time(o, "timestamp", l->timestamp, &present, err) != 0
-        || wharfd_param_enum(o, "level", 1, log_levels, &l->level, err) != 0
+        || wharfd_param_enum(o, "level", 1, wharfd_log_levels, &l->level, err) != 0
         || param_message(wd, o, &l->message, &l->message_len, err) != 0
-        || wharfd_param_enum(o, "stream", 0, log_streams, &l->stream, err) != 0
+        || wharfd_param_enum(o, "stream", 0, wharfd_log_streams, &l->stream, err) != 0
         || wharfd_param_string(o, "source", 0, WHARFD_NAME_FIELD_MAX,
                                &l->source, err) != 0
         || wharfd_param_string(o, "processId", 0, WHARFD_NAME_FIELD_MAX,
@@ -528,7 +520,7 @@ method_upsert_process(void *ctx, json_t *params, json_t **result,
         || ingest_head(call, obj, 1, &h, err) != 0
         || wharfd_param_string(obj, "command", 1, 4096, &p.command, err) != 0
         || wharfd_param_string(obj, "cwd", 0, 4096, &p.cwd, err) != 0
-        || wharfd_param_enum(obj, "status", 1, process_states, &p.status,
+        || wharfd_param_enum(obj, "status", 1, wharfd_process_states, &p.status,
                              err) != 0
         || wharfd_param_int(obj, "pid", 0, INT32_MAX, &p.pid, &p.has_pid,
                             err) != 0

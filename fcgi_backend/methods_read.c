@@ -15,14 +15,6 @@
 #include "logstream.h"
 #include "wharfd.h"
 
-static const char *const log_levels[] = {
-    "debug", "info", "warn", "error", "output", NULL
-};
-static const char *const log_streams[] = { "stdout", "stderr", NULL };
-static const char *const process_states[] = {
-    "starting", "running", "stopping", "stopped", "crashed", NULL
-};
-
 /* An array of words (levels, streams) into ",a,b," for the query. */
 static int
 param_word_set(json_t *obj, const char *field, const char *const *words,
@@ -195,9 +187,9 @@ method_get_logs(void *ctx, json_t *params, json_t **result,
     q.kind = WHARFD_KIND_LOGS;
     if (wharfd_params_object(params, &obj, err) != 0
         || read_filters(call, obj, &q, &b, err) != 0
-        || param_word_set(obj, "levels", log_levels, b.levels,
+        || param_word_set(obj, "levels", wharfd_log_levels, b.levels,
                           sizeof(b.levels), &q.levels, err) != 0
-        || param_word_set(obj, "streams", log_streams, b.streams,
+        || param_word_set(obj, "streams", wharfd_log_streams, b.streams,
                           sizeof(b.streams), &q.streams, err) != 0
         || wharfd_param_int(obj, "afterSequence", 0, INT64_MAX, &q.after,
                             &q.has_after, err) != 0
@@ -284,7 +276,7 @@ method_get_processes(void *ctx, json_t *params, json_t **result,
     q.kind = WHARFD_KIND_PROCESSES;
     if (wharfd_params_object(params, &obj, err) != 0
         || read_filters(call, obj, &q, &b, err) != 0
-        || wharfd_param_enum(obj, "status", 0, process_states, &q.status,
+        || wharfd_param_enum(obj, "status", 0, wharfd_process_states, &q.status,
                              err) != 0)
     {
         return -1;
