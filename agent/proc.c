@@ -361,9 +361,10 @@ is_space(char c)
            || c == '\f';
 }
 
+/* seq: the line's local sequence (on_line). */
 static void
 on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
-              const char *line, size_t len, int64_t line_ms)
+              const char *line, size_t len, int64_t line_ms, uint64_t seq)
 {
     struct agent *agent = p->agent;
     char ts[40], hash[WHARF_ERRHASH_HEX_LEN + 1], *msg;
@@ -385,6 +386,14 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
         /* an integral level travels as an integer */
         json_object_set_new(e, "level",
                             json_integer((json_int_t) r->err_level));
+    }
+    if (e != NULL && p->seq_known) {
+        /* the shipped sequence of the line it was seen in: wharfd counts
+         * an occurrence once however often the call is resent. Before the
+         * base is known (getLastSequence not answered yet) it cannot be
+         * given, and the error counts on every send, as without it. */
+        json_object_set_new(e, "sequence",
+                            json_integer((json_int_t) (p->seq_base + seq)));
     }
     free(msg);
     if (e == NULL) {
@@ -439,7 +448,7 @@ on_line(void *ctx, const char *line, size_t len, unsigned flags)
         agent_api_on_line(agent, p, s->no, seq, r.level, line, len);
     }
     if (r.is_error) {
-        on_error_line(p, &r, line, len, agent->read_ms);
+        on_error_line(p, &r, line, len, agent->read_ms, seq);
     }
     agent_detect_release(&r);
 }

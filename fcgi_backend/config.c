@@ -35,6 +35,10 @@ const char wharfd_usage[] =
     "  --error-days N      delete errors not seen for N days (7; 0 keeps)\n"
     "  --max-logs N        keep at most N logs per worker (0: no limit)\n"
     "  --retention-interval S  seconds between retention runs (60; 0 off)\n"
+    "  --retention-worker NAME:KEY=VALUE[,KEY=VALUE...]\n"
+    "                      the worker NAME's own retention (repeatable):\n"
+    "                      max-logs=N, log-age=AGE, error-age=AGE; AGE is\n"
+    "                      seconds or Ns, Nm, Nh, Nd; 0 keeps (no limit)\n"
     "  --gateway URL       the gateway for process control\n"
     "                      (default http://127.0.0.1:8080)\n"
     "  --control-timeout S seconds to wait for an agent (default 10)\n"
@@ -109,6 +113,132 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
     }
     out->kind = WHARFD_LISTEN_TCP;
     out->port = (unsigned) port;
+    return 0;
+}
+
+/* A retention age: seconds, or a number with s, m, h or d; 0..36500d. */
+static int
+parse_age(const char *s, long long *out)
+{
+    static const struct { char unit; long long seconds; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }
+    };
+    char digits[24];
+    unsigned long n;
+    long long mult = 1;
+    size_t len = strlen(s), i;
+
+    if (len == 0 || len >= sizeof(digits)) {
+        return -1;
+    }
+    memcpy(digits, s, len + 1);
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (digits[len - 1] == units[i].unit) {
+            mult = units[i].seconds;
+            digits[--len] = '\0';
+            break;
+        }
+    }
+    if (parse_ulong(digits, 10, &n) != 0
+        || n > (unsigned long) (WHARFD_RETENTION_AGE_MAX / mult))
+    {
+        return -1;
+    }
+    *out = (long long) n * mult;
+    return 0;
+}
+
+/*
+ * --retention-worker NAME:KEY=VALUE[,KEY=VALUE...]. A later one for the
+ * same worker replaces the earlier one whole (so the command line's
+ * replaces the config file's).
+ */
+static int
+config_retention_worker(struct wharfd_config *cfg, const char *val,
+                        char *err, size_t errlen)
+{
+    struct wharfd_retention_worker w;
+    const char *colon = strchr(val, ':'), *p, *end, *eq;
+    char key[32], value[32];
+    unsigned long n;
+    long long *slot;
+    size_t i, len;
+
+    memset(&w, 0, sizeof(w));
+    w.max_logs = w.log_age = w.error_age = -1;
+    if (colon == NULL || colon[1] == '\0') {
+        return wharf_fail(err, errlen, "--retention-worker %s: expected "
+                          "NAME:KEY=VALUE[,KEY=VALUE...] (keys max-logs, "
+                          "log-age, error-age)", val);
+    }
+    len = (size_t) (colon - val);
+    if (!wharf_name_valid(val, len)) {
+        return wharf_fail(err, errlen, "--retention-worker %s: '%.*s' is not "
+                          "a worker name (1 to %d of a-z, 0-9 and '-', not "
+                          "starting with '-')", val, (int) len, val,
+                          WHARF_NAME_MAX);
+    }
+    memcpy(w.name, val, len);
+    for (p = colon + 1; ; p = end + 1) {
+        end = strchr(p, ',');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        eq = memchr(p, '=', (size_t) (end - p));
+        if (eq == NULL || eq == p) {
+            return wharf_fail(err, errlen, "--retention-worker %s: '%.*s' is "
+                              "not KEY=VALUE (keys max-logs, log-age, "
+                              "error-age)", val, (int) (end - p), p);
+        }
+        if ((size_t) (end - eq - 1) >= sizeof(value)) {
+            return wharf_fail(err, errlen, "--retention-worker %s: the value "
+                              "of '%.*s' is too long", val, (int) (eq - p), p);
+        }
+        /* a key longer than the buffer is unknown anyway */
+        snprintf(key, sizeof(key), "%.*s", (int) (eq - p), p);
+        snprintf(value, sizeof(value), "%.*s", (int) (end - eq - 1), eq + 1);
+        if (strcmp(key, "max-logs") == 0) {
+            slot = &w.max_logs;
+        } else if (strcmp(key, "log-age") == 0) {
+            slot = &w.log_age;
+        } else if (strcmp(key, "error-age") == 0) {
+            slot = &w.error_age;
+        } else {
+            return wharf_fail(err, errlen, "--retention-worker %s: unknown key "
+                              "'%s' (max-logs, log-age, error-age)", val, key);
+        }
+        if (*slot != -1) {
+            return wharf_fail(err, errlen, "--retention-worker %s: '%s' given "
+                              "twice", val, key);
+        }
+        if (slot == &w.max_logs) {
+            if (parse_ulong(value, 10, &n) != 0 || n > (unsigned long) LLONG_MAX) {
+                return wharf_fail(err, errlen, "--retention-worker %s: "
+                                  "max-logs '%s': must be a number (0: no "
+                                  "limit)", val, value);
+            }
+            *slot = (long long) n;
+        } else if (parse_age(value, slot) != 0) {
+            return wharf_fail(err, errlen, "--retention-worker %s: %s '%s': "
+                              "must be seconds or Ns, Nm, Nh, Nd, at most "
+                              "36500d (0: kept)", val, key, value);
+        }
+        if (*end == '\0') {
+            break;
+        }
+    }
+    for (i = 0; i < cfg->nretention_workers; i++) {
+        if (strcmp(cfg->retention_workers[i].name, w.name) == 0) {
+            cfg->retention_workers[i] = w;
+            return 0;
+        }
+    }
+    if (cfg->nretention_workers == WHARFD_RETENTION_WORKERS_MAX) {
+        return wharf_fail(err, errlen, "--retention-worker %s: at most %d "
+                          "workers may have their own retention", val,
+                          WHARFD_RETENTION_WORKERS_MAX);
+    }
+    cfg->retention_workers[cfg->nretention_workers++] = w;
     return 0;
 }
 
@@ -216,6 +346,9 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
             return wharf_fail(err, errlen, "--max-logs %s: must be a number", val);
         }
         cfg->max_logs = n;
+
+    } else if (strcmp(key, "retention-worker") == 0) {
+        return config_retention_worker(cfg, val, err, errlen);
 
     } else if (strcmp(key, "gateway") == 0) {
         if ((strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
@@ -330,6 +463,7 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
         { "error-days",  required_argument, NULL, 'E' },
         { "max-logs",    required_argument, NULL, 'N' },
         { "retention-interval", required_argument, NULL, 'R' },
+        { "retention-worker", required_argument, NULL, 'W' },
         { "gateway",     required_argument, NULL, 'g' },
         { "control-timeout", required_argument, NULL, 'T' },
         { "ws-listen",   required_argument, NULL, 'w' },

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/un.h>
 
+#include "name.h"
+
 /* Largest accepted request body. Kept in memory whole, once per busy
  * thread, so threads * limit bounds the memory used for bodies. */
 #define WHARFD_BODY_LIMIT_DEFAULT (8UL * 1024 * 1024)
@@ -62,6 +64,25 @@ enum wharfd_action {
 #define WHARFD_RETENTION_DAYS_DEFAULT 7
 #define WHARFD_RETENTION_INTERVAL_DEFAULT 60   /* seconds between runs */
 
+/* Longest retention age, in seconds: 36500 days, as --log-days. */
+#define WHARFD_RETENTION_AGE_MAX (36500LL * 86400)
+
+/* Workers that may have retention values of their own
+ * (--retention-worker, repeatable). */
+#define WHARFD_RETENTION_WORKERS_MAX 256
+
+/*
+ * One --retention-worker NAME:KEY=VALUE[,KEY=VALUE...]: the values that
+ * replace the global ones for the worker NAME (an exact worker name).
+ * A key not given keeps the global value (-1 here).
+ */
+struct wharfd_retention_worker {
+    char name[WHARF_NAME_MAX + 1];
+    long long max_logs;         /* newest logs kept, 0: no limit */
+    long long log_age;          /* seconds, 0: logs are kept */
+    long long error_age;        /* seconds, 0: errors are kept */
+};
+
 /* How long process control waits for the gateway and agent. */
 #define WHARFD_CONTROL_TIMEOUT_DEFAULT 10      /* seconds */
 
@@ -82,6 +103,8 @@ struct wharfd_config {
     unsigned error_days;        /* retention of errors, 0 = keep */
     unsigned long max_logs;     /* per worker, 0 = no limit */
     unsigned retention_interval;/* seconds; 0 = retention off */
+    struct wharfd_retention_worker retention_workers[WHARFD_RETENTION_WORKERS_MAX];
+    size_t nretention_workers;  /* by name, in the order first given */
     char gateway[256];          /* base URL of the gateway (nginx) */
     unsigned control_timeout;   /* seconds */
     struct wharfd_listen ws_listen;

@@ -283,8 +283,10 @@ feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
         const struct wharfd_error_batch *b = rows;
 
         for (i = 0; i < b->n; i++) {
-            publish_row(f, KIND_ERROR, "error", b->worker, b->container,
-                        b->instance, build_error, rows, i);
+            if (!b->errors[i].duplicate) {  /* a resend is not news */
+                publish_row(f, KIND_ERROR, "error", b->worker, b->container,
+                            b->instance, build_error, rows, i);
+            }
         }
         break;
     }

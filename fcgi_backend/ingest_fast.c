@@ -552,13 +552,14 @@ fast_is_hex64(const struct fstr *h)
 static int
 fast_error(struct fp *f, struct fast_req *r)
 {
-    enum { LEVEL = 1, MSG = 2, TS = 4, RAW = 8, PID = 16, HASH = 32 };
+    enum { LEVEL = 1, MSG = 2, TS = 4, RAW = 8, PID = 16, HASH = 32,
+           SEQ = 64 };
     struct fstr k, msg = { 0 }, ts = { 0 }, raw = { 0 }, pid = { 0 },
                 hash = { 0 };
     struct wharfd_error_in *e;
     unsigned seen = 0, bit;
-    int first = 1, rc, has_level = 0;
-    long long level = 0;
+    int first = 1, rc, has_level = 0, has_seq = 0;
+    long long level = 0, seq = 0;
 
     if (fast_grow(r, sizeof(*r->errs)) == NULL || !fp_eat(f, '{')) {
         return -1;
@@ -588,6 +589,14 @@ fast_error(struct fp *f, struct fast_req *r)
         } else if (fp_key_is(&k, "errorHash")) {
             bit = HASH;
             rc = fp_str_or_null(f, &hash);
+        } else if (fp_key_is(&k, "sequence")) {
+            bit = SEQ;
+            if (fp_peek(f) == 'n') {
+                rc = fp_lit(f, "null", 4) ? 0 : -1;
+            } else {
+                rc = fp_int(f, &seq, NULL, NULL);
+                has_seq = rc == 0;
+            }
         } else {
             return -1;
         }
@@ -600,11 +609,13 @@ fast_error(struct fp *f, struct fast_req *r)
         || msg.len > r->wd->config.message_max || !fp_len_ok(&ts, 64)
         || !fp_len_ok(&raw, r->wd->config.message_max)
         || !fp_len_ok(&pid, WHARFD_NAME_FIELD_MAX)
-        || (hash.s != NULL && !fast_is_hex64(&hash)))
+        || (hash.s != NULL && !fast_is_hex64(&hash))
+        || (has_seq && seq < 1))
     {
         return -1;
     }
     e->level = (double) level;
+    e->sequence = has_seq ? seq : 0;
     if (ts.s == NULL) {
         memcpy(e->timestamp, r->now, WHARFD_TS_LEN + 1);
     } else if (wharfd_time_normalize(ts.s, ts.len, e->timestamp) != 0) {
@@ -829,7 +840,7 @@ fast_call_answer(struct fast_call *c, struct wharfd_jsonw *w)
 {
     struct wharfd_rpc_error err;
     char message[384];
-    long long stored = 0;
+    long long stored = 0, duplicates = 0;
     size_t i;
 
     if (c->store_rc != 0) {
@@ -857,16 +868,22 @@ fast_call_answer(struct fast_call *c, struct wharfd_jsonw *w)
     } else {
         for (i = 0; i < c->r.n; i++) {
             stored += c->r.errs[i].stored;
+            duplicates += c->r.errs[i].duplicate;
         }
         wharfd_jsonw_int(w, stored);
         wharfd_jsonw_lit(w, ",\"repeated\":");
-        wharfd_jsonw_int(w, (long long) c->r.n - stored);
+        wharfd_jsonw_int(w, (long long) c->r.n - stored - duplicates);
+        wharfd_jsonw_lit(w, ",\"duplicates\":");
+        wharfd_jsonw_int(w, duplicates);
         wharfd_jsonw_lit(w, ",\"errors\":[");
         for (i = 0; i < c->r.n; i++) {
             wharfd_jsonw_lit(w, i ? ",{\"errorHash\":\"" : "{\"errorHash\":\"");
             wharfd_jsonw_raw(w, c->r.errs[i].hash, WHARF_ERRHASH_HEX_LEN);
             wharfd_jsonw_lit(w, "\",\"occurrenceCount\":");
             wharfd_jsonw_int(w, c->r.errs[i].occurrence_count);
+            if (c->r.errs[i].duplicate) {
+                wharfd_jsonw_lit(w, ",\"duplicate\":true");
+            }
             wharfd_jsonw_raw(w, "}", 1);
         }
         wharfd_jsonw_raw(w, "]", 1);

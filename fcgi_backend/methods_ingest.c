@@ -320,6 +320,13 @@ parse_error(struct wharfd *wd, json_t *o, struct wharfd_error_in *e,
     if (!present) {
         memcpy(e->timestamp, now, WHARFD_TS_LEN + 1);
     }
+    /* The sequence of the log line the error was seen in: with it, a
+     * resent occurrence is counted once (store.h). Absent: 0. */
+    if (wharfd_param_int(o, "sequence", 1, INT64_MAX, &e->sequence, &present,
+                         err) != 0)
+    {
+        return -1;
+    }
     if (hash != NULL) {
         if (!is_hex64(hash)) {
             return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS,
@@ -345,7 +352,7 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
     char now[WHARF_TIME_LEN];
     json_t *list;
     size_t i, n;
-    long long stored = 0;
+    long long stored = 0, duplicates = 0;
     int rc;
 
     memset(&b, 0, sizeof(b));
@@ -384,29 +391,47 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
         free(b.errors);
         return wharfd_store_failed(err, rc, "storing the errors failed");
     }
+    /* A resend's entry says so ("duplicate": true); the others keep the
+     * version-1 shape. ingest_fast.c writes the same bytes. */
     if (array == NULL) {
         *result = json_pack("{s:s,s:I,s:i}", "errorHash", b.errors[0].hash,
                             "occurrenceCount",
                             (json_int_t) b.errors[0].occurrence_count,
                             "stored", b.errors[0].stored);
+        if (*result != NULL && b.errors[0].duplicate
+            && json_object_set_new(*result, "duplicate", json_true()) != 0)
+        {
+            json_decref(*result);
+            *result = NULL;
+        }
         free(b.errors);
         return *result ? 0 : wharfd_internal(err, "out of memory");
     }
     list = json_array();
     for (i = 0; list != NULL && i < n; i++) {
+        json_t *one = json_pack("{s:s,s:I}", "errorHash", b.errors[i].hash,
+                                "occurrenceCount",
+                                (json_int_t) b.errors[i].occurrence_count);
+
         stored += b.errors[i].stored;
-        if (json_array_append_new(list, json_pack("{s:s,s:I}", "errorHash",
-                                  b.errors[i].hash, "occurrenceCount",
-                                  (json_int_t) b.errors[i].occurrence_count))
-            != 0)
+        duplicates += b.errors[i].duplicate;
+        if (one != NULL && b.errors[i].duplicate
+            && json_object_set_new(one, "duplicate", json_true()) != 0)
         {
+            json_decref(one);
+            one = NULL;
+        }
+        if (json_array_append_new(list, one) != 0) {
             json_decref(list);
             list = NULL;
         }
     }
     free(b.errors);
-    *result = list ? json_pack("{s:I,s:I,s:o}", "stored", (json_int_t) stored,
-                               "repeated", (json_int_t) ((long long) n - stored),
+    *result = list ? json_pack("{s:I,s:I,s:I,s:o}", "stored",
+                               (json_int_t) stored, "repeated",
+                               (json_int_t) ((long long) n - stored
+                                             - duplicates),
+                               "duplicates", (json_int_t) duplicates,
                                "errors", list) : NULL;
     return *result ? 0 : wharfd_internal(err, "out of memory");
 }

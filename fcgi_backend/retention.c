@@ -8,36 +8,140 @@
 #include "log.h"
 #include "wharfd.h"
 
-/* ISO time of now - days. */
-static void
-cutoff(unsigned days, char *buf, size_t size)
+/* ISO time (as stored: milliseconds) of now_ms - seconds, into buf; NULL
+ * when seconds is 0 (kept whatever their age). */
+static const char *
+cutoff(long long now_ms, long long seconds, char *buf, size_t size)
 {
-    time_t t = time(NULL) - (time_t) days * 86400;
+    long long ms = now_ms - seconds * 1000, sec = ms / 1000,
+              rem = ms % 1000;
     struct tm tm;
+    time_t t;
+    size_t n;
 
+    if (seconds <= 0) {
+        return NULL;
+    }
+    if (rem < 0) {
+        rem += 1000;    /* before 1970 (a 100-year age): floor, not trunc */
+        sec--;
+    }
+    t = (time_t) sec;
     gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, size - n, ".%03dZ", (int) rem);
+    return buf;
+}
+
+/* The values of one worker: its --retention-worker where a key was
+ * given, the global ones for the rest. */
+void
+wharfd_retention_policy(const struct wharfd_config *c, const char *worker,
+                        struct wharfd_retention_policy *p)
+{
+    size_t i;
+
+    p->max_logs = (long long) c->max_logs;
+    p->log_age = (long long) c->log_days * 86400;
+    p->error_age = (long long) c->error_days * 86400;
+    for (i = 0; i < c->nretention_workers; i++) {
+        const struct wharfd_retention_worker *w = &c->retention_workers[i];
+
+        if (strcmp(w->name, worker) == 0) {
+            if (w->max_logs >= 0) {
+                p->max_logs = w->max_logs;
+            }
+            if (w->log_age >= 0) {
+                p->log_age = w->log_age;
+            }
+            if (w->error_age >= 0) {
+                p->error_age = w->error_age;
+            }
+            return;
+        }
+    }
+}
+
+/*
+ * One pass, worker by worker: for each worker with logs, the cut-off id
+ * of its policy (found on a reader, store.h), then its old logs in writer
+ * steps of WHARFD_RETENTION_STEP; then each worker's old errors alike.
+ * Every cut-off of the pass is taken from one clock reading.
+ */
+long long
+wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
+{
+    const struct wharfd_config *c = &wd->config;
+    struct wharfd_retention_policy p;
+    char worker[1024] = "", before[32];   /* names are <= 63 bytes */
+    long long below, deleted, total = 0;
+    int found, kind;
+
+    for (kind = 0; kind < 2; kind++) {
+        worker[0] = '\0';
+        for (;;) {
+            if (atomic_load(&wd->stopping)) {
+                return total;
+            }
+            if (wharfd_store_retain_next_worker(wd->store, kind == 0
+                                                ? WHARFD_KIND_LOGS
+                                                : WHARFD_KIND_ERRORS,
+                                                worker, worker,
+                                                sizeof(worker), &found) != 0)
+            {
+                return -1;
+            }
+            if (!found) {
+                break;
+            }
+            wharfd_retention_policy(c, worker, &p);
+            if (kind == 0) {
+                if (wharfd_store_retain_logs_plan(wd->store, worker,
+                        cutoff(now_ms, p.log_age, before, sizeof(before)),
+                        p.max_logs, &below) != 0)
+                {
+                    return -1;
+                }
+                deleted = below > 0 ? WHARFD_RETENTION_STEP : 0;
+                while (deleted == WHARFD_RETENTION_STEP
+                       && !atomic_load(&wd->stopping))
+                {
+                    if (wharfd_store_retain_logs(wd->store, worker, below,
+                                                 WHARFD_RETENTION_STEP,
+                                                 &deleted) != 0)
+                    {
+                        return -1;
+                    }
+                    total += deleted;
+                }
+            } else if (cutoff(now_ms, p.error_age, before,
+                              sizeof(before)) != NULL)
+            {
+                do {
+                    if (wharfd_store_retain_errors(wd->store, worker, before,
+                                                   WHARFD_RETENTION_STEP,
+                                                   &deleted) != 0)
+                    {
+                        return -1;
+                    }
+                    total += deleted;
+                } while (deleted == WHARFD_RETENTION_STEP
+                         && !atomic_load(&wd->stopping));
+            }
+        }
+    }
+    return total;
 }
 
 long long
 wharfd_retention_run(struct wharfd *wd)
 {
-    const struct wharfd_config *c = &wd->config;
-    char logs_before[32], errors_before[32];
-    long long deleted, total = 0;
+    struct timespec now;
+    long long total;
 
-    cutoff(c->log_days, logs_before, sizeof(logs_before));
-    cutoff(c->error_days, errors_before, sizeof(errors_before));
-    do {
-        if (wharfd_store_retain(wd->store, c->log_days ? logs_before : NULL,
-                                c->error_days ? errors_before : NULL,
-                                (long long) c->max_logs,
-                                WHARFD_RETENTION_STEP, &deleted) != 0)
-        {
-            return -1;
-        }
-        total += deleted;
-    } while (deleted == WHARFD_RETENTION_STEP && !atomic_load(&wd->stopping));
+    clock_gettime(CLOCK_REALTIME, &now);
+    total = wharfd_retention_run_at(wd, (long long) now.tv_sec * 1000
+                                        + now.tv_nsec / 1000000);
     if (total > 0) {
         wharf_info("retention: %lld rows deleted", total);
     }

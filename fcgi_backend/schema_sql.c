@@ -27,9 +27,12 @@
     extern const char sym[] __attribute__((visibility("hidden")))
 
 WHARFD_SQL_FILE(wharfd_sql_0001_init, "schema/0001_init.sql");
+WHARFD_SQL_FILE(wharfd_sql_0002_error_sequence,
+                "schema/0002_error_sequence.sql");
 
 const struct wharfd_migration wharfd_migrations[] = {
     { 1, "0001_init", wharfd_sql_0001_init },
+    { 2, "0002_error_sequence", wharfd_sql_0002_error_sequence },
 };
 
 const size_t wharfd_migrations_count =

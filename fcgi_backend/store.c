@@ -61,19 +61,36 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
     /* D2 as wharf keeps it: first_seen the earliest, last_seen and
      * timestamp the latest; message, level, process_id of the first.
      * ?11 occurrences at once (the repeats of one batch, folded by
-     * store_write.c), ?6 the latest and ?12 the earliest of their times. */
+     * store_write.c), ?6 the latest and ?12 the earliest of their times.
+     * ?13 the highest sequence among them (NULL: none has one), kept in
+     * last_sequence. ?14, the lowest sequence among them (NULL: none),
+     * is the resend gate: when the row has already counted it
+     * (last_sequence >= ?14) nothing changes and no row is RETURNed, and
+     * store_write.c sorts the occurrences out one by one (the rare case
+     * of a resend). Without sequences (?13, ?14 NULL) this is the
+     * version-1 upsert. */
     [WHARFD_W_ERROR_UPSERT] =
         "INSERT INTO container_errors (worker_name, container_name,"
         " instance_id, process_id, error_hash, timestamp, level, message,"
-        " raw_output, occurrence_count, first_seen, last_seen, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?6, ?10)"
+        " raw_output, occurrence_count, first_seen, last_seen, created_at,"
+        " last_sequence)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?6, ?10, ?13)"
         " ON CONFLICT (worker_name, instance_id, error_hash) DO UPDATE SET"
         "  occurrence_count = occurrence_count + excluded.occurrence_count,"
         "  timestamp = max(timestamp, excluded.timestamp),"
         "  raw_output = excluded.raw_output,"
         "  first_seen = min(first_seen, excluded.first_seen),"
-        "  last_seen = max(last_seen, excluded.last_seen)"
+        "  last_seen = max(last_seen, excluded.last_seen),"
+        "  last_sequence = CASE WHEN excluded.last_sequence IS NULL"
+        "   THEN last_sequence"
+        "   ELSE max(coalesce(last_sequence, 0), excluded.last_sequence) END"
+        " WHERE ?14 IS NULL OR last_sequence IS NULL OR last_sequence < ?14"
         " RETURNING occurrence_count",
+
+    /* The row's count and last counted sequence (the resend case). */
+    [WHARFD_W_ERROR_LOOKUP] =
+        "SELECT occurrence_count, last_sequence FROM container_errors"
+        " WHERE worker_name = ?1 AND instance_id = ?2 AND error_hash = ?3",
 
     [WHARFD_W_PROCESS_UPSERT] =
         "INSERT INTO container_processes (worker_name, container_name,"
@@ -108,27 +125,20 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
         "DELETE FROM container_errors WHERE worker_name = ?1"
         " AND instance_id = ?2",
 
-    /* Retention in steps of ?2 rows. created_at is set by the writer at
-     * commit time, so it grows with id: the rows older than the cut-off
-     * are the ids below the first young row, found by walking from the
-     * oldest (only over the rows that go anyway). */
-    [WHARFD_W_RETAIN_LOGS_AGE] =
+    /* Retention (store_retain.c): the oldest ?3 logs of worker ?1 below
+     * id ?2 (the cut-off its plan found), by the (worker_name) index
+     * from the worker's oldest row, so a step reads only what it
+     * deletes. */
+    [WHARFD_W_RETAIN_LOGS_BELOW] =
         "DELETE FROM container_logs WHERE id IN ("
-        " SELECT id FROM container_logs WHERE id < coalesce("
-        "  (SELECT id FROM container_logs WHERE created_at >= ?1"
-        "   ORDER BY id LIMIT 1),"
-        "  (SELECT max(id) + 1 FROM container_logs))"
-        " ORDER BY id LIMIT ?2)",
-    [WHARFD_W_RETAIN_ERRORS_AGE] =
+        " SELECT id FROM container_logs WHERE worker_name = ?1 AND id < ?2"
+        " ORDER BY id LIMIT ?3)",
+    /* Up to ?3 errors of worker ?1 not seen since ?2: one row per
+     * distinct error, a worker's rows found by the dedup key's prefix. */
+    [WHARFD_W_RETAIN_ERRORS_BEFORE] =
         "DELETE FROM container_errors WHERE id IN ("
-        " SELECT id FROM container_errors WHERE last_seen < ?1 LIMIT ?2)",
-    /* The oldest rows of worker ?1 beyond its newest ?3. */
-    [WHARFD_W_RETAIN_LOGS_COUNT] =
-        "DELETE FROM container_logs WHERE id IN ("
-        " SELECT id FROM container_logs WHERE worker_name = ?1 AND id <="
-        "  (SELECT id FROM container_logs WHERE worker_name = ?1"
-        "   ORDER BY id DESC LIMIT 1 OFFSET ?3)"
-        " ORDER BY id LIMIT ?2)",
+        " SELECT id FROM container_errors WHERE worker_name = ?1"
+        " AND last_seen < ?2 LIMIT ?3)",
 };
 
 void

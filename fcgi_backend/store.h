@@ -155,6 +155,14 @@ struct wharfd_log_batch {
 
 int wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b);
 
+/*
+ * One occurrence of an error. sequence is the sequence number of the log
+ * line it was seen in (>= 1), 0 when the caller gave none. An occurrence
+ * with a sequence is counted once: the row keeps the highest sequence it
+ * has counted (last_sequence), and an occurrence whose sequence is not
+ * above it is a resend (duplicate = 1) that changes nothing. One without
+ * a sequence is counted every time it is sent.
+ */
 struct wharfd_error_in {
     double level;
     char timestamp[WHARFD_TS_LEN + 1];
@@ -163,9 +171,11 @@ struct wharfd_error_in {
     const char *raw_output;     /* NULL */
     const char *process_id;     /* NULL */
     char hash[65];
+    long long sequence;         /* 0: none */
     /* out */
-    long long occurrence_count;
-    int stored;                 /* 1: a new row, 0: a repeat */
+    long long occurrence_count; /* the row's count once this one is applied */
+    int stored;                 /* 1: a new row */
+    int duplicate;              /* 1: a resend, not counted */
 };
 
 struct wharfd_error_batch {
@@ -206,12 +216,39 @@ int wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
                        const char *worker, const char *instance,
                        long long *count);
 
-/* Retention: deletes up to `step` rows older than the cut-offs (ISO
- * times) and, for logs, beyond max_logs per worker. *deleted tells how
- * many; call again while it is `step`. */
-int wharfd_store_retain(struct wharfd_store *st, const char *logs_before,
-                        const char *errors_before, long long max_logs,
-                        long long step, long long *deleted);
+/*
+ * Retention, driven by retention.c one worker at a time. What is to go is
+ * found on a reader connection (never in the writer's way); the writer
+ * then deletes it in jobs of at most `step` rows, so ingestion waits for
+ * at most one small step. Times are ISO text as stored.
+ */
+
+/* The first worker name after `after` ("" for the first) that has rows
+ * of kind (LOGS or ERRORS), into out; *found = 0 when there is none. */
+int wharfd_store_retain_next_worker(struct wharfd_store *st,
+                                    enum wharfd_kind kind, const char *after,
+                                    char *out, size_t size, int *found);
+
+/* The cut-off of worker's logs: *below receives the id under which every
+ * log of the worker is either received (created_at) before logs_before
+ * (NULL: no age limit) or beyond its newest max_logs (0: no limit); 0
+ * when no log goes. created_at is set at commit and so grows with id: the
+ * age cut-off is found by a binary search over the ids, a few index
+ * seeks whatever the number of rows. */
+int wharfd_store_retain_logs_plan(struct wharfd_store *st, const char *worker,
+                                  const char *logs_before, long long max_logs,
+                                  long long *below);
+
+/* Deletes up to step logs of worker with an id below `below`, oldest
+ * first; *deleted says how many (call again while it is step). */
+int wharfd_store_retain_logs(struct wharfd_store *st, const char *worker,
+                             long long below, long long step,
+                             long long *deleted);
+
+/* Deletes up to step errors of worker last seen before `before`. */
+int wharfd_store_retain_errors(struct wharfd_store *st, const char *worker,
+                               const char *before, long long step,
+                               long long *deleted);
 
 /*
  * Called by the writer thread after each commit, once per committed write

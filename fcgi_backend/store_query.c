@@ -299,9 +299,19 @@ wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
     if (r == NULL) {
         return -1;
     }
-    s = wharfd_reader_stmt(st, r, "SELECT coalesce(max(sequence), 0)"
-                           " FROM container_logs WHERE worker_name = ?1"
-                           " AND instance_id = ?2");
+    /* The highest sequence seen of the instance, in its logs or carried by
+     * a counted error: an error can carry the sequence of a line that was
+     * dropped (buffer full), and an agent restarted after it must not
+     * number new lines at or below it, or their errors would be taken for
+     * resends (see storeErrors). Both maxima are index reads: the logs'
+     * unique (worker, instance, sequence), the errors' (worker, instance,
+     * hash) prefix over that instance's few distinct errors. */
+    s = wharfd_reader_stmt(st, r, "SELECT max("
+                           "coalesce((SELECT max(sequence) FROM container_logs"
+                           " WHERE worker_name = ?1 AND instance_id = ?2), 0),"
+                           "coalesce((SELECT max(last_sequence)"
+                           " FROM container_errors WHERE worker_name = ?1"
+                           " AND instance_id = ?2), 0))");
     if (s != NULL) {
         sqlite3_bind_text(s, 1, worker, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);

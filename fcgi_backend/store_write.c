@@ -94,32 +94,86 @@ wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b)
 /*
  * Repeats inside one batch are folded into one upsert per error hash (an
  * error storm sends the same error many times in a batch; bench/ingest
- * sends each of 100 fingerprints 5 times per batch of 500). One upsert
- * with occurrence_count + k gives the row the agent would get from k
- * upserts one after another:
- *   - a new row takes the group's first element's message, level and
- *     process_id (the first INSERT's), and raw_output of its last element
- *     (each repeat's DO UPDATE replaces it);
- *   - timestamp and last_seen are the max, first_seen the min, over the
- *     group and the row (max/min of ISO text are time order);
- *   - element j (1-based) of a group of k gets occurrenceCount C - k + j,
- *     C being the count the upsert returns: what its own upsert would
- *     have returned, so "stored" (count 1) is the same too.
+ * sends each of 100 fingerprints 5 times per batch of 500). The batch
+ * gives the rows and answers that its elements sent one by one, in order,
+ * would give (tests/unit/test_wharfd_ingest_fast.c checks it):
+ *   - an element counts unless it carries a sequence that is not above
+ *     the highest sequence counted so far for its row: the row's
+ *     last_sequence, or an earlier element of the group. The others are
+ *     resends (duplicate = 1): they change nothing.
+ *   - the counted elements of a group become one upsert with
+ *     occurrence_count + k. A new row takes the group's first element's
+ *     message, level and process_id (the first INSERT's), and raw_output
+ *     of its last counted element (each repeat's DO UPDATE replaces it);
+ *     timestamp and last_seen are the max, first_seen the min, over the
+ *     counted elements and the row (max/min of ISO text are time order);
+ *     last_sequence the max of the row's and theirs.
+ *   - counted element j (1-based) of a group of k gets occurrenceCount
+ *     C - k + j, C being the count the upsert returns: what its own
+ *     upsert would have returned, so "stored" (count 1) is the same too;
+ *     a resend gets the count as it stands when it comes (the count of
+ *     the counted elements before it).
+ * Which elements count can be told in the batch alone except against the
+ * row's last_sequence. The upsert's gate (store.c) handles the common
+ * cases in the one statement: a new row, or one whose last_sequence is
+ * below every sequence of the group, takes all of them. Only when the row
+ * already holds some of them (a resend, or a batch overlapping an earlier
+ * one) is the row read and the group sorted out element by element.
  */
+#define ERR_NONE ((size_t) -1)
+
 struct err_group {
-    size_t first, last;         /* element indexes */
-    const char *ts_min, *ts_max;
-    long long k, count, seen;   /* elements; count after the upsert */
+    size_t first, last;         /* first element; last counted element */
+    const char *ts_min, *ts_max;    /* over the counted elements */
+    long long k;                /* counted elements */
+    long long seq_min, seq_max; /* their lowest, highest sequence; 0 none */
+    long long count;            /* the row's count after the upsert */
+    long long seen;             /* counted elements answered so far */
 };
 
-/* The group of each element (groups in order of first appearance), by
- * an open-addressing table on the hash. Returns the number of groups, or
- * 0 when out of memory (each element then is its own upsert). */
-static size_t
-err_group(const struct wharfd_error_batch *b, struct err_group *g,
-          size_t *of)
+/* Adds element i (of e) to g as counted. */
+static void
+err_count(struct err_group *g, size_t i, const struct wharfd_error_in *e)
 {
-    size_t cap = 16, ng = 0, i, h, k;
+    if (g->k == 0) {
+        g->ts_min = g->ts_max = e->timestamp;
+    } else {
+        if (strcmp(e->timestamp, g->ts_min) < 0) {
+            g->ts_min = e->timestamp;
+        }
+        if (strcmp(e->timestamp, g->ts_max) > 0) {
+            g->ts_max = e->timestamp;
+        }
+    }
+    g->k++;
+    g->last = i;
+    if (e->sequence > 0) {
+        if (g->seq_min == 0) {
+            g->seq_min = e->sequence;
+        }
+        g->seq_max = e->sequence;   /* counted sequences only grow */
+    }
+}
+
+/* A group of one element, i. */
+static void
+err_group_one(struct err_group *g, size_t i, const struct wharfd_error_in *e)
+{
+    memset(g, 0, sizeof(*g));
+    g->first = i;
+    err_count(g, i, e);
+}
+
+/* The group of each element (groups in order of first appearance), by
+ * an open-addressing table on the hash; next[] chains a group's elements
+ * in order. Elements whose sequence is not above an earlier one of their
+ * group are marked duplicate here. Returns the number of groups, or 0
+ * when out of memory (each element then is its own upsert). */
+static size_t
+err_group(struct wharfd_error_batch *b, struct err_group *g, size_t *of,
+          size_t *next)
+{
+    size_t cap = 16, ng = 0, i, h, k, *tail;
     unsigned long long x;
     size_t *table;
 
@@ -127,15 +181,19 @@ err_group(const struct wharfd_error_batch *b, struct err_group *g,
         cap *= 2;
     }
     table = malloc(cap * sizeof(*table));
-    if (table == NULL) {
+    tail = malloc(b->n * sizeof(*tail));   /* each group's last element */
+    if (table == NULL || tail == NULL) {
+        free(table);
+        free(tail);
         return 0;
     }
     for (i = 0; i < cap; i++) {
-        table[i] = (size_t) -1;
+        table[i] = ERR_NONE;
     }
     for (i = 0; i < b->n; i++) {
-        const struct wharfd_error_in *e = &b->errors[i];
+        struct wharfd_error_in *e = &b->errors[i];
 
+        next[i] = ERR_NONE;
         /* The hash is hex of a SHA-256 (or the caller's 64 hex digits):
          * its first 16 digits spread well enough. */
         x = 1469598103934665603ULL;
@@ -143,12 +201,10 @@ err_group(const struct wharfd_error_batch *b, struct err_group *g,
             x = (x ^ (unsigned char) e->hash[k]) * 1099511628211ULL;
         }
         for (h = (size_t) x & (cap - 1);; h = (h + 1) & (cap - 1)) {
-            if (table[h] == (size_t) -1) {
+            if (table[h] == ERR_NONE) {
                 table[h] = ng;
-                g[ng].first = g[ng].last = i;
-                g[ng].ts_min = g[ng].ts_max = e->timestamp;
-                g[ng].k = 1;
-                g[ng].seen = 0;
+                err_group_one(&g[ng], i, e);
+                tail[ng] = i;
                 of[i] = ng++;
                 break;
             }
@@ -157,27 +213,39 @@ err_group(const struct wharfd_error_batch *b, struct err_group *g,
             {
                 struct err_group *gr = &g[table[h]];
 
-                gr->last = i;
-                gr->k++;
-                if (strcmp(e->timestamp, gr->ts_min) < 0) {
-                    gr->ts_min = e->timestamp;
-                }
-                if (strcmp(e->timestamp, gr->ts_max) > 0) {
-                    gr->ts_max = e->timestamp;
-                }
+                next[tail[table[h]]] = i;
+                tail[table[h]] = i;
                 of[i] = table[h];
+                if (e->sequence > 0 && e->sequence <= gr->seq_max) {
+                    e->duplicate = 1;   /* counted earlier in the batch */
+                } else {
+                    err_count(gr, i, e);
+                }
                 break;
             }
         }
     }
     free(table);
+    free(tail);
     return ng;
 }
 
-/* One upsert for group g; g->count receives the row's count after it. */
+static void
+bind_seq(sqlite3_stmt *s, int i, long long seq)
+{
+    if (seq > 0) {
+        sqlite3_bind_int64(s, i, seq);
+    } else {
+        sqlite3_bind_null(s, i);
+    }
+}
+
+/* One upsert of g's counted elements; gated: when the row has counted
+ * g->seq_min already, nothing changes and *applied is 0. g->count
+ * receives the row's count after it. */
 static int
 err_upsert(struct wharfd_store *st, const struct wharfd_error_batch *b,
-           struct err_group *g, const char *now)
+           struct err_group *g, const char *now, int gated, int *applied)
 {
     const struct wharfd_error_in *e = &b->errors[g->first];
     sqlite3_stmt *s = wharfd_store_wstmt_all(st, WHARFD_W_ERROR_UPSERT);
@@ -195,7 +263,15 @@ err_upsert(struct wharfd_store *st, const struct wharfd_error_batch *b,
     bind_text(s, 10, now);
     sqlite3_bind_int64(s, 11, g->k);
     bind_text(s, 12, g->ts_min);
+    bind_seq(s, 13, g->seq_max);
+    bind_seq(s, 14, gated ? g->seq_min : 0);
     rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        /* the gate held: the row has counted some of these already */
+        sqlite3_reset(s);
+        *applied = 0;
+        return 0;
+    }
     if (rc != SQLITE_ROW) {
         wharfd_store_log_error(st, st->wdb, "upserting an error");
         sqlite3_reset(s);
@@ -209,6 +285,65 @@ err_upsert(struct wharfd_store *st, const struct wharfd_error_batch *b,
         wharfd_store_log_error(st, st->wdb, "upserting an error");
         return -1;
     }
+    *applied = 1;
+    return 0;
+}
+
+/*
+ * The row exists and has counted some of g's sequences (the gate held):
+ * reads its count and last_sequence, marks the elements it has counted
+ * as duplicates, and upserts the rest (if any) without the gate. The
+ * elements are g->first and its chain in next (NULL: g is one element).
+ */
+static int
+err_resend(struct wharfd_store *st, struct wharfd_error_batch *b,
+           struct err_group *g, const size_t *next, const char *now)
+{
+    sqlite3_stmt *s = wharfd_store_wstmt(st, WHARFD_W_ERROR_LOOKUP);
+    long long count, last;
+    struct err_group left;
+    size_t i;
+    int applied;
+
+    bind_text(s, 1, b->worker);
+    bind_text(s, 2, b->instance);
+    bind_text(s, 3, b->errors[g->first].hash);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        wharfd_store_log_error(st, st->wdb, "reading an error");
+        sqlite3_reset(s);
+        return -1;
+    }
+    count = sqlite3_column_int64(s, 0);
+    last = sqlite3_column_int64(s, 1);     /* not NULL: the gate held */
+    sqlite3_reset(s);
+
+    memset(&left, 0, sizeof(left));
+    left.first = g->first;
+    for (i = g->first; i != ERR_NONE; i = next ? next[i] : ERR_NONE) {
+        struct wharfd_error_in *e = &b->errors[i];
+
+        if (e->duplicate) {
+            continue;           /* counted earlier in the batch */
+        }
+        if (e->sequence > 0 && e->sequence <= last) {
+            e->duplicate = 1;   /* the row has counted it */
+            continue;
+        }
+        err_count(&left, i, e);
+    }
+    left.count = count;
+    if (left.k > 0) {
+        /* ungated: the upsert always applies */
+        if (err_upsert(st, b, &left, now, 0, &applied) != 0) {
+            return -1;
+        }
+        if (!applied) {
+            wharf_error("database %s: an ungated error upsert changed "
+                        "nothing", st->path);
+            return -1;
+        }
+    }
+    *g = left;
     return 0;
 }
 
@@ -218,36 +353,54 @@ errors_run(struct wharfd_store *st, void *arg)
     struct wharfd_error_batch *b = arg;
     char now[WHARF_TIME_LEN];
     struct err_group *g, one;
-    size_t i, ng, *of;
-    int rc = 0;
+    size_t i, ng, *of, *next;
+    int rc = 0, applied;
 
     wharf_now_iso8601(now, sizeof(now));
+    for (i = 0; i < b->n; i++) {
+        b->errors[i].duplicate = 0;
+    }
     g = malloc(b->n * sizeof(*g));
     of = malloc(b->n * sizeof(*of));
-    ng = g && of ? err_group(b, g, of) : 0;
+    next = malloc(b->n * sizeof(*next));
+    ng = g && of && next ? err_group(b, g, of, next) : 0;
     if (ng == 0) {
-        /* Out of memory for the groups: one upsert per element. */
+        /* Out of memory for the groups: one upsert per element, in
+         * order, each seeing the row as the one before left it. */
         for (i = 0; i < b->n && rc == 0; i++) {
-            one.first = one.last = i;
-            one.ts_min = one.ts_max = b->errors[i].timestamp;
-            one.k = 1;
-            rc = err_upsert(st, b, &one, now);
-            b->errors[i].occurrence_count = one.count;
-            b->errors[i].stored = one.count == 1;
+            struct wharfd_error_in *e = &b->errors[i];
+
+            err_group_one(&one, i, e);
+            rc = err_upsert(st, b, &one, now, 1, &applied);
+            if (rc == 0 && !applied) {
+                rc = err_resend(st, b, &one, NULL, now);
+            }
+            e->occurrence_count = one.count;
+            e->stored = !e->duplicate && one.count == 1;
         }
     } else {
         for (i = 0; i < ng && rc == 0; i++) {
-            rc = err_upsert(st, b, &g[i], now);
+            rc = err_upsert(st, b, &g[i], now, 1, &applied);
+            if (rc == 0 && !applied) {
+                rc = err_resend(st, b, &g[i], next, now);
+            }
         }
         for (i = 0; i < b->n && rc == 0; i++) {
+            struct wharfd_error_in *e = &b->errors[i];
             struct err_group *gr = &g[of[i]];
 
-            b->errors[i].occurrence_count = gr->count - gr->k + ++gr->seen;
-            b->errors[i].stored = b->errors[i].occurrence_count == 1;
+            if (e->duplicate) {
+                e->occurrence_count = gr->count - gr->k + gr->seen;
+                e->stored = 0;
+            } else {
+                e->occurrence_count = gr->count - gr->k + ++gr->seen;
+                e->stored = e->occurrence_count == 1;
+            }
         }
     }
     free(g);
     free(of);
+    free(next);
     return rc;
 }
 
@@ -319,7 +472,7 @@ wharfd_store_event(struct wharfd_store *st, const struct wharfd_event_in *e)
                               WHARFD_KIND_EVENTS);
 }
 
-/* --- clear, retention ----------------------------------------------------- */
+/* --- clear -------------------------------------------------------------- */
 
 struct clear_job {
     enum wharfd_kind kind;
@@ -360,93 +513,5 @@ wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
     int rc = wharfd_store_write(st, clear_run, &c, -1);
 
     *count = c.count;
-    return rc;
-}
-
-struct retain_job {
-    const char *logs_before, *errors_before;
-    long long max_logs, step, deleted;
-    struct wharfd_store *st;
-};
-
-/* The worker names present in container_logs, one index seek each. */
-static int
-retain_count(struct wharfd_store *st, struct retain_job *r)
-{
-    sqlite3_stmt *next = NULL, *del;
-    char worker[256] = "";
-    const char *w;
-    int rc;
-
-    if (sqlite3_prepare_v2(st->wdb, "SELECT worker_name FROM container_logs"
-                           " WHERE worker_name > ?1 ORDER BY worker_name"
-                           " LIMIT 1", -1, &next, NULL) != SQLITE_OK)
-    {
-        wharfd_store_log_error(st, st->wdb, "retention");
-        return -1;
-    }
-    while (r->deleted < r->step) {
-        sqlite3_reset(next);
-        sqlite3_bind_text(next, 1, worker, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(next);
-        if (rc != SQLITE_ROW) {
-            break;
-        }
-        w = wharfd_store_text(next, 0);
-        snprintf(worker, sizeof(worker), "%s", w ? w : "");
-        del = wharfd_store_wstmt(st, WHARFD_W_RETAIN_LOGS_COUNT);
-        sqlite3_bind_text(del, 1, worker, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(del, 2, r->step - r->deleted);
-        sqlite3_bind_int64(del, 3, r->max_logs);
-        if (step_done(st, del, "retention by count") != 0) {
-            sqlite3_finalize(next);
-            return -1;
-        }
-        r->deleted += sqlite3_changes(st->wdb);
-    }
-    sqlite3_finalize(next);
-    return 0;
-}
-
-static int
-retain_run(struct wharfd_store *st, void *arg)
-{
-    struct retain_job *r = arg;
-    sqlite3_stmt *s;
-
-    r->deleted = 0;
-    if (r->logs_before != NULL) {
-        s = wharfd_store_wstmt(st, WHARFD_W_RETAIN_LOGS_AGE);
-        bind_text(s, 1, r->logs_before);
-        sqlite3_bind_int64(s, 2, r->step);
-        if (step_done(st, s, "log retention") != 0) {
-            return -1;
-        }
-        r->deleted += sqlite3_changes(st->wdb);
-    }
-    if (r->errors_before != NULL && r->deleted < r->step) {
-        s = wharfd_store_wstmt(st, WHARFD_W_RETAIN_ERRORS_AGE);
-        bind_text(s, 1, r->errors_before);
-        sqlite3_bind_int64(s, 2, r->step - r->deleted);
-        if (step_done(st, s, "error retention") != 0) {
-            return -1;
-        }
-        r->deleted += sqlite3_changes(st->wdb);
-    }
-    if (r->max_logs > 0 && r->deleted < r->step) {
-        return retain_count(st, r);
-    }
-    return 0;
-}
-
-int
-wharfd_store_retain(struct wharfd_store *st, const char *logs_before,
-                    const char *errors_before, long long max_logs,
-                    long long step, long long *deleted)
-{
-    struct retain_job r = { logs_before, errors_before, max_logs, step, 0, st };
-    int rc = wharfd_store_write(st, retain_run, &r, -1);
-
-    *deleted = r.deleted;
     return rc;
 }

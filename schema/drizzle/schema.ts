@@ -1,4 +1,5 @@
-// Drizzle mirror of schema/0001_init.sql for TypeScript readers of the
+// Drizzle mirror of schema/0001_init.sql and the later migrations
+// (schema/0002_error_sequence.sql) for TypeScript readers of the
 // wharf database (a dashboard, a report script). The SQL migrations are the
 // source of truth; this file must follow them column by column, and
 // tests/integration/wharfd_drizzle.test.mjs checks that it does against a
@@ -63,6 +64,9 @@ export const containerErrors = sqliteTable('container_errors', {
   firstSeen: text('first_seen').notNull(),
   lastSeen: text('last_seen').notNull(),
   createdAt: text('created_at').notNull(),
+  // 0002_error_sequence: the highest log-line sequence counted (resends
+  // carrying it or a lower one change nothing); null when none.
+  lastSequence: integer('last_sequence'),
 }, (t) => ({
   dedup: uniqueIndex('container_errors_dedup').on(t.workerName, t.instanceId, t.errorHash),
 }));

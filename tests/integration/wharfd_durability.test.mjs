@@ -167,13 +167,13 @@ describe('wharfd retention', () => {
   before(async () => {
     stack = await startStack({
       tag: 'wharfd-ret', workers: [],
-      wharfdArgs: ['--max-logs', '10', '--retention-interval', '1'],
+      wharfdArgs: ['--max-logs', '10', '--retention-interval', '1', '--retention-worker', 'r3:max-logs=3'],
     });
   });
   after(async () => stack && stack.stop());
 
-  test('--max-logs keeps the newest N per worker, in steps', async () => {
-    for (const w of ['r1', 'r2']) {
+  test('--max-logs keeps the newest N per worker, in steps; --retention-worker its own', async () => {
+    for (const w of ['r1', 'r2', 'r3']) {
       const logs = Array.from({ length: 2500 }, (_, i) => ({ sequence: i + 1, level: 'info', message: `m${i + 1}` }));
       const res = await fetch(`${stack.http}/rpc`, {
         method: 'POST',
@@ -187,10 +187,12 @@ describe('wharfd retention', () => {
         { headers: { authorization: `Bearer ${stack.token}` } });
       return r.json;
     };
-    await waitFor(async () => (await count('r1')).pagination.total === 10 && (await count('r2')).pagination.total === 10,
-      { timeout: 15000, what: 'retention down to 10 logs per worker' });
+    await waitFor(async () => (await count('r1')).pagination.total === 10 && (await count('r2')).pagination.total === 10
+      && (await count('r3')).pagination.total === 3,
+      { timeout: 15000, what: 'retention down to 10 logs per worker, 3 for r3' });
     const kept = await count('r1');
     assert.deepEqual(kept.data.map((l) => l.sequence), Array.from({ length: 10 }, (_, i) => 2500 - i));
+    assert.deepEqual((await count('r3')).data.map((l) => l.sequence), [2500, 2499, 2498]);
   });
 
   test('errors not seen for --error-days (7) are deleted, recent ones kept', async () => {

@@ -1,5 +1,7 @@
 // Migrations: applied once, recorded, and a database newer than the binary
-// is refused with a clear message (exit 1) and left untouched.
+// is refused with a clear message (exit 1) and left untouched. (A database
+// written by the version-1 wharfd upgraded in place and used:
+// wharfd_error_resend.test.mjs.)
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,11 +30,13 @@ describe('wharfd migrations', () => {
     const first = await run(db);
     assert.equal(first.status, 0, first.stderr);
     assert.match(first.stderr, /applying schema migration 0001_init/);
+    assert.match(first.stderr, /applying schema migration 0002_error_sequence/);
     const second = await run(db);
     assert.equal(second.status, 0, second.stderr);
     assert.doesNotMatch(second.stderr, /applying schema migration/);
     const d = new Database(db, { readonly: true });
-    assert.deepEqual(d.prepare('SELECT version, name FROM schema_migrations').all(), [{ version: 1, name: '0001_init' }]);
+    assert.deepEqual(d.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all(),
+      [{ version: 1, name: '0001_init' }, { version: 2, name: '0002_error_sequence' }]);
     d.close();
   });
 
@@ -43,7 +47,7 @@ describe('wharfd migrations', () => {
     d.close();
     const r = await run(db);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /schema version 99, newer than the 1 this wharfd knows/);
+    assert.match(r.stderr, /schema version 99, newer than the 2 this wharfd knows/);
     const d2 = new Database(db, { readonly: true });
     assert.deepEqual(d2.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((x) => x.name), ['schema_migrations']);
     d2.close();

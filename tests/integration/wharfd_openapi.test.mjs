@@ -79,6 +79,40 @@ describe('docs/openapi.yaml', () => {
     return r;
   };
 
+  test('storeErrors / storeError with sequences: params and results match their components', async () => {
+    const schema = (name) => ajv.getSchema(`openapi.json#/components/schemas/${name}`);
+    const call = async (method, params) => {
+      const r = await get(`${stack.http}/rpc`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: M(method), params }),
+      });
+      assert.ok(r.json && r.json.result, r.body);
+      return r.json.result;
+    };
+    const params = { worker: 'oa', instanceId: 'seq', processId: 'p', errors: [
+      { level: 50, message: 'a', sequence: 1, timestamp: '2026-11-27T09:00:00Z', rawOutput: null },
+      { level: 60, message: 'b', sequence: 2, errorHash: 'ab'.repeat(32) },
+      { level: 50, message: 'a' },
+    ] };
+    const v = schema('StoreErrorsParams');
+    assert.ok(v(params), JSON.stringify(v.errors));
+    const results = [await call('storeErrors', params), await call('storeErrors', params)];
+    assert.equal(results[1].duplicates, 2);
+    for (const res of results) {
+      const vr = schema('StoreErrorsResult');
+      assert.ok(vr(res), `${JSON.stringify(vr.errors)}\n${JSON.stringify(res)}`);
+    }
+    const one = { worker: 'oa', instanceId: 'seq', level: 50, message: 'c', sequence: 3 };
+    for (const res of [await call('storeError', one), await call('storeError', one)]) {
+      const vr = schema('StoreErrorResult');
+      assert.ok(vr(res), `${JSON.stringify(vr.errors)}\n${JSON.stringify(res)}`);
+    }
+    // and the schemas are not empty promises: a wrong shape fails them
+    assert.equal(schema('StoreErrorsResult')({ stored: 1, repeated: 0, errors: [] }), false);
+    assert.equal(schema('ErrorIn')({ level: 50, message: 'x', sequence: 0 }), false);
+  });
+
   test('real responses of every route match their schemas', async () => {
     const ro = stack.mint({ sub: 'other', scope: 'read' });
     await check('GET', '/api/monitoring/health', '/api/monitoring/health', { token: null, expect: 200 });

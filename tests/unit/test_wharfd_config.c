@@ -170,6 +170,135 @@ test_store_flags(void **state)
                                         sizeof(err)), -1);
 }
 
+/* One --retention-worker value: 0 when accepted, else -1 with err. */
+static int
+retention_one(struct wharfd_config *cfg, const char *v, char *err,
+              size_t errlen)
+{
+    char *argv[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
+                     "--retention-worker", (char *) v, NULL };
+
+    return wharfd_config_load(cfg, ARGC(argv), argv, err, errlen);
+}
+
+/* --retention-worker: the syntax, its edges, every refusal with a message
+ * that names the problem, the file and the command line together. */
+static void
+test_retention_worker(void **state)
+{
+    static const struct { const char *value, *message; } bad[] = {
+        { "web-1", "expected NAME:KEY=VALUE" },
+        { "web-1:", "expected NAME:KEY=VALUE" },
+        { ":max-logs=1", "'' is not a worker name" },
+        { "Web:max-logs=1", "'Web' is not a worker name" },
+        { "-web:max-logs=1", "is not a worker name" },
+        { "w*:max-logs=1", "'w*' is not a worker name" },
+        { "a234567890123456789012345678901234567890123456789012345678901234"
+          ":max-logs=1", "is not a worker name" },      /* 64 bytes */
+        { "web:max_logs=1", "unknown key 'max_logs'" },
+        { "web:logs=1", "unknown key 'logs'" },
+        { "web:max-logs", "'max-logs' is not KEY=VALUE" },
+        { "web:=1", "'=1' is not KEY=VALUE" },
+        { "web:max-logs=1,", "'' is not KEY=VALUE" },
+        { "web:max-logs=-1", "max-logs '-1': must be a number" },
+        { "web:max-logs=x", "max-logs 'x': must be a number" },
+        { "web:max-logs=", "max-logs '': must be a number" },
+        { "web:max-logs=1,max-logs=2", "'max-logs' given twice" },
+        { "web:log-age=1w", "log-age '1w': must be seconds" },
+        { "web:log-age=d", "log-age 'd': must be seconds" },
+        { "web:error-age=36501d", "error-age '36501d'" },
+        { "web:error-age=3153686400", "error-age '3153686400'" },
+        { "web:log-age=1.5h", "log-age '1.5h'" },
+        { "web:log-age=123456789012345678901234567890123456789",
+          "the value of 'log-age' is too long" },
+    };
+    char path[] = "/tmp/wharfd-test-retention-XXXXXX", err[512], one[96];
+    char *argv[] = { "wharfd", "--config", path, "--retention-worker",
+                     "web-2:max-logs=7", NULL };
+    struct wharfd_config *cfg = malloc(sizeof(*cfg));
+    size_t i;
+    FILE *f;
+    int fd;
+
+    (void) state;
+    assert_non_null(cfg);
+    assert_int_equal(retention_one(cfg, "web-1:max-logs=3,log-age=90m,"
+                                   "error-age=2d", err, sizeof(err)), 0);
+    assert_int_equal(cfg->nretention_workers, 1);
+    assert_string_equal(cfg->retention_workers[0].name, "web-1");
+    assert_int_equal(cfg->retention_workers[0].max_logs, 3);
+    assert_int_equal(cfg->retention_workers[0].log_age, 5400);
+    assert_int_equal(cfg->retention_workers[0].error_age, 172800);
+    /* a key not given keeps the global value (-1); 0 is "keep" */
+    assert_int_equal(retention_one(cfg, "w:log-age=0", err, sizeof(err)), 0);
+    assert_int_equal(cfg->retention_workers[0].max_logs, -1);
+    assert_int_equal(cfg->retention_workers[0].log_age, 0);
+    assert_int_equal(cfg->retention_workers[0].error_age, -1);
+    /* the edges: 63-byte name, 36500 days in each unit, seconds bare */
+    assert_int_equal(retention_one(cfg, "a23456789012345678901234567890123456789"
+                                   "012345678901234567890123:error-age=36500d",
+                                   err, sizeof(err)), 0);
+    assert_int_equal(cfg->retention_workers[0].error_age, 36500LL * 86400);
+    assert_int_equal(retention_one(cfg, "w:log-age=3153600000", err,
+                                   sizeof(err)), 0);
+    assert_int_equal(cfg->retention_workers[0].log_age, 3153600000LL);
+    assert_int_equal(retention_one(cfg, "w:log-age=876000h,error-age=45s",
+                                   err, sizeof(err)), 0);
+    assert_int_equal(cfg->retention_workers[0].log_age, 3153600000LL);
+    assert_int_equal(cfg->retention_workers[0].error_age, 45);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (retention_one(cfg, bad[i].value, err, sizeof(err)) != -1
+            || strstr(err, bad[i].message) == NULL)
+        {
+            fprintf(stderr, "%s -> %s\n", bad[i].value, err);
+        }
+        assert_int_equal(retention_one(cfg, bad[i].value, err, sizeof(err)),
+                         -1);
+        assert_non_null(strstr(err, bad[i].message));
+        assert_non_null(strstr(err, "--retention-worker"));
+    }
+
+    /* The file's lines and the flags add up; the same worker again
+     * replaces it whole (the flag wins over the file). */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs("listen = 127.0.0.1:9000\ndb = x\n"
+          "retention-worker = web-1:max-logs=100\n"
+          "retention-worker = web-2:log-age=1h,max-logs=5\n", f);
+    fclose(f);
+    assert_int_equal(wharfd_config_load(cfg, ARGC(argv), argv, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(cfg->nretention_workers, 2);
+    assert_string_equal(cfg->retention_workers[0].name, "web-1");
+    assert_int_equal(cfg->retention_workers[0].max_logs, 100);
+    assert_string_equal(cfg->retention_workers[1].name, "web-2");
+    assert_int_equal(cfg->retention_workers[1].max_logs, 7);
+    assert_int_equal(cfg->retention_workers[1].log_age, -1);
+
+    /* a bad line names the file and line */
+    f = fopen(path, "w");
+    fputs("listen = 127.0.0.1:9000\nretention-worker = web:frob=1\n", f);
+    fclose(f);
+    assert_int_equal(wharfd_config_load(cfg, 3, argv, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":2: --retention-worker web:frob=1: unknown "
+                            "key 'frob'"));
+
+    /* at most WHARFD_RETENTION_WORKERS_MAX workers */
+    f = fopen(path, "w");
+    fputs("listen = 127.0.0.1:9000\ndb = x\n", f);
+    for (i = 0; i <= WHARFD_RETENTION_WORKERS_MAX; i++) {
+        snprintf(one, sizeof(one), "retention-worker = w%zu:max-logs=1\n", i);
+        fputs(one, f);
+    }
+    fclose(f);
+    assert_int_equal(wharfd_config_load(cfg, 3, argv, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "at most 256 workers"));
+    unlink(path);
+    free(cfg);
+}
+
 int
 main(void)
 {
@@ -178,6 +307,7 @@ main(void)
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_store_flags),
+        cmocka_unit_test(test_retention_worker),
     };
     return cmocka_run_group_tests_name("wharfd_config", tests, NULL, NULL);
 }

@@ -69,8 +69,8 @@ dump(const char *path)
         " FROM container_logs ORDER BY id",
         "SELECT id, worker_name, container_name, instance_id, process_id,"
         " error_hash, timestamp, level, message, raw_output,"
-        " occurrence_count, first_seen, last_seen FROM container_errors"
-        " ORDER BY id",
+        " occurrence_count, first_seen, last_seen, last_sequence"
+        " FROM container_errors ORDER BY id",
     };
     sqlite3 *db;
     sqlite3_stmt *st;
@@ -148,6 +148,39 @@ static const struct fcase cases[] = {
          "\"2026-11-27T08:00:00.000Z\"},{\"message\":\"boom at App.tsx:1:2 "
          "2025-01-02T03:04:05.678Z\",\"level\":50,\"timestamp\":"
          "\"2026-11-27T10:00:00.000Z\",\"rawOutput\":null}]}}" },
+    /* Sequences (schema 0002): new ones count, a resend is a duplicate,
+     * an overlapping batch counts only its new ones; repeats of a
+     * sequence inside one batch count once; no sequence counts always. */
+    { 1, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"seq a\","
+         "\"sequence\":10," TS "},{\"level\":50,\"message\":\"seq b\","
+         "\"sequence\":11," TS "},{\"level\":50,\"message\":\"seq a\","
+         "\"sequence\":12,\"timestamp\":\"2026-11-27T09:05:00Z\"}]}}" },
+    { 1, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"seq a\","
+         "\"sequence\":10," TS "},{\"level\":50,\"message\":\"seq b\","
+         "\"sequence\":11," TS "},{\"level\":50,\"message\":\"seq a\","
+         "\"sequence\":12,\"timestamp\":\"2026-11-27T09:05:00Z\"}]}}" },
+    { 1, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"seq a\","
+         "\"sequence\":12," TS "},{\"level\":50,\"message\":\"seq b\","
+         "\"sequence\":13,\"rawOutput\":\"new b\"," TS "},{\"level\":50,"
+         "\"message\":\"seq a\",\"sequence\":14,\"rawOutput\":\"new a\","
+         "\"timestamp\":\"2026-11-27T09:06:00Z\"},{\"level\":50,"
+         "\"message\":\"seq a\",\"sequence\":14," TS "},{\"level\":50,"
+         "\"message\":\"seq a\"," TS ",\"sequence\":null},{\"level\":50,"
+         "\"message\":\"seq c\",\"sequence\":9000000000000000," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"x\","
+         "\"sequence\":0," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"x\","
+         "\"sequence\":-3," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"x\","
+         "\"sequence\":1.5," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"x\","
+         "\"sequence\":\"3\"," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"x\","
+         "\"sequence\":5,\"sequence\":6," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"x\","
+         "\"sequence\":1e3," TS "}]}}" },
+    { 0, HEAD("storeErrors") "\"errors\":[{\"level\":50,\"message\":\"big\","
+         "\"sequence\":9223372036854775807," TS "}]}}" },
     /* Given back: each is another shape or an error, which the jansson
      * path answers. */
     { 0, "{\"jsonrpc\":\"2.0\",\"id\":1,\"params\":{\"worker\":\"w1\","
@@ -286,6 +319,58 @@ test_same_answers(void **state)
     side_close(&b);
 }
 
+/* Sends one storeErrors element as a request of its own (the jansson
+ * path, one upsert) to side a: its occurrenceCount and duplicate mark. */
+static void
+one_error(struct side *a, const char *el, long long *count, int *dup)
+{
+    struct wharfd_rpc_reply r;
+    struct wharfd_call c;
+    char one[1024];
+    json_t *doc, *arr, *x;
+
+    snprintf(one, sizeof(one), HEAD("storeErrors") "\"errors\":[%s]}}", el);
+    call_init(&a->wd, &c);
+    wharfd_rpc_handle(wharfd_methods_lookup, &c, one, strlen(one), &r);
+    doc = json_loadb(r.body, r.len, 0, NULL);
+    arr = json_object_get(json_object_get(doc, "result"), "errors");
+    assert_int_equal(json_array_size(arr), 1);
+    x = json_array_get(arr, 0);
+    *count = json_integer_value(json_object_get(x, "occurrenceCount"));
+    *dup = json_is_true(json_object_get(x, "duplicate"));
+    json_decref(doc);
+    wharfd_rpc_reply_free(&r);
+}
+
+/* Sends a whole storeErrors batch through the fast path to side b (folded
+ * by the writer) and checks each element's answer against the one
+ * request per element gave. */
+static void
+check_batch(struct side *b, const char *body, size_t n, const long long *want,
+            const int *wantdup)
+{
+    struct wharfd_rpc_reply r;
+    struct wharfd_call c;
+    json_t *doc, *arr, *x;
+    size_t i;
+
+    call_init(&b->wd, &c);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(wharfd_ingest_fast(&c, body, strlen(body), &r), 1);
+    doc = json_loadb(r.body, r.len, 0, NULL);
+    arr = json_object_get(json_object_get(doc, "result"), "errors");
+    assert_int_equal(json_array_size(arr), n);
+    for (i = 0; i < n; i++) {
+        x = json_array_get(arr, i);
+        assert_int_equal(json_integer_value(json_object_get(x,
+                                            "occurrenceCount")), want[i]);
+        assert_int_equal(json_is_true(json_object_get(x, "duplicate")),
+                         wantdup[i]);
+    }
+    json_decref(doc);
+    wharfd_rpc_reply_free(&r);
+}
+
 /* Repeats inside one storeErrors batch are folded into one upsert per
  * hash (store_write.c): the rows and every element's occurrenceCount must
  * be what one request per error gives. Two rounds: new rows, then
@@ -297,11 +382,9 @@ test_folded_repeats(void **state)
 {
     static const char *const msgs[] = { "a", "b at App.tsx:1:2", "c", "d" };
     struct side a, b;
-    struct wharfd_rpc_reply r;
-    struct wharfd_call c;
-    char body[1 << 16], one[1024], el[512], *da, *db;
+    char body[1 << 16], el[512], *da, *db;
     long long want[64];
-    json_t *doc, *arr;
+    int wantdup[64];
     size_t i, n = 40, len;
     int round;
 
@@ -320,31 +403,233 @@ test_folded_repeats(void **state)
                      i % 3 ? msgs[i % 4] : "", i % 3 ? "\"" : "", i);
             len += (size_t) snprintf(body + len, sizeof(body) - len, "%s%s",
                                      i ? "," : "", el);
-            snprintf(one, sizeof(one), HEAD("storeErrors") "\"errors\":[%s]}}",
-                     el);
-            call_init(&a.wd, &c);
-            wharfd_rpc_handle(wharfd_methods_lookup, &c, one, strlen(one), &r);
-            doc = json_loadb(r.body, r.len, 0, NULL);
-            arr = json_object_get(json_object_get(doc, "result"), "errors");
-            assert_int_equal(json_array_size(arr), 1);
-            want[i] = json_integer_value(json_object_get(json_array_get(arr, 0),
-                                                         "occurrenceCount"));
-            json_decref(doc);
-            wharfd_rpc_reply_free(&r);
+            one_error(&a, el, &want[i], &wantdup[i]);
         }
         snprintf(body + len, sizeof(body) - len, "]}}");
-        call_init(&b.wd, &c);
-        memset(&r, 0, sizeof(r));
-        assert_int_equal(wharfd_ingest_fast(&c, body, strlen(body), &r), 1);
-        doc = json_loadb(r.body, r.len, 0, NULL);
-        arr = json_object_get(json_object_get(doc, "result"), "errors");
-        assert_int_equal(json_array_size(arr), n);
-        for (i = 0; i < n; i++) {
-            assert_int_equal(json_integer_value(json_object_get(
-                json_array_get(arr, i), "occurrenceCount")), want[i]);
+        check_batch(&b, body, n, want, wantdup);
+    }
+    da = dump(a.path);
+    db = dump(b.path);
+    assert_true(strlen(da) > 100);
+    assert_string_equal(da, db);
+    sqlite3_free(da);
+    sqlite3_free(db);
+    side_close(&a);
+    side_close(&b);
+}
+
+/* The body through the fast path (which must take it) and the jansson
+ * path on two stores; both answers must be the same bytes. Returns the
+ * parsed result (the caller frees it). */
+static json_t *
+both(struct side *a, struct side *b, const char *body)
+{
+    struct wharfd_rpc_reply ra, rb;
+    struct wharfd_call ca, cb;
+    json_t *doc, *res;
+    size_t len = strlen(body);
+
+    call_init(&a->wd, &ca);
+    call_init(&b->wd, &cb);
+    wharfd_rpc_handle(wharfd_methods_lookup, &ca, body, len, &ra);
+    memset(&rb, 0, sizeof(rb));
+    assert_int_equal(wharfd_ingest_fast(&cb, body, len, &rb), 1);
+    assert_int_equal(ra.len, rb.len);
+    assert_memory_equal(ra.body, rb.body, ra.len);
+    doc = json_loadb(ra.body, ra.len, 0, NULL);
+    assert_non_null(doc);
+    res = json_incref(json_object_get(doc, "result"));
+    assert_non_null(res);
+    json_decref(doc);
+    wharfd_rpc_reply_free(&ra);
+    wharfd_rpc_reply_free(&rb);
+    return res;
+}
+
+/* Checks a storeErrors result: its three counts, each element's
+ * occurrenceCount, and which elements are marked duplicate (a string of
+ * 0/1, one per element). */
+static void
+check_errors(json_t *res, long long stored, long long repeated,
+             long long dups, const long long *counts, const char *dupmask)
+{
+    json_t *arr = json_object_get(res, "errors"), *el;
+    size_t i;
+
+    assert_int_equal(json_integer_value(json_object_get(res, "stored")),
+                     stored);
+    assert_int_equal(json_integer_value(json_object_get(res, "repeated")),
+                     repeated);
+    assert_int_equal(json_integer_value(json_object_get(res, "duplicates")),
+                     dups);
+    assert_int_equal(json_array_size(arr), strlen(dupmask));
+    json_array_foreach(arr, i, el) {
+        assert_int_equal(json_integer_value(json_object_get(el,
+                                            "occurrenceCount")), counts[i]);
+        if (dupmask[i] == '1') {
+            assert_true(json_is_true(json_object_get(el, "duplicate")));
+            assert_int_equal(json_object_size(el), 3);
+        } else {
+            /* the version-1 shape, unchanged */
+            assert_null(json_object_get(el, "duplicate"));
+            assert_int_equal(json_object_size(el), 2);
         }
-        json_decref(doc);
-        wharfd_rpc_reply_free(&r);
+    }
+    json_decref(res);
+}
+
+/* A row's occurrence_count, last_sequence (-1: NULL) and raw_output. */
+static void
+check_row(const char *path, const char *msg, long long count,
+          long long last_seq, const char *raw)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT occurrence_count,"
+                     " coalesce(last_sequence, -1), raw_output"
+                     " FROM container_errors WHERE message = ?1", -1, &st,
+                     NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, msg, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), count);
+    assert_int_equal(sqlite3_column_int64(st, 1), last_seq);
+    if (raw == NULL) {
+        assert_null(sqlite3_column_text(st, 2));
+    } else {
+        assert_string_equal((const char *) sqlite3_column_text(st, 2), raw);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* storeErrors with sequences, the cases of docs/wharfd.md one by one:
+ * the answers and rows, not only their agreement. */
+static void
+test_error_sequences(void **state)
+{
+    static const char first[] = HEAD("storeErrors") "\"errors\":["
+        "{\"level\":50,\"message\":\"a\",\"sequence\":10,"
+        "\"rawOutput\":\"a10\"," TS "},"
+        "{\"level\":50,\"message\":\"b\",\"sequence\":11," TS "},"
+        "{\"level\":50,\"message\":\"a\",\"sequence\":12,"
+        "\"rawOutput\":\"a12\"," TS "}]}}";
+    /* overlapping: a@12 was counted; a@14 twice in the batch; a without
+     * sequence; b@13 new; c new */
+    static const char overlap[] = HEAD("storeErrors") "\"errors\":["
+        "{\"level\":50,\"message\":\"a\",\"sequence\":12,"
+        "\"rawOutput\":\"again\"," TS "},"
+        "{\"level\":50,\"message\":\"b\",\"sequence\":13,"
+        "\"rawOutput\":\"b13\"," TS "},"
+        "{\"level\":50,\"message\":\"a\",\"sequence\":14,"
+        "\"rawOutput\":\"a14\"," TS "},"
+        "{\"level\":50,\"message\":\"a\",\"sequence\":14,"
+        "\"rawOutput\":\"a14 twice\"," TS "},"
+        "{\"level\":50,\"message\":\"a\",\"rawOutput\":\"plain\"," TS "},"
+        "{\"level\":50,\"message\":\"c\",\"sequence\":1," TS "}]}}";
+    static const char plain[] = HEAD("storeErrors") "\"errors\":["
+        "{\"level\":50,\"message\":\"p\"," TS "},"
+        "{\"level\":50,\"message\":\"p\"," TS "}]}}";
+    static const long long c1[] = { 1, 1, 2 }, c2[] = { 2, 1, 2 },
+                           c3[] = { 2, 2, 3, 3, 4, 1 }, c4[] = { 1, 2 },
+                           c5[] = { 3, 4 };
+    struct side a, b;
+    struct wharfd_rpc_reply r;
+    struct wharfd_call c;
+    json_t *doc, *res;
+    char one[512];
+
+    (void) state;
+    side_open(&a, "sq-j");
+    side_open(&b, "sq-f");
+    check_errors(both(&a, &b, first), 2, 1, 0, c1, "000");
+    check_row(b.path, "a", 2, 12, "a12");
+    /* the same batch again: nothing counted, nothing changed */
+    check_errors(both(&a, &b, first), 0, 0, 3, c2, "111");
+    check_row(b.path, "a", 2, 12, "a12");
+    check_row(b.path, "b", 1, 11, NULL);
+    check_errors(both(&a, &b, overlap), 1, 3, 2, c3, "100100");
+    /* a: +2 (a@14 once, the plain one); raw_output the last counted */
+    check_row(b.path, "a", 4, 14, "plain");
+    check_row(b.path, "b", 2, 13, "b13");
+    check_row(b.path, "c", 1, 1, NULL);
+    /* no sequence: every send counts, last_sequence stays NULL */
+    check_errors(both(&a, &b, plain), 1, 1, 0, c4, "00");
+    check_errors(both(&a, &b, plain), 0, 2, 0, c5, "00");
+    check_row(b.path, "p", 4, -1, NULL);
+
+    /* storeError (jansson path only): a resend says duplicate */
+    snprintf(one, sizeof(one), HEAD("storeError") "\"level\":50,"
+             "\"message\":\"a\",\"sequence\":13," TS "}}");
+    call_init(&b.wd, &c);
+    wharfd_rpc_handle(wharfd_methods_lookup, &c, one, strlen(one), &r);
+    doc = json_loadb(r.body, r.len, 0, NULL);
+    res = json_object_get(doc, "result");
+    assert_int_equal(json_integer_value(json_object_get(res,
+                                        "occurrenceCount")), 4);
+    assert_int_equal(json_integer_value(json_object_get(res, "stored")), 0);
+    assert_true(json_is_true(json_object_get(res, "duplicate")));
+    json_decref(doc);
+    wharfd_rpc_reply_free(&r);
+    snprintf(one, sizeof(one), HEAD("storeError") "\"level\":50,"
+             "\"message\":\"a\",\"sequence\":15," TS "}}");
+    call_init(&b.wd, &c);
+    wharfd_rpc_handle(wharfd_methods_lookup, &c, one, strlen(one), &r);
+    doc = json_loadb(r.body, r.len, 0, NULL);
+    res = json_object_get(doc, "result");
+    assert_int_equal(json_integer_value(json_object_get(res,
+                                        "occurrenceCount")), 5);
+    assert_null(json_object_get(res, "duplicate"));
+    json_decref(doc);
+    wharfd_rpc_reply_free(&r);
+    check_row(b.path, "a", 5, 15, NULL);
+    side_close(&a);
+    side_close(&b);
+}
+
+/* Random batches with sequences (repeated, out of order, absent, and
+ * resent across batches) through the fast path, folded by the writer,
+ * against the same elements sent one request each: every element's
+ * occurrenceCount and duplicate mark, and in the end every row. */
+static void
+test_folded_sequences(void **state)
+{
+    static const char *const msgs[] = { "a", "b at App.tsx:1:2", "c" };
+    struct side a, b;
+    char body[1 << 16], el[512], seq[32], *da, *db;
+    long long want[64];
+    int wantdup[64];
+    size_t i, n = 48, len;
+    unsigned rnd = 12345;
+    int round;
+
+    (void) state;
+    side_open(&a, "fs-one");
+    side_open(&b, "fs-fold");
+    for (round = 0; round < 6; round++) {
+        len = (size_t) snprintf(body, sizeof(body), HEAD("storeErrors")
+                                "\"errors\":[");
+        for (i = 0; i < n; i++) {
+            rnd = rnd * 1103515245u + 12345u;
+            /* sequences 1..40 over all rounds: later rounds resend */
+            if ((rnd >> 16) % 5 == 0) {
+                seq[0] = '\0';
+            } else {
+                snprintf(seq, sizeof(seq), ",\"sequence\":%u",
+                         1 + (rnd >> 8) % (8 + 6 * (unsigned) round));
+            }
+            snprintf(el, sizeof(el), "{\"level\":50,\"message\":\"%s\","
+                     "\"timestamp\":\"2026-11-27T09:%02u:00.000Z\"%s,"
+                     "\"rawOutput\":\"r%d-%zu\"}",
+                     msgs[(rnd >> 20) % 3], (rnd >> 4) % 60, seq, round, i);
+            len += (size_t) snprintf(body + len, sizeof(body) - len, "%s%s",
+                                     i ? "," : "", el);
+            one_error(&a, el, &want[i], &wantdup[i]);
+        }
+        snprintf(body + len, sizeof(body) - len, "]}}");
+        check_batch(&b, body, n, want, wantdup);
     }
     da = dump(a.path);
     db = dump(b.path);
@@ -362,6 +647,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_answers),
         cmocka_unit_test(test_folded_repeats),
+        cmocka_unit_test(test_error_sequences),
+        cmocka_unit_test(test_folded_sequences),
     };
     return cmocka_run_group_tests_name("wharfd_ingest_fast", tests, NULL, NULL);
 }

@@ -1,0 +1,14 @@
+-- wharf data model, version 2: idempotent resends of errors.
+--
+-- An agent that retries a storeErrors call after a lost answer (the first
+-- try was committed) must not bump occurrence_count twice. storeLogs is
+-- idempotent through its unique (worker, instance, sequence); an error row
+-- instead remembers the highest log-line sequence it has counted: an
+-- incoming occurrence whose `sequence` is not above it is a resend and
+-- changes nothing (docs/wharfd.md, storeErrors).
+--
+-- NULL: no occurrence with a sequence counted yet (every row written by
+-- version 1, and rows only ever fed without sequences). Adding a nullable
+-- column without a default rewrites no row: the migration is instant on a
+-- database of any size.
+ALTER TABLE container_errors ADD COLUMN last_sequence INTEGER;
