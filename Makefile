@@ -57,7 +57,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 COMMON_LIBS := $(call pc,libjwt jansson libcrypto)
 WHARFD_LIBS := $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
-AGENT_LIBS  := $(call pc,libwebsockets libuv libssl libcurl) -lutil $(COMMON_LIBS)
+AGENT_LIBS  := $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
 CLI_LIBS    := $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
 TEST_LIBS   := $(call pc,cmocka) $(COMMON_LIBS)
 

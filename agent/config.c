@@ -20,7 +20,8 @@ const char agent_config_usage[] =
     "                   [--log-level debug|info|warn|error]\n"
     "                   [--public-key PEM | --insecure-no-auth]\n"
     "                   [--allowed-origins LIST] [--config FILE]\n"
-    "                   [--buffer-bytes N] [--line-max N]\n"
+    "                   [--buffer-bytes N] [--buffer-compress on|off]\n"
+    "                   [--line-max N]\n"
     "                   [--ship-timeout-ms N] [--flush-timeout-ms N]\n"
     "                   [--ship-inflight N]\n"
     "                   [--instance-id ID] [--port N] [--fatal-restart on|off]\n"
@@ -31,7 +32,10 @@ const char agent_config_usage[] =
     "WHARF_INSECURE_NO_AUTH=1, WHARF_ALLOWED_ORIGINS, WHARF_CONFIG,\n"
     "WHARF_BUFFER_BYTES, WHARF_LINE_MAX, WHARF_SHIP_TIMEOUT_MS,\n"
     "WHARF_FLUSH_TIMEOUT_MS, WHARF_SHIP_INFLIGHT, WHARF_INSTANCE_ID, WHARF_APP_PORT,\n"
-    "WHARF_FATAL_RESTART (a flag wins).\n";
+    "WHARF_FATAL_RESTART, WHARF_BUFFER_COMPRESS (a flag wins).\n"
+    "--buffer-bytes bounds the log lines kept while the orchestrator is away\n"
+    "or slow (uncompressed bytes); --buffer-compress on (default) keeps them\n"
+    "LZ4-compressed in memory.\n";
 
 enum opt_id {
     OPT_WORKER,
@@ -53,6 +57,7 @@ enum opt_id {
     OPT_INSTANCE_ID,
     OPT_APP_PORT,
     OPT_FATAL_RESTART,
+    OPT_BUFFER_COMPRESS,
     OPT_COUNT
 };
 
@@ -79,6 +84,7 @@ static const struct {
     [OPT_INSTANCE_ID]  = { "--instance-id", "WHARF_INSTANCE_ID" },
     [OPT_APP_PORT]     = { "--port", "WHARF_APP_PORT" },
     [OPT_FATAL_RESTART] = { "--fatal-restart", "WHARF_FATAL_RESTART" },
+    [OPT_BUFFER_COMPRESS] = { "--buffer-compress", "WHARF_BUFFER_COMPRESS" },
 };
 
 
@@ -222,6 +228,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     cfg->ship_inflight = AGENT_SHIP_INFLIGHT_DEFAULT;
     cfg->instance_id = "app";
     cfg->fatal_restart = 1;
+    cfg->buffer_compress = 1;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *eq;
@@ -414,6 +421,17 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         } else {
             return wharf_fail(err, errlen, "%s: must be on or off",
                         src[OPT_FATAL_RESTART]);
+        }
+    }
+
+    if (val[OPT_BUFFER_COMPRESS] != NULL) {
+        if (strcmp(val[OPT_BUFFER_COMPRESS], "on") == 0) {
+            cfg->buffer_compress = 1;
+        } else if (strcmp(val[OPT_BUFFER_COMPRESS], "off") == 0) {
+            cfg->buffer_compress = 0;
+        } else {
+            return wharf_fail(err, errlen, "%s: must be on or off",
+                        src[OPT_BUFFER_COMPRESS]);
         }
     }
 

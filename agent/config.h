@@ -15,6 +15,7 @@
  *   --allowed-origins L    WHARF_ALLOWED_ORIGINS comma-separated Origins
  *   --config FILE          WHARF_CONFIG          JSON config (appconfig.h)
  *   --buffer-bytes N       WHARF_BUFFER_BYTES    ship buffer, default 16 MiB
+ *   --buffer-compress on|off WHARF_BUFFER_COMPRESS LZ4 on waiting lines, on
  *   --line-max N           WHARF_LINE_MAX        longest line kept whole
  *   --ship-timeout-ms N    WHARF_SHIP_TIMEOUT_MS one request, default 10000
  *   --ship-inflight N      WHARF_SHIP_INFLIGHT   requests at once, default 4
@@ -70,6 +71,7 @@ struct agent_config {
     const char *allowed_origins;    /* NULL: same host only */
     const char *config_file;
     size_t buffer_bytes;
+    int buffer_compress;        /* LZ4 on the lines waiting in the buffer */
     size_t line_max;
     unsigned ship_timeout_ms;
     unsigned flush_timeout_ms;

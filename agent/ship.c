@@ -26,22 +26,11 @@ enum call_kind {
     CALL_DONE
 };
 
-struct ship_chunk {
-    struct ship_chunk *next;
-    size_t head, used, cap;
-    char data[];
-};
-
-/* One log line in a chunk, followed by its bytes; 8-byte aligned. */
-struct ship_rec {
-    uint64_t seq;
-    int64_t ts_ms;
-    uint32_t len;
-    uint32_t run;
-    uint16_t proc;
-    uint8_t stream, level, flags;
-    char data[];
-};
+/* Every instance's lines fit one chunk's summary (ship_queue.h). */
+_Static_assert(AGENT_PROCS_MAX <= AGENT_SHIPQ_SUMMARY_MAX,
+               "a chunk summary must hold every instance");
+_Static_assert(AGENT_PROCS_MAX <= UINT16_MAX + 1,
+               "a record's proc is 16 bits");
 
 struct ship_item {
     struct ship_item *next;
@@ -66,6 +55,7 @@ struct ship_call {
     uint32_t proc;          /* instance index (storeLogs etc.) */
     uint32_t lines;         /* lines in a storeLogs call */
     uint64_t first_seq;     /* its first line's sequence (less seq_base) */
+    uint64_t last_seq;      /* and its last line's */
     unsigned char kind;     /* enum call_kind; CALL_DONE once settled */
 };
 
@@ -93,7 +83,6 @@ struct ship_req {
     uv_timer_t retry_timer;
 };
 
-#define REC_SIZE(len) ((sizeof(struct ship_rec) + (len) + 7) & ~(size_t) 7)
 #define ITEM_OVERHEAD 256
 
 #define CALL_HEAD "{\"jsonrpc\":\"2.0\",\"id\":"
@@ -268,69 +257,54 @@ tb_identity(struct tbuf *b, const struct agent *agent)
 
 /* --- queue of log lines ----------------------------------------------------- */
 
-static struct ship_rec *
-rec_at(struct ship_chunk *c)
-{
-    return (struct ship_rec *) (void *) (c->data + c->head);
-}
-
-/* Removes the oldest queued line (taken or dropped), recycling its chunk
- * once every line in it is gone: one spare chunk is kept, the rest freed. */
-static void
-pop_head(struct agent_ship *sh)
-{
-    struct ship_chunk *c = sh->head;
-    struct ship_rec *r = rec_at(c);
-    size_t sz = REC_SIZE(r->len);
-
-    sh->bytes -= sz;
-    sh->nrecs--;
-    sh->rec_popped++;
-    c->head += sz;
-    if (c->head == c->used) {
-        sh->head = c->next;
-        if (sh->head == NULL) {
-            sh->tail = NULL;
-        }
-        if (sh->spare == NULL) {
-            c->next = NULL;
-            c->head = c->used = 0;
-            sh->spare = c;
-        } else {
-            free(c);
-        }
-    }
-}
-
-/* Counts n dropped lines of p, sequences seq..seq+n-1. The report gives
+/* Counts n dropped lines of p, sequences first..last. The report gives
  * the exact count and the smallest range holding every dropped line (a
  * refused request's range and the queue's oldest lines may interleave). */
 static void
-count_dropped(struct agent_ship *sh, struct agent_proc *p, uint64_t seq,
-              uint64_t n)
+count_dropped_range(struct agent_ship *sh, struct agent_proc *p,
+                    uint64_t first, uint64_t last, uint64_t n)
 {
     if (n == 0) {
         return;
     }
-    if (p->dropped == 0 || seq < p->dropped_first) {
-        p->dropped_first = seq;
+    if (p->dropped == 0 || first < p->dropped_first) {
+        p->dropped_first = first;
     }
-    if (p->dropped == 0 || seq + n - 1 > p->dropped_last) {
-        p->dropped_last = seq + n - 1;
+    if (p->dropped == 0 || last > p->dropped_last) {
+        p->dropped_last = last;
     }
     p->dropped += n;
     sh->lines_dropped += n;
 }
 
-/* Drops the oldest queued line, unsent: counted per instance so that the
+/* Counts n dropped lines of p, sequences seq..seq+n-1. */
+static void
+count_dropped(struct agent_ship *sh, struct agent_proc *p, uint64_t seq,
+              uint64_t n)
+{
+    if (n > 0) {
+        count_dropped_range(sh, p, seq, seq + n - 1, n);
+    }
+}
+
+/* The queue reports lines it dropped (the oldest, to make room, or what
+ * an allocation failure lost): counted per instance so that the
  * logs_dropped event can give the exact range. */
 static void
-drop_head(struct agent_ship *sh, struct agent *agent)
+on_queue_drop(void *ctx, unsigned proc, uint64_t first, uint64_t last,
+              uint64_t n)
 {
-    struct ship_rec *r = rec_at(sh->head);
+    struct agent *agent = ctx;
 
-    count_dropped(sh, agent->procs[r->proc], r->seq, 1);
-    pop_head(sh);
+    count_dropped_range(&agent->ship, agent->procs[proc], first, last, n);
+}
+
+/* Bytes the buffer bound counts: queued lines (uncompressed record size,
+ * whatever the queue holds in memory) and items. */
+static size_t
+queued_bytes(const struct agent_ship *sh)
+{
+    return sh->queue.bytes + sh->item_bytes;
 }
 
 static void
@@ -343,7 +317,7 @@ drop_oldest_item(struct agent_ship *sh)
         sh->items_tail = NULL;
     }
     sh->nitems--;
-    sh->bytes -= it->bytes;
+    sh->item_bytes -= it->bytes;
     json_decref(it->j);
     free(it);
 }
@@ -366,10 +340,15 @@ static int
 make_room(struct agent *agent, size_t need)
 {
     struct agent_ship *sh = &agent->ship;
+    size_t limit = sh->max_bytes - inflight_reserve(sh);
 
-    while (sh->bytes + need > sh->max_bytes - inflight_reserve(sh)) {
-        if (sh->nrecs > 0) {
-            drop_head(sh, agent);
+    while (queued_bytes(sh) + need > limit) {
+        if (sh->queue.nrecs > 0) {
+            /* a compressed chunk goes whole (undecompressed) when all of
+             * it has to go anyway */
+            agent_shipq_drop_oldest(&sh->queue,
+                                    queued_bytes(sh) + need - limit);
+            sh->nrecs = sh->queue.nrecs;
         } else if (sh->nitems > 0) {
             drop_oldest_item(sh);
         } else {
@@ -385,7 +364,7 @@ pending(const struct agent *agent)
     const struct agent_ship *sh = &agent->ship;
     unsigned i;
 
-    if (sh->nrecs > 0 || sh->nitems > 0 || sh->heartbeat_due) {
+    if (sh->queue.nrecs > 0 || sh->nitems > 0 || sh->heartbeat_due) {
         return 1;
     }
     for (i = 0; i < agent->nprocs; i++) {
@@ -404,7 +383,7 @@ schedule_flush(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
 
-    if (sh->nrecs >= AGENT_SHIP_BATCH_LINES || sh->stopping
+    if (sh->queue.nrecs >= AGENT_SHIP_BATCH_LINES || sh->stopping
         || sh->flush_due) {
         if (!uv_is_active((uv_handle_t *) &sh->flush_timer)
             || uv_timer_get_due_in(&sh->flush_timer) > 0) {
@@ -421,9 +400,8 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
                unsigned flags, const char *line, size_t len)
 {
     struct agent_ship *sh = &agent->ship;
-    struct ship_chunk *c;
-    struct ship_rec *r;
-    size_t sz = REC_SIZE(len);
+    struct agent_shipq_rec r;
+    size_t sz = AGENT_SHIPQ_REC_SIZE(len);
 
     if (!sh->enabled) {
         return;
@@ -434,44 +412,17 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
         count_dropped(sh, p, seq, 1);
         return;
     }
-    c = sh->tail;
-    if (c == NULL || c->cap - c->used < sz) {
-        if (sh->spare != NULL && sh->spare->cap >= sz) {
-            c = sh->spare;
-            sh->spare = NULL;
-        } else {
-            size_t cap = sh->chunk_size > sz ? sh->chunk_size : sz;
-
-            c = malloc(sizeof(*c) + cap);
-            if (c == NULL) {
-                count_dropped(sh, p, seq, 1);
-                return;
-            }
-            c->cap = cap;
-        }
-        c->next = NULL;
-        c->head = c->used = 0;
-        if (sh->tail != NULL) {
-            sh->tail->next = c;
-        } else {
-            sh->head = c;
-        }
-        sh->tail = c;
-    }
-    r = (struct ship_rec *) (void *) (c->data + c->used);
-    r->seq = seq;
-    r->ts_ms = ts_ms;
-    r->len = (uint32_t) len;
-    r->run = (uint32_t) p->runs;
-    r->proc = (uint16_t) p->index;
-    r->stream = (uint8_t) stream;
-    r->level = (uint8_t) level;
-    r->flags = (uint8_t) flags;
-    memcpy(r->data, line, len);
-    c->used += sz;
-    sh->nrecs++;
-    sh->rec_next++;
-    sh->bytes += sz;
+    r.seq = seq;
+    r.ts_ms = ts_ms;
+    r.len = (uint32_t) len;
+    r.run = (uint32_t) p->runs;
+    r.proc = (uint16_t) p->index;
+    r.stream = (uint8_t) stream;
+    r.level = (uint8_t) level;
+    r.flags = (uint8_t) flags;
+    /* an allocation failure drops (and counts) the line: on_queue_drop */
+    (void) agent_shipq_push(&sh->queue, &r, line);
+    sh->nrecs = sh->queue.nrecs;
     schedule_flush(agent);
 }
 
@@ -504,7 +455,7 @@ push_item(struct agent *agent, int kind, unsigned proc, json_t *j)
     it->proc = proc;
     it->j = j;
     it->bytes = bytes;
-    it->mark = sh->rec_next;
+    it->mark = sh->queue.rec_next;
     if (sh->items_tail != NULL) {
         sh->items_tail->next = it;
     } else {
@@ -512,7 +463,7 @@ push_item(struct agent *agent, int kind, unsigned proc, json_t *j)
     }
     sh->items_tail = it;
     sh->nitems++;
-    sh->bytes += bytes;
+    sh->item_bytes += bytes;
     schedule_flush(agent);
 }
 
@@ -532,7 +483,7 @@ void
 agent_ship_process(struct agent *agent, struct agent_proc *p)
 {
     p->upsert_dirty = 1;
-    p->upsert_mark = agent->ship.rec_next;
+    p->upsert_mark = agent->ship.queue.rec_next;
     if (agent->ship.enabled) {
         schedule_flush(agent);
     }
@@ -557,7 +508,7 @@ agent_ship_idle(const struct agent *agent)
             return 0;
         }
     }
-    return sh->nrecs == 0 && sh->nitems == 0;
+    return sh->queue.nrecs == 0 && sh->nitems == 0;
 }
 
 /* --- building a request ----------------------------------------------------- */
@@ -568,7 +519,7 @@ agent_ship_idle(const struct agent *agent)
 static uint64_t
 acked_mark(const struct agent_ship *sh)
 {
-    uint64_t w = sh->rec_popped;
+    uint64_t w = sh->queue.rec_popped;
     unsigned i;
 
     for (i = 0; i < sh->nreqs; i++) {
@@ -684,30 +635,37 @@ take_logs(struct agent *agent, struct ship_req *q)
                     && q->body.len < AGENT_SHIP_BATCH_BYTES \
                     && sh->inflight_bytes + q->body.len < reserve))
 
-    while (sh->nrecs > 0 && ROOM_LEFT()) {
-        struct ship_rec *r = rec_at(sh->head);
-        unsigned proc = r->proc, lines = 0;
-        struct agent_proc *p = agent->procs[proc];
+    while (sh->queue.nrecs > 0 && ROOM_LEFT()) {
+        /* (decompresses the head chunk when it is its first line taken) */
+        const struct agent_shipq_rec *r = agent_shipq_head(&sh->queue);
+        unsigned proc, lines = 0;
+        struct agent_proc *p;
         size_t off = q->body.len;
-        uint64_t first = r->seq;
+        uint64_t first, last;
 
+        if (r == NULL) {
+            break;      /* what was left could not be decompressed */
+        }
+        proc = r->proc;
+        p = agent->procs[proc];
+        first = last = r->seq;
         if (!p->seq_known) {
             break;
         }
         if (!q->has_lines) {
             q->has_lines = 1;
-            q->first_rec = sh->rec_popped;
+            q->first_rec = sh->queue.rec_popped;
         }
         call_begin(q, "storeLogs");
         tb_identity(&q->body, agent);
         tb_str(&q->body, ",\"instanceId\":");
         tb_json_string(&q->body, p->spec.id, strlen(p->spec.id));
         tb_str(&q->body, ",\"logs\":[");
-        while (sh->nrecs > 0 && ROOM_LEFT()) {
+        while (sh->queue.nrecs > 0 && ROOM_LEFT()) {
             char ts[32];
 
-            r = rec_at(sh->head);
-            if (r->proc != proc) {
+            r = agent_shipq_head(&sh->queue);
+            if (r == NULL || r->proc != proc) {
                 break;
             }
             line_timestamp(sh, r->ts_ms, ts);
@@ -726,17 +684,20 @@ take_logs(struct agent *agent, struct ship_req *q)
             tb_str(&q->body, "}");
             lines++;
             taken++;
-            pop_head(sh);
+            last = r->seq;
+            agent_shipq_pop(&sh->queue);
         }
         tb_str(&q->body, "]");
         if (call_end(q, off, CALL_LOGS, proc, lines) != 0) {
             /* out of memory: these lines are lost, and counted */
-            count_dropped(sh, p, first, lines);
-            return;
+            count_dropped_range(sh, p, first, last, lines);
+            break;
         }
         q->calls[q->ncalls - 1].first_seq = first;
+        q->calls[q->ncalls - 1].last_seq = last;
         sh->lines_shipped += lines;
     }
+    sh->nrecs = sh->queue.nrecs;
 #undef ROOM_LEFT
 }
 
@@ -762,7 +723,7 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
             }
             sh->items = it->next;
             sh->nitems--;
-            sh->bytes -= it->bytes;
+            sh->item_bytes -= it->bytes;
             json_decref(it->j);
             free(it);
             taken++;
@@ -781,7 +742,7 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
                 json_array_append(errs, it->j);
                 sh->items = it->next;
                 sh->nitems--;
-                sh->bytes -= it->bytes;
+                sh->item_bytes -= it->bytes;
                 json_decref(it->j);
                 free(it);
                 taken++;
@@ -896,7 +857,7 @@ report_drops(struct agent *agent)
     uint64_t now = uv_now(&agent->loop);
     unsigned i;
 
-    if (sh->nrecs > 0 && !sh->stopping
+    if (sh->queue.nrecs > 0 && !sh->stopping
         && now - sh->drop_reported_ms < AGENT_SHIP_DROP_REPORT_MS) {
         return;
     }
@@ -1144,7 +1105,7 @@ backoff(struct agent *agent, struct ship_req *q, const char *why)
     }
     if (sh->failures == 1 || sh->failures % 20 == 0) {
         wharf_warn("ship: %s; retrying in %u ms (failure %u, %zu lines "
-                   "queued)", why, delay, sh->failures, sh->nrecs);
+                   "queued)", why, delay, sh->failures, sh->queue.nrecs);
     }
     q->state = REQ_RETRY;
     uv_timer_start(&q->retry_timer, on_retry, delay, 0);
@@ -1154,8 +1115,8 @@ backoff(struct agent *agent, struct ship_req *q, const char *why)
 static void
 drop_call_lines(struct agent *agent, const struct ship_call *c)
 {
-    count_dropped(&agent->ship, agent->procs[c->proc], c->first_seq,
-                  c->lines);
+    count_dropped_range(&agent->ship, agent->procs[c->proc], c->first_seq,
+                        c->last_seq, c->lines);
 }
 
 /* Rewrites q's body with only its unsettled calls, numbered from 1 again
@@ -1439,7 +1400,7 @@ req_build(struct agent *agent, struct ship_req *q, int control_free)
             add_json_call(q, "heartbeat", CALL_HEARTBEAT, ~0u, hb);
         }
     }
-    if (sh->nrecs > 0 && sh->inflight_bytes < inflight_reserve(sh)) {
+    if (sh->queue.nrecs > 0 && sh->inflight_bytes < inflight_reserve(sh)) {
         take_logs(agent, q);
     }
     tb_put(&q->body, "]", 1);
@@ -1501,7 +1462,7 @@ try_send(struct agent *agent)
         if (free_slot == NULL) {
             return;
         }
-        if (!(sh->nrecs >= AGENT_SHIP_BATCH_LINES || sh->flush_due
+        if (!(sh->queue.nrecs >= AGENT_SHIP_BATCH_LINES || sh->flush_due
               || sh->stopping)) {
             return;
         }
@@ -1564,14 +1525,16 @@ agent_ship_init(struct agent *agent)
     struct agent_ship *sh = &agent->ship;
     const char *base = agent->cfg.orchestrator;
     char auth[64 + 4096];
-    size_t n;
+    size_t n, chunk_size;
     unsigned i;
 
     sh->max_bytes = agent->cfg.buffer_bytes;
-    sh->chunk_size = agent->cfg.line_max * 2 + 4096;
-    if (sh->chunk_size < (256u << 10)) {
-        sh->chunk_size = 256u << 10;
+    chunk_size = agent->cfg.line_max * 2 + 4096;
+    if (chunk_size < AGENT_SHIP_CHUNK_MIN) {
+        chunk_size = AGENT_SHIP_CHUNK_MIN;
     }
+    agent_shipq_init(&sh->queue, chunk_size, agent->cfg.buffer_compress,
+                     on_queue_drop, agent);
     sh->rand_state = (unsigned) uv_hrtime() ^ (unsigned) getpid();
     sh->ts_sec = -1;
     uv_timer_init(&agent->loop, &sh->curl_timer);
@@ -1651,7 +1614,23 @@ void
 agent_ship_close(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
+    const struct agent_shipq *bq = &sh->queue;
     unsigned i;
+
+    if (sh->enabled) {
+        /* what the buffer's compression did (bench/agent reads this) */
+        wharf_info("ship: buffer: %llu chunks compressed, %llu -> %llu "
+                   "bytes (ratio %.2f), %llu kept raw, %llu decompressed, "
+                   "%llu dropped whole, %.1f ms; queue memory peak %zu "
+                   "bytes", (unsigned long long) bq->z_chunks,
+                   (unsigned long long) bq->z_in,
+                   (unsigned long long) bq->z_out,
+                   bq->z_out ? (double) bq->z_in / (double) bq->z_out : 0.0,
+                   (unsigned long long) bq->z_raw,
+                   (unsigned long long) bq->z_unz,
+                   (unsigned long long) bq->z_whole,
+                   (double) bq->z_ns / 1e6, bq->mem_peak);
+    }
 
     for (i = 0; i < sh->nreqs; i++) {
         struct ship_req *q = &sh->reqs[i];
@@ -1684,14 +1663,9 @@ void
 agent_ship_free(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
-    struct ship_chunk *c, *next;
     unsigned i;
 
-    for (c = sh->head; c != NULL; c = next) {
-        next = c->next;
-        free(c);
-    }
-    free(sh->spare);
+    agent_shipq_free(&sh->queue);
     while (sh->items != NULL) {
         drop_oldest_item(sh);
     }

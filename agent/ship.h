@@ -36,7 +36,11 @@
  *   a lost answer stores nothing twice. A call refused as invalid
  *   (-32600/-32601/-32602) is not retried: its lines count as dropped.
  * - Memory: queue and requests in flight together stay under --buffer-bytes
- *   (default 16 MiB); a batch's memory is released when its answer comes.
+ *   (default 16 MiB), the queue counted in uncompressed record bytes: the
+ *   bound is how much output is retained. In memory the waiting lines are
+ *   LZ4-compressed (--buffer-compress, default on; ship_queue.h), so a full
+ *   buffer of ordinary logs costs a fraction of it. A batch's memory is
+ *   released when its answer comes.
  *   Requests in flight hold at most 1/AGENT_SHIP_INFLIGHT_SHARE of it
  *   (and at least one line), the queue the rest, so that turning queued
  *   lines into (larger) JSON text never makes the queue drop lines. Beyond
@@ -57,12 +61,16 @@
 #include <uv.h>
 
 #include "detect.h"
+#include "ship_queue.h"
 
 #define AGENT_SHIP_BATCH_LINES 500
 #define AGENT_SHIP_BATCH_BYTES (2u << 20)
 #define AGENT_SHIP_FLUSH_MS 50
 #define AGENT_SHIP_BUFFER_DEFAULT (16u << 20)
 #define AGENT_SHIP_BUFFER_MIN (64u << 10)
+/* Smallest chunk of the queue (bigger when --line-max needs it: a chunk
+ * holds two of the longest lines). */
+#define AGENT_SHIP_CHUNK_MIN (128u << 10)
 #define AGENT_SHIP_BACKOFF_MIN_MS 100
 #define AGENT_SHIP_BACKOFF_MAX_MS 5000
 #define AGENT_SHIP_TIMEOUT_DEFAULT_MS 10000u
@@ -86,7 +94,6 @@
 
 struct agent;
 struct agent_proc;
-struct ship_chunk;
 struct ship_item;
 
 struct ship_req;
@@ -99,17 +106,16 @@ struct agent_ship {
     uv_timer_t curl_timer, flush_timer, beat_timer;
     int timers_open;
 
-    /* queued log lines: a FIFO; every line queued gets the next index */
-    struct ship_chunk *head, *tail, *spare;
-    size_t nrecs;
-    size_t chunk_size;
-    uint64_t rec_next;          /* index of the next line queued */
-    uint64_t rec_popped;        /* index of the oldest line still queued */
+    /* queued log lines: a FIFO, compressed while they wait
+     * (ship_queue.h); every line queued gets the next index */
+    struct agent_shipq queue;
+    size_t nrecs;               /* == queue.nrecs (read by /health, exit) */
     /* queued errors and events */
     struct ship_item *items, *items_tail;
     size_t nitems;
 
-    size_t bytes;               /* queued lines + items */
+    size_t item_bytes;          /* items; the bound counts these and
+                                   queue.bytes (uncompressed) */
     size_t inflight_bytes;      /* bodies of the requests in flight */
     size_t max_bytes;
 
