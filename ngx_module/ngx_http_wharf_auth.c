@@ -240,15 +240,30 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         }
     }
 
-    ctx->sub.len = ngx_strlen(claims.sub);
+    /*
+     * wharf_claims_allow() let the token in, so its sub is "*" or this
+     * worker's name: both outlive the request, and nothing is copied.
+     */
 
-    sub = ngx_pnalloc(r->pool, ctx->sub.len);
-    if (sub == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (claims.sub[0] == '*' && claims.sub[1] == '\0') {
+        ngx_str_set(&ctx->sub, "*");
+
+    } else if (worker) {
+        ctx->sub = worker->name;
+
+    } else {
+        /* not reached: a fleet-wide route allows sub "*" only */
+
+        ctx->sub.len = ngx_strlen(claims.sub);
+
+        sub = ngx_pnalloc(r->pool, ctx->sub.len);
+        if (sub == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(sub, claims.sub, ctx->sub.len);
+        ctx->sub.data = sub;
     }
-
-    ngx_memcpy(sub, claims.sub, ctx->sub.len);
-    ctx->sub.data = sub;
 
     return NGX_DECLINED;
 }
@@ -831,8 +846,13 @@ ngx_http_wharf_sign(ngx_http_wharf_main_conf_t *wmcf,
         (void) ngx_cpystrn((u_char *) c.aud, (u_char *) aud, sizeof(c.aud));
     }
 
+    /*
+     * No "iat": nothing checks it (common/token.c reads it when present),
+     * and the agent's token is in every request to the worker and so in
+     * each session's pool, where 23 bytes of base64 are 23 bytes more.
+     */
+
     c.scopes = scopes;
-    c.iat = now;
     c.exp = now + wmcf->token_ttl;
 
     jwt = wharf_token_sign(&c, wmcf->private_key.data, wmcf->private_key.len,

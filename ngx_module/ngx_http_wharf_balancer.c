@@ -34,7 +34,8 @@
  * client's token) and keeps the original in the module context; init_peer
  * runs right after the proxy module has built the request to the
  * upstream, and puts the original back, so that $request_uri in the logs
- * is what the client sent.
+ * is what the client sent; a request that ends before (its body failed,
+ * the client left while nginx read it) gets it back from its cleanup.
  */
 
 
@@ -49,8 +50,6 @@ static ngx_int_t ngx_http_wharf_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
-static void ngx_http_wharf_restore_target(ngx_http_request_t *r,
-    ngx_http_wharf_ctx_t *ctx);
 
 
 /*
@@ -242,11 +241,11 @@ ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
                           "wharf: \"proxy_pass\" to upstream \"%V\" "
                           "(wharf_balancer) must have no URI, as in "
                           "\"proxy_pass http://%V;\"", &us->host, &us->host);
-            ngx_http_wharf_restore_target(r, ctx);
+            ngx_http_wharf_restore_target(ctx);
             return NGX_ERROR;
         }
 
-        ngx_http_wharf_restore_target(r, ctx);
+        ngx_http_wharf_restore_target(ctx);
     }
 
     wus = ctx->worker->upstream;
@@ -267,11 +266,18 @@ ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
 }
 
 
-/* $request_uri is the client's again */
+/*
+ * $request_uri is the client's again; also called by the request's
+ * cleanup (ngx_http_wharf_sessions.c) if the request ends before this.
+ */
 
-static void
-ngx_http_wharf_restore_target(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+void
+ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx)
 {
+    ngx_http_request_t  *r;
+
+    r = ctx->u.request;
+
     r->unparsed_uri = ctx->unparsed_uri;
     r->valid_unparsed_uri = ctx->valid_unparsed_uri;
     ctx->target = 0;

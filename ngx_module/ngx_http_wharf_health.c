@@ -1128,7 +1128,7 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->health = hctx;
+    ctx->u.health = hctx;
 
     hctx->request = r;
     hctx->check = wlcf->check;
@@ -1398,11 +1398,11 @@ ngx_http_wharf_health_wake(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
 
-    if (ctx == NULL || ctx->health == NULL) {
+    if (ctx == NULL || ctx->u.health == NULL) {
         return;
     }
 
-    ngx_http_wharf_health_try_finish(ctx->health);
+    ngx_http_wharf_health_try_finish(ctx->u.health);
 }
 
 

@@ -1581,12 +1581,35 @@ ngx_http_wharf_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_wharf_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                   i;
+    ngx_http_variable_t         *v;
+    ngx_http_core_main_conf_t   *cmcf;
     ngx_http_wharf_main_conf_t  *wmcf;
 
     wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_wharf_module);
 
     if (wmcf == NULL) {
         return NGX_OK;
+    }
+
+    /*
+     * Whether anything (a log_format, a proxy_set_header) uses
+     * $request_uri, found without making it an indexed variable of every
+     * request: see ngx_http_wharf_upstream_target().
+     */
+
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+        if (v[i].name.len == sizeof("request_uri") - 1
+            && ngx_strncmp(v[i].name.data, "request_uri",
+                           sizeof("request_uri") - 1)
+               == 0)
+        {
+            wmcf->request_uri_index = i + 1;
+            break;
+        }
     }
 
     if (ngx_http_wharf_auth_init_process(cycle, wmcf) != NGX_OK) {

@@ -213,6 +213,9 @@ typedef struct {
     ngx_http_wharf_cache_t        *cache;
     ngx_event_t                    health_timer;
     ngx_http_wharf_token_t         fleet_token;   /* sub "*", read */
+
+    /* $request_uri's index + 1, if the configuration uses it; else 0 */
+    ngx_uint_t                     request_uri_index;
 } ngx_http_wharf_main_conf_t;
 
 
@@ -260,15 +263,18 @@ typedef enum {
 
 
 /*
- * The route of one request, set before the access phase.  It lives as
- * the data of a cleanup of the request's pool (ngx_http_wharf_ctx_create()),
- * which ends the request's session: one allocation, and found again by
- * the cleanup even after an internal redirect has cleared the request's
- * module contexts.  Every byte here is in every routed request's pool,
- * hence the bit fields.
+ * The route of one request, set before the access phase.  One allocation
+ * from the request's pool (ngx_http_wharf_ctx_create()), which begins with
+ * a cleanup of the request (r->main->cleanup): it ends the request's
+ * session, and puts the client's request target back, however the request
+ * ends.  Found again by that cleanup even after an internal redirect has
+ * cleared the request's module contexts.  Every byte here is in every
+ * routed request's pool, hence the bit fields and the union.
  */
 
 typedef struct {
+    ngx_http_cleanup_t             cleanup;   /* first: not reset on reroute */
+
     ngx_http_wharf_worker_t       *worker;    /* NULL: not routed */
     ngx_str_t                     *prefix;    /* of the wharf_route */
 
@@ -277,7 +283,15 @@ typedef struct {
 
     ngx_str_t                      sub;       /* $wharf_auth_sub */
 
-    void                          *health;    /* a GET /health in progress */
+    /*
+     * A health request has no upstream target, a routed one no health
+     * check in progress (its health sub-routes are answered by the module
+     * and never swap the target).
+     */
+    union {
+        void                      *health;    /* a GET /health in progress */
+        ngx_http_request_t        *request;   /* whose target is swapped */
+    } u;
 
     /* the client's request target, while the upstream's is in its place */
     ngx_str_t                      unparsed_uri;
@@ -291,6 +305,23 @@ typedef struct {
     unsigned                       target:1;  /* unparsed_uri is swapped */
     unsigned                       valid_unparsed_uri:1;
 } ngx_http_wharf_ctx_t;
+
+
+/*
+ * A context routed again: everything but the cleanup, which stays in the
+ * request's list.  Inline, for the fuzz target that includes the routing
+ * code without the sessions (tests/fuzz/fuzz_ngx_route.c).
+ */
+
+static ngx_inline void
+ngx_http_wharf_ctx_reset(ngx_http_wharf_ctx_t *ctx)
+{
+    ngx_memzero(&ctx->worker,
+                sizeof(ngx_http_wharf_ctx_t)
+                - offsetof(ngx_http_wharf_ctx_t, worker));
+
+    ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
+}
 
 
 /* JSON output: a chain of buffers from the request pool */
@@ -364,6 +395,7 @@ char *ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_wharf_balancer_check(ngx_conf_t *cf);
 ngx_uint_t ngx_http_wharf_balancer_is(ngx_http_upstream_srv_conf_t *us);
 ngx_uint_t ngx_http_wharf_balancer_location(ngx_conf_t *cf);
+void ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx);
 
 
 /* ngx_http_wharf_auth.c */

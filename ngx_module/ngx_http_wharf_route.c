@@ -240,8 +240,7 @@ ngx_http_wharf_route(ngx_http_request_t *r, ngx_str_t *prefix)
         }
 
     } else {
-        ngx_memzero(ctx, sizeof(ngx_http_wharf_ctx_t));
-        ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
+        ngx_http_wharf_ctx_reset(ctx);
     }
 
     ctx->prefix = prefix;

@@ -5,16 +5,22 @@
  * A request routed to a worker is a session from the precontent phase,
  * after auth, until nginx frees the request, however it ends: the client
  * or the upstream closing a tunnel, a timeout, an error.  The count goes
- * up in the shared zone and a cleanup of the request's pool brings it
- * down, so every way out of a request decrements exactly once, and in the
- * node the request incremented, even after a reload.
+ * up in the shared zone and a cleanup of the request brings it down, so
+ * every way out of a request decrements exactly once, and in the node the
+ * request incremented, even after a reload.
  *
- * Why a pool cleanup and not the log phase: an error_page (a server-wide
- * "error_page 502 ..." is inherited) redirects a request internally, and
- * that clears its module contexts, so the log phase would not know the
- * request was counted.  The cleanup's data is the module context itself
- * (ngx_http_wharf_ctx_create()), so it costs the request 24 bytes, the
- * cleanup's own, and no allocation of its own.
+ * Why a cleanup of the request and not the log phase: an error_page (a
+ * server-wide "error_page 502 ..." is inherited) redirects a request
+ * internally, and that clears its module contexts, so the log phase would
+ * not know the request was counted.  The cleanup (r->main->cleanup) is the
+ * first member of the module context itself (ngx_http_wharf_ctx_create()),
+ * so it costs the request 24 bytes and no allocation of its own.  nginx
+ * runs a request's cleanups in ngx_http_free_request() (and, for an
+ * error, in ngx_http_terminate_request()) before the request is logged:
+ * so the same cleanup also puts the client's request target back, for
+ * $request_uri in the access log, when the request ends before the
+ * balancer's init_peer could (its body failed, or the client left, while
+ * nginx read it).
  *
  * Kinds: a WebSocket upgrade to the worker's terminal path is a
  * "terminal" session, any other upgrade a "websocket" session, the rest
@@ -33,32 +39,34 @@
 
 static ngx_uint_t ngx_http_wharf_session_kind(ngx_http_request_t *r,
     ngx_http_wharf_ctx_t *ctx);
-static void ngx_http_wharf_session_end(void *data);
+static void ngx_http_wharf_request_end(void *data);
 static ngx_int_t ngx_http_wharf_upstream_target(ngx_http_request_t *r,
     ngx_http_wharf_ctx_t *ctx);
 
 
 /*
- * The module context of a request, allocated as the data of a cleanup of
- * the request's pool, which ends the session if one was counted.
+ * The module context of a request, with the cleanup of the request that
+ * ends its session.  A subrequest's context goes into the main request's
+ * cleanups, as ngx_http_cleanup_add() does: a subrequest has none of its
+ * own, and its pool is the main request's.
  */
 
 ngx_http_wharf_ctx_t *
 ngx_http_wharf_ctx_create(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t    *cln;
     ngx_http_wharf_ctx_t  *ctx;
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_wharf_ctx_t));
-    if (cln == NULL) {
+    ctx = ngx_palloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
+    if (ctx == NULL) {
         return NULL;
     }
 
-    ctx = cln->data;
-    ngx_memzero(ctx, sizeof(ngx_http_wharf_ctx_t));
-    ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
+    ctx->cleanup.handler = ngx_http_wharf_request_end;
+    ctx->cleanup.data = ctx;
+    ctx->cleanup.next = r->main->cleanup;
+    r->main->cleanup = &ctx->cleanup;
 
-    cln->handler = ngx_http_wharf_session_end;
+    ngx_http_wharf_ctx_reset(ctx);
 
     ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
 
@@ -180,11 +188,27 @@ static ngx_int_t
 ngx_http_wharf_upstream_target(ngx_http_request_t *r,
     ngx_http_wharf_ctx_t *ctx)
 {
-    u_char  *p, *end;
-    size_t   len;
+    u_char                      *p, *end;
+    size_t                       len;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    /*
+     * nginx keeps a variable's value for the rest of the request once it
+     * is evaluated.  $request_uri is evaluated now, while it is still the
+     * client's, so that a "proxy_set_header ... $request_uri" evaluated
+     * while the proxy module builds the request to the worker, and the
+     * access log, both get the client's target, not the worker's path.
+     */
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    if (wmcf->request_uri_index) {
+        (void) ngx_http_get_indexed_variable(r, wmcf->request_uri_index - 1);
+    }
 
     ctx->unparsed_uri = r->unparsed_uri;
     ctx->valid_unparsed_uri = r->valid_unparsed_uri;
+    ctx->u.request = r;
     ctx->target = 1;
 
     end = r->unparsed_uri.data + r->unparsed_uri.len;
@@ -258,11 +282,17 @@ ngx_http_wharf_session_kind(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 
 
 static void
-ngx_http_wharf_session_end(void *data)
+ngx_http_wharf_request_end(void *data)
 {
     ngx_http_wharf_ctx_t *ctx = data;
 
     ngx_http_wharf_node_t  *wn;
+
+    /* ended before the balancer's init_peer: $request_uri is the client's */
+
+    if (ctx->target) {
+        ngx_http_wharf_restore_target(ctx);
+    }
 
     if (!ctx->counted) {
         return;
