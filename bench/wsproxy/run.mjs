@@ -2,9 +2,13 @@
 // server through a plain proxy_pass location of the same nginx, and direct.
 //
 //   node bench/wsproxy/run.mjs [--quick] [--only echo,handshake,idle,callgrind]
+//   (--only sweep: the idle part's sweep over request sizes alone)
 //
 //   BENCH_REPS=5 BENCH_DURATION=2 BENCH_IDLE=10000 B=build
+//   BENCH_SWEEP=0 BENCH_SWEEP_SESSIONS=2000 BENCH_SWEEP_STEP=256
+//   BENCH_SWEEP_MAX=3840 BENCH_SWEEP_REPS=1   the idle sweep (benchIdleSweep)
 //   BENCH_CONNS=1000 BENCH_SIZES=4096   only these echo cells
+//   BENCH_ECHO_TARGETS=open,wharfvar    more targets in them
 //   BENCH_CG_ECHO=0                     callgrind: handshakes only
 //   BENCH_CG_HANDSHAKE=0                callgrind: messages only
 //   BENCH_CG_TARGETS=plain,open,wharf   callgrind: these handshake targets
@@ -22,6 +26,8 @@
 //   V  wharfvar /var/echo/...          wharf_route, auth off, the former
 //                                     proxy_pass with variables
 //   B  plain   /plain/...             proxy_pass to the same upstream
+//   B-auth plainauth /plain/...        the same, the client sending A's
+//                                     Authorization header (idle only)
 //   C  direct  the echo server itself
 //
 // The order rotates with each repetition (see order()).
@@ -191,6 +197,10 @@ const TARGETS = {
   nokeys: { path: '/open/echo/ws', headers: [], noKeys: true },
   wharfvar: { path: '/var/echo/ws', headers: [] },
   plain: { path: '/plain/ws', headers: [] },
+  // B-auth: a plain proxy_pass whose client sends the same token as A's
+  // (a plain proxy in front of a service that authenticates its clients
+  // forwards their token); nothing in the location differs from B
+  plainauth: { path: '/plain/ws', headers: [AUTH] },
   plainb: { path: '/plainb/ws', headers: [] },
   plainvar: { path: '/plainvar/x', headers: [] },
 };
@@ -243,6 +253,12 @@ const median = (xs) => {
 
 // --- echo: messages/s and nginx CPU per message ------------------------------
 
+// BENCH_ECHO_TARGETS=wharf,open,plain,...: more targets in the echo cells
+// (wharf, plain, plainb and direct are always there)
+const ECHO_TARGETS = [...new Set(['wharf', 'plain', 'direct', 'plainb',
+  ...(process.env.BENCH_ECHO_TARGETS ? process.env.BENCH_ECHO_TARGETS.split(',') : [])])]
+  .filter((t) => t === 'direct' || (TARGETS[t] && !TARGETS[t].noKeys));
+
 async function benchEcho(echo, ngx) {
   const cells = [];
   const conns = process.env.BENCH_CONNS ? process.env.BENCH_CONNS.split(',').map(Number)
@@ -250,10 +266,10 @@ async function benchEcho(echo, ngx) {
   const sizes = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : [64, 4096];
   for (const c of conns) {
     for (const size of sizes) {
-      const runs = { wharf: [], plain: [], plainb: [], direct: [] };
+      const runs = Object.fromEntries(ECHO_TARGETS.map((t) => [t, []]));
       const load0 = loadavg();
       for (let rep = 0; rep < REPS; rep++) {
-        for (const t of order(['wharf', 'plain', 'direct', 'plainb'], rep)) {
+        for (const t of order(ECHO_TARGETS, rep)) {
           const base = ['--mode', 'echo', '--conns', `${c}`, '--size', `${size}`,
             '--duration', `${DURATION}`, '--warmup', '0.5'];
           const r = t === 'direct'
@@ -326,41 +342,106 @@ function rssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 }
 
+// One fresh nginx, `sessions` idle sessions of target t, each with these
+// extra request headers; the worker's RSS growth per session, in bytes.
+async function idleOnce(echo, t, sessions, extra = []) {
+  const headers = [...TARGETS[t].headers, ...extra].flatMap((h) => ['--header', h]);
+  const ngx = await startNginx(echo.port, { noKeys: TARGETS[t].noKeys });
+  try {
+    // one session first, so that what is set up once is not counted
+    wsload(['--mode', 'echo', '--conns', '1', '--size', '64', '--duration', '0.2', '--warmup', '0',
+      '--port', `${ngx.port}`, '--path', TARGETS[t].path, ...headers]);
+    const before = rssKiB(ngx.worker);
+    const load = start(WSLOAD, ['--mode', 'idle', '--conns', `${sessions}`, '--size', '64', '--port', `${ngx.port}`,
+      '--path', TARGETS[t].path, ...headers]);
+    try {
+      await waitFor(() => {
+        if (load.exitCode !== null) throw new Error(`wsload idle: ${load.err}${load.out}`);
+        return /^ready (\d+)/m.exec(load.out);
+      }, { timeout: 120000, what: `${sessions} idle sessions` });
+      const ready = Number(/^ready (\d+)/m.exec(load.out)[1]);
+      if (ready !== sessions) throw new Error(`only ${ready} of ${sessions} sessions echoed: ${load.err}`);
+      await new Promise((r) => setTimeout(r, 500));
+      const after = rssKiB(ngx.worker);
+      return { before_kib: before, after_kib: after, per_session_bytes: ((after - before) * 1024) / sessions };
+    } finally {
+      await stop(load);
+    }
+  } finally {
+    await stop(ngx, 'SIGQUIT');
+  }
+}
+
 async function benchIdle(echo) {
-  const IDLE_TARGETS = ['wharf', 'open', 'nokeys', 'plain', 'plainvar', 'wharfvar'];
+  const IDLE_TARGETS = ['wharf', 'open', 'nokeys', 'plain', 'plainauth', 'plainvar', 'wharfvar'];
   const runs = Object.fromEntries(IDLE_TARGETS.map((t) => [t, []]));
   for (let rep = 0; rep < (QUICK ? 1 : 3); rep++) {
-    for (const t of order(IDLE_TARGETS, rep)) {
-      const ngx = await startNginx(echo.port, { noKeys: TARGETS[t].noKeys });
-      try {
-        // one session first, so that what is set up once is not counted
-        wsload(['--mode', 'echo', '--conns', '1', '--size', '64', '--duration', '0.2', '--warmup', '0',
-          '--port', `${ngx.port}`, '--path', TARGETS[t].path, ...TARGETS[t].headers.flatMap((h) => ['--header', h])]);
-        const before = rssKiB(ngx.worker);
-        const load = start(WSLOAD, ['--mode', 'idle', '--conns', `${IDLE}`, '--size', '64', '--port', `${ngx.port}`,
-          '--path', TARGETS[t].path, ...TARGETS[t].headers.flatMap((h) => ['--header', h])]);
-        await waitFor(() => {
-          if (load.exitCode !== null) throw new Error(`wsload idle: ${load.err}${load.out}`);
-          return /^ready (\d+)/m.exec(load.out);
-        }, { timeout: 120000, what: `${IDLE} idle sessions` });
-        const ready = Number(/^ready (\d+)/m.exec(load.out)[1]);
-        if (ready !== IDLE) throw new Error(`only ${ready} of ${IDLE} sessions echoed: ${load.err}`);
-        await new Promise((r) => setTimeout(r, 500));
-        const after = rssKiB(ngx.worker);
-        runs[t].push({ before_kib: before, after_kib: after, per_session_bytes: ((after - before) * 1024) / IDLE });
-        await stop(load);
-      } finally {
-        await stop(ngx, 'SIGQUIT');
-      }
-    }
+    for (const t of order(IDLE_TARGETS, rep)) runs[t].push(await idleOnce(echo, t, IDLE));
   }
-  const res = { sessions: IDLE, runs };
+  const res = { sessions: IDLE, runs, load: loadavg() };
   for (const t of Object.keys(runs)) res[t] = { per_session_bytes: median(runs[t].map((r) => r.per_session_bytes)) };
   res.difference_bytes = res.wharf.per_session_bytes - res.plain.per_session_bytes;
+  res.difference_vs_plainauth_bytes = res.wharf.per_session_bytes - res.plainauth.per_session_bytes;
   res.difference_vs_plainvar_bytes = res.wharf.per_session_bytes - res.plainvar.per_session_bytes;
   for (const t of IDLE_TARGETS) res[t].vs_plain_bytes = res[t].per_session_bytes - res.plain.per_session_bytes;
   console.log(`idle: RSS per session over ${IDLE} sessions: `
     + IDLE_TARGETS.map((t) => `${t} ${res[t].per_session_bytes.toFixed(0)} B (${res[t].vs_plain_bytes >= 0 ? '+' : ''}${res[t].vs_plain_bytes.toFixed(0)})`).join(', '));
+  if (process.env.BENCH_SWEEP !== '0') res.sweep = await benchIdleSweep(echo);
+  return res;
+}
+
+// RSS per session is a step function of the request's size: nginx takes a
+// request's memory from 4 KiB pool blocks, so a few bytes more can cost a
+// whole block, or nothing, depending on how full the last block was. One
+// request shape shows one step; the sweep adds the same client header
+// ("X-Pad: " and n bytes) to A and to B (and to B-auth), for n spread
+// evenly over one pool block, so that the mean difference is what the
+// extra bytes cost over requests of every size, as an operator's fleet,
+// with varied requests, pays.
+//
+//   BENCH_SWEEP=0                  skip it
+//   BENCH_SWEEP_SESSIONS=2000      sessions per point
+//   BENCH_SWEEP_STEP=256 BENCH_SWEEP_MAX=3840
+//   BENCH_SWEEP_REPS=1             repetitions per point (median)
+async function benchIdleSweep(echo) {
+  const sessions = Number(process.env.BENCH_SWEEP_SESSIONS || (QUICK ? 500 : 2000));
+  const step = Number(process.env.BENCH_SWEEP_STEP || (QUICK ? 1024 : 256));
+  const max = Number(process.env.BENCH_SWEEP_MAX || 3840);
+  const reps = Number(process.env.BENCH_SWEEP_REPS || 1);
+  const targets = ['wharf', 'plain', 'plainauth'];
+  const points = [];
+  // the single shape again (no X-Pad) at this session count: per-session
+  // figures must match those at IDLE sessions to the byte
+  const shapes = [null];
+  for (let n = 0; n <= max; n += step) shapes.push(n);
+  for (const [i, n] of shapes.entries()) {
+    const extra = n === null ? [] : [`X-Pad: ${'x'.repeat(n)}`];
+    const point = { pad: n, load: loadavg() };
+    for (const t of targets) point[t] = { runs: [] };
+    for (let rep = 0; rep < reps; rep++) {
+      for (const t of order(targets, i + rep)) point[t].runs.push(await idleOnce(echo, t, sessions, extra));
+    }
+    for (const t of targets) point[t].per_session_bytes = median(point[t].runs.map((r) => r.per_session_bytes));
+    point.a_minus_b = point.wharf.per_session_bytes - point.plain.per_session_bytes;
+    point.a_minus_bauth = point.wharf.per_session_bytes - point.plainauth.per_session_bytes;
+    console.log(`idle sweep, ${sessions} sessions, X-Pad ${n === null ? 'none' : `${n} B`}: wharf `
+      + `${point.wharf.per_session_bytes.toFixed(1)}, plain ${point.plain.per_session_bytes.toFixed(1)}, `
+      + `plain+auth ${point.plainauth.per_session_bytes.toFixed(1)} B/session; A - B ${point.a_minus_b.toFixed(1)}, `
+      + `A - B-auth ${point.a_minus_bauth.toFixed(1)}`);
+    points.push(point);
+  }
+  const swept = points.filter((p) => p.pad !== null);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const res = {
+    sessions, step, max, reps, points,
+    mean_a_minus_b: mean(swept.map((p) => p.a_minus_b)),
+    median_a_minus_b: median(swept.map((p) => p.a_minus_b)),
+    mean_a_minus_bauth: mean(swept.map((p) => p.a_minus_bauth)),
+    median_a_minus_bauth: median(swept.map((p) => p.a_minus_bauth)),
+  };
+  console.log(`idle sweep over X-Pad 0..${max} step ${step} (${swept.length} points): A - B mean `
+    + `${res.mean_a_minus_b.toFixed(1)} B, median ${res.median_a_minus_b.toFixed(1)} B; A - B-auth mean `
+    + `${res.mean_a_minus_bauth.toFixed(1)} B, median ${res.median_a_minus_bauth.toFixed(1)} B`);
   return res;
 }
 
@@ -456,11 +537,15 @@ async function benchCallgrind(echo) {
 
 // ---------------------------------------------------------------------------
 
+// the results so far, saved after each part (and read by a part that
+// saves within itself)
+let result;
+
 async function main() {
   for (const f of [MODULE, WSLOAD, WSECHO]) {
     if (!fs.existsSync(f)) throw new Error(`${f} is missing: run make bench`);
   }
-  const result = { machine: machine(), started: new Date().toISOString(), load_start: loadavg(),
+  result = { machine: machine(), started: new Date().toISOString(), load_start: loadavg(),
     reps: REPS, duration_s: DURATION };
   console.log(`machine: ${result.machine}; load ${result.load_start}`);
 
@@ -494,6 +579,9 @@ async function main() {
   }
   if (ONLY.includes('idle')) {
     result.idle = await benchIdle(echo);
+    save();
+  } else if (ONLY.includes('sweep')) {
+    result.idle = { sweep: await benchIdleSweep(echo) };
     save();
   }
   if (ONLY.includes('callgrind')) {
