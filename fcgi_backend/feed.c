@@ -912,6 +912,7 @@ wharfd_feed_start(struct wharfd *wd)
         f->ctx = NULL;
         return -1;
     }
+    pthread_setname_np(f->thread, "wharfd-feed");
     f->started = 1;
     return 0;
 }

@@ -185,6 +185,7 @@ wharfd_retention_start(struct wharfd *wd)
         wharf_error("cannot start the retention thread");
         return -1;
     }
+    pthread_setname_np(r->thread, "wharfd-retain");
     r->started = 1;
     return 0;
 }

@@ -744,6 +744,7 @@ wharfd_server_start(struct wharfd *wd)
             wharf_error("starting request thread %u: %s", i, strerror(rc));
             return -1;      /* the caller stops the ones started */
         }
+        pthread_setname_np(srv->threads[i], "wharfd-request");
         srv->nthreads++;
     }
     rc = pthread_create(&srv->poller, NULL, server_poller, wd);
@@ -751,6 +752,7 @@ wharfd_server_start(struct wharfd *wd)
         wharf_error("starting the poller thread: %s", strerror(rc));
         return -1;
     }
+    pthread_setname_np(srv->poller, "wharfd-poller");
     srv->poller_started = 1;
     return 0;
 }

@@ -575,6 +575,8 @@ wharfd_store_open(struct wharfd_store **out, const char *path)
         wharf_error("database %s: cannot start the writer thread", path);
         goto fail;
     }
+    /* thread names show in top -H, ps -L and /proc/PID/task/TID/comm */
+    pthread_setname_np(st->writer, "wharfd-writer");
     st->writer_started = 1;
 
     if (wharfd_store_ping(st, &version) != 0) {

@@ -50,6 +50,8 @@ static ngx_int_t ngx_http_wharf_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
+static ngx_int_t ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
 
 
 /*
@@ -248,6 +250,10 @@ ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
         ngx_http_wharf_restore_target(ctx);
     }
 
+    if (ngx_http_wharf_balancer_add_token(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     wus = ctx->worker->upstream;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -267,6 +273,127 @@ ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
 
 
 /*
+ * The agent's token, added to the request that the proxy module built, in
+ * a copy outside the request's pool.  proxy_pass copies every header it
+ * sends into one buffer from the request's pool, and a WebSocket session
+ * keeps that pool for as long as it lives: the ~250-byte "Authorization:
+ * Bearer" line of an ES256 token takes one more 4 KiB block of it for a
+ * usual request (docs/BENCHMARKS.md, RSS per idle session).  The copy is
+ * malloc()ed at its exact size and freed when the request ends.
+ *
+ * Nothing is added when the request already has an Authorization line:
+ * the client's, which ngx_http_wharf_swap_credentials() replaced by the
+ * token, if the location does not drop it with
+ * "proxy_set_header Authorization "";", or one that a proxy_set_header
+ * sets.  Retries (proxy_next_upstream) send the same buffer again.
+ */
+
+static ngx_int_t
+ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx)
+{
+    size_t                       head, len;
+    u_char                      *p, *end, *eol, *copy, *q;
+    ngx_buf_t                   *b;
+    ngx_str_t                    token;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    if (wmcf->private_key.len == 0
+        || ctx->agent_request
+        || r->upstream->request_bufs == NULL)
+    {
+        return NGX_OK;
+    }
+
+    b = r->upstream->request_bufs->buf;
+
+    if (b == NULL || b->in_file || !ngx_buf_in_memory(b)) {
+        return NGX_OK;
+    }
+
+    p = b->pos;
+    end = b->last;
+
+    /* an HTTP/1 request line: what proxy_pass sends */
+
+    eol = ngx_strlchr(p, end, LF);
+
+    if (eol == NULL
+        || eol - p < (ssize_t) sizeof(" HTTP/1.x" CRLF) - 1
+        || ngx_strncmp(eol - (sizeof(" HTTP/1.x" CRLF) - 2), " HTTP/1.",
+                       sizeof(" HTTP/1.") - 1)
+           != 0)
+    {
+        return NGX_OK;
+    }
+
+    /* its header lines, up to the empty one */
+
+    for ( ;; ) {
+        p = eol + 1;
+
+        if (end - p < 2) {
+            return NGX_OK;
+        }
+
+        if (p[0] == CR && p[1] == LF) {
+            break;
+        }
+
+        if ((p[0] | 0x20) == 'a'
+            && end - p > (ssize_t) sizeof("authorization:") - 1
+            && ngx_strncasecmp(p, (u_char *) "authorization:",
+                               sizeof("authorization:") - 1)
+               == 0)
+        {
+            return NGX_OK;
+        }
+
+        eol = ngx_strlchr(p, end, LF);
+
+        if (eol == NULL) {
+            return NGX_OK;
+        }
+    }
+
+    if (ngx_http_wharf_upstream_token(wmcf, ctx->worker, r->connection->log,
+                                      &token)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    head = p - b->pos;
+    len = (b->last - b->pos) + sizeof("Authorization: " CRLF) - 1 + token.len;
+
+    copy = ngx_alloc(len, r->connection->log);
+    if (copy == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = ngx_cpymem(copy, b->pos, head);
+    q = ngx_cpymem(q, "Authorization: ", sizeof("Authorization: ") - 1);
+    q = ngx_cpymem(q, token.data, token.len);
+    *q++ = CR; *q++ = LF;
+    ngx_memcpy(q, p, b->last - p);
+
+    /* the client's target is back in r (init_peer): the union is free */
+
+    ctx->saved.agent_request = copy;
+    ctx->agent_request = 1;
+
+    b->start = copy;
+    b->pos = copy;
+    b->last = copy + len;
+    b->end = copy + len;
+
+    return NGX_OK;
+}
+
+
+/*
  * $request_uri is the client's again; also called by the request's
  * cleanup (ngx_http_wharf_sessions.c) if the request ends before this.
  */
@@ -278,7 +405,7 @@ ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx)
 
     r = ctx->u.request;
 
-    r->unparsed_uri = ctx->unparsed_uri;
+    r->unparsed_uri = ctx->saved.unparsed_uri;
     r->valid_unparsed_uri = ctx->valid_unparsed_uri;
     ctx->target = 0;
 }

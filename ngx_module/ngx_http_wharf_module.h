@@ -293,8 +293,16 @@ typedef struct {
         ngx_http_request_t        *request;   /* whose target is swapped */
     } u;
 
-    /* the client's request target, while the upstream's is in its place */
-    ngx_str_t                      unparsed_uri;
+    /*
+     * While the upstream's target is in its place (target), the client's;
+     * once init_peer has put it back, the request to the agent with its
+     * token, malloc()ed (agent_request) and freed by the cleanup: see
+     * ngx_http_wharf_balancer_add_token().
+     */
+    union {
+        ngx_str_t                  unparsed_uri;
+        u_char                    *agent_request;
+    } saved;
 
     unsigned                       result:4;  /* ngx_http_wharf_result_e */
     unsigned                       check:2;   /* health sub-route, or NONE */
@@ -304,12 +312,15 @@ typedef struct {
     unsigned                       counted:1; /* a live session */
     unsigned                       target:1;  /* unparsed_uri is swapped */
     unsigned                       valid_unparsed_uri:1;
+    unsigned                       agent_request:1; /* saved.agent_request */
 } ngx_http_wharf_ctx_t;
 
 
 /*
- * A context routed again: everything but the cleanup, which stays in the
- * request's list.  Inline, for the fuzz target that includes the routing
+ * A new context, or one routed again: everything but the cleanup, which
+ * stays in the request's list.  Only a context that is not counted is
+ * routed again (a counted one is replaced, and its cleanup ends its
+ * session), so it holds no agent_request to free.  Inline, for the fuzz target that includes the routing
  * code without the sessions (tests/fuzz/fuzz_ngx_route.c).
  */
 

@@ -134,7 +134,14 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL, 1)
+    /*
+     * Through wharf_balancer a header the client did not send is not added
+     * here: init_peer adds the token to the request to the agent itself,
+     * outside the request's pool (ngx_http_wharf_balancer_add_token()).
+     */
+
+    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL,
+                                        !wlcf->balanced)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -206,7 +213,7 @@ ngx_http_wharf_upstream_target(ngx_http_request_t *r,
         (void) ngx_http_get_indexed_variable(r, wmcf->request_uri_index - 1);
     }
 
-    ctx->unparsed_uri = r->unparsed_uri;
+    ctx->saved.unparsed_uri = r->unparsed_uri;
     ctx->valid_unparsed_uri = r->valid_unparsed_uri;
     ctx->u.request = r;
     ctx->target = 1;
@@ -292,6 +299,11 @@ ngx_http_wharf_request_end(void *data)
 
     if (ctx->target) {
         ngx_http_wharf_restore_target(ctx);
+    }
+
+    if (ctx->agent_request) {
+        ngx_free(ctx->saved.agent_request);
+        ctx->agent_request = 0;
     }
 
     if (!ctx->counted) {

@@ -123,7 +123,8 @@ const PROXY_COMMON = `
             proxy_send_timeout 1h;
             proxy_connect_timeout 5s;`;
 const PROXY_WHARF = `
-            proxy_pass http://wharf_workers;${PROXY_COMMON}`;
+            proxy_pass http://wharf_workers;
+            proxy_set_header Authorization "";${PROXY_COMMON}`;
 
 function nginxConf({ prefix, port, echoPort, single, noKeys }) {
   return `
