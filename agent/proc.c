@@ -390,8 +390,8 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
     if (e != NULL && p->seq_known) {
         /* the shipped sequence of the line it was seen in: wharfd counts
          * an occurrence once however often the call is resent. Before the
-         * base is known (getLastSequence not answered yet) it cannot be
-         * given, and the error counts on every send, as without it. */
+         * base is known (getLastSequence not answered yet) the shipper
+         * adds it when the error leaves (take_items). */
         json_object_set_new(e, "sequence",
                             json_integer((json_int_t) (p->seq_base + seq)));
     }
@@ -401,7 +401,7 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
         return;
     }
     agent_api_broadcast_error(agent, p, e);
-    agent_ship_error(agent, p, e);      /* takes e */
+    agent_ship_error(agent, p, e, seq);     /* takes e */
 
     if (r->fatal && agent->cfg.fatal_restart && p->state == AGENT_PS_RUNNING
         && !p->fatal_sent && p->pid > 0) {

@@ -39,6 +39,7 @@ struct ship_item {
     json_t *j;
     size_t bytes;
     uint64_t mark;          /* queue index of the next line when queued */
+    uint64_t seq;           /* an error's line, local sequence (0: none) */
 };
 
 /* A growing text buffer; on allocation failure it keeps its old size and
@@ -427,7 +428,8 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
 }
 
 static void
-push_item(struct agent *agent, int kind, unsigned proc, json_t *j)
+push_item(struct agent *agent, int kind, unsigned proc, json_t *j,
+          uint64_t seq)
 {
     struct agent_ship *sh = &agent->ship;
     struct ship_item *it;
@@ -456,6 +458,7 @@ push_item(struct agent *agent, int kind, unsigned proc, json_t *j)
     it->j = j;
     it->bytes = bytes;
     it->mark = sh->queue.rec_next;
+    it->seq = seq;
     if (sh->items_tail != NULL) {
         sh->items_tail->next = it;
     } else {
@@ -468,15 +471,16 @@ push_item(struct agent *agent, int kind, unsigned proc, json_t *j)
 }
 
 void
-agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e)
+agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e,
+                 uint64_t seq)
 {
-    push_item(agent, CALL_ERRORS, p->index, e);
+    push_item(agent, CALL_ERRORS, p->index, e, seq);
 }
 
 void
 agent_ship_event(struct agent *agent, json_t *ev)
 {
-    push_item(agent, CALL_EVENT, ~0u, ev);
+    push_item(agent, CALL_EVENT, ~0u, ev, 0);
 }
 
 void
@@ -739,6 +743,15 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
                    && sh->items->proc == proc && sh->items->mark <= mark
                    && taken < AGENT_SHIP_BATCH_ITEMS) {
                 it = sh->items;
+                if (it->seq != 0 && p->seq_known
+                    && json_object_get(it->j, "sequence") == NULL) {
+                    /* seen before getLastSequence answered: its line's
+                     * shipped sequence is known now, and with it wharfd
+                     * counts the occurrence once however often the call
+                     * is resent */
+                    json_object_set_new(it->j, "sequence", json_integer(
+                        (json_int_t) (p->seq_base + it->seq)));
+                }
                 json_array_append(errs, it->j);
                 sh->items = it->next;
                 sh->nitems--;

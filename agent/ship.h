@@ -147,8 +147,11 @@ void agent_ship_free(struct agent *agent);
 void agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
                     int64_t ts_ms, int stream, enum agent_level level,
                     unsigned flags, const char *line, size_t len);
-/* e (an ERR object of storeErrors) and ev (recordEvent params) are stolen. */
-void agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e);
+/* e (an ERR object of storeErrors) and ev (recordEvent params) are stolen.
+ * seq: the local sequence of the line the error was seen in (0: none);
+ * the error leaves with that line's shipped sequence. */
+void agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e,
+                      uint64_t seq);
 void agent_ship_event(struct agent *agent, json_t *ev);
 /* The instance's row changed: an upsertProcess goes with the next batch. */
 void agent_ship_process(struct agent *agent, struct agent_proc *p);

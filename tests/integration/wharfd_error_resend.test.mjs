@@ -198,7 +198,13 @@ describe('errors shipped by a real agent', () => {
       tag: 'wharfd-eagent',
       workers: [{
         name: 'eship', ship: true,
-        config: { processes: [{ instanceId: 'app', command: 'node', args: ['-e', APP(path.join(dir, 'go'))], maxRestarts: 0 }] },
+        config: { processes: [
+          { instanceId: 'app', command: 'node', args: ['-e', APP(path.join(dir, 'go'))], maxRestarts: 0 },
+          // an error as the very first line: seen before getLastSequence is
+          // answered, it gets its line's sequence when it leaves
+          { instanceId: 'early', command: 'node', maxRestarts: 0, args: ['-e',
+            "console.log(JSON.stringify({ level: 50, msg: 'early boom' })); console.log('after'); setInterval(() => {}, 1000);"] },
+        ] },
       }],
     });
   });
@@ -221,13 +227,29 @@ describe('errors shipped by a real agent', () => {
     }, { timeout: 15000, what: 'three error occurrences stored' });
     const d = new Database(path.join(stack.dir, 'wharf.db'), { readonly: true });
     try {
-      const rows = d.prepare("SELECT message, occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' ORDER BY id").all();
+      const rows = d.prepare("SELECT message, occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' AND instance_id = 'app' ORDER BY id").all();
       // the :PORT rule makes both db timeouts one error
       assert.deepEqual(rows, [
         { message: 'db timeout at 127.0.0.1:5432', n: 2, s: line('db timeout at 127.0.0.1:6543') },
         { message: 'disk gone', n: 1, s: line('disk gone') },
       ]);
       assert.ok(line('disk gone') > seqOf.ready, 'the sequences are the lines\' own');
+    } finally {
+      d.close();
+    }
+  });
+
+  test('an error seen before getLastSequence answered leaves with its line\'s sequence', async () => {
+    const h = { headers: { authorization: `Bearer ${stack.token}` } };
+    const logs = async () => (await get(`${stack.http}/api/monitoring/logs/early?worker=eship&order=asc&limit=10`, h)).json.data;
+    await waitFor(async () => (await logs()).some((l) => l.message === 'after'), { timeout: 15000, what: 'the early lines stored' });
+    const seq = (await logs()).find((l) => l.message === JSON.stringify({ level: 50, msg: 'early boom' })).sequence;
+    await waitFor(async () => (await get(`${stack.http}/api/monitoring/errors/early?worker=eship`, h)).json.data.length === 1,
+      { timeout: 15000, what: 'the early error stored' });
+    const d = new Database(path.join(stack.dir, 'wharf.db'), { readonly: true });
+    try {
+      const rows = d.prepare("SELECT occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' AND instance_id = 'early'").all();
+      assert.deepEqual(rows, [{ n: 1, s: seq }]);
     } finally {
       d.close();
     }
