@@ -148,7 +148,7 @@ on_shutdown_tick(uv_timer_t *t)
             final_stage(agent);
         } else if (now >= agent->flush_deadline_ms) {
             wharf_warn("shutdown: %zu log lines not shipped at the flush "
-                       "deadline", agent->ship.nrecs);
+                       "deadline", agent->ship.queue.nrecs);
             final_stage(agent);
         }
     } else if (now >= agent->shutdown_deadline_ms) {

@@ -131,7 +131,7 @@ get_health(struct agent *agent, struct lws *wsi)
                   "processes", "total", (json_int_t) agent->nprocs,
                   "running", (json_int_t) running,
                   "shipping", "enabled", agent->ship.enabled,
-                  "queued", (json_int_t) agent->ship.nrecs,
+                  "queued", (json_int_t) agent->ship.queue.nrecs,
                   "shipped", (json_int_t) agent->ship.lines_shipped,
                   "dropped", (json_int_t) agent->ship.lines_dropped,
                   "requests", (json_int_t) agent->ship.requests,

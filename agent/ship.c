@@ -278,16 +278,6 @@ count_dropped_range(struct agent_ship *sh, struct agent_proc *p,
     sh->lines_dropped += n;
 }
 
-/* Counts n dropped lines of p, sequences seq..seq+n-1. */
-static void
-count_dropped(struct agent_ship *sh, struct agent_proc *p, uint64_t seq,
-              uint64_t n)
-{
-    if (n > 0) {
-        count_dropped_range(sh, p, seq, seq + n - 1, n);
-    }
-}
-
 /* The queue reports lines it dropped (the oldest, to make room, or what
  * an allocation failure lost): counted per instance so that the
  * logs_dropped event can give the exact range. */
@@ -349,7 +339,6 @@ make_room(struct agent *agent, size_t need)
              * it has to go anyway */
             agent_shipq_drop_oldest(&sh->queue,
                                     queued_bytes(sh) + need - limit);
-            sh->nrecs = sh->queue.nrecs;
         } else if (sh->nitems > 0) {
             drop_oldest_item(sh);
         } else {
@@ -410,7 +399,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
     sh->lines_queued++;
     if (make_room(agent, sz) != 0) {
         /* even an empty queue has no room: this line is the one dropped */
-        count_dropped(sh, p, seq, 1);
+        count_dropped_range(sh, p, seq, seq, 1);
         return;
     }
     r.seq = seq;
@@ -423,7 +412,6 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
     r.flags = (uint8_t) flags;
     /* an allocation failure drops (and counts) the line: on_queue_drop */
     (void) agent_shipq_push(&sh->queue, &r, line);
-    sh->nrecs = sh->queue.nrecs;
     schedule_flush(agent);
 }
 
@@ -701,7 +689,6 @@ take_logs(struct agent *agent, struct ship_req *q)
         q->calls[q->ncalls - 1].last_seq = last;
         sh->lines_shipped += lines;
     }
-    sh->nrecs = sh->queue.nrecs;
 #undef ROOM_LEFT
 }
 

@@ -109,7 +109,6 @@ struct agent_ship {
     /* queued log lines: a FIFO, compressed while they wait
      * (ship_queue.h); every line queued gets the next index */
     struct agent_shipq queue;
-    size_t nrecs;               /* == queue.nrecs (read by /health, exit) */
     /* queued errors and events */
     struct ship_item *items, *items_tail;
     size_t nitems;

@@ -3,6 +3,7 @@
  * command's own flags.
  */
 #include "ctl.h"
+#include "duration.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -210,30 +211,12 @@ ctl_flags_parse(struct ctl *c, const char *cmd, int argc, char **argv,
 int
 ctl_parse_duration(const char *s, long long max, long long *secs)
 {
-    unsigned long long n = 0;
-    long long unit = 1;
-    const char *p = s;
+    long long v;
 
-    if (*p < '0' || *p > '9') {
+    /* a duration of nothing is no --since or TTL */
+    if (wharf_duration_parse(s, max, &v) != 0 || v == 0) {
         return -1;
     }
-    for (; *p >= '0' && *p <= '9'; p++) {
-        n = n * 10 + (unsigned) (*p - '0');
-        if (n > (unsigned long long) max) {
-            return -1;
-        }
-    }
-    switch (*p) {
-    case '\0': unit = 1; break;
-    case 's': unit = 1; p++; break;
-    case 'm': unit = 60; p++; break;
-    case 'h': unit = 3600; p++; break;
-    case 'd': unit = 86400; p++; break;
-    default: return -1;
-    }
-    if (*p != '\0' || n == 0 || n > (unsigned long long) (max / unit)) {
-        return -1;
-    }
-    *secs = (long long) n * unit;
+    *secs = v;
     return 0;
 }

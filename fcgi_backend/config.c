@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "log.h"
 
 const char wharfd_usage[] =
@@ -116,38 +117,6 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
     return 0;
 }
 
-/* A retention age: seconds, or a number with s, m, h or d; 0..36500d. */
-static int
-parse_age(const char *s, long long *out)
-{
-    static const struct { char unit; long long seconds; } units[] = {
-        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }
-    };
-    char digits[24];
-    unsigned long n;
-    long long mult = 1;
-    size_t len = strlen(s), i;
-
-    if (len == 0 || len >= sizeof(digits)) {
-        return -1;
-    }
-    memcpy(digits, s, len + 1);
-    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (digits[len - 1] == units[i].unit) {
-            mult = units[i].seconds;
-            digits[--len] = '\0';
-            break;
-        }
-    }
-    if (parse_ulong(digits, 10, &n) != 0
-        || n > (unsigned long) (WHARFD_RETENTION_AGE_MAX / mult))
-    {
-        return -1;
-    }
-    *out = (long long) n * mult;
-    return 0;
-}
-
 /*
  * --retention-worker NAME:KEY=VALUE[,KEY=VALUE...]. A later one for the
  * same worker replaces the earlier one whole (so the command line's
@@ -218,7 +187,8 @@ config_retention_worker(struct wharfd_config *cfg, const char *val,
                                   "limit)", val, value);
             }
             *slot = (long long) n;
-        } else if (parse_age(value, slot) != 0) {
+        } else if (wharf_duration_parse(value, WHARFD_RETENTION_AGE_MAX,
+                                        slot) != 0) {
             return wharf_fail(err, errlen, "--retention-worker %s: %s '%s': "
                               "must be seconds or Ns, Nm, Nh, Nd, at most "
                               "36500d (0: kept)", val, key, value);

@@ -119,6 +119,20 @@ take(struct agent_shipq *q, unsigned proc, uint64_t seq, int random)
     agent_shipq_pop(q);
 }
 
+/* Takes every line left, proc's sequences from..to in order, and checks
+ * that nothing else was queued. */
+static void
+take_rest(struct agent_shipq *q, unsigned proc, uint64_t from, uint64_t to,
+          int random)
+{
+    uint64_t s;
+
+    for (s = from; s <= to; s++) {
+        take(q, proc, s, random);
+    }
+    assert_null(agent_shipq_head(q));
+}
+
 static size_t
 rec_size(unsigned proc, uint64_t seq, int random)
 {
@@ -150,10 +164,7 @@ test_compress_and_take_all(void **state)
      * queued bytes */
     assert_true(q.mem < q.bytes / 2);
     assert_int_equal(q.z_unz, 0);
-    for (s = 1; s <= n; s++) {
-        take(&q, 0, s, 0);
-    }
-    assert_null(agent_shipq_head(&q));
+    take_rest(&q, 0, 1, n, 0);
     assert_int_equal(q.nrecs, 0);
     assert_int_equal(q.bytes, 0);
     assert_int_equal(q.rec_popped, n);
@@ -192,10 +203,7 @@ test_drop_lines_then_take(void **state)
     assert_int_equal(d->n[0], dropped);
     assert_int_equal(d->first[0], 1);
     assert_int_equal(d->last[0], dropped);
-    for (s = dropped + 1; s <= n; s++) {
-        take(&q, 0, s, 0);
-    }
-    assert_null(agent_shipq_head(&q));
+    take_rest(&q, 0, dropped + 1, n, 0);
     agent_shipq_free(&q);
     free(d);
 }
@@ -246,10 +254,7 @@ test_drop_whole_chunks_and_partial_head(void **state)
     assert_int_equal(d->last[0], next);
     next++;
     /* the partly dropped head, then the rest, taken in order */
-    for (; next <= n; next++) {
-        take(&q, 0, next, 0);
-    }
-    assert_null(agent_shipq_head(&q));
+    take_rest(&q, 0, next, n, 0);
     assert_int_equal(q.rec_popped, n);
     for (s = 1; s <= n; s++) {
         /* every line taken or dropped, none both (checked in on_drop) */
@@ -335,10 +340,7 @@ test_incompressible(void **state)
                          rec_size(1, s, 1));
     }
     assert_int_equal(d->n[1], 50);
-    for (s = 51; s <= n; s++) {
-        take(&q, 1, s, 1);
-    }
-    assert_null(agent_shipq_head(&q));
+    take_rest(&q, 1, 51, n, 1);
     agent_shipq_free(&q);
     free(d);
 }

@@ -268,13 +268,26 @@ call_init(struct wharfd *wd, struct wharfd_call *c)
     wharfd_auth_request(wd, c, NULL, NULL);
 }
 
+/* Both stores hold the same rows (and some): then closes them. */
+static void
+same_rows_then_close(struct side *a, struct side *b)
+{
+    char *da = dump(a->path), *db = dump(b->path);
+
+    assert_true(strlen(da) > 100);
+    assert_string_equal(da, db);
+    sqlite3_free(da);
+    sqlite3_free(db);
+    side_close(a);
+    side_close(b);
+}
+
 static void
 test_same_answers(void **state)
 {
     struct side a, b;
     struct wharfd_rpc_reply ra, rb;
     struct wharfd_call ca, cb;
-    char *da, *db;
     size_t i, len;
     int took;
 
@@ -309,14 +322,7 @@ test_same_answers(void **state)
         wharfd_rpc_reply_free(&ra);
         wharfd_rpc_reply_free(&rb);
     }
-    da = dump(a.path);
-    db = dump(b.path);
-    assert_true(strlen(da) > 100);
-    assert_string_equal(da, db);
-    sqlite3_free(da);
-    sqlite3_free(db);
-    side_close(&a);
-    side_close(&b);
+    same_rows_then_close(&a, &b);
 }
 
 /* Sends one storeErrors element as a request of its own (the jansson
@@ -382,7 +388,7 @@ test_folded_repeats(void **state)
 {
     static const char *const msgs[] = { "a", "b at App.tsx:1:2", "c", "d" };
     struct side a, b;
-    char body[1 << 16], el[512], *da, *db;
+    char body[1 << 16], el[512];
     long long want[64];
     int wantdup[64];
     size_t i, n = 40, len;
@@ -408,14 +414,7 @@ test_folded_repeats(void **state)
         snprintf(body + len, sizeof(body) - len, "]}}");
         check_batch(&b, body, n, want, wantdup);
     }
-    da = dump(a.path);
-    db = dump(b.path);
-    assert_true(strlen(da) > 100);
-    assert_string_equal(da, db);
-    sqlite3_free(da);
-    sqlite3_free(db);
-    side_close(&a);
-    side_close(&b);
+    same_rows_then_close(&a, &b);
 }
 
 /* The body through the fast path (which must take it) and the jansson
@@ -598,7 +597,7 @@ test_folded_sequences(void **state)
 {
     static const char *const msgs[] = { "a", "b at App.tsx:1:2", "c" };
     struct side a, b;
-    char body[1 << 16], el[512], seq[32], *da, *db;
+    char body[1 << 16], el[512], seq[32];
     long long want[64];
     int wantdup[64];
     size_t i, n = 48, len;
@@ -631,14 +630,7 @@ test_folded_sequences(void **state)
         snprintf(body + len, sizeof(body) - len, "]}}");
         check_batch(&b, body, n, want, wantdup);
     }
-    da = dump(a.path);
-    db = dump(b.path);
-    assert_true(strlen(da) > 100);
-    assert_string_equal(da, db);
-    sqlite3_free(da);
-    sqlite3_free(db);
-    side_close(&a);
-    side_close(&b);
+    same_rows_then_close(&a, &b);
 }
 
 int
