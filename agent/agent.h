@@ -56,37 +56,37 @@ struct agent {
 
     uv_loop_t loop;
     uv_signal_t sigterm, sigint;
-    uv_signal_t sigfwd[4];      /* forwarded to the children */
+    uv_signal_t sigfwd[4]; /* forwarded to the children */
     struct agent_reaper reaper;
 
     /* libwebsockets, on loop */
     struct lws_context *lws;
     struct lws_vhost *vhost;
-    int port;                   /* bound port (the kernel's pick for 0) */
+    int port; /* bound port (the kernel's pick for 0) */
 
     /* What a terminal runs: /bin/sh -c "exec CMD" with child_envp, built
      * once at start-up so that nothing is allocated between fork and exec. */
     char *child_argv[4];
-    char *child_cmd;            /* "exec CMD", owned */
-    char **child_envp;          /* owned, NULL-terminated */
+    char *child_cmd;   /* "exec CMD", owned */
+    char **child_envp; /* owned, NULL-terminated */
 
     /* Terminal sessions (terminal.c). A session outlives its connection
      * until its program is reaped, so the two are counted apart. */
     struct agent_session *sessions;
-    unsigned sessions_alive;    /* sessions not yet freed */
-    unsigned terminals_open;    /* sessions with a WebSocket attached */
-    unsigned ws_open;           /* terminal WebSockets not yet closed,
+    unsigned sessions_alive; /* sessions not yet freed */
+    unsigned terminals_open; /* sessions with a WebSocket attached */
+    unsigned ws_open;        /* terminal WebSockets not yet closed,
                                    with or without a session */
     unsigned long next_session_id;
 
-    uint64_t started_ns;        /* uv_hrtime() at start-up */
+    uint64_t started_ns; /* uv_hrtime() at start-up */
 
     /* The supervisor (proc.c): instances in order of creation. */
     struct agent_proc *procs[AGENT_PROCS_MAX];
     unsigned nprocs;
     struct agent_detect detect;
-    int64_t read_ms;            /* wall time of the last pipe read */
-    int subreaper;              /* PR_SET_CHILD_SUBREAPER is set */
+    int64_t read_ms; /* wall time of the last pipe read */
+    int subreaper;   /* PR_SET_CHILD_SUBREAPER is set */
 
     /* Shipping (ship.c). */
     struct agent_ship ship;
@@ -102,8 +102,8 @@ struct agent {
     /* Shutdown (main.c): 0 running; 1 draining (sessions closing with 1001,
      * programs being killed); 2 final (lws context being destroyed). */
     int shutdown_stage;
-    uint64_t shutdown_deadline_ms;  /* uv_now() by which draining ends */
-    uint64_t flush_deadline_ms;     /* ... and shipping what is left */
+    uint64_t shutdown_deadline_ms; /* uv_now() by which draining ends */
+    uint64_t flush_deadline_ms;    /* ... and shipping what is left */
     uv_timer_t shutdown_timer;
 };
 

@@ -19,22 +19,26 @@
 
 /* JSON-RPC error codes beyond the standard ones. */
 #define RPC_UNAUTHORIZED -32001
-#define RPC_FORBIDDEN -32003
-#define RPC_NOT_FOUND -32004
-#define RPC_CONFLICT -32009
+#define RPC_FORBIDDEN    -32003
+#define RPC_NOT_FOUND    -32004
+#define RPC_CONFLICT     -32009
 
-enum waiter_kind { WAIT_REST, WAIT_RPC, WAIT_WS };
+enum waiter_kind {
+    WAIT_REST,
+    WAIT_RPC,
+    WAIT_WS
+};
 
 struct agent_waiter {
-    struct agent_waiter *next;      /* on the instance */
+    struct agent_waiter *next; /* on the instance */
     struct agent *agent;
     struct agent_proc *proc;
     enum waiter_kind kind;
-    unsigned status;                /* REST: 200 or 201 */
-    struct lws *wsi;                /* NULL once the client left */
+    unsigned status; /* REST: 200 or 201 */
+    struct lws *wsi; /* NULL once the client left */
     struct agent_conn *conn;
-    json_t *id;                     /* RPC: the request's id */
-    unsigned long min_run;          /* lines of this run or later count */
+    json_t *id;            /* RPC: the request's id */
+    unsigned long min_run; /* lines of this run or later count */
     unsigned want;
     json_t *lines;
     uv_timer_t timer;
@@ -60,15 +64,15 @@ build_reply(struct lws *wsi, unsigned status, const char *body, size_t len,
     end = buf + cap;
     n = snprintf(clen, sizeof(clen), "%zu", len);
     if (lws_add_http_header_status(wsi, status, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                        (const unsigned char *)
-                                        "application/json", 16, &p, end)
+        || lws_add_http_header_by_token(
+            wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+            (const unsigned char *) "application/json", 16, &p, end)
         || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                        (const unsigned char *) "no-store",
-                                        8, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                        (const unsigned char *) clen, n,
+                                        (const unsigned char *) "no-store", 8,
                                         &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                        (const unsigned char *) clen, n, &p,
+                                        end)
         || lws_finalize_http_header(wsi, &p, end)) {
         free(buf);
         return NULL;
@@ -128,8 +132,8 @@ defer_reply(struct lws *wsi, struct agent_conn *conn, unsigned status,
         }
     }
     free(conn->reply);
-    conn->reply = (char *) build_reply(wsi, status, text, strlen(text),
-                                       &conn->reply_len);
+    conn->reply =
+        (char *) build_reply(wsi, status, text, strlen(text), &conn->reply_len);
     free(text);
     lws_callback_on_writable(wsi);
 }
@@ -137,9 +141,9 @@ defer_reply(struct lws *wsi, struct agent_conn *conn, unsigned status,
 static json_t *
 rpc_error(json_t *id, int code, const char *msg)
 {
-    return json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0",
-                     "id", id != NULL ? id : json_null(), "error",
-                     "code", code, "message", msg);
+    return json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id",
+                     id != NULL ? id : json_null(), "error", "code", code,
+                     "message", msg);
 }
 
 static json_t *
@@ -210,8 +214,8 @@ broadcast(struct agent *agent, const char *method, const json_t *params,
     if (agent->ws_conns == NULL) {
         return;
     }
-    n = json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method", method,
-                  "params", (json_t *) params);
+    n = json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method", method, "params",
+                  (json_t *) params);
     text = n != NULL ? json_dumps(n, JSON_COMPACT) : NULL;
     json_decref(n);
     if (text == NULL) {
@@ -325,20 +329,20 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
             continue;
         }
         if (params == NULL) {
-            params = json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId",
-                               p->spec.id, "stream",
-                               stream ? "stderr" : "stdout", "sequence",
-                               (json_int_t) (p->seq_base + seq), "level",
-                               agent_level_name(level), "message", line, len);
+            params =
+                json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
+                          "stream", stream ? "stderr" : "stdout", "sequence",
+                          (json_int_t) (p->seq_base + seq), "level",
+                          agent_level_name(level), "message", line, len);
             if (params == NULL) {
-                return;     /* not UTF-8: skipped here, shipped anyway */
+                return; /* not UTF-8: skipped here, shipped anyway */
             }
         }
         json_array_append(w->lines, params);
         if (w->kind == WAIT_WS && w->wsi != NULL) {
-            ws_send_json(w->conn, json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0",
-                                            "method", "output", "params",
-                                            params));
+            ws_send_json(w->conn,
+                         json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method",
+                                   "output", "params", params));
         }
         if (json_array_size(w->lines) >= w->want) {
             waiter_finish(w);
@@ -346,11 +350,11 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
     }
     if (agent->api_line_listeners > 0) {
         if (params == NULL) {
-            params = json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId",
-                               p->spec.id, "stream",
-                               stream ? "stderr" : "stdout", "sequence",
-                               (json_int_t) (p->seq_base + seq), "level",
-                               agent_level_name(level), "message", line, len);
+            params =
+                json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
+                          "stream", stream ? "stderr" : "stdout", "sequence",
+                          (json_int_t) (p->seq_base + seq), "level",
+                          agent_level_name(level), "message", line, len);
         }
         if (params != NULL) {
             broadcast(agent, "log", params, 1);
@@ -392,11 +396,12 @@ parse_output(json_t *params, unsigned *want, unsigned *timeout_ms,
     l = json_object_get(o, "lines");
     t = json_object_get(o, "timeoutMs");
     if (!json_is_object(o)
-        || (l != NULL && (!json_is_integer(l) || json_integer_value(l) < 1
-                          || json_integer_value(l) > AGENT_OUTPUT_LINES_MAX))
-        || (t != NULL && (!json_is_integer(t) || json_integer_value(t) < 0
-                          || json_integer_value(t)
-                             > AGENT_OUTPUT_TIMEOUT_MAX_MS))) {
+        || (l != NULL
+            && (!json_is_integer(l) || json_integer_value(l) < 1
+                || json_integer_value(l) > AGENT_OUTPUT_LINES_MAX))
+        || (t != NULL
+            && (!json_is_integer(t) || json_integer_value(t) < 0
+                || json_integer_value(t) > AGENT_OUTPUT_TIMEOUT_MAX_MS))) {
         *why = "output must be true or {\"lines\": 1..1000, \"timeoutMs\": "
                "0..60000}";
         return -1;
@@ -410,8 +415,8 @@ parse_output(json_t *params, unsigned *want, unsigned *timeout_ms,
 
 static struct agent_waiter *
 waiter_new(struct agent *agent, struct agent_proc *p, enum waiter_kind kind,
-           struct lws *wsi, struct agent_conn *conn, json_t *id,
-           unsigned want, unsigned timeout_ms, unsigned long min_run)
+           struct lws *wsi, struct agent_conn *conn, json_t *id, unsigned want,
+           unsigned timeout_ms, unsigned long min_run)
 {
     struct agent_waiter *w = calloc(1, sizeof(*w));
 
@@ -469,10 +474,10 @@ static const struct {
 
 /* The outcome of an operation, whichever API asked. */
 struct outcome {
-    int http;               /* 200, 201, 400, 404, 409, 500 */
-    int rpc;                /* 0 or a JSON-RPC error code */
+    int http; /* 200, 201, 400, 404, 409, 500 */
+    int rpc;  /* 0 or a JSON-RPC error code */
     char msg[256];
-    json_t *result;         /* on success, unless a waiter answers */
+    json_t *result; /* on success, unless a waiter answers */
     struct agent_waiter *waiter;
 };
 
@@ -492,8 +497,8 @@ outcome_fail(struct outcome *o, int http, int rpc, const char *msg)
 }
 
 static void
-run_op(struct agent *agent, enum op op, json_t *params,
-       const struct asker *who, struct outcome *o)
+run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
+       struct outcome *o)
 {
     struct agent_proc_spec spec;
     struct agent_proc *p = NULL;
@@ -605,8 +610,8 @@ run_op(struct agent *agent, enum op op, json_t *params,
     if (rc != 0) {
         int conflict = strncmp(err, "Cannot", 6) == 0;
 
-        outcome_fail(o, conflict ? 409 : 500,
-                     conflict ? RPC_CONFLICT : -32603, err);
+        outcome_fail(o, conflict ? 409 : 500, conflict ? RPC_CONFLICT : -32603,
+                     err);
         goto out;
     }
     if (want > 0 && who->wsi != NULL) {
@@ -616,7 +621,7 @@ run_op(struct agent *agent, enum op op, json_t *params,
             o->waiter->status = (unsigned) o->http;
             if (p->state != AGENT_PS_RUNNING && p->state != AGENT_PS_STOPPING
                 && p->runs >= min_run) {
-                waiter_finish(o->waiter);   /* it has ended already */
+                waiter_finish(o->waiter); /* it has ended already */
             }
             goto out;
         }
@@ -639,12 +644,12 @@ rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
     int is_notification = id == NULL;
     struct asker me = *who;
 
-    if (!json_is_object(req)
-        || !json_is_string(json_object_get(req, "method"))
+    if (!json_is_object(req) || !json_is_string(json_object_get(req, "method"))
         || (json_object_get(req, "jsonrpc") != NULL
             && (json_string_value(json_object_get(req, "jsonrpc")) == NULL
                 || strcmp(json_string_value(json_object_get(req, "jsonrpc")),
-                          "2.0") != 0))) {
+                          "2.0")
+                    != 0))) {
         return rpc_error(NULL, -32600, "Invalid Request");
     }
     method = json_string_value(json_object_get(req, "method"));
@@ -658,12 +663,13 @@ rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
     }
     if (i == sizeof(methods) / sizeof(methods[0])) {
         return is_notification ? NULL
-               : rpc_error(id, -32601, "Method not found");
+                               : rpc_error(id, -32601, "Method not found");
     }
     if (!(scopes & methods[i].scope)) {
-        return is_notification ? NULL
-               : rpc_error(id, RPC_FORBIDDEN,
-                           "the token lacks the scope of this method");
+        return is_notification
+            ? NULL
+            : rpc_error(id, RPC_FORBIDDEN,
+                        "the token lacks the scope of this method");
     }
     me.id = id;
     if (!allow_wait) {
@@ -690,8 +696,8 @@ rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
 
 /* A JSON-RPC payload (single or batch). Returns the response, or NULL. */
 static json_t *
-rpc_payload(struct agent *agent, const char *text, size_t len,
-            unsigned scopes, struct asker *who, int *deferred)
+rpc_payload(struct agent *agent, const char *text, size_t len, unsigned scopes,
+            struct asker *who, int *deferred)
 {
     json_error_t jerr;
     /* duplicate members refused, as wharfd does: "method" twice must not
@@ -710,7 +716,7 @@ rpc_payload(struct agent *agent, const char *text, size_t len,
             return rpc_error(NULL, -32600, "Invalid Request");
         }
         out = json_array();
-        json_array_foreach(req, i, item) {
+        json_array_foreach (req, i, item) {
             int d = 0;
 
             r = rpc_one(agent, item, scopes, who, 0, &d);
@@ -734,8 +740,7 @@ rpc_payload(struct agent *agent, const char *text, size_t len,
 
 /* /processes[/ID[/ACTION]] -> 0 with id/action (may be empty), -1 else. */
 static int
-split_path(const char *path, char *id, size_t idsz, char *action,
-           size_t actsz)
+split_path(const char *path, char *id, size_t idsz, char *action, size_t actsz)
 {
     const char *p = path + strlen("/processes"), *slash;
 
@@ -768,14 +773,22 @@ static const char *
 http_code(int status)
 {
     switch (status) {
-    case 400: return "bad_request";
-    case 401: return "unauthorized";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 413: return "body_too_large";
-    default: return "internal";
+    case 400:
+        return "bad_request";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "body_too_large";
+    default:
+        return "internal";
     }
 }
 
@@ -803,18 +816,20 @@ serve(struct agent *agent, struct lws *wsi, struct agent_conn *conn)
     }
     if (strcmp(conn->path, "/rpc") == 0) {
         if (conn->method != LWSHUMETH_POST) {
-            return agent_http_error(wsi, 405, "method_not_allowed",
-                                    "POST only", "POST");
+            return agent_http_error(wsi, 405, "method_not_allowed", "POST only",
+                                    "POST");
         }
         if (conn->auth_status != 0) {
             return reply_json(wsi, (unsigned) conn->auth_status,
-                              rpc_error(NULL, conn->auth_status == 401
-                                        ? RPC_UNAUTHORIZED : RPC_FORBIDDEN,
+                              rpc_error(NULL,
+                                        conn->auth_status == 401
+                                            ? RPC_UNAUTHORIZED
+                                            : RPC_FORBIDDEN,
                                         conn->auth_why));
         }
         who.kind = WAIT_RPC;
-        resp = rpc_payload(agent, conn->body ? conn->body : "",
-                           conn->body_len, conn->scopes, &who, &deferred);
+        resp = rpc_payload(agent, conn->body ? conn->body : "", conn->body_len,
+                           conn->scopes, &who, &deferred);
         if (deferred) {
             return 0;
         }
@@ -840,7 +855,8 @@ serve(struct agent *agent, struct lws *wsi, struct agent_conn *conn)
         } else if (strcmp(action, "restart") == 0) {
             op = OP_RESTART;
         } else {
-            return http_fail(wsi, 404, "no such action (start, stop, "
+            return http_fail(wsi, 404,
+                             "no such action (start, stop, "
                              "restart)");
         }
     } else {
@@ -852,13 +868,14 @@ serve(struct agent *agent, struct lws *wsi, struct agent_conn *conn)
         return http_fail(wsi, conn->auth_status, conn->auth_why);
     }
     if (!(conn->scopes & need)) {
-        return http_fail(wsi, 403, need == WHARF_SCOPE_CONTROL
-                         ? "this route needs scope control"
-                         : "this route needs scope read");
+        return http_fail(wsi, 403,
+                         need == WHARF_SCOPE_CONTROL
+                             ? "this route needs scope control"
+                             : "this route needs scope read");
     }
     if (conn->body_len > 0) {
-        params = json_loadb(conn->body, conn->body_len,
-                            JSON_REJECT_DUPLICATES, NULL);
+        params = json_loadb(conn->body, conn->body_len, JSON_REJECT_DUPLICATES,
+                            NULL);
         if (!json_is_object(params)) {
             json_decref(params);
             return http_fail(wsi, 400, "the body must be a JSON object");
@@ -901,22 +918,25 @@ agent_api_http(struct agent *agent, struct lws *wsi, struct agent_conn *conn,
     conn->body_too_big = 0;
     /* Read routes want read, the rest control; /rpc checks per method. */
     scope = conn->method == LWSHUMETH_GET || strcmp(path, "/rpc") == 0
-            ? WHARF_SCOPE_READ : WHARF_SCOPE_CONTROL;
+        ? WHARF_SCOPE_READ
+        : WHARF_SCOPE_CONTROL;
     if (strcmp(path, "/rpc") == 0 && agent->cfg.insecure_no_auth == 0) {
         /* any valid token for this worker; methods check their scope */
         scope = 0;
     }
     conn->auth_why = NULL;
-    conn->auth_status = agent_auth_check(agent, wsi, scope, &conn->scopes,
-                                         &conn->auth_why);
-    clen = lws_hdr_copy(wsi, buf, sizeof(buf),
-                        WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ? atoi(buf) : 0;
+    conn->auth_status =
+        agent_auth_check(agent, wsi, scope, &conn->scopes, &conn->auth_why);
+    clen =
+        lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0
+        ? atoi(buf)
+        : 0;
     if (conn->method == LWSHUMETH_POST && clen > 0) {
         if ((size_t) clen > AGENT_API_BODY_MAX) {
             conn->body_too_big = 1;
             return serve(agent, wsi, conn);
         }
-        return 0;   /* LWS_CALLBACK_HTTP_BODY follows */
+        return 0; /* LWS_CALLBACK_HTTP_BODY follows */
     }
     return serve(agent, wsi, conn);
 }
@@ -1016,8 +1036,9 @@ ws_callback(struct agent *agent, struct lws *wsi, int reason,
             c->ws_next->ws_prev = c;
         }
         agent->ws_conns = c;
-        if (agent_auth_check(agent, wsi, WHARF_SCOPE_READ, &c->scopes,
-                             &why) != 0 || agent->shutdown_stage != 0) {
+        if (agent_auth_check(agent, wsi, WHARF_SCOPE_READ, &c->scopes, &why)
+                != 0
+            || agent->shutdown_stage != 0) {
             ws_close(wsi, c, agent->shutdown_stage ? 1001 : 1008);
         }
         return 0;
@@ -1060,7 +1081,8 @@ ws_callback(struct agent *agent, struct lws *wsi, int reason,
         if (c->out_dropped > 0) {
             char note[128];
 
-            n = snprintf(note, sizeof(note), "{\"jsonrpc\":\"2.0\",\"method\":"
+            n = snprintf(note, sizeof(note),
+                         "{\"jsonrpc\":\"2.0\",\"method\":"
                          "\"dropped\",\"params\":{\"count\":%lu}}",
                          c->out_dropped);
             c->out_dropped = 0;

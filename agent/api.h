@@ -46,24 +46,24 @@ struct agent_waiter;
 #define AGENT_API_BODY_MAX (256u << 10)
 /* Most messages waiting for one slow /websocket client; beyond, the
  * oldest are dropped (and the client is told how many). */
-#define AGENT_WS_QUEUE_MAX 4096
-#define AGENT_OUTPUT_LINES_MAX 1000
+#define AGENT_WS_QUEUE_MAX          4096
+#define AGENT_OUTPUT_LINES_MAX      1000
 #define AGENT_OUTPUT_TIMEOUT_MAX_MS 60000
 
 enum agent_conn_kind {
-    AGENT_CONN_HTTP = 0,    /* plain HTTP, or a terminal WebSocket */
-    AGENT_CONN_EVENTS       /* /websocket */
+    AGENT_CONN_HTTP = 0, /* plain HTTP, or a terminal WebSocket */
+    AGENT_CONN_EVENTS    /* /websocket */
 };
 
 struct agent_wsmsg {
     struct agent_wsmsg *next;
     size_t len;
-    unsigned char data[];   /* LWS_PRE bytes, then the text */
+    unsigned char data[]; /* LWS_PRE bytes, then the text */
 };
 
 /* The per-connection data of the "http" protocol (lws allocates it). */
 struct agent_conn {
-    struct agent_tty_conn tty;  /* first: terminal.c's view of it */
+    struct agent_tty_conn tty; /* first: terminal.c's view of it */
     int kind;
     unsigned scopes;
     /* HTTP request being read, and the answer waiting to be written */
@@ -72,10 +72,10 @@ struct agent_conn {
     char *body;
     size_t body_len;
     int body_too_big;
-    int auth_status;            /* 0, or 401/403 found before the body */
+    int auth_status; /* 0, or 401/403 found before the body */
     const char *auth_why;
     struct agent_waiter *waiter;
-    char *reply;                /* LWS_PRE + headers + body, when deferred */
+    char *reply; /* LWS_PRE + headers + body, when deferred */
     size_t reply_len;
     /* /websocket */
     struct agent_conn *ws_prev, *ws_next;
@@ -83,7 +83,7 @@ struct agent_conn {
     struct agent_wsmsg *out_head, *out_tail;
     unsigned out_count;
     unsigned long out_dropped;
-    int logs;                   /* subscribed to every line */
+    int logs; /* subscribed to every line */
     char *rx;
     size_t rx_len;
     int rx_overflow;
@@ -101,8 +101,8 @@ void agent_api_broadcast_event(struct agent *agent, const json_t *ev);
 void agent_api_broadcast_error(struct agent *agent, struct agent_proc *p,
                                const json_t *err);
 void agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
-                       uint64_t seq, enum agent_level level,
-                       const char *line, size_t len);
+                       uint64_t seq, enum agent_level level, const char *line,
+                       size_t len);
 /* The process ended: waiters on it answer now. */
 void agent_api_proc_ended(struct agent *agent, struct agent_proc *p);
 

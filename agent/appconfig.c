@@ -30,7 +30,7 @@ agent_appconfig_load(struct agent *agent, const char *path,
         snprintf(err, errlen, "%s: must be a JSON object", path);
         goto out;
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach (root, key, v) {
         if (strcmp(key, "processes") != 0 && strcmp(key, "errorPatterns") != 0
             && strcmp(key, "fatalRestart") != 0) {
             snprintf(err, errlen, "%s: unknown member \"%s\"", path, key);
@@ -55,14 +55,15 @@ agent_appconfig_load(struct agent *agent, const char *path,
         if (json_array_size(v) == 0) {
             memset(&agent->detect.plain, 0, sizeof(agent->detect.plain));
         }
-        json_array_foreach(v, i, item) {
+        json_array_foreach (v, i, item) {
             if (!json_is_string(item)
                 || agent_detect_add_plain(&agent->detect,
-                                          json_string_value(item),
-                                          i == 0) != 0) {
-                snprintf(err, errlen, "%s: errorPatterns[%zu] must be a "
-                         "string of 1..%d bytes (at most %d patterns)", path,
-                         i, AGENT_DETECT_PATTERN_LEN_MAX,
+                                          json_string_value(item), i == 0)
+                    != 0) {
+                snprintf(err, errlen,
+                         "%s: errorPatterns[%zu] must be a "
+                         "string of 1..%d bytes (at most %d patterns)",
+                         path, i, AGENT_DETECT_PATTERN_LEN_MAX,
                          AGENT_DETECT_PATTERNS_MAX);
                 goto out;
             }
@@ -73,7 +74,7 @@ agent_appconfig_load(struct agent *agent, const char *path,
         snprintf(err, errlen, "%s: processes must be an array", path);
         goto out;
     }
-    json_array_foreach(v, i, item) {
+    json_array_foreach (v, i, item) {
         json_t *start = json_object_get(item, "start");
 
         if (agent_proc_spec_from_json(item, &spec, why, sizeof(why)) != 0) {

@@ -59,9 +59,10 @@ get_token(struct lws *wsi, char *buf, size_t size)
         return 0;
     }
     for (i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof(arg),
-                                      WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
-        if (strncmp(arg, "access_token=", 13) == 0
-            && strlen(arg + 13) < size) {
+                                      WSI_TOKEN_HTTP_URI_ARGS, i)
+         > 0;
+         i++) {
+        if (strncmp(arg, "access_token=", 13) == 0 && strlen(arg + 13) < size) {
             snprintf(buf, size, "%s", arg + 13);
             return 0;
         }
@@ -78,15 +79,16 @@ agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
 
     if (agent->cfg.insecure_no_auth) {
         *scopes = WHARF_SCOPE_INGEST | WHARF_SCOPE_READ | WHARF_SCOPE_CONTROL
-                  | WHARF_SCOPE_TERMINAL | WHARF_SCOPE_ADMIN;
+            | WHARF_SCOPE_TERMINAL | WHARF_SCOPE_ADMIN;
         return 0;
     }
     if (get_token(wsi, token, sizeof(token)) != 0) {
         *why = "a bearer token is required";
         return 401;
     }
-    if (wharf_token_verify(token, agent->pubkey, agent->pubkey_len,
-                           time(NULL), &c, why) != 0) {
+    if (wharf_token_verify(token, agent->pubkey, agent->pubkey_len, time(NULL),
+                           &c, why)
+        != 0) {
         return 401;
     }
     if (strcmp(c.aud, agent->cfg.worker) != 0) {
@@ -137,11 +139,11 @@ agent_auth_origin(struct agent *agent, struct lws *wsi)
     char origin[512], host[300];
 
     if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0) {
-        return 0;       /* not a browser */
+        return 0; /* not a browser */
     }
     if (agent->cfg.allowed_origins != NULL) {
-        return agent_origin_in_list(origin, agent->cfg.allowed_origins)
-               ? 0 : 403;
+        return agent_origin_in_list(origin, agent->cfg.allowed_origins) ? 0
+                                                                        : 403;
     }
     if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0) {
         host[0] = '\0';

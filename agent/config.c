@@ -24,14 +24,17 @@ const char agent_config_usage[] =
     "                   [--line-max N]\n"
     "                   [--ship-timeout-ms N] [--flush-timeout-ms N]\n"
     "                   [--ship-inflight N]\n"
-    "                   [--instance-id ID] [--port N] [--fatal-restart on|off]\n"
+    "                   [--instance-id ID] [--port N] [--fatal-restart "
+    "on|off]\n"
     "                   [-- CMD ARGS...]\n"
     "Each flag may also be set by an environment variable: WHARF_WORKER,\n"
-    "WHARF_LISTEN, WHARF_CONTAINER, WHARF_TERMINAL_CMD, WHARF_KILL_TIMEOUT_MS,\n"
+    "WHARF_LISTEN, WHARF_CONTAINER, WHARF_TERMINAL_CMD, "
+    "WHARF_KILL_TIMEOUT_MS,\n"
     "WHARF_ORCHESTRATOR, WHARF_TOKEN, WHARF_LOG_LEVEL, WHARF_PUBLIC_KEY,\n"
     "WHARF_INSECURE_NO_AUTH=1, WHARF_ALLOWED_ORIGINS, WHARF_CONFIG,\n"
     "WHARF_BUFFER_BYTES, WHARF_LINE_MAX, WHARF_SHIP_TIMEOUT_MS,\n"
-    "WHARF_FLUSH_TIMEOUT_MS, WHARF_SHIP_INFLIGHT, WHARF_INSTANCE_ID, WHARF_APP_PORT,\n"
+    "WHARF_FLUSH_TIMEOUT_MS, WHARF_SHIP_INFLIGHT, WHARF_INSTANCE_ID, "
+    "WHARF_APP_PORT,\n"
     "WHARF_FATAL_RESTART, WHARF_BUFFER_COMPRESS (a flag wins).\n"
     "--buffer-bytes bounds the log lines kept while the orchestrator is away\n"
     "or slow (uncompressed bytes); --buffer-compress on (default) keeps them\n"
@@ -65,29 +68,27 @@ static const struct {
     const char *flag;
     const char *env;
 } opts[OPT_COUNT] = {
-    [OPT_WORKER]       = { "--worker", "WHARF_WORKER" },
-    [OPT_LISTEN]       = { "--listen", "WHARF_LISTEN" },
-    [OPT_CONTAINER]    = { "--container", "WHARF_CONTAINER" },
+    [OPT_WORKER] = { "--worker", "WHARF_WORKER" },
+    [OPT_LISTEN] = { "--listen", "WHARF_LISTEN" },
+    [OPT_CONTAINER] = { "--container", "WHARF_CONTAINER" },
     [OPT_TERMINAL_CMD] = { "--terminal-cmd", "WHARF_TERMINAL_CMD" },
     [OPT_KILL_TIMEOUT] = { "--kill-timeout-ms", "WHARF_KILL_TIMEOUT_MS" },
     [OPT_ORCHESTRATOR] = { "--orchestrator", "WHARF_ORCHESTRATOR" },
-    [OPT_TOKEN]        = { "--token", "WHARF_TOKEN" },
-    [OPT_LOG_LEVEL]    = { "--log-level", "WHARF_LOG_LEVEL" },
-    [OPT_PUBLIC_KEY]   = { "--public-key", "WHARF_PUBLIC_KEY" },
+    [OPT_TOKEN] = { "--token", "WHARF_TOKEN" },
+    [OPT_LOG_LEVEL] = { "--log-level", "WHARF_LOG_LEVEL" },
+    [OPT_PUBLIC_KEY] = { "--public-key", "WHARF_PUBLIC_KEY" },
     [OPT_ALLOWED_ORIGINS] = { "--allowed-origins", "WHARF_ALLOWED_ORIGINS" },
-    [OPT_CONFIG]       = { "--config", "WHARF_CONFIG" },
+    [OPT_CONFIG] = { "--config", "WHARF_CONFIG" },
     [OPT_BUFFER_BYTES] = { "--buffer-bytes", "WHARF_BUFFER_BYTES" },
-    [OPT_LINE_MAX]     = { "--line-max", "WHARF_LINE_MAX" },
+    [OPT_LINE_MAX] = { "--line-max", "WHARF_LINE_MAX" },
     [OPT_SHIP_TIMEOUT] = { "--ship-timeout-ms", "WHARF_SHIP_TIMEOUT_MS" },
     [OPT_FLUSH_TIMEOUT] = { "--flush-timeout-ms", "WHARF_FLUSH_TIMEOUT_MS" },
     [OPT_SHIP_INFLIGHT] = { "--ship-inflight", "WHARF_SHIP_INFLIGHT" },
-    [OPT_INSTANCE_ID]  = { "--instance-id", "WHARF_INSTANCE_ID" },
-    [OPT_APP_PORT]     = { "--port", "WHARF_APP_PORT" },
+    [OPT_INSTANCE_ID] = { "--instance-id", "WHARF_INSTANCE_ID" },
+    [OPT_APP_PORT] = { "--port", "WHARF_APP_PORT" },
     [OPT_FATAL_RESTART] = { "--fatal-restart", "WHARF_FATAL_RESTART" },
     [OPT_BUFFER_COMPRESS] = { "--buffer-compress", "WHARF_BUFFER_COMPRESS" },
 };
-
-
 
 static const char *
 env_lookup(char *const envp[], const char *name)
@@ -125,8 +126,8 @@ parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 int
-agent_config_parse_listen(struct agent_config *cfg, const char *addr,
-                          char *err, size_t errlen)
+agent_config_parse_listen(struct agent_config *cfg, const char *addr, char *err,
+                          size_t errlen)
 {
     const char *colon, *host, *port;
     size_t hostlen;
@@ -139,7 +140,8 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
         const char *close = strchr(addr, ']');
 
         if (close == NULL || close[1] != ':') {
-            return wharf_fail(err, errlen, "--listen %s: expected [IPV6]:PORT", addr);
+            return wharf_fail(err, errlen, "--listen %s: expected [IPV6]:PORT",
+                              addr);
         }
         host = addr + 1;
         hostlen = (size_t) (close - host);
@@ -148,7 +150,8 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
     } else {
         colon = strrchr(addr, ':');
         if (colon == NULL) {
-            return wharf_fail(err, errlen, "--listen %s: expected HOST:PORT", addr);
+            return wharf_fail(err, errlen, "--listen %s: expected HOST:PORT",
+                              addr);
         }
         host = addr;
         hostlen = (size_t) (colon - addr);
@@ -162,13 +165,15 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
     hostbuf[hostlen] = '\0';
 
     if (parse_uint(port, 65535, &p) != 0) {
-        return wharf_fail(err, errlen, "--listen %s: port must be 0..65535", addr);
+        return wharf_fail(err, errlen, "--listen %s: port must be 0..65535",
+                          addr);
     }
     cfg->listen_port = (int) p;
 
     if (cfg->listen_ipv6) {
         if (inet_pton(AF_INET6, hostbuf, bin) != 1) {
-            return wharf_fail(err, errlen, "--listen %s: not an IPv6 address", addr);
+            return wharf_fail(err, errlen, "--listen %s: not an IPv6 address",
+                              addr);
         }
         snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", hostbuf);
         snprintf(cfg->listen_text, sizeof(cfg->listen_text), "[%s]", hostbuf);
@@ -185,8 +190,9 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr,
     }
     if (inet_pton(AF_INET, hostbuf, bin) != 1) {
         return wharf_fail(err, errlen,
-                    "--listen %s: host must be an IPv4 address, [IPv6], "
-                    "localhost or *", addr);
+                          "--listen %s: host must be an IPv4 address, [IPv6], "
+                          "localhost or *",
+                          addr);
     }
     snprintf(cfg->listen_host, sizeof(cfg->listen_host), "%s", hostbuf);
     snprintf(cfg->listen_text, sizeof(cfg->listen_text), "%s", hostbuf);
@@ -214,7 +220,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
                    char *const envp[], char *err, size_t errlen)
 {
     const char *val[OPT_COUNT] = { 0 };
-    const char *src[OPT_COUNT] = { 0 };    /* "--flag" or "VAR", for errors */
+    const char *src[OPT_COUNT] = { 0 }; /* "--flag" or "VAR", for errors */
     unsigned long ul;
     int i, o, lvl;
 
@@ -236,7 +242,8 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
 
         if (strcmp(a, "--") == 0) {
             if (i + 1 >= argc) {
-                return wharf_fail(err, errlen, "-- must be followed by a command");
+                return wharf_fail(err, errlen,
+                                  "-- must be followed by a command");
             }
             cfg->cmd_argv = &argv[i + 1];
             cfg->cmd_argc = argc - i - 1;
@@ -265,7 +272,8 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         }
         if (o == OPT_COUNT) {
             if (strncmp(a, "-", 1) == 0) {
-                return wharf_fail(err, errlen, "unknown flag %.*s", (int) flen, a);
+                return wharf_fail(err, errlen, "unknown flag %.*s", (int) flen,
+                                  a);
             }
             return wharf_fail(err, errlen, "unexpected argument \"%s\"", a);
         }
@@ -286,18 +294,20 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     }
 
     if (val[OPT_WORKER] == NULL) {
-        return wharf_fail(err, errlen, "--worker (or WHARF_WORKER) is required");
+        return wharf_fail(err, errlen,
+                          "--worker (or WHARF_WORKER) is required");
     }
     if (!wharf_name_valid(val[OPT_WORKER], strlen(val[OPT_WORKER]))) {
         return wharf_fail(err, errlen,
-                    "%s \"%s\": not a valid worker name "
-                    "(lower-case DNS label, 1..%d of a-z 0-9 -)",
-                    src[OPT_WORKER], val[OPT_WORKER], WHARF_NAME_MAX);
+                          "%s \"%s\": not a valid worker name "
+                          "(lower-case DNS label, 1..%d of a-z 0-9 -)",
+                          src[OPT_WORKER], val[OPT_WORKER], WHARF_NAME_MAX);
     }
     snprintf(cfg->worker, sizeof(cfg->worker), "%s", val[OPT_WORKER]);
 
     if (val[OPT_LISTEN] == NULL) {
-        return wharf_fail(err, errlen, "--listen (or WHARF_LISTEN) is required");
+        return wharf_fail(err, errlen,
+                          "--listen (or WHARF_LISTEN) is required");
     }
     if (agent_config_parse_listen(cfg, val[OPT_LISTEN], err, errlen) != 0) {
         return -1;
@@ -306,9 +316,9 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (val[OPT_CONTAINER] != NULL) {
         if (!container_valid(val[OPT_CONTAINER])) {
             return wharf_fail(err, errlen,
-                        "%s: container name must be 1..%d printable "
-                        "characters without spaces", src[OPT_CONTAINER],
-                        AGENT_CONTAINER_MAX);
+                              "%s: container name must be 1..%d printable "
+                              "characters without spaces",
+                              src[OPT_CONTAINER], AGENT_CONTAINER_MAX);
         }
         snprintf(cfg->container, sizeof(cfg->container), "%s",
                  val[OPT_CONTAINER]);
@@ -319,23 +329,25 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
 
         if (n == 0 || n > AGENT_TERMINAL_CMD_MAX) {
             return wharf_fail(err, errlen, "%s: command must be 1..%d bytes",
-                        src[OPT_TERMINAL_CMD], AGENT_TERMINAL_CMD_MAX);
+                              src[OPT_TERMINAL_CMD], AGENT_TERMINAL_CMD_MAX);
         }
         cfg->terminal_cmd = val[OPT_TERMINAL_CMD];
     } else {
         const char *sh = env_lookup(envp, "SHELL");
 
-        cfg->terminal_cmd = sh != NULL && sh[0] != '\0'
-                            && strlen(sh) <= AGENT_TERMINAL_CMD_MAX
-                            ? sh : "/bin/sh";
+        cfg->terminal_cmd =
+            sh != NULL && sh[0] != '\0' && strlen(sh) <= AGENT_TERMINAL_CMD_MAX
+            ? sh
+            : "/bin/sh";
     }
 
     if (val[OPT_KILL_TIMEOUT] != NULL) {
-        if (parse_uint(val[OPT_KILL_TIMEOUT], AGENT_MAX_KILL_TIMEOUT_MS,
-                       &ul) != 0) {
-            return wharf_fail(err, errlen, "%s \"%s\": must be 0..%u milliseconds",
-                        src[OPT_KILL_TIMEOUT], val[OPT_KILL_TIMEOUT],
-                        AGENT_MAX_KILL_TIMEOUT_MS);
+        if (parse_uint(val[OPT_KILL_TIMEOUT], AGENT_MAX_KILL_TIMEOUT_MS, &ul)
+            != 0) {
+            return wharf_fail(err, errlen,
+                              "%s \"%s\": must be 0..%u milliseconds",
+                              src[OPT_KILL_TIMEOUT], val[OPT_KILL_TIMEOUT],
+                              AGENT_MAX_KILL_TIMEOUT_MS);
         }
         cfg->kill_timeout_ms = (unsigned) ul;
     }
@@ -345,8 +357,10 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     if (cfg->orchestrator != NULL
         && strncmp(cfg->orchestrator, "http://", 7) != 0
         && strncmp(cfg->orchestrator, "https://", 8) != 0) {
-        return wharf_fail(err, errlen, "%s \"%s\": must be an http:// or https:// "
-                    "URL", src[OPT_ORCHESTRATOR], cfg->orchestrator);
+        return wharf_fail(err, errlen,
+                          "%s \"%s\": must be an http:// or https:// "
+                          "URL",
+                          src[OPT_ORCHESTRATOR], cfg->orchestrator);
     }
     cfg->public_key = val[OPT_PUBLIC_KEY];
     cfg->allowed_origins = val[OPT_ALLOWED_ORIGINS];
@@ -360,8 +374,8 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         if (parse_uint(val[OPT_BUFFER_BYTES], 1ul << 34, &ul) != 0
             || ul < AGENT_SHIP_BUFFER_MIN) {
             return wharf_fail(err, errlen, "%s \"%s\": must be %u..%lu bytes",
-                        src[OPT_BUFFER_BYTES], val[OPT_BUFFER_BYTES],
-                        AGENT_SHIP_BUFFER_MIN, 1ul << 34);
+                              src[OPT_BUFFER_BYTES], val[OPT_BUFFER_BYTES],
+                              AGENT_SHIP_BUFFER_MIN, 1ul << 34);
         }
         cfg->buffer_bytes = ul;
     }
@@ -369,47 +383,49 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         if (parse_uint(val[OPT_LINE_MAX], AGENT_LINE_MAX_MAX, &ul) != 0
             || ul < AGENT_LINE_MAX_MIN) {
             return wharf_fail(err, errlen, "%s \"%s\": must be %u..%u bytes",
-                        src[OPT_LINE_MAX], val[OPT_LINE_MAX],
-                        AGENT_LINE_MAX_MIN, AGENT_LINE_MAX_MAX);
+                              src[OPT_LINE_MAX], val[OPT_LINE_MAX],
+                              AGENT_LINE_MAX_MIN, AGENT_LINE_MAX_MAX);
         }
         cfg->line_max = ul;
     }
     if (val[OPT_SHIP_TIMEOUT] != NULL) {
         if (parse_uint(val[OPT_SHIP_TIMEOUT], 600000, &ul) != 0 || ul < 100) {
             return wharf_fail(err, errlen, "%s: must be 100..600000 ms",
-                        src[OPT_SHIP_TIMEOUT]);
+                              src[OPT_SHIP_TIMEOUT]);
         }
         cfg->ship_timeout_ms = (unsigned) ul;
     }
     if (val[OPT_FLUSH_TIMEOUT] != NULL) {
         if (parse_uint(val[OPT_FLUSH_TIMEOUT], 600000, &ul) != 0) {
             return wharf_fail(err, errlen, "%s: must be 0..600000 ms",
-                        src[OPT_FLUSH_TIMEOUT]);
+                              src[OPT_FLUSH_TIMEOUT]);
         }
         cfg->flush_timeout_ms = (unsigned) ul;
     }
     if (val[OPT_SHIP_INFLIGHT] != NULL) {
-        if (parse_uint(val[OPT_SHIP_INFLIGHT], AGENT_SHIP_INFLIGHT_MAX, &ul) != 0
+        if (parse_uint(val[OPT_SHIP_INFLIGHT], AGENT_SHIP_INFLIGHT_MAX, &ul)
+                != 0
             || ul < 1) {
             return wharf_fail(err, errlen, "%s \"%s\": must be 1..%u",
-                        src[OPT_SHIP_INFLIGHT], val[OPT_SHIP_INFLIGHT],
-                        AGENT_SHIP_INFLIGHT_MAX);
+                              src[OPT_SHIP_INFLIGHT], val[OPT_SHIP_INFLIGHT],
+                              AGENT_SHIP_INFLIGHT_MAX);
         }
         cfg->ship_inflight = (unsigned) ul;
     }
     if (val[OPT_INSTANCE_ID] != NULL) {
         if (!agent_instance_id_valid(val[OPT_INSTANCE_ID])) {
-            return wharf_fail(err, errlen, "%s \"%s\": must match "
-                        "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
-                        src[OPT_INSTANCE_ID], val[OPT_INSTANCE_ID],
-                        AGENT_INSTANCE_ID_MAX);
+            return wharf_fail(err, errlen,
+                              "%s \"%s\": must match "
+                              "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
+                              src[OPT_INSTANCE_ID], val[OPT_INSTANCE_ID],
+                              AGENT_INSTANCE_ID_MAX);
         }
         cfg->instance_id = val[OPT_INSTANCE_ID];
     }
     if (val[OPT_APP_PORT] != NULL) {
         if (parse_uint(val[OPT_APP_PORT], 65535, &ul) != 0 || ul == 0) {
             return wharf_fail(err, errlen, "%s: must be 1..65535",
-                        src[OPT_APP_PORT]);
+                              src[OPT_APP_PORT]);
         }
         cfg->app_port = (int) ul;
     }
@@ -420,7 +436,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
             cfg->fatal_restart = 0;
         } else {
             return wharf_fail(err, errlen, "%s: must be on or off",
-                        src[OPT_FATAL_RESTART]);
+                              src[OPT_FATAL_RESTART]);
         }
     }
 
@@ -431,7 +447,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
             cfg->buffer_compress = 0;
         } else {
             return wharf_fail(err, errlen, "%s: must be on or off",
-                        src[OPT_BUFFER_COMPRESS]);
+                              src[OPT_BUFFER_COMPRESS]);
         }
     }
 
@@ -439,8 +455,8 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         lvl = wharf_log_level_parse(val[OPT_LOG_LEVEL]);
         if (lvl < 0) {
             return wharf_fail(err, errlen,
-                        "%s \"%s\": must be debug, info, warn or error",
-                        src[OPT_LOG_LEVEL], val[OPT_LOG_LEVEL]);
+                              "%s \"%s\": must be debug, info, warn or error",
+                              src[OPT_LOG_LEVEL], val[OPT_LOG_LEVEL]);
         }
         cfg->log_level = lvl;
     }

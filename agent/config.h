@@ -42,17 +42,17 @@
 #define AGENT_VERSION "0.1.0"
 
 #define AGENT_DEFAULT_KILL_TIMEOUT_MS 2000u
-#define AGENT_MAX_KILL_TIMEOUT_MS 600000u
-#define AGENT_CONTAINER_MAX 255
+#define AGENT_MAX_KILL_TIMEOUT_MS     600000u
+#define AGENT_CONTAINER_MAX           255
 /* Longest numeric address text, "ffff:...:255.255.255.255" plus NUL. */
 #define AGENT_HOST_MAX 64
 /* Longest terminal command, in bytes. */
-#define AGENT_TERMINAL_CMD_MAX 4096
+#define AGENT_TERMINAL_CMD_MAX         4096
 #define AGENT_FLUSH_TIMEOUT_DEFAULT_MS 5000u
 
 struct agent_config {
     char worker[WHARF_NAME_MAX + 1];
-    char container[AGENT_CONTAINER_MAX + 1];    /* "" when not given */
+    char container[AGENT_CONTAINER_MAX + 1]; /* "" when not given */
     /* Numeric address to bind ("" = every interface), and whether it is
      * IPv6. listen_text is ADDR as the agent prints it, without the port. */
     char listen_host[AGENT_HOST_MAX];
@@ -63,23 +63,23 @@ struct agent_config {
      * into argv or the environment, which outlive the agent's use of it. */
     const char *terminal_cmd;
     unsigned kill_timeout_ms;
-    const char *orchestrator;   /* NULL when not given */
-    const char *token;          /* NULL when not given */
-    int log_level;              /* enum wharf_log_level */
-    const char *public_key;     /* path, NULL when not given */
+    const char *orchestrator; /* NULL when not given */
+    const char *token;        /* NULL when not given */
+    int log_level;            /* enum wharf_log_level */
+    const char *public_key;   /* path, NULL when not given */
     int insecure_no_auth;
-    const char *allowed_origins;    /* NULL: same host only */
+    const char *allowed_origins; /* NULL: same host only */
     const char *config_file;
     size_t buffer_bytes;
-    int buffer_compress;        /* LZ4 on the lines waiting in the buffer */
+    int buffer_compress; /* LZ4 on the lines waiting in the buffer */
     size_t line_max;
     unsigned ship_timeout_ms;
     unsigned flush_timeout_ms;
-    unsigned ship_inflight;     /* requests to the orchestrator at once */
-    const char *instance_id;    /* of the "--" command */
-    int app_port;               /* 0: none */
+    unsigned ship_inflight;  /* requests to the orchestrator at once */
+    const char *instance_id; /* of the "--" command */
+    int app_port;            /* 0: none */
     int fatal_restart;
-    char *const *cmd_argv;      /* after "--", NULL-terminated; NULL: none */
+    char *const *cmd_argv; /* after "--", NULL-terminated; NULL: none */
     int cmd_argc;
     int show_help;
     int show_version;

@@ -7,9 +7,9 @@
 
 /* The peer's fatal patterns (PM:844-878). */
 static const char *const fatal_patterns[] = {
-    "fatal error", "out of memory", "maximum call stack",
-    "segmentation fault", "EADDRINUSE", "cannot find module",
-    "module not found", "failed to compile", NULL
+    "fatal error",        "out of memory",     "maximum call stack",
+    "segmentation fault", "EADDRINUSE",        "cannot find module",
+    "module not found",   "failed to compile", NULL
 };
 
 const char *
@@ -53,8 +53,7 @@ agent_detect_init(struct agent_detect *d)
 }
 
 int
-agent_detect_add_plain(struct agent_detect *d, const char *pattern,
-                       int reset)
+agent_detect_add_plain(struct agent_detect *d, const char *pattern, int reset)
 {
     if (reset) {
         memset(&d->plain, 0, sizeof(d->plain));
@@ -115,9 +114,12 @@ pino_level(double v)
 static double
 label_level(const char *s, size_t n)
 {
-    static const struct { const char *name; double v; } labels[] = {
-        { "trace", 10 }, { "debug", 20 }, { "info", 30 }, { "warn", 40 },
-        { "error", 50 }, { "fatal", 60 },
+    static const struct {
+        const char *name;
+        double v;
+    } labels[] = {
+        { "trace", 10 }, { "debug", 20 }, { "info", 30 },
+        { "warn", 40 },  { "error", 50 }, { "fatal", 60 },
     };
     size_t i;
 
@@ -198,9 +200,10 @@ quick_level(const char *line, size_t len, double *v)
         *v = label_level(p, (size_t) (q - p));
         return *v >= 0;
     }
-    for (q = p; q < end && (isdigit((unsigned char) *q) || *q == '.'
-                            || *q == '-' || *q == '+' || *q == 'e'
-                            || *q == 'E'); q++) {
+    for (q = p; q < end
+         && (isdigit((unsigned char) *q) || *q == '.' || *q == '-' || *q == '+'
+             || *q == 'e' || *q == 'E');
+         q++) {
     }
     return q > p && numeric_text(p, (size_t) (q - p), v) == 0;
 }
@@ -215,14 +218,14 @@ parse_pino(const struct agent_detect *d, const char *line, size_t len,
 
     if (doc == NULL || !json_is_object(doc)) {
         json_decref(doc);
-        return;         /* E9c: not JSON, or not an object: plain output */
+        return; /* E9c: not JSON, or not an object: plain output */
     }
     lv = json_object_get(doc, "level");
     if (json_is_number(lv)) {
         v = json_number_value(lv);
     } else if (json_is_string(lv)) {
-        if (numeric_text(json_string_value(lv), json_string_length(lv),
-                         &v) != 0) {
+        if (numeric_text(json_string_value(lv), json_string_length(lv), &v)
+            != 0) {
             v = label_level(json_string_value(lv), json_string_length(lv));
         }
     } else {

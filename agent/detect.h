@@ -30,7 +30,7 @@
 #include <jansson.h>
 
 /* Most plain-text error patterns, and the longest one, in bytes. */
-#define AGENT_DETECT_PATTERNS_MAX 64
+#define AGENT_DETECT_PATTERNS_MAX    64
 #define AGENT_DETECT_PATTERN_LEN_MAX 128
 
 /* Log levels of stored lines (DESIGN.md "Data"). */
@@ -48,23 +48,23 @@ struct agent_detect_patterns {
     unsigned n;
     char pat[AGENT_DETECT_PATTERNS_MAX][AGENT_DETECT_PATTERN_LEN_MAX + 1];
     size_t len[AGENT_DETECT_PATTERNS_MAX];
-    unsigned char first[256];   /* a pattern starts with this (lower) byte */
+    unsigned char first[256]; /* a pattern starts with this (lower) byte */
 };
 
 struct agent_detect {
-    struct agent_detect_patterns plain;     /* plain-text error patterns */
-    struct agent_detect_patterns fatal;     /* the peer's fatal patterns */
+    struct agent_detect_patterns plain; /* plain-text error patterns */
+    struct agent_detect_patterns fatal; /* the peer's fatal patterns */
 };
 
 struct agent_detect_result {
     enum agent_level level;
     int is_error;
     int fatal;
-    double err_level;       /* pino level of the error */
-    const char *msg;        /* the error's message (into doc or the line) */
+    double err_level; /* pino level of the error */
+    const char *msg;  /* the error's message (into doc or the line) */
     size_t msg_len;
-    int64_t time_ms;        /* the line's own time, or -1: at receipt */
-    json_t *doc;            /* parsed line, owned; NULL when not parsed */
+    int64_t time_ms; /* the line's own time, or -1: at receipt */
+    json_t *doc;     /* parsed line, owned; NULL when not parsed */
 };
 
 /* Sets the peer's fatal patterns, and the plain patterns to the same. */
@@ -82,7 +82,7 @@ void agent_detect_line(const struct agent_detect *d, const char *line,
 void agent_detect_release(struct agent_detect_result *r);
 
 /* 1 when text contains one of the patterns, ignoring ASCII case. */
-int agent_detect_match(const struct agent_detect_patterns *p,
-                       const char *text, size_t len);
+int agent_detect_match(const struct agent_detect_patterns *p, const char *text,
+                       size_t len);
 
 #endif

@@ -25,16 +25,16 @@ agent_lines_free(struct agent_lines *l)
 }
 
 void
-agent_lines_commit(struct agent_lines *l, size_t n, agent_line_cb cb,
-                   void *ctx)
+agent_lines_commit(struct agent_lines *l, size_t n, agent_line_cb cb, void *ctx)
 {
     char *start = l->buf, *end, *nl;
-    size_t scan_from = l->len;      /* the held bytes have no '\n' */
+    size_t scan_from = l->len; /* the held bytes have no '\n' */
 
     l->len += n;
     end = l->buf + l->len;
     while ((nl = memchr(l->buf + scan_from, '\n',
-                        (size_t) (end - (l->buf + scan_from)))) != NULL) {
+                        (size_t) (end - (l->buf + scan_from))))
+           != NULL) {
         cb(ctx, start, (size_t) (nl - start),
            l->continued ? AGENT_LINE_CONT : 0);
         l->continued = 0;

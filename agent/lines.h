@@ -20,13 +20,13 @@
 
 /* Default and bounds of the longest line kept whole, in bytes. */
 #define AGENT_LINE_MAX_DEFAULT 65536u
-#define AGENT_LINE_MAX_MIN 64u
-#define AGENT_LINE_MAX_MAX (1u << 20)
+#define AGENT_LINE_MAX_MIN     64u
+#define AGENT_LINE_MAX_MAX     (1u << 20)
 
 enum agent_line_flags {
-    AGENT_LINE_SPLIT = 1 << 0,  /* cut at line_max: the line goes on */
-    AGENT_LINE_CONT = 1 << 1,   /* the rest of a line that was cut */
-    AGENT_LINE_EOF = 1 << 2     /* last fragment, no newline, at exit */
+    AGENT_LINE_SPLIT = 1 << 0, /* cut at line_max: the line goes on */
+    AGENT_LINE_CONT = 1 << 1,  /* the rest of a line that was cut */
+    AGENT_LINE_EOF = 1 << 2    /* last fragment, no newline, at exit */
 };
 
 typedef void (*agent_line_cb)(void *ctx, const char *line, size_t len,
@@ -34,9 +34,9 @@ typedef void (*agent_line_cb)(void *ctx, const char *line, size_t len,
 
 struct agent_lines {
     char *buf;
-    size_t cap;         /* line_max */
-    size_t len;         /* bytes held: an unfinished line */
-    int continued;      /* the bytes held continue a cut line */
+    size_t cap;    /* line_max */
+    size_t len;    /* bytes held: an unfinished line */
+    int continued; /* the bytes held continue a cut line */
 };
 
 /* Returns 0, or -1 when out of memory. */

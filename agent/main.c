@@ -39,9 +39,8 @@ static const int forwarded_signals[] = { SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH };
 /* Environment variables the terminal's program does not inherit: the
  * agent's own settings (every WHARF_*, the token above all) and what the
  * agent sets. */
-static const char *const child_env_drop[] = {
-    "TERM", "COLUMNS", "LINES", NULL
-};
+static const char *const child_env_drop[] = { "TERM", "COLUMNS", "LINES",
+                                              NULL };
 
 static int
 env_dropped(const char *entry)
@@ -148,12 +147,14 @@ on_shutdown_tick(uv_timer_t *t)
             final_stage(agent);
         } else if (now >= agent->flush_deadline_ms) {
             wharf_warn("shutdown: %zu log lines not shipped at the flush "
-                       "deadline", agent->ship.queue.nrecs);
+                       "deadline",
+                       agent->ship.queue.nrecs);
             final_stage(agent);
         }
     } else if (now >= agent->shutdown_deadline_ms) {
         wharf_warn("shutdown: %u sessions, %u connections left at the "
-                   "deadline", agent->sessions_alive, agent->ws_open);
+                   "deadline",
+                   agent->sessions_alive, agent->ws_open);
         final_stage(agent);
     }
 }
@@ -179,13 +180,13 @@ on_signal(uv_signal_t *h, int signum)
         wharf_info("%s: shutting down (%u terminals, %u processes)",
                    strsignal(signum), agent->terminals_open, agent->nprocs);
         for (i = 0; i < agent->nprocs; i++) {
-            procs_ms += agent->procs[i]->spec.kill_timeout_ms
-                        + AGENT_SHUTDOWN_GRACE_MS;
+            procs_ms +=
+                agent->procs[i]->spec.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS;
         }
         agent->shutdown_stage = 1;
         agent->shutdown_deadline_ms = uv_now(&agent->loop)
-            + agent->cfg.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS
-            + procs_ms + agent->cfg.flush_timeout_ms;
+            + agent->cfg.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS + procs_ms
+            + agent->cfg.flush_timeout_ms;
         agent_terminal_shutdown(agent);
         agent_api_shutdown(agent);
         uv_timer_start(&agent->shutdown_timer, on_shutdown_tick,
@@ -212,8 +213,7 @@ agent_init(struct agent *agent)
         if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0) {
             agent->subreaper = 1;
         } else {
-            wharf_warn("cannot become a child subreaper: %s",
-                       strerror(errno));
+            wharf_warn("cannot become a child subreaper: %s", strerror(errno));
         }
     }
     if (build_child(agent) != 0) {
@@ -245,8 +245,8 @@ agent_init(struct agent *agent)
     for (i = 0; i < sizeof(forwarded_signals) / sizeof(int); i++) {
         uv_signal_init(&agent->loop, &agent->sigfwd[i]);
         agent->sigfwd[i].data = agent;
-        if (uv_signal_start(&agent->sigfwd[i], on_forward,
-                            forwarded_signals[i]) == 0) {
+        if (uv_signal_start(&agent->sigfwd[i], on_forward, forwarded_signals[i])
+            == 0) {
             uv_unref((uv_handle_t *) &agent->sigfwd[i]);
         }
     }
@@ -267,8 +267,7 @@ agent_fini(struct agent *agent)
     }
     rc = uv_loop_close(&agent->loop);
     if (rc != 0) {
-        wharf_warn("event loop closed with handles left: %s",
-                   uv_strerror(rc));
+        wharf_warn("event loop closed with handles left: %s", uv_strerror(rc));
     }
     agent_procs_free(agent);
     agent_ship_free(agent);
@@ -288,8 +287,9 @@ create_instances(struct agent *agent, unsigned long long *autostart)
     int i;
 
     if (agent->cfg.config_file != NULL
-        && agent_appconfig_load(agent, agent->cfg.config_file, autostart,
-                                err, sizeof(err)) != 0) {
+        && agent_appconfig_load(agent, agent->cfg.config_file, autostart, err,
+                                sizeof(err))
+            != 0) {
         wharf_error("--config: %s", err);
         return -1;
     }
@@ -315,8 +315,8 @@ create_instances(struct agent *agent, unsigned long long *autostart)
     }
     json_decref(obj);
     {
-        struct agent_proc *p = agent_proc_create(agent, &spec, err,
-                                                 sizeof(err));
+        struct agent_proc *p =
+            agent_proc_create(agent, &spec, err, sizeof(err));
 
         if (p == NULL) {
             agent_proc_spec_free(&spec);
@@ -337,10 +337,12 @@ main(int argc, char **argv)
     unsigned i;
 
     memset(&agent, 0, sizeof(agent));
-    if (agent_config_parse(&agent.cfg, argc, argv, environ, err,
-                           sizeof(err)) != 0) {
-        fprintf(stderr, "wharf-agent: %s\n(wharf-agent --help shows the "
-                "flags)\n", err);
+    if (agent_config_parse(&agent.cfg, argc, argv, environ, err, sizeof(err))
+        != 0) {
+        fprintf(stderr,
+                "wharf-agent: %s\n(wharf-agent --help shows the "
+                "flags)\n",
+                err);
         return 2;
     }
     if (agent.cfg.show_help) {
@@ -358,10 +360,12 @@ main(int argc, char **argv)
      * "error:0A000086::reason(134)". Asked first, this choice sticks.
      * TLS itself is not affected (docs/agent.md, Memory). */
     OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS
-                     | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+                         | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
+                     NULL);
 
     if (agent.cfg.public_key == NULL && !agent.cfg.insecure_no_auth) {
-        fprintf(stderr, "wharf-agent: --public-key (or WHARF_PUBLIC_KEY) is "
+        fprintf(stderr,
+                "wharf-agent: --public-key (or WHARF_PUBLIC_KEY) is "
                 "required: every route but /health checks tokens with the "
                 "orchestrator's key (--insecure-no-auth turns that off for "
                 "development)\n");
@@ -374,8 +378,8 @@ main(int argc, char **argv)
     }
     if (agent.cfg.insecure_no_auth) {
         wharf_warn("--insecure-no-auth: every route is open to anyone who "
-                   "can reach %s:%d", agent.cfg.listen_text,
-                   agent.cfg.listen_port);
+                   "can reach %s:%d",
+                   agent.cfg.listen_text, agent.cfg.listen_port);
     }
 
     if (agent_init(&agent) != 0 || create_instances(&agent, &autostart) != 0) {

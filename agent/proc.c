@@ -32,17 +32,15 @@ extern char **environ;
 #define PROC_FALLBACK_MAX_FD 65536
 
 struct agent_probe {
-    struct agent_proc *proc;    /* NULL once the instance stopped caring */
+    struct agent_proc *proc; /* NULL once the instance stopped caring */
     uv_tcp_t tcp;
     uv_connect_t req;
     uv_timer_t timer;
-    int open;                   /* handles not yet closed */
+    int open; /* handles not yet closed */
     int done;
 };
 
 static void arm_health(struct agent_proc *p);
-
-
 
 const char *
 agent_pstate_name(enum agent_pstate s)
@@ -87,7 +85,7 @@ agent_instance_id_valid(const char *s)
     for (i = 0; i < n; i++) {
         char c = s[i];
         int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                    || (c >= '0' && c <= '9');
+            || (c >= '0' && c <= '9');
 
         if (!alnum && (i == 0 || (c != '_' && c != '-'))) {
             return 0;
@@ -115,8 +113,8 @@ agent_proc_spec_free(struct agent_proc_spec *spec)
 }
 
 static int
-get_uint(const json_t *obj, const char *key, unsigned long max,
-         unsigned *out, char *err, size_t errlen)
+get_uint(const json_t *obj, const char *key, unsigned long max, unsigned *out,
+         char *err, size_t errlen)
 {
     json_t *v = json_object_get(obj, key);
 
@@ -125,7 +123,8 @@ get_uint(const json_t *obj, const char *key, unsigned long max,
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0
         || (unsigned long) json_integer_value(v) > max) {
-        return wharf_fail(err, errlen, "%s must be an integer 0..%lu", key, max);
+        return wharf_fail(err, errlen, "%s must be an integer 0..%lu", key,
+                          max);
     }
     *out = (unsigned) json_integer_value(v);
     return 0;
@@ -143,8 +142,8 @@ get_string(const json_t *obj, const char *key, char **out, char *err,
     if (!json_is_string(v) || json_string_length(v) == 0
         || json_string_length(v) > AGENT_PROC_STRING_MAX
         || strlen(json_string_value(v)) != json_string_length(v)) {
-        return wharf_fail(err, errlen, "%s must be a string of 1..%d bytes", key,
-                    AGENT_PROC_STRING_MAX);
+        return wharf_fail(err, errlen, "%s must be a string of 1..%d bytes",
+                          key, AGENT_PROC_STRING_MAX);
     }
     *out = strdup(json_string_value(v));
     return *out != NULL ? 0 : wharf_fail(err, errlen, "out of memory");
@@ -166,9 +165,10 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     }
     v = json_object_get(obj, "instanceId");
     if (!json_is_string(v) || !agent_instance_id_valid(json_string_value(v))) {
-        return wharf_fail(err, errlen, "instanceId must match "
-                    "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
-                    AGENT_INSTANCE_ID_MAX);
+        return wharf_fail(err, errlen,
+                          "instanceId must match "
+                          "^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most %d bytes",
+                          AGENT_INSTANCE_ID_MAX);
     }
     snprintf(spec->id, sizeof(spec->id), "%s", json_string_value(v));
     if (get_string(obj, "command", &spec->command, err, errlen) != 0) {
@@ -187,7 +187,7 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     if (v != NULL && !json_is_null(v)
         && (!json_is_array(v) || n > AGENT_PROC_ARGS_MAX)) {
         wharf_fail(err, errlen, "args must be an array of at most %d strings",
-             AGENT_PROC_ARGS_MAX);
+                   AGENT_PROC_ARGS_MAX);
         goto bad;
     }
     spec->args = calloc(n + 1, sizeof(char *));
@@ -199,8 +199,10 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
         e = json_array_get(v, i);
         if (!json_is_string(e) || json_string_length(e) > AGENT_PROC_STRING_MAX
             || strlen(json_string_value(e)) != json_string_length(e)) {
-            wharf_fail(err, errlen, "args[%zu] must be a string of at most %d "
-                 "bytes", i, AGENT_PROC_STRING_MAX);
+            wharf_fail(err, errlen,
+                       "args[%zu] must be a string of at most %d "
+                       "bytes",
+                       i, AGENT_PROC_STRING_MAX);
             goto bad;
         }
         if ((spec->args[i] = strdup(json_string_value(e))) == NULL) {
@@ -214,7 +216,7 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     if (v != NULL && !json_is_null(v)
         && (!json_is_object(v) || n > AGENT_PROC_ENV_MAX)) {
         wharf_fail(err, errlen, "env must be an object of at most %d strings",
-             AGENT_PROC_ENV_MAX);
+                   AGENT_PROC_ENV_MAX);
         goto bad;
     }
     spec->env = calloc(n + 1, sizeof(char *));
@@ -224,15 +226,16 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     }
     i = 0;
     if (n > 0) {
-        json_object_foreach((json_t *) v, key, e) {
+        json_object_foreach ((json_t *) v, key, e) {
             size_t len;
 
             if (!json_is_string(e) || key[0] == '\0' || strchr(key, '=')
                 || json_string_length(e) > AGENT_PROC_STRING_MAX
                 || strlen(json_string_value(e)) != json_string_length(e)) {
-                wharf_fail(err, errlen, "env.%s must be a string of at most %d "
-                     "bytes (and its name non-empty, without '=')", key,
-                     AGENT_PROC_STRING_MAX);
+                wharf_fail(err, errlen,
+                           "env.%s must be a string of at most %d "
+                           "bytes (and its name non-empty, without '=')",
+                           key, AGENT_PROC_STRING_MAX);
                 goto bad;
             }
             len = strlen(key) + json_string_length(e) + 2;
@@ -246,7 +249,7 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     }
 
     port_given = json_object_get(obj, "expectedPort") != NULL
-                 && !json_is_null(json_object_get(obj, "expectedPort"));
+        && !json_is_null(json_object_get(obj, "expectedPort"));
     if (get_uint(obj, "expectedPort", 65535, &port, err, errlen) != 0) {
         goto bad;
     }
@@ -256,8 +259,8 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
     }
     spec->expected_port = (int) port;
     spec->auto_restart = 1;
-    spec->max_restarts = port ? AGENT_DEFAULT_MAX_RESTARTS_PORT
-                              : AGENT_DEFAULT_MAX_RESTARTS;
+    spec->max_restarts =
+        port ? AGENT_DEFAULT_MAX_RESTARTS_PORT : AGENT_DEFAULT_MAX_RESTARTS;
     spec->restart_delay_ms = AGENT_DEFAULT_RESTART_DELAY_MS;
     spec->kill_timeout_ms = AGENT_DEFAULT_PROC_KILL_TIMEOUT_MS;
     spec->health_interval_ms = port ? AGENT_DEFAULT_HEALTH_INTERVAL_PORT_MS
@@ -272,18 +275,23 @@ agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
         }
         spec->auto_restart = json_is_true(v);
     }
-    if (get_uint(obj, "maxRestarts", 1000000, &spec->max_restarts, err,
-                 errlen) != 0
+    if (get_uint(obj, "maxRestarts", 1000000, &spec->max_restarts, err, errlen)
+            != 0
         || get_uint(obj, "restartDelayMs", 3600000, &spec->restart_delay_ms,
-                    err, errlen) != 0
-        || get_uint(obj, "killTimeoutMs", 600000, &spec->kill_timeout_ms,
-                    err, errlen) != 0
+                    err, errlen)
+            != 0
+        || get_uint(obj, "killTimeoutMs", 600000, &spec->kill_timeout_ms, err,
+                    errlen)
+            != 0
         || get_uint(obj, "healthCheckIntervalMs", 3600000,
-                    &spec->health_interval_ms, err, errlen) != 0
+                    &spec->health_interval_ms, err, errlen)
+            != 0
         || get_uint(obj, "stableRunMs", 86400000u, &spec->stable_ms, err,
-                    errlen) != 0
+                    errlen)
+            != 0
         || get_uint(obj, "portGraceMs", 3600000, &spec->port_grace_ms, err,
-                    errlen) != 0) {
+                    errlen)
+            != 0) {
         goto bad;
     }
     if (spec->kill_timeout_ms == 0) {
@@ -306,8 +314,8 @@ agent_event(struct agent *agent, struct agent_proc *p, const char *type,
     json_t *ev;
 
     agent_iso_ms(agent_wall_ms(), ts, sizeof(ts));
-    ev = json_pack("{s:s,s:s,s:o?}", "type", type, "timestamp", ts,
-                   "payload", payload);
+    ev = json_pack("{s:s,s:s,s:o?}", "type", type, "timestamp", ts, "payload",
+                   payload);
     if (ev == NULL) {
         return;
     }
@@ -318,7 +326,7 @@ agent_event(struct agent *agent, struct agent_proc *p, const char *type,
         }
     }
     agent_api_broadcast_event(agent, ev);
-    agent_ship_event(agent, ev);    /* takes ev */
+    agent_ship_event(agent, ev); /* takes ev */
 }
 
 static void
@@ -333,13 +341,12 @@ set_state(struct agent_proc *p, enum agent_pstate to)
     wharf_info("process %s: %s -> %s", p->spec.id, agent_pstate_name(from),
                agent_pstate_name(to));
     agent_event(p->agent, p, "state_changed",
-                json_pack("{s:s,s:s}", "from", agent_pstate_name(from),
-                          "to", agent_pstate_name(to)));
+                json_pack("{s:s,s:s}", "from", agent_pstate_name(from), "to",
+                          agent_pstate_name(to)));
     agent_ship_process(p->agent, p);
 }
 
-static void
-set_last_error(struct agent_proc *p, const char *fmt, ...)
+static void set_last_error(struct agent_proc *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -358,7 +365,7 @@ static int
 is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v'
-           || c == '\f';
+        || c == '\f';
 }
 
 /* seq: the line's local sequence (on_line). */
@@ -371,11 +378,10 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
     json_t *e;
 
     msg = strndup(r->msg, r->msg_len);
-    if (msg == NULL || wharf_errhash(r->msg, r->msg_len, r->err_level,
-                                     hash) != 0) {
+    if (msg == NULL
+        || wharf_errhash(r->msg, r->msg_len, r->err_level, hash) != 0) {
         free(msg);
-        wharf_error("process %s: out of memory hashing an error",
-                    p->spec.id);
+        wharf_error("process %s: out of memory hashing an error", p->spec.id);
         return;
     }
     agent_iso_ms(r->time_ms >= 0 ? r->time_ms : line_ms, ts, sizeof(ts));
@@ -401,7 +407,7 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
         return;
     }
     agent_api_broadcast_error(agent, p, e);
-    agent_ship_error(agent, p, e, seq);     /* takes e */
+    agent_ship_error(agent, p, e, seq); /* takes e */
 
     if (r->fatal && agent->cfg.fatal_restart && p->state == AGENT_PS_RUNNING
         && !p->fatal_sent && p->pid > 0) {
@@ -442,8 +448,8 @@ on_line(void *ctx, const char *line, size_t len, unsigned flags)
     }
     seq = ++p->seq_local;
     agent_detect_line(&agent->detect, line, len, &r);
-    agent_ship_log(agent, p, seq, agent->read_ms, s->no, r.level, flags,
-                   line, len);
+    agent_ship_log(agent, p, seq, agent->read_ms, s->no, r.level, flags, line,
+                   len);
     if (agent->api_line_listeners > 0 || p->waiters != NULL) {
         agent_api_on_line(agent, p, s->no, seq, r.level, line, len);
     }
@@ -471,7 +477,7 @@ stream_close(struct agent_proc_stream *s)
     if (s->fd < 0) {
         return;
     }
-    agent_lines_flush(&s->lines, on_line, s);   /* L7 differs: kept */
+    agent_lines_flush(&s->lines, on_line, s); /* L7 differs: kept */
     if (s->poll != NULL) {
         /* libuv forgets the fd before it is closed */
         uv_close((uv_handle_t *) s->poll, on_poll_closed);
@@ -565,13 +571,12 @@ drain_begin(struct agent_proc_stream *s)
     s->poll = NULL;
     if (p->ndrains > AGENT_PROC_DRAINS_MAX) {
         for (at = &p->drains; (*at)->next_drain != NULL;
-             at = &(*at)->next_drain)
-        {
+             at = &(*at)->next_drain) {
         }
         oldest = *at;
         wharf_warn("process %s: more than %u ended runs still hold output "
-                   "pipes; no longer reading the oldest", p->spec.id,
-                   AGENT_PROC_DRAINS_MAX);
+                   "pipes; no longer reading the oldest",
+                   p->spec.id, AGENT_PROC_DRAINS_MAX);
         (void) stream_read(oldest, AGENT_PROC_READS_PER_WAKEUP);
         drain_end(oldest);
     }
@@ -759,7 +764,7 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
         wharf_fail(err, errlen, "cannot run %s: %s", p->spec.command,
-             strerror(child_errno));
+                   strerror(child_errno));
         goto out;
     }
 
@@ -818,10 +823,11 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
 
     if (p->state != AGENT_PS_STOPPED && p->state != AGENT_PS_CRASHED) {
         return wharf_fail(err, errlen, "Cannot start: process is in '%s' state",
-                    agent_pstate_name(p->state));
+                          agent_pstate_name(p->state));
     }
     if (agent->shutdown_stage != 0) {
-        return wharf_fail(err, errlen, "Cannot start: the agent is shutting down");
+        return wharf_fail(err, errlen,
+                          "Cannot start: the agent is shutting down");
     }
     if (p->restart_pending) {
         uv_timer_stop(&p->restart_timer);
@@ -834,8 +840,9 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
         if (ran > p->spec.stable_ms && p->restart_count > 0) {
             /* R7 */
             wharf_info("process %s: previous run was stable (%llus), "
-                       "resetting restart counter from %u to 0", p->spec.id,
-                       (unsigned long long) (ran / 1000), p->restart_count);
+                       "resetting restart counter from %u to 0",
+                       p->spec.id, (unsigned long long) (ran / 1000),
+                       p->restart_count);
             p->restart_count = 0;
         }
     }
@@ -853,7 +860,7 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
     if (spawn(p, err, errlen) != 0) {
         wharf_error("process %s: %s", p->spec.id, err);
         set_last_error(p, "%s", err);
-        set_state(p, AGENT_PS_STOPPED);     /* S7: no restart */
+        set_state(p, AGENT_PS_STOPPED); /* S7: no restart */
         return -1;
     }
     p->start_ms = agent_wall_ms();
@@ -863,9 +870,9 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
                p->spec.id, (int) p->pid, p->spec.command, p->restart_count,
                p->spec.max_restarts);
     agent_event(agent, p, "process_started",
-                json_pack("{s:i,s:s,s:i}", "pid", (int) p->pid,
-                          "command", p->spec.command,
-                          "restartCount", (int) p->restart_count));
+                json_pack("{s:i,s:s,s:i}", "pid", (int) p->pid, "command",
+                          p->spec.command, "restartCount",
+                          (int) p->restart_count));
     arm_health(p);
     return 0;
 }
@@ -899,10 +906,11 @@ agent_proc_stop(struct agent_proc *p, int force, char *err, size_t errlen)
             p->restart_pending = 0;
             wharf_info("process %s: cancelled pending restart", p->spec.id);
         }
-        set_state(p, AGENT_PS_STOPPED);     /* S4: idempotent */
+        set_state(p, AGENT_PS_STOPPED); /* S4: idempotent */
         return 0;
     case AGENT_PS_STARTING:
-        return wharf_fail(err, errlen, "Cannot stop: process is still starting");
+        return wharf_fail(err, errlen,
+                          "Cannot stop: process is still starting");
     case AGENT_PS_STOPPING:
         if (force && p->pgid > 1) {
             (void) kill(-p->pgid, SIGKILL);
@@ -945,7 +953,8 @@ on_restart_timer(uv_timer_t *t)
     p->restart_pending = 0;
     if (p->state != AGENT_PS_CRASHED) {
         wharf_info("process %s: restart cancelled: process was stopped "
-                   "during delay", p->spec.id);
+                   "during delay",
+                   p->spec.id);
         return;
     }
     wharf_info("process %s: restarting now: attempt=%u/%u", p->spec.id,
@@ -987,8 +996,9 @@ describe_exit(const struct agent_proc *p, char *buf, size_t size)
 static void
 on_child_exit(struct agent_child *child, int status)
 {
-    struct agent_proc *p = (struct agent_proc *)
-        ((char *) child - offsetof(struct agent_proc, child));
+    struct agent_proc *p =
+        (struct agent_proc *) ((char *) child
+                               - offsetof(struct agent_proc, child));
     struct agent *agent = p->agent;
     char how[64], sig[64];
     int i, will, clean;
@@ -999,8 +1009,7 @@ on_child_exit(struct agent_child *child, int status)
     for (i = 0; i < 2; i++) {
         if (p->out[i].fd >= 0) {
             if (stream_read(&p->out[i], AGENT_PROC_READS_AT_EXIT) == 1
-                || drain_begin(&p->out[i]) != 0)
-            {
+                || drain_begin(&p->out[i]) != 0) {
                 stream_close(&p->out[i]);
             }
         }
@@ -1042,49 +1051,47 @@ on_child_exit(struct agent_child *child, int status)
             p->restart_after_stop = 0;
             if (agent_proc_start(p, 1, err, sizeof(err)) != 0) {
                 agent_event(agent, p, "restart_failed",
-                            json_pack("{s:i,s:s}", "attempt", 0,
-                                      "error", err));
+                            json_pack("{s:i,s:s}", "attempt", 0, "error", err));
             }
         }
         return;
     }
     clean = p->exit_code == 0
-            && p->end_mono - p->last_output_mono <= AGENT_INACTIVITY_MS;
+        && p->end_mono - p->last_output_mono <= AGENT_INACTIVITY_MS;
     if (clean) {
-        set_state(p, AGENT_PS_STOPPED);     /* R3 */
+        set_state(p, AGENT_PS_STOPPED); /* R3 */
         agent_event(agent, p, "process_stopped",
                     json_pack("{s:s}", "reason", how));
         return;
     }
     will = p->spec.auto_restart && p->restart_count < p->spec.max_restarts
-           && agent->shutdown_stage == 0;
+        && agent->shutdown_stage == 0;
     if (p->last_error[0] == '\0' || !p->fatal_sent) {
         set_last_error(p, "%s", how);
     }
     set_state(p, AGENT_PS_CRASHED);
-    agent_event(agent, p, "process_crashed",
-                json_pack("{s:o,s:o,s:b,s:i,s:i}",
-                          "exitCode", p->term_signal ? json_null()
-                                      : json_integer(p->exit_code),
-                          "signal", p->term_signal ? json_string(sig)
-                                    : json_null(),
-                          "willRestart", will,
-                          "restartCount", (int) p->restart_count,
-                          "maxRestarts", (int) p->spec.max_restarts));
+    agent_event(
+        agent, p, "process_crashed",
+        json_pack("{s:o,s:o,s:b,s:i,s:i}", "exitCode",
+                  p->term_signal ? json_null() : json_integer(p->exit_code),
+                  "signal", p->term_signal ? json_string(sig) : json_null(),
+                  "willRestart", will, "restartCount", (int) p->restart_count,
+                  "maxRestarts", (int) p->spec.max_restarts));
     if (will) {
         p->restart_count++;
         p->restart_pending = 1;
         agent_ship_process(agent, p);
         wharf_info("process %s: scheduling restart: attempt=%u/%u, "
-                   "delay=%ums", p->spec.id, p->restart_count,
-                   p->spec.max_restarts, p->spec.restart_delay_ms);
+                   "delay=%ums",
+                   p->spec.id, p->restart_count, p->spec.max_restarts,
+                   p->spec.restart_delay_ms);
         uv_timer_start(&p->restart_timer, on_restart_timer,
                        p->spec.restart_delay_ms, 0);
     } else {
         wharf_warn("process %s: will not restart: %s", p->spec.id,
-                   !p->spec.auto_restart ? "autoRestart is off"
-                   : agent->shutdown_stage ? "the agent is stopping"
-                   : "maxRestarts reached");
+                   !p->spec.auto_restart       ? "autoRestart is off"
+                       : agent->shutdown_stage ? "the agent is stopping"
+                                               : "maxRestarts reached");
     }
 }
 
@@ -1132,27 +1139,28 @@ probe_end(struct agent_probe *pr, int ok)
             agent_event(p->agent, p, "port_ready",
                         json_pack("{s:i}", "port", p->spec.expected_port));
         } else if (p->port_failures > 0) {
-            wharf_info("process %s: port %d is responsive again",
-                       p->spec.id, p->spec.expected_port);
+            wharf_info("process %s: port %d is responsive again", p->spec.id,
+                       p->spec.expected_port);
         }
         p->port_failures = 0;
         return;
     }
     if (!p->port_confirmed && now - p->start_mono < p->spec.port_grace_ms) {
-        return;     /* P4: not counted during the start-up grace */
+        return; /* P4: not counted during the start-up grace */
     }
     p->port_failures++;
     agent_event(p->agent, p, "health_check_failed",
                 json_pack("{s:[s],s:i,s:i}", "issues", "port not responding",
-                          "port", p->spec.expected_port,
-                          "failures", (int) p->port_failures));
-    if (p->port_failures >= AGENT_PORT_FAILURE_THRESHOLD
-        && p->spec.auto_restart && p->pgid > 1) {
+                          "port", p->spec.expected_port, "failures",
+                          (int) p->port_failures));
+    if (p->port_failures >= AGENT_PORT_FAILURE_THRESHOLD && p->spec.auto_restart
+        && p->pgid > 1) {
         wharf_warn("process %s: health-triggered restart: port %d "
-                   "unresponsive", p->spec.id, p->spec.expected_port);
+                   "unresponsive",
+                   p->spec.id, p->spec.expected_port);
         set_last_error(p, "port %d unresponsive", p->spec.expected_port);
         p->port_failures = 0;
-        (void) kill(-p->pgid, SIGTERM);     /* P5: crash, then policy */
+        (void) kill(-p->pgid, SIGTERM); /* P5: crash, then policy */
     }
 }
 
@@ -1192,7 +1200,8 @@ probe_port(struct agent_proc *p)
     uv_timer_start(&pr->timer, on_probe_timeout, AGENT_PORT_PROBE_TIMEOUT_MS,
                    0);
     if (uv_tcp_connect(&pr->req, &pr->tcp, (const struct sockaddr *) &sa,
-                       on_probe_connect) != 0) {
+                       on_probe_connect)
+        != 0) {
         probe_end(pr, 0);
     }
 }
@@ -1229,8 +1238,7 @@ static void
 arm_health(struct agent_proc *p)
 {
     if (p->spec.health_interval_ms > 0) {
-        uv_timer_start(&p->health_timer, on_health,
-                       p->spec.health_interval_ms,
+        uv_timer_start(&p->health_timer, on_health, p->spec.health_interval_ms,
                        p->spec.health_interval_ms);
     }
 }
@@ -1251,8 +1259,8 @@ agent_proc_find(struct agent *agent, const char *id)
 }
 
 struct agent_proc *
-agent_proc_create(struct agent *agent, struct agent_proc_spec *spec,
-                  char *err, size_t errlen)
+agent_proc_create(struct agent *agent, struct agent_proc_spec *spec, char *err,
+                  size_t errlen)
 {
     struct agent_proc *p;
     int i;
@@ -1321,31 +1329,25 @@ agent_proc_json(const struct agent_proc *p)
     if (p->end_ms) {
         agent_iso_ms(p->end_ms, end, sizeof(end));
     }
-    j = json_pack("{s:s,s:s,s:o,s:s?,s:s,s:o,s:i,s:s?,s:s?,s:o,s:o,s:s?,"
-                  "s:o,s:o,s:b,s:i,s:i,s:i,s:i,s:b}",
-                  "instanceId", p->spec.id,
-                  "command", p->spec.command,
-                  "args", args,
-                  "cwd", p->spec.cwd,
-                  "status", agent_pstate_name(p->state),
-                  "pid", p->pid > 0 ? json_integer(p->pid) : json_null(),
-                  "restartCount", (int) p->restart_count,
-                  "startTime", start[0] ? start : NULL,
-                  "endTime", end[0] ? end : NULL,
-                  "exitCode", p->exit_code >= 0 && p->end_ms
-                              ? json_integer(p->exit_code) : json_null(),
-                  "signal", sig[0] ? json_string(sig) : json_null(),
-                  "lastError", p->last_error[0] ? p->last_error : NULL,
-                  "env", env,
-                  "expectedPort", p->spec.expected_port
-                                  ? json_integer(p->spec.expected_port)
-                                  : json_null(),
-                  "autoRestart", p->spec.auto_restart,
-                  "maxRestarts", (int) p->spec.max_restarts,
-                  "restartDelayMs", (int) p->spec.restart_delay_ms,
-                  "killTimeoutMs", (int) p->spec.kill_timeout_ms,
-                  "healthCheckIntervalMs", (int) p->spec.health_interval_ms,
-                  "portReady", p->port_confirmed);
+    j = json_pack(
+        "{s:s,s:s,s:o,s:s?,s:s,s:o,s:i,s:s?,s:s?,s:o,s:o,s:s?,"
+        "s:o,s:o,s:b,s:i,s:i,s:i,s:i,s:b}",
+        "instanceId", p->spec.id, "command", p->spec.command, "args", args,
+        "cwd", p->spec.cwd, "status", agent_pstate_name(p->state), "pid",
+        p->pid > 0 ? json_integer(p->pid) : json_null(), "restartCount",
+        (int) p->restart_count, "startTime", start[0] ? start : NULL, "endTime",
+        end[0] ? end : NULL, "exitCode",
+        p->exit_code >= 0 && p->end_ms ? json_integer(p->exit_code)
+                                       : json_null(),
+        "signal", sig[0] ? json_string(sig) : json_null(), "lastError",
+        p->last_error[0] ? p->last_error : NULL, "env", env, "expectedPort",
+        p->spec.expected_port ? json_integer(p->spec.expected_port)
+                              : json_null(),
+        "autoRestart", p->spec.auto_restart, "maxRestarts",
+        (int) p->spec.max_restarts, "restartDelayMs",
+        (int) p->spec.restart_delay_ms, "killTimeoutMs",
+        (int) p->spec.kill_timeout_ms, "healthCheckIntervalMs",
+        (int) p->spec.health_interval_ms, "portReady", p->port_confirmed);
     if (j != NULL && p->runs > 0) {
         json_object_set_new(j, "processId", json_string(p->process_id));
     }
@@ -1355,8 +1357,7 @@ agent_proc_json(const struct agent_proc *p)
 int
 agent_proc_idle(const struct agent_proc *p)
 {
-    return p->pid == 0 && !p->restart_pending
-           && p->state != AGENT_PS_STOPPING;
+    return p->pid == 0 && !p->restart_pending && p->state != AGENT_PS_STOPPING;
 }
 
 void
@@ -1391,7 +1392,7 @@ agent_procs_shutdown_step(struct agent *agent)
         if (p->state == AGENT_PS_RUNNING) {
             (void) agent_proc_stop(p, 0, err, sizeof(err));
         }
-        return 0;   /* one at a time, last started first */
+        return 0; /* one at a time, last started first */
     }
     return 1;
 }

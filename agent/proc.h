@@ -43,24 +43,24 @@
 /* Instance ids: the peer's rule ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, <= 64. */
 #define AGENT_INSTANCE_ID_MAX 64
 /* Limits of a spec. */
-#define AGENT_PROC_ARGS_MAX 256
-#define AGENT_PROC_ENV_MAX 256
+#define AGENT_PROC_ARGS_MAX   256
+#define AGENT_PROC_ENV_MAX    256
 #define AGENT_PROC_STRING_MAX 4096
 /* Most instances one agent supervises. */
 #define AGENT_PROCS_MAX 64
 
 /* Policy defaults (TY:297-306) and the peer CLI's when a port is given. */
-#define AGENT_DEFAULT_MAX_RESTARTS 3u
-#define AGENT_DEFAULT_MAX_RESTARTS_PORT 120u
-#define AGENT_DEFAULT_RESTART_DELAY_MS 1000u
-#define AGENT_DEFAULT_PROC_KILL_TIMEOUT_MS 10000u
-#define AGENT_DEFAULT_HEALTH_INTERVAL_MS 30000u
+#define AGENT_DEFAULT_MAX_RESTARTS            3u
+#define AGENT_DEFAULT_MAX_RESTARTS_PORT       120u
+#define AGENT_DEFAULT_RESTART_DELAY_MS        1000u
+#define AGENT_DEFAULT_PROC_KILL_TIMEOUT_MS    10000u
+#define AGENT_DEFAULT_HEALTH_INTERVAL_MS      30000u
 #define AGENT_DEFAULT_HEALTH_INTERVAL_PORT_MS 10000u
-#define AGENT_DEFAULT_STABLE_RUN_MS 300000u
-#define AGENT_DEFAULT_PORT_GRACE_MS 60000u
+#define AGENT_DEFAULT_STABLE_RUN_MS           300000u
+#define AGENT_DEFAULT_PORT_GRACE_MS           60000u
 /* An exit 0 after this long without output counts as killed (R4). */
-#define AGENT_INACTIVITY_MS 30000u
-#define AGENT_PORT_PROBE_TIMEOUT_MS 2000u
+#define AGENT_INACTIVITY_MS          30000u
+#define AGENT_PORT_PROBE_TIMEOUT_MS  2000u
 #define AGENT_PORT_FAILURE_THRESHOLD 2u
 /* Most bytes read from one pipe per readiness callback: fairness. */
 #define AGENT_PROC_READS_PER_WAKEUP 4
@@ -92,15 +92,15 @@ const char *agent_pstate_name(enum agent_pstate s);
 struct agent_proc_spec {
     char id[AGENT_INSTANCE_ID_MAX + 1];
     char *command;
-    char **args;            /* NULL-terminated, without the command */
-    char *cwd;              /* NULL: the agent's */
-    char **env;             /* NULL-terminated "NAME=value" */
-    int expected_port;      /* 0: none */
+    char **args;       /* NULL-terminated, without the command */
+    char *cwd;         /* NULL: the agent's */
+    char **env;        /* NULL-terminated "NAME=value" */
+    int expected_port; /* 0: none */
     int auto_restart;
     unsigned max_restarts;
     unsigned restart_delay_ms;
     unsigned kill_timeout_ms;
-    unsigned health_interval_ms;    /* 0: no health checks */
+    unsigned health_interval_ms; /* 0: no health checks */
     unsigned stable_ms;
     unsigned port_grace_ms;
 };
@@ -121,9 +121,9 @@ struct agent_proc;
 
 struct agent_proc_stream {
     struct agent_proc *proc;
-    int no;                 /* 0 stdout, 1 stderr */
-    int fd;                 /* read end, -1 when closed */
-    uv_poll_t *poll;        /* one per run: a closing one cannot be reused
+    int no;          /* 0 stdout, 1 stderr */
+    int fd;          /* read end, -1 when closed */
+    uv_poll_t *poll; /* one per run: a closing one cannot be reused
                                by a restart in the same loop turn */
     struct agent_lines lines;
     /* A drain: the pipe of a run whose main process ended while others
@@ -137,26 +137,26 @@ struct agent_proc_stream {
 
 struct agent_proc {
     struct agent *agent;
-    unsigned index;         /* in agent->procs, never reused */
+    unsigned index; /* in agent->procs, never reused */
     struct agent_proc_spec spec;
 
     enum agent_pstate state;
-    pid_t pid;              /* 0 when no child */
-    pid_t pgid;             /* the last child's process group */
-    struct agent_probe *probe;      /* port probe in flight */
+    pid_t pid;                 /* 0 when no child */
+    pid_t pgid;                /* the last child's process group */
+    struct agent_probe *probe; /* port probe in flight */
     unsigned restart_count;
-    unsigned long runs;     /* starts so far: processId is "<id>-<runs>" */
+    unsigned long runs; /* starts so far: processId is "<id>-<runs>" */
     char process_id[AGENT_INSTANCE_ID_MAX + 24];
-    int64_t start_ms, end_ms;       /* wall clock, 0 when none */
-    uint64_t start_mono, end_mono;  /* uv_now() */
+    int64_t start_ms, end_ms;      /* wall clock, 0 when none */
+    uint64_t start_mono, end_mono; /* uv_now() */
     uint64_t last_output_mono;
-    int exit_code;          /* -1 when none */
-    int term_signal;        /* 0 when none */
+    int exit_code;   /* -1 when none */
+    int term_signal; /* 0 when none */
     char last_error[256];
 
     struct agent_child child;
-    struct agent_proc_stream out[2];    /* stdout, stderr */
-    struct agent_proc_stream *drains;   /* ended runs' pipes still open */
+    struct agent_proc_stream out[2];  /* stdout, stderr */
+    struct agent_proc_stream *drains; /* ended runs' pipes still open */
     unsigned ndrains;
 
     uv_timer_t restart_timer, kill_timer, health_timer;
@@ -171,23 +171,23 @@ struct agent_proc {
     int probe_busy;
 
     /* shipping (ship.c) */
-    uint64_t seq_local;     /* last local sequence given to a line */
-    uint64_t seq_base;      /* orchestrator's last sequence at start */
-    int seq_known;          /* seq_base is known (getLastSequence) */
-    int seq_asked;          /* getLastSequence is in flight */
-    uint64_t upsert_mark;   /* ship queue index when the row changed */
-    int upsert_dirty;       /* process row changed since last shipped */
-    uint64_t dropped;       /* lines dropped since last reported */
-    uint64_t dropped_first, dropped_last;   /* their local sequences */
+    uint64_t seq_local;   /* last local sequence given to a line */
+    uint64_t seq_base;    /* orchestrator's last sequence at start */
+    int seq_known;        /* seq_base is known (getLastSequence) */
+    int seq_asked;        /* getLastSequence is in flight */
+    uint64_t upsert_mark; /* ship queue index when the row changed */
+    int upsert_dirty;     /* process row changed since last shipped */
+    uint64_t dropped;     /* lines dropped since last reported */
+    uint64_t dropped_first, dropped_last; /* their local sequences */
 
-    struct agent_waiter *waiters;   /* asked for first output (api.c) */
+    struct agent_waiter *waiters; /* asked for first output (api.c) */
 };
 
 /* Creates an instance (state stopped) from spec, which it takes over.
  * Returns it, or NULL with a message in err (duplicate id, too many). */
 struct agent_proc *agent_proc_create(struct agent *agent,
-                                     struct agent_proc_spec *spec,
-                                     char *err, size_t errlen);
+                                     struct agent_proc_spec *spec, char *err,
+                                     size_t errlen);
 struct agent_proc *agent_proc_find(struct agent *agent, const char *id);
 
 /* Control. Return 0, or -1 with a message in err (and *conflict set when
@@ -195,8 +195,7 @@ struct agent_proc *agent_proc_find(struct agent *agent, const char *id);
 /* manual: asked for by an operator (resets the restart count). */
 int agent_proc_start(struct agent_proc *p, int manual, char *err,
                      size_t errlen);
-int agent_proc_stop(struct agent_proc *p, int force, char *err,
-                    size_t errlen);
+int agent_proc_stop(struct agent_proc *p, int force, char *err, size_t errlen);
 int agent_proc_restart(struct agent_proc *p, char *err, size_t errlen);
 
 /* The process as JSON (REST, RPC, upsertProcess). */

@@ -197,8 +197,7 @@ agent_pty_resize(const struct agent_pty *pty, unsigned cols, unsigned rows)
         return 0;
     }
     if (ioctl(pty->master, TIOCSWINSZ, &ws) != 0) {
-        wharf_warn("TIOCSWINSZ on pid %d: %s", (int) pty->pid,
-                   strerror(errno));
+        wharf_warn("TIOCSWINSZ on pid %d: %s", (int) pty->pid, strerror(errno));
         return -1;
     }
     return 0;

@@ -16,15 +16,15 @@
 #include <sys/types.h>
 
 struct agent_pty {
-    pid_t pid;      /* also the pgid and sid; 0 when none */
-    int master;     /* -1 when closed */
+    pid_t pid;  /* also the pgid and sid; 0 when none */
+    int master; /* -1 when closed */
 };
 
 struct agent_pty_spec {
-    const char *path;       /* program to exec */
+    const char *path; /* program to exec */
     char *const *argv;
     char *const *envp;
-    unsigned cols, rows;    /* initial window size */
+    unsigned cols, rows; /* initial window size */
 };
 
 /* Returns 0, or -1 (logged; errno set). */
@@ -32,8 +32,7 @@ int agent_pty_spawn(struct agent_pty *pty, const struct agent_pty_spec *spec);
 
 /* TIOCSWINSZ on the master; the kernel sends SIGWINCH to the foreground
  * process group. Returns 0 or -1 (logged). */
-int agent_pty_resize(const struct agent_pty *pty, unsigned cols,
-                     unsigned rows);
+int agent_pty_resize(const struct agent_pty *pty, unsigned cols, unsigned rows);
 
 /* Sends sig to the process group pgid; if there is no such group, to the
  * process pgid itself. Returns 0, or -1 when neither exists (ESRCH; not

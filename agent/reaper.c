@@ -71,7 +71,7 @@ agent_reaper_reap(struct agent_reaper *r)
             continue;
         }
         if (pid <= 0) {
-            return;     /* 0: none exited; ECHILD: no children at all */
+            return; /* 0: none exited; ECHILD: no children at all */
         }
         for (pp = &r->children; *pp != NULL && (*pp)->pid != pid;
              pp = &(*pp)->next) {

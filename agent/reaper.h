@@ -27,8 +27,8 @@ struct agent_child {
 
 struct agent_reaper {
     uv_signal_t sigchld;
-    struct agent_child *children;   /* registered and not yet reaped */
-    unsigned long orphans;          /* reaped pids nobody registered */
+    struct agent_child *children; /* registered and not yet reaped */
+    unsigned long orphans;        /* reaped pids nobody registered */
 };
 
 /* Starts the SIGCHLD watcher on loop. Returns 0 or -1 (logged). */

@@ -46,15 +46,15 @@ agent_http_reply(struct lws *wsi, unsigned status, const char *body,
      * headers written below against the body; as lws_return_http_status()
      * does for HTTP/1, headers and body go out in one write. */
     if (lws_add_http_header_status(wsi, status, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                        (const unsigned char *)
-                                        "application/json", 16, &p, end)
+        || lws_add_http_header_by_token(
+            wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+            (const unsigned char *) "application/json", 16, &p, end)
         || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                        (const unsigned char *) "no-store",
-                                        8, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                        (const unsigned char *) clen, n,
+                                        (const unsigned char *) "no-store", 8,
                                         &p, end)
+        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                        (const unsigned char *) clen, n, &p,
+                                        end)
         || (allow != NULL
             && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ALLOW,
                                             (const unsigned char *) allow,
@@ -64,15 +64,14 @@ agent_http_reply(struct lws *wsi, unsigned status, const char *body,
         return -1;
     }
     if (body_len > (size_t) (end - p)) {
-        wharf_error("http: response body of %zu bytes does not fit",
-                    body_len);
+        wharf_error("http: response body of %zu bytes does not fit", body_len);
         return -1;
     }
     memcpy(p, body, body_len);
     p += body_len;
     n = (int) (p - start);
     if (lws_write(wsi, start, (size_t) n, LWS_WRITE_HTTP) != n) {
-        return -1;      /* the connection failed; lws closes it */
+        return -1; /* the connection failed; lws closes it */
     }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -81,8 +80,8 @@ agent_http_reply(struct lws *wsi, unsigned status, const char *body,
 static size_t
 error_body(char *buf, size_t size, const char *code, const char *message)
 {
-    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code,
-                          "message", message);
+    json_t *j =
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
     size_t n = j != NULL ? json_dumpb(j, buf, size, JSON_COMPACT) : 0;
 
     json_decref(j);
@@ -122,28 +121,26 @@ get_health(struct agent *agent, struct lws *wsi)
     }
     j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:I},"
                   "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
-                  "status", stopping ? "stopping" : "ok",
-                  "worker", agent->cfg.worker,
-                  "container", agent->cfg.container,
-                  "version", AGENT_VERSION,
-                  "uptime_ms", (json_int_t) uptime_ms,
-                  "terminals", (json_int_t) agent->terminals_open,
-                  "processes", "total", (json_int_t) agent->nprocs,
-                  "running", (json_int_t) running,
-                  "shipping", "enabled", agent->ship.enabled,
-                  "queued", (json_int_t) agent->ship.queue.nrecs,
-                  "shipped", (json_int_t) agent->ship.lines_shipped,
-                  "dropped", (json_int_t) agent->ship.lines_dropped,
-                  "requests", (json_int_t) agent->ship.requests,
-                  "failures", (json_int_t) agent->ship.errors,
-                  "inflight_max", (json_int_t) agent->ship.nreqs,
-                  "inflight_peak", (json_int_t) agent->ship.inflight_peak);
+                  "status", stopping ? "stopping" : "ok", "worker",
+                  agent->cfg.worker, "container", agent->cfg.container,
+                  "version", AGENT_VERSION, "uptime_ms", (json_int_t) uptime_ms,
+                  "terminals", (json_int_t) agent->terminals_open, "processes",
+                  "total", (json_int_t) agent->nprocs, "running",
+                  (json_int_t) running, "shipping", "enabled",
+                  agent->ship.enabled, "queued",
+                  (json_int_t) agent->ship.queue.nrecs, "shipped",
+                  (json_int_t) agent->ship.lines_shipped, "dropped",
+                  (json_int_t) agent->ship.lines_dropped, "requests",
+                  (json_int_t) agent->ship.requests, "failures",
+                  (json_int_t) agent->ship.errors, "inflight_max",
+                  (json_int_t) agent->ship.nreqs, "inflight_peak",
+                  (json_int_t) agent->ship.inflight_peak);
     n = j != NULL ? json_dumpb(j, body, sizeof(body), JSON_COMPACT) : 0;
     json_decref(j);
     if (n == 0 || n > sizeof(body)) {
         wharf_error("http: cannot encode /health");
-        return agent_http_error(wsi, 500, "internal",
-                                "cannot encode health", NULL);
+        return agent_http_error(wsi, 500, "internal", "cannot encode health",
+                                NULL);
     }
     return agent_http_reply(wsi, stopping ? 503 : 200, body, n, NULL);
 }
@@ -159,8 +156,8 @@ get_terminal_plain(struct agent *agent, struct lws *wsi)
 /* Later routes (REST /processes..., POST /rpc) join this table. */
 static const struct route {
     const char *path;
-    int method;             /* LWSHUMETH_* */
-    const char *allow;      /* Allow header for 405 */
+    int method;        /* LWSHUMETH_* */
+    const char *allow; /* Allow header for 405 */
     int (*handler)(struct agent *agent, struct lws *wsi);
 } routes[] = {
     { "/health", LWSHUMETH_GET, "GET", get_health },
@@ -213,8 +210,9 @@ confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
         return 1;
     }
     n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
-    if (n <= 0 || (strcmp(path, "/terminal") != 0
-                   && strcmp(path, "/websocket") != 0)) {
+    if (n <= 0
+        || (strcmp(path, "/terminal") != 0
+            && strcmp(path, "/websocket") != 0)) {
         agent_http_error(wsi, 404, "not_found", "no WebSocket at this path",
                          NULL);
         return 1;
@@ -235,8 +233,9 @@ confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
                          "this Origin may not open WebSockets here", NULL);
         return 1;
     }
-    n = agent_auth_check(agent, wsi, strcmp(path, "/terminal") == 0
-                         ? WHARF_SCOPE_TERMINAL : WHARF_SCOPE_READ,
+    n = agent_auth_check(agent, wsi,
+                         strcmp(path, "/terminal") == 0 ? WHARF_SCOPE_TERMINAL
+                                                        : WHARF_SCOPE_READ,
                          &scopes, &why);
     if (n != 0) {
         agent_http_error(wsi, (unsigned) n,
@@ -307,16 +306,16 @@ callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static int
-callback_tty_v1(struct lws *wsi, enum lws_callback_reasons reason,
-                void *user, void *in, size_t len)
+callback_tty_v1(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                void *in, size_t len)
 {
     return agent_terminal_callback(wsi, (int) reason, user, in, len,
                                    AGENT_TTY_V1);
 }
 
 static const struct lws_protocols protocols[] = {
-    { "http", callback_http, sizeof(struct agent_conn),
-      AGENT_WS_RX_CHUNK, 0, NULL, 0 },
+    { "http", callback_http, sizeof(struct agent_conn), AGENT_WS_RX_CHUNK, 0,
+      NULL, 0 },
     /* the same size as "http": lws may hand either protocol's callback
      * the user data of a connection that changed protocol */
     { AGENT_TTY_SUBPROTOCOL, callback_tty_v1, sizeof(struct agent_conn),
@@ -354,16 +353,16 @@ agent_server_start(struct agent *agent)
     void *foreign_loops[1] = { &agent->loop };
 
     lws_set_log_level(agent->cfg.log_level == WHARF_LOG_DEBUG
-                      ? LLL_ERR | LLL_WARN | LLL_NOTICE
-                      : LLL_ERR | LLL_WARN, lws_log_emit);
+                          ? LLL_ERR | LLL_WARN | LLL_NOTICE
+                          : LLL_ERR | LLL_WARN,
+                      lws_log_emit);
 
     memset(&info, 0, sizeof(info));
     /* VALIDATE_UTF8: a text frame that is not UTF-8 is closed with 1007
      * by lws (RFC 6455 8.1), in every mode. */
-    info.options = LWS_SERVER_OPTION_LIBUV
-                   | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
-                   | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND
-                   | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS
+        | LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND
+        | LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (!agent->cfg.listen_ipv6) {
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     }
@@ -372,8 +371,8 @@ agent_server_start(struct agent *agent)
     info.user = agent;
     info.vhost_name = "wharf-agent";
     info.port = agent->cfg.listen_port;
-    info.iface = agent->cfg.listen_host[0] != '\0'
-                 ? agent->cfg.listen_host : NULL;
+    info.iface =
+        agent->cfg.listen_host[0] != '\0' ? agent->cfg.listen_host : NULL;
     info.protocols = protocols;
     info.retry_and_idle_policy = &ws_liveness;
     /* lws keeps this pointer: a literal, not a buffer on the stack */

@@ -40,7 +40,7 @@ struct lws;
 /* WebSocket liveness: a connection idle this long is pinged, and one that
  * has not proved alive (any frame, pong included) for the second figure is
  * dropped, which ends its terminal like any client departure. */
-#define AGENT_WS_PING_SECS 30
+#define AGENT_WS_PING_SECS   30
 #define AGENT_WS_HANGUP_SECS 90
 
 /* Creates the lws context and the listening vhost on agent->loop and sets

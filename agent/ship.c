@@ -29,17 +29,16 @@ enum call_kind {
 /* Every instance's lines fit one chunk's summary (ship_queue.h). */
 _Static_assert(AGENT_PROCS_MAX <= AGENT_SHIPQ_SUMMARY_MAX,
                "a chunk summary must hold every instance");
-_Static_assert(AGENT_PROCS_MAX <= UINT16_MAX + 1,
-               "a record's proc is 16 bits");
+_Static_assert(AGENT_PROCS_MAX <= UINT16_MAX + 1, "a record's proc is 16 bits");
 
 struct ship_item {
     struct ship_item *next;
-    int kind;               /* CALL_ERRORS (one error) or CALL_EVENT */
-    unsigned proc;          /* instance index, or ~0u */
+    int kind;      /* CALL_ERRORS (one error) or CALL_EVENT */
+    unsigned proc; /* instance index, or ~0u */
     json_t *j;
     size_t bytes;
-    uint64_t mark;          /* queue index of the next line when queued */
-    uint64_t seq;           /* an error's line, local sequence (0: none) */
+    uint64_t mark; /* queue index of the next line when queued */
+    uint64_t seq;  /* an error's line, local sequence (0: none) */
 };
 
 /* A growing text buffer; on allocation failure it keeps its old size and
@@ -52,30 +51,30 @@ struct tbuf {
 
 /* A call in a request's body: {"jsonrpc":"2.0","id":N,...}. */
 struct ship_call {
-    size_t off, len;        /* in the body */
-    uint32_t proc;          /* instance index (storeLogs etc.) */
-    uint32_t lines;         /* lines in a storeLogs call */
-    uint64_t first_seq;     /* its first line's sequence (less seq_base) */
-    uint64_t last_seq;      /* and its last line's */
-    unsigned char kind;     /* enum call_kind; CALL_DONE once settled */
+    size_t off, len;    /* in the body */
+    uint32_t proc;      /* instance index (storeLogs etc.) */
+    uint32_t lines;     /* lines in a storeLogs call */
+    uint64_t first_seq; /* its first line's sequence (less seq_base) */
+    uint64_t last_seq;  /* and its last line's */
+    unsigned char kind; /* enum call_kind; CALL_DONE once settled */
 };
 
 enum req_state {
-    REQ_FREE,               /* slot unused */
-    REQ_BUSY,               /* a curl transfer runs */
-    REQ_RETRY               /* failed: waiting for its backoff */
+    REQ_FREE, /* slot unused */
+    REQ_BUSY, /* a curl transfer runs */
+    REQ_RETRY /* failed: waiting for its backoff */
 };
 
 /* One request to the orchestrator (a slot of --ship-inflight). */
 struct ship_req {
     struct agent *agent;
-    void *easy;             /* CURL, kept: its connection stays alive */
-    int state;              /* enum req_state */
-    int control;            /* carries ordered calls (see ship.h) */
-    int has_lines;          /* unsettled storeLogs calls */
-    uint64_t first_rec;     /* queue index of its first line */
-    struct tbuf body;       /* "[call,call,...]" */
-    size_t counted;         /* body bytes charged to the buffer */
+    void *easy;         /* CURL, kept: its connection stays alive */
+    int state;          /* enum req_state */
+    int control;        /* carries ordered calls (see ship.h) */
+    int has_lines;      /* unsettled storeLogs calls */
+    uint64_t first_rec; /* queue index of its first line */
+    struct tbuf body;   /* "[call,call,...]" */
+    size_t counted;     /* body bytes charged to the buffer */
     struct ship_call *calls;
     unsigned ncalls, calls_cap;
     char *resp;
@@ -139,7 +138,7 @@ agent_json_escape(const char *str, size_t len, char *out)
         if (c >= 0x80) {
             n = utf8_seq(s + i, len - i);
             if (n == 0) {
-                memcpy(o, "\xef\xbf\xbd", 3);   /* U+FFFD */
+                memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
                 o += 3;
                 i++;
             } else {
@@ -151,11 +150,21 @@ agent_json_escape(const char *str, size_t len, char *out)
         }
         *o++ = '\\';
         switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
         default:
             *o++ = 'u';
             *o++ = '0';
@@ -167,7 +176,6 @@ agent_json_escape(const char *str, size_t len, char *out)
     }
     return (size_t) (o - out);
 }
-
 
 static char *
 tb_room(struct tbuf *b, size_t n)
@@ -226,8 +234,8 @@ tb_json_string(struct tbuf *b, const char *s, size_t n)
     }
 }
 
-static void
-tb_fmt(struct tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_fmt(struct tbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 tb_fmt(struct tbuf *b, const char *fmt, ...)
@@ -262,8 +270,8 @@ tb_identity(struct tbuf *b, const struct agent *agent)
  * the exact count and the smallest range holding every dropped line (a
  * refused request's range and the queue's oldest lines may interleave). */
 static void
-count_dropped_range(struct agent_ship *sh, struct agent_proc *p,
-                    uint64_t first, uint64_t last, uint64_t n)
+count_dropped_range(struct agent_ship *sh, struct agent_proc *p, uint64_t first,
+                    uint64_t last, uint64_t n)
 {
     if (n == 0) {
         return;
@@ -416,8 +424,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
 }
 
 static void
-push_item(struct agent *agent, int kind, unsigned proc, json_t *j,
-          uint64_t seq)
+push_item(struct agent *agent, int kind, unsigned proc, json_t *j, uint64_t seq)
 {
     struct agent_ship *sh = &agent->ship;
     struct ship_item *it;
@@ -531,8 +538,10 @@ call_begin(struct ship_req *q, const char *method)
     if (q->ncalls > 0) {
         tb_put(&q->body, ",", 1);
     }
-    tb_fmt(&q->body, CALL_HEAD "%u,\"method\":\"" RPC_PREFIX "%s\","
-           "\"params\":{", q->ncalls + 1, method);
+    tb_fmt(&q->body,
+           CALL_HEAD "%u,\"method\":\"" RPC_PREFIX "%s\","
+                     "\"params\":{",
+           q->ncalls + 1, method);
 }
 
 /* Ends the call that began at off. Returns 0, or -1 (out of memory: the
@@ -560,7 +569,7 @@ call_end(struct ship_req *q, size_t off, int kind, unsigned proc,
     }
     c = &q->calls[q->ncalls++];
     if (q->ncalls > 1) {
-        off++;          /* the comma */
+        off++; /* the comma */
     }
     c->off = off;
     c->len = q->body.len - off;
@@ -571,8 +580,8 @@ call_end(struct ship_req *q, size_t off, int kind, unsigned proc,
 }
 
 static void
-add_json_call(struct ship_req *q, const char *method, int kind,
-              unsigned proc, json_t *params)
+add_json_call(struct ship_req *q, const char *method, int kind, unsigned proc,
+              json_t *params)
 {
     char *text = json_dumps(params, JSON_COMPACT);
     size_t n, off = q->body.len;
@@ -600,7 +609,7 @@ line_timestamp(struct agent_ship *sh, int64_t ms, char *out)
         char full[40];
 
         agent_iso_ms(ms, full, sizeof(full));
-        memcpy(sh->ts_prefix, full, 20);    /* "YYYY-MM-DDTHH:MM:SS." */
+        memcpy(sh->ts_prefix, full, 20); /* "YYYY-MM-DDTHH:MM:SS." */
         sh->ts_sec = sec;
     }
     memcpy(out, sh->ts_prefix, 20);
@@ -622,10 +631,11 @@ take_logs(struct agent *agent, struct ship_req *q)
 
 /* at least one line; then up to the batch limits, and while the requests
  * in flight stay within their share of the buffer */
-#define ROOM_LEFT() \
-    (taken == 0 || (taken < AGENT_SHIP_BATCH_LINES \
-                    && q->body.len < AGENT_SHIP_BATCH_BYTES \
-                    && sh->inflight_bytes + q->body.len < reserve))
+#define ROOM_LEFT()                              \
+    (taken == 0                                  \
+     || (taken < AGENT_SHIP_BATCH_LINES          \
+         && q->body.len < AGENT_SHIP_BATCH_BYTES \
+         && sh->inflight_bytes + q->body.len < reserve))
 
     while (sh->queue.nrecs > 0 && ROOM_LEFT()) {
         /* (decompresses the head chunk when it is its first line taken) */
@@ -636,7 +646,7 @@ take_logs(struct agent *agent, struct ship_req *q)
         uint64_t first, last;
 
         if (r == NULL) {
-            break;      /* what was left could not be decompressed */
+            break; /* what was left could not be decompressed */
         }
         proc = r->proc;
         p = agent->procs[proc];
@@ -661,15 +671,18 @@ take_logs(struct agent *agent, struct ship_req *q)
                 break;
             }
             line_timestamp(sh, r->ts_ms, ts);
-            tb_fmt(&q->body, "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
+            tb_fmt(&q->body,
+                   "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
                    "\"level\":\"%s\",\"stream\":\"%s\",\"processId\":\"%s-%u\","
-                   "\"message\":", lines ? "," : "",
+                   "\"message\":",
+                   lines ? "," : "",
                    (unsigned long long) (p->seq_base + r->seq), ts,
                    agent_level_name((enum agent_level) r->level),
                    r->stream ? "stderr" : "stdout", p->spec.id, r->run);
             tb_json_string(&q->body, r->data, r->len);
             if (r->flags & (AGENT_LINE_SPLIT | AGENT_LINE_CONT)) {
-                tb_fmt(&q->body, ",\"metadata\":{\"split\":%s,\"continued\":%s}",
+                tb_fmt(&q->body,
+                       ",\"metadata\":{\"split\":%s,\"continued\":%s}",
                        r->flags & AGENT_LINE_SPLIT ? "true" : "false",
                        r->flags & AGENT_LINE_CONT ? "true" : "false");
             }
@@ -736,8 +749,9 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
                      * shipped sequence is known now, and with it wharfd
                      * counts the occurrence once however often the call
                      * is resent */
-                    json_object_set_new(it->j, "sequence", json_integer(
-                        (json_int_t) (p->seq_base + it->seq)));
+                    json_object_set_new(
+                        it->j, "sequence",
+                        json_integer((json_int_t) (p->seq_base + it->seq)));
                 }
                 json_array_append(errs, it->j);
                 sh->items = it->next;
@@ -780,35 +794,33 @@ take_upserts(struct agent *agent, struct ship_req *q, uint64_t mark)
         if (j == NULL) {
             continue;
         }
-        params = json_pack("{s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,"
-                           "s:O,s:O}",
-                           "worker", agent->cfg.worker,
-                           "instanceId", json_object_get(j, "instanceId"),
-                           "command", json_object_get(j, "command"),
-                           "args", json_object_get(j, "args"),
-                           "status", json_object_get(j, "status"),
-                           "restartCount", json_object_get(j, "restartCount"),
-                           "pid", json_object_get(j, "pid"),
-                           "startTime", json_object_get(j, "startTime")
-                                        ? json_object_get(j, "startTime")
-                                        : json_null(),
-                           "endTime", json_object_get(j, "endTime")
-                                      ? json_object_get(j, "endTime")
-                                      : json_null(),
-                           "exitCode", json_object_get(j, "exitCode"),
-                           "lastError", json_object_get(j, "lastError")
-                                        ? json_object_get(j, "lastError")
-                                        : json_null(),
-                           "env", json_object_get(j, "env"),
-                           "cwd", json_object_get(j, "cwd")
-                                  ? json_object_get(j, "cwd") : json_null());
+        params = json_pack(
+            "{s:s,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,"
+            "s:O,s:O}",
+            "worker", agent->cfg.worker, "instanceId",
+            json_object_get(j, "instanceId"), "command",
+            json_object_get(j, "command"), "args", json_object_get(j, "args"),
+            "status", json_object_get(j, "status"), "restartCount",
+            json_object_get(j, "restartCount"), "pid",
+            json_object_get(j, "pid"), "startTime",
+            json_object_get(j, "startTime") ? json_object_get(j, "startTime")
+                                            : json_null(),
+            "endTime",
+            json_object_get(j, "endTime") ? json_object_get(j, "endTime")
+                                          : json_null(),
+            "exitCode", json_object_get(j, "exitCode"), "lastError",
+            json_object_get(j, "lastError") ? json_object_get(j, "lastError")
+                                            : json_null(),
+            "env", json_object_get(j, "env"), "cwd",
+            json_object_get(j, "cwd") ? json_object_get(j, "cwd")
+                                      : json_null());
         if (params != NULL) {
             const char *k;
             json_t *v;
             void *tmp;
 
             /* absent rather than null: wharfd's optional members */
-            json_object_foreach_safe(params, tmp, k, v) {
+            json_object_foreach_safe (params, tmp, k, v) {
                 if (json_is_null(v)) {
                     json_object_del(params, k);
                 }
@@ -845,8 +857,8 @@ take_lastseq(struct agent *agent, struct ship_req *q)
                                 "instanceId", p->spec.id));
         /* asked only if the call made it into the request */
         p->seq_asked = q->ncalls > 0
-                       && q->calls[q->ncalls - 1].kind == CALL_LASTSEQ
-                       && q->calls[q->ncalls - 1].proc == i;
+            && q->calls[q->ncalls - 1].kind == CALL_LASTSEQ
+            && q->calls[q->ncalls - 1].proc == i;
     }
 }
 
@@ -872,18 +884,17 @@ report_drops(struct agent *agent)
                  last = p->dropped_last;
 
         wharf_warn("process %s: %llu log lines were dropped while the "
-                   "orchestrator was away", p->spec.id,
-                   (unsigned long long) count);
+                   "orchestrator was away",
+                   p->spec.id, (unsigned long long) count);
         /* reset first: queueing the event may itself drop lines (a full
          * queue), which then belong to the next report */
         p->dropped = 0;
         sh->drop_reported_ms = now;
-        agent_event(agent, p, "logs_dropped",
-                    json_pack("{s:I,s:I,s:I}", "count", (json_int_t) count,
-                              "firstSequence",
-                              (json_int_t) (p->seq_base + first),
-                              "lastSequence",
-                              (json_int_t) (p->seq_base + last)));
+        agent_event(
+            agent, p, "logs_dropped",
+            json_pack("{s:I,s:I,s:I}", "count", (json_int_t) count,
+                      "firstSequence", (json_int_t) (p->seq_base + first),
+                      "lastSequence", (json_int_t) (p->seq_base + last)));
     }
 }
 
@@ -997,7 +1008,7 @@ on_body(char *data, size_t size, size_t nmemb, void *userp)
     char *bigger;
 
     if (q->resp_len + n > AGENT_SHIP_RESPONSE_MAX) {
-        return 0;       /* aborts the transfer: a failure, retried */
+        return 0; /* aborts the transfer: a failure, retried */
     }
     bigger = realloc(q->resp, q->resp_len + n + 1);
     if (bigger == NULL) {
@@ -1075,8 +1086,7 @@ on_retry(uv_timer_t *t)
 
     if (q->state == REQ_RETRY && req_send(q->agent, q) != 0) {
         /* stays REQ_RETRY: tried again at the next success or stop */
-        uv_timer_start(&q->retry_timer, on_retry,
-                       AGENT_SHIP_BACKOFF_MAX_MS, 0);
+        uv_timer_start(&q->retry_timer, on_retry, AGENT_SHIP_BACKOFF_MAX_MS, 0);
     }
 }
 
@@ -1098,14 +1108,15 @@ backoff(struct agent *agent, struct ship_req *q, const char *why)
     }
     /* "equal jitter": half fixed, half random, so retries of many agents
      * spread out but never come back at once */
-    delay = q->backoff_ms / 2 + (unsigned) rand_r(&sh->rand_state)
-                                % (q->backoff_ms / 2 + 1);
+    delay = q->backoff_ms / 2
+        + (unsigned) rand_r(&sh->rand_state) % (q->backoff_ms / 2 + 1);
     if (sh->stopping && delay > 200) {
-        delay = 200;    /* no long waits while the agent stops */
+        delay = 200; /* no long waits while the agent stops */
     }
     if (sh->failures == 1 || sh->failures % 20 == 0) {
         wharf_warn("ship: %s; retrying in %u ms (failure %u, %zu lines "
-                   "queued)", why, delay, sh->failures, sh->queue.nrecs);
+                   "queued)",
+                   why, delay, sh->failures, sh->queue.nrecs);
     }
     q->state = REQ_RETRY;
     uv_timer_start(&q->retry_timer, on_retry, delay, 0);
@@ -1181,8 +1192,8 @@ static void
 refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
             long long code, const char *msg)
 {
-    wharf_error("ship: call refused (%lld %s): %.200s", code,
-                msg ? msg : "", q->body.p + c->off);
+    wharf_error("ship: call refused (%lld %s): %.200s", code, msg ? msg : "",
+                q->body.p + c->off);
     if (c->kind == CALL_LOGS) {
         drop_call_lines(agent, c);
     } else if (c->kind == CALL_LASTSEQ) {
@@ -1198,14 +1209,12 @@ refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
 static int
 refused_for_good(json_int_t code)
 {
-    return code == -32700 || code == -32600 || code == -32601
-           || code == -32602;
+    return code == -32700 || code == -32600 || code == -32601 || code == -32602;
 }
 
 /* The orchestrator answered: settles each call of q. */
 static void
-settle(struct agent *agent, struct ship_req *q, json_t *resp,
-       const char **why)
+settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
 {
     size_t k;
     json_t *r;
@@ -1234,7 +1243,7 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp,
         *why = "the orchestrator's answer is not a JSON-RPC batch";
         return;
     }
-    json_array_foreach(resp, k, r) {
+    json_array_foreach (resp, k, r) {
         json_t *idv = json_object_get(r, "id"), *res, *err;
         struct ship_call *c;
         unsigned id;
@@ -1251,8 +1260,8 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp,
         err = json_object_get(r, "error");
         if (err != NULL) {
             json_int_t code = json_integer_value(json_object_get(err, "code"));
-            const char *msg = json_string_value(json_object_get(err,
-                                                                "message"));
+            const char *msg =
+                json_string_value(json_object_get(err, "message"));
 
             if (refused_for_good(code)) {
                 refuse_call(agent, q, c, (long long) code, msg);
@@ -1301,7 +1310,8 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
          * refused forever, so its calls are dropped and counted */
         wharf_error("ship: POST %s: HTTP 413, the orchestrator's body limit "
                     "(nginx client_max_body_size) must be at least %u "
-                    "bytes", sh->url, 4u * AGENT_SHIP_BATCH_BYTES);
+                    "bytes",
+                    sh->url, 4u * AGENT_SHIP_BATCH_BYTES);
         for (i = 0; i < q->ncalls; i++) {
             if (q->calls[i].kind != CALL_DONE) {
                 refuse_call(agent, q, &q->calls[i], 413, "body too large");
@@ -1336,7 +1346,8 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
     q->backoff_ms = 0;
     if (sh->failures > 0) {
         wharf_info("ship: the orchestrator answers again (after %u "
-                   "failures)", sh->failures);
+                   "failures)",
+                   sh->failures);
         sh->failures = 0;
         /* it is back: the other failed requests need not wait out their
          * backoff */
@@ -1467,7 +1478,7 @@ try_send(struct agent *agent)
             return;
         }
         if (!req_build(agent, free_slot, control_free)) {
-            return;     /* nothing may go yet: the next answer retries */
+            return; /* nothing may go yet: the next answer retries */
         }
         sh->flush_due = 0;
         if (pending(agent) && !uv_is_active((uv_handle_t *) &sh->flush_timer)) {
@@ -1619,17 +1630,17 @@ agent_ship_close(struct agent *agent)
 
     if (sh->enabled) {
         /* what the buffer's compression did (bench/agent reads this) */
-        wharf_info("ship: buffer: %llu chunks compressed, %llu -> %llu "
-                   "bytes (ratio %.2f), %llu kept raw, %llu decompressed, "
-                   "%llu dropped whole, %.1f ms; queue memory peak %zu "
-                   "bytes", (unsigned long long) bq->z_chunks,
-                   (unsigned long long) bq->z_in,
-                   (unsigned long long) bq->z_out,
-                   bq->z_out ? (double) bq->z_in / (double) bq->z_out : 0.0,
-                   (unsigned long long) bq->z_raw,
-                   (unsigned long long) bq->z_unz,
-                   (unsigned long long) bq->z_whole,
-                   (double) bq->z_ns / 1e6, bq->mem_peak);
+        wharf_info(
+            "ship: buffer: %llu chunks compressed, %llu -> %llu "
+            "bytes (ratio %.2f), %llu kept raw, %llu decompressed, "
+            "%llu dropped whole, %.1f ms; queue memory peak %zu "
+            "bytes",
+            (unsigned long long) bq->z_chunks, (unsigned long long) bq->z_in,
+            (unsigned long long) bq->z_out,
+            bq->z_out ? (double) bq->z_in / (double) bq->z_out : 0.0,
+            (unsigned long long) bq->z_raw, (unsigned long long) bq->z_unz,
+            (unsigned long long) bq->z_whole, (double) bq->z_ns / 1e6,
+            bq->mem_peak);
     }
 
     for (i = 0; i < sh->nreqs; i++) {
@@ -1639,7 +1650,7 @@ agent_ship_close(struct agent *agent)
             if (q->state == REQ_BUSY) {
                 curl_multi_remove_handle(sh->multi, q->easy);
             }
-            curl_easy_cleanup(q->easy);   /* closes its sockets: sock_cb */
+            curl_easy_cleanup(q->easy); /* closes its sockets: sock_cb */
             q->easy = NULL;
         }
         if (q->agent != NULL) {

@@ -63,18 +63,18 @@
 #include "detect.h"
 #include "ship_queue.h"
 
-#define AGENT_SHIP_BATCH_LINES 500
-#define AGENT_SHIP_BATCH_BYTES (2u << 20)
-#define AGENT_SHIP_FLUSH_MS 50
+#define AGENT_SHIP_BATCH_LINES    500
+#define AGENT_SHIP_BATCH_BYTES    (2u << 20)
+#define AGENT_SHIP_FLUSH_MS       50
 #define AGENT_SHIP_BUFFER_DEFAULT (16u << 20)
-#define AGENT_SHIP_BUFFER_MIN (64u << 10)
+#define AGENT_SHIP_BUFFER_MIN     (64u << 10)
 /* Smallest chunk of the queue (bigger when --line-max needs it: a chunk
  * holds two of the longest lines). */
-#define AGENT_SHIP_CHUNK_MIN (128u << 10)
-#define AGENT_SHIP_BACKOFF_MIN_MS 100
-#define AGENT_SHIP_BACKOFF_MAX_MS 5000
+#define AGENT_SHIP_CHUNK_MIN          (128u << 10)
+#define AGENT_SHIP_BACKOFF_MIN_MS     100
+#define AGENT_SHIP_BACKOFF_MAX_MS     5000
 #define AGENT_SHIP_TIMEOUT_DEFAULT_MS 10000u
-#define AGENT_SHIP_HEARTBEAT_MS 10000
+#define AGENT_SHIP_HEARTBEAT_MS       10000
 /* Largest answer read from the orchestrator. */
 #define AGENT_SHIP_RESPONSE_MAX (4u << 20)
 /* While lines keep being dropped (an app that prints faster than the
@@ -85,7 +85,7 @@
 #define AGENT_SHIP_BATCH_ITEMS 500
 /* Requests in flight at once (--ship-inflight). */
 #define AGENT_SHIP_INFLIGHT_DEFAULT 4u
-#define AGENT_SHIP_INFLIGHT_MAX 16u
+#define AGENT_SHIP_INFLIGHT_MAX     16u
 /* Requests in flight hold at most 1/this of --buffer-bytes (at least one
  * line); the queue the rest. */
 #define AGENT_SHIP_INFLIGHT_SHARE 4u
@@ -100,8 +100,8 @@ struct ship_req;
 
 struct agent_ship {
     int enabled;
-    void *multi;                /* CURLM */
-    void *headers;              /* struct curl_slist */
+    void *multi;   /* CURLM */
+    void *headers; /* struct curl_slist */
     char *url;
     uv_timer_t curl_timer, flush_timer, beat_timer;
     int timers_open;
@@ -113,22 +113,22 @@ struct agent_ship {
     struct ship_item *items, *items_tail;
     size_t nitems;
 
-    size_t item_bytes;          /* items; the bound counts these and
+    size_t item_bytes;     /* items; the bound counts these and
                                    queue.bytes (uncompressed) */
-    size_t inflight_bytes;      /* bodies of the requests in flight */
+    size_t inflight_bytes; /* bodies of the requests in flight */
     size_t max_bytes;
 
     /* the requests (--ship-inflight of them) */
     struct ship_req *reqs;
     unsigned nreqs;
-    unsigned inflight_peak;     /* most requests in flight at once */
+    unsigned inflight_peak; /* most requests in flight at once */
 
-    unsigned failures;          /* consecutive failed requests */
+    unsigned failures; /* consecutive failed requests */
     unsigned rand_state;
     int heartbeat_due;
-    int flush_due;              /* the batching delay is over */
-    uint64_t drop_reported_ms;  /* uv_now() of the last logs_dropped */
-    int stopping;               /* agent shutdown: flush what is left */
+    int flush_due;             /* the batching delay is over */
+    uint64_t drop_reported_ms; /* uv_now() of the last logs_dropped */
+    int stopping;              /* agent shutdown: flush what is left */
 
     /* counters (GET /health, tests) */
     uint64_t lines_queued, lines_shipped, lines_dropped, requests, errors;

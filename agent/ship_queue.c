@@ -23,8 +23,8 @@ struct agent_shipq_chunk {
      * decompress to used bytes (head is then 0) */
     char *data;
     size_t head, used;
-    size_t zlen;                /* 0: raw */
-    size_t nrecs, bytes;        /* its lines still queued, their REC_SIZEs */
+    size_t zlen;         /* 0: raw */
+    size_t nrecs, bytes; /* its lines still queued, their REC_SIZEs */
     unsigned nsum;
 };
 
@@ -194,11 +194,10 @@ seal(struct agent_shipq *q, struct agent_shipq_chunk *c)
     if (q->z_failed && raw > AGENT_SHIPQ_PROBE_BYTES) {
         /* the last chunk did not compress: try a prefix first, so that
          * incompressible output costs a fraction of a full attempt */
-        n = LZ4_compress_default(c->data + c->head, scratch,
-                                 (int) AGENT_SHIPQ_PROBE_BYTES,
-                                 (int) (AGENT_SHIPQ_PROBE_BYTES
-                                        / AGENT_SHIPQ_ZMAX_DEN
-                                        * AGENT_SHIPQ_ZMAX_NUM));
+        n = LZ4_compress_default(
+            c->data + c->head, scratch, (int) AGENT_SHIPQ_PROBE_BYTES,
+            (int) (AGENT_SHIPQ_PROBE_BYTES / AGENT_SHIPQ_ZMAX_DEN
+                   * AGENT_SHIPQ_ZMAX_NUM));
     }
     if (n > 0) {
         limit = raw / AGENT_SHIPQ_ZMAX_DEN * AGENT_SHIPQ_ZMAX_NUM;

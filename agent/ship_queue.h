@@ -72,28 +72,28 @@ typedef void agent_shipq_drop_fn(void *ctx, unsigned proc, uint64_t first,
 
 struct agent_shipq {
     struct agent_shipq_chunk *head, *tail;
-    struct agent_shipq_buf *pool;   /* free raw buffers */
+    struct agent_shipq_buf *pool; /* free raw buffers */
     unsigned npool;
-    size_t chunk_size;          /* bytes of a raw chunk buffer */
-    int compress;               /* compress sealed chunks (--buffer-compress) */
-    int z_failed;               /* the last sealed chunk stayed raw */
+    size_t chunk_size; /* bytes of a raw chunk buffer */
+    int compress;      /* compress sealed chunks (--buffer-compress) */
+    int z_failed;      /* the last sealed chunk stayed raw */
     agent_shipq_drop_fn *on_drop;
     void *drop_ctx;
 
-    size_t nrecs;               /* lines queued */
-    size_t bytes;               /* their REC_SIZEs (the bound's unit) */
-    uint64_t rec_next;          /* queue index of the next line pushed */
-    uint64_t rec_popped;        /* queue index of the oldest line queued */
+    size_t nrecs;        /* lines queued */
+    size_t bytes;        /* their REC_SIZEs (the bound's unit) */
+    uint64_t rec_next;   /* queue index of the next line pushed */
+    uint64_t rec_popped; /* queue index of the oldest line queued */
 
     /* memory held: raw buffers (queued and pooled) and compressed blocks */
     size_t mem, mem_peak;
     /* compression counters (logged at exit; bench/agent) */
-    uint64_t z_chunks;          /* chunks compressed */
-    uint64_t z_in, z_out;       /* their raw and compressed bytes */
-    uint64_t z_raw;             /* sealed chunks kept raw (incompressible) */
-    uint64_t z_unz;             /* chunks decompressed */
-    uint64_t z_whole;           /* compressed chunks dropped undecompressed */
-    uint64_t z_ns;              /* wall time compressing + decompressing */
+    uint64_t z_chunks;    /* chunks compressed */
+    uint64_t z_in, z_out; /* their raw and compressed bytes */
+    uint64_t z_raw;       /* sealed chunks kept raw (incompressible) */
+    uint64_t z_unz;       /* chunks decompressed */
+    uint64_t z_whole;     /* compressed chunks dropped undecompressed */
+    uint64_t z_ns;        /* wall time compressing + decompressing */
 };
 
 void agent_shipq_init(struct agent_shipq *q, size_t chunk_size, int compress,

@@ -28,8 +28,8 @@
 
 enum session_timer {
     TIMER_NONE,
-    TIMER_DRAIN,    /* program reaped, waiting for the slave side to close */
-    TIMER_KILL      /* SIGHUP sent, SIGKILL due */
+    TIMER_DRAIN, /* program reaped, waiting for the slave side to close */
+    TIMER_KILL   /* SIGHUP sent, SIGKILL due */
 };
 
 struct agent_session {
@@ -38,25 +38,25 @@ struct agent_session {
     unsigned long id;
     enum agent_tty_mode mode;
 
-    struct lws *wsi;                /* NULL once the connection is gone */
-    struct agent_tty_conn *conn;    /* wsi's user data, while attached */
+    struct lws *wsi;             /* NULL once the connection is gone */
+    struct agent_tty_conn *conn; /* wsi's user data, while attached */
 
     struct agent_pty pty;
-    struct agent_child child;       /* registration with the reaper */
+    struct agent_child child; /* registration with the reaper */
     int reaped;
     int wait_status;
 
-    uv_poll_t poll;                 /* on pty.master */
-    int poll_events;                /* what poll is started with, 0: stopped */
+    uv_poll_t poll;  /* on pty.master */
+    int poll_events; /* what poll is started with, 0: stopped */
     int poll_closed;
     uv_timer_t timer;
     enum session_timer timer_kind;
-    int handles_open;               /* initialised and not yet closed */
+    int handles_open; /* initialised and not yet closed */
     int freeing;
 
     /* program -> client: one chunk, read but not yet handed to lws */
     size_t out_len;
-    int pty_eof;                    /* read() said the slave side is closed */
+    int pty_eof; /* read() said the slave side is closed */
 
     /* client -> program: bytes the master has not taken yet */
     size_t in_off, in_len;
@@ -66,8 +66,8 @@ struct agent_session {
     size_t ctl_len;
     int ctl_overflow;
 
-    int ending;                     /* send the rest, exit message, close */
-    int closing;                    /* close started: nothing more to send */
+    int ending;  /* send the rest, exit message, close */
+    int closing; /* close started: nothing more to send */
 
     /* Buffers last: session_start() zeroes everything before `out` only. */
     unsigned char out[LWS_PRE + AGENT_PTY_READ_CHUNK];
@@ -136,8 +136,7 @@ describe_status(int status, char *buf, size_t size)
     }
 }
 
-static void
-arm_timer(struct agent_session *s, enum session_timer kind);
+static void arm_timer(struct agent_session *s, enum session_timer kind);
 
 /* --- ending ----------------------------------------------------------------- */
 
@@ -169,8 +168,9 @@ maybe_end(struct agent_session *s)
 static void
 on_child_exit(struct agent_child *child, int status)
 {
-    struct agent_session *s = (struct agent_session *)
-        ((char *) child - offsetof(struct agent_session, child));
+    struct agent_session *s =
+        (struct agent_session *) ((char *) child
+                                  - offsetof(struct agent_session, child));
     char how[64];
 
     describe_status(status, how, sizeof(how));
@@ -180,8 +180,7 @@ on_child_exit(struct agent_child *child, int status)
     if (s->wsi == NULL) {
         /* Client already gone: the kill timer is only needed while some
          * process of the group (a background job) is left. */
-        if (s->timer_kind == TIMER_KILL
-            && !agent_pty_group_alive(s->pty.pid)) {
+        if (s->timer_kind == TIMER_KILL && !agent_pty_group_alive(s->pty.pid)) {
             uv_timer_stop(&s->timer);
             s->timer_kind = TIMER_NONE;
         }
@@ -265,15 +264,15 @@ on_timer(uv_timer_t *t)
             break;
         }
         wharf_info("terminal %lu: program gone but its terminal is still "
-                   "held open after %u ms; closing", s->id,
-                   s->agent->cfg.kill_timeout_ms);
+                   "held open after %u ms; closing",
+                   s->id, s->agent->cfg.kill_timeout_ms);
         begin_end(s);
         break;
     case TIMER_KILL:
         if (!s->reaped || agent_pty_group_alive(s->pty.pid)) {
             wharf_info("terminal %lu: group %d still alive after %u ms, "
-                       "sending SIGKILL", s->id, (int) s->pty.pid,
-                       s->agent->cfg.kill_timeout_ms);
+                       "sending SIGKILL",
+                       s->id, (int) s->pty.pid, s->agent->cfg.kill_timeout_ms);
             (void) agent_pty_signal(s->pty.pid, SIGKILL);
         }
         maybe_free(s);
@@ -324,8 +323,7 @@ maybe_free(struct agent_session *s)
 
 /* --- PTY I/O ---------------------------------------------------------------- */
 
-static void
-on_pty_io(uv_poll_t *h, int status, int events);
+static void on_pty_io(uv_poll_t *h, int status, int events);
 
 static void
 update_poll(struct agent_session *s)
@@ -357,7 +355,7 @@ static void
 pty_eof(struct agent_session *s)
 {
     s->pty_eof = 1;
-    s->in_off = s->in_len = 0;      /* nobody will read it */
+    s->in_off = s->in_len = 0; /* nobody will read it */
     if (s->rx_paused && s->wsi != NULL) {
         s->rx_paused = 0;
         lws_rx_flow_control(s->wsi, 1);
@@ -376,7 +374,7 @@ pty_eof(struct agent_session *s)
 static void
 pty_read(struct agent_session *s)
 {
-    size_t  len = 0;
+    size_t len = 0;
     ssize_t n;
 
     for (;;) {
@@ -406,8 +404,7 @@ pty_read(struct agent_session *s)
     /* EIO (Linux) or 0: every slave descriptor is closed and everything
      * written before was read. */
     if (n < 0 && errno != EIO) {
-        wharf_warn("terminal %lu: read from pty: %s", s->id,
-                   strerror(errno));
+        wharf_warn("terminal %lu: read from pty: %s", s->id, strerror(errno));
     }
     pty_eof(s);
 }
@@ -466,7 +463,7 @@ session_input(struct agent_session *s, const unsigned char *data, size_t len)
     ssize_t n;
 
     if (s->pty.master < 0 || s->pty_eof || s->ending) {
-        return 0;           /* nobody reads the terminal any more */
+        return 0; /* nobody reads the terminal any more */
     }
     if (s->in_off == s->in_len) {
         s->in_off = s->in_len = 0;
@@ -480,7 +477,7 @@ session_input(struct agent_session *s, const unsigned char *data, size_t len)
             } else if (n < 0 && errno == EAGAIN) {
                 break;
             } else {
-                return 0;   /* EIO: slave side gone */
+                return 0; /* EIO: slave side gone */
             }
         }
         if (len == 0) {
@@ -494,7 +491,8 @@ session_input(struct agent_session *s, const unsigned char *data, size_t len)
     }
     if (len > sizeof(s->in) - s->in_len) {
         wharf_error("terminal %lu: input buffer overflow (%zu pending, "
-                    "%zu more)", s->id, s->in_len, len);
+                    "%zu more)",
+                    s->id, s->in_len, len);
         return -1;
     }
     memcpy(s->in + s->in_len, data, len);
@@ -526,8 +524,8 @@ handle_control(struct agent_session *s)
     struct agent_tty_msg msg;
     char err[128];
 
-    if (agent_tty_parse_control(s->ctl, s->ctl_len, &msg, err,
-                                sizeof(err)) != 0) {
+    if (agent_tty_parse_control(s->ctl, s->ctl_len, &msg, err, sizeof(err))
+        != 0) {
         wharf_warn("terminal %lu: ignored control message: %s", s->id, err);
         return;
     }
@@ -606,8 +604,8 @@ session_writable(struct agent_session *s)
     if (s->mode == AGENT_TTY_V1) {
         n = agent_tty_encode_exit(s->wait_status, (char *) msg + LWS_PRE,
                                   AGENT_TTY_EXIT_MAX);
-        if (n > 0 && lws_write(wsi, msg + LWS_PRE, (size_t) n,
-                               LWS_WRITE_TEXT) < n) {
+        if (n > 0
+            && lws_write(wsi, msg + LWS_PRE, (size_t) n, LWS_WRITE_TEXT) < n) {
             return -1;
         }
     }
@@ -616,8 +614,8 @@ session_writable(struct agent_session *s)
 }
 
 static struct agent_session *
-session_start(struct agent *agent, struct lws *wsi,
-              struct agent_tty_conn *conn, enum agent_tty_mode mode)
+session_start(struct agent *agent, struct lws *wsi, struct agent_tty_conn *conn,
+              enum agent_tty_mode mode)
 {
     struct agent_pty_spec spec;
     struct agent_session *s;
@@ -626,7 +624,9 @@ session_start(struct agent *agent, struct lws *wsi,
     int i, rc;
 
     for (i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof(arg),
-                                      WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+                                      WSI_TOKEN_HTTP_URI_ARGS, i)
+         > 0;
+         i++) {
         agent_tty_apply_query_arg(arg, &cols, &rows);
     }
 

@@ -47,22 +47,22 @@ struct lws;
 #define AGENT_PTY_INPUT_MAX (2 * AGENT_WS_RX_CHUNK)
 
 enum agent_tty_mode {
-    AGENT_TTY_RAW,      /* no subprotocol: xterm.js AttachAddon */
-    AGENT_TTY_V1        /* wharf.tty.v1 */
+    AGENT_TTY_RAW, /* no subprotocol: xterm.js AttachAddon */
+    AGENT_TTY_V1   /* wharf.tty.v1 */
 };
 
 /* lws per-connection user data of both WebSocket protocols (and, unused,
  * of plain HTTP connections on protocols[0]). */
 struct agent_tty_conn {
-    struct agent_session *session;  /* NULL before ESTABLISHED and once
+    struct agent_session *session; /* NULL before ESTABLISHED and once
                                        the session let go of this wsi */
-    int closing;                    /* ws_close() started */
-    int counted;                    /* in agent->ws_open */
+    int closing;                   /* ws_close() started */
+    int counted;                   /* in agent->ws_open */
 };
 
 /* The terminal part of an lws protocol callback. */
-int agent_terminal_callback(struct lws *wsi, int reason, void *user,
-                            void *in, size_t len, enum agent_tty_mode mode);
+int agent_terminal_callback(struct lws *wsi, int reason, void *user, void *in,
+                            size_t len, enum agent_tty_mode mode);
 
 /* Shutdown: closes every terminal connection with 1001 and ends every
  * program as if its client had left. */

@@ -36,8 +36,8 @@ json_int_in(json_t *v, long lo, long hi)
 }
 
 int
-agent_tty_parse_control(const char *buf, size_t len,
-                        struct agent_tty_msg *msg, char *err, size_t errlen)
+agent_tty_parse_control(const char *buf, size_t len, struct agent_tty_msg *msg,
+                        char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root, *type;
@@ -74,8 +74,10 @@ agent_tty_parse_control(const char *buf, size_t len,
     cols = json_int_in(json_object_get(root, "cols"), 1, AGENT_TTY_MAX_COLS);
     rows = json_int_in(json_object_get(root, "rows"), 1, AGENT_TTY_MAX_ROWS);
     if (cols < 0 || rows < 0) {
-        set_err(err, errlen, "resize needs integer cols (1..1000) and "
-                "rows (1..1000)", "");
+        set_err(err, errlen,
+                "resize needs integer cols (1..1000) and "
+                "rows (1..1000)",
+                "");
         goto out;
     }
     msg->type = AGENT_TTY_MSG_RESIZE;
@@ -120,7 +122,7 @@ parse_dim(const char *s, unsigned max, unsigned *out)
         if (*s < '0' || *s > '9') {
             return -1;
         }
-        if (v <= max) {             /* stop growing once past the limit */
+        if (v <= max) { /* stop growing once past the limit */
             v = v * 10 + (unsigned long) (*s - '0');
         }
     }

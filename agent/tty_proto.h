@@ -58,12 +58,12 @@
 
 enum agent_tty_msg_type {
     AGENT_TTY_MSG_RESIZE = 1,
-    AGENT_TTY_MSG_UNKNOWN       /* well-formed, of a type this agent ignores */
+    AGENT_TTY_MSG_UNKNOWN /* well-formed, of a type this agent ignores */
 };
 
 struct agent_tty_msg {
     enum agent_tty_msg_type type;
-    unsigned cols, rows;        /* AGENT_TTY_MSG_RESIZE */
+    unsigned cols, rows; /* AGENT_TTY_MSG_RESIZE */
 };
 
 /*
@@ -73,8 +73,8 @@ struct agent_tty_msg {
  * always NUL-terminated when errlen > 0) otherwise.
  */
 int agent_tty_parse_control(const char *buf, size_t len,
-                            struct agent_tty_msg *msg,
-                            char *err, size_t errlen);
+                            struct agent_tty_msg *msg, char *err,
+                            size_t errlen);
 
 /*
  * Encodes the exit message for a waitpid() status into buf (size bytes).
@@ -88,7 +88,6 @@ int agent_tty_encode_exit(int wait_status, char *buf, size_t size);
  * ignored) to *cols / *rows: a decimal number is clamped to 1..max, a value
  * that is not a number leaves the current value.
  */
-void agent_tty_apply_query_arg(const char *arg, unsigned *cols,
-                               unsigned *rows);
+void agent_tty_apply_query_arg(const char *arg, unsigned *cols, unsigned *rows);
 
 #endif

@@ -33,7 +33,7 @@ static int
 url_valid(const char *url)
 {
     return (strncmp(url, "http://", 7) == 0 && url[7] != '\0')
-           || (strncmp(url, "https://", 8) == 0 && url[8] != '\0');
+        || (strncmp(url, "https://", 8) == 0 && url[8] != '\0');
 }
 
 /* A token goes into a header line: no control characters, no spaces. */
@@ -67,7 +67,7 @@ global_option(const char *name, int argc, char **argv, int i,
         return 1;
     }
     if (argv[i][n] != '\0') {
-        return 0;               /* --urlx: not ours */
+        return 0; /* --urlx: not ours */
     }
     if (i + 1 >= argc) {
         return -1;
@@ -77,8 +77,8 @@ global_option(const char *name, int argc, char **argv, int i,
 }
 
 int
-ctl_args_parse(struct ctl_args *a, int argc, char **argv,
-               const char *env_url, const char *env_token, FILE *err)
+ctl_args_parse(struct ctl_args *a, int argc, char **argv, const char *env_url,
+               const char *env_token, FILE *err)
 {
     static const char *const names[] = { "--url", "--token", "--format" };
     const char *values[3] = { NULL, NULL, NULL };
@@ -98,8 +98,10 @@ ctl_args_parse(struct ctl_args *a, int argc, char **argv,
             for (k = 0; k < 3; k++) {
                 took = global_option(names[k], argc, argv, i, &values[k]);
                 if (took < 0) {
-                    fprintf(err, "wharfctl: %s: missing value (see "
-                            "wharfctl --help)\n", names[k]);
+                    fprintf(err,
+                            "wharfctl: %s: missing value (see "
+                            "wharfctl --help)\n",
+                            names[k]);
                     return CTL_USAGE;
                 }
                 if (took > 0) {
@@ -111,14 +113,14 @@ ctl_args_parse(struct ctl_args *a, int argc, char **argv,
             }
             took = 1;
         }
-        argv[1 + kept++] = argv[i];     /* kept <= i - 1: safe in place */
+        argv[1 + kept++] = argv[i]; /* kept <= i - 1: safe in place */
     }
     for (j = 1 + kept; j < argc; j++) {
         argv[j] = NULL;
     }
 
-    a->url = values[0] ? values[0] : (env_url && *env_url ? env_url
-                                                          : CTL_DEFAULT_URL);
+    a->url = values[0] ? values[0]
+                       : (env_url && *env_url ? env_url : CTL_DEFAULT_URL);
     if (!url_valid(a->url)) {
         return usage_error(err, values[0] ? "--url" : "WHARF_URL", a->url,
                            "must be an http:// or https:// URL");
@@ -129,8 +131,10 @@ ctl_args_parse(struct ctl_args *a, int argc, char **argv,
         a->token = NULL;
     }
     if (a->token != NULL && !token_valid(a->token)) {
-        fprintf(err, "wharfctl: %s: a token cannot contain spaces or control "
-                "characters\n", values[1] ? "--token" : "WHARF_TOKEN");
+        fprintf(err,
+                "wharfctl: %s: a token cannot contain spaces or control "
+                "characters\n",
+                values[1] ? "--token" : "WHARF_TOKEN");
         return CTL_USAGE;
     }
 
@@ -180,13 +184,15 @@ ctl_flags_parse(struct ctl *c, const char *cmd, int argc, char **argv,
                 }
             }
             if (f == NULL || f->name == NULL) {
-                return ctl_error(c, CTL_USAGE, "%s: unknown flag '%.*s' (see "
-                                 "wharfctl %s --help)", cmd, (int) n, arg, cmd);
+                return ctl_error(c, CTL_USAGE,
+                                 "%s: unknown flag '%.*s' (see "
+                                 "wharfctl %s --help)",
+                                 cmd, (int) n, arg, cmd);
             }
             if (!f->takes_value) {
                 if (eq) {
-                    return ctl_error(c, CTL_USAGE, "%s: %s takes no value",
-                                     cmd, f->name);
+                    return ctl_error(c, CTL_USAGE, "%s: %s takes no value", cmd,
+                                     f->name);
                 }
                 *f->set = 1;
             } else if (eq) {
@@ -200,8 +206,10 @@ ctl_flags_parse(struct ctl *c, const char *cmd, int argc, char **argv,
             continue;
         }
         if (*npos >= max_pos) {
-            return ctl_error(c, CTL_USAGE, "%s: unexpected argument '%s' (see "
-                             "wharfctl %s --help)", cmd, arg, cmd);
+            return ctl_error(c, CTL_USAGE,
+                             "%s: unexpected argument '%s' (see "
+                             "wharfctl %s --help)",
+                             cmd, arg, cmd);
         }
         pos[(*npos)++] = arg;
     }

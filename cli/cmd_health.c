@@ -16,23 +16,31 @@ static const char health_usage[] =
     "a real WebSocket handshake to each worker's terminal and live feed\n"
     "(Sec-WebSocket-Accept checked), and wharfd's own health.\n"
     "\n"
-    "  (no flag)          every worker, both checks, and wharfd  (GET /health)\n"
+    "  (no flag)          every worker, both checks, and wharfd  (GET "
+    "/health)\n"
     "  --check terminal   every worker's terminal      (GET /health/terminal)\n"
-    "  --check websocket  every worker's live feed     (GET /health/websocket)\n"
+    "  --check websocket  every worker's live feed     (GET "
+    "/health/websocket)\n"
     "  --worker NAME      one worker: its terminal and live feed (GET\n"
-    "                     /api/workers/NAME/health/terminal and .../websocket),\n"
+    "                     /api/workers/NAME/health/terminal and "
+    ".../websocket),\n"
     "                     or one of them with --check; --check agent asks the\n"
     "                     agent itself (GET /api/workers/NAME/health)\n"
     "\n"
-    "Needs a token with the \"read\" scope (sub \"*\", or NAME with --worker).\n"
+    "Needs a token with the \"read\" scope (sub \"*\", or NAME with "
+    "--worker).\n"
     "Exit status 1 when anything checked is unhealthy, or nothing answers;\n"
     "the answer is printed all the same. --format table prints one row per\n"
     "check; raw prints the answer(s) as received, one per line.\n";
 
 static const struct ctl_column check_columns[] = {
-    { "WORKER", "worker" }, { "CHECK", "check" }, { "STATUS", "status" },
-    { "LATENCY_MS", "latency_ms" }, { "CHECKED_AT", "checked_at" },
-    { "ERROR", "error" }, { NULL, NULL }
+    { "WORKER", "worker" },
+    { "CHECK", "check" },
+    { "STATUS", "status" },
+    { "LATENCY_MS", "latency_ms" },
+    { "CHECKED_AT", "checked_at" },
+    { "ERROR", "error" },
+    { NULL, NULL }
 };
 
 /* {"workers":[...], "wharfd":{...}} (or one check) as rows. */
@@ -48,13 +56,14 @@ health_table(struct ctl *c, json_t *value)
     }
     wharfd = json_object_get(value, "wharfd");
     if (json_is_object(wharfd)) {
-        json_array_append_new(rows, json_pack("{s:s,s:s,s:O?,s:O?}", "worker",
-            "(wharfd)", "check", "backend", "status",
-            json_object_get(wharfd, "status"), "error",
-            json_object_get(wharfd, "error")));
+        json_array_append_new(
+            rows,
+            json_pack("{s:s,s:s,s:O?,s:O?}", "worker", "(wharfd)", "check",
+                      "backend", "status", json_object_get(wharfd, "status"),
+                      "error", json_object_get(wharfd, "error")));
     }
     if (json_is_array(workers)) {
-        json_array_foreach(workers, i, w) {
+        json_array_foreach (workers, i, w) {
             json_array_append(rows, w);
         }
     } else if (json_is_object(value) && json_object_get(value, "check")) {
@@ -91,14 +100,15 @@ worker_both(struct ctl *c, const char *worker)
         got++;
         v = json_loadb(resp[i].body, resp[i].len, 0, NULL);
         if (!json_is_object(v) || !json_is_string(json_object_get(v, "status"))
-            || json_is_object(json_object_get(v, "error")))
-        {
+            || json_is_object(json_object_get(v, "error"))) {
             /* A refusal (401, 403, 404, 400): say why, print nothing. */
             json_decref(v);
             rc = resp[i].status >= 300
-                 ? ctl_http_status_error(c, "health", &resp[i])
-                 : ctl_error(c, CTL_FAIL, "health: %s did not answer with a "
-                             "health check", resp[i].url);
+                ? ctl_http_status_error(c, "health", &resp[i])
+                : ctl_error(c, CTL_FAIL,
+                            "health: %s did not answer with a "
+                            "health check",
+                            resp[i].url);
             break;
         }
         if (resp[i].status != 200) {
@@ -138,11 +148,9 @@ int
 ctl_cmd_health(struct ctl *c, int argc, char **argv)
 {
     const char *worker = NULL, *check = NULL, *pos[1];
-    const struct ctl_flag flags[] = {
-        { "--worker", 1, &worker, NULL },
-        { "--check", 1, &check, NULL },
-        { NULL, 0, NULL, NULL }
-    };
+    const struct ctl_flag flags[] = { { "--worker", 1, &worker, NULL },
+                                      { "--check", 1, &check, NULL },
+                                      { NULL, 0, NULL, NULL } };
     char path[160];
     int rc, npos;
 
@@ -156,11 +164,11 @@ ctl_cmd_health(struct ctl *c, int argc, char **argv)
     }
     if (check != NULL && strcmp(check, "all") != 0
         && strcmp(check, "terminal") != 0 && strcmp(check, "websocket") != 0
-        && (worker == NULL || strcmp(check, "agent") != 0))
-    {
-        return ctl_error(c, CTL_USAGE, "health: --check %s: must be all, "
-                         "terminal or websocket%s", check,
-                         worker ? " (or agent)" : "");
+        && (worker == NULL || strcmp(check, "agent") != 0)) {
+        return ctl_error(c, CTL_USAGE,
+                         "health: --check %s: must be all, "
+                         "terminal or websocket%s",
+                         check, worker ? " (or agent)" : "");
     }
     if (worker == NULL) {
         if (check == NULL || strcmp(check, "all") == 0) {
@@ -170,8 +178,10 @@ ctl_cmd_health(struct ctl *c, int argc, char **argv)
         return ctl_rest_show(c, "health", path, health_table);
     }
     if (!wharf_name_valid(worker, strlen(worker))) {
-        return ctl_error(c, CTL_USAGE, "health: --worker '%s' is not a worker "
-                         "name (^[a-z0-9][a-z0-9-]{0,62}$)", worker);
+        return ctl_error(c, CTL_USAGE,
+                         "health: --worker '%s' is not a worker "
+                         "name (^[a-z0-9][a-z0-9-]{0,62}$)",
+                         worker);
     }
     if (check == NULL || strcmp(check, "all") == 0) {
         return worker_both(c, worker);

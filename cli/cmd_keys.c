@@ -48,20 +48,19 @@ static const char keys_usage[] =
 /* Writes PEM text to a temporary file in dir with the given mode; its name
  * goes to tmp. 0 or -1 (errno). */
 static int
-write_temp(const char *dir, const char *pem, size_t len, mode_t mode,
-           char *tmp, size_t tmpsize)
+write_temp(const char *dir, const char *pem, size_t len, mode_t mode, char *tmp,
+           size_t tmpsize)
 {
     size_t off = 0;
     ssize_t n;
     int fd;
 
     if ((size_t) snprintf(tmp, tmpsize, "%s/.wharf-key-XXXXXX", dir)
-        >= tmpsize)
-    {
+        >= tmpsize) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    fd = mkstemp(tmp);          /* 0600 already */
+    fd = mkstemp(tmp); /* 0600 already */
     if (fd < 0) {
         return -1;
     }
@@ -123,8 +122,8 @@ pem_of(EVP_PKEY *key, int private_part, size_t *len)
         return NULL;
     }
     ok = private_part
-         ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-         : PEM_write_bio_PUBKEY(bio, key);
+        ? PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
+        : PEM_write_bio_PUBKEY(bio, key);
     n = BIO_get_mem_data(bio, &data);
     if (ok && n > 0 && (out = malloc((size_t) n + 1)) != NULL) {
         memcpy(out, data, (size_t) n);
@@ -140,11 +139,9 @@ keys_init(struct ctl *c, int argc, char **argv)
 {
     const char *dir = ".", *pos[1];
     int force = 0, npos, rc = CTL_FAIL;
-    const struct ctl_flag flags[] = {
-        { "--dir", 1, &dir, NULL },
-        { "--force", 0, NULL, &force },
-        { NULL, 0, NULL, NULL }
-    };
+    const struct ctl_flag flags[] = { { "--dir", 1, &dir, NULL },
+                                      { "--force", 0, NULL, &force },
+                                      { NULL, 0, NULL, NULL } };
     char priv_path[PATH_MAX], pub_path[PATH_MAX];
     char priv_tmp[PATH_MAX], pub_tmp[PATH_MAX];
     char raw[2 * PATH_MAX + 2];
@@ -166,10 +163,11 @@ keys_init(struct ctl *c, int argc, char **argv)
         return ctl_error(c, CTL_USAGE, "keys init: --dir is empty");
     }
     if ((size_t) snprintf(priv_path, sizeof(priv_path), "%s/%s", dir,
-                          CTL_KEY_PRIVATE) >= sizeof(priv_path) - 32
+                          CTL_KEY_PRIVATE)
+            >= sizeof(priv_path) - 32
         || (size_t) snprintf(pub_path, sizeof(pub_path), "%s/%s", dir,
-                             CTL_KEY_PUBLIC) >= sizeof(pub_path) - 32)
-    {
+                             CTL_KEY_PUBLIC)
+            >= sizeof(pub_path) - 32) {
         return ctl_error(c, CTL_USAGE, "keys init: --dir %s: too long", dir);
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -178,16 +176,18 @@ keys_init(struct ctl *c, int argc, char **argv)
     }
     if (!force) {
         if (lstat(priv_path, &st) == 0 || lstat(pub_path, &st) == 0) {
-            return ctl_error(c, CTL_FAIL, "keys init: %s already holds a key "
+            return ctl_error(c, CTL_FAIL,
+                             "keys init: %s already holds a key "
                              "(%s or %s); keep it, or replace it with --force "
-                             "(tokens signed with it then stop working)", dir,
-                             CTL_KEY_PRIVATE, CTL_KEY_PUBLIC);
+                             "(tokens signed with it then stop working)",
+                             dir, CTL_KEY_PRIVATE, CTL_KEY_PUBLIC);
         }
     }
 
     key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     if (key == NULL) {
-        return ctl_error(c, CTL_FAIL, "keys init: OpenSSL could not make an "
+        return ctl_error(c, CTL_FAIL,
+                         "keys init: OpenSSL could not make an "
                          "EC P-256 key");
     }
     priv_pem = pem_of(key, 1, &priv_len);
@@ -199,31 +199,29 @@ keys_init(struct ctl *c, int argc, char **argv)
     }
 
     if (write_temp(dir, priv_pem, priv_len, 0600, priv_tmp, sizeof(priv_tmp))
-        != 0)
-    {
+        != 0) {
         rc = ctl_error(c, CTL_FAIL, "keys init: cannot write in %s: %s", dir,
                        strerror(errno));
         goto out;
     }
     if (write_temp(dir, pub_pem, pub_len, 0644, pub_tmp, sizeof(pub_tmp))
-        != 0)
-    {
+        != 0) {
         rc = ctl_error(c, CTL_FAIL, "keys init: cannot write in %s: %s", dir,
                        strerror(errno));
         unlink(priv_tmp);
         goto out;
     }
     if (place(priv_tmp, priv_path, force) != 0) {
-        rc = ctl_error(c, CTL_FAIL, "keys init: cannot write %s: %s",
-                       priv_path, strerror(errno));
+        rc = ctl_error(c, CTL_FAIL, "keys init: cannot write %s: %s", priv_path,
+                       strerror(errno));
         unlink(pub_tmp);
         goto out;
     }
     if (place(pub_tmp, pub_path, force) != 0) {
-        rc = ctl_error(c, CTL_FAIL, "keys init: cannot write %s: %s",
-                       pub_path, strerror(errno));
+        rc = ctl_error(c, CTL_FAIL, "keys init: cannot write %s: %s", pub_path,
+                       strerror(errno));
         if (!force) {
-            unlink(priv_path);  /* both or neither */
+            unlink(priv_path); /* both or neither */
         }
         goto out;
     }
@@ -247,7 +245,8 @@ int
 ctl_cmd_keys(struct ctl *c, int argc, char **argv)
 {
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE, "keys: missing subcommand: init (see "
+        return ctl_error(c, CTL_USAGE,
+                         "keys: missing subcommand: init (see "
                          "wharfctl keys --help)");
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -257,6 +256,8 @@ ctl_cmd_keys(struct ctl *c, int argc, char **argv)
     if (strcmp(argv[1], "init") == 0) {
         return keys_init(c, argc - 1, argv + 1);
     }
-    return ctl_error(c, CTL_USAGE, "keys: unknown subcommand '%s' (see "
-                     "wharfctl keys --help)", argv[1]);
+    return ctl_error(c, CTL_USAGE,
+                     "keys: unknown subcommand '%s' (see "
+                     "wharfctl keys --help)",
+                     argv[1]);
 }

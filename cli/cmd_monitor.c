@@ -23,28 +23,49 @@
 #define MON_FLAGS_MAX 20
 
 enum mon_kind {
-    MON_STR,        /* a string param */
-    MON_INT,        /* an integer >= 0 */
-    MON_NUM,        /* a number */
-    MON_LIST,       /* "a,b" -> ["a","b"] */
-    MON_BOOL,       /* a flag without value -> true */
-    MON_TIME        /* ISO-8601 as given, or a duration ago ("10m") */
+    MON_STR,  /* a string param */
+    MON_INT,  /* an integer >= 0 */
+    MON_NUM,  /* a number */
+    MON_LIST, /* "a,b" -> ["a","b"] */
+    MON_BOOL, /* a flag without value -> true */
+    MON_TIME  /* ISO-8601 as given, or a duration ago ("10m") */
 };
 
 struct mon_param {
-    const char *flag;           /* "--limit" */
-    const char *alias;          /* "-i", or NULL */
-    const char *param;          /* "limit" */
+    const char *flag;  /* "--limit" */
+    const char *alias; /* "-i", or NULL */
+    const char *param; /* "limit" */
     enum mon_kind kind;
 };
 
-#define P_WORKER   { "--worker", NULL, "worker", MON_STR }
-#define P_INSTANCE { "--instance-id", "-i", "instanceId", MON_STR }
-#define P_LIMIT    { "--limit", NULL, "limit", MON_INT }
-#define P_OFFSET   { "--offset", NULL, "offset", MON_INT }
-#define P_SINCE    { "--since", NULL, "since", MON_TIME }
-#define P_UNTIL    { "--until", NULL, "until", MON_TIME }
-#define P_END      { NULL, NULL, NULL, MON_STR }
+#define P_WORKER                            \
+    {                                       \
+        "--worker", NULL, "worker", MON_STR \
+    }
+#define P_INSTANCE                                   \
+    {                                                \
+        "--instance-id", "-i", "instanceId", MON_STR \
+    }
+#define P_LIMIT                           \
+    {                                     \
+        "--limit", NULL, "limit", MON_INT \
+    }
+#define P_OFFSET                            \
+    {                                       \
+        "--offset", NULL, "offset", MON_INT \
+    }
+#define P_SINCE                            \
+    {                                      \
+        "--since", NULL, "since", MON_TIME \
+    }
+#define P_UNTIL                            \
+    {                                      \
+        "--until", NULL, "until", MON_TIME \
+    }
+#define P_END                     \
+    {                             \
+        NULL, NULL, NULL, MON_STR \
+    }
 
 enum mon_need {
     NEED_NONE = 0,
@@ -56,58 +77,81 @@ enum mon_need {
 struct mon_cmd {
     const char *group, *sub, *method;
     unsigned need;
-    const char *clear;          /* --reset: this method afterwards */
+    const char *clear; /* --reset: this method afterwards */
     const struct mon_param *params;
     const struct ctl_column *cols;
-    const char *rows;           /* table rows at this path ("data"), or NULL */
-    const char *extra;          /* more params as JSON, or NULL */
+    const char *rows;  /* table rows at this path ("data"), or NULL */
+    const char *extra; /* more params as JSON, or NULL */
 };
 
 static const struct mon_param p_process_list[] = {
-    P_WORKER, { "--status", NULL, "status", MON_STR },
-    { "--container", NULL, "container", MON_STR }, P_LIMIT, P_OFFSET,
-    { "--total", NULL, "total", MON_BOOL }, P_END
+    P_WORKER,
+    { "--status", NULL, "status", MON_STR },
+    { "--container", NULL, "container", MON_STR },
+    P_LIMIT,
+    P_OFFSET,
+    { "--total", NULL, "total", MON_BOOL },
+    P_END
 };
 static const struct mon_param p_process_one[] = { P_WORKER, P_INSTANCE, P_END };
 static const struct mon_param p_process_ctl[] = {
     P_WORKER, P_INSTANCE, { "--force", NULL, "force", MON_BOOL }, P_END
 };
 static const struct mon_param p_errors_list[] = {
-    P_WORKER, P_INSTANCE, P_LIMIT, P_OFFSET, P_SINCE, P_UNTIL,
+    P_WORKER,
+    P_INSTANCE,
+    P_LIMIT,
+    P_OFFSET,
+    P_SINCE,
+    P_UNTIL,
     { "--min-level", NULL, "minLevel", MON_NUM },
     { "--max-level", NULL, "maxLevel", MON_NUM },
     { "--total", NULL, "total", MON_BOOL },
-    { "--reset", NULL, NULL, MON_BOOL }, P_END
+    { "--reset", NULL, NULL, MON_BOOL },
+    P_END
 };
 static const struct mon_param p_stats[] = { P_WORKER, P_INSTANCE, P_END };
 static const struct mon_param p_clear[] = {
     P_WORKER, P_INSTANCE, { "--confirm", NULL, "confirm", MON_BOOL }, P_END
 };
 static const struct mon_param p_logs_list[] = {
-    P_WORKER, P_INSTANCE, P_LIMIT, P_OFFSET, P_SINCE, P_UNTIL,
+    P_WORKER,
+    P_INSTANCE,
+    P_LIMIT,
+    P_OFFSET,
+    P_SINCE,
+    P_UNTIL,
     { "--levels", NULL, "levels", MON_LIST },
     { "--streams", NULL, "streams", MON_LIST },
     { "--order", NULL, "order", MON_STR },
     { "--total", NULL, "total", MON_BOOL },
-    { "--reset", NULL, NULL, MON_BOOL }, P_END
+    { "--reset", NULL, NULL, MON_BOOL },
+    P_END
 };
 
-static const struct ctl_column c_process[] = {
-    { "WORKER", "workerName" }, { "INSTANCE", "instanceId" },
-    { "STATUS", "status" }, { "PID", "pid" }, { "RESTARTS", "restartCount" },
-    { "EXIT", "exitCode" }, { "STARTED", "startTime" },
-    { "COMMAND", "command" }, { NULL, NULL }
-};
-static const struct ctl_column c_errors[] = {
-    { "LAST_SEEN", "lastSeen" }, { "WORKER", "workerName" },
-    { "INSTANCE", "instanceId" }, { "LEVEL", "level" },
-    { "COUNT", "occurrenceCount" }, { "MESSAGE", "message" }, { NULL, NULL }
-};
-static const struct ctl_column c_logs[] = {
-    { "TIMESTAMP", "timestamp" }, { "WORKER", "workerName" },
-    { "INSTANCE", "instanceId" }, { "LEVEL", "level" },
-    { "STREAM", "stream" }, { "MESSAGE", "message" }, { NULL, NULL }
-};
+static const struct ctl_column c_process[] = { { "WORKER", "workerName" },
+                                               { "INSTANCE", "instanceId" },
+                                               { "STATUS", "status" },
+                                               { "PID", "pid" },
+                                               { "RESTARTS", "restartCount" },
+                                               { "EXIT", "exitCode" },
+                                               { "STARTED", "startTime" },
+                                               { "COMMAND", "command" },
+                                               { NULL, NULL } };
+static const struct ctl_column c_errors[] = { { "LAST_SEEN", "lastSeen" },
+                                              { "WORKER", "workerName" },
+                                              { "INSTANCE", "instanceId" },
+                                              { "LEVEL", "level" },
+                                              { "COUNT", "occurrenceCount" },
+                                              { "MESSAGE", "message" },
+                                              { NULL, NULL } };
+static const struct ctl_column c_logs[] = { { "TIMESTAMP", "timestamp" },
+                                            { "WORKER", "workerName" },
+                                            { "INSTANCE", "instanceId" },
+                                            { "LEVEL", "level" },
+                                            { "STREAM", "stream" },
+                                            { "MESSAGE", "message" },
+                                            { NULL, NULL } };
 
 static const struct mon_cmd monitor_cmds[] = {
     { "process", "list", "getProcesses", NEED_NONE, NULL, p_process_list,
@@ -118,8 +162,8 @@ static const struct mon_cmd monitor_cmds[] = {
       p_process_ctl, c_process, "process", NULL },
     { "process", "stop", "stopProcess", NEED_INSTANCE | NEED_WORKER, NULL,
       p_process_ctl, c_process, "process", NULL },
-    { "process", "restart", "restartProcess", NEED_INSTANCE | NEED_WORKER,
-      NULL, p_process_ctl, c_process, "process", NULL },
+    { "process", "restart", "restartProcess", NEED_INSTANCE | NEED_WORKER, NULL,
+      p_process_ctl, c_process, "process", NULL },
     { "errors", "list", "getErrors", NEED_NONE, "clearErrors", p_errors_list,
       c_errors, "data", NULL },
     { "errors", "stats", "getErrorSummary", NEED_NONE, NULL, p_stats, NULL,
@@ -128,8 +172,8 @@ static const struct mon_cmd monitor_cmds[] = {
       p_clear, NULL, NULL, NULL },
     { "logs", "list", "getLogs", NEED_NONE, "clearLogs", p_logs_list, c_logs,
       "data", NULL },
-    { "logs", "get", "getLogs", NEED_INSTANCE, "clearLogs", p_logs_list,
-      c_logs, "data", "{\"order\":\"asc\"}" },
+    { "logs", "get", "getLogs", NEED_INSTANCE, "clearLogs", p_logs_list, c_logs,
+      "data", "{\"order\":\"asc\"}" },
     { "logs", "stats", "getLogStats", NEED_NONE, NULL, p_stats, NULL, NULL,
       NULL },
     { "logs", "clear", "clearLogs", NEED_WORKER | NEED_CONFIRM, NULL, p_clear,
@@ -137,7 +181,8 @@ static const struct mon_cmd monitor_cmds[] = {
 };
 
 static const char process_usage[] =
-    "usage: wharfctl process list   [--worker W] [--status S] [--limit N] [--offset N]\n"
+    "usage: wharfctl process list   [--worker W] [--status S] [--limit N] "
+    "[--offset N]\n"
     "       wharfctl process status -i ID [--worker W]\n"
     "       wharfctl process start|stop|restart -i ID --worker W [--force]\n"
     "\n"
@@ -154,7 +199,8 @@ static const char process_usage[] =
     "Exit status 1 when the process is unknown or the agent refuses.\n";
 
 static const char errors_usage[] =
-    "usage: wharfctl errors list  [--worker W] [-i ID] [--since T] [--until T]\n"
+    "usage: wharfctl errors list  [--worker W] [-i ID] [--since T] [--until "
+    "T]\n"
     "                             [--min-level N] [--max-level N] [--limit N]\n"
     "                             [--offset N] [--reset]\n"
     "       wharfctl errors stats [--worker W] [-i ID]\n"
@@ -169,11 +215,14 @@ static const char errors_usage[] =
     "  clear   deletes the worker's errors (scope \"admin\"); --confirm is\n"
     "          required\n"
     "\n"
-    "T is ISO-8601 (2026-11-27T09:30:00Z) or a duration ago (90s, 15m, 2h, 7d).\n";
+    "T is ISO-8601 (2026-11-27T09:30:00Z) or a duration ago (90s, 15m, 2h, "
+    "7d).\n";
 
 static const char logs_usage[] =
-    "usage: wharfctl logs list  [--worker W] [-i ID] [--levels L,L] [--streams S,S]\n"
-    "                           [--since T] [--until T] [--limit N] [--offset N]\n"
+    "usage: wharfctl logs list  [--worker W] [-i ID] [--levels L,L] [--streams "
+    "S,S]\n"
+    "                           [--since T] [--until T] [--limit N] [--offset "
+    "N]\n"
     "                           [--order desc|asc] [--reset]\n"
     "       wharfctl logs get   -i ID [same filters]     (oldest first)\n"
     "       wharfctl logs stats [--worker W] [-i ID]\n"
@@ -185,11 +234,13 @@ static const char logs_usage[] =
     "          afterwards (needs --worker and the \"admin\" scope)\n"
     "  get     one instance's lines in order\n"
     "  stats   counts by level and stream, oldest and newest (getLogStats)\n"
-    "  clear   deletes the worker's logs (scope \"admin\"); --confirm required\n"
+    "  clear   deletes the worker's logs (scope \"admin\"); --confirm "
+    "required\n"
     "  tail    the last N lines (default 20), oldest first; -f follows the\n"
     "          live feed (see wharfctl logs tail --help)\n"
     "\n"
-    "T is ISO-8601 (2026-11-27T09:30:00Z) or a duration ago (90s, 15m, 2h, 7d).\n";
+    "T is ISO-8601 (2026-11-27T09:30:00Z) or a duration ago (90s, 15m, 2h, "
+    "7d).\n";
 
 /* "10m" -> the ISO time ten minutes ago; anything else as given. */
 static const char *
@@ -239,15 +290,18 @@ build_params(struct ctl *c, const struct mon_cmd *m, const char **values,
             json_object_set_new(params, p->param, json_string(values[i]));
             break;
         case MON_TIME:
-            json_object_set_new(params, p->param,
+            json_object_set_new(
+                params, p->param,
                 json_string(time_value(values[i], tbuf, sizeof(tbuf))));
             break;
         case MON_INT:
             errno = 0;
             n = strtoll(values[i], &end, 10);
             if (errno || *end || end == values[i] || n < 0) {
-                return ctl_error(c, CTL_USAGE, "%s: %s %s: not a whole number "
-                                 ">= 0", what, p->flag, values[i]);
+                return ctl_error(c, CTL_USAGE,
+                                 "%s: %s %s: not a whole number "
+                                 ">= 0",
+                                 what, p->flag, values[i]);
             }
             json_object_set_new(params, p->param, json_integer(n));
             break;
@@ -255,8 +309,8 @@ build_params(struct ctl *c, const struct mon_cmd *m, const char **values,
             errno = 0;
             d = strtod(values[i], &end);
             if (errno || *end || end == values[i]) {
-                return ctl_error(c, CTL_USAGE, "%s: %s %s: not a number",
-                                 what, p->flag, values[i]);
+                return ctl_error(c, CTL_USAGE, "%s: %s %s: not a number", what,
+                                 p->flag, values[i]);
             }
             json_object_set_new(params, p->param, json_real(d));
             break;
@@ -264,8 +318,7 @@ build_params(struct ctl *c, const struct mon_cmd *m, const char **values,
             list = strdup(values[i]);
             arr = json_array();
             for (tok = strtok_r(list, ",", &save); tok;
-                 tok = strtok_r(NULL, ",", &save))
-            {
+                 tok = strtok_r(NULL, ",", &save)) {
                 json_array_append_new(arr, json_string(tok));
             }
             free(list);
@@ -317,14 +370,14 @@ run_cmd(struct ctl *c, const struct mon_cmd *m, int argc, char **argv,
     for (i = 0; m->params[i].flag; i++) {
         const struct mon_param *p = &m->params[i];
 
-        flags[k++] = (struct ctl_flag) { p->flag, p->kind != MON_BOOL,
-                                         &values[i], &set[i] };
+        flags[k++] = (struct ctl_flag){ p->flag, p->kind != MON_BOOL,
+                                        &values[i], &set[i] };
         if (p->alias) {
-            flags[k++] = (struct ctl_flag) { p->alias, p->kind != MON_BOOL,
-                                             &values[i], &set[i] };
+            flags[k++] = (struct ctl_flag){ p->alias, p->kind != MON_BOOL,
+                                            &values[i], &set[i] };
         }
     }
-    flags[k] = (struct ctl_flag) { NULL, 0, NULL, NULL };
+    flags[k] = (struct ctl_flag){ NULL, 0, NULL, NULL };
 
     rc = ctl_flags_parse(c, what, argc, argv, flags, pos, &npos, 0);
     if (rc == CTL_HELP) {
@@ -354,20 +407,26 @@ run_cmd(struct ctl *c, const struct mon_cmd *m, int argc, char **argv,
     worker = json_string_value(json_object_get(params, "worker"));
     instance = json_string_value(json_object_get(params, "instanceId"));
     if (worker != NULL && !wharf_name_valid(worker, strlen(worker))) {
-        rc = ctl_error(c, CTL_USAGE, "%s: --worker '%s' is not a worker name "
-                       "(^[a-z0-9][a-z0-9-]{0,62}$)", what, worker);
+        rc = ctl_error(c, CTL_USAGE,
+                       "%s: --worker '%s' is not a worker name "
+                       "(^[a-z0-9][a-z0-9-]{0,62}$)",
+                       what, worker);
     } else if ((m->need & NEED_INSTANCE) && instance == NULL) {
-        rc = ctl_error(c, CTL_USAGE, "%s: -i/--instance-id is required (see "
-                       "wharfctl %s --help)", what, m->group);
+        rc = ctl_error(c, CTL_USAGE,
+                       "%s: -i/--instance-id is required (see "
+                       "wharfctl %s --help)",
+                       what, m->group);
     } else if (((m->need & NEED_WORKER) || reset) && worker == NULL) {
-        rc = ctl_error(c, CTL_USAGE, "%s: --worker is required%s (see "
-                       "wharfctl %s --help)", what, reset ? " with --reset" : "",
-                       m->group);
+        rc = ctl_error(c, CTL_USAGE,
+                       "%s: --worker is required%s (see "
+                       "wharfctl %s --help)",
+                       what, reset ? " with --reset" : "", m->group);
     } else if ((m->need & NEED_CONFIRM)
-               && !json_is_true(json_object_get(params, "confirm")))
-    {
-        rc = ctl_error(c, CTL_USAGE, "%s deletes %s's stored %s for good: add "
-                       "--confirm to go ahead", what, worker, m->group);
+               && !json_is_true(json_object_get(params, "confirm"))) {
+        rc = ctl_error(c, CTL_USAGE,
+                       "%s deletes %s's stored %s for good: add "
+                       "--confirm to go ahead",
+                       what, worker, m->group);
     }
     if (rc != CTL_OK) {
         json_decref(params);
@@ -380,10 +439,14 @@ run_cmd(struct ctl *c, const struct mon_cmd *m, int argc, char **argv,
         return rc;
     }
     if (json_is_null(result) && m->cols != NULL && m->rows == NULL) {
-        rc = ctl_error(c, CTL_FAIL, "%s: no process '%s'%s%s is known to "
-                       "wharfd%s", what, instance, worker ? " in worker " : "",
-                       worker ? worker : "", worker ? "" : " (instance ids "
-                       "are per worker: pass --worker W)");
+        rc = ctl_error(c, CTL_FAIL,
+                       "%s: no process '%s'%s%s is known to "
+                       "wharfd%s",
+                       what, instance, worker ? " in worker " : "",
+                       worker ? worker : "",
+                       worker ? ""
+                              : " (instance ids "
+                                "are per worker: pass --worker W)");
     } else {
         show(c, m, result, &resp);
     }
@@ -398,9 +461,11 @@ run_cmd(struct ctl *c, const struct mon_cmd *m, int argc, char **argv,
         rc = ctl_rpc_call(c, m->clear, clear, &resp2, &result2);
         json_decref(clear);
         if (rc == CTL_OK) {
-            fprintf(c->err, "wharfctl: %s: --reset cleared %" JSON_INTEGER_FORMAT
-                    " rows\n", what, json_integer_value(json_object_get(
-                        result2, "clearedCount")));
+            fprintf(
+                c->err,
+                "wharfctl: %s: --reset cleared %" JSON_INTEGER_FORMAT " rows\n",
+                what,
+                json_integer_value(json_object_get(result2, "clearedCount")));
             json_decref(result2);
             ctl_response_free(&resp2);
         }
@@ -410,14 +475,15 @@ run_cmd(struct ctl *c, const struct mon_cmd *m, int argc, char **argv,
 }
 
 static int
-group(struct ctl *c, const char *name, const char *usage, int argc,
-      char **argv)
+group(struct ctl *c, const char *name, const char *usage, int argc, char **argv)
 {
     size_t i;
 
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE, "%s: missing subcommand (see wharfctl "
-                         "%s --help)", name, name);
+        return ctl_error(c, CTL_USAGE,
+                         "%s: missing subcommand (see wharfctl "
+                         "%s --help)",
+                         name, name);
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         fputs(usage, c->out);
@@ -428,13 +494,14 @@ group(struct ctl *c, const char *name, const char *usage, int argc,
     }
     for (i = 0; i < sizeof(monitor_cmds) / sizeof(monitor_cmds[0]); i++) {
         if (strcmp(monitor_cmds[i].group, name) == 0
-            && strcmp(monitor_cmds[i].sub, argv[1]) == 0)
-        {
+            && strcmp(monitor_cmds[i].sub, argv[1]) == 0) {
             return run_cmd(c, &monitor_cmds[i], argc - 1, argv + 1, usage);
         }
     }
-    return ctl_error(c, CTL_USAGE, "%s: unknown subcommand '%s' (see wharfctl "
-                     "%s --help)", name, argv[1], name);
+    return ctl_error(c, CTL_USAGE,
+                     "%s: unknown subcommand '%s' (see wharfctl "
+                     "%s --help)",
+                     name, argv[1], name);
 }
 
 int

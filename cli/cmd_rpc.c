@@ -8,7 +8,8 @@ static const char rpc_usage[] =
     "usage: wharfctl rpc METHOD [PARAMS_JSON]\n"
     "\n"
     "Calls a JSON-RPC method of the orchestrator (POST /rpc) and prints its\n"
-    "result. METHOD is ContainerMonitoringOps.NAME, or NAME alone; PARAMS_JSON\n"
+    "result. METHOD is ContainerMonitoringOps.NAME, or NAME alone; "
+    "PARAMS_JSON\n"
     "is a JSON object or array. A JSON-RPC error is printed to stderr with\n"
     "exit status 1. --format raw prints the JSON-RPC answer as received.\n"
     "\n"
@@ -32,18 +33,22 @@ ctl_cmd_rpc(struct ctl *c, int argc, char **argv)
         return rc;
     }
     if (npos < 1) {
-        return ctl_error(c, CTL_USAGE, "rpc: missing METHOD (see wharfctl "
+        return ctl_error(c, CTL_USAGE,
+                         "rpc: missing METHOD (see wharfctl "
                          "rpc --help)");
     }
     if (npos == 2) {
         params = json_loads(pos[1], JSON_DECODE_ANY, &jerr);
         if (params == NULL) {
-            return ctl_error(c, CTL_USAGE, "rpc: PARAMS_JSON is not JSON: %s "
-                             "at column %d", jerr.text, jerr.column);
+            return ctl_error(c, CTL_USAGE,
+                             "rpc: PARAMS_JSON is not JSON: %s "
+                             "at column %d",
+                             jerr.text, jerr.column);
         }
         if (!json_is_object(params) && !json_is_array(params)) {
             json_decref(params);
-            return ctl_error(c, CTL_USAGE, "rpc: PARAMS_JSON must be a JSON "
+            return ctl_error(c, CTL_USAGE,
+                             "rpc: PARAMS_JSON must be a JSON "
                              "object or array");
         }
     }

@@ -32,19 +32,19 @@
 #include "token.h"
 #include "ws.h"
 
-#define CTL_TAIL_DEFAULT_N   20
-#define CTL_TAIL_MAX_N       1000
+#define CTL_TAIL_DEFAULT_N 20
+#define CTL_TAIL_MAX_N     1000
 /* Rows per page of a catch-up. */
-#define CTL_TAIL_PAGE        1000
+#define CTL_TAIL_PAGE 1000
 /* A catch-up looks this far before the newest timestamp printed. */
-#define CTL_TAIL_SKEW_S      300
+#define CTL_TAIL_SKEW_S 300
 /* Keys of printed rows remembered for de-duplication. */
-#define CTL_TAIL_SEEN_MAX    50000
+#define CTL_TAIL_SEEN_MAX 50000
 /* Longest pause between two attempts after a failure. */
-#define CTL_TAIL_BACKOFF_S   10
+#define CTL_TAIL_BACKOFF_S 10
 /* Largest feed message kept (a log message is at most 64 KiB by default,
  * JSON-escaped it can be six times that). */
-#define CTL_TAIL_MSG_MAX     (1024 * 1024)
+#define CTL_TAIL_MSG_MAX (1024 * 1024)
 
 static const char tail_usage[] =
     "usage: wharfctl logs tail [--worker W] [-i ID] [-n N] [-f]\n"
@@ -62,21 +62,21 @@ static const char tail_usage[] =
 struct tail {
     struct ctl *c;
     const char *worker, *instance;
-    json_t *seen;               /* set of printed keys */
-    json_t *order;              /* the same keys, oldest first */
-    char newest[40];            /* newest timestamp printed */
+    json_t *seen;    /* set of printed keys */
+    json_t *order;   /* the same keys, oldest first */
+    char newest[40]; /* newest timestamp printed */
 
     /* One feed connection. */
     struct lws_context *cx;
     struct lws *ws;
     char authorization[WHARF_TOKEN_MAX + 32];
-    char *msg;                  /* a text message being assembled */
+    char *msg; /* a text message being assembled */
     size_t msg_len;
     int msg_too_long;
     int want_subscribe;
     int subscribed;
     int done;
-    int fatal;                  /* CTL_* status to stop with, or 0 */
+    int fatal; /* CTL_* status to stop with, or 0 */
     long http_status;
 };
 
@@ -113,9 +113,11 @@ show(struct tail *t, json_t *row)
 
     snprintf(key, sizeof(key), "%s/%s/%" JSON_INTEGER_FORMAT,
              json_string_value(json_object_get(row, "workerName"))
-                 ? json_string_value(json_object_get(row, "workerName")) : "",
+                 ? json_string_value(json_object_get(row, "workerName"))
+                 : "",
              json_string_value(json_object_get(row, "instanceId"))
-                 ? json_string_value(json_object_get(row, "instanceId")) : "",
+                 ? json_string_value(json_object_get(row, "instanceId"))
+                 : "",
              json_integer_value(json_object_get(row, "sequence")));
     if (json_object_get(t->seen, key) != NULL) {
         return;
@@ -123,7 +125,8 @@ show(struct tail *t, json_t *row)
     json_object_set_new(t->seen, key, json_true());
     json_array_append_new(t->order, json_string(key));
     if (json_array_size(t->order) > CTL_TAIL_SEEN_MAX) {
-        json_object_del(t->seen, json_string_value(json_array_get(t->order, 0)));
+        json_object_del(t->seen,
+                        json_string_value(json_array_get(t->order, 0)));
         json_array_remove(t->order, 0);
     }
     if (ts != NULL && strcmp(ts, t->newest) > 0) {
@@ -162,16 +165,20 @@ fetch(struct tail *t, long long last_n)
     int rc, more;
 
     do {
-        params = json_pack("{s:I,s:s}", "limit", (json_int_t) (last_n > 0
-                           ? last_n : CTL_TAIL_PAGE), "order",
-                           last_n > 0 ? "desc" : "asc");
-        if (t->worker) json_object_set_new(params, "worker", json_string(t->worker));
-        if (t->instance) json_object_set_new(params, "instanceId", json_string(t->instance));
+        params = json_pack("{s:I,s:s}", "limit",
+                           (json_int_t) (last_n > 0 ? last_n : CTL_TAIL_PAGE),
+                           "order", last_n > 0 ? "desc" : "asc");
+        if (t->worker)
+            json_object_set_new(params, "worker", json_string(t->worker));
+        if (t->instance)
+            json_object_set_new(params, "instanceId", json_string(t->instance));
         if (last_n == 0 && t->newest[0]) {
             skewed(t->newest, since, sizeof(since));
-            if (since[0]) json_object_set_new(params, "since", json_string(since));
+            if (since[0])
+                json_object_set_new(params, "since", json_string(since));
         }
-        if (offset > 0) json_object_set_new(params, "offset", json_integer(offset));
+        if (offset > 0)
+            json_object_set_new(params, "offset", json_integer(offset));
         rc = ctl_rpc_call(t->c, "getLogs", params, &resp, &result);
         json_decref(params);
         if (rc != CTL_OK) {
@@ -183,12 +190,13 @@ fetch(struct tail *t, long long last_n)
                 show(t, json_array_get(data, i - 1));
             }
         } else {
-            json_array_foreach(data, i, row) {
+            json_array_foreach (data, i, row) {
                 show(t, row);
             }
         }
-        more = last_n == 0 && json_is_true(json_object_get(
-                   json_object_get(result, "pagination"), "hasMore"));
+        more = last_n == 0
+            && json_is_true(json_object_get(
+                json_object_get(result, "pagination"), "hasMore"));
         offset += (long long) json_array_size(data);
         json_decref(result);
         ctl_response_free(&resp);
@@ -219,11 +227,13 @@ on_message(struct tail *t, const char *text, size_t len)
             t->done = 1;
         }
     } else if (json_is_object(err = json_object_get(m, "error"))) {
-        ctl_error(t->c, CTL_FAIL, "logs tail: the live feed refused the "
+        ctl_error(t->c, CTL_FAIL,
+                  "logs tail: the live feed refused the "
                   "subscription: %" JSON_INTEGER_FORMAT " %s",
                   json_integer_value(json_object_get(err, "code")),
                   json_string_value(json_object_get(err, "message"))
-                      ? json_string_value(json_object_get(err, "message")) : "");
+                      ? json_string_value(json_object_get(err, "message"))
+                      : "");
         t->fatal = CTL_FAIL;
         t->done = 1;
     }
@@ -388,16 +398,14 @@ ctl_cmd_logs_tail(struct ctl *c, int argc, char **argv)
     const char *count = NULL, *pos[1];
     int follow = 0, rc, npos, failures = 0;
     struct tail t;
-    const struct ctl_flag flags[] = {
-        { "--worker", 1, &t.worker, NULL },
-        { "-i", 1, &t.instance, NULL },
-        { "--instance-id", 1, &t.instance, NULL },
-        { "-n", 1, &count, NULL },
-        { "--lines", 1, &count, NULL },
-        { "-f", 0, NULL, &follow },
-        { "--follow", 0, NULL, &follow },
-        { NULL, 0, NULL, NULL }
-    };
+    const struct ctl_flag flags[] = { { "--worker", 1, &t.worker, NULL },
+                                      { "-i", 1, &t.instance, NULL },
+                                      { "--instance-id", 1, &t.instance, NULL },
+                                      { "-n", 1, &count, NULL },
+                                      { "--lines", 1, &count, NULL },
+                                      { "-f", 0, NULL, &follow },
+                                      { "--follow", 0, NULL, &follow },
+                                      { NULL, 0, NULL, NULL } };
     struct ctl_ws_target target;
     long long n = CTL_TAIL_DEFAULT_N;
     long backoff;
@@ -422,8 +430,10 @@ ctl_cmd_logs_tail(struct ctl *c, int argc, char **argv)
         }
     }
     if (t.worker != NULL && !wharf_name_valid(t.worker, strlen(t.worker))) {
-        return ctl_error(c, CTL_USAGE, "logs tail: --worker '%s' is not a "
-                         "worker name", t.worker);
+        return ctl_error(c, CTL_USAGE,
+                         "logs tail: --worker '%s' is not a "
+                         "worker name",
+                         t.worker);
     }
     if (follow) {
         rc = ctl_ws_target(c, &target);
@@ -461,15 +471,17 @@ ctl_cmd_logs_tail(struct ctl *c, int argc, char **argv)
         if (rc == CTL_OK) {
             /* It was up and went away: try again at once. */
             failures = 0;
-            fprintf(c->err, "wharfctl: logs tail: the live feed closed; "
+            fprintf(c->err,
+                    "wharfctl: logs tail: the live feed closed; "
                     "reconnecting\n");
             continue;
         }
         if (failures++ == 0) {
-            fprintf(c->err, "wharfctl: logs tail: no live feed at %s/ws/"
+            fprintf(c->err,
+                    "wharfctl: logs tail: no live feed at %s/ws/"
                     "monitoring (%s%ld); retrying, and reading the store "
-                    "meanwhile (Ctrl-C stops)\n", c->args.url,
-                    t.http_status ? "HTTP " : "connection failed ",
+                    "meanwhile (Ctrl-C stops)\n",
+                    c->args.url, t.http_status ? "HTTP " : "connection failed ",
                     t.http_status);
         }
         backoff = failures > CTL_TAIL_BACKOFF_S ? CTL_TAIL_BACKOFF_S : failures;

@@ -64,7 +64,8 @@ static const char terminal_usage[] =
     "\n"
     "The local terminal is put in raw mode: every key, ^C and ^Z included,\n"
     "goes to the remote shell. Its size is sent at the start and whenever the\n"
-    "window changes. The terminal is restored on every exit, signals included.\n"
+    "window changes. The terminal is restored on every exit, signals "
+    "included.\n"
     "When stdin is not a terminal (a pipe or a file), its bytes are sent as\n"
     "they are and its end as ^D (end of input for the shell), repeated until\n"
     "the shell has exited.\n"
@@ -74,7 +75,8 @@ static const char terminal_usage[] =
     "1 when the terminal could not be opened or the connection was lost;\n"
     "2 on a usage error.\n"
     "\n"
-    "example: wharfctl --url http://127.0.0.1:8080 --token \"$T\" terminal demo\n";
+    "example: wharfctl --url http://127.0.0.1:8080 --token \"$T\" terminal "
+    "demo\n";
 
 /* What the session is doing; the one context of the command, reached from
  * the lws callbacks through the context's user pointer. */
@@ -83,10 +85,10 @@ struct term_session {
     struct ctl_tty tty;
     struct lws_context *cx;
     struct lws_vhost *vh;
-    struct lws *ws;             /* the WebSocket, NULL once closed */
-    struct lws *in;             /* stdin's raw wsi, NULL until adopted */
-    struct lws *sig;            /* the signal pipe's raw wsi */
-    int in_fd;                  /* dup of stdin that lws owns */
+    struct lws *ws;  /* the WebSocket, NULL once closed */
+    struct lws *in;  /* stdin's raw wsi, NULL until adopted */
+    struct lws *sig; /* the signal pipe's raw wsi */
+    int in_fd;       /* dup of stdin that lws owns */
     int in_is_tty;
     int out_fd;
 
@@ -94,11 +96,11 @@ struct term_session {
 
     unsigned char input[LWS_PRE + CTL_TERM_INPUT_MAX];
     size_t input_len;
-    int input_paused;           /* stdin not polled until input is sent */
-    int send_eot;               /* stdin ended (not a tty): send one ^D */
-    lws_sorted_usec_list_t eot_timer;   /* ... and again, until the end */
+    int input_paused;                 /* stdin not polled until input is sent */
+    int send_eot;                     /* stdin ended (not a tty): send one ^D */
+    lws_sorted_usec_list_t eot_timer; /* ... and again, until the end */
 
-    unsigned cols, rows;        /* last size sent */
+    unsigned cols, rows; /* last size sent */
     int resize_pending;
 
     char control[CTL_TTY_CONTROL_MAX];
@@ -106,13 +108,13 @@ struct term_session {
     int control_too_long;
 
     int established;
-    int closing;                /* wharfctl asked for the close */
+    int closing; /* wharfctl asked for the close */
     enum ctl_term_msg exit_how;
     int exit_value;
-    int quit_signal;            /* the signal that ended us, or 0 */
-    int close_code;             /* the peer's close code, 0 if none */
-    long http_status;           /* a refused upgrade's status */
-    char error[512];            /* transport error, printed after restore */
+    int quit_signal;  /* the signal that ended us, or 0 */
+    int close_code;   /* the peer's close code, 0 if none */
+    long http_status; /* a refused upgrade's status */
+    char error[512];  /* transport error, printed after restore */
     int done;
 };
 
@@ -172,8 +174,7 @@ check_size(struct term_session *s)
     unsigned cols, rows;
 
     if (ctl_tty_size(&s->tty, &cols, &rows) == 0
-        && (cols != s->cols || rows != s->rows))
-    {
+        && (cols != s->cols || rows != s->rows)) {
         s->cols = cols;
         s->rows = rows;
         s->resize_pending = 1;
@@ -199,8 +200,8 @@ on_signals(struct term_session *s)
 static void
 eot_again(lws_sorted_usec_list_t *sul)
 {
-    struct term_session *s = lws_container_of(sul, struct term_session,
-                                              eot_timer);
+    struct term_session *s =
+        lws_container_of(sul, struct term_session, eot_timer);
 
     if (s->ws != NULL && !s->closing && !s->done) {
         s->send_eot = 1;
@@ -217,7 +218,7 @@ on_input(struct term_session *s)
     ssize_t n;
 
     if (s->input_len > 0) {
-        return 0;               /* paused: not expected, harmless */
+        return 0; /* paused: not expected, harmless */
     }
     n = read(s->in_fd, s->input + LWS_PRE, CTL_TERM_INPUT_MAX);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -236,7 +237,7 @@ on_input(struct term_session *s)
             lws_sul_schedule(s->cx, 0, &s->eot_timer, eot_again,
                              CTL_TERM_EOT_REPEAT_MS * LWS_US_PER_MS);
         }
-        return -1;              /* lws closes this wsi (and in_fd) */
+        return -1; /* lws closes this wsi (and in_fd) */
     }
     s->input_len = (size_t) n;
     lws_rx_flow_control(s->in, 0);
@@ -322,8 +323,10 @@ on_established(struct term_session *s)
 
     s->established = 1;
     if (ctl_tty_raw(&s->tty) != 0) {
-        snprintf(s->error, sizeof(s->error), "cannot put the terminal in raw "
-                 "mode: %s", strerror(errno));
+        snprintf(s->error, sizeof(s->error),
+                 "cannot put the terminal in raw "
+                 "mode: %s",
+                 strerror(errno));
         session_close(s);
         return 0;
     }
@@ -362,10 +365,10 @@ client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         }
         p = (unsigned char **) in;
         end = *p + len;
-        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_USER_AGENT,
+        if (lws_add_http_header_by_token(
+                wsi, WSI_TOKEN_HTTP_USER_AGENT,
                 (const unsigned char *) "wharfctl/" CTL_VERSION,
-                (int) strlen("wharfctl/" CTL_VERSION), p, end))
-        {
+                (int) strlen("wharfctl/" CTL_VERSION), p, end)) {
             return -1;
         }
         break;
@@ -384,8 +387,10 @@ client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (lws_frame_is_binary(wsi)) {
             if (write_all(s->out_fd, in, len) != 0) {
-                snprintf(s->error, sizeof(s->error), "cannot write to "
-                         "stdout: %s", strerror(errno));
+                snprintf(s->error, sizeof(s->error),
+                         "cannot write to "
+                         "stdout: %s",
+                         strerror(errno));
                 s->closing = 1;
                 want_write(s);
             }
@@ -471,27 +476,35 @@ refused(struct term_session *s, const char *path, const char *name)
 
     if (ctl_http(c, "GET", path, NULL, &resp) == CTL_OK) {
         if (resp.status == s->http_status) {
-            ctl_http_status_error(c, "terminal", &resp);   /* + 401/403 hint */
+            ctl_http_status_error(c, "terminal", &resp); /* + 401/403 hint */
             ctl_response_free(&resp);
             goto hint;
         }
         ctl_response_free(&resp);
     }
-    ctl_error(c, CTL_FAIL, "terminal: %s%s refused the WebSocket upgrade "
-              "with HTTP %ld", c->args.url, path, s->http_status);
+    ctl_error(c, CTL_FAIL,
+              "terminal: %s%s refused the WebSocket upgrade "
+              "with HTTP %ld",
+              c->args.url, path, s->http_status);
     ctl_auth_hint(c, s->http_status);
 hint:
     if (s->http_status == 403) {
-        fprintf(c->err, "wharfctl: a terminal needs the \"terminal\" scope "
-                "and sub \"%s\" or \"*\"\n", name);
+        fprintf(c->err,
+                "wharfctl: a terminal needs the \"terminal\" scope "
+                "and sub \"%s\" or \"*\"\n",
+                name);
     } else if (s->http_status == 404) {
-        fprintf(c->err, "wharfctl: see the known workers with `wharfctl "
+        fprintf(c->err,
+                "wharfctl: see the known workers with `wharfctl "
                 "workers list`\n");
     } else if (s->http_status == 502 || s->http_status == 504) {
-        fprintf(c->err, "wharfctl: the worker's agent does not answer; check "
-                "it with `wharfctl health --worker %s`\n", name);
+        fprintf(c->err,
+                "wharfctl: the worker's agent does not answer; check "
+                "it with `wharfctl health --worker %s`\n",
+                name);
     } else if (s->http_status == 503) {
-        fprintf(c->err, "wharfctl: the worker may be at its max_sessions; "
+        fprintf(c->err,
+                "wharfctl: the worker may be at its max_sessions; "
                 "see `wharfctl terminals`\n");
     }
     return CTL_FAIL;
@@ -524,41 +537,45 @@ run_session(struct term_session *s, const char *name)
     if (ctl_tty_size(&s->tty, &cols, &rows) == 0) {
         s->cols = cols;
         s->rows = rows;
-        snprintf(path, sizeof(path), "%s/api/workers/%s/terminal?cols=%u&rows=%u",
-                 target.base, name, cols > CTL_TTY_MAX_COLS ? CTL_TTY_MAX_COLS
-                 : cols, rows > CTL_TTY_MAX_ROWS ? CTL_TTY_MAX_ROWS : rows);
+        snprintf(path, sizeof(path),
+                 "%s/api/workers/%s/terminal?cols=%u&rows=%u", target.base,
+                 name, cols > CTL_TTY_MAX_COLS ? CTL_TTY_MAX_COLS : cols,
+                 rows > CTL_TTY_MAX_ROWS ? CTL_TTY_MAX_ROWS : rows);
     } else {
         snprintf(path, sizeof(path), "%s/api/workers/%s/terminal", target.base,
                  name);
     }
 
-    lws_set_log_level(0, NULL);         /* nothing from lws on a raw tty */
+    lws_set_log_level(0, NULL); /* nothing from lws on a raw tty */
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = term_protocols;
     info.user = s;
     info.pt_serv_buf_size = CTL_TERM_LWS_BUF;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
-                   | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+        | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.gid = (gid_t) -1;
     info.uid = (uid_t) -1;
     s->cx = lws_create_context(&info);
     if (s->cx == NULL) {
-        return ctl_error(c, CTL_FAIL, "terminal: cannot initialise "
+        return ctl_error(c, CTL_FAIL,
+                         "terminal: cannot initialise "
                          "libwebsockets");
     }
     info.vhost_name = "wharfctl";
     s->vh = lws_create_vhost(s->cx, &info);
     if (s->vh == NULL) {
         lws_context_destroy(s->cx);
-        return ctl_error(c, CTL_FAIL, "terminal: cannot initialise "
+        return ctl_error(c, CTL_FAIL,
+                         "terminal: cannot initialise "
                          "libwebsockets");
     }
     /* lws closes what it adopts: it gets its own descriptor of the pipe. */
     fd.filefd = fcntl(s->tty.sig_pipe[0], F_DUPFD_CLOEXEC, 3);
-    s->sig = fd.filefd < 0 ? NULL
-             : lws_adopt_descriptor_vhost(s->vh, LWS_ADOPT_RAW_FILE_DESC, fd,
-                                          "wharfctl-fd", NULL);
+    s->sig = fd.filefd < 0
+        ? NULL
+        : lws_adopt_descriptor_vhost(s->vh, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                     "wharfctl-fd", NULL);
     if (s->sig == NULL && fd.filefd >= 0) {
         close(fd.filefd);
     }
@@ -577,7 +594,8 @@ run_session(struct term_session *s, const char *name)
     ci.pwsi = &s->ws;
     if (s->sig == NULL || lws_client_connect_via_info(&ci) == NULL) {
         if (s->error[0] == '\0') {
-            snprintf(s->error, sizeof(s->error), "cannot start the "
+            snprintf(s->error, sizeof(s->error),
+                     "cannot start the "
                      "connection");
         }
         s->done = 1;
@@ -604,20 +622,26 @@ run_session(struct term_session *s, const char *name)
         return refused(s, path, name);
     }
     if (!s->established) {
-        return ctl_error(c, CTL_FAIL, "terminal: cannot reach %s: %s; is the "
+        return ctl_error(c, CTL_FAIL,
+                         "terminal: cannot reach %s: %s; is the "
                          "orchestrator's nginx running there? Set --url or "
-                         "WHARF_URL to its address", c->args.url,
+                         "WHARF_URL to its address",
+                         c->args.url,
                          s->error[0] ? s->error : "connection failed");
     }
     if (s->error[0] != '\0') {
         return ctl_error(c, CTL_FAIL, "terminal: %s", s->error);
     }
     if (s->close_code != 0 && s->close_code != 1000) {
-        return ctl_error(c, CTL_FAIL, "terminal: %s closed the session (code "
-                         "%d) before the shell exited", name, s->close_code);
+        return ctl_error(c, CTL_FAIL,
+                         "terminal: %s closed the session (code "
+                         "%d) before the shell exited",
+                         name, s->close_code);
     }
-    return ctl_error(c, CTL_FAIL, "terminal: the connection to %s ended "
-                     "before the shell exited", name);
+    return ctl_error(c, CTL_FAIL,
+                     "terminal: the connection to %s ended "
+                     "before the shell exited",
+                     name);
 }
 
 int
@@ -636,12 +660,15 @@ ctl_cmd_terminal(struct ctl *c, int argc, char **argv)
         return rc;
     }
     if (npos != 1) {
-        return ctl_error(c, CTL_USAGE, "terminal: missing worker NAME (see "
+        return ctl_error(c, CTL_USAGE,
+                         "terminal: missing worker NAME (see "
                          "wharfctl terminal --help)");
     }
     if (!wharf_name_valid(pos[0], strlen(pos[0]))) {
-        return ctl_error(c, CTL_USAGE, "terminal: '%s' is not a worker name "
-                         "(^[a-z0-9][a-z0-9-]{0,62}$)", pos[0]);
+        return ctl_error(c, CTL_USAGE,
+                         "terminal: '%s' is not a worker name "
+                         "(^[a-z0-9][a-z0-9-]{0,62}$)",
+                         pos[0]);
     }
 
     memset(&s, 0, sizeof(s));
@@ -653,7 +680,8 @@ ctl_cmd_terminal(struct ctl *c, int argc, char **argv)
     if (s.out_fd < 0) {
         return ctl_error(c, CTL_FAIL, "terminal: stdout is not a file");
     }
-    if (ctl_tty_init(&s.tty, STDIN_FILENO) != 0 || ctl_tty_signals(&s.tty) != 0) {
+    if (ctl_tty_init(&s.tty, STDIN_FILENO) != 0
+        || ctl_tty_signals(&s.tty) != 0) {
         ctl_tty_done(&s.tty);
         return ctl_error(c, CTL_FAIL, "terminal: cannot set up signals: %s",
                          strerror(errno));

@@ -15,10 +15,14 @@ static const char terminals_usage[] =
     "`wharfctl terminal NAME`. Needs a token with the \"read\" scope.\n";
 
 static const struct ctl_column terminal_columns[] = {
-    { "WORKER", "worker" }, { "CONTAINER", "container" },
-    { "HEALTH", "health.status" }, { "SESSIONS", "sessions" },
-    { "MAX_SESSIONS", "max_sessions" }, { "PATH", "path" },
-    { "CHECKED_AT", "health.checked_at" }, { "ERROR", "health.error" },
+    { "WORKER", "worker" },
+    { "CONTAINER", "container" },
+    { "HEALTH", "health.status" },
+    { "SESSIONS", "sessions" },
+    { "MAX_SESSIONS", "max_sessions" },
+    { "PATH", "path" },
+    { "CHECKED_AT", "health.checked_at" },
+    { "ERROR", "health.error" },
     { NULL, NULL }
 };
 
@@ -32,11 +36,9 @@ int
 ctl_cmd_terminals(struct ctl *c, int argc, char **argv)
 {
     const char *worker = NULL, *status = NULL, *pos[1];
-    const struct ctl_flag flags[] = {
-        { "--worker", 1, &worker, NULL },
-        { "--status", 1, &status, NULL },
-        { NULL, 0, NULL, NULL }
-    };
+    const struct ctl_flag flags[] = { { "--worker", 1, &worker, NULL },
+                                      { "--status", 1, &status, NULL },
+                                      { NULL, 0, NULL, NULL } };
     char path[160];
     int rc, npos;
 
@@ -49,19 +51,22 @@ ctl_cmd_terminals(struct ctl *c, int argc, char **argv)
         return rc;
     }
     if (worker != NULL && !wharf_name_valid(worker, strlen(worker))) {
-        return ctl_error(c, CTL_USAGE, "terminals: --worker '%s' is not a "
-                         "worker name", worker);
+        return ctl_error(c, CTL_USAGE,
+                         "terminals: --worker '%s' is not a "
+                         "worker name",
+                         worker);
     }
     if (status != NULL && strcmp(status, "healthy") != 0
-        && strcmp(status, "unhealthy") != 0)
-    {
-        return ctl_error(c, CTL_USAGE, "terminals: --status %s: must be "
-                         "healthy or unhealthy", status);
+        && strcmp(status, "unhealthy") != 0) {
+        return ctl_error(c, CTL_USAGE,
+                         "terminals: --status %s: must be "
+                         "healthy or unhealthy",
+                         status);
     }
     /* Names and statuses are checked: nothing here needs escaping. */
     snprintf(path, sizeof(path), "/api/terminals%s%s%s%s%s",
-             worker || status ? "?" : "",
-             worker ? "worker=" : "", worker ? worker : "",
+             worker || status ? "?" : "", worker ? "worker=" : "",
+             worker ? worker : "",
              worker && status ? "&status=" : (status ? "status=" : ""),
              status ? status : "");
     return ctl_rest_show(c, "terminals", path, terminals_table);

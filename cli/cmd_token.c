@@ -19,7 +19,7 @@
 #include "token.h"
 
 /* Longest lifetime a token may be given: a year and a day. */
-#define CTL_TOKEN_TTL_MAX (366LL * 86400)
+#define CTL_TOKEN_TTL_MAX     (366LL * 86400)
 #define CTL_TOKEN_TTL_DEFAULT "1h"
 /* Largest key file read; a P-256 PEM key is ~250 bytes. */
 #define CTL_KEY_FILE_MAX 16384
@@ -40,7 +40,8 @@ static const char token_usage[] =
     "                  keys init)\n"
     "\n"
     "--format raw prints the token alone, for scripts:\n"
-    "  export WHARF_TOKEN=$(wharfctl token issue --format raw --key k/private.pem \\\n"
+    "  export WHARF_TOKEN=$(wharfctl token issue --format raw --key "
+    "k/private.pem \\\n"
     "      --sub '*' --scope 'read control terminal')\n";
 
 /* Reads a whole (small) file; malloc'd, NUL-terminated. */
@@ -79,12 +80,9 @@ token_issue(struct ctl *c, int argc, char **argv)
     const char *sub = NULL, *scope = NULL, *ttl = CTL_TOKEN_TTL_DEFAULT;
     const char *aud = NULL, *key = getenv("WHARF_KEY"), *why = NULL, *pos[1];
     const struct ctl_flag flags[] = {
-        { "--sub", 1, &sub, NULL },
-        { "--scope", 1, &scope, NULL },
-        { "--ttl", 1, &ttl, NULL },
-        { "--aud", 1, &aud, NULL },
-        { "--key", 1, &key, NULL },
-        { NULL, 0, NULL, NULL }
+        { "--sub", 1, &sub, NULL }, { "--scope", 1, &scope, NULL },
+        { "--ttl", 1, &ttl, NULL }, { "--aud", 1, &aud, NULL },
+        { "--key", 1, &key, NULL }, { NULL, 0, NULL, NULL }
     };
     struct wharf_claims claims;
     char scopes_text[128], expires[32], *pem, *token, *raw;
@@ -104,38 +102,47 @@ token_issue(struct ctl *c, int argc, char **argv)
     }
     memset(&claims, 0, sizeof(claims));
     if (sub == NULL || scope == NULL) {
-        return ctl_error(c, CTL_USAGE, "token issue: --sub and --scope are "
+        return ctl_error(c, CTL_USAGE,
+                         "token issue: --sub and --scope are "
                          "required (see wharfctl token issue --help)");
     }
     if (strcmp(sub, "*") != 0 && !wharf_name_valid(sub, strlen(sub))) {
-        return ctl_error(c, CTL_USAGE, "token issue: --sub '%s' is neither a "
+        return ctl_error(c, CTL_USAGE,
+                         "token issue: --sub '%s' is neither a "
                          "worker name (^[a-z0-9][a-z0-9-]{0,62}$) nor '*'",
                          sub);
     }
     if (aud != NULL && !wharf_name_valid(aud, strlen(aud))) {
-        return ctl_error(c, CTL_USAGE, "token issue: --aud '%s' is not a "
-                         "worker name", aud);
+        return ctl_error(c, CTL_USAGE,
+                         "token issue: --aud '%s' is not a "
+                         "worker name",
+                         aud);
     }
     if (wharf_scopes_parse(scope, &claims.scopes, &why) != 0
-        || claims.scopes == 0)
-    {
-        return ctl_error(c, CTL_USAGE, "token issue: --scope \"%s\": %s",
-                         scope, why != NULL ? why : "no scope (known: ingest "
-                         "read control terminal admin)");
+        || claims.scopes == 0) {
+        return ctl_error(c, CTL_USAGE, "token issue: --scope \"%s\": %s", scope,
+                         why != NULL ? why
+                                     : "no scope (known: ingest "
+                                       "read control terminal admin)");
     }
     if (ctl_parse_duration(ttl, CTL_TOKEN_TTL_MAX, &secs) != 0) {
-        return ctl_error(c, CTL_USAGE, "token issue: --ttl %s: not a duration "
-                         "from 1s to 366d (e.g. 90s, 15m, 12h, 7d)", ttl);
+        return ctl_error(c, CTL_USAGE,
+                         "token issue: --ttl %s: not a duration "
+                         "from 1s to 366d (e.g. 90s, 15m, 12h, 7d)",
+                         ttl);
     }
     if (key == NULL || *key == '\0') {
-        return ctl_error(c, CTL_USAGE, "token issue: no private key: pass "
+        return ctl_error(c, CTL_USAGE,
+                         "token issue: no private key: pass "
                          "--key FILE or set WHARF_KEY (wharfctl keys init "
                          "makes one)");
     }
     pem = read_small(key, CTL_KEY_FILE_MAX, &pem_len, &err);
     if (pem == NULL) {
-        return ctl_error(c, CTL_FAIL, "token issue: cannot read the key %s: "
-                         "%s", key, strerror(err));
+        return ctl_error(c, CTL_FAIL,
+                         "token issue: cannot read the key %s: "
+                         "%s",
+                         key, strerror(err));
     }
 
     snprintf(claims.sub, sizeof(claims.sub), "%s", sub);
@@ -144,8 +151,8 @@ token_issue(struct ctl *c, int argc, char **argv)
     }
     claims.iat = time(NULL);
     claims.exp = claims.iat + (time_t) secs;
-    token = wharf_token_sign(&claims, (const unsigned char *) pem, pem_len,
-                             &why);
+    token =
+        wharf_token_sign(&claims, (const unsigned char *) pem, pem_len, &why);
     memset(pem, 0, pem_len);
     free(pem);
     if (token == NULL) {
@@ -155,10 +162,10 @@ token_issue(struct ctl *c, int argc, char **argv)
     wharf_scopes_format(claims.scopes, scopes_text, sizeof(scopes_text));
     gmtime_r(&claims.exp, &tm);
     strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    v = json_pack("{s:s,s:s,s:s,s:s*,s:I,s:I,s:s}", "token", token,
-                  "sub", claims.sub, "scope", scopes_text,
-                  "aud", aud, "iat", (json_int_t) claims.iat,
-                  "exp", (json_int_t) claims.exp, "expires", expires);
+    v = json_pack("{s:s,s:s,s:s,s:s*,s:I,s:I,s:s}", "token", token, "sub",
+                  claims.sub, "scope", scopes_text, "aud", aud, "iat",
+                  (json_int_t) claims.iat, "exp", (json_int_t) claims.exp,
+                  "expires", expires);
     raw = malloc(strlen(token) + 2);
     if (v == NULL || raw == NULL) {
         free(raw);
@@ -168,8 +175,8 @@ token_issue(struct ctl *c, int argc, char **argv)
     }
     sprintf(raw, "%s\n", token);
     if (c->args.format == CTL_FORMAT_TABLE) {
-        static const char *const cols[] = { "sub", "scope", "aud", "expires",
-                                            "token", NULL };
+        static const char *const cols[] = { "sub",     "scope", "aud",
+                                            "expires", "token", NULL };
         ctl_print_table(c, v, cols);
     } else {
         ctl_output(c, v, raw, strlen(raw), NULL);
@@ -184,7 +191,8 @@ int
 ctl_cmd_token(struct ctl *c, int argc, char **argv)
 {
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE, "token: missing subcommand: issue (see "
+        return ctl_error(c, CTL_USAGE,
+                         "token: missing subcommand: issue (see "
                          "wharfctl token --help)");
     }
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
@@ -194,6 +202,8 @@ ctl_cmd_token(struct ctl *c, int argc, char **argv)
     if (strcmp(argv[1], "issue") == 0) {
         return token_issue(c, argc - 1, argv + 1);
     }
-    return ctl_error(c, CTL_USAGE, "token: unknown subcommand '%s' (see "
-                     "wharfctl token --help)", argv[1]);
+    return ctl_error(c, CTL_USAGE,
+                     "token: unknown subcommand '%s' (see "
+                     "wharfctl token --help)",
+                     argv[1]);
 }

@@ -5,10 +5,9 @@
 
 #include "output.h"
 
-static const char version_usage[] =
-    "usage: wharfctl version\n"
-    "\n"
-    "Prints wharfctl's version.\n";
+static const char version_usage[] = "usage: wharfctl version\n"
+                                    "\n"
+                                    "Prints wharfctl's version.\n";
 
 int
 ctl_cmd_version(struct ctl *c, int argc, char **argv)

@@ -25,7 +25,8 @@ static const char workers_usage[] =
     "per worker; raw the answer as received.\n";
 
 static const struct ctl_column registry_columns[] = {
-    { "NAME", "name" }, { "CONTAINER", "container" },
+    { "NAME", "name" },
+    { "CONTAINER", "container" },
     { "UPSTREAM", "upstream.servers" },
     { "TERMINAL", "health.terminal.status" },
     { "WEBSOCKET", "health.websocket.status" },
@@ -36,9 +37,12 @@ static const struct ctl_column registry_columns[] = {
 };
 
 static const struct ctl_column seen_columns[] = {
-    { "NAME", "name" }, { "CONTAINER", "containerName" },
-    { "AGENT_VERSION", "agentVersion" }, { "STATUS", "status" },
-    { "LAST_SEEN", "lastSeen" }, { "FIRST_SEEN", "firstSeen" },
+    { "NAME", "name" },
+    { "CONTAINER", "containerName" },
+    { "AGENT_VERSION", "agentVersion" },
+    { "STATUS", "status" },
+    { "LAST_SEEN", "lastSeen" },
+    { "FIRST_SEEN", "firstSeen" },
     { NULL, NULL }
 };
 
@@ -61,8 +65,10 @@ workers_seen(struct ctl *c)
     }
     workers = json_object_get(result, "workers");
     if (!json_is_array(workers)) {
-        rc = ctl_error(c, CTL_FAIL, "workers seen: %s: result has no "
-                       "'workers' list", resp.url);
+        rc = ctl_error(c, CTL_FAIL,
+                       "workers seen: %s: result has no "
+                       "'workers' list",
+                       resp.url);
     } else if (c->args.format == CTL_FORMAT_TABLE) {
         ctl_print_columns(c, workers, seen_columns);
     } else {
@@ -81,7 +87,8 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
     int rc, npos, want;
 
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE, "workers: missing subcommand: list, "
+        return ctl_error(c, CTL_USAGE,
+                         "workers: missing subcommand: list, "
                          "get or seen (see wharfctl workers --help)");
     }
     sub = argv[1];
@@ -90,10 +97,11 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
         return CTL_OK;
     }
     if (strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0
-        && strcmp(sub, "seen") != 0)
-    {
-        return ctl_error(c, CTL_USAGE, "workers: unknown subcommand '%s' (see "
-                         "wharfctl workers --help)", sub);
+        && strcmp(sub, "seen") != 0) {
+        return ctl_error(c, CTL_USAGE,
+                         "workers: unknown subcommand '%s' (see "
+                         "wharfctl workers --help)",
+                         sub);
     }
     snprintf(what, sizeof(what), "workers %s", sub);
     want = strcmp(sub, "get") == 0 ? 1 : 0;
@@ -112,12 +120,15 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
         return ctl_rest_show(c, what, "/api/workers", registry_table);
     }
     if (npos != 1) {
-        return ctl_error(c, CTL_USAGE, "workers get: missing NAME (see "
+        return ctl_error(c, CTL_USAGE,
+                         "workers get: missing NAME (see "
                          "wharfctl workers --help)");
     }
     if (!wharf_name_valid(pos[0], strlen(pos[0]))) {
-        return ctl_error(c, CTL_USAGE, "workers get: '%s' is not a worker "
-                         "name (^[a-z0-9][a-z0-9-]{0,62}$)", pos[0]);
+        return ctl_error(c, CTL_USAGE,
+                         "workers get: '%s' is not a worker "
+                         "name (^[a-z0-9][a-z0-9-]{0,62}$)",
+                         pos[0]);
     }
     snprintf(path, sizeof(path), "/api/workers/%s", pos[0]);
     return ctl_rest_show(c, what, path, registry_table);

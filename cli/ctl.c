@@ -7,13 +7,16 @@
 #include <string.h>
 
 static const char ctl_usage[] =
-    "usage: wharfctl [--url URL] [--token T] [--format json|table|raw] COMMAND ...\n"
+    "usage: wharfctl [--url URL] [--token T] [--format json|table|raw] COMMAND "
+    "...\n"
     "\n"
     "Operator CLI of the wharf orchestrator.\n"
     "\n"
     "commands:\n"
-    "  health [--worker NAME]       live health checks of the workers and wharfd\n"
-    "  workers list|get NAME|seen   the gateway's registry; wharfd's heartbeats\n"
+    "  health [--worker NAME]       live health checks of the workers and "
+    "wharfd\n"
+    "  workers list|get NAME|seen   the gateway's registry; wharfd's "
+    "heartbeats\n"
     "  terminals                    every worker's terminal, health, sessions\n"
     "  terminal NAME                a shell in worker NAME, on this terminal\n"
     "  process list|status|start|stop|restart    supervised processes\n"
@@ -29,7 +32,8 @@ static const char ctl_usage[] =
     "  --url URL       the orchestrator's nginx (default $WHARF_URL, else\n"
     "                  " CTL_DEFAULT_URL ")\n"
     "  --token T       bearer token (default $WHARF_TOKEN)\n"
-    "  --format F      json (default, pretty-printed), table (aligned columns)\n"
+    "  --format F      json (default, pretty-printed), table (aligned "
+    "columns)\n"
     "                  or raw (the body as received)\n"
     "\n"
     "Every command takes --help. Exit status: 0 success, 1 failed operation,\n"
@@ -41,16 +45,11 @@ struct ctl_command {
 };
 
 static const struct ctl_command commands[] = {
-    { "health",  ctl_cmd_health },
-    { "workers", ctl_cmd_workers },
-    { "terminal", ctl_cmd_terminal },
-    { "terminals", ctl_cmd_terminals },
-    { "process", ctl_cmd_process },
-    { "errors",  ctl_cmd_errors },
-    { "logs",    ctl_cmd_logs },
-    { "keys",    ctl_cmd_keys },
-    { "token",   ctl_cmd_token },
-    { "rpc",     ctl_cmd_rpc },
+    { "health", ctl_cmd_health },     { "workers", ctl_cmd_workers },
+    { "terminal", ctl_cmd_terminal }, { "terminals", ctl_cmd_terminals },
+    { "process", ctl_cmd_process },   { "errors", ctl_cmd_errors },
+    { "logs", ctl_cmd_logs },         { "keys", ctl_cmd_keys },
+    { "token", ctl_cmd_token },       { "rpc", ctl_cmd_rpc },
     { "version", ctl_cmd_version },
 };
 
@@ -109,8 +108,7 @@ ctl_main(int argc, char **argv, FILE *out, FILE *err)
         return CTL_USAGE;
     }
     if (strcmp(c.args.argv[0], "-h") == 0
-        || strcmp(c.args.argv[0], "--help") == 0)
-    {
+        || strcmp(c.args.argv[0], "--help") == 0) {
         fputs(ctl_usage, out);
         return CTL_OK;
     }

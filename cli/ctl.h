@@ -27,30 +27,30 @@ enum ctl_status {
     CTL_OK = 0,
     CTL_FAIL = 1,
     CTL_USAGE = 2,
-    CTL_HELP = -1       /* internal: --help was asked, print and exit 0 */
+    CTL_HELP = -1 /* internal: --help was asked, print and exit 0 */
 };
 
 enum ctl_format {
-    CTL_FORMAT_JSON = 0,    /* the default: pretty-printed JSON */
-    CTL_FORMAT_TABLE,       /* aligned columns */
-    CTL_FORMAT_RAW          /* the response body as received */
+    CTL_FORMAT_JSON = 0, /* the default: pretty-printed JSON */
+    CTL_FORMAT_TABLE,    /* aligned columns */
+    CTL_FORMAT_RAW       /* the response body as received */
 };
 
 /* The command line with the global options taken out. */
 struct ctl_args {
     const char *url;
-    const char *token;          /* NULL: no Authorization header */
+    const char *token; /* NULL: no Authorization header */
     enum ctl_format format;
-    int argc;                   /* the command and its own arguments */
+    int argc; /* the command and its own arguments */
     char **argv;
 };
 
 /* The program's one context, passed to every command. */
 struct ctl {
     struct ctl_args args;
-    FILE *out;                  /* results */
-    FILE *err;                  /* messages */
-    CURL *curl;                 /* made on first use, reused */
+    FILE *out;  /* results */
+    FILE *err;  /* messages */
+    CURL *curl; /* made on first use, reused */
 };
 
 /* Runs wharfctl; returns the exit status. main.c only calls this, so
@@ -67,7 +67,7 @@ int ctl_args_parse(struct ctl_args *a, int argc, char **argv,
 /* One flag of a command. A flag with a value sets *value; one without
  * sets *set to 1. */
 struct ctl_flag {
-    const char *name;           /* "--worker" */
+    const char *name; /* "--worker" */
     int takes_value;
     const char **value;
     int *set;
@@ -80,8 +80,8 @@ struct ctl_flag {
  * CTL_OK, CTL_HELP, or CTL_USAGE with a message naming the command.
  */
 int ctl_flags_parse(struct ctl *c, const char *cmd, int argc, char **argv,
-                    const struct ctl_flag *flags, const char **pos,
-                    int *npos, int max_pos);
+                    const struct ctl_flag *flags, const char **pos, int *npos,
+                    int max_pos);
 
 /* A duration: digits and an optional unit s, m, h or d ("90s", "15m",
  * "12h", "7d"; no unit: seconds), from 1 s to max seconds. 0, or -1 when

@@ -21,7 +21,7 @@ http_collect(char *ptr, size_t size, size_t nmemb, void *arg)
 
     if (b->len + n > CTL_BODY_MAX) {
         b->too_large = 1;
-        return 0;               /* makes curl fail with a write error */
+        return 0; /* makes curl fail with a write error */
     }
     if (b->len + n + 1 > b->cap) {
         cap = b->cap ? b->cap : 16384;
@@ -62,8 +62,8 @@ http_hint(CURLcode rc)
 }
 
 int
-ctl_http(struct ctl *c, const char *method, const char *path,
-         const char *body, struct ctl_response *resp)
+ctl_http(struct ctl *c, const char *method, const char *path, const char *body,
+         struct ctl_response *resp)
 {
     char errbuf[CURL_ERROR_SIZE], auth[4096];
     struct curl_slist *headers = NULL;
@@ -74,13 +74,13 @@ ctl_http(struct ctl *c, const char *method, const char *path,
     memset(resp, 0, sizeof(*resp));
     baselen = strlen(c->args.url);
     while (baselen > 0 && c->args.url[baselen - 1] == '/') {
-        baselen--;              /* "http://h:8080/" + "/rpc" */
+        baselen--; /* "http://h:8080/" + "/rpc" */
     }
     if (baselen + strlen(path) >= sizeof(resp->url)) {
         return ctl_error(c, CTL_USAGE, "URL too long: %s", c->args.url);
     }
     memcpy(resp->url, c->args.url, baselen);
-    strcpy(resp->url + baselen, path);          /* length checked above */
+    strcpy(resp->url + baselen, path); /* length checked above */
 
     if (c->curl == NULL && (c->curl = curl_easy_init()) == NULL) {
         return ctl_error(c, CTL_FAIL, "cannot initialise libcurl");
@@ -92,8 +92,7 @@ ctl_http(struct ctl *c, const char *method, const char *path,
         if (strlen(c->args.token) + 32 > sizeof(auth)) {
             return ctl_error(c, CTL_USAGE, "--token: too long");
         }
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-                 c->args.token);
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->args.token);
         headers = curl_slist_append(headers, auth);
     }
     headers = curl_slist_append(headers, "Accept: application/json");
@@ -110,7 +109,8 @@ ctl_http(struct ctl *c, const char *method, const char *path,
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_collect);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, (long) CTL_CONNECT_TIMEOUT_S);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
+                     (long) CTL_CONNECT_TIMEOUT_S);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, (long) CTL_TOTAL_TIMEOUT_S);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     /* Only the orchestrator's own protocols; no redirects followed, so a
@@ -124,13 +124,14 @@ ctl_http(struct ctl *c, const char *method, const char *path,
     if (rc != CURLE_OK) {
         free(buf.data);
         if (buf.too_large) {
-            return ctl_error(c, CTL_FAIL, "%s %s: response larger than %lu "
-                             "bytes", method, resp->url, CTL_BODY_MAX);
+            return ctl_error(c, CTL_FAIL,
+                             "%s %s: response larger than %lu "
+                             "bytes",
+                             method, resp->url, CTL_BODY_MAX);
         }
-        return ctl_error(c, CTL_FAIL, "cannot reach %s (%s %s): %s; %s",
-                         c->args.url, method, path,
-                         errbuf[0] ? errbuf : curl_easy_strerror(rc),
-                         http_hint(rc));
+        return ctl_error(
+            c, CTL_FAIL, "cannot reach %s (%s %s): %s; %s", c->args.url, method,
+            path, errbuf[0] ? errbuf : curl_easy_strerror(rc), http_hint(rc));
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
     if (buf.data == NULL) {
@@ -156,11 +157,13 @@ void
 ctl_auth_hint(struct ctl *c, long status)
 {
     if (status == 401) {
-        fprintf(c->err, "wharfctl: %s; pass one with --token or WHARF_TOKEN "
-                "(wharfctl token issue mints one)\n", c->args.token
-                ? "the token was refused" : "no token was given");
+        fprintf(c->err,
+                "wharfctl: %s; pass one with --token or WHARF_TOKEN "
+                "(wharfctl token issue mints one)\n",
+                c->args.token ? "the token was refused" : "no token was given");
     } else if (status == 403) {
-        fprintf(c->err, "wharfctl: the token lacks the scope or the worker "
+        fprintf(c->err,
+                "wharfctl: the token lacks the scope or the worker "
                 "this needs (see wharfctl token issue --help)\n");
     }
 }
@@ -191,9 +194,8 @@ ctl_http_status_error(struct ctl *c, const char *what,
         if (resp->body[0] == '<') {
             n = 0;
         }
-        ctl_error(c, CTL_FAIL, "%s: HTTP %ld from %s%s%.*s", what,
-                  resp->status, resp->url, n > 0 ? ": " : "",
-                  n > 200 ? 200 : n, resp->body);
+        ctl_error(c, CTL_FAIL, "%s: HTTP %ld from %s%s%.*s", what, resp->status,
+                  resp->url, n > 0 ? ": " : "", n > 200 ? 200 : n, resp->body);
     }
     json_decref(root);
     ctl_auth_hint(c, resp->status);

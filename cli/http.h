@@ -18,9 +18,9 @@
 
 struct ctl_response {
     long status;
-    char *body;                 /* NUL-terminated, never NULL on success */
+    char *body; /* NUL-terminated, never NULL on success */
     size_t len;
-    char url[2048];             /* what was asked, for messages */
+    char url[2048]; /* what was asked, for messages */
 };
 
 /*

@@ -13,8 +13,9 @@
 void
 ctl_print_json(struct ctl *c, json_t *value)
 {
-    json_dumpf(value, c->out, JSON_INDENT(2) | JSON_ENCODE_ANY
-               | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
+    json_dumpf(value, c->out,
+               JSON_INDENT(2) | JSON_ENCODE_ANY
+                   | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
     fputc('\n', c->out);
 }
 
@@ -30,8 +31,9 @@ cell_text(json_t *v)
     } else if (json_is_string(v)) {
         s = strdup(json_string_value(v));
     } else {
-        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY
-                          | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
+        s = json_dumps(v,
+                       JSON_COMPACT | JSON_ENCODE_ANY
+                           | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
     }
     for (p = s; p && *p; p++) {
         if ((unsigned char) *p < 0x20 || *p == 0x7f) {
@@ -69,8 +71,9 @@ header_text(const char *key)
         if (key[i] >= 'A' && key[i] <= 'Z' && i > 0 && key[i - 1] != '_') {
             *p++ = '_';
         }
-        *p++ = (key[i] >= 'a' && key[i] <= 'z') ? (char) (key[i] - 32)
-                                                : (key[i] == '-' ? '_' : key[i]);
+        *p++ = (key[i] >= 'a' && key[i] <= 'z')
+            ? (char) (key[i] - 32)
+            : (key[i] == '-' ? '_' : key[i]);
     }
     *p = '\0';
     return h;
@@ -84,7 +87,7 @@ print_grid(struct ctl *c, char **cells, size_t nrows, size_t ncols)
 
     width = calloc(ncols, sizeof(*width));
     for (r = 0; width == NULL && r < nrows * ncols; r++) {
-        free(cells[r]);         /* out of memory: print nothing */
+        free(cells[r]); /* out of memory: print nothing */
     }
     if (width == NULL) {
         return;
@@ -103,8 +106,8 @@ print_grid(struct ctl *c, char **cells, size_t nrows, size_t ncols)
 
             fputs(s, c->out);
             if (k + 1 < ncols) {
-                fprintf(c->out, "%*s", (int) (width[k] - text_width(s)
-                                              + CTL_COLUMN_GAP), "");
+                fprintf(c->out, "%*s",
+                        (int) (width[k] - text_width(s) + CTL_COLUMN_GAP), "");
             }
             free(cells[r * ncols + k]);
         }
@@ -143,7 +146,7 @@ all_scalars(json_t *obj)
     const char *key;
     json_t *v;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach (obj, key, v) {
         (void) key;
         if (json_is_object(v) || json_is_array(v)) {
             return 0;
@@ -180,7 +183,7 @@ table_shape(json_t *value, const char *const *columns, json_t **rows,
 
     /* {"workers":[...]}: a list result, shown as the list. */
     if (json_is_object(value) && json_object_size(value) == 1) {
-        json_object_foreach(value, key, v) {
+        json_object_foreach (value, key, v) {
             if (json_is_array(v)) {
                 return table_shape(v, columns, rows, keys);
             }
@@ -188,10 +191,9 @@ table_shape(json_t *value, const char *const *columns, json_t **rows,
     }
 
     if (json_is_array(value) && json_array_size(value) > 0
-        && !json_is_object(json_array_get(value, 0)))
-    {
+        && !json_is_object(json_array_get(value, 0))) {
         *rows = json_array();
-        json_array_foreach(value, i, v) {
+        json_array_foreach (value, i, v) {
             json_array_append_new(*rows, json_pack("{s:O}", "value", v));
         }
         *keys = json_pack("[s]", "value");
@@ -200,9 +202,9 @@ table_shape(json_t *value, const char *const *columns, json_t **rows,
 
     if (json_is_object(value) && !all_scalars(value)) {
         *rows = json_array();
-        json_object_foreach(value, key, v) {
-            json_array_append_new(*rows, json_pack("{s:s,s:O}", "key", key,
-                                                   "value", v));
+        json_object_foreach (value, key, v) {
+            json_array_append_new(
+                *rows, json_pack("{s:s,s:O}", "key", key, "value", v));
         }
         *keys = json_pack("[s,s]", "key", "value");
         return 0;
@@ -220,8 +222,8 @@ table_shape(json_t *value, const char *const *columns, json_t **rows,
         add_key(*keys, columns[i]);
     }
     if (columns == NULL) {
-        json_array_foreach(*rows, i, row) {
-            json_object_foreach(row, key, v) {
+        json_array_foreach (*rows, i, row) {
+            json_object_foreach (row, key, v) {
                 add_key(*keys, key);
             }
         }
@@ -282,13 +284,13 @@ column_text(json_t *v)
     if (!json_is_array(v) || json_array_size(v) == 0) {
         return cell_text(v);
     }
-    json_array_foreach(v, i, e) {
+    json_array_foreach (v, i, e) {
         if (json_is_object(e) || json_is_array(e)) {
             return cell_text(v);
         }
     }
     s = calloc(1, 1);
-    json_array_foreach(v, i, e) {
+    json_array_foreach (v, i, e) {
         part = cell_text(e);
         if (s == NULL || part == NULL) {
             free(part);

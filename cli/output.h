@@ -18,8 +18,8 @@
  * columns: the keys to show, in order, for a table of objects (NULL:
  * every key, in order of first appearance).
  */
-void ctl_output(struct ctl *c, json_t *value, const char *raw,
-                size_t raw_len, const char *const *columns);
+void ctl_output(struct ctl *c, json_t *value, const char *raw, size_t raw_len,
+                const char *const *columns);
 
 void ctl_print_json(struct ctl *c, json_t *value);
 

@@ -23,17 +23,17 @@ rest_get(struct ctl *c, const char *what, const char *path,
     if (c->args.format == CTL_FORMAT_RAW) {
         ctl_output(c, value, resp.body, resp.len, columns);
     } else if (value != NULL
-               && (ok || !json_is_object(json_object_get(value, "error"))))
-    {
+               && (ok || !json_is_object(json_object_get(value, "error")))) {
         if (table != NULL && c->args.format == CTL_FORMAT_TABLE) {
             table(c, value);
         } else {
             ctl_output(c, value, resp.body, resp.len, columns);
         }
     } else if (ok) {
-        rc = ctl_error(c, CTL_FAIL, "%s: %s answered %ld but not with JSON "
-                       "(use --format raw to see it)", what, resp.url,
-                       resp.status);
+        rc = ctl_error(c, CTL_FAIL,
+                       "%s: %s answered %ld but not with JSON "
+                       "(use --format raw to see it)",
+                       what, resp.url, resp.status);
     }
     if (!ok) {
         rc = ctl_http_status_error(c, what, &resp);

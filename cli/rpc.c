@@ -16,8 +16,8 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
 
     *result = NULL;
     memset(resp, 0, sizeof(*resp));
-    snprintf(full, sizeof(full), "%s%s", strchr(method, '.') ? "" : CTL_RPC_PREFIX,
-             method);
+    snprintf(full, sizeof(full), "%s%s",
+             strchr(method, '.') ? "" : CTL_RPC_PREFIX, method);
 
     req = json_pack("{s:s,s:s,s:i}", "jsonrpc", "2.0", "method", full, "id", 1);
     if (req != NULL && params != NULL) {
@@ -40,9 +40,10 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
         /* A JSON-RPC error, whatever the HTTP status (413 and 415 come with
          * one too): its code, message and data say more than the status. */
         data = json_object_get(error, "data");
-        datatext = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        ctl_error(c, CTL_FAIL, "%s: JSON-RPC error %" JSON_INTEGER_FORMAT
-                  ": %s%s%s", full,
+        datatext =
+            data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        ctl_error(c, CTL_FAIL,
+                  "%s: JSON-RPC error %" JSON_INTEGER_FORMAT ": %s%s%s", full,
                   json_integer_value(json_object_get(error, "code")),
                   json_string_value(json_object_get(error, "message"))
                       ? json_string_value(json_object_get(error, "message"))
@@ -55,10 +56,11 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
     } else if (resp->status < 200 || resp->status > 299) {
         rc = ctl_http_status_error(c, full, resp);
     } else if (!json_is_object(answer)
-               || json_object_get(answer, "result") == NULL)
-    {
-        rc = ctl_error(c, CTL_FAIL, "%s: %s did not answer with a JSON-RPC "
-                       "result", full, resp->url);
+               || json_object_get(answer, "result") == NULL) {
+        rc = ctl_error(c, CTL_FAIL,
+                       "%s: %s did not answer with a JSON-RPC "
+                       "result",
+                       full, resp->url);
     } else {
         *result = json_incref(json_object_get(answer, "result"));
         rc = CTL_OK;

@@ -15,9 +15,9 @@ clamp(unsigned v, unsigned max)
 size_t
 ctl_term_resize_msg(char *buf, size_t size, unsigned cols, unsigned rows)
 {
-    int n = snprintf(buf, size, "{\"type\":\"resize\",\"cols\":%u,\"rows\":%u}",
-                     clamp(cols, CTL_TTY_MAX_COLS),
-                     clamp(rows, CTL_TTY_MAX_ROWS));
+    int n =
+        snprintf(buf, size, "{\"type\":\"resize\",\"cols\":%u,\"rows\":%u}",
+                 clamp(cols, CTL_TTY_MAX_COLS), clamp(rows, CTL_TTY_MAX_ROWS));
 
     return n < 0 ? 0 : ((size_t) n >= size ? size - 1 : (size_t) n);
 }
@@ -37,8 +37,7 @@ ctl_term_parse(const char *text, size_t len, int *value)
             how = CTL_TERM_MSG_EXIT_CODE;
             *value = (int) (json_integer_value(code) & 0xff);
         } else if (json_is_integer(sig) && json_integer_value(sig) > 0
-                   && json_integer_value(sig) < 128)
-        {
+                   && json_integer_value(sig) < 128) {
             how = CTL_TERM_MSG_EXIT_SIGNAL;
             *value = (int) json_integer_value(sig);
         }

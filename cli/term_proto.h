@@ -34,9 +34,9 @@ size_t ctl_term_resize_msg(char *buf, size_t size, unsigned cols,
 
 /* What an agent's text frame said. */
 enum ctl_term_msg {
-    CTL_TERM_MSG_OTHER = 0,     /* not JSON, not ours, or unknown type */
-    CTL_TERM_MSG_EXIT_CODE,     /* *value = the exit status (0..255) */
-    CTL_TERM_MSG_EXIT_SIGNAL    /* *value = the signal number */
+    CTL_TERM_MSG_OTHER = 0,  /* not JSON, not ours, or unknown type */
+    CTL_TERM_MSG_EXIT_CODE,  /* *value = the exit status (0..255) */
+    CTL_TERM_MSG_EXIT_SIGNAL /* *value = the signal number */
 };
 
 enum ctl_term_msg ctl_term_parse(const char *text, size_t len, int *value);

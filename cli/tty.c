@@ -68,7 +68,7 @@ on_stop(int sig)
     if (t != NULL && t->raw && t->fd >= 0) {
         tcsetattr(t->fd, TCSADRAIN, &t->rawmode);
     }
-    on_signal(SIGWINCH);        /* the window may have changed meanwhile */
+    on_signal(SIGWINCH); /* the window may have changed meanwhile */
     errno = saved_errno;
 }
 
@@ -130,9 +130,8 @@ ctl_tty_size(const struct ctl_tty *t, unsigned *cols, unsigned *rows)
     size_t i;
 
     for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-        if (fds[i] >= 0 && ioctl(fds[i], TIOCGWINSZ, &ws) == 0
-            && ws.ws_col > 0 && ws.ws_row > 0)
-        {
+        if (fds[i] >= 0 && ioctl(fds[i], TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0
+            && ws.ws_row > 0) {
             *cols = ws.ws_col;
             *rows = ws.ws_row;
             return 0;
@@ -173,8 +172,7 @@ ctl_tty_signals(struct ctl_tty *t)
     if (handle(SIGWINCH, on_signal, SA_RESTART) != 0
         || handle(SIGCONT, on_signal, SA_RESTART) != 0
         || handle(SIGTSTP, on_stop, SA_RESTART) != 0
-        || handle(SIGPIPE, SIG_IGN, 0) != 0)
-    {
+        || handle(SIGPIPE, SIG_IGN, 0) != 0) {
         return -1;
     }
     return 0;

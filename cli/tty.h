@@ -31,17 +31,20 @@
 #include <termios.h>
 
 /* Signals that end the session in order (through the self-pipe). */
-#define CTL_TTY_QUIT_SIGNALS { SIGTERM, SIGHUP, SIGINT, SIGQUIT }
+#define CTL_TTY_QUIT_SIGNALS             \
+    {                                    \
+        SIGTERM, SIGHUP, SIGINT, SIGQUIT \
+    }
 
 struct ctl_tty {
-    int fd;                     /* the terminal (stdin), or -1: not a tty */
-    int raw;                    /* raw mode is on now */
-    int have_saved;             /* saved/saved_flags hold the original */
-    struct termios saved;       /* the terminal as we found it */
-    struct termios rawmode;     /* what ctl_tty_raw() sets */
-    int saved_flags;            /* fcntl(F_GETFL) as we found it */
-    int sig_pipe[2];            /* handlers write one byte per signal */
-    int handlers;               /* handlers installed */
+    int fd;                 /* the terminal (stdin), or -1: not a tty */
+    int raw;                /* raw mode is on now */
+    int have_saved;         /* saved/saved_flags hold the original */
+    struct termios saved;   /* the terminal as we found it */
+    struct termios rawmode; /* what ctl_tty_raw() sets */
+    int saved_flags;        /* fcntl(F_GETFL) as we found it */
+    int sig_pipe[2];        /* handlers write one byte per signal */
+    int handlers;           /* handlers installed */
 };
 
 /* fd is the terminal to drive (stdin); fine when it is not a tty (then

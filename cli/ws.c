@@ -23,15 +23,14 @@ ctl_ws_target(struct ctl *c, struct ctl_ws_target *t)
         || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
         || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
         || curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
-               != CURLUE_OK
-        || curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
-    {
+            != CURLUE_OK
+        || curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
         ctl_error(c, CTL_USAGE, "--url %s: not a URL wharfctl can use",
                   c->args.url);
         goto out;
     }
     n = strlen(host);
-    if (host[0] == '[' && n > 2) {      /* [::1] -> ::1 for the socket */
+    if (host[0] == '[' && n > 2) { /* [::1] -> ::1 for the socket */
         host[n - 1] = '\0';
         memmove(host, host + 1, n - 1);
     }
@@ -47,8 +46,8 @@ ctl_ws_target(struct ctl *c, struct ctl_ws_target *t)
     strcpy(t->base, path);
     t->port = atoi(port);
     t->tls = strcmp(scheme, "https") == 0;
-    snprintf(t->authority, sizeof(t->authority), strchr(t->host, ':')
-             ? "[%s]:%d" : "%s:%d", t->host, t->port);
+    snprintf(t->authority, sizeof(t->authority),
+             strchr(t->host, ':') ? "[%s]:%d" : "%s:%d", t->host, t->port);
     rc = CTL_OK;
 out:
     curl_free(scheme);
@@ -60,8 +59,8 @@ out:
 }
 
 int
-ctl_ws_add_authorization(struct lws *wsi, const char *authorization,
-                         void *in, size_t len)
+ctl_ws_add_authorization(struct lws *wsi, const char *authorization, void *in,
+                         size_t len)
 {
     unsigned char **p = (unsigned char **) in, *end = *p + len;
 
@@ -69,6 +68,8 @@ ctl_ws_add_authorization(struct lws *wsi, const char *authorization,
         return 0;
     }
     return lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-               (const unsigned char *) authorization,
-               (int) strlen(authorization), p, end) ? -1 : 0;
+                                        (const unsigned char *) authorization,
+                                        (int) strlen(authorization), p, end)
+        ? -1
+        : 0;
 }

@@ -18,12 +18,27 @@ wharf_duration_parse(const char *s, long long max, long long *secs)
         }
     }
     switch (*p) {
-    case '\0': unit = 1; break;
-    case 's': unit = 1; p++; break;
-    case 'm': unit = 60; p++; break;
-    case 'h': unit = 3600; p++; break;
-    case 'd': unit = 86400; p++; break;
-    default: return -1;
+    case '\0':
+        unit = 1;
+        break;
+    case 's':
+        unit = 1;
+        p++;
+        break;
+    case 'm':
+        unit = 60;
+        p++;
+        break;
+    case 'h':
+        unit = 3600;
+        p++;
+        break;
+    case 'd':
+        unit = 86400;
+        p++;
+        break;
+    default:
+        return -1;
     }
     if (*p != '\0' || n > (unsigned long long) (max / unit)) {
         return -1;

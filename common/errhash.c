@@ -84,7 +84,7 @@ static int
 is_word(unsigned char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || c == '_';
+        || c == '_';
 }
 
 /* Rule 1: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z at s[0..23]. */
@@ -98,7 +98,8 @@ match_iso_ms(const unsigned char *s, size_t left)
         return 0;
     }
     for (i = 0; i < sizeof(shape) - 1; i++) {
-        if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != (unsigned char) shape[i]) {
+        if (shape[i] == 'd' ? !is_digit(s[i])
+                            : s[i] != (unsigned char) shape[i]) {
             return 0;
         }
     }
@@ -205,8 +206,9 @@ pass_version(const unsigned char *s, size_t n, struct eh_buf *o)
 
     while (i < n) {
         if (n - i > 3 && s[i] == '?' && s[i + 1] == 'v' && s[i + 2] == '=') {
-            for (j = i + 3; j < n && (is_digit(s[j])
-                                      || (s[j] >= 'a' && s[j] <= 'f')); j++) {
+            for (j = i + 3;
+                 j < n && (is_digit(s[j]) || (s[j] >= 'a' && s[j] <= 'f'));
+                 j++) {
             }
             if (j > i + 3) {
                 EH_LIT(o, "?v=HASH");
@@ -227,19 +229,19 @@ space_len(const unsigned char *s, size_t left)
         return 1;
     }
     if (left >= 2 && s[0] == 0xC2 && s[1] == 0xA0) {
-        return 2;                                   /* U+00A0 */
+        return 2; /* U+00A0 */
     }
     if (left < 3) {
         return 0;
     }
-    if ((s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80)          /* U+1680 */
+    if ((s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) /* U+1680 */
         || (s[0] == 0xE2 && s[1] == 0x80
-            && ((s[2] >= 0x80 && s[2] <= 0x8A)      /* U+2000..U+200A */
-                || s[2] == 0xA8 || s[2] == 0xA9     /* U+2028, U+2029 */
-                || s[2] == 0xAF))                   /* U+202F */
-        || (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F)       /* U+205F */
-        || (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)       /* U+3000 */
-        || (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF))      /* U+FEFF */
+            && ((s[2] >= 0x80 && s[2] <= 0x8A)             /* U+2000..U+200A */
+                || s[2] == 0xA8 || s[2] == 0xA9            /* U+2028, U+2029 */
+                || s[2] == 0xAF))                          /* U+202F */
+        || (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F)  /* U+205F */
+        || (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)  /* U+3000 */
+        || (s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)) /* U+FEFF */
     {
         return 3;
     }
@@ -253,7 +255,7 @@ static void
 pass_space_cut(const unsigned char *s, size_t n, struct eh_buf *o)
 {
     size_t i = 0, w, units = 0, seq;
-    int pending = 0;        /* a space run waits for a non-space after it */
+    int pending = 0; /* a space run waits for a non-space after it */
 
     while (i < n && units < WHARF_ERRHASH_CLEAN_MAX) {
         w = space_len(s + i, n - i);
@@ -285,7 +287,7 @@ pass_space_cut(const unsigned char *s, size_t n, struct eh_buf *o)
             units++;
         }
         if (seq == 1) {
-            eh_put1(o, s + i);          /* ASCII: the common byte */
+            eh_put1(o, s + i); /* ASCII: the common byte */
         } else {
             eh_put(o, (const char *) s + i, seq);
         }
@@ -297,8 +299,8 @@ typedef void (*eh_pass_fn)(const unsigned char *, size_t, struct eh_buf *);
 
 /* The passes in the rules' order. */
 static const eh_pass_fn eh_passes[] = {
-    pass_timestamp, pass_unix_time, pass_line_col, pass_port,
-    pass_version, pass_space_cut,
+    pass_timestamp, pass_unix_time, pass_line_col,
+    pass_port,      pass_version,   pass_space_cut,
 };
 
 /*
@@ -312,11 +314,15 @@ static int
 eh_pass_is_identity(size_t p, const char *s, size_t n)
 {
     switch (p) {
-    case 0: return memchr(s, '-', n) == NULL;
+    case 0:
+        return memchr(s, '-', n) == NULL;
     case 2:
-    case 3: return memchr(s, ':', n) == NULL;
-    case 4: return memchr(s, '?', n) == NULL;
-    default: return 0;
+    case 3:
+        return memchr(s, ':', n) == NULL;
+    case 4:
+        return memchr(s, '?', n) == NULL;
+    default:
+        return 0;
     }
 }
 
@@ -437,11 +443,11 @@ wharf_errhash_js_number(double v, char *buf, size_t size)
         return;
     }
     if (v == 0) {
-        snprintf(buf, size, "0");           /* -0 too */
+        snprintf(buf, size, "0"); /* -0 too */
         return;
     }
     if (v == (double) (long long) v && v > -1e15 && v < 1e15) {
-        snprintf(buf, size, "%lld", (long long) v);     /* 50, the usual */
+        snprintf(buf, size, "%lld", (long long) v); /* 50, the usual */
         return;
     }
     /* The shortest digits that read back as v (what JavaScript prints). */
@@ -465,7 +471,7 @@ wharf_errhash_js_number(double v, char *buf, size_t size)
     digits[k] = '\0';
     e = strchr(tmp, 'e');
     exp10 = atoi(e + 1);
-    nd = exp10 + 1;                         /* ECMA-262 Number::toString's n */
+    nd = exp10 + 1; /* ECMA-262 Number::toString's n */
 
     if (k <= nd && nd <= 21) {
         snprintf(buf + pos, size - pos, "%s%0*d", digits, nd - k, 0);
@@ -480,8 +486,8 @@ wharf_errhash_js_number(double v, char *buf, size_t size)
             snprintf(buf + pos, size - pos, "0.%s", digits);
         }
     } else if (k == 1) {
-        snprintf(buf + pos, size - pos, "%se%c%d", digits, nd - 1 >= 0 ? '+' : '-',
-                 abs(nd - 1));
+        snprintf(buf + pos, size - pos, "%se%c%d", digits,
+                 nd - 1 >= 0 ? '+' : '-', abs(nd - 1));
     } else {
         snprintf(buf + pos, size - pos, "%c.%se%c%d", digits[0], digits + 1,
                  nd - 1 >= 0 ? '+' : '-', abs(nd - 1));
@@ -537,7 +543,8 @@ wharf_errhash(const char *msg, size_t len, double level, char *out)
     memcpy(clean + n, lvl, ln + 1);
     pthread_once(&eh_sha256_once, eh_sha256_fetch);
     ok = EVP_Digest(clean, n + ln, md, &mdlen,
-                    eh_sha256_md ? eh_sha256_md : EVP_sha256(), NULL) == 1;
+                    eh_sha256_md ? eh_sha256_md : EVP_sha256(), NULL)
+        == 1;
     free(heap);
     if (!ok) {
         return -1;

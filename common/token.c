@@ -7,13 +7,11 @@
 
 static const struct {
     const char *name;
-    unsigned    bit;
+    unsigned bit;
 } scope_names[] = {
-    { "ingest",   WHARF_SCOPE_INGEST },
-    { "read",     WHARF_SCOPE_READ },
-    { "control",  WHARF_SCOPE_CONTROL },
-    { "terminal", WHARF_SCOPE_TERMINAL },
-    { "admin",    WHARF_SCOPE_ADMIN },
+    { "ingest", WHARF_SCOPE_INGEST },   { "read", WHARF_SCOPE_READ },
+    { "control", WHARF_SCOPE_CONTROL }, { "terminal", WHARF_SCOPE_TERMINAL },
+    { "admin", WHARF_SCOPE_ADMIN },
 };
 
 #define SCOPE_COUNT (sizeof(scope_names) / sizeof(scope_names[0]))
@@ -35,8 +33,7 @@ wharf_scopes_parse(const char *s, unsigned *scopes, const char **why)
         }
         for (i = 0; i < SCOPE_COUNT; i++) {
             if (strlen(scope_names[i].name) == len
-                && memcmp(scope_names[i].name, s, len) == 0)
-            {
+                && memcmp(scope_names[i].name, s, len) == 0) {
                 bits |= scope_names[i].bit;
                 break;
             }
@@ -88,12 +85,13 @@ copy_name_claim(char *dst, const char *v, int star_ok)
 
 int
 wharf_token_verify(const char *token, const unsigned char *pub_pem,
-    size_t pub_len, time_t now, struct wharf_claims *out, const char **why)
+                   size_t pub_len, time_t now, struct wharf_claims *out,
+                   const char **why)
 {
-    jwt_t      *jwt = NULL;
+    jwt_t *jwt = NULL;
     const char *v;
-    long        exp;
-    int         rc = -1;
+    long exp;
+    int rc = -1;
 
     memset(out, 0, sizeof(*out));
 
@@ -161,11 +159,11 @@ done:
 
 char *
 wharf_token_sign(const struct wharf_claims *c, const unsigned char *priv_pem,
-    size_t priv_len, const char **why)
+                 size_t priv_len, const char **why)
 {
     jwt_t *jwt = NULL;
-    char   scope[128];
-    char  *out = NULL;
+    char scope[128];
+    char *out = NULL;
 
     if (jwt_new(&jwt) != 0) {
         *why = "out of memory";
@@ -178,8 +176,7 @@ wharf_token_sign(const struct wharf_claims *c, const unsigned char *priv_pem,
         || jwt_add_grant(jwt, "scope", scope) != 0
         || jwt_add_grant_int(jwt, "exp", (long) c->exp) != 0
         || (c->iat && jwt_add_grant_int(jwt, "iat", (long) c->iat) != 0)
-        || (c->aud[0] && jwt_add_grant(jwt, "aud", c->aud) != 0))
-    {
+        || (c->aud[0] && jwt_add_grant(jwt, "aud", c->aud) != 0)) {
         *why = "cannot add claims";
         goto done;
     }
@@ -199,7 +196,7 @@ done:
 
 int
 wharf_claims_allow(const struct wharf_claims *c, const char *worker,
-    unsigned scope)
+                   unsigned scope)
 {
     if ((c->scopes & scope) != scope) {
         return 0;

@@ -23,11 +23,11 @@
 #include "name.h"
 
 enum wharf_scope {
-    WHARF_SCOPE_INGEST   = 1 << 0,
-    WHARF_SCOPE_READ     = 1 << 1,
-    WHARF_SCOPE_CONTROL  = 1 << 2,
+    WHARF_SCOPE_INGEST = 1 << 0,
+    WHARF_SCOPE_READ = 1 << 1,
+    WHARF_SCOPE_CONTROL = 1 << 2,
     WHARF_SCOPE_TERMINAL = 1 << 3,
-    WHARF_SCOPE_ADMIN    = 1 << 4
+    WHARF_SCOPE_ADMIN = 1 << 4
 };
 
 /* Longest token accepted anywhere, in bytes: bounds header parsing and
@@ -35,11 +35,11 @@ enum wharf_scope {
 #define WHARF_TOKEN_MAX 4096
 
 struct wharf_claims {
-    char     sub[WHARF_NAME_MAX + 1];   /* worker name or "*" */
-    char     aud[WHARF_NAME_MAX + 1];   /* "" when the token has none */
-    unsigned scopes;                    /* enum wharf_scope bits */
-    time_t   exp;
-    time_t   iat;
+    char sub[WHARF_NAME_MAX + 1]; /* worker name or "*" */
+    char aud[WHARF_NAME_MAX + 1]; /* "" when the token has none */
+    unsigned scopes;              /* enum wharf_scope bits */
+    time_t exp;
+    time_t iat;
 };
 
 /* Parses "ingest read ..." into scope bits; unknown names fail. */
@@ -51,17 +51,19 @@ void wharf_scopes_format(unsigned scopes, char *buf, size_t size);
 /* Verifies signature (ES256 only), algorithm, expiry (against now) and the
  * shape of every claim; fills *out. */
 int wharf_token_verify(const char *token, const unsigned char *pub_pem,
-    size_t pub_len, time_t now, struct wharf_claims *out, const char **why);
+                       size_t pub_len, time_t now, struct wharf_claims *out,
+                       const char **why);
 
 /* Signs the claims with the private key (PEM). Returns a malloc'd string
  * the caller frees, or NULL with *why set. */
 char *wharf_token_sign(const struct wharf_claims *c,
-    const unsigned char *priv_pem, size_t priv_len, const char **why);
+                       const unsigned char *priv_pem, size_t priv_len,
+                       const char **why);
 
 /* Does a verified token allow `scope` on `worker`? The token's sub must be
  * the worker or "*"; for worker == NULL (fleet-wide routes) sub must be "*".
  */
 int wharf_claims_allow(const struct wharf_claims *c, const char *worker,
-    unsigned scope);
+                       unsigned scope);
 
 #endif

@@ -41,8 +41,7 @@ wharfd_auth_init(struct wharfd_auth *a, const char *pub_path, int off)
     n = a->pub ? fread(a->pub, 1, WHARFD_KEY_MAX + 1, f) : 0;
     fclose(f);
     if (n == 0 || n > WHARFD_KEY_MAX
-        || strstr((char *) a->pub, "-----BEGIN PUBLIC KEY-----") == NULL)
-    {
+        || strstr((char *) a->pub, "-----BEGIN PUBLIC KEY-----") == NULL) {
         if (a->pub) {
             a->pub[n <= WHARFD_KEY_MAX ? n : WHARFD_KEY_MAX] = '\0';
         }
@@ -91,8 +90,7 @@ auth_verify(struct wharfd_auth *a, struct wharfd_call *call, const char *tok)
 
     pthread_mutex_lock(&a->lock);
     if (slot->token != NULL && strcmp(slot->token, tok) == 0
-        && slot->claims.exp > now)
-    {
+        && slot->claims.exp > now) {
         call->claims = slot->claims;
         call->authed = 1;
     }
@@ -106,14 +104,14 @@ auth_verify(struct wharfd_auth *a, struct wharfd_call *call, const char *tok)
         return;
     }
     if (wharf_token_verify(tok, a->pub, a->pub_len, now, &call->claims,
-                           &call->why) != 0)
-    {
+                           &call->why)
+        != 0) {
         return;
     }
     call->authed = 1;
     copy = strdup(tok);
     if (copy == NULL) {
-        return;         /* verified, just not cached */
+        return; /* verified, just not cached */
     }
     pthread_mutex_lock(&a->lock);
     free(slot->token);
@@ -166,10 +164,11 @@ wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
         call->authed = 1;
         strcpy(call->claims.sub, "*");
         call->claims.scopes = WHARF_SCOPE_INGEST | WHARF_SCOPE_READ
-                              | WHARF_SCOPE_CONTROL | WHARF_SCOPE_ADMIN;
+            | WHARF_SCOPE_CONTROL | WHARF_SCOPE_ADMIN;
         return;
     }
-    if (authorization != NULL && strncasecmp(authorization, "Bearer ", 7) == 0) {
+    if (authorization != NULL
+        && strncasecmp(authorization, "Bearer ", 7) == 0) {
         tok = authorization + 7;
         while (*tok == ' ') {
             tok++;
@@ -198,8 +197,7 @@ wharfd_call_bearer(const struct wharfd_call *call, char *buf, size_t size)
     if (call->authorization != NULL) {
         n = snprintf(buf, size, "%s", call->authorization);
     } else if (call->query != NULL
-               && query_token(call->query, tok, sizeof(tok)) != NULL)
-    {
+               && query_token(call->query, tok, sizeof(tok)) != NULL) {
         n = snprintf(buf, size, "Bearer %s", tok);
     } else {
         return -1;
@@ -226,9 +224,8 @@ wharfd_call_scope(struct wharfd_call *call, unsigned scope,
 }
 
 int
-wharfd_call_write_worker(struct wharfd_call *call, json_t *obj,
-                         unsigned scope, const char **worker,
-                         struct wharfd_rpc_error *err)
+wharfd_call_write_worker(struct wharfd_call *call, json_t *obj, unsigned scope,
+                         const char **worker, struct wharfd_rpc_error *err)
 {
     const char *given = NULL;
     json_t *v;
@@ -243,10 +240,10 @@ wharfd_call_write_worker(struct wharfd_call *call, json_t *obj,
             return -1;
         }
         /* common/token.h's rule decides (here: always yes for "*"). */
-        return wharf_claims_allow(&call->claims, *worker, scope) ? 0
-               : wharfd_rpc_set_error(err, WHARFD_RPC_FORBIDDEN, "worker",
-                                      "the token may not write as '%s'",
-                                      *worker);
+        return wharf_claims_allow(&call->claims, *worker, scope)
+            ? 0
+            : wharfd_rpc_set_error(err, WHARFD_RPC_FORBIDDEN, "worker",
+                                   "the token may not write as '%s'", *worker);
     }
     if (v != NULL && !json_is_null(v)) {
         if (wharfd_param_worker(obj, "worker", &given, err) != 0) {
@@ -255,7 +252,8 @@ wharfd_call_write_worker(struct wharfd_call *call, json_t *obj,
         if (strcmp(given, call->claims.sub) != 0) {
             return wharfd_rpc_set_error(err, WHARFD_RPC_FORBIDDEN, "worker",
                                         "this token may write only as "
-                                        "worker '%s'", call->claims.sub);
+                                        "worker '%s'",
+                                        call->claims.sub);
         }
     }
     if (!wharf_claims_allow(&call->claims, call->claims.sub, scope)) {
@@ -267,9 +265,8 @@ wharfd_call_write_worker(struct wharfd_call *call, json_t *obj,
 }
 
 int
-wharfd_call_read_worker(struct wharfd_call *call, json_t *obj,
-                        unsigned scope, const char **worker,
-                        struct wharfd_rpc_error *err)
+wharfd_call_read_worker(struct wharfd_call *call, json_t *obj, unsigned scope,
+                        const char **worker, struct wharfd_rpc_error *err)
 {
     const char *given = NULL;
     json_t *v;
@@ -280,18 +277,16 @@ wharfd_call_read_worker(struct wharfd_call *call, json_t *obj,
     }
     v = obj ? json_object_get(obj, "worker") : NULL;
     if (v != NULL && !json_is_null(v)
-        && wharfd_param_worker(obj, "worker", &given, err) != 0)
-    {
+        && wharfd_param_worker(obj, "worker", &given, err) != 0) {
         return -1;
     }
     if (strcmp(call->claims.sub, "*") == 0) {
-        *worker = given;        /* NULL: every worker, which "*" allows */
+        *worker = given; /* NULL: every worker, which "*" allows */
         return 0;
     }
     /* A worker's token: confined to its worker (common/token.h's rule). */
     if (!wharf_claims_allow(&call->claims, given ? given : call->claims.sub,
-                            scope))
-    {
+                            scope)) {
         return wharfd_rpc_set_error(err, WHARFD_RPC_FORBIDDEN, "worker",
                                     "this token may read only worker '%s'",
                                     call->claims.sub);

@@ -29,13 +29,13 @@
 struct wharfd;
 
 struct wharfd_auth_slot {
-    char *token;                 /* malloc'd, NULL when empty */
+    char *token; /* malloc'd, NULL when empty */
     struct wharf_claims claims;
 };
 
 struct wharfd_auth {
-    int off;                     /* --auth off: everyone is an operator */
-    unsigned char *pub;          /* PEM of the public key, or NULL */
+    int off;            /* --auth off: everyone is an operator */
+    unsigned char *pub; /* PEM of the public key, or NULL */
     size_t pub_len;
     pthread_mutex_t lock;
     struct wharfd_auth_slot slots[WHARFD_TOKEN_CACHE];
@@ -46,11 +46,11 @@ struct wharfd_logstream;
 /* What one request is allowed: filled by wharfd_auth_request. */
 struct wharfd_call {
     struct wharfd *wd;
-    int authed;                  /* a valid token (or auth off) */
-    const char *why;             /* when not authed: why (static) */
+    int authed;      /* a valid token (or auth off) */
+    const char *why; /* when not authed: why (static) */
     struct wharf_claims claims;
-    const char *authorization;   /* the header as received, or NULL */
-    const char *query;           /* the raw query (access_token=), or NULL */
+    const char *authorization; /* the header as received, or NULL */
+    const char *query;         /* the raw query (access_token=), or NULL */
     /* The body is one request, not a batch: only then may a method
      * answer as a stream (getLogs "stream": true). */
     int single;
@@ -76,8 +76,7 @@ void wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
  * the Authorization header or ?access_token= (so process control relays
  * it to the gateway either way). 0, or -1 when there is none or it does
  * not fit. */
-int wharfd_call_bearer(const struct wharfd_call *call, char *buf,
-                       size_t size);
+int wharfd_call_bearer(const struct wharfd_call *call, char *buf, size_t size);
 
 /* -32001 unless authed, -32003 unless the token holds scope (for any
  * worker: the worker check is separate). Returns 0 or -1 (err set). */

@@ -21,7 +21,8 @@ const char wharfd_usage[] =
     "\n"
     "FastCGI backend of the wharf orchestrator (JSON-RPC, REST, storage).\n"
     "\n"
-    "  --listen ADDR       unix:/path/to.sock or 127.0.0.1:PORT (an IPv4 literal)\n"
+    "  --listen ADDR       unix:/path/to.sock or 127.0.0.1:PORT (an IPv4 "
+    "literal)\n"
     "  --db PATH           SQLite database file, created if missing\n"
     "  --threads N         request threads (default 4, 1..256)\n"
     "  --log-level L       debug, info, warn or error (default info)\n"
@@ -47,10 +48,9 @@ const char wharfd_usage[] =
     "  --feed-queue N      messages queued per feed client (1024)\n"
     "  --ws-origins LIST   Origins allowed on the feed, comma-separated\n"
     "                      (a request without Origin is always allowed)\n"
-    "  --config FILE       read 'key = value' lines first; the command line wins\n"
+    "  --config FILE       read 'key = value' lines first; the command line "
+    "wins\n"
     "  --help, --version\n";
-
-
 
 /* Strict unsigned parse: digits only (in the given base), no overflow. */
 static int
@@ -67,8 +67,8 @@ parse_ulong(const char *s, int base, unsigned long *out)
 }
 
 int
-wharfd_listen_parse(struct wharfd_listen *out, const char *s,
-                    char *err, size_t errlen)
+wharfd_listen_parse(struct wharfd_listen *out, const char *s, char *err,
+                    size_t errlen)
 {
     struct in_addr ia;
     unsigned long port;
@@ -86,9 +86,11 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
         /* sun_path must hold the path and its NUL; libfcgi would exit()
          * on a longer one, so it is refused here with a message. */
         if (*s == '\0' || strlen(s) >= sizeof(out->path)) {
-            return wharf_fail(err, errlen,
-                        "--listen unix:%s: the socket path must be 1 to %zu "
-                        "bytes long", s, sizeof(out->path) - 1);
+            return wharf_fail(
+                err, errlen,
+                "--listen unix:%s: the socket path must be 1 to %zu "
+                "bytes long",
+                s, sizeof(out->path) - 1);
         }
         out->kind = WHARFD_LISTEN_UNIX;
         strcpy(out->path, s);
@@ -98,16 +100,19 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
     colon = strrchr(s, ':');
     hostlen = colon ? (size_t) (colon - s) : 0;
     if (colon == NULL || hostlen == 0 || hostlen >= sizeof(out->host)) {
-        return wharf_fail(err, errlen, "--listen %s: expected unix:/path or "
-                    "IPV4:PORT (e.g. 127.0.0.1:9000)", s);
+        return wharf_fail(err, errlen,
+                          "--listen %s: expected unix:/path or "
+                          "IPV4:PORT (e.g. 127.0.0.1:9000)",
+                          s);
     }
     memcpy(out->host, s, hostlen);
     out->host[hostlen] = '\0';
     /* An address literal only: libfcgi resolves names with
      * gethostbyname and exits when that fails. */
     if (inet_pton(AF_INET, out->host, &ia) != 1) {
-        return wharf_fail(err, errlen, "--listen %s: '%s' is not an IPv4 address",
-                    s, out->host);
+        return wharf_fail(err, errlen,
+                          "--listen %s: '%s' is not an IPv4 address", s,
+                          out->host);
     }
     if (parse_ulong(colon + 1, 10, &port) != 0 || port == 0 || port > 65535) {
         return wharf_fail(err, errlen, "--listen %s: port must be 1..65535", s);
@@ -123,8 +128,8 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s,
  * replaces the config file's).
  */
 static int
-config_retention_worker(struct wharfd_config *cfg, const char *val,
-                        char *err, size_t errlen)
+config_retention_worker(struct wharfd_config *cfg, const char *val, char *err,
+                        size_t errlen)
 {
     struct wharfd_retention_worker w;
     const char *colon = strchr(val, ':'), *p, *end, *eq;
@@ -136,32 +141,39 @@ config_retention_worker(struct wharfd_config *cfg, const char *val,
     memset(&w, 0, sizeof(w));
     w.max_logs = w.log_age = w.error_age = -1;
     if (colon == NULL || colon[1] == '\0') {
-        return wharf_fail(err, errlen, "--retention-worker %s: expected "
+        return wharf_fail(err, errlen,
+                          "--retention-worker %s: expected "
                           "NAME:KEY=VALUE[,KEY=VALUE...] (keys max-logs, "
-                          "log-age, error-age)", val);
+                          "log-age, error-age)",
+                          val);
     }
     len = (size_t) (colon - val);
     if (!wharf_name_valid(val, len)) {
-        return wharf_fail(err, errlen, "--retention-worker %s: '%.*s' is not "
+        return wharf_fail(err, errlen,
+                          "--retention-worker %s: '%.*s' is not "
                           "a worker name (1 to %d of a-z, 0-9 and '-', not "
-                          "starting with '-')", val, (int) len, val,
-                          WHARF_NAME_MAX);
+                          "starting with '-')",
+                          val, (int) len, val, WHARF_NAME_MAX);
     }
     memcpy(w.name, val, len);
-    for (p = colon + 1; ; p = end + 1) {
+    for (p = colon + 1;; p = end + 1) {
         end = strchr(p, ',');
         if (end == NULL) {
             end = p + strlen(p);
         }
         eq = memchr(p, '=', (size_t) (end - p));
         if (eq == NULL || eq == p) {
-            return wharf_fail(err, errlen, "--retention-worker %s: '%.*s' is "
+            return wharf_fail(err, errlen,
+                              "--retention-worker %s: '%.*s' is "
                               "not KEY=VALUE (keys max-logs, log-age, "
-                              "error-age)", val, (int) (end - p), p);
+                              "error-age)",
+                              val, (int) (end - p), p);
         }
         if ((size_t) (end - eq - 1) >= sizeof(value)) {
-            return wharf_fail(err, errlen, "--retention-worker %s: the value "
-                              "of '%.*s' is too long", val, (int) (eq - p), p);
+            return wharf_fail(err, errlen,
+                              "--retention-worker %s: the value "
+                              "of '%.*s' is too long",
+                              val, (int) (eq - p), p);
         }
         /* a key longer than the buffer is unknown anyway */
         snprintf(key, sizeof(key), "%.*s", (int) (eq - p), p);
@@ -173,25 +185,34 @@ config_retention_worker(struct wharfd_config *cfg, const char *val,
         } else if (strcmp(key, "error-age") == 0) {
             slot = &w.error_age;
         } else {
-            return wharf_fail(err, errlen, "--retention-worker %s: unknown key "
-                              "'%s' (max-logs, log-age, error-age)", val, key);
+            return wharf_fail(err, errlen,
+                              "--retention-worker %s: unknown key "
+                              "'%s' (max-logs, log-age, error-age)",
+                              val, key);
         }
         if (*slot != -1) {
-            return wharf_fail(err, errlen, "--retention-worker %s: '%s' given "
-                              "twice", val, key);
+            return wharf_fail(err, errlen,
+                              "--retention-worker %s: '%s' given "
+                              "twice",
+                              val, key);
         }
         if (slot == &w.max_logs) {
-            if (parse_ulong(value, 10, &n) != 0 || n > (unsigned long) LLONG_MAX) {
-                return wharf_fail(err, errlen, "--retention-worker %s: "
+            if (parse_ulong(value, 10, &n) != 0
+                || n > (unsigned long) LLONG_MAX) {
+                return wharf_fail(err, errlen,
+                                  "--retention-worker %s: "
                                   "max-logs '%s': must be a number (0: no "
-                                  "limit)", val, value);
+                                  "limit)",
+                                  val, value);
             }
             *slot = (long long) n;
-        } else if (wharf_duration_parse(value, WHARFD_RETENTION_AGE_MAX,
-                                        slot) != 0) {
-            return wharf_fail(err, errlen, "--retention-worker %s: %s '%s': "
+        } else if (wharf_duration_parse(value, WHARFD_RETENTION_AGE_MAX, slot)
+                   != 0) {
+            return wharf_fail(err, errlen,
+                              "--retention-worker %s: %s '%s': "
                               "must be seconds or Ns, Nm, Nh, Nd, at most "
-                              "36500d (0: kept)", val, key, value);
+                              "36500d (0: kept)",
+                              val, key, value);
         }
         if (*end == '\0') {
             break;
@@ -204,9 +225,10 @@ config_retention_worker(struct wharfd_config *cfg, const char *val,
         }
     }
     if (cfg->nretention_workers == WHARFD_RETENTION_WORKERS_MAX) {
-        return wharf_fail(err, errlen, "--retention-worker %s: at most %d "
-                          "workers may have their own retention", val,
-                          WHARFD_RETENTION_WORKERS_MAX);
+        return wharf_fail(err, errlen,
+                          "--retention-worker %s: at most %d "
+                          "workers may have their own retention",
+                          val, WHARFD_RETENTION_WORKERS_MAX);
     }
     cfg->retention_workers[cfg->nretention_workers++] = w;
     return 0;
@@ -234,32 +256,39 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
 
     } else if (strcmp(key, "threads") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_THREADS_MAX) {
-            return wharf_fail(err, errlen, "--threads %s: must be a number "
-                        "from 1 to %d", val, WHARFD_THREADS_MAX);
+            return wharf_fail(err, errlen,
+                              "--threads %s: must be a number "
+                              "from 1 to %d",
+                              val, WHARFD_THREADS_MAX);
         }
         cfg->threads = (unsigned) n;
 
     } else if (strcmp(key, "log-level") == 0) {
         level = wharf_log_level_parse(val);
         if (level < 0) {
-            return wharf_fail(err, errlen, "--log-level %s: must be debug, info, "
-                        "warn or error", val);
+            return wharf_fail(err, errlen,
+                              "--log-level %s: must be debug, info, "
+                              "warn or error",
+                              val);
         }
         cfg->log_level = level;
 
     } else if (strcmp(key, "body-limit") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1
-            || n > WHARFD_BODY_LIMIT_MAX)
-        {
-            return wharf_fail(err, errlen, "--body-limit %s: must be a number of "
-                        "bytes from 1 to %lu", val, WHARFD_BODY_LIMIT_MAX);
+            || n > WHARFD_BODY_LIMIT_MAX) {
+            return wharf_fail(err, errlen,
+                              "--body-limit %s: must be a number of "
+                              "bytes from 1 to %lu",
+                              val, WHARFD_BODY_LIMIT_MAX);
         }
         cfg->body_limit = n;
 
     } else if (strcmp(key, "socket-mode") == 0) {
         if (parse_ulong(val, 8, &n) != 0 || n > 0777) {
-            return wharf_fail(err, errlen, "--socket-mode %s: must be octal "
-                        "permissions such as 0660", val);
+            return wharf_fail(err, errlen,
+                              "--socket-mode %s: must be octal "
+                              "permissions such as 0660",
+                              val);
         }
         cfg->socket_mode = (unsigned) n;
 
@@ -277,26 +306,26 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
 
     } else if (strcmp(key, "batch-max") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1
-            || n > WHARFD_BATCH_MAX_MAX)
-        {
+            || n > WHARFD_BATCH_MAX_MAX) {
             return wharf_fail(err, errlen, "--batch-max %s: must be 1..%d", val,
-                        WHARFD_BATCH_MAX_MAX);
+                              WHARFD_BATCH_MAX_MAX);
         }
         cfg->batch_max = n;
 
     } else if (strcmp(key, "message-max") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_BODY_LIMIT_MAX) {
-            return wharf_fail(err, errlen, "--message-max %s: must be 1..%lu", val,
-                        WHARFD_BODY_LIMIT_MAX);
+        if (parse_ulong(val, 10, &n) != 0 || n < 1
+            || n > WHARFD_BODY_LIMIT_MAX) {
+            return wharf_fail(err, errlen, "--message-max %s: must be 1..%lu",
+                              val, WHARFD_BODY_LIMIT_MAX);
         }
         cfg->message_max = n;
 
     } else if (strcmp(key, "log-days") == 0 || strcmp(key, "error-days") == 0
                || strcmp(key, "retention-interval") == 0
-               || strcmp(key, "control-timeout") == 0)
-    {
+               || strcmp(key, "control-timeout") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n > 36500) {
-            return wharf_fail(err, errlen, "--%s %s: must be 0..36500", key, val);
+            return wharf_fail(err, errlen, "--%s %s: must be 0..36500", key,
+                              val);
         }
         if (key[0] == 'l') {
             cfg->log_days = (unsigned) n;
@@ -306,14 +335,16 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
             cfg->retention_interval = (unsigned) n;
         } else {
             if (n == 0) {
-                return wharf_fail(err, errlen, "--control-timeout: must be >= 1");
+                return wharf_fail(err, errlen,
+                                  "--control-timeout: must be >= 1");
             }
             cfg->control_timeout = (unsigned) n;
         }
 
     } else if (strcmp(key, "max-logs") == 0) {
         if (parse_ulong(val, 10, &n) != 0) {
-            return wharf_fail(err, errlen, "--max-logs %s: must be a number", val);
+            return wharf_fail(err, errlen, "--max-logs %s: must be a number",
+                              val);
         }
         cfg->max_logs = n;
 
@@ -321,11 +352,13 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         return config_retention_worker(cfg, val, err, errlen);
 
     } else if (strcmp(key, "gateway") == 0) {
-        if ((strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0)
-            || strlen(val) >= sizeof(cfg->gateway))
-        {
-            return wharf_fail(err, errlen, "--gateway %s: must be an http:// or "
-                        "https:// URL", val);
+        if ((strncmp(val, "http://", 7) != 0
+             && strncmp(val, "https://", 8) != 0)
+            || strlen(val) >= sizeof(cfg->gateway)) {
+            return wharf_fail(err, errlen,
+                              "--gateway %s: must be an http:// or "
+                              "https:// URL",
+                              val);
         }
         strcpy(cfg->gateway, val);
         if (cfg->gateway[strlen(cfg->gateway) - 1] == '/') {
@@ -334,8 +367,8 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
 
     } else if (strcmp(key, "feed-queue") == 0) {
         if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > 1000000) {
-            return wharf_fail(err, errlen, "--feed-queue %s: must be 1..1000000",
-                        val);
+            return wharf_fail(err, errlen,
+                              "--feed-queue %s: must be 1..1000000", val);
         }
         cfg->feed_queue = (unsigned) n;
 
@@ -350,7 +383,8 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
             return -1;
         }
         if (cfg->ws_listen.kind != WHARFD_LISTEN_TCP) {
-            return wharf_fail(err, errlen, "--ws-listen %s: must be IPV4:PORT", val);
+            return wharf_fail(err, errlen, "--ws-listen %s: must be IPV4:PORT",
+                              val);
         }
         cfg->has_ws_listen = 1;
 
@@ -369,17 +403,17 @@ trim(char *s)
         s++;
     }
     end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n'
-                       || end[-1] == '\r'))
-    {
+    while (end > s
+           && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n'
+               || end[-1] == '\r')) {
         *--end = '\0';
     }
     return s;
 }
 
 static int
-config_file(struct wharfd_config *cfg, const char *path,
-            char *err, size_t errlen)
+config_file(struct wharfd_config *cfg, const char *path, char *err,
+            size_t errlen)
 {
     char line[PATH_MAX + 64], why[512], *key, *val, *eq;
     unsigned lineno = 0;
@@ -388,7 +422,8 @@ config_file(struct wharfd_config *cfg, const char *path,
 
     f = fopen(path, "r");
     if (f == NULL) {
-        return wharf_fail(err, errlen, "--config %s: %s", path, strerror(errno));
+        return wharf_fail(err, errlen, "--config %s: %s", path,
+                          strerror(errno));
     }
     while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
@@ -398,7 +433,8 @@ config_file(struct wharfd_config *cfg, const char *path,
         }
         eq = strchr(key, '=');
         if (eq == NULL) {
-            snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+            snprintf(err, errlen, "%s:%u: expected 'key = value'", path,
+                     lineno);
             rc = -1;
             break;
         }
@@ -415,33 +451,33 @@ config_file(struct wharfd_config *cfg, const char *path,
 }
 
 int
-wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
-                   char *err, size_t errlen)
+wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
+                   size_t errlen)
 {
     static const struct option opts[] = {
-        { "listen",      required_argument, NULL, 'l' },
-        { "db",          required_argument, NULL, 'd' },
-        { "threads",     required_argument, NULL, 't' },
-        { "log-level",   required_argument, NULL, 'L' },
-        { "body-limit",  required_argument, NULL, 'b' },
+        { "listen", required_argument, NULL, 'l' },
+        { "db", required_argument, NULL, 'd' },
+        { "threads", required_argument, NULL, 't' },
+        { "log-level", required_argument, NULL, 'L' },
+        { "body-limit", required_argument, NULL, 'b' },
         { "socket-mode", required_argument, NULL, 'm' },
-        { "public-key",  required_argument, NULL, 'p' },
-        { "auth",        required_argument, NULL, 'a' },
-        { "batch-max",   required_argument, NULL, 'B' },
+        { "public-key", required_argument, NULL, 'p' },
+        { "auth", required_argument, NULL, 'a' },
+        { "batch-max", required_argument, NULL, 'B' },
         { "message-max", required_argument, NULL, 'M' },
-        { "log-days",    required_argument, NULL, 'D' },
-        { "error-days",  required_argument, NULL, 'E' },
-        { "max-logs",    required_argument, NULL, 'N' },
+        { "log-days", required_argument, NULL, 'D' },
+        { "error-days", required_argument, NULL, 'E' },
+        { "max-logs", required_argument, NULL, 'N' },
         { "retention-interval", required_argument, NULL, 'R' },
         { "retention-worker", required_argument, NULL, 'W' },
-        { "gateway",     required_argument, NULL, 'g' },
+        { "gateway", required_argument, NULL, 'g' },
         { "control-timeout", required_argument, NULL, 'T' },
-        { "ws-listen",   required_argument, NULL, 'w' },
-        { "feed-queue",  required_argument, NULL, 'Q' },
-        { "ws-origins",  required_argument, NULL, 'O' },
-        { "config",      required_argument, NULL, 'c' },
-        { "help",        no_argument,       NULL, 'h' },
-        { "version",     no_argument,       NULL, 'V' },
+        { "ws-listen", required_argument, NULL, 'w' },
+        { "feed-queue", required_argument, NULL, 'Q' },
+        { "ws-origins", required_argument, NULL, 'O' },
+        { "config", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     const char *config_path = NULL;
@@ -470,12 +506,13 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
             config_path = argv[i] + 9;
         }
     }
-    if (config_path != NULL && config_file(cfg, config_path, err, errlen) != 0) {
+    if (config_path != NULL
+        && config_file(cfg, config_path, err, errlen) != 0) {
         return -1;
     }
 
-    optind = 0;     /* GNU: full re-initialisation, for repeated calls */
-    opterr = 0;     /* our own messages, on err */
+    optind = 0; /* GNU: full re-initialisation, for repeated calls */
+    opterr = 0; /* our own messages, on err */
     while ((c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
         switch (c) {
         case 'h':
@@ -487,10 +524,11 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
         case 'c':
             break;
         case ':':
-            return wharf_fail(err, errlen, "%s: missing value", argv[optind - 1]);
+            return wharf_fail(err, errlen, "%s: missing value",
+                              argv[optind - 1]);
         case '?':
             return wharf_fail(err, errlen, "unknown option '%s' (see --help)",
-                        argv[optind - 1]);
+                              argv[optind - 1]);
         default:
             if (config_set(cfg, opts[idx].name, optarg, err, errlen) != 0) {
                 return -1;
@@ -499,7 +537,7 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
     }
     if (optind < argc) {
         return wharf_fail(err, errlen, "unexpected argument '%s' (see --help)",
-                    argv[optind]);
+                          argv[optind]);
     }
     if (!cfg->has_listen) {
         return wharf_fail(err, errlen, "--listen is required (see --help)");

@@ -41,9 +41,9 @@ enum wharfd_listen_kind {
 /* A parsed --listen: "unix:/path/to.sock" or "IPV4:PORT". */
 struct wharfd_listen {
     enum wharfd_listen_kind kind;
-    char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];  /* unix */
-    char host[16];                                            /* tcp */
-    unsigned port;                                            /* tcp */
+    char path[sizeof(((struct sockaddr_un *) 0)->sun_path)];     /* unix */
+    char host[16];                                               /* tcp */
+    unsigned port;                                               /* tcp */
     char text[sizeof(((struct sockaddr_un *) 0)->sun_path) + 8]; /* as given */
 };
 
@@ -61,8 +61,8 @@ enum wharfd_action {
 #define WHARFD_MESSAGE_MAX_DEFAULT 65536
 
 /* Retention defaults: 7 days of logs and errors; no count limit. */
-#define WHARFD_RETENTION_DAYS_DEFAULT 7
-#define WHARFD_RETENTION_INTERVAL_DEFAULT 60   /* seconds between runs */
+#define WHARFD_RETENTION_DAYS_DEFAULT     7
+#define WHARFD_RETENTION_INTERVAL_DEFAULT 60 /* seconds between runs */
 
 /* Longest retention age, in seconds: 36500 days, as --log-days. */
 #define WHARFD_RETENTION_AGE_MAX (36500LL * 86400)
@@ -78,13 +78,13 @@ enum wharfd_action {
  */
 struct wharfd_retention_worker {
     char name[WHARF_NAME_MAX + 1];
-    long long max_logs;         /* newest logs kept, 0: no limit */
-    long long log_age;          /* seconds, 0: logs are kept */
-    long long error_age;        /* seconds, 0: errors are kept */
+    long long max_logs;  /* newest logs kept, 0: no limit */
+    long long log_age;   /* seconds, 0: logs are kept */
+    long long error_age; /* seconds, 0: errors are kept */
 };
 
 /* How long process control waits for the gateway and agent. */
-#define WHARFD_CONTROL_TIMEOUT_DEFAULT 10      /* seconds */
+#define WHARFD_CONTROL_TIMEOUT_DEFAULT 10 /* seconds */
 
 struct wharfd_config {
     enum wharfd_action action;
@@ -92,25 +92,26 @@ struct wharfd_config {
     int has_listen;
     char db[PATH_MAX];
     unsigned threads;
-    int log_level;              /* enum wharf_log_level */
-    size_t body_limit;          /* bytes */
-    unsigned socket_mode;       /* permission bits of a unix socket */
-    char public_key[PATH_MAX];  /* PEM file; "" = none */
-    int auth_off;               /* --auth off */
-    size_t batch_max;           /* logs/errors per call */
-    size_t message_max;         /* bytes of one message */
-    unsigned log_days;          /* retention of logs, 0 = keep */
-    unsigned error_days;        /* retention of errors, 0 = keep */
-    unsigned long max_logs;     /* per worker, 0 = no limit */
-    unsigned retention_interval;/* seconds; 0 = retention off */
-    struct wharfd_retention_worker retention_workers[WHARFD_RETENTION_WORKERS_MAX];
-    size_t nretention_workers;  /* by name, in the order first given */
-    char gateway[256];          /* base URL of the gateway (nginx) */
-    unsigned control_timeout;   /* seconds */
+    int log_level;               /* enum wharf_log_level */
+    size_t body_limit;           /* bytes */
+    unsigned socket_mode;        /* permission bits of a unix socket */
+    char public_key[PATH_MAX];   /* PEM file; "" = none */
+    int auth_off;                /* --auth off */
+    size_t batch_max;            /* logs/errors per call */
+    size_t message_max;          /* bytes of one message */
+    unsigned log_days;           /* retention of logs, 0 = keep */
+    unsigned error_days;         /* retention of errors, 0 = keep */
+    unsigned long max_logs;      /* per worker, 0 = no limit */
+    unsigned retention_interval; /* seconds; 0 = retention off */
+    struct wharfd_retention_worker
+        retention_workers[WHARFD_RETENTION_WORKERS_MAX];
+    size_t nretention_workers; /* by name, in the order first given */
+    char gateway[256];         /* base URL of the gateway (nginx) */
+    unsigned control_timeout;  /* seconds */
     struct wharfd_listen ws_listen;
     int has_ws_listen;
-    unsigned feed_queue;        /* messages queued per feed client */
-    char ws_origins[1024];      /* allowed Origins, comma-separated */
+    unsigned feed_queue;   /* messages queued per feed client */
+    char ws_origins[1024]; /* allowed Origins, comma-separated */
 };
 
 /* Fills cfg from defaults, the file named by --config (if any) and argv.
@@ -119,8 +120,8 @@ int wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
                        char *err, size_t errlen);
 
 /* Parses a --listen value into out; -1 with a reason in err if malformed. */
-int wharfd_listen_parse(struct wharfd_listen *out, const char *s,
-                        char *err, size_t errlen);
+int wharfd_listen_parse(struct wharfd_listen *out, const char *s, char *err,
+                        size_t errlen);
 
 /* The --help text. */
 extern const char wharfd_usage[];

@@ -9,9 +9,9 @@
 
 struct wharfd_fdq {
     int *fds;
-    size_t cap;         /* slots allocated */
-    size_t head;        /* index of the oldest */
-    size_t len;         /* how many are queued */
+    size_t cap;  /* slots allocated */
+    size_t head; /* index of the oldest */
+    size_t len;  /* how many are queued */
 };
 
 /* Appends fd; -1 when out of memory (the queue is unchanged). */

@@ -34,7 +34,7 @@
 struct feed_msg {
     atomic_int refs;
     size_t len;
-    unsigned char buf[];        /* LWS_PRE bytes, then the text */
+    unsigned char buf[]; /* LWS_PRE bytes, then the text */
 };
 
 struct feed_client {
@@ -47,10 +47,10 @@ struct feed_client {
     char worker[WHARF_NAME_MAX + 1];
     char container[WHARFD_NAME_FIELD_MAX + 1];
     char instance[WHARFD_INSTANCE_MAX + 1];
-    struct feed_msg **q;        /* ring of cap messages */
+    struct feed_msg **q; /* ring of cap messages */
     size_t cap, head, len;
     unsigned long long missed;
-    char *in;                   /* a frame being received */
+    char *in; /* a frame being received */
     size_t inlen;
     struct feed_client *next;
 };
@@ -138,11 +138,11 @@ client_wants(const struct feed_client *c, unsigned kind, const char *worker,
              const char *container, const char *instance)
 {
     return c->subscribed && (c->kinds & kind)
-           && (c->worker[0] == '\0' || (worker && strcmp(c->worker, worker) == 0))
-           && (c->container[0] == '\0'
-               || (container && strcmp(c->container, container) == 0))
-           && (c->instance[0] == '\0'
-               || (instance && strcmp(c->instance, instance) == 0));
+        && (c->worker[0] == '\0' || (worker && strcmp(c->worker, worker) == 0))
+        && (c->container[0] == '\0'
+            || (container && strcmp(c->container, container) == 0))
+        && (c->instance[0] == '\0'
+            || (instance && strcmp(c->instance, instance) == 0));
 }
 
 static json_t *
@@ -195,10 +195,9 @@ build_log(const void *rows, size_t i)
     return json_pack("{s:s,s:s?,s:s,s:s?,s:I,s:s,s:s,s:s%,s:s?,s:s?,s:o}",
                      "workerName", b->worker, "containerName", b->container,
                      "instanceId", b->instance, "processId", l->process_id,
-                     "sequence", (json_int_t) l->sequence,
-                     "timestamp", l->timestamp, "level", l->level,
-                     "message", l->message, l->message_len,
-                     "stream", l->stream, "source", l->source,
+                     "sequence", (json_int_t) l->sequence, "timestamp",
+                     l->timestamp, "level", l->level, "message", l->message,
+                     l->message_len, "stream", l->stream, "source", l->source,
                      "metadata", json_text_value(l->metadata));
 }
 
@@ -211,10 +210,10 @@ build_error(const void *rows, size_t i)
     return json_pack("{s:s,s:s?,s:s,s:s?,s:s,s:f,s:s%,s:s,s:s?,s:I}",
                      "workerName", b->worker, "containerName", b->container,
                      "instanceId", b->instance, "processId", e->process_id,
-                     "errorHash", e->hash, "level", e->level,
-                     "message", e->message, e->message_len,
-                     "timestamp", e->timestamp, "rawOutput", e->raw_output,
-                     "occurrenceCount", (json_int_t) e->occurrence_count);
+                     "errorHash", e->hash, "level", e->level, "message",
+                     e->message, e->message_len, "timestamp", e->timestamp,
+                     "rawOutput", e->raw_output, "occurrenceCount",
+                     (json_int_t) e->occurrence_count);
 }
 
 static json_t *
@@ -229,15 +228,16 @@ build_process(const void *rows, size_t i)
                   "workerName", p->worker, "containerName", p->container,
                   "instanceId", p->instance, "processId", p->process_id,
                   "command", p->command, "args", json_text_value(p->args),
-                  "cwd", p->cwd, "status", p->status,
-                  "restartCount", (json_int_t) p->restart_count,
-                  "startTime", p->start_time, "endTime", p->end_time,
-                  "lastError", p->last_error, "updatedAt", p->now);
+                  "cwd", p->cwd, "status", p->status, "restartCount",
+                  (json_int_t) p->restart_count, "startTime", p->start_time,
+                  "endTime", p->end_time, "lastError", p->last_error,
+                  "updatedAt", p->now);
     if (o != NULL) {
-        json_object_set_new(o, "pid", p->has_pid ? json_integer(p->pid)
-                                                 : json_null());
-        json_object_set_new(o, "exitCode", p->has_exit_code
-                            ? json_integer(p->exit_code) : json_null());
+        json_object_set_new(o, "pid",
+                            p->has_pid ? json_integer(p->pid) : json_null());
+        json_object_set_new(o, "exitCode",
+                            p->has_exit_code ? json_integer(p->exit_code)
+                                             : json_null());
     }
     return o;
 }
@@ -248,11 +248,11 @@ build_event(const void *rows, size_t i)
     const struct wharfd_event_in *e = rows;
 
     (void) i;
-    return json_pack("{s:s,s:s?,s:s?,s:s?,s:s,s:o,s:s}",
-                     "workerName", e->worker, "containerName", e->container,
-                     "instanceId", e->instance, "processId", e->process_id,
-                     "type", e->type, "payload", json_text_value(e->payload),
-                     "timestamp", e->timestamp);
+    return json_pack("{s:s,s:s?,s:s?,s:s?,s:s,s:o,s:s}", "workerName",
+                     e->worker, "containerName", e->container, "instanceId",
+                     e->instance, "processId", e->process_id, "type", e->type,
+                     "payload", json_text_value(e->payload), "timestamp",
+                     e->timestamp);
 }
 
 static void
@@ -272,7 +272,7 @@ feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
         const struct wharfd_log_batch *b = rows;
 
         for (i = 0; i < b->n; i++) {
-            if (b->logs[i].stored) {    /* a resend is not news */
+            if (b->logs[i].stored) { /* a resend is not news */
                 publish_row(f, KIND_LOG, "log", b->worker, b->container,
                             b->instance, build_log, rows, i);
             }
@@ -283,7 +283,7 @@ feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
         const struct wharfd_error_batch *b = rows;
 
         for (i = 0; i < b->n; i++) {
-            if (!b->errors[i].duplicate) {  /* a resend is not news */
+            if (!b->errors[i].duplicate) { /* a resend is not news */
                 publish_row(f, KIND_ERROR, "error", b->worker, b->container,
                             b->instance, build_error, rows, i);
             }
@@ -339,14 +339,16 @@ static json_t *
 rpc_result(json_t *id, json_t *result)
 {
     return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result",
-                     result ? result : json_null(), "id", id ? id : json_null());
+                     result ? result : json_null(), "id",
+                     id ? id : json_null());
 }
 
 static json_t *
 rpc_error(json_t *id, const struct wharfd_rpc_error *err)
 {
-    json_t *e = json_pack("{s:i,s:s}", "code", err->code ? err->code
-                          : WHARFD_RPC_INTERNAL_ERROR, "message", err->message);
+    json_t *e = json_pack("{s:i,s:s}", "code",
+                          err->code ? err->code : WHARFD_RPC_INTERNAL_ERROR,
+                          "message", err->message);
 
     if (e != NULL && err->field[0]) {
         json_object_set_new(e, "data", json_pack("{s:s}", "field", err->field));
@@ -403,12 +405,12 @@ feed_subscribe(struct wharfd *wd, struct feed_client *c, json_t *params,
     call.authed = 1;
     call.claims = c->claims;
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_read_worker(&call, obj, WHARF_SCOPE_READ, &worker,
-                                   err) != 0
+        || wharfd_call_read_worker(&call, obj, WHARF_SCOPE_READ, &worker, err)
+            != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_NAME_FIELD_MAX,
-                               &container, err) != 0
-        || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0)
-    {
+                               &container, err)
+            != 0
+        || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0) {
         return NULL;
     }
     k = obj ? json_object_get(obj, "kinds") : NULL;
@@ -419,7 +421,7 @@ feed_subscribe(struct wharfd *wd, struct feed_client *c, json_t *params,
                              "'kinds' must be a non-empty array");
         return NULL;
     } else {
-        json_array_foreach(k, i, x) {
+        json_array_foreach (k, i, x) {
             const char *s = json_is_string(x) ? json_string_value(x) : "";
 
             if (strcmp(s, "log") == 0) {
@@ -433,7 +435,8 @@ feed_subscribe(struct wharfd *wd, struct feed_client *c, json_t *params,
             } else {
                 wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "kinds",
                                      "'kinds'[%zu] must be log, error, "
-                                     "process or event", i);
+                                     "process or event",
+                                     i);
                 return NULL;
             }
         }
@@ -475,12 +478,11 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
     }
     if (!json_is_object(req) || !json_is_string(method)
         || !json_is_string(json_object_get(req, "jsonrpc"))
-        || strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0"))
-    {
+        || strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0")) {
         wharfd_rpc_set_error(&err, WHARFD_RPC_INVALID_REQUEST, NULL,
                              "Invalid Request");
-        feed_answer(&wd->feed, c->id, rpc_error(json_is_object(req) ? id : NULL,
-                                                &err));
+        feed_answer(&wd->feed, c->id,
+                    rpc_error(json_is_object(req) ? id : NULL, &err));
         json_decref(req);
         return;
     }
@@ -490,19 +492,18 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
     }
     if (strcmp(name, "subscribe") == 0) {
         result = feed_subscribe(wd, c, params, &err);
-        feed_answer(&wd->feed, c->id, result ? rpc_result(id, result)
-                                             : rpc_error(id, &err));
+        feed_answer(&wd->feed, c->id,
+                    result ? rpc_result(id, result) : rpc_error(id, &err));
     } else if (strcmp(name, "startProcess") == 0
                || strcmp(name, "stopProcess") == 0
-               || strcmp(name, "restartProcess") == 0)
-    {
+               || strcmp(name, "restartProcess") == 0) {
         char full[64];
 
         snprintf(full, sizeof(full), WHARFD_RPC_PREFIX "%s", name);
         j = calloc(1, sizeof(*j));
         if (j == NULL
-            || atomic_fetch_add(&wd->feed.controls, 1) >= WHARFD_FEED_CONTROL_MAX)
-        {
+            || atomic_fetch_add(&wd->feed.controls, 1)
+                >= WHARFD_FEED_CONTROL_MAX) {
             if (j != NULL) {
                 atomic_fetch_sub(&wd->feed.controls, 1);
             }
@@ -557,7 +558,8 @@ struct feed_refusal {
 static struct feed_client *
 feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
 {
-    char uri[256], origin[512], frag[WHARF_TOKEN_MAX + 32], query[WHARF_TOKEN_MAX + 32];
+    char uri[256], origin[512], frag[WHARF_TOKEN_MAX + 32],
+        query[WHARF_TOKEN_MAX + 32];
     struct wharfd_rpc_error err;
     struct wharfd_call call;
     struct feed_client *c;
@@ -567,8 +569,7 @@ feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0
         || strncmp(uri, "/ws/monitoring", 14) != 0
-        || (uri[14] != '\0' && uri[14] != '/'))
-    {
+        || (uri[14] != '\0' && uri[14] != '/')) {
         why->status = 404;
         why->code = "not_found";
         snprintf(why->message, sizeof(why->message), "no feed at this path");
@@ -577,7 +578,7 @@ feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
     n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
     if (n > 0) {
         olen = (size_t) n;
-        for (o = wd->config.ws_origins; *o; ) {
+        for (o = wd->config.ws_origins; *o;) {
             const char *comma = strchr(o, ',');
             size_t len = comma ? (size_t) (comma - o) : strlen(o);
 
@@ -603,14 +604,15 @@ feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
         return NULL;
     }
     if (lws_hdr_copy(wsi, c->authorization, sizeof(c->authorization),
-                     WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
-    {
+                     WSI_TOKEN_HTTP_AUTHORIZATION)
+        > 0) {
         auth = c->authorization;
     }
     query[0] = '\0';
     for (i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
-                                      WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++)
-    {
+                                      WSI_TOKEN_HTTP_URI_ARGS, i)
+         > 0;
+         i++) {
         if (strncmp(frag, "access_token=", 13) == 0) {
             snprintf(query, sizeof(query), "%s", frag);
             snprintf(c->authorization, sizeof(c->authorization), "Bearer %.*s",
@@ -647,15 +649,15 @@ feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
 static int
 feed_refuse(struct lws *wsi, const struct feed_refusal *why)
 {
-    unsigned char buf[LWS_PRE + 2048];  /* headers + a 256-byte message */
+    unsigned char buf[LWS_PRE + 2048]; /* headers + a 256-byte message */
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
     json_t *obj;
     char *body, clen[24];
     size_t blen;
     int n;
 
-    obj = json_pack("{s:{s:s,s:s}}", "error", "code", why->code,
-                    "message", why->message);
+    obj = json_pack("{s:{s:s,s:s}}", "error", "code", why->code, "message",
+                    why->message);
     body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (body == NULL) {
@@ -664,21 +666,18 @@ feed_refuse(struct lws *wsi, const struct feed_refusal *why)
     blen = strlen(body);
     n = snprintf(clen, sizeof(clen), "%zu", blen);
     if (lws_add_http_header_status(wsi, why->status, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                        (const unsigned char *)
-                                        "application/json", 16, &p, end)
+        || lws_add_http_header_by_token(
+            wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+            (const unsigned char *) "application/json", 16, &p, end)
         || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                        (const unsigned char *) clen, n,
-                                        &p, end)
+                                        (const unsigned char *) clen, n, &p,
+                                        end)
         || (why->status == 401
-            && lws_add_http_header_by_token(wsi,
-                                            WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
-                                            (const unsigned char *)
-                                            "Bearer realm=\"wharf\"", 20,
-                                            &p, end))
+            && lws_add_http_header_by_token(
+                wsi, WSI_TOKEN_HTTP_WWW_AUTHENTICATE,
+                (const unsigned char *) "Bearer realm=\"wharf\"", 20, &p, end))
         || lws_finalize_http_header(wsi, &p, end)
-        || blen > (size_t) (end - p))
-    {
+        || blen > (size_t) (end - p)) {
         free(body);
         return -1;
     }
@@ -751,7 +750,7 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         c = feed_accept(wd, wsi, &why);
         if (c == NULL) {
-            return 1;           /* refuse the upgrade */
+            return 1; /* refuse the upgrade */
         }
         *pc = c;
         return 0;
@@ -782,7 +781,8 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         c->in = bigger;
         memcpy(c->in + c->inlen, in, len);
         c->inlen += len;
-        if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
+        if (lws_is_final_fragment(wsi)
+            && lws_remaining_packet_payload(wsi) == 0) {
             feed_request(wd, c, c->in, c->inlen);
             c->inlen = 0;
         }
@@ -802,8 +802,8 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             n = snprintf(lagged + LWS_PRE, sizeof(lagged) - LWS_PRE,
                          "{\"kind\":\"lagged\",\"missed\":%llu}", missed);
             if (lws_write(wsi, (unsigned char *) lagged + LWS_PRE, (size_t) n,
-                          LWS_WRITE_TEXT) < n)
-            {
+                          LWS_WRITE_TEXT)
+                < n) {
                 return -1;
             }
         } else if (m != NULL) {
@@ -898,8 +898,8 @@ wharfd_feed_start(struct wharfd *wd)
     info.gid = (gid_t) -1;
     info.uid = (uid_t) -1;
     /* Text frames that are not UTF-8 are closed with 1007 by lws. */
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6
-                   | LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.options =
+        LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_VALIDATE_UTF8;
     f->ctx = lws_create_context(&info);
     if (f->ctx == NULL) {
         wharf_error("--ws-listen %s: cannot listen", wd->config.ws_listen.text);
@@ -927,15 +927,15 @@ wharfd_feed_stop(struct wharfd *wd)
         /* Control threads answer through the context: let them end (they
          * are bounded by --control-timeout). */
         for (waited = 0; atomic_load(&f->controls) > 0
-             && waited < (int) wd->config.control_timeout * 100 + 100; waited++)
-        {
+             && waited < (int) wd->config.control_timeout * 100 + 100;
+             waited++) {
             usleep(10000);
         }
         wharfd_store_set_publisher(wd->store, NULL, NULL);
         atomic_store(&f->stop, 1);
         lws_cancel_service(f->ctx);
         pthread_join(f->thread, NULL);
-        lws_context_destroy(f->ctx);   /* closes clients: CLOSED frees them */
+        lws_context_destroy(f->ctx); /* closes clients: CLOSED frees them */
         f->ctx = NULL;
         f->started = 0;
     }

@@ -45,9 +45,9 @@ struct wharfd_feed {
     pthread_t thread;
     int started;
     atomic_int stop;
-    atomic_int nclients;        /* subscribed clients: 0 = publish is free */
-    atomic_int controls;        /* control threads running */
-    pthread_mutex_t lock;       /* guards the client list and queues */
+    atomic_int nclients;  /* subscribed clients: 0 = publish is free */
+    atomic_int controls;  /* control threads running */
+    pthread_mutex_t lock; /* guards the client list and queues */
     struct feed_client *clients;
     unsigned long long next_id;
 };

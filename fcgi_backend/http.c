@@ -10,20 +10,34 @@ const char *
 wharfd_http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 502: return "Bad Gateway";
-    case 504: return "Gateway Timeout";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default:  return "Unknown";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 502:
+        return "Bad Gateway";
+    case 504:
+        return "Gateway Timeout";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Unknown";
     }
 }
 
@@ -63,14 +77,13 @@ wharfd_http_error(struct wharfd_http_response *resp, int status,
      * they are always valid JSON strings. */
     for (i = 0; message[i] != '\0'; i++) {
         if ((unsigned char) message[i] < 0x20
-            || (unsigned char) message[i] > 0x7e)
-        {
+            || (unsigned char) message[i] > 0x7e) {
             message[i] = '?';
         }
     }
-    (void) wharfd_http_json(resp, status,
-                            json_pack("{s:{s:s,s:s}}", "error", "code", code,
-                                      "message", message));
+    (void) wharfd_http_json(
+        resp, status,
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
 }
 
 int
@@ -89,7 +102,7 @@ wharfd_http_is_json(const char *content_type)
         return 0;
     }
     return content_type[n] == '\0' || content_type[n] == ';'
-           || content_type[n] == ' ' || content_type[n] == '\t';
+        || content_type[n] == ' ' || content_type[n] == '\t';
 }
 
 void

@@ -12,12 +12,12 @@
 #include <jansson.h>
 
 struct wharfd_http_request {
-    const char *method;          /* "GET", "POST", ... */
-    const char *path;            /* path of REQUEST_URI, no query, raw */
-    const char *query;           /* after '?', or "" */
-    const char *content_type;    /* CONTENT_TYPE, or NULL when absent */
-    const char *authorization;   /* HTTP_AUTHORIZATION, or NULL */
-    const char *body;            /* NUL-terminated copy, NULL when empty */
+    const char *method;        /* "GET", "POST", ... */
+    const char *path;          /* path of REQUEST_URI, no query, raw */
+    const char *query;         /* after '?', or "" */
+    const char *content_type;  /* CONTENT_TYPE, or NULL when absent */
+    const char *authorization; /* HTTP_AUTHORIZATION, or NULL */
+    const char *body;          /* NUL-terminated copy, NULL when empty */
     size_t body_len;
     /* The body was longer than the limit; body is NULL then. The route
      * decides how to say so (REST and JSON-RPC answer differently). */
@@ -27,15 +27,16 @@ struct wharfd_http_request {
 
 struct wharfd_http_response {
     int status;
-    const char *content_type;    /* static string; NULL when no body */
-    char *body;                  /* malloc'd, owned; NULL for none */
+    const char *content_type; /* static string; NULL when no body */
+    char *body;               /* malloc'd, owned; NULL for none */
     size_t body_len;
-    const char *allow;           /* "Allow:" header for 405, static */
+    const char *allow; /* "Allow:" header for 405, static */
     /* A streamed body (no Content-Length): server.c writes the head,
      * then calls stream(stream_arg, out, out_arg), which writes the body
      * piece by piece through out, then stream_free(stream_arg). */
-    int (*stream)(void *arg, int (*out)(void *out_arg, const char *buf,
-                                        size_t len), void *out_arg);
+    int (*stream)(void *arg,
+                  int (*out)(void *out_arg, const char *buf, size_t len),
+                  void *out_arg);
     void *stream_arg;
     void (*stream_free)(void *arg);
 };

@@ -39,9 +39,9 @@ struct fstr {
 static void
 fp_ws(struct fp *f)
 {
-    while (f->p < f->end && (*f->p == ' ' || *f->p == '\t' || *f->p == '\n'
-                             || *f->p == '\r'))
-    {
+    while (
+        f->p < f->end
+        && (*f->p == ' ' || *f->p == '\t' || *f->p == '\n' || *f->p == '\r')) {
         f->p++;
     }
 }
@@ -106,8 +106,7 @@ fp_utf8(const unsigned char *p, const unsigned char *end)
         v = (v << 6) | (p[i] & 0x3F);
     }
     if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF
-        || (v >= 0xD800 && v <= 0xDFFF))
-    {
+        || (v >= 0xD800 && v <= 0xDFFF)) {
         return 0;
     }
     return n;
@@ -153,8 +152,7 @@ fp_str(struct fp *f, struct fstr *out)
     for (;;) {
         /* The plain run first: printable ASCII but the quote and '\'. */
         while (p < f->end && (c = *p) >= 0x20 && c < 0x80 && c != '"'
-               && c != '\\')
-        {
+               && c != '\\') {
             *o++ = (char) c;
             p++;
         }
@@ -174,18 +172,33 @@ fp_str(struct fp *f, struct fstr *out)
                 return -1;
             }
             switch (p[1]) {
-            case '"':  *o++ = '"'; break;
-            case '\\': *o++ = '\\'; break;
-            case '/':  *o++ = '/'; break;
-            case 'b':  *o++ = '\b'; break;
-            case 'f':  *o++ = '\f'; break;
-            case 'n':  *o++ = '\n'; break;
-            case 'r':  *o++ = '\r'; break;
-            case 't':  *o++ = '\t'; break;
+            case '"':
+                *o++ = '"';
+                break;
+            case '\\':
+                *o++ = '\\';
+                break;
+            case '/':
+                *o++ = '/';
+                break;
+            case 'b':
+                *o++ = '\b';
+                break;
+            case 'f':
+                *o++ = '\f';
+                break;
+            case 'n':
+                *o++ = '\n';
+                break;
+            case 'r':
+                *o++ = '\r';
+                break;
+            case 't':
+                *o++ = '\t';
+                break;
             case 'u':
                 if (f->end - p < 6 || fp_hex4(p + 2, &v) != 0 || v == 0
-                    || (v >= 0xD800 && v <= 0xDFFF))
-                {
+                    || (v >= 0xD800 && v <= 0xDFFF)) {
                     return -1;
                 }
                 if (v < 0x80) {
@@ -254,9 +267,9 @@ fp_int(struct fp *f, long long *v, const char **txt, size_t *tlen)
             u = u * 10 + (unsigned) (*f->p++ - '0');
         }
     }
-    if (f->p < f->end && (*f->p == '.' || *f->p == 'e' || *f->p == 'E'
-                          || (*f->p >= '0' && *f->p <= '9')))
-    {
+    if (f->p < f->end
+        && (*f->p == '.' || *f->p == 'e' || *f->p == 'E'
+            || (*f->p >= '0' && *f->p <= '9'))) {
         return -1;
     }
     *v = neg ? -(long long) u : (long long) u;
@@ -309,8 +322,7 @@ fp_plain(const char *s, size_t n)
 
     for (i = 0; i < n; i++) {
         if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e
-            || s[i] == '"' || s[i] == '\\')
-        {
+            || s[i] == '"' || s[i] == '\\') {
             return 0;
         }
     }
@@ -417,7 +429,7 @@ fail:
 struct fast_req {
     struct wharfd *wd;
     char now[WHARF_TIME_LEN];
-    int errors;                 /* storeErrors, else storeLogs */
+    int errors; /* storeErrors, else storeLogs */
     struct wharfd_log_in *logs;
     struct wharfd_error_in *errs;
     size_t n, cap;
@@ -433,11 +445,11 @@ fast_grow(struct fast_req *r, size_t size)
         return r->errors ? (void *) r->errs : (void *) r->logs;
     }
     if (r->n >= r->wd->config.batch_max) {
-        return NULL;            /* the jansson path says how many */
+        return NULL; /* the jansson path says how many */
     }
     cap = r->cap ? r->cap * 2 : 64;
-    bigger = realloc(r->errors ? (void *) r->errs : (void *) r->logs,
-                     cap * size);
+    bigger =
+        realloc(r->errors ? (void *) r->errs : (void *) r->logs, cap * size);
     if (bigger == NULL) {
         return NULL;
     }
@@ -455,10 +467,18 @@ fast_grow(struct fast_req *r, size_t size)
 static int
 fast_log(struct fp *f, struct fast_req *r)
 {
-    enum { SEQ = 1, TS = 2, LEVEL = 4, MSG = 8, STREAM = 16, SOURCE = 32,
-           PID = 64, META = 128 };
+    enum {
+        SEQ = 1,
+        TS = 2,
+        LEVEL = 4,
+        MSG = 8,
+        STREAM = 16,
+        SOURCE = 32,
+        PID = 64,
+        META = 128
+    };
     struct fstr k, ts = { 0 }, level = { 0 }, msg = { 0 }, stream = { 0 },
-                source = { 0 }, pid = { 0 };
+                   source = { 0 }, pid = { 0 };
     struct wharfd_log_in *l;
     unsigned seen = 0, bit;
     int first = 1, rc;
@@ -467,7 +487,7 @@ fast_log(struct fp *f, struct fast_req *r)
     if (fast_grow(r, sizeof(*r->logs)) == NULL || !fp_eat(f, '{')) {
         return -1;
     }
-    l = &r->logs[r->n++];      /* freed with its metadata, stored or not */
+    l = &r->logs[r->n++]; /* freed with its metadata, stored or not */
     while ((rc = fp_next_key(f, &first, &k)) == 1) {
         if (fp_key_is(&k, "sequence")) {
             bit = SEQ;
@@ -500,16 +520,15 @@ fast_log(struct fp *f, struct fast_req *r)
             return -1;
         }
         if (rc != 0 || (seen & bit)) {
-            return -1;          /* a repeated member: jansson refuses it */
+            return -1; /* a repeated member: jansson refuses it */
         }
         seen |= bit;
     }
-    if (rc != 0 || !(seen & SEQ) || seq < 1 || level.s == NULL
-        || msg.s == NULL || msg.len > r->wd->config.message_max
-        || !fp_len_ok(&ts, 64) || !fp_len_ok(&source, WHARFD_NAME_FIELD_MAX)
+    if (rc != 0 || !(seen & SEQ) || seq < 1 || level.s == NULL || msg.s == NULL
+        || msg.len > r->wd->config.message_max || !fp_len_ok(&ts, 64)
+        || !fp_len_ok(&source, WHARFD_NAME_FIELD_MAX)
         || !fp_len_ok(&pid, WHARFD_NAME_FIELD_MAX) || level.len > 64
-        || !fp_len_ok(&stream, 64))
-    {
+        || !fp_len_ok(&stream, 64)) {
         return -1;
     }
     l->sequence = seq;
@@ -540,8 +559,7 @@ fast_is_hex64(const struct fstr *h)
     }
     for (i = 0; i < h->len; i++) {
         if (!((h->s[i] >= '0' && h->s[i] <= '9')
-              || (h->s[i] >= 'a' && h->s[i] <= 'f')))
-        {
+              || (h->s[i] >= 'a' && h->s[i] <= 'f'))) {
             return 0;
         }
     }
@@ -552,10 +570,17 @@ fast_is_hex64(const struct fstr *h)
 static int
 fast_error(struct fp *f, struct fast_req *r)
 {
-    enum { LEVEL = 1, MSG = 2, TS = 4, RAW = 8, PID = 16, HASH = 32,
-           SEQ = 64 };
+    enum {
+        LEVEL = 1,
+        MSG = 2,
+        TS = 4,
+        RAW = 8,
+        PID = 16,
+        HASH = 32,
+        SEQ = 64
+    };
     struct fstr k, msg = { 0 }, ts = { 0 }, raw = { 0 }, pid = { 0 },
-                hash = { 0 };
+                   hash = { 0 };
     struct wharfd_error_in *e;
     unsigned seen = 0, bit;
     int first = 1, rc, has_level = 0, has_seq = 0;
@@ -609,9 +634,7 @@ fast_error(struct fp *f, struct fast_req *r)
         || msg.len > r->wd->config.message_max || !fp_len_ok(&ts, 64)
         || !fp_len_ok(&raw, r->wd->config.message_max)
         || !fp_len_ok(&pid, WHARFD_NAME_FIELD_MAX)
-        || (hash.s != NULL && !fast_is_hex64(&hash))
-        || (has_seq && seq < 1))
-    {
+        || (hash.s != NULL && !fast_is_hex64(&hash)) || (has_seq && seq < 1)) {
         return -1;
     }
     e->level = (double) level;
@@ -637,9 +660,8 @@ fast_error(struct fp *f, struct fast_req *r)
 static int
 fast_params(struct fp *f, struct fast_req *r, json_t *head, int *has_array)
 {
-    static const char *const names[] = {
-        "worker", "container", "instanceId", "processId", NULL
-    };
+    static const char *const names[] = { "worker", "container", "instanceId",
+                                         "processId", NULL };
     struct fstr k, v;
     unsigned seen = 0;
     int first = 1, rc, efirst;
@@ -657,24 +679,21 @@ fast_params(struct fp *f, struct fast_req *r, json_t *head, int *has_array)
             }
             seen |= 1u << i;
             if (v.s != NULL
-                && json_object_set_new(head, names[i],
-                                       json_stringn(v.s, v.len)) != 0)
-            {
+                && json_object_set_new(head, names[i], json_stringn(v.s, v.len))
+                    != 0) {
                 return -1;
             }
             continue;
         }
         if (*has_array || !fp_key_is(&k, r->errors ? "errors" : "logs")
-            || !fp_eat(f, '['))
-        {
+            || !fp_eat(f, '[')) {
             return -1;
         }
         *has_array = 1;
         efirst = 1;
         while (!fp_eat(f, ']')) {
             if ((!efirst && !fp_eat(f, ','))
-                || (r->errors ? fast_error(f, r) : fast_log(f, r)) != 0)
-            {
+                || (r->errors ? fast_error(f, r) : fast_log(f, r)) != 0) {
                 return -1;
             }
             efirst = 0;
@@ -717,7 +736,12 @@ fast_call_free(struct fast_call *c)
 static int
 fast_call_parse(struct fp *f, struct wharfd *wd, struct fast_call *c)
 {
-    enum { RPC = 1, ID = 2, METHOD = 4, PARAMS = 8 };
+    enum {
+        RPC = 1,
+        ID = 2,
+        METHOD = 4,
+        PARAMS = 8
+    };
     static const char logs_m[] = WHARFD_RPC_PREFIX "storeLogs";
     static const char errors_m[] = WHARFD_RPC_PREFIX "storeErrors";
     struct fstr k, v, method = { 0 };
@@ -744,8 +768,7 @@ fast_call_parse(struct fp *f, struct wharfd *wd, struct fast_call *c)
             ch = fp_peek(f);
             if (ch == '"') {
                 if (fp_str(f, &v) != 0 || v.len + 3 > sizeof(c->id_buf)
-                    || !fp_plain(v.s, v.len))
-                {
+                    || !fp_plain(v.s, v.len)) {
                     return -1;
                 }
                 c->id_buf[0] = '"';
@@ -771,7 +794,7 @@ fast_call_parse(struct fp *f, struct wharfd *wd, struct fast_call *c)
             return -1;
         }
         if (seen & bit) {
-            return -1;          /* a repeated member: jansson refuses it */
+            return -1; /* a repeated member: jansson refuses it */
         }
         seen |= bit;
     }
@@ -846,11 +869,12 @@ fast_call_answer(struct fast_call *c, struct wharfd_jsonw *w)
     if (c->store_rc != 0) {
         /* As rpc.c's error object: "Internal error: <detail>". */
         memset(&err, 0, sizeof(err));
-        wharfd_store_failed(&err, c->store_rc, c->r.errors
-                            ? "storing the errors failed"
-                            : "storing the logs failed");
+        wharfd_store_failed(&err, c->store_rc,
+                            c->r.errors ? "storing the errors failed"
+                                        : "storing the logs failed");
         snprintf(message, sizeof(message), "Internal error: %s", err.message);
-        wharfd_jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,"
+        wharfd_jsonw_lit(w,
+                         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,"
                          "\"message\":");
         wharfd_jsonw_str(w, message, strlen(message));
         wharfd_jsonw_lit(w, "},\"id\":");
@@ -920,13 +944,12 @@ wharfd_ingest_fast(struct wharfd_call *call, const char *body, size_t len,
         batch = 1;
         f.p++;
         if (fp_peek(&f) == ']') {
-            goto out;           /* an empty batch is -32600: jansson path */
+            goto out; /* an empty batch is -32600: jansson path */
         }
     }
     do {
         if (n == FAST_BATCH_MAX
-            || fast_call_parse(&f, call->wd, &calls[n++]) != 0)
-        {
+            || fast_call_parse(&f, call->wd, &calls[n++]) != 0) {
             goto out;
         }
     } while (batch && fp_eat(&f, ','));
@@ -935,7 +958,7 @@ wharfd_ingest_fast(struct wharfd_call *call, const char *body, size_t len,
     }
     fp_ws(&f);
     if (f.p != f.end) {
-        goto out;               /* trailing bytes: -32700 */
+        goto out; /* trailing bytes: -32700 */
     }
 
     /* 2. Check every call against the token and the limits before any

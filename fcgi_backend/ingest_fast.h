@@ -32,7 +32,7 @@ struct wharfd_call;
 
 /* Returns 1 when it answered (reply set, 200), 0 when the caller must
  * take the jansson path (nothing was stored, reply untouched). */
-int wharfd_ingest_fast(struct wharfd_call *call, const char *body,
-                       size_t len, struct wharfd_rpc_reply *reply);
+int wharfd_ingest_fast(struct wharfd_call *call, const char *body, size_t len,
+                       struct wharfd_rpc_reply *reply);
 
 #endif

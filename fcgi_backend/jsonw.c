@@ -57,13 +57,13 @@ wharfd_jsonw_lit(struct wharfd_jsonw *w, const char *s)
  * wharfd_jsonw_raw a piece at a time (callgrind, bench/ingest/inproc).
  */
 static const unsigned char jsonw_esc[256] = {
-    ['\b'] = 'u', ['\f'] = 'u',
-    [0] = 'u', [1] = 'u', [2] = 'u', [3] = 'u', [4] = 'u', [5] = 'u',
-    [6] = 'u', [7] = 'u', [11] = 'u', [14] = 'u', [15] = 'u', [16] = 'u',
-    [17] = 'u', [18] = 'u', [19] = 'u', [20] = 'u', [21] = 'u', [22] = 'u',
-    [23] = 'u', [24] = 'u', [25] = 'u', [26] = 'u', [27] = 'u', [28] = 'u',
-    [29] = 'u', [30] = 'u', [31] = 'u',
-    ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', ['"'] = '"', ['\\'] = '\\',
+    ['\b'] = 'u', ['\f'] = 'u', [0] = 'u',   [1] = 'u',     [2] = 'u',
+    [3] = 'u',    [4] = 'u',    [5] = 'u',   [6] = 'u',     [7] = 'u',
+    [11] = 'u',   [14] = 'u',   [15] = 'u',  [16] = 'u',    [17] = 'u',
+    [18] = 'u',   [19] = 'u',   [20] = 'u',  [21] = 'u',    [22] = 'u',
+    [23] = 'u',   [24] = 'u',   [25] = 'u',  [26] = 'u',    [27] = 'u',
+    [28] = 'u',   [29] = 'u',   [30] = 'u',  [31] = 'u',    ['\n'] = 'n',
+    ['\r'] = 'r', ['\t'] = 't', ['"'] = '"', ['\\'] = '\\',
 };
 
 /* Nonzero when one of the 8 bytes of x needs escaping (< 0x20, '"' or
@@ -147,8 +147,8 @@ static char *
 jsonw_put_int(char *o, long long v)
 {
     char buf[24], *e = buf + sizeof(buf), *d = e;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v
-                                 : (unsigned long long) v;
+    unsigned long long u =
+        v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
 
     do {
         *--d = (char) ('0' + u % 10);

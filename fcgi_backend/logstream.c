@@ -31,8 +31,7 @@ wharfd_logstream_new(struct wharfd *wd, const struct wharfd_query *q)
     if (own(s, 0, &s->q.worker) || own(s, 1, &s->q.container)
         || own(s, 2, &s->q.instance) || own(s, 3, &s->q.since)
         || own(s, 4, &s->q.until) || own(s, 5, &s->q.levels)
-        || own(s, 6, &s->q.streams))
-    {
+        || own(s, 6, &s->q.streams)) {
         wharfd_logstream_free(s);
         return NULL;
     }
@@ -60,7 +59,7 @@ struct stream_state {
     void *out_arg;
     long long count;
     int gone;
-    struct wharfd_jsonw w;      /* one row's text, reused */
+    struct wharfd_jsonw w; /* one row's text, reused */
 };
 
 static int
@@ -75,7 +74,7 @@ stream_row(void *arg, const struct wharfd_col *cols, int n)
         return -1;
     }
     if (st->out(st->out_arg, st->w.p, st->w.len) != 0) {
-        st->gone = 1;           /* the client left: stop reading */
+        st->gone = 1; /* the client left: stop reading */
         return -1;
     }
     st->count++;
@@ -83,8 +82,9 @@ stream_row(void *arg, const struct wharfd_col *cols, int n)
 }
 
 int
-wharfd_logstream_run(void *arg, int (*out)(void *out_arg, const char *buf,
-                                           size_t len), void *out_arg)
+wharfd_logstream_run(void *arg,
+                     int (*out)(void *out_arg, const char *buf, size_t len),
+                     void *out_arg)
 {
     struct wharfd_logstream *s = arg;
     struct stream_state st;
@@ -110,8 +110,8 @@ wharfd_logstream_run(void *arg, int (*out)(void *out_arg, const char *buf,
                         "reading the logs failed");
     }
     if (s->rpc_id != NULL) {
-        end = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result", res,
-                        "id", s->rpc_id);
+        end = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result", res, "id",
+                        s->rpc_id);
     } else {
         end = res;
     }
@@ -121,7 +121,8 @@ wharfd_logstream_run(void *arg, int (*out)(void *out_arg, const char *buf,
         return -1;
     }
     rc = out(out_arg, text, strlen(text)) == 0 && out(out_arg, "\n", 1) == 0
-         ? 0 : -1;
+        ? 0
+        : -1;
     free(text);
     return rc;
 }

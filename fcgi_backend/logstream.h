@@ -21,9 +21,9 @@ struct wharfd;
 
 struct wharfd_logstream {
     struct wharfd *wd;
-    struct wharfd_query q;      /* its strings point into own[] */
+    struct wharfd_query q; /* its strings point into own[] */
     char *own[8];
-    json_t *rpc_id;             /* NULL: REST; else the request's id */
+    json_t *rpc_id; /* NULL: REST; else the request's id */
 };
 
 /* A stream of q with its strings copied; NULL when out of memory. */
@@ -31,8 +31,9 @@ struct wharfd_logstream *wharfd_logstream_new(struct wharfd *wd,
                                               const struct wharfd_query *q);
 
 /* Matches wharfd_http_response.stream and .stream_free. */
-int wharfd_logstream_run(void *arg, int (*out)(void *out_arg, const char *buf,
-                                               size_t len), void *out_arg);
+int wharfd_logstream_run(void *arg,
+                         int (*out)(void *out_arg, const char *buf, size_t len),
+                         void *out_arg);
 void wharfd_logstream_free(void *arg);
 
 #endif

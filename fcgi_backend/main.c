@@ -61,9 +61,8 @@ main(int argc, char **argv)
         wharfd_server_close(&wd);
         return 1;
     }
-    if (wharfd_auth_init(&wd.auth, wd.config.public_key,
-                         wd.config.auth_off) != 0)
-    {
+    if (wharfd_auth_init(&wd.auth, wd.config.public_key, wd.config.auth_off)
+        != 0) {
         wharfd_server_close(&wd);
         return 1;
     }
@@ -76,8 +75,7 @@ main(int argc, char **argv)
         return 1;
     }
     if (wharfd_feed_start(&wd) != 0 || wharfd_retention_start(&wd) != 0
-        || wharfd_server_start(&wd) != 0)
-    {
+        || wharfd_server_start(&wd) != 0) {
         wharfd_retention_stop(&wd);
         wharfd_feed_stop(&wd);
         wharfd_server_stop(&wd, WHARFD_SHUTDOWN_GRACE_S);
@@ -93,8 +91,8 @@ main(int argc, char **argv)
     }
     printf("wharfd listening on %s\n", wd.config.listen.text);
     fflush(stdout);
-    wharf_info("listening on %s, %u threads, database %s", wd.config.listen.text,
-               wd.config.threads, wd.config.db);
+    wharf_info("listening on %s, %u threads, database %s",
+               wd.config.listen.text, wd.config.threads, wd.config.db);
 
     while (sigwait(&sigs, &sig) != 0) {
         /* EINTR cannot happen for sigwait; loop for form's sake. */

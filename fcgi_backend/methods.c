@@ -59,11 +59,11 @@ wharfd_store_failed(struct wharfd_rpc_error *err, int rc, const char *what)
 }
 
 int
-wharfd_params_object(json_t *params, json_t **obj,
-                     struct wharfd_rpc_error *err)
+wharfd_params_object(json_t *params, json_t **obj, struct wharfd_rpc_error *err)
 {
     *obj = NULL;
-    if (params == NULL || (json_is_array(params) && json_array_size(params) == 0)) {
+    if (params == NULL
+        || (json_is_array(params) && json_array_size(params) == 0)) {
         return 0;
     }
     if (!json_is_object(params)) {
@@ -132,7 +132,8 @@ wharfd_param_worker(json_t *obj, const char *field, const char **out,
         *out = NULL;
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
                                     "'%s' must be a worker name "
-                                    "(^[a-z0-9][a-z0-9-]{0,62}$)", field);
+                                    "(^[a-z0-9][a-z0-9-]{0,62}$)",
+                                    field);
     }
     return 0;
 }
@@ -154,7 +155,7 @@ wharfd_param_instance(json_t *obj, const char *field, int required,
     for (i = 0; s[i]; i++) {
         char c = s[i];
         int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                    || (c >= '0' && c <= '9');
+            || (c >= '0' && c <= '9');
 
         if (!alnum && (i == 0 || (c != '_' && c != '-'))) {
             break;
@@ -162,18 +163,18 @@ wharfd_param_instance(json_t *obj, const char *field, int required,
     }
     if (s[i] != '\0' || i > WHARFD_INSTANCE_MAX) {
         *out = NULL;
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
-                                    "'%s' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
-                                    " and be at most %d bytes", field,
-                                    WHARFD_INSTANCE_MAX);
+        return wharfd_rpc_set_error(
+            err, WHARFD_RPC_INVALID_PARAMS, field,
+            "'%s' must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
+            " and be at most %d bytes",
+            field, WHARFD_INSTANCE_MAX);
     }
     return 0;
 }
 
 int
-wharfd_param_int(json_t *obj, const char *field, long long min,
-                 long long max, long long *out, int *present,
-                 struct wharfd_rpc_error *err)
+wharfd_param_int(json_t *obj, const char *field, long long min, long long max,
+                 long long *out, int *present, struct wharfd_rpc_error *err)
 {
     json_t *v = member(obj, field);
 
@@ -196,8 +197,8 @@ wharfd_param_int(json_t *obj, const char *field, long long min,
 }
 
 int
-wharfd_param_number(json_t *obj, const char *field, double *out,
-                    int *present, struct wharfd_rpc_error *err)
+wharfd_param_number(json_t *obj, const char *field, double *out, int *present,
+                    struct wharfd_rpc_error *err)
 {
     json_t *v = member(obj, field);
 
@@ -259,12 +260,12 @@ wharfd_time_normalize(const char *s, size_t len, char *out)
         || s[7] != '-' || !digits(s + 8, 2) || s[10] != 'T'
         || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2)
         || s[16] != ':' || !digits(s + 17, 2) || s[len - 1] != 'Z'
-        || (len > 20 && (s[19] != '.' || frac < 1 || frac > 9
-                         || !digits(s + 20, (int) frac)))
+        || (len > 20
+            && (s[19] != '.' || frac < 1 || frac > 9
+                || !digits(s + 20, (int) frac)))
         || atoi(s + 5) < 1 || atoi(s + 5) > 12 || atoi(s + 8) < 1
         || atoi(s + 8) > 31 || atoi(s + 11) > 23 || atoi(s + 14) > 59
-        || atoi(s + 17) > 60)
-    {
+        || atoi(s + 17) > 60) {
         return -1;
     }
     memcpy(out, s, 19);
@@ -293,7 +294,8 @@ wharfd_param_time(json_t *obj, const char *field, char *out, int *present,
     if (wharfd_time_normalize(s, strlen(s), out) != 0) {
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
                                     "'%s' must be an ISO-8601 UTC time "
-                                    "(YYYY-MM-DDTHH:MM:SS[.fff]Z)", field);
+                                    "(YYYY-MM-DDTHH:MM:SS[.fff]Z)",
+                                    field);
     }
     *present = 1;
     return 0;
@@ -315,7 +317,7 @@ wharfd_param_enum(json_t *obj, const char *field, int required,
     }
     for (i = 0; words[i]; i++) {
         if (strcmp(words[i], *out) == 0) {
-            *out = words[i];        /* a static string from here on */
+            *out = words[i]; /* a static string from here on */
             return 0;
         }
         n += (size_t) snprintf(list + n, sizeof(list) - n, "%s%s",
@@ -356,13 +358,14 @@ wharfd_params_page(json_t *obj, struct wharfd_query *q,
 
     q->limit = WHARFD_LIMIT_DEFAULT;
     q->offset = 0;
-    if (wharfd_param_int(obj, "limit", 1, WHARFD_LIMIT_MAX, &q->limit,
-                         &present, err) != 0
+    if (wharfd_param_int(obj, "limit", 1, WHARFD_LIMIT_MAX, &q->limit, &present,
+                         err)
+            != 0
         || wharfd_param_int(obj, "offset", 0, INT64_MAX / 2, &q->offset,
-                            &present, err) != 0
+                            &present, err)
+            != 0
         || wharfd_param_enum(obj, "order", 0, orders, &order, err) != 0
-        || wharfd_param_bool(obj, "total", 0, &q->want_total, err) != 0)
-    {
+        || wharfd_param_bool(obj, "total", 0, &q->want_total, err) != 0) {
         return -1;
     }
     q->asc = order != NULL && strcmp(order, "asc") == 0;
@@ -383,7 +386,8 @@ wharfd_row_json(const struct wharfd_col *cols, int n)
         case WHARFD_COL_REAL:
             /* Levels are stored REAL: 50.0 reads back as 50. */
             v = cols[i].d == floor(cols[i].d) && fabs(cols[i].d) < 1e15
-                ? json_integer((json_int_t) cols[i].d) : json_real(cols[i].d);
+                ? json_integer((json_int_t) cols[i].d)
+                : json_real(cols[i].d);
             break;
         case WHARFD_COL_JSON:
             v = json_loadb(cols[i].s, cols[i].len,
@@ -410,17 +414,14 @@ json_t *
 wharfd_page_json(json_t *data, const struct wharfd_query *q, long long total,
                  int has_more)
 {
-    return json_pack("{s:o,s:{s:I,s:I,s:o,s:b}}", "data", data,
-                     "pagination", "limit", (json_int_t) q->limit,
-                     "offset", (json_int_t) q->offset,
-                     "total", total >= 0 ? json_integer(total) : json_null(),
-                     "hasMore", has_more);
+    return json_pack(
+        "{s:o,s:{s:I,s:I,s:o,s:b}}", "data", data, "pagination", "limit",
+        (json_int_t) q->limit, "offset", (json_int_t) q->offset, "total",
+        total >= 0 ? json_integer(total) : json_null(), "hasMore", has_more);
 }
 
-const char *const wharfd_log_levels[] = {
-    "debug", "info", "warn", "error", "output", NULL
-};
+const char *const wharfd_log_levels[] = { "debug", "info",   "warn",
+                                          "error", "output", NULL };
 const char *const wharfd_log_streams[] = { "stdout", "stderr", NULL };
-const char *const wharfd_process_states[] = {
-    "starting", "running", "stopping", "stopped", "crashed", NULL
-};
+const char *const wharfd_process_states[] = { "starting", "running", "stopping",
+                                              "stopped",  "crashed", NULL };

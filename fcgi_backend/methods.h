@@ -26,7 +26,7 @@ struct wharfd_call;
 #define WHARFD_NAME_FIELD_MAX 255
 /* List pages. */
 #define WHARFD_LIMIT_DEFAULT 100
-#define WHARFD_LIMIT_MAX 1000
+#define WHARFD_LIMIT_MAX     1000
 
 /* Each table ends with a { NULL, NULL } row. */
 extern const struct wharfd_rpc_method wharfd_methods_workers[];
@@ -76,8 +76,8 @@ int wharfd_param_bool(json_t *obj, const char *field, int dflt, int *out,
 
 /* An ISO-8601 UTC time, normalised to YYYY-MM-DDTHH:MM:SS.mmmZ into out
  * (WHARFD_TS_LEN + 1 bytes); *present = 0 when absent. */
-int wharfd_param_time(json_t *obj, const char *field, char *out,
-                      int *present, struct wharfd_rpc_error *err);
+int wharfd_param_time(json_t *obj, const char *field, char *out, int *present,
+                      struct wharfd_rpc_error *err);
 
 /* The time rule of wharfd_param_time on len bytes at s: writes the stored
  * form (25 bytes with the NUL) into out and returns 0, or returns -1. */

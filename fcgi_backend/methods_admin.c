@@ -34,11 +34,10 @@ clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
     json_t *obj;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_ADMIN, &worker,
-                                   err) != 0
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_ADMIN, &worker, err)
+            != 0
         || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0
-        || wharfd_param_bool(obj, "confirm", 0, &confirm, err) != 0)
-    {
+        || wharfd_param_bool(obj, "confirm", 0, &confirm, err) != 0) {
         return -1;
     }
     if (worker == NULL) {
@@ -50,8 +49,7 @@ clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
                                     "'confirm': true is required to delete");
     }
     if (wharfd_store_clear(call->wd->store, kind, worker, instance, &count)
-        != 0)
-    {
+        != 0) {
         return wharfd_internal(err, "clearing failed");
     }
     *result = json_pack("{s:I}", "clearedCount", (json_int_t) count);
@@ -119,11 +117,10 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     CURL *curl;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_CONTROL, &worker,
-                                   err) != 0
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_CONTROL, &worker, err)
+            != 0
         || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0
-        || wharfd_param_bool(obj, "force", 0, &force, err) != 0)
-    {
+        || wharfd_param_bool(obj, "force", 0, &force, err) != 0) {
         return -1;
     }
     if (worker == NULL) {
@@ -161,7 +158,7 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long) wd->config.control_timeout);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
                      (long) wd->config.control_timeout);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);   /* threads */
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threads */
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
     cc = curl_easy_perform(curl);
@@ -180,10 +177,12 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     free(reply.p);
     if (status == 401 || status == 403) {
         json_decref(ans);
-        return wharfd_rpc_set_error(err, status == 401 ? WHARFD_RPC_UNAUTHORIZED
-                                    : WHARFD_RPC_FORBIDDEN, NULL,
-                                    "the gateway refused the token for "
-                                    "worker '%s' (HTTP %ld)", worker, status);
+        return wharfd_rpc_set_error(
+            err, status == 401 ? WHARFD_RPC_UNAUTHORIZED : WHARFD_RPC_FORBIDDEN,
+            NULL,
+            "the gateway refused the token for "
+            "worker '%s' (HTTP %ld)",
+            worker, status);
     }
     if (!json_is_object(ans)) {
         json_decref(ans);
@@ -197,11 +196,12 @@ control(struct wharfd_call *call, json_t *params, const char *method,
         json_t *code = json_object_get(v, "code");
         json_t *msg = json_object_get(v, "message");
 
-        wharfd_rpc_set_error(err, json_is_integer(code)
-                             ? (int) json_integer_value(code)
-                             : WHARFD_RPC_INTERNAL_ERROR, NULL,
-                             "agent: %s", json_is_string(msg)
-                             ? json_string_value(msg) : "error");
+        wharfd_rpc_set_error(
+            err,
+            json_is_integer(code) ? (int) json_integer_value(code)
+                                  : WHARFD_RPC_INTERNAL_ERROR,
+            NULL, "agent: %s",
+            json_is_string(msg) ? json_string_value(msg) : "error");
         json_decref(ans);
         return -1;
     }
@@ -236,10 +236,7 @@ method_restart(void *ctx, json_t *params, json_t **result,
 }
 
 const struct wharfd_rpc_method wharfd_methods_admin[] = {
-    { "clearErrors",    method_clear_errors },
-    { "clearLogs",      method_clear_logs },
-    { "startProcess",   method_start },
-    { "stopProcess",    method_stop },
-    { "restartProcess", method_restart },
-    { NULL, NULL }
+    { "clearErrors", method_clear_errors }, { "clearLogs", method_clear_logs },
+    { "startProcess", method_start },       { "stopProcess", method_stop },
+    { "restartProcess", method_restart },   { NULL, NULL }
 };

@@ -42,14 +42,20 @@ static int
 ingest_head(struct wharfd_call *call, json_t *obj, int instance_required,
             struct ingest_head *h, struct wharfd_rpc_error *err)
 {
-    return (wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST,
-                                     &h->worker, err) != 0
+    return (wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST, &h->worker,
+                                     err)
+                != 0
             || wharfd_param_string(obj, "container", 0, WHARFD_NAME_FIELD_MAX,
-                                   &h->container, err) != 0
+                                   &h->container, err)
+                != 0
             || wharfd_param_instance(obj, "instanceId", instance_required,
-                                     &h->instance, err) != 0
+                                     &h->instance, err)
+                != 0
             || wharfd_param_string(obj, "processId", 0, WHARFD_NAME_FIELD_MAX,
-                                   &h->process_id, err) != 0) ? -1 : 0;
+                                   &h->process_id, err)
+                != 0)
+        ? -1
+        : 0;
 }
 
 /* A message member: required, <= --message-max bytes. A NUL is kept:
@@ -91,24 +97,28 @@ parse_log(struct wharfd *wd, json_t *o, struct wharfd_log_in *l,
                                     "a log must be an object");
     }
     if (wharfd_param_int(o, "sequence", 1, INT64_MAX, &l->sequence, &present,
-                         err) != 0)
-    {
+                         err)
+        != 0) {
         return -1;
     }
     if (!present) {
-        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS,
-                                    "sequence", "'sequence' is required");
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "sequence",
+                                    "'sequence' is required");
     }
     if (wharfd_param_time(o, "timestamp", l->timestamp, &present, err) != 0
-        || wharfd_param_enum(o, "level", 1, wharfd_log_levels, &l->level, err) != 0
+        || wharfd_param_enum(o, "level", 1, wharfd_log_levels, &l->level, err)
+            != 0
         || param_message(wd, o, &l->message, &l->message_len, err) != 0
-        || wharfd_param_enum(o, "stream", 0, wharfd_log_streams, &l->stream, err) != 0
+        || wharfd_param_enum(o, "stream", 0, wharfd_log_streams, &l->stream,
+                             err)
+            != 0
         || wharfd_param_string(o, "source", 0, WHARFD_NAME_FIELD_MAX,
-                               &l->source, err) != 0
+                               &l->source, err)
+            != 0
         || wharfd_param_string(o, "processId", 0, WHARFD_NAME_FIELD_MAX,
-                               &l->process_id, err) != 0
-        || wharfd_param_json_text(o, "metadata", &l->metadata, err) != 0)
-    {
+                               &l->process_id, err)
+            != 0
+        || wharfd_param_json_text(o, "metadata", &l->metadata, err) != 0) {
         return -1;
     }
     if (!present) {
@@ -156,8 +166,8 @@ store_logs(struct wharfd_call *call, json_t *obj, json_t *array,
     wharf_now_iso8601(now, sizeof(now));
     for (i = 0; i < n; i++) {
         if (parse_log(wd, array ? json_array_get(array, i) : obj, &b.logs[i],
-                      now, err) != 0)
-        {
+                      now, err)
+            != 0) {
             free_logs(b.logs, n);
             return array ? elem_error(err, "logs", i) : -1;
         }
@@ -175,8 +185,8 @@ store_logs(struct wharfd_call *call, json_t *obj, json_t *array,
         return wharfd_store_failed(err, rc, "storing the logs failed");
     }
     *result = json_pack("{s:I,s:I,s:I}", "stored", (json_int_t) b.stored,
-                        "duplicates", (json_int_t) b.duplicates,
-                        "lastSequence", (json_int_t) b.last_sequence);
+                        "duplicates", (json_int_t) b.duplicates, "lastSequence",
+                        (json_int_t) b.last_sequence);
     return *result ? 0 : wharfd_internal(err, "out of memory");
 }
 
@@ -309,12 +319,14 @@ parse_error(struct wharfd *wd, json_t *o, struct wharfd_error_in *e,
     if (param_message(wd, o, &e->message, &e->message_len, err) != 0
         || wharfd_param_time(o, "timestamp", e->timestamp, &present, err) != 0
         || wharfd_param_string(o, "rawOutput", 0, wd->config.message_max,
-                               &e->raw_output, err) != 0
+                               &e->raw_output, err)
+            != 0
         || wharfd_param_string(o, "processId", 0, WHARFD_NAME_FIELD_MAX,
-                               &e->process_id, err) != 0
-        || wharfd_param_string(o, "errorHash", 0, WHARF_ERRHASH_HEX_LEN,
-                               &hash, err) != 0)
-    {
+                               &e->process_id, err)
+            != 0
+        || wharfd_param_string(o, "errorHash", 0, WHARF_ERRHASH_HEX_LEN, &hash,
+                               err)
+            != 0) {
         return -1;
     }
     if (!present) {
@@ -323,20 +335,20 @@ parse_error(struct wharfd *wd, json_t *o, struct wharfd_error_in *e,
     /* The sequence of the log line the error was seen in: with it, a
      * resent occurrence is counted once (store.h). Absent: 0. */
     if (wharfd_param_int(o, "sequence", 1, INT64_MAX, &e->sequence, &present,
-                         err) != 0)
-    {
+                         err)
+        != 0) {
         return -1;
     }
     if (hash != NULL) {
         if (!is_hex64(hash)) {
             return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS,
-                                        "errorHash", "'errorHash' must be 64 "
+                                        "errorHash",
+                                        "'errorHash' must be 64 "
                                         "lower-case hex digits");
         }
         memcpy(e->hash, hash, WHARF_ERRHASH_HEX_LEN + 1);
-    } else if (wharf_errhash(e->message, e->message_len, e->level,
-                             e->hash) != 0)
-    {
+    } else if (wharf_errhash(e->message, e->message_len, e->level, e->hash)
+               != 0) {
         return wharfd_internal(err, "out of memory");
     }
     return 0;
@@ -372,8 +384,8 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
     wharf_now_iso8601(now, sizeof(now));
     for (i = 0; i < n; i++) {
         if (parse_error(wd, array ? json_array_get(array, i) : obj,
-                        &b.errors[i], now, err) != 0)
-        {
+                        &b.errors[i], now, err)
+            != 0) {
             free(b.errors);
             return array ? elem_error(err, "errors", i) : -1;
         }
@@ -396,11 +408,10 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
     if (array == NULL) {
         *result = json_pack("{s:s,s:I,s:i}", "errorHash", b.errors[0].hash,
                             "occurrenceCount",
-                            (json_int_t) b.errors[0].occurrence_count,
-                            "stored", b.errors[0].stored);
+                            (json_int_t) b.errors[0].occurrence_count, "stored",
+                            b.errors[0].stored);
         if (*result != NULL && b.errors[0].duplicate
-            && json_object_set_new(*result, "duplicate", json_true()) != 0)
-        {
+            && json_object_set_new(*result, "duplicate", json_true()) != 0) {
             json_decref(*result);
             *result = NULL;
         }
@@ -416,8 +427,7 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
         stored += b.errors[i].stored;
         duplicates += b.errors[i].duplicate;
         if (one != NULL && b.errors[i].duplicate
-            && json_object_set_new(one, "duplicate", json_true()) != 0)
-        {
+            && json_object_set_new(one, "duplicate", json_true()) != 0) {
             json_decref(one);
             one = NULL;
         }
@@ -427,12 +437,12 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
         }
     }
     free(b.errors);
-    *result = list ? json_pack("{s:I,s:I,s:I,s:o}", "stored",
-                               (json_int_t) stored, "repeated",
-                               (json_int_t) ((long long) n - stored
-                                             - duplicates),
-                               "duplicates", (json_int_t) duplicates,
-                               "errors", list) : NULL;
+    *result = list
+        ? json_pack("{s:I,s:I,s:I,s:o}", "stored", (json_int_t) stored,
+                    "repeated",
+                    (json_int_t) ((long long) n - stored - duplicates),
+                    "duplicates", (json_int_t) duplicates, "errors", list)
+        : NULL;
     return *result ? 0 : wharfd_internal(err, "out of memory");
 }
 
@@ -506,23 +516,29 @@ param_string_list(json_t *obj, const char *field, int object, char **out,
     if (object ? !json_is_object(v) : !json_is_array(v)) {
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
                                     object ? "'%s' must be an object of "
-                                    "strings" : "'%s' must be an array of "
-                                    "strings", field);
+                                             "strings"
+                                           : "'%s' must be an array of "
+                                             "strings",
+                                    field);
     }
     if (object) {
-        json_object_foreach(v, k, x) {
+        json_object_foreach (v, k, x) {
             if (!json_is_string(x)) {
                 return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS,
-                                            field, "'%s' values must be "
-                                            "strings", field);
+                                            field,
+                                            "'%s' values must be "
+                                            "strings",
+                                            field);
             }
         }
     } else {
-        json_array_foreach(v, i, x) {
+        json_array_foreach (v, i, x) {
             if (!json_is_string(x)) {
                 return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS,
-                                            field, "'%s' must be an array of "
-                                            "strings", field);
+                                            field,
+                                            "'%s' must be an array of "
+                                            "strings",
+                                            field);
             }
         }
     }
@@ -546,18 +562,20 @@ method_upsert_process(void *ctx, json_t *params, json_t **result,
         || wharfd_param_string(obj, "command", 1, 4096, &p.command, err) != 0
         || wharfd_param_string(obj, "cwd", 0, 4096, &p.cwd, err) != 0
         || wharfd_param_enum(obj, "status", 1, wharfd_process_states, &p.status,
-                             err) != 0
-        || wharfd_param_int(obj, "pid", 0, INT32_MAX, &p.pid, &p.has_pid,
-                            err) != 0
-        || wharfd_param_int(obj, "restartCount", 0, INT32_MAX,
-                            &p.restart_count, &has_restart, err) != 0
+                             err)
+            != 0
+        || wharfd_param_int(obj, "pid", 0, INT32_MAX, &p.pid, &p.has_pid, err)
+            != 0
+        || wharfd_param_int(obj, "restartCount", 0, INT32_MAX, &p.restart_count,
+                            &has_restart, err)
+            != 0
         || wharfd_param_int(obj, "exitCode", -255, 255, &p.exit_code,
-                            &p.has_exit_code, err) != 0
+                            &p.has_exit_code, err)
+            != 0
         || wharfd_param_time(obj, "startTime", start, &has_start, err) != 0
         || wharfd_param_time(obj, "endTime", end, &has_end, err) != 0
-        || wharfd_param_string(obj, "lastError", 0, 65536, &p.last_error,
-                               err) != 0)
-    {
+        || wharfd_param_string(obj, "lastError", 0, 65536, &p.last_error, err)
+            != 0) {
         return -1;
     }
     if (param_string_list(obj, "args", 0, &p.args, err) != 0) {
@@ -601,8 +619,7 @@ method_record_event(void *ctx, json_t *params, json_t **result,
         || ingest_head(call, obj, 0, &h, err) != 0
         || wharfd_param_string(obj, "type", 1, 64, &e.type, err) != 0
         || wharfd_param_time(obj, "timestamp", e.timestamp, &present, err) != 0
-        || wharfd_param_json_text(obj, "payload", &e.payload, err) != 0)
-    {
+        || wharfd_param_json_text(obj, "payload", &e.payload, err) != 0) {
         return -1;
     }
     if (!present) {
@@ -637,28 +654,25 @@ method_get_last_sequence(void *ctx, json_t *params, json_t **result,
         return -1;
     }
     if (call->authed && !(call->claims.scopes & WHARF_SCOPE_INGEST)
-        && (call->claims.scopes & WHARF_SCOPE_READ))
-    {
-        if (wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker,
-                                    err) != 0)
-        {
+        && (call->claims.scopes & WHARF_SCOPE_READ)) {
+        if (wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
+            != 0) {
             return -1;
         }
         if (worker == NULL) {
             return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS,
                                         "worker", "'worker' is required");
         }
-    } else if (wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST,
-                                        &worker, err) != 0)
-    {
+    } else if (wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST, &worker,
+                                        err)
+               != 0) {
         return -1;
     }
     if (wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0) {
         return -1;
     }
     if (wharfd_store_last_sequence(call->wd->store, worker, instance, &seq)
-        != 0)
-    {
+        != 0) {
         return wharfd_internal(err, "reading the last sequence failed");
     }
     *result = json_pack("{s:s,s:I}", "instanceId", instance, "lastSequence",
@@ -667,12 +681,12 @@ method_get_last_sequence(void *ctx, json_t *params, json_t **result,
 }
 
 const struct wharfd_rpc_method wharfd_methods_ingest[] = {
-    { "storeLogs",       method_store_logs },
-    { "storeLog",        method_store_log },
-    { "storeErrors",     method_store_errors },
-    { "storeError",      method_store_error },
-    { "upsertProcess",   method_upsert_process },
-    { "recordEvent",     method_record_event },
+    { "storeLogs", method_store_logs },
+    { "storeLog", method_store_log },
+    { "storeErrors", method_store_errors },
+    { "storeError", method_store_error },
+    { "upsertProcess", method_upsert_process },
+    { "recordEvent", method_record_event },
     { "getLastSequence", method_get_last_sequence },
     { NULL, NULL }
 };

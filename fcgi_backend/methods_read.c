@@ -34,16 +34,17 @@ param_word_set(json_t *obj, const char *field, const char *const *words,
     }
     buf[0] = ',';
     buf[1] = '\0';
-    json_array_foreach(v, i, x) {
+    json_array_foreach (v, i, x) {
         for (j = 0; words[j]; j++) {
-            if (json_is_string(x) && strcmp(json_string_value(x), words[j]) == 0) {
+            if (json_is_string(x)
+                && strcmp(json_string_value(x), words[j]) == 0) {
                 break;
             }
         }
         if (words[j] == NULL) {
             return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
-                                        "'%s'[%zu] is not a known value",
-                                        field, i);
+                                        "'%s'[%zu] is not a known value", field,
+                                        i);
         }
         n += (size_t) snprintf(buf + n, size - n, "%s,", words[j]);
         if (n >= size) {
@@ -68,15 +69,15 @@ read_filters(struct wharfd_call *call, json_t *obj, struct wharfd_query *q,
 {
     int has_since, has_until;
 
-    if (wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &q->worker,
-                                err) != 0
+    if (wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &q->worker, err)
+            != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_NAME_FIELD_MAX,
-                               &q->container, err) != 0
+                               &q->container, err)
+            != 0
         || wharfd_param_instance(obj, "instanceId", 0, &q->instance, err) != 0
         || wharfd_param_time(obj, "since", b->since, &has_since, err) != 0
         || wharfd_param_time(obj, "until", b->until, &has_until, err) != 0
-        || wharfd_params_page(obj, q, err) != 0)
-    {
+        || wharfd_params_page(obj, q, err) != 0) {
         return -1;
     }
     q->since = has_since ? b->since : NULL;
@@ -89,7 +90,7 @@ collect_row(void *arg, const struct wharfd_col *cols, int n)
 {
     json_t *row = wharfd_row_json(cols, n);
 
-    return json_array_append_new(arg, row);     /* -1 when row is NULL */
+    return json_array_append_new(arg, row); /* -1 when row is NULL */
 }
 
 struct raw_rows {
@@ -120,9 +121,8 @@ run_list_raw(struct wharfd_call *call, const struct wharfd_query *q,
 
     memset(&r, 0, sizeof(r));
     wharfd_jsonw_lit(&r.w, "{\"data\":[");
-    if (wharfd_store_query(call->wd->store, q, raw_row, &r, &total,
-                           &has_more) != 0)
-    {
+    if (wharfd_store_query(call->wd->store, q, raw_row, &r, &total, &has_more)
+        != 0) {
         wharfd_jsonw_free(&r.w);
         return wharfd_internal(err, "reading failed");
     }
@@ -136,8 +136,8 @@ run_list_raw(struct wharfd_call *call, const struct wharfd_query *q,
     } else {
         wharfd_jsonw_lit(&r.w, "null");
     }
-    wharfd_jsonw_lit(&r.w, has_more ? ",\"hasMore\":true}}"
-                                    : ",\"hasMore\":false}}");
+    wharfd_jsonw_lit(&r.w,
+                     has_more ? ",\"hasMore\":true}}" : ",\"hasMore\":false}}");
     if (r.w.oom) {
         wharfd_jsonw_free(&r.w);
         return wharfd_internal(err, "out of memory");
@@ -163,9 +163,10 @@ run_list(struct wharfd_call *call, const struct wharfd_query *q,
     }
     data = json_array();
 
-    if (data == NULL || wharfd_store_query(call->wd->store, q, collect_row,
-                                           data, &total, &has_more) != 0)
-    {
+    if (data == NULL
+        || wharfd_store_query(call->wd->store, q, collect_row, data, &total,
+                              &has_more)
+            != 0) {
         json_decref(data);
         return wharfd_internal(err, "reading failed");
     }
@@ -188,13 +189,15 @@ method_get_logs(void *ctx, json_t *params, json_t **result,
     if (wharfd_params_object(params, &obj, err) != 0
         || read_filters(call, obj, &q, &b, err) != 0
         || param_word_set(obj, "levels", wharfd_log_levels, b.levels,
-                          sizeof(b.levels), &q.levels, err) != 0
+                          sizeof(b.levels), &q.levels, err)
+            != 0
         || param_word_set(obj, "streams", wharfd_log_streams, b.streams,
-                          sizeof(b.streams), &q.streams, err) != 0
+                          sizeof(b.streams), &q.streams, err)
+            != 0
         || wharfd_param_int(obj, "afterSequence", 0, INT64_MAX, &q.after,
-                            &q.has_after, err) != 0
-        || wharfd_param_bool(obj, "stream", 0, &stream, err) != 0)
-    {
+                            &q.has_after, err)
+            != 0
+        || wharfd_param_bool(obj, "stream", 0, &stream, err) != 0) {
         return -1;
     }
     if (!stream) {
@@ -206,7 +209,8 @@ method_get_logs(void *ctx, json_t *params, json_t **result,
                                     "a batch");
     }
     /* A stream reads every matching row unless a limit was given. */
-    present_limit = obj != NULL && json_is_integer(json_object_get(obj, "limit"));
+    present_limit =
+        obj != NULL && json_is_integer(json_object_get(obj, "limit"));
     if (!present_limit) {
         q.limit = -1;
     }
@@ -233,11 +237,12 @@ method_get_errors(void *ctx, json_t *params, json_t **result,
     q.kind = WHARFD_KIND_ERRORS;
     if (wharfd_params_object(params, &obj, err) != 0
         || read_filters(call, obj, &q, &b, err) != 0
-        || wharfd_param_number(obj, "minLevel", &q.min_level,
-                               &q.has_min_level, err) != 0
-        || wharfd_param_number(obj, "maxLevel", &q.max_level,
-                               &q.has_max_level, err) != 0)
-    {
+        || wharfd_param_number(obj, "minLevel", &q.min_level, &q.has_min_level,
+                               err)
+            != 0
+        || wharfd_param_number(obj, "maxLevel", &q.max_level, &q.has_max_level,
+                               err)
+            != 0) {
         return -1;
     }
     return run_list(call, &q, result, err);
@@ -256,8 +261,7 @@ method_get_events(void *ctx, json_t *params, json_t **result,
     q.kind = WHARFD_KIND_EVENTS;
     if (wharfd_params_object(params, &obj, err) != 0
         || read_filters(call, obj, &q, &b, err) != 0
-        || wharfd_param_string(obj, "type", 0, 64, &q.type, err) != 0)
-    {
+        || wharfd_param_string(obj, "type", 0, 64, &q.type, err) != 0) {
         return -1;
     }
     return run_list(call, &q, result, err);
@@ -277,8 +281,8 @@ method_get_processes(void *ctx, json_t *params, json_t **result,
     if (wharfd_params_object(params, &obj, err) != 0
         || read_filters(call, obj, &q, &b, err) != 0
         || wharfd_param_enum(obj, "status", 0, wharfd_process_states, &q.status,
-                             err) != 0)
-    {
+                             err)
+            != 0) {
         return -1;
     }
     return run_list(call, &q, result, err);
@@ -304,15 +308,14 @@ method_get_process(void *ctx, json_t *params, json_t **result,
     int found;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker,
-                                   err) != 0
-        || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0)
-    {
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
+            != 0
+        || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0) {
         return -1;
     }
     if (wharfd_store_process_get(call->wd->store, worker, instance, one_row,
-                                 &row, &found) != 0)
-    {
+                                 &row, &found)
+        != 0) {
         json_decref(row);
         return wharfd_internal(err, "reading the process failed");
     }
@@ -337,11 +340,13 @@ stats_row(void *arg, const struct wharfd_col *cols, int n)
     (void) n;
     if (strcmp(group, "range") == 0) {
         json_object_set_new(a->out, a->errors ? "oldestError" : "oldest",
-                            cols[1].type == WHARFD_COL_NULL ? json_null()
-                            : json_string(cols[1].s));
+                            cols[1].type == WHARFD_COL_NULL
+                                ? json_null()
+                                : json_string(cols[1].s));
         json_object_set_new(a->out, a->errors ? "latestError" : "newest",
-                            cols[2].type == WHARFD_COL_NULL ? json_null()
-                            : json_string(cols[2].s));
+                            cols[2].type == WHARFD_COL_NULL
+                                ? json_null()
+                                : json_string(cols[2].s));
         if (!a->errors) {
             json_object_set_new(a->out, "total", json_integer(cols[3].i));
         }
@@ -369,10 +374,9 @@ stats(struct wharfd_call *call, json_t *params, int errors, json_t **result,
     json_t *obj;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker,
-                                   err) != 0
-        || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0)
-    {
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
+            != 0
+        || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0) {
         return -1;
     }
     memset(&a, 0, sizeof(a));
@@ -381,10 +385,10 @@ stats(struct wharfd_call *call, json_t *params, int errors, json_t **result,
     a.by_stream = json_object();
     a.out = json_object();
     if (a.by_level == NULL || a.by_stream == NULL || a.out == NULL
-        || wharfd_store_stats(call->wd->store, errors ? WHARFD_KIND_ERRORS
-                              : WHARFD_KIND_LOGS, worker, instance,
-                              stats_row, &a) != 0)
-    {
+        || wharfd_store_stats(call->wd->store,
+                              errors ? WHARFD_KIND_ERRORS : WHARFD_KIND_LOGS,
+                              worker, instance, stats_row, &a)
+            != 0) {
         json_decref(a.by_level);
         json_decref(a.by_stream);
         json_decref(a.out);
@@ -420,13 +424,13 @@ method_get_error_summary(void *ctx, json_t *params, json_t **result,
 }
 
 const struct wharfd_rpc_method wharfd_methods_read[] = {
-    { "getLogs",          method_get_logs },
-    { "getLogStats",      method_get_log_stats },
-    { "getErrors",        method_get_errors },
-    { "getErrorSummary",  method_get_error_summary },
-    { "getEvents",        method_get_events },
-    { "getProcesses",     method_get_processes },
-    { "getProcess",       method_get_process },
+    { "getLogs", method_get_logs },
+    { "getLogStats", method_get_log_stats },
+    { "getErrors", method_get_errors },
+    { "getErrorSummary", method_get_error_summary },
+    { "getEvents", method_get_events },
+    { "getProcesses", method_get_processes },
+    { "getProcess", method_get_process },
     { "getProcessStatus", method_get_process },
     { NULL, NULL }
 };

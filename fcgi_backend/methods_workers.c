@@ -29,27 +29,28 @@ method_heartbeat(void *ctx, json_t *params, json_t **result,
     json_t *obj;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST, &worker,
-                                    err) != 0
+        || wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST, &worker, err)
+            != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_CONTAINER_MAX,
-                               &container, err) != 0
-        || wharfd_param_string(obj, "agentVersion", 0,
-                               WHARFD_AGENT_VERSION_MAX, &agent_version,
-                               err) != 0)
-    {
+                               &container, err)
+            != 0
+        || wharfd_param_string(obj, "agentVersion", 0, WHARFD_AGENT_VERSION_MAX,
+                               &agent_version, err)
+            != 0) {
         return -1;
     }
 
     wharf_now_iso8601(now, sizeof(now));
     if (wharfd_store_worker_heartbeat(wd->store, worker, container,
-                                      agent_version, now) != 0)
-    {
+                                      agent_version, now)
+        != 0) {
         return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
                                     "storing the heartbeat failed");
     }
     *result = json_pack("{s:b,s:s}", "ok", 1, "serverTime", now);
-    return *result ? 0 : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR,
-                                              NULL, "out of memory");
+    return *result ? 0
+                   : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                          "out of memory");
 }
 
 /* A stored row as the camelCase object of the API. */
@@ -58,19 +59,16 @@ worker_to_json(void *arg, const struct wharfd_worker_row *row)
 {
     json_t *list = arg, *obj;
 
-    obj = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}",
-                    "name", row->name,
-                    "containerName", row->container_name,
-                    "agentVersion", row->agent_version,
-                    "firstSeen", row->first_seen,
-                    "lastSeen", row->last_seen,
-                    "status", row->status);
-    return json_array_append_new(list, obj);   /* -1 when obj is NULL */
+    obj = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "name", row->name,
+                    "containerName", row->container_name, "agentVersion",
+                    row->agent_version, "firstSeen", row->first_seen,
+                    "lastSeen", row->last_seen, "status", row->status);
+    return json_array_append_new(list, obj); /* -1 when obj is NULL */
 }
 
 struct worker_filter {
     json_t *list;
-    const char *only;       /* a worker token sees its own row only */
+    const char *only; /* a worker token sees its own row only */
 };
 
 static int
@@ -96,28 +94,27 @@ method_get_workers(void *ctx, json_t *params, json_t **result,
     json_t *obj, *list;
 
     if (wharfd_params_object(params, &obj, err) != 0
-        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker,
-                                   err) != 0)
-    {
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
+            != 0) {
         return -1;
     }
     list = json_array();
     f.list = list;
     f.only = worker;
     if (list == NULL
-        || wharfd_store_workers_each(wd->store, worker_filtered, &f) != 0)
-    {
+        || wharfd_store_workers_each(wd->store, worker_filtered, &f) != 0) {
         json_decref(list);
         return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
                                     "reading workers failed");
     }
     *result = json_pack("{s:o}", "workers", list);
-    return *result ? 0 : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR,
-                                              NULL, "out of memory");
+    return *result ? 0
+                   : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                          "out of memory");
 }
 
 const struct wharfd_rpc_method wharfd_methods_workers[] = {
-    { "heartbeat",  method_heartbeat },
+    { "heartbeat", method_heartbeat },
     { "getWorkers", method_get_workers },
     { NULL, NULL }
 };

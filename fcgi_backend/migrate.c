@@ -32,9 +32,11 @@ migrate_current(sqlite3 *db, int *version, char *err, size_t errlen)
     sqlite3_stmt *st;
     int rc;
 
-    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) "
-                           "FROM schema_migrations", -1, &st, NULL) != SQLITE_OK)
-    {
+    if (sqlite3_prepare_v2(db,
+                           "SELECT coalesce(max(version), 0) "
+                           "FROM schema_migrations",
+                           -1, &st, NULL)
+        != SQLITE_OK) {
         snprintf(err, errlen, "reading schema_migrations: %s",
                  sqlite3_errmsg(db));
         return -1;
@@ -51,18 +53,19 @@ migrate_current(sqlite3 *db, int *version, char *err, size_t errlen)
 }
 
 static int
-migrate_record(sqlite3 *db, const struct wharfd_migration *m,
-               char *err, size_t errlen)
+migrate_record(sqlite3 *db, const struct wharfd_migration *m, char *err,
+               size_t errlen)
 {
     char now[WHARF_TIME_LEN];
     sqlite3_stmt *st;
     int rc;
 
     wharf_now_iso8601(now, sizeof(now));
-    if (sqlite3_prepare_v2(db, "INSERT INTO schema_migrations "
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO schema_migrations "
                            "(version, name, applied_at) VALUES (?1, ?2, ?3)",
-                           -1, &st, NULL) != SQLITE_OK)
-    {
+                           -1, &st, NULL)
+        != SQLITE_OK) {
         snprintf(err, errlen, "recording %s: %s", m->name, sqlite3_errmsg(db));
         return -1;
     }
@@ -85,8 +88,8 @@ wharfd_migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
 
     *applied = 0;
     if (migrate_exec(db, migrations_table_sql, err, errlen,
-                     "creating schema_migrations") != 0)
-    {
+                     "creating schema_migrations")
+        != 0) {
         return -1;
     }
 
@@ -100,9 +103,11 @@ wharfd_migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
             goto rollback;
         }
         if (current > known) {
-            snprintf(err, errlen, "the database has schema version %d, newer "
+            snprintf(err, errlen,
+                     "the database has schema version %d, newer "
                      "than the %d this wharfd knows; run the wharfd that "
-                     "wrote it (or a newer one)", current, known);
+                     "wrote it (or a newer one)",
+                     current, known);
             goto rollback;
         }
         if (current == known) {
@@ -114,8 +119,7 @@ wharfd_migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
         wharf_info("applying schema migration %s", m->name);
         if (migrate_exec(db, m->sql, err, errlen, m->name) != 0
             || migrate_record(db, m, err, errlen) != 0
-            || migrate_exec(db, "COMMIT", err, errlen, "COMMIT") != 0)
-        {
+            || migrate_exec(db, "COMMIT", err, errlen, "COMMIT") != 0) {
             goto rollback;
         }
         (*applied)++;

@@ -11,9 +11,9 @@
 #include <sqlite3.h>
 
 struct wharfd_migration {
-    int version;            /* the file's number: 1 for 0001_init.sql */
-    const char *name;       /* the file's name without .sql */
-    const char *sql;        /* its text */
+    int version;      /* the file's number: 1 for 0001_init.sql */
+    const char *name; /* the file's name without .sql */
+    const char *sql;  /* its text */
 };
 
 /* In version order, versions 1..count without gaps (schema_sql.c). */

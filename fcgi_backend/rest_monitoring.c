@@ -51,11 +51,10 @@ wharfd_rest_health(struct wharfd_call *call, const struct wharfd_route *route,
         version = wharfd_schema_version_known();
     }
     (void) wharfd_http_json(resp, ok ? 200 : 503,
-                            json_pack("{s:s,s:s,s:i,s:s}",
-                                      "status", ok ? "ok" : "error",
-                                      "database", ok ? "ok" : "error",
-                                      "schema_version", version,
-                                      "version", WHARFD_VERSION));
+                            json_pack("{s:s,s:s,s:i,s:s}", "status",
+                                      ok ? "ok" : "error", "database",
+                                      ok ? "ok" : "error", "schema_version",
+                                      version, "version", WHARFD_VERSION));
 }
 
 static int
@@ -85,8 +84,7 @@ decode(const char *s, size_t n, char *out)
         if (s[i] == '+') {
             out[o++] = ' ';
         } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0
-                   && hexval(s[i + 2]) >= 0)
-        {
+                   && hexval(s[i + 2]) >= 0) {
             out[o++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
             i += 2;
         } else {
@@ -150,10 +148,10 @@ query_value(const char *key, const char *val)
             comma = strchr(p, ',');
             /* an element that is not UTF-8 fails the whole list (it was
              * dropped, silently, before: levels=error,%FF read "error") */
-            if (json_array_append_new(a, json_stringn(p, comma
-                                          ? (size_t) (comma - p)
-                                          : strlen(p))) != 0)
-            {
+            if (json_array_append_new(
+                    a,
+                    json_stringn(p, comma ? (size_t) (comma - p) : strlen(p)))
+                != 0) {
                 json_decref(a);
                 return NULL;
             }
@@ -192,8 +190,7 @@ query_params(const char *q, const char **bad)
          * bytes checked and the bytes sent would differ (worker=demo%00x
          * read as worker=demo). */
         if (decode(p, kn, key) != strlen(key)
-            || (eq && decode(eq + 1, n - kn - 1, val) != strlen(val)))
-        {
+            || (eq && decode(eq + 1, n - kn - 1, val) != strlen(val))) {
             *bad = "a query key or value holds a NUL byte (%00)";
             break;
         }

@@ -13,8 +13,7 @@
 static const char *
 cutoff(long long now_ms, long long seconds, char *buf, size_t size)
 {
-    long long ms = now_ms - seconds * 1000, sec = ms / 1000,
-              rem = ms % 1000;
+    long long ms = now_ms - seconds * 1000, sec = ms / 1000, rem = ms % 1000;
     struct tm tm;
     time_t t;
     size_t n;
@@ -23,7 +22,7 @@ cutoff(long long now_ms, long long seconds, char *buf, size_t size)
         return NULL;
     }
     if (rem < 0) {
-        rem += 1000;    /* before 1970 (a 100-year age): floor, not trunc */
+        rem += 1000; /* before 1970 (a 100-year age): floor, not trunc */
         sec--;
     }
     t = (time_t) sec;
@@ -73,7 +72,7 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
 {
     const struct wharfd_config *c = &wd->config;
     struct wharfd_retention_policy p;
-    char worker[1024] = "", before[32];   /* names are <= 63 bytes */
+    char worker[1024] = "", before[32]; /* names are <= 63 bytes */
     long long below, deleted, total = 0;
     int found, kind;
 
@@ -83,12 +82,11 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
             if (atomic_load(&wd->stopping)) {
                 return total;
             }
-            if (wharfd_store_retain_next_worker(wd->store, kind == 0
-                                                ? WHARFD_KIND_LOGS
-                                                : WHARFD_KIND_ERRORS,
-                                                worker, worker,
-                                                sizeof(worker), &found) != 0)
-            {
+            if (wharfd_store_retain_next_worker(
+                    wd->store,
+                    kind == 0 ? WHARFD_KIND_LOGS : WHARFD_KIND_ERRORS, worker,
+                    worker, sizeof(worker), &found)
+                != 0) {
                 return -1;
             }
             if (!found) {
@@ -96,32 +94,31 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
             }
             wharfd_retention_policy(c, worker, &p);
             if (kind == 0) {
-                if (wharfd_store_retain_logs_plan(wd->store, worker,
+                if (wharfd_store_retain_logs_plan(
+                        wd->store, worker,
                         cutoff(now_ms, p.log_age, before, sizeof(before)),
-                        p.max_logs, &below) != 0)
-                {
+                        p.max_logs, &below)
+                    != 0) {
                     return -1;
                 }
                 deleted = below > 0 ? WHARFD_RETENTION_STEP : 0;
                 while (deleted == WHARFD_RETENTION_STEP
-                       && !atomic_load(&wd->stopping))
-                {
+                       && !atomic_load(&wd->stopping)) {
                     if (wharfd_store_retain_logs(wd->store, worker, below,
                                                  WHARFD_RETENTION_STEP,
-                                                 &deleted) != 0)
-                    {
+                                                 &deleted)
+                        != 0) {
                         return -1;
                     }
                     total += deleted;
                 }
-            } else if (cutoff(now_ms, p.error_age, before,
-                              sizeof(before)) != NULL)
-            {
+            } else if (cutoff(now_ms, p.error_age, before, sizeof(before))
+                       != NULL) {
                 do {
                     if (wharfd_store_retain_errors(wd->store, worker, before,
                                                    WHARFD_RETENTION_STEP,
-                                                   &deleted) != 0)
-                    {
+                                                   &deleted)
+                        != 0) {
                         return -1;
                     }
                     total += deleted;
@@ -140,8 +137,8 @@ wharfd_retention_run(struct wharfd *wd)
     long long total;
 
     clock_gettime(CLOCK_REALTIME, &now);
-    total = wharfd_retention_run_at(wd, (long long) now.tv_sec * 1000
-                                        + now.tv_nsec / 1000000);
+    total = wharfd_retention_run_at(
+        wd, (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000);
     if (total > 0) {
         wharf_info("retention: %lld rows deleted", total);
     }
@@ -163,8 +160,8 @@ retention_thread(void *arg)
         clock_gettime(CLOCK_REALTIME, &at);
         at.tv_sec += wd->config.retention_interval;
         while (!r->stop
-               && pthread_cond_timedwait(&r->wake, &r->lock, &at) != ETIMEDOUT)
-        {
+               && pthread_cond_timedwait(&r->wake, &r->lock, &at)
+                   != ETIMEDOUT) {
         }
     }
     pthread_mutex_unlock(&r->lock);

@@ -49,8 +49,7 @@ struct wharfd_retention_policy {
 };
 
 struct wharfd_config;
-void wharfd_retention_policy(const struct wharfd_config *c,
-                             const char *worker,
+void wharfd_retention_policy(const struct wharfd_config *c, const char *worker,
                              struct wharfd_retention_policy *p);
 
 #endif

@@ -11,10 +11,11 @@
 #define WHARFD_CAPTURE_MAX 256
 
 static const struct wharfd_route routes[] = {
-    { "/api/monitoring/health", "GET, HEAD", wharfd_rest_health, 0, NULL, NULL },
+    { "/api/monitoring/health", "GET, HEAD", wharfd_rest_health, 0, NULL,
+      NULL },
     { "/rpc", "POST", wharfd_rpc_route, 1, NULL, NULL },
-    { "/api/monitoring/workers", "GET", wharfd_rest_method, 0,
-      "getWorkers", NULL },
+    { "/api/monitoring/workers", "GET", wharfd_rest_method, 0, "getWorkers",
+      NULL },
     { "/api/monitoring/logs", "GET", wharfd_rest_method, 0, "getLogs", NULL },
     { "/api/monitoring/logs/*", "GET", wharfd_rest_method, 0, "getLogs",
       "instanceId" },
@@ -28,8 +29,8 @@ static const struct wharfd_route routes[] = {
       "getErrorSummary", "instanceId" },
     { "/api/monitoring/events", "GET", wharfd_rest_method, 0, "getEvents",
       NULL },
-    { "/api/monitoring/processes", "GET", wharfd_rest_method, 0,
-      "getProcesses", NULL },
+    { "/api/monitoring/processes", "GET", wharfd_rest_method, 0, "getProcesses",
+      NULL },
     { "/api/monitoring/process/*/status", "GET", wharfd_rest_method, 0,
       "getProcessStatus", "instanceId" },
     { "/api/monitoring/process/*/start", "POST", wharfd_rest_method, 0,
@@ -132,8 +133,8 @@ wharfd_route(struct wharfd *wd, const struct wharfd_http_request *req,
     }
     if (!method_allowed(r->methods, req->method)) {
         wharfd_http_error(resp, 405, "method_not_allowed",
-                          "%s is not allowed on %s (allowed: %s)",
-                          req->method, req->path, r->methods);
+                          "%s is not allowed on %s (allowed: %s)", req->method,
+                          req->path, r->methods);
         resp->allow = r->methods;
         return;
     }

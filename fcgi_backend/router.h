@@ -30,14 +30,14 @@ typedef void (*wharfd_handler_fn)(struct wharfd_call *call,
                                   struct wharfd_http_response *resp);
 
 struct wharfd_route {
-    const char *path;           /* '*' = one segment */
-    const char *methods;        /* also the Allow header of a 405 */
+    const char *path;    /* '*' = one segment */
+    const char *methods; /* also the Allow header of a 405 */
     wharfd_handler_fn handler;
     /* The handler reports a too large body itself (JSON-RPC says it in
      * its own error shape); for the others the router answers 413. */
     int own_body_errors;
-    const char *rpc;            /* REST: the method it runs */
-    const char *capture_as;     /* REST: the params member of the '*' */
+    const char *rpc;        /* REST: the method it runs */
+    const char *capture_as; /* REST: the params member of the '*' */
 };
 
 /* Handlers, one file per group of routes. */

@@ -16,19 +16,26 @@ static const char *
 rpc_standard_message(int code)
 {
     switch (code) {
-    case WHARFD_RPC_PARSE_ERROR:      return "Parse error";
-    case WHARFD_RPC_INVALID_REQUEST:  return "Invalid Request";
-    case WHARFD_RPC_METHOD_NOT_FOUND: return "Method not found";
-    case WHARFD_RPC_INVALID_PARAMS:   return "Invalid params";
-    case WHARFD_RPC_UNAUTHORIZED:     return "Unauthorized";
-    case WHARFD_RPC_FORBIDDEN:        return "Forbidden";
-    default:                          return "Internal error";
+    case WHARFD_RPC_PARSE_ERROR:
+        return "Parse error";
+    case WHARFD_RPC_INVALID_REQUEST:
+        return "Invalid Request";
+    case WHARFD_RPC_METHOD_NOT_FOUND:
+        return "Method not found";
+    case WHARFD_RPC_INVALID_PARAMS:
+        return "Invalid params";
+    case WHARFD_RPC_UNAUTHORIZED:
+        return "Unauthorized";
+    case WHARFD_RPC_FORBIDDEN:
+        return "Forbidden";
+    default:
+        return "Internal error";
     }
 }
 
 int
-wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code,
-                     const char *field, const char *fmt, ...)
+wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code, const char *field,
+                     const char *fmt, ...)
 {
     va_list ap;
 
@@ -47,23 +54,21 @@ wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code,
  * it is cut to printable ASCII to stay a valid JSON string.
  */
 static json_t *
-rpc_error_response(json_t *id, int code, const char *field,
-                   const char *detail)
+rpc_error_response(json_t *id, int code, const char *field, const char *detail)
 {
     char message[384];
     json_t *error;
     size_t i;
 
     if (detail != NULL && detail[0] != '\0') {
-        snprintf(message, sizeof(message), "%s: %s",
-                 rpc_standard_message(code), detail);
+        snprintf(message, sizeof(message), "%s: %s", rpc_standard_message(code),
+                 detail);
     } else {
         snprintf(message, sizeof(message), "%s", rpc_standard_message(code));
     }
     for (i = 0; message[i] != '\0'; i++) {
         if ((unsigned char) message[i] < 0x20
-            || (unsigned char) message[i] > 0x7e)
-        {
+            || (unsigned char) message[i] > 0x7e) {
             message[i] = '?';
         }
     }
@@ -72,8 +77,8 @@ rpc_error_response(json_t *id, int code, const char *field,
     if (error != NULL && field != NULL) {
         json_object_set_new(error, "data", json_pack("{s:s}", "field", field));
     }
-    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "error", error,
-                     "id", id ? id : json_null());
+    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "error", error, "id",
+                     id ? id : json_null());
 }
 
 /*
@@ -82,8 +87,7 @@ rpc_error_response(json_t *id, int code, const char *field,
  * the two apart.
  */
 static json_t *
-rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req,
-               int *oom)
+rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
 {
     const struct wharfd_rpc_method *m;
     struct wharfd_rpc_error err;
@@ -100,8 +104,7 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req,
     /* An id of the wrong type cannot be echoed: the error says id null. */
     id = json_object_get(req, "id");
     if (id != NULL && !json_is_string(id) && !json_is_number(id)
-        && !json_is_null(id))
-    {
+        && !json_is_null(id)) {
         resp = rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, NULL,
                                   "'id' must be a string, a number or null");
         goto done;
@@ -117,8 +120,7 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req,
 
     method = json_object_get(req, "method");
     if (!json_is_string(method)
-        || strlen(json_string_value(method)) != json_string_length(method))
-    {
+        || strlen(json_string_value(method)) != json_string_length(method)) {
         resp = rpc_error_response(id, WHARFD_RPC_INVALID_REQUEST, NULL,
                                   "'method' must be a string without NUL");
         goto done;
@@ -153,14 +155,13 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req,
     }
     if (rc != 0) {
         json_decref(result);
-        resp = rpc_error_response(id, err.code ? err.code
-                                                : WHARFD_RPC_INTERNAL_ERROR,
-                                  err.field[0] ? err.field : NULL,
-                                  err.message);
+        resp = rpc_error_response(
+            id, err.code ? err.code : WHARFD_RPC_INTERNAL_ERROR,
+            err.field[0] ? err.field : NULL, err.message);
         goto done;
     }
-    resp = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0",
-                     "result", result ? result : json_null(), "id", id);
+    resp = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result",
+                     result ? result : json_null(), "id", id);
 
 done:
     *oom = (resp == NULL);
@@ -210,13 +211,13 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
      * read as a C string refuses one (wharfd_param_string, and "jsonrpc"
      * and "method" below). */
     root = json_loadb(body ? body : "", len,
-                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES
-                      | JSON_ALLOW_NUL, &jerr);
+                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                      &jerr);
     if (root == NULL) {
         char detail[JSON_ERROR_TEXT_LENGTH + 48];
 
-        snprintf(detail, sizeof(detail), "%s at line %d column %d",
-                 jerr.text, jerr.line, jerr.column);
+        snprintf(detail, sizeof(detail), "%s at line %d column %d", jerr.text,
+                 jerr.line, jerr.column);
         resp = rpc_error_response(NULL, WHARFD_RPC_PARSE_ERROR, NULL, detail);
         if (resp == NULL) {
             rpc_reply_oom(reply);

@@ -29,20 +29,20 @@
 
 #include <jansson.h>
 
-#define WHARFD_RPC_PARSE_ERROR       (-32700)
-#define WHARFD_RPC_INVALID_REQUEST   (-32600)
-#define WHARFD_RPC_METHOD_NOT_FOUND  (-32601)
-#define WHARFD_RPC_INVALID_PARAMS    (-32602)
-#define WHARFD_RPC_INTERNAL_ERROR    (-32603)
-#define WHARFD_RPC_UNAUTHORIZED      (-32001)
-#define WHARFD_RPC_FORBIDDEN         (-32003)
+#define WHARFD_RPC_PARSE_ERROR      (-32700)
+#define WHARFD_RPC_INVALID_REQUEST  (-32600)
+#define WHARFD_RPC_METHOD_NOT_FOUND (-32601)
+#define WHARFD_RPC_INVALID_PARAMS   (-32602)
+#define WHARFD_RPC_INTERNAL_ERROR   (-32603)
+#define WHARFD_RPC_UNAUTHORIZED     (-32001)
+#define WHARFD_RPC_FORBIDDEN        (-32003)
 
 /* What a failing method reports. */
 struct wharfd_rpc_error {
-    int code;             /* one of the codes above; 0 means -32603 */
-    char field[64];       /* -32602: the offending params member, "" if
+    int code;          /* one of the codes above; 0 means -32603 */
+    char field[64];    /* -32602: the offending params member, "" if
                            * none ("logs[3].sequence" for an element) */
-    char message[256];    /* detail, appended to the code's standard text */
+    char message[256]; /* detail, appended to the code's standard text */
 };
 
 /*
@@ -55,7 +55,7 @@ typedef int (*wharfd_rpc_fn)(void *ctx, json_t *params, json_t **result,
                              struct wharfd_rpc_error *err);
 
 struct wharfd_rpc_method {
-    const char *name;     /* without the "ContainerMonitoringOps." prefix */
+    const char *name; /* without the "ContainerMonitoringOps." prefix */
     wharfd_rpc_fn fn;
 };
 
@@ -67,14 +67,13 @@ typedef const struct wharfd_rpc_method *(*wharfd_rpc_lookup_fn)(
  * request was a notification. */
 struct wharfd_rpc_reply {
     int status;
-    char *body;           /* malloc'd */
+    char *body; /* malloc'd */
     size_t len;
 };
 
 /* Runs every request of body and builds the reply. */
-void wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx,
-                       const char *body, size_t len,
-                       struct wharfd_rpc_reply *reply);
+void wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
+                       size_t len, struct wharfd_rpc_reply *reply);
 
 /* A reply holding one error object with id null, for problems found
  * before the body is read (too large, wrong Content-Type). */

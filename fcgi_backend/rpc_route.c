@@ -56,8 +56,7 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
                  req->body_limit);
         wharfd_rpc_reply_error(&reply, 413, WHARFD_RPC_INVALID_REQUEST, detail);
     } else if (req->content_type != NULL && req->content_type[0] != '\0'
-               && !wharfd_http_is_json(req->content_type))
-    {
+               && !wharfd_http_is_json(req->content_type)) {
         wharfd_rpc_reply_error(&reply, 415, WHARFD_RPC_INVALID_REQUEST,
                                "Content-Type must be application/json");
     } else {
@@ -75,7 +74,8 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
          * {"jsonrpc","result":{"stream":true},"id"}, whose id ends the
          * stream. A notification (204) streams nothing. */
         ans = reply.status == 200 && reply.body
-              ? json_loads(reply.body, 0, NULL) : NULL;
+            ? json_loads(reply.body, 0, NULL)
+            : NULL;
         if (json_is_object(ans) && json_object_get(ans, "result") != NULL) {
             call->stream->rpc_id = json_incref(json_object_get(ans, "id"));
             json_decref(ans);
@@ -94,7 +94,7 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
     }
 
     resp->status = reply.status;
-    resp->body = reply.body;            /* ownership moves to resp */
+    resp->body = reply.body; /* ownership moves to resp */
     resp->body_len = reply.len;
     resp->content_type = reply.body ? "application/json" : NULL;
 }

@@ -14,16 +14,15 @@
  */
 #include "migrate.h"
 
-#define WHARFD_SQL_FILE(sym, path)                                        \
-    __asm__(".pushsection .rodata\n"                                      \
-            ".global " #sym "\n"                                          \
-            ".hidden " #sym "\n"                                          \
-            ".type " #sym ", @object\n"                                   \
-            #sym ":\n"                                                    \
-            ".incbin \"" path "\"\n"                                      \
-            ".byte 0\n"                                                   \
-            ".size " #sym ", . - " #sym "\n"                              \
-            ".popsection\n");                                             \
+#define WHARFD_SQL_FILE(sym, path)                 \
+    __asm__(".pushsection .rodata\n"               \
+            ".global " #sym "\n"                   \
+            ".hidden " #sym "\n"                   \
+            ".type " #sym ", @object\n" #sym ":\n" \
+            ".incbin \"" path "\"\n"               \
+            ".byte 0\n"                            \
+            ".size " #sym ", . - " #sym "\n"       \
+            ".popsection\n");                      \
     extern const char sym[] __attribute__((visibility("hidden")))
 
 WHARFD_SQL_FILE(wharfd_sql_0001_init, "schema/0001_init.sql");

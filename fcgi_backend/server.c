@@ -125,11 +125,12 @@ server_check_unix(const struct wharfd_listen *a)
     }
 
     if (lstat(a->path, &sb) != 0) {
-        return 0;       /* nothing there: the usual case */
+        return 0; /* nothing there: the usual case */
     }
     if (!S_ISSOCK(sb.st_mode)) {
         wharf_error("listen %s: %s exists and is not a socket; not replacing "
-                    "it", a->text, a->path);
+                    "it",
+                    a->text, a->path);
         return -1;
     }
 
@@ -196,8 +197,7 @@ wharfd_server_open(struct wharfd *wd)
         return -1;
     }
     /* The poller accepts until EAGAIN; never blocks on it. */
-    fcntl(srv->listen_fd, F_SETFL,
-          fcntl(srv->listen_fd, F_GETFL) | O_NONBLOCK);
+    fcntl(srv->listen_fd, F_SETFL, fcntl(srv->listen_fd, F_GETFL) | O_NONBLOCK);
     fcntl(srv->listen_fd, F_SETFD, FD_CLOEXEC);
 
     srv->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -220,9 +220,8 @@ wharfd_server_close(struct wharfd *wd)
         /* Remove the socket file only if it is still the one we made (a
          * newer wharfd may have replaced it). */
         if (srv->addr.kind == WHARFD_LISTEN_UNIX
-            && stat(srv->addr.path, &sb) == 0
-            && sb.st_dev == srv->sock_dev && sb.st_ino == srv->sock_ino)
-        {
+            && stat(srv->addr.path, &sb) == 0 && sb.st_dev == srv->sock_dev
+            && sb.st_ino == srv->sock_ino) {
             unlink(srv->addr.path);
         }
     }
@@ -237,7 +236,7 @@ wharfd_server_close(struct wharfd *wd)
     pthread_mutex_destroy(&srv->lock);
     free(srv->threads);
     srv->threads = NULL;
-    OS_LibShutdown();       /* frees libfcgi's I/O table */
+    OS_LibShutdown(); /* frees libfcgi's I/O table */
 }
 
 /* --- one request ------------------------------------------------------ */
@@ -340,10 +339,12 @@ server_out(void *arg, const char *buf, size_t len)
     int n;
 
     while (off < len) {
-        n = FCGX_PutStr(buf + off, (int) (len - off > WHARFD_READ_MAX
-                                          ? WHARFD_READ_MAX : len - off), out);
+        n = FCGX_PutStr(
+            buf + off,
+            (int) (len - off > WHARFD_READ_MAX ? WHARFD_READ_MAX : len - off),
+            out);
         if (n <= 0) {
-            return -1;      /* the client is gone */
+            return -1; /* the client is gone */
         }
         off += (size_t) n;
     }
@@ -357,8 +358,8 @@ server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
     char head[512];
     int n;
 
-    n = snprintf(head, sizeof(head), "Status: %d %s\r\n",
-                 resp->status, wharfd_http_reason(resp->status));
+    n = snprintf(head, sizeof(head), "Status: %d %s\r\n", resp->status,
+                 wharfd_http_reason(resp->status));
     if (resp->allow != NULL) {
         n += snprintf(head + n, sizeof(head) - (size_t) n, "Allow: %s\r\n",
                       resp->allow);
@@ -466,12 +467,12 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
     } else if (bad_length != 0) {
         wharfd_http_error(&resp, 400, "bad_request",
                           "CONTENT_LENGTH is not a number");
-    } else if (server_read_body(fr->in,
-                                wd->server.addr.kind == WHARFD_LISTEN_TCP
-                                ? fr->ipcFd : -1,
-                                expect, wd->config.body_limit, &body,
-                                &req.body_len, &req.body_too_large) != 0)
-    {
+    } else if (server_read_body(
+                   fr->in,
+                   wd->server.addr.kind == WHARFD_LISTEN_TCP ? fr->ipcFd : -1,
+                   expect, wd->config.body_limit, &body, &req.body_len,
+                   &req.body_too_large)
+               != 0) {
         wharfd_http_error(&resp, 500, "internal", "out of memory");
     } else {
         req.body = body;
@@ -484,7 +485,7 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
     wharf_debug("%s %s -> %d, %zu bytes in, %zu out, %.1f ms", req.method,
                 path ? path : "?", resp.status, req.body_len, resp.body_len,
                 (double) (t1.tv_sec - t0.tv_sec) * 1e3
-                + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+                    + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
 
     wharfd_http_response_free(&resp);
     free(body);
@@ -553,8 +554,7 @@ server_accept(struct wharfd *wd, struct poll_set *ps)
         fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-                || errno == ECONNABORTED)
-            {
+                || errno == ECONNABORTED) {
                 return 0;
             }
             wharf_error("accept on %s: %s", srv->addr.text, strerror(errno));
@@ -582,11 +582,11 @@ server_idle_event(struct wharfd_server *srv, int fd)
     n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0) {
         if (srv->addr.kind == WHARFD_LISTEN_TCP) {
-            server_quickack(fd);    /* the request's first segments */
+            server_quickack(fd); /* the request's first segments */
         }
         server_dispatch(srv, fd);
     } else {
-        close(fd);      /* nginx closed it (n == 0), or it failed */
+        close(fd); /* nginx closed it (n == 0), or it failed */
     }
 }
 
@@ -600,7 +600,8 @@ server_poller(void *arg)
     int fd, paused = 0, stop = 0;
     size_t i;
 
-    if (poll_add(&ps, srv->wake_fd) != 0 || poll_add(&ps, srv->listen_fd) != 0) {
+    if (poll_add(&ps, srv->wake_fd) != 0
+        || poll_add(&ps, srv->listen_fd) != 0) {
         wharf_error("poller: out of memory");
         free(ps.pfd);
         return NULL;
@@ -618,7 +619,7 @@ server_poller(void *arg)
 
         /* Idle connections first, from the end: removing one moves the
          * last (already seen) into its place. */
-        for (i = ps.n; i-- > 2; ) {
+        for (i = ps.n; i-- > 2;) {
             if (ps.pfd[i].revents != 0) {
                 fd = ps.pfd[i].fd;
                 ps.pfd[i] = ps.pfd[--ps.n];
@@ -664,8 +665,7 @@ server_next(struct wharfd *wd)
 
     pthread_mutex_lock(&srv->lock);
     while ((fd = wharfd_fdq_pop(&srv->ready)) < 0
-           && !atomic_load(&wd->stopping))
-    {
+           && !atomic_load(&wd->stopping)) {
         pthread_cond_wait(&srv->ready_cond, &srv->lock);
     }
     pthread_mutex_unlock(&srv->lock);
@@ -682,8 +682,7 @@ server_keep(struct wharfd *wd, int fd)
 
     pthread_mutex_lock(&srv->lock);
     if (!atomic_load(&wd->stopping)
-        && wharfd_fdq_push(&srv->returned, fd) == 0)
-    {
+        && wharfd_fdq_push(&srv->returned, fd) == 0) {
         fd = -1;
     }
     pthread_mutex_unlock(&srv->lock);
@@ -742,7 +741,7 @@ wharfd_server_start(struct wharfd *wd)
         rc = pthread_create(&srv->threads[i], NULL, server_thread, wd);
         if (rc != 0) {
             wharf_error("starting request thread %u: %s", i, strerror(rc));
-            return -1;      /* the caller stops the ones started */
+            return -1; /* the caller stops the ones started */
         }
         pthread_setname_np(srv->threads[i], "wharfd-request");
         srv->nthreads++;
@@ -781,8 +780,7 @@ wharfd_server_stop(struct wharfd *wd, unsigned grace_s)
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += grace_s;
     if (srv->poller_started
-        && pthread_timedjoin_np(srv->poller, NULL, &deadline) != 0)
-    {
+        && pthread_timedjoin_np(srv->poller, NULL, &deadline) != 0) {
         stuck++;
     }
     srv->poller_started = 0;

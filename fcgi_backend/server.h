@@ -34,16 +34,16 @@
 struct wharfd;
 
 struct wharfd_server {
-    int listen_fd;              /* -1 when closed */
-    int wake_fd;                /* eventfd: wakes the poller; -1 if none */
+    int listen_fd; /* -1 when closed */
+    int wake_fd;   /* eventfd: wakes the poller; -1 if none */
     struct wharfd_listen addr;
-    dev_t sock_dev;             /* the unix socket file we created, to */
-    ino_t sock_ino;             /* unlink it only if it is still ours */
+    dev_t sock_dev; /* the unix socket file we created, to */
+    ino_t sock_ino; /* unlink it only if it is still ours */
 
     pthread_t poller;
     int poller_started;
     pthread_t *threads;
-    unsigned nthreads;          /* started */
+    unsigned nthreads; /* started */
 
     /* Shared by the poller and the request threads, under lock. */
     pthread_mutex_t lock;

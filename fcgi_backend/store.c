@@ -20,7 +20,7 @@
  * (the OS caches the file too), and there is one reader per busy request
  * thread, so theirs is small to keep RSS bounded (a 1,000,000-row NDJSON
  * stream peaks ~12 MiB lower). */
-#define WHARFD_CACHE_KIB 16384
+#define WHARFD_CACHE_KIB        16384
 #define WHARFD_READER_CACHE_KIB 2048
 
 /* The writer's whole SQL vocabulary, by enum wharfd_wstmt_id. */
@@ -54,9 +54,8 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         " ON CONFLICT (worker_name, instance_id, sequence) DO NOTHING",
 
-    [WHARFD_W_LOG_LAST_SEQ] =
-        "SELECT max(sequence) FROM container_logs"
-        " WHERE worker_name = ?1 AND instance_id = ?2",
+    [WHARFD_W_LOG_LAST_SEQ] = "SELECT max(sequence) FROM container_logs"
+                              " WHERE worker_name = ?1 AND instance_id = ?2",
 
     /* D2 as wharf keeps it: first_seen the earliest, last_seen and
      * timestamp the latest; message, level, process_id of the first.
@@ -114,8 +113,7 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
         " instance_id, process_id, type, payload, timestamp)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 
-    [WHARFD_W_CLEAR_LOGS] =
-        "DELETE FROM container_logs WHERE worker_name = ?1",
+    [WHARFD_W_CLEAR_LOGS] = "DELETE FROM container_logs WHERE worker_name = ?1",
     [WHARFD_W_CLEAR_LOGS_INSTANCE] =
         "DELETE FROM container_logs WHERE worker_name = ?1"
         " AND instance_id = ?2",
@@ -174,8 +172,8 @@ wharfd_store_row(sqlite3_stmt *stmt, const char *const *names, int n,
             cols[i].type = WHARFD_COL_NULL;
             break;
         default:
-            cols[i].type = (json_cols >> i) & 1 ? WHARFD_COL_JSON
-                                                : WHARFD_COL_TEXT;
+            cols[i].type =
+                (json_cols >> i) & 1 ? WHARFD_COL_JSON : WHARFD_COL_TEXT;
             cols[i].s = (const char *) sqlite3_column_text(stmt, i);
             cols[i].len = (size_t) sqlite3_column_bytes(stmt, i);
         }
@@ -202,8 +200,8 @@ store_pragma(struct wharfd_store *st, sqlite3 *db, const char *sql,
         if (expect != NULL) {
             got = rc == SQLITE_ROW ? wharfd_store_text(stmt, 0) : NULL;
             if (got == NULL || strcmp(got, expect) != 0) {
-                wharf_warn("database %s: %s answered %s, not %s", st->path,
-                           sql, got ? got : "nothing", expect);
+                wharf_warn("database %s: %s answered %s, not %s", st->path, sql,
+                           got ? got : "nothing", expect);
             }
         }
     } else {
@@ -224,11 +222,13 @@ store_connect(struct wharfd_store *st, int readonly)
      * thread; a reader between wharfd_store_reader and _release), so
      * SQLite's own per-call mutex is pure cost (measured: 18% of a list
      * request's CPU in bench/query). */
-    if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_NOMUTEX | (readonly
-                        ? SQLITE_OPEN_READONLY
-                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE), NULL)
-        != SQLITE_OK)
-    {
+    if (sqlite3_open_v2(
+            st->path, &db,
+            SQLITE_OPEN_NOMUTEX
+                | (readonly ? SQLITE_OPEN_READONLY
+                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
+            NULL)
+        != SQLITE_OK) {
         wharfd_store_log_error(st, db, "open");
         sqlite3_close(db);
         return NULL;
@@ -244,11 +244,11 @@ store_connect(struct wharfd_store *st, int readonly)
      * being killed (SIGKILL); only a power loss may lose the last commits,
      * never the database. The first statement also fails on a file that
      * is not a database, with SQLite's own message. */
-    if ((!readonly && store_pragma(st, db, "PRAGMA journal_mode=WAL", "wal") != 0)
+    if ((!readonly
+         && store_pragma(st, db, "PRAGMA journal_mode=WAL", "wal") != 0)
         || store_pragma(st, db, "PRAGMA synchronous=NORMAL", NULL) != 0
         || store_pragma(st, db, "PRAGMA temp_store=MEMORY", NULL) != 0
-        || store_pragma(st, db, sql, NULL) != 0)
-    {
+        || store_pragma(st, db, sql, NULL) != 0) {
         sqlite3_close(db);
         return NULL;
     }
@@ -360,7 +360,7 @@ store_writer(void *arg)
             pthread_cond_wait(&st->work, &st->lock);
         }
         if (st->head == NULL) {
-            break;          /* stopping, and nothing is left */
+            break; /* stopping, and nothing is left */
         }
         /* Every job queued so far is one group: the longer the previous
          * commit took, the more requests share this one. */
@@ -373,7 +373,7 @@ store_writer(void *arg)
         pthread_mutex_lock(&st->lock);
         for (n = 0, j = group; j != NULL; j = next, n++) {
             next = j->next;
-            j->done = 1;    /* j may be gone once the lock is released */
+            j->done = 1; /* j may be gone once the lock is released */
         }
         st->commits++;
         st->jobs += n;
@@ -512,9 +512,8 @@ wharfd_reader_stmt(struct wharfd_store *st, struct wharfd_reader *r,
         }
         r->ncache = 0;
     }
-    if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s,
-                           NULL) != SQLITE_OK)
-    {
+    if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL)
+        != SQLITE_OK) {
         wharfd_store_log_error(st, r->db, "preparing a query");
         return NULL;
     }
@@ -565,8 +564,7 @@ wharfd_store_open(struct wharfd_store **out, const char *path)
     for (i = 0; i < WHARFD_W__COUNT; i++) {
         if (sqlite3_prepare_v3(st->wdb, store_wsql[i], -1,
                                SQLITE_PREPARE_PERSISTENT, &st->wstmt[i], NULL)
-            != SQLITE_OK)
-        {
+            != SQLITE_OK) {
             wharfd_store_log_error(st, st->wdb, store_wsql[i]);
             goto fail;
         }
@@ -635,8 +633,9 @@ wharfd_store_ping(struct wharfd_store *st, int *schema_version)
     if (r == NULL) {
         return -1;
     }
-    s = wharfd_reader_stmt(st, r, "SELECT coalesce(max(version), 0)"
-                                  " FROM schema_migrations");
+    s = wharfd_reader_stmt(st, r,
+                           "SELECT coalesce(max(version), 0)"
+                           " FROM schema_migrations");
     if (s != NULL && sqlite3_step(s) == SQLITE_ROW) {
         *schema_version = sqlite3_column_int(s, 0);
         rc = 0;

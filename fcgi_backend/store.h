@@ -50,15 +50,15 @@ enum wharfd_col_type {
     WHARFD_COL_INT,
     WHARFD_COL_REAL,
     WHARFD_COL_TEXT,
-    WHARFD_COL_JSON     /* text holding a JSON value (metadata, payload) */
+    WHARFD_COL_JSON /* text holding a JSON value (metadata, payload) */
 };
 
 struct wharfd_col {
-    const char *name;   /* camelCase API name */
+    const char *name; /* camelCase API name */
     enum wharfd_col_type type;
     long long i;
     double d;
-    const char *s;      /* valid during the callback only */
+    const char *s; /* valid during the callback only */
     size_t len;
 };
 
@@ -78,19 +78,19 @@ struct wharfd_query {
     const char *worker;
     const char *container;
     const char *instance;
-    const char *since;          /* >= (logs, events: timestamp; errors: last_seen) */
-    const char *until;          /* <= */
-    const char *levels;         /* logs: ",info,warn," */
-    const char *streams;        /* logs: ",stdout," */
-    const char *type;           /* events */
-    const char *status;         /* processes */
-    int has_after;              /* logs: sequence > after */
+    const char *since;   /* >= (logs, events: timestamp; errors: last_seen) */
+    const char *until;   /* <= */
+    const char *levels;  /* logs: ",info,warn," */
+    const char *streams; /* logs: ",stdout," */
+    const char *type;    /* events */
+    const char *status;  /* processes */
+    int has_after;       /* logs: sequence > after */
     long long after;
-    int has_min_level, has_max_level;   /* errors */
+    int has_min_level, has_max_level; /* errors */
     double min_level, max_level;
-    long long limit;            /* -1: no limit (streaming) */
+    long long limit; /* -1: no limit (streaming) */
     long long offset;
-    int asc;                    /* oldest first */
+    int asc; /* oldest first */
     int want_total;
 };
 
@@ -108,8 +108,8 @@ int wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
 
 /* One process row (fn called once) or nothing (*found = 0). */
 int wharfd_store_process_get(struct wharfd_store *st, const char *worker,
-                             const char *instance, wharfd_row_fn fn,
-                             void *arg, int *found);
+                             const char *instance, wharfd_row_fn fn, void *arg,
+                             int *found);
 
 /* Aggregates: rows of (key, count) grouped, plus extremes. kind LOGS:
  * fn gets {group:"level"|"stream", key, count} rows then one
@@ -122,7 +122,7 @@ int wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
 
 /* --- rows going in ------------------------------------------------------- */
 
-#define WHARFD_TS_LEN 24        /* "2026-11-27T09:30:00.123Z" */
+#define WHARFD_TS_LEN 24 /* "2026-11-27T09:30:00.123Z" */
 
 struct wharfd_log_in {
     long long sequence;
@@ -130,11 +130,11 @@ struct wharfd_log_in {
     const char *level;
     const char *message;
     size_t message_len;
-    const char *stream;         /* NULL */
-    const char *source;         /* NULL */
-    char *metadata;             /* JSON text, malloc'd, or NULL */
-    const char *process_id;     /* NULL */
-    int stored;                 /* out: 1 new, 0 a resend */
+    const char *stream;     /* NULL */
+    const char *source;     /* NULL */
+    char *metadata;         /* JSON text, malloc'd, or NULL */
+    const char *process_id; /* NULL */
+    int stored;             /* out: 1 new, 0 a resend */
 };
 
 struct wharfd_log_batch {
@@ -168,10 +168,10 @@ struct wharfd_error_in {
     char timestamp[WHARFD_TS_LEN + 1];
     const char *message;
     size_t message_len;
-    const char *raw_output;     /* NULL */
-    const char *process_id;     /* NULL */
+    const char *raw_output; /* NULL */
+    const char *process_id; /* NULL */
     char hash[65];
-    long long sequence;         /* 0: none */
+    long long sequence; /* 0: none */
     /* out */
     long long occurrence_count; /* the row's count once this one is applied */
     int stored;                 /* 1: a new row */
@@ -192,10 +192,10 @@ int wharfd_store_errors(struct wharfd_store *st, struct wharfd_error_batch *b);
 struct wharfd_process_in {
     const char *worker, *container, *instance, *process_id;
     const char *command, *cwd, *status, *last_error;
-    char *args, *env;           /* JSON text or NULL */
+    char *args, *env; /* JSON text or NULL */
     int has_pid, has_exit_code;
     long long pid, exit_code, restart_count;
-    const char *start_time, *end_time;   /* normalised or NULL */
+    const char *start_time, *end_time; /* normalised or NULL */
     const char *now;
 };
 
@@ -204,11 +204,12 @@ int wharfd_store_process_upsert(struct wharfd_store *st,
 
 struct wharfd_event_in {
     const char *worker, *container, *instance, *process_id, *type;
-    char *payload;              /* JSON text or NULL */
+    char *payload; /* JSON text or NULL */
     char timestamp[WHARFD_TS_LEN + 1];
 };
 
-int wharfd_store_event(struct wharfd_store *st, const struct wharfd_event_in *e);
+int wharfd_store_event(struct wharfd_store *st,
+                       const struct wharfd_event_in *e);
 
 /* Deletes the rows of kind (LOGS or ERRORS) of worker (and instance when
  * not NULL); *count receives how many. */

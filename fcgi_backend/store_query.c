@@ -21,34 +21,35 @@
 #define WHARFD_SQL_MAX 2048
 
 static const char *const log_names[] = {
-    "id", "workerName", "containerName", "instanceId", "processId",
-    "sequence", "timestamp", "level", "message", "stream", "source",
-    "metadata", "createdAt",
+    "id",       "workerName", "containerName", "instanceId", "processId",
+    "sequence", "timestamp",  "level",         "message",    "stream",
+    "source",   "metadata",   "createdAt",
 };
 #define LOG_JSON_COLS (1u << 11)
 
 static const char *const error_names[] = {
     "workerName", "containerName", "instanceId", "processId", "errorHash",
-    "timestamp", "level", "message", "rawOutput", "occurrenceCount",
-    "firstSeen", "lastSeen", "createdAt",
+    "timestamp",  "level",         "message",    "rawOutput", "occurrenceCount",
+    "firstSeen",  "lastSeen",      "createdAt",
 };
 
 static const char *const event_names[] = {
-    "id", "workerName", "containerName", "instanceId", "processId", "type",
-    "payload", "timestamp",
+    "id",        "workerName", "containerName", "instanceId",
+    "processId", "type",       "payload",       "timestamp",
 };
 #define EVENT_JSON_COLS (1u << 6)
 
 static const char *const process_names[] = {
     "workerName", "containerName", "instanceId", "processId", "command",
-    "args", "cwd", "status", "pid", "restartCount", "startTime", "endTime",
-    "exitCode", "lastError", "env", "createdAt", "updatedAt",
+    "args",       "cwd",           "status",     "pid",       "restartCount",
+    "startTime",  "endTime",       "exitCode",   "lastError", "env",
+    "createdAt",  "updatedAt",
 };
 #define PROCESS_JSON_COLS ((1u << 5) | (1u << 14))
 
-#define PROCESS_COLS \
+#define PROCESS_COLS                                                       \
     "worker_name, container_name, instance_id, process_id, command, args," \
-    " cwd, status, pid, restart_count, start_time, end_time, exit_code," \
+    " cwd, status, pid, restart_count, start_time, end_time, exit_code,"   \
     " last_error, env, created_at, updated_at"
 
 struct sqlb {
@@ -80,8 +81,19 @@ sqlb_cond(struct sqlb *b, const char *cond)
 
 /* Parameter numbers of the list queries. */
 enum {
-    P_WORKER = 1, P_CONTAINER, P_INSTANCE, P_SINCE, P_UNTIL, P_LEVELS,
-    P_STREAMS, P_AFTER, P_TYPE, P_STATUS, P_MINLEVEL, P_MAXLEVEL, P_LIMIT,
+    P_WORKER = 1,
+    P_CONTAINER,
+    P_INSTANCE,
+    P_SINCE,
+    P_UNTIL,
+    P_LEVELS,
+    P_STREAMS,
+    P_AFTER,
+    P_TYPE,
+    P_STATUS,
+    P_MINLEVEL,
+    P_MAXLEVEL,
+    P_LIMIT,
     P_OFFSET
 };
 
@@ -92,8 +104,8 @@ query_where(const struct wharfd_query *q, struct sqlb *b)
     /* since/until: the time a row is about; a process row is about its
      * last change */
     const char *time_col = q->kind == WHARFD_KIND_ERRORS ? "last_seen"
-                           : q->kind == WHARFD_KIND_PROCESSES ? "updated_at"
-                           : "timestamp";
+        : q->kind == WHARFD_KIND_PROCESSES               ? "updated_at"
+                                                         : "timestamp";
     char cond[96];
 
     if (q->worker) {
@@ -152,32 +164,58 @@ query_bind(const struct wharfd_query *q, sqlite3_stmt *s)
         int p = name ? atoi(name + 1) : 0;
 
         switch (p) {
-        case P_WORKER: sqlite3_bind_text(s, i, q->worker, -1, SQLITE_STATIC); break;
-        case P_CONTAINER: sqlite3_bind_text(s, i, q->container, -1, SQLITE_STATIC); break;
-        case P_INSTANCE: sqlite3_bind_text(s, i, q->instance, -1, SQLITE_STATIC); break;
-        case P_SINCE: sqlite3_bind_text(s, i, q->since, -1, SQLITE_STATIC); break;
-        case P_UNTIL: sqlite3_bind_text(s, i, q->until, -1, SQLITE_STATIC); break;
-        case P_LEVELS: sqlite3_bind_text(s, i, q->levels, -1, SQLITE_STATIC); break;
-        case P_STREAMS: sqlite3_bind_text(s, i, q->streams, -1, SQLITE_STATIC); break;
-        case P_AFTER: sqlite3_bind_int64(s, i, q->after); break;
-        case P_TYPE: sqlite3_bind_text(s, i, q->type, -1, SQLITE_STATIC); break;
-        case P_STATUS: sqlite3_bind_text(s, i, q->status, -1, SQLITE_STATIC); break;
-        case P_MINLEVEL: sqlite3_bind_double(s, i, q->min_level); break;
-        case P_MAXLEVEL: sqlite3_bind_double(s, i, q->max_level); break;
+        case P_WORKER:
+            sqlite3_bind_text(s, i, q->worker, -1, SQLITE_STATIC);
+            break;
+        case P_CONTAINER:
+            sqlite3_bind_text(s, i, q->container, -1, SQLITE_STATIC);
+            break;
+        case P_INSTANCE:
+            sqlite3_bind_text(s, i, q->instance, -1, SQLITE_STATIC);
+            break;
+        case P_SINCE:
+            sqlite3_bind_text(s, i, q->since, -1, SQLITE_STATIC);
+            break;
+        case P_UNTIL:
+            sqlite3_bind_text(s, i, q->until, -1, SQLITE_STATIC);
+            break;
+        case P_LEVELS:
+            sqlite3_bind_text(s, i, q->levels, -1, SQLITE_STATIC);
+            break;
+        case P_STREAMS:
+            sqlite3_bind_text(s, i, q->streams, -1, SQLITE_STATIC);
+            break;
+        case P_AFTER:
+            sqlite3_bind_int64(s, i, q->after);
+            break;
+        case P_TYPE:
+            sqlite3_bind_text(s, i, q->type, -1, SQLITE_STATIC);
+            break;
+        case P_STATUS:
+            sqlite3_bind_text(s, i, q->status, -1, SQLITE_STATIC);
+            break;
+        case P_MINLEVEL:
+            sqlite3_bind_double(s, i, q->min_level);
+            break;
+        case P_MAXLEVEL:
+            sqlite3_bind_double(s, i, q->max_level);
+            break;
         case P_LIMIT:
             /* One row more than asked tells hasMore; -1 is no limit. */
             sqlite3_bind_int64(s, i, q->limit < 0 ? -1 : q->limit + 1);
             break;
-        case P_OFFSET: sqlite3_bind_int64(s, i, q->offset); break;
-        default: break;
+        case P_OFFSET:
+            sqlite3_bind_int64(s, i, q->offset);
+            break;
+        default:
+            break;
         }
     }
 }
 
 int
 wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
-                   wharfd_row_fn fn, void *arg, long long *total,
-                   int *has_more)
+                   wharfd_row_fn fn, void *arg, long long *total, int *has_more)
 {
     struct wharfd_col cols[20];
     const char *const *names;
@@ -200,8 +238,8 @@ wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
         n = 13;
         json_cols = LOG_JSON_COLS;
         order = (q->worker && q->instance)
-                ? (q->asc ? " ORDER BY sequence ASC" : " ORDER BY sequence DESC")
-                : (q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC");
+            ? (q->asc ? " ORDER BY sequence ASC" : " ORDER BY sequence DESC")
+            : (q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC");
         break;
     case WHARFD_KIND_ERRORS:
         from = "SELECT worker_name, container_name, instance_id, process_id,"
@@ -306,7 +344,8 @@ wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
      * resends (see storeErrors). Both maxima are index reads: the logs'
      * unique (worker, instance, sequence), the errors' (worker, instance,
      * hash) prefix over that instance's few distinct errors. */
-    s = wharfd_reader_stmt(st, r, "SELECT max("
+    s = wharfd_reader_stmt(st, r,
+                           "SELECT max("
                            "coalesce((SELECT max(sequence) FROM container_logs"
                            " WHERE worker_name = ?1 AND instance_id = ?2), 0),"
                            "coalesce((SELECT max(last_sequence)"
@@ -340,11 +379,12 @@ wharfd_store_process_get(struct wharfd_store *st, const char *worker,
     if (r == NULL) {
         return -1;
     }
-    s = wharfd_reader_stmt(st, r, worker
-        ? "SELECT " PROCESS_COLS " FROM container_processes"
-          " WHERE worker_name = ?1 AND instance_id = ?2"
-        : "SELECT " PROCESS_COLS " FROM container_processes"
-          " WHERE instance_id = ?2 ORDER BY worker_name LIMIT 1");
+    s = wharfd_reader_stmt(
+        st, r,
+        worker ? "SELECT " PROCESS_COLS " FROM container_processes"
+                 " WHERE worker_name = ?1 AND instance_id = ?2"
+               : "SELECT " PROCESS_COLS " FROM container_processes"
+                 " WHERE instance_id = ?2 ORDER BY worker_name LIMIT 1");
     if (s != NULL) {
         if (worker) {
             sqlite3_bind_text(s, 1, worker, -1, SQLITE_STATIC);
@@ -369,8 +409,8 @@ wharfd_store_process_get(struct wharfd_store *st, const char *worker,
  * (kind, which of worker/instance is given) is constant. */
 int
 wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
-                   const char *worker, const char *instance,
-                   wharfd_row_fn fn, void *arg)
+                   const char *worker, const char *instance, wharfd_row_fn fn,
+                   void *arg)
 {
     static const char *const group_names[] = { "group", "key", "count",
                                                "rows" };
@@ -384,7 +424,8 @@ wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
     int g, ng, rc = 0, step;
 
     if (worker && instance) {
-        snprintf(where, sizeof(where), " WHERE worker_name = ?1"
+        snprintf(where, sizeof(where),
+                 " WHERE worker_name = ?1"
                  " AND instance_id = ?2");
     } else if (worker) {
         snprintf(where, sizeof(where), " WHERE worker_name = ?1");
@@ -424,8 +465,8 @@ wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
             break;
         }
         if (sqlite3_bind_parameter_index(s, "?1") > 0) {
-            sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, "?1"),
-                              worker, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, "?1"), worker,
+                              -1, SQLITE_STATIC);
         }
         if (sqlite3_bind_parameter_index(s, "?2") > 0) {
             sqlite3_bind_text(s, sqlite3_bind_parameter_index(s, "?2"),

@@ -53,9 +53,9 @@ wharfd_store_retain_next_worker(struct wharfd_store *st, enum wharfd_kind kind,
     if (r == NULL) {
         return -1;
     }
-    s = wharfd_reader_stmt(st, r, kind == WHARFD_KIND_LOGS
-                                  ? sql_next_log_worker
-                                  : sql_next_error_worker);
+    s = wharfd_reader_stmt(st, r,
+                           kind == WHARFD_KIND_LOGS ? sql_next_log_worker
+                                                    : sql_next_error_worker);
     if (s != NULL) {
         /* a copy: after may be out */
         sqlite3_bind_text(s, 1, after, -1, SQLITE_TRANSIENT);
@@ -91,8 +91,8 @@ log_probe(struct wharfd_store *st, struct wharfd_reader *r, const char *worker,
           long long from, const char *before, long long *id, int *old,
           int *found)
 {
-    sqlite3_stmt *s = wharfd_reader_stmt(st, r, from > 0 ? sql_log_at
-                                                        : sql_log_newest);
+    sqlite3_stmt *s =
+        wharfd_reader_stmt(st, r, from > 0 ? sql_log_at : sql_log_newest);
     const char *created;
     int rc;
 
@@ -138,13 +138,13 @@ log_age_cutoff(struct wharfd_store *st, struct wharfd_reader *r,
         return -1;
     }
     if (!found || !old) {
-        return 0;                       /* none is old */
+        return 0; /* none is old */
     }
     if (log_probe(st, r, worker, 0, before, &newest, &old, &found) != 0) {
         return -1;
     }
     if (!found || old) {
-        *cut = found ? newest + 1 : oldest;     /* every log is old */
+        *cut = found ? newest + 1 : oldest; /* every log is old */
         return 0;
     }
     /* oldest is old, newest is young: the first young one is the first
@@ -225,7 +225,7 @@ wharfd_store_retain_logs_plan(struct wharfd_store *st, const char *worker,
     sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
     wharfd_store_reader_release(st, r);
     if (rc == 0 && found && cut > oldest) {
-        *below = cut;       /* else nothing goes: no writer job at all */
+        *below = cut; /* else nothing goes: no writer job at all */
     }
     return rc;
 }
@@ -264,8 +264,9 @@ int
 wharfd_store_retain_logs(struct wharfd_store *st, const char *worker,
                          long long below, long long step, long long *deleted)
 {
-    struct retain_job j = { WHARFD_W_RETAIN_LOGS_BELOW, worker, NULL, below,
-                            step, 0 };
+    struct retain_job j = {
+        WHARFD_W_RETAIN_LOGS_BELOW, worker, NULL, below, step, 0
+    };
     int rc = wharfd_store_write(st, retain_run, &j, -1);
 
     *deleted = j.deleted;
@@ -306,8 +307,9 @@ wharfd_store_retain_errors(struct wharfd_store *st, const char *worker,
                            const char *before, long long step,
                            long long *deleted)
 {
-    struct retain_job j = { WHARFD_W_RETAIN_ERRORS_BEFORE, worker, before, 0,
-                            step, 0 };
+    struct retain_job j = {
+        WHARFD_W_RETAIN_ERRORS_BEFORE, worker, before, 0, step, 0
+    };
     int rc, due;
 
     /* Checked on a reader first: a worker with nothing to delete costs

@@ -40,9 +40,9 @@ enum wharfd_wstmt_id {
 /* A write waiting for the writer thread. It lives on the caller's stack
  * until done is set. */
 struct wharfd_job {
-    int (*run)(struct wharfd_store *st, void *arg);  /* in a SAVEPOINT */
+    int (*run)(struct wharfd_store *st, void *arg); /* in a SAVEPOINT */
     void *arg;
-    int kind;                   /* enum wharfd_kind to publish, or -1 */
+    int kind; /* enum wharfd_kind to publish, or -1 */
     int rc;
     int done;
     struct wharfd_job *next;
@@ -58,11 +58,11 @@ struct wharfd_reader {
         sqlite3_stmt *stmt;
     } cache[WHARFD_READER_STMTS];
     int ncache;
-    struct wharfd_reader *next;     /* in the free list */
+    struct wharfd_reader *next; /* in the free list */
 };
 
 struct wharfd_store {
-    char *path;                     /* for messages */
+    char *path; /* for messages */
 
     /* The writer connection: used by the writer thread alone (and by
      * store_open before the thread starts). */
@@ -76,11 +76,11 @@ struct wharfd_store {
     pthread_cond_t done;            /* callers wait for their job */
     struct wharfd_job *head, *tail; /* queued jobs */
     int stopping;
-    unsigned long long commits, jobs;   /* counters, for tests/metrics */
+    unsigned long long commits, jobs; /* counters, for tests/metrics */
 
     struct wharfd_reader *free_readers;
 
-    wharfd_publish_fn publish;      /* set before the first write */
+    wharfd_publish_fn publish; /* set before the first write */
     void *publish_arg;
 };
 

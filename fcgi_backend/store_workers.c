@@ -15,7 +15,7 @@ heartbeat_run(struct wharfd_store *st, void *arg)
     int rc;
 
     sqlite3_bind_text(stmt, 1, h->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, h->container, -1, SQLITE_STATIC);  /* NULL ok */
+    sqlite3_bind_text(stmt, 2, h->container, -1, SQLITE_STATIC); /* NULL ok */
     sqlite3_bind_text(stmt, 3, h->agent_version, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 4, h->now, -1, SQLITE_STATIC);
     rc = sqlite3_step(stmt);
@@ -28,8 +28,8 @@ heartbeat_run(struct wharfd_store *st, void *arg)
 
 int
 wharfd_store_worker_heartbeat(struct wharfd_store *st, const char *name,
-                              const char *container,
-                              const char *agent_version, const char *now)
+                              const char *container, const char *agent_version,
+                              const char *now)
 {
     struct heartbeat_job h = { name, container, agent_version, now };
 
@@ -48,7 +48,8 @@ wharfd_store_workers_each(struct wharfd_store *st, wharfd_worker_fn fn,
     if (r == NULL) {
         return -1;
     }
-    stmt = wharfd_reader_stmt(st, r,
+    stmt = wharfd_reader_stmt(
+        st, r,
         "SELECT name, container_name, agent_version, first_seen, last_seen,"
         "       status FROM workers ORDER BY name");
     while (stmt != NULL && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {

@@ -26,7 +26,7 @@ step_done(struct wharfd_store *st, sqlite3_stmt *s, const char *what)
 static void
 bind_text(sqlite3_stmt *s, int i, const char *v)
 {
-    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);  /* NULL binds NULL */
+    sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC); /* NULL binds NULL */
 }
 
 /* --- logs ---------------------------------------------------------------- */
@@ -123,12 +123,12 @@ wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b)
 #define ERR_NONE ((size_t) -1)
 
 struct err_group {
-    size_t first, last;         /* first element; last counted element */
-    const char *ts_min, *ts_max;    /* over the counted elements */
-    long long k;                /* counted elements */
-    long long seq_min, seq_max; /* their lowest, highest sequence; 0 none */
-    long long count;            /* the row's count after the upsert */
-    long long seen;             /* counted elements answered so far */
+    size_t first, last;          /* first element; last counted element */
+    const char *ts_min, *ts_max; /* over the counted elements */
+    long long k;                 /* counted elements */
+    long long seq_min, seq_max;  /* their lowest, highest sequence; 0 none */
+    long long count;             /* the row's count after the upsert */
+    long long seen;              /* counted elements answered so far */
 };
 
 /* Adds element i (of e) to g as counted. */
@@ -151,7 +151,7 @@ err_count(struct err_group *g, size_t i, const struct wharfd_error_in *e)
         if (g->seq_min == 0) {
             g->seq_min = e->sequence;
         }
-        g->seq_max = e->sequence;   /* counted sequences only grow */
+        g->seq_max = e->sequence; /* counted sequences only grow */
     }
 }
 
@@ -181,7 +181,7 @@ err_group(struct wharfd_error_batch *b, struct err_group *g, size_t *of,
         cap *= 2;
     }
     table = malloc(cap * sizeof(*table));
-    tail = malloc(b->n * sizeof(*tail));   /* each group's last element */
+    tail = malloc(b->n * sizeof(*tail)); /* each group's last element */
     if (table == NULL || tail == NULL) {
         free(table);
         free(tail);
@@ -209,15 +209,15 @@ err_group(struct wharfd_error_batch *b, struct err_group *g, size_t *of,
                 break;
             }
             if (memcmp(b->errors[g[table[h]].first].hash, e->hash,
-                       sizeof(e->hash)) == 0)
-            {
+                       sizeof(e->hash))
+                == 0) {
                 struct err_group *gr = &g[table[h]];
 
                 next[tail[table[h]]] = i;
                 tail[table[h]] = i;
                 of[i] = table[h];
                 if (e->sequence > 0 && e->sequence <= gr->seq_max) {
-                    e->duplicate = 1;   /* counted earlier in the batch */
+                    e->duplicate = 1; /* counted earlier in the batch */
                 } else {
                     err_count(gr, i, e);
                 }
@@ -314,7 +314,7 @@ err_resend(struct wharfd_store *st, struct wharfd_error_batch *b,
         return -1;
     }
     count = sqlite3_column_int64(s, 0);
-    last = sqlite3_column_int64(s, 1);     /* not NULL: the gate held */
+    last = sqlite3_column_int64(s, 1); /* not NULL: the gate held */
     sqlite3_reset(s);
 
     memset(&left, 0, sizeof(left));
@@ -323,10 +323,10 @@ err_resend(struct wharfd_store *st, struct wharfd_error_batch *b,
         struct wharfd_error_in *e = &b->errors[i];
 
         if (e->duplicate) {
-            continue;           /* counted earlier in the batch */
+            continue; /* counted earlier in the batch */
         }
         if (e->sequence > 0 && e->sequence <= last) {
-            e->duplicate = 1;   /* the row has counted it */
+            e->duplicate = 1; /* the row has counted it */
             continue;
         }
         err_count(&left, i, e);
@@ -339,7 +339,8 @@ err_resend(struct wharfd_store *st, struct wharfd_error_batch *b,
         }
         if (!applied) {
             wharf_error("database %s: an ungated error upsert changed "
-                        "nothing", st->path);
+                        "nothing",
+                        st->path);
             return -1;
         }
     }
@@ -468,8 +469,7 @@ event_run(struct wharfd_store *st, void *arg)
 int
 wharfd_store_event(struct wharfd_store *st, const struct wharfd_event_in *e)
 {
-    return wharfd_store_write(st, event_run, (void *) e,
-                              WHARFD_KIND_EVENTS);
+    return wharfd_store_write(st, event_run, (void *) e, WHARFD_KIND_EVENTS);
 }
 
 /* --- clear -------------------------------------------------------------- */

@@ -39,13 +39,14 @@ int
 main(int argc, char **argv)
 {
     static const char *const routes[] = {
-        "GET /api/items/%u", "GET /api/users/%u", "POST /api/orders",
-        "GET /health", "PUT /api/items/%u", "GET /api/search?q=term%u",
+        "GET /api/items/%u",       "GET /api/users/%u",
+        "POST /api/orders",        "GET /health",
+        "PUT /api/items/%u",       "GET /api/search?q=term%u",
         "DELETE /api/sessions/%u", "GET /static/app.%u.js",
     };
     static const char *const msgs[] = {
         "request completed", "request completed", "request completed",
-        "cache miss", "db query", "session refreshed",
+        "cache miss",        "db query",          "session refreshed",
     };
     static const int codes[] = { 200, 200, 200, 200, 201, 204, 304, 404 };
     char buf[1 << 16], url[96];
@@ -86,9 +87,9 @@ main(int argc, char **argv)
                          "\"res\":{\"statusCode\":%d},\"responseTime\":%u.%u,"
                          "\"msg\":\"%s\"}\n",
                          level, (long long) t, (unsigned long long) req++,
-                         (int) strcspn(url, " "), url,
-                         strchr(url, ' ') + 1, codes[(r >> 7) % 8],
-                         next() % 300, next() % 10, msgs[(r >> 11) % 6]);
+                         (int) strcspn(url, " "), url, strchr(url, ' ') + 1,
+                         codes[(r >> 7) % 8], next() % 300, next() % 10,
+                         msgs[(r >> 11) % 6]);
         }
         if (n < 0 || (size_t) n >= sizeof(buf) - len) {
             /* did not fit: write what is there, print this line again */

@@ -96,9 +96,10 @@ main(int argc, char **argv)
     taken = run_queue(&q, text, nlines);
     printf("%zu lines: %llu dropped, %llu taken; %llu chunks compressed, "
            "%llu -> %llu bytes (ratio %.2f), %llu kept raw; queue memory "
-           "peak %zu bytes\n", nlines, (unsigned long long) dropped,
-           (unsigned long long) taken, (unsigned long long) q.z_chunks,
-           (unsigned long long) q.z_in, (unsigned long long) q.z_out,
+           "peak %zu bytes\n",
+           nlines, (unsigned long long) dropped, (unsigned long long) taken,
+           (unsigned long long) q.z_chunks, (unsigned long long) q.z_in,
+           (unsigned long long) q.z_out,
            q.z_out ? (double) q.z_in / (double) q.z_out : 0.0,
            (unsigned long long) q.z_raw, q.mem_peak);
     agent_shipq_free(&q);

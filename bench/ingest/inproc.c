@@ -34,10 +34,10 @@
 #include "../../fcgi_backend/router.h"
 #include "../../fcgi_backend/wharfd.h"
 
-#define INPROC_BATCH 500
-#define INPROC_CLIENTS 4
+#define INPROC_BATCH         500
+#define INPROC_CLIENTS       4
 #define INPROC_QUERY_WORKERS 50
-#define INPROC_QUERY_BATCH 10000
+#define INPROC_QUERY_BATCH   10000
 
 static const char inproc_msg[] =
     "GET /api/items?page=2 200 in 12 ms from 10.0.0.7 user-agent curl/8";
@@ -49,7 +49,7 @@ cpu_now(void)
 
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec
-           + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+        + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* A growing text buffer for the bodies. */
@@ -87,27 +87,31 @@ body(const char *kind, int w, long from, long n, size_t *len)
     struct tbuf b = { NULL, 0, 0 };
     long i, s;
 
-    tput(&b, "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
+    tput(&b,
+         "{\"jsonrpc\":\"2.0\",\"id\":%ld,\"method\":"
          "\"ContainerMonitoringOps.%s\",\"params\":{\"worker\":\"%s%d\","
-         "\"instanceId\":\"%s\",\"%s\":[", from,
-         strcmp(kind, "errors") == 0 ? "storeErrors" : "storeLogs",
+         "\"instanceId\":\"%s\",\"%s\":[",
+         from, strcmp(kind, "errors") == 0 ? "storeErrors" : "storeLogs",
          strcmp(kind, "query") == 0 ? "q" : "bench-", w,
          strcmp(kind, "query") == 0 ? "app" : kind,
          strcmp(kind, "errors") == 0 ? "errors" : "logs");
     for (i = 0; i < n; i++) {
         s = from + i;
         if (strcmp(kind, "logs") == 0) {
-            tput(&b, "%s{\"sequence\":%ld,\"timestamp\":"
+            tput(&b,
+                 "%s{\"sequence\":%ld,\"timestamp\":"
                  "\"2026-11-27T09:00:00.000Z\",\"level\":\"info\","
-                 "\"message\":\"%s\",\"stream\":\"stdout\"}", i ? "," : "",
-                 s, inproc_msg);
+                 "\"message\":\"%s\",\"stream\":\"stdout\"}",
+                 i ? "," : "", s, inproc_msg);
         } else if (strcmp(kind, "errors") == 0) {
-            tput(&b, "%s{\"level\":50,\"message\":\"TypeError: x is "
+            tput(&b,
+                 "%s{\"level\":50,\"message\":\"TypeError: x is "
                  "undefined #%ld at 2026-11-27T09:00:%02ld.123Z\","
-                 "\"timestamp\":\"2026-11-27T09:00:00.000Z\"}", i ? "," : "",
-                 s % 100, s % 60);
+                 "\"timestamp\":\"2026-11-27T09:00:00.000Z\"}",
+                 i ? "," : "", s % 100, s % 60);
         } else {
-            tput(&b, "%s{\"sequence\":%ld,\"level\":\"%s\",\"message\":"
+            tput(&b,
+                 "%s{\"sequence\":%ld,\"level\":\"%s\",\"message\":"
                  "\"request %ld served in %ld ms\",\"stream\":\"stdout\"}",
                  i ? "," : "", s, i % 7 ? "info" : "error", s, i % 97);
         }
@@ -136,8 +140,7 @@ route(struct wharfd *wd, const char *method, const char *path,
     req.body_limit = wd->config.body_limit;
     wharfd_route(wd, &req, &resp);
     if (resp.status != 200 || resp.body == NULL
-        || strstr(resp.body, "\"error\":{") != NULL)
-    {
+        || strstr(resp.body, "\"error\":{") != NULL) {
         fprintf(stderr, "inproc: %s %s: %d %.*s\n", method, path, resp.status,
                 (int) (resp.body_len > 300 ? 300 : resp.body_len),
                 resp.body ? resp.body : "");
@@ -152,7 +155,7 @@ int
 main(int argc, char **argv)
 {
     char *cargv[] = { "wharfd", "--listen", "127.0.0.1:1", "--db", NULL,
-                      "--auth", "off", "--log-level", "warn", NULL };
+                      "--auth", "off",      "--log-level", "warn", NULL };
     char err[512], query[128];
     struct wharfd wd;
     const char *kind;
@@ -173,8 +176,7 @@ main(int argc, char **argv)
     memset(&wd, 0, sizeof(wd));
     if (wharfd_config_load(&wd.config, 9, cargv, err, sizeof(err)) != 0
         || wharfd_auth_init(&wd.auth, NULL, 1) != 0
-        || wharfd_store_open(&wd.store, argv[1]) != 0)
-    {
+        || wharfd_store_open(&wd.store, argv[1]) != 0) {
         fprintf(stderr, "inproc: setup failed: %s\n", err);
         return 1;
     }
@@ -224,7 +226,8 @@ main(int argc, char **argv)
         reqs = (long) nb;
     }
     printf("{\"kind\":\"%s\",\"rows\":%ld,\"requests\":%ld,\"cpuS\":%.3f,"
-           "\"cpuUsPerUnit\":%.2f}\n", kind, rows, reqs, c1 - c0,
+           "\"cpuUsPerUnit\":%.2f}\n",
+           kind, rows, reqs, c1 - c0,
            (c1 - c0) * 1e6 / (strcmp(kind, "query") == 0 ? reqs : rows));
     free(bodies);
     free(lens);

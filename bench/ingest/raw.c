@@ -77,20 +77,23 @@ main(int argc, char **argv)
     memset(msg, 'x', (size_t) msglen);
     msg[msglen] = '\0';
     if (sqlite3_open(argv[1], &db) != SQLITE_OK
-        || exec(db, "PRAGMA journal_mode=WAL") || exec(db, "PRAGMA synchronous=NORMAL")
-        || exec(db, "PRAGMA cache_size=-16384") || exec(db, "PRAGMA temp_store=MEMORY")
-        || exec(db, schema))
-    {
+        || exec(db, "PRAGMA journal_mode=WAL")
+        || exec(db, "PRAGMA synchronous=NORMAL")
+        || exec(db, "PRAGMA cache_size=-16384")
+        || exec(db, "PRAGMA temp_store=MEMORY") || exec(db, schema)) {
         return 1;
     }
-    if (sqlite3_prepare_v2(db,
-        "INSERT INTO container_logs (worker_name, container_name, instance_id,"
-        " process_id, sequence, timestamp, level, message, stream, source,"
-        " metadata, created_at) VALUES (?1, NULL, ?2, NULL, ?3, ?4, 'info', ?5,"
-        " 'stdout', NULL, NULL, ?6)"
-        " ON CONFLICT (worker_name, instance_id, sequence) DO NOTHING",
-        -1, &st, NULL) != SQLITE_OK)
-    {
+    if (sqlite3_prepare_v2(
+            db,
+            "INSERT INTO container_logs (worker_name, container_name, "
+            "instance_id,"
+            " process_id, sequence, timestamp, level, message, stream, source,"
+            " metadata, created_at) VALUES (?1, NULL, ?2, NULL, ?3, ?4, "
+            "'info', ?5,"
+            " 'stdout', NULL, NULL, ?6)"
+            " ON CONFLICT (worker_name, instance_id, sequence) DO NOTHING",
+            -1, &st, NULL)
+        != SQLITE_OK) {
         fprintf(stderr, "raw: %s\n", sqlite3_errmsg(db));
         return 1;
     }
@@ -101,8 +104,11 @@ main(int argc, char **argv)
         if (i % txn == 0 && exec(db, "BEGIN")) {
             return 1;
         }
-        sqlite3_bind_text(st, 1, (i & 3) == 0 ? "bench-0" : (i & 3) == 1
-                          ? "bench-1" : (i & 3) == 2 ? "bench-2" : "bench-3",
+        sqlite3_bind_text(st, 1,
+                          (i & 3) == 0       ? "bench-0"
+                              : (i & 3) == 1 ? "bench-1"
+                              : (i & 3) == 2 ? "bench-2"
+                                             : "bench-3",
                           -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, "app", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, i / 4 + 1);
@@ -121,7 +127,8 @@ main(int argc, char **argv)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    secs = (double) (t1.tv_sec - t0.tv_sec)
+        + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("{\"rows\":%ld,\"txn\":%ld,\"seconds\":%.3f,\"rowsPerSec\":%.0f}\n",
            rows, txn, secs, (double) rows / secs);
     sqlite3_finalize(st);

@@ -18,8 +18,9 @@ serve(void *arg)
 {
     int listen_fd = *(int *) arg;
 
-    static const char body[] = "{\"data\":[],\"pagination\":{\"limit\":100,"
-                               "\"offset\":0,\"total\":null,\"hasMore\":false}}";
+    static const char body[] =
+        "{\"data\":[],\"pagination\":{\"limit\":100,"
+        "\"offset\":0,\"total\":null,\"hasMore\":false}}";
     FCGX_Request r;
     char out[512];
     int n;
@@ -27,7 +28,8 @@ serve(void *arg)
     FCGX_InitRequest(&r, listen_fd, 0);
     while (FCGX_Accept_r(&r) == 0) {
         /* libfcgi's own printf knows no %zu: format here. */
-        n = snprintf(out, sizeof(out), "Status: 200 OK\r\nContent-Type: "
+        n = snprintf(out, sizeof(out),
+                     "Status: 200 OK\r\nContent-Type: "
                      "application/json\r\nContent-Length: %zu\r\n\r\n%s",
                      sizeof(body) - 1, body);
         FCGX_PutStr(out, n, r.out);

@@ -28,15 +28,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BUF_SIZE  (16 * 1024)
+#define BUF_SIZE   (16 * 1024)
 #define MAX_EVENTS 256
 
 struct conn {
-    int      fd;
-    int      upgraded;
-    size_t   in_len;
-    size_t   out_len;
-    size_t   out_off;
+    int fd;
+    int upgraded;
+    size_t in_len;
+    size_t out_len;
+    size_t out_off;
     unsigned char in[BUF_SIZE];
     unsigned char out[BUF_SIZE + 16];
 };
@@ -88,11 +88,11 @@ static int
 handshake(struct conn *c)
 {
     static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    char          *end, *key, *eol, resp[256], cat[128];
-    unsigned char  md[EVP_MAX_MD_SIZE], b64[64];
-    unsigned int   mdlen;
-    size_t         hlen, klen;
-    int            n;
+    char *end, *key, *eol, resp[256], cat[128];
+    unsigned char md[EVP_MAX_MD_SIZE], b64[64];
+    unsigned int mdlen;
+    size_t hlen, klen;
+    int n;
 
     c->in[c->in_len < BUF_SIZE ? c->in_len : BUF_SIZE - 1] = '\0';
     end = strstr((char *) c->in, "\r\n\r\n");
@@ -144,18 +144,21 @@ frames(struct conn *c)
 
     while (c->in_len - off >= 2) {
         unsigned char *p = c->in + off, hdr[10];
-        int            op = p[0] & 0x0f, masked = p[1] & 0x80;
-        uint64_t       len = p[1] & 0x7f;
-        size_t         h = 2, hl;
+        int op = p[0] & 0x0f, masked = p[1] & 0x80;
+        uint64_t len = p[1] & 0x7f;
+        size_t h = 2, hl;
 
         if (len == 126) {
-            if (c->in_len - off < 4) break;
+            if (c->in_len - off < 4)
+                break;
             len = ((uint64_t) p[2] << 8) | p[3];
             h = 4;
         } else if (len == 127) {
-            if (c->in_len - off < 10) break;
+            if (c->in_len - off < 10)
+                break;
             len = 0;
-            for (int i = 0; i < 8; i++) len = (len << 8) | p[2 + i];
+            for (int i = 0; i < 8; i++)
+                len = (len << 8) | p[2 + i];
             h = 10;
         }
         if (len > BUF_SIZE - 16) {
@@ -167,7 +170,8 @@ frames(struct conn *c)
         unsigned char *payload = p + h + (masked ? 4 : 0);
         if (masked) {
             unsigned char *m = p + h;
-            for (uint64_t i = 0; i < len; i++) payload[i] ^= m[i & 3];
+            for (uint64_t i = 0; i < len; i++)
+                payload[i] ^= m[i & 3];
         }
 
         hdr[0] = (unsigned char) (0x80 | op);
@@ -180,10 +184,10 @@ frames(struct conn *c)
             hdr[3] = (unsigned char) len;
             hl = 4;
         }
-        if (op == 0x9) {            /* ping: pong */
+        if (op == 0x9) { /* ping: pong */
             hdr[0] = 0x8a;
         }
-        if (op != 0xa) {            /* a pong needs no answer */
+        if (op != 0xa) { /* a pong needs no answer */
             if (queue_out(c, hdr, hl) < 0 || queue_out(c, payload, len) < 0) {
                 return -1;
             }
@@ -191,7 +195,7 @@ frames(struct conn *c)
         off += h + (masked ? 4 : 0) + len;
         if (op == 0x8) {
             flush_out(c);
-            return -1;              /* closed after echoing the close */
+            return -1; /* closed after echoing the close */
         }
     }
     memmove(c->in, c->in + off, c->in_len - off);
@@ -204,8 +208,8 @@ main(int argc, char **argv)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET };
     struct epoll_event ev, evs[MAX_EVENTS];
-    struct rlimit      rl = { 1 << 17, 1 << 17 };
-    int                ls, one = 1;
+    struct rlimit rl = { 1 << 17, 1 << 17 };
+    int ls, one = 1;
 
     if (argc != 2) {
         fprintf(stderr, "usage: wsecho PORT\n");
@@ -219,8 +223,7 @@ main(int argc, char **argv)
     ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(ls, (struct sockaddr *) &sa, sizeof(sa)) < 0
-        || listen(ls, 4096) < 0)
-    {
+        || listen(ls, 4096) < 0) {
         perror("wsecho: bind/listen");
         return 1;
     }
@@ -249,7 +252,10 @@ main(int argc, char **argv)
                 continue;
             }
             if (evs[i].events & EPOLLOUT) {
-                if (flush_out(c) < 0) { conn_close(c); continue; }
+                if (flush_out(c) < 0) {
+                    conn_close(c);
+                    continue;
+                }
                 if (c->out_len == 0) {
                     ev.events = EPOLLIN;
                     ev.data.ptr = c;
@@ -257,10 +263,11 @@ main(int argc, char **argv)
                 }
             }
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                ssize_t r = read(c->fd, c->in + c->in_len,
-                                 BUF_SIZE - 1 - c->in_len);
+                ssize_t r =
+                    read(c->fd, c->in + c->in_len, BUF_SIZE - 1 - c->in_len);
                 if (r <= 0) {
-                    if (r < 0 && errno == EAGAIN) continue;
+                    if (r < 0 && errno == EAGAIN)
+                        continue;
                     conn_close(c);
                     continue;
                 }

@@ -40,41 +40,51 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IN_SIZE    (16 * 1024)
-#define MAX_HDRS   8
+#define IN_SIZE  (16 * 1024)
+#define MAX_HDRS 8
 
-enum { CONNECTING, UPGRADING, OPEN, CLOSING, HOLDING };
-enum { MODE_ECHO, MODE_HANDSHAKE, MODE_IDLE };
+enum {
+    CONNECTING,
+    UPGRADING,
+    OPEN,
+    CLOSING,
+    HOLDING
+};
+enum {
+    MODE_ECHO,
+    MODE_HANDSHAKE,
+    MODE_IDLE
+};
 
 struct conn {
-    int            fd;
-    int            state;
-    int            want_out;
-    size_t         in_len;
-    size_t         out_off;
+    int fd;
+    int state;
+    int want_out;
+    size_t in_len;
+    size_t out_off;
     const unsigned char *out;
-    size_t         out_len;
-    char           accept[32];
-    char           req[8192];
-    size_t         req_len;
-    unsigned char  in[IN_SIZE];
+    size_t out_len;
+    char accept[32];
+    char req[8192];
+    size_t req_len;
+    unsigned char in[IN_SIZE];
 };
 
 static struct {
     const char *host, *path, *headers[MAX_HDRS];
-    int         port, nheaders, mode, conns, size, pid;
-    long long   count;
-    double      duration, warmup;
+    int port, nheaders, mode, conns, size, pid;
+    long long count;
+    double duration, warmup;
 } opt = { "127.0.0.1", "/echo", { 0 }, 0, 0, MODE_ECHO, 1, 64, 0, 0, 5, 1 };
 
-static int            ep;
+static int ep;
 static unsigned char *frame;
-static size_t         frame_len;
-static unsigned char  close_frame[8] = {
-    0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2     /* masked close 1000 */
+static size_t frame_len;
+static unsigned char close_frame[8] = {
+    0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2 /* masked close 1000 */
 };
-static int            measuring, stop_flag;
-static long long      messages, handshakes, errors, opened;
+static int measuring, stop_flag;
+static long long messages, handshakes, errors, opened;
 
 static double
 now(void)
@@ -88,19 +98,22 @@ now(void)
 static void
 proc_cpu(int pid, long long *stat_us, long long *sched_ns)
 {
-    char  path[64], buf[2048], *p;
+    char path[64], buf[2048], *p;
     FILE *f;
     long long ut = 0, st = 0;
 
     *stat_us = *sched_ns = -1;
-    if (pid <= 0) return;
+    if (pid <= 0)
+        return;
     snprintf(path, sizeof(path), "/proc/%d/stat", pid);
     if ((f = fopen(path, "r")) != NULL) {
         if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) != NULL) {
             /* fields after ")": 3 state ... 14 utime 15 stime */
-            if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u"
-                       " %lld %lld", &ut, &st) == 2)
-            {
+            if (sscanf(p + 2,
+                       "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u"
+                       " %lld %lld",
+                       &ut, &st)
+                == 2) {
                 *stat_us = (ut + st) * (1000000LL / sysconf(_SC_CLK_TCK));
             }
         }
@@ -108,7 +121,8 @@ proc_cpu(int pid, long long *stat_us, long long *sched_ns)
     }
     snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
     if ((f = fopen(path, "r")) != NULL) {
-        if (fscanf(f, "%lld", sched_ns) != 1) *sched_ns = -1;
+        if (fscanf(f, "%lld", sched_ns) != 1)
+            *sched_ns = -1;
         fclose(f);
     }
 }
@@ -119,7 +133,7 @@ self_cpu_us(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (long long) ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec
-         + (long long) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
+        + (long long) ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec;
 }
 
 static void
@@ -162,9 +176,9 @@ conn_start(struct conn *c)
     struct sockaddr_in sa = { .sin_family = AF_INET,
                               .sin_port = htons((uint16_t) opt.port) };
     struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN, .data.ptr = c };
-    unsigned char      rnd[16], key[32], md[EVP_MAX_MD_SIZE], cat[128];
-    unsigned int       mdlen;
-    int                one = 1, n;
+    unsigned char rnd[16], key[32], md[EVP_MAX_MD_SIZE], cat[128];
+    unsigned int mdlen;
+    int one = 1, n;
 
     inet_pton(AF_INET, opt.host, &sa.sin_addr);
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -173,8 +187,7 @@ conn_start(struct conn *c)
     c->in_len = 0;
     c->want_out = 1;
     if (connect(c->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0
-        && errno != EINPROGRESS)
-    {
+        && errno != EINPROGRESS) {
         perror("wsload: connect");
         exit(1);
     }
@@ -212,7 +225,10 @@ conn_send(struct conn *c, const unsigned char *p, size_t len)
     while (c->out_off < c->out_len) {
         ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
-            if (errno == EAGAIN) { watch(c, 1); return; }
+            if (errno == EAGAIN) {
+                watch(c, 1);
+                return;
+            }
             conn_reset(c, 1);
             return;
         }
@@ -230,7 +246,8 @@ upgraded(struct conn *c)
 
     c->in[c->in_len < IN_SIZE ? c->in_len : IN_SIZE - 1] = '\0';
     end = strstr((char *) c->in, "\r\n\r\n");
-    if (end == NULL) return 0;
+    if (end == NULL)
+        return 0;
     if (strncmp((char *) c->in, "HTTP/1.1 101", 12) != 0) {
         fprintf(stderr, "wsload: not upgraded: %.80s\n", c->in);
         return -1;
@@ -252,17 +269,20 @@ frame_in(struct conn *c, int *op)
 {
     size_t h = 2, len;
 
-    if (c->in_len < 2) return 0;
+    if (c->in_len < 2)
+        return 0;
     *op = c->in[0] & 0x0f;
     len = c->in[1] & 0x7f;
     if (len == 126) {
-        if (c->in_len < 4) return 0;
+        if (c->in_len < 4)
+            return 0;
         len = ((size_t) c->in[2] << 8) | c->in[3];
         h = 4;
     } else if (len == 127) {
         return 0;
     }
-    if (c->in_len < h + len) return 0;
+    if (c->in_len < h + len)
+        return 0;
     return h + len;
 }
 
@@ -272,8 +292,10 @@ on_open(struct conn *c)
     c->state = OPEN;
     opened++;
     if (opt.mode == MODE_HANDSHAKE) {
-        if (measuring) handshakes++;
-        if (opt.count && handshakes >= opt.count) stop_flag = 1;
+        if (measuring)
+            handshakes++;
+        if (opt.count && handshakes >= opt.count)
+            stop_flag = 1;
         c->state = CLOSING;
         conn_send(c, close_frame, sizeof(close_frame));
     } else {
@@ -287,7 +309,8 @@ on_readable(struct conn *c)
     ssize_t n = read(c->fd, c->in + c->in_len, IN_SIZE - 1 - c->in_len);
 
     if (n <= 0) {
-        if (n < 0 && errno == EAGAIN) return;
+        if (n < 0 && errno == EAGAIN)
+            return;
         conn_reset(c, c->state != CLOSING);
         return;
     }
@@ -295,26 +318,36 @@ on_readable(struct conn *c)
 
     if (c->state == UPGRADING) {
         int r = upgraded(c);
-        if (r < 0) { conn_reset(c, 1); return; }
-        if (r == 0) return;
+        if (r < 0) {
+            conn_reset(c, 1);
+            return;
+        }
+        if (r == 0)
+            return;
         on_open(c);
-        if (c->fd < 0) return;
+        if (c->fd < 0)
+            return;
     }
     for (;;) {
-        int    op;
+        int op;
         size_t len = frame_in(c, &op);
-        if (len == 0) break;
+        if (len == 0)
+            break;
         memmove(c->in, c->in + len, c->in_len - len);
         c->in_len -= len;
         if (c->state == OPEN && op == 0x2) {
-            if (measuring) messages++;
+            if (measuring)
+                messages++;
             if (opt.count && opt.mode == MODE_ECHO && messages >= opt.count) {
                 stop_flag = 1;
                 return;
             }
-            if (opt.mode == MODE_ECHO) conn_send(c, frame, frame_len);
-            else c->state = HOLDING;          /* idle: one echo, then hold */
-            if (c->fd < 0) return;
+            if (opt.mode == MODE_ECHO)
+                conn_send(c, frame, frame_len);
+            else
+                c->state = HOLDING; /* idle: one echo, then hold */
+            if (c->fd < 0)
+                return;
         }
     }
 }
@@ -355,9 +388,12 @@ loop(double until)
         int n = epoll_wait(ep, evs, 512, 10);
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
-            if (c->fd < 0) continue;
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
-            if (c->fd >= 0 && (evs[i].events & EPOLLOUT)) on_writable(c);
+            if (c->fd < 0)
+                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                on_readable(c);
+            if (c->fd >= 0 && (evs[i].events & EPOLLOUT))
+                on_writable(c);
         }
     }
 }
@@ -373,9 +409,9 @@ int
 main(int argc, char **argv)
 {
     struct rlimit rl = { 1 << 17, 1 << 17 };
-    struct conn  *cs;
-    long long     cpu0, cpu1, sch0, sch1, self0, self1;
-    double        t0, t1;
+    struct conn *cs;
+    long long cpu0, cpu1, sch0, sch1, self0, self1;
+    double t0, t1;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -384,21 +420,34 @@ main(int argc, char **argv)
             return 2;
         }
         i++;
-        if (!strcmp(a, "--host")) opt.host = v;
-        else if (!strcmp(a, "--port")) opt.port = atoi(v);
-        else if (!strcmp(a, "--path")) opt.path = v;
+        if (!strcmp(a, "--host"))
+            opt.host = v;
+        else if (!strcmp(a, "--port"))
+            opt.port = atoi(v);
+        else if (!strcmp(a, "--path"))
+            opt.path = v;
         else if (!strcmp(a, "--header") && opt.nheaders < MAX_HDRS)
             opt.headers[opt.nheaders++] = v;
         else if (!strcmp(a, "--mode"))
             opt.mode = !strcmp(v, "echo") ? MODE_ECHO
-                     : !strcmp(v, "handshake") ? MODE_HANDSHAKE : MODE_IDLE;
-        else if (!strcmp(a, "--conns")) opt.conns = atoi(v);
-        else if (!strcmp(a, "--size")) opt.size = atoi(v);
-        else if (!strcmp(a, "--duration")) opt.duration = atof(v);
-        else if (!strcmp(a, "--warmup")) opt.warmup = atof(v);
-        else if (!strcmp(a, "--pid")) opt.pid = atoi(v);
-        else if (!strcmp(a, "--count")) opt.count = atoll(v);
-        else { fprintf(stderr, "wsload: unknown flag %s\n", a); return 2; }
+                : !strcmp(v, "handshake") ? MODE_HANDSHAKE
+                                          : MODE_IDLE;
+        else if (!strcmp(a, "--conns"))
+            opt.conns = atoi(v);
+        else if (!strcmp(a, "--size"))
+            opt.size = atoi(v);
+        else if (!strcmp(a, "--duration"))
+            opt.duration = atof(v);
+        else if (!strcmp(a, "--warmup"))
+            opt.warmup = atof(v);
+        else if (!strcmp(a, "--pid"))
+            opt.pid = atoi(v);
+        else if (!strcmp(a, "--count"))
+            opt.count = atoll(v);
+        else {
+            fprintf(stderr, "wsload: unknown flag %s\n", a);
+            return 2;
+        }
     }
     if (opt.port <= 0 || opt.conns <= 0 || opt.size <= 0 || opt.size > 8192) {
         fprintf(stderr,
@@ -455,7 +504,8 @@ main(int argc, char **argv)
         }
         printf("ready %lld\n", messages);
         fflush(stdout);
-        while (!stop_flag) loop(now() + 1);
+        while (!stop_flag)
+            loop(now() + 1);
         printf("{\"mode\":\"idle\",\"conns\":%d,\"echoed\":%lld,"
                "\"errors\":%lld}\n",
                opt.conns, messages, errors);
@@ -484,9 +534,8 @@ main(int argc, char **argv)
            "\"seconds\":%.4f,"
            "\"rate\":%.1f,\"errors\":%lld,\"cpu_us\":%lld,\"sched_ns\":%lld,"
            "\"client_cpu_us\":%lld}\n",
-           opt.mode == MODE_ECHO ? "echo" : "handshake", opt.conns, opt.size,
-           n, t1 - t0,
-           (double) n / (t1 - t0), errors,
+           opt.mode == MODE_ECHO ? "echo" : "handshake", opt.conns, opt.size, n,
+           t1 - t0, (double) n / (t1 - t0), errors,
            cpu0 >= 0 ? cpu1 - cpu0 : -1, sch0 >= 0 ? sch1 - sch0 : -1,
            self1 - self0);
     return errors ? 1 : 0;

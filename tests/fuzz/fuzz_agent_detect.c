@@ -10,13 +10,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct agent_detect detect;
-static int                 ready;
+static int ready;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct agent_detect_result r;
-    const char                *line = (const char *) data;
+    const char *line = (const char *) data;
 
     if (!ready) {
         agent_detect_init(&detect);
@@ -25,9 +25,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&r, 0, sizeof(r));
     agent_detect_line(&detect, line, size, &r);
     if (r.msg != NULL && r.doc == NULL
-        && (r.msg < line || r.msg + r.msg_len > line + size))
-    {
-        abort();    /* a message pointing outside the line */
+        && (r.msg < line || r.msg + r.msg_len > line + size)) {
+        abort(); /* a message pointing outside the line */
     }
     if (r.level > AGENT_LEVEL_OUTPUT) {
         abort();

@@ -10,7 +10,7 @@
 
 struct check {
     const uint8_t *in;
-    size_t         in_len, pos, cap;
+    size_t in_len, pos, cap;
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,8 +21,7 @@ on_line(void *ctx, const char *line, size_t len, unsigned flags)
     struct check *c = ctx;
 
     if (len > c->cap || memchr(line, '\n', len) != NULL
-        || c->pos + len > c->in_len || memcmp(c->in + c->pos, line, len) != 0)
-    {
+        || c->pos + len > c->in_len || memcmp(c->in + c->pos, line, len) != 0) {
         abort();
     }
     c->pos += len;
@@ -39,9 +38,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct agent_lines l;
-    struct check       c;
-    size_t             off = 2, room, step;
-    char              *space;
+    struct check c;
+    size_t off = 2, room, step;
+    char *space;
 
     if (size < 2) {
         return 0;
@@ -69,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     agent_lines_flush(&l, on_line, &c);
     if (c.pos != c.in_len) {
-        abort();    /* bytes lost */
+        abort(); /* bytes lost */
     }
     agent_lines_free(&l);
     return 0;

@@ -12,15 +12,15 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct agent_tty_msg msg;
-    char                 err[128];
+    char err[128];
 
     if (agent_tty_parse_control((const char *) data, size, &msg, err,
-                                sizeof(err)) == 0
+                                sizeof(err))
+            == 0
         && msg.type == AGENT_TTY_MSG_RESIZE
-        && (msg.cols < 1 || msg.cols > AGENT_TTY_MAX_COLS
-            || msg.rows < 1 || msg.rows > AGENT_TTY_MAX_ROWS))
-    {
-        abort();    /* a size outside the limits got through */
+        && (msg.cols < 1 || msg.cols > AGENT_TTY_MAX_COLS || msg.rows < 1
+            || msg.rows > AGENT_TTY_MAX_ROWS)) {
+        abort(); /* a size outside the limits got through */
     }
     return 0;
 }

@@ -21,21 +21,21 @@
 #include "name.h"
 #include "token.h"
 
-#define NOW ((time_t) 1800000000)   /* fixed: runs must be reproducible */
-#define KNOWN_SCOPES (WHARF_SCOPE_INGEST | WHARF_SCOPE_READ \
-                      | WHARF_SCOPE_CONTROL | WHARF_SCOPE_TERMINAL \
-                      | WHARF_SCOPE_ADMIN)
+#define NOW ((time_t) 1800000000) /* fixed: runs must be reproducible */
+#define KNOWN_SCOPES                                             \
+    (WHARF_SCOPE_INGEST | WHARF_SCOPE_READ | WHARF_SCOPE_CONTROL \
+     | WHARF_SCOPE_TERMINAL | WHARF_SCOPE_ADMIN)
 
 static EVP_PKEY *key;
-static char     *pub_pem, *priv_pem;
-static size_t    pub_len, priv_len;
+static char *pub_pem, *priv_pem;
+static size_t pub_len, priv_len;
 
 static char *
 pem_of(EVP_PKEY *k, int private, size_t *len)
 {
-    BIO  *bio = BIO_new(BIO_s_mem());
+    BIO *bio = BIO_new(BIO_s_mem());
     char *data, *out;
-    long  n;
+    long n;
 
     if (private) {
         PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
@@ -58,8 +58,8 @@ b64url(const unsigned char *in, size_t n, char *out)
     size_t i, o = 0;
 
     for (i = 0; i + 2 < n; i += 3) {
-        unsigned v = (unsigned) in[i] << 16 | (unsigned) in[i + 1] << 8
-                     | in[i + 2];
+        unsigned v =
+            (unsigned) in[i] << 16 | (unsigned) in[i + 1] << 8 | in[i + 2];
 
         out[o++] = tab[v >> 18];
         out[o++] = tab[(v >> 12) & 63];
@@ -101,8 +101,7 @@ sign_payload(const uint8_t *payload, size_t n)
     at += b64url(payload, n, tok + at);
     siglen = sizeof(der);
     if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1
-        || EVP_DigestSign(md, der, &siglen, (unsigned char *) tok, at) != 1)
-    {
+        || EVP_DigestSign(md, der, &siglen, (unsigned char *) tok, at) != 1) {
         abort();
     }
     EVP_MD_CTX_free(md);
@@ -122,8 +121,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct wharf_claims c, again;
-    const char         *why = NULL;
-    char               *token, *resigned;
+    const char *why = NULL;
+    char *token, *resigned;
 
     if (key == NULL) {
         key = EVP_EC_gen("P-256");
@@ -137,9 +136,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             char *t = sign_payload((const uint8_t *) good, sizeof(good) - 1);
 
             if (wharf_token_verify(t, (unsigned char *) pub_pem, pub_len, NOW,
-                                   &c, &why) != 0
-                || c.scopes != WHARF_SCOPE_READ)
-            {
+                                   &c, &why)
+                    != 0
+                || c.scopes != WHARF_SCOPE_READ) {
                 abort();
             }
             free(t);
@@ -150,31 +149,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     token = sign_payload(data, size);
     if (wharf_token_verify(token, (unsigned char *) pub_pem, pub_len, NOW, &c,
-                           &why) == 0)
-    {
+                           &why)
+        == 0) {
         /* accepted: it must obey every rule */
         if (c.exp <= NOW
             || (strcmp(c.sub, "*") != 0
                 && !wharf_name_valid(c.sub, strlen(c.sub)))
             || (c.aud[0] != '\0' && !wharf_name_valid(c.aud, strlen(c.aud)))
-            || (c.scopes & ~(unsigned) KNOWN_SCOPES) != 0)
-        {
+            || (c.scopes & ~(unsigned) KNOWN_SCOPES) != 0) {
             abort();
         }
         /* and mean the same once signed again by wharf itself */
-        resigned = wharf_token_sign(&c, (unsigned char *) priv_pem, priv_len,
-                                    &why);
+        resigned =
+            wharf_token_sign(&c, (unsigned char *) priv_pem, priv_len, &why);
         if (resigned == NULL
-            || wharf_token_verify(resigned, (unsigned char *) pub_pem,
-                                  pub_len, NOW, &again, &why) != 0
+            || wharf_token_verify(resigned, (unsigned char *) pub_pem, pub_len,
+                                  NOW, &again, &why)
+                != 0
             || strcmp(again.sub, c.sub) != 0 || strcmp(again.aud, c.aud) != 0
-            || again.scopes != c.scopes || again.exp != c.exp)
-        {
+            || again.scopes != c.scopes || again.exp != c.exp) {
             abort();
         }
         free(resigned);
     } else if (why == NULL) {
-        abort();    /* every refusal names its reason */
+        abort(); /* every refusal names its reason */
     }
     free(token);
     return 0;

@@ -12,16 +12,16 @@
 
 #include "token.h"
 
-static char  *pub_pem;
+static char *pub_pem;
 static size_t pub_len;
 
 static void
 make_key(void)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
-    BIO      *bio = BIO_new(BIO_s_mem());
-    char     *data;
-    long      n;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
 
     PEM_write_bio_PUBKEY(bio, k);
     n = BIO_get_mem_data(bio, &data);
@@ -38,8 +38,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct wharf_claims c;
-    const char         *why = NULL;
-    char               *token;
+    const char *why = NULL;
+    char *token;
 
     if (pub_pem == NULL) {
         make_key();
@@ -51,9 +51,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(token, data, size);
     token[size] = '\0';
     if (wharf_token_verify(token, (unsigned char *) pub_pem, pub_len, 0, &c,
-                           &why) == 0)
-    {
-        abort();    /* verified without our private key: a forgery */
+                           &why)
+        == 0) {
+        abort(); /* verified without our private key: a forgery */
     }
     free(token);
     return 0;

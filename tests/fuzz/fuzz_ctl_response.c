@@ -36,39 +36,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int __wrap_ctl_http(struct ctl *c, const char *method, const char *path,
                     const char *body, struct ctl_response *resp);
 
-#define FUZZ_SEP "\n--next--\n"
+#define FUZZ_SEP         "\n--next--\n"
 #define FUZZ_ANSWERS_MAX 8
 
 static const char *const *const commands[] = {
-    (const char *const[]) { "health", NULL },
-    (const char *const[]) { "health", "--worker", "demo", NULL },
-    (const char *const[]) { "health", "--worker", "demo", "--check", "agent", NULL },
-    (const char *const[]) { "health", "--check", "terminal", NULL },
-    (const char *const[]) { "workers", "list", NULL },
-    (const char *const[]) { "workers", "get", "demo", NULL },
-    (const char *const[]) { "workers", "seen", NULL },
-    (const char *const[]) { "terminals", "--status", "healthy", NULL },
-    (const char *const[]) { "process", "list", "--worker", "demo", NULL },
-    (const char *const[]) { "process", "status", "-i", "web", NULL },
-    (const char *const[]) { "process", "restart", "--worker", "demo", "-i", "web", NULL },
-    (const char *const[]) { "errors", "list", "--limit", "5", NULL },
-    (const char *const[]) { "errors", "list", "--worker", "demo", "--reset", NULL },
-    (const char *const[]) { "errors", "stats", NULL },
-    (const char *const[]) { "errors", "clear", "--worker", "demo", "--confirm", NULL },
-    (const char *const[]) { "logs", "list", "--worker", "demo", NULL },
-    (const char *const[]) { "logs", "get", "-i", "web", "--since", "10m", NULL },
-    (const char *const[]) { "logs", "stats", NULL },
-    (const char *const[]) { "rpc", "getWorkers", NULL },
-    (const char *const[]) { "rpc", "ContainerMonitoringOps.getLogs", "{\"limit\":1}", NULL },
+    (const char *const[]){ "health", NULL },
+    (const char *const[]){ "health", "--worker", "demo", NULL },
+    (const char *const[]){ "health", "--worker", "demo", "--check", "agent",
+                           NULL },
+    (const char *const[]){ "health", "--check", "terminal", NULL },
+    (const char *const[]){ "workers", "list", NULL },
+    (const char *const[]){ "workers", "get", "demo", NULL },
+    (const char *const[]){ "workers", "seen", NULL },
+    (const char *const[]){ "terminals", "--status", "healthy", NULL },
+    (const char *const[]){ "process", "list", "--worker", "demo", NULL },
+    (const char *const[]){ "process", "status", "-i", "web", NULL },
+    (const char *const[]){ "process", "restart", "--worker", "demo", "-i",
+                           "web", NULL },
+    (const char *const[]){ "errors", "list", "--limit", "5", NULL },
+    (const char *const[]){ "errors", "list", "--worker", "demo", "--reset",
+                           NULL },
+    (const char *const[]){ "errors", "stats", NULL },
+    (const char *const[]){ "errors", "clear", "--worker", "demo", "--confirm",
+                           NULL },
+    (const char *const[]){ "logs", "list", "--worker", "demo", NULL },
+    (const char *const[]){ "logs", "get", "-i", "web", "--since", "10m", NULL },
+    (const char *const[]){ "logs", "stats", NULL },
+    (const char *const[]){ "rpc", "getWorkers", NULL },
+    (const char *const[]){ "rpc", "ContainerMonitoringOps.getLogs",
+                           "{\"limit\":1}", NULL },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const char *const formats[] = { "json", "table", "raw" };
 
-static const long statuses[] = {
-    200, 201, 204, 301, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500,
-    502, 503, 504, 0, 99, 999
-};
+static const long statuses[] = { 200, 201, 204, 301, 400, 401, 403,
+                                 404, 405, 409, 413, 415, 429, 500,
+                                 502, 503, 504, 0,   99,  999 };
 
 /* The answers of the current input. */
 static struct {
@@ -169,7 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (answers.next == 0) {
-        abort();    /* the command line did not reach the transport */
+        abort(); /* the command line did not reach the transport */
     }
     if (rc == CTL_OK && fmt == 0) {
         printed = json_loadb(out, outlen, JSON_DECODE_ANY, NULL);

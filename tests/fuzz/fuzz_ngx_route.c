@@ -46,58 +46,49 @@
 
 #include "../../ngx_module/ngx_http_wharf_route.c"
 
-
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 /* what the send_error stand-in returns: "an answer was sent" */
-#define FUZZ_SENT  4242
+#define FUZZ_SENT 4242
 
-#define FUZZ_ALLOCS_MAX  64
+#define FUZZ_ALLOCS_MAX 64
 
+ngx_module_t ngx_http_wharf_module; /* ctx_index 0 */
 
-ngx_module_t  ngx_http_wharf_module;    /* ctx_index 0 */
-
-static ngx_str_t  fuzz_workers[] = {
-    ngx_string("demo"),
-    ngx_string("web-1"),
-    ngx_string("a"),
-    ngx_string("a23456789-123456789-123456789-123456789-123456789-123456789-123")
+static ngx_str_t fuzz_workers[] = {
+    ngx_string("demo"), ngx_string("web-1"), ngx_string("a"),
+    ngx_string(
+        "a23456789-123456789-123456789-123456789-123456789-123456789-123")
 };
 
-static ngx_http_wharf_worker_t  fuzz_worker_conf[4];
+static ngx_http_wharf_worker_t fuzz_worker_conf[4];
 
-static ngx_str_t  fuzz_prefixes[] = {
-    ngx_string(NGX_HTTP_WHARF_DEFAULT_PREFIX),
-    ngx_string("/v2/w/")
-};
+static ngx_str_t fuzz_prefixes[] = { ngx_string(NGX_HTTP_WHARF_DEFAULT_PREFIX),
+                                     ngx_string("/v2/w/") };
 
-static ngx_array_t  fuzz_prefix_array = {
-    fuzz_prefixes, 2, sizeof(ngx_str_t), 2, NULL
-};
+static ngx_array_t fuzz_prefix_array = { fuzz_prefixes, 2, sizeof(ngx_str_t), 2,
+                                         NULL };
 
 /* the allocations of the current input */
-static void        *fuzz_allocs[FUZZ_ALLOCS_MAX];
-static ngx_uint_t   fuzz_nallocs;
+static void *fuzz_allocs[FUZZ_ALLOCS_MAX];
+static ngx_uint_t fuzz_nallocs;
 
-static ngx_uint_t   fuzz_errors;
-
+static ngx_uint_t fuzz_errors;
 
 /* --- nginx core stand-ins ------------------------------------------------ */
 
 ngx_int_t
 ngx_hextoi(u_char *line, size_t n)
 {
-    u_char     c;
-    ngx_int_t  value;
+    u_char c;
+    ngx_int_t value;
 
     if (n == 0) {
         return NGX_ERROR;
     }
 
     for (value = 0; n--; line++) {
-
         if (value > NGX_MAX_INT_T_VALUE / 16) {
             return NGX_ERROR;
         }
@@ -118,11 +109,10 @@ ngx_hextoi(u_char *line, size_t n)
     return value;
 }
 
-
 void *
 ngx_pnalloc(ngx_pool_t *pool, size_t size)
 {
-    void  *p;
+    void *p;
 
     if (fuzz_nallocs == FUZZ_ALLOCS_MAX) {
         abort();
@@ -138,24 +128,21 @@ ngx_pnalloc(ngx_pool_t *pool, size_t size)
     return p;
 }
 
-
 void *
 ngx_pcalloc(ngx_pool_t *pool, size_t size)
 {
     return memset(ngx_pnalloc(pool, size), 0, size);
 }
 
-
 u_char *
 ngx_vslprintf(u_char *buf, u_char *last, const char *fmt, va_list args)
 {
-    u_char     *s;
-    size_t      len;
-    ngx_str_t  *v;
-    char        num[32];
+    u_char *s;
+    size_t len;
+    ngx_str_t *v;
+    char num[32];
 
     while (*fmt && buf < last) {
-
         if (*fmt != '%') {
             *buf++ = *fmt++;
             continue;
@@ -190,7 +177,7 @@ ngx_vslprintf(u_char *buf, u_char *last, const char *fmt, va_list args)
             fmt++;
 
         } else {
-            abort();    /* a conversion this stand-in does not know */
+            abort(); /* a conversion this stand-in does not know */
         }
 
         len = ngx_min(len, (size_t) (last - buf));
@@ -200,12 +187,11 @@ ngx_vslprintf(u_char *buf, u_char *last, const char *fmt, va_list args)
     return buf;
 }
 
-
 u_char *
 ngx_snprintf(u_char *buf, size_t max, const char *fmt, ...)
 {
-    u_char   *p;
-    va_list   args;
+    u_char *p;
+    va_list args;
 
     va_start(args, fmt);
     p = ngx_vslprintf(buf, buf + max, fmt, args);
@@ -214,26 +200,23 @@ ngx_snprintf(u_char *buf, size_t max, const char *fmt, ...)
     return p;
 }
 
-
 void
 ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
+                   const char *fmt, ...)
 {
 }
-
 
 /* --- the module's neighbours -------------------------------------------- */
 
 ngx_http_wharf_worker_t *
 ngx_http_wharf_find_worker(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
-    size_t len)
+                           size_t len)
 {
-    ngx_uint_t  i;
+    ngx_uint_t i;
 
     for (i = 0; i < sizeof(fuzz_workers) / sizeof(fuzz_workers[0]); i++) {
         if (fuzz_workers[i].len == len
-            && ngx_memcmp(fuzz_workers[i].data, name, len) == 0)
-        {
+            && ngx_memcmp(fuzz_workers[i].data, name, len) == 0) {
             return &fuzz_worker_conf[i];
         }
     }
@@ -241,13 +224,12 @@ ngx_http_wharf_find_worker(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
     return NULL;
 }
 
-
 /* sessions.c's, without the pool cleanup that ends a counted session */
 
 ngx_http_wharf_ctx_t *
 ngx_http_wharf_ctx_create(ngx_http_request_t *r)
 {
-    ngx_http_wharf_ctx_t  *ctx;
+    ngx_http_wharf_ctx_t *ctx;
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_wharf_ctx_t));
     ctx->check = NGX_HTTP_WHARF_CHECK_NONE;
@@ -257,20 +239,18 @@ ngx_http_wharf_ctx_create(ngx_http_request_t *r)
     return ctx;
 }
 
-
 ngx_int_t
 ngx_http_wharf_strip_query_token(ngx_http_request_t *r)
 {
     return NGX_OK;
 }
 
-
 ngx_int_t
 ngx_http_wharf_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *fmt, ...)
+                          const char *code, const char *fmt, ...)
 {
-    u_char   *p, *last, msg[NGX_HTTP_WHARF_MESSAGE_LEN * 2];
-    va_list   args;
+    u_char *p, *last, msg[NGX_HTTP_WHARF_MESSAGE_LEN * 2];
+    va_list args;
 
     va_start(args, fmt);
     last = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
@@ -280,8 +260,7 @@ ngx_http_wharf_send_error(ngx_http_request_t *r, ngx_uint_t status,
           && (ngx_strcmp(code, "bad_route") == 0
               || ngx_strcmp(code, "invalid_worker_name") == 0))
         && !(status == NGX_HTTP_NOT_FOUND
-             && ngx_strcmp(code, "worker_not_found") == 0))
-    {
+             && ngx_strcmp(code, "worker_not_found") == 0)) {
         abort();
     }
 
@@ -298,7 +277,6 @@ ngx_http_wharf_send_error(ngx_http_request_t *r, ngx_uint_t status,
     return FUZZ_SENT;
 }
 
-
 /* --- checks --------------------------------------------------------------- */
 
 static ngx_uint_t
@@ -307,21 +285,19 @@ fuzz_hex(u_char c)
     return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
-
 static u_char
 fuzz_unhex(u_char c)
 {
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
 
-
 /* $wharf_path as it goes into the request line to the upstream */
 
 static void
 fuzz_check_path(ngx_str_t *path)
 {
-    u_char      c, *p, *last;
-    ngx_uint_t  seg, dots;
+    u_char c, *p, *last;
+    ngx_uint_t seg, dots;
 
     if (path->len == 0 || path->data[0] != '/') {
         abort();
@@ -336,21 +312,20 @@ fuzz_check_path(ngx_str_t *path)
 
         if (c == '%') {
             if (last - p < 3 || !fuzz_hex(p[1]) || !fuzz_hex(p[2])) {
-                abort();    /* a "%" left unescaped */
+                abort(); /* a "%" left unescaped */
             }
 
             c = (u_char) (fuzz_unhex(p[1]) * 16 + fuzz_unhex(p[2]));
             p += 2;
 
         } else if (!(isalnum(c)
-                     || (c != '\0' && ngx_strchr("-._~!$&'()*+,;=:@/", c))))
-        {
-            abort();        /* not a pchar */
+                     || (c != '\0' && ngx_strchr("-._~!$&'()*+,;=:@/", c)))) {
+            abort(); /* not a pchar */
         }
 
         if (c == '/') {
             if (seg && dots == seg && dots <= 2) {
-                abort();    /* a "." or ".." segment */
+                abort(); /* a "." or ".." segment */
             }
 
             seg = 0;
@@ -367,17 +342,14 @@ fuzz_check_path(ngx_str_t *path)
     }
 }
 
-
 static void
 fuzz_check_routed(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx,
-    ngx_str_t *prefix)
+                  ngx_str_t *prefix)
 {
-    u_char  *p, *last;
+    u_char *p, *last;
 
-    if (ctx->worker < fuzz_worker_conf
-        || ctx->worker >= fuzz_worker_conf + 4
-        || ctx->result != NGX_HTTP_WHARF_ROUTED)
-    {
+    if (ctx->worker < fuzz_worker_conf || ctx->worker >= fuzz_worker_conf + 4
+        || ctx->result != NGX_HTTP_WHARF_ROUTED) {
         abort();
     }
 
@@ -391,8 +363,7 @@ fuzz_check_routed(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx,
         || ctx->name.data != p + prefix->len
         || !wharf_name_valid((char *) ctx->name.data, ctx->name.len)
         || ngx_http_wharf_find_worker(NULL, ctx->name.data, ctx->name.len)
-           != ctx->worker)
-    {
+            != ctx->worker) {
         abort();
     }
 
@@ -403,8 +374,7 @@ fuzz_check_routed(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx,
     }
 
     if (ngx_strlchr(ctx->path.data, ctx->path.data + ctx->path.len, '?')
-        || ngx_strlchr(ctx->path.data, ctx->path.data + ctx->path.len, '#'))
-    {
+        || ngx_strlchr(ctx->path.data, ctx->path.data + ctx->path.len, '#')) {
         abort();
     }
 
@@ -414,13 +384,11 @@ fuzz_check_routed(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx,
 
     if (r->uri.len < prefix->len + ctx->name.len
         || ngx_memcmp(r->uri.data, prefix->data, prefix->len) != 0
-        || ngx_memcmp(r->uri.data + prefix->len, ctx->name.data,
-                      ctx->name.len) != 0)
-    {
+        || ngx_memcmp(r->uri.data + prefix->len, ctx->name.data, ctx->name.len)
+            != 0) {
         abort();
     }
 }
-
 
 /* --- the target ----------------------------------------------------------- */
 
@@ -429,19 +397,19 @@ fuzz_check_routed(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx,
 static ngx_uint_t
 fuzz_one(const uint8_t *data, size_t size)
 {
-    u_char                     *buf, *nl, *p, *last;
-    void                       *ctxs[1], *main_confs[1], *srv_confs[1];
-    void                       *loc_confs[1];
-    ngx_int_t                   rc;
-    ngx_uint_t                  i, routed;
-    ngx_log_t                   log;
-    ngx_pool_t                  pool;
-    ngx_connection_t            c;
-    ngx_http_request_t          r;
-    ngx_http_wharf_ctx_t       *ctx;
-    ngx_http_wharf_srv_conf_t   wscf;
-    ngx_http_wharf_loc_conf_t   wlcf;
-    ngx_http_wharf_main_conf_t  wmcf;
+    u_char *buf, *nl, *p, *last;
+    void *ctxs[1], *main_confs[1], *srv_confs[1];
+    void *loc_confs[1];
+    ngx_int_t rc;
+    ngx_uint_t i, routed;
+    ngx_log_t log;
+    ngx_pool_t pool;
+    ngx_connection_t c;
+    ngx_http_request_t r;
+    ngx_http_wharf_ctx_t *ctx;
+    ngx_http_wharf_srv_conf_t wscf;
+    ngx_http_wharf_loc_conf_t wlcf;
+    ngx_http_wharf_main_conf_t wmcf;
 
     /* an exact copy, so ASan sees a read past either string */
 
@@ -517,20 +485,20 @@ fuzz_one(const uint8_t *data, size_t size)
 
     if (ctx != NULL) {
         if (ctx->worker == NULL) {
-            abort();    /* declined a request it refused */
+            abort(); /* declined a request it refused */
         }
 
         for (i = 0; i < fuzz_prefix_array.nelts; i++) {
             if (r.unparsed_uri.len >= fuzz_prefixes[i].len
                 && ngx_memcmp(r.unparsed_uri.data, fuzz_prefixes[i].data,
-                              fuzz_prefixes[i].len) == 0)
-            {
+                              fuzz_prefixes[i].len)
+                    == 0) {
                 break;
             }
         }
 
         if (i == fuzz_prefix_array.nelts) {
-            abort();    /* routed without a prefix */
+            abort(); /* routed without a prefix */
         }
 
         fuzz_check_routed(&r, ctx, &fuzz_prefixes[i]);
@@ -540,8 +508,7 @@ fuzz_one(const uint8_t *data, size_t size)
     /* the location's rewrite phase, when $uri is in its location */
 
     if (r.uri.len < wlcf.prefix.len
-        || ngx_memcmp(r.uri.data, wlcf.prefix.data, wlcf.prefix.len) != 0)
-    {
+        || ngx_memcmp(r.uri.data, wlcf.prefix.data, wlcf.prefix.len) != 0) {
         goto done;
     }
 
@@ -585,16 +552,15 @@ done:
     return routed;
 }
 
-
 /* the target refuses and routes what the module is documented to */
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    ngx_uint_t   i;
+    ngx_uint_t i;
     static const struct {
-        const char  *target;
-        ngx_uint_t   routed;
+        const char *target;
+        ngx_uint_t routed;
     } known[] = {
         { "/api/workers/demo/api/items?x=1", 1 },
         { "/api/workers/web-1", 1 },
@@ -609,8 +575,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (fuzz_one((const uint8_t *) known[i].target,
                      ngx_strlen(known[i].target))
-            != known[i].routed)
-        {
+            != known[i].routed) {
             fprintf(stderr, "fuzz_ngx_route: \"%s\" is %srouted\n",
                     known[i].target, known[i].routed ? "not " : "");
             abort();
@@ -619,7 +584,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
     return 0;
 }
-
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

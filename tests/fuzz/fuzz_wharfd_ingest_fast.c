@@ -44,8 +44,8 @@ static void
 fz_open(struct wharfd *wd, const char *tag)
 {
     static int k;
-    char *argv[] = { "wharfd", "--listen", "127.0.0.1:1", "--db", NULL,
-                     "--auth", "off", "--log-level", "error", NULL };
+    char *argv[] = { "wharfd", "--listen", "127.0.0.1:1", "--db",  NULL,
+                     "--auth", "off",      "--log-level", "error", NULL };
     char err[256];
 
     snprintf(fz_path[k], sizeof(fz_path[k]), "/tmp/wharf-fuzz-fast-%d-%s.db",
@@ -53,8 +53,7 @@ fz_open(struct wharfd *wd, const char *tag)
     argv[4] = fz_path[k++];
     if (wharfd_config_load(&wd->config, 9, argv, err, sizeof(err)) != 0
         || wharfd_auth_init(&wd->auth, NULL, 1) != 0
-        || wharfd_store_open(&wd->store, argv[4]) != 0)
-    {
+        || wharfd_store_open(&wd->store, argv[4]) != 0) {
         abort();
     }
 }
@@ -81,7 +80,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     doc = json_loadb((const char *) data, size,
                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
     if (doc == NULL) {
-        abort();            /* the fast path took what jansson refuses */
+        abort(); /* the fast path took what jansson refuses */
     }
     json_decref(doc);
     memset(&ca, 0, sizeof(ca));
@@ -89,8 +88,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wharfd_rpc_handle(wharfd_methods_lookup, &ca, (const char *) data, size,
                       &ra);
     if (ra.status != rb.status || ra.len != rb.len
-        || (ra.len > 0 && memcmp(ra.body, rb.body, ra.len) != 0))
-    {
+        || (ra.len > 0 && memcmp(ra.body, rb.body, ra.len) != 0)) {
         fprintf(stderr, "jansson: %.*s\nfast:    %.*s\n", (int) ra.len,
                 ra.body ? ra.body : "", (int) rb.len, rb.body ? rb.body : "");
         abort();

@@ -33,23 +33,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 #define FUZZ_TARGET_MAX 6000
 
 static struct wharfd wd;
-static char dir[512];      /* the database's temporary folder */
+static char dir[512]; /* the database's temporary folder */
 
 static const char *const seed_rpc[] = {
-    ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ContainerMonitoringOps.storeLogs\","
-    "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"logs\":["
-    "{\"sequence\":1,\"level\":\"info\",\"message\":\"listening on 3000\",\"stream\":\"stdout\"},"
-    "{\"sequence\":2,\"level\":\"error\",\"message\":\"boom \\u001b[31mred\",\"stream\":\"stderr\"},"
-    "{\"sequence\":3,\"level\":\"warn\",\"message\":\"slow\",\"stream\":\"stdout\"}]}}"),
-    ("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ContainerMonitoringOps.storeErrors\","
-    "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"errors\":["
-    "{\"level\":50,\"message\":\"TypeError: x is undefined\"},"
-    "{\"level\":60,\"message\":\"fatal: out of memory\"}]}}"),
-    ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ContainerMonitoringOps.upsertProcess\","
-    "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"command\":\"node\","
-    "\"args\":[\"server.js\"],\"status\":\"running\",\"pid\":4242}}"),
-    ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ContainerMonitoringOps.heartbeat\","
-    "\"params\":{\"worker\":\"demo\",\"agentVersion\":\"fuzz\"}}"),
+    ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ContainerMonitoringOps."
+     "storeLogs\","
+     "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"logs\":["
+     "{\"sequence\":1,\"level\":\"info\",\"message\":\"listening on "
+     "3000\",\"stream\":\"stdout\"},"
+     "{\"sequence\":2,\"level\":\"error\",\"message\":\"boom "
+     "\\u001b[31mred\",\"stream\":\"stderr\"},"
+     "{\"sequence\":3,\"level\":\"warn\",\"message\":\"slow\",\"stream\":"
+     "\"stdout\"}]}}"),
+    ("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ContainerMonitoringOps."
+     "storeErrors\","
+     "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"errors\":["
+     "{\"level\":50,\"message\":\"TypeError: x is undefined\"},"
+     "{\"level\":60,\"message\":\"fatal: out of memory\"}]}}"),
+    ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ContainerMonitoringOps."
+     "upsertProcess\","
+     "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"command\":"
+     "\"node\","
+     "\"args\":[\"server.js\"],\"status\":\"running\",\"pid\":4242}}"),
+    ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ContainerMonitoringOps."
+     "heartbeat\","
+     "\"params\":{\"worker\":\"demo\",\"agentVersion\":\"fuzz\"}}"),
 };
 
 static void
@@ -79,8 +87,8 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char db[sizeof(dir) + 8], err[256];
-    char *args[] = { "wharfd", "--listen", "127.0.0.1:1", "--db", db,
-                     "--auth", "off", NULL };
+    char *args[] = { "wharfd", "--listen", "127.0.0.1:1", "--db",
+                     db,       "--auth",   "off",         NULL };
     struct wharfd_http_request req;
     struct wharfd_http_response resp;
     size_t i;
@@ -98,8 +106,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         die(err);
     }
     if (wharfd_auth_init(&wd.auth, NULL, 1) != 0
-        || wharfd_store_open(&wd.store, db) != 0)
-    {
+        || wharfd_store_open(&wd.store, db) != 0) {
         die("cannot open the database");
     }
     atexit(cleanup);
@@ -115,8 +122,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         req.body_limit = wd.config.body_limit;
         wharfd_route(&wd, &req, &resp);
         if (resp.status != 200 || resp.body == NULL
-            || strstr(resp.body, "\"result\"") == NULL)
-        {
+            || strstr(resp.body, "\"result\"") == NULL) {
             die(resp.body ? resp.body : "seeding failed");
         }
         wharfd_http_response_free(&resp);
@@ -131,8 +137,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     req.query = "worker=demo&levels=info,error&limit=10";
     wharfd_route(&wd, &req, &resp);
     if (resp.status != 200 || resp.body == NULL
-        || strstr(resp.body, "listening on 3000") == NULL)
-    {
+        || strstr(resp.body, "listening on 3000") == NULL) {
         die(resp.body ? resp.body : "the seeded rows are not found");
     }
     wharfd_http_response_free(&resp);
@@ -175,8 +180,7 @@ check_json(const char *text, size_t len, int want_error)
     if (want_error) {
         err = json_object_get(doc, "error");
         if (!json_is_string(json_object_get(err, "code"))
-            || !json_is_string(json_object_get(err, "message")))
-        {
+            || !json_is_string(json_object_get(err, "message"))) {
             die("error answer without error.code and error.message");
         }
     }
@@ -237,15 +241,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wharfd_route(&wd, &req, &resp);
 
     ok = resp.status == 200 || resp.status == 400 || resp.status == 404
-         || resp.status == 405 || resp.status == 409 || resp.status == 502;
+        || resp.status == 405 || resp.status == 409 || resp.status == 502;
     if (!ok) {
         fprintf(stderr, "status %d: %.*s\n", resp.status,
-                resp.body ? (int) resp.body_len : 0, resp.body ? resp.body : "");
+                resp.body ? (int) resp.body_len : 0,
+                resp.body ? resp.body : "");
         die("unexpected status");
     }
     if (resp.status == 200 && strcmp(path, "/api/monitoring/health") != 0
-        && query_has_nul(req.query))
-    {
+        && query_has_nul(req.query)) {
         die("a %00 in the query was read");
     }
     if (resp.stream != NULL) {

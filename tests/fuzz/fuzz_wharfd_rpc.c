@@ -15,7 +15,8 @@ static int
 echo(void *ctx, json_t *params, json_t **result, struct wharfd_rpc_error *err)
 {
     (void) ctx;
-    if (params != NULL && json_is_array(params) && json_array_size(params) > 3) {
+    if (params != NULL && json_is_array(params)
+        && json_array_size(params) > 3) {
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "params",
                                     "at most 3 positional params");
     }
@@ -36,8 +37,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct wharfd_rpc_reply reply;
-    json_error_t            e;
-    json_t                 *doc;
+    json_error_t e;
+    json_t *doc;
 
     memset(&reply, 0, sizeof(reply));
     wharfd_rpc_handle(lookup, NULL, (const char *) data, size, &reply);
@@ -51,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         doc = json_loadb(reply.body, reply.len, 0, &e);
         if (doc == NULL) {
-            abort();    /* wharfd answered with invalid JSON */
+            abort(); /* wharfd answered with invalid JSON */
         }
         json_decref(doc);
     }

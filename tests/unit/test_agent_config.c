@@ -23,39 +23,49 @@ test_minimal_flags(void **state)
     char err[256];
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(argv), argv, env, err, sizeof(err)), 0);
     assert_string_equal(c.worker, "demo");
     assert_string_equal(c.listen_host, "127.0.0.1");
     assert_string_equal(c.listen_text, "127.0.0.1");
     assert_int_equal(c.listen_port, 0);
     assert_int_equal(c.listen_ipv6, 0);
     assert_string_equal(c.container, "");
-    assert_string_equal(c.terminal_cmd, "/bin/zsh");      /* $SHELL */
+    assert_string_equal(c.terminal_cmd, "/bin/zsh"); /* $SHELL */
     assert_int_equal(c.kill_timeout_ms, AGENT_DEFAULT_KILL_TIMEOUT_MS);
     assert_null(c.orchestrator);
     assert_null(c.token);
     assert_int_equal(c.log_level, WHARF_LOG_INFO);
 
     /* no $SHELL: /bin/sh */
-    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(argv), argv, no_env, err, sizeof(err)), 0);
     assert_string_equal(c.terminal_cmd, "/bin/sh");
 }
 
 static void
 test_all_flags_and_equals_form(void **state)
 {
-    char *argv[] = { "wharf-agent", "--worker=w-1", "--listen", "[::1]:8080",
-                     "--container", "c_1.x", "--terminal-cmd=bash -l",
-                     "--kill-timeout-ms", "0", "--orchestrator",
-                     "http://o:1", "--token=s3cret", "--log-level", "debug" };
+    char *argv[] = { "wharf-agent",
+                     "--worker=w-1",
+                     "--listen",
+                     "[::1]:8080",
+                     "--container",
+                     "c_1.x",
+                     "--terminal-cmd=bash -l",
+                     "--kill-timeout-ms",
+                     "0",
+                     "--orchestrator",
+                     "http://o:1",
+                     "--token=s3cret",
+                     "--log-level",
+                     "debug" };
     struct agent_config c;
     char err[256];
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(argv), argv, no_env, err, sizeof(err)), 0);
     assert_string_equal(c.worker, "w-1");
     assert_string_equal(c.listen_host, "::1");
     assert_string_equal(c.listen_text, "[::1]");
@@ -73,18 +83,22 @@ static void
 test_environment_and_flag_precedence(void **state)
 {
     char *argv[] = { "wharf-agent", "--worker", "flag" };
-    char *const env[] = {
-        "WHARF_WORKER=env", "WHARF_LISTEN=localhost:9000",
-        "WHARF_CONTAINER=ctr", "WHARF_TERMINAL_CMD=top",
-        "WHARF_KILL_TIMEOUT_MS=1500", "WHARF_ORCHESTRATOR=http://x",
-        "WHARF_TOKEN=t", "WHARF_LOG_LEVEL=warn", "WHARF_WORKERX=nope", NULL
-    };
+    char *const env[] = { "WHARF_WORKER=env",
+                          "WHARF_LISTEN=localhost:9000",
+                          "WHARF_CONTAINER=ctr",
+                          "WHARF_TERMINAL_CMD=top",
+                          "WHARF_KILL_TIMEOUT_MS=1500",
+                          "WHARF_ORCHESTRATOR=http://x",
+                          "WHARF_TOKEN=t",
+                          "WHARF_LOG_LEVEL=warn",
+                          "WHARF_WORKERX=nope",
+                          NULL };
     struct agent_config c;
     char err[256];
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(argv), argv, env, err, sizeof(err)), 0);
     assert_string_equal(c.worker, "flag");
     assert_string_equal(c.listen_host, "127.0.0.1");
     assert_int_equal(c.listen_port, 9000);
@@ -104,8 +118,8 @@ expect_error(int argc, char **argv, char *const *env, const char *what)
     char err[256];
 
     err[0] = '\0';
-    assert_int_equal(agent_config_parse(&c, argc, argv, env, err,
-                                        sizeof(err)), -1);
+    assert_int_equal(agent_config_parse(&c, argc, argv, env, err, sizeof(err)),
+                     -1);
     if (strstr(err, what) == NULL) {
         fail_msg("error \"%s\" does not mention \"%s\"", err, what);
     }
@@ -117,20 +131,21 @@ test_errors(void **state)
     char *missing_worker[] = { "a", "--listen", "1.2.3.4:1" };
     char *missing_listen[] = { "a", "--worker", "x" };
     char *bad_worker[] = { "a", "--worker", "Bad_Name", "--listen", ":1" };
-    char *unknown[] = { "a", "--worker", "x", "--listen", ":1", "--bogus",
-                        "1" };
+    char *unknown[] = {
+        "a", "--worker", "x", "--listen", ":1", "--bogus", "1"
+    };
     char *positional[] = { "a", "--worker", "x", "--listen", ":1", "extra" };
     char *no_value[] = { "a", "--worker", "x", "--listen" };
-    char *bad_timeout[] = { "a", "--worker", "x", "--listen", ":1",
-                            "--kill-timeout-ms", "2s" };
-    char *big_timeout[] = { "a", "--worker", "x", "--listen", ":1",
-                            "--kill-timeout-ms", "600001" };
-    char *bad_level[] = { "a", "--worker", "x", "--listen", ":1",
-                          "--log-level", "loud" };
-    char *empty_cmd[] = { "a", "--worker", "x", "--listen", ":1",
-                          "--terminal-cmd", "" };
-    char *bad_container[] = { "a", "--worker", "x", "--listen", ":1",
-                              "--container", "a b" };
+    char *bad_timeout[] = { "a",  "--worker",          "x", "--listen",
+                            ":1", "--kill-timeout-ms", "2s" };
+    char *big_timeout[] = { "a",  "--worker",          "x",     "--listen",
+                            ":1", "--kill-timeout-ms", "600001" };
+    char *bad_level[] = { "a",  "--worker",    "x",   "--listen",
+                          ":1", "--log-level", "loud" };
+    char *empty_cmd[] = { "a",  "--worker",       "x", "--listen",
+                          ":1", "--terminal-cmd", "" };
+    char *bad_container[] = { "a",  "--worker",    "x",  "--listen",
+                              ":1", "--container", "a b" };
     char *const bad_env_worker[] = { "WHARF_WORKER=-x", "WHARF_LISTEN=:1",
                                      NULL };
     char *only_prog[] = { "a" };
@@ -159,41 +174,40 @@ test_listen_addresses(void **state)
 
     (void) state;
     memset(&c, 0, sizeof(c));
-    assert_int_equal(agent_config_parse_listen(&c, "0.0.0.0:80", err,
-                                               sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "0.0.0.0:80", err, sizeof(err)), 0);
     assert_string_equal(c.listen_host, "0.0.0.0");
     assert_int_equal(c.listen_port, 80);
-    assert_int_equal(agent_config_parse_listen(&c, ":65535", err,
-                                               sizeof(err)), 0);
+    assert_int_equal(agent_config_parse_listen(&c, ":65535", err, sizeof(err)),
+                     0);
     assert_string_equal(c.listen_host, "");
     assert_string_equal(c.listen_text, "0.0.0.0");
     assert_int_equal(c.listen_port, 65535);
-    assert_int_equal(agent_config_parse_listen(&c, "*:7", err,
-                                               sizeof(err)), 0);
+    assert_int_equal(agent_config_parse_listen(&c, "*:7", err, sizeof(err)), 0);
     assert_string_equal(c.listen_host, "");
 
-    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:65536", err,
-                                               sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "127.0.0.1", err, sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "127.0.0.1:", err, sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "127.0.0.1:65536", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "port"));
-    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:-1", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "127.0.0.1:8x", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "example.com:80", err,
-                                               sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "127.0.0.1:-1", err, sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "127.0.0.1:8x", err, sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "example.com:80", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "host"));
-    assert_int_equal(agent_config_parse_listen(&c, "300.1.1.1:80", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "::1:80", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "[::1]80", err,
-                                               sizeof(err)), -1);
-    assert_int_equal(agent_config_parse_listen(&c, "[nope]:80", err,
-                                               sizeof(err)), -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "300.1.1.1:80", err, sizeof(err)), -1);
+    assert_int_equal(agent_config_parse_listen(&c, "::1:80", err, sizeof(err)),
+                     -1);
+    assert_int_equal(agent_config_parse_listen(&c, "[::1]80", err, sizeof(err)),
+                     -1);
+    assert_int_equal(
+        agent_config_parse_listen(&c, "[nope]:80", err, sizeof(err)), -1);
 }
 
 static void
@@ -205,11 +219,12 @@ test_help_and_version(void **state)
     char err[256];
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, ARGC(help), help, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(help), help, no_env, err, sizeof(err)), 0);
     assert_true(c.show_help);
-    assert_int_equal(agent_config_parse(&c, ARGC(version), version, no_env,
-                                        err, sizeof(err)), 0);
+    assert_int_equal(agent_config_parse(&c, ARGC(version), version, no_env, err,
+                                        sizeof(err)),
+                     0);
     assert_true(c.show_version);
 }
 
@@ -217,36 +232,44 @@ test_help_and_version(void **state)
 static void
 test_supervisor_and_shipping_flags(void **state)
 {
-    char *argv[] = { "a", "--worker", "w", "--listen", ":1",
-                     "--public-key", "/k.pem", "--allowed-origins",
-                     "https://x", "--config", "/c.json", "--buffer-bytes",
-                     "1048576", "--line-max", "64", "--ship-timeout-ms",
-                     "100", "--flush-timeout-ms", "0", "--instance-id",
-                     "web", "--port", "3000", "--fatal-restart", "off",
-                     "--insecure-no-auth", "--", "node", "app.js", "--port",
+    char *argv[] = { "a",         "--worker",
+                     "w",         "--listen",
+                     ":1",        "--public-key",
+                     "/k.pem",    "--allowed-origins",
+                     "https://x", "--config",
+                     "/c.json",   "--buffer-bytes",
+                     "1048576",   "--line-max",
+                     "64",        "--ship-timeout-ms",
+                     "100",       "--flush-timeout-ms",
+                     "0",         "--instance-id",
+                     "web",       "--port",
+                     "3000",      "--fatal-restart",
+                     "off",       "--insecure-no-auth",
+                     "--",        "node",
+                     "app.js",    "--port",
                      "9" };
     char *defaults[] = { "a", "--worker", "w", "--listen", ":1" };
     char *const env[] = { "WHARF_INSECURE_NO_AUTH=1",
                           "WHARF_BUFFER_BYTES=65536", NULL };
-    char *small_buf[] = { "a", "--worker", "w", "--listen", ":1",
-                          "--buffer-bytes", "65535" };
-    char *small_line[] = { "a", "--worker", "w", "--listen", ":1",
-                           "--line-max", "63" };
-    char *big_line[] = { "a", "--worker", "w", "--listen", ":1",
-                         "--line-max", "1048577" };
-    char *bad_id[] = { "a", "--worker", "w", "--listen", ":1",
-                       "--instance-id", "-x" };
-    char *bad_fatal[] = { "a", "--worker", "w", "--listen", ":1",
-                          "--fatal-restart", "yes" };
-    char *bad_url[] = { "a", "--worker", "w", "--listen", ":1",
-                        "--orchestrator", "ftp://x" };
+    char *small_buf[] = { "a",  "--worker",       "w",    "--listen",
+                          ":1", "--buffer-bytes", "65535" };
+    char *small_line[] = { "a",  "--worker",   "w", "--listen",
+                           ":1", "--line-max", "63" };
+    char *big_line[] = { "a",  "--worker",   "w",      "--listen",
+                         ":1", "--line-max", "1048577" };
+    char *bad_id[] = { "a",  "--worker",      "w", "--listen",
+                       ":1", "--instance-id", "-x" };
+    char *bad_fatal[] = { "a",  "--worker",        "w",  "--listen",
+                          ":1", "--fatal-restart", "yes" };
+    char *bad_url[] = { "a",  "--worker",       "w",      "--listen",
+                        ":1", "--orchestrator", "ftp://x" };
     char *empty_cmd[] = { "a", "--worker", "w", "--listen", ":1", "--" };
     struct agent_config c;
     char err[256];
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(argv), argv, no_env, err, sizeof(err)), 0);
     assert_string_equal(c.public_key, "/k.pem");
     assert_string_equal(c.allowed_origins, "https://x");
     assert_string_equal(c.config_file, "/c.json");
@@ -264,7 +287,8 @@ test_supervisor_and_shipping_flags(void **state)
     assert_string_equal(c.cmd_argv[2], "--port");
 
     assert_int_equal(agent_config_parse(&c, ARGC(defaults), defaults, no_env,
-                                        err, sizeof(err)), 0);
+                                        err, sizeof(err)),
+                     0);
     assert_null(c.public_key);
     assert_false(c.insecure_no_auth);
     assert_int_equal(c.buffer_bytes, 16u << 20);
@@ -272,8 +296,9 @@ test_supervisor_and_shipping_flags(void **state)
     assert_string_equal(c.instance_id, "app");
     assert_int_equal(c.fatal_restart, 1);
     assert_null(c.cmd_argv);
-    assert_int_equal(agent_config_parse(&c, ARGC(defaults), defaults, env,
-                                        err, sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(defaults), defaults, env, err, sizeof(err)),
+        0);
     assert_true(c.insecure_no_auth);
     assert_int_equal(c.buffer_bytes, 65536);
 
@@ -291,30 +316,30 @@ static void
 test_ship_inflight(void **state)
 {
     char *dflt[] = { "a", "--worker", "w", "--listen", ":1" };
-    char *one[] = { "a", "--worker", "w", "--listen", ":1",
-                    "--ship-inflight", "1" };
-    char *most[] = { "a", "--worker", "w", "--listen", ":1",
-                     "--ship-inflight=16" };
-    char *zero[] = { "a", "--worker", "w", "--listen", ":1",
-                     "--ship-inflight", "0" };
-    char *over[] = { "a", "--worker", "w", "--listen", ":1",
-                     "--ship-inflight", "17" };
+    char *one[] = { "a",  "--worker",        "w", "--listen",
+                    ":1", "--ship-inflight", "1" };
+    char *most[] = { "a",        "--worker", "w",
+                     "--listen", ":1",       "--ship-inflight=16" };
+    char *zero[] = { "a",  "--worker",        "w", "--listen",
+                     ":1", "--ship-inflight", "0" };
+    char *over[] = { "a",  "--worker",        "w", "--listen",
+                     ":1", "--ship-inflight", "17" };
     char *const env[] = { "WHARF_SHIP_INFLIGHT=2", NULL };
     struct agent_config c;
     char err[256];
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, ARGC(dflt), dflt, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(dflt), dflt, no_env, err, sizeof(err)), 0);
     assert_int_equal(c.ship_inflight, 4);
-    assert_int_equal(agent_config_parse(&c, ARGC(dflt), dflt, env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(dflt), dflt, env, err, sizeof(err)), 0);
     assert_int_equal(c.ship_inflight, 2);
-    assert_int_equal(agent_config_parse(&c, ARGC(one), one, env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(one), one, env, err, sizeof(err)), 0);
     assert_int_equal(c.ship_inflight, 1);
-    assert_int_equal(agent_config_parse(&c, ARGC(most), most, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(most), most, no_env, err, sizeof(err)), 0);
     assert_int_equal(c.ship_inflight, 16);
     expect_error(ARGC(zero), zero, no_env, "--ship-inflight");
     expect_error(ARGC(over), over, no_env, "--ship-inflight");

@@ -26,16 +26,16 @@ test_pino_levels(void **state)
     (void) state;
     agent_detect_init(&d);
     detect("{\"level\":50,\"msg\":\"lvl50 error\",\"time\":1735689600000}", &r);
-    assert_true(r.is_error);                         /* E1 */
+    assert_true(r.is_error); /* E1 */
     assert_int_equal((int) r.err_level, 50);
     assert_int_equal(r.msg_len, strlen("lvl50 error"));
     assert_memory_equal(r.msg, "lvl50 error", r.msg_len);
     assert_true(r.time_ms == 1735689600000LL);
-    assert_false(r.fatal);                           /* E11 */
+    assert_false(r.fatal); /* E11 */
     assert_int_equal(r.level, AGENT_LEVEL_ERROR);
     agent_detect_release(&r);
 
-    detect("{\"level\":60,\"msg\":\"lvl60 fatal\"}", &r);   /* E2, E10 */
+    detect("{\"level\":60,\"msg\":\"lvl60 fatal\"}", &r); /* E2, E10 */
     assert_true(r.is_error && r.fatal);
     agent_detect_release(&r);
 
@@ -51,10 +51,10 @@ test_pino_levels(void **state)
     assert_int_equal(r.level, AGENT_LEVEL_DEBUG);
     agent_detect_release(&r);
 
-    detect("{\"level\":\"50\",\"msg\":\"s\"}", &r);         /* E4 */
+    detect("{\"level\":\"50\",\"msg\":\"s\"}", &r); /* E4 */
     assert_true(r.is_error);
     agent_detect_release(&r);
-    detect("{\"level\":\"error\",\"msg\":\"label\"}", &r);  /* E5 differs */
+    detect("{\"level\":\"error\",\"msg\":\"label\"}", &r); /* E5 differs */
     assert_true(r.is_error);
     assert_int_equal((int) r.err_level, 50);
     agent_detect_release(&r);
@@ -67,23 +67,23 @@ test_pino_levels(void **state)
     assert_int_equal(r.level, AGENT_LEVEL_WARN);
     agent_detect_release(&r);
 
-    detect("{\"level\":50}", &r);                            /* E6 */
+    detect("{\"level\":50}", &r); /* E6 */
     assert_true(r.is_error);
     assert_memory_equal(r.msg, "Unknown error", r.msg_len);
     agent_detect_release(&r);
 
     detect("{\"level\":50,\"msg\":\"x\",\"time\":\"not-a-date\"}", &r);
-    assert_true(r.is_error);                                 /* E7 differs */
+    assert_true(r.is_error); /* E7 differs */
     assert_true(r.time_ms == -1);
     agent_detect_release(&r);
 
-    detect("{\"level\":55.5,\"msg\":\"x\"}", &r);            /* E9d */
+    detect("{\"level\":55.5,\"msg\":\"x\"}", &r); /* E9d */
     assert_true(r.is_error);
     assert_true(r.err_level == 55.5);
     agent_detect_release(&r);
 
     detect("{\"level\":50,\"msg\":\"Cannot find module 'x'\"}", &r);
-    assert_true(r.is_error && r.fatal);                      /* E10 */
+    assert_true(r.is_error && r.fatal); /* E10 */
     agent_detect_release(&r);
 }
 
@@ -94,22 +94,22 @@ test_not_errors_and_plain_text(void **state)
 
     (void) state;
     agent_detect_init(&d);
-    detect("{\"lvl\":50,\"msg\":\"x\"}", &r);                /* E9c */
+    detect("{\"lvl\":50,\"msg\":\"x\"}", &r); /* E9c */
     assert_false(r.is_error);
     assert_int_equal(r.level, AGENT_LEVEL_OUTPUT);
     agent_detect_release(&r);
-    detect("{\"level\":50,\"msg\":", &r);                    /* invalid JSON */
+    detect("{\"level\":50,\"msg\":", &r); /* invalid JSON */
     assert_false(r.is_error);
     agent_detect_release(&r);
-    detect("ERROR: something", &r);         /* not a default pattern */
+    detect("ERROR: something", &r); /* not a default pattern */
     assert_false(r.is_error);
     assert_int_equal(r.level, AGENT_LEVEL_OUTPUT);
     agent_detect_release(&r);
     detect("Error: listen EADDRINUSE: address already in use", &r);
-    assert_true(r.is_error && r.fatal);                      /* E9 differs */
+    assert_true(r.is_error && r.fatal); /* E9 differs */
     assert_int_equal((int) r.err_level, 50);
     agent_detect_release(&r);
-    detect("Segmentation FAULT (core dumped)", &r);          /* any case */
+    detect("Segmentation FAULT (core dumped)", &r); /* any case */
     assert_true(r.is_error && r.fatal);
     agent_detect_release(&r);
 
@@ -119,7 +119,7 @@ test_not_errors_and_plain_text(void **state)
     assert_true(r.is_error);
     assert_false(r.fatal);
     agent_detect_release(&r);
-    detect("segmentation fault", &r);       /* still fatal if it were an
+    detect("segmentation fault", &r); /* still fatal if it were an
                                                error, but not a pattern now */
     assert_false(r.is_error);
     agent_detect_release(&r);

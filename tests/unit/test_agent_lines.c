@@ -51,19 +51,19 @@ test_lines_split_and_carry(void **state)
 
     (void) state;
     assert_int_equal(agent_lines_init(&l, 64), 0);
-    feed(&l, "a\nb\n", &g);                 /* L1 */
+    feed(&l, "a\nb\n", &g); /* L1 */
     assert_int_equal(g.n, 2);
     assert_string_equal(g.text[0], "a");
     assert_string_equal(g.text[1], "b");
     /* lines are handed out in place, not copied */
     assert_ptr_equal(g.ptr[0], l.buf);
-    feed(&l, "ab", &g);                     /* L2: carried over */
+    feed(&l, "ab", &g); /* L2: carried over */
     assert_int_equal(g.n, 2);
     feed(&l, "c\n", &g);
     assert_int_equal(g.n, 3);
     assert_string_equal(g.text[2], "abc");
     assert_int_equal(g.flags[2], 0);
-    feed(&l, "\n\n", &g);                   /* empty lines come out empty */
+    feed(&l, "\n\n", &g); /* empty lines come out empty */
     assert_int_equal(g.n, 5);
     assert_string_equal(g.text[3], "");
     agent_lines_free(&l);
@@ -81,11 +81,11 @@ test_lines_long_line_cut_and_flagged(void **state)
     memset(big, 'x', 40);
     big[40] = '\0';
     feed(&l, "0123456789", &g);
-    feed(&l, "abcdef", &g);                 /* exactly the limit: cut */
+    feed(&l, "abcdef", &g); /* exactly the limit: cut */
     assert_int_equal(g.n, 1);
     assert_string_equal(g.text[0], "0123456789abcdef");
     assert_int_equal(g.flags[0], AGENT_LINE_SPLIT);
-    feed(&l, "0123456789abcdef", &g);       /* a second full piece */
+    feed(&l, "0123456789abcdef", &g); /* a second full piece */
     assert_int_equal(g.n, 2);
     assert_int_equal(g.flags[1], AGENT_LINE_SPLIT | AGENT_LINE_CONT);
     feed(&l, "end\nnext\n", &g);
@@ -113,11 +113,11 @@ test_lines_flush_last_fragment(void **state)
     assert_int_equal(agent_lines_init(&l, 64), 0);
     feed(&l, "done\nno newline", &g);
     assert_int_equal(g.n, 1);
-    agent_lines_flush(&l, collect, &g);     /* L7 differs: kept */
+    agent_lines_flush(&l, collect, &g); /* L7 differs: kept */
     assert_int_equal(g.n, 2);
     assert_string_equal(g.text[1], "no newline");
     assert_int_equal(g.flags[1], AGENT_LINE_EOF);
-    agent_lines_flush(&l, collect, &g);     /* nothing twice */
+    agent_lines_flush(&l, collect, &g); /* nothing twice */
     assert_int_equal(g.n, 2);
     agent_lines_free(&l);
 }

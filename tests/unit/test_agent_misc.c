@@ -40,20 +40,24 @@ test_json_escape(void **state)
     e = escape("q\"b\\n\n\t\x01", 8);
     assert_string_equal(e, "q\\\"b\\\\n\\n\\t\\u0001");
     free(e);
-    e = escape("h\xc3\xa9!", 4);                    /* valid UTF-8 kept */
+    e = escape("h\xc3\xa9!", 4); /* valid UTF-8 kept */
     assert_string_equal(e, "h\xc3\xa9!");
     free(e);
-    e = escape("a\xff" "b\xc3", 4);                 /* invalid -> U+FFFD */
-    assert_string_equal(e, "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+    e = escape("a\xff"
+               "b\xc3",
+               4); /* invalid -> U+FFFD */
+    assert_string_equal(e,
+                        "a\xef\xbf\xbd"
+                        "b\xef\xbf\xbd");
     snprintf(doc, sizeof(doc), "\"%s\"", e);
-    j = json_loads(doc, JSON_DECODE_ANY, NULL);     /* jansson takes it */
+    j = json_loads(doc, JSON_DECODE_ANY, NULL); /* jansson takes it */
     assert_non_null(j);
     json_decref(j);
     free(e);
-    e = escape("\xed\xa0\x80", 3);                  /* surrogate: invalid */
+    e = escape("\xed\xa0\x80", 3); /* surrogate: invalid */
     assert_string_equal(e, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
     free(e);
-    e = escape("\xf0\x9f\x98\x80", 4);              /* 4-byte emoji */
+    e = escape("\xf0\x9f\x98\x80", 4); /* 4-byte emoji */
     assert_string_equal(e, "\xf0\x9f\x98\x80");
     free(e);
 }
@@ -100,7 +104,8 @@ test_specs(void **state)
     (void) state;
     assert_int_equal(spec("{\"instanceId\":\"app\",\"command\":\"node\","
                           "\"args\":[\"a.js\"],\"env\":{\"A\":\"1\"}}",
-                          &s, err, sizeof(err)), 0);
+                          &s, err, sizeof(err)),
+                     0);
     assert_string_equal(s.command, "node");
     assert_string_equal(s.args[0], "a.js");
     assert_null(s.args[1]);
@@ -116,28 +121,39 @@ test_specs(void **state)
     /* with a port: the peer CLI's (CLI:232-249); explicit ones win */
     assert_int_equal(spec("{\"instanceId\":\"w\",\"command\":\"x\","
                           "\"expectedPort\":3000,\"restartDelayMs\":5,"
-                          "\"killTimeoutMs\":0}", &s, err, sizeof(err)), 0);
+                          "\"killTimeoutMs\":0}",
+                          &s, err, sizeof(err)),
+                     0);
     assert_int_equal(s.max_restarts, 120);
     assert_int_equal(s.health_interval_ms, 10000);
     assert_int_equal(s.restart_delay_ms, 5);
-    assert_int_equal(s.kill_timeout_ms, 10000);     /* K3: 0 = default */
+    assert_int_equal(s.kill_timeout_ms, 10000); /* K3: 0 = default */
     agent_proc_spec_free(&s);
 
     assert_int_equal(spec("{\"instanceId\":\"w\"}", &s, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "command"));
-    assert_int_equal(spec("{\"instanceId\":\"-w\",\"command\":\"x\"}", &s,
-                          err, sizeof(err)), -1);
+    assert_int_equal(
+        spec("{\"instanceId\":\"-w\",\"command\":\"x\"}", &s, err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "instanceId"));
     assert_int_equal(spec("{\"instanceId\":\"w\",\"command\":\"x\","
-                          "\"expectedPort\":70000}", &s, err, sizeof(err)), -1);
+                          "\"expectedPort\":70000}",
+                          &s, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "expectedPort"));
     assert_int_equal(spec("{\"instanceId\":\"w\",\"command\":\"x\","
-                          "\"args\":[1]}", &s, err, sizeof(err)), -1);
+                          "\"args\":[1]}",
+                          &s, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "args[0]"));
     assert_int_equal(spec("{\"instanceId\":\"w\",\"command\":\"x\","
-                          "\"env\":{\"A=B\":\"1\"}}", &s, err, sizeof(err)), -1);
+                          "\"env\":{\"A=B\":\"1\"}}",
+                          &s, err, sizeof(err)),
+                     -1);
     assert_int_equal(spec("{\"instanceId\":\"w\",\"command\":\"x\","
-                          "\"autoRestart\":1}", &s, err, sizeof(err)), -1);
+                          "\"autoRestart\":1}",
+                          &s, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "autoRestart"));
 }
 
@@ -145,17 +161,17 @@ static void
 test_origins(void **state)
 {
     (void) state;
-    assert_true(agent_origin_matches_host("http://127.0.0.1:8080",
-                                          "127.0.0.1:8080"));
+    assert_true(
+        agent_origin_matches_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
     assert_true(agent_origin_matches_host("https://Console.Example",
                                           "console.example"));
-    assert_false(agent_origin_matches_host("https://evil.example",
-                                           "127.0.0.1:8080"));
+    assert_false(
+        agent_origin_matches_host("https://evil.example", "127.0.0.1:8080"));
     assert_false(agent_origin_matches_host("null", "x"));
     assert_true(agent_origin_in_list("https://a.example",
                                      "https://b.example, https://a.example"));
-    assert_false(agent_origin_in_list("https://a.example",
-                                      "https://a.example.evil"));
+    assert_false(
+        agent_origin_in_list("https://a.example", "https://a.example.evil"));
     assert_false(agent_origin_in_list("https://a", ""));
 }
 

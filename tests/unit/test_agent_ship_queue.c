@@ -15,8 +15,8 @@
 #include "../../agent/ship_queue.h"
 
 /* Small chunks: many of them with few lines. */
-#define CHUNK 8192u
-#define NPROC 3u
+#define CHUNK    8192u
+#define NPROC    3u
 #define MAXLINES 20000u
 
 /* What was dropped, per instance, as the queue reported it. */
@@ -81,9 +81,11 @@ line_text(unsigned proc, uint64_t seq, int random, char *out)
         }
         return n;
     }
-    return (size_t) sprintf(out, "{\"level\":30,\"time\":%llu,\"pid\":%u,"
+    return (size_t) sprintf(out,
+                            "{\"level\":30,\"time\":%llu,\"pid\":%u,"
                             "\"reqId\":\"req-%llu\",\"msg\":\"request "
-                            "served\"}", 1764236400000ull + seq, proc,
+                            "served\"}",
+                            1764236400000ull + seq, proc,
                             (unsigned long long) seq * 7);
 }
 
@@ -159,7 +161,7 @@ test_compress_and_take_all(void **state)
     assert_int_equal(q.nrecs, n);
     assert_true(q.z_chunks > 10);
     assert_int_equal(q.z_raw, 0);
-    assert_true(q.z_in > 3 * q.z_out);      /* pino-like lines: > 3x */
+    assert_true(q.z_in > 3 * q.z_out); /* pino-like lines: > 3x */
     /* head + tail raw, pool, and compressed blocks: well under the
      * queued bytes */
     assert_true(q.mem < q.bytes / 2);
@@ -281,7 +283,7 @@ test_instances_interleaved(void **state)
     (void) state;
     agent_shipq_init(&q, CHUNK, 1, on_drop, d);
     for (i = 0; i < 4000; i++) {
-        p = (i / 7) % NPROC;       /* runs of 7 lines per instance */
+        p = (i / 7) % NPROC; /* runs of 7 lines per instance */
         push(&q, p, ++seq[p], 0);
     }
     /* drop the raw head line by line until a compressed chunk is the
@@ -356,7 +358,7 @@ test_mixed_and_off(void **state)
     (void) state;
     agent_shipq_init(&q, CHUNK, 1, on_drop, d);
     for (s = 1; s <= n; s++) {
-        push(&q, 2, s, (s / 300) % 2);      /* runs of 300 */
+        push(&q, 2, s, (s / 300) % 2); /* runs of 300 */
     }
     assert_true(q.z_chunks > 0);
     assert_true(q.z_raw > 0);
@@ -423,7 +425,8 @@ test_random_ops_against_model(void **state)
         gone++;
         take(&q, 0, gone, (gone / 500) % 4 == 3);
     }
-    fprintf(stderr, "ops: %llu lines, %llu compressed, %llu raw, %llu "
+    fprintf(stderr,
+            "ops: %llu lines, %llu compressed, %llu raw, %llu "
             "decompressed, %llu dropped whole, %llu dropped\n",
             (unsigned long long) pushed, (unsigned long long) q.z_chunks,
             (unsigned long long) q.z_raw, (unsigned long long) q.z_unz,
@@ -444,28 +447,28 @@ test_buffer_compress_flag(void **state)
     struct agent_config c;
     char err[256];
     char *base[] = { "wharf-agent", "--worker", "w", "--listen",
-                     "127.0.0.1:0", NULL, NULL };
+                     "127.0.0.1:0", NULL,       NULL };
     char *env_off[] = { "WHARF_BUFFER_COMPRESS=off", NULL };
     char *no_env[] = { NULL };
 
     (void) state;
-    assert_int_equal(agent_config_parse(&c, 5, base, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(agent_config_parse(&c, 5, base, no_env, err, sizeof(err)),
+                     0);
     assert_int_equal(c.buffer_compress, 1);
-    assert_int_equal(agent_config_parse(&c, 5, base, env_off, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(agent_config_parse(&c, 5, base, env_off, err, sizeof(err)),
+                     0);
     assert_int_equal(c.buffer_compress, 0);
-    base[5] = "--buffer-compress=on";       /* a flag wins */
-    assert_int_equal(agent_config_parse(&c, 6, base, env_off, err,
-                                        sizeof(err)), 0);
+    base[5] = "--buffer-compress=on"; /* a flag wins */
+    assert_int_equal(agent_config_parse(&c, 6, base, env_off, err, sizeof(err)),
+                     0);
     assert_int_equal(c.buffer_compress, 1);
     base[5] = "--buffer-compress=off";
-    assert_int_equal(agent_config_parse(&c, 6, base, no_env, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(agent_config_parse(&c, 6, base, no_env, err, sizeof(err)),
+                     0);
     assert_int_equal(c.buffer_compress, 0);
     base[5] = "--buffer-compress=yes";
-    assert_int_equal(agent_config_parse(&c, 6, base, no_env, err,
-                                        sizeof(err)), -1);
+    assert_int_equal(agent_config_parse(&c, 6, base, no_env, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "--buffer-compress: must be on or off"));
 }
 

@@ -23,15 +23,18 @@ test_resize_accepted(void **state)
     char err[128];
 
     (void) state;
-    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":120,\"rows\":40}",
-                           &m, err, sizeof(err)), 0);
+    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":120,\"rows\":40}", &m,
+                           err, sizeof(err)),
+                     0);
     assert_int_equal(m.type, AGENT_TTY_MSG_RESIZE);
     assert_int_equal(m.cols, 120);
     assert_int_equal(m.rows, 40);
 
     /* key order, whitespace and extra fields do not matter */
     assert_int_equal(parse(" { \"rows\" : 1 , \"extra\":[1,2], \"cols\":1000,"
-                           "\"type\":\"resize\" } ", &m, err, sizeof(err)), 0);
+                           "\"type\":\"resize\" } ",
+                           &m, err, sizeof(err)),
+                     0);
     assert_int_equal(m.cols, 1000);
     assert_int_equal(m.rows, 1);
 }
@@ -43,21 +46,28 @@ test_resize_limits(void **state)
     char err[128];
 
     (void) state;
-    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":0,\"rows\":24}",
-                           &m, err, sizeof(err)), -1);
+    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":0,\"rows\":24}", &m,
+                           err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "resize"));
     assert_int_equal(parse("{\"type\":\"resize\",\"cols\":80,\"rows\":1001}",
-                           &m, err, sizeof(err)), -1);
-    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":-5,\"rows\":24}",
-                           &m, err, sizeof(err)), -1);
+                           &m, err, sizeof(err)),
+                     -1);
+    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":-5,\"rows\":24}", &m,
+                           err, sizeof(err)),
+                     -1);
     assert_int_equal(parse("{\"type\":\"resize\",\"cols\":80.5,\"rows\":24}",
-                           &m, err, sizeof(err)), -1);
+                           &m, err, sizeof(err)),
+                     -1);
     assert_int_equal(parse("{\"type\":\"resize\",\"cols\":\"80\",\"rows\":24}",
-                           &m, err, sizeof(err)), -1);
-    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":80}",
-                           &m, err, sizeof(err)), -1);
+                           &m, err, sizeof(err)),
+                     -1);
+    assert_int_equal(
+        parse("{\"type\":\"resize\",\"cols\":80}", &m, err, sizeof(err)), -1);
     assert_int_equal(parse("{\"type\":\"resize\",\"cols\":99999999999999999,"
-                           "\"rows\":24}", &m, err, sizeof(err)), -1);
+                           "\"rows\":24}",
+                           &m, err, sizeof(err)),
+                     -1);
 }
 
 static void
@@ -77,10 +87,13 @@ test_malformed_rejected(void **state)
     assert_non_null(strstr(err, "type"));
     assert_int_equal(parse("{\"type\":7}", &m, err, sizeof(err)), -1);
     /* trailing garbage and duplicate keys are errors, not ignored */
-    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":1,\"rows\":1} x",
-                           &m, err, sizeof(err)), -1);
+    assert_int_equal(parse("{\"type\":\"resize\",\"cols\":1,\"rows\":1} x", &m,
+                           err, sizeof(err)),
+                     -1);
     assert_int_equal(parse("{\"type\":\"resize\",\"cols\":1,\"cols\":2,"
-                           "\"rows\":1}", &m, err, sizeof(err)), -1);
+                           "\"rows\":1}",
+                           &m, err, sizeof(err)),
+                     -1);
     /* a small error buffer is truncated, not overrun */
     assert_int_equal(parse("nope", &m, err, 4), -1);
     assert_int_equal(strlen(err), 3);
@@ -95,8 +108,8 @@ test_not_nul_terminated(void **state)
     char err[128];
 
     (void) state;
-    assert_int_equal(agent_tty_parse_control(buf, strlen(buf) - 7, &m, err,
-                                             sizeof(err)), 0);
+    assert_int_equal(
+        agent_tty_parse_control(buf, strlen(buf) - 7, &m, err, sizeof(err)), 0);
     assert_int_equal(m.cols, 7);
     assert_int_equal(m.rows, 9);
 }
@@ -108,8 +121,8 @@ test_unknown_type_ignored(void **state)
     char err[128];
 
     (void) state;
-    assert_int_equal(parse("{\"type\":\"ping\",\"x\":1}", &m, err,
-                           sizeof(err)), 0);
+    assert_int_equal(parse("{\"type\":\"ping\",\"x\":1}", &m, err, sizeof(err)),
+                     0);
     assert_int_equal(m.type, AGENT_TTY_MSG_UNKNOWN);
 }
 
@@ -122,11 +135,13 @@ test_too_long(void **state)
     int n;
 
     (void) state;
-    n = snprintf(buf, sizeof(buf), "{\"type\":\"resize\",\"cols\":1,"
-                 "\"rows\":1,\"pad\":\"%*s\"}", AGENT_TTY_CONTROL_MAX, "");
+    n = snprintf(buf, sizeof(buf),
+                 "{\"type\":\"resize\",\"cols\":1,"
+                 "\"rows\":1,\"pad\":\"%*s\"}",
+                 AGENT_TTY_CONTROL_MAX, "");
     assert_true(n > AGENT_TTY_CONTROL_MAX);
-    assert_int_equal(agent_tty_parse_control(buf, (size_t) n, &m, err,
-                                             sizeof(err)), -1);
+    assert_int_equal(
+        agent_tty_parse_control(buf, (size_t) n, &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "too long"));
 }
 
@@ -146,7 +161,7 @@ test_encode_exit(void **state)
     assert_string_equal(buf, "{\"type\":\"exit\",\"code\":255}");
     agent_tty_encode_exit(9, buf, sizeof(buf));
     assert_string_equal(buf, "{\"type\":\"exit\",\"signal\":9}");
-    agent_tty_encode_exit(1 | 0x80, buf, sizeof(buf));   /* SIGHUP, core */
+    agent_tty_encode_exit(1 | 0x80, buf, sizeof(buf)); /* SIGHUP, core */
     assert_string_equal(buf, "{\"type\":\"exit\",\"signal\":1}");
     /* stopped is not an exit */
     assert_int_equal(agent_tty_encode_exit(0x137f, buf, sizeof(buf)), -1);
@@ -165,7 +180,7 @@ test_query_args(void **state)
     assert_int_equal(cols, 132);
     assert_int_equal(rows, 43);
 
-    agent_tty_apply_query_arg("cols=", &cols, &rows);       /* kept */
+    agent_tty_apply_query_arg("cols=", &cols, &rows); /* kept */
     agent_tty_apply_query_arg("cols=12x", &cols, &rows);
     agent_tty_apply_query_arg("cols=-3", &cols, &rows);
     agent_tty_apply_query_arg("rows= 7", &cols, &rows);
@@ -174,7 +189,7 @@ test_query_args(void **state)
     assert_int_equal(cols, 132);
     assert_int_equal(rows, 43);
 
-    agent_tty_apply_query_arg("cols=0", &cols, &rows);      /* clamped */
+    agent_tty_apply_query_arg("cols=0", &cols, &rows); /* clamped */
     agent_tty_apply_query_arg("rows=100000000000000000000", &cols, &rows);
     assert_int_equal(cols, 1);
     assert_int_equal(rows, AGENT_TTY_MAX_ROWS);

@@ -38,7 +38,16 @@ static void
 test_refused(void **state)
 {
     static const char *const bad[] = {
-        "", "d", "-1", "+1", " 1", "1 ", "1x", "1dd", "1.5h", "0x10",
+        "",
+        "d",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1x",
+        "1dd",
+        "1.5h",
+        "0x10",
         "99999999999999999999999999",
     };
     long long s = 7;
@@ -47,7 +56,7 @@ test_refused(void **state)
     (void) state;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(wharf_duration_parse(bad[i], 1LL << 40, &s), -1);
-        assert_int_equal(s, 7);     /* untouched */
+        assert_int_equal(s, 7); /* untouched */
     }
     assert_int_equal(wharf_duration_parse("1", -1, &s), -1);
 }

@@ -15,7 +15,7 @@
 struct eh_case {
     const char *msg;
     double level;
-    const char *cleaned;      /* NULL: not checked */
+    const char *cleaned; /* NULL: not checked */
     const char *hash;
 };
 
@@ -50,7 +50,8 @@ static void
 test_rules(void **state)
 {
     static const struct eh_case cases[] = {
-        { "Error at 2025-01-02T03:04:05.678Z boom", 50, "Error at TIMESTAMP boom",
+        { "Error at 2025-01-02T03:04:05.678Z boom", 50,
+          "Error at TIMESTAMP boom",
           "fb0e1aa52d40123b500a46ad16eb9fb782e5b22351cfdb48a45a459f1048c3dc" },
         { "Error at 2025-01-02T03:04:05Z boom", 50,
           "Error at 2025-01-02T03:LINE:COLZ boom",

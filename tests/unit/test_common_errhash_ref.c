@@ -28,8 +28,9 @@ same(const char *msg, size_t len, double level)
     assert_non_null(x);
     assert_non_null(y);
     if (strcmp(x, y) != 0) {
-        fprintf(stderr, "cleaned differs for %zu bytes: new \"%s\" ref \"%s\"\n",
-                len, x, y);
+        fprintf(stderr,
+                "cleaned differs for %zu bytes: new \"%s\" ref \"%s\"\n", len,
+                x, y);
     }
     assert_string_equal(x, y);
     free(x);
@@ -44,8 +45,10 @@ static void
 test_corpus(void **state)
 {
     static const char *const dirs[] = {
-        "tests/fuzz/corpus/fuzz_agent_detect", "tests/fuzz/corpus/fuzz_agent_lines",
-        "tests/fuzz/corpus/fuzz_wharfd_rpc", "tests/fuzz/corpus/fuzz_wharfd_rest",
+        "tests/fuzz/corpus/fuzz_agent_detect",
+        "tests/fuzz/corpus/fuzz_agent_lines",
+        "tests/fuzz/corpus/fuzz_wharfd_rpc",
+        "tests/fuzz/corpus/fuzz_wharfd_rest",
     };
     char path[1024], *buf;
     struct dirent *de;
@@ -87,17 +90,47 @@ static void
 test_edges(void **state)
 {
     static const char *const cases[] = {
-        "", " ", "\t\n", "a", "Error at 2025-01-02T03:04:05.678Z boom",
-        "2025-01-02T03:04:05.678Z", "2025-01-02T03:04:05.678", "x2025-01-02T03:04:05.678Zy",
-        "took 1735689600000 ms", "1735689600000", "17356896000001", "a1735689600000",
-        "_1735689600000_", "connect 127.0.0.1:5173", ":80", ":12345", ":123456",
-        ":1234a", ":1234_", ":1234-", "at App.tsx:42:15", "a:1:2:3", ":1:", "::1:2",
-        "App.tsx:1234:5", "http://localhost:5173/src/App.tsx:42:15",
-        "react.js?v=abc123f", "?v=ABC", "?v=", "?v", "?", "a?v=0f?v=zz",
-        "  many   spaces\tand\nnewlines  ", "\xc2\xa0x\xe2\x80\x80y\xe3\x80\x80",
-        "\xef\xbb\xbf lead", "trail \xe2\x80\xa8", "\xf0\x9f\x98\x80 emoji",
+        "",
+        " ",
+        "\t\n",
+        "a",
+        "Error at 2025-01-02T03:04:05.678Z boom",
+        "2025-01-02T03:04:05.678Z",
+        "2025-01-02T03:04:05.678",
+        "x2025-01-02T03:04:05.678Zy",
+        "took 1735689600000 ms",
+        "1735689600000",
+        "17356896000001",
+        "a1735689600000",
+        "_1735689600000_",
+        "connect 127.0.0.1:5173",
+        ":80",
+        ":12345",
+        ":123456",
+        ":1234a",
+        ":1234_",
+        ":1234-",
+        "at App.tsx:42:15",
+        "a:1:2:3",
+        ":1:",
+        "::1:2",
+        "App.tsx:1234:5",
+        "http://localhost:5173/src/App.tsx:42:15",
+        "react.js?v=abc123f",
+        "?v=ABC",
+        "?v=",
+        "?v",
+        "?",
+        "a?v=0f?v=zz",
+        "  many   spaces\tand\nnewlines  ",
+        "\xc2\xa0x\xe2\x80\x80y\xe3\x80\x80",
+        "\xef\xbb\xbf lead",
+        "trail \xe2\x80\xa8",
+        "\xf0\x9f\x98\x80 emoji",
         "2025-01-02T03:04:05.678Z:1:2?v=aa 1735689600000 :5173",
-        "\xff\xfe bad utf8 \xc2", "\xe2\x80", "\xe1\x9a\x80\xe2\x81\x9f",
+        "\xff\xfe bad utf8 \xc2",
+        "\xe2\x80",
+        "\xe1\x9a\x80\xe2\x81\x9f",
     };
     size_t i;
     char *big;
@@ -136,10 +169,37 @@ static void
 test_random(void **state)
 {
     static const char *const atoms[] = {
-        "0", "1", "9", "12", "2025-01-02T03:04:05.678Z", "1735689600000", ":",
-        ":5173", ":1:2", "?v=", "a", "f", "Z", "T", "-", ".", "_", " ", "\t",
-        "\n", "\xc2\xa0", "\xe2\x80\xa9", "\xf0\x9f\x98\x80", "\xff", "x", "?",
-        "v", "=", "\xe3\x80\x80", "1234", "12345",
+        "0",
+        "1",
+        "9",
+        "12",
+        "2025-01-02T03:04:05.678Z",
+        "1735689600000",
+        ":",
+        ":5173",
+        ":1:2",
+        "?v=",
+        "a",
+        "f",
+        "Z",
+        "T",
+        "-",
+        ".",
+        "_",
+        " ",
+        "\t",
+        "\n",
+        "\xc2\xa0",
+        "\xe2\x80\xa9",
+        "\xf0\x9f\x98\x80",
+        "\xff",
+        "x",
+        "?",
+        "v",
+        "=",
+        "\xe3\x80\x80",
+        "1234",
+        "12345",
     };
     char buf[6000];
     size_t len, k, a;

@@ -15,16 +15,16 @@
 #include "token.h"
 
 struct keys {
-    char  *priv, *pub, *other_pub;
+    char *priv, *pub, *other_pub;
     size_t priv_len, pub_len, other_pub_len;
 };
 
 static char *
 pem_of(EVP_PKEY *k, int private_key, size_t *len)
 {
-    BIO  *bio = BIO_new(BIO_s_mem());
+    BIO *bio = BIO_new(BIO_s_mem());
     char *data, *copy;
-    long  n;
+    long n;
 
     if (private_key) {
         PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
@@ -44,7 +44,7 @@ static int
 setup(void **state)
 {
     struct keys *k = calloc(1, sizeof(*k));
-    EVP_PKEY    *a = EVP_EC_gen("P-256"), *b = EVP_EC_gen("P-256");
+    EVP_PKEY *a = EVP_EC_gen("P-256"), *b = EVP_EC_gen("P-256");
 
     k->priv = pem_of(a, 1, &k->priv_len);
     k->pub = pem_of(a, 0, &k->pub_len);
@@ -69,11 +69,11 @@ teardown(void **state)
 
 static char *
 sign(struct keys *k, const char *sub, const char *aud, unsigned scopes,
-    time_t exp)
+     time_t exp)
 {
     struct wharf_claims c = { .scopes = scopes, .exp = exp, .iat = 1000 };
-    const char         *why = NULL;
-    char               *t;
+    const char *why = NULL;
+    char *t;
 
     strcpy(c.sub, sub);
     strcpy(c.aud, aud);
@@ -85,14 +85,15 @@ sign(struct keys *k, const char *sub, const char *aud, unsigned scopes,
 static void
 test_round_trip(void **state)
 {
-    struct keys        *k = *state;
+    struct keys *k = *state;
     struct wharf_claims c;
-    const char         *why = NULL;
-    char               *t = sign(k, "demo", "demo",
-                                 WHARF_SCOPE_TERMINAL | WHARF_SCOPE_READ, 5000);
+    const char *why = NULL;
+    char *t =
+        sign(k, "demo", "demo", WHARF_SCOPE_TERMINAL | WHARF_SCOPE_READ, 5000);
 
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 4000, &c, &why), 0);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        4000, &c, &why),
+                     0);
     assert_string_equal(c.sub, "demo");
     assert_string_equal(c.aud, "demo");
     assert_int_equal(c.scopes, WHARF_SCOPE_TERMINAL | WHARF_SCOPE_READ);
@@ -107,13 +108,14 @@ test_round_trip(void **state)
 static void
 test_star_sub_allows_every_worker(void **state)
 {
-    struct keys        *k = *state;
+    struct keys *k = *state;
     struct wharf_claims c;
-    const char         *why = NULL;
-    char               *t = sign(k, "*", "", WHARF_SCOPE_READ, 5000);
+    const char *why = NULL;
+    char *t = sign(k, "*", "", WHARF_SCOPE_READ, 5000);
 
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 4000, &c, &why), 0);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        4000, &c, &why),
+                     0);
     assert_true(wharf_claims_allow(&c, "any", WHARF_SCOPE_READ));
     assert_true(wharf_claims_allow(&c, NULL, WHARF_SCOPE_READ));
     free(t);
@@ -122,19 +124,22 @@ test_star_sub_allows_every_worker(void **state)
 static void
 test_expired_and_wrong_key_refused(void **state)
 {
-    struct keys        *k = *state;
+    struct keys *k = *state;
     struct wharf_claims c;
-    const char         *why = NULL;
-    char               *t = sign(k, "demo", "", WHARF_SCOPE_READ, 5000);
+    const char *why = NULL;
+    char *t = sign(k, "demo", "", WHARF_SCOPE_READ, 5000);
 
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 5000, &c, &why), -1);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        5000, &c, &why),
+                     -1);
     assert_string_equal(why, "token expired");
     assert_int_equal(wharf_token_verify(t, (unsigned char *) k->other_pub,
-                                        k->other_pub_len, 10, &c, &why), -1);
-    t[strlen(t) - 3] ^= 1;   /* tamper with the signature */
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+                                        k->other_pub_len, 10, &c, &why),
+                     -1);
+    t[strlen(t) - 3] ^= 1; /* tamper with the signature */
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        10, &c, &why),
+                     -1);
     free(t);
 }
 
@@ -143,11 +148,11 @@ test_expired_and_wrong_key_refused(void **state)
 static void
 test_other_algorithms_refused(void **state)
 {
-    struct keys        *k = *state;
+    struct keys *k = *state;
     struct wharf_claims c;
-    const char         *why = NULL;
-    jwt_t              *jwt;
-    char               *t;
+    const char *why = NULL;
+    jwt_t *jwt;
+    char *t;
 
     jwt_new(&jwt);
     jwt_add_grant(jwt, "sub", "*");
@@ -155,14 +160,16 @@ test_other_algorithms_refused(void **state)
     jwt_add_grant_int(jwt, "exp", 5000);
     jwt_set_alg(jwt, JWT_ALG_HS256, (unsigned char *) k->pub, (int) k->pub_len);
     t = jwt_encode_str(jwt);
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        10, &c, &why),
+                     -1);
     free(t);
 
     jwt_set_alg(jwt, JWT_ALG_NONE, NULL, 0);
     t = jwt_encode_str(jwt);
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        10, &c, &why),
+                     -1);
     free(t);
     jwt_free(jwt);
 }
@@ -170,20 +177,22 @@ test_other_algorithms_refused(void **state)
 static void
 test_claims_shape(void **state)
 {
-    struct keys        *k = *state;
+    struct keys *k = *state;
     struct wharf_claims c;
-    const char         *why = NULL;
-    jwt_t              *jwt;
-    char               *t;
+    const char *why = NULL;
+    jwt_t *jwt;
+    char *t;
 
     /* No exp. */
     jwt_new(&jwt);
     jwt_add_grant(jwt, "sub", "demo");
     jwt_add_grant(jwt, "scope", "read");
-    jwt_set_alg(jwt, JWT_ALG_ES256, (unsigned char *) k->priv, (int) k->priv_len);
+    jwt_set_alg(jwt, JWT_ALG_ES256, (unsigned char *) k->priv,
+                (int) k->priv_len);
     t = jwt_encode_str(jwt);
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        10, &c, &why),
+                     -1);
     assert_string_equal(why, "token has no exp claim");
     free(t);
 
@@ -192,8 +201,9 @@ test_claims_shape(void **state)
     jwt_del_grants(jwt, "sub");
     jwt_add_grant(jwt, "sub", "../etc");
     t = jwt_encode_str(jwt);
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        10, &c, &why),
+                     -1);
     free(t);
 
     /* An unknown scope. */
@@ -202,23 +212,26 @@ test_claims_shape(void **state)
     jwt_del_grants(jwt, "scope");
     jwt_add_grant(jwt, "scope", "read root");
     t = jwt_encode_str(jwt);
-    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+    assert_int_equal(wharf_token_verify(t, (unsigned char *) k->pub, k->pub_len,
+                                        10, &c, &why),
+                     -1);
     free(t);
     jwt_free(jwt);
 
     assert_int_equal(wharf_token_verify("", (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+                                        k->pub_len, 10, &c, &why),
+                     -1);
     assert_int_equal(wharf_token_verify("a.b.c", (unsigned char *) k->pub,
-                                        k->pub_len, 10, &c, &why), -1);
+                                        k->pub_len, 10, &c, &why),
+                     -1);
 }
 
 static void
 test_scopes_parse_and_format(void **state)
 {
-    unsigned    s;
+    unsigned s;
     const char *why;
-    char        buf[64];
+    char buf[64];
 
     (void) state;
     assert_int_equal(wharf_scopes_parse(" read  terminal ", &s, &why), 0);

@@ -47,7 +47,8 @@ test_table_rows(void **state)
     (void) state;
     check(CTL_FORMAT_TABLE,
           "[{\"name\":\"a\",\"containerName\":null,\"n\":1},"
-          "{\"name\":\"longer\",\"containerName\":\"c\",\"n\":22}]", NULL,
+          "{\"name\":\"longer\",\"containerName\":\"c\",\"n\":22}]",
+          NULL,
           "NAME     CONTAINER_NAME   N\n"
           "a        -                1\n"
           "longer   c                22\n");
@@ -82,8 +83,9 @@ test_table_shapes(void **state)
     check(CTL_FORMAT_TABLE, "[1,\"two\"]", NULL, "VALUE\n1\ntwo\n");
     check(CTL_FORMAT_TABLE, "\"just\\ttext\"", NULL, "just text\n");
     /* Width counts characters, not UTF-8 bytes. */
-    check(CTL_FORMAT_TABLE, "[{\"n\":\"\\u00e9\\u00e9\",\"m\":1},{\"n\":\"abc\",\"m\":2}]",
-          NULL, "N     M\n\xc3\xa9\xc3\xa9    1\nabc   2\n");
+    check(CTL_FORMAT_TABLE,
+          "[{\"n\":\"\\u00e9\\u00e9\",\"m\":1},{\"n\":\"abc\",\"m\":2}]", NULL,
+          "N     M\n\xc3\xa9\xc3\xa9    1\nabc   2\n");
 }
 
 static void
@@ -99,10 +101,11 @@ test_json_and_raw(void **state)
 static void
 test_columns_by_path(void **state)
 {
-    static const struct ctl_column cols[] = {
-        { "NAME", "name" }, { "UP", "upstream.servers" },
-        { "T", "health.terminal.status" }, { "MS", "ms" }, { NULL, NULL }
-    };
+    static const struct ctl_column cols[] = { { "NAME", "name" },
+                                              { "UP", "upstream.servers" },
+                                              { "T", "health.terminal.status" },
+                                              { "MS", "ms" },
+                                              { NULL, NULL } };
     struct ctl c;
     char *buf;
     size_t len;
@@ -111,9 +114,11 @@ test_columns_by_path(void **state)
     (void) state;
     memset(&c, 0, sizeof(c));
     c.out = open_memstream(&buf, &len);
-    v = json_loads("[{\"name\":\"a\",\"upstream\":{\"servers\":[\"h:1\",\"h:2\"]},"
-                   "\"health\":{\"terminal\":{\"status\":\"healthy\"}},\"ms\":0.227},"
-                   "{\"name\":\"bb\",\"health\":null,\"ms\":null}]", 0, NULL);
+    v = json_loads(
+        "[{\"name\":\"a\",\"upstream\":{\"servers\":[\"h:1\",\"h:2\"]},"
+        "\"health\":{\"terminal\":{\"status\":\"healthy\"}},\"ms\":0.227},"
+        "{\"name\":\"bb\",\"health\":null,\"ms\":null}]",
+        0, NULL);
     assert_non_null(v);
     ctl_print_columns(&c, v, cols);
     json_decref(v);
@@ -123,10 +128,10 @@ test_columns_by_path(void **state)
     json_decref(v);
     fclose(c.out);
     assert_string_equal(buf,
-        "NAME   UP        T         MS\n"
-        "a      h:1,h:2   healthy   0.227\n"
-        "bb     -         -         -\n"
-        "NAME   UP   T   MS\n");
+                        "NAME   UP        T         MS\n"
+                        "a      h:1,h:2   healthy   0.227\n"
+                        "bb     -         -         -\n"
+                        "NAME   UP   T   MS\n");
     free(buf);
 }
 

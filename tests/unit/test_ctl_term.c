@@ -39,16 +39,21 @@ test_parse_exit(void **state)
 
     (void) state;
 #define P(s) ctl_term_parse(s, strlen(s), &v)
-    assert_int_equal(P("{\"type\":\"exit\",\"code\":3}"), CTL_TERM_MSG_EXIT_CODE);
+    assert_int_equal(P("{\"type\":\"exit\",\"code\":3}"),
+                     CTL_TERM_MSG_EXIT_CODE);
     assert_int_equal(v, 3);
-    assert_int_equal(P("{\"type\":\"exit\",\"code\":0}"), CTL_TERM_MSG_EXIT_CODE);
+    assert_int_equal(P("{\"type\":\"exit\",\"code\":0}"),
+                     CTL_TERM_MSG_EXIT_CODE);
     assert_int_equal(v, 0);
-    assert_int_equal(P("{\"type\":\"exit\",\"code\":300}"), CTL_TERM_MSG_EXIT_CODE);
+    assert_int_equal(P("{\"type\":\"exit\",\"code\":300}"),
+                     CTL_TERM_MSG_EXIT_CODE);
     assert_int_equal(v, 300 & 0xff);
-    assert_int_equal(P("{\"type\":\"exit\",\"signal\":9}"), CTL_TERM_MSG_EXIT_SIGNAL);
+    assert_int_equal(P("{\"type\":\"exit\",\"signal\":9}"),
+                     CTL_TERM_MSG_EXIT_SIGNAL);
     assert_int_equal(v, 9);
     assert_int_equal(P("{\"type\":\"exit\",\"signal\":0}"), CTL_TERM_MSG_OTHER);
-    assert_int_equal(P("{\"type\":\"exit\",\"signal\":200}"), CTL_TERM_MSG_OTHER);
+    assert_int_equal(P("{\"type\":\"exit\",\"signal\":200}"),
+                     CTL_TERM_MSG_OTHER);
     assert_int_equal(P("{\"type\":\"exit\"}"), CTL_TERM_MSG_OTHER);
     assert_int_equal(P("{\"type\":\"resize\",\"code\":1}"), CTL_TERM_MSG_OTHER);
     assert_int_equal(P("not json"), CTL_TERM_MSG_OTHER);
@@ -86,7 +91,8 @@ test_durations(void **state)
     assert_int_equal(ctl_parse_duration("1x", 1000, &s), -1);
     assert_int_equal(ctl_parse_duration("1hh", 100000, &s), -1);
     assert_int_equal(ctl_parse_duration("-1", 1000, &s), -1);
-    assert_int_equal(ctl_parse_duration("99999999999999999999999", 1000, &s), -1);
+    assert_int_equal(ctl_parse_duration("99999999999999999999999", 1000, &s),
+                     -1);
 }
 
 int

@@ -78,7 +78,7 @@ test_not_a_tty(void **state)
     assert_int_equal(pipe(p), 0);
     assert_int_equal(ctl_tty_init(&t, p[0]), 0);
     assert_int_equal(t.fd, -1);
-    assert_int_equal(ctl_tty_raw(&t), 0);       /* a no-op */
+    assert_int_equal(ctl_tty_raw(&t), 0); /* a no-op */
     ctl_tty_done(&t);
     close(p[0]);
     close(p[1]);

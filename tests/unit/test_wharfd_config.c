@@ -20,23 +20,27 @@ test_listen_parse(void **state)
     char err[256], longpath[200];
 
     (void) state;
-    assert_int_equal(wharfd_listen_parse(&l, "unix:/run/wharfd.sock", err,
-                                         sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_listen_parse(&l, "unix:/run/wharfd.sock", err, sizeof(err)), 0);
     assert_int_equal(l.kind, WHARFD_LISTEN_UNIX);
     assert_string_equal(l.path, "/run/wharfd.sock");
 
-    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:9000", err,
-                                         sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_listen_parse(&l, "127.0.0.1:9000", err, sizeof(err)), 0);
     assert_int_equal(l.kind, WHARFD_LISTEN_TCP);
     assert_string_equal(l.host, "127.0.0.1");
     assert_int_equal(l.port, 9000);
-    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:65535", err,
-                                         sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_listen_parse(&l, "127.0.0.1:65535", err, sizeof(err)), 0);
 
-    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:0", err, sizeof(err)), -1);
-    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:65536", err, sizeof(err)), -1);
-    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:9x", err, sizeof(err)), -1);
-    assert_int_equal(wharfd_listen_parse(&l, "localhost:9000", err, sizeof(err)), -1);
+    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:0", err, sizeof(err)),
+                     -1);
+    assert_int_equal(
+        wharfd_listen_parse(&l, "127.0.0.1:65536", err, sizeof(err)), -1);
+    assert_int_equal(wharfd_listen_parse(&l, "127.0.0.1:9x", err, sizeof(err)),
+                     -1);
+    assert_int_equal(
+        wharfd_listen_parse(&l, "localhost:9000", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not an IPv4 address"));
     assert_int_equal(wharfd_listen_parse(&l, ":9000", err, sizeof(err)), -1);
     assert_int_equal(wharfd_listen_parse(&l, "unix:", err, sizeof(err)), -1);
@@ -51,19 +55,30 @@ test_args(void **state)
 {
     struct wharfd_config cfg;
     char err[512];
-    char *ok[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db=/tmp/x.db",
-                   "--threads", "8", "--log-level", "debug",
-                   "--body-limit", "1024", "--socket-mode", "0666", NULL };
+    char *ok[] = { "wharfd",
+                   "--listen",
+                   "127.0.0.1:9000",
+                   "--db=/tmp/x.db",
+                   "--threads",
+                   "8",
+                   "--log-level",
+                   "debug",
+                   "--body-limit",
+                   "1024",
+                   "--socket-mode",
+                   "0666",
+                   NULL };
     char *missing_db[] = { "wharfd", "--listen", "unix:/tmp/s", NULL };
-    char *bad_flag[] = { "wharfd", "--listen", "unix:/tmp/s", "--db", "x",
-                         "--nope", NULL };
+    char *bad_flag[] = { "wharfd", "--listen", "unix:/tmp/s", "--db",
+                         "x",      "--nope",   NULL };
     char *no_value[] = { "wharfd", "--db", NULL };
     char *threads0[] = { "wharfd", "--threads", "0", NULL };
     char *mode9[] = { "wharfd", "--socket-mode", "0999", NULL };
     char *help[] = { "wharfd", "--help", NULL };
 
     (void) state;
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(ok), ok, err, sizeof(err)), 0);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(ok), ok, err, sizeof(err)),
+                     0);
     assert_int_equal(cfg.listen.port, 9000);
     assert_string_equal(cfg.db, "/tmp/x.db");
     assert_int_equal(cfg.threads, 8);
@@ -71,20 +86,24 @@ test_args(void **state)
     assert_int_equal(cfg.body_limit, 1024);
     assert_int_equal(cfg.socket_mode, 0666);
 
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(missing_db), missing_db,
-                                        err, sizeof(err)), -1);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(missing_db), missing_db, err,
+                                        sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "--db"));
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_flag), bad_flag, err,
-                                        sizeof(err)), -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(bad_flag), bad_flag, err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "--nope"));
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(no_value), no_value, err,
-                                        sizeof(err)), -1);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(threads0), threads0, err,
-                                        sizeof(err)), -1);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(mode9), mode9, err,
-                                        sizeof(err)), -1);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(help), help, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(no_value), no_value, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(threads0), threads0, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(mode9), mode9, err, sizeof(err)), -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(help), help, err, sizeof(err)), 0);
     assert_int_equal(cfg.action, WHARFD_PRINT_HELP);
 }
 
@@ -105,12 +124,13 @@ test_config_file(void **state)
           "listen = unix:/tmp/from-file.sock\n"
           "db = /tmp/from-file.db\n"
           "threads = 12\n"
-          "\n", f);
+          "\n",
+          f);
     fclose(f);
 
     /* The command line wins over the file, wherever --config stands. */
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(argv), argv, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(argv), argv, err, sizeof(err)), 0);
     assert_string_equal(cfg.listen.path, "/tmp/from-file.sock");
     assert_string_equal(cfg.db, "/tmp/from-file.db");
     assert_int_equal(cfg.threads, 3);
@@ -118,8 +138,8 @@ test_config_file(void **state)
     f = fopen(path, "w");
     fputs("listen = unix:/tmp/s\nfrobs = 1\n", f);
     fclose(f);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(argv), argv, err,
-                                        sizeof(err)), -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(argv), argv, err, sizeof(err)), -1);
     assert_non_null(strstr(err, ":2: unknown setting 'frobs'"));
     unlink(path);
 }
@@ -128,26 +148,43 @@ test_config_file(void **state)
 static void
 test_store_flags(void **state)
 {
-    char *ok[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x.db",
-                   "--ws-listen", "127.0.0.1:9001", "--auth", "off",
-                   "--feed-queue", "1", "--batch-max", "1000000",
-                   "--max-logs", "5", "--log-days", "0",
-                   "--gateway", "http://127.0.0.1:8080/", NULL };
-    char *bad_auth[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
-                         "--auth", "maybe", NULL };
-    char *bad_ws[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
-                       "--ws-listen", "unix:/tmp/x.sock", NULL };
-    char *bad_queue[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
-                          "--feed-queue", "0", NULL };
-    char *bad_batch[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
-                          "--batch-max", "1000001", NULL };
-    char *bad_gw[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
-                       "--gateway", "ftp://x", NULL };
+    char *ok[] = { "wharfd",
+                   "--listen",
+                   "127.0.0.1:9000",
+                   "--db",
+                   "x.db",
+                   "--ws-listen",
+                   "127.0.0.1:9001",
+                   "--auth",
+                   "off",
+                   "--feed-queue",
+                   "1",
+                   "--batch-max",
+                   "1000000",
+                   "--max-logs",
+                   "5",
+                   "--log-days",
+                   "0",
+                   "--gateway",
+                   "http://127.0.0.1:8080/",
+                   NULL };
+    char *bad_auth[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db",
+                         "x",      "--auth",   "maybe",          NULL };
+    char *bad_ws[] = { "wharfd", "--listen",    "127.0.0.1:9000",   "--db",
+                       "x",      "--ws-listen", "unix:/tmp/x.sock", NULL };
+    char *bad_queue[] = { "wharfd", "--listen", "127.0.0.1:9000",
+                          "--db",   "x",        "--feed-queue",
+                          "0",      NULL };
+    char *bad_batch[] = { "wharfd", "--listen",    "127.0.0.1:9000", "--db",
+                          "x",      "--batch-max", "1000001",        NULL };
+    char *bad_gw[] = { "wharfd", "--listen",  "127.0.0.1:9000", "--db",
+                       "x",      "--gateway", "ftp://x",        NULL };
     struct wharfd_config cfg;
     char err[512];
 
     (void) state;
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(ok), ok, err, sizeof(err)), 0);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(ok), ok, err, sizeof(err)),
+                     0);
     assert_true(cfg.has_ws_listen);
     assert_int_equal(cfg.ws_listen.port, 9001);
     assert_true(cfg.auth_off);
@@ -157,17 +194,20 @@ test_store_flags(void **state)
     assert_int_equal(cfg.log_days, 0);
     assert_int_equal(cfg.error_days, 7);
     assert_string_equal(cfg.gateway, "http://127.0.0.1:8080");
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_auth), bad_auth, err,
-                                        sizeof(err)), -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(bad_auth), bad_auth, err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "--auth"));
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_ws), bad_ws, err,
-                                        sizeof(err)), -1);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_queue), bad_queue, err,
-                                        sizeof(err)), -1);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_batch), bad_batch, err,
-                                        sizeof(err)), -1);
-    assert_int_equal(wharfd_config_load(&cfg, ARGC(bad_gw), bad_gw, err,
-                                        sizeof(err)), -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(bad_ws), bad_ws, err, sizeof(err)), -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(bad_queue), bad_queue, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(bad_batch), bad_batch, err, sizeof(err)),
+        -1);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(bad_gw), bad_gw, err, sizeof(err)), -1);
 }
 
 /* One --retention-worker value: 0 when accepted, else -1 with err. */
@@ -175,8 +215,8 @@ static int
 retention_one(struct wharfd_config *cfg, const char *v, char *err,
               size_t errlen)
 {
-    char *argv[] = { "wharfd", "--listen", "127.0.0.1:9000", "--db", "x",
-                     "--retention-worker", (char *) v, NULL };
+    char *argv[] = { "wharfd", "--listen",           "127.0.0.1:9000", "--db",
+                     "x",      "--retention-worker", (char *) v,       NULL };
 
     return wharfd_config_load(cfg, ARGC(argv), argv, err, errlen);
 }
@@ -186,7 +226,9 @@ retention_one(struct wharfd_config *cfg, const char *v, char *err,
 static void
 test_retention_worker(void **state)
 {
-    static const struct { const char *value, *message; } bad[] = {
+    static const struct {
+        const char *value, *message;
+    } bad[] = {
         { "web-1", "expected NAME:KEY=VALUE" },
         { "web-1:", "expected NAME:KEY=VALUE" },
         { ":max-logs=1", "'' is not a worker name" },
@@ -194,7 +236,8 @@ test_retention_worker(void **state)
         { "-web:max-logs=1", "is not a worker name" },
         { "w*:max-logs=1", "'w*' is not a worker name" },
         { "a234567890123456789012345678901234567890123456789012345678901234"
-          ":max-logs=1", "is not a worker name" },      /* 64 bytes */
+          ":max-logs=1",
+          "is not a worker name" }, /* 64 bytes */
         { "web:max_logs=1", "unknown key 'max_logs'" },
         { "web:logs=1", "unknown key 'logs'" },
         { "web:max-logs", "'max-logs' is not KEY=VALUE" },
@@ -213,7 +256,7 @@ test_retention_worker(void **state)
           "the value of 'log-age' is too long" },
     };
     char path[] = "/tmp/wharfd-test-retention-XXXXXX", err[512], one[96];
-    char *argv[] = { "wharfd", "--config", path, "--retention-worker",
+    char *argv[] = { "wharfd",           "--config", path, "--retention-worker",
                      "web-2:max-logs=7", NULL };
     struct wharfd_config *cfg = malloc(sizeof(*cfg));
     size_t i;
@@ -222,8 +265,11 @@ test_retention_worker(void **state)
 
     (void) state;
     assert_non_null(cfg);
-    assert_int_equal(retention_one(cfg, "web-1:max-logs=3,log-age=90m,"
-                                   "error-age=2d", err, sizeof(err)), 0);
+    assert_int_equal(retention_one(cfg,
+                                   "web-1:max-logs=3,log-age=90m,"
+                                   "error-age=2d",
+                                   err, sizeof(err)),
+                     0);
     assert_int_equal(cfg->nretention_workers, 1);
     assert_string_equal(cfg->retention_workers[0].name, "web-1");
     assert_int_equal(cfg->retention_workers[0].max_logs, 3);
@@ -235,22 +281,24 @@ test_retention_worker(void **state)
     assert_int_equal(cfg->retention_workers[0].log_age, 0);
     assert_int_equal(cfg->retention_workers[0].error_age, -1);
     /* the edges: 63-byte name, 36500 days in each unit, seconds bare */
-    assert_int_equal(retention_one(cfg, "a23456789012345678901234567890123456789"
+    assert_int_equal(retention_one(cfg,
+                                   "a23456789012345678901234567890123456789"
                                    "012345678901234567890123:error-age=36500d",
-                                   err, sizeof(err)), 0);
+                                   err, sizeof(err)),
+                     0);
     assert_int_equal(cfg->retention_workers[0].error_age, 36500LL * 86400);
-    assert_int_equal(retention_one(cfg, "w:log-age=3153600000", err,
-                                   sizeof(err)), 0);
+    assert_int_equal(
+        retention_one(cfg, "w:log-age=3153600000", err, sizeof(err)), 0);
     assert_int_equal(cfg->retention_workers[0].log_age, 3153600000LL);
-    assert_int_equal(retention_one(cfg, "w:log-age=876000h,error-age=45s",
-                                   err, sizeof(err)), 0);
+    assert_int_equal(
+        retention_one(cfg, "w:log-age=876000h,error-age=45s", err, sizeof(err)),
+        0);
     assert_int_equal(cfg->retention_workers[0].log_age, 3153600000LL);
     assert_int_equal(cfg->retention_workers[0].error_age, 45);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
         if (retention_one(cfg, bad[i].value, err, sizeof(err)) != -1
-            || strstr(err, bad[i].message) == NULL)
-        {
+            || strstr(err, bad[i].message) == NULL) {
             fprintf(stderr, "%s -> %s\n", bad[i].value, err);
         }
         assert_int_equal(retention_one(cfg, bad[i].value, err, sizeof(err)),
@@ -266,10 +314,11 @@ test_retention_worker(void **state)
     f = fdopen(fd, "w");
     fputs("listen = 127.0.0.1:9000\ndb = x\n"
           "retention-worker = web-1:max-logs=100\n"
-          "retention-worker = web-2:log-age=1h,max-logs=5\n", f);
+          "retention-worker = web-2:log-age=1h,max-logs=5\n",
+          f);
     fclose(f);
-    assert_int_equal(wharfd_config_load(cfg, ARGC(argv), argv, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_config_load(cfg, ARGC(argv), argv, err, sizeof(err)), 0);
     assert_int_equal(cfg->nretention_workers, 2);
     assert_string_equal(cfg->retention_workers[0].name, "web-1");
     assert_int_equal(cfg->retention_workers[0].max_logs, 100);
@@ -282,8 +331,9 @@ test_retention_worker(void **state)
     fputs("listen = 127.0.0.1:9000\nretention-worker = web:frob=1\n", f);
     fclose(f);
     assert_int_equal(wharfd_config_load(cfg, 3, argv, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, ":2: --retention-worker web:frob=1: unknown "
-                            "key 'frob'"));
+    assert_non_null(strstr(err,
+                           ":2: --retention-worker web:frob=1: unknown "
+                           "key 'frob'"));
 
     /* at most WHARFD_RETENTION_WORKERS_MAX workers */
     f = fopen(path, "w");

@@ -29,8 +29,8 @@ struct side {
 static void
 side_open(struct side *s, const char *tag)
 {
-    char *argv[] = { "wharfd", "--listen", "127.0.0.1:1", "--db", NULL,
-                     "--auth", "off", NULL };
+    char *argv[] = { "wharfd", "--listen", "127.0.0.1:1", "--db",
+                     NULL,     "--auth",   "off",         NULL };
     char err[256];
 
     snprintf(s->path, sizeof(s->path), "/tmp/wharf-fast-%s-%d.db", tag,
@@ -38,8 +38,8 @@ side_open(struct side *s, const char *tag)
     unlink(s->path);
     argv[4] = s->path;
     memset(&s->wd, 0, sizeof(s->wd));
-    assert_int_equal(wharfd_config_load(&s->wd.config, 7, argv, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_config_load(&s->wd.config, 7, argv, err, sizeof(err)), 0);
     assert_int_equal(wharfd_auth_init(&s->wd.auth, NULL, 1), 0);
     assert_int_equal(wharfd_store_open(&s->wd.store, s->path), 0);
 }
@@ -87,9 +87,9 @@ dump(const char *path)
         while (sqlite3_step(st) == SQLITE_ROW) {
             for (i = 0; i < sqlite3_column_count(st); i++) {
                 t = sqlite3_mprintf("%s%s|", out,
-                                    sqlite3_column_text(st, i)
-                                    ? (const char *) sqlite3_column_text(st, i)
-                                    : "<null>");
+                                    sqlite3_column_text(st, i) ? (
+                                        const char *) sqlite3_column_text(st, i)
+                                                               : "<null>");
                 sqlite3_free(out);
                 out = t;
             }
@@ -104,10 +104,12 @@ dump(const char *path)
 }
 
 struct fcase {
-    int fast;           /* 1: the fast path must take it */
+    int fast; /* 1: the fast path must take it */
     const char *body;
 };
 
+/* The table of request bodies is laid out as the JSON reads. */
+/* clang-format off */
 #define HEAD(m) "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":" \
                 "\"ContainerMonitoringOps." m "\",\"params\":{\"worker\":\"w1\"," \
                 "\"instanceId\":\"app\","
@@ -260,6 +262,7 @@ static const struct fcase cases[] = {
          "\"ContainerMonitoringOps.storeLogs\",\"params\":{}}" },
     { 0, "not json" },
 };
+/* clang-format on */
 
 static void
 call_init(struct wharfd *wd, struct wharfd_call *c)
@@ -305,18 +308,18 @@ test_same_answers(void **state)
             wharfd_rpc_handle(wharfd_methods_lookup, &cb, cases[i].body, len,
                               &rb);
         }
-        if (took != cases[i].fast || ra.status != rb.status
-            || ra.len != rb.len
-            || (ra.len > 0 && memcmp(ra.body, rb.body, ra.len) != 0))
-        {
-            fprintf(stderr, "case %zu: fast %d (want %d)\n jansson %d %s\n"
-                    " fast    %d %s\n", i, took, cases[i].fast, ra.status,
-                    ra.body ? ra.body : "", rb.status, rb.body ? rb.body : "");
+        if (took != cases[i].fast || ra.status != rb.status || ra.len != rb.len
+            || (ra.len > 0 && memcmp(ra.body, rb.body, ra.len) != 0)) {
+            fprintf(stderr,
+                    "case %zu: fast %d (want %d)\n jansson %d %s\n"
+                    " fast    %d %s\n",
+                    i, took, cases[i].fast, ra.status, ra.body ? ra.body : "",
+                    rb.status, rb.body ? rb.body : "");
         }
         assert_int_equal(took, cases[i].fast);
         assert_int_equal(ra.status, rb.status);
         assert_int_equal(ra.len, rb.len);
-        if (ra.len > 0) {   /* a 204 has no body at all */
+        if (ra.len > 0) { /* a 204 has no body at all */
             assert_memory_equal(ra.body, rb.body, ra.len);
         }
         wharfd_rpc_reply_free(&ra);
@@ -368,8 +371,8 @@ check_batch(struct side *b, const char *body, size_t n, const long long *want,
     assert_int_equal(json_array_size(arr), n);
     for (i = 0; i < n; i++) {
         x = json_array_get(arr, i);
-        assert_int_equal(json_integer_value(json_object_get(x,
-                                            "occurrenceCount")), want[i]);
+        assert_int_equal(
+            json_integer_value(json_object_get(x, "occurrenceCount")), want[i]);
         assert_int_equal(json_is_true(json_object_get(x, "duplicate")),
                          wantdup[i]);
     }
@@ -398,14 +401,15 @@ test_folded_repeats(void **state)
     side_open(&a, "seq");
     side_open(&b, "fold");
     for (round = 0; round < 2; round++) {
-        len = (size_t) snprintf(body, sizeof(body), HEAD("storeErrors")
-                                "\"errors\":[");
+        len = (size_t) snprintf(body, sizeof(body),
+                                HEAD("storeErrors") "\"errors\":[");
         for (i = 0; i < n; i++) {
-            snprintf(el, sizeof(el), "{\"level\":%d,\"message\":\"%s\","
+            snprintf(el, sizeof(el),
+                     "{\"level\":%d,\"message\":\"%s\","
                      "\"timestamp\":\"2026-11-27T09:%02zu:00.000Z\""
-                     "%s%s%s,\"processId\":\"p%zu\"}", i % 5 == 4 ? 60 : 50,
-                     msgs[(i * 7 + (size_t) round) % 4], (i * 37 + 11) % 60,
-                     i % 3 ? ",\"rawOutput\":\"raw " : "",
+                     "%s%s%s,\"processId\":\"p%zu\"}",
+                     i % 5 == 4 ? 60 : 50, msgs[(i * 7 + (size_t) round) % 4],
+                     (i * 37 + 11) % 60, i % 3 ? ",\"rawOutput\":\"raw " : "",
                      i % 3 ? msgs[i % 4] : "", i % 3 ? "\"" : "", i);
             len += (size_t) snprintf(body + len, sizeof(body) - len, "%s%s",
                                      i ? "," : "", el);
@@ -449,8 +453,8 @@ both(struct side *a, struct side *b, const char *body)
  * occurrenceCount, and which elements are marked duplicate (a string of
  * 0/1, one per element). */
 static void
-check_errors(json_t *res, long long stored, long long repeated,
-             long long dups, const long long *counts, const char *dupmask)
+check_errors(json_t *res, long long stored, long long repeated, long long dups,
+             const long long *counts, const char *dupmask)
 {
     json_t *arr = json_object_get(res, "errors"), *el;
     size_t i;
@@ -462,9 +466,10 @@ check_errors(json_t *res, long long stored, long long repeated,
     assert_int_equal(json_integer_value(json_object_get(res, "duplicates")),
                      dups);
     assert_int_equal(json_array_size(arr), strlen(dupmask));
-    json_array_foreach(arr, i, el) {
-        assert_int_equal(json_integer_value(json_object_get(el,
-                                            "occurrenceCount")), counts[i]);
+    json_array_foreach (arr, i, el) {
+        assert_int_equal(
+            json_integer_value(json_object_get(el, "occurrenceCount")),
+            counts[i]);
         if (dupmask[i] == '1') {
             assert_true(json_is_true(json_object_get(el, "duplicate")));
             assert_int_equal(json_object_size(el), 3);
@@ -487,10 +492,13 @@ check_row(const char *path, const char *msg, long long count,
 
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
                      SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT occurrence_count,"
-                     " coalesce(last_sequence, -1), raw_output"
-                     " FROM container_errors WHERE message = ?1", -1, &st,
-                     NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db,
+                           "SELECT occurrence_count,"
+                           " coalesce(last_sequence, -1), raw_output"
+                           " FROM container_errors WHERE message = ?1",
+                           -1, &st, NULL),
+        SQLITE_OK);
     sqlite3_bind_text(st, 1, msg, -1, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int64(st, 0), count);
@@ -509,28 +517,34 @@ check_row(const char *path, const char *msg, long long count,
 static void
 test_error_sequences(void **state)
 {
-    static const char first[] = HEAD("storeErrors") "\"errors\":["
-        "{\"level\":50,\"message\":\"a\",\"sequence\":10,"
-        "\"rawOutput\":\"a10\"," TS "},"
-        "{\"level\":50,\"message\":\"b\",\"sequence\":11," TS "},"
-        "{\"level\":50,\"message\":\"a\",\"sequence\":12,"
-        "\"rawOutput\":\"a12\"," TS "}]}}";
+    static const char first[] = HEAD(
+        "storeErrors") "\"errors\":["
+                       "{\"level\":50,\"message\":\"a\",\"sequence\":10,"
+                       "\"rawOutput\":\"a10\"," TS "},"
+                       "{\"level\":50,\"message\":\"b\",\"sequence\":11," TS
+                       "},"
+                       "{\"level\":50,\"message\":\"a\",\"sequence\":12,"
+                       "\"rawOutput\":\"a12\"," TS "}]}}";
     /* overlapping: a@12 was counted; a@14 twice in the batch; a without
      * sequence; b@13 new; c new */
-    static const char overlap[] = HEAD("storeErrors") "\"errors\":["
-        "{\"level\":50,\"message\":\"a\",\"sequence\":12,"
-        "\"rawOutput\":\"again\"," TS "},"
-        "{\"level\":50,\"message\":\"b\",\"sequence\":13,"
-        "\"rawOutput\":\"b13\"," TS "},"
-        "{\"level\":50,\"message\":\"a\",\"sequence\":14,"
-        "\"rawOutput\":\"a14\"," TS "},"
-        "{\"level\":50,\"message\":\"a\",\"sequence\":14,"
-        "\"rawOutput\":\"a14 twice\"," TS "},"
-        "{\"level\":50,\"message\":\"a\",\"rawOutput\":\"plain\"," TS "},"
-        "{\"level\":50,\"message\":\"c\",\"sequence\":1," TS "}]}}";
-    static const char plain[] = HEAD("storeErrors") "\"errors\":["
-        "{\"level\":50,\"message\":\"p\"," TS "},"
-        "{\"level\":50,\"message\":\"p\"," TS "}]}}";
+    static const char overlap[] =
+        HEAD("storeErrors") "\"errors\":["
+                            "{\"level\":50,\"message\":\"a\",\"sequence\":12,"
+                            "\"rawOutput\":\"again\"," TS "},"
+                            "{\"level\":50,\"message\":\"b\",\"sequence\":13,"
+                            "\"rawOutput\":\"b13\"," TS "},"
+                            "{\"level\":50,\"message\":\"a\",\"sequence\":14,"
+                            "\"rawOutput\":\"a14\"," TS "},"
+                            "{\"level\":50,\"message\":\"a\",\"sequence\":14,"
+                            "\"rawOutput\":\"a14 twice\"," TS "},"
+                            "{\"level\":50,\"message\":\"a\",\"rawOutput\":"
+                            "\"plain\"," TS "},"
+                            "{\"level\":50,\"message\":\"c\",\"sequence\":1," TS
+                            "}]}}";
+    static const char plain[] =
+        HEAD("storeErrors") "\"errors\":["
+                            "{\"level\":50,\"message\":\"p\"," TS "},"
+                            "{\"level\":50,\"message\":\"p\"," TS "}]}}";
     static const long long c1[] = { 1, 1, 2 }, c2[] = { 2, 1, 2 },
                            c3[] = { 2, 2, 3, 3, 4, 1 }, c4[] = { 1, 2 },
                            c5[] = { 3, 4 };
@@ -560,26 +574,28 @@ test_error_sequences(void **state)
     check_row(b.path, "p", 4, -1, NULL);
 
     /* storeError (jansson path only): a resend says duplicate */
-    snprintf(one, sizeof(one), HEAD("storeError") "\"level\":50,"
-             "\"message\":\"a\",\"sequence\":13," TS "}}");
+    snprintf(one, sizeof(one),
+             HEAD("storeError") "\"level\":50,"
+                                "\"message\":\"a\",\"sequence\":13," TS "}}");
     call_init(&b.wd, &c);
     wharfd_rpc_handle(wharfd_methods_lookup, &c, one, strlen(one), &r);
     doc = json_loadb(r.body, r.len, 0, NULL);
     res = json_object_get(doc, "result");
-    assert_int_equal(json_integer_value(json_object_get(res,
-                                        "occurrenceCount")), 4);
+    assert_int_equal(
+        json_integer_value(json_object_get(res, "occurrenceCount")), 4);
     assert_int_equal(json_integer_value(json_object_get(res, "stored")), 0);
     assert_true(json_is_true(json_object_get(res, "duplicate")));
     json_decref(doc);
     wharfd_rpc_reply_free(&r);
-    snprintf(one, sizeof(one), HEAD("storeError") "\"level\":50,"
-             "\"message\":\"a\",\"sequence\":15," TS "}}");
+    snprintf(one, sizeof(one),
+             HEAD("storeError") "\"level\":50,"
+                                "\"message\":\"a\",\"sequence\":15," TS "}}");
     call_init(&b.wd, &c);
     wharfd_rpc_handle(wharfd_methods_lookup, &c, one, strlen(one), &r);
     doc = json_loadb(r.body, r.len, 0, NULL);
     res = json_object_get(doc, "result");
-    assert_int_equal(json_integer_value(json_object_get(res,
-                                        "occurrenceCount")), 5);
+    assert_int_equal(
+        json_integer_value(json_object_get(res, "occurrenceCount")), 5);
     assert_null(json_object_get(res, "duplicate"));
     json_decref(doc);
     wharfd_rpc_reply_free(&r);
@@ -608,8 +624,8 @@ test_folded_sequences(void **state)
     side_open(&a, "fs-one");
     side_open(&b, "fs-fold");
     for (round = 0; round < 6; round++) {
-        len = (size_t) snprintf(body, sizeof(body), HEAD("storeErrors")
-                                "\"errors\":[");
+        len = (size_t) snprintf(body, sizeof(body),
+                                HEAD("storeErrors") "\"errors\":[");
         for (i = 0; i < n; i++) {
             rnd = rnd * 1103515245u + 12345u;
             /* sequences 1..40 over all rounds: later rounds resend */
@@ -619,7 +635,8 @@ test_folded_sequences(void **state)
                 snprintf(seq, sizeof(seq), ",\"sequence\":%u",
                          1 + (rnd >> 8) % (8 + 6 * (unsigned) round));
             }
-            snprintf(el, sizeof(el), "{\"level\":50,\"message\":\"%s\","
+            snprintf(el, sizeof(el),
+                     "{\"level\":50,\"message\":\"%s\","
                      "\"timestamp\":\"2026-11-27T09:%02u:00.000Z\"%s,"
                      "\"rawOutput\":\"r%d-%zu\"}",
                      msgs[(rnd >> 20) % 3], (rnd >> 4) % 60, seq, round, i);

@@ -19,8 +19,8 @@ test_time(void **state)
     json_t *o;
 
     (void) state;
-    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "a", "2026-11-27T09:30:00Z",
-                  "b", "2026-11-27T09:30:00.5Z", "c",
+    o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i}", "a", "2026-11-27T09:30:00Z", "b",
+                  "2026-11-27T09:30:00.5Z", "c",
                   "2026-11-27T09:30:00.123456789Z", "d", "2026-13-27T09:30:00Z",
                   "e", "2026-11-27 09:30:00Z", "f", 5);
     assert_int_equal(wharfd_param_time(o, "a", out, &present, &err), 0);
@@ -99,12 +99,13 @@ test_jsonw(void **state)
     (void) state;
     memset(&w, 0, sizeof(w));
     memset(cols, 0, sizeof(cols));
-    cols[0] = (struct wharfd_col) { "s", WHARFD_COL_TEXT, 0, 0,
-                                    "q\"\\\n\x01\xC3\xA9", 7 };
-    cols[1] = (struct wharfd_col) { "i", WHARFD_COL_INT, -42, 0, NULL, 0 };
-    cols[2] = (struct wharfd_col) { "d", WHARFD_COL_REAL, 0, 50.0, NULL, 0 };
-    cols[3] = (struct wharfd_col) { "j", WHARFD_COL_JSON, 0, 0, "{\"a\":[1]}", 9 };
-    cols[4] = (struct wharfd_col) { "n", WHARFD_COL_NULL, 0, 0, NULL, 0 };
+    cols[0] = (struct wharfd_col){ "s", WHARFD_COL_TEXT,       0,
+                                   0,   "q\"\\\n\x01\xC3\xA9", 7 };
+    cols[1] = (struct wharfd_col){ "i", WHARFD_COL_INT, -42, 0, NULL, 0 };
+    cols[2] = (struct wharfd_col){ "d", WHARFD_COL_REAL, 0, 50.0, NULL, 0 };
+    cols[3] =
+        (struct wharfd_col){ "j", WHARFD_COL_JSON, 0, 0, "{\"a\":[1]}", 9 };
+    cols[4] = (struct wharfd_col){ "n", WHARFD_COL_NULL, 0, 0, NULL, 0 };
     wharfd_jsonw_row(&w, cols, 5);
     assert_false(w.oom);
     back = json_loads(w.p, 0, NULL);
@@ -113,9 +114,12 @@ test_jsonw(void **state)
                         "q\"\\\n\x01\xC3\xA9");
     assert_int_equal(json_integer_value(json_object_get(back, "i")), -42);
     assert_true(json_is_integer(json_object_get(back, "d")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(
-        back, "j"), "a") ? json_array_get(json_object_get(json_object_get(back,
-        "j"), "a"), 0) : NULL), 1);
+    assert_int_equal(
+        json_integer_value(
+            json_object_get(json_object_get(back, "j"), "a") ? json_array_get(
+                json_object_get(json_object_get(back, "j"), "a"), 0)
+                                                             : NULL),
+        1);
     assert_true(json_is_null(json_object_get(back, "n")));
     json_decref(back);
     wharfd_jsonw_free(&w);

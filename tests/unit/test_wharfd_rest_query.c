@@ -27,10 +27,13 @@ struct fixture {
 };
 
 static const char seed_logs[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ContainerMonitoringOps.storeLogs\","
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ContainerMonitoringOps."
+    "storeLogs\","
     "\"params\":{\"worker\":\"demo\",\"instanceId\":\"web\",\"logs\":["
-    "{\"sequence\":1,\"level\":\"info\",\"message\":\"listening\",\"stream\":\"stdout\"},"
-    "{\"sequence\":2,\"level\":\"error\",\"message\":\"boom\",\"stream\":\"stderr\"}]}}";
+    "{\"sequence\":1,\"level\":\"info\",\"message\":\"listening\",\"stream\":"
+    "\"stdout\"},"
+    "{\"sequence\":2,\"level\":\"error\",\"message\":\"boom\",\"stream\":"
+    "\"stderr\"}]}}";
 
 static int
 setup(void **state)
@@ -39,16 +42,16 @@ setup(void **state)
     struct wharfd_http_request req;
     struct wharfd_http_response resp;
     char db[300], err[256];
-    char *args[] = { "wharfd", "--listen", "127.0.0.1:1", "--db", db,
-                     "--auth", "off", NULL };
+    char *args[] = { "wharfd", "--listen", "127.0.0.1:1", "--db",
+                     db,       "--auth",   "off",         NULL };
 
     wharf_log_init("wharfd", WHARF_LOG_ERROR);
     snprintf(f->dir, sizeof(f->dir), "%s/wharf-unit-XXXXXX",
              getenv("TMPDIR") ? getenv("TMPDIR") : P_tmpdir);
     assert_non_null(mkdtemp(f->dir));
     snprintf(db, sizeof(db), "%s/db", f->dir);
-    assert_int_equal(wharfd_config_load(&f->wd.config, 7, args, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_config_load(&f->wd.config, 7, args, err, sizeof(err)), 0);
     assert_int_equal(wharfd_auth_init(&f->wd.auth, NULL, 1), 0);
     assert_int_equal(wharfd_store_open(&f->wd.store, db), 0);
 
@@ -161,10 +164,10 @@ static void
 test_time_filters(void **state)
 {
     struct fixture *f = *state;
-    static const char *const lists[] = {
-        "/api/monitoring/logs", "/api/monitoring/errors",
-        "/api/monitoring/events", "/api/monitoring/processes"
-    };
+    static const char *const lists[] = { "/api/monitoring/logs",
+                                         "/api/monitoring/errors",
+                                         "/api/monitoring/events",
+                                         "/api/monitoring/processes" };
     size_t i;
 
     for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {

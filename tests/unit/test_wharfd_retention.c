@@ -29,8 +29,8 @@ struct rt {
 static void
 rt_open(struct rt *t, const char *tag, int argc, char **args)
 {
-    char *argv[32] = { "wharfd", "--listen", "127.0.0.1:1", "--db", NULL,
-                       "--log-level", "warn" };
+    char *argv[32] = { "wharfd", "--listen",    "127.0.0.1:1", "--db",
+                       NULL,     "--log-level", "warn" };
     char err[512];
     int i, n = 7;
 
@@ -43,8 +43,8 @@ rt_open(struct rt *t, const char *tag, int argc, char **args)
     }
     argv[n] = NULL;
     memset(&t->wd, 0, sizeof(t->wd));
-    assert_int_equal(wharfd_config_load(&t->wd.config, n, argv, err,
-                                        sizeof(err)), 0);
+    assert_int_equal(
+        wharfd_config_load(&t->wd.config, n, argv, err, sizeof(err)), 0);
     assert_int_equal(wharfd_store_open(&t->wd.store, t->path), 0);
 }
 
@@ -99,7 +99,8 @@ add_error(struct rt *t, const char *w, const char *msg, const char *ts)
     snprintf(e.timestamp, sizeof(e.timestamp), "%s", ts);
     e.message = msg;
     e.message_len = strlen(msg);
-    snprintf(e.hash, sizeof(e.hash), "%064zx", strlen(msg) * 7919 + (size_t) w[0]);
+    snprintf(e.hash, sizeof(e.hash), "%064zx",
+             strlen(msg) * 7919 + (size_t) w[0]);
     memset(&b, 0, sizeof(b));
     b.worker = w;
     b.instance = "app";
@@ -128,8 +129,8 @@ query_int(struct rt *t, const char *sql)
     sqlite3_stmt *st;
     long long v;
 
-    assert_int_equal(sqlite3_open_v2(t->path, &db, SQLITE_OPEN_READONLY,
-                                     NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(t->path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     v = sqlite3_column_int64(st, 0);
@@ -143,8 +144,10 @@ count_logs(struct rt *t, const char *w)
 {
     char sql[160];
 
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM container_logs WHERE "
-             "worker_name = '%s'", w);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM container_logs WHERE "
+             "worker_name = '%s'",
+             w);
     return query_int(t, sql);
 }
 
@@ -153,8 +156,10 @@ min_seq(struct rt *t, const char *w)
 {
     char sql[160];
 
-    snprintf(sql, sizeof(sql), "SELECT coalesce(min(sequence), 0) FROM "
-             "container_logs WHERE worker_name = '%s'", w);
+    snprintf(sql, sizeof(sql),
+             "SELECT coalesce(min(sequence), 0) FROM "
+             "container_logs WHERE worker_name = '%s'",
+             w);
     return query_int(t, sql);
 }
 
@@ -167,8 +172,10 @@ min_seq(struct rt *t, const char *w)
 static void
 test_count_override(void **state)
 {
-    char *args[] = { "--max-logs", "5", "--log-days", "0", "--error-days",
-                     "0", "--retention-worker", "a:max-logs=2",
+    char *args[] = { "--max-logs",         "5",
+                     "--log-days",         "0",
+                     "--error-days",       "0",
+                     "--retention-worker", "a:max-logs=2",
                      "--retention-worker", "d:max-logs=0" };
     struct rt t;
 
@@ -178,13 +185,13 @@ test_count_override(void **state)
     add_logs(&t, "b", 1, 5);
     add_logs(&t, "c", 1, 6);
     add_logs(&t, "d", 1, 10);
-    add_logs(&t, "a", 11, 1);       /* interleaved ids */
+    add_logs(&t, "a", 11, 1); /* interleaved ids */
     assert_int_equal(wharfd_retention_run(&t.wd), 9 + 1);
     assert_int_equal(count_logs(&t, "a"), 2);
-    assert_int_equal(min_seq(&t, "a"), 10);     /* 10 and 11 kept */
-    assert_int_equal(count_logs(&t, "b"), 5);   /* exactly at the limit */
+    assert_int_equal(min_seq(&t, "a"), 10);   /* 10 and 11 kept */
+    assert_int_equal(count_logs(&t, "b"), 5); /* exactly at the limit */
     assert_int_equal(min_seq(&t, "b"), 1);
-    assert_int_equal(count_logs(&t, "c"), 5);   /* one over: the oldest */
+    assert_int_equal(count_logs(&t, "c"), 5); /* one over: the oldest */
     assert_int_equal(min_seq(&t, "c"), 2);
     assert_int_equal(count_logs(&t, "d"), 10);
     /* a second pass finds nothing more */
@@ -210,7 +217,8 @@ test_age_edges(void **state)
     add_logs(&t, "a", 2, 4);
     add_logs(&t, "b", 2, 1);
     /* a: sequence s received at T0 + (s - 1) * 10 s; b: long ago */
-    exec_sql(&t, "UPDATE container_logs SET created_at = CASE worker_name"
+    exec_sql(&t,
+             "UPDATE container_logs SET created_at = CASE worker_name"
              " WHEN 'a' THEN strftime('%Y-%m-%dT%H:%M:%fZ', "
              "'2026-11-27T09:00:00', '+' || ((sequence - 1) * 10) || "
              "' seconds') ELSE '2026-11-22T00:00:00.000Z' END");
@@ -223,25 +231,27 @@ test_age_edges(void **state)
     assert_int_equal(wharfd_retention_run_at(&t.wd, T0_MS + 80000), 2 + 1);
     assert_int_equal(count_logs(&t, "a"), 3);
     assert_int_equal(min_seq(&t, "a"), 3);
-    assert_int_equal(query_int(&t, "SELECT count(*) FROM container_errors "
+    assert_int_equal(query_int(&t,
+                               "SELECT count(*) FROM container_errors "
                                "WHERE worker_name = 'a' AND message = "
-                               "'edge'"), 1);
-    assert_int_equal(query_int(&t, "SELECT count(*) FROM container_errors"),
-                     2);
+                               "'edge'"),
+                     1);
+    assert_int_equal(query_int(&t, "SELECT count(*) FROM container_errors"), 2);
     assert_int_equal(count_logs(&t, "b"), 2);
     /* 1 ms later the edge rows go */
     assert_int_equal(wharfd_retention_run_at(&t.wd, T0_MS + 80001), 1 + 1);
     assert_int_equal(min_seq(&t, "a"), 4);
-    assert_int_equal(query_int(&t, "SELECT count(*) FROM container_errors"),
-                     1);
+    assert_int_equal(query_int(&t, "SELECT count(*) FROM container_errors"), 1);
     assert_int_equal(wharfd_retention_run_at(&t.wd, T0_MS + 80001), 0);
     /* three days on, b's logs (received 2026-11-22) are over the global
      * 7 days, a's over its minute; b's error (seen at T0) is not */
     assert_int_equal(wharfd_retention_run_at(&t.wd, T0_MS + 3 * 86400000LL),
                      2 + 2);
     assert_int_equal(count_logs(&t, "a") + count_logs(&t, "b"), 0);
-    assert_int_equal(query_int(&t, "SELECT count(*) FROM container_errors "
-                               "WHERE worker_name = 'b'"), 1);
+    assert_int_equal(query_int(&t,
+                               "SELECT count(*) FROM container_errors "
+                               "WHERE worker_name = 'b'"),
+                     1);
     rt_close(&t);
 }
 
@@ -264,7 +274,8 @@ test_age_cutoff_search(void **state)
         add_logs(&t, i % 3 ? "a" : "b", i * 10 + 1, (size_t) (1 + i % 4));
     }
     /* created_at: id-monotonic, several rows per millisecond sometimes */
-    exec_sql(&t, "UPDATE container_logs SET created_at = strftime("
+    exec_sql(&t,
+             "UPDATE container_logs SET created_at = strftime("
              "'%Y-%m-%dT%H:%M:%fZ', '2026-11-27T09:00:00', '+' || "
              "((id / 3) * 0.007) || ' seconds')");
     assert_int_equal(sqlite3_open_v2(t.path, &db, SQLITE_OPEN_READONLY, NULL),
@@ -281,28 +292,34 @@ test_age_cutoff_search(void **state)
             snprintf(before + n, sizeof(before) - n, ".%03dZ",
                      (int) (ms % 1000));
         }
-        snprintf(sql, sizeof(sql), "SELECT coalesce((SELECT min(id) FROM "
+        snprintf(sql, sizeof(sql),
+                 "SELECT coalesce((SELECT min(id) FROM "
                  "container_logs WHERE worker_name = 'a' AND created_at >= "
                  "'%s'), (SELECT max(id) + 1 FROM container_logs WHERE "
-                 "worker_name = 'a'))", before);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
-                         SQLITE_OK);
+                 "worker_name = 'a'))",
+                 before);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         want = sqlite3_column_int64(st, 0);
         sqlite3_finalize(st);
-        assert_int_equal(wharfd_store_retain_logs_plan(t.wd.store, "a",
-                                                       before, 0, &below), 0);
+        assert_int_equal(
+            wharfd_store_retain_logs_plan(t.wd.store, "a", before, 0, &below),
+            0);
         /* 0: nothing goes, which is "below the oldest" */
         if (below == 0) {
-            assert_int_equal(want, query_int(&t, "SELECT min(id) FROM "
-                             "container_logs WHERE worker_name = 'a'"));
+            assert_int_equal(
+                want,
+                query_int(&t,
+                          "SELECT min(id) FROM "
+                          "container_logs WHERE worker_name = 'a'"));
         } else {
             assert_int_equal(below, want);
         }
     }
     sqlite3_close(db);
-    assert_int_equal(wharfd_store_retain_logs_plan(t.wd.store, "nobody",
-                                                   before, 3, &below), 0);
+    assert_int_equal(
+        wharfd_store_retain_logs_plan(t.wd.store, "nobody", before, 3, &below),
+        0);
     assert_int_equal(below, 0);
     rt_close(&t);
 }
@@ -323,7 +340,7 @@ test_steps(void **state)
     wharfd_store_counters(t.wd.store, &c0, &j0);
     assert_int_equal(wharfd_retention_run(&t.wd), 2490);
     wharfd_store_counters(t.wd.store, &c1, &j1);
-    assert_int_equal(j1 - j0, 3);   /* 1000 + 1000 + 490 */
+    assert_int_equal(j1 - j0, 3); /* 1000 + 1000 + 490 */
     assert_int_equal(count_logs(&t, "big"), 10);
     assert_int_equal(min_seq(&t, "big"), 2491);
     /* nothing left to delete, young errors: no writer job at all */

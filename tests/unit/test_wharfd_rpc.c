@@ -20,8 +20,7 @@ struct calls {
 };
 
 static int
-m_echo(void *ctx, json_t *params, json_t **result,
-       struct wharfd_rpc_error *err)
+m_echo(void *ctx, json_t *params, json_t **result, struct wharfd_rpc_error *err)
 {
     struct calls *c = ctx;
 
@@ -33,8 +32,7 @@ m_echo(void *ctx, json_t *params, json_t **result,
 }
 
 static int
-m_null(void *ctx, json_t *params, json_t **result,
-       struct wharfd_rpc_error *err)
+m_null(void *ctx, json_t *params, json_t **result, struct wharfd_rpc_error *err)
 {
     (void) params;
     (void) err;
@@ -55,23 +53,21 @@ m_bad_params(void *ctx, json_t *params, json_t **result,
 }
 
 static int
-m_fail(void *ctx, json_t *params, json_t **result,
-       struct wharfd_rpc_error *err)
+m_fail(void *ctx, json_t *params, json_t **result, struct wharfd_rpc_error *err)
 {
     (void) params;
     (void) result;
     (void) err;
     ((struct calls *) ctx)->n++;
-    return -1;              /* no code set: must become -32603 */
+    return -1; /* no code set: must become -32603 */
 }
 
-static const struct wharfd_rpc_method methods[] = {
-    { "echo", m_echo },
-    { "null", m_null },
-    { "badParams", m_bad_params },
-    { "fail", m_fail },
-    { NULL, NULL }
-};
+static const struct wharfd_rpc_method methods[] = { { "echo", m_echo },
+                                                    { "null", m_null },
+                                                    { "badParams",
+                                                      m_bad_params },
+                                                    { "fail", m_fail },
+                                                    { NULL, NULL } };
 
 static const struct wharfd_rpc_method *
 lookup(const char *name)
@@ -90,8 +86,8 @@ lookup(const char *name)
 
 struct result {
     int status;
-    char *text;             /* body as sent */
-    json_t *json;           /* body parsed */
+    char *text;   /* body as sent */
+    json_t *json; /* body parsed */
     struct calls calls;
 };
 
@@ -133,9 +129,9 @@ assert_error(json_t *resp, int code)
                         "2.0");
     assert_int_equal(error_code(resp), code);
     assert_null(json_object_get(resp, "result"));
-    assert_non_null(json_object_get(resp, "id"));   /* present, maybe null */
-    assert_true(json_is_string(json_object_get(json_object_get(resp, "error"),
-                                               "message")));
+    assert_non_null(json_object_get(resp, "id")); /* present, maybe null */
+    assert_true(json_is_string(
+        json_object_get(json_object_get(resp, "error"), "message")));
 }
 
 /* --- tests ------------------------------------------------------------- */
@@ -157,7 +153,9 @@ test_parse_error(void **state)
     done(&r);
 
     /* Duplicate members are refused rather than guessed at. */
-    run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"method\":\"fail\",\"id\":1}");
+    run(&r,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"method\":\"fail\",\"id\":"
+        "1}");
     assert_error(r.json, WHARFD_RPC_PARSE_ERROR);
     assert_int_equal(r.calls.n, 0);
     done(&r);
@@ -230,7 +228,9 @@ test_method_errors(void **state)
     assert_non_null(strstr(r.text, "nope"));
     done(&r);
 
-    run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"badParams\",\"params\":{},\"id\":2}");
+    run(&r,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"badParams\",\"params\":{},\"id\":"
+        "2}");
     assert_error(r.json, WHARFD_RPC_INVALID_PARAMS);
     data = json_object_get(json_object_get(r.json, "error"), "data");
     assert_string_equal(json_string_value(json_object_get(data, "field")),
@@ -250,33 +250,45 @@ test_results_and_params(void **state)
     struct result r;
 
     (void) state;
-    run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"a\":[1,2]},\"id\":1}");
+    run(&r,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"a\":[1,2]},"
+        "\"id\":1}");
     assert_int_equal(r.status, 200);
-    assert_string_equal(r.text,
-        "{\"jsonrpc\":\"2.0\",\"result\":{\"a\":[1,2]},\"id\":1}");
+    assert_string_equal(
+        r.text, "{\"jsonrpc\":\"2.0\",\"result\":{\"a\":[1,2]},\"id\":1}");
     done(&r);
 
     /* Absent params reach the method as NULL; arrays pass through. */
     run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1}");
     assert_int_equal(r.calls.params_was_null, 1);
     done(&r);
-    run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1}");
-    assert_string_equal(r.text, "{\"jsonrpc\":\"2.0\",\"result\":[1],\"id\":1}");
+    run(&r,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1}");
+    assert_string_equal(r.text,
+                        "{\"jsonrpc\":\"2.0\",\"result\":[1],\"id\":1}");
     done(&r);
 
     /* A NULL result is JSON null, and "result" is present. */
     run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"null\",\"id\":1}");
-    assert_string_equal(r.text, "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":1}");
+    assert_string_equal(r.text,
+                        "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":1}");
     done(&r);
 }
 
 static void
 test_ids_echoed(void **state)
 {
-    static const char *const ids[] = {
-        "1", "-5", "0", "\"x\"", "\"\"", "null", "1.5", "9223372036854775807",
-        "-9223372036854775808", "\"\\\"quoted\\\"\"", NULL
-    };
+    static const char *const ids[] = { "1",
+                                       "-5",
+                                       "0",
+                                       "\"x\"",
+                                       "\"\"",
+                                       "null",
+                                       "1.5",
+                                       "9223372036854775807",
+                                       "-9223372036854775808",
+                                       "\"\\\"quoted\\\"\"",
+                                       NULL };
     char body[256], tail[128];
     struct result r;
     size_t i;
@@ -304,7 +316,7 @@ test_notifications(void **state)
     run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1]}");
     assert_int_equal(r.status, 204);
     assert_null(r.text);
-    assert_int_equal(r.calls.n, 1);         /* run, not answered */
+    assert_int_equal(r.calls.n, 1); /* run, not answered */
     done(&r);
 
     /* Errors of notifications are not answered either. */
@@ -323,7 +335,8 @@ test_notifications(void **state)
     /* id null is a request, not a notification. */
     run(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"null\",\"id\":null}");
     assert_int_equal(r.status, 200);
-    assert_string_equal(r.text, "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":null}");
+    assert_string_equal(r.text,
+                        "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":null}");
     done(&r);
 }
 
@@ -351,34 +364,44 @@ test_batches(void **state)
 
     /* The spec's mixed example: notifications leave no entry; answers
      * keep the order of the requests. */
-    run(&r, "["
-        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1,2,4],\"id\":\"1\"},"
+    run(&r,
+        "["
+        "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1,2,4],\"id\":"
+        "\"1\"},"
         "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[7]},"
-        "{\"jsonrpc\":\"2.0\",\"method\":\"badParams\",\"params\":{},\"id\":\"2\"},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"badParams\",\"params\":{},\"id\":"
+        "\"2\"},"
         "{\"foo\":\"boo\"},"
         "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"params\":{},\"id\":\"5\"},"
         "{\"jsonrpc\":\"2.0\",\"method\":\"null\",\"id\":\"9\"}"
         "]");
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(r.json), 5);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r.json, 0), "id")), "1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(r.json, 0), "id")),
+        "1");
     assert_error(json_array_get(r.json, 1), WHARFD_RPC_INVALID_PARAMS);
     assert_error(json_array_get(r.json, 2), WHARFD_RPC_INVALID_REQUEST);
     assert_error(json_array_get(r.json, 3), WHARFD_RPC_METHOD_NOT_FOUND);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r.json, 4), "id")), "9");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(r.json, 4), "id")),
+        "9");
     assert_int_equal(r.calls.n, 4);
     done(&r);
 
     /* Notifications only: no body at all. */
-    run(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\"},"
-            "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}]");
+    run(&r,
+        "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\"},"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}]");
     assert_int_equal(r.status, 204);
     assert_null(r.text);
     assert_int_equal(r.calls.n, 1);
     done(&r);
 
     /* A parse error in a batch is one error for the whole body. */
-    run(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1},{\"jsonrpc\":\"2.0\",\"method\"]");
+    run(&r,
+        "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1},{\"jsonrpc\":\"2."
+        "0\",\"method\"]");
     assert_error(r.json, WHARFD_RPC_PARSE_ERROR);
     assert_int_equal(r.calls.n, 0);
     done(&r);
@@ -393,7 +416,8 @@ test_reply_error(void **state)
     wharfd_rpc_reply_error(&reply, 413, WHARFD_RPC_INVALID_REQUEST,
                            "request body exceeds 10 bytes");
     assert_int_equal(reply.status, 413);
-    assert_string_equal(reply.body,
+    assert_string_equal(
+        reply.body,
         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":"
         "\"Invalid Request: request body exceeds 10 bytes\"},\"id\":null}");
     wharfd_rpc_reply_free(&reply);
