@@ -35,6 +35,10 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
            $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
+# pkg-config is asked when a link runs, not when make reads this file: on a
+# fresh machine the libraries arrive with `deps` (scripts/install-deps),
+# which every compile and link waits for (order-only), so flags computed at
+# parse time would be empty. Hence `=`, not `:=`, for every *_LIBS below.
 pc = $(shell pkg-config --cflags --libs $(1) 2>/dev/null)
 
 LIB_COMMON   := $(B)/lib/libwharfcommon.a
@@ -54,12 +58,12 @@ MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 # common/ uses libjwt (tokens) and OpenSSL; every part that links it too.
-COMMON_LIBS := $(call pc,libjwt jansson libcrypto)
-WHARFD_LIBS := $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
+COMMON_LIBS = $(call pc,libjwt jansson libcrypto)
+WHARFD_LIBS = $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
-AGENT_LIBS  := $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
-CLI_LIBS    := $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
-TEST_LIBS   := $(call pc,cmocka) $(COMMON_LIBS)
+AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
+CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
+TEST_LIBS   = $(call pc,cmocka) $(COMMON_LIBS)
 
 .PHONY: all deps module wharfd agent wharfctl run test unit clean distclean
 all: deps module wharfd agent wharfctl
@@ -73,7 +77,7 @@ agent: $(AGENT)
 wharfctl: $(WHARFCTL)
 module: $(MODULE)
 
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -108,7 +112,7 @@ NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
               -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SANFLAGS)
 
-$(NGX_DIR)/objs/Makefile: config
+$(NGX_DIR)/objs/Makefile: config | deps
 	@test -f $(NGX_SRC)/conf_flags || { echo "make: $(NGX_SRC) missing: is nginx-dev installed? run scripts/install-deps" >&2; exit 1; }
 	rm -rf $(NGX_DIR) && mkdir -p $(NGX_DIR)
 	cp -r $(NGX_SRC)/. $(NGX_DIR)/
@@ -209,7 +213,7 @@ endif
 fuzz: fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-tests/node_modules/.installed: tests/package.json tests/package-lock.json
+tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
