@@ -220,6 +220,14 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps
 test: all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
+# The README on a machine that has never seen wharf: a fresh clone in a
+# clean Debian 12 container (debootstrap + docker import, Debian's docker.io
+# with no network of its own), `apt-get install make` and `make test` there,
+# once. About 15 minutes; not part of `make test` (scripts/test-fresh).
+.PHONY: test-fresh
+test-fresh:
+	@scripts/test-fresh
+
 # Valgrind memcheck of wharfd, wharf-agent and wharfctl through the node
 # tests (docs/SECURITY.md "Memory safety"): a plain -O1 -g build in build/vg
 # (gcc's format-truncation check misfires at -O1's inlining, so it warns
