@@ -253,6 +253,52 @@ soak: all tests/node_modules/.installed
 run: all tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) scripts/run-stack
 
+# --- install -------------------------------------------------------------------
+# The layout of a distribution package (PREFIX=/usr, DESTDIR for staging):
+#   bin/wharfctl, bin/wharf-agent, sbin/wharfd
+#   lib/nginx/modules/ngx_http_wharf_module.so   (Debian's modules folder)
+#   SYSCONFDIR/wharf/  nginx.conf (template), wharf.conf, wharf_fastcgi_params,
+#                      wharfd.conf, workers.d/   (kept if already there)
+#   lib/systemd/system/wharfd.service            (paths filled in)
+#   share/wharf/  templates/worker, schema, scripts (new-worker, worker-conf,
+#                 render-nginx-conf, migrate.py)
+#   share/doc/wharf/  README.md and docs/
+# SYSCONFDIR is /etc for PREFIX=/usr, else PREFIX/etc.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALL    ?= install
+
+.PHONY: install uninstall
+install: all
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/lib/nginx/modules \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(SYSCONFDIR)/wharf/workers.d $(DESTDIR)/var/lib/wharf/workers \
+	    $(DESTDIR)$(PREFIX)/share/wharf/scripts \
+	    $(DESTDIR)$(PREFIX)/share/doc/wharf
+	$(INSTALL) -m 755 $(WHARFCTL) $(AGENT) $(DESTDIR)$(PREFIX)/bin/
+	$(INSTALL) -m 755 $(WHARFD) $(DESTDIR)$(PREFIX)/sbin/
+	$(INSTALL) -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/nginx/modules/
+	for f in nginx.conf wharf.conf wharf_fastcgi_params wharfd.conf; do \
+	    test -e $(DESTDIR)$(SYSCONFDIR)/wharf/$$f \
+	        || $(INSTALL) -m 644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/wharf/$$f; \
+	done
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    conf/wharfd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/wharfd.service
+	cp -R templates schema $(DESTDIR)$(PREFIX)/share/wharf/
+	$(INSTALL) -m 755 scripts/new-worker scripts/worker-conf \
+	    scripts/render-nginx-conf scripts/migrate.py \
+	    $(DESTDIR)$(PREFIX)/share/wharf/scripts/
+	cp -R README.md docs/. $(DESTDIR)$(PREFIX)/share/doc/wharf/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/wharfctl $(DESTDIR)$(PREFIX)/bin/wharf-agent \
+	    $(DESTDIR)$(PREFIX)/sbin/wharfd \
+	    $(DESTDIR)$(PREFIX)/lib/nginx/modules/ngx_http_wharf_module.so \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/wharfd.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/wharf $(DESTDIR)$(PREFIX)/share/doc/wharf
+
 # --- benchmarks ---------------------------------------------------------------
 # bench/wsproxy: WebSocket echo through wharf_route against a plain
 # proxy_pass and a direct connection, handshakes with auth on and off, idle
