@@ -41,6 +41,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "keys.h"
 #include "detect.h"
 #include "proc.h"
 #include "reaper.h"
@@ -95,9 +96,8 @@ struct agent {
     struct agent_conn *ws_conns;
     unsigned api_line_listeners;
 
-    /* The orchestrator's public key (auth.c), read once at start. */
-    unsigned char *pubkey;
-    size_t pubkey_len;
+    /* The orchestrator's public keys (auth.c), read once at start. */
+    struct wharf_keys keys;
 
     /* Shutdown (main.c): 0 running; 1 draining (sessions closing with 1001,
      * programs being killed); 2 final (lws context being destroyed). */

@@ -10,38 +10,26 @@
 #include <libwebsockets.h>
 
 #include "agent.h"
+#include "keys_load.h"
 #include "log.h"
 #include "token.h"
 
 int
-agent_auth_load_key(struct agent *agent, const char *path)
+agent_auth_load_keys(struct agent *agent)
 {
-    FILE *f = fopen(path, "rb");
-    long n;
+    char err[512];
+    int i;
 
-    if (f == NULL) {
-        wharf_error("--public-key %s: cannot open", path);
-        return -1;
+    for (i = 0; i < agent->cfg.npublic_keys; i++) {
+        if (wharf_keys_load(&agent->keys, agent->cfg.public_keys[i], err,
+                            sizeof(err))
+            != 0) {
+            wharf_error("--public-key %s", err);
+            return -1;
+        }
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > 65536
-        || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        wharf_error("--public-key %s: not a PEM key file", path);
-        return -1;
-    }
-    agent->pubkey = malloc((size_t) n + 1);
-    if (agent->pubkey == NULL
-        || fread(agent->pubkey, 1, (size_t) n, f) != (size_t) n) {
-        fclose(f);
-        wharf_error("--public-key %s: cannot read", path);
-        return -1;
-    }
-    fclose(f);
-    agent->pubkey[n] = '\0';
-    agent->pubkey_len = (size_t) n;
-    if (strstr((char *) agent->pubkey, "PUBLIC KEY") == NULL) {
-        wharf_error("--public-key %s: not a PEM public key", path);
-        return -1;
+    for (i = 0; i < (int) agent->keys.n; i++) {
+        wharf_info("verification key %s", agent->keys.key[i].kid);
     }
     return 0;
 }
@@ -86,14 +74,15 @@ agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
         *why = "a bearer token is required";
         return 401;
     }
-    if (wharf_token_verify(token, agent->pubkey, agent->pubkey_len, time(NULL),
-                           &c, why)
-        != 0) {
+    /* the agent's audience is its worker: the token's aud must name it */
+    switch (wharf_token_verify(token, strlen(token), &agent->keys,
+                               agent->cfg.worker, time(NULL), &c, why)) {
+    case 0:
+        break;
+    case WHARF_TOKEN_OTHER_AUDIENCE:
+        return 403; /* a good token, for another worker or the gateway */
+    default:
         return 401;
-    }
-    if (strcmp(c.aud, agent->cfg.worker) != 0) {
-        *why = "the token is not for this worker (aud)";
-        return 403;
     }
     if (!wharf_claims_allow(&c, agent->cfg.worker, scope)) {
         *why = "the token lacks the scope of this route";

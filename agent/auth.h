@@ -7,10 +7,12 @@
  *   GET /processes, GET /processes/ID  read
  *   POST /processes..., POST /rpc      control (reads over /rpc: read)
  * The token comes as "Authorization: Bearer T" (what the gateway sends) or
- * "?access_token=T" (a browser WebSocket straight to the agent). The
- * orchestrator's public key is read once at start (--public-key); without
- * one the agent refuses to start unless --insecure-no-auth is given, and
- * then lets everything through (development only; logged at start).
+ * "?access_token=T" (a browser WebSocket straight to the agent), verified
+ * by common/token.h with the agent's worker name as the audience. The
+ * orchestrator's public keys are read once at start (--public-key, a file
+ * or a folder, repeatable: several during a key rotation); without one
+ * the agent refuses to start unless --insecure-no-auth is given, and then
+ * lets everything through (development only; logged at start).
  *
  * GET /health stays open: the container's HEALTHCHECK and the gateway's
  * probes call it without a token, and it tells nothing secret.
@@ -34,8 +36,9 @@ int agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
 /* 0 when the upgrade's Origin is acceptable, else 403. */
 int agent_auth_origin(struct agent *agent, struct lws *wsi);
 
-/* Reads the public key file into agent->pubkey. 0 or -1 (logged). */
-int agent_auth_load_key(struct agent *agent, const char *path);
+/* Reads the keys of every --public-key into agent->keys. 0 or -1
+ * (logged). */
+int agent_auth_load_keys(struct agent *agent);
 
 /* Pure: does an Origin value name host (HOST[:PORT] as in a Host header)?
  * Exposed for unit tests. */

@@ -28,7 +28,9 @@ const char wharfd_usage[] =
     "  --log-level L       debug, info, warn or error (default info)\n"
     "  --body-limit BYTES  largest request body (default 8388608)\n"
     "  --socket-mode MODE  octal permissions of a unix socket (default 0660)\n"
-    "  --public-key PEM    ES256 public key that verifies bearer tokens\n"
+    "  --public-key PATH   ES256 public key (PEM file, or a folder of *.pem)\n"
+    "                      that verifies bearer tokens; repeatable: every\n"
+    "                      key given is trusted (key rotation)\n"
     "  --auth on|off       off: no token needed, everyone is an operator\n"
     "                      (development only; default on)\n"
     "  --batch-max N       most logs/errors per storeLogs/storeErrors (10000)\n"
@@ -293,10 +295,17 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         cfg->socket_mode = (unsigned) n;
 
     } else if (strcmp(key, "public-key") == 0) {
-        if (strlen(val) >= sizeof(cfg->public_key)) {
-            return wharf_fail(err, errlen, "--public-key: path too long");
+        if (*val == '\0' || strlen(val) >= sizeof(cfg->public_keys[0])) {
+            return wharf_fail(err, errlen,
+                              "--public-key '%s': empty or too long", val);
         }
-        strcpy(cfg->public_key, val);
+        if (cfg->npublic_keys == WHARFD_PUBLIC_KEYS_MAX) {
+            return wharf_fail(err, errlen,
+                              "--public-key %s: at most %d paths (a "
+                              "folder holds several keys)",
+                              val, WHARFD_PUBLIC_KEYS_MAX);
+        }
+        strcpy(cfg->public_keys[cfg->npublic_keys++], val);
 
     } else if (strcmp(key, "auth") == 0) {
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
@@ -530,6 +539,11 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
             return wharf_fail(err, errlen, "unknown option '%s' (see --help)",
                               argv[optind - 1]);
         default:
+            /* the command line's keys replace the file's, not add */
+            if (c == 'p' && !cfg->public_keys_cli) {
+                cfg->public_keys_cli = 1;
+                cfg->npublic_keys = 0;
+            }
             if (config_set(cfg, opts[idx].name, optarg, err, errlen) != 0) {
                 return -1;
             }

@@ -61,7 +61,8 @@ main(int argc, char **argv)
         wharfd_server_close(&wd);
         return 1;
     }
-    if (wharfd_auth_init(&wd.auth, wd.config.public_key, wd.config.auth_off)
+    if (wharfd_auth_init(&wd.auth, wd.config.public_keys,
+                         wd.config.npublic_keys, wd.config.auth_off)
         != 0) {
         wharfd_server_close(&wd);
         return 1;

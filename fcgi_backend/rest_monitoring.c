@@ -228,7 +228,8 @@ query_params(const char *q, const char **bad)
 }
 
 static void
-rest_rpc_error(struct wharfd_http_response *resp,
+rest_rpc_error(const struct wharfd_call *call,
+               struct wharfd_http_response *resp,
                const struct wharfd_rpc_error *err)
 {
     json_t *e;
@@ -267,6 +268,10 @@ rest_rpc_error(struct wharfd_http_response *resp,
         json_object_set_new(e, "field", json_string(err->field));
     }
     (void) wharfd_http_json(resp, status, json_pack("{s:o}", "error", e));
+    if (status == 403) {
+        wharfd_auth_challenge(call, "", resp->www_authenticate,
+                              sizeof(resp->www_authenticate));
+    }
 }
 
 void
@@ -304,7 +309,7 @@ wharfd_rest_method(struct wharfd_call *call, const struct wharfd_route *route,
         call->stream = NULL;
         free(call->raw);
         call->raw = NULL;
-        rest_rpc_error(resp, &err);
+        rest_rpc_error(call, resp, &err);
         return;
     }
     json_decref(params);

@@ -87,7 +87,8 @@ rpc_error_response(json_t *id, int code, const char *field, const char *detail)
  * the two apart.
  */
 static json_t *
-rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
+rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom,
+               struct wharfd_rpc_reply *reply)
 {
     const struct wharfd_rpc_method *m;
     struct wharfd_rpc_error err;
@@ -95,6 +96,7 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
     const char *name;
     int rc;
 
+    reply->calls++;
     if (!json_is_object(req)) {
         resp = rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, NULL,
                                   "a request must be a JSON object");
@@ -149,6 +151,9 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
     memset(&err, 0, sizeof(err));
     result = NULL;
     rc = m->fn(ctx, params, &result, &err);
+    if (rc != 0 && err.code == WHARFD_RPC_FORBIDDEN) {
+        reply->forbidden++;
+    }
     if (id == NULL) {
         json_decref(result);
         return NULL;
@@ -228,7 +233,7 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
     }
 
     if (!json_is_array(root)) {
-        resp = rpc_handle_one(lookup, ctx, root, &oom);
+        resp = rpc_handle_one(lookup, ctx, root, &oom, reply);
         json_decref(root);
         if (oom) {
             rpc_reply_oom(reply);
@@ -256,7 +261,8 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
      * keep that order (the spec allows any, in-order is easier to read). */
     out = json_array();
     for (i = 0; out != NULL && i < json_array_size(root); i++) {
-        resp = rpc_handle_one(lookup, ctx, json_array_get(root, i), &oom);
+        resp =
+            rpc_handle_one(lookup, ctx, json_array_get(root, i), &oom, reply);
         if (oom || (resp != NULL && json_array_append_new(out, resp) != 0)) {
             json_decref(out);
             out = NULL;

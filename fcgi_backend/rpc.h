@@ -69,6 +69,11 @@ struct wharfd_rpc_reply {
     int status;
     char *body; /* malloc'd */
     size_t len;
+    /* Requests run (notifications included), and how many of them a
+     * method refused with -32003: when it is all of them, the HTTP side
+     * answers 403 (rpc_route.c). */
+    size_t calls;
+    size_t forbidden;
 };
 
 /* Runs every request of body and builds the reply. */

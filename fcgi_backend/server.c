@@ -69,6 +69,11 @@
 /* First allocation for a body of unknown length; grows by doubling. */
 #define WHARFD_BODY_CHUNK (16 * 1024)
 
+/* A refused request's body up to this size is read and dropped, so that
+ * its connection serves the next request; a longer one is not read and
+ * the connection is closed. */
+#define WHARFD_DRAIN_MAX (64 * 1024)
+
 /* Largest single FCGX_GetStr (it takes an int). */
 #define WHARFD_READ_MAX (1024 * 1024)
 
@@ -355,7 +360,7 @@ static void
 server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
              struct wharfd_http_response *resp)
 {
-    char head[512];
+    char head[1024];
     int n;
 
     n = snprintf(head, sizeof(head), "Status: %d %s\r\n", resp->status,
@@ -363,6 +368,10 @@ server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
     if (resp->allow != NULL) {
         n += snprintf(head + n, sizeof(head) - (size_t) n, "Allow: %s\r\n",
                       resp->allow);
+    }
+    if (resp->www_authenticate[0] != '\0') {
+        n += snprintf(head + n, sizeof(head) - (size_t) n,
+                      "WWW-Authenticate: %s\r\n", resp->www_authenticate);
     }
     if (resp->content_type != NULL) {
         n += snprintf(head + n, sizeof(head) - (size_t) n,
@@ -425,11 +434,12 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
 {
     struct wharfd_http_request req;
     struct wharfd_http_response resp;
+    struct wharfd_routing rt;
     struct timespec t0, t1;
     const char *uri, *q;
     char *path = NULL, *body = NULL;
     size_t expect;
-    int bad_length;
+    int bad_length, tcp_fd;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(&req, 0, sizeof(req));
@@ -462,21 +472,28 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
     req.query = q ? q + 1 : "";
 
     bad_length = server_content_length(param(fr, "CONTENT_LENGTH"), &expect);
+    tcp_fd = wd->server.addr.kind == WHARFD_LISTEN_TCP ? fr->ipcFd : -1;
     if (path == NULL) {
         wharfd_http_error(&resp, 500, "internal", "out of memory");
     } else if (bad_length != 0) {
         wharfd_http_error(&resp, 400, "bad_request",
                           "CONTENT_LENGTH is not a number");
-    } else if (server_read_body(
-                   fr->in,
-                   wd->server.addr.kind == WHARFD_LISTEN_TCP ? fr->ipcFd : -1,
-                   expect, wd->config.body_limit, &body, &req.body_len,
-                   &req.body_too_large)
+    } else if (wharfd_route_head(wd, &req, &rt, &resp) != 0) {
+        /* Refused on its head: the body is not read, let alone parsed.
+         * A small one is drained so the connection can serve again. */
+        if (server_read_body(fr->in, tcp_fd, expect, WHARFD_DRAIN_MAX, &body,
+                             &req.body_len, &req.body_too_large)
+                != 0
+            || req.body_too_large) {
+            req.body_too_large = 1; /* not drained: close */
+        }
+    } else if (server_read_body(fr->in, tcp_fd, expect, wd->config.body_limit,
+                                &body, &req.body_len, &req.body_too_large)
                != 0) {
         wharfd_http_error(&resp, 500, "internal", "out of memory");
     } else {
         req.body = body;
-        wharfd_route(wd, &req, &resp);
+        wharfd_route_run(&rt, &req, &resp);
     }
 
     server_write(fr, &req, &resp);

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import YAML from 'yaml';
-import { ROOT, startFakeEndpoint, startStack, waitFor } from '../lib/stack.mjs';
+import { ROOT, startFakeEndpoint, startStack, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const ORIGIN = 'https://console.example.com';
 const EVIL = 'https://evil.example';
@@ -220,7 +220,7 @@ describe('auth matrix', () => {
     const goodClaims = { ...good, scope: good.scope.split('|')[0] };
     return {
       none: null,
-      expired: stack.mint({ ...goodClaims, iat: n() - 100, exp: n() - 10 }),
+      expired: stack.mint({ ...goodClaims, iat: n() - 100, exp: n() - TOKEN_LEEWAY - 10 }),
       algNone: forge('none'),
       hs256: forge('HS256', (input) => crypto.createHmac('sha256', pubPem).update(input).digest()),
       wrongScope: stack.mint({ ...goodClaims, scope: others }),

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BIN, decodeToken, freePort, procGone, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { BIN, decodeToken, freePort, procGone, startStack, tempDir, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const FORMATS = ['json', 'table', 'raw'];
 
@@ -298,7 +298,7 @@ describe('wharfctl', () => {
   });
 
   test('a wrong token: exit 1 naming the refusal, for the module and for wharfd', () => {
-    const env = { WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read', ttl: -10 }) };
+    const env = { WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read', ttl: -TOKEN_LEEWAY - 10 }) };
     for (const args of [['workers', 'list'], ['terminals'], ['health', '--worker', 'demo', '--check', 'terminal']]) {
       const r = ctl(args, { env });
       assert.equal(r.status, 1, args.join(' '));

@@ -323,6 +323,11 @@ const b64url = (data) => Buffer.from(data).toString('base64url');
 
 export const ALL_SCOPES = 'ingest read control terminal admin';
 
+// The clock skew every verifier tolerates on exp, nbf and iat, in seconds
+// (common/token.h): a token is expired only that long after its exp.
+export const TOKEN_LEEWAY = Number(/#define WHARF_TOKEN_LEEWAY (\d+)/
+  .exec(fs.readFileSync(path.join(ROOT, 'common/token.h'), 'utf8'))[1]);
+
 // An ES256 JWT. claims: sub, scope, aud, exp (absolute) or ttl (seconds
 // from now, default 1 h), and any other claim; header: to forge one.
 export function mintToken(privateKey, claims = {}, { header } = {}) {
