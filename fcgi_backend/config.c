@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "duration.h"
 #include "log.h"
 
@@ -50,6 +51,12 @@ const char wharfd_usage[] =
     "  --feed-queue N      messages queued per feed client (1024)\n"
     "  --ws-origins LIST   Origins allowed on the feed, comma-separated\n"
     "                      (a request without Origin is always allowed)\n"
+    "  --rpc-batch-max N   most calls in one JSON-RPC batch (1000)\n"
+    "  --answer-max BYTES  largest /rpc answer (33554432)\n"
+    "  --request-memory-max BYTES  memory one request may hold: body,\n"
+    "                      parsed calls, answer (67108864)\n"
+    "  --memory-budget BYTES  memory all requests may hold at once\n"
+    "                      (268435456)\n"
     "  --config FILE       read 'key = value' lines first; the command line "
     "wins\n"
     "  --help, --version\n";
@@ -387,6 +394,32 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         }
         strcpy(cfg->ws_origins, val);
 
+    } else if (strcmp(key, "rpc-batch-max") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1
+            || n > WHARFD_RPC_BATCH_MAX_MAX) {
+            return wharf_fail(err, errlen, "--rpc-batch-max %s: must be 1..%d",
+                              val, WHARFD_RPC_BATCH_MAX_MAX);
+        }
+        cfg->rpc_batch_max = n;
+
+    } else if (strcmp(key, "answer-max") == 0
+               || strcmp(key, "request-memory-max") == 0
+               || strcmp(key, "memory-budget") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 65536
+            || n > WHARFD_MEMORY_LIMIT_MAX) {
+            return wharf_fail(err, errlen,
+                              "--%s %s: must be a number of bytes from 65536 "
+                              "to %lu",
+                              key, val, WHARFD_MEMORY_LIMIT_MAX);
+        }
+        if (key[0] == 'a') {
+            cfg->answer_max = n;
+        } else if (key[0] == 'r') {
+            cfg->request_memory_max = n;
+        } else {
+            cfg->memory_budget = n;
+        }
+
     } else if (strcmp(key, "ws-listen") == 0) {
         if (wharfd_listen_parse(&cfg->ws_listen, val, err, errlen) != 0) {
             return -1;
@@ -484,6 +517,10 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
         { "ws-listen", required_argument, NULL, 'w' },
         { "feed-queue", required_argument, NULL, 'Q' },
         { "ws-origins", required_argument, NULL, 'O' },
+        { "rpc-batch-max", required_argument, NULL, 'K' },
+        { "answer-max", required_argument, NULL, 'A' },
+        { "request-memory-max", required_argument, NULL, 'X' },
+        { "memory-budget", required_argument, NULL, 'G' },
         { "config", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -505,6 +542,10 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
     cfg->control_timeout = WHARFD_CONTROL_TIMEOUT_DEFAULT;
     cfg->feed_queue = 1024;
     strcpy(cfg->gateway, "http://127.0.0.1:8080");
+    cfg->rpc_batch_max = WHARFD_RPC_BATCH_MAX_DEFAULT;
+    cfg->answer_max = WHARFD_ANSWER_MAX_DEFAULT;
+    cfg->request_memory_max = WHARFD_REQUEST_MEMORY_MAX_DEFAULT;
+    cfg->memory_budget = WHARFD_MEMORY_BUDGET_DEFAULT;
 
     /* The file comes first whatever its place on the command line, so
      * that every flag overrides it. */
@@ -558,6 +599,20 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
     }
     if (cfg->db[0] == '\0') {
         return wharf_fail(err, errlen, "--db is required (see --help)");
+    }
+    /* a request of the largest body must be able to run at all */
+    if (cfg->request_memory_max <= cfg->body_limit) {
+        return wharf_fail(err, errlen,
+                          "--request-memory-max %zu must be more than "
+                          "--body-limit %zu (a request holds its body, and "
+                          "its parsed calls beside it)",
+                          cfg->request_memory_max, cfg->body_limit);
+    }
+    if (cfg->memory_budget < cfg->request_memory_max) {
+        return wharf_fail(err, errlen,
+                          "--memory-budget %zu must be at least "
+                          "--request-memory-max %zu",
+                          cfg->memory_budget, cfg->request_memory_max);
     }
     return 0;
 }

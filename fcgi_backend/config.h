@@ -119,6 +119,11 @@ struct wharfd_config {
     int has_ws_listen;
     unsigned feed_queue;   /* messages queued per feed client */
     char ws_origins[1024]; /* allowed Origins, comma-separated */
+    /* the memory budget (budget.h) */
+    size_t rpc_batch_max;      /* calls in one JSON-RPC batch */
+    size_t answer_max;         /* bytes of one /rpc answer */
+    size_t request_memory_max; /* bytes one request holds at once */
+    size_t memory_budget;      /* bytes all requests hold at once */
 };
 
 /* Fills cfg from defaults, the file named by --config (if any) and argv.

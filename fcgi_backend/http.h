@@ -34,6 +34,7 @@ struct wharfd_http_response {
     /* "WWW-Authenticate:" of a 400/401/403 about the token, "" for none
      * (RFC 6750 section 3). */
     char www_authenticate[384];
+    unsigned retry_after; /* seconds, for a 503; 0: no header */
     /* A streamed body (no Content-Length): server.c writes the head,
      * then calls stream(stream_arg, out, out_arg), which writes the body
      * piece by piece through out, then stream_free(stream_arg). */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "budget.h"
 #include "logstream.h"
 #include "wharfd.h"
 
@@ -191,6 +192,30 @@ wharfd_route_run(struct wharfd_routing *rt,
     rt->call.raw = NULL;
     wharfd_logstream_free(rt->call.stream);
     rt->call.stream = NULL;
+}
+
+void
+wharfd_route_refuse_memory(const struct wharfd_routing *rt,
+                           struct wharfd_http_response *resp)
+{
+    enum wharfd_budget_hit hit = wharfd_budget_exceeded();
+    struct wharfd_rpc_reply reply;
+    int status = hit == WHARFD_BUDGET_OK ? 500 : 503;
+
+    if (rt->route->rpc_shape) {
+        wharfd_rpc_reply_error(&reply, status, WHARFD_RPC_INTERNAL_ERROR,
+                               wharfd_budget_message(hit));
+        resp->status = reply.status;
+        resp->body = reply.body;
+        resp->body_len = reply.len;
+        resp->content_type = reply.body ? "application/json" : NULL;
+    } else {
+        wharfd_http_error(resp, status, status == 503 ? "busy" : "internal",
+                          "%s", wharfd_budget_message(hit));
+    }
+    if (status == 503) {
+        resp->retry_after = 1;
+    }
 }
 
 void

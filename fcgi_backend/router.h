@@ -86,6 +86,12 @@ void wharfd_route_run(struct wharfd_routing *rt,
                       const struct wharfd_http_request *req,
                       struct wharfd_http_response *resp);
 
+/* The body could not be held (budget.h): 503 when every request's
+ * budget is in use (--memory-budget; Retry-After), else 500, in the
+ * route's shape. */
+void wharfd_route_refuse_memory(const struct wharfd_routing *rt,
+                                struct wharfd_http_response *resp);
+
 /* Both steps, for a request whose body is at hand (tests, fuzzing). */
 void wharfd_route(struct wharfd *wd, const struct wharfd_http_request *req,
                   struct wharfd_http_response *resp);

@@ -71,8 +71,11 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
         /* storeLogs/storeErrors in the common shape skip the jansson
          * tree (ingest_fast.h); anything else, or any doubt, goes on. */
         if (!wharfd_ingest_fast(call, req->body, req->body_len, &reply)) {
-            wharfd_rpc_handle(wharfd_methods_lookup, call, req->body,
-                              req->body_len, &reply);
+            struct wharfd_rpc_limits limits = { call->wd->config.rpc_batch_max,
+                                                call->wd->config.answer_max };
+
+            wharfd_rpc_handle_limited(wharfd_methods_lookup, call, &limits,
+                                      req->body, req->body_len, &reply);
         }
     }
 
@@ -109,6 +112,9 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
         reply.status = 403;
         wharfd_auth_challenge(call, "", resp->www_authenticate,
                               sizeof(resp->www_authenticate));
+    }
+    if (reply.status == 503) {
+        resp->retry_after = 1; /* the memory budget is in use: busy */
     }
     resp->status = reply.status;
     resp->body = reply.body; /* ownership moves to resp */

@@ -178,6 +178,7 @@ const GATEWAY = {
   '/api/monitoring/': 'wharfd REST rows',
   '/rpc': 'wharfd RPC rows',
   '@wharf_rpc_too_large': 'not a route (413 answer)',
+  '@wharf_rest_too_large': 'not a route (413 answer)',
   '/ws/monitoring': 'feed rows',
 };
 
