@@ -41,12 +41,12 @@
 #include <stddef.h>
 
 /* Defaults (config.h has the flags). */
-#define WHARFD_RPC_BATCH_MAX_DEFAULT       1000
-#define WHARFD_RPC_BATCH_MAX_MAX           1000000
-#define WHARFD_ANSWER_MAX_DEFAULT          (32UL * 1024 * 1024)
-#define WHARFD_REQUEST_MEMORY_MAX_DEFAULT  (64UL * 1024 * 1024)
-#define WHARFD_MEMORY_BUDGET_DEFAULT       (256UL * 1024 * 1024)
-#define WHARFD_MEMORY_LIMIT_MAX            (1UL << 40)
+#define WHARFD_RPC_BATCH_MAX_DEFAULT      1000
+#define WHARFD_RPC_BATCH_MAX_MAX          1000000
+#define WHARFD_ANSWER_MAX_DEFAULT         (32UL * 1024 * 1024)
+#define WHARFD_REQUEST_MEMORY_MAX_DEFAULT (64UL * 1024 * 1024)
+#define WHARFD_MEMORY_BUDGET_DEFAULT      (256UL * 1024 * 1024)
+#define WHARFD_MEMORY_LIMIT_MAX           (1UL << 40)
 
 /* A request that held more than this gets malloc_trim(0) at its end. */
 #define WHARFD_TRIM_AFTER (4UL * 1024 * 1024)

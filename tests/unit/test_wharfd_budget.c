@@ -135,8 +135,8 @@ test_total_across_requests(void **state)
     /* within its own limit, but not within what is left of the total */
     assert_null(wharfd_budget_malloc(2 * MiB));
     assert_int_equal(wharfd_budget_exceeded(), WHARFD_BUDGET_TOTAL);
-    assert_non_null(strstr(wharfd_budget_message(WHARFD_BUDGET_TOTAL),
-                           "--memory-budget"));
+    assert_non_null(
+        strstr(wharfd_budget_message(WHARFD_BUDGET_TOTAL), "--memory-budget"));
     p = wharfd_budget_malloc(512 * KiB);
     assert_non_null(p);
     wharfd_budget_free(p);
