@@ -42,9 +42,8 @@ reset_mark(struct ctl *c, const char *worker, long long *mark)
     if (rc != CTL_OK) {
         return rc;
     }
-    *mark = json_integer_value(
-        json_object_get(json_array_get(json_object_get(result, "data"), 0),
-                        "id"));
+    *mark = json_integer_value(json_object_get(
+        json_array_get(json_object_get(result, "data"), 0), "id"));
     json_decref(result);
     ctl_response_free(&resp);
     return CTL_OK;
@@ -121,9 +120,9 @@ ctl_logs_reset_clear(struct ctl *c, const char *what, json_t *params,
         fprintf(c->err, "wharfctl: %s: --reset cleared 0 rows\n", what);
         return CTL_OK;
     }
-    clear = json_pack("{s:O,s:b,s:I}", "worker",
-                      json_object_get(params, "worker"), "confirm", 1,
-                      "untilId", (json_int_t) mark);
+    clear =
+        json_pack("{s:O,s:b,s:I}", "worker", json_object_get(params, "worker"),
+                  "confirm", 1, "untilId", (json_int_t) mark);
     if (instance != NULL) {
         json_object_set_new(clear, "instanceId", json_string(instance));
     }

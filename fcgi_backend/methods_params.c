@@ -18,9 +18,8 @@
 #define HEAD "worker", "container", "instanceId", "processId"
 #define PAGE "limit", "offset", "order", "total"
 #define READ "worker", "container", "instanceId", "since", "until", PAGE
-#define LOG_MEMBERS                                                   \
-    "sequence", "timestamp", "level", "message", "stream", "source", \
-        "metadata"
+#define LOG_MEMBERS \
+    "sequence", "timestamp", "level", "message", "stream", "source", "metadata"
 #define ERROR_MEMBERS \
     "level", "message", "timestamp", "rawOutput", "errorHash", "sequence"
 
@@ -32,22 +31,17 @@ static const char *const store_log[] = { HEAD, LOG_MEMBERS, NULL };
 static const char *const store_errors[] = { HEAD, "errors", NULL };
 static const char *const store_error[] = { HEAD, ERROR_MEMBERS, NULL };
 static const char *const upsert_process[] = {
-    HEAD,      "command",   "args",     "cwd",       "status",
-    "pid",     "restartCount", "startTime", "endTime", "exitCode",
-    "lastError", "env",     NULL
+    HEAD,        "command",      "args",      "cwd",     "status",
+    "pid",       "restartCount", "startTime", "endTime", "exitCode",
+    "lastError", "env",          NULL
 };
 static const char *const record_event[] = { HEAD, "type", "payload",
                                             "timestamp", NULL };
 static const char *const instance[] = { "worker", "instanceId", NULL };
-static const char *const get_logs[] = { READ,
-                                        "levels",
-                                        "streams",
-                                        "afterSequence",
-                                        "untilSequence",
-                                        "afterId",
-                                        "untilId",
-                                        "stream",
-                                        NULL };
+static const char *const get_logs[] = {
+    READ,      "levels", "streams", "afterSequence", "untilSequence", "afterId",
+    "untilId", "stream", NULL
+};
 static const char *const get_errors[] = { READ, "minLevel", "maxLevel", NULL };
 static const char *const get_events[] = { READ, "type", NULL };
 static const char *const get_processes[] = { READ, "status", NULL };
@@ -63,30 +57,18 @@ const char *const wharfd_log_members[] = { LOG_MEMBERS, "processId", NULL };
 const char *const wharfd_error_members[] = { ERROR_MEMBERS, "processId", NULL };
 
 const struct wharfd_method_params wharfd_method_params[] = {
-    { "heartbeat", heartbeat },
-    { "getWorkers", worker_only },
-    { "storeLogs", store_logs },
-    { "storeLog", store_log },
-    { "storeErrors", store_errors },
-    { "storeError", store_error },
-    { "upsertProcess", upsert_process },
-    { "recordEvent", record_event },
-    { "getLastSequence", instance },
-    { "getLogs", get_logs },
-    { "getLogStats", instance },
-    { "getErrors", get_errors },
-    { "getErrorSummary", instance },
-    { "getEvents", get_events },
-    { "getProcesses", get_processes },
-    { "getProcess", instance },
-    { "getProcessStatus", instance },
-    { "clearErrors", clear_errors },
-    { "clearLogs", clear_logs },
-    { "startProcess", control },
-    { "stopProcess", control },
-    { "restartProcess", control },
-    { "subscribe", subscribe },
-    { NULL, NULL },
+    { "heartbeat", heartbeat },          { "getWorkers", worker_only },
+    { "storeLogs", store_logs },         { "storeLog", store_log },
+    { "storeErrors", store_errors },     { "storeError", store_error },
+    { "upsertProcess", upsert_process }, { "recordEvent", record_event },
+    { "getLastSequence", instance },     { "getLogs", get_logs },
+    { "getLogStats", instance },         { "getErrors", get_errors },
+    { "getErrorSummary", instance },     { "getEvents", get_events },
+    { "getProcesses", get_processes },   { "getProcess", instance },
+    { "getProcessStatus", instance },    { "clearErrors", clear_errors },
+    { "clearLogs", clear_logs },         { "startProcess", control },
+    { "stopProcess", control },          { "restartProcess", control },
+    { "subscribe", subscribe },          { NULL, NULL },
 };
 
 const char *const *
