@@ -19,6 +19,7 @@
  */
 #include "logs_reset.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "rpc.h"
@@ -59,7 +60,7 @@ ctl_logs_reset_read(struct ctl *c, json_t *params, json_t **envelope,
     int by_seq = json_object_get(params, "instanceId") != NULL;
     int asc = order != NULL && strcmp(order, "asc") == 0;
     json_t *rows, *page, *result, *data, *last;
-    long long n;
+    long long n, cursor;
     int rc, more;
 
     *envelope = NULL;
@@ -72,6 +73,9 @@ ctl_logs_reset_read(struct ctl *c, json_t *params, json_t **envelope,
     page = json_deep_copy(params);
     json_object_set_new(page, "untilId", json_integer(*mark));
     json_object_set_new(page, "limit", json_integer(CTL_RESET_PAGE));
+    /* the key of the last row read: it moves on with every page (asc up,
+     * desc down), or the answers are not pages of one set */
+    cursor = asc ? -1 : INT64_MAX;
     while (more) {
         rc = ctl_rpc_call(c, "getLogs", page, &resp, &result);
         if (rc != CTL_OK) {
@@ -84,19 +88,30 @@ ctl_logs_reset_read(struct ctl *c, json_t *params, json_t **envelope,
         more = json_is_true(
             json_object_get(json_object_get(result, "pagination"), "hasMore"));
         last = json_array_get(data, json_array_size(data) - 1);
-        if (last == NULL) {
-            more = 0;
-        } else if (by_seq) {
-            n = json_integer_value(json_object_get(last, "sequence"));
-            json_object_set_new(page, asc ? "afterSequence" : "untilSequence",
-                                json_integer(asc ? n : n - 1));
-        } else {
-            n = json_integer_value(json_object_get(last, "id"));
-            json_object_set_new(page, asc ? "afterId" : "untilId",
-                                json_integer(asc ? n : n - 1));
-        }
+        n = json_integer_value(
+            json_object_get(last, by_seq ? "sequence" : "id"));
         json_decref(result);
         ctl_response_free(&resp);
+        if (last == NULL) {
+            more = 0;
+        } else if (asc ? n <= cursor : n >= cursor) {
+            json_decref(page);
+            json_decref(rows);
+            return ctl_error(c, CTL_FAIL,
+                             "logs --reset: %s answered a page that does "
+                             "not follow the one before; nothing cleared",
+                             c->args.url);
+        } else {
+            cursor = n;
+            if (by_seq) {
+                json_object_set_new(page,
+                                    asc ? "afterSequence" : "untilSequence",
+                                    json_integer(asc ? n : n - 1));
+            } else {
+                json_object_set_new(page, asc ? "afterId" : "untilId",
+                                    json_integer(asc ? n : n - 1));
+            }
+        }
     }
     json_decref(page);
     n = (long long) json_array_size(rows);

@@ -181,9 +181,18 @@ static int query_refuse(struct query_error *qe, const char *key,
 static int
 query_refuse(struct query_error *qe, const char *key, const char *fmt, ...)
 {
+    size_t n = key ? strlen(key) : 0;
     va_list ap;
 
-    snprintf(qe->field, sizeof(qe->field), "%s", key ? key : "");
+    /* the key, cut on a character when it does not fit */
+    if (n >= sizeof(qe->field)) {
+        n = sizeof(qe->field) - 1;
+        while (n > 0 && ((unsigned char) key[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    memcpy(qe->field, key ? key : "", n);
+    qe->field[n] = '\0';
     va_start(ap, fmt);
     vsnprintf(qe->message, sizeof(qe->message), fmt, ap);
     va_end(ap);
@@ -195,8 +204,14 @@ static int
 query_param(json_t *obj, const struct wharfd_route *route, const char *key,
             const char *val, struct query_error *qe)
 {
-    json_t *v;
+    json_t *v = json_string(key);
 
+    /* a key that is not UTF-8 can be neither a params member nor named
+     * in a JSON answer */
+    if (v == NULL) {
+        return query_refuse(qe, NULL, "a query key is not valid UTF-8");
+    }
+    json_decref(v);
     if (strcmp(key, "access_token") == 0) {
         return 0; /* the feed's and old clients' token, read by auth.c */
     }
@@ -306,29 +321,37 @@ query_params(const char *q, const struct wharfd_route *route,
 }
 
 /* 400 invalid_params for a refused query, with its field when known. */
+/* {"error":{"code","message","field"?}}. A message may quote the
+ * client's key or an agent's text, cut anywhere: printable ASCII only, as
+ * wharfd_http_error and the JSON-RPC errors write theirs, so the answer
+ * is always JSON; the field keeps the key as it is (valid UTF-8, cut on a
+ * character). */
 static void
-rest_query_error(struct wharfd_http_response *resp,
-                 const struct query_error *qe)
+rest_error(struct wharfd_http_response *resp, int status, const char *code,
+           const char *message, const char *field)
 {
-    json_t *e = json_pack("{s:s,s:s}", "code", "invalid_params", "message",
-                          qe->message);
+    char text[384];
+    json_t *e;
+    size_t i;
 
-    if (e != NULL && qe->field[0]) {
-        /* a key is decoded bytes: only valid UTF-8 goes into JSON */
-        json_t *f = json_string(qe->field);
-
-        if (f != NULL) {
-            json_object_set_new(e, "field", f);
-        }
+    for (i = 0; message[i] != '\0' && i + 1 < sizeof(text); i++) {
+        text[i] = (unsigned char) message[i] < 0x20
+                || (unsigned char) message[i] > 0x7e
+            ? '?'
+            : message[i];
     }
-    (void) wharfd_http_json(resp, 400, json_pack("{s:o}", "error", e));
+    text[i] = '\0';
+    e = json_pack("{s:s,s:s}", "code", code, "message", text);
+    if (e != NULL && field != NULL && field[0]) {
+        json_object_set_new(e, "field", json_string(field));
+    }
+    (void) wharfd_http_json(resp, status, json_pack("{s:o}", "error", e));
 }
 
 static void
 rest_rpc_error(struct wharfd_http_response *resp,
                const struct wharfd_rpc_error *err)
 {
-    json_t *e;
     int status;
     const char *code;
 
@@ -363,11 +386,7 @@ rest_rpc_error(struct wharfd_http_response *resp,
         status = 409;
         code = "agent_error";
     }
-    e = json_pack("{s:s,s:s}", "code", code, "message", err->message);
-    if (e != NULL && err->field[0]) {
-        json_object_set_new(e, "field", json_string(err->field));
-    }
-    (void) wharfd_http_json(resp, status, json_pack("{s:o}", "error", e));
+    rest_error(resp, status, code, err->message, err->field);
 }
 
 void
@@ -385,7 +404,7 @@ wharfd_rest_method(struct wharfd_call *call, const struct wharfd_route *route,
     m = wharfd_methods_lookup(name);
     params = query_params(req->query, route, &qe);
     if (params == NULL) {
-        rest_query_error(resp, &qe);
+        rest_error(resp, 400, "invalid_params", qe.message, qe.field);
         return;
     }
     if (route->capture_as != NULL) {

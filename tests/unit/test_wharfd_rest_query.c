@@ -256,6 +256,28 @@ test_strict_keys(void **state)
               "\"field\":\"bogus\"");
     expect_at(f, "/api/monitoring/workers", "foo=bar", 400,
               "\"field\":\"foo\"");
+    /* a key that is not UTF-8, or a long non-ASCII one: a JSON answer
+     * naming what it can (was a 500 with no body, found by
+     * fuzz_wharfd_rest) */
+    expect(f, "worker=demo&format%B8%B8=ndjson", 400, "not valid UTF-8");
+    {
+        /* 40 two-byte characters: a field of 63 bytes at most, cut
+         * between characters (31 of them) */
+        char q[128] = "worker=demo&";
+        char want[96] = "\"field\":\"";
+        int i;
+
+        for (i = 0; i < 40; i++) {
+            strcat(q, "\xc3\xa9");
+        }
+        strcat(q, "=1");
+        for (i = 0; i < 31; i++) {
+            strcat(want, "\xc3\xa9");
+        }
+        strcat(want, "\"");
+        expect(f, q, 400, want);
+    }
+    expect(f, "worker=demo&%C3%A9=1&%C3%A9=2", 400, "more than once");
     /* the token's parameter is auth's, never refused */
     expect(f, "worker=demo&access_token=x&access_token=y", 200, "\"data\"");
 }
