@@ -38,13 +38,35 @@ static const char seed_logs[] =
     "{\"sequence\":2,\"level\":\"error\",\"message\":\"boom\",\"stream\":"
     "\"stderr\"}]}}";
 
+/* POST /rpc with body: the status; the answer into *answer. */
+static int
+rpc(struct fixture *f, const char *body, char **answer)
+{
+    struct wharfd_http_request req;
+    struct wharfd_http_response resp;
+    int status;
+
+    memset(&req, 0, sizeof(req));
+    memset(&resp, 0, sizeof(resp));
+    req.method = "POST";
+    req.path = "/rpc";
+    req.query = "";
+    req.content_type = "application/json";
+    req.body = body;
+    req.body_len = strlen(body);
+    req.body_limit = f->wd.config.body_limit;
+    wharfd_route(&f->wd, &req, &resp);
+    status = resp.status;
+    *answer = strdup(resp.body ? resp.body : "");
+    wharfd_http_response_free(&resp);
+    return status;
+}
+
 static int
 setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct wharfd_http_request req;
-    struct wharfd_http_response resp;
-    char db[300], err[256];
+    char db[300], err[256], *answer;
     char *args[] = { "wharfd", "--listen", "127.0.0.1:1", "--db",
                      db,       "--auth",   "off",         NULL };
 
@@ -58,19 +80,9 @@ setup(void **state)
     assert_int_equal(wharfd_auth_init(&f->wd.auth, NULL, 1), 0);
     assert_int_equal(wharfd_store_open(&f->wd.store, db), 0);
 
-    memset(&req, 0, sizeof(req));
-    memset(&resp, 0, sizeof(resp));
-    req.method = "POST";
-    req.path = "/rpc";
-    req.query = "";
-    req.content_type = "application/json";
-    req.body = seed_logs;
-    req.body_len = strlen(seed_logs);
-    req.body_limit = f->wd.config.body_limit;
-    wharfd_route(&f->wd, &req, &resp);
-    assert_int_equal(resp.status, 200);
-    assert_non_null(strstr(resp.body, "\"result\""));
-    wharfd_http_response_free(&resp);
+    assert_int_equal(rpc(f, seed_logs, &answer), 200);
+    assert_non_null(strstr(answer, "\"result\""));
+    free(answer);
     *state = f;
     return 0;
 }
@@ -310,30 +322,6 @@ test_id_bounds(void **state)
     expect(f, "worker=demo&instanceId=web&untilSequence=1", 200,
            "\"listening\"");
     expect(f, "worker=demo&untilId=-1", 400, "\"field\":\"untilId\"");
-}
-
-/* POST /rpc with body: the status; the answer into *answer. */
-static int
-rpc(struct fixture *f, const char *body, char **answer)
-{
-    struct wharfd_http_request req;
-    struct wharfd_http_response resp;
-    int status;
-
-    memset(&req, 0, sizeof(req));
-    memset(&resp, 0, sizeof(resp));
-    req.method = "POST";
-    req.path = "/rpc";
-    req.query = "";
-    req.content_type = "application/json";
-    req.body = body;
-    req.body_len = strlen(body);
-    req.body_limit = f->wd.config.body_limit;
-    wharfd_route(&f->wd, &req, &resp);
-    status = resp.status;
-    *answer = strdup(resp.body ? resp.body : "");
-    wharfd_http_response_free(&resp);
-    return status;
 }
 
 /* Every method of the params table, with valid params plus one it does
