@@ -112,6 +112,9 @@ ctl_main(int argc, char **argv, FILE *out, FILE *err)
         fputs(ctl_usage, out);
         return CTL_OK;
     }
+    if (strcmp(c.args.argv[0], "--version") == 0) {
+        c.args.argv[0] = (char *) "version";
+    }
     if (strcmp(c.args.argv[0], "help") == 0) {
         return ctl_help(&c, c.args.argc, c.args.argv);
     }
