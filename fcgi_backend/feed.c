@@ -665,6 +665,9 @@ client_free(struct wharfd_feed *f, struct feed_client *c)
     free(c);
 }
 
+/* defined below, after the callbacks it names */
+static const struct lws_protocols feed_protocols[3];
+
 static int
 feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
               void *in, size_t len)
@@ -789,6 +792,12 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
+        /* libwebsockets tells the first protocol of every descriptor it
+         * destroys, the door's raw ones too (their user data is not a
+         * client): only the feed's own are ours here. */
+        if (lws_get_protocol(wsi) != &feed_protocols[0]) {
+            return 0;
+        }
         /* A refused or failed handshake never reaches CLOSED. */
         c = pc ? *pc : NULL;
         if (c != NULL) {
