@@ -58,6 +58,8 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
 
     (void) route;
     (void) capture;
+    /* the fast path fills only what it answers; the counts start at 0 */
+    memset(&reply, 0, sizeof(reply));
     if (req->body_too_large) {
         snprintf(detail, sizeof(detail), "request body exceeds %zu bytes",
                  req->body_limit);
