@@ -401,10 +401,9 @@ door_read(struct wharfd *wd, struct feed_door_conn *dc, int fd)
 
     if (dc->len == dc->cap) {
         if (dc->cap > WHARFD_FEED_HEAD_MAX) {
-            memset(&r, 0, sizeof(r));
-            return door_refuse(fd, &r, 431, "header_too_large",
-                               "the request head is over the feed's "
-                               "WHARFD_FEED_HEAD_MAX (32 KiB)");
+            /* full, and the head not over: the head is longer than the
+             * limit (checked below, so this is not reached) */
+            return -1;
         }
         cap = dc->cap ? dc->cap * 2 : DOOR_BUF_FIRST;
         if (cap > WHARFD_FEED_HEAD_MAX + 1) {
@@ -426,8 +425,15 @@ door_read(struct wharfd *wd, struct feed_door_conn *dc, int fd)
     }
     dc->len += (size_t) n;
     head_len = wharf_http_head_len(dc->buf, dc->len);
+    if (head_len > WHARFD_FEED_HEAD_MAX
+        || (head_len == 0 && dc->len > WHARFD_FEED_HEAD_MAX)) {
+        memset(&r, 0, sizeof(r));
+        return door_refuse(fd, &r, 431, "header_too_large",
+                           "the request head is over the feed's "
+                           "WHARFD_FEED_HEAD_MAX (32 KiB)");
+    }
     if (head_len == 0) {
-        return 0; /* more to come (the size is checked on the next read) */
+        return 0; /* more to come */
     }
     return door_admit(wd, fd, dc->buf, head_len, dc->len);
 }

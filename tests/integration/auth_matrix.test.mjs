@@ -256,6 +256,20 @@ describe('auth matrix', () => {
   // every claim case refused as want() says
   const claimWant = (want) => Object.fromEntries(CLAIM_CASES.map((k) => [k, want]));
 
+  // wharfd applies the gateway's audience rule: a token with an aud was
+  // made for one agent and opens nothing there; the module's own token
+  // for an agent (sub = aud = the worker, scopes read control terminal)
+  // first of all, then aud as a string and as an array on the good claims
+  const AUD_CASES = ['moduleToken', 'withAud', 'audArray'];
+  function audCases(claims) {
+    return {
+      moduleToken: stack.mint({ sub: W, aud: W, scope: 'read control terminal' }),
+      withAud: stack.mint({ ...claims, aud: W }),
+      audArray: stack.mint({ ...claims, aud: [W] }),
+    };
+  }
+  const audWant = (want) => Object.fromEntries(AUD_CASES.map((k) => [k, want]));
+
   // -- callers: each returns { status, code } (code: error.code of the
   // JSON body, or of the JSON-RPC error; undefined on success) ---------------
   async function http(url, { method = 'GET', token, query, body, headers = {} } = {}) {
@@ -344,6 +358,7 @@ describe('auth matrix', () => {
       toks.query = toks.good;
       toks.two = toks.good;
       toks.twoBad = toks.good;
+      Object.assign(toks, audCases({ sub: '*', scope: scope.split('|')[0] + extra }));
       const call = async (kind, t) => {
         // two credentials: the header and the query, both good, or one bad
         const query = kind === 'query' || kind === 'two' ? toks.good : kind === 'twoBad' ? toks.expired : null;
@@ -365,7 +380,7 @@ describe('auth matrix', () => {
       const want = {
         none: u401, expired: u401, algNone: u401, hs256: u401,
         wrongScope: f403, otherWorker: f403, good: passed, query: passed,
-        two: b400, twoBad: b400, ...claimWant(u401),
+        two: b400, twoBad: b400, ...claimWant(u401), ...audWant(u401),
       };
       bad.push(...await runRow(`rpc ${method}`, { toks, call, want }));
     }
@@ -381,6 +396,7 @@ describe('auth matrix', () => {
       toks.query = toks.good;
       toks.two = toks.good;
       toks.twoBad = toks.good;
+      Object.assign(toks, audCases({ sub: '*', scope: (scope || 'read') + extra }));
       const call = (kind, t) => http(`${stack.http}${url}`, {
         method: verb, token: kind === 'query' ? null : t,
         query: kind === 'query' || kind === 'two' ? toks.good : kind === 'twoBad' ? toks.expired : null,
@@ -394,6 +410,7 @@ describe('auth matrix', () => {
           wrongScope: is(403, 'forbidden'), otherWorker: is(403, 'forbidden'),
           good: passed, query: passed,
           two: is(400, 'invalid_request'), twoBad: is(400, 'invalid_request'), ...claimWant(u401),
+          ...audWant(u401),
         };
       // 409: the agent's own error for an instance that does not exist,
       // relayed (the request got through wharfd, the gateway and the agent)
@@ -435,17 +452,19 @@ describe('auth matrix', () => {
       badOrigin: is(403, 'origin_not_allowed'),
       goodOrigin: (r) => r.status === 101,
       ...claimWant(want401),
+      ...audWant(want401),
     };
     const BIG = `${toks.good}${'A'.repeat(5000)}`;
     for (const k of ['query', 'proto', 'headerQuery', 'headerProto', 'queryProto', 'protoTwice', 'headerProtoBad', 'badOrigin', 'goodOrigin']) toks[k] = toks.good;
     toks.big = BIG;
     toks.bigProto = BIG;
+    Object.assign(toks, audCases({ sub: '*', scope: 'read' }));
     const bearer = (t) => `wharf.bearer.${t}`;
     bad.push(...await runRow('feed upgrade', {
       toks, want: up,
       call: async (kind, t) => {
         const header = ['good', 'headerQuery', 'headerProto', 'headerProtoBad', 'badOrigin', 'goodOrigin', 'big',
-          'none', 'expired', 'algNone', 'hs256', 'wrongScope', 'otherWorker', ...CLAIM_CASES].includes(kind) ? t : null;
+          'none', 'expired', 'algNone', 'hs256', 'wrongScope', 'otherWorker', ...CLAIM_CASES, ...AUD_CASES].includes(kind) ? t : null;
         const query = ['query', 'headerQuery', 'queryProto'].includes(kind) ? t : null;
         const protocol = {
           proto: ['wharf-monitoring', bearer(t)],

@@ -418,6 +418,19 @@ describe('wharfd through nginx', () => {
   });
 
   describe('REST', () => {
+    test('a body over the limit: JSON from nginx, in each route\'s shape (413)', async () => {
+      const big = 'x'.repeat(8 * 1024 * 1024 + 1);
+      const r = await get(`${stack.http}/api/monitoring/process/app/start?worker=w`, {
+        method: 'POST', headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' }, body: big,
+      });
+      assert.equal(r.status, 413);
+      assert.match(r.headers.get('content-type'), /application\/json/);
+      assert.equal(r.json.error.code, 'body_too_large');
+      const p = await post(big, op, { raw: true });
+      assert.equal(p.status, 413);
+      assert.equal(p.json.error.code, -32600);
+    });
+
     test('lists with the pagination envelope and filters', async () => {
       const r = await rest('/api/monitoring/logs/f1?worker=flt&limit=5&levels=info,error&total=1');
       assert.equal(r.status, 200, r.body);
