@@ -320,13 +320,17 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
     struct rpc_out out = { NULL, 0, 0, 0 };
     char detail[160];
     const char *stop = NULL;
-    json_t *req, *resp, *id;
+    json_t *req, *resp, *id = NULL;
     char *text;
     size_t i, n;
     int oom = 0;
 
     for (i = 0; i < json_array_size(root); i++) {
         req = json_array_get(root, i);
+        /* the id outlives the call's tree, freed below once it ran */
+        json_decref(id);
+        id = json_is_object(req) ? json_incref(json_object_get(req, "id"))
+                                 : NULL;
         if (stop == NULL) {
             resp = rpc_handle_one(lookup, ctx, req, &oom, reply);
             if (oom) {
@@ -337,9 +341,9 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
             }
         }
         if (stop != NULL) {
-            /* not run: an answer only where one is due */
-            id = json_is_object(req) ? json_object_get(req, "id") : NULL;
-            resp = id == NULL
+            /* not run: an answer where one is due, that is, to all but a
+             * notification (an object without id) */
+            resp = json_is_object(req) && id == NULL
                 ? NULL
                 : rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, NULL, stop);
             oom = 0;
@@ -366,7 +370,6 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
                      limits->answer_max);
             stop = detail;
             wharfd_budget_free(text);
-            id = json_is_object(req) ? json_object_get(req, "id") : NULL;
             resp =
                 rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, NULL, stop);
             text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
@@ -386,6 +389,7 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
         wharfd_budget_free(text);
         out.n++;
     }
+    json_decref(id);
     if (oom) {
         wharfd_budget_free(out.p);
         rpc_reply_budget(reply);
