@@ -23,8 +23,9 @@ check_list(const char *list, size_t len)
     int n;
 
     n = wharf_bearer_protocols(list, len, &tok, &tok_len, rest, sizeof(rest));
-    if (n > 0 && (tok < list || tok + tok_len > list + len
-                  || memchr(tok, ',', tok_len) != NULL)) {
+    if (n > 0
+        && (tok < list || tok + tok_len > list + len
+            || memchr(tok, ',', tok_len) != NULL)) {
         abort();
     }
     if (n == 0 && tok != NULL) {
