@@ -132,6 +132,11 @@ struct agent_ship {
 
     /* counters (GET /health, tests) */
     uint64_t lines_queued, lines_shipped, lines_dropped, requests, errors;
+    /* of lines_dropped, those the orchestrator refused (even truncated) */
+    uint64_t lines_refused;
+    /* log lines and errors the orchestrator refused whole and stored
+     * truncated, with the marker (refusal.h) */
+    uint64_t truncated;
 
     /* per-line timestamp text, cached per second */
     int64_t ts_sec;
