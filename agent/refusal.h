@@ -44,7 +44,6 @@ int agent_refusal_field(const char *field, const char *array, size_t *index,
  * marker, as a new JSON string; *cut gets the bytes cut. NULL when s fits
  * already, max cannot hold the marker, or out of memory.
  */
-json_t *agent_truncate_text(const char *s, size_t len, size_t max,
-                            size_t *cut);
+json_t *agent_truncate_text(const char *s, size_t len, size_t max, size_t *cut);
 
 #endif

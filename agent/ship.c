@@ -1343,7 +1343,9 @@ split_refused(struct agent *agent, struct ship_req *q, unsigned ci,
     json_t *call, *arr, *params = NULL, *el = NULL, *part;
     int rc = -1;
 
-    if (field != NULL
+    /* the array itself (too many elements: wharfd's --batch-max) is
+     * split in halves; another member of the call, never */
+    if (field != NULL && strcmp(field, array) != 0
         && agent_refusal_field(field, array, &idx, &member, &mlen) != 0) {
         return -1; /* the call's own member: no part of it would do */
     }

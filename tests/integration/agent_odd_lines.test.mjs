@@ -38,6 +38,7 @@ const out = {
   fatal: () => lines(Buffer.concat([b('FATAL ERROR: disk on fire '), Buffer.from([0xff])])),
   wide: () => lines(...n('near', 10), 'x'.repeat(150000), 'fatal error: ' + 'y'.repeat(100000), ...n('far', 10)),
   tiny: () => lines(...n('ok', 5), 'z'.repeat(100), ...n('ok', 10).slice(5)),
+  many: () => lines(...n('m', 50)),
 }[mode]();
 process.stdout.write(out, () => {
   if (mode === 'fatal') setTimeout(() => {}, 60000);
@@ -158,10 +159,10 @@ describe('lines the orchestrator refuses', () => {
       }],
     });
     // wharfd's --message-max is below even the marker: the line cannot be
-    // stored at all
+    // stored at all; and it takes at most 4 lines per call
     tiny = await startStack({
-      tag: 'agent-refused-tiny', wharfdArgs: ['--message-max', '20'],
-      workers: [{ name: 'tiny', ship: true, config: { processes: [app(dir, 'tiny')] } }],
+      tag: 'agent-refused-tiny', wharfdArgs: ['--message-max', '20', '--batch-max', '4'],
+      workers: [{ name: 'tiny', ship: true, config: { processes: [app(dir, 'tiny'), app(dir, 'many')] } }],
     });
   });
   after(async () => {
@@ -224,5 +225,16 @@ describe('lines the orchestrator refuses', () => {
     const log = fs.readFileSync(tiny.agents.tiny.logPath, 'utf8');
     assert.match(log, /1 log lines \(sequences 6\.\.6\) were refused by the orchestrator/);
     noAwayWarning(tiny.agents.tiny);
+  });
+
+  test('a call over wharfd\'s --batch-max is split in halves until it fits: every line stored', async () => {
+    let rows = [];
+    await waitFor(async () => {
+      rows = await logRows(tiny, 'tiny', 'many');
+      return rows.length >= 50;
+    }, { timeout: 20000, interval: 200, what: () => `50 rows (have ${rows.length})` });
+    assert.deepEqual(rows.map((r) => r.message), Array.from({ length: 50 }, (_, i) => `m ${i + 1}`));
+    const drops = (await rpc(tiny, 'getEvents', { worker: 'tiny', instanceId: 'many', type: 'logs_dropped' })).data;
+    assert.equal(drops.length, 0);
   });
 });

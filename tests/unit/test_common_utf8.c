@@ -26,8 +26,8 @@ test_valid_characters(void **state)
     size_t n;
 
     (void) state;
-    assert_int_equal(
-        wharf_utf8_next((const unsigned char *) "a", 1, &n), WHARF_UTF8_VALID);
+    assert_int_equal(wharf_utf8_next((const unsigned char *) "a", 1, &n),
+                     WHARF_UTF8_VALID);
     assert_int_equal(n, 1);
     assert_int_equal(wharf_utf8_next((const unsigned char *) "\xc3\xa9", 2, &n),
                      WHARF_UTF8_VALID);
@@ -77,16 +77,23 @@ test_maximal_subparts(void **state)
     expect("\xe0\x80\xaf", 3, R R R);       /* overlong, 3 bytes */
     expect("\xed\xa0\x80", 3, R R R);       /* a surrogate */
     expect("\xf4\x90\x80\x80", 4, R R R R); /* above U+10FFFF */
-    expect("\xe2\x82" "a", 3, R "a");       /* cut euro sign: one */
-    expect("\xf0\x9f\x98", 3, R);           /* cut emoji at the end: one */
+    expect("\xe2\x82"
+           "a",
+           3, R "a");             /* cut euro sign: one */
+    expect("\xf0\x9f\x98", 3, R); /* cut emoji at the end: one */
     expect("\xff\xfe", 2, R R);
-    expect("\xef\xbb\xbf" "a", 4, "\xef\xbb\xbf" "a"); /* a BOM is kept */
+    expect("\xef\xbb\xbf"
+           "a",
+           4,
+           "\xef\xbb\xbf"
+           "a"); /* a BOM is kept */
 }
 
 static void
 test_valid_prefix(void **state)
 {
-    const unsigned char *s = (const unsigned char *) "abcdefghij\xc3\xa9klm\xff";
+    const unsigned char *s =
+        (const unsigned char *) "abcdefghij\xc3\xa9klm\xff";
 
     (void) state;
     assert_int_equal(wharf_utf8_valid_prefix(s, 16), 15);
