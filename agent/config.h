@@ -42,8 +42,9 @@
 #include <stddef.h>
 
 #include "name.h"
+#include "version.h"
 
-#define AGENT_VERSION "0.1.0"
+#define AGENT_VERSION WHARF_VERSION
 
 #define AGENT_DEFAULT_KILL_TIMEOUT_MS 2000u
 #define AGENT_MAX_KILL_TIMEOUT_MS     600000u

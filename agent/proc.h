@@ -2,7 +2,7 @@
  * The process supervisor: instances of the app's processes, each with its
  * own spec (what to run, how to restart it) and live state.
  *
- * States and the restart policy follow shared/vibesdk-behavior.md section 4
+ * States and the restart policy follow docs/vibesdk-behavior.md section 4
  * (with R10 fixed: the real restart count is reported):
  *   start:   stopped|crashed -> starting -> running (the child has exec'd)
  *            or -> stopped when it cannot be exec'd (S7, no restart)

@@ -295,9 +295,10 @@ export function writeWorkerConf(workersDir, name, addr, container, params = []) 
 
 // Renders conf/nginx.conf for this prefix; returns the config's path.
 // keys: { publicPath, privatePath } from generateKeys(), or none (auth off).
-export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off' }) {
+// module: the .so to load (default: the build's).
+export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module }) {
   const conf = path.join(prefix, 'nginx.conf');
-  const args = [conf, BIN.module, prefix, listen, wharfd, wharfdWs, workersDir];
+  const args = [conf, module, prefix, listen, wharfd, wharfdWs, workersDir];
   if (keys) args.push(keys.publicPath, keys.privatePath);
   const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'), args, {
     env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval },
