@@ -374,7 +374,8 @@ ngx_http_wharf_probe_request(ngx_http_wharf_probe_t *probe,
           + sizeof("Upgrade: websocket" CRLF
                    "Connection: Upgrade" CRLF
                    "Sec-WebSocket-Version: 13" CRLF
-                   "User-Agent: wharf-health" CRLF) - 1
+                   "User-Agent: wharf-health" CRLF
+                   "X-Wharf-Probe: 1" CRLF) - 1
           + sizeof("Sec-WebSocket-Key: " CRLF) - 1 + key.len
           + sizeof("Authorization: " CRLF) - 1 + token.len
           + sizeof(CRLF) - 1;
@@ -390,6 +391,7 @@ ngx_http_wharf_probe_request(ngx_http_wharf_probe_t *probe,
                           "Connection: Upgrade" CRLF
                           "Sec-WebSocket-Version: 13" CRLF
                           "User-Agent: wharf-health" CRLF
+                          "X-Wharf-Probe: 1" CRLF
                           "Sec-WebSocket-Key: %V" CRLF,
                           path, &server->name, &key);
 

@@ -229,7 +229,7 @@ class Proc {
 
 // Agent options (issue 5): keys (generateKeys()'s, for --public-key;
 // without them the agent runs with --insecure-no-auth), orchestrator (URL
-// it ships to) and token (its ingest token), config (an object written as
+// it ships to) and token (its ingest token, passed in WHARF_TOKEN), config (an object written as
 // its --config JSON file), app (["cmd", "arg", ...] run after "--"),
 // listen (default 127.0.0.1:0), wrap (a command that runs the agent, e.g.
 // ['ip', 'netns', 'exec', NS]: with an exec-ing wrapper the pid stays the
@@ -242,7 +242,9 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   if (keys) a.push('--public-key', keys.publicPath);
   else a.push('--insecure-no-auth');
   if (orchestrator) a.push('--orchestrator', orchestrator);
-  if (token) a.push('--token', token);
+  // the ingest token goes in the environment, never on the command line
+  // (which every user sees: the agent refuses --token)
+  const tokenEnv = token ? { WHARF_TOKEN: token } : {};
   if (config) {
     const file = path.join(logDir, `agent-${name}-config.json`);
     fs.writeFileSync(file, JSON.stringify(config));
@@ -251,7 +253,7 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   const tail = app ? ['--', ...app] : [];
   const cmd = [...wrap, ...valgrindPrefix(`agent-${name}`), BIN.agent];
   const p = new Proc(`agent-${name}`, cmd[0], [...cmd.slice(1), ...a, ...args, ...tail], {
-    env: { ...sanitizerEnv(false), ...env },
+    env: { ...sanitizerEnv(false), ...tokenEnv, ...env },
     logDir,
   });
   const line = await p.waitLine(/^wharf-agent listening on /);
