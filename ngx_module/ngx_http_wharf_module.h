@@ -191,7 +191,7 @@ typedef struct {
     ngx_uint_t                     hash_bucket_size;
 
     ngx_shm_zone_t                *shm_zone;
-    ssize_t                        zone_size;
+    size_t                         zone_size;
     ngx_http_wharf_shctx_t        *sh;
     ngx_slab_pool_t               *shpool;
 
@@ -405,7 +405,8 @@ char *ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_wharf_balancer_check(ngx_conf_t *cf);
 ngx_uint_t ngx_http_wharf_balancer_is(ngx_http_upstream_srv_conf_t *us);
-ngx_uint_t ngx_http_wharf_balancer_location(ngx_conf_t *cf);
+ngx_int_t ngx_http_wharf_balancer_location(ngx_conf_t *cf,
+    ngx_http_wharf_loc_conf_t *wlcf);
 void ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx);
 
 
