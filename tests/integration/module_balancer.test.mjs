@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  freePort, freeStaticPort, get, nginxTest, renderNginxConf, startFakeEndpoint, startStack, tempDir,
+  freePort, freeStaticPort, get, nginxAtLeast, nginxTest, renderNginxConf, startFakeEndpoint, startStack, tempDir,
   waitFor, writeWorkerConf,
 } from '../lib/stack.mjs';
 
@@ -207,7 +207,10 @@ describe('nginx -t on wharf_balancer', () => {
   // initialised its upstreams, which since nginx 1.29.7 includes the
   // keepalive module wrapping every block by default (docs/DESIGN-module.md).
   test('another balancer in the block fails, after wharf_balancer or before it', () => {
-    for (const method of ['hash $remote_addr', 'hash $request_uri consistent', 'least_conn', 'ip_hash', 'random']) {
+    const methods = ['hash $remote_addr', 'hash $request_uri consistent', 'least_conn', 'ip_hash', 'random'];
+    // nginx 1.29.6 added these two to its open source modules
+    if (nginxAtLeast(1, 29, 6)) methods.push('least_time header', 'sticky cookie srv_id');
+    for (const method of methods) {
       check('b.conf', `upstream wb {\n    wharf_balancer;\n    ${method};\n}\n`,
         /\[emerg\] .*upstream "wb" with wharf_balancer .* also has "keepalive", "hash", "least_conn" or another balancer/, 2);
       check('b.conf', `upstream wb {\n    ${method};\n    wharf_balancer;\n}\n`,
