@@ -153,4 +153,9 @@ describe('registry, terminals, metrics', () => {
       assert.equal(h.body, '');
     }
   });
+
+  test('the error log has no alert, crit or emerg', () => {
+    const bad = stack.nginx.errorLog().split('\n').filter((l) => /\[(alert|crit|emerg)\]/.test(l));
+    assert.deepEqual(bad, []);
+  });
 });
