@@ -1612,7 +1612,7 @@ ngx_http_wharf_init_process(ngx_cycle_t *cycle)
     /*
      * Whether anything (a log_format, a proxy_set_header) uses
      * $request_uri, found without making it an indexed variable of every
-     * request: see ngx_http_wharf_upstream_target().
+     * request: see ngx_http_wharf_set_target().
      */
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
@@ -1633,5 +1633,5 @@ ngx_http_wharf_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_wharf_health_init_process(cycle, wmcf);
+    return ngx_http_wharf_probe_init_process(cycle, wmcf);
 }
