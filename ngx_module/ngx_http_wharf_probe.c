@@ -220,6 +220,24 @@ ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
         return NGX_OK;
     }
 
+#if (nginx_version >= 1027003 && NGX_HTTP_UPSTREAM_ZONE)
+
+    /*
+     * "server NAME resolve" (nginx 1.27.3 and later): the address is the
+     * resolver's to find at run time, and addrs[0] holds only the port.
+     */
+
+    if (server[0].host.len) {
+        ngx_http_wharf_probe_fail(probe, "upstream \"%V\": server \"%V\" "
+                                  "is resolved at run time (\"resolve\"), "
+                                  "the probe needs an address known at "
+                                  "start", &worker->upstream->host,
+                                  &server[0].name);
+        return NGX_OK;
+    }
+
+#endif
+
     if (ngx_http_wharf_probe_request(probe, &server[0]) != NGX_OK) {
         ngx_http_wharf_probe_fail(probe, "out of memory");
         return NGX_OK;

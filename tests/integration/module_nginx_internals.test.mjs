@@ -81,6 +81,44 @@ describe(`nginx internals the module relies on (nginx ${nginxVersion().join('.')
     }
   });
 
+  // A probe connects to the address of the worker's first server as nginx
+  // read it from the configuration. "server NAME resolve" (nginx 1.27.3
+  // and later) has none until the resolver answers (addrs[0] holds only
+  // the port): its probe says so rather than connect to 0.0.0.0:PORT.
+  // Older nginx refuses the parameter.
+  test('a worker whose server is resolved at run time: the probe says it cannot', async () => {
+    const dnsPort = await freeStaticPort(); // nothing answers there
+    const extraHttp = `resolver 127.0.0.1:${dnsPort} valid=1s;\nresolver_timeout 1s;\n`
+      + `upstream wharf_worker_dyn {\n    zone wharf_dyn 64k;\n    server localhost:${deadPort} resolve;\n}\n`
+      + 'wharf_worker dyn upstream=wharf_worker_dyn;\n';
+    if (!nginxAtLeast(1, 27, 3)) {
+      const dir = tempDir('nginx-internals-resolve');
+      try {
+        const prefix = path.join(dir, 'nginx');
+        const workers = path.join(dir, 'workers.d');
+        fs.mkdirSync(prefix);
+        fs.mkdirSync(workers);
+        fs.writeFileSync(path.join(workers, 'dyn.conf'), extraHttp);
+        const conf = renderNginxConf({ prefix, listen: '127.0.0.1:2', wharfd: '127.0.0.1:3', wharfdWs: '127.0.0.1:4', workersDir: workers });
+        const r = nginxTest(prefix, conf);
+        assert.notEqual(r.status, 0, r.output);
+        assert.match(r.output, /\[emerg\] invalid parameter "resolve"/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      return;
+    }
+    const dyn = await startStack({ tag: 'module-nginx-internals-resolve', workers: [], extraHttp });
+    try {
+      const r = await get(`${dyn.http}/api/workers/dyn/health/terminal`, { headers: dyn.auth });
+      assert.equal(r.status, 503, r.body);
+      assert.equal(r.json.error, `upstream "wharf_worker_dyn": server "localhost:${deadPort}" is resolved at run time `
+        + '("resolve"), the probe needs an address known at start');
+    } finally {
+      await dyn.stop();
+    }
+  });
+
   // A probe's error is the message nginx logs for its connection, less the
   // "2026/01/31 12:00:00 [error] 123#0: " prefix that ngx_log_error_core()
   // writes before it (ngx_http_wharf_probe_log_writer cuts it off). The
