@@ -234,6 +234,17 @@ test: deps-test all unit fuzz-build tests/node_modules/.installed
 test-fresh:
 	@scripts/test-fresh
 
+# The module on every nginx version (docs/DIRECTIVES.md, "Supported nginx
+# versions"): for each nginx-X.Y.Z.tar.gz in NGINX_SOURCES, nginx and the
+# module built with nginx's own flags (cached per version under
+# /var/cache/wharf/nginx/), then Debian's nginx; the module's integration
+# and end-to-end files on each (scripts/test-nginx).
+#   make test-nginx NGINX_SOURCES=../shared/nginx
+.PHONY: test-nginx
+test-nginx: deps-test all tests/node_modules/.installed
+	@test -n "$(NGINX_SOURCES)" || { echo "make: test-nginx needs NGINX_SOURCES=DIR (nginx-X.Y.Z.tar.gz archives)" >&2; exit 2; }
+	@B=$(B) SANITIZE=$(SANITIZE) scripts/test-nginx "$(NGINX_SOURCES)"
+
 # Valgrind memcheck of wharfd, wharf-agent and wharfctl through the node
 # tests (docs/SECURITY.md "Memory safety"): a plain -O1 -g build in build/vg
 # (gcc's format-truncation check misfires at -O1's inlining, so it warns
