@@ -63,6 +63,22 @@ struct ngx_http_wharf_cache_s {
 
 static ngx_int_t ngx_http_wharf_get_token(ngx_http_request_t *r,
     ngx_str_t *token, const char **why);
+static ngx_uint_t ngx_http_wharf_query_tokens(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_uint_t ngx_http_wharf_subprotocol_tokens(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_uint_t ngx_http_wharf_is_subprotocol_header(ngx_table_elt_t *h);
+static u_char *ngx_http_wharf_next_entry(u_char *p, u_char *last,
+    u_char **end);
+static ngx_uint_t ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end);
+static ngx_int_t ngx_http_wharf_check_handshake(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_invalid_request(ngx_http_request_t *r,
+    const char *why);
+static ngx_int_t ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_drop_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+static ngx_int_t ngx_http_wharf_list_delete(ngx_pool_t *pool,
+    ngx_list_t *list, ngx_list_part_t *part, ngx_uint_t i);
 static ngx_int_t ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf,
     ngx_str_t *token, struct wharf_claims *claims, const char **why);
 static ngx_http_wharf_cache_entry_t *ngx_http_wharf_cache_find(
@@ -164,6 +180,20 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
+    /*
+     * A WebSocket handshake the worker could not answer is refused here,
+     * in JSON, rather than passed on to fail there (RFC 6455, 4.2.1).
+     */
+
+    if (worker && ctx->check == NGX_HTTP_WHARF_CHECK_NONE) {
+        rc = ngx_http_wharf_check_handshake(r);
+
+        if (rc != NGX_DECLINED) {
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+    }
+
     if (!wlcf->auth) {
         return NGX_DECLINED;
     }
@@ -174,6 +204,12 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_BUSY) {
+        rc = ngx_http_wharf_invalid_request(r, why);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
     if (rc == NGX_DECLINED) {
@@ -270,70 +306,92 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
 
 
 /*
- * The client's token: NGX_OK; none at all: NGX_DECLINED with token empty;
- * a malformed one: NGX_DECLINED with token set.  The query parameter is
- * removed from $args in any case.
+ * The client's token, from exactly one of its three places:
+ * "Authorization: Bearer TOKEN", "?access_token=TOKEN", or an entry
+ * "wharf.bearer.TOKEN" of Sec-WebSocket-Protocol (a browser cannot set
+ * headers on a WebSocket, and a URL ends up in logs and histories).
+ * NGX_OK: token set; NGX_DECLINED: none (token empty) or malformed (token
+ * set); NGX_BUSY: more than one credential, which RFC 6750 (section 2)
+ * calls an invalid request, whether they agree or not.  The query
+ * parameter is removed from $args in any case.
  */
 
 static ngx_int_t
 ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
     const char **why)
 {
-    ngx_str_t         value;
-    ngx_uint_t        from_query;
+    ngx_str_t         value, query, proto;
+    ngx_uint_t        n, nquery, nproto, malformed;
     ngx_table_elt_t  *h;
 
     token->len = 0;
     token->data = NULL;
 
-    from_query = 0;
+    ngx_str_null(&value);
+    malformed = 0;
+    n = 0;
+
     h = r->headers_in.authorization;
 
     if (h) {
+        n++;
+
         if (h->value.len < sizeof("Bearer ") - 1
             || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
                                sizeof("Bearer ") - 1)
                != 0)
         {
-            token->len = 1;
-            *why = "the Authorization header is not \"Bearer TOKEN\"";
-            return NGX_DECLINED;
+            malformed = 1;
+
+        } else {
+            value.data = h->value.data + sizeof("Bearer ") - 1;
+            value.len = h->value.len - (sizeof("Bearer ") - 1);
+
+            while (value.len && value.data[0] == ' ') {
+                value.data++;
+                value.len--;
+            }
+
+            while (value.len && value.data[value.len - 1] == ' ') {
+                value.len--;
+            }
         }
-
-        value.data = h->value.data + sizeof("Bearer ") - 1;
-        value.len = h->value.len - (sizeof("Bearer ") - 1);
-
-        while (value.len && value.data[0] == ' ') {
-            value.data++;
-            value.len--;
-        }
-
-        while (value.len && value.data[value.len - 1] == ' ') {
-            value.len--;
-        }
-
-    } else if (ngx_http_arg(r, (u_char *) "access_token",
-                            sizeof("access_token") - 1, &value)
-               == NGX_OK)
-    {
-        from_query = 1;
-
-    } else {
-        value.len = 0;
     }
 
-    if (from_query || r->args.len) {
+    nquery = ngx_http_wharf_query_tokens(r, &query);
+    nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
 
-        /* value points into r->args, which is rebuilt, not changed */
+    if (n == 0) {
+        value = nquery ? query : proto;
+    }
+
+    n += nquery + nproto;
+
+    if (nquery) {
+
+        /* value may point into r->args, which is rebuilt, not changed */
 
         if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
+    if (n > 1) {
+        *why = "more than one credential: send the token once, in one of "
+               "\"Authorization: Bearer\", \"?access_token=\" or the "
+               "\"wharf.bearer.\" WebSocket subprotocol";
+        return NGX_BUSY;
+    }
+
+    if (malformed) {
+        token->len = 1;
+        *why = "the Authorization header is not \"Bearer TOKEN\"";
+        return NGX_DECLINED;
+    }
+
     if (value.len == 0) {
-        *why = "no token: send \"Authorization: Bearer TOKEN\", or "
-               "\"?access_token=TOKEN\" for a browser WebSocket";
+        *why = "no token: send \"Authorization: Bearer TOKEN\", or, for a "
+               "browser WebSocket, the subprotocol \"wharf.bearer.TOKEN\"";
         return NGX_DECLINED;
     }
 
@@ -345,6 +403,162 @@ ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * How many "access_token" parameters the query string has (the name in
+ * any case, as ngx_http_arg() and the stripping compare it), and the
+ * value of the first.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_query_tokens(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char      *p, *last, *end, *eq;
+    ngx_uint_t   n;
+
+    ngx_str_null(value);
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    if (r->args.len < sizeof("access_token") - 1
+        || ngx_strlcasestrn(p, last, (u_char *) "access_token",
+                            sizeof("access_token") - 2)
+           == NULL)
+    {
+        return 0;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; p < last; p = end + 1) {
+
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        eq = ngx_strlchr(p, end, '=');
+        if (eq == NULL) {
+            eq = end;
+        }
+
+        if (eq - p != sizeof("access_token") - 1
+            || ngx_strncasecmp(p, (u_char *) "access_token",
+                               sizeof("access_token") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        if (n++ == 0 && eq < end) {
+            value->data = eq + 1;
+            value->len = end - eq - 1;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * The entries "wharf.bearer.TOKEN" of every Sec-WebSocket-Protocol header
+ * line: how many, and the token of the first.  Subprotocol names are
+ * case-sensitive (RFC 6455, section 4.1), and a JWT is made of RFC 7230
+ * token characters, so it stands in the list as it is.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_subprotocol_tokens(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char           *p, *last, *end;
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(value);
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_wharf_is_subprotocol_header(&h[i])) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+            p = ngx_http_wharf_next_entry(p, last, &end);
+
+            if (ngx_http_wharf_is_bearer_entry(p, end)) {
+                if (n++ == 0) {
+                    value->data = p + NGX_HTTP_WHARF_BEARER_LEN;
+                    value->len = end - value->data;
+                }
+            }
+
+            p = end;
+        }
+    }
+
+    return n;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_is_subprotocol_header(ngx_table_elt_t *h)
+{
+    return h->key.len == sizeof("Sec-WebSocket-Protocol") - 1
+           && ngx_strncasecmp(h->key.data, (u_char *) "Sec-WebSocket-Protocol",
+                              sizeof("Sec-WebSocket-Protocol") - 1)
+              == 0;
+}
+
+
+/* the entry of a comma-separated list at p: [p, *end), blanks skipped */
+
+static u_char *
+ngx_http_wharf_next_entry(u_char *p, u_char *last, u_char **end)
+{
+    u_char  *e;
+
+    while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    for (e = p; e < last && *e != ',' && *e != ' ' && *e != '\t'; e++) {
+        /* void */
+    }
+
+    *end = e;
+
+    return p;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end)
+{
+    return end - p >= NGX_HTTP_WHARF_BEARER_LEN
+           && ngx_strncmp(p, NGX_HTTP_WHARF_BEARER_PREFIX,
+                          NGX_HTTP_WHARF_BEARER_LEN)
+              == 0;
 }
 
 
@@ -644,6 +858,138 @@ ngx_http_wharf_unauthorized(ngx_http_request_t *r, ngx_uint_t invalid,
 }
 
 
+/* 400 invalid_request, as RFC 6750 (section 3.1) names it */
+
+static ngx_int_t
+ngx_http_wharf_invalid_request(ngx_http_request_t *r, const char *why)
+{
+    ngx_str_t  challenge;
+
+    ngx_str_set(&challenge, "Bearer realm=\"wharf\", "
+                            "error=\"invalid_request\"");
+
+    if (ngx_http_wharf_add_header(r, "WWW-Authenticate", challenge.data,
+                                  challenge.len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request", "%s", why);
+}
+
+
+/*
+ * RFC 6455, section 4.2.1: an opening handshake has one Sec-WebSocket-Key
+ * of 16 bytes in base64 and Sec-WebSocket-Version 13.  Returns
+ * NGX_DECLINED for a request that is no WebSocket upgrade or a good one;
+ * else what the answer returned: 426 with "Sec-WebSocket-Version: 13"
+ * (section 4.2.2) for another version or none, 400 for a bad key.
+ */
+
+static ngx_int_t
+ngx_http_wharf_check_handshake(ngx_http_request_t *r)
+{
+    u_char           *p;
+    ngx_uint_t        i, nkey, nversion;
+    ngx_str_t         key, version;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.upgrade;
+
+    if (h == NULL
+        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_null(&key);
+    ngx_str_null(&version);
+    nkey = 0;
+    nversion = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-WebSocket-Key",
+                               sizeof("Sec-WebSocket-Key") - 1)
+               == 0)
+        {
+            key = h[i].value;
+            nkey++;
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Version",
+                                      sizeof("Sec-WebSocket-Version") - 1)
+                      == 0)
+        {
+            version = h[i].value;
+            nversion++;
+        }
+    }
+
+    if (nversion != 1 || version.len != 2
+        || version.data[0] != '1' || version.data[1] != '3')
+    {
+        if (ngx_http_wharf_add_header(r, "Sec-WebSocket-Version",
+                                      (u_char *) "13", 2)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+
+        return ngx_http_wharf_send_error(r, NGX_HTTP_WHARF_UPGRADE_REQUIRED,
+                                         "unsupported_websocket_version",
+                                         "the WebSocket handshake needs one "
+                                         "\"Sec-WebSocket-Version: 13\"");
+    }
+
+    /* 16 bytes in base64: 22 characters of the alphabet, then "==" */
+
+    if (nkey == 1 && key.len == 24
+        && key.data[22] == '=' && key.data[23] == '=')
+    {
+        for (p = key.data; p < key.data + 22; p++) {
+            if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
+                  || (*p >= '0' && *p <= '9') || *p == '+' || *p == '/'))
+            {
+                break;
+            }
+        }
+
+        if (p == key.data + 22) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "bad_handshake",
+                                     "the WebSocket handshake needs one "
+                                     "\"Sec-WebSocket-Key\": 16 bytes in "
+                                     "base64");
+}
+
+
 /*
  * Removes every "access_token" parameter from $args, so that neither the
  * upstream nor the access log ($args) sees it.  $request_uri keeps the
@@ -730,9 +1076,31 @@ ngx_int_t
 ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     ngx_uint_t add)
 {
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t            *h;
+    ngx_http_wharf_loc_conf_t  *wlcf;
 
-    if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
+    if (ngx_http_wharf_strip_query_token(r) != NGX_OK
+        || ngx_http_wharf_strip_subprotocol(r) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* the client's other credentials, unless the location passes them */
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (!(wlcf->pass_headers & NGX_HTTP_WHARF_PASS_COOKIE)
+        && ngx_http_wharf_drop_header(r, "cookie", sizeof("cookie") - 1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (!(wlcf->pass_headers & NGX_HTTP_WHARF_PASS_PROXY_AUTH)
+        && ngx_http_wharf_drop_header(r, "proxy-authorization",
+                                      sizeof("proxy-authorization") - 1)
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -766,6 +1134,179 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     h->value = *token;
 
     r->headers_in.authorization = h;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The "wharf.bearer." entries leave every Sec-WebSocket-Protocol header
+ * line; the other subprotocols (wharf.tty.v1, ...) pass on as they were
+ * offered, and a line left with none is removed, as a worker may refuse
+ * an empty list.  The value is rewritten in place: it only gets shorter.
+ */
+
+static ngx_int_t
+ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r)
+{
+    u_char           *p, *last, *end, *dst;
+    ngx_uint_t        i, bearer;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+again:
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_wharf_is_subprotocol_header(&h[i])) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+        dst = p;
+        bearer = 0;
+
+        while (p < last) {
+            p = ngx_http_wharf_next_entry(p, last, &end);
+
+            if (p == end) {
+                break;
+            }
+
+            if (ngx_http_wharf_is_bearer_entry(p, end)) {
+                bearer = 1;
+
+            } else {
+                if (dst > h[i].value.data) {
+                    *dst++ = ',';
+                    *dst++ = ' ';
+                }
+
+                dst = ngx_movemem(dst, p, end - p);
+            }
+
+            p = end;
+        }
+
+        if (!bearer) {
+            continue;
+        }
+
+        h[i].value.len = dst - h[i].value.data;
+
+        if (h[i].value.len == 0) {
+            if (ngx_http_wharf_list_delete(r->pool, &r->headers_in.headers,
+                                           part, i)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            goto again;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* removes every header line named name (lower case) from the request */
+
+static ngx_int_t
+ngx_http_wharf_drop_header(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+again:
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            if (ngx_http_wharf_list_delete(r->pool, &r->headers_in.headers,
+                                           part, i)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            goto again;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Takes element i of part out of a list without moving any element:
+ * r->headers_in points at some of them (host, upgrade, authorization...).
+ * The part is cut in two around it, with one more ngx_list_part_t.  Cut in
+ * the list's last part, the tail becomes the last part and the list's
+ * nalloc its room, so that a later ngx_list_push() writes neither over
+ * the tail nor past the end of the array; the last element of the last
+ * part is simply no longer counted.  (ngx_list_t has had this layout since
+ * nginx 0.x.)
+ */
+
+static ngx_int_t
+ngx_http_wharf_list_delete(ngx_pool_t *pool, ngx_list_t *list,
+    ngx_list_part_t *part, ngx_uint_t i)
+{
+    ngx_list_part_t  *tail;
+
+    if (i == part->nelts - 1) {
+        part->nelts--;
+        return NGX_OK;
+    }
+
+    tail = ngx_palloc(pool, sizeof(ngx_list_part_t));
+    if (tail == NULL) {
+        return NGX_ERROR;
+    }
+
+    tail->elts = (u_char *) part->elts + (i + 1) * list->size;
+    tail->nelts = part->nelts - i - 1;
+    tail->next = part->next;
+
+    part->nelts = i;
+    part->next = tail;
+
+    if (list->last == part) {
+        list->last = tail;
+        list->nalloc -= i + 1;
+    }
 
     return NGX_OK;
 }

@@ -43,7 +43,12 @@ static ngx_str_t  ngx_http_wharf_metrics_type =
     ngx_string("text/plain; version=0.0.4; charset=utf-8");
 
 
-/* GET and HEAD only, and no body to read */
+/*
+ * GET and HEAD only, and no body to read.  NGX_DECLINED: go on; anything
+ * else is what the handler returns at once: the 405 was sent (and its
+ * NGX_OK must not be taken for "go on", or a second answer would follow
+ * the first: "header already sent"), or the body failed.
+ */
 
 static ngx_int_t
 ngx_http_wharf_read_only(ngx_http_request_t *r)
@@ -56,7 +61,9 @@ ngx_http_wharf_read_only(ngx_http_request_t *r)
         return rc;
     }
 
-    return ngx_http_discard_request_body(r);
+    rc = ngx_http_discard_request_body(r);
+
+    return rc == NGX_OK ? NGX_DECLINED : rc;
 }
 
 
@@ -77,7 +84,7 @@ ngx_http_wharf_registry_handler(ngx_http_request_t *r)
 
     rc = ngx_http_wharf_read_only(r);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -257,7 +264,7 @@ ngx_http_wharf_terminals_handler(ngx_http_request_t *r)
 
     rc = ngx_http_wharf_read_only(r);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -392,7 +399,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
 
     rc = ngx_http_wharf_read_only(r);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
