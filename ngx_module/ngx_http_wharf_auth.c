@@ -74,11 +74,12 @@ static ngx_uint_t ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end);
 static ngx_int_t ngx_http_wharf_check_handshake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wharf_invalid_request(ngx_http_request_t *r,
     const char *why);
-static ngx_int_t ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
-static ngx_int_t ngx_http_wharf_drop_header(ngx_http_request_t *r,
-    const char *name, size_t len);
-static ngx_int_t ngx_http_wharf_list_delete(ngx_pool_t *pool,
-    ngx_list_t *list, ngx_list_part_t *part, ngx_uint_t i);
+static void ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_wharf_kept_from_worker(ngx_table_elt_t *h,
+    void *data);
+static ngx_int_t ngx_http_wharf_list_filter(ngx_pool_t *pool,
+    ngx_list_t *list, ngx_uint_t (*drop)(ngx_table_elt_t *h, void *data),
+    void *data);
 static ngx_int_t ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf,
     ngx_str_t *token, struct wharf_claims *claims, const char **why);
 static ngx_http_wharf_cache_entry_t *ngx_http_wharf_cache_find(
@@ -1079,27 +1080,23 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     ngx_table_elt_t            *h;
     ngx_http_wharf_loc_conf_t  *wlcf;
 
-    if (ngx_http_wharf_strip_query_token(r) != NGX_OK
-        || ngx_http_wharf_strip_subprotocol(r) != NGX_OK)
-    {
+    if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    /* the client's other credentials, unless the location passes them */
+    ngx_http_wharf_strip_subprotocol(r);
+
+    /*
+     * Out go the header lines left empty by that, and the client's other
+     * credentials, unless the location passes them.
+     */
 
     wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
 
-    if (!(wlcf->pass_headers & NGX_HTTP_WHARF_PASS_COOKIE)
-        && ngx_http_wharf_drop_header(r, "cookie", sizeof("cookie") - 1)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (!(wlcf->pass_headers & NGX_HTTP_WHARF_PASS_PROXY_AUTH)
-        && ngx_http_wharf_drop_header(r, "proxy-authorization",
-                                      sizeof("proxy-authorization") - 1)
-           != NGX_OK)
+    if (ngx_http_wharf_list_filter(r->pool, &r->headers_in.headers,
+                                   ngx_http_wharf_kept_from_worker,
+                                   &wlcf->pass_headers)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1142,19 +1139,18 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
 /*
  * The "wharf.bearer." entries leave every Sec-WebSocket-Protocol header
  * line; the other subprotocols (wharf.tty.v1, ...) pass on as they were
- * offered, and a line left with none is removed, as a worker may refuse
- * an empty list.  The value is rewritten in place: it only gets shorter.
+ * offered, in their order.  The value is rewritten in place: it only gets
+ * shorter.  A line left empty is then removed from the request (a worker
+ * may refuse an empty list): see ngx_http_wharf_kept_from_worker().
  */
 
-static ngx_int_t
+static void
 ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r)
 {
     u_char           *p, *last, *end, *dst;
-    ngx_uint_t        i, bearer;
+    ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
-
-again:
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -1178,7 +1174,6 @@ again:
         p = h[i].value.data;
         last = p + h[i].value.len;
         dst = p;
-        bearer = 0;
 
         while (p < last) {
             p = ngx_http_wharf_next_entry(p, last, &end);
@@ -1187,10 +1182,7 @@ again:
                 break;
             }
 
-            if (ngx_http_wharf_is_bearer_entry(p, end)) {
-                bearer = 1;
-
-            } else {
+            if (!ngx_http_wharf_is_bearer_entry(p, end)) {
                 if (dst > h[i].value.data) {
                     *dst++ = ',';
                     *dst++ = ' ';
@@ -1202,111 +1194,148 @@ again:
             p = end;
         }
 
-        if (!bearer) {
-            continue;
-        }
-
         h[i].value.len = dst - h[i].value.data;
-
-        if (h[i].value.len == 0) {
-            if (ngx_http_wharf_list_delete(r->pool, &r->headers_in.headers,
-                                           part, i)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            goto again;
-        }
     }
-
-    return NGX_OK;
 }
 
 
-/* removes every header line named name (lower case) from the request */
+/* a request header line that must not reach a worker */
 
-static ngx_int_t
-ngx_http_wharf_drop_header(ngx_http_request_t *r, const char *name,
-    size_t len)
+static ngx_uint_t
+ngx_http_wharf_kept_from_worker(ngx_table_elt_t *h, void *data)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_uint_t  pass = *(ngx_uint_t *) data;
 
-again:
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            if (ngx_http_wharf_list_delete(r->pool, &r->headers_in.headers,
-                                           part, i)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            goto again;
-        }
+    if (ngx_http_wharf_is_subprotocol_header(h)) {
+        return h->value.len == 0;
     }
 
-    return NGX_OK;
+    if (h->key.len == sizeof("Cookie") - 1
+        && ngx_strncasecmp(h->key.data, (u_char *) "Cookie",
+                           sizeof("Cookie") - 1)
+           == 0)
+    {
+        return !(pass & NGX_HTTP_WHARF_PASS_COOKIE);
+    }
+
+    if (h->key.len == sizeof("Proxy-Authorization") - 1
+        && ngx_strncasecmp(h->key.data, (u_char *) "Proxy-Authorization",
+                           sizeof("Proxy-Authorization") - 1)
+           == 0)
+    {
+        return !(pass & NGX_HTTP_WHARF_PASS_PROXY_AUTH);
+    }
+
+    return 0;
 }
 
 
 /*
- * Takes element i of part out of a list without moving any element:
- * r->headers_in points at some of them (host, upgrade, authorization...).
- * The part is cut in two around it, with one more ngx_list_part_t.  Cut in
- * the list's last part, the tail becomes the last part and the list's
- * nalloc its room, so that a later ngx_list_push() writes neither over
- * the tail nor past the end of the array; the last element of the last
- * part is simply no longer counted.  (ngx_list_t has had this layout since
- * nginx 0.x.)
+ * Takes the elements that drop() names out of a list without moving any
+ * element: r->headers_in points at some of them (host, upgrade,
+ * authorization...).  The parts are described anew, one per run of kept
+ * elements: the first in the list itself, the others from the pool; the
+ * elements stay in their arrays.  No part is left empty (nginx's loops
+ * over a list read the first element of each next part), and the list's
+ * nalloc becomes the size of its last part, which so is full: a later
+ * ngx_list_push() starts a part of its own rather than writing over the
+ * elements after the last run.  ngx_list_t has had this layout since
+ * nginx 0.x.
  */
 
 static ngx_int_t
-ngx_http_wharf_list_delete(ngx_pool_t *pool, ngx_list_t *list,
-    ngx_list_part_t *part, ngx_uint_t i)
+ngx_http_wharf_list_filter(ngx_pool_t *pool, ngx_list_t *list,
+    ngx_uint_t (*drop)(ngx_table_elt_t *h, void *data), void *data)
 {
-    ngx_list_part_t  *tail;
+    u_char           *elts;
+    ngx_uint_t        i, n, runs, dropped;
+    ngx_list_part_t  *part, *run, *spare, *prev, first;
 
-    if (i == part->nelts - 1) {
-        part->nelts--;
+    /* the usual request has nothing to drop, and gets nothing done */
+
+    runs = 0;
+    dropped = 0;
+
+    for (part = &list->part; part; part = part->next) {
+        elts = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (drop((ngx_table_elt_t *) (elts + i * list->size), data)) {
+                dropped++;
+
+            } else if (i == 0
+                       || drop((ngx_table_elt_t *)
+                                   (elts + (i - 1) * list->size), data))
+            {
+                runs++;
+            }
+        }
+    }
+
+    if (dropped == 0) {
         return NGX_OK;
     }
 
-    tail = ngx_palloc(pool, sizeof(ngx_list_part_t));
-    if (tail == NULL) {
-        return NGX_ERROR;
+    spare = NULL;
+
+    if (runs > 1) {
+        spare = ngx_palloc(pool, (runs - 1) * sizeof(ngx_list_part_t));
+        if (spare == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    tail->elts = (u_char *) part->elts + (i + 1) * list->size;
-    tail->nelts = part->nelts - i - 1;
-    tail->next = part->next;
+    first = list->part;
+    prev = NULL;
 
-    part->nelts = i;
-    part->next = tail;
+    for (part = &first; part; part = part->next) {
+        elts = part->elts;
+        i = 0;
 
-    if (list->last == part) {
-        list->last = tail;
-        list->nalloc -= i + 1;
+        while (i < part->nelts) {
+
+            if (drop((ngx_table_elt_t *) (elts + i * list->size), data)) {
+                i++;
+                continue;
+            }
+
+            for (n = i + 1;
+                 n < part->nelts
+                 && !drop((ngx_table_elt_t *) (elts + n * list->size), data);
+                 n++)
+            {
+                /* void */
+            }
+
+            run = prev ? spare++ : &list->part;
+
+            run->elts = elts + i * list->size;
+            run->nelts = n - i;
+            run->next = NULL;
+
+            if (prev) {
+                prev->next = run;
+            }
+
+            prev = run;
+            i = n;
+        }
     }
+
+    if (prev == NULL) {
+
+        /* nothing kept: an empty first part, with all its room */
+
+        list->part.elts = first.elts;
+        list->part.nelts = 0;
+        list->part.next = NULL;
+        list->last = &list->part;
+
+        return NGX_OK;
+    }
+
+    list->last = prev;
+    list->nalloc = prev->nelts;
 
     return NGX_OK;
 }
