@@ -72,6 +72,7 @@ static u_char *ngx_http_wharf_next_entry(u_char *p, u_char *last,
     u_char **end);
 static ngx_uint_t ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end);
 static ngx_int_t ngx_http_wharf_check_handshake(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_bearer_to_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wharf_invalid_request(ngx_http_request_t *r,
     const char *why);
 static void ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
@@ -125,6 +126,10 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
     if (wlcf->prefix.data == NULL
         && wlcf->handler == NGX_HTTP_WHARF_HANDLER_NONE)
     {
+        if (wlcf->bearer_subprotocol) {
+            return ngx_http_wharf_bearer_to_header(r);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -856,6 +861,91 @@ ngx_http_wharf_unauthorized(ngx_http_request_t *r, ngx_uint_t invalid,
 
     return ngx_http_wharf_send_error(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
                                      "%s", why);
+}
+
+
+/*
+ * wharf_bearer_subprotocol on, in a location the module does not serve
+ * (wharfd's live feed): the backend checks the token, but its WebSocket
+ * library, like the agent's, cannot take a Sec-WebSocket-Protocol as long
+ * as a JWT (libwebsockets picks the protocol from a copy in 128 bytes).
+ * So the "wharf.bearer." entry leaves the list here, and its token goes on
+ * as "Authorization: Bearer", which the backend reads; two credentials are
+ * refused here, as the backend would (400 invalid_request).  The query
+ * string is left as it is: the backend reads an old client's token there.
+ */
+
+static ngx_int_t
+ngx_http_wharf_bearer_to_header(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   query, proto;
+    ngx_uint_t                  n, nproto;
+    ngx_table_elt_t            *h;
+    ngx_http_wharf_loc_conf_t  *wlcf;
+
+    nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
+
+    if (nproto == 0) {
+        return NGX_DECLINED;
+    }
+
+    n = nproto + ngx_http_wharf_query_tokens(r, &query)
+        + (r->headers_in.authorization != NULL);
+
+    if (n > 1) {
+        rc = ngx_http_wharf_invalid_request(r, "more than one credential: "
+                                            "send the token once, in one of "
+                                            "\"Authorization: Bearer\", "
+                                            "\"?access_token=\" or the "
+                                            "\"wharf.bearer.\" WebSocket "
+                                            "subprotocol");
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    /* the token is in the header's bytes, which are rewritten below */
+
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + proto.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p + sizeof("Bearer ") - 1, proto.data, proto.len);
+
+    ngx_http_wharf_strip_subprotocol(r);
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (ngx_http_wharf_list_filter(r->pool, &r->headers_in.headers,
+                                   ngx_http_wharf_kept_from_worker,
+                                   &wlcf->pass_headers)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&h->key, "Authorization");
+    h->lowcase_key = (u_char *) "authorization";
+    h->hash = ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(
+              ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash('a', 'u'),
+              't'), 'h'), 'o'), 'r'), 'i'), 'z'), 'a'), 't'), 'i'), 'o'), 'n');
+    h->value.data = p;
+    h->value.len = sizeof("Bearer ") - 1 + proto.len;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    r->headers_in.authorization = h;
+
+    return NGX_DECLINED;
 }
 
 

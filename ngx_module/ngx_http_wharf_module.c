@@ -242,6 +242,13 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
       0,
       NULL },
 
+    { ngx_string("wharf_bearer_subprotocol"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wharf_loc_conf_t, bearer_subprotocol),
+      NULL },
+
     { ngx_string("wharf_pass_request_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_wharf_pass_request_headers,
@@ -1509,6 +1516,7 @@ ngx_http_wharf_create_loc_conf(ngx_conf_t *cf)
     wlcf->auth = NGX_CONF_UNSET;
     wlcf->origins = NGX_CONF_UNSET_PTR;
     wlcf->pass_headers = NGX_CONF_UNSET_UINT;
+    wlcf->bearer_subprotocol = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -1539,6 +1547,8 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_uint_value(conf->pass_headers, prev->pass_headers, 0);
+    ngx_conf_merge_value(conf->bearer_subprotocol, prev->bearer_subprotocol,
+                         0);
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
 
     if (conf->prefix.data) {

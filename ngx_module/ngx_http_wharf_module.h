@@ -256,6 +256,10 @@ typedef struct {
     ngx_flag_t                     auth;
     ngx_array_t                   *origins;   /* ngx_str_t; "*": any */
     ngx_uint_t                     pass_headers; /* NGX_HTTP_WHARF_PASS_* */
+
+    /* elsewhere than the module's locations: the subprotocol's token
+       goes on as "Authorization: Bearer" (wharf_bearer_subprotocol) */
+    ngx_flag_t                     bearer_subprotocol;
     ngx_str_t                      health_backend;
 
     /* proxy_pass to a wharf_balancer upstream: set the upstream's path */

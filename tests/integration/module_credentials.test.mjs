@@ -153,6 +153,24 @@ server {
     assert.doesNotMatch(got.authorization, new RegExp(token.slice(-20)), 'the module\'s token, not the client\'s');
   });
 
+  test('the live feed (wharf_bearer_subprotocol): the subprotocol\'s token goes on as Authorization', async () => {
+    const c = await rawWs(`${stack.ws}/ws/monitoring`, { protocol: `wharf.bearer.${token}` });
+    assert.equal(c.status, 101, c.head);
+    assert.doesNotMatch(c.head, JWT);
+    await c.end();
+    const expired = stack.mint({ sub: '*', scope: 'read', ttl: -10 });
+    const e = await rawWs(`${stack.ws}/ws/monitoring`, { protocol: `wharf.bearer.${expired}` });
+    assert.equal(e.status, 401, 'wharfd checked it');
+    for (const [what, opts] of [
+      ['query + subprotocol', { url: `/ws/monitoring?access_token=${token}`, protocol: `wharf.bearer.${token}` }],
+      ['header + subprotocol', { url: '/ws/monitoring', protocol: `wharf.bearer.${token}`, headers: { Authorization: `Bearer ${token}` } }],
+    ]) {
+      const r = await rawWs(`${stack.ws}${opts.url}`, opts);
+      assert.equal(r.status, 400, what);
+      assert.equal(JSON.parse(r.body).error.code, 'invalid_request', what);
+    }
+  });
+
   test('two credentials: 400 invalid_request, whether both are good or one is bad', async () => {
     const bad = stack.mint({ sub: '*', scope: 'terminal read', ttl: -10 });
     const cases = [
