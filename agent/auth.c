@@ -59,7 +59,7 @@ agent_bearer_entries(const char *list, char *buf, size_t size)
         e = p + strcspn(p, ", \t");
         if ((size_t) (e - p) >= sizeof(AGENT_BEARER_PREFIX) - 1
             && strncmp(p, AGENT_BEARER_PREFIX, sizeof(AGENT_BEARER_PREFIX) - 1)
-                   == 0) {
+                == 0) {
             if (n++ == 0 && buf != NULL) {
                 p += sizeof(AGENT_BEARER_PREFIX) - 1;
                 snprintf(buf, size, "%.*s",

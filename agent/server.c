@@ -49,9 +49,8 @@ agent_http_reply(struct lws *wsi, unsigned status, const char *body,
 }
 
 static int
-reply_with(struct lws *wsi, unsigned status, const char *body,
-           size_t body_len, const char *allow,
-           const struct extra_header *extra)
+reply_with(struct lws *wsi, unsigned status, const char *body, size_t body_len,
+           const char *allow, const struct extra_header *extra)
 {
     unsigned char buf[LWS_PRE + AGENT_HTTP_REPLY_MAX];
     unsigned char *start = buf + LWS_PRE, *p = start;
@@ -79,10 +78,10 @@ reply_with(struct lws *wsi, unsigned status, const char *body,
                                             (const unsigned char *) allow,
                                             (int) strlen(allow), &p, end))
         || (extra != NULL
-            && lws_add_http_header_by_name(
-                wsi, (const unsigned char *) extra->name,
-                (const unsigned char *) extra->value,
-                (int) strlen(extra->value), &p, end))
+            && lws_add_http_header_by_name(wsi,
+                                           (const unsigned char *) extra->name,
+                                           (const unsigned char *) extra->value,
+                                           (int) strlen(extra->value), &p, end))
         || lws_finalize_http_header(wsi, &p, end)) {
         wharf_error("http: response headers do not fit");
         return -1;

@@ -180,7 +180,8 @@ on_child_exit(struct agent_child *child, int status)
     if (s->wsi == NULL) {
         /* Client already gone: the kill timer is only needed while some
          * process of the group (a background job) is left. */
-        if (s->timer_kind == TIMER_KILL && !agent_pty_session_alive(s->pty.pid)) {
+        if (s->timer_kind == TIMER_KILL
+            && !agent_pty_session_alive(s->pty.pid)) {
             uv_timer_stop(&s->timer);
             s->timer_kind = TIMER_NONE;
         }

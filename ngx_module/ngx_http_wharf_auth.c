@@ -73,6 +73,8 @@ static u_char *ngx_http_wharf_next_entry(u_char *p, u_char *last,
 static ngx_uint_t ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end);
 static ngx_int_t ngx_http_wharf_check_handshake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wharf_bearer_to_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_add_authorization(ngx_http_request_t *r,
+    ngx_str_t *value);
 static ngx_int_t ngx_http_wharf_invalid_request(ngx_http_request_t *r,
     const char *why);
 static void ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
@@ -880,9 +882,8 @@ ngx_http_wharf_bearer_to_header(ngx_http_request_t *r)
 {
     u_char                     *p;
     ngx_int_t                   rc;
-    ngx_str_t                   query, proto;
+    ngx_str_t                   query, proto, token;
     ngx_uint_t                  n, nproto;
-    ngx_table_elt_t            *h;
     ngx_http_wharf_loc_conf_t  *wlcf;
 
     nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
@@ -927,23 +928,12 @@ ngx_http_wharf_bearer_to_header(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
+    token.data = p;
+    token.len = sizeof("Bearer ") - 1 + proto.len;
+
+    if (ngx_http_wharf_add_authorization(r, &token) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_str_set(&h->key, "Authorization");
-    h->lowcase_key = (u_char *) "authorization";
-    h->hash = ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(
-              ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash('a', 'u'),
-              't'), 'h'), 'o'), 'r'), 'i'), 'z'), 'a'), 't'), 'i'), 'o'), 'n');
-    h->value.data = p;
-    h->value.len = sizeof("Bearer ") - 1 + proto.len;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    r->headers_in.authorization = h;
 
     return NGX_DECLINED;
 }
@@ -1208,6 +1198,17 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
         return NGX_OK;
     }
 
+    return ngx_http_wharf_add_authorization(r, token);
+}
+
+
+/* a request header "Authorization: value", which the client did not send */
+
+static ngx_int_t
+ngx_http_wharf_add_authorization(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
     h = ngx_list_push(&r->headers_in.headers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -1218,7 +1219,10 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     h->hash = ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(
               ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash('a', 'u'),
               't'), 'h'), 'o'), 'r'), 'i'), 'z'), 'a'), 't'), 'i'), 'o'), 'n');
-    h->value = *token;
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     r->headers_in.authorization = h;
 
