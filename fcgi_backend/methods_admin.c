@@ -6,7 +6,8 @@
  * same name and {instanceId, force?}, carrying the caller's own
  * Authorization (the module checks it, and gives the agent its own
  * token). The agent's result is the result; its error is relayed with
- * its code. The gateway being unreachable, slow or answering non-JSON is
+ * its code. The gateway being unreachable, slow, answering non-JSON or
+ * with its own JSON refusal (the worker down: 502 worker_unreachable) is
  * -32603 with data-less message "agent unreachable: ...", after at most
  * --control-timeout seconds.
  */
@@ -192,6 +193,18 @@ control(struct wharfd_call *call, json_t *params, const char *method,
                                     status);
     }
     v = json_object_get(ans, "error");
+    /* The gateway's own refusal, not the agent's JSON-RPC answer: its code
+     * is a string (502 {"error":{"code":"worker_unreachable",...}}). */
+    if (json_is_object(v) && !json_is_integer(json_object_get(v, "code"))) {
+        json_t *msg = json_object_get(v, "message");
+
+        wharfd_rpc_set_error(
+            err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+            "agent unreachable: the gateway answered HTTP %ld: %s", status,
+            json_is_string(msg) ? json_string_value(msg) : "an error");
+        json_decref(ans);
+        return -1;
+    }
     if (json_is_object(v)) {
         json_t *code = json_object_get(v, "code");
         json_t *msg = json_object_get(v, "message");
