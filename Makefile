@@ -65,12 +65,17 @@ AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMM
 CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
 TEST_LIBS   = $(call pc,cmocka) $(COMMON_LIBS)
 
-.PHONY: all deps module wharfd agent wharfctl run test unit clean distclean
+.PHONY: all deps deps-test module wharfd agent wharfctl run test unit clean distclean
 all: deps module wharfd agent wharfctl
 
 # Idempotent and quiet when nothing is missing; see scripts/install-deps.
+# deps: what building and running need; deps-test: that plus the test
+# tools (cmocka, clang for the fuzzers, valgrind, tmux, clang-format), so
+# that `make run` installs only what running needs.
 deps:
 	@scripts/install-deps
+deps-test:
+	@scripts/install-deps test
 
 wharfd: $(WHARFD)
 agent: $(AGENT)
@@ -154,6 +159,7 @@ $(B)/tests/test_ctl_%: tests/unit/test_ctl_%.c $(CLI_LIB_OBJS) $(LIB_COMMON)
 	$(UNIT_CC) $(CLI_LIBS) $(LDFLAGS)
 
 unit: $(UNIT_BINS)
+$(UNIT_BINS): | deps-test
 
 # --- fuzzing (libFuzzer) -----------------------------------------------------
 # tests/fuzz/fuzz_<part>_<name>.c is a libFuzzer target linked, like a unit
@@ -206,18 +212,18 @@ fuzz-build:
 ifeq ($(FUZZ),1)
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 else
-	@scripts/install-deps
+	@scripts/install-deps test
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
 endif
 
 fuzz: fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps
+tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps-test
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: all unit fuzz-build tests/node_modules/.installed
+test: deps-test all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
 # The README on a machine that has never seen wharf: a fresh clone in a
@@ -237,7 +243,7 @@ test-fresh:
 #   make test-valgrind VG_FILTER=wharfd   only node files whose path has it
 VG_FILTER ?= tests/
 .PHONY: test-valgrind
-test-valgrind: deps tests/node_modules/.installed
+test-valgrind: deps-test tests/node_modules/.installed
 	@$(MAKE) --no-print-directory B=build/vg \
 	    EXTRA_CFLAGS="-O1 -Wno-error=format-truncation" module wharfd agent wharfctl
 	@B=build/vg WHARF_VALGRIND=1 tests/run $(VG_FILTER)
@@ -250,7 +256,7 @@ SOAK_SECONDS ?= 600
 soak: all tests/node_modules/.installed
 	B=$(B) SANITIZE=$(SANITIZE) SOAK_SECONDS=$(SOAK_SECONDS) node tests/soak/soak.mjs
 
-run: all tests/node_modules/.installed
+run: all
 	@B=$(B) SANITIZE=$(SANITIZE) scripts/run-stack
 
 # --- install -------------------------------------------------------------------

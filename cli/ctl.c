@@ -37,7 +37,7 @@ static const char ctl_usage[] =
     "                  or raw (the body as received)\n"
     "\n"
     "Every command takes --help. Exit status: 0 success, 1 failed operation,\n"
-    "2 usage error.\n";
+    "2 usage error (a value the server refuses as invalid included).\n";
 
 struct ctl_command {
     const char *name;

@@ -28,6 +28,8 @@ rpc_standard_message(int code)
         return "Unauthorized";
     case WHARFD_RPC_FORBIDDEN:
         return "Forbidden";
+    case WHARFD_RPC_WORKER_NOT_FOUND:
+        return "Worker not found";
     default:
         return "Internal error";
     }

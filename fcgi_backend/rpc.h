@@ -36,6 +36,10 @@
 #define WHARFD_RPC_INTERNAL_ERROR   (-32603)
 #define WHARFD_RPC_UNAUTHORIZED     (-32001)
 #define WHARFD_RPC_FORBIDDEN        (-32003)
+/* Process control for a worker the gateway does not route (not in its
+ * registry): REST 404 worker_not_found. Not -32004, which agents answer
+ * for an unknown instance (relayed as their own error). */
+#define WHARFD_RPC_WORKER_NOT_FOUND (-32005)
 
 /* What a failing method reports. */
 struct wharfd_rpc_error {

@@ -89,7 +89,9 @@ describe('make run', () => {
       process.kill(-sh.pid, 'SIGINT');
       for (const p of pids) await waitFor(() => procGone(p), { timeout: 15000, what: `stack process ${p} to stop after Ctrl-C` });
     } finally {
-      for (const p of stackPids(runDir, sh.pid)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      // Those seen while the stack was up too: a part that outlived a
+      // failed run-stack is no longer its descendant.
+      for (const p of new Set([...pids, ...stackPids(runDir, sh.pid)])) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
       try { process.kill(-sh.pid, 'SIGKILL'); } catch { /* gone */ }
       fs.rmSync(parent, { recursive: true, force: true });
     }
