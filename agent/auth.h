@@ -6,8 +6,11 @@
  *   /websocket                         read (control calls: control)
  *   GET /processes, GET /processes/ID  read
  *   POST /processes..., POST /rpc      control (reads over /rpc: read)
- * The token comes as "Authorization: Bearer T" (what the gateway sends) or
- * "?access_token=T" (a browser WebSocket straight to the agent). The
+ * The token comes as "Authorization: Bearer T" (what the gateway sends),
+ * "?access_token=T" (old clients), or a Sec-WebSocket-Protocol entry
+ * "wharf.bearer.T" (how a browser sends it; see server.c for why
+ * libwebsockets cannot take it here); exactly one of them: two are 400
+ * invalid_request (RFC 6750 section 2), even when both are good. The
  * orchestrator's public key is read once at start (--public-key); without
  * one the agent refuses to start unless --insecure-no-auth is given, and
  * then lets everything through (development only; logged at start).
@@ -22,14 +25,24 @@
 #ifndef AGENT_AUTH_H
 #define AGENT_AUTH_H
 
+#include <stddef.h>
+
 struct agent;
 struct lws;
 
+/* The prefix of the subprotocol entry that carries a browser's token. */
+#define AGENT_BEARER_PREFIX "wharf.bearer."
+
 /* Checks the request's token for scope. Returns 0 with the token's scope
- * bits in *scopes, or an HTTP status (401 no/bad token, 403 wrong
- * audience or scope) with a static reason in *why. */
+ * bits in *scopes, or an HTTP status (400 more than one credential, 401
+ * no/bad token, 403 wrong audience or scope) with a static reason in
+ * *why. */
 int agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
                      unsigned *scopes, const char **why);
+
+/* Pure: how many "wharf.bearer.TOKEN" entries a Sec-WebSocket-Protocol
+ * list has; the first token goes into buf (size bytes) unless NULL. */
+int agent_bearer_entries(const char *list, char *buf, size_t size);
 
 /* 0 when the upgrade's Origin is acceptable, else 403. */
 int agent_auth_origin(struct agent *agent, struct lws *wsi);

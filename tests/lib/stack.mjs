@@ -155,6 +155,50 @@ export async function freeStaticPort() {
   return freePort();
 }
 
+// WHARF_TEST_LOG_ROOT (tests/run sets it): every log a test produced is
+// kept there, for tests/run's last check, which searches them all for
+// anything shaped like a token. Folders that the harness made (tempDir,
+// "wharf-*" in the temp folder) are removed by the tests with
+// fs.rmSync(); their logs (*.log files, and every file under a "logs"
+// folder) are copied there first, whoever removes them.
+export const LOG_ROOT = process.env.WHARF_TEST_LOG_ROOT || '';
+
+export function keepLogs(dir) {
+  if (!LOG_ROOT || !fs.existsSync(dir)) return;
+  const dest = path.join(LOG_ROOT, `${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  const walk = (from, inLogs) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(from, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(from, e.name);
+      if (e.isDirectory()) walk(p, inLogs || e.name === 'logs');
+      else if (e.isFile() && (inLogs || e.name.endsWith('.log'))) {
+        const to = path.join(dest, path.relative(dir, p));
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        try {
+          fs.copyFileSync(p, to);
+        } catch { /* gone meanwhile */ }
+      }
+    }
+  };
+  walk(dir, false);
+}
+
+if (LOG_ROOT && !fs.rmSync.wharfKeepsLogs) {
+  const rmSync = fs.rmSync;
+  const tmp = os.tmpdir();
+  fs.rmSync = function rmSyncKeepingLogs(p, opts) {
+    const abs = path.resolve(String(p));
+    if (path.dirname(abs) === tmp && path.basename(abs).startsWith('wharf-')) keepLogs(abs);
+    return rmSync.call(this, p, opts);
+  };
+  fs.rmSync.wharfKeepsLogs = true;
+}
+
 export function tempDir(tag) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wharf-${tag}-`));
   // nginx's worker processes drop to `nobody` when the master runs as root;
