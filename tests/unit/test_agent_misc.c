@@ -157,24 +157,6 @@ test_specs(void **state)
     assert_non_null(strstr(err, "autoRestart"));
 }
 
-static void
-test_origins(void **state)
-{
-    (void) state;
-    assert_true(
-        agent_origin_matches_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
-    assert_true(agent_origin_matches_host("https://Console.Example",
-                                          "console.example"));
-    assert_false(
-        agent_origin_matches_host("https://evil.example", "127.0.0.1:8080"));
-    assert_false(agent_origin_matches_host("null", "x"));
-    assert_true(agent_origin_in_list("https://a.example",
-                                     "https://b.example, https://a.example"));
-    assert_false(
-        agent_origin_in_list("https://a.example", "https://a.example.evil"));
-    assert_false(agent_origin_in_list("https://a", ""));
-}
-
 int
 main(void)
 {
@@ -182,7 +164,6 @@ main(void)
         cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_instance_ids),
         cmocka_unit_test(test_specs),
-        cmocka_unit_test(test_origins),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
