@@ -23,7 +23,7 @@ function headers(extra: Record<string, string> = {}): Record<string, string> {
   return { ...(t ? { Authorization: `Bearer ${t}` } : {}), ...extra };
 }
 
-async function refusal(res: Response): Promise<ApiError> {
+async function refusal(res: Response, quiet = false): Promise<ApiError> {
   let code = `http_${res.status}`;
   let message = `${res.status} ${res.statusText}`;
   try {
@@ -37,13 +37,14 @@ async function refusal(res: Response): Promise<ApiError> {
     // not JSON: keep the status line
   }
   const e = new ApiError(res.status, code, message);
-  if (res.status === 401) unauthorized(`the gateway refused the token (401 ${code}: ${message})`);
+  if (res.status === 401 && !quiet) unauthorized(`the gateway refused the token (401 ${code}: ${message})`);
   return e;
 }
 
-export async function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { headers: headers({ Accept: 'application/json' }), signal, cache: 'no-store' });
-  if (!res.ok) throw await refusal(res);
+// quiet: a 401 is the caller's to handle (signing in), not the app's.
+export async function getJSON<T>(path: string, { quiet = false } = {}): Promise<T> {
+  const res = await fetch(path, { headers: headers({ Accept: 'application/json' }), cache: 'no-store' });
+  if (!res.ok) throw await refusal(res, quiet);
   return await res.json() as T;
 }
 

@@ -10,7 +10,7 @@
 import { wsURL } from './api';
 import { BEARER_PREFIX, getToken } from './auth';
 
-export const FEED_PROTOCOL = 'wharf.feed.v1';
+export const FEED_PROTOCOL = 'wharf-monitoring';
 
 export type FeedKind = 'log' | 'error' | 'process' | 'event';
 export interface FeedFilter { worker?: string; kinds?: FeedKind[] }

@@ -13,7 +13,7 @@ import { feed } from './feed';
 import { FleetPage } from './fleet';
 import { GridPage } from './grid';
 import { currentRoute, go } from './nav';
-import { SignInPage } from './signin';
+import { SignInPage, checkToken } from './signin';
 import { TerminalPage } from './terminal';
 import { liveTerminals } from './term';
 import { WorkerPage } from './worker';
@@ -78,9 +78,14 @@ function showWho(): void {
   who.title = `sub ${c?.sub ?? '?'} · scope ${c?.scope ?? '?'}${c?.exp ? ` · expires ${new Date(c.exp * 1000).toLocaleString()}` : ''}`;
 }
 
-function route(): void {
+async function route(): Promise<void> {
   const fromLink = takeFragmentToken();
-  if (fromLink !== null) signInMessage = '';
+  if (fromLink !== null) {
+    signInMessage = '';
+    // A link's token is checked before any page opens a socket with it.
+    const refused = getToken() ? await checkToken() : null;
+    if (refused) signInMessage = refused;
+  }
   const r = currentRoute();
   const [path, query = ''] = r.split('?');
   const parts = path.split('/').filter(Boolean);
@@ -132,9 +137,9 @@ document.addEventListener('keydown', (ev) => {
   if (page.key(ev)) ev.preventDefault();
 });
 
-window.addEventListener('hashchange', route);
+window.addEventListener('hashchange', () => void route());
 setInterval(showWho, 30000);
-route();
+void route();
 
 // For tests and the benchmark (bench/console): the live terminals.
 (window as unknown as { wharf: unknown }).wharf = { terminals: liveTerminals };

@@ -6,6 +6,24 @@ import { ApiError, getJSON } from './api';
 import { clearToken, looksLikeJwt, readClaims, setToken } from './auth';
 import { h } from './dom';
 
+// Asks the gateway whether the stored token opens the fleet; on a refusal,
+// forgets it and returns what to tell the operator.
+export async function checkToken(): Promise<string | null> {
+  try {
+    await getJSON('/api/workers', { quiet: true });
+    return null;
+  } catch (e) {
+    clearToken();
+    if (e instanceof ApiError && e.status === 401) {
+      return `The gateway refused this token (${e.message}). It may have expired or been signed by another key; sign in with a new one.`;
+    }
+    if (e instanceof ApiError && e.status === 403) {
+      return `This token may not read the fleet (${e.message}): the console needs sub "*" and the read scope (terminal and control to open terminals and restart processes).`;
+    }
+    return `Could not reach the gateway: ${(e as Error).message}`;
+  }
+}
+
 export class SignInPage {
   readonly el: HTMLElement;
   private box: HTMLTextAreaElement;
@@ -64,18 +82,10 @@ export class SignInPage {
     }
     this.btn.disabled = true;
     setToken(t);
-    try {
-      await getJSON('/api/workers');
-    } catch (e) {
-      clearToken();
+    const refused = await checkToken();
+    if (refused) {
       this.btn.disabled = false;
-      if (e instanceof ApiError && e.status === 401) {
-        this.say(`The gateway refused this token (${e.message}). It may have expired or been signed by another key; sign in with a new one.`);
-      } else if (e instanceof ApiError && e.status === 403) {
-        this.say(`This token may not read the fleet (${e.message}): the console needs sub "*" and the read scope (terminal and control to open terminals and restart processes).`);
-      } else {
-        this.say(`Could not reach the gateway: ${(e as Error).message}`);
-      }
+      this.say(refused);
       return;
     }
     this.done(this.next);

@@ -19,6 +19,28 @@ const EVENT_PAGE = 100;
 
 type Tab = 'logs' | 'errors' | 'events';
 
+// A log row's identity: wharfd keeps one row per (worker, instance,
+// sequence), and a feed row carries no database id.
+const logKey = (r: LogRow) => `${r.instanceId}/${r.sequence}`;
+
+// A pino line ({"level":30,"msg":"..."}) is shown as its message first,
+// then the rest of its fields, dimmed; anything else as it is.
+function logMessage(text: string): HTMLElement {
+  if (text.startsWith('{')) {
+    try {
+      const o = JSON.parse(text) as Record<string, unknown>;
+      if (o && typeof o.msg === 'string') {
+        const { msg, level: _l, time: _t, pid: _p, hostname: _hn, ...rest } = o;
+        const more = Object.keys(rest).length ? JSON.stringify(rest) : '';
+        return h('span', { class: 'msg', title: text }, msg as string, more ? h('span', { class: 'muted' }, ` ${more}`) : null);
+      }
+    } catch {
+      // not JSON after all
+    }
+  }
+  return h('span', { class: 'msg' }, text);
+}
+
 function errorLevel(level: number): string {
   return level >= 60 ? 'fatal' : 'error';
 }
@@ -46,7 +68,7 @@ export class WorkerPage {
 
   // logs
   private logs: LogRow[] = [];
-  private logIds = new Set<number>();
+  private logIds = new Set<string>();
   private logList: HTMLElement;
   private levelBoxes = new Map<string, HTMLInputElement>();
   private streamSel: HTMLSelectElement;
@@ -346,8 +368,8 @@ export class WorkerPage {
   }
 
   private addOlder(env: Envelope<LogRow>): void {
-    const rows = env.data.filter((r) => !this.logIds.has(r.id)).reverse();
-    for (const r of rows) this.logIds.add(r.id);
+    const rows = env.data.filter((r) => !this.logIds.has(logKey(r))).reverse();
+    for (const r of rows) this.logIds.add(logKey(r));
     this.logs = [...rows, ...this.logs];
     this.logMore = env.pagination.hasMore;
     this.olderBtn.disabled = !this.logMore;
@@ -355,12 +377,12 @@ export class WorkerPage {
   }
 
   private logLine(r: LogRow): HTMLElement {
-    return h('div', { class: `logline lvl-${r.level}`, 'data-id': r.id },
+    return h('div', { class: `logline lvl-${r.level}`, 'data-key': logKey(r) },
       h('time', { datetime: r.timestamp, title: stamp(r.timestamp) }, clock(r.timestamp)),
       h('span', { class: 'lv' }, r.level),
       h('span', { class: 'inst' }, r.instanceId),
       h('span', { class: `st st-${r.stream || 'none'}` }, r.stream || ''),
-      h('span', { class: 'msg' }, r.message));
+      logMessage(r.message));
   }
 
   private drawLogs(): void {
@@ -376,16 +398,16 @@ export class WorkerPage {
   }
 
   private liveLog(r: LogRow): void {
-    if (this.logIds.has(r.id) || !this.matchesServer(r)) return;
-    this.logIds.add(r.id);
+    if (this.logIds.has(logKey(r)) || !this.matchesServer(r)) return;
+    this.logIds.add(logKey(r));
     this.logs.push(r);
     const empty = this.logList.querySelector('.empty');
     if (empty) empty.remove();
     if (this.matchesSearch(r)) this.logList.appendChild(this.logLine(r));
     while (this.logs.length > LOG_KEEP) {
       const old = this.logs.shift()!;
-      this.logIds.delete(old.id);
-      this.logList.querySelector(`[data-id="${old.id}"]`)?.remove();
+      this.logIds.delete(logKey(old));
+      this.logList.querySelector(`[data-key="${logKey(old)}"]`)?.remove();
       this.logMore = true;
       this.olderBtn.disabled = false;
       this.olderBtn.textContent = 'Load older';
