@@ -385,6 +385,15 @@ bench-agent: all tests/node_modules/.installed
 	B=$(B) node bench/agent/run.mjs 10 3
 	B=$(B) node bench/agent/e2e.mjs 10
 
+# --- benchmarks (console) ------------------------------------------------------
+# bench/console: the console in Chromium with 500 workers: fleet time to
+# first row and to all rows; keystroke to screen in a grid of 16 terminals
+# against one alone; gzipped JS+CSS size (docs/BENCHMARKS.md).
+.PHONY: bench bench-console
+bench: bench-console
+bench-console: all deps-test tests/node_modules/.installed
+	B=$(B) node bench/console/run.mjs $(BENCH_ARGS)
+
 clean:
 	rm -rf build
 

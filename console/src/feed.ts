@@ -1,8 +1,9 @@
 // The live feed, /ws/monitoring (docs/wharfd.md): one WebSocket for the
 // whole app, authenticated with the subprotocol "wharf.bearer.<token>"
-// offered beside the feed's own "wharf.feed.v1" (which the feed selects:
-// a browser refuses a handshake that selects none of the protocols it
-// offered). Each page says what it wants (subscribe's filter) and listens
+// (the gateway moves it into an Authorization header for wharfd) offered
+// beside the feed's own subprotocol, "wharf-monitoring", which wharfd
+// selects: a browser refuses a handshake that selects none of the
+// protocols it offered. Each page says what it wants (subscribe's filter) and listens
 // for rows; the feed reconnects with backoff and, after a reconnect or a
 // "lagged" message (rows were dropped for this client), tells the pages to
 // reload what they show, so nothing is missed silently.
