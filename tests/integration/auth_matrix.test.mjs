@@ -179,6 +179,8 @@ const GATEWAY = {
   '/rpc': 'wharfd RPC rows',
   '@wharf_rpc_too_large': 'not a route (413 answer)',
   '/ws/monitoring': 'feed rows',
+  '/console': 'static: the console, no token (tests/e2e/console.test.mjs)',
+  '/console/': 'static: the console, no token (tests/e2e/console.test.mjs)',
 };
 
 // --- the test ------------------------------------------------------------------
