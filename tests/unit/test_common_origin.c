@@ -57,9 +57,8 @@ test_allowed(void **state)
     assert_true(wharf_origin_allowed("https://console.example",
                                      "https://console.example",
                                      "127.0.0.1:8080"));
-    assert_false(wharf_origin_allowed("http://127.0.0.1:8080",
-                                      "https://console.example",
-                                      "127.0.0.1:8080"));
+    assert_false(wharf_origin_allowed(
+        "http://127.0.0.1:8080", "https://console.example", "127.0.0.1:8080"));
 }
 
 int
