@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { SHOTS, launchBrowser, openPage, screenText, shot } from '../lib/browser.mjs';
 import { ROOT, generateKeys, get, mintToken, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 
@@ -34,6 +34,16 @@ describe('console in Chromium', () => {
     });
     browser = await launchBrowser();
     console.log(`# screenshots: ${SHOTS}`);
+  });
+
+  // Each test's page closes with it (its terminals too); what it recorded
+  // stays for the last test.
+  afterEach(async () => {
+    for (const p of pages.filter((q) => !q.closed)) {
+      p.closed = true;
+      p.lastUrl = p.page.url();
+      await p.context.close();
+    }
   });
 
   after(async () => {
@@ -229,7 +239,7 @@ describe('console in Chromium', () => {
       // The refused token's page: the 401 answers themselves are what the
       // browser reports there.
       const errors = p.errors.filter((e) => !/status of 401/.test(e));
-      assert.deepEqual(errors, [], `console errors on ${p.page.url()}`);
+      assert.deepEqual(errors, [], `console errors on ${p.lastUrl}`);
     }
   });
 });
