@@ -432,8 +432,11 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     // The console's files, where nginx's worker processes can read them:
     // run as root, they are `nobody`, who cannot enter a checkout under a
     // private home (make test-fresh builds in /root).
+    // (A build without a console of its own, make test-valgrind's, serves
+    // the plain build's.)
     const consoleDir = path.join(dir, 'console');
-    if (fs.existsSync(path.join(BUILD, 'console'))) fs.cpSync(path.join(BUILD, 'console'), consoleDir, { recursive: true });
+    const built = [BUILD, path.join(ROOT, 'build')].map((b) => path.join(b, 'console')).find((d) => fs.existsSync(d));
+    if (built) fs.cpSync(built, consoleDir, { recursive: true });
     const conf = renderNginxConf({
       prefix, listen: `127.0.0.1:${port}`, wharfd: stack.wharfd.addr,
       wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval, consoleDir,
