@@ -5,7 +5,6 @@
 
 import { getJSON } from './api';
 import { h } from './dom';
-import { go } from './nav';
 import { TermView } from './term';
 import { statusLine } from './terminal';
 import type { TerminalEntry } from './types';
@@ -79,11 +78,16 @@ export class GridPage {
     this.addSel.value = '';
     if (!n || this.names.includes(n) || this.names.length >= GRID_MAX) return;
     this.names.push(n);
+    this.addPane(n);
+    this.layout();
     this.syncRoute();
+    this.panes[this.panes.length - 1].view.focus();
   }
 
+  // The address follows the panes without a new page: the other panes
+  // keep their sessions.
   private syncRoute(): void {
-    go(`/grid/${this.names.join(',')}`);
+    history.replaceState(null, '', `#/grid/${this.names.map(encodeURIComponent).join(',')}`);
   }
 
   private addPane(name: string): void {
@@ -117,6 +121,15 @@ export class GridPage {
 
   private remove(p: Pane): void {
     this.names = this.names.filter((n) => n !== p.name);
+    this.panes = this.panes.filter((q) => q !== p);
+    p.view.dispose();
+    p.el.remove();
+    this.panes.forEach((q, i) => {
+      const num = q.el.querySelector('.pane-num');
+      if (num) num.textContent = String(i + 1);
+    });
+    if (p.el.classList.contains('max')) this.grid.classList.remove('has-max');
+    this.layout();
     this.syncRoute();
   }
 

@@ -125,14 +125,18 @@ async function route(): Promise<void> {
   next.focus();
 }
 
+// Alt+key shortcuts first (capture), so a terminal does not also get them;
+// plain keys only where nothing is being typed.
+document.addEventListener('keydown', (ev) => {
+  if (page && ev.altKey && !ev.ctrlKey && !ev.metaKey && page.key(ev)) {
+    ev.preventDefault();
+    ev.stopPropagation();
+  }
+}, true);
 document.addEventListener('keydown', (ev) => {
   if (!page) return;
   const t = ev.target as HTMLElement;
   const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.closest('.xterm'));
-  if (ev.altKey && page.key(ev)) {
-    ev.preventDefault();
-    return;
-  }
   if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
   if (page.key(ev)) ev.preventDefault();
 });

@@ -89,6 +89,12 @@ export class TermView {
   // Opens a new session (after the last one closed).
   connect(): void {
     if (this.disposed) return;
+    if (this.ws) {
+      // a reconnect while a session is open ends that one first
+      const old = this.ws;
+      this.ws = null;
+      old.close(1000);
+    }
     const token = getToken();
     this.exit = null;
     this.reason = '';

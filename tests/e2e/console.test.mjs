@@ -198,6 +198,12 @@ describe('console in Chromium', () => {
     const sizes = await page.locator('.pane .term-host').evaluateAll((els) => els.map((e) => `${e.dataset.cols}x${e.dataset.rows}`));
     assert.equal(sizes.length, 4);
     await shot(page, 'console-grid');
+    // Closing a pane leaves the others' sessions as they were.
+    await page.getByRole('button', { name: 'close w4' }).click();
+    await waitFor(async () => (await page.locator('.pane').count()) === 3, { what: 'three panes' });
+    assert.doesNotMatch(page.url(), /w4/);
+    assert.equal(await page.locator('.pane[data-worker="w2"] .term-host').getAttribute('data-state'), 'open');
+    assert.match(await screenText(page, 'w2', '.pane'), /^pane-w2-22\s*$/m);
   });
 
   test('restart the app from the worker page: events, logs and the error count arrive live', async () => {

@@ -69,7 +69,7 @@ function agentRoutes() {
 const agentMethods = () => [...src('agent/api.c').matchAll(/\{ "(\w+)", OP_\w+, WHARF_SCOPE_(\w+) \}/g)]
   .map((m) => ({ name: m[1], scope: m[2].toLowerCase() }));
 
-const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+(?:[=~]\s+)?"?([^"\s{]+)"?\s*\{/gm)]
+const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+(?:(?:=|~|\^~)\s+)?"?([^"\s{]+)"?\s*\{/gm)]
   .map((m) => m[1]);
 
 // --- the rows ---------------------------------------------------------------------
