@@ -15,8 +15,10 @@ import { ROOT } from './stack.mjs';
 export const CHROMIUM = process.env.WHARF_CHROMIUM || '/usr/bin/chromium';
 // Playwright starts each browser with a fresh --user-data-dir of its own
 // (a temp folder it removes), so none is given here.
+// --disable-dev-shm-usage: in a container (make test-fresh) /dev/shm is
+// Docker's 64 MiB, which Chromium's renderers outgrow.
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 export const SHOTS = path.resolve(process.env.WHARF_SCREENSHOTS || path.join(ROOT, 'build/screenshots'));
 
 export function launchBrowser() {
