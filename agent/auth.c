@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "origin.h"
 #include "token.h"
 
 int
@@ -235,36 +236,6 @@ agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
 }
 
 int
-agent_origin_in_list(const char *origin, const char *list)
-{
-    size_t n = strlen(origin);
-    const char *p = list, *e;
-
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ' || *p == ',') {
-            p++;
-        }
-        e = p + strcspn(p, ", ");
-        if ((size_t) (e - p) == n && strncasecmp(p, origin, n) == 0) {
-            return 1;
-        }
-        p = e;
-    }
-    return 0;
-}
-
-int
-agent_origin_matches_host(const char *origin, const char *host)
-{
-    const char *h = strstr(origin, "://");
-
-    if (h == NULL || host == NULL || host[0] == '\0') {
-        return 0;
-    }
-    return strcasecmp(h + 3, host) == 0;
-}
-
-int
 agent_auth_origin(struct agent *agent, struct lws *wsi)
 {
     char origin[512], host[300];
@@ -272,12 +243,9 @@ agent_auth_origin(struct agent *agent, struct lws *wsi)
     if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0) {
         return 0; /* not a browser */
     }
-    if (agent->cfg.allowed_origins != NULL) {
-        return agent_origin_in_list(origin, agent->cfg.allowed_origins) ? 0
-                                                                        : 403;
-    }
     if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0) {
         host[0] = '\0';
     }
-    return agent_origin_matches_host(origin, host) ? 0 : 403;
+    return wharf_origin_allowed(origin, agent->cfg.allowed_origins, host) ? 0
+                                                                          : 403;
 }

@@ -18,9 +18,10 @@
  * GET /health stays open: the container's HEALTHCHECK and the gateway's
  * probes call it without a token, and it tells nothing secret.
  *
- * WebSocket upgrades also check Origin: absent (not a browser) is fine;
- * otherwise it must be in --allowed-origins, or, without that flag, name
- * the same host as the Host header (the page came from the gateway).
+ * WebSocket upgrades also check Origin (common/origin.h): absent (not a
+ * browser, or a request through the gateway, which checked it and does not
+ * pass it on) is fine; otherwise it must be in --allowed-origins, or,
+ * without that flag, name the same host as the Host header.
  */
 #ifndef AGENT_AUTH_H
 #define AGENT_AUTH_H
@@ -54,11 +55,5 @@ int agent_auth_load_token(struct agent *agent);
 
 /* Reads the public key file into agent->pubkey. 0 or -1 (logged). */
 int agent_auth_load_key(struct agent *agent, const char *path);
-
-/* Pure: does an Origin value name host (HOST[:PORT] as in a Host header)?
- * Exposed for unit tests. */
-int agent_origin_matches_host(const char *origin, const char *host);
-/* Pure: is origin in the comma-separated list? */
-int agent_origin_in_list(const char *origin, const char *list);
 
 #endif

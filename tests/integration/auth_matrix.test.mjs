@@ -70,7 +70,7 @@ function agentRoutes() {
 const agentMethods = () => [...src('agent/api.c').matchAll(/\{ "(\w+)", OP_\w+, WHARF_SCOPE_(\w+) \}/g)]
   .map((m) => ({ name: m[1], scope: m[2].toLowerCase() }));
 
-const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+(?:[=~]\s+)?"?([^"\s{]+)"?\s*\{/gm)]
+const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+(?:(?:=|~|\^~)\s+)?"?([^"\s{]+)"?\s*\{/gm)]
   .map((m) => m[1]);
 
 // --- the rows ---------------------------------------------------------------------
@@ -183,6 +183,8 @@ const GATEWAY = {
   '@wharf_worker_unreachable': 'not a route (502 answer)',
   '@wharf_worker_timeout': 'not a route (504 answer)',
   '/ws/monitoring': 'feed rows',
+  '/console': 'static: the console, no token (tests/e2e/console.test.mjs)',
+  '/console/': 'static: the console, no token (tests/e2e/console.test.mjs)',
 };
 
 // --- the test ------------------------------------------------------------------

@@ -226,24 +226,6 @@ test_specs(void **state)
     assert_non_null(strstr(err, "autoRestart"));
 }
 
-static void
-test_origins(void **state)
-{
-    (void) state;
-    assert_true(
-        agent_origin_matches_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
-    assert_true(agent_origin_matches_host("https://Console.Example",
-                                          "console.example"));
-    assert_false(
-        agent_origin_matches_host("https://evil.example", "127.0.0.1:8080"));
-    assert_false(agent_origin_matches_host("null", "x"));
-    assert_true(agent_origin_in_list("https://a.example",
-                                     "https://b.example, https://a.example"));
-    assert_false(
-        agent_origin_in_list("https://a.example", "https://a.example.evil"));
-    assert_false(agent_origin_in_list("https://a", ""));
-}
-
 /* the browser's token as a subprotocol entry (issue 13) */
 static void
 test_bearer_entries(void **state)
@@ -294,7 +276,6 @@ main(void)
         cmocka_unit_test(test_truncate_text),
         cmocka_unit_test(test_instance_ids),
         cmocka_unit_test(test_specs),
-        cmocka_unit_test(test_origins),
         cmocka_unit_test(test_bearer_entries),
         cmocka_unit_test(test_ws_key),
     };
