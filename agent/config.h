@@ -8,7 +8,11 @@
  *   --terminal-cmd CMD     WHARF_TERMINAL_CMD    default $SHELL, else /bin/sh
  *   --kill-timeout-ms N    WHARF_KILL_TIMEOUT_MS default 2000
  *   --orchestrator URL     WHARF_ORCHESTRATOR    where to ship (POST URL/rpc)
- *   --token T              WHARF_TOKEN           ingest token, never logged
+ *                          WHARF_TOKEN           ingest token, never logged;
+ *                                                the environment only: --token
+ *                                                is refused (ps shows argv)
+ *   --token-file PATH      WHARF_TOKEN_FILE      ingest token from a file (wins
+ *                                                over WHARF_TOKEN)
  *   --log-level L          WHARF_LOG_LEVEL       debug|info|warn|error
  *   --public-key PATH      WHARF_PUBLIC_KEY      orchestrator's ES256 public
  *                                                key (PEM file, or a folder
@@ -70,7 +74,9 @@ struct agent_config {
     const char *terminal_cmd;
     unsigned kill_timeout_ms;
     const char *orchestrator; /* NULL when not given */
-    const char *token;        /* NULL when not given */
+    const char *token;        /* NULL when not given; set from token_file
+                                 by agent_auth_load_token() */
+    const char *token_file;   /* NULL when not given */
     int log_level;            /* enum wharf_log_level */
     const char *public_key;   /* the first path, NULL when not given */
     /* every --public-key, in order (or WHARF_PUBLIC_KEY alone) */

@@ -272,6 +272,7 @@ agent_fini(struct agent *agent)
     agent_procs_free(agent);
     agent_ship_free(agent);
     wharf_keys_free(&agent->keys);
+    free(agent->token_buf);
     free(agent->child_cmd);
     free(agent->child_envp);
 }
@@ -372,6 +373,10 @@ main(int argc, char **argv)
         return 2;
     }
     if (agent_auth_load_keys(&agent) != 0) {
+        wharf_keys_free(&agent.keys);
+        return 2;
+    }
+    if (agent_auth_load_token(&agent) != 0) {
         wharf_keys_free(&agent.keys);
         return 2;
     }

@@ -180,7 +180,8 @@ on_child_exit(struct agent_child *child, int status)
     if (s->wsi == NULL) {
         /* Client already gone: the kill timer is only needed while some
          * process of the group (a background job) is left. */
-        if (s->timer_kind == TIMER_KILL && !agent_pty_group_alive(s->pty.pid)) {
+        if (s->timer_kind == TIMER_KILL
+            && !agent_pty_session_alive(s->pty.pid)) {
             uv_timer_stop(&s->timer);
             s->timer_kind = TIMER_NONE;
         }
@@ -193,6 +194,21 @@ on_child_exit(struct agent_child *child, int status)
         /* Usually EIO follows at once; if a background job keeps the slave
          * open, the drain timer stops the wait. */
         arm_timer(s, TIMER_DRAIN);
+    }
+}
+
+/*
+ * The whole session the shell leads: its process group (the shell and its
+ * foreground job), and every other process whose session id is the
+ * shell's, found in /proc: background jobs in groups of their own, what
+ * they started, nohup'ed ones (SIGHUP ignored, SIGKILL follows). Only a
+ * process that made a session of its own (setsid) is out of reach.
+ */
+static void
+signal_session(struct agent_session *s, int sig)
+{
+    if (agent_pty_session_signal(s->pty.pid, sig) == 0) {
+        (void) agent_pty_signal(s->pty.pid, sig); /* no /proc */
     }
 }
 
@@ -232,11 +248,11 @@ detach(struct agent_session *s)
         uv_timer_stop(&s->timer);
         s->timer_kind = TIMER_NONE;
     }
-    if (!s->reaped || agent_pty_group_alive(s->pty.pid)) {
-        wharf_info("terminal %lu: client gone, sending SIGHUP to group %d",
+    if (!s->reaped || agent_pty_session_alive(s->pty.pid)) {
+        wharf_info("terminal %lu: client gone, sending SIGHUP to session %d",
                    s->id, (int) s->pty.pid);
-        (void) agent_pty_signal(s->pty.pid, SIGHUP);
-        (void) agent_pty_signal(s->pty.pid, SIGCONT);
+        signal_session(s, SIGHUP);
+        signal_session(s, SIGCONT);
         arm_timer(s, TIMER_KILL);
     } else {
         wharf_info("terminal %lu: closed", s->id);
@@ -269,11 +285,11 @@ on_timer(uv_timer_t *t)
         begin_end(s);
         break;
     case TIMER_KILL:
-        if (!s->reaped || agent_pty_group_alive(s->pty.pid)) {
-            wharf_info("terminal %lu: group %d still alive after %u ms, "
+        if (!s->reaped || agent_pty_session_alive(s->pty.pid)) {
+            wharf_info("terminal %lu: session %d still alive after %u ms, "
                        "sending SIGKILL",
                        s->id, (int) s->pty.pid, s->agent->cfg.kill_timeout_ms);
-            (void) agent_pty_signal(s->pty.pid, SIGKILL);
+            signal_session(s, SIGKILL);
         }
         maybe_free(s);
         break;
@@ -692,6 +708,22 @@ session_start(struct agent *agent, struct lws *wsi, struct agent_tty_conn *conn,
     return s;
 }
 
+/* The gateway's health probe says "X-Wharf-Probe: 1": it checks that the
+ * handshake completes (Sec-WebSocket-Accept included), so that is all it
+ * gets, then a normal close; no PTY, no shell (docs/agent.md). */
+static int
+is_probe(struct lws *wsi)
+{
+    static const char name[] = AGENT_PROBE_HEADER;
+    char v[8];
+    int n = lws_hdr_custom_length(wsi, name, (int) sizeof(name) - 1);
+
+    return n == 1
+        && lws_hdr_custom_copy(wsi, v, sizeof(v), name, (int) sizeof(name) - 1)
+        == 1
+        && v[0] == '1';
+}
+
 int
 agent_terminal_callback(struct lws *wsi, int reason, void *user, void *in,
                         size_t len, enum agent_tty_mode mode)
@@ -707,6 +739,9 @@ agent_terminal_callback(struct lws *wsi, int reason, void *user, void *in,
         agent->ws_open++;
         if (agent->shutdown_stage != 0) {
             ws_close(wsi, conn, LWS_CLOSE_STATUS_GOINGAWAY);
+        } else if (is_probe(wsi)) {
+            agent->terminal_probes++;
+            ws_close(wsi, conn, LWS_CLOSE_STATUS_NORMAL);
         } else if (session_start(agent, wsi, conn, mode) == NULL) {
             ws_close(wsi, conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
         }
@@ -774,15 +809,15 @@ agent_terminal_kill_now(struct agent *agent)
         next = s->next;
         detach(s);
         if (!s->reaped) {
-            (void) agent_pty_signal(s->pty.pid, SIGKILL);
+            signal_session(s, SIGKILL);
             agent_reaper_forget(&agent->reaper, &s->child);
             while (waitpid(s->pty.pid, &status, 0) < 0 && errno == EINTR) {
             }
             s->reaped = 1;
             wharf_info("terminal %lu: pid %d killed at exit", s->id,
                        (int) s->pty.pid);
-        } else if (agent_pty_group_alive(s->pty.pid)) {
-            (void) agent_pty_signal(s->pty.pid, SIGKILL);
+        } else if (agent_pty_session_alive(s->pty.pid)) {
+            signal_session(s, SIGKILL);
         }
         if (s->timer_kind != TIMER_NONE) {
             uv_timer_stop(&s->timer);

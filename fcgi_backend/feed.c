@@ -24,6 +24,7 @@
 #include "feed_door.h"
 #include "http.h"
 #include "log.h"
+#include "origin.h"
 #include "methods.h"
 #include "wharfd.h"
 

@@ -17,6 +17,7 @@
 #include "http.h"
 #include "http_head.h"
 #include "log.h"
+#include "origin.h"
 #include "wharfd.h"
 
 /* First buffer for a head; it doubles up to WHARFD_FEED_HEAD_MAX + 1. */
@@ -138,21 +139,28 @@ door_list_has(const struct wharf_http_head *h, const char *name,
     return 0;
 }
 
+/* common/origin.h's rule, the agent's too: a page may open the feed from
+ * an origin in --ws-origins or, without the flag, from the host the
+ * browser addressed (its Host header). */
 static int
-door_origin_allowed(struct wharfd *wd, const struct wharf_http_field *origin)
+door_origin_allowed(struct wharfd *wd, const struct wharf_http_head *h,
+                    const struct wharf_http_field *origin)
 {
-    const char *o = wd->config.ws_origins, *comma;
-    size_t len;
+    const struct wharf_http_field *host;
+    char o[512], hv[300];
 
-    while (*o) {
-        comma = strchr(o, ',');
-        len = comma ? (size_t) (comma - o) : strlen(o);
-        if (len == origin->value_len && strncmp(o, origin->value, len) == 0) {
-            return 1;
-        }
-        o = comma ? comma + 1 : o + len;
+    if (origin->value_len >= sizeof(o)) {
+        return 0;
     }
-    return 0;
+    memcpy(o, origin->value, origin->value_len);
+    o[origin->value_len] = '\0';
+    hv[0] = '\0';
+    if (wharf_http_head_find(h, "Host", &host) > 0
+        && host->value_len < sizeof(hv)) {
+        memcpy(hv, host->value, host->value_len);
+        hv[host->value_len] = '\0';
+    }
+    return wharf_origin_allowed(o, wd->config.ws_origins, hv);
 }
 
 /* Appends [p, p+n) to the head being rebuilt. */
@@ -296,7 +304,7 @@ door_admit(struct wharfd *wd, int fd, char *buf, size_t head_len, size_t len)
                            "websocket");
     }
     if (wharf_http_head_find(&h, "Origin", &origin) > 0
-        && !door_origin_allowed(wd, origin)) {
+        && !door_origin_allowed(wd, &h, origin)) {
         return door_refuse(fd, &r, 403, "origin_not_allowed",
                            "this Origin may not open the feed");
     }

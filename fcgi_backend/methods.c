@@ -145,6 +145,7 @@ wharfd_param_string(json_t *obj, const char *field, int required, size_t max,
                                     "'%s' must not be empty", field);
     }
     if (len > max) {
+        err->max = max;
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
                                     "'%s' must be at most %zu bytes long",
                                     field, max);

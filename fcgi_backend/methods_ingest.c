@@ -77,6 +77,7 @@ param_message(struct wharfd *wd, json_t *o, const char **out, size_t *len,
     }
     *len = json_string_length(v);
     if (*len > wd->config.message_max) {
+        err->max = wd->config.message_max;
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "message",
                                     "'message' must be at most %zu bytes",
                                     wd->config.message_max);

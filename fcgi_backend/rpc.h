@@ -47,6 +47,8 @@ struct wharfd_rpc_error {
     char field[64];    /* -32602: the offending params member, "" if
                            * none ("logs[3].sequence" for an element) */
     char message[256]; /* detail, appended to the code's standard text */
+    size_t max;        /* -32602 for a length: the limit ("data": {"max"}),
+                          0 if none; a client may cut to it (the agent does) */
 };
 
 /*

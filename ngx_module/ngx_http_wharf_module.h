@@ -12,7 +12,9 @@
  *   ngx_http_wharf_sessions.c   live sessions, max_sessions, request counts
  *   ngx_http_wharf_balancer.c   wharf_balancer: the static upstream of routes
  *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
- *   ngx_http_wharf_health.c     WebSocket handshake probes and health routes
+ *   ngx_http_wharf_scrub.c      no client's token in the logs
+ *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
+ *   ngx_http_wharf_health.c     the health routes, answering from the probes
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
  */
 
@@ -43,6 +45,21 @@
 
 /* a key file larger than this is not a PEM key */
 #define NGX_HTTP_WHARF_KEY_FILE_MAX        16384
+
+/* not among nginx's own status codes */
+#define NGX_HTTP_WHARF_UPGRADE_REQUIRED    426
+
+/*
+ * A browser's WebSocket carries its token as a subprotocol, as Kubernetes
+ * does (its "base64url.bearer.authorization.k8s.io."): the client offers
+ * "wharf.bearer.JWT" beside its real subprotocol, if any.
+ */
+#define NGX_HTTP_WHARF_BEARER_PREFIX       "wharf.bearer."
+#define NGX_HTTP_WHARF_BEARER_LEN          (sizeof("wharf.bearer.") - 1)
+
+/* wharf_pass_request_headers: the client's headers a worker may get */
+#define NGX_HTTP_WHARF_PASS_COOKIE         0x01
+#define NGX_HTTP_WHARF_PASS_PROXY_AUTH     0x02
 
 /* the text of a probe's error, in shared memory and in answers */
 #define NGX_HTTP_WHARF_ERROR_LEN           160
@@ -149,6 +166,22 @@ typedef struct {
 typedef struct ngx_http_wharf_probe_s  ngx_http_wharf_probe_t;
 
 
+/* one who waits for a probe's result (ngx_http_wharf_probe_start()) */
+
+typedef struct ngx_http_wharf_waiter_s  ngx_http_wharf_waiter_t;
+
+typedef void (*ngx_http_wharf_waiter_pt)(ngx_http_wharf_waiter_t *w,
+    ngx_http_wharf_result_t *res);
+
+struct ngx_http_wharf_waiter_s {
+    ngx_queue_t                    queue;     /* in the probe's, if queued */
+    ngx_http_wharf_waiter_pt       handler;
+    void                          *data;
+    ngx_uint_t                     index;
+    unsigned                       queued:1;
+};
+
+
 /* one wharf_worker directive */
 
 typedef struct {
@@ -191,7 +224,7 @@ typedef struct {
     ngx_uint_t                     hash_bucket_size;
 
     ngx_shm_zone_t                *shm_zone;
-    ssize_t                        zone_size;
+    size_t                         zone_size;
     ngx_http_wharf_shctx_t        *sh;
     ngx_slab_pool_t               *shpool;
 
@@ -241,6 +274,11 @@ typedef struct {
 
     ngx_flag_t                     auth;
     ngx_array_t                   *origins;   /* ngx_str_t; "*": any */
+    ngx_uint_t                     pass_headers; /* NGX_HTTP_WHARF_PASS_* */
+
+    /* elsewhere than the module's locations: the subprotocol's token
+       goes on as "Authorization: Bearer" (wharf_bearer_subprotocol) */
+    ngx_flag_t                     bearer_subprotocol;
     ngx_str_t                      health_backend;
 
     /* proxy_pass to a wharf_balancer upstream: set the upstream's path */
@@ -322,8 +360,9 @@ typedef struct {
  * A new context, or one routed again: everything but the cleanup, which
  * stays in the request's list.  Only a context that is not counted is
  * routed again (a counted one is replaced, and its cleanup ends its
- * session), so it holds no agent_request to free.  Inline, for the fuzz target that includes the routing
- * code without the sessions (tests/fuzz/fuzz_ngx_route.c).
+ * session), so it holds no agent_request to free.  Inline, for the fuzz
+ * target that includes the routing code without the sessions
+ * (tests/fuzz/fuzz_ngx_route.c).
  */
 
 static ngx_inline void
@@ -407,7 +446,10 @@ char *ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_wharf_balancer_check(ngx_conf_t *cf);
 ngx_uint_t ngx_http_wharf_balancer_is(ngx_http_upstream_srv_conf_t *us);
-ngx_uint_t ngx_http_wharf_balancer_location(ngx_conf_t *cf);
+ngx_int_t ngx_http_wharf_balancer_location(ngx_conf_t *cf,
+    ngx_http_wharf_loc_conf_t *wlcf);
+ngx_int_t ngx_http_wharf_set_target(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
 void ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx);
 
 
@@ -435,17 +477,32 @@ ngx_int_t ngx_http_wharf_read_key_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *out);
 
 
+/* ngx_http_wharf_probe.c */
+
+ngx_int_t ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker, ngx_uint_t check,
+    ngx_http_wharf_waiter_t *w, ngx_log_t *log);
+ngx_int_t ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf);
+const char *ngx_http_wharf_check_name(ngx_uint_t check);
+uint64_t ngx_http_wharf_now_us(void);
+
+
+/* ngx_http_wharf_scrub.c */
+
+ngx_int_t ngx_http_wharf_scrub_post_read_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_scrub_log_handler(ngx_http_request_t *r);
+
+
 /* ngx_http_wharf_health.c */
 
 ngx_int_t ngx_http_wharf_worker_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_health_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_wharf_health_init_process(ngx_cycle_t *cycle,
-    ngx_http_wharf_main_conf_t *wmcf);
-const char *ngx_http_wharf_check_name(ngx_uint_t check);
 
 
 /* ngx_http_wharf_registry.c */
 
+ngx_int_t ngx_http_wharf_read_only(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_registry_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_terminals_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_metrics_handler(ngx_http_request_t *r);

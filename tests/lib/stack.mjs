@@ -5,6 +5,11 @@
 // run the very binaries `make` built (build/ or build/san/ with SANITIZE=1),
 // the real conf/nginx.conf and conf/wharf.conf, and the Debian nginx binary
 // with the module loaded through load_module.
+//
+// WHARF_NGINX_BIN and WHARF_MODULE name another nginx binary and the module
+// built for it (`make test-nginx` runs the module's tests on each nginx
+// version that way, scripts/test-nginx); by default Debian's /usr/sbin/nginx
+// and $B/ngx_http_wharf_module.so.
 
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -23,9 +28,35 @@ export const BIN = {
   wharfd: path.join(BUILD, 'bin/wharfd'),
   agent: path.join(BUILD, 'bin/wharf-agent'),
   wharfctl: path.join(BUILD, 'bin/wharfctl'),
-  module: path.join(BUILD, 'ngx_http_wharf_module.so'),
-  nginx: '/usr/sbin/nginx',
+  module: process.env.WHARF_MODULE || path.join(BUILD, 'ngx_http_wharf_module.so'),
+  nginx: process.env.WHARF_NGINX_BIN || '/usr/sbin/nginx',
 };
+
+// The nginx version under test, from `nginx -v` ("nginx version: nginx/1.22.1"),
+// as [major, minor, patch]; asked once, when a test first wants it. A few
+// checks differ by version (docs/DESIGN-module.md, "What to re-check on an
+// nginx upgrade").
+let nginxVersionCache;
+export function nginxVersion() {
+  if (!nginxVersionCache) {
+    const r = spawnSync(BIN.nginx, ['-v']);
+    const out = `${r.stdout}${r.stderr}`;
+    const m = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(out);
+    if (!m) throw new Error(`${BIN.nginx} -v: no version in ${JSON.stringify(out)}${r.error ? ` (${r.error.message})` : ''}`);
+    nginxVersionCache = m.slice(1).map(Number);
+  }
+  return nginxVersionCache;
+}
+
+// Whether the nginx under test is major.minor.patch or later.
+export function nginxAtLeast(major, minor, patch) {
+  const have = nginxVersion();
+  const want = [major, minor, patch];
+  for (let i = 0; i < 3; i++) {
+    if (have[i] !== want[i]) return have[i] > want[i];
+  }
+  return true;
+}
 
 // Under SANITIZE=1 the module carries ASan, but the nginx binary is Debian's
 // own: the ASan runtime is preloaded into it. nginx frees its pools only at
@@ -122,6 +153,50 @@ export async function freeStaticPort() {
     if (ok) return port;
   }
   return freePort();
+}
+
+// WHARF_TEST_LOG_ROOT (tests/run sets it): every log a test produced is
+// kept there, for tests/run's last check, which searches them all for
+// anything shaped like a token. Folders that the harness made (tempDir,
+// "wharf-*" in the temp folder) are removed by the tests with
+// fs.rmSync(); their logs (*.log files, and every file under a "logs"
+// folder) are copied there first, whoever removes them.
+export const LOG_ROOT = process.env.WHARF_TEST_LOG_ROOT || '';
+
+export function keepLogs(dir) {
+  if (!LOG_ROOT || !fs.existsSync(dir)) return;
+  const dest = path.join(LOG_ROOT, `${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  const walk = (from, inLogs) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(from, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(from, e.name);
+      if (e.isDirectory()) walk(p, inLogs || e.name === 'logs');
+      else if (e.isFile() && (inLogs || e.name.endsWith('.log'))) {
+        const to = path.join(dest, path.relative(dir, p));
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        try {
+          fs.copyFileSync(p, to);
+        } catch { /* gone meanwhile */ }
+      }
+    }
+  };
+  walk(dir, false);
+}
+
+if (LOG_ROOT && !fs.rmSync.wharfKeepsLogs) {
+  const rmSync = fs.rmSync;
+  const tmp = os.tmpdir();
+  fs.rmSync = function rmSyncKeepingLogs(p, opts) {
+    const abs = path.resolve(String(p));
+    if (path.dirname(abs) === tmp && path.basename(abs).startsWith('wharf-')) keepLogs(abs);
+    return rmSync.call(this, p, opts);
+  };
+  fs.rmSync.wharfKeepsLogs = true;
 }
 
 export function tempDir(tag) {
@@ -229,7 +304,7 @@ class Proc {
 
 // Agent options (issue 5): keys (generateKeys()'s, for --public-key;
 // without them the agent runs with --insecure-no-auth), orchestrator (URL
-// it ships to) and token (its ingest token), config (an object written as
+// it ships to) and token (its ingest token, passed in WHARF_TOKEN), config (an object written as
 // its --config JSON file), app (["cmd", "arg", ...] run after "--"),
 // listen (default 127.0.0.1:0), wrap (a command that runs the agent, e.g.
 // ['ip', 'netns', 'exec', NS]: with an exec-ing wrapper the pid stays the
@@ -242,7 +317,9 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   if (keys) a.push('--public-key', keys.publicPath);
   else a.push('--insecure-no-auth');
   if (orchestrator) a.push('--orchestrator', orchestrator);
-  if (token) a.push('--token', token);
+  // the ingest token goes in the environment, never on the command line
+  // (which every user sees: the agent refuses --token)
+  const tokenEnv = token ? { WHARF_TOKEN: token } : {};
   if (config) {
     const file = path.join(logDir, `agent-${name}-config.json`);
     fs.writeFileSync(file, JSON.stringify(config));
@@ -251,7 +328,7 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   const tail = app ? ['--', ...app] : [];
   const cmd = [...wrap, ...valgrindPrefix(`agent-${name}`), BIN.agent];
   const p = new Proc(`agent-${name}`, cmd[0], [...cmd.slice(1), ...a, ...args, ...tail], {
-    env: { ...sanitizerEnv(false), ...env },
+    env: { ...sanitizerEnv(false), ...tokenEnv, ...env },
     logDir,
   });
   const line = await p.waitLine(/^wharf-agent listening on /);
@@ -294,12 +371,14 @@ export function writeWorkerConf(workersDir, name, addr, container, params = []) 
 // Renders conf/nginx.conf for this prefix; returns the config's path.
 // keys: { publicPath, privatePath } from generateKeys(), or none (auth off).
 // module: the .so to load (default: the build's).
-export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module }) {
+// consoleDir: the console's files (default: the build's).
+export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module,
+  consoleDir = path.join(BUILD, 'console') }) {
   const conf = path.join(prefix, 'nginx.conf');
   const args = [conf, module, prefix, listen, wharfd, wharfdWs, workersDir];
   if (keys) args.push(keys.publicPath, keys.privatePath);
   const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'), args, {
-    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval },
+    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval, WHARF_CONSOLE_DIR: consoleDir },
   });
   if (r.status !== 0) throw new Error(`render-nginx-conf failed: ${r.stderr}`);
   return conf;
@@ -419,8 +498,11 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
   try {
     // The ports nginx will use are chosen first: wharfd needs the feed's
     // address and the gateway's URL (process control goes through nginx).
-    const port = await freePort();
-    const wsPort = await freePort();
+    // Below the ephemeral range: nginx binds them only after wharfd and the
+    // agents have started, time enough for any process's outgoing
+    // connection to be handed one of the range meanwhile.
+    const port = await freeStaticPort();
+    const wsPort = await freeStaticPort();
     // what wharfd was started with, for a test that restarts it
     stack.wharfdOpts = {
       dir, logDir, keys: stack.keys, wsAddr: `127.0.0.1:${wsPort}`,
@@ -446,9 +528,17 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     if (extraHttp) fs.writeFileSync(path.join(workersDir, '00-extra.conf'), `${extraHttp}\n`);
     const prefix = path.join(dir, 'nginx');
     fs.mkdirSync(prefix, { mode: 0o755 });
+    // The console's files, where nginx's worker processes can read them:
+    // run as root, they are `nobody`, who cannot enter a checkout under a
+    // private home (make test-fresh builds in /root).
+    // (A build without a console of its own, make test-valgrind's, serves
+    // the plain build's.)
+    const consoleDir = path.join(dir, 'console');
+    const built = [BUILD, path.join(ROOT, 'build')].map((b) => path.join(b, 'console')).find((d) => fs.existsSync(d));
+    if (built) fs.cpSync(built, consoleDir, { recursive: true });
     const conf = renderNginxConf({
       prefix, listen: `127.0.0.1:${port}`, wharfd: stack.wharfd.addr,
-      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval,
+      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval, consoleDir,
     });
     stack.prefix = prefix;
     stack.conf = conf;
