@@ -213,6 +213,14 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The pinned TypeScript compiler scripts/migrate.py checks migrated
+# TypeScript with (docs/migrate.md); not needed by the build or `make run`.
+.PHONY: migrate-deps
+migrate-deps: scripts/node_modules/.installed
+scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json
+	cd scripts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 test: all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
@@ -298,6 +306,6 @@ clean:
 	rm -rf build
 
 distclean: clean
-	rm -rf run tests/node_modules
+	rm -rf run tests/node_modules scripts/node_modules
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

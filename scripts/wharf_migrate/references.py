@@ -439,7 +439,9 @@ class Follower:
         """A relative import: resolved where the file was, pointed at where
         its target is now, in the form it was written."""
         old_dir, new_dir = self.file_base()
-        found = resolve_module(old_dir, spec.split("?")[0])
+        path_part = spec.split("?")[0]
+        query = spec[len(path_part):]            # `?raw` and the like stay
+        found = resolve_module(old_dir, path_part)
         if found is None:
             return Change(start, end, None, "import", "import")
         target, dropped, twin = found
@@ -458,7 +460,7 @@ class Follower:
             elif rel.endswith(dropped):
                 rel = rel[: -len(dropped)]
         rel = rel if rel.startswith("../") else "./" + rel
-        return Change(start, end, rel, "import", "import")
+        return Change(start, end, rel + query, "import", "import")
 
     def follow_token(self, token: str, start: int, end: int, body: str, whole_literal: bool) -> Change | None:
         """Any other token: by the rules of the file's kind."""

@@ -86,9 +86,14 @@ def summarise(report: dict) -> dict:
             "typescript": ("checked" if ts.get("checked") else "not checked") if validation else "not run"}
 
 
+def cell(text: str) -> str:
+    """Text that may sit in a Markdown table cell (a pipe would end it)."""
+    return text.replace("|", "\\|")
+
+
 def md_code(text: str) -> str:
     """Inline Markdown code that survives backticks and table pipes."""
-    text = text.replace("|", "\\|")
+    text = cell(text)
     fence = "``" if "`" in text else "`"
     return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
@@ -127,7 +132,7 @@ def render_discovery(report: dict) -> list[str]:
         return []
     out = ["## Discovery", "", "| source | role | destination | why |", "|---|---|---|---|"]
     out += [f"| `{r['source']}` | {r['role'] or 'skipped'} | {md_code(r.get('destination') or '-')} "
-            f"| {r['why']} |" for r in d.get("roles", [])]
+            f"| {cell(r['why'])} |" for r in d.get("roles", [])]
     out += ["", "Files outside the migrated folder that name it (edited in place):", ""]
     out += [f"- `{c['file']}`: {c['why']}" for c in d.get("consumers", [])] or ["none"]
     return out + [""]
@@ -176,7 +181,7 @@ def render_markdown(report: dict) -> str:
         out += ["", "## Orchestrator: what replaces the local database", "",
                 "| where | what | access | wharfd RPC | note |", "|---|---|---|---|---|"]
         out += [f"| `{o['file']}:{o['line']}` | {md_code(o['text'])} | {o['access']} "
-                f"| {', '.join(o['rpc']) or '-'} | {o['note']} |" for o in report["orchestrator"]]
+                f"| {', '.join(o['rpc']) or '-'} | {cell(o['note'])} |" for o in report["orchestrator"]]
     overwritten = [f for f in report["files"] if f["action"] == "overwrite"]
     out += ["", "## Overwritten files", ""]
     out += [f"- `{f['destination']}` (was {(f['previous_sha256'] or '')[:12]}), backup `{f['backup']}`"

@@ -20,7 +20,7 @@ from .recipes import recipe_names, recipe_path
 from .report import choose_report_base, new_report, report_paths, write_report
 from .stage import FileResult, stage_all
 from .util import EXIT_FAILED, EXIT_OK, PartialMoveError, RunError, UsageError, is_inside, now_iso, say
-from .validate import typescript_line, validate_run
+from .validate import changed_since_last_run, typescript_line, validate_run
 from .view import build_result_tree
 
 
@@ -173,6 +173,7 @@ def stage_and_validate(manifest: Manifest, plan: Plan, report: dict,
         finish(report, results, "failed")
         raise RunError(f"{len(staged.errors)} file(s) could not be staged; the destination was not changed:\n  "
                        + "\n  ".join(staged.errors))
+    report["warnings"] += changed_since_last_run(manifest.destination_root, results)
     say("validating the resulting tree")
     tree = build_result_tree(manifest.destination_root, stage_root, [r.destination for r in results])
     report["validation"] = validate_run(manifest, tree, results,

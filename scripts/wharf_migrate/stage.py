@@ -104,9 +104,9 @@ def apply_rewrites(result: FileResult, data: bytes, rules: list[Rewrite], used: 
     return new.encode("utf-8"), errors
 
 
-def read_source(manifest: Manifest, source: str) -> bytes:
-    """Read one source file; failures are run errors that name the file."""
-    path = os.path.join(manifest.source_root, source)
+def read_input(path: str, name: str) -> bytes:
+    """Read a file the run takes in (a source, or a file edited in place);
+    failures are run errors that name it."""
     try:
         with open(path, "rb") as f:
             return f.read()
@@ -114,7 +114,7 @@ def read_source(manifest: Manifest, source: str) -> bytes:
         why = exc.strerror or str(exc)
         if os.path.islink(path) and not os.path.exists(path):
             why = f"dangling symbolic link to {os.readlink(path)!r}"
-        raise RunError(f"cannot read source {source} ({path}): {why}") from None
+        raise RunError(f"cannot read {name} ({path}): {why}") from None
 
 
 def inspect_destination(root: str, rel: str) -> str | None:
@@ -139,32 +139,20 @@ def inspect_destination(root: str, rel: str) -> str | None:
         raise RunError(f"cannot read destination {rel}: {exc.strerror}") from None
 
 
-def read_destination(manifest: Manifest, rel: str) -> bytes:
-    """Read a file edited in place; failures name it."""
-    path = os.path.join(manifest.destination_root, rel)
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as exc:
-        raise RunError(f"cannot read {rel} ({path}): {exc.strerror or exc}") from None
-
-
 def stage_one(manifest: Manifest, planned: PlannedFile, stage_tree: str, used: set[int],
               refs: References | None) -> tuple[FileResult, list[str], list[WorkLeft], str | None]:
     """Read, follow, rewrite and write one file into the staging tree."""
     result = FileResult(planned.source, planned.destination, planned.mapping, planned.kind, planned.role)
     if planned.kind == "edit":
         source_path = os.path.join(manifest.destination_root, planned.destination)
-        data = read_destination(manifest, planned.destination)
+        data = read_input(source_path, planned.destination)
     else:
         source_path = os.path.join(manifest.source_root, planned.source)
-        data = read_source(manifest, planned.source)
+        data = read_input(source_path, f"source {planned.source}")
     follower = None
     if refs is not None:
         first = data[:200].decode("utf-8", errors="replace").split("\n")[0]
-        old = source_path if planned.kind == "move" else os.path.join(manifest.destination_root,
-                                                                     planned.destination)
-        follower = refs.follower(os.path.normpath(old),
+        follower = refs.follower(os.path.normpath(source_path),
                                  os.path.normpath(os.path.join(manifest.destination_root, planned.destination)),
                                  planned.destination, first)
     new_data, errors = apply_rewrites(result, data, manifest.rewrites, used, follower)

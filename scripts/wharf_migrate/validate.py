@@ -138,10 +138,10 @@ def typescript_line(section: dict) -> str:
 # validate DEST
 
 
-def find_report(dest: str) -> str:
+def latest_report(dest: str) -> str | None:
     """The newest successful, not rolled back report of a run whose files
     lie under dest, searched where reports go by default (beside each
-    folder from dest up)."""
+    folder from dest up), or None."""
     best = None
     folder = dest
     while True:
@@ -172,10 +172,35 @@ def find_report(dest: str) -> str:
         if parent == folder:
             break
         folder = parent
-    if best is None:
+    return best[1] if best else None
+
+
+def find_report(dest: str) -> str:
+    """latest_report, or a usage error saying where it looked."""
+    found = latest_report(dest)
+    if found is None:
         raise UsageError(f"validate: no report of a successful run found for {dest} (looked beside "
                          f"it and each folder above); give one with --report REPORT.json")
-    return best[1]
+    return found
+
+
+def changed_since_last_run(destination_root: str, results) -> list[str]:
+    """Warnings for files this run overwrites that changed since the last
+    run wrote them: a dry run would otherwise just say "overwrite"."""
+    path = latest_report(destination_root) if os.path.isdir(destination_root) else None
+    if path is None:
+        return []
+    try:
+        with open(path, encoding="utf-8") as f:
+            last = json.load(f)
+    except (OSError, ValueError):
+        return []
+    wrote = {e.get("destination"): e.get("sha256_after") for e in last.get("files", [])}
+    return [f"{r.destination} changed since run {last.get('run_id')} wrote it (sha256 now "
+            f"{(r.previous_sha256 or '')[:12]}, that run wrote {wrote[r.destination][:12]}); this run "
+            f"overwrites it (backup first); `validate` shows what changed"
+            for r in results if r.action == "overwrite" and r.destination in wrote
+            and wrote[r.destination] and wrote[r.destination] != r.previous_sha256]
 
 
 def check_hashes(root: str, entries: list[dict]) -> list[Failure]:

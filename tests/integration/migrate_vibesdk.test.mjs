@@ -317,9 +317,11 @@ describe('scripts/migrate.py vibesdk (the built-in Vibe SDK recipe)', () => {
       assert.match(bad.stderr, /@shared\/container\/package\.json:2: \[json\] not valid JSON/);
       assert.match(bad.stderr, /@shared\/container\/src\/cli-tools\.ts: \[hash\] changed since the migration/);
       assert.match(bad.stderr, /@shared\/container\/src\/cli-tools\.ts:\d+: \[typescript\] TS1\d{3}: .*does not parse/);
+      // a dry run of the recipe would put the files back: it says so, naming the run that wrote them
+      const dry = run(ws, '--dry-run');
+      assert.match(dry.stdout, /overwrite\s+package\.json -> @shared\/container\/package\.json/);
+      assert.match(dry.stdout, /Warning: @shared\/container\/package\.json changed since run \S+ wrote it/);
 
-      // a dry run of the recipe would put the files back: it says overwrite, and so
-      // does validate (it is the tool that answers "is the tree still what was migrated")
       fs.rmSync(path.join(dest, 'types/types.ts'));
       const gone = migrate(['validate', dest]);
       assert.match(gone.stderr, /@shared\/container\/types\/types\.ts: \[hash\] missing: the migration wrote it/);
