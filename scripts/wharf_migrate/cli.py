@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .recipes import recipe_names
@@ -82,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.validate:
             return validate_dest(args.validate, args.report)
         return run_migration(args)
+    except BrokenPipeError:
+        # stdout closed early (`| head`): not an error of the run; keep the
+        # interpreter from failing again when it flushes at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except UsageError as exc:
         print(f"migrate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -159,16 +159,16 @@ def latest_report(dest: str) -> str | None:
                     report = json.load(f)
             except (OSError, ValueError):
                 continue
-            if not isinstance(report, dict) or report.get("format") != "wharf-migrate-report" \
-                    or report.get("status") != "success" or report.get("rolled_back_at") \
-                    or report.get("destination_root") != folder:
+            root = report.get("destination_root") if isinstance(report, dict) else None
+            if not root or report.get("format") != "wharf-migrate-report" \
+                    or report.get("status") != "success" or report.get("rolled_back_at"):
                 continue
-            if not any(is_inside(os.path.join(folder, f.get("destination", "")), dest)
+            if not any(is_inside(os.path.join(root, f.get("destination", "")), dest)
                        for f in report.get("files", [])):
                 continue
-            stamp = report.get("finished_at") or ""
-            if best is None or stamp > best[0]:
-                best = (stamp, path)
+            key = (report.get("finished_at") or "", report.get("run_id") or "")
+            if best is None or key > best[0]:
+                best = (key, path)
         if parent == folder:
             break
         folder = parent

@@ -209,7 +209,14 @@ describe('scripts/migrate.py', () => {
       assert.ok(fs.existsSync(reportPath.replace(/\.json$/, '.md')));
       assert.ok(r.stdout.includes(reportPath));
       assert.ok(!fs.readdirSync(path.join(ws.tmp, 'out')).some((n) => n.includes('.migrate-')), 'nothing in out/ but the destination');
+      const validated = migrate('validate', ws.dest);
+      assertOk(validated, 'validate finds the report above the destination');
+      assert.ok(validated.stdout.includes(`report:  ${reportPath}`));
+      assert.match(validated.stdout, /33 files recorded, 33 present; C syntax 22 files/);
       assertOk(migrate('--rollback', reportPath), 'rollback');
+      const gone = migrate('validate', ws.tmp);
+      assert.equal(gone.status, 2, 'a rolled back report is no longer the state of the tree');
+      assert.match(gone.stderr, /no report of a successful run found/);
       assert.equal(fs.existsSync(path.join(ws.tmp, 'out')), false, 'the folders the run created are gone');
       const now = snapshot(ws.tmp);
       const isReport = (p) => p.startsWith('worker.migrate-');
