@@ -35,6 +35,10 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
            $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
+# pkg-config is asked when a link runs, not when make reads this file: on a
+# fresh machine the libraries arrive with `deps` (scripts/install-deps),
+# which every compile and link waits for (order-only), so flags computed at
+# parse time would be empty. Hence `=`, not `:=`, for every *_LIBS below.
 pc = $(shell pkg-config --cflags --libs $(1) 2>/dev/null)
 
 LIB_COMMON   := $(B)/lib/libwharfcommon.a
@@ -54,26 +58,31 @@ MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 # common/ uses libjwt (tokens) and OpenSSL; every part that links it too.
-COMMON_LIBS := $(call pc,libjwt jansson libcrypto)
-WHARFD_LIBS := $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
+COMMON_LIBS = $(call pc,libjwt jansson libcrypto)
+WHARFD_LIBS = $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
-AGENT_LIBS  := $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
-CLI_LIBS    := $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
-TEST_LIBS   := $(call pc,cmocka) $(COMMON_LIBS)
+AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
+CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
+TEST_LIBS   = $(call pc,cmocka) $(COMMON_LIBS)
 
-.PHONY: all deps module wharfd agent wharfctl run test unit clean distclean
+.PHONY: all deps deps-test module wharfd agent wharfctl run test unit clean distclean
 all: deps module wharfd agent wharfctl
 
 # Idempotent and quiet when nothing is missing; see scripts/install-deps.
+# deps: what building and running need; deps-test: that plus the test
+# tools (cmocka, clang for the fuzzers, valgrind, tmux, clang-format), so
+# that `make run` installs only what running needs.
 deps:
 	@scripts/install-deps
+deps-test:
+	@scripts/install-deps test
 
 wharfd: $(WHARFD)
 agent: $(AGENT)
 wharfctl: $(WHARFCTL)
 module: $(MODULE)
 
-$(B)/obj/%.o: %.c
+$(B)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -108,7 +117,7 @@ NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
               -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SANFLAGS)
 
-$(NGX_DIR)/objs/Makefile: config
+$(NGX_DIR)/objs/Makefile: config | deps
 	@test -f $(NGX_SRC)/conf_flags || { echo "make: $(NGX_SRC) missing: is nginx-dev installed? run scripts/install-deps" >&2; exit 1; }
 	rm -rf $(NGX_DIR) && mkdir -p $(NGX_DIR)
 	cp -r $(NGX_SRC)/. $(NGX_DIR)/
@@ -150,6 +159,7 @@ $(B)/tests/test_ctl_%: tests/unit/test_ctl_%.c $(CLI_LIB_OBJS) $(LIB_COMMON)
 	$(UNIT_CC) $(CLI_LIBS) $(LDFLAGS)
 
 unit: $(UNIT_BINS)
+$(UNIT_BINS): | deps-test
 
 # --- fuzzing (libFuzzer) -----------------------------------------------------
 # tests/fuzz/fuzz_<part>_<name>.c is a libFuzzer target linked, like a unit
@@ -202,27 +212,47 @@ fuzz-build:
 ifeq ($(FUZZ),1)
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 else
-	@scripts/install-deps
+	@scripts/install-deps test
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
 endif
 
 fuzz: fuzz-build
 	@tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-tests/node_modules/.installed: tests/package.json tests/package-lock.json
+tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps-test
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The pinned TypeScript compiler scripts/migrate.py checks migrated
-# TypeScript with (docs/migrate.md); not needed by the build or `make run`.
+# TypeScript with (docs/migrate.md); not needed by the build, `make run` or
+# `make test` (the tests pin their own in tests/package.json).
 .PHONY: migrate-deps
 migrate-deps: scripts/node_modules/.installed
-scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json
+scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json | deps
 	cd scripts && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: all unit fuzz-build tests/node_modules/.installed
+test: deps-test all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
+
+# The README on a machine that has never seen wharf: a fresh clone in a
+# clean Debian 12 container (debootstrap + docker import, Debian's docker.io
+# with no network of its own), `apt-get install make` and `make test` there,
+# once. About 15 minutes; not part of `make test` (scripts/test-fresh).
+.PHONY: test-fresh
+test-fresh:
+	@scripts/test-fresh
+
+# The module on every nginx version (docs/DIRECTIVES.md, "Supported nginx
+# versions"): for each nginx-X.Y.Z.tar.gz in NGINX_SOURCES, nginx and the
+# module built with nginx's own flags (cached per version under
+# /var/cache/wharf/nginx/), then Debian's nginx; the module's integration
+# and end-to-end files on each (scripts/test-nginx).
+#   make test-nginx NGINX_SOURCES=../shared/nginx
+.PHONY: test-nginx
+test-nginx: deps-test all tests/node_modules/.installed
+	@test -n "$(NGINX_SOURCES)" || { echo "make: test-nginx needs NGINX_SOURCES=DIR (nginx-X.Y.Z.tar.gz archives)" >&2; exit 2; }
+	@B=$(B) SANITIZE=$(SANITIZE) scripts/test-nginx "$(NGINX_SOURCES)"
 
 # Valgrind memcheck of wharfd, wharf-agent and wharfctl through the node
 # tests (docs/SECURITY.md "Memory safety"): a plain -O1 -g build in build/vg
@@ -233,7 +263,7 @@ test: all unit fuzz-build tests/node_modules/.installed
 #   make test-valgrind VG_FILTER=wharfd   only node files whose path has it
 VG_FILTER ?= tests/
 .PHONY: test-valgrind
-test-valgrind: deps tests/node_modules/.installed
+test-valgrind: deps-test tests/node_modules/.installed
 	@$(MAKE) --no-print-directory B=build/vg \
 	    EXTRA_CFLAGS="-O1 -Wno-error=format-truncation" module wharfd agent wharfctl
 	@B=build/vg WHARF_VALGRIND=1 tests/run $(VG_FILTER)
@@ -246,8 +276,54 @@ SOAK_SECONDS ?= 600
 soak: all tests/node_modules/.installed
 	B=$(B) SANITIZE=$(SANITIZE) SOAK_SECONDS=$(SOAK_SECONDS) node tests/soak/soak.mjs
 
-run: all tests/node_modules/.installed
+run: all
 	@B=$(B) SANITIZE=$(SANITIZE) scripts/run-stack
+
+# --- install -------------------------------------------------------------------
+# The layout of a distribution package (PREFIX=/usr, DESTDIR for staging):
+#   bin/wharfctl, bin/wharf-agent, sbin/wharfd
+#   lib/nginx/modules/ngx_http_wharf_module.so   (Debian's modules folder)
+#   SYSCONFDIR/wharf/  nginx.conf (template), wharf.conf, wharf_fastcgi_params,
+#                      wharfd.conf, workers.d/   (kept if already there)
+#   lib/systemd/system/wharfd.service            (paths filled in)
+#   share/wharf/  templates/worker, schema, scripts (new-worker, worker-conf,
+#                 render-nginx-conf, migrate.py)
+#   share/doc/wharf/  README.md and docs/
+# SYSCONFDIR is /etc for PREFIX=/usr, else PREFIX/etc.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALL    ?= install
+
+.PHONY: install uninstall
+install: all
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/lib/nginx/modules \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(SYSCONFDIR)/wharf/workers.d $(DESTDIR)/var/lib/wharf/workers \
+	    $(DESTDIR)$(PREFIX)/share/wharf/scripts \
+	    $(DESTDIR)$(PREFIX)/share/doc/wharf
+	$(INSTALL) -m 755 $(WHARFCTL) $(AGENT) $(DESTDIR)$(PREFIX)/bin/
+	$(INSTALL) -m 755 $(WHARFD) $(DESTDIR)$(PREFIX)/sbin/
+	$(INSTALL) -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/nginx/modules/
+	for f in nginx.conf wharf.conf wharf_fastcgi_params wharfd.conf; do \
+	    test -e $(DESTDIR)$(SYSCONFDIR)/wharf/$$f \
+	        || $(INSTALL) -m 644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/wharf/$$f; \
+	done
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    conf/wharfd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/wharfd.service
+	cp -R templates schema $(DESTDIR)$(PREFIX)/share/wharf/
+	$(INSTALL) -m 755 scripts/new-worker scripts/worker-conf \
+	    scripts/render-nginx-conf scripts/migrate.py \
+	    $(DESTDIR)$(PREFIX)/share/wharf/scripts/
+	cp -R README.md docs/. $(DESTDIR)$(PREFIX)/share/doc/wharf/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/wharfctl $(DESTDIR)$(PREFIX)/bin/wharf-agent \
+	    $(DESTDIR)$(PREFIX)/sbin/wharfd \
+	    $(DESTDIR)$(PREFIX)/lib/nginx/modules/ngx_http_wharf_module.so \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/wharfd.service
+	rm -rf $(DESTDIR)$(PREFIX)/share/wharf $(DESTDIR)$(PREFIX)/share/doc/wharf
 
 # --- benchmarks ---------------------------------------------------------------
 # bench/wsproxy: WebSocket echo through wharf_route against a plain

@@ -73,11 +73,12 @@ struct agent {
     /* Terminal sessions (terminal.c). A session outlives its connection
      * until its program is reaped, so the two are counted apart. */
     struct agent_session *sessions;
-    unsigned sessions_alive; /* sessions not yet freed */
-    unsigned terminals_open; /* sessions with a WebSocket attached */
-    unsigned ws_open;        /* terminal WebSockets not yet closed,
+    unsigned sessions_alive;       /* sessions not yet freed */
+    unsigned terminals_open;       /* sessions with a WebSocket attached */
+    unsigned ws_open;              /* terminal WebSockets not yet closed,
                                    with or without a session */
-    unsigned long next_session_id;
+    unsigned long next_session_id; /* also: sessions ever started */
+    unsigned long terminal_probes; /* probes answered without a session */
 
     uint64_t started_ns; /* uv_hrtime() at start-up */
 
@@ -98,6 +99,8 @@ struct agent {
     /* The orchestrator's public key (auth.c), read once at start. */
     unsigned char *pubkey;
     size_t pubkey_len;
+    /* The ingest token read from --token-file (cfg.token points here). */
+    char *token_buf;
 
     /* Shutdown (main.c): 0 running; 1 draining (sessions closing with 1001,
      * programs being killed); 2 final (lws context being destroyed). */

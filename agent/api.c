@@ -335,7 +335,7 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
                           (json_int_t) (p->seq_base + seq), "level",
                           agent_level_name(level), "message", line, len);
             if (params == NULL) {
-                return; /* not UTF-8: skipped here, shipped anyway */
+                return; /* out of memory: skipped here, shipped anyway */
             }
         }
         json_array_append(w->lines, params);

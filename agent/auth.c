@@ -1,6 +1,7 @@
 /* Route tokens and WebSocket origins: see auth.h. */
 #include "auth.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,71 @@ agent_auth_load_key(struct agent *agent, const char *path)
         wharf_error("--public-key %s: not a PEM public key", path);
         return -1;
     }
+    return 0;
+}
+
+/* A token goes into an Authorization header: printable ASCII, no space,
+ * at most WHARF_TOKEN_MAX bytes. */
+static int
+token_text_ok(const char *t, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > WHARF_TOKEN_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if ((unsigned char) t[i] < 0x21 || (unsigned char) t[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+agent_auth_load_token(struct agent *agent)
+{
+    const char *path = agent->cfg.token_file;
+    char buf[WHARF_TOKEN_MAX + 2];
+    size_t n;
+    FILE *f;
+
+    if (path == NULL) {
+        if (agent->cfg.token != NULL
+            && !token_text_ok(agent->cfg.token, strlen(agent->cfg.token))) {
+            wharf_error("WHARF_TOKEN: not a token (1..%d printable ASCII "
+                        "characters without spaces)",
+                        WHARF_TOKEN_MAX);
+            return -1;
+        }
+        return 0;
+    }
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        wharf_error("--token-file %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    /* one line: the trailing newline (and spaces) of an editor or echo
+     * are not part of it */
+    while (n > 0
+           && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '
+               || buf[n - 1] == '\t')) {
+        n--;
+    }
+    if (!token_text_ok(buf, n)) {
+        wharf_error("--token-file %s: not a token (one line of 1..%d "
+                    "printable ASCII characters without spaces)",
+                    path, WHARF_TOKEN_MAX);
+        return -1;
+    }
+    agent->token_buf = strndup(buf, n);
+    if (agent->token_buf == NULL) {
+        wharf_error("--token-file %s: out of memory", path);
+        return -1;
+    }
+    agent->cfg.token = agent->token_buf;
     return 0;
 }
 

@@ -34,6 +34,11 @@ int agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
 /* 0 when the upgrade's Origin is acceptable, else 403. */
 int agent_auth_origin(struct agent *agent, struct lws *wsi);
 
+/* The ingest token the shipper sends: from --token-file / WHARF_TOKEN_FILE
+ * when given (read into agent->token_buf), else WHARF_TOKEN; never from the
+ * command line. Checks that it is one header-safe word. 0 or -1 (logged). */
+int agent_auth_load_token(struct agent *agent);
+
 /* Reads the public key file into agent->pubkey. 0 or -1 (logged). */
 int agent_auth_load_key(struct agent *agent, const char *path);
 

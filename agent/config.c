@@ -16,7 +16,7 @@
 const char agent_config_usage[] =
     "usage: wharf-agent --worker NAME --listen HOST:PORT [--container C]\n"
     "                   [--terminal-cmd CMD] [--kill-timeout-ms N]\n"
-    "                   [--orchestrator URL] [--token T]\n"
+    "                   [--orchestrator URL] [--token-file PATH]\n"
     "                   [--log-level debug|info|warn|error]\n"
     "                   [--public-key PEM | --insecure-no-auth]\n"
     "                   [--allowed-origins LIST] [--config FILE]\n"
@@ -30,12 +30,14 @@ const char agent_config_usage[] =
     "Each flag may also be set by an environment variable: WHARF_WORKER,\n"
     "WHARF_LISTEN, WHARF_CONTAINER, WHARF_TERMINAL_CMD, "
     "WHARF_KILL_TIMEOUT_MS,\n"
-    "WHARF_ORCHESTRATOR, WHARF_TOKEN, WHARF_LOG_LEVEL, WHARF_PUBLIC_KEY,\n"
+    "WHARF_ORCHESTRATOR, WHARF_TOKEN_FILE, WHARF_LOG_LEVEL, WHARF_PUBLIC_KEY,\n"
     "WHARF_INSECURE_NO_AUTH=1, WHARF_ALLOWED_ORIGINS, WHARF_CONFIG,\n"
     "WHARF_BUFFER_BYTES, WHARF_LINE_MAX, WHARF_SHIP_TIMEOUT_MS,\n"
     "WHARF_FLUSH_TIMEOUT_MS, WHARF_SHIP_INFLIGHT, WHARF_INSTANCE_ID, "
     "WHARF_APP_PORT,\n"
     "WHARF_FATAL_RESTART, WHARF_BUFFER_COMPRESS (a flag wins).\n"
+    "The ingest token comes from WHARF_TOKEN or a file (--token-file,\n"
+    "WHARF_TOKEN_FILE), never from the command line, which every user sees.\n"
     "--buffer-bytes bounds the log lines kept while the orchestrator is away\n"
     "or slow (uncompressed bytes); --buffer-compress on (default) keeps them\n"
     "LZ4-compressed in memory.\n";
@@ -48,6 +50,7 @@ enum opt_id {
     OPT_KILL_TIMEOUT,
     OPT_ORCHESTRATOR,
     OPT_TOKEN,
+    OPT_TOKEN_FILE,
     OPT_LOG_LEVEL,
     OPT_PUBLIC_KEY,
     OPT_ALLOWED_ORIGINS,
@@ -74,7 +77,9 @@ static const struct {
     [OPT_TERMINAL_CMD] = { "--terminal-cmd", "WHARF_TERMINAL_CMD" },
     [OPT_KILL_TIMEOUT] = { "--kill-timeout-ms", "WHARF_KILL_TIMEOUT_MS" },
     [OPT_ORCHESTRATOR] = { "--orchestrator", "WHARF_ORCHESTRATOR" },
+    /* the environment only: --token is refused (agent_config_parse) */
     [OPT_TOKEN] = { "--token", "WHARF_TOKEN" },
+    [OPT_TOKEN_FILE] = { "--token-file", "WHARF_TOKEN_FILE" },
     [OPT_LOG_LEVEL] = { "--log-level", "WHARF_LOG_LEVEL" },
     [OPT_PUBLIC_KEY] = { "--public-key", "WHARF_PUBLIC_KEY" },
     [OPT_ALLOWED_ORIGINS] = { "--allowed-origins", "WHARF_ALLOWED_ORIGINS" },
@@ -270,6 +275,14 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
                 break;
             }
         }
+        if (o == OPT_TOKEN) {
+            return wharf_fail(err, errlen,
+                              "--token is refused: a token on the command "
+                              "line is visible to every user (ps, "
+                              "/proc/PID/cmdline); give it in the environment "
+                              "(WHARF_TOKEN) or in a file of mode 0600 "
+                              "(--token-file PATH, or WHARF_TOKEN_FILE)");
+        }
         if (o == OPT_COUNT) {
             if (strncmp(a, "-", 1) == 0) {
                 return wharf_fail(err, errlen, "unknown flag %.*s", (int) flen,
@@ -353,7 +366,14 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     }
 
     cfg->orchestrator = val[OPT_ORCHESTRATOR];
+    /* the file wins over WHARF_TOKEN (auth.c reads it): it was asked for
+     * by name, the variable may be a leftover of the shell */
     cfg->token = val[OPT_TOKEN];
+    cfg->token_file = val[OPT_TOKEN_FILE];
+    if (cfg->token_file != NULL && cfg->token_file[0] == '\0') {
+        return wharf_fail(err, errlen, "%s: must be a file name",
+                          src[OPT_TOKEN_FILE]);
+    }
     if (cfg->orchestrator != NULL
         && strncmp(cfg->orchestrator, "http://", 7) != 0
         && strncmp(cfg->orchestrator, "https://", 8) != 0) {

@@ -8,7 +8,11 @@
  *   --terminal-cmd CMD     WHARF_TERMINAL_CMD    default $SHELL, else /bin/sh
  *   --kill-timeout-ms N    WHARF_KILL_TIMEOUT_MS default 2000
  *   --orchestrator URL     WHARF_ORCHESTRATOR    where to ship (POST URL/rpc)
- *   --token T              WHARF_TOKEN           ingest token, never logged
+ *                          WHARF_TOKEN           ingest token, never logged;
+ *                                                the environment only: --token
+ *                                                is refused (ps shows argv)
+ *   --token-file PATH      WHARF_TOKEN_FILE      ingest token from a file (wins
+ *                                                over WHARF_TOKEN)
  *   --log-level L          WHARF_LOG_LEVEL       debug|info|warn|error
  *   --public-key PATH      WHARF_PUBLIC_KEY      orchestrator's ES256 key (PEM)
  *   --insecure-no-auth     WHARF_INSECURE_NO_AUTH=1  no tokens (development)
@@ -38,8 +42,9 @@
 #include <stddef.h>
 
 #include "name.h"
+#include "version.h"
 
-#define AGENT_VERSION "0.1.0"
+#define AGENT_VERSION WHARF_VERSION
 
 #define AGENT_DEFAULT_KILL_TIMEOUT_MS 2000u
 #define AGENT_MAX_KILL_TIMEOUT_MS     600000u
@@ -64,7 +69,9 @@ struct agent_config {
     const char *terminal_cmd;
     unsigned kill_timeout_ms;
     const char *orchestrator; /* NULL when not given */
-    const char *token;        /* NULL when not given */
+    const char *token;        /* NULL when not given; set from token_file
+                                 by agent_auth_load_token() */
+    const char *token_file;   /* NULL when not given */
     int log_level;            /* enum wharf_log_level */
     const char *public_key;   /* path, NULL when not given */
     int insecure_no_auth;

@@ -1,6 +1,6 @@
 /*
  * What a captured line is: its log level, and whether it is an error (and a
- * fatal one), after shared/vibesdk-behavior.md section 2 with wharf's
+ * fatal one), after docs/vibesdk-behavior.md section 2 with wharf's
  * deliberate differences:
  *
  *   - A line starting with '{' is pino JSON when it parses: an error iff

@@ -6,10 +6,22 @@
  * bytes, allocated once. The caller read()s straight into the free tail of
  * that buffer (agent_lines_space / agent_lines_commit); complete lines are
  * handed to the callback as pointers into the buffer, and only the
- * unfinished tail is moved to the front afterwards. A line longer than
- * line_max is cut: the pieces go out with AGENT_LINE_SPLIT (more follows)
- * and AGENT_LINE_CONT (continues a cut line) so that nothing is lost and a
- * reader can join them.
+ * unfinished tail is moved to the front afterwards.
+ *
+ * Lines leave as valid UTF-8 of at most line_max bytes, whatever the
+ * child printed:
+ *   - Invalid UTF-8 is replaced, each maximal subpart by one U+FFFD
+ *     (common/utf8.h), before the line is measured, so a replaced line is
+ *     never longer than line_max (a byte becomes 3). Only such a line is
+ *     copied (into a second buffer of line_max bytes); valid text is
+ *     handed on from the read buffer.
+ *   - A line longer than line_max (in replaced bytes) is cut between
+ *     characters, never inside one: the pieces go out with AGENT_LINE_SPLIT
+ *     (more follows) and AGENT_LINE_CONT (continues a cut line), so that
+ *     nothing is lost and a reader joins them back into the line as a
+ *     UTF-8 decoder with replacement reads the child's bytes.
+ * So everything downstream (classification, the orchestrator's message
+ * limit, JSON) sees text whose length is its stored length.
  *
  * Pure (no I/O, no libuv): unit-tested in tests/unit/test_agent_lines.c.
  */
@@ -37,6 +49,7 @@ struct agent_lines {
     size_t cap;    /* line_max */
     size_t len;    /* bytes held: an unfinished line */
     int continued; /* the bytes held continue a cut line */
+    char *out;     /* cap bytes: a line with invalid UTF-8, replaced */
 };
 
 /* Returns 0, or -1 when out of memory. */
@@ -53,7 +66,7 @@ agent_lines_space(struct agent_lines *l, size_t *room)
 }
 
 /* n bytes were read into agent_lines_space(): emits every complete line
- * (without its '\n') and, when the buffer is full, the cut piece. */
+ * (without its '\n') and, when the buffer is full, one cut piece. */
 void agent_lines_commit(struct agent_lines *l, size_t n, agent_line_cb cb,
                         void *ctx);
 

@@ -272,6 +272,7 @@ agent_fini(struct agent *agent)
     agent_procs_free(agent);
     agent_ship_free(agent);
     free(agent->pubkey);
+    free(agent->token_buf);
     free(agent->child_cmd);
     free(agent->child_envp);
 }
@@ -373,6 +374,10 @@ main(int argc, char **argv)
     }
     if (agent.cfg.public_key != NULL
         && agent_auth_load_key(&agent, agent.cfg.public_key) != 0) {
+        free(agent.pubkey);
+        return 2;
+    }
+    if (agent_auth_load_token(&agent) != 0) {
         free(agent.pubkey);
         return 2;
     }

@@ -25,6 +25,7 @@
 #include "ship.h"
 
 #include "errhash.h"
+#include "utf8.h"
 
 extern char **environ;
 
@@ -368,26 +369,54 @@ is_space(char c)
         || c == '\f';
 }
 
-/* seq: the line's local sequence (on_line). */
+/* An error's rawOutput: the line, as text without NUL, which is what
+ * the orchestrator keeps there (docs/wharfd.md); each NUL becomes U+FFFD
+ * (the log row keeps the line byte for byte). NULL when out of memory. */
+static json_t *
+raw_output(const char *line, size_t len)
+{
+    size_t i, o = 0;
+    char *copy;
+    json_t *j;
+
+    if (memchr(line, '\0', len) == NULL) {
+        return json_stringn(line, len);
+    }
+    copy = malloc(3 * len);
+    if (copy == NULL) {
+        return NULL;
+    }
+    for (i = 0; i < len; i++) {
+        if (line[i] == '\0') {
+            memcpy(copy + o, WHARF_UTF8_REPLACEMENT,
+                   WHARF_UTF8_REPLACEMENT_LEN);
+            o += WHARF_UTF8_REPLACEMENT_LEN;
+        } else {
+            copy[o++] = line[i];
+        }
+    }
+    j = json_stringn(copy, o);
+    free(copy);
+    return j;
+}
+
+/* seq: the line's local sequence (on_line). The line is valid UTF-8 of
+ * at most --line-max bytes (lines.h), so the error can always be built. */
 static void
 on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
               const char *line, size_t len, int64_t line_ms, uint64_t seq)
 {
     struct agent *agent = p->agent;
-    char ts[40], hash[WHARF_ERRHASH_HEX_LEN + 1], *msg;
-    json_t *e;
+    char ts[40], hash[WHARF_ERRHASH_HEX_LEN + 1];
+    json_t *e = NULL;
 
-    msg = strndup(r->msg, r->msg_len);
-    if (msg == NULL
-        || wharf_errhash(r->msg, r->msg_len, r->err_level, hash) != 0) {
-        free(msg);
-        wharf_error("process %s: out of memory hashing an error", p->spec.id);
-        return;
+    if (wharf_errhash(r->msg, r->msg_len, r->err_level, hash) == 0) {
+        agent_iso_ms(r->time_ms >= 0 ? r->time_ms : line_ms, ts, sizeof(ts));
+        e = json_pack("{s:f,s:s%,s:s,s:o,s:s,s:s}", "level", r->err_level,
+                      "message", r->msg, r->msg_len, "timestamp", ts,
+                      "rawOutput", raw_output(line, len), "errorHash", hash,
+                      "processId", p->process_id);
     }
-    agent_iso_ms(r->time_ms >= 0 ? r->time_ms : line_ms, ts, sizeof(ts));
-    e = json_pack("{s:f,s:s,s:s,s:s%,s:s,s:s}", "level", r->err_level,
-                  "message", msg, "timestamp", ts, "rawOutput", line, len,
-                  "errorHash", hash, "processId", p->process_id);
     if (e != NULL && r->err_level == (double) (json_int_t) r->err_level) {
         /* an integral level travels as an integer */
         json_object_set_new(e, "level",
@@ -401,13 +430,12 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
         json_object_set_new(e, "sequence",
                             json_integer((json_int_t) (p->seq_base + seq)));
     }
-    free(msg);
     if (e == NULL) {
-        /* the line is not UTF-8: jansson refuses it; the log row keeps it */
-        return;
+        wharf_error("process %s: out of memory building an error", p->spec.id);
+    } else {
+        agent_api_broadcast_error(agent, p, e);
+        agent_ship_error(agent, p, e, seq); /* takes e */
     }
-    agent_api_broadcast_error(agent, p, e);
-    agent_ship_error(agent, p, e, seq); /* takes e */
 
     if (r->fatal && agent->cfg.fatal_restart && p->state == AGENT_PS_RUNNING
         && !p->fatal_sent && p->pid > 0) {

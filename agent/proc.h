@@ -2,7 +2,7 @@
  * The process supervisor: instances of the app's processes, each with its
  * own spec (what to run, how to restart it) and live state.
  *
- * States and the restart policy follow shared/vibesdk-behavior.md section 4
+ * States and the restart policy follow docs/vibesdk-behavior.md section 4
  * (with R10 fixed: the real restart count is reported):
  *   start:   stopped|crashed -> starting -> running (the child has exec'd)
  *            or -> stopped when it cannot be exec'd (S7, no restart)
@@ -135,6 +135,13 @@ struct agent_proc_stream {
     struct agent_proc_stream *next_drain;
 };
 
+/* Lines of one instance lost for one cause, since they were last
+ * reported: how many, and the smallest range of local sequences holding
+ * them. */
+struct agent_drop_tally {
+    uint64_t n, first, last;
+};
+
 struct agent_proc {
     struct agent *agent;
     unsigned index; /* in agent->procs, never reused */
@@ -177,8 +184,10 @@ struct agent_proc {
     int seq_asked;        /* getLastSequence is in flight */
     uint64_t upsert_mark; /* ship queue index when the row changed */
     int upsert_dirty;     /* process row changed since last shipped */
-    uint64_t dropped;     /* lines dropped since last reported */
-    uint64_t dropped_first, dropped_last; /* their local sequences */
+    /* lines lost since last reported (logs_dropped), by cause: the
+     * buffer was full (the orchestrator away or slower than the app), or
+     * the orchestrator refused them even truncated */
+    struct agent_drop_tally dropped, refused;
 
     struct agent_waiter *waiters; /* asked for first output (api.c) */
 };

@@ -13,6 +13,8 @@
 #include "agent.h"
 #include "log.h"
 #include "proc.h"
+#include "refusal.h"
+#include "utf8.h"
 
 #define RPC_PREFIX "ContainerMonitoringOps."
 
@@ -51,12 +53,14 @@ struct tbuf {
 
 /* A call in a request's body: {"jsonrpc":"2.0","id":N,...}. */
 struct ship_call {
-    size_t off, len;    /* in the body */
-    uint32_t proc;      /* instance index (storeLogs etc.) */
-    uint32_t lines;     /* lines in a storeLogs call */
-    uint64_t first_seq; /* its first line's sequence (less seq_base) */
-    uint64_t last_seq;  /* and its last line's */
-    unsigned char kind; /* enum call_kind; CALL_DONE once settled */
+    size_t off, len;         /* in the body */
+    uint32_t proc;           /* instance index (storeLogs etc.) */
+    uint32_t lines;          /* lines in a storeLogs call */
+    uint64_t first_seq;      /* its first line's sequence (less seq_base) */
+    uint64_t last_seq;       /* and its last line's */
+    unsigned char kind;      /* enum call_kind; CALL_DONE once settled */
+    unsigned char truncated; /* its one element was cut to the limit */
+    unsigned char fresh;     /* a part of a refused call: goes at once */
 };
 
 enum req_state {
@@ -92,33 +96,6 @@ static void on_flush(uv_timer_t *t);
 
 /* --- JSON text -------------------------------------------------------------- */
 
-/* Length of a valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t left)
-{
-    unsigned c = s[0];
-
-    if (c < 0xc2 || c > 0xf4) {
-        return 0;
-    }
-    if (c < 0xe0) {
-        return left >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c < 0xf0) {
-        if (left < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
-            || (c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f)) {
-            return 0;
-        }
-        return 3;
-    }
-    if (left < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80
-        || (s[3] & 0xc0) != 0x80 || (c == 0xf0 && s[1] < 0x90)
-        || (c == 0xf4 && s[1] > 0x8f)) {
-        return 0;
-    }
-    return 4;
-}
-
 size_t
 agent_json_escape(const char *str, size_t len, char *out)
 {
@@ -136,16 +113,16 @@ agent_json_escape(const char *str, size_t len, char *out)
             continue;
         }
         if (c >= 0x80) {
-            n = utf8_seq(s + i, len - i);
-            if (n == 0) {
-                memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
-                o += 3;
-                i++;
-            } else {
+            /* lines are valid already (lines.h); anything else is
+             * replaced as they are */
+            if (wharf_utf8_next(s + i, len - i, &n) == WHARF_UTF8_VALID) {
                 memcpy(o, s + i, n);
                 o += n;
-                i += n;
+            } else {
+                memcpy(o, WHARF_UTF8_REPLACEMENT, WHARF_UTF8_REPLACEMENT_LEN);
+                o += WHARF_UTF8_REPLACEMENT_LEN;
             }
+            i += n;
             continue;
         }
         *o++ = '\\';
@@ -266,24 +243,34 @@ tb_identity(struct tbuf *b, const struct agent *agent)
 
 /* --- queue of log lines ----------------------------------------------------- */
 
-/* Counts n dropped lines of p, sequences first..last. The report gives
- * the exact count and the smallest range holding every dropped line (a
- * refused request's range and the queue's oldest lines may interleave). */
+/* Counts n lost lines of p, sequences first..last, in tally t (p's
+ * dropped or refused). The report gives the exact count and the smallest
+ * range holding every line lost for that cause (a refused request's range
+ * and the queue's oldest lines may interleave). */
 static void
-count_dropped_range(struct agent_ship *sh, struct agent_proc *p, uint64_t first,
-                    uint64_t last, uint64_t n)
+count_lost(struct agent_ship *sh, struct agent_drop_tally *t, uint64_t first,
+           uint64_t last, uint64_t n)
 {
     if (n == 0) {
         return;
     }
-    if (p->dropped == 0 || first < p->dropped_first) {
-        p->dropped_first = first;
+    if (t->n == 0 || first < t->first) {
+        t->first = first;
     }
-    if (p->dropped == 0 || last > p->dropped_last) {
-        p->dropped_last = last;
+    if (t->n == 0 || last > t->last) {
+        t->last = last;
     }
-    p->dropped += n;
+    t->n += n;
     sh->lines_dropped += n;
+}
+
+/* Lines that never made it into the buffer, or left it unsent: it was
+ * full (or out of memory). */
+static void
+count_dropped_range(struct agent_ship *sh, struct agent_proc *p, uint64_t first,
+                    uint64_t last, uint64_t n)
+{
+    count_lost(sh, &p->dropped, first, last, n);
 }
 
 /* The queue reports lines it dropped (the oldest, to make room, or what
@@ -544,6 +531,28 @@ call_begin(struct ship_req *q, const char *method)
            q->ncalls + 1, method);
 }
 
+/* A new call of q, zeroed; NULL when out of memory (body.oom is set). */
+static struct ship_call *
+call_new(struct ship_req *q)
+{
+    struct ship_call *c;
+
+    if (q->ncalls == q->calls_cap) {
+        unsigned cap = q->calls_cap ? q->calls_cap * 2 : 16;
+
+        c = realloc(q->calls, cap * sizeof(*c));
+        if (c == NULL) {
+            q->body.oom = 1;
+            return NULL;
+        }
+        q->calls = c;
+        q->calls_cap = cap;
+    }
+    c = &q->calls[q->ncalls++];
+    memset(c, 0, sizeof(*c));
+    return c;
+}
+
 /* Ends the call that began at off. Returns 0, or -1 (out of memory: the
  * caller forgets the request). */
 static int
@@ -553,21 +562,9 @@ call_end(struct ship_req *q, size_t off, int kind, unsigned proc,
     struct ship_call *c;
 
     tb_str(&q->body, "}}");
-    if (q->body.oom) {
+    if (q->body.oom || (c = call_new(q)) == NULL) {
         return -1;
     }
-    if (q->ncalls == q->calls_cap) {
-        unsigned cap = q->calls_cap ? q->calls_cap * 2 : 16;
-
-        c = realloc(q->calls, cap * sizeof(*c));
-        if (c == NULL) {
-            q->body.oom = 1;
-            return -1;
-        }
-        q->calls = c;
-        q->calls_cap = cap;
-    }
-    c = &q->calls[q->ncalls++];
     if (q->ncalls > 1) {
         off++; /* the comma */
     }
@@ -627,6 +624,7 @@ take_logs(struct agent *agent, struct ship_req *q)
 {
     struct agent_ship *sh = &agent->ship;
     unsigned taken = 0;
+    int full = 0;
     size_t reserve = inflight_reserve(sh);
 
 /* at least one line; then up to the batch limits, and while the requests
@@ -637,7 +635,7 @@ take_logs(struct agent *agent, struct ship_req *q)
          && q->body.len < AGENT_SHIP_BATCH_BYTES \
          && sh->inflight_bytes + q->body.len < reserve))
 
-    while (sh->queue.nrecs > 0 && ROOM_LEFT()) {
+    while (!full && sh->queue.nrecs > 0 && ROOM_LEFT()) {
         /* (decompresses the head chunk when it is its first line taken) */
         const struct agent_shipq_rec *r = agent_shipq_head(&sh->queue);
         unsigned proc, lines = 0;
@@ -664,6 +662,7 @@ take_logs(struct agent *agent, struct ship_req *q)
         tb_json_string(&q->body, p->spec.id, strlen(p->spec.id));
         tb_str(&q->body, ",\"logs\":[");
         while (sh->queue.nrecs > 0 && ROOM_LEFT()) {
+            size_t mark = q->body.len;
             char ts[32];
 
             r = agent_shipq_head(&sh->queue);
@@ -687,10 +686,26 @@ take_logs(struct agent *agent, struct ship_req *q)
                        r->flags & AGENT_LINE_CONT ? "true" : "false");
             }
             tb_str(&q->body, "}");
+            if (taken > 0 && q->body.len > AGENT_SHIP_BATCH_BYTES) {
+                /* the body stays within the batch size (escaping can
+                 * make a line six times longer): this line waits for the
+                 * next request, unless it is the request's only one */
+                q->body.len = mark;
+                q->body.p[mark] = '\0';
+                full = 1;
+                break;
+            }
             lines++;
             taken++;
             last = r->seq;
             agent_shipq_pop(&sh->queue);
+        }
+        if (lines == 0) {
+            q->body.len = off; /* an empty call: undone */
+            if (q->body.p != NULL) {
+                q->body.p[off] = '\0';
+            }
+            break;
         }
         tb_str(&q->body, "]");
         if (call_end(q, off, CALL_LOGS, proc, lines) != 0) {
@@ -862,12 +877,25 @@ take_lastseq(struct agent *agent, struct ship_req *q)
     }
 }
 
+/* What each cause of lost lines is called in the warning and in the
+ * logs_dropped event's "reason". */
+static const struct {
+    const char *reason, *why;
+} drop_causes[] = {
+    { "buffer_full",
+      "dropped: the buffer (--buffer-bytes) was full while "
+      "the orchestrator was away or slower than the app" },
+    { "refused",
+      "refused by the orchestrator even truncated, and lost (the "
+      "cause is in the 'call refused' line above)" },
+};
+
 static void
 report_drops(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
     uint64_t now = uv_now(&agent->loop);
-    unsigned i;
+    unsigned i, k;
 
     if (sh->queue.nrecs > 0 && !sh->stopping
         && now - sh->drop_reported_ms < AGENT_SHIP_DROP_REPORT_MS) {
@@ -877,24 +905,31 @@ report_drops(struct agent *agent)
     for (i = 0; i < agent->nprocs; i++) {
         struct agent_proc *p = agent->procs[i];
 
-        if (p->dropped == 0 || !p->seq_known) {
-            continue;
-        }
-        uint64_t count = p->dropped, first = p->dropped_first,
-                 last = p->dropped_last;
+        for (k = 0; k < 2 && p->seq_known; k++) {
+            struct agent_drop_tally *t = k == 0 ? &p->dropped : &p->refused,
+                                    copy = *t;
 
-        wharf_warn("process %s: %llu log lines were dropped while the "
-                   "orchestrator was away",
-                   p->spec.id, (unsigned long long) count);
-        /* reset first: queueing the event may itself drop lines (a full
-         * queue), which then belong to the next report */
-        p->dropped = 0;
-        sh->drop_reported_ms = now;
-        agent_event(
-            agent, p, "logs_dropped",
-            json_pack("{s:I,s:I,s:I}", "count", (json_int_t) count,
-                      "firstSequence", (json_int_t) (p->seq_base + first),
-                      "lastSequence", (json_int_t) (p->seq_base + last)));
+            if (copy.n == 0) {
+                continue;
+            }
+            wharf_warn("process %s: %llu log lines (sequences %llu..%llu) "
+                       "were %s",
+                       p->spec.id, (unsigned long long) copy.n,
+                       (unsigned long long) (p->seq_base + copy.first),
+                       (unsigned long long) (p->seq_base + copy.last),
+                       drop_causes[k].why);
+            /* reset first: queueing the event may itself drop lines (a
+             * full queue), which then belong to the next report */
+            t->n = 0;
+            sh->drop_reported_ms = now;
+            agent_event(agent, p, "logs_dropped",
+                        json_pack("{s:I,s:I,s:I,s:s}", "count",
+                                  (json_int_t) copy.n, "firstSequence",
+                                  (json_int_t) (p->seq_base + copy.first),
+                                  "lastSequence",
+                                  (json_int_t) (p->seq_base + copy.last),
+                                  "reason", drop_causes[k].reason));
+        }
     }
 }
 
@@ -1186,8 +1221,10 @@ req_compact(struct agent *agent, struct ship_req *q)
 }
 
 /* A call the orchestrator refused for good (resending cannot help): its
- * lines are dropped and counted, so they show up in the next logs_dropped
- * event instead of blocking every later line behind an endless retry. */
+ * lines are lost and counted, so they show up in the next logs_dropped
+ * event (reason "refused") instead of blocking every later line behind an
+ * endless retry. A storeLogs/storeErrors refused as invalid params gets
+ * here only once split_refused() could not help. */
 static void
 refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
             long long code, const char *msg)
@@ -1195,13 +1232,204 @@ refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
     wharf_error("ship: call refused (%lld %s): %.200s", code, msg ? msg : "",
                 q->body.p + c->off);
     if (c->kind == CALL_LOGS) {
-        drop_call_lines(agent, c);
+        count_lost(&agent->ship, &agent->procs[c->proc]->refused, c->first_seq,
+                   c->last_seq, c->lines);
+        agent->ship.lines_refused += c->lines;
     } else if (c->kind == CALL_LASTSEQ) {
         /* never leave an instance unable to ship */
         agent->procs[c->proc]->seq_known = 1;
         agent->procs[c->proc]->seq_asked = 0;
     }
     c->kind = CALL_DONE;
+}
+
+/* Appends to q, after the body's end (req_compact() puts it in place
+ * before q goes again), a call like tmpl with params whose array member
+ * holds elems. Returns 0, or -1 when out of memory. */
+static int
+add_part(struct agent *agent, struct ship_req *q, const struct ship_call *tmpl,
+         json_t *params, const char *array, json_t *elems, int truncated)
+{
+    struct agent_proc *p = agent->procs[tmpl->proc];
+    struct ship_call *c;
+    size_t off = q->body.len, i;
+    uint64_t first = 0, last = 0;
+    json_t *e;
+    char *text;
+
+    if (json_object_set(params, array, elems) != 0
+        || (text = json_dumps(params, JSON_COMPACT)) == NULL) {
+        return -1;
+    }
+    tb_str(&q->body, CALL_HEAD "0,\"method\":\"" RPC_PREFIX);
+    tb_str(&q->body, tmpl->kind == CALL_LOGS ? "storeLogs" : "storeErrors");
+    tb_str(&q->body, "\",\"params\":");
+    tb_str(&q->body, text);
+    tb_str(&q->body, "}");
+    free(text);
+    if (q->body.oom || (c = call_new(q)) == NULL) {
+        return -1;
+    }
+    c->off = off;
+    c->len = q->body.len - off;
+    c->kind = tmpl->kind;
+    c->proc = tmpl->proc;
+    c->truncated = (unsigned char) truncated;
+    c->fresh = 1;
+    if (tmpl->kind == CALL_LOGS) {
+        json_array_foreach (elems, i, e) {
+            uint64_t seq =
+                (uint64_t) json_integer_value(json_object_get(e, "sequence"))
+                - p->seq_base;
+
+            if (i == 0 || seq < first) {
+                first = seq;
+            }
+            if (i == 0 || seq > last) {
+                last = seq;
+            }
+        }
+        c->lines = (uint32_t) json_array_size(elems);
+        c->first_seq = first;
+        c->last_seq = last;
+    }
+    return 0;
+}
+
+/* Cuts the texts of el (a log's message; an error's message and
+ * rawOutput) to limit bytes with the marker (refusal.h). Returns the
+ * bytes cut, 0 when every text fitted already. */
+static size_t
+truncate_texts(json_t *el, int kind, size_t limit)
+{
+    static const char *const texts[] = { "message", "rawOutput" };
+    size_t k, cut, total = 0;
+
+    for (k = 0; k < (kind == CALL_LOGS ? 1u : 2u); k++) {
+        json_t *v = json_object_get(el, texts[k]), *nv;
+
+        if (!json_is_string(v)) {
+            continue;
+        }
+        nv = agent_truncate_text(json_string_value(v), json_string_length(v),
+                                 limit, &cut);
+        if (nv != NULL) {
+            json_object_set_new(el, texts[k], nv);
+            total += cut;
+        }
+    }
+    return total;
+}
+
+/*
+ * The orchestrator refused call ci of q, a storeLogs or storeErrors, as
+ * invalid params, naming field (NULL: none) and, for a length, its limit
+ * max (0: not said). It stored nothing of the call, so the call is split
+ * around the element named (in halves when none is) and the parts go
+ * again at once: only the offending element stays refused. That element,
+ * alone, goes once more with its text cut to the limit and marked
+ * (refusal.h). Returns 0 when call ci was replaced by its parts (it is
+ * settled), -1 when splitting cannot help: the caller refuses it.
+ */
+static int
+split_refused(struct agent *agent, struct ship_req *q, unsigned ci,
+              const char *field, size_t max, const char *msg)
+{
+    struct ship_call c = q->calls[ci];
+    struct agent_proc *p = agent->procs[c.proc];
+    const char *array = c.kind == CALL_LOGS ? "logs" : "errors", *member = NULL;
+    size_t idx = SIZE_MAX, mlen = 0, n, i, j, k = 0, cuts[4], cut;
+    unsigned saved = q->ncalls;
+    json_t *call, *arr, *params = NULL, *el = NULL, *part;
+    int rc = -1;
+
+    /* the array itself (too many elements: wharfd's --batch-max) is
+     * split in halves; another member of the call, never */
+    if (field != NULL && strcmp(field, array) != 0
+        && agent_refusal_field(field, array, &idx, &member, &mlen) != 0) {
+        return -1; /* the call's own member: no part of it would do */
+    }
+    call = json_loadb(q->body.p + c.off, c.len, JSON_ALLOW_NUL, NULL);
+    arr = json_object_get(json_object_get(call, "params"), array);
+    n = json_array_size(arr);
+    if (n > 0) {
+        params = json_copy(json_object_get(call, "params"));
+    }
+    if (params == NULL) {
+        goto done;
+    }
+    if (n > 1) {
+        cuts[k++] = 0;
+        if (idx < n) {
+            if (idx > 0) {
+                cuts[k++] = idx;
+            }
+            if (idx + 1 < n) {
+                cuts[k++] = idx + 1;
+            }
+        } else {
+            cuts[k++] = n / 2;
+        }
+        cuts[k++] = n;
+        for (j = 0; j + 1 < k; j++) {
+            part = json_array();
+            for (i = cuts[j]; i < cuts[j + 1]; i++) {
+                json_array_append(part, json_array_get(arr, i));
+            }
+            rc = part != NULL ? add_part(agent, q, &c, params, array, part, 0)
+                              : -1;
+            json_decref(part);
+            if (rc != 0) {
+                goto done;
+            }
+        }
+        wharf_info("ship: %s of %zu refused (%s); sending it again in %zu "
+                   "parts, so that only the offending one is affected",
+                   array, n, msg ? msg : "invalid params", k - 1);
+        goto done;
+    }
+    /* one element: its text cut to the limit, once */
+    if (c.truncated || member == NULL
+        || !((mlen == 7 && strncmp(member, "message", 7) == 0)
+             || (c.kind == CALL_ERRORS && mlen == 9
+                 && strncmp(member, "rawOutput", 9) == 0))) {
+        goto done;
+    }
+    el = json_deep_copy(json_array_get(arr, 0));
+    cut = el != NULL
+        ? truncate_texts(el, c.kind, max ? max : AGENT_TRUNCATE_DEFAULT)
+        : 0;
+    part = cut > 0 ? json_pack("[O]", el) : NULL;
+    if (part == NULL) {
+        goto done;
+    }
+    rc = add_part(agent, q, &c, params, array, part, 1);
+    json_decref(part);
+    if (rc == 0) {
+        if (c.kind == CALL_LOGS) {
+            wharf_warn("process %s: log line %lld refused by the orchestrator "
+                       "(%s); storing it truncated, %zu bytes cut",
+                       p->spec.id,
+                       (long long) json_integer_value(
+                           json_object_get(json_array_get(arr, 0), "sequence")),
+                       msg ? msg : "invalid params", cut);
+        } else {
+            wharf_warn("process %s: an error refused by the orchestrator "
+                       "(%s); storing it truncated, %zu bytes cut",
+                       p->spec.id, msg ? msg : "invalid params", cut);
+        }
+    }
+
+done:
+    if (rc == 0) {
+        q->calls[ci].kind = CALL_DONE;
+    } else {
+        q->ncalls = saved; /* no part of it goes */
+    }
+    json_decref(el);
+    json_decref(params);
+    json_decref(call);
+    return rc;
 }
 
 /* Error codes that refuse the request itself, not the orchestrator's state:
@@ -1217,6 +1445,7 @@ static void
 settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
 {
     size_t k;
+    unsigned ncalls;
     json_t *r;
 
     if (json_is_object(resp)) {
@@ -1243,6 +1472,8 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
         *why = "the orchestrator's answer is not a JSON-RPC batch";
         return;
     }
+    /* calls that split_refused() adds are not answered here */
+    ncalls = q->ncalls;
     json_array_foreach (resp, k, r) {
         json_t *idv = json_object_get(r, "id"), *res, *err;
         struct ship_call *c;
@@ -1252,7 +1483,7 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
             continue;
         }
         id = (unsigned) json_integer_value(idv);
-        if (id < 1 || id > q->ncalls || q->calls[id - 1].kind == CALL_DONE) {
+        if (id < 1 || id > ncalls || q->calls[id - 1].kind == CALL_DONE) {
             continue;
         }
         c = &q->calls[id - 1];
@@ -1262,7 +1493,19 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
             json_int_t code = json_integer_value(json_object_get(err, "code"));
             const char *msg =
                 json_string_value(json_object_get(err, "message"));
+            json_t *data = json_object_get(err, "data");
+            json_int_t max = json_integer_value(json_object_get(data, "max"));
 
+            if (code == -32602
+                && (c->kind == CALL_LOGS || c->kind == CALL_ERRORS)
+                && split_refused(
+                       agent, q, id - 1,
+                       json_string_value(json_object_get(data, "field")),
+                       max > 0 ? (size_t) max : 0, msg)
+                    == 0) {
+                continue;
+            }
+            c = &q->calls[id - 1]; /* q->calls may have moved */
             if (refused_for_good(code)) {
                 refuse_call(agent, q, c, (long long) code, msg);
             } else {
@@ -1284,6 +1527,9 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
             wharf_info("process %s: sequence numbers continue after %llu",
                        p->spec.id, (unsigned long long) p->seq_base);
         }
+        if (c->truncated) {
+            agent->ship.truncated++; /* stored, truncated */
+        }
         c->kind = CALL_DONE;
     }
 }
@@ -1296,7 +1542,7 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
     char buf[CURL_ERROR_SIZE + 64];
     long status = 0;
     json_t *resp = NULL;
-    unsigned i;
+    unsigned i, left, fresh = 0;
 
     curl_multi_remove_handle(sh->multi, q->easy);
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -1307,7 +1553,8 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
     } else if (status == 413) {
         /* the gateway's body limit is below the agent's batch size
          * (AGENT_SHIP_BATCH_BYTES plus escaping): the same body would be
-         * refused forever, so its calls are dropped and counted */
+         * refused forever, so its calls are lost and counted (reason
+         * "refused", with this line as the cause) */
         wharf_error("ship: POST %s: HTTP 413, the orchestrator's body limit "
                     "(nginx client_max_body_size) must be at least %u "
                     "bytes",
@@ -1338,12 +1585,26 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
         }
     }
     json_decref(resp);
-    if (req_compact(agent, q) > 0) {
+    left = req_compact(agent, q);
+    for (i = 0; i < left; i++) {
+        fresh += q->calls[i].fresh;
+        q->calls[i].fresh = 0;
+    }
+    if (left > 0 && (why != NULL || fresh < left)) {
         backoff(agent, q, why ? why : "calls left unanswered");
         return;
     }
-    req_reset(sh, q);
     q->backoff_ms = 0;
+    if (left > 0) {
+        /* only the parts of refused calls are left: the orchestrator
+         * answered, they go again at once */
+        if (req_send(agent, q) != 0) {
+            backoff(agent, q, "curl_multi_add_handle failed");
+            return;
+        }
+    } else {
+        req_reset(sh, q);
+    }
     if (sh->failures > 0) {
         wharf_info("ship: the orchestrator answers again (after %u "
                    "failures)",

@@ -33,8 +33,12 @@
  *   the calls that failed are sent again after an exponential backoff with
  *   jitter (AGENT_SHIP_BACKOFF_*). storeLogs is idempotent on the
  *   orchestrator (unique per worker, instance, sequence), so a resend after
- *   a lost answer stores nothing twice. A call refused as invalid
- *   (-32600/-32601/-32602) is not retried: its lines count as dropped.
+ *   a lost answer stores nothing twice.
+ * - Refusals: a storeLogs/storeErrors refused as invalid params (-32602) is
+ *   split around the element named and sent again at once, the offending
+ *   element alone truncated to the limit with a marker (refusal.h); only
+ *   what that cannot help, and calls refused as -32600/-32601, are lost:
+ *   counted, and reported in logs_dropped with reason "refused".
  * - Memory: queue and requests in flight together stay under --buffer-bytes
  *   (default 16 MiB), the queue counted in uncompressed record bytes: the
  *   bound is how much output is retained. In memory the waiting lines are
@@ -46,7 +50,8 @@
  *   lines into (larger) JSON text never makes the queue drop lines. Beyond
  *   its share the oldest queued lines are dropped; when the orchestrator
  *   answers again, each instance that lost lines reports it with a
- *   logs_dropped event {count, firstSequence, lastSequence}.
+ *   logs_dropped event {count, firstSequence, lastSequence, reason
+ *   "buffer_full"}.
  * - libcurl's multi interface runs on the agent's libuv loop (sockets on
  *   uv_poll, its timer on a uv_timer): nothing blocks the loop.
  * Without --orchestrator nothing is queued.
@@ -132,6 +137,11 @@ struct agent_ship {
 
     /* counters (GET /health, tests) */
     uint64_t lines_queued, lines_shipped, lines_dropped, requests, errors;
+    /* of lines_dropped, those the orchestrator refused (even truncated) */
+    uint64_t lines_refused;
+    /* log lines and errors the orchestrator refused whole and stored
+     * truncated, with the marker (refusal.h) */
+    uint64_t truncated;
 
     /* per-line timestamp text, cached per second */
     int64_t ts_sec;

@@ -692,6 +692,22 @@ session_start(struct agent *agent, struct lws *wsi, struct agent_tty_conn *conn,
     return s;
 }
 
+/* The gateway's health probe says "X-Wharf-Probe: 1": it checks that the
+ * handshake completes (Sec-WebSocket-Accept included), so that is all it
+ * gets, then a normal close; no PTY, no shell (docs/agent.md). */
+static int
+is_probe(struct lws *wsi)
+{
+    static const char name[] = AGENT_PROBE_HEADER;
+    char v[8];
+    int n = lws_hdr_custom_length(wsi, name, (int) sizeof(name) - 1);
+
+    return n == 1
+        && lws_hdr_custom_copy(wsi, v, sizeof(v), name, (int) sizeof(name) - 1)
+        == 1
+        && v[0] == '1';
+}
+
 int
 agent_terminal_callback(struct lws *wsi, int reason, void *user, void *in,
                         size_t len, enum agent_tty_mode mode)
@@ -707,6 +723,9 @@ agent_terminal_callback(struct lws *wsi, int reason, void *user, void *in,
         agent->ws_open++;
         if (agent->shutdown_stage != 0) {
             ws_close(wsi, conn, LWS_CLOSE_STATUS_GOINGAWAY);
+        } else if (is_probe(wsi)) {
+            agent->terminal_probes++;
+            ws_close(wsi, conn, LWS_CLOSE_STATUS_NORMAL);
         } else if (session_start(agent, wsi, conn, mode) == NULL) {
             ws_close(wsi, conn, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
         }

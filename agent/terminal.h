@@ -46,6 +46,11 @@ struct lws;
  * callback's worth is the most that can be pending; twice that is slack. */
 #define AGENT_PTY_INPUT_MAX (2 * AGENT_WS_RX_CHUNK)
 
+/* A request with this header (value "1") is the gateway's health probe:
+ * the handshake is answered and the connection closed (1000) without a
+ * session. lws names a custom header in lower case with its colon. */
+#define AGENT_PROBE_HEADER "x-wharf-probe:"
+
 enum agent_tty_mode {
     AGENT_TTY_RAW, /* no subprotocol: xterm.js AttachAddon */
     AGENT_TTY_V1   /* wharf.tty.v1 */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "logs_reset.h"
 #include "name.h"
 #include "output.h"
 #include "rpc.h"
@@ -230,9 +231,11 @@ static const char logs_usage[] =
     "       wharfctl logs tail  [--worker W] [-i ID] [-n N] [-f]\n"
     "\n"
     "  list    stored log lines, newest first (getLogs); levels: debug info\n"
-    "          warn error output; streams: stdout stderr; --reset clears them\n"
-    "          afterwards (needs --worker and the \"admin\" scope)\n"
+    "          warn error output; streams: stdout stderr\n"
     "  get     one instance's lines in order\n"
+    "  --reset (list, get) prints every line of the worker (and instance),\n"
+    "          then clears exactly those; lines stored meanwhile are kept.\n"
+    "          Needs --worker and the \"admin\" scope; takes no filter.\n"
     "  stats   counts by level and stream, oldest and newest (getLogStats)\n"
     "  clear   deletes the worker's logs (scope \"admin\"); --confirm "
     "required\n"
@@ -351,6 +354,48 @@ show(struct ctl *c, const struct mon_cmd *m, json_t *result,
     ctl_output(c, result, resp->body, resp->len, NULL);
 }
 
+/* logs list|get --reset: every line printed, then exactly those cleared
+ * (logs_reset.h). A filter would print fewer lines than the clear
+ * deletes, so none is taken. */
+static int
+logs_reset(struct ctl *c, const struct mon_cmd *m, const char *what,
+           json_t *params)
+{
+    static const char *const narrowing[][2] = {
+        { "levels", "--levels" }, { "streams", "--streams" },
+        { "since", "--since" },   { "until", "--until" },
+        { "limit", "--limit" },   { "offset", "--offset" },
+        { "total", "--total" },
+    };
+    struct ctl_response resp;
+    json_t *envelope;
+    long long mark;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof(narrowing) / sizeof(narrowing[0]); i++) {
+        if (json_object_get(params, narrowing[i][0]) != NULL) {
+            return ctl_error(c, CTL_USAGE,
+                             "%s: --reset prints every line of the worker "
+                             "(and instance) and clears exactly those; it "
+                             "takes no %s",
+                             what, narrowing[i][1]);
+        }
+    }
+    rc = ctl_logs_reset_read(c, params, &envelope, &mark);
+    if (rc != CTL_OK) {
+        return rc;
+    }
+    memset(&resp, 0, sizeof(resp));
+    resp.body = json_dumps(envelope, JSON_COMPACT);
+    resp.len = resp.body ? strlen(resp.body) : 0;
+    show(c, m, envelope, &resp);
+    fflush(c->out);
+    free(resp.body);
+    json_decref(envelope);
+    return ctl_logs_reset_clear(c, what, params, mark);
+}
+
 /* --- the table-driven subcommands ------------------------------------------ */
 
 static int
@@ -427,6 +472,11 @@ run_cmd(struct ctl *c, const struct mon_cmd *m, int argc, char **argv,
                        "%s deletes %s's stored %s for good: add "
                        "--confirm to go ahead",
                        what, worker, m->group);
+    }
+    if (rc == CTL_OK && reset && strcmp(m->clear, "clearLogs") == 0) {
+        rc = logs_reset(c, m, what, params);
+        json_decref(params);
+        return rc;
     }
     if (rc != CTL_OK) {
         json_decref(params);

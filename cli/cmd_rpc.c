@@ -11,7 +11,8 @@ static const char rpc_usage[] =
     "result. METHOD is ContainerMonitoringOps.NAME, or NAME alone; "
     "PARAMS_JSON\n"
     "is a JSON object or array. A JSON-RPC error is printed to stderr with\n"
-    "exit status 1. --format raw prints the JSON-RPC answer as received.\n"
+    "exit status 1 (2 for -32602, invalid params). --format raw prints the\n"
+    "JSON-RPC answer as received.\n"
     "\n"
     "example: wharfctl rpc heartbeat '{\"worker\":\"demo\"}'\n";
 

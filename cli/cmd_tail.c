@@ -10,7 +10,9 @@
  * the subscription is (re)made, and whenever the feed says it dropped rows
  * ({"kind":"lagged"}), the store is asked for what came meanwhile (getLogs
  * since the newest timestamp printed, minus CTL_TAIL_SKEW_S for clocks
- * that disagree); rows already printed are recognised by their (worker,
+ * that disagree, and stored after the last N printed at the start: ids
+ * are arrival order, so "afterId" leaves out the older lines that -n did
+ * not ask for); rows already printed are recognised by their (worker,
  * instance, sequence), which the data model makes unique. A lost or refused
  * feed is retried with a growing pause; meanwhile the store is polled, so
  * lines keep coming from an orchestrator whose feed is down.
@@ -65,6 +67,10 @@ struct tail {
     json_t *seen;    /* set of printed keys */
     json_t *order;   /* the same keys, oldest first */
     char newest[40]; /* newest timestamp printed */
+    /* The highest id among the last N lines printed at the start: a
+     * catch-up asks only for rows above it, so the lines that were
+     * already stored then, older than those N, are never printed. */
+    long long floor_id;
 
     /* One feed connection. */
     struct lws_context *cx;
@@ -177,6 +183,8 @@ fetch(struct tail *t, long long last_n)
             if (since[0])
                 json_object_set_new(params, "since", json_string(since));
         }
+        if (last_n == 0)
+            json_object_set_new(params, "afterId", json_integer(t->floor_id));
         if (offset > 0)
             json_object_set_new(params, "offset", json_integer(offset));
         rc = ctl_rpc_call(t->c, "getLogs", params, &resp, &result);
@@ -187,7 +195,13 @@ fetch(struct tail *t, long long last_n)
         data = json_object_get(result, "data");
         if (last_n > 0) {
             for (i = json_array_size(data); i > 0; i--) {
-                show(t, json_array_get(data, i - 1));
+                row = json_array_get(data, i - 1);
+                if (json_integer_value(json_object_get(row, "id"))
+                    > t->floor_id) {
+                    t->floor_id =
+                        json_integer_value(json_object_get(row, "id"));
+                }
+                show(t, row);
             }
         } else {
             json_array_foreach (data, i, row) {

@@ -37,7 +37,7 @@ static const char ctl_usage[] =
     "                  or raw (the body as received)\n"
     "\n"
     "Every command takes --help. Exit status: 0 success, 1 failed operation,\n"
-    "2 usage error.\n";
+    "2 usage error (a value the server refuses as invalid included).\n";
 
 struct ctl_command {
     const char *name;
@@ -111,6 +111,9 @@ ctl_main(int argc, char **argv, FILE *out, FILE *err)
         || strcmp(c.args.argv[0], "--help") == 0) {
         fputs(ctl_usage, out);
         return CTL_OK;
+    }
+    if (strcmp(c.args.argv[0], "--version") == 0) {
+        c.args.argv[0] = (char *) "version";
     }
     if (strcmp(c.args.argv[0], "help") == 0) {
         return ctl_help(&c, c.args.argc, c.args.argv);

@@ -20,7 +20,9 @@
 
 #include <curl/curl.h>
 
-#define CTL_VERSION     "0.1.0"
+#include "version.h"
+
+#define CTL_VERSION     WHARF_VERSION
 #define CTL_DEFAULT_URL "http://127.0.0.1:8080"
 
 enum ctl_status {

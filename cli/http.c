@@ -199,5 +199,7 @@ ctl_http_status_error(struct ctl *c, const char *what,
     }
     json_decref(root);
     ctl_auth_hint(c, resp->status);
-    return CTL_FAIL;
+    /* 400: the request, made of the command line's values, was refused
+     * as invalid: a usage error, like -32602 (rpc.c). */
+    return resp->status == 400 ? CTL_USAGE : CTL_FAIL;
 }

@@ -36,7 +36,8 @@ void ctl_response_free(struct ctl_response *resp);
 
 /* Prints "what: HTTP status from url: detail" for a non-2xx answer,
  * taking the detail from a {"error":{"message"}} body when there is one.
- * Returns CTL_FAIL. */
+ * Returns CTL_USAGE for a 400 (the values given were refused), else
+ * CTL_FAIL. */
 int ctl_http_status_error(struct ctl *c, const char *what,
                           const struct ctl_response *resp);
 

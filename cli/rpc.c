@@ -52,7 +52,10 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
         free(datatext);
         code = json_integer_value(json_object_get(error, "code"));
         ctl_auth_hint(c, code == -32001 ? 401 : (code == -32003 ? 403 : 0));
-        rc = CTL_FAIL;
+        /* Invalid params are the command line's values, refused by the
+         * server (--since yesterday, --limit 0): a usage error, as
+         * when wharfctl refuses a value itself. */
+        rc = code == CTL_RPC_INVALID_PARAMS ? CTL_USAGE : CTL_FAIL;
     } else if (resp->status < 200 || resp->status > 299) {
         rc = ctl_http_status_error(c, full, resp);
     } else if (!json_is_object(answer)

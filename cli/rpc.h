@@ -11,12 +11,16 @@
 
 #define CTL_RPC_PREFIX "ContainerMonitoringOps."
 
+/* JSON-RPC's "invalid params": the values given were refused. */
+#define CTL_RPC_INVALID_PARAMS (-32602)
+
 /*
  * Calls method (a name without '.' gets CTL_RPC_PREFIX) with params
  * (object, array, or NULL for none; not taken). On CTL_OK, *result holds
  * the "result" (a new reference) and resp the raw answer, to be freed by
  * the caller. An HTTP error, an answer that is not JSON-RPC, or a
- * JSON-RPC error object is printed and gives CTL_FAIL.
+ * JSON-RPC error object is printed and gives CTL_FAIL; -32602 (invalid
+ * params: the values came from the command line) gives CTL_USAGE.
  */
 int ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
                  struct ctl_response *resp, json_t **result);

@@ -4,7 +4,7 @@
  * so both always agree.
  *
  * hash = lower-case hex sha256( cleaned(message) || String(level) ), the
- * peer's rule (shared/vibesdk-behavior.md section 3), where String(level)
+ * peer's rule (docs/vibesdk-behavior.md section 3), where String(level)
  * is JavaScript's rendering of the number ("50", "55.5") and cleaning is,
  * in this order:
  *

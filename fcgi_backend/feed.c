@@ -407,6 +407,7 @@ feed_subscribe(struct wharfd *wd, struct feed_client *c, json_t *params,
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_read_worker(&call, obj, WHARF_SCOPE_READ, &worker, err)
             != 0
+        || wharfd_params_check(obj, "subscribe", err) != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_NAME_FIELD_MAX,
                                &container, err)
             != 0

@@ -75,6 +75,43 @@ wharfd_params_object(json_t *params, json_t **obj, struct wharfd_rpc_error *err)
     return 0;
 }
 
+int
+wharfd_params_known(json_t *obj, const char *const *names, const char *where,
+                    struct wharfd_rpc_error *err)
+{
+    const char *key;
+    json_t *v;
+    char field[sizeof(err->field)];
+    size_t i, n, w;
+
+    if (!json_is_object(obj)) {
+        return 0;
+    }
+    json_object_foreach (obj, key, v) {
+        for (i = 0; names[i] != NULL && strcmp(names[i], key) != 0; i++) {
+        }
+        if (names[i] != NULL) {
+            continue;
+        }
+        w = (size_t) snprintf(field, sizeof(field), "%s%s", where ? where : "",
+                              where ? "." : "");
+        /* a long key is cut, never inside a UTF-8 character: the field
+         * travels as a JSON string */
+        n = strlen(key);
+        if (w + n >= sizeof(field)) {
+            n = sizeof(field) - 1 - w;
+            while (n > 0 && ((unsigned char) key[n] & 0xC0) == 0x80) {
+                n--;
+            }
+        }
+        memcpy(field + w, key, n);
+        field[w + n] = '\0';
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
+                                    "unknown parameter '%s'", field);
+    }
+    return 0;
+}
+
 static json_t *
 member(json_t *obj, const char *field)
 {
@@ -108,6 +145,7 @@ wharfd_param_string(json_t *obj, const char *field, int required, size_t max,
                                     "'%s' must not be empty", field);
     }
     if (len > max) {
+        err->max = max;
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, field,
                                     "'%s' must be at most %zu bytes long",
                                     field, max);

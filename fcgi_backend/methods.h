@@ -47,6 +47,35 @@ const struct wharfd_rpc_method *wharfd_methods_lookup(const char *name);
 int wharfd_params_object(json_t *params, json_t **obj,
                          struct wharfd_rpc_error *err);
 
+/* -32602 naming the first member of obj (in the body's order) that is
+ * not one of the NULL-terminated names: a mistyped filter ("levle") is
+ * refused rather than ignored, which would answer unfiltered data. Each
+ * method calls it after its token check, so a caller without the scope
+ * learns nothing of the params. `where` prefixes the field for an element
+ * of an array ("logs[3]"), or is NULL. */
+int wharfd_params_known(json_t *obj, const char *const *names,
+                        const char *where, struct wharfd_rpc_error *err);
+
+/* The params table (methods_params.c): each method's members, by name
+ * without the prefix; the feed's "subscribe" too. Ends with NULL. */
+struct wharfd_method_params {
+    const char *method;
+    const char *const *names; /* NULL-terminated */
+};
+extern const struct wharfd_method_params wharfd_method_params[];
+
+/* The members of a storeLogs / storeErrors element. */
+extern const char *const wharfd_log_members[];
+extern const char *const wharfd_error_members[];
+
+/* The names of method's params (an empty list for a method not in the
+ * table, so that its every member is refused and the gap shows). */
+const char *const *wharfd_params_of(const char *method);
+
+/* wharfd_params_known with the table's list of method. */
+int wharfd_params_check(json_t *obj, const char *method,
+                        struct wharfd_rpc_error *err);
+
 /* A string member of 1..max bytes. Absent or null: *out = NULL, which is
  * an error only when required. */
 int wharfd_param_string(json_t *obj, const char *field, int required,

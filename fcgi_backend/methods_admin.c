@@ -12,6 +12,7 @@
  */
 #include "methods.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,21 @@ clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
       json_t **result, struct wharfd_rpc_error *err)
 {
     const char *worker, *instance;
-    long long count;
-    int confirm;
+    long long count, until_id = -1;
+    int confirm, has_until;
     json_t *obj;
 
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_read_worker(call, obj, WHARF_SCOPE_ADMIN, &worker, err)
             != 0
+        || wharfd_params_check(
+               obj, kind == WHARFD_KIND_LOGS ? "clearLogs" : "clearErrors", err)
+            != 0
         || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0
-        || wharfd_param_bool(obj, "confirm", 0, &confirm, err) != 0) {
+        || wharfd_param_bool(obj, "confirm", 0, &confirm, err) != 0
+        || wharfd_param_int(obj, "untilId", 0, INT64_MAX, &until_id, &has_until,
+                            err)
+            != 0) {
         return -1;
     }
     if (worker == NULL) {
@@ -48,7 +55,8 @@ clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "confirm",
                                     "'confirm': true is required to delete");
     }
-    if (wharfd_store_clear(call->wd->store, kind, worker, instance, &count)
+    if (wharfd_store_clear(call->wd->store, kind, worker, instance,
+                           has_until ? until_id : -1, &count)
         != 0) {
         return wharfd_internal(err, "clearing failed");
     }
@@ -119,6 +127,7 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_read_worker(call, obj, WHARF_SCOPE_CONTROL, &worker, err)
             != 0
+        || wharfd_params_check(obj, method, err) != 0
         || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0
         || wharfd_param_bool(obj, "force", 0, &force, err) != 0) {
         return -1;
@@ -192,6 +201,29 @@ control(struct wharfd_call *call, json_t *params, const char *method,
                                     status);
     }
     v = json_object_get(ans, "error");
+    if (json_is_object(v) && json_is_string(json_object_get(v, "code"))) {
+        /* Not the agent's JSON-RPC answer: the gateway's own refusal
+         * ({"error":{"code":"worker_not_found",...}}, docs/DIRECTIVES.md).
+         * A worker it does not route is the caller's mistake (404); any
+         * other refusal means the agent could not be reached. */
+        const char *code = json_string_value(json_object_get(v, "code"));
+        json_t *msg = json_object_get(v, "message");
+
+        if (strcmp(code, "worker_not_found") == 0) {
+            wharfd_rpc_set_error(err, WHARFD_RPC_WORKER_NOT_FOUND, "worker",
+                                 "worker '%s' is not registered at the "
+                                 "gateway",
+                                 worker);
+        } else {
+            wharfd_rpc_set_error(
+                err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                "agent unreachable: the gateway answered HTTP %ld %s: %s",
+                status, code,
+                json_is_string(msg) ? json_string_value(msg) : "");
+        }
+        json_decref(ans);
+        return -1;
+    }
     if (json_is_object(v)) {
         json_t *code = json_object_get(v, "code");
         json_t *msg = json_object_get(v, "message");

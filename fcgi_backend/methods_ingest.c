@@ -77,6 +77,7 @@ param_message(struct wharfd *wd, json_t *o, const char **out, size_t *len,
     }
     *len = json_string_length(v);
     if (*len > wd->config.message_max) {
+        err->max = wd->config.message_max;
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "message",
                                     "'message' must be at most %zu bytes",
                                     wd->config.message_max);
@@ -150,7 +151,9 @@ store_logs(struct wharfd_call *call, json_t *obj, json_t *array,
     int rc;
 
     memset(&b, 0, sizeof(b));
-    if (ingest_head(call, obj, 1, &h, err) != 0) {
+    if (ingest_head(call, obj, 1, &h, err) != 0
+        || wharfd_params_check(obj, array ? "storeLogs" : "storeLog", err)
+            != 0) {
         return -1;
     }
     n = array ? json_array_size(array) : 1;
@@ -165,9 +168,11 @@ store_logs(struct wharfd_call *call, json_t *obj, json_t *array,
     }
     wharf_now_iso8601(now, sizeof(now));
     for (i = 0; i < n; i++) {
-        if (parse_log(wd, array ? json_array_get(array, i) : obj, &b.logs[i],
-                      now, err)
-            != 0) {
+        json_t *o = array ? json_array_get(array, i) : obj;
+
+        if ((array != NULL
+             && wharfd_params_known(o, wharfd_log_members, NULL, err) != 0)
+            || parse_log(wd, o, &b.logs[i], now, err) != 0) {
             free_logs(b.logs, n);
             return array ? elem_error(err, "logs", i) : -1;
         }
@@ -368,7 +373,9 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
     int rc;
 
     memset(&b, 0, sizeof(b));
-    if (ingest_head(call, obj, 1, &h, err) != 0) {
+    if (ingest_head(call, obj, 1, &h, err) != 0
+        || wharfd_params_check(obj, array ? "storeErrors" : "storeError", err)
+            != 0) {
         return -1;
     }
     n = array ? json_array_size(array) : 1;
@@ -383,9 +390,11 @@ store_errors(struct wharfd_call *call, json_t *obj, json_t *array,
     }
     wharf_now_iso8601(now, sizeof(now));
     for (i = 0; i < n; i++) {
-        if (parse_error(wd, array ? json_array_get(array, i) : obj,
-                        &b.errors[i], now, err)
-            != 0) {
+        json_t *o = array ? json_array_get(array, i) : obj;
+
+        if ((array != NULL
+             && wharfd_params_known(o, wharfd_error_members, NULL, err) != 0)
+            || parse_error(wd, o, &b.errors[i], now, err) != 0) {
             free(b.errors);
             return array ? elem_error(err, "errors", i) : -1;
         }
@@ -559,6 +568,7 @@ method_upsert_process(void *ctx, json_t *params, json_t **result,
     memset(&p, 0, sizeof(p));
     if (wharfd_params_object(params, &obj, err) != 0
         || ingest_head(call, obj, 1, &h, err) != 0
+        || wharfd_params_check(obj, "upsertProcess", err) != 0
         || wharfd_param_string(obj, "command", 1, 4096, &p.command, err) != 0
         || wharfd_param_string(obj, "cwd", 0, 4096, &p.cwd, err) != 0
         || wharfd_param_enum(obj, "status", 1, wharfd_process_states, &p.status,
@@ -617,6 +627,7 @@ method_record_event(void *ctx, json_t *params, json_t **result,
     memset(&e, 0, sizeof(e));
     if (wharfd_params_object(params, &obj, err) != 0
         || ingest_head(call, obj, 0, &h, err) != 0
+        || wharfd_params_check(obj, "recordEvent", err) != 0
         || wharfd_param_string(obj, "type", 1, 64, &e.type, err) != 0
         || wharfd_param_time(obj, "timestamp", e.timestamp, &present, err) != 0
         || wharfd_param_json_text(obj, "payload", &e.payload, err) != 0) {
@@ -668,7 +679,8 @@ method_get_last_sequence(void *ctx, json_t *params, json_t **result,
                != 0) {
         return -1;
     }
-    if (wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0) {
+    if (wharfd_params_check(obj, "getLastSequence", err) != 0
+        || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0) {
         return -1;
     }
     if (wharfd_store_last_sequence(call->wd->store, worker, instance, &seq)

@@ -64,13 +64,15 @@ struct read_bufs {
 };
 
 static int
-read_filters(struct wharfd_call *call, json_t *obj, struct wharfd_query *q,
-             struct read_bufs *b, struct wharfd_rpc_error *err)
+read_filters(struct wharfd_call *call, const char *method, json_t *obj,
+             struct wharfd_query *q, struct read_bufs *b,
+             struct wharfd_rpc_error *err)
 {
     int has_since, has_until;
 
     if (wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &q->worker, err)
             != 0
+        || wharfd_params_check(obj, method, err) != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_NAME_FIELD_MAX,
                                &q->container, err)
             != 0
@@ -187,7 +189,7 @@ method_get_logs(void *ctx, json_t *params, json_t **result,
     memset(&q, 0, sizeof(q));
     q.kind = WHARFD_KIND_LOGS;
     if (wharfd_params_object(params, &obj, err) != 0
-        || read_filters(call, obj, &q, &b, err) != 0
+        || read_filters(call, "getLogs", obj, &q, &b, err) != 0
         || param_word_set(obj, "levels", wharfd_log_levels, b.levels,
                           sizeof(b.levels), &q.levels, err)
             != 0
@@ -197,8 +199,27 @@ method_get_logs(void *ctx, json_t *params, json_t **result,
         || wharfd_param_int(obj, "afterSequence", 0, INT64_MAX, &q.after,
                             &q.has_after, err)
             != 0
+        || wharfd_param_int(obj, "untilSequence", 0, INT64_MAX, &q.until_seq,
+                            &q.has_until_seq, err)
+            != 0
+        || wharfd_param_int(obj, "afterId", 0, INT64_MAX, &q.after_id,
+                            &q.has_after_id, err)
+            != 0
+        || wharfd_param_int(obj, "untilId", 0, INT64_MAX, &q.until_id,
+                            &q.has_until_id, err)
+            != 0
         || wharfd_param_bool(obj, "stream", 0, &stream, err) != 0) {
         return -1;
+    }
+    /* Sequences count per (worker, instance): a bound on them without an
+     * instance would mix the numbers of every instance. */
+    if ((q.has_after || q.has_until_seq) && q.instance == NULL) {
+        const char *f = q.has_after ? "afterSequence" : "untilSequence";
+
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, f,
+                                    "'%s' needs 'instanceId' (sequences "
+                                    "are per instance)",
+                                    f);
     }
     if (!stream) {
         return run_list(call, &q, result, err);
@@ -236,7 +257,7 @@ method_get_errors(void *ctx, json_t *params, json_t **result,
     memset(&q, 0, sizeof(q));
     q.kind = WHARFD_KIND_ERRORS;
     if (wharfd_params_object(params, &obj, err) != 0
-        || read_filters(call, obj, &q, &b, err) != 0
+        || read_filters(call, "getErrors", obj, &q, &b, err) != 0
         || wharfd_param_number(obj, "minLevel", &q.min_level, &q.has_min_level,
                                err)
             != 0
@@ -260,7 +281,7 @@ method_get_events(void *ctx, json_t *params, json_t **result,
     memset(&q, 0, sizeof(q));
     q.kind = WHARFD_KIND_EVENTS;
     if (wharfd_params_object(params, &obj, err) != 0
-        || read_filters(call, obj, &q, &b, err) != 0
+        || read_filters(call, "getEvents", obj, &q, &b, err) != 0
         || wharfd_param_string(obj, "type", 0, 64, &q.type, err) != 0) {
         return -1;
     }
@@ -279,7 +300,7 @@ method_get_processes(void *ctx, json_t *params, json_t **result,
     memset(&q, 0, sizeof(q));
     q.kind = WHARFD_KIND_PROCESSES;
     if (wharfd_params_object(params, &obj, err) != 0
-        || read_filters(call, obj, &q, &b, err) != 0
+        || read_filters(call, "getProcesses", obj, &q, &b, err) != 0
         || wharfd_param_enum(obj, "status", 0, wharfd_process_states, &q.status,
                              err)
             != 0) {
@@ -310,6 +331,7 @@ method_get_process(void *ctx, json_t *params, json_t **result,
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
             != 0
+        || wharfd_params_check(obj, "getProcess", err) != 0
         || wharfd_param_instance(obj, "instanceId", 1, &instance, err) != 0) {
         return -1;
     }
@@ -375,6 +397,9 @@ stats(struct wharfd_call *call, json_t *params, int errors, json_t **result,
 
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
+            != 0
+        || wharfd_params_check(obj, errors ? "getErrorSummary" : "getLogStats",
+                               err)
             != 0
         || wharfd_param_instance(obj, "instanceId", 0, &instance, err) != 0) {
         return -1;

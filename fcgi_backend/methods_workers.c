@@ -31,6 +31,7 @@ method_heartbeat(void *ctx, json_t *params, json_t **result,
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_write_worker(call, obj, WHARF_SCOPE_INGEST, &worker, err)
             != 0
+        || wharfd_params_check(obj, "heartbeat", err) != 0
         || wharfd_param_string(obj, "container", 0, WHARFD_CONTAINER_MAX,
                                &container, err)
             != 0
@@ -95,7 +96,8 @@ method_get_workers(void *ctx, json_t *params, json_t **result,
 
     if (wharfd_params_object(params, &obj, err) != 0
         || wharfd_call_read_worker(call, obj, WHARF_SCOPE_READ, &worker, err)
-            != 0) {
+            != 0
+        || wharfd_params_check(obj, "getWorkers", err) != 0) {
         return -1;
     }
     list = json_array();

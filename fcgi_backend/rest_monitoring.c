@@ -4,23 +4,27 @@
  * the query string and the path's :instanceId, so REST and JSON-RPC can
  * never disagree. docs/openapi.yaml describes them.
  *
- * Query values: limit, offset, afterSequence, minLevel, maxLevel are
- * numbers; total, force, confirm are true/false/1/0; levels and streams
- * are comma-separated lists; format=ndjson streams logs. A value that does
+ * Query values: limit, offset, afterSequence, untilSequence, afterId,
+ * untilId, minLevel, maxLevel are numbers; total, force, confirm are
+ * true/false/1/0; levels and streams are comma-separated lists;
+ * format=ndjson streams logs (the logs routes only). A value that does
  * not parse is passed on as a string, so the method's own check answers
- * 400 naming it. A query longer than WHARFD_QUERY_MAX, a %00 in a key or a
- * value, or a value (a list element included) that is not UTF-8 is 400
- * invalid_params.
+ * 400 naming it. A query longer than WHARFD_QUERY_MAX, a %00 in a key or
+ * a value, a value (a list element included) that is not UTF-8, a key
+ * given twice, a key the route's method does not take (methods_params.c)
+ * or the path's instanceId again in the query is 400 invalid_params.
  *
  * Errors: -32602 -> 400 invalid_params (with "field"), -32001 -> 401
  * unauthorized, -32003 -> 403 forbidden, agent unreachable -> 502
  * agent_unreachable, another error of the agent -> 409 agent_error,
- * anything else -> 500 internal. getProcessStatus of an unknown
- * instance -> 404 not_found.
+ * -32005 (process control for a worker the gateway does not route) ->
+ * 404 worker_not_found, anything else -> 500 internal. getProcessStatus
+ * of an unknown instance -> 404 not_found.
  */
 #include "router.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +116,10 @@ key_in(const char *key, const char *const *list)
 static json_t *
 query_value(const char *key, const char *val)
 {
-    static const char *const ints[] = { "limit", "offset", "afterSequence",
-                                        NULL };
+    static const char *const ints[] = {
+        "limit",   "offset", "afterSequence", "untilSequence", "afterId",
+        "untilId", NULL
+    };
     static const char *const nums[] = { "minLevel", "maxLevel", NULL };
     static const char *const bools[] = { "total", "force", "confirm", NULL };
     static const char *const lists[] = { "levels", "streams", NULL };
@@ -161,77 +167,191 @@ query_value(const char *key, const char *val)
     return json_string(val);
 }
 
-/* The query string as a params object; NULL with *bad set when the
- * query is too long or not UTF-8. */
+/* Why a query string was refused: a message, and the key when there is
+ * one (REST answers 400 invalid_params with it as "field"). */
+struct query_error {
+    char message[200];
+    char field[64];
+};
+
+static int query_refuse(struct query_error *qe, const char *key,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+query_refuse(struct query_error *qe, const char *key, const char *fmt, ...)
+{
+    size_t n = key ? strlen(key) : 0;
+    va_list ap;
+
+    /* the key, cut on a character when it does not fit */
+    if (n >= sizeof(qe->field)) {
+        n = sizeof(qe->field) - 1;
+        while (n > 0 && ((unsigned char) key[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    memcpy(qe->field, key ? key : "", n);
+    qe->field[n] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(qe->message, sizeof(qe->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* One decoded key=value into obj, or -1 with qe filled. */
+static int
+query_param(json_t *obj, const struct wharfd_route *route, const char *key,
+            const char *val, struct query_error *qe)
+{
+    json_t *v = json_string(key);
+
+    /* a key that is not UTF-8 can be neither a params member nor named
+     * in a JSON answer */
+    if (v == NULL) {
+        return query_refuse(qe, NULL, "a query key is not valid UTF-8");
+    }
+    json_decref(v);
+    if (strcmp(key, "access_token") == 0) {
+        return 0; /* the feed's and old clients' token, read by auth.c */
+    }
+    if (json_object_get(obj, key) != NULL
+        || (strcmp(key, "format") == 0
+            && json_object_get(obj, "stream") != NULL)) {
+        return query_refuse(qe, key, "'%s' is given more than once", key);
+    }
+    if (strcmp(key, "format") == 0) {
+        if (strcmp(route->rpc, "getLogs") != 0) {
+            return query_refuse(qe, key,
+                                "unknown parameter 'format' (only the logs "
+                                "routes take it)");
+        }
+        if (strcmp(val, "json") != 0 && strcmp(val, "ndjson") != 0) {
+            return query_refuse(qe, key, "'format' must be json or ndjson");
+        }
+        return json_object_set_new(obj, "stream",
+                                   json_boolean(strcmp(val, "ndjson") == 0));
+    }
+    if (strcmp(key, "stream") == 0) {
+        return query_refuse(qe, key,
+                            "unknown parameter 'stream' (REST streams with "
+                            "format=ndjson)");
+    }
+    if (route->capture_as != NULL && strcmp(key, route->capture_as) == 0) {
+        return query_refuse(qe, key,
+                            "'%s' is in the path; it cannot be in the "
+                            "query too",
+                            key);
+    }
+    v = query_value(key, val);
+    if (v == NULL) {
+        return query_refuse(qe, key, "the value of '%s' is not valid UTF-8",
+                            key);
+    }
+    return json_object_set_new(obj, key, v);
+}
+
+/* The query string as the params of route's method; NULL with qe filled
+ * when it is refused: too long, a %00, not UTF-8, a key given twice
+ * (limit=1&limit=2 would silently be one of them), instanceId both in
+ * the path and the query, a key without a name or too long to read,
+ * format anywhere but the logs routes or other than json/ndjson, or
+ * stream (REST streams with format=ndjson). Keys the method does not
+ * take are refused by the method itself, naming them (methods_params.c). */
 static json_t *
-query_params(const char *q, const char **bad)
+query_params(const char *q, const struct wharfd_route *route,
+             struct query_error *qe)
 {
     char key[128], *val;
     const char *p, *amp, *eq;
-    json_t *obj = json_object(), *v;
+    json_t *obj;
     size_t n, kn;
+    int rc = 0;
 
-    *bad = NULL;
+    memset(qe, 0, sizeof(*qe));
     if (strlen(q) > WHARFD_QUERY_MAX) {
-        *bad = "the query string is too long";
-        json_decref(obj);
+        query_refuse(qe, NULL, "the query string is longer than %d bytes",
+                     WHARFD_QUERY_MAX);
         return NULL;
     }
+    obj = json_object();
     val = malloc(strlen(q) + 1);
-    for (p = q; obj != NULL && val != NULL && *p; p = amp ? amp + 1 : p + n) {
+    if (obj == NULL || val == NULL) {
+        json_decref(obj);
+        free(val);
+        query_refuse(qe, NULL, "out of memory");
+        return NULL;
+    }
+    for (p = q; rc == 0 && *p; p = amp ? amp + 1 : p + n) {
         amp = strchr(p, '&');
         n = amp ? (size_t) (amp - p) : strlen(p);
         eq = memchr(p, '=', n);
         kn = eq ? (size_t) (eq - p) : n;
-        if (kn == 0 || kn >= sizeof(key)) {
-            continue;
+        if (n == 0) {
+            continue; /* "a=1&&b=2": an empty piece says nothing */
         }
-        /* A %00 would cut the C string the params are made from, so the
-         * bytes checked and the bytes sent would differ (worker=demo%00x
-         * read as worker=demo). */
-        if (decode(p, kn, key) != strlen(key)
-            || (eq && decode(eq + 1, n - kn - 1, val) != strlen(val))) {
-            *bad = "a query key or value holds a NUL byte (%00)";
-            break;
-        }
-        if (!eq) {
-            val[0] = '\0';
-        }
-        if (strcmp(key, "access_token") == 0) {
-            continue;
-        }
-        if (strcmp(key, "format") == 0) {
-            if (strcmp(val, "ndjson") == 0) {
-                json_object_set_new(obj, "stream", json_true());
-            } else if (strcmp(val, "json") != 0) {
-                *bad = "format must be json or ndjson";
-                break;
+        if (kn == 0) {
+            rc = query_refuse(qe, NULL, "a query parameter has no name");
+        } else if (kn >= sizeof(key)) {
+            rc = query_refuse(qe, NULL, "a query key is longer than %zu bytes",
+                              sizeof(key) - 1);
+        } else if (decode(p, kn, key) != strlen(key)
+                   || (eq && decode(eq + 1, n - kn - 1, val) != strlen(val))) {
+            /* A %00 would cut the C string the params are made from, so
+             * the bytes checked and the bytes sent would differ
+             * (worker=demo%00x read as worker=demo). */
+            rc = query_refuse(qe, NULL,
+                              "a query key or value holds a NUL byte (%%00)");
+        } else {
+            if (!eq) {
+                val[0] = '\0';
             }
-            continue;
+            rc = query_param(obj, route, key, val, qe);
+            if (rc != 0 && qe->message[0] == '\0') {
+                query_refuse(qe, NULL, "out of memory");
+            }
         }
-        v = query_value(key, val);
-        if (v == NULL) {
-            *bad = "a query value is not valid UTF-8";
-            break;
-        }
-        json_object_set_new(obj, key, v);
     }
     free(val);
-    if (*bad != NULL || val == NULL) {
-        if (*bad == NULL) {
-            *bad = "out of memory";
-        }
+    if (rc != 0) {
         json_decref(obj);
         return NULL;
     }
     return obj;
 }
 
+/* 400 invalid_params for a refused query, with its field when known. */
+/* {"error":{"code","message","field"?}}. A message may quote the
+ * client's key or an agent's text, cut anywhere: printable ASCII only, as
+ * wharfd_http_error and the JSON-RPC errors write theirs, so the answer
+ * is always JSON; the field keeps the key as it is (valid UTF-8, cut on a
+ * character). */
+static void
+rest_error(struct wharfd_http_response *resp, int status, const char *code,
+           const char *message, const char *field)
+{
+    char text[384];
+    json_t *e;
+    size_t i;
+
+    for (i = 0; message[i] != '\0' && i + 1 < sizeof(text); i++) {
+        text[i] = (unsigned char) message[i] < 0x20
+                || (unsigned char) message[i] > 0x7e
+            ? '?'
+            : message[i];
+    }
+    text[i] = '\0';
+    e = json_pack("{s:s,s:s}", "code", code, "message", text);
+    if (e != NULL && field != NULL && field[0]) {
+        json_object_set_new(e, "field", json_string(field));
+    }
+    (void) wharfd_http_json(resp, status, json_pack("{s:o}", "error", e));
+}
+
 static void
 rest_rpc_error(struct wharfd_http_response *resp,
                const struct wharfd_rpc_error *err)
 {
-    json_t *e;
     int status;
     const char *code;
 
@@ -248,6 +368,10 @@ rest_rpc_error(struct wharfd_http_response *resp,
         status = 403;
         code = "forbidden";
         break;
+    case WHARFD_RPC_WORKER_NOT_FOUND:
+        status = 404;
+        code = "worker_not_found";
+        break;
     case 0:
     case WHARFD_RPC_INTERNAL_ERROR:
         if (strncmp(err->message, "agent unreachable", 17) == 0) {
@@ -262,11 +386,7 @@ rest_rpc_error(struct wharfd_http_response *resp,
         status = 409;
         code = "agent_error";
     }
-    e = json_pack("{s:s,s:s}", "code", code, "message", err->message);
-    if (e != NULL && err->field[0]) {
-        json_object_set_new(e, "field", json_string(err->field));
-    }
-    (void) wharfd_http_json(resp, status, json_pack("{s:o}", "error", e));
+    rest_error(resp, status, code, err->message, err->field);
 }
 
 void
@@ -277,14 +397,14 @@ wharfd_rest_method(struct wharfd_call *call, const struct wharfd_route *route,
     const struct wharfd_rpc_method *m;
     struct wharfd_rpc_error err;
     char name[96];
-    const char *bad;
+    struct query_error qe;
     json_t *params, *result = NULL;
 
     snprintf(name, sizeof(name), WHARFD_RPC_PREFIX "%s", route->rpc);
     m = wharfd_methods_lookup(name);
-    params = query_params(req->query, &bad);
+    params = query_params(req->query, route, &qe);
     if (params == NULL) {
-        wharfd_http_error(resp, 400, "invalid_params", "%s", bad);
+        rest_error(resp, 400, "invalid_params", qe.message, qe.field);
         return;
     }
     if (route->capture_as != NULL) {

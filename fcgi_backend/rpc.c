@@ -28,6 +28,8 @@ rpc_standard_message(int code)
         return "Unauthorized";
     case WHARFD_RPC_FORBIDDEN:
         return "Forbidden";
+    case WHARFD_RPC_WORKER_NOT_FOUND:
+        return "Worker not found";
     default:
         return "Internal error";
     }
@@ -49,7 +51,7 @@ wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code, const char *field,
 
 /*
  * {"jsonrpc":"2.0","error":{"code":C,"message":"Standard: detail"
- * [,"data":{"field":F}]},"id":ID}. Takes no reference to id (NULL means
+ * [,"data":{"field":F[,"max":N]}]},"id":ID}. Takes no reference to id (NULL means
  * null). Detail may quote client input (jansson's parse messages do), so
  * it is cut to printable ASCII to stay a valid JSON string.
  */
@@ -158,6 +160,11 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
         resp = rpc_error_response(
             id, err.code ? err.code : WHARFD_RPC_INTERNAL_ERROR,
             err.field[0] ? err.field : NULL, err.message);
+        if (resp != NULL && err.max > 0) {
+            json_object_set_new(
+                json_object_get(json_object_get(resp, "error"), "data"), "max",
+                json_integer((json_int_t) err.max));
+        }
         goto done;
     }
     resp = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result",

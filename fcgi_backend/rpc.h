@@ -36,6 +36,10 @@
 #define WHARFD_RPC_INTERNAL_ERROR   (-32603)
 #define WHARFD_RPC_UNAUTHORIZED     (-32001)
 #define WHARFD_RPC_FORBIDDEN        (-32003)
+/* Process control for a worker the gateway does not route (not in its
+ * registry): REST 404 worker_not_found. Not -32004, which agents answer
+ * for an unknown instance (relayed as their own error). */
+#define WHARFD_RPC_WORKER_NOT_FOUND (-32005)
 
 /* What a failing method reports. */
 struct wharfd_rpc_error {
@@ -43,6 +47,8 @@ struct wharfd_rpc_error {
     char field[64];    /* -32602: the offending params member, "" if
                            * none ("logs[3].sequence" for an element) */
     char message[256]; /* detail, appended to the code's standard text */
+    size_t max;        /* -32602 for a length: the limit ("data": {"max"}),
+                          0 if none; a client may cut to it (the agent does) */
 };
 
 /*

@@ -113,10 +113,14 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
         " instance_id, process_id, type, payload, timestamp)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 
-    [WHARFD_W_CLEAR_LOGS] = "DELETE FROM container_logs WHERE worker_name = ?1",
+    /* ?3: the highest id to delete (clearLogs "untilId"; the largest
+     * int64 when none): ids are arrival order, so a row stored after the
+     * caller read up to ?3 is kept. */
+    [WHARFD_W_CLEAR_LOGS] = "DELETE FROM container_logs WHERE worker_name = ?1"
+                            " AND id <= ?3",
     [WHARFD_W_CLEAR_LOGS_INSTANCE] =
         "DELETE FROM container_logs WHERE worker_name = ?1"
-        " AND instance_id = ?2",
+        " AND instance_id = ?2 AND id <= ?3",
     [WHARFD_W_CLEAR_ERRORS] =
         "DELETE FROM container_errors WHERE worker_name = ?1",
     [WHARFD_W_CLEAR_ERRORS_INSTANCE] =

@@ -86,6 +86,12 @@ struct wharfd_query {
     const char *status;  /* processes */
     int has_after;       /* logs: sequence > after */
     long long after;
+    int has_until_seq; /* logs: sequence <= until_seq */
+    long long until_seq;
+    int has_after_id; /* logs: id > after_id */
+    long long after_id;
+    int has_until_id; /* logs: id <= until_id */
+    long long until_id;
     int has_min_level, has_max_level; /* errors */
     double min_level, max_level;
     long long limit; /* -1: no limit (streaming) */
@@ -212,10 +218,11 @@ int wharfd_store_event(struct wharfd_store *st,
                        const struct wharfd_event_in *e);
 
 /* Deletes the rows of kind (LOGS or ERRORS) of worker (and instance when
- * not NULL); *count receives how many. */
+ * not NULL); logs only up to id until_id when it is >= 0; *count receives
+ * how many. */
 int wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
                        const char *worker, const char *instance,
-                       long long *count);
+                       long long until_id, long long *count);
 
 /*
  * Retention, driven by retention.c one worker at a time. What is to go is

@@ -94,7 +94,10 @@ enum {
     P_MINLEVEL,
     P_MAXLEVEL,
     P_LIMIT,
-    P_OFFSET
+    P_OFFSET,
+    P_UNTIL_SEQ,
+    P_AFTER_ID,
+    P_UNTIL_ID
 };
 
 /* The WHERE clause of q (shared by the rows query and the count). */
@@ -135,6 +138,17 @@ query_where(const struct wharfd_query *q, struct sqlb *b)
         }
         if (q->has_after) {
             sqlb_cond(b, "sequence > ?8");
+        }
+        if (q->has_until_seq) {
+            sqlb_cond(b, "sequence <= ?15");
+        }
+        /* ids are arrival order: a bound on them is a range of the rowid
+         * (or of the (worker_name) index, which carries it) */
+        if (q->has_after_id) {
+            sqlb_cond(b, "id > ?16");
+        }
+        if (q->has_until_id) {
+            sqlb_cond(b, "id <= ?17");
         }
     }
     if (q->kind == WHARFD_KIND_EVENTS && q->type) {
@@ -206,6 +220,15 @@ query_bind(const struct wharfd_query *q, sqlite3_stmt *s)
             break;
         case P_OFFSET:
             sqlite3_bind_int64(s, i, q->offset);
+            break;
+        case P_UNTIL_SEQ:
+            sqlite3_bind_int64(s, i, q->until_seq);
+            break;
+        case P_AFTER_ID:
+            sqlite3_bind_int64(s, i, q->after_id);
+            break;
+        case P_UNTIL_ID:
+            sqlite3_bind_int64(s, i, q->until_id);
             break;
         default:
             break;

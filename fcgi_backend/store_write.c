@@ -5,6 +5,7 @@
  */
 #include "store_sqlite.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,7 @@ wharfd_store_event(struct wharfd_store *st, const struct wharfd_event_in *e)
 struct clear_job {
     enum wharfd_kind kind;
     const char *worker, *instance;
+    long long until_id;
     long long count;
 };
 
@@ -498,6 +500,9 @@ clear_run(struct wharfd_store *st, void *arg)
     if (c->instance) {
         bind_text(s, 2, c->instance);
     }
+    if (c->kind == WHARFD_KIND_LOGS) {
+        sqlite3_bind_int64(s, 3, c->until_id >= 0 ? c->until_id : INT64_MAX);
+    }
     if (step_done(st, s, "clearing") != 0) {
         return -1;
     }
@@ -507,9 +512,10 @@ clear_run(struct wharfd_store *st, void *arg)
 
 int
 wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
-                   const char *worker, const char *instance, long long *count)
+                   const char *worker, const char *instance, long long until_id,
+                   long long *count)
 {
-    struct clear_job c = { kind, worker, instance, 0 };
+    struct clear_job c = { kind, worker, instance, until_id, 0 };
     int rc = wharfd_store_write(st, clear_run, &c, -1);
 
     *count = c.count;

@@ -27,13 +27,14 @@
 #include <stdatomic.h>
 
 #include "auth.h"
+#include "version.h"
 #include "config.h"
 #include "feed.h"
 #include "retention.h"
 #include "server.h"
 #include "store.h"
 
-#define WHARFD_VERSION "0.1.0"
+#define WHARFD_VERSION WHARF_VERSION
 
 struct wharfd {
     /* Settled before any thread starts, read-only afterwards. */

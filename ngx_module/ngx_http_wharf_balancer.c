@@ -45,9 +45,17 @@
 
 #include "ngx_http_wharf_module.h"
 
+#if (nginx_version >= 1029004)
+#include <ngx_http_proxy_module.h>
+#endif
+
 
 static ngx_int_t ngx_http_wharf_balancer_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
+#if (nginx_version >= 1029007)
+static ngx_int_t ngx_http_wharf_balancer_no_keepalive(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us, ngx_http_wharf_srv_conf_t *wscf);
+#endif
 static ngx_int_t ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
@@ -59,8 +67,14 @@ static ngx_int_t ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
  *
  * nginx refuses an upstream{} block without a "server" when the block
  * closes, before any balancer is initialised, so the directive adds a
- * placeholder: no address, never used.  A real "server" line, before or
+ * placeholder, never connected to.  A real "server" line, before or
  * after, is refused by ngx_http_wharf_balancer_init_upstream().
+ *
+ * The placeholder has an address (0.0.0.0:0) so that, should "hash",
+ * "least_conn" or another method follow in the block and replace this
+ * balancer, their initialisation (round robin's) accepts the block and
+ * ngx_http_wharf_balancer_check() refuses it saying why, rather than
+ * round robin saying "no servers in upstream".
  */
 
 char *
@@ -68,6 +82,8 @@ ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_wharf_srv_conf_t *wscf = conf;
 
+    ngx_addr_t                    *addr;
+    struct sockaddr_in            *sin;
     ngx_http_upstream_server_t    *server;
     ngx_http_upstream_srv_conf_t  *uscf;
 
@@ -80,8 +96,9 @@ ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (uscf->peer.init_upstream) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "wharf_balancer: upstream \"%V\" already has a "
-                           "load balancing method; each worker's own "
-                           "upstream block has its own", &uscf->host);
+                           "load balancing method or \"keepalive\"; each "
+                           "worker's own upstream block has its own",
+                           &uscf->host);
         return NGX_CONF_ERROR;
     }
 
@@ -98,8 +115,25 @@ ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    addr = ngx_pcalloc(cf->pool, sizeof(ngx_addr_t));
+    sin = ngx_pcalloc(cf->pool, sizeof(struct sockaddr_in));
+    if (addr == NULL || sin == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    sin->sin_family = AF_INET;
+
+    addr->sockaddr = (struct sockaddr *) sin;
+    addr->socklen = sizeof(struct sockaddr_in);
+    ngx_str_set(&addr->name, "wharf_balancer");
+
     ngx_memzero(server, sizeof(ngx_http_upstream_server_t));
     ngx_str_set(&server->name, "wharf_balancer");
+    server->addrs = addr;
+    server->naddrs = 1;
+    server->weight = 1;
+    server->max_fails = 1;
+    server->fail_timeout = 10;
 
     uscf->peer.init_upstream = ngx_http_wharf_balancer_init_upstream;
 
@@ -136,17 +170,128 @@ ngx_http_wharf_balancer_init_upstream(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+#if (nginx_version >= 1029007)
+    if (ngx_http_wharf_balancer_no_keepalive(cf, us, wscf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+#endif
+
     us->peer.init = ngx_http_wharf_balancer_init_peer;
 
     return NGX_OK;
 }
 
 
+#if (nginx_version >= 1029007)
+
+/*
+ * Since nginx 1.29.7 every upstream{} block keeps connections alive
+ * unless it says "keepalive 0;": once all blocks are initialised, the
+ * keepalive module wraps the peer.init of each.  Around this balancer the
+ * wrapper would cache the workers' connections in this block, where the
+ * "keepalive" of each worker's own block no longer counts.  So the block
+ * says "keepalive 0;" itself, through the keepalive module's own
+ * directive (what nginx would call for that line), here: after the whole
+ * configuration is read, before the keepalive module wraps anything.  A
+ * "keepalive" that the block already has makes the directive answer "is
+ * duplicate", and is refused.
+ */
+
+static ngx_int_t
+ngx_http_wharf_balancer_no_keepalive(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *us, ngx_http_wharf_srv_conf_t *wscf)
+{
+    char           *rv;
+    ngx_str_t      *value;
+    ngx_uint_t      i;
+    ngx_array_t    *saved, args;
+    ngx_module_t   *m;
+    ngx_command_t  *cmd;
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        if (m->type == NGX_HTTP_MODULE
+            && ngx_strcmp(m->name, "ngx_http_upstream_keepalive_module") == 0)
+        {
+            break;
+        }
+    }
+
+    if (cf->cycle->modules[i] == NULL) {
+
+        /* nginx built without it: no keepalive to turn off */
+
+        return NGX_OK;
+    }
+
+    for (cmd = m->commands; cmd && cmd->name.len; cmd++) {
+
+        if (cmd->name.len == sizeof("keepalive") - 1
+            && ngx_strncmp(cmd->name.data, "keepalive", cmd->name.len) == 0
+            && cmd->conf == NGX_HTTP_SRV_CONF_OFFSET)
+        {
+            break;
+        }
+    }
+
+    if (cmd == NULL || cmd->name.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_balancer: this nginx's keepalive module has "
+                      "no \"keepalive\" directive for upstream blocks, "
+                      "which turns off its default keepalive in upstream "
+                      "\"%V\" (%s:%ui); see docs/DESIGN-module.md",
+                      &us->host, wscf->file_name, wscf->line);
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&args, cf->temp_pool, 2, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    value = ngx_array_push_n(&args, 2);
+    if (value == NULL) {
+        return NGX_ERROR;
+    }
+
+    value[0] = cmd->name;
+    ngx_str_set(&value[1], "0");
+
+    saved = cf->args;
+    cf->args = &args;
+
+    rv = cmd->set(cf, cmd, us->srv_conf[m->ctx_index]);
+
+    cf->args = saved;
+
+    if (rv != NGX_CONF_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "upstream \"%V\" with wharf_balancer (%s:%ui) also "
+                      "has \"keepalive\"; put it in each worker's own "
+                      "upstream block", &us->host, wscf->file_name,
+                      wscf->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+#endif
+
+
 /*
  * Called from ngx_http_wharf_init_main_conf(), after every upstream{} is
- * initialised: a balancer wrapped by another one ("keepalive", "hash" or
- * "least_conn" after wharf_balancer in the same block) would see only
- * this block, not the worker's.  Those belong in the workers' blocks.
+ * initialised and after the init_main_conf of every static module (this
+ * one is loaded after them): the block's peer.init must still be this
+ * balancer's, on every nginx version.  "hash", "least_conn", "ip_hash",
+ * "random" after wharf_balancer replace its init_upstream, which then
+ * never runs; "keepalive" before 1.29.7, or "sticky", wrap it.  Either
+ * would see only this block, not the worker's: those belong in the
+ * workers' blocks.  (Since 1.29.7 the keepalive module wraps every block
+ * by default, unless "keepalive 0;": see
+ * ngx_http_wharf_balancer_no_keepalive().)
  */
 
 ngx_int_t
@@ -310,7 +455,7 @@ ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
     b = r->upstream->request_bufs->buf;
 
     if (b == NULL || b->in_file || !ngx_buf_in_memory(b)) {
-        return NGX_OK;
+        goto unexpected;
     }
 
     p = b->pos;
@@ -326,7 +471,7 @@ ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
                        sizeof(" HTTP/1.") - 1)
            != 0)
     {
-        return NGX_OK;
+        goto unexpected;
     }
 
     /* its header lines, up to the empty one */
@@ -335,7 +480,7 @@ ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
         p = eol + 1;
 
         if (end - p < 2) {
-            return NGX_OK;
+            goto unexpected;
         }
 
         if (p[0] == CR && p[1] == LF) {
@@ -354,7 +499,7 @@ ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
         eol = ngx_strlchr(p, end, LF);
 
         if (eol == NULL) {
-            return NGX_OK;
+            goto unexpected;
         }
     }
 
@@ -390,6 +535,100 @@ ngx_http_wharf_balancer_add_token(ngx_http_request_t *r,
     b->end = copy + len;
 
     return NGX_OK;
+
+unexpected:
+
+    /*
+     * Not the request the proxy module builds in nginx 1.22 to 1.31:
+     * sent on without the token, the agent would answer 401.
+     */
+
+    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                  "wharf: the request that the proxy module built for "
+                  "worker \"%V\" is not one buffer with an HTTP/1 request "
+                  "line and header lines, so the agent's token cannot be "
+                  "added; see docs/DESIGN-module.md", &ctx->worker->name);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * For "proxy_pass http://UPSTREAM;" to the wharf_balancer, from the
+ * precontent handler (ngx_http_wharf_sessions.c) once the session is
+ * counted: proxy_pass without a URI sends r->unparsed_uri as it is, so the
+ * worker's path and the query string (without a client's access_token) go
+ * there until init_peer puts the client's back, with
+ * ngx_http_wharf_restore_target() below.  Usually the path is the end of
+ * the client's request target, query string included, and nothing is
+ * copied.
+ */
+
+ngx_int_t
+ngx_http_wharf_set_target(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+{
+    u_char                      *p, *end;
+    size_t                       len;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    /*
+     * nginx keeps a variable's value for the rest of the request once it
+     * is evaluated.  $request_uri is evaluated now, while it is still the
+     * client's, so that a "proxy_set_header ... $request_uri" evaluated
+     * while the proxy module builds the request to the worker, and the
+     * access log, both get the client's target, not the worker's path.
+     */
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    if (wmcf->request_uri_index) {
+        (void) ngx_http_get_indexed_variable(r, wmcf->request_uri_index - 1);
+    }
+
+    ctx->saved.unparsed_uri = r->unparsed_uri;
+    ctx->valid_unparsed_uri = r->valid_unparsed_uri;
+    ctx->u.request = r;
+    ctx->target = 1;
+
+    end = r->unparsed_uri.data + r->unparsed_uri.len;
+    p = ctx->path.data + ctx->path.len;
+
+    if (r->valid_unparsed_uri
+        && !ctx->bare
+        && ctx->path.data >= r->unparsed_uri.data
+        && p <= end
+        && (p == end
+            || (*p == '?' && r->args.data == p + 1
+                && r->args.len == (size_t) (end - p - 1))))
+    {
+        r->unparsed_uri.data = ctx->path.data;
+        r->unparsed_uri.len = end - ctx->path.data;
+        return NGX_OK;
+    }
+
+    len = ctx->path.len;
+
+    if (r->args.len) {
+        len += 1 + r->args.len;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->unparsed_uri.data = p;
+    r->unparsed_uri.len = len;
+    r->valid_unparsed_uri = 1;
+
+    p = ngx_cpymem(p, ctx->path.data, ctx->path.len);
+
+    if (r->args.len) {
+        *p++ = '?';
+        ngx_memcpy(p, r->args.data, r->args.len);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -413,23 +652,36 @@ ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx)
 
 /*
  * Whether the location being merged has "proxy_pass http://UPSTREAM;" to
- * a wharf_balancer upstream: then, and only then, the precontent handler
- * puts the worker's path in the request target.  The proxy module keeps
- * its location configuration private; like that of every upstream
- * module, it begins with its ngx_http_upstream_conf_t, which begins with
- * the upstream of a static proxy_pass (NULL with variables).  The module
- * is found by name, so that nginx without the proxy module still loads
- * this one.  Runs after the proxy module's own merge, which has inherited
- * proxy_pass into nested locations already.
+ * a wharf_balancer upstream: NGX_OK then, and only then the precontent
+ * handler puts the worker's path in the request target; NGX_DECLINED if
+ * not.  The module is found by name, so that nginx without the proxy
+ * module still loads this one.  Runs after the proxy module's own merge,
+ * which has inherited proxy_pass into nested locations already.
+ *
+ * Its location configuration, like that of every upstream module, begins
+ * with its ngx_http_upstream_conf_t, which holds the upstream of a static
+ * proxy_pass (NULL with variables).  Before nginx 1.29.4 the proxy module
+ * keeps the type private and this reads it as ngx_http_upstream_conf_t;
+ * since, ngx_http_proxy_module.h declares it.  On every version the
+ * "module" field must say "proxy", as the proxy module's create_loc_conf
+ * sets it: an nginx that lays it out otherwise fails nginx -t here rather
+ * than have the module read the wrong field.
+ *
+ * Since 1.29.4 "proxy_http_version 2" makes the proxy module build HTTP/2
+ * frames, where neither the worker's path nor the agent's token would be
+ * put (ngx_http_wharf_balancer_add_token() reads an HTTP/1 request), and
+ * a WebSocket cannot pass: refused with the balancer.
  */
 
-ngx_uint_t
-ngx_http_wharf_balancer_location(ngx_conf_t *cf)
+ngx_int_t
+ngx_http_wharf_balancer_location(ngx_conf_t *cf,
+    ngx_http_wharf_loc_conf_t *wlcf)
 {
     void                           *plcf;
     ngx_uint_t                      i;
     ngx_module_t                  **modules;
     ngx_http_conf_ctx_t            *ctx;
+    ngx_http_upstream_conf_t       *ucf;
     ngx_http_upstream_srv_conf_t   *us;
 
     modules = cf->cycle->modules;
@@ -437,22 +689,61 @@ ngx_http_wharf_balancer_location(ngx_conf_t *cf)
 
     for (i = 0; modules[i]; i++) {
 
-        if (modules[i]->type != NGX_HTTP_MODULE
-            || ngx_strcmp(modules[i]->name, "ngx_http_proxy_module") != 0)
+        if (modules[i]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(modules[i]->name, "ngx_http_proxy_module") == 0)
         {
-            continue;
+            break;
         }
-
-        plcf = ctx->loc_conf[modules[i]->ctx_index];
-
-        if (plcf == NULL) {
-            return 0;
-        }
-
-        us = ((ngx_http_upstream_conf_t *) plcf)->upstream;
-
-        return ngx_http_wharf_balancer_is(us);
     }
 
-    return 0;
+    if (modules[i] == NULL) {
+        return NGX_DECLINED;
+    }
+
+    plcf = ctx->loc_conf[modules[i]->ctx_index];
+
+    if (plcf == NULL) {
+        return NGX_DECLINED;
+    }
+
+#if (nginx_version >= 1029004)
+    ucf = &((ngx_http_proxy_loc_conf_t *) plcf)->upstream;
+#else
+    ucf = (ngx_http_upstream_conf_t *) plcf;
+#endif
+
+    if (ucf->module.len != sizeof("proxy") - 1
+        || ngx_strncmp(ucf->module.data, "proxy", sizeof("proxy") - 1) != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_route (%s:%ui): the proxy module's location "
+                      "configuration does not begin with its "
+                      "ngx_http_upstream_conf_t in this nginx (%s); the "
+                      "module needs a change for it, see "
+                      "docs/DESIGN-module.md", wlcf->file_name, wlcf->line,
+                      NGINX_VERSION);
+        return NGX_ERROR;
+    }
+
+    us = ucf->upstream;
+
+    if (!ngx_http_wharf_balancer_is(us)) {
+        return NGX_DECLINED;
+    }
+
+#if (nginx_version >= 1029004)
+    if (((ngx_http_proxy_loc_conf_t *) plcf)->http_version
+        == NGX_HTTP_VERSION_20)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_route (%s:%ui): \"proxy_http_version 2\" to "
+                      "upstream \"%V\" (wharf_balancer) cannot carry the "
+                      "worker's path, the agent's token or a WebSocket; "
+                      "use \"proxy_http_version 1.1\"",
+                      wlcf->file_name, wlcf->line, &us->host);
+        return NGX_ERROR;
+    }
+#endif
+
+    return NGX_OK;
 }

@@ -1289,9 +1289,9 @@ ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (wmcf->zone_size < (ssize_t) (8 * ngx_pagesize)) {
+    if (wmcf->zone_size < 8 * ngx_pagesize) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"wharf_zone_size\" of %z bytes is too small, "
+                      "\"wharf_zone_size\" of %uz bytes is too small, "
                       "the least is %uz", wmcf->zone_size,
                       8 * ngx_pagesize);
         return NGX_CONF_ERROR;
@@ -1451,6 +1451,8 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_wharf_loc_conf_t  *prev = parent;
     ngx_http_wharf_loc_conf_t  *conf = child;
 
+    ngx_int_t                    rc;
+    ngx_uint_t                   nested;
     ngx_http_wharf_main_conf_t  *wmcf;
 
     if (conf->prefix.data == NULL) {
@@ -1461,8 +1463,23 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
 
+    /* a nested location's errors name its parent's wharf directive */
+
+    nested = (conf->file_name == NULL);
+
+    if (nested) {
+        conf->file_name = prev->file_name;
+        conf->line = prev->line;
+    }
+
     if (conf->prefix.data) {
-        conf->balanced = ngx_http_wharf_balancer_location(cf);
+        rc = ngx_http_wharf_balancer_location(cf, conf);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        conf->balanced = (rc == NGX_OK);
     }
 
     if (!conf->auth
@@ -1472,9 +1489,9 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->file_name == NULL) {
+    if (nested) {
 
-        /* a nested location: its parent was checked */
+        /* its parent was checked */
 
         return NGX_CONF_OK;
     }
@@ -1595,7 +1612,7 @@ ngx_http_wharf_init_process(ngx_cycle_t *cycle)
     /*
      * Whether anything (a log_format, a proxy_set_header) uses
      * $request_uri, found without making it an indexed variable of every
-     * request: see ngx_http_wharf_upstream_target().
+     * request: see ngx_http_wharf_set_target().
      */
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_core_module);
@@ -1616,5 +1633,5 @@ ngx_http_wharf_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_wharf_health_init_process(cycle, wmcf);
+    return ngx_http_wharf_probe_init_process(cycle, wmcf);
 }

@@ -12,7 +12,8 @@
  *   ngx_http_wharf_sessions.c   live sessions, max_sessions, request counts
  *   ngx_http_wharf_balancer.c   wharf_balancer: the static upstream of routes
  *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
- *   ngx_http_wharf_health.c     WebSocket handshake probes and health routes
+ *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
+ *   ngx_http_wharf_health.c     the health routes, answering from the probes
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
  */
 
@@ -149,6 +150,22 @@ typedef struct {
 typedef struct ngx_http_wharf_probe_s  ngx_http_wharf_probe_t;
 
 
+/* one who waits for a probe's result (ngx_http_wharf_probe_start()) */
+
+typedef struct ngx_http_wharf_waiter_s  ngx_http_wharf_waiter_t;
+
+typedef void (*ngx_http_wharf_waiter_pt)(ngx_http_wharf_waiter_t *w,
+    ngx_http_wharf_result_t *res);
+
+struct ngx_http_wharf_waiter_s {
+    ngx_queue_t                    queue;     /* in the probe's, if queued */
+    ngx_http_wharf_waiter_pt       handler;
+    void                          *data;
+    ngx_uint_t                     index;
+    unsigned                       queued:1;
+};
+
+
 /* one wharf_worker directive */
 
 typedef struct {
@@ -191,7 +208,7 @@ typedef struct {
     ngx_uint_t                     hash_bucket_size;
 
     ngx_shm_zone_t                *shm_zone;
-    ssize_t                        zone_size;
+    size_t                         zone_size;
     ngx_http_wharf_shctx_t        *sh;
     ngx_slab_pool_t               *shpool;
 
@@ -320,8 +337,9 @@ typedef struct {
  * A new context, or one routed again: everything but the cleanup, which
  * stays in the request's list.  Only a context that is not counted is
  * routed again (a counted one is replaced, and its cleanup ends its
- * session), so it holds no agent_request to free.  Inline, for the fuzz target that includes the routing
- * code without the sessions (tests/fuzz/fuzz_ngx_route.c).
+ * session), so it holds no agent_request to free.  Inline, for the fuzz
+ * target that includes the routing code without the sessions
+ * (tests/fuzz/fuzz_ngx_route.c).
  */
 
 static ngx_inline void
@@ -405,7 +423,10 @@ char *ngx_http_wharf_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_wharf_balancer_check(ngx_conf_t *cf);
 ngx_uint_t ngx_http_wharf_balancer_is(ngx_http_upstream_srv_conf_t *us);
-ngx_uint_t ngx_http_wharf_balancer_location(ngx_conf_t *cf);
+ngx_int_t ngx_http_wharf_balancer_location(ngx_conf_t *cf,
+    ngx_http_wharf_loc_conf_t *wlcf);
+ngx_int_t ngx_http_wharf_set_target(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
 void ngx_http_wharf_restore_target(ngx_http_wharf_ctx_t *ctx);
 
 
@@ -425,17 +446,26 @@ ngx_int_t ngx_http_wharf_swap_credentials(ngx_http_request_t *r,
 ngx_int_t ngx_http_wharf_strip_query_token(ngx_http_request_t *r);
 
 
+/* ngx_http_wharf_probe.c */
+
+ngx_int_t ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker, ngx_uint_t check,
+    ngx_http_wharf_waiter_t *w, ngx_log_t *log);
+ngx_int_t ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf);
+const char *ngx_http_wharf_check_name(ngx_uint_t check);
+uint64_t ngx_http_wharf_now_us(void);
+
+
 /* ngx_http_wharf_health.c */
 
 ngx_int_t ngx_http_wharf_worker_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_health_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_wharf_health_init_process(ngx_cycle_t *cycle,
-    ngx_http_wharf_main_conf_t *wmcf);
-const char *ngx_http_wharf_check_name(ngx_uint_t check);
 
 
 /* ngx_http_wharf_registry.c */
 
+ngx_int_t ngx_http_wharf_read_only(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_registry_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_terminals_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_metrics_handler(ngx_http_request_t *r);

@@ -25,7 +25,6 @@ static void ngx_http_wharf_registry_entry(ngx_http_request_t *r,
 static void ngx_http_wharf_route_path(ngx_http_request_t *r,
     ngx_http_wharf_out_t *out, ngx_http_wharf_worker_t *worker,
     ngx_str_t *rest);
-static ngx_int_t ngx_http_wharf_read_only(ngx_http_request_t *r);
 
 
 static const char  *ngx_http_wharf_kind_names[] = {
@@ -43,9 +42,14 @@ static ngx_str_t  ngx_http_wharf_metrics_type =
     ngx_string("text/plain; version=0.0.4; charset=utf-8");
 
 
-/* GET and HEAD only, and no body to read */
+/*
+ * GET and HEAD only, and no body to read: for every JSON route of the
+ * module (these, and the health routes).  NGX_DECLINED: go on and answer;
+ * anything else is what the content handler returns (a 405 is sent
+ * already, and its rc may well be NGX_OK).
+ */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_wharf_read_only(ngx_http_request_t *r)
 {
     ngx_int_t  rc;
@@ -56,7 +60,9 @@ ngx_http_wharf_read_only(ngx_http_request_t *r)
         return rc;
     }
 
-    return ngx_http_discard_request_body(r);
+    rc = ngx_http_discard_request_body(r);
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
 }
 
 
@@ -77,7 +83,7 @@ ngx_http_wharf_registry_handler(ngx_http_request_t *r)
 
     rc = ngx_http_wharf_read_only(r);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -257,7 +263,7 @@ ngx_http_wharf_terminals_handler(ngx_http_request_t *r)
 
     rc = ngx_http_wharf_read_only(r);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 
@@ -392,7 +398,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
 
     rc = ngx_http_wharf_read_only(r);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_DECLINED) {
         return rc;
     }
 

@@ -40,8 +40,6 @@
 static ngx_uint_t ngx_http_wharf_session_kind(ngx_http_request_t *r,
     ngx_http_wharf_ctx_t *ctx);
 static void ngx_http_wharf_request_end(void *data);
-static ngx_int_t ngx_http_wharf_upstream_target(ngx_http_request_t *r,
-    ngx_http_wharf_ctx_t *ctx);
 
 
 /*
@@ -174,89 +172,11 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
     ctx->counted = 1;
     ctx->kind = kind;
 
-    if (wlcf->balanced && ngx_http_wharf_upstream_target(r, ctx) != NGX_OK) {
+    if (wlcf->balanced && ngx_http_wharf_set_target(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return NGX_DECLINED;
-}
-
-
-/*
- * For "proxy_pass http://UPSTREAM;" to the wharf_balancer: proxy_pass
- * without a URI sends r->unparsed_uri as it is, so the worker's path and
- * the query string (without a client's access_token) go there until the
- * balancer's init_peer puts the client's back (ngx_http_wharf_balancer.c).
- * Usually the path is the end of the client's request target, query
- * string included, and nothing is copied.
- */
-
-static ngx_int_t
-ngx_http_wharf_upstream_target(ngx_http_request_t *r,
-    ngx_http_wharf_ctx_t *ctx)
-{
-    u_char                      *p, *end;
-    size_t                       len;
-    ngx_http_wharf_main_conf_t  *wmcf;
-
-    /*
-     * nginx keeps a variable's value for the rest of the request once it
-     * is evaluated.  $request_uri is evaluated now, while it is still the
-     * client's, so that a "proxy_set_header ... $request_uri" evaluated
-     * while the proxy module builds the request to the worker, and the
-     * access log, both get the client's target, not the worker's path.
-     */
-
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
-
-    if (wmcf->request_uri_index) {
-        (void) ngx_http_get_indexed_variable(r, wmcf->request_uri_index - 1);
-    }
-
-    ctx->saved.unparsed_uri = r->unparsed_uri;
-    ctx->valid_unparsed_uri = r->valid_unparsed_uri;
-    ctx->u.request = r;
-    ctx->target = 1;
-
-    end = r->unparsed_uri.data + r->unparsed_uri.len;
-    p = ctx->path.data + ctx->path.len;
-
-    if (r->valid_unparsed_uri
-        && !ctx->bare
-        && ctx->path.data >= r->unparsed_uri.data
-        && p <= end
-        && (p == end
-            || (*p == '?' && r->args.data == p + 1
-                && r->args.len == (size_t) (end - p - 1))))
-    {
-        r->unparsed_uri.data = ctx->path.data;
-        r->unparsed_uri.len = end - ctx->path.data;
-        return NGX_OK;
-    }
-
-    len = ctx->path.len;
-
-    if (r->args.len) {
-        len += 1 + r->args.len;
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->unparsed_uri.data = p;
-    r->unparsed_uri.len = len;
-    r->valid_unparsed_uri = 1;
-
-    p = ngx_cpymem(p, ctx->path.data, ctx->path.len);
-
-    if (r->args.len) {
-        *p++ = '?';
-        ngx_memcpy(p, r->args.data, r->args.len);
-    }
-
-    return NGX_OK;
 }
 
 

@@ -44,10 +44,10 @@ import { childPids, freePort, generateKeys, mintToken, waitFor } from '../../tes
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const B = path.resolve(ROOT, process.env.B || 'build');
-const MODULE = path.join(B, 'ngx_http_wharf_module.so');
+const MODULE = process.env.WHARF_MODULE || path.join(B, 'ngx_http_wharf_module.so');
 const WSLOAD = path.join(B, 'bench/wsload');
 const WSECHO = path.join(B, 'bench/wsecho');
-const NGINX = '/usr/sbin/nginx';
+const NGINX = process.env.WHARF_NGINX_BIN || '/usr/sbin/nginx';
 
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');

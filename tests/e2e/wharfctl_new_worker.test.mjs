@@ -158,4 +158,40 @@ describe('new-worker on a running make-run stack', () => {
     assert.ok(m && Number(m[1]) >= 9100 && Number(m[1]) <= 9999, 'a port from 9100 on');
     assert.deepEqual(childPids(master).sort(), before, 'no reload');
   });
+
+  test('the printed command starts the new worker as it says, and it serves through nginx', async () => {
+    const port = await freePort();
+    const r = newWorker(['web', '--addr', `127.0.0.1:${port}`]);
+    assert.equal(r.status, 0, r.err);
+    const line = /start its agent:\n\s+(.*)\n/.exec(r.out);
+    assert.ok(line, r.out);
+    // No wharf-agent on PATH here: the line names the agent it will run.
+    const workerEnv = fs.readFileSync(path.join(workersRoot, 'web/wharf.env'), 'utf8');
+    assert.match(workerEnv, /^WHARF_PUBLIC_KEY=\/.*\/web\/public\.pem$/m);
+    // Exactly what a user pastes: a shell, the printed line, nothing else
+    // from this process's environment that the line does not set itself.
+    const cleanEnv = { PATH: process.env.PATH, HOME: process.env.HOME || '/root' };
+    const agentProc = spawn('bash', ['-c', line[1]], { env: cleanEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let agentOut = '';
+    agentProc.stdout.on('data', (d) => { agentOut += d; });
+    agentProc.stderr.on('data', (d) => { agentOut += d; });
+    try {
+      await waitFor(() => {
+        if (agentProc.exitCode !== null) throw new Error(`the printed command exited ${agentProc.exitCode}:\n${agentOut}`);
+        return /listening on/.test(agentOut);
+      }, { what: () => `the agent of the printed command to listen:\n${agentOut}` });
+      const t = spawnSync(BIN.wharfctl, ['terminal', 'web'], {
+        input: 'echo $((7*6))\nexit 3\n',
+        env: { ...process.env, WHARF_URL: env.WHARF_URL, WHARF_TOKEN: env.WHARF_TOKEN },
+        timeout: 10000,
+      });
+      assert.equal(t.status, 3, t.stderr.toString());
+      // The worker's login shell prints its prompt before the typed-ahead
+      // command's answer.
+      assert.match(t.stdout.toString(), /(^|[\r\n ])42\r\n/);
+    } finally {
+      process.kill(-agentProc.pid, 'SIGTERM');
+      await waitFor(() => procGone(agentProc.pid), { what: 'the printed agent to stop' });
+    }
+  });
 });

@@ -13,6 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAgent, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { rpc } from '../lib/ship.mjs';
 
 const LINES = 100000;
 
@@ -32,19 +33,6 @@ for (let i = 1; i <= n; i++) {
 }
 process.stdout.write(out.join('\\n') + '\\n', () => process.exit(1));
 `;
-
-async function rpc(stack, method, params) {
-  const res = await fetch(`${stack.http}/rpc`, {
-    method: 'POST',
-    headers: { ...stack.auth, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `ContainerMonitoringOps.${method}`, params }),
-  });
-  const text = await res.text();
-  if (params.stream) return text.trim().split('\n').map((l) => JSON.parse(l));
-  const j = JSON.parse(text);
-  if (j.error) throw new Error(`${method}: ${JSON.stringify(j.error)}`);
-  return j.result;
-}
 
 describe('agent shipping through nginx to wharfd', () => {
   let stack, dir;

@@ -115,8 +115,10 @@ describe('supervisor, one agent per case', () => {
         healthCheckIntervalMs: 200, portGraceMs: 0, maxRestarts: 1, restartDelayMs: 50 }],
     });
     const f = await feed(a);
-    await waitFor(() => f.msgs.some((m) => m.method === 'event' && m.params.type === 'port_ready'),
-      { what: 'port_ready' });
+    // The event may have gone out before the feed was subscribed (node
+    // starts fast on a quiet machine); the process's state says it too.
+    await waitFor(async () => f.msgs.some((m) => m.method === 'event' && m.params.type === 'port_ready')
+      || (await proc(a, 'web')).portReady === true, { what: 'port_ready' });
     await waitFor(async () => (await proc(a, 'web')).processId === 'web-2', { timeout: 8000, what: 'a health restart' });
     assert.ok(f.msgs.some((m) => m.method === 'event' && m.params.type === 'health_check_failed'));
     await f.close();

@@ -8,6 +8,11 @@
 // Either way the worker gets exactly one Authorization line, the module's
 // token for that worker, never the client's, and the rest of the request
 // (request line, other headers, body) as the client sent it.
+//
+// The first way rewrites a buffer the proxy module built (one buffer, an
+// HTTP/1 request line and its header lines): one of the nginx internals
+// the module relies on, run on every nginx version by `make test-nginx`
+// (docs/DESIGN-module.md, "What to re-check on an nginx upgrade").
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -97,7 +102,7 @@ server {
       const lines = head.split('\r\n');
       assert.equal(lines[0], `${method} ${target} HTTP/1.1`);
       const auth = authLines(head);
-      assert.equal(auth.length, 1, `one Authorization line: ${head}`);
+      assert.equal(auth.length, 1, `one Authorization line (if none: did an nginx upgrade change the request buffer the proxy module builds? docs/DESIGN-module.md): ${head}`);
       const value = auth[0].replace(/^authorization:\s*/i, '');
       assert.ok(!value.includes(token), 'the client\'s token reached the worker');
       assert.equal(claimsOf(value).aud, 'tok');

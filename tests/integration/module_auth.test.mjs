@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ALL_SCOPES, decodeToken, generateKeys, get, mintToken, startFakeEndpoint, startStack, tempDir } from '../lib/stack.mjs';
+import { ALL_SCOPES, decodeToken, generateKeys, get, mintToken, startFakeEndpoint, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 
 const TOKEN_TTL = 4;
 
@@ -201,6 +201,23 @@ describe('auth', () => {
     assert.ok(log.length > 0);
     for (const t of [T.valid, T.expired, T.hs256]) assert.ok(!log.includes(t), 'a token is in the access log');
     assert.match(log, /"GET \/api\/workers\/spy\/echo\?keep=1&also=2 HTTP\/1\.1" 200/);
+  });
+
+  test('the access log writes a request without a query, or whose query was only the token, as its bare path', async () => {
+    // A request without a query has no $args at all, which nginx's log
+    // printed as "-" ("GET /api/workers- HTTP/1.1"); one whose query was
+    // only the token keeps neither the token nor a lone "?".
+    const tag = `/api/workers/spy/logline${Date.now()}`;
+    assert.equal((await get(`${stack.http}${tag}`, { headers: { Authorization: `Bearer ${T.valid}` } })).status, 200);
+    assert.equal((await get(`${stack.http}${tag}?access_token=${T.valid}`)).status, 200);
+    assert.equal((await get(`${stack.http}${tag}?a=1&access_token=${T.valid}`)).status, 200);
+    const logPath = path.join(stack.prefix, 'logs/access.log');
+    const lines = await waitFor(() => {
+      const l = fs.readFileSync(logPath, 'utf8').split('\n').filter((x) => x.includes(tag));
+      return l.length >= 3 && l;
+    }, { what: `three access log lines of ${tag}` });
+    const targets = lines.map((l) => l.match(/"GET (\S+) HTTP\/1\.1"/)[1]);
+    assert.deepEqual(targets, [tag, tag, `${tag}?a=1`], lines.join('\n'));
   });
 
   test('the module\'s token is cached per process and renewed at half its life', async () => {

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BIN, decodeToken, freePort, procGone, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { BIN, decodeToken, freePort, get, procGone, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 
 const FORMATS = ['json', 'table', 'raw'];
 
@@ -326,6 +326,23 @@ describe('wharfctl', () => {
     }
   });
 
+  test('values the server refuses as invalid params exit 2, with its message naming the field', () => {
+    for (const [args, field] of [
+      [['errors', 'list', '--since', 'yesterday'], 'since'],
+      [['errors', 'list', '--limit', '0'], 'limit'],
+      [['logs', 'list', '--order', 'sideways'], 'order'],
+      [['logs', 'list', '--limit', '1001'], 'limit'],
+      [['process', 'list', '--status', 'asleep'], 'status'],
+      [['rpc', 'getLogs', '{"bogus":1}'], 'bogus'],
+    ]) {
+      const r = ctl(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, /^wharfctl: .*-32602/, args.join(' '));
+      assert.ok(r.err.includes(`"field":"${field}"`), `${args.join(' ')}: ${r.err}`);
+      assert.equal(r.out, '');
+    }
+  });
+
   test('a bad flag, a bad value or an unknown command: exit 2', () => {
     for (const args of [['health', '--bogus'], ['frobnicate'], ['--format', 'xml', 'health'], ['workers', 'list', '--bogus'],
       ['terminals', '--bogus'], ['process', 'list', '--bogus'], ['errors', 'list', '--bogus'], ['logs', 'list', '--bogus'],
@@ -374,6 +391,101 @@ describe('wharfctl process control', () => {
       { env: { ...env, WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read' }) } });
     assert.equal(ro.status, 1);
     assert.match(ro.err, /-32003/);
+  });
+});
+
+// logs list|get --reset: every line printed, then exactly those cleared;
+// lines that arrive meanwhile (a slow reader holds the output) are kept.
+describe('wharfctl logs --reset', () => {
+  let stack;
+  before(async () => {
+    stack = await startStack({ tag: 'wharfctl-reset', workers: [{ name: 'demo', addr: '127.0.0.1:9' }] });
+  });
+  after(async () => stack && stack.stop());
+
+  const env = () => ({ WHARF_URL: stack.http, WHARF_TOKEN: stack.token });
+  const rpc = async (method, params) => {
+    const r = await get(`${stack.http}/rpc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `ContainerMonitoringOps.${method}`, params }),
+    });
+    assert.ok(r.json && r.json.result, r.body.slice(0, 300));
+    return r.json.result;
+  };
+  const store = async (instanceId, from, n) => {
+    for (let i = 0; i < n; i += 500) {
+      const logs = Array.from({ length: Math.min(500, n - i) }, (_, k) => ({
+        sequence: from + i + k, level: 'info', message: `${instanceId} line ${from + i + k} ${'x'.repeat(200)}` }));
+      await rpc('storeLogs', { worker: 'demo', instanceId, logs });
+    }
+  };
+  const stored = async (instanceId) => {
+    const seqs = [];
+    for (let after = 0; ;) {
+      const page = await rpc('getLogs', { worker: 'demo', instanceId, order: 'asc', limit: 1000, afterSequence: after });
+      seqs.push(...page.data.map((l) => l.sequence));
+      if (!page.pagination.hasMore) return seqs;
+      after = seqs[seqs.length - 1];
+    }
+  };
+  const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+  test('logs get --reset with a slow reader and lines arriving: all printed in order, only those cleared', async () => {
+    await store('r', 1, 2500); // more than a page of the server (1000) and of the old --reset (100)
+    const child = spawn(BIN.wharfctl, ['logs', 'get', '-i', 'r', '--worker', 'demo', '--reset'], { env: { ...process.env, ...env() } });
+    const chunks = [];
+    let err = '';
+    let first;
+    const started = new Promise((resolve) => { first = resolve; });
+    child.stdout.on('data', (d) => {
+      chunks.push(d);
+      // a slow reader: the first chunk, then nothing while lines arrive
+      if (chunks.length === 1) { child.stdout.pause(); first(); }
+    });
+    child.stderr.on('data', (d) => { err += d; });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await started;
+    await store('r', 2501, 200);
+    assert.equal(child.exitCode, null, `wharfctl waits for its reader (${err})`);
+    child.stdout.resume();
+    assert.equal(await exited, 0, err);
+    const printed = JSON.parse(Buffer.concat(chunks).toString()).data.map((l) => l.sequence);
+    assert.deepEqual(printed, range(1, 2500), 'every line stored before it started, in order');
+    assert.match(err, /--reset cleared 2500 rows/);
+    assert.deepEqual(await stored('r'), range(2501, 2700), 'the lines that arrived meanwhile are kept');
+  });
+
+  test('logs list --reset: newest first across instances, in every format; a filter is refused', async () => {
+    await rpc('clearLogs', { worker: 'demo', confirm: true });
+    for (const f of ['json', 'raw', 'table']) {
+      await store(`a${f}`, 1, 600);
+      await store(`b${f}`, 1, 600);
+      const r = ctl(['--format', f, 'logs', 'list', '--worker', 'demo', '--reset'], { env: env() });
+      assert.equal(r.status, 0, r.err);
+      assert.match(r.err, /--reset cleared 1200 rows/);
+      if (f === 'table') {
+        assert.equal(r.out.trim().split('\n').length, 1201, 'a header and a row per line');
+      } else {
+        const data = JSON.parse(r.out).data;
+        assert.equal(data.length, 1200);
+        assert.ok(data.every((l, i) => i === 0 || l.id < data[i - 1].id), 'newest first, each once');
+        assert.deepEqual(JSON.parse(r.out).pagination, { limit: 1200, offset: 0, total: 1200, hasMore: false });
+      }
+      assert.deepEqual([...await stored(`a${f}`), ...await stored(`b${f}`)], []);
+    }
+    await store('keep', 1, 3);
+    for (const extra of [['--levels', 'error'], ['--since', '1h'], ['--limit', '10'], ['--offset', '1'], ['--streams', 'stdout']]) {
+      const r = ctl(['logs', 'list', '--worker', 'demo', '--reset', ...extra], { env: env() });
+      assert.equal(r.status, 2, `${extra.join(' ')}: ${r.err}`);
+      assert.match(r.err, new RegExp(`takes no ${extra[0]}`));
+    }
+    assert.deepEqual(await stored('keep'), [1, 2, 3], 'a refused --reset clears nothing');
+    // an empty worker: nothing printed but the envelope, nothing cleared
+    const e = ctl(['logs', 'get', '-i', 'none', '--worker', 'nobody', '--reset'], { env: env() });
+    assert.equal(e.status, 0, e.err);
+    assert.deepEqual(JSON.parse(e.out).data, []);
+    assert.match(e.err, /cleared 0 rows/);
   });
 });
 
@@ -431,5 +543,31 @@ describe('wharfctl logs tail -f', () => {
     const msgs = out.trim().split('\n').map((l) => l.split(' ').pop());
     assert.deepEqual(msgs, ['before', 'live-one', 'after-restart', 'live-two']);
     assert.equal(tail.exitCode, null, 'still following');
+  });
+
+  test('-n 2 -f prints the two newest lines, then only lines stored after them', async () => {
+    for (let i = 1; i <= 10; i++) {
+      const r = ctl(['rpc', 'storeLogs', JSON.stringify({ worker: 'demo', instanceId: 'few', logs: [{ sequence: i, level: 'info', message: `few-${i}` }] })],
+        { env: { WHARF_URL: stack.http, WHARF_TOKEN: stack.token } });
+      assert.equal(r.status, 0, r.err);
+    }
+    let out = '';
+    const t = spawn(BIN.wharfctl, ['--format', 'raw', 'logs', 'tail', '-f', '-n', '2', '--worker', 'demo', '-i', 'few'], {
+      env: { ...process.env, WHARF_URL: stack.http, WHARF_TOKEN: stack.token },
+    });
+    t.stdout.on('data', (d) => { out += d; });
+    try {
+      await waitFor(() => /few-10/.test(out), { what: () => `the two newest in ${JSON.stringify(out)}` });
+      const r = ctl(['rpc', 'storeLogs', JSON.stringify({ worker: 'demo', instanceId: 'few', logs: [{ sequence: 11, level: 'info', message: 'few-11' }] })],
+        { env: { WHARF_URL: stack.http, WHARF_TOKEN: stack.token } });
+      assert.equal(r.status, 0, r.err);
+      // by the time a new line shows, the catch-up after subscribing ran
+      await waitFor(() => /few-11/.test(out), { what: () => `few-11 in ${JSON.stringify(out)}` });
+      const msgs = out.trim().split('\n').map((l) => l.split(' ').pop());
+      assert.deepEqual(msgs, ['few-9', 'few-10', 'few-11']);
+    } finally {
+      t.kill('SIGTERM');
+      await waitFor(() => procGone(t.pid), { what: `pid ${t.pid} to end` });
+    }
   });
 });

@@ -389,6 +389,22 @@ describe('wharfd through nginx', () => {
       const noCtl = await call('stopProcess', { worker: 'ghost', instanceId: 'web' }, readOnly);
       assert.equal(noCtl.error.code, -32003);
     });
+
+    test('process control for a worker the gateway does not route: 404 worker_not_found, RPC -32005', async () => {
+      // "nobody" is a valid name but not in the gateway's registry: the
+      // caller's mistake, not an internal error (it was 500 / -32603).
+      const g = await rest('/api/monitoring/process/demo-app/restart?worker=nobody', op, { method: 'POST' });
+      assert.equal(g.status, 404, g.body);
+      assert.equal(g.json.error.code, 'worker_not_found');
+      assert.equal(g.json.error.field, 'worker');
+      assert.match(g.json.error.message, /'nobody' is not registered/);
+      for (const m of ['startProcess', 'stopProcess', 'restartProcess']) {
+        const r = await call(m, { worker: 'nobody', instanceId: 'demo-app' });
+        assert.equal(r.error.code, -32005, JSON.stringify(r.error));
+        assert.equal(r.error.message, "Worker not found: worker 'nobody' is not registered at the gateway");
+        assert.equal(r.error.data.field, 'worker');
+      }
+    });
   });
 
   describe('REST', () => {
@@ -424,6 +440,96 @@ describe('wharfd through nginx', () => {
       assert.deepEqual(sl[5], { jsonrpc: '2.0', result: { done: true, count: 5 }, id: 'st' });
       const inBatch = await post([{ jsonrpc: '2.0', id: 1, method: M('getLogs'), params: { stream: true } }]);
       assert.equal(inBatch.json[0].error.data.field, 'stream');
+    });
+  });
+
+  describe('params a method does not take are refused by name, never ignored', () => {
+    test('REST: unknown keys, a key twice, format=xml, afterSequence without an instance, the path\'s instanceId again', async () => {
+      const cases = [
+        // a mistyped filter used to answer unfiltered data
+        ['/api/monitoring/logs?worker=flt&foo=bar', 'foo'],
+        ['/api/monitoring/logs?worker=flt&levle=error', 'levle'],
+        ['/api/monitoring/errors?worker=flt&instanceID=x', 'instanceID'],
+        ['/api/monitoring/processes?bogus=1', 'bogus'],
+        ['/api/monitoring/workers?foo=bar', 'foo'],
+        ['/api/monitoring/logs/f1/stats?worker=flt&limit=1', 'limit'],
+        // one of the two was silently used
+        ['/api/monitoring/logs?limit=1&limit=2', 'limit'],
+        ['/api/monitoring/logs?format=xml', 'format'],
+        ['/api/monitoring/errors?format=json', 'format'],
+        // sequences are per instance: the docs' 400
+        ['/api/monitoring/logs?afterSequence=3', 'afterSequence'],
+        ['/api/monitoring/logs/f1?worker=flt&instanceId=f2', 'instanceId'],
+      ];
+      for (const [url, field] of cases) {
+        const r = await rest(url);
+        assert.equal(r.status, 400, `${url}: ${r.body.slice(0, 300)}`);
+        assert.equal(r.json.error.code, 'invalid_params', url);
+        assert.equal(r.json.error.field, field, `${url}: ${r.body}`);
+        assert.ok(r.json.error.message.includes(field), `${url}: ${r.json.error.message}`);
+      }
+      const post400 = await rest('/api/monitoring/process/web/restart?worker=ghost&forse=1', op, { method: 'POST' });
+      assert.equal(post400.status, 400);
+      assert.equal(post400.json.error.field, 'forse');
+      // the documented ones still work
+      const okr = await rest('/api/monitoring/logs?worker=flt&instanceId=f1&afterSequence=18&order=asc&format=json');
+      assert.equal(okr.status, 200, okr.body);
+      assert.deepEqual(okr.json.data.map((l) => l.sequence), [19, 20]);
+    });
+
+    test('JSON-RPC: an unknown member, of params or of an element, is -32602 naming it; nothing is stored', async () => {
+      const before = await ok('getLogStats', { worker: 'worker-a' });
+      const cases = [
+        ['getLogs', { worker: 'flt', bogus: 1 }, 'bogus', op],
+        ['getLogs', { worker: 'flt', instanceid: 'f1' }, 'instanceid', op],
+        ['getErrors', { worker: 'flt', levels: ['error'] }, 'levels', op],
+        ['clearLogs', { worker: 'flt', confirm: true, untilID: 3 }, 'untilID', op],
+        ['storeLogs', { instanceId: 'strict', logs: logs(1, 2), bogus: 1 }, 'bogus', ingestA],
+        ['storeLogs', { instanceId: 'strict', logs: [...logs(1, 2), { ...logs(3, 1)[0], strem: 'stderr' }] }, 'logs[2].strem', ingestA],
+        ['storeErrors', { instanceId: 'strict', errors: [{ level: 50, message: 'm', raw: 'x' }] }, 'errors[0].raw', ingestA],
+        ['storeLog', { instanceId: 'strict', ...logs(1, 1)[0], bogus: 1 }, 'bogus', ingestA],
+        ['heartbeat', { agentVersion: '1', version: '1' }, 'version', ingestA],
+        ['upsertProcess', { instanceId: 'strict', command: 'c', status: 'running', signal: 'SIGTERM' }, 'signal', ingestA],
+        ['recordEvent', { type: 't', data: {} }, 'data', ingestA],
+      ];
+      for (const [m, params, field, token] of cases) {
+        const r = await call(m, params, token);
+        assert.equal(r.error?.code, -32602, `${m} ${JSON.stringify(params)}: ${JSON.stringify(r).slice(0, 300)}`);
+        assert.equal(r.error.data.field, field, m);
+        assert.ok(r.error.message.includes(`'${field.replace(/^.*\./, '')}'`), r.error.message);
+      }
+      // a token without the scope learns nothing of the params
+      const noScope = await call('clearLogs', { worker: 'flt', confirm: true, bogus: 1 }, readOnly);
+      assert.equal(noScope.error.code, -32003);
+      assert.deepEqual(await ok('getLogStats', { worker: 'worker-a' }), before);
+      assert.equal((await ok('getLogs', { worker: 'worker-a', instanceId: 'strict' })).data.length, 0);
+    });
+  });
+
+  describe('id bounds: read up to a mark, clear up to it, keep what came after', () => {
+    test('getLogs afterId / untilId / untilSequence and clearLogs untilId', async () => {
+      await ok('storeLogs', { instanceId: 'mark', logs: logs(1, 5) }, ingestA);
+      const all = (await ok('getLogs', { worker: 'worker-a', instanceId: 'mark', order: 'asc' })).data;
+      assert.deepEqual(all.map((l) => l.sequence), [1, 2, 3, 4, 5]);
+      const mark = all[2].id;
+      const upTo = await ok('getLogs', { worker: 'worker-a', instanceId: 'mark', untilId: mark, order: 'asc' });
+      assert.deepEqual(upTo.data.map((l) => l.sequence), [1, 2, 3]);
+      const after = await ok('getLogs', { worker: 'worker-a', afterId: mark, order: 'asc' });
+      assert.deepEqual(after.data.map((l) => l.sequence), [4, 5]);
+      const seq = await ok('getLogs', { worker: 'worker-a', instanceId: 'mark', untilSequence: 2 });
+      assert.deepEqual(seq.data.map((l) => l.sequence), [2, 1]);
+      const noInst = await call('getLogs', { worker: 'worker-a', untilSequence: 2 });
+      assert.equal(noInst.error.data.field, 'untilSequence');
+      // rows stored after the mark are kept by a clear up to it
+      await ok('storeLogs', { instanceId: 'mark', logs: logs(6, 2) }, ingestA);
+      const cleared = await ok('clearLogs', { worker: 'worker-a', instanceId: 'mark', confirm: true, untilId: mark });
+      assert.equal(cleared.clearedCount, 3);
+      const left = await ok('getLogs', { worker: 'worker-a', instanceId: 'mark', order: 'asc' });
+      assert.deepEqual(left.data.map((l) => l.sequence), [4, 5, 6, 7]);
+      const rest1 = await rest(`/api/monitoring/logs/mark?worker=worker-a&afterId=${mark}&untilId=${left.data[1].id}&order=asc`);
+      assert.equal(rest1.status, 200, rest1.body);
+      assert.deepEqual(rest1.json.data.map((l) => l.sequence), [4, 5]);
+      assert.equal((await call('clearLogs', { worker: 'worker-a', confirm: true, untilId: -1 })).error.data.field, 'untilId');
     });
   });
 

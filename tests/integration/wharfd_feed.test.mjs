@@ -96,6 +96,10 @@ describe('wharfd live feed', () => {
     assert.ok(ws.msgs.filter((m) => m.kind === 'log').every((m) => m.row.workerName === 'feed-a'));
     const unknown = await ask(ws, 'nope', {});
     assert.equal(unknown.error.code, -32601);
+    // a mistyped filter is refused by name, not taken for "everything"
+    const typo = await ask(ws, 'subscribe', { instanceID: 'j' });
+    assert.equal(typo.error.code, -32602);
+    assert.equal(typo.error.data.field, 'instanceID');
     ws.close();
   });
 

@@ -1,12 +1,15 @@
 // docs/openapi.yaml is the REST contract: the document itself is checked
-// with a standard OpenAPI validator, and real responses of every route
-// (through nginx, from a populated database) are validated against the
-// schemas it declares for their status and content type.
+// with two independent OpenAPI validators (@seriousme/openapi-schema-
+// validator on the parsed document, @apidevtools/swagger-parser on the file
+// with its own YAML 1.2 parser and $ref resolution), and real responses of
+// every route (through nginx, from a populated database) are validated
+// against the schemas it declares for their status and content type.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv2020 from 'ajv/dist/2020.js';
 import YAML from 'yaml';
@@ -17,7 +20,9 @@ const M = (name) => `ContainerMonitoringOps.${name}`;
 const esc = (s) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 describe('docs/openapi.yaml', () => {
-  const spec = YAML.parse(fs.readFileSync(SPEC_PATH, 'utf8'), { merge: true });
+  // YAML 1.2, as every tool reads it: no merge keys (<<), which YAML 1.1
+  // tools expand and YAML 1.2 ones keep as a literal key.
+  const spec = YAML.parse(fs.readFileSync(SPEC_PATH, 'utf8'));
   let stack;
   let ajv;
 
@@ -47,6 +52,27 @@ describe('docs/openapi.yaml', () => {
   test('is a valid OpenAPI document', async () => {
     const res = await new Validator().validate(spec);
     assert.ok(res.valid, JSON.stringify(res.errors, null, 1));
+  });
+
+  test('an independent validator (swagger-parser) accepts the file, and every operation keeps its own parameters', async () => {
+    const api = await SwaggerParser.validate(SPEC_PATH);
+    const names = (op) => (op.parameters || []).map((p) => `${p.in}:${p.name}`).sort();
+    for (const action of ['start', 'stop', 'restart']) {
+      const op = api.paths[`/api/monitoring/process/{instanceId}/${action}`].post;
+      assert.equal(op.operationId, `${action}Process`);
+      assert.deepEqual(names(op), ['path:instanceId', 'query:force', 'query:worker'], action);
+      assert.ok(op.responses['404'] && op.responses['502'], `${action} documents 404 and 502`);
+    }
+    // no key anywhere is a YAML 1.1 merge key kept literally
+    const walk = (v, at) => {
+      if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          assert.notEqual(k, '<<', `a merge key at ${at}`);
+          walk(x, `${at}/${k}`);
+        }
+      }
+    };
+    walk(spec, '');
   });
 
   // Validates a real response against the declared schema of its route.
@@ -133,9 +159,40 @@ describe('docs/openapi.yaml', () => {
     await check('GET', '/api/monitoring/process/{instanceId}/status', '/api/monitoring/process/nope/status?worker=oa', { expect: 404 });
     for (const action of ['start', 'stop', 'restart']) {
       await check('POST', `/api/monitoring/process/{instanceId}/${action}`, `/api/monitoring/process/web/${action}?worker=ghost`, { expect: 502 });
+      await check('POST', `/api/monitoring/process/{instanceId}/${action}`, `/api/monitoring/process/web/${action}?worker=nobody`, { expect: 404 });
+      await check('POST', `/api/monitoring/process/{instanceId}/${action}`, `/api/monitoring/process/web/${action}?worker=ghost&bogus=1`, { expect: 400 });
     }
+    await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?worker=oa&foo=bar', { expect: 400 });
+    await check('GET', '/api/monitoring/logs/{instanceId}', '/api/monitoring/logs/web?worker=oa&afterId=0&untilId=99999&untilSequence=9', { expect: 200 });
     await check('POST', '/rpc', '/rpc', { expect: 200, body: { jsonrpc: '2.0', id: 1, method: M('getLogs'), params: { worker: 'oa' } } });
     await check('POST', '/rpc', '/rpc', { expect: 200, body: [{ jsonrpc: '2.0', id: 1, method: M('nope') }, { jsonrpc: '2.0', id: 2, method: M('getWorkers') }] });
     await check('POST', '/rpc', '/rpc', { expect: 204, body: { jsonrpc: '2.0', method: M('getWorkers') } });
+  });
+
+  test('every query parameter a route documents is taken, and one it does not is refused by name', async () => {
+    // One value per documented name, all sent at once.
+    const values = {
+      worker: 'oa', container: 'c', instanceId: 'web', since: '2000-01-01T00:00:00Z', until: '2100-01-01T00:00:00Z',
+      levels: 'info,error', streams: 'stdout,stderr', afterSequence: '0', untilSequence: '99', afterId: '0',
+      untilId: '999999', limit: '5', offset: '0', order: 'asc', total: '1', format: 'json', minLevel: '1',
+      maxLevel: '99', type: 'process_started', status: 'running', force: '1',
+    };
+    for (const [template, item] of Object.entries(spec.paths)) {
+      if (template === '/rpc' || template === '/api/monitoring/health') continue;
+      for (const [method, op] of Object.entries(item)) {
+        const params = (op.parameters || []).map((p) => (p.$ref ? p.$ref.split('/').slice(1).reduce((o, k) => o[k], spec) : p));
+        const query = params.filter((p) => p.in === 'query').map((p) => {
+          assert.ok(values[p.name], `${template}: a test value for ${p.name}`);
+          return `${p.name}=${encodeURIComponent(p.name === 'worker' && template.includes('/process/') && method === 'post' ? 'ghost' : values[p.name])}`;
+        });
+        const url = template.replace('{instanceId}', 'web');
+        const opts = { method: method.toUpperCase(), headers: { authorization: `Bearer ${stack.token}` } };
+        const r = await get(`${stack.http}${url}?${query.join('&')}`, opts);
+        assert.notEqual(r.status, 400, `${method} ${url}?${query.join('&')}: ${r.body.slice(0, 300)}`);
+        const bad = await get(`${stack.http}${url}?${[...query, 'undocumented=1'].join('&')}`, opts);
+        assert.equal(bad.status, 400, `${method} ${url} with an undocumented key`);
+        assert.equal(bad.json.error.field, 'undocumented');
+      }
+    }
   });
 });

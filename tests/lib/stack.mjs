@@ -5,6 +5,11 @@
 // run the very binaries `make` built (build/ or build/san/ with SANITIZE=1),
 // the real conf/nginx.conf and conf/wharf.conf, and the Debian nginx binary
 // with the module loaded through load_module.
+//
+// WHARF_NGINX_BIN and WHARF_MODULE name another nginx binary and the module
+// built for it (`make test-nginx` runs the module's tests on each nginx
+// version that way, scripts/test-nginx); by default Debian's /usr/sbin/nginx
+// and $B/ngx_http_wharf_module.so.
 
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -23,9 +28,35 @@ export const BIN = {
   wharfd: path.join(BUILD, 'bin/wharfd'),
   agent: path.join(BUILD, 'bin/wharf-agent'),
   wharfctl: path.join(BUILD, 'bin/wharfctl'),
-  module: path.join(BUILD, 'ngx_http_wharf_module.so'),
-  nginx: '/usr/sbin/nginx',
+  module: process.env.WHARF_MODULE || path.join(BUILD, 'ngx_http_wharf_module.so'),
+  nginx: process.env.WHARF_NGINX_BIN || '/usr/sbin/nginx',
 };
+
+// The nginx version under test, from `nginx -v` ("nginx version: nginx/1.22.1"),
+// as [major, minor, patch]; asked once, when a test first wants it. A few
+// checks differ by version (docs/DESIGN-module.md, "What to re-check on an
+// nginx upgrade").
+let nginxVersionCache;
+export function nginxVersion() {
+  if (!nginxVersionCache) {
+    const r = spawnSync(BIN.nginx, ['-v']);
+    const out = `${r.stdout}${r.stderr}`;
+    const m = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(out);
+    if (!m) throw new Error(`${BIN.nginx} -v: no version in ${JSON.stringify(out)}${r.error ? ` (${r.error.message})` : ''}`);
+    nginxVersionCache = m.slice(1).map(Number);
+  }
+  return nginxVersionCache;
+}
+
+// Whether the nginx under test is major.minor.patch or later.
+export function nginxAtLeast(major, minor, patch) {
+  const have = nginxVersion();
+  const want = [major, minor, patch];
+  for (let i = 0; i < 3; i++) {
+    if (have[i] !== want[i]) return have[i] > want[i];
+  }
+  return true;
+}
 
 // Under SANITIZE=1 the module carries ASan, but the nginx binary is Debian's
 // own: the ASan runtime is preloaded into it. nginx frees its pools only at
@@ -229,7 +260,7 @@ class Proc {
 
 // Agent options (issue 5): keys (generateKeys()'s, for --public-key;
 // without them the agent runs with --insecure-no-auth), orchestrator (URL
-// it ships to) and token (its ingest token), config (an object written as
+// it ships to) and token (its ingest token, passed in WHARF_TOKEN), config (an object written as
 // its --config JSON file), app (["cmd", "arg", ...] run after "--"),
 // listen (default 127.0.0.1:0), wrap (a command that runs the agent, e.g.
 // ['ip', 'netns', 'exec', NS]: with an exec-ing wrapper the pid stays the
@@ -242,7 +273,9 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   if (keys) a.push('--public-key', keys.publicPath);
   else a.push('--insecure-no-auth');
   if (orchestrator) a.push('--orchestrator', orchestrator);
-  if (token) a.push('--token', token);
+  // the ingest token goes in the environment, never on the command line
+  // (which every user sees: the agent refuses --token)
+  const tokenEnv = token ? { WHARF_TOKEN: token } : {};
   if (config) {
     const file = path.join(logDir, `agent-${name}-config.json`);
     fs.writeFileSync(file, JSON.stringify(config));
@@ -251,7 +284,7 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   const tail = app ? ['--', ...app] : [];
   const cmd = [...wrap, ...valgrindPrefix(`agent-${name}`), BIN.agent];
   const p = new Proc(`agent-${name}`, cmd[0], [...cmd.slice(1), ...a, ...args, ...tail], {
-    env: { ...sanitizerEnv(false), ...env },
+    env: { ...sanitizerEnv(false), ...tokenEnv, ...env },
     logDir,
   });
   const line = await p.waitLine(/^wharf-agent listening on /);
@@ -293,9 +326,10 @@ export function writeWorkerConf(workersDir, name, addr, container, params = []) 
 
 // Renders conf/nginx.conf for this prefix; returns the config's path.
 // keys: { publicPath, privatePath } from generateKeys(), or none (auth off).
-export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off' }) {
+// module: the .so to load (default: the build's).
+export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module }) {
   const conf = path.join(prefix, 'nginx.conf');
-  const args = [conf, BIN.module, prefix, listen, wharfd, wharfdWs, workersDir];
+  const args = [conf, module, prefix, listen, wharfd, wharfdWs, workersDir];
   if (keys) args.push(keys.publicPath, keys.privatePath);
   const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'), args, {
     env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval },
@@ -401,8 +435,11 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
   try {
     // The ports nginx will use are chosen first: wharfd needs the feed's
     // address and the gateway's URL (process control goes through nginx).
-    const port = await freePort();
-    const wsPort = await freePort();
+    // Below the ephemeral range: nginx binds them only after wharfd and the
+    // agents have started, time enough for any process's outgoing
+    // connection to be handed one of the range meanwhile.
+    const port = await freeStaticPort();
+    const wsPort = await freeStaticPort();
     stack.wharfd = await startWharfd({
       dir, logDir, keys: stack.keys, wsAddr: `127.0.0.1:${wsPort}`,
       gateway: `http://127.0.0.1:${port}`, args: wharfdArgs,

@@ -57,7 +57,7 @@ test_all_flags_and_equals_form(void **state)
                      "0",
                      "--orchestrator",
                      "http://o:1",
-                     "--token=s3cret",
+                     "--token-file=/run/secrets/ingest",
                      "--log-level",
                      "debug" };
     struct agent_config c;
@@ -75,7 +75,8 @@ test_all_flags_and_equals_form(void **state)
     assert_string_equal(c.terminal_cmd, "bash -l");
     assert_int_equal(c.kill_timeout_ms, 0);
     assert_string_equal(c.orchestrator, "http://o:1");
-    assert_string_equal(c.token, "s3cret");
+    assert_null(c.token);
+    assert_string_equal(c.token_file, "/run/secrets/ingest");
     assert_int_equal(c.log_level, WHARF_LOG_DEBUG);
 }
 
@@ -123,6 +124,35 @@ expect_error(int argc, char **argv, char *const *env, const char *what)
     if (strstr(err, what) == NULL) {
         fail_msg("error \"%s\" does not mention \"%s\"", err, what);
     }
+}
+
+/* The ingest token never comes from the command line, which every user
+ * sees (ps, /proc/PID/cmdline): --token is refused, saying how to pass
+ * it instead (issue 12). */
+static void
+test_token_not_on_the_command_line(void **state)
+{
+    char *flag[] = { "wharf-agent", "--worker", "w",     "--listen",
+                     ":1",          "--token",  "s3cret" };
+    char *eq[] = { "wharf-agent", "--worker", "w",
+                   "--listen",    ":1",       "--token=s3cret" };
+    char *empty[] = { "wharf-agent", "--worker", "w",
+                      "--listen",    ":1",       "--token-file=" };
+    char *argv[] = { "wharf-agent", "--worker", "w", "--listen", ":1" };
+    char *const env[] = { "WHARF_TOKEN=t", "WHARF_TOKEN_FILE=/f", NULL };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    expect_error(ARGC(flag), flag, no_env, "--token is refused");
+    expect_error(ARGC(flag), flag, no_env, "WHARF_TOKEN");
+    expect_error(ARGC(flag), flag, no_env, "--token-file PATH");
+    expect_error(ARGC(eq), eq, no_env, "--token is refused");
+    expect_error(ARGC(empty), empty, no_env, "--token-file");
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(argv), argv, env, err, sizeof(err)), 0);
+    assert_string_equal(c.token, "t");
+    assert_string_equal(c.token_file, "/f");
 }
 
 static void
@@ -353,6 +383,7 @@ main(void)
         cmocka_unit_test(test_minimal_flags),
         cmocka_unit_test(test_all_flags_and_equals_form),
         cmocka_unit_test(test_environment_and_flag_precedence),
+        cmocka_unit_test(test_token_not_on_the_command_line),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_help_and_version),

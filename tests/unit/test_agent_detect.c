@@ -1,5 +1,5 @@
 /* Unit tests for error detection (agent/detect.c), after the cases of
- * shared/vibesdk-behavior.md section 2 and wharf's differences. */
+ * docs/vibesdk-behavior.md section 2 and wharf's differences. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

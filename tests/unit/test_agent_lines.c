@@ -31,6 +31,18 @@ collect(void *ctx, const char *line, size_t len, unsigned flags)
     g->n++;
 }
 
+/* Feeds the n bytes at s as if read() returned them. */
+static void
+feedn(struct agent_lines *l, const char *s, size_t n, struct got *g)
+{
+    size_t room;
+    char *at = agent_lines_space(l, &room);
+
+    assert_true(n <= room);
+    memcpy(at, s, n);
+    agent_lines_commit(l, n, collect, g);
+}
+
 /* Feeds s as if read() returned it. */
 static void
 feed(struct agent_lines *l, const char *s, struct got *g)
@@ -122,6 +134,109 @@ test_lines_flush_last_fragment(void **state)
     agent_lines_free(&l);
 }
 
+#define R "\xef\xbf\xbd" /* U+FFFD */
+
+/* Invalid bytes are replaced (a copy), valid text is not copied. */
+static void
+test_lines_invalid_bytes_replaced(void **state)
+{
+    struct agent_lines l;
+    struct got g = { 0 };
+
+    (void) state;
+    assert_int_equal(agent_lines_init(&l, 64), 0);
+    feed(&l,
+         "ok \xc3\xa9\na\xff"
+         "b\n",
+         &g);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.text[0], "ok \xc3\xa9");
+    assert_ptr_equal(g.ptr[0], l.buf);
+    assert_string_equal(g.text[1], "a" R "b");
+    assert_int_equal(g.flags[1], 0);
+    assert_ptr_equal(g.ptr[1], l.out);
+    /* a character cut at the end of the stream is one U+FFFD */
+    feed(&l, "end\xe2\x82", &g);
+    agent_lines_flush(&l, collect, &g);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.text[2], "end" R);
+    assert_int_equal(g.flags[2], AGENT_LINE_EOF);
+    agent_lines_free(&l);
+}
+
+/* A full buffer is cut between characters, never inside one: the cut
+ * character waits for the next read (issue 12: "a" then e-acute x 70,000
+ * was cut mid-character and its stray byte grew past the limit). */
+static void
+test_lines_cut_between_characters(void **state)
+{
+    struct agent_lines l;
+    struct got g = { 0 };
+
+    (void) state;
+    assert_int_equal(agent_lines_init(&l, 16), 0);
+    /* 15 bytes then the first byte of e-acute: the buffer is full */
+    feedn(&l, "aaaaaaaaaaaaaaa\xc3", 16, &g);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.text[0], "aaaaaaaaaaaaaaa");
+    assert_int_equal(g.flags[0], AGENT_LINE_SPLIT);
+    assert_int_equal(l.len, 1);
+    feed(&l, "\xa9!\n", &g);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.text[1], "\xc3\xa9!");
+    assert_int_equal(g.flags[1], AGENT_LINE_CONT);
+    /* the same with a subpart that turns out invalid after the cut: the
+     * pieces decode as the whole would (E2 82 'x' -> U+FFFD 'x') */
+    feedn(&l, "bbbbbbbbbbbbbb\xe2\x82", 16, &g);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.text[2], "bbbbbbbbbbbbbb");
+    feed(&l, "x\n", &g);
+    assert_int_equal(g.n, 4);
+    assert_string_equal(g.text[3], R "x");
+    assert_int_equal(g.flags[3], AGENT_LINE_CONT);
+    agent_lines_free(&l);
+}
+
+/* Replacement grows a line threefold: it is measured after, so no piece
+ * is longer than line_max (issue 12: 30,000 bytes of 0xFF became 90 KB). */
+static void
+test_lines_measured_after_replacement(void **state)
+{
+    struct agent_lines l;
+    struct got g = { 0 };
+    char ff[17];
+    int i;
+
+    (void) state;
+    assert_int_equal(agent_lines_init(&l, 16), 0);
+    /* a complete line of 10 invalid bytes: 30 bytes once replaced */
+    feed(&l, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\n", &g);
+    assert_int_equal(g.n, 2);
+    assert_string_equal(g.text[0], R R R R R);
+    assert_int_equal(g.flags[0], AGENT_LINE_SPLIT);
+    assert_string_equal(g.text[1], R R R R R);
+    assert_int_equal(g.flags[1], AGENT_LINE_CONT);
+    /* a full buffer of them: one piece as long as fits, the rest waits */
+    memset(ff, 0xff, 16);
+    ff[16] = '\0';
+    feedn(&l, ff, 16, &g);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(strlen(g.text[2]), 15);
+    assert_int_equal(g.flags[2], AGENT_LINE_SPLIT);
+    assert_int_equal(l.len, 11);
+    feed(&l, "\n", &g);
+    /* 11 more: 15 + 15 + 3 bytes */
+    assert_int_equal(g.n, 6);
+    assert_int_equal(g.flags[3], AGENT_LINE_SPLIT | AGENT_LINE_CONT);
+    assert_int_equal(g.flags[4], AGENT_LINE_SPLIT | AGENT_LINE_CONT);
+    assert_int_equal(g.flags[5], AGENT_LINE_CONT);
+    assert_string_equal(g.text[5], R);
+    for (i = 0; i < g.n; i++) {
+        assert_true(strlen(g.text[i]) <= 16);
+    }
+    agent_lines_free(&l);
+}
+
 int
 main(void)
 {
@@ -129,6 +244,9 @@ main(void)
         cmocka_unit_test(test_lines_split_and_carry),
         cmocka_unit_test(test_lines_long_line_cut_and_flagged),
         cmocka_unit_test(test_lines_flush_last_fragment),
+        cmocka_unit_test(test_lines_invalid_bytes_replaced),
+        cmocka_unit_test(test_lines_cut_between_characters),
+        cmocka_unit_test(test_lines_measured_after_replacement),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

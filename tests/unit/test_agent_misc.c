@@ -14,6 +14,7 @@
 
 #include "../../agent/auth.h"
 #include "../../agent/proc.h"
+#include "../../agent/refusal.h"
 #include "../../agent/ship.h"
 
 static char *
@@ -60,6 +61,73 @@ test_json_escape(void **state)
     e = escape("\xf0\x9f\x98\x80", 4); /* 4-byte emoji */
     assert_string_equal(e, "\xf0\x9f\x98\x80");
     free(e);
+    e = escape("\xe2\x82x", 3); /* a cut character: one U+FFFD */
+    assert_string_equal(e, "\xef\xbf\xbdx");
+    free(e);
+}
+
+/* What wharfd's -32602 names: an element of the array, maybe a member. */
+static void
+test_refusal_field(void **state)
+{
+    const char *m;
+    size_t i, n;
+
+    (void) state;
+    assert_int_equal(agent_refusal_field("logs[3].message", "logs", &i, &m, &n),
+                     0);
+    assert_int_equal(i, 3);
+    assert_int_equal(n, 7);
+    assert_memory_equal(m, "message", 7);
+    assert_int_equal(agent_refusal_field("errors[0]", "errors", &i, &m, &n), 0);
+    assert_int_equal(i, 0);
+    assert_null(m);
+    assert_int_equal(agent_refusal_field("instanceId", "logs", &i, &m, &n), -1);
+    assert_int_equal(agent_refusal_field("logs", "logs", &i, &m, &n), -1);
+    assert_int_equal(agent_refusal_field("logs[x]", "logs", &i, &m, &n), -1);
+    assert_int_equal(agent_refusal_field("logs[1]x", "logs", &i, &m, &n), -1);
+    assert_int_equal(agent_refusal_field("logs[1].", "logs", &i, &m, &n), -1);
+    assert_int_equal(agent_refusal_field("errors[1]", "logs", &i, &m, &n), -1);
+    assert_int_equal(agent_refusal_field(NULL, "logs", &i, &m, &n), -1);
+}
+
+/* A refused text is cut to the limit, between characters, and marked. */
+static void
+test_truncate_text(void **state)
+{
+    char line[300];
+    size_t cut;
+    json_t *j;
+    const char *t;
+
+    (void) state;
+    memset(line, 'a', 200);
+    j = agent_truncate_text(line, 200, 100, &cut);
+    assert_non_null(j);
+    t = json_string_value(j);
+    assert_int_equal(json_string_length(j), 100);
+    assert_int_equal(cut,
+                     200
+                         - (100
+                            - strlen(" \xe2\x80\xa6[wharf: truncated, "
+                                     "137 bytes cut]")));
+    assert_non_null(
+        strstr(t, " \xe2\x80\xa6[wharf: truncated, 137 bytes cut]"));
+    json_decref(j);
+    /* never inside a character: e-acute x 100 */
+    for (cut = 0; cut < 100; cut++) {
+        memcpy(line + 2 * cut, "\xc3\xa9", 2);
+    }
+    j = agent_truncate_text(line, 200, 100, &cut);
+    assert_non_null(j);
+    t = json_string_value(j);
+    assert_true(json_string_length(j) <= 100);
+    assert_int_equal((200 - cut) % 2, 0);
+    assert_int_equal(memcmp(t, line, 200 - cut), 0);
+    json_decref(j);
+    /* fits already, or no room even for the marker */
+    assert_null(agent_truncate_text(line, 100, 100, &cut));
+    assert_null(agent_truncate_text(line, 200, 10, &cut));
 }
 
 static void
@@ -180,6 +248,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_refusal_field),
+        cmocka_unit_test(test_truncate_text),
         cmocka_unit_test(test_instance_ids),
         cmocka_unit_test(test_specs),
         cmocka_unit_test(test_origins),
