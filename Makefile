@@ -244,6 +244,15 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The pinned TypeScript compiler scripts/migrate.py checks migrated
+# TypeScript with (docs/migrate.md); not needed by the build, `make run` or
+# `make test` (the tests pin their own in tests/package.json).
+.PHONY: migrate-deps
+migrate-deps: scripts/node_modules/.installed
+scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json | deps
+	cd scripts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 test: deps-test all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
@@ -410,6 +419,6 @@ clean:
 	rm -rf build
 
 distclean: clean
-	rm -rf run tests/node_modules console/node_modules
+	rm -rf run tests/node_modules console/node_modules scripts/node_modules
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
