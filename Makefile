@@ -114,7 +114,7 @@ $(WHARFCTL): $(call obj,$(CLI_SRC)) $(LIB_COMMON)
 # built as Debian builds its own.
 NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
               -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 -Wextra \
-              -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS)
+              -Wno-unused-parameter $(SANFLAGS)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SANFLAGS)
 
 $(NGX_DIR)/objs/Makefile: config | deps
@@ -214,7 +214,7 @@ $(B)/fuzz/fuzz_ctl_response: CLI_LIBS += -Wl,--wrap=ctl_http
 # a plain build) and the module's warnings; see tests/fuzz/fuzz_ngx_route.c.
 NGX_FUZZ_TREE   := build/nginx
 NGX_FUZZ_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
-                   -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS) \
+                   -Wno-unused-parameter $(SANFLAGS) \
                    $(addprefix -isystem $(NGX_FUZZ_TREE)/,objs src/core \
                      src/event src/event/modules src/os/unix src/http \
                      src/http/modules src/http/v2) -Ingx_module -Icommon
