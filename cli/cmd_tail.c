@@ -280,8 +280,8 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             break;
         }
         t->want_subscribe = 0;
-        req = json_pack("{s:s,s:i,s:s,s:{s:[s]}}", "jsonrpc", "2.0", "id", 1,
-                        "method", "subscribe", "params", "kinds", "log");
+        req = wharf_jsonrpc_call(1, "subscribe",
+                                 json_pack("{s:[s]}", "kinds", "log"));
         if (t->worker) {
             json_object_set_new(json_object_get(req, "params"), "worker",
                                 json_string(t->worker));

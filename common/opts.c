@@ -53,10 +53,12 @@ wharf_opt_fail(const struct wharf_opt *opt, const struct wharf_opt_arg *a,
             fail_put(&o, &left, a->src, strlen(a->src));
             p += 5;
         } else if (strncmp(p, "{val}", 5) == 0) {
-            fail_put(&o, &left, a->val ? a->val : "", a->val ? strlen(a->val) : 0);
+            fail_put(&o, &left, a->val ? a->val : "",
+                     a->val ? strlen(a->val) : 0);
             p += 4;
         } else if (strncmp(p, "{min}", 5) == 0 || strncmp(p, "{max}", 5) == 0) {
-            snprintf(num, sizeof(num), "%llu", p[2] == 'i' ? opt->min : opt->max);
+            snprintf(num, sizeof(num), "%llu",
+                     p[2] == 'i' ? opt->min : opt->max);
             fail_put(&o, &left, num, strlen(num));
             p += 4;
         } else {
@@ -84,9 +86,8 @@ opt_number(const struct wharf_opt *opt, void *conf,
 
     if (wharf_opt_parse_ulong(a->val, base, &n) != 0 || n < opt->min
         || n > opt->max) {
-        return wharf_opt_fail(opt, a,
-                              opt->bad ? opt->bad
-                                       : "{flag} {val}: must be {min}..{max}");
+        return wharf_opt_fail(
+            opt, a, opt->bad ? opt->bad : "{flag} {val}: must be {min}..{max}");
     }
     switch (type) {
     case OPT_UNSIGNED:
@@ -137,9 +138,8 @@ wharf_opt_set_string(const struct wharf_opt *opt, void *conf,
     size_t n = strlen(a->val);
 
     if (n < opt->min || n >= opt->max) {
-        return wharf_opt_fail(opt, a,
-                              opt->bad ? opt->bad
-                                       : "{flag} '{val}': empty or too long");
+        return wharf_opt_fail(
+            opt, a, opt->bad ? opt->bad : "{flag} '{val}': empty or too long");
     }
     memcpy((char *) conf + opt->offset, a->val, n + 1);
     return 0;
@@ -189,7 +189,8 @@ const struct wharf_opt *
 wharf_opts_find(const struct wharf_opt *table, const char *name, size_t len)
 {
     for (; table->name != NULL; table++) {
-        if (strlen(table->name) == len && strncmp(table->name, name, len) == 0) {
+        if (strlen(table->name) == len
+            && strncmp(table->name, name, len) == 0) {
             return table;
         }
     }
@@ -460,8 +461,8 @@ wharf_opts_load(const struct wharf_opt *table, void *conf, int argc,
         if (opt->flags & WHARF_OPT_CONFIG) {
             continue; /* read first, above */
         }
-        if (opts_set(table, opt, conf, val, NULL, WHARF_OPT_FROM_CLI, seen,
-                     err, errlen)
+        if (opts_set(table, opt, conf, val, NULL, WHARF_OPT_FROM_CLI, seen, err,
+                     errlen)
             != 0) {
             return -1;
         }
@@ -565,8 +566,8 @@ wharf_opts_help(const struct wharf_opt *table, FILE *out)
             k += (size_t) snprintf(extra + k, sizeof(extra) - k, "%srequired",
                                    k ? "; " : "");
         } else if (opt->dflt != NULL) {
-            k += (size_t) snprintf(extra + k, sizeof(extra) - k,
-                                   "%sdefault %s", k ? "; " : "", opt->dflt);
+            k += (size_t) snprintf(extra + k, sizeof(extra) - k, "%sdefault %s",
+                                   k ? "; " : "", opt->dflt);
         }
         if (opt->env != NULL && k < sizeof(extra)) {
             k += (size_t) snprintf(extra + k, sizeof(extra) - k, "%s%s",

@@ -28,14 +28,14 @@
 
 /* A row's offset, checked at compile time against the type its setter
  * writes: CONF_FIELD(struct cfg, unsigned, threads). */
-#define WHARF_OPT_FIELD(s, type, field)                                       \
-    (offsetof(s, field)                                                       \
-     + 0 * sizeof(struct {                                                    \
-           int wrong_type : __builtin_types_compatible_p(                     \
-                                __typeof__(((s *) 0)->field), type)           \
-               ? 1                                                            \
-               : -1;                                                          \
-       }))
+#define WHARF_OPT_FIELD(s, type, field)                                     \
+    (offsetof(s, field) + 0 * sizeof(struct {                               \
+                              int wrong_type                                \
+                                  : __builtin_types_compatible_p(           \
+                                        __typeof__(((s *) 0)->field), type) \
+                                    ? 1                                     \
+                                    : -1;                                   \
+                          }))
 
 /* The column --help's texts start at. */
 #define WHARF_OPTS_HELP_COL 30
@@ -65,8 +65,8 @@ struct wharf_opt;
 
 /* One value for a setter. */
 struct wharf_opt_arg {
-    const char *val;             /* NULL for a switch */
-    const char *src;             /* "--NAME" or the variable, for messages */
+    const char *val; /* NULL for a switch */
+    const char *src; /* "--NAME" or the variable, for messages */
     enum wharf_opt_source from;
     char *err; /* the message on failure */
     size_t errlen;
@@ -81,13 +81,13 @@ struct wharf_opt {
     const char *env;  /* the environment variable, or NULL */
     const char *arg;  /* the value in --help ("N", "BYTES"); NULL: none */
     wharf_opt_set_pt set;
-    size_t offset;                /* of its field in the configuration */
-    unsigned long long min, max;  /* a number's bounds; a string's field
+    size_t offset;               /* of its field in the configuration */
+    unsigned long long min, max; /* a number's bounds; a string's field
                                      size is max, its least length min */
-    const char *bad;  /* the message for a value out of bounds, with
+    const char *bad;             /* the message for a value out of bounds, with
                          {flag} {val} {min} {max} replaced; NULL: the
                          setter's own */
-    const char *dflt; /* the default, parsed by set; NULL: none */
+    const char *dflt;            /* the default, parsed by set; NULL: none */
     const char *help; /* --help's text (bounds and default are added) */
     const void *post; /* the setter's own data (wharf_opt_set_enum) */
     unsigned flags;   /* enum wharf_opt_flags */
@@ -143,8 +143,8 @@ int wharf_opts_load(const struct wharf_opt *table, void *conf, int argc,
                     int *stopped, char *err, size_t errlen);
 
 /* Reads a "key = value" file ('#' starts a comment line) into conf. */
-int wharf_opts_file(const struct wharf_opt *table, void *conf,
-                    const char *path, char *err, size_t errlen);
+int wharf_opts_file(const struct wharf_opt *table, void *conf, const char *path,
+                    char *err, size_t errlen);
 
 /* NAME's value in envp ("NAME=value" strings, NULL-terminated; may be
  * NULL), or NULL. */

@@ -32,8 +32,8 @@ static const struct wharf_opt_enum modes[] = {
 static const struct wharf_opt table[] = {
     { "count", "T_COUNT", "N", wharf_opt_set_unsigned, F(unsigned, count), 1,
       10, NULL, "3", "how many", NULL, 0 },
-    { "count-max", NULL, "N", wharf_opt_set_unsigned, F(unsigned, count), 1,
-      10, NULL, NULL, "shares a prefix with count", NULL, 0 },
+    { "count-max", NULL, "N", wharf_opt_set_unsigned, F(unsigned, count), 1, 10,
+      NULL, NULL, "shares a prefix with count", NULL, 0 },
     { "bytes", NULL, "BYTES", wharf_opt_set_size, F(size_t, bytes), 0, 1000,
       "{flag} {val}: must be a number of bytes from {min} to {max}", NULL,
       "a size", NULL, 0 },
@@ -61,9 +61,9 @@ load(struct conf *c, char *err, int argc, char **argv, char **envp, int *rest)
                            256);
 }
 
-#define ARGV(...) ((char *[]) { "prog", __VA_ARGS__, NULL })
+#define ARGV(...) ((char *[]){ "prog", __VA_ARGS__, NULL })
 #define ARGC(...) ((int) (sizeof(ARGV(__VA_ARGS__)) / sizeof(char *)) - 1)
-#define LOAD(c, err, ...)                                                      \
+#define LOAD(c, err, ...) \
     load((c), (err), ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), NULL, NULL)
 
 static void
@@ -74,9 +74,9 @@ test_defaults_and_forms(void **state)
 
     (void) state;
     assert_int_equal(LOAD(&c, err, "--name", "x"), 0);
-    assert_int_equal(c.count, 3);     /* default, through its setter */
-    assert_int_equal(c.mode, 1);      /* "fast" */
-    assert_int_equal(c.level, 2);     /* "warn" */
+    assert_int_equal(c.count, 3); /* default, through its setter */
+    assert_int_equal(c.mode, 1);  /* "fast" */
+    assert_int_equal(c.level, 2); /* "warn" */
     assert_int_equal(LOAD(&c, err, "--name=y", "--count=10", "--bytes", "0"),
                      0);
     assert_string_equal(c.name, "y");
@@ -113,7 +113,8 @@ test_refusals(void **state)
     assert_int_equal(LOAD(&c, err, "--name", "x", "--mode", "odd"), -1);
     assert_string_equal(err, "--mode odd: must be fast or slow");
     assert_int_equal(LOAD(&c, err, "--name", "x", "--level", "loud"), -1);
-    assert_string_equal(err, "--level loud: must be debug, info, warn or error");
+    assert_string_equal(err,
+                        "--level loud: must be debug, info, warn or error");
     assert_int_equal(LOAD(&c, err, "--count", "2"), -1);
     assert_string_equal(err, "--name is required (see --help)");
     assert_int_equal(LOAD(&c, err, "--name"), -1);
@@ -202,12 +203,15 @@ test_help(void **state)
     (void) state;
     wharf_opts_help(table, f);
     fclose(f);
-    assert_non_null(strstr(text, "  --count N                   how many (1..10; "
-                                 "default 3; T_COUNT)\n"));
-    assert_non_null(strstr(text, "--name NAME                 a name "
-                                 "(required)\n"));
-    assert_non_null(strstr(text, "--bytes BYTES               a size "
-                                 "(0..1000)\n"));
+    assert_non_null(strstr(text,
+                           "  --count N                   how many (1..10; "
+                           "default 3; T_COUNT)\n"));
+    assert_non_null(strstr(text,
+                           "--name NAME                 a name "
+                           "(required)\n"));
+    assert_non_null(strstr(text,
+                           "--bytes BYTES               a size "
+                           "(0..1000)\n"));
     assert_non_null(strstr(text, "  --help                      this text\n"));
     free(text);
     assert_string_equal(wharf_opt_default_text(&table[0]), "3");
