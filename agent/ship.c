@@ -16,7 +16,6 @@
 #include "proc.h"
 #include "refusal.h"
 #include "textbuf.h"
-#include "utf8.h"
 
 #define RPC_PREFIX WHARF_JSONRPC_PREFIX
 
@@ -475,7 +474,7 @@ line_timestamp(struct agent_ship *sh, int64_t ms, char *out)
     if (sec != sh->ts_sec) {
         char full[40];
 
-        agent_iso_ms(ms, full, sizeof(full));
+        wharf_iso_ms(ms, full, sizeof(full));
         memcpy(sh->ts_prefix, full, 20); /* "YYYY-MM-DDTHH:MM:SS." */
         sh->ts_sec = sec;
     }

@@ -132,8 +132,7 @@ wharf_json_put_int(char *o, long long v)
 }
 
 void
-wharf_json_str(struct wharf_textbuf *b, const char *s, size_t n,
-               unsigned flags)
+wharf_json_str(struct wharf_textbuf *b, const char *s, size_t n, unsigned flags)
 {
     char *at = wharf_textbuf_room(b, wharf_json_str_room(n));
 

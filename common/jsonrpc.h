@@ -86,8 +86,8 @@ json_t *wharf_jsonrpc_result(json_t *id, json_t *result);
 
 /* {"jsonrpc":"2.0","error":{...},"id":ID}: field NULL or "" and max 0 for
  * no data; detail NULL or "" for the standard text alone. */
-json_t *wharf_jsonrpc_error(json_t *id, int code, const char *field,
-                            size_t max, const char *detail);
+json_t *wharf_jsonrpc_error(json_t *id, int code, const char *field, size_t max,
+                            const char *detail);
 
 /* A request to send: {"jsonrpc":"2.0","id":id,"method":M[,"params":P]};
  * takes the reference to params (NULL: none); id < 0: a notification. */

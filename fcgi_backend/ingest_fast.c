@@ -14,6 +14,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "methods.h"
+#include "utf8.h"
 #include "wharfd.h"
 
 /* Members of a flat metadata object the fast path copies (more: the
@@ -71,45 +72,6 @@ fp_lit(struct fp *f, const char *w, size_t n)
     }
     f->p += n;
     return 1;
-}
-
-/* Length of the UTF-8 sequence at p that jansson accepts (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t
-fp_utf8(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    uint32_t v;
-    size_t n, i;
-
-    if (c < 0xC2) {
-        return 0;
-    } else if (c < 0xE0) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c < 0xF0) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t) (end - p) < n) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF
-        || (v >= 0xD800 && v <= 0xDFFF)) {
-        return 0;
-    }
-    return n;
 }
 
 static int
@@ -219,8 +181,9 @@ fp_str(struct fp *f, struct fstr *out)
             p += 2;
             continue;
         }
-        n = fp_utf8(p, f->end);
-        if (n == 0) {
+        /* a character jansson accepts (common/utf8.h: RFC 3629, no
+         * overlong forms, no surrogates, nothing above U+10FFFF) */
+        if (wharf_utf8_next(p, (size_t) (f->end - p), &n) != WHARF_UTF8_VALID) {
             return -1;
         }
         memcpy(o, p, n);

@@ -93,8 +93,8 @@ test_parse(void **state)
     assert_true(json_is_integer(j));
     json_decref(j);
     /* duplicate members are a parse error */
-    assert_null(wharf_jsonrpc_parse("{\"a\":1,\"a\":2}", 13, 0, why,
-                                    sizeof(why)));
+    assert_null(
+        wharf_jsonrpc_parse("{\"a\":1,\"a\":2}", 13, 0, why, sizeof(why)));
     assert_non_null(strstr(why, "duplicate"));
     assert_non_null(strstr(why, "at line 1 column"));
     assert_null(wharf_jsonrpc_parse(NULL, 0, 0, why, sizeof(why)));
@@ -109,7 +109,8 @@ test_answers(void **state)
     (void) state;
     id = json_integer(7); /* borrowed */
     s = dump(wharf_jsonrpc_result(id, json_pack("{s:i}", "a", 1)));
-    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"result\":{\"a\":1},\"id\":7}");
+    assert_string_equal(s,
+                        "{\"jsonrpc\":\"2.0\",\"result\":{\"a\":1},\"id\":7}");
     json_decref(id);
     free(s);
     s = dump(wharf_jsonrpc_result(NULL, NULL));
@@ -117,15 +118,17 @@ test_answers(void **state)
     free(s);
     s = dump(wharf_jsonrpc_error(NULL, WHARF_JSONRPC_INVALID_PARAMS, "logs[3]",
                                  65536, "too long"));
-    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,"
-                           "\"message\":\"Invalid params: too long\",\"data\":"
-                           "{\"field\":\"logs[3]\",\"max\":65536}},\"id\":"
-                           "null}");
+    assert_string_equal(s,
+                        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32602,"
+                        "\"message\":\"Invalid params: too long\",\"data\":"
+                        "{\"field\":\"logs[3]\",\"max\":65536}},\"id\":"
+                        "null}");
     free(s);
     /* no field: no data, even with a max */
     s = dump(wharf_jsonrpc_error(NULL, WHARF_JSONRPC_FORBIDDEN, "", 9, NULL));
-    assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32003,"
-                           "\"message\":\"Forbidden\"},\"id\":null}");
+    assert_string_equal(s,
+                        "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32003,"
+                        "\"message\":\"Forbidden\"},\"id\":null}");
     free(s);
     /* client input in a detail is cut to printable ASCII */
     wharf_jsonrpc_error_message(WHARF_JSONRPC_METHOD_NOT_FOUND, "x\n\xc3\xa9",
@@ -140,12 +143,13 @@ test_answers(void **state)
     assert_string_equal(
         wharf_jsonrpc_detail(WHARF_JSONRPC_NOT_FOUND, "Not founded"),
         "Not founded");
-    assert_string_equal(wharf_jsonrpc_short_name(WHARF_JSONRPC_PREFIX "getLogs"),
-                        "getLogs");
+    assert_string_equal(
+        wharf_jsonrpc_short_name(WHARF_JSONRPC_PREFIX "getLogs"), "getLogs");
     assert_string_equal(wharf_jsonrpc_short_name("getLogs"), "getLogs");
     s = dump(wharf_jsonrpc_call(1, "m", json_pack("{s:b}", "x", 1)));
-    assert_string_equal(
-        s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"x\":true}}");
+    assert_string_equal(s,
+                        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\","
+                        "\"params\":{\"x\":true}}");
     free(s);
     s = dump(wharf_jsonrpc_call(-1, "event", NULL));
     assert_string_equal(s, "{\"jsonrpc\":\"2.0\",\"method\":\"event\"}");
@@ -269,7 +273,8 @@ test_json_text(void **state)
              * bytes, valid or not */
             unsigned r = (unsigned) rand_r(&seed);
 
-            in[i] = (unsigned char) (r % 4 == 0 ? r >> 8 : 0x20 + (r >> 8) % 95);
+            in[i] =
+                (unsigned char) (r % 4 == 0 ? r >> 8 : 0x20 + (r >> 8) % 95);
             if (in[i] == '\b' || in[i] == '\f') {
                 in[i] = 'x'; /* below: jansson writes \b, wharf \u0008 */
             }
