@@ -59,8 +59,7 @@ test_percent(void **state)
                      5);
     assert_string_equal(out, "a/b c");
     /* a '%' without two hex digits stays */
-    assert_int_equal(wharf_percent_decode("%4%g1%", 6, out, sizeof(out), 0),
-                     6);
+    assert_int_equal(wharf_percent_decode("%4%g1%", 6, out, sizeof(out), 0), 6);
     assert_string_equal(out, "%4%g1%");
     /* "%4" with the '1' past n: not a byte */
     assert_int_equal(wharf_percent_decode("%41", 2, out, sizeof(out), 0), 2);
