@@ -454,13 +454,9 @@ ctl_cmd_logs_tail(struct ctl *c, int argc, char **argv)
         if (rc != CTL_OK) {
             return rc;
         }
-        if (c->args.token != NULL) {
-            if (strlen(c->args.token) > WHARF_TOKEN_MAX) {
-                return ctl_error(c, CTL_USAGE, "--token: longer than %d bytes",
-                                 WHARF_TOKEN_MAX);
-            }
-            snprintf(t.authorization, sizeof(t.authorization), "Bearer %s",
-                     c->args.token);
+        rc = ctl_ws_authorization(c, t.authorization, sizeof(t.authorization));
+        if (rc != CTL_OK) {
+            return rc;
         }
     }
     t.seen = json_object();

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "jsonw.h"
 #include "methods.h"
 #include "wharfd.h"
@@ -124,4 +125,16 @@ wharfd_logstream_run(void *arg,
         : -1;
     free(text);
     return rc;
+}
+
+void
+wharfd_logstream_respond(struct wharfd_http_response *resp,
+                         struct wharfd_logstream **stream)
+{
+    resp->status = 200;
+    resp->content_type = "application/x-ndjson";
+    resp->stream = wharfd_logstream_run;
+    resp->stream_arg = *stream;
+    resp->stream_free = wharfd_logstream_free;
+    *stream = NULL;
 }

@@ -414,12 +414,7 @@ wharfd_rest_method(struct wharfd_call *call, const struct wharfd_route *route,
     }
     if (call->stream != NULL) {
         json_decref(result);
-        resp->status = 200;
-        resp->content_type = "application/x-ndjson";
-        resp->stream = wharfd_logstream_run;
-        resp->stream_arg = call->stream;
-        resp->stream_free = wharfd_logstream_free;
-        call->stream = NULL;
+        wharfd_logstream_respond(resp, &call->stream);
         return;
     }
     if (json_is_null(result) && strcmp(route->rpc, "getProcessStatus") == 0) {
