@@ -35,8 +35,8 @@ check_answer(json_t *resp, json_t *id, int code)
     back = text ? json_loads(text, JSON_ALLOW_NUL, NULL) : NULL;
     if (back == NULL
         || (code != 0
-            && json_integer_value(json_object_get(
-                   json_object_get(back, "error"), "code"))
+            && json_integer_value(
+                   json_object_get(json_object_get(back, "error"), "code"))
                 != code)
         || !json_equal(json_object_get(back, "id"), id ? id : json_null())) {
         abort();
@@ -54,11 +54,11 @@ check_request(const char *buf, size_t size)
     char reason[256];
     json_t *req;
 
-    req = wharf_jsonrpc_parse(buf, size, JSON_ALLOW_NUL, reason,
-                              sizeof(reason));
+    req =
+        wharf_jsonrpc_parse(buf, size, JSON_ALLOW_NUL, reason, sizeof(reason));
     if (req == NULL) {
-        check_answer(wharf_jsonrpc_error(NULL, WHARF_JSONRPC_PARSE_ERROR,
-                                         NULL, 0, reason),
+        check_answer(wharf_jsonrpc_error(NULL, WHARF_JSONRPC_PARSE_ERROR, NULL,
+                                         0, reason),
                      NULL, WHARF_JSONRPC_PARSE_ERROR);
         return;
     }
@@ -70,8 +70,8 @@ check_request(const char *buf, size_t size)
                 && !json_is_array(rq.params))) {
             abort();
         }
-        check_answer(wharf_jsonrpc_result(rq.id, json_incref(rq.params)),
-                     rq.id, 0);
+        check_answer(wharf_jsonrpc_result(rq.id, json_incref(rq.params)), rq.id,
+                     0);
         check_answer(wharf_jsonrpc_error(rq.id, WHARF_JSONRPC_METHOD_NOT_FOUND,
                                          "field", 7, rq.method),
                      rq.id, WHARF_JSONRPC_METHOD_NOT_FOUND);
@@ -110,9 +110,9 @@ check_string(const char *buf, size_t size)
     if (wharf_utf8_valid_prefix((const unsigned char *) buf, size) == size) {
         b.len = 0;
         wharf_json_str(&b, buf, size, 0);
-        back = b.p ? json_loadb(b.p, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                                NULL)
-                   : NULL;
+        back = b.p
+            ? json_loadb(b.p, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+            : NULL;
         if (!b.oom
             && (!json_is_string(back) || json_string_length(back) != size
                 || memcmp(json_string_value(back), buf, size) != 0)) {
