@@ -9,20 +9,20 @@
 
 #include "agent.h"
 #include "auth.h"
+#include "jsonrpc.h"
 #include "log.h"
 #include "proc.h"
 #include "server.h"
 #include "ship.h"
 #include "token.h"
 
-#define RPC_PREFIX "ContainerMonitoringOps."
-
-/* JSON-RPC error codes beyond the standard ones. */
-#define RPC_INVALID_REQUEST -32600 /* also: two credentials (HTTP 400) */
-#define RPC_UNAUTHORIZED    -32001
-#define RPC_FORBIDDEN       -32003
-#define RPC_NOT_FOUND       -32004
-#define RPC_CONFLICT        -32009
+/* JSON-RPC error codes (common/jsonrpc.h); -32600 is also two
+ * credentials (HTTP 400). */
+#define RPC_INVALID_REQUEST WHARF_JSONRPC_INVALID_REQUEST
+#define RPC_UNAUTHORIZED    WHARF_JSONRPC_UNAUTHORIZED
+#define RPC_FORBIDDEN       WHARF_JSONRPC_FORBIDDEN
+#define RPC_NOT_FOUND       WHARF_JSONRPC_NOT_FOUND
+#define RPC_CONFLICT        WHARF_JSONRPC_CONFLICT
 
 enum waiter_kind {
     WAIT_REST,
@@ -139,19 +139,18 @@ defer_reply(struct lws *wsi, struct agent_conn *conn, unsigned status,
     lws_callback_on_writable(wsi);
 }
 
+/* The envelope of common/jsonrpc.h: the message is the code's standard
+ * text and the detail. */
 static json_t *
-rpc_error(json_t *id, int code, const char *msg)
+rpc_error(json_t *id, int code, const char *detail)
 {
-    return json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id",
-                     id != NULL ? id : json_null(), "error", "code", code,
-                     "message", msg);
+    return wharf_jsonrpc_error(id, code, NULL, 0, detail);
 }
 
 static json_t *
 rpc_result(json_t *id, json_t *result)
 {
-    return json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id",
-                     id != NULL ? id : json_null(), "result", result);
+    return wharf_jsonrpc_result(id, result);
 }
 
 /* --- /websocket output queue -------------------------------------------------- */
@@ -215,8 +214,7 @@ broadcast(struct agent *agent, const char *method, const json_t *params,
     if (agent->ws_conns == NULL) {
         return;
     }
-    n = json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method", method, "params",
-                  (json_t *) params);
+    n = wharf_jsonrpc_call(-1, method, json_incref((json_t *) params));
     text = n != NULL ? json_dumps(n, JSON_COMPACT) : NULL;
     json_decref(n);
     if (text == NULL) {
@@ -342,8 +340,7 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
         json_array_append(w->lines, params);
         if (w->kind == WAIT_WS && w->wsi != NULL) {
             ws_send_json(w->conn,
-                         json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method",
-                                   "output", "params", params));
+                         wharf_jsonrpc_call(-1, "output", json_incref(params)));
         }
         if (json_array_size(w->lines) >= w->want) {
             waiter_finish(w);
@@ -518,7 +515,8 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
         json_incref(params);
     }
     if (!json_is_object(params)) {
-        outcome_fail(o, 400, -32602, "params must be an object");
+        outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS,
+                     "params must be an object");
         goto out;
     }
     if (op == OP_LIST) {
@@ -531,7 +529,8 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
     }
     if (op == OP_SUBSCRIBE) {
         if (who->kind != WAIT_WS) {
-            outcome_fail(o, 400, -32601, "subscribe is for /websocket");
+            outcome_fail(o, 400, WHARF_JSONRPC_METHOD_NOT_FOUND,
+                         "subscribe is for /websocket");
             goto out;
         }
         if (json_is_true(json_object_get(params, "logs")) != who->conn->logs) {
@@ -542,19 +541,20 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
         goto out;
     }
     if (parse_output(params, &want, &timeout_ms, &why) != 0) {
-        outcome_fail(o, 400, -32602, why);
+        outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS, why);
         goto out;
     }
     if (op == OP_CREATE) {
         json_t *s = json_object_get(params, "start");
 
         if (agent_proc_spec_from_json(params, &spec, err, sizeof(err)) != 0) {
-            outcome_fail(o, 400, -32602, err);
+            outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS, err);
             goto out;
         }
         if (s != NULL && !json_is_boolean(s)) {
             agent_proc_spec_free(&spec);
-            outcome_fail(o, 400, -32602, "start must be true or false");
+            outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS,
+                         "start must be true or false");
             goto out;
         }
         start = s == NULL || json_is_true(s);
@@ -562,7 +562,9 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
         if (p == NULL) {
             agent_proc_spec_free(&spec);
             outcome_fail(o, strstr(err, "exists") ? 409 : 400,
-                         strstr(err, "exists") ? RPC_CONFLICT : -32602, err);
+                         strstr(err, "exists") ? RPC_CONFLICT
+                                               : WHARF_JSONRPC_INVALID_PARAMS,
+                         err);
             goto out;
         }
         o->http = 201;
@@ -575,7 +577,8 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
     } else {
         id = json_string_value(json_object_get(params, "instanceId"));
         if (id == NULL) {
-            outcome_fail(o, 400, -32602, "instanceId is required");
+            outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS,
+                         "instanceId is required");
             goto out;
         }
         p = agent_proc_find(agent, id);
@@ -611,7 +614,8 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
     if (rc != 0) {
         int conflict = strncmp(err, "Cannot", 6) == 0;
 
-        outcome_fail(o, conflict ? 409 : 500, conflict ? RPC_CONFLICT : -32603,
+        outcome_fail(o, conflict ? 409 : 500,
+                     conflict ? RPC_CONFLICT : WHARF_JSONRPC_INTERNAL_ERROR,
                      err);
         goto out;
     }
@@ -638,33 +642,31 @@ static json_t *
 rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
         int allow_wait, int *deferred)
 {
-    const char *method;
-    json_t *id = json_object_get(req, "id"), *resp;
+    struct wharf_jsonrpc_request rq;
+    const char *method, *why;
+    json_t *id, *resp;
     struct outcome o;
     size_t i;
-    int is_notification = id == NULL;
+    int is_notification;
     struct asker me = *who;
 
-    if (!json_is_object(req) || !json_is_string(json_object_get(req, "method"))
-        || (json_object_get(req, "jsonrpc") != NULL
-            && (json_string_value(json_object_get(req, "jsonrpc")) == NULL
-                || strcmp(json_string_value(json_object_get(req, "jsonrpc")),
-                          "2.0")
-                    != 0))) {
-        return rpc_error(NULL, -32600, "Invalid Request");
+    /* "jsonrpc": "2.0" is required, as wharfd's /rpc and the feed
+     * require it (it was optional here before issue 17) */
+    if (wharf_jsonrpc_check(req, &rq, &why) != 0) {
+        return rpc_error(rq.id, WHARF_JSONRPC_INVALID_REQUEST, why);
     }
-    method = json_string_value(json_object_get(req, "method"));
-    if (strncmp(method, RPC_PREFIX, strlen(RPC_PREFIX)) == 0) {
-        method += strlen(RPC_PREFIX);
-    }
+    id = rq.id;
+    is_notification = id == NULL;
+    method = wharf_jsonrpc_short_name(rq.method);
     for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
         if (strcmp(methods[i].name, method) == 0) {
             break;
         }
     }
     if (i == sizeof(methods) / sizeof(methods[0])) {
-        return is_notification ? NULL
-                               : rpc_error(id, -32601, "Method not found");
+        return is_notification
+            ? NULL
+            : rpc_error(id, WHARF_JSONRPC_METHOD_NOT_FOUND, method);
     }
     if (!(scopes & methods[i].scope)) {
         return is_notification
@@ -676,7 +678,7 @@ rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
     if (!allow_wait) {
         me.wsi = NULL;
     }
-    run_op(agent, methods[i].op, json_object_get(req, "params"), &me, &o);
+    run_op(agent, methods[i].op, rq.params, &me, &o);
     if (o.waiter != NULL) {
         *deferred = 1;
         return NULL;
@@ -700,21 +702,20 @@ static json_t *
 rpc_payload(struct agent *agent, const char *text, size_t len, unsigned scopes,
             struct asker *who, int *deferred)
 {
-    json_error_t jerr;
-    /* duplicate members refused, as wharfd does: "method" twice must not
-     * mean whichever one jansson kept */
-    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *out,
-           *r, *item;
+    char why[JSON_ERROR_TEXT_LENGTH + 64];
+    json_t *req = wharf_jsonrpc_parse(text, len, 0, why, sizeof(why)), *out, *r,
+           *item;
     size_t i;
 
     *deferred = 0;
     if (req == NULL) {
-        return rpc_error(NULL, -32700, "Parse error");
+        return rpc_error(NULL, WHARF_JSONRPC_PARSE_ERROR, why);
     }
     if (json_is_array(req)) {
         if (json_array_size(req) == 0) {
             json_decref(req);
-            return rpc_error(NULL, -32600, "Invalid Request");
+            return rpc_error(NULL, WHARF_JSONRPC_INVALID_REQUEST,
+                             "empty batch");
         }
         out = json_array();
         json_array_foreach (req, i, item) {

@@ -52,27 +52,6 @@ agent_pstate_name(enum agent_pstate s)
     return names[s];
 }
 
-int64_t
-agent_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void
-agent_iso_ms(int64_t ms, char *buf, size_t size)
-{
-    time_t secs = (time_t) (ms / 1000);
-    struct tm tm;
-
-    gmtime_r(&secs, &tm);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int) (ms % 1000));
-}
-
 /* --- specs ------------------------------------------------------------------ */
 
 int
@@ -314,7 +293,7 @@ agent_event(struct agent *agent, struct agent_proc *p, const char *type,
     char ts[40];
     json_t *ev;
 
-    agent_iso_ms(agent_wall_ms(), ts, sizeof(ts));
+    wharf_iso_ms(wharf_wall_ms(), ts, sizeof(ts));
     ev = json_pack("{s:s,s:s,s:o?}", "type", type, "timestamp", ts, "payload",
                    payload);
     if (ev == NULL) {
@@ -411,7 +390,7 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
     json_t *e = NULL;
 
     if (wharf_errhash(r->msg, r->msg_len, r->err_level, hash) == 0) {
-        agent_iso_ms(r->time_ms >= 0 ? r->time_ms : line_ms, ts, sizeof(ts));
+        wharf_iso_ms(r->time_ms >= 0 ? r->time_ms : line_ms, ts, sizeof(ts));
         e = json_pack("{s:f,s:s%,s:s,s:o,s:s,s:s}", "level", r->err_level,
                       "message", r->msg, r->msg_len, "timestamp", ts,
                       "rawOutput", raw_output(line, len), "errorHash", hash,
@@ -528,7 +507,7 @@ stream_read(struct agent_proc_stream *s, int rounds)
         at = agent_lines_space(&s->lines, &room);
         n = read(s->fd, at, room);
         if (n > 0) {
-            p->agent->read_ms = agent_wall_ms();
+            p->agent->read_ms = wharf_wall_ms();
             p->last_output_mono = uv_now(&p->agent->loop);
             agent_lines_commit(&s->lines, (size_t) n, on_line, s);
             continue;
@@ -891,7 +870,7 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
         set_state(p, AGENT_PS_STOPPED); /* S7: no restart */
         return -1;
     }
-    p->start_ms = agent_wall_ms();
+    p->start_ms = wharf_wall_ms();
     p->start_mono = p->last_output_mono = uv_now(&agent->loop);
     set_state(p, AGENT_PS_RUNNING);
     wharf_info("process %s: started pid %d (%s), restart count %u/%u",
@@ -1049,7 +1028,7 @@ on_child_exit(struct agent_child *child, int status)
         p->exit_code = -1;
         p->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     }
-    p->end_ms = agent_wall_ms();
+    p->end_ms = wharf_wall_ms();
     p->end_mono = uv_now(&agent->loop);
     wharf_info("process %s: pid %d ended (%s%d)", p->spec.id, (int) p->pid,
                p->term_signal ? "signal " : "code ",
@@ -1352,10 +1331,10 @@ agent_proc_json(const struct agent_proc *p)
         sig_name(p->term_signal, sig, sizeof(sig));
     }
     if (p->start_ms) {
-        agent_iso_ms(p->start_ms, start, sizeof(start));
+        wharf_iso_ms(p->start_ms, start, sizeof(start));
     }
     if (p->end_ms) {
-        agent_iso_ms(p->end_ms, end, sizeof(end));
+        wharf_iso_ms(p->end_ms, end, sizeof(end));
     }
     j = json_pack(
         "{s:s,s:s,s:o,s:s?,s:s,s:o,s:i,s:s?,s:s?,s:o,s:o,s:s?,"

@@ -37,6 +37,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "isotime.h"
 #include "lines.h"
 #include "reaper.h"
 
@@ -229,10 +230,5 @@ void agent_procs_free(struct agent *agent);
  * payload is stolen (may be NULL). p may be NULL (agent-wide event). */
 void agent_event(struct agent *agent, struct agent_proc *p, const char *type,
                  json_t *payload);
-
-/* The current wall-clock time in ms. */
-int64_t agent_wall_ms(void);
-/* ISO-8601 with milliseconds of a wall time in ms, into buf (>= 32). */
-void agent_iso_ms(int64_t ms, char *buf, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "isotime.h"
 #include "log.h"
 #include "wharfd.h"
 
@@ -13,22 +14,11 @@
 static const char *
 cutoff(long long now_ms, long long seconds, char *buf, size_t size)
 {
-    long long ms = now_ms - seconds * 1000, sec = ms / 1000, rem = ms % 1000;
-    struct tm tm;
-    time_t t;
-    size_t n;
-
     if (seconds <= 0) {
         return NULL;
     }
-    if (rem < 0) {
-        rem += 1000; /* before 1970 (a 100-year age): floor, not trunc */
-        sec--;
-    }
-    t = (time_t) sec;
-    gmtime_r(&t, &tm);
-    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03dZ", (int) rem);
+    /* before 1970 with a 100-year age: floored (isotime.h) */
+    wharf_iso_ms(now_ms - seconds * 1000, buf, size);
     return buf;
 }
 
@@ -133,12 +123,9 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
 long long
 wharfd_retention_run(struct wharfd *wd)
 {
-    struct timespec now;
     long long total;
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    total = wharfd_retention_run_at(
-        wd, (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    total = wharfd_retention_run_at(wd, wharf_wall_ms());
     if (total > 0) {
         wharf_info("retention: %lld rows deleted", total);
     }

@@ -271,7 +271,10 @@ typedef void (*wharfd_publish_fn)(void *arg, enum wharfd_kind kind,
 void wharfd_store_set_publisher(struct wharfd_store *st, wharfd_publish_fn fn,
                                 void *arg);
 
-/* Groups committed and writes in them, since open (for tests, metrics). */
+/* Groups committed and writes in them, since open. The writer's own
+ * counters, for wharfd's /metrics (issue 16: group commits and writes per
+ * commit) and for the retention tests, which count writer jobs with it;
+ * kept on purpose though nothing in wharfd reads it yet (issue 17). */
 void wharfd_store_counters(struct wharfd_store *st, unsigned long long *commits,
                            unsigned long long *jobs);
 
