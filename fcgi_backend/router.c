@@ -16,6 +16,8 @@ static const struct wharfd_route routes[] = {
     { "/rpc", "POST", wharfd_rpc_route, 1, NULL, NULL },
     { "/api/monitoring/workers", "GET", wharfd_rest_method, 0, "getWorkers",
       NULL },
+    { "/api/monitoring/workers/*", "DELETE", wharfd_rest_method, 0,
+      "removeWorker", "worker" },
     { "/api/monitoring/logs", "GET", wharfd_rest_method, 0, "getLogs", NULL },
     { "/api/monitoring/logs/*", "GET", wharfd_rest_method, 0, "getLogs",
       "instanceId" },

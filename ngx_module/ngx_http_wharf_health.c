@@ -29,6 +29,7 @@
 typedef struct {
     ngx_http_request_t            *request;
     ngx_uint_t                     check;       /* one, or _ALL */
+    ngx_http_wharf_worker_t      **workers;     /* held until it ends */
     ngx_uint_t                     nworkers;
     ngx_uint_t                     pending;
     ngx_http_wharf_result_t       *results;     /* [worker][check] */
@@ -211,8 +212,15 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
 
     hctx->request = r;
     hctx->check = wlcf->check;
-    hctx->nworkers = wmcf->workers.nelts;
     hctx->start = ngx_http_wharf_now_us();
+
+    /* the workers now, live ones too, kept until the answer is sent */
+
+    hctx->workers = ngx_http_wharf_all_workers(wmcf, r->pool,
+                                               &hctx->nworkers);
+    if (hctx->workers == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     hctx->results = ngx_pcalloc(r->pool, hctx->nworkers
                                 * NGX_HTTP_WHARF_CHECKS
@@ -233,6 +241,10 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
     cln->handler = ngx_http_wharf_health_cleanup;
     cln->data = hctx;
 
+    for (i = 0; i < hctx->nworkers; i++) {
+        (void) ngx_http_wharf_worker_hold(hctx->workers[i]);
+    }
+
     if (wlcf->check == NGX_HTTP_WHARF_CHECK_ALL) {
         first = 0;
         last = NGX_HTTP_WHARF_CHECKS;
@@ -247,7 +259,7 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
     r->main->count++;
     r->write_event_handler = ngx_http_wharf_health_wake;
 
-    wp = wmcf->workers.elts;
+    wp = hctx->workers;
 
     for (i = 0; i < hctx->nworkers; i++) {
         for (k = first; k < last; k++) {
@@ -318,6 +330,12 @@ ngx_http_wharf_health_cleanup(void *data)
     if (hctx->backend_timer.timer_set) {
         ngx_del_timer(&hctx->backend_timer);
     }
+
+    for (i = 0; i < hctx->nworkers; i++) {
+        ngx_http_wharf_worker_release(hctx->workers[i]);
+    }
+
+    hctx->nworkers = 0;
 }
 
 
@@ -495,7 +513,6 @@ ngx_http_wharf_health_try_finish(ngx_http_wharf_health_ctx_t *hctx)
     ngx_http_wharf_out_t         out;
     ngx_http_wharf_worker_t    **wp;
     ngx_http_wharf_result_t     *res;
-    ngx_http_wharf_main_conf_t  *wmcf;
 
     if (hctx->responded
         || hctx->pending
@@ -507,8 +524,7 @@ ngx_http_wharf_health_try_finish(ngx_http_wharf_health_ctx_t *hctx)
     hctx->responded = 1;
 
     r = hctx->request;
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
-    wp = wmcf->workers.elts;
+    wp = hctx->workers;
 
     if (hctx->backend_timer.timer_set) {
         ngx_del_timer(&hctx->backend_timer);

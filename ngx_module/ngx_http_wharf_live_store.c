@@ -1,0 +1,1228 @@
+
+/*
+ * wharf: live workers in the shared zone, and the state file.
+ *
+ * A live worker (PUT /api/workers/NAME) is an entry hung on the worker's
+ * node in the zone (ngx_http_wharf_spec_t), which every nginx worker
+ * process sees: each copies the entries it has not seen yet when
+ * sh->changes moves (ngx_http_wharf_live.c).  Entries are replaced, never
+ * changed in place, under the zone's mutex.
+ *
+ * The state file (wharf_registry_state) keeps them across a restart: a
+ * JSON document of every entry, written by the process that made a
+ * change before it answers, to a temporary file beside it, fsync()ed and
+ * renamed over it, so the file is always one whole state.  Writers do not
+ * wait for each other: each writes the whole registry as it was right
+ * after its own change (sh->changes then), and renames only if no newer
+ * one is in place (sh->written), under the zone's mutex.  So the file
+ * ends with the newest state, and a change is answered only once a state
+ * that holds it is on disk.  A change whose state cannot be written is
+ * undone, unless a newer state that holds it was written meanwhile.
+ *
+ * Why not the zone's mutex around the whole write: an fsync() can take a
+ * while, and every process takes that mutex (probe results, copies of the
+ * entries); and no mutex of our own: the master unlocks a dead process's
+ * zone mutexes (ngx_unlock_mutexes()), not a mutex it does not know of.
+ *
+ * The master reads the file when the zone is new (nginx starts, or a
+ * reload changes wharf_zone_size); on a reload that keeps the zone, the
+ * zone is the newer of the two and is kept.  Either way a live worker
+ * whose name a wharf_worker of the configuration now has is dropped,
+ * logged, and the file rewritten: the configuration wins.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_http_wharf_module.h"
+
+
+#define NGX_HTTP_WHARF_STATE_VERSION  1
+
+
+static ngx_int_t ngx_http_wharf_entry_string(ngx_pool_t *pool, json_t *v,
+    const char *key, ngx_str_t *s, u_char *err, size_t len);
+static ngx_int_t ngx_http_wharf_entry_addr(ngx_pool_t *pool,
+    ngx_http_wharf_entry_t *e, u_char *err, size_t len);
+static ngx_http_wharf_spec_t *ngx_http_wharf_spec_alloc_locked(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_entry_t *e);
+static ngx_int_t ngx_http_wharf_snapshot_locked(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_out_t *out);
+static ngx_int_t ngx_http_wharf_state_save(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_out_t *out, ngx_uint_t changes, ngx_log_t *log,
+    u_char *err, size_t len);
+static ngx_int_t ngx_http_wharf_state_load(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t *dropped);
+static ngx_int_t ngx_http_wharf_state_dir(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_wharf_state_rewrite(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log);
+static ngx_int_t ngx_http_wharf_live_link(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_entry_t *e);
+static ngx_int_t ngx_http_wharf_state_folder(ngx_str_t *file, u_char *dir);
+
+
+/*
+ * A live worker from JSON: a PUT body (name: the worker's, from the URL;
+ * a "name" member, if any, must be the same) or an element of the state
+ * file (name NULL: the "name" member is required).  NGX_DECLINED with the
+ * reason in err when the JSON is not a valid worker; NGX_ERROR when memory
+ * runs out.  The bounds are those of the wharf_worker directive.
+ */
+
+ngx_int_t
+ngx_http_wharf_entry_parse(ngx_pool_t *pool, void *json, ngx_str_t *name,
+    ngx_http_wharf_entry_t *e, u_char *err, size_t len)
+{
+    json_t      *obj = json;
+
+    ngx_int_t    rc;
+    ngx_str_t   *s;
+    ngx_uint_t   k;
+    json_int_t   n;
+    const char  *key;
+    json_t      *v;
+
+    ngx_memzero(e, sizeof(ngx_http_wharf_entry_t));
+
+    if (!json_is_object(obj)) {
+        ngx_snprintf(err, len, "a worker is a JSON object%Z");
+        return NGX_DECLINED;
+    }
+
+    json_object_foreach(obj, key, v) {
+
+        if (ngx_strcmp(key, "name") == 0) {
+            s = &e->name;
+
+        } else if (ngx_strcmp(key, "upstream") == 0) {
+            s = &e->strings[NGX_HTTP_WHARF_SPEC_ADDR];
+
+        } else if (ngx_strcmp(key, "container") == 0) {
+            s = &e->strings[NGX_HTTP_WHARF_SPEC_CONTAINER];
+
+        } else if (ngx_strcmp(key, "terminal_path") == 0) {
+            s = &e->strings[NGX_HTTP_WHARF_SPEC_TERMINAL];
+
+        } else if (ngx_strcmp(key, "websocket_path") == 0) {
+            s = &e->strings[NGX_HTTP_WHARF_SPEC_WEBSOCKET];
+
+        } else if (ngx_strcmp(key, "max_sessions") == 0) {
+
+            /* null, as /api/workers shows "no limit", is 0 */
+
+            if (json_is_null(v)) {
+                continue;
+            }
+
+            n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+            if (n < 0 || n > NGX_HTTP_WHARF_MAX_SESSIONS_MAX) {
+                ngx_snprintf(err, len, "\"max_sessions\" must be a whole "
+                             "number from 0 (no limit) to %d, or null%Z",
+                             NGX_HTTP_WHARF_MAX_SESSIONS_MAX);
+                return NGX_DECLINED;
+            }
+
+            e->max_sessions = (ngx_uint_t) n;
+            continue;
+
+        } else {
+            ngx_snprintf(err, len, "unknown member \"%*s\"; a worker has "
+                         "upstream, container, max_sessions, terminal_path "
+                         "and websocket_path%Z",
+                         ngx_min(ngx_strlen(key), 64), key);
+            return NGX_DECLINED;
+        }
+
+        rc = ngx_http_wharf_entry_string(pool, v, key, s, err, len);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (name) {
+        if (e->name.data
+            && (e->name.len != name->len
+                || ngx_strncmp(e->name.data, name->data, name->len) != 0))
+        {
+            ngx_snprintf(err, len, "\"name\" is \"%V\", the URL says \"%V\""
+                         "%Z", &e->name, name);
+            return NGX_DECLINED;
+        }
+
+        e->name = *name;
+
+    } else if (e->name.data == NULL) {
+        ngx_snprintf(err, len, "a worker without \"name\"%Z");
+        return NGX_DECLINED;
+    }
+
+    if (!wharf_name_valid((const char *) e->name.data, e->name.len)) {
+        ngx_snprintf(err, len, "invalid worker name \"%*s\": 1 to %d "
+                     "characters of a-z, 0-9 and \"-\", not starting with "
+                     "\"-\"%Z", ngx_min(e->name.len, 64), e->name.data,
+                     WHARF_NAME_MAX);
+        return NGX_DECLINED;
+    }
+
+    if (e->strings[NGX_HTTP_WHARF_SPEC_ADDR].data == NULL) {
+        ngx_snprintf(err, len, "\"upstream\" is required: the agent's "
+                     "address, such as \"127.0.0.1:7681\"%Z");
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_wharf_entry_addr(pool, e, err, len);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    s = &e->strings[NGX_HTTP_WHARF_SPEC_CONTAINER];
+
+    if (s->data == NULL) {
+        *s = e->name;
+
+    } else if (!ngx_http_wharf_container_valid(s)) {
+        ngx_snprintf(err, len, "invalid \"container\": 1 to %d characters "
+                     "of a-z, A-Z, 0-9, \"_\", \".\" and \"-\", starting "
+                     "with a letter or digit%Z",
+                     NGX_HTTP_WHARF_CONTAINER_MAX);
+        return NGX_DECLINED;
+    }
+
+    for (k = 0; k < NGX_HTTP_WHARF_CHECKS; k++) {
+        s = &e->strings[NGX_HTTP_WHARF_SPEC_TERMINAL + k];
+
+        if (s->data == NULL) {
+            if (k == NGX_HTTP_WHARF_CHECK_TERMINAL) {
+                ngx_str_set(s, "/terminal");
+
+            } else {
+                ngx_str_set(s, "/websocket");
+            }
+
+            continue;
+        }
+
+        if (!ngx_http_wharf_probe_path_valid(s)) {
+            ngx_snprintf(err, len, "invalid \"%s\": \"/\" and up to %d "
+                         "printable characters without spaces%Z",
+                         k == NGX_HTTP_WHARF_CHECK_TERMINAL
+                         ? "terminal_path" : "websocket_path",
+                         NGX_HTTP_WHARF_PROBE_PATH_MAX - 1);
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a string member, copied into the pool, NUL-terminated */
+
+static ngx_int_t
+ngx_http_wharf_entry_string(ngx_pool_t *pool, json_t *v, const char *key,
+    ngx_str_t *s, u_char *err, size_t len)
+{
+    size_t       n;
+    const char  *p;
+
+    if (!json_is_string(v)) {
+        ngx_snprintf(err, len, "\"%s\" must be a string%Z", key);
+        return NGX_DECLINED;
+    }
+
+    p = json_string_value(v);
+    n = json_string_length(v);
+
+    /* a NUL inside would cut the string short where it is used */
+
+    if (ngx_strlen(p) != n || n > 1024) {
+        ngx_snprintf(err, len, "\"%s\" is not a valid value%Z", key);
+        return NGX_DECLINED;
+    }
+
+    s->data = ngx_pnalloc(pool, n + 1);
+    if (s->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(s->data, p, n + 1);
+    s->len = n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "upstream": an IPv4 address, an [IPv6] one, with a port, or unix:/PATH.
+ * No host name: nothing may be resolved while a request is answered, and
+ * the address is resolved once, here, in the canonical text of it that
+ * the registry shows.
+ */
+
+static ngx_int_t
+ngx_http_wharf_entry_addr(ngx_pool_t *pool, ngx_http_wharf_entry_t *e,
+    u_char *err, size_t len)
+{
+    u_char     *p;
+    size_t      n;
+    ngx_str_t  *text;
+    ngx_url_t   u;
+
+    text = &e->strings[NGX_HTTP_WHARF_SPEC_ADDR];
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *text;
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(pool, &u) != NGX_OK) {
+
+        if (u.err == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_snprintf(err, len, "invalid \"upstream\" \"%*s\": %s%Z",
+                     ngx_min(text->len, 64), text->data, u.err);
+        return NGX_DECLINED;
+    }
+
+    if (u.family != AF_UNIX && u.no_port) {
+        ngx_snprintf(err, len, "invalid \"upstream\" \"%*s\": no port%Z",
+                     ngx_min(text->len, 64), text->data);
+        return NGX_DECLINED;
+    }
+
+    if (u.uri.len) {
+        ngx_snprintf(err, len, "invalid \"upstream\" \"%*s\": an address "
+                     "has no path%Z", ngx_min(text->len, 64), text->data);
+        return NGX_DECLINED;
+    }
+
+    if (u.naddrs != 1) {
+        ngx_snprintf(err, len, "invalid \"upstream\" \"%*s\": not an IP "
+                     "address and port, [IPv6]:port or unix:/path (host "
+                     "names are not resolved at run time)%Z",
+                     ngx_min(text->len, 64), text->data);
+        return NGX_DECLINED;
+    }
+
+    if (u.addrs[0].socklen > (socklen_t) sizeof(ngx_sockaddr_t)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&e->sockaddr, u.addrs[0].sockaddr, u.addrs[0].socklen);
+    e->socklen = u.addrs[0].socklen;
+
+    p = ngx_pnalloc(pool, NGX_SOCKADDR_STRLEN + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_sock_ntop(&e->sockaddr.sockaddr, e->socklen, p,
+                      NGX_SOCKADDR_STRLEN, 1);
+    p[n] = '\0';
+
+    text->data = p;
+    text->len = n;
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_wharf_spec_string(ngx_http_wharf_spec_t *spec, ngx_uint_t i)
+{
+    u_char      *p;
+    ngx_uint_t   k;
+
+    p = spec->data;
+
+    for (k = 0; k < i; k++) {
+        p += spec->len[k];
+    }
+
+    return p;
+}
+
+
+static ngx_http_wharf_spec_t *
+ngx_http_wharf_spec_alloc_locked(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_entry_t *e)
+{
+    u_char                 *p;
+    size_t                  size;
+    ngx_uint_t              k;
+    ngx_http_wharf_spec_t  *spec;
+
+    size = offsetof(ngx_http_wharf_spec_t, data);
+
+    for (k = 0; k < NGX_HTTP_WHARF_SPEC_STRINGS; k++) {
+        size += e->strings[k].len;
+    }
+
+    spec = ngx_slab_alloc_locked(wmcf->shpool, size);
+    if (spec == NULL) {
+        return NULL;
+    }
+
+    spec->max_sessions = e->max_sessions;
+    spec->socklen = e->socklen;
+    ngx_memcpy(&spec->sockaddr, &e->sockaddr, e->socklen);
+
+    p = spec->data;
+
+    for (k = 0; k < NGX_HTTP_WHARF_SPEC_STRINGS; k++) {
+        spec->len[k] = (u_short) e->strings[k].len;
+        p = ngx_cpymem(p, e->strings[k].data, e->strings[k].len);
+    }
+
+    return spec;
+}
+
+
+/*
+ * PUT: the entry in the zone, and, with a state file, on disk.  Returns
+ * NGX_HTTP_WHARF_LIVE_CREATED or _CHANGED; _STATIC when a wharf_worker
+ * has the name; _FULL when the zone has no room; _NOT_SAVED (err says
+ * why) when the state file cannot be written, and the change is undone;
+ * NGX_ERROR when memory runs out.
+ */
+
+ngx_int_t
+ngx_http_wharf_live_put(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_entry_t *e, ngx_log_t *log, u_char *err, size_t len)
+{
+    ngx_int_t               rc;
+    ngx_uint_t              c, saved;
+    ngx_pool_t             *pool;
+    ngx_http_wharf_out_t    out;
+    ngx_http_wharf_node_t  *wn;
+    ngx_http_wharf_spec_t  *spec, *old;
+
+    if (ngx_http_wharf_find_static(wmcf, e->name.data, e->name.len)) {
+        return NGX_HTTP_WHARF_LIVE_STATIC;
+    }
+
+    pool = NULL;
+
+    if (wmcf->state_file.len) {
+        pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+        if (pool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_wharf_out_init(&out, pool);
+    }
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    wn = ngx_http_wharf_node_add_locked(wmcf, &e->name);
+
+    spec = wn ? ngx_http_wharf_spec_alloc_locked(wmcf, e) : NULL;
+
+    if (spec == NULL) {
+        if (wn) {
+            ngx_http_wharf_node_gc_locked(wmcf, wn);
+        }
+
+        ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
+
+        return NGX_HTTP_WHARF_LIVE_FULL;
+    }
+
+    old = wn->live;
+    wn->live = spec;
+
+    if (old == NULL) {
+        wmcf->sh->live++;
+    }
+
+    c = ++wmcf->sh->changes;
+    wn->changed = c;
+
+    rc = NGX_OK;
+
+    if (pool) {
+        rc = ngx_http_wharf_snapshot_locked(wmcf, &out);
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    if (pool && rc == NGX_OK) {
+        rc = ngx_http_wharf_state_save(wmcf, &out, c, log, err, len);
+
+    } else if (pool) {
+        ngx_snprintf(err, len, "out of memory%Z");
+    }
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    /* a newer state, written meanwhile, holds this change too */
+
+    saved = (rc == NGX_OK || wmcf->sh->written >= c);
+
+    if (!saved && wn->changed == c) {
+
+        /* not saved: undone */
+
+        wn->live = old;
+
+        if (old == NULL) {
+            wmcf->sh->live--;
+        }
+
+        wn->changed = ++wmcf->sh->changes;
+
+        ngx_slab_free_locked(wmcf->shpool, spec);
+        ngx_http_wharf_node_gc_locked(wmcf, wn);
+
+        ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+    }
+
+    if (old) {
+        ngx_slab_free_locked(wmcf->shpool, old);
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    if (!saved) {
+
+        /* replaced meanwhile by a change that was not saved either */
+
+        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+    }
+
+    return old ? NGX_HTTP_WHARF_LIVE_CHANGED : NGX_HTTP_WHARF_LIVE_CREATED;
+}
+
+
+/*
+ * DELETE: NGX_OK; NGX_HTTP_WHARF_LIVE_NOT_FOUND without a live entry;
+ * _NOT_SAVED as for a PUT.
+ */
+
+ngx_int_t
+ngx_http_wharf_live_delete(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name,
+    ngx_log_t *log, u_char *err, size_t len)
+{
+    ngx_int_t               rc;
+    ngx_uint_t              c, saved;
+    ngx_pool_t             *pool;
+    ngx_http_wharf_out_t    out;
+    ngx_http_wharf_node_t  *wn;
+    ngx_http_wharf_spec_t  *old;
+
+    pool = NULL;
+
+    if (wmcf->state_file.len) {
+        pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+        if (pool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_wharf_out_init(&out, pool);
+    }
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    wn = ngx_http_wharf_node_get_locked(wmcf, name);
+
+    if (wn == NULL || wn->live == NULL) {
+        ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
+
+        return NGX_HTTP_WHARF_LIVE_NOT_FOUND;
+    }
+
+    old = wn->live;
+    wn->live = NULL;
+    wmcf->sh->live--;
+
+    c = ++wmcf->sh->changes;
+    wn->changed = c;
+
+    rc = NGX_OK;
+
+    if (pool) {
+        rc = ngx_http_wharf_snapshot_locked(wmcf, &out);
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    if (pool && rc == NGX_OK) {
+        rc = ngx_http_wharf_state_save(wmcf, &out, c, log, err, len);
+
+    } else if (pool) {
+        ngx_snprintf(err, len, "out of memory%Z");
+    }
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    saved = (rc == NGX_OK || wmcf->sh->written >= c);
+
+    if (!saved && wn->changed == c) {
+        wn->live = old;
+        wmcf->sh->live++;
+        wn->changed = ++wmcf->sh->changes;
+
+        ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+    }
+
+    ngx_slab_free_locked(wmcf->shpool, old);
+    ngx_http_wharf_node_gc_locked(wmcf, wn);
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    return saved ? NGX_OK : NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+}
+
+
+/*
+ * Every live entry as the state file's JSON, one worker a line:
+ *
+ *   {"version":1,"workers":[
+ *   {"name":"api","upstream":"127.0.0.1:9001","container":"api",
+ *    "max_sessions":0,"terminal_path":"/terminal",
+ *    "websocket_path":"/websocket"}
+ *   ]}
+ *
+ * (each worker on one line).  The zone's mutex is held; the text goes
+ * into out's pool.
+ */
+
+static ngx_int_t
+ngx_http_wharf_snapshot_locked(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_out_t *out)
+{
+    u_char                 *p;
+    ngx_uint_t              n;
+    ngx_rbtree_node_t      *node, *root, *sentinel;
+    ngx_http_wharf_node_t  *wn;
+    ngx_http_wharf_spec_t  *spec;
+
+    ngx_http_wharf_out_printf(out, "{\"version\":%d,\"workers\":[",
+                              NGX_HTTP_WHARF_STATE_VERSION);
+
+    root = wmcf->sh->rbtree.root;
+    sentinel = wmcf->sh->rbtree.sentinel;
+    n = 0;
+
+    if (root != sentinel) {
+
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&wmcf->sh->rbtree, node))
+        {
+            wn = (ngx_http_wharf_node_t *) node;
+            spec = wn->live;
+
+            if (spec == NULL) {
+                continue;
+            }
+
+            ngx_http_wharf_out_literal(out, n++ ? ",\n" : "\n");
+
+            ngx_http_wharf_out_literal(out, "{\"name\":");
+            ngx_http_wharf_out_string(out, wn->name, wn->len);
+
+            p = spec->data;
+
+            ngx_http_wharf_out_literal(out, ",\"upstream\":");
+            ngx_http_wharf_out_string(out, p, spec->len[0]);
+            p += spec->len[0];
+
+            ngx_http_wharf_out_literal(out, ",\"container\":");
+            ngx_http_wharf_out_string(out, p, spec->len[1]);
+            p += spec->len[1];
+
+            ngx_http_wharf_out_printf(out, ",\"max_sessions\":%ui",
+                                      spec->max_sessions);
+
+            ngx_http_wharf_out_literal(out, ",\"terminal_path\":");
+            ngx_http_wharf_out_string(out, p, spec->len[2]);
+            p += spec->len[2];
+
+            ngx_http_wharf_out_literal(out, ",\"websocket_path\":");
+            ngx_http_wharf_out_string(out, p, spec->len[3]);
+
+            ngx_http_wharf_out_literal(out, "}");
+        }
+    }
+
+    ngx_http_wharf_out_literal(out, "\n]}\n");
+
+    return out->failed ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The snapshot of change number "changes" into the state file: a
+ * temporary file beside it (FILE.PID.tmp), fsync()ed, renamed over it
+ * unless a newer one is there already, and the folder fsync()ed so the
+ * rename holds too.  NGX_ERROR with the reason in err.
+ */
+
+static ngx_int_t
+ngx_http_wharf_state_save(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_out_t *out, ngx_uint_t changes, ngx_log_t *log,
+    u_char *err, size_t len)
+{
+    u_char        *p;
+    size_t         size;
+    ssize_t        n;
+    ngx_fd_t       fd;
+    ngx_err_t      e;
+    ngx_uint_t     newer;
+    ngx_chain_t   *cl;
+    const char    *what;
+    u_char         tmp[NGX_MAX_PATH + 32];
+    u_char         dir[NGX_MAX_PATH + 1];
+
+    if (wmcf->state_file.len > NGX_MAX_PATH) {
+        ngx_snprintf(err, len, "the state file's name is too long%Z");
+        return NGX_ERROR;
+    }
+
+    ngx_snprintf(tmp, sizeof(tmp), "%V.%P.tmp%Z", &wmcf->state_file,
+                 ngx_pid);
+
+    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                       NGX_FILE_DEFAULT_ACCESS);
+
+    if (fd == NGX_INVALID_FILE) {
+        e = ngx_errno;
+        what = ngx_open_file_n;
+        goto failed_open;
+    }
+
+    what = NULL;
+
+    for (cl = out->out; cl && what == NULL; cl = cl->next) {
+        p = cl->buf->pos;
+        size = cl->buf->last - p;
+
+        while (size) {
+            n = ngx_write_fd(fd, p, size);
+
+            if (n == -1) {
+                if (ngx_errno == NGX_EINTR) {
+                    continue;
+                }
+
+                what = ngx_write_fd_n;
+                break;
+            }
+
+            p += n;
+            size -= n;
+        }
+    }
+
+    if (what == NULL && fsync(fd) == -1) {
+        what = "fsync()";
+    }
+
+    e = ngx_errno;
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR && what == NULL) {
+        e = ngx_errno;
+        what = ngx_close_file_n;
+    }
+
+    if (what) {
+        goto failed;
+    }
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    newer = (wmcf->sh->written >= changes);
+
+    if (!newer) {
+        if (ngx_rename_file(tmp, wmcf->state_file.data) == NGX_FILE_ERROR) {
+            e = ngx_errno;
+            what = ngx_rename_file_n;
+
+        } else {
+            wmcf->sh->written = changes;
+        }
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    if (what) {
+        goto failed;
+    }
+
+    if (newer) {
+        (void) ngx_delete_file(tmp);
+    }
+
+    /* the rename itself is on disk once the folder is */
+
+    if (ngx_http_wharf_state_folder(&wmcf->state_file, dir) == NGX_OK) {
+        fd = ngx_open_file(dir, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+        if (fd != NGX_INVALID_FILE) {
+            if (fsync(fd) == -1) {
+                ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                              "wharf: fsync() of \"%s\" failed", dir);
+            }
+
+            (void) ngx_close_file(fd);
+        }
+    }
+
+    return NGX_OK;
+
+failed:
+
+    (void) ngx_delete_file(tmp);
+
+failed_open:
+
+    p = ngx_snprintf(err, len - 64, "%s \"%s\" failed (%d: ", what, tmp, e);
+    p = ngx_strerror(e, p, 60);
+    *p++ = ')';
+    *p = '\0';
+
+    ngx_log_error(NGX_LOG_ERR, log, 0, "wharf: the live registry is not "
+                  "saved: %s", err);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * In the master, for each configuration loaded (and in "nginx -t"), after
+ * the wharf_worker nodes: the live entries from the state file when the
+ * zone is new, else those the zone has; none with the name of a
+ * wharf_worker of this configuration.
+ */
+
+ngx_int_t
+ngx_http_wharf_live_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_main_conf_t *owmcf)
+{
+    ngx_int_t               rc;
+    ngx_str_t               name;
+    ngx_uint_t              dropped, fresh, moved;
+    ngx_pool_t             *pool;
+    ngx_rbtree_node_t      *node, *next, *root, *sentinel;
+    ngx_http_wharf_node_t  *wn;
+
+    fresh = (owmcf == NULL && !shm_zone->shm.exists);
+    dropped = 0;
+
+    if (wmcf->state_file.len) {
+        if (ngx_http_wharf_state_dir(wmcf, shm_zone->shm.log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (fresh && wmcf->state_file.len) {
+        pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, shm_zone->shm.log);
+        if (pool == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_wharf_state_load(wmcf, pool, shm_zone->shm.log,
+                                       &dropped);
+
+        ngx_destroy_pool(pool);
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (!fresh) {
+
+        /* a wharf_worker that this configuration adds takes the name */
+
+        ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+        root = wmcf->sh->rbtree.root;
+        sentinel = wmcf->sh->rbtree.sentinel;
+
+        node = (root != sentinel) ? ngx_rbtree_min(root, sentinel) : NULL;
+
+        for ( /* void */ ; node; node = next) {
+            next = ngx_rbtree_next(&wmcf->sh->rbtree, node);
+            wn = (ngx_http_wharf_node_t *) node;
+
+            name.data = wn->name;
+            name.len = wn->len;
+
+            if (wn->live == NULL
+                || ngx_http_wharf_find_static(wmcf, name.data, name.len)
+                   == NULL)
+            {
+                continue;
+            }
+
+            ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                          "wharf: live worker \"%V\" is dropped: a "
+                          "wharf_worker of the configuration has its name",
+                          &name);
+
+            ngx_slab_free_locked(wmcf->shpool, wn->live);
+            wn->live = NULL;
+            wmcf->sh->live--;
+            wn->changed = ++wmcf->sh->changes;
+            dropped++;
+        }
+
+        ngx_shmtx_unlock(&wmcf->shpool->mutex);
+    }
+
+    if (wmcf->state_file.len == 0 || ngx_test_config) {
+        return NGX_OK;
+    }
+
+    /* a new place for the state file: it is written there now */
+
+    moved = (owmcf
+             && (owmcf->state_file.len != wmcf->state_file.len
+                 || ngx_strncmp(owmcf->state_file.data,
+                                wmcf->state_file.data,
+                                wmcf->state_file.len)
+                    != 0));
+
+    if (dropped || moved) {
+        (void) ngx_http_wharf_state_rewrite(wmcf, shm_zone->shm.log);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The state file into a new zone.  A file that is not there is an empty
+ * registry (the first start); one that cannot be read or parsed, or holds
+ * an invalid worker, stops nginx from starting: saying where beats
+ * starting without the workers it holds.
+ */
+
+static ngx_int_t
+ngx_http_wharf_state_load(ngx_http_wharf_main_conf_t *wmcf, ngx_pool_t *pool,
+    ngx_log_t *log, ngx_uint_t *dropped)
+{
+    u_char                  *buf;
+    size_t                   i;
+    ssize_t                  n;
+    ngx_int_t                rc;
+    ngx_fd_t                 fd;
+    ngx_file_t               file;
+    ngx_file_info_t          fi;
+    ngx_http_wharf_entry_t   e;
+    json_t                  *root, *workers, *v;
+    json_error_t             jerr;
+    u_char                   err[NGX_HTTP_WHARF_ERROR_LEN * 2];
+
+    fd = ngx_open_file(wmcf->state_file.data, NGX_FILE_RDONLY, NGX_FILE_OPEN,
+                       0);
+
+    if (fd == NGX_INVALID_FILE) {
+
+        if (ngx_errno == NGX_ENOENT) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      ngx_open_file_n " \"%V\" (wharf_registry_state) "
+                      "failed", &wmcf->state_file);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = wmcf->state_file;
+    file.log = log;
+
+    buf = NULL;
+    n = 0;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      ngx_fd_info_n " \"%V\" failed", &wmcf->state_file);
+
+    } else if (ngx_file_size(&fi) > NGX_HTTP_WHARF_STATE_MAX) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "wharf_registry_state \"%V\" is %O bytes, more than "
+                      "%d", &wmcf->state_file, ngx_file_size(&fi),
+                      NGX_HTTP_WHARF_STATE_MAX);
+
+    } else {
+        buf = ngx_pnalloc(pool, ngx_file_size(&fi) + 1);
+
+        if (buf) {
+            n = ngx_read_file(&file, buf, ngx_file_size(&fi), 0);
+
+            if (n != ngx_file_size(&fi)) {
+                ngx_log_error(NGX_LOG_EMERG, log, n == -1 ? ngx_errno : 0,
+                              "cannot read \"%V\" (wharf_registry_state)",
+                              &wmcf->state_file);
+                buf = NULL;
+            }
+        }
+    }
+
+    (void) ngx_close_file(fd);
+
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    root = json_loadb((const char *) buf, (size_t) n, JSON_REJECT_DUPLICATES,
+                      &jerr);
+
+    if (root == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "wharf_registry_state \"%V\", line %d: %s",
+                      &wmcf->state_file, jerr.line, jerr.text);
+        return NGX_ERROR;
+    }
+
+    workers = json_object_get(root, "workers");
+    v = json_object_get(root, "version");
+
+    if (!json_is_object(root) || !json_is_array(workers)
+        || !json_is_integer(v)
+        || json_integer_value(v) != NGX_HTTP_WHARF_STATE_VERSION)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "wharf_registry_state \"%V\": not a state file of "
+                      "this version, {\"version\":%d,\"workers\":[...]}",
+                      &wmcf->state_file, NGX_HTTP_WHARF_STATE_VERSION);
+        json_decref(root);
+        return NGX_ERROR;
+    }
+
+    json_array_foreach(workers, i, v) {
+
+        rc = ngx_http_wharf_entry_parse(pool, v, NULL, &e, err, sizeof(err));
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "wharf_registry_state \"%V\", line %uz (worker "
+                          "%uz): %s", &wmcf->state_file, i + 2, i + 1, err);
+        }
+
+        if (rc != NGX_OK) {
+            json_decref(root);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_wharf_find_static(wmcf, e.name.data, e.name.len)) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "wharf: live worker \"%V\" of \"%V\" is dropped: "
+                          "a wharf_worker of the configuration has its name",
+                          &e.name, &wmcf->state_file);
+            (*dropped)++;
+            continue;
+        }
+
+        rc = ngx_http_wharf_live_link(wmcf, &e);
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "wharf_registry_state \"%V\", line %uz: worker "
+                          "\"%V\" is there twice", &wmcf->state_file, i + 2,
+                          &e.name);
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "wharf zone (%uz bytes) is full at live worker "
+                          "\"%V\" of \"%V\"; raise \"wharf_zone_size\"",
+                          wmcf->shm_zone->shm.size, &e.name,
+                          &wmcf->state_file);
+        }
+
+        if (rc != NGX_OK) {
+            json_decref(root);
+            return NGX_ERROR;
+        }
+    }
+
+    json_decref(root);
+
+    return NGX_OK;
+}
+
+
+/* one entry from the state file: NGX_DECLINED if it is there already */
+
+static ngx_int_t
+ngx_http_wharf_live_link(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_entry_t *e)
+{
+    ngx_int_t               rc;
+    ngx_http_wharf_node_t  *wn;
+    ngx_http_wharf_spec_t  *spec;
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    rc = NGX_ERROR;
+
+    wn = ngx_http_wharf_node_add_locked(wmcf, &e->name);
+
+    if (wn && wn->live) {
+        rc = NGX_DECLINED;
+
+    } else if (wn) {
+        spec = ngx_http_wharf_spec_alloc_locked(wmcf, e);
+
+        if (spec) {
+            wn->live = spec;
+            wmcf->sh->live++;
+            wn->changed = ++wmcf->sh->changes;
+            rc = NGX_OK;
+
+        } else {
+            ngx_http_wharf_node_gc_locked(wmcf, wn);
+        }
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    return rc;
+}
+
+
+/* the state file as the zone has it, written by the master */
+
+static ngx_int_t
+ngx_http_wharf_state_rewrite(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log)
+{
+    ngx_int_t              rc;
+    ngx_uint_t             c;
+    ngx_pool_t            *pool;
+    ngx_http_wharf_out_t   out;
+    u_char                 err[NGX_HTTP_WHARF_ERROR_LEN * 2];
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_wharf_out_init(&out, pool);
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+    rc = ngx_http_wharf_snapshot_locked(wmcf, &out);
+    c = wmcf->sh->changes;
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_wharf_state_save(wmcf, &out, c, log, err, sizeof(err));
+    }
+
+    ngx_destroy_pool(pool);
+
+    return rc;
+}
+
+
+/*
+ * The folder of the state file must be there, and writable by the nginx
+ * worker processes, which write the file: when the master runs as root,
+ * they run as nginx's "user", and a folder only root may write in would
+ * fail every change.  Said by "nginx -t", rather than by every PUT.
+ */
+
+static ngx_int_t
+ngx_http_wharf_state_dir(ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log)
+{
+    ngx_uint_t        ok;
+    ngx_core_conf_t  *ccf;
+    ngx_file_info_t   fi;
+    u_char            dir[NGX_MAX_PATH + 1];
+
+    if (ngx_http_wharf_state_folder(&wmcf->state_file, dir) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "wharf_registry_state \"%V\": not a full path of "
+                      "at most %d bytes", &wmcf->state_file, NGX_MAX_PATH);
+        return NGX_ERROR;
+    }
+
+    if (ngx_file_info(dir, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi)) {
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                      "wharf_registry_state \"%V\": its folder \"%s\" is "
+                      "not there", &wmcf->state_file, dir);
+        return NGX_ERROR;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(wmcf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    if (geteuid() != 0 || ccf == NULL
+        || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || ccf->user == 0)
+    {
+        ok = (access((char *) dir, W_OK|X_OK) == 0);
+
+    } else {
+        ok = (fi.st_uid == ccf->user && (fi.st_mode & S_IWUSR)
+              && (fi.st_mode & S_IXUSR))
+             || (fi.st_gid == ccf->group && (fi.st_mode & S_IWGRP)
+                 && (fi.st_mode & S_IXGRP))
+             || ((fi.st_mode & S_IWOTH) && (fi.st_mode & S_IXOTH));
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "wharf_registry_state \"%V\": nginx's worker "
+                      "processes cannot write in \"%s\", where the file "
+                      "is written; give its \"user\" the folder",
+                      &wmcf->state_file, dir);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the folder of a full path, NUL-terminated, into dir[NGX_MAX_PATH + 1] */
+
+static ngx_int_t
+ngx_http_wharf_state_folder(ngx_str_t *file, u_char *dir)
+{
+    size_t  n;
+
+    if (file->len > NGX_MAX_PATH || file->len == 0 || file->data[0] != '/') {
+        return NGX_ERROR;
+    }
+
+    for (n = file->len; file->data[n - 1] != '/'; n--) { /* void */ }
+
+    n = ngx_max(n - 1, 1);
+
+    ngx_memcpy(dir, file->data, n);
+    dir[n] = '\0';
+
+    return NGX_OK;
+}
