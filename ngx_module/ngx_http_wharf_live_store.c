@@ -645,7 +645,11 @@ ngx_http_wharf_snapshot_locked(ngx_http_wharf_main_conf_t *wmcf,
                 continue;
             }
 
-            ngx_http_wharf_out_literal(out, n++ ? ",\n" : "\n");
+            if (n++) {
+                ngx_http_wharf_out_literal(out, ",");
+            }
+
+            ngx_http_wharf_out_literal(out, "\n");
 
             ngx_http_wharf_out_literal(out, "{\"name\":");
             ngx_http_wharf_out_string(out, wn->name, wn->len);
