@@ -369,6 +369,15 @@ bench-agent: all tests/node_modules/.installed
 	B=$(B) node bench/agent/run.mjs 10 3
 	B=$(B) node bench/agent/e2e.mjs 10
 
+# --- benchmarks (live registry) --------------------------------------------------
+# bench/registry: 1,000 workers added and removed through the API and through
+# the reload path, while 200 terminals type (docs/BENCHMARKS.md).
+#   make bench-registry BENCH_ARGS=--quick   a short smoke run
+.PHONY: bench bench-registry
+bench: bench-registry
+bench-registry: all tests/node_modules/.installed
+	B=$(B) node bench/registry/run.mjs $(BENCH_ARGS)
+
 clean:
 	rm -rf build
 
