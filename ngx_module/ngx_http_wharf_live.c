@@ -33,16 +33,12 @@
 #include "ngx_http_wharf_module.h"
 
 
-static ngx_http_wharf_peer_t *ngx_http_wharf_peer_lookup(
-    ngx_http_wharf_live_t *live, u_char *name, size_t len, uint32_t hash);
 static ngx_http_wharf_peer_t *ngx_http_wharf_peer_create(
     ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_node_t *wn);
 static void ngx_http_wharf_peer_link(ngx_http_wharf_live_t *live,
     ngx_http_wharf_peer_t *peer);
 static void ngx_http_wharf_peer_unlink(ngx_http_wharf_live_t *live,
     ngx_http_wharf_peer_t *peer);
-static void ngx_http_wharf_peer_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_wharf_peer_free(ngx_http_wharf_peer_t *peer);
 static void ngx_http_wharf_peer_end_handler(ngx_event_t *ev);
 static void ngx_http_wharf_live_poll_handler(ngx_event_t *ev);
@@ -66,7 +62,7 @@ ngx_http_wharf_live_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_rbtree_init(&live->rbtree, &live->sentinel,
-                    ngx_http_wharf_peer_insert_value);
+                    ngx_http_wharf_named_insert_value);
     ngx_queue_init(&live->peers);
 
     /* nothing seen yet: the first lookup copies every entry */
@@ -133,8 +129,9 @@ ngx_http_wharf_live_sync(ngx_http_wharf_main_conf_t *wmcf)
             continue;
         }
 
-        peer = ngx_http_wharf_peer_lookup(live, wn->name, wn->len,
-                                          wn->node.key);
+        peer = (ngx_http_wharf_peer_t *)
+                   ngx_http_wharf_named_lookup(&live->rbtree, wn->name,
+                                               wn->len, wn->node.key);
 
         if (peer && peer->changed == wn->changed) {
             peer->stamp = stamp;
@@ -236,8 +233,9 @@ ngx_http_wharf_live_find(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
 
     ngx_http_wharf_live_sync(wmcf);
 
-    peer = ngx_http_wharf_peer_lookup(wmcf->live, name, len,
-                                      ngx_crc32_short(name, len));
+    peer = (ngx_http_wharf_peer_t *)
+               ngx_http_wharf_named_lookup(&wmcf->live->rbtree, name, len,
+                                           ngx_crc32_short(name, len));
 
     return peer ? &peer->worker : NULL;
 }
@@ -410,45 +408,6 @@ ngx_http_wharf_live_session_unlink(ngx_http_wharf_session_t *s)
 }
 
 
-static ngx_http_wharf_peer_t *
-ngx_http_wharf_peer_lookup(ngx_http_wharf_live_t *live, u_char *name,
-    size_t len, uint32_t hash)
-{
-    ngx_int_t               rc;
-    ngx_rbtree_node_t      *node, *sentinel;
-    ngx_http_wharf_peer_t  *peer;
-
-    node = live->rbtree.root;
-    sentinel = live->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        peer = (ngx_http_wharf_peer_t *) node;
-
-        rc = ngx_memn2cmp(name, peer->worker.name.data, len,
-                          peer->worker.name.len);
-
-        if (rc == 0) {
-            return peer;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
 /*
  * A copy of the zone's entry, in a pool of its own; the zone's mutex is
  * held (the entry may not change while it is read).
@@ -509,6 +468,8 @@ ngx_http_wharf_peer_create(ngx_http_wharf_main_conf_t *wmcf,
     peer->pool = pool;
     peer->wmcf = wmcf;
     peer->node.key = wn->node.key;
+    peer->len = wn->len;
+    ngx_memcpy(peer->name, wn->name, wn->len);
     peer->changed = wn->changed;
     peer->refs = 1;
 
@@ -621,46 +582,6 @@ ngx_http_wharf_peer_unlink(ngx_http_wharf_live_t *live,
     live->npeers--;
 
     ngx_http_wharf_live_close_idle(peer);
-}
-
-
-static void
-ngx_http_wharf_peer_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t      **p;
-    ngx_http_wharf_peer_t   *n, *t;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            n = (ngx_http_wharf_peer_t *) node;
-            t = (ngx_http_wharf_peer_t *) temp;
-
-            p = (ngx_memn2cmp(n->worker.name.data, t->worker.name.data,
-                              n->worker.name.len, t->worker.name.len)
-                 < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
 
 

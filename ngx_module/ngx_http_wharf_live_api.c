@@ -23,19 +23,12 @@
 #include "ngx_http_wharf_module.h"
 
 
-/* wharfd may answer a removal this long after wharf_health_timeout */
-#define NGX_HTTP_WHARF_BACKEND_SLACK  100
-
-
-/* a DELETE waiting for wharfd (wharf_registry_backend) */
+/* a DELETE, waiting for wharfd (wharf_registry_backend) */
 
 typedef struct {
     ngx_http_request_t            *request;
     ngx_str_t                      name;
-    ngx_uint_t                     status;    /* wharfd's, 0: none */
-    const char                    *error;
-    ngx_event_t                    timer;
-    unsigned                       pending:1;
+    ngx_http_wharf_backend_t       backend;
     unsigned                       responded:1;
 } ngx_http_wharf_removal_t;
 
@@ -53,9 +46,6 @@ static ngx_int_t ngx_http_wharf_live_static(ngx_http_request_t *r,
     ngx_http_wharf_worker_t *worker);
 static ngx_int_t ngx_http_wharf_removal_backend(ngx_http_request_t *r,
     ngx_http_wharf_removal_t *rm, ngx_str_t *prefix);
-static ngx_int_t ngx_http_wharf_removal_done(ngx_http_request_t *sr,
-    void *data, ngx_int_t rc);
-static void ngx_http_wharf_removal_timeout(ngx_event_t *ev);
 static void ngx_http_wharf_removal_wake(ngx_http_request_t *r);
 static void ngx_http_wharf_removal_cleanup(void *data);
 static void ngx_http_wharf_removal_answer(ngx_http_wharf_removal_t *rm);
@@ -382,7 +372,6 @@ ngx_http_wharf_live_delete_handler(ngx_http_request_t *r,
     if (ngx_http_wharf_removal_backend(r, rm, &wlcf->registry_backend)
         != NGX_OK)
     {
-        rm->error = "cannot start the backend subrequest";
         ngx_http_wharf_removal_answer(rm);
     }
 
@@ -404,7 +393,7 @@ ngx_http_wharf_live_static(ngx_http_request_t *r,
 
 /*
  * "DELETE PREFIX NAME" to wharfd, in the background, with the module's own
- * admin token in place of the client's, as for any upstream: wharfd
+ * admin token in place of the client's (ngx_http_wharf_backend.c): wharfd
  * forgets the worker, which would otherwise stay in its list for good.
  */
 
@@ -414,11 +403,12 @@ ngx_http_wharf_removal_backend(ngx_http_request_t *r,
 {
     u_char                      *p;
     ngx_str_t                    uri, token;
-    ngx_http_request_t          *sr;
-    ngx_http_post_subrequest_t  *ps;
     ngx_http_wharf_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    rm->backend.asked = 1;
+    rm->backend.error = "cannot start the backend subrequest";
 
     token.len = 0;
     token.data = NULL;
@@ -426,12 +416,6 @@ ngx_http_wharf_removal_backend(ngx_http_request_t *r,
     if (wmcf->private_key.len
         && ngx_http_wharf_admin_token(wmcf, r->connection->log, &token)
            != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL, 1)
-        != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -447,94 +431,8 @@ ngx_http_wharf_removal_backend(ngx_http_request_t *r,
     p = ngx_cpymem(p, prefix->data, prefix->len);
     ngx_memcpy(p, rm->name.data, rm->name.len);
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
-        return NGX_ERROR;
-    }
-
-    ps->handler = ngx_http_wharf_removal_done;
-    ps->data = rm;
-
-    if (ngx_http_subrequest(r, &uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /*
-     * The backend sees DELETE ($request_method is the main request's) and
-     * this URI as $request_uri, not the client's.
-     */
-
-    sr->method = NGX_HTTP_DELETE;
-    ngx_str_set(&sr->method_name, "DELETE");
-    sr->header_only = 1;
-    sr->unparsed_uri = uri;
-
-    rm->pending = 1;
-
-    rm->timer.handler = ngx_http_wharf_removal_timeout;
-    rm->timer.data = rm;
-    rm->timer.log = r->connection->log;
-
-    ngx_add_timer(&rm->timer,
-                  wmcf->health_timeout + NGX_HTTP_WHARF_BACKEND_SLACK);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_wharf_removal_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
-{
-    ngx_http_wharf_removal_t  *rm = data;
-
-    /* a failed subrequest comes here again for its error page */
-
-    if (!rm->pending) {
-        return rc;
-    }
-
-    rm->pending = 0;
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        rm->status = rc;
-
-    } else if (rc == NGX_ERROR || sr->headers_out.status == 0) {
-        rm->error = "the backend request failed";
-
-    } else {
-        rm->status = sr->headers_out.status;
-    }
-
-    if (rm->timer.timer_set) {
-        ngx_del_timer(&rm->timer);
-    }
-
-    /* answered from the main request's turn, not from under this one */
-
-    if (ngx_http_post_request(rm->request, NULL) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return rc;
-}
-
-
-static void
-ngx_http_wharf_removal_timeout(ngx_event_t *ev)
-{
-    ngx_connection_t          *c;
-    ngx_http_wharf_removal_t  *rm = ev->data;
-
-    c = rm->request->connection;
-
-    rm->pending = 0;
-    rm->error = "the backend did not answer in time";
-
-    ngx_http_wharf_removal_answer(rm);
-    ngx_http_run_posted_requests(c);
+    return ngx_http_wharf_backend_ask(r, &rm->backend, &uri, NGX_HTTP_DELETE,
+                                      &token);
 }
 
 
@@ -548,7 +446,7 @@ ngx_http_wharf_removal_wake(ngx_http_request_t *r)
         if (cln->handler == ngx_http_wharf_removal_cleanup) {
             rm = cln->data;
 
-            if (!rm->pending) {
+            if (!rm->backend.pending) {
                 ngx_http_wharf_removal_answer(rm);
             }
 
@@ -565,9 +463,7 @@ ngx_http_wharf_removal_cleanup(void *data)
 
     rm->responded = 1;
 
-    if (rm->timer.timer_set) {
-        ngx_del_timer(&rm->timer);
-    }
+    ngx_http_wharf_backend_cancel(&rm->backend);
 }
 
 
@@ -591,53 +487,23 @@ ngx_http_wharf_removal_answer(ngx_http_wharf_removal_t *rm)
 static ngx_int_t
 ngx_http_wharf_removal_send(ngx_http_wharf_removal_t *rm)
 {
-    ngx_uint_t                  ok;
-    ngx_http_request_t         *r;
-    ngx_http_wharf_out_t        out;
-    ngx_http_wharf_loc_conf_t  *wlcf;
+    ngx_http_request_t    *r;
+    ngx_http_wharf_out_t   out;
 
     rm->responded = 1;
 
     r = rm->request;
-    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
 
-    if (rm->timer.timer_set) {
-        ngx_del_timer(&rm->timer);
-    }
+    ngx_http_wharf_backend_cancel(&rm->backend);
 
     ngx_http_wharf_out_init(&out, r->pool);
 
     ngx_http_wharf_out_literal(&out, "{\"removed\":");
     ngx_http_wharf_out_string(&out, rm->name.data, rm->name.len);
 
-    if (wlcf->registry_backend.len && r == r->main) {
-        ok = (rm->status >= 200 && rm->status <= 299);
-
-        ngx_http_wharf_out_printf(&out, ",\"wharfd\":{\"status\":\"%s\","
-                                  "\"http_status\":", ok ? "ok" : "failed");
-
-        if (rm->status) {
-            ngx_http_wharf_out_printf(&out, "%ui", rm->status);
-
-        } else {
-            ngx_http_wharf_out_literal(&out, "null");
-        }
-
-        ngx_http_wharf_out_literal(&out, ",\"error\":");
-
-        if (rm->error) {
-            ngx_http_wharf_out_string(&out, (u_char *) rm->error,
-                                      ngx_strlen(rm->error));
-
-        } else if (!ok) {
-            ngx_http_wharf_out_printf(&out, "\"the backend answered HTTP "
-                                      "%ui\"", rm->status);
-
-        } else {
-            ngx_http_wharf_out_literal(&out, "null");
-        }
-
-        ngx_http_wharf_out_literal(&out, "}");
+    if (rm->backend.asked) {
+        ngx_http_wharf_out_literal(&out, ",\"wharfd\":");
+        ngx_http_wharf_backend_out(&out, &rm->backend, "ok", "failed");
     }
 
     ngx_http_wharf_out_literal(&out, "}" CRLF);

@@ -64,6 +64,9 @@ static ngx_int_t ngx_http_wharf_state_rewrite(
 static ngx_int_t ngx_http_wharf_live_link(
     ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_entry_t *e);
 static ngx_int_t ngx_http_wharf_state_folder(ngx_str_t *file, u_char *dir);
+static ngx_int_t ngx_http_wharf_live_change(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *name, ngx_http_wharf_entry_t *e, ngx_log_t *log, u_char *err,
+    size_t len);
 
 
 /*
@@ -398,16 +401,46 @@ ngx_int_t
 ngx_http_wharf_live_put(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_entry_t *e, ngx_log_t *log, u_char *err, size_t len)
 {
+    if (ngx_http_wharf_find_static(wmcf, e->name.data, e->name.len)) {
+        return NGX_HTTP_WHARF_LIVE_STATIC;
+    }
+
+    return ngx_http_wharf_live_change(wmcf, &e->name, e, log, err, len);
+}
+
+
+/*
+ * DELETE: NGX_OK; NGX_HTTP_WHARF_LIVE_NOT_FOUND without a live entry;
+ * _NOT_SAVED as for a PUT.
+ */
+
+ngx_int_t
+ngx_http_wharf_live_delete(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name,
+    ngx_log_t *log, u_char *err, size_t len)
+{
+    return ngx_http_wharf_live_change(wmcf, name, NULL, log, err, len);
+}
+
+
+/*
+ * A change of the registry: worker name becomes e, or goes (e NULL).  The
+ * zone changes first, under its mutex, with a snapshot of the whole
+ * registry as it is then (sh->changes = c); then the snapshot is saved,
+ * without the mutex; then, under it again, the entry replaced is freed,
+ * or, if no state with this change could be saved, the change is undone,
+ * unless another one has replaced it meanwhile.
+ */
+
+static ngx_int_t
+ngx_http_wharf_live_change(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name,
+    ngx_http_wharf_entry_t *e, ngx_log_t *log, u_char *err, size_t len)
+{
     ngx_int_t               rc;
-    ngx_uint_t              c, saved;
+    ngx_uint_t              c, saved, created;
     ngx_pool_t             *pool;
     ngx_http_wharf_out_t    out;
     ngx_http_wharf_node_t  *wn;
     ngx_http_wharf_spec_t  *spec, *old;
-
-    if (ngx_http_wharf_find_static(wmcf, e->name.data, e->name.len)) {
-        return NGX_HTTP_WHARF_LIVE_STATIC;
-    }
 
     pool = NULL;
 
@@ -422,35 +455,47 @@ ngx_http_wharf_live_put(ngx_http_wharf_main_conf_t *wmcf,
 
     ngx_shmtx_lock(&wmcf->shpool->mutex);
 
-    wn = ngx_http_wharf_node_add_locked(wmcf, &e->name);
+    spec = NULL;
+    rc = NGX_OK;
 
-    spec = wn ? ngx_http_wharf_spec_alloc_locked(wmcf, e) : NULL;
+    if (e) {
+        wn = ngx_http_wharf_node_add_locked(wmcf, name);
+        spec = wn ? ngx_http_wharf_spec_alloc_locked(wmcf, e) : NULL;
 
-    if (spec == NULL) {
-        if (wn) {
-            ngx_http_wharf_node_gc_locked(wmcf, wn);
+        if (spec == NULL) {
+            if (wn) {
+                ngx_http_wharf_node_gc_locked(wmcf, wn);
+            }
+
+            rc = NGX_HTTP_WHARF_LIVE_FULL;
         }
 
+    } else {
+        wn = ngx_http_wharf_node_get_locked(wmcf, name);
+
+        if (wn == NULL || wn->live == NULL) {
+            rc = NGX_HTTP_WHARF_LIVE_NOT_FOUND;
+        }
+    }
+
+    if (rc != NGX_OK) {
         ngx_shmtx_unlock(&wmcf->shpool->mutex);
 
         if (pool) {
             ngx_destroy_pool(pool);
         }
 
-        return NGX_HTTP_WHARF_LIVE_FULL;
+        return rc;
     }
 
     old = wn->live;
-    wn->live = spec;
+    created = (old == NULL);
 
-    if (old == NULL) {
-        wmcf->sh->live++;
-    }
+    wn->live = spec;
+    wmcf->sh->live += (spec != NULL) - (old != NULL);
 
     c = ++wmcf->sh->changes;
     wn->changed = c;
-
-    rc = NGX_OK;
 
     if (pool) {
         rc = ngx_http_wharf_snapshot_locked(wmcf, &out);
@@ -480,125 +525,32 @@ ngx_http_wharf_live_put(ngx_http_wharf_main_conf_t *wmcf,
         /* not saved: undone */
 
         wn->live = old;
-
-        if (old == NULL) {
-            wmcf->sh->live--;
-        }
-
+        wmcf->sh->live += (old != NULL) - (spec != NULL);
         wn->changed = ++wmcf->sh->changes;
 
-        ngx_slab_free_locked(wmcf->shpool, spec);
-        ngx_http_wharf_node_gc_locked(wmcf, wn);
-
-        ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+        old = spec;
     }
 
     if (old) {
         ngx_slab_free_locked(wmcf->shpool, old);
     }
 
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-    if (!saved) {
-
-        /* replaced meanwhile by a change that was not saved either */
-
-        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
-    }
-
-    return old ? NGX_HTTP_WHARF_LIVE_CHANGED : NGX_HTTP_WHARF_LIVE_CREATED;
-}
-
-
-/*
- * DELETE: NGX_OK; NGX_HTTP_WHARF_LIVE_NOT_FOUND without a live entry;
- * _NOT_SAVED as for a PUT.
- */
-
-ngx_int_t
-ngx_http_wharf_live_delete(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name,
-    ngx_log_t *log, u_char *err, size_t len)
-{
-    ngx_int_t               rc;
-    ngx_uint_t              c, saved;
-    ngx_pool_t             *pool;
-    ngx_http_wharf_out_t    out;
-    ngx_http_wharf_node_t  *wn;
-    ngx_http_wharf_spec_t  *old;
-
-    pool = NULL;
-
-    if (wmcf->state_file.len) {
-        pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
-        if (pool == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_http_wharf_out_init(&out, pool);
-    }
-
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    wn = ngx_http_wharf_node_get_locked(wmcf, name);
-
-    if (wn == NULL || wn->live == NULL) {
-        ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-        if (pool) {
-            ngx_destroy_pool(pool);
-        }
-
-        return NGX_HTTP_WHARF_LIVE_NOT_FOUND;
-    }
-
-    old = wn->live;
-    wn->live = NULL;
-    wmcf->sh->live--;
-
-    c = ++wmcf->sh->changes;
-    wn->changed = c;
-
-    rc = NGX_OK;
-
-    if (pool) {
-        rc = ngx_http_wharf_snapshot_locked(wmcf, &out);
-    }
-
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-    if (pool && rc == NGX_OK) {
-        rc = ngx_http_wharf_state_save(wmcf, &out, c, log, err, len);
-
-    } else if (pool) {
-        ngx_snprintf(err, len, "out of memory%Z");
-    }
-
-    if (pool) {
-        ngx_destroy_pool(pool);
-    }
-
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    saved = (rc == NGX_OK || wmcf->sh->written >= c);
-
-    if (!saved && wn->changed == c) {
-        wn->live = old;
-        wmcf->sh->live++;
-        wn->changed = ++wmcf->sh->changes;
-
-        ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
-    }
-
-    ngx_slab_free_locked(wmcf->shpool, old);
     ngx_http_wharf_node_gc_locked(wmcf, wn);
 
     ngx_shmtx_unlock(&wmcf->shpool->mutex);
 
-    return saved ? NGX_OK : NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+    if (!saved) {
+
+        /* undone, or replaced meanwhile by a change not saved either */
+
+        return NGX_HTTP_WHARF_LIVE_NOT_SAVED;
+    }
+
+    if (e == NULL) {
+        return NGX_OK;
+    }
+
+    return created ? NGX_HTTP_WHARF_LIVE_CREATED : NGX_HTTP_WHARF_LIVE_CHANGED;
 }
 
 

@@ -85,9 +85,7 @@ static char *ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wharf_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_wharf_health_backend(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_wharf_registry_backend(ngx_conf_t *cf,
+static char *ngx_http_wharf_backend_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_wharf_registry_state(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -186,9 +184,9 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
 
     { ngx_string("wharf_health_backend"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_wharf_health_backend,
+      ngx_http_wharf_backend_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_wharf_loc_conf_t, health_backend),
       NULL },
 
     { ngx_string("wharf_health_timeout"),
@@ -249,10 +247,10 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
 
     { ngx_string("wharf_registry_backend"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_wharf_registry_backend,
+      ngx_http_wharf_backend_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_http_wharf_loc_conf_t, registry_backend),
+      (void *) "prefix" },
 
     { ngx_string("wharf_live_keepalive"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -998,17 +996,26 @@ ngx_http_wharf_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* wharf_health_backend URI; the location "wharf_health all" asks */
+/*
+ * wharf_health_backend URI;    what "wharf_health all" asks;
+ * wharf_registry_backend URI;  where a removed live worker is reported
+ *                              ("DELETE URI NAME": a prefix, ending "/").
+ * Local paths of this server, asked in subrequests.
+ */
 
 static char *
-ngx_http_wharf_health_backend(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_wharf_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_wharf_loc_conf_t *wlcf = conf;
+    char  *p = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t   *field, *value;
+    ngx_uint_t   prefix;
 
-    if (wlcf->health_backend.data) {
+    field = (ngx_str_t *) (p + cmd->offset);
+    prefix = (cmd->post != NULL);
+
+    if (field->data) {
         return "is duplicate";
     }
 
@@ -1016,15 +1023,20 @@ ngx_http_wharf_health_backend(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (value[1].len == 0 || value[1].data[0] != '/'
         || !ngx_http_wharf_probe_path_valid(&value[1])
-        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '?'))
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '?')
+        || (prefix && (value[1].len < 2
+                       || value[1].data[value[1].len - 1] != '/')))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid URI \"%V\", expected a local path such "
-                           "as /api/monitoring/health", &value[1]);
+                           "invalid URI \"%V\", expected a local path %s",
+                           &value[1],
+                           prefix ? "that ends with \"/\", such as "
+                                    "/api/monitoring/workers/"
+                                  : "such as /api/monitoring/health");
         return NGX_CONF_ERROR;
     }
 
-    wlcf->health_backend = value[1];
+    *field = value[1];
 
     return NGX_CONF_OK;
 }
@@ -1062,43 +1074,6 @@ ngx_http_wharf_registry_state(ngx_conf_t *cf, ngx_command_t *cmd,
     if (ngx_conf_full_name(cf->cycle, &wmcf->state_file, 0) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * wharf_registry_backend URI;  where a removed live worker is reported:
- * "DELETE URI NAME", as /api/monitoring/workers/NAME is wharfd's.
- */
-
-static char *
-ngx_http_wharf_registry_backend(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_wharf_loc_conf_t *wlcf = conf;
-
-    ngx_str_t  *value;
-
-    if (wlcf->registry_backend.data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (value[1].len < 2 || value[1].data[0] != '/'
-        || value[1].data[value[1].len - 1] != '/'
-        || !ngx_http_wharf_probe_path_valid(&value[1])
-        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '?'))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid URI \"%V\", expected a local path "
-                           "that ends with \"/\", such as "
-                           "/api/monitoring/workers/", &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    wlcf->registry_backend = value[1];
 
     return NGX_CONF_OK;
 }

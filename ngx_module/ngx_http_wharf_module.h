@@ -14,6 +14,7 @@
  *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
  *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
  *   ngx_http_wharf_health.c     the health routes, answering from the probes
+ *   ngx_http_wharf_backend.c    a background question to the local backend
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
  *   ngx_http_wharf_live.c       live workers: each process's copy of them
  *   ngx_http_wharf_live_store.c live workers in the zone, the state file
@@ -141,8 +142,23 @@ typedef struct {
 } ngx_http_wharf_spec_t;
 
 
+/*
+ * A node of a tree of workers found by name: the key is the crc32 of the
+ * name, then the name decides (ngx_http_wharf_named_lookup()).  The zone's
+ * nodes and each process's live copies begin with these members.
+ */
+
 typedef struct {
-    ngx_rbtree_node_t              node;         /* key: crc32 of the name */
+    ngx_rbtree_node_t              node;
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
+} ngx_http_wharf_named_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t              node;         /* ngx_http_wharf_named_t */
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
 
     ngx_atomic_t                   sessions[NGX_HTTP_WHARF_KINDS];
 
@@ -167,9 +183,6 @@ typedef struct {
 
     /* copies of the live worker in processes (ngx_http_wharf_peer_t) */
     ngx_uint_t                     refs;
-
-    u_char                         len;
-    u_char                         name[WHARF_NAME_MAX];
 } ngx_http_wharf_node_t;
 
 
@@ -350,7 +363,10 @@ typedef struct {
  */
 
 struct ngx_http_wharf_peer_s {
-    ngx_rbtree_node_t              node;      /* key: crc32 of the name */
+    ngx_rbtree_node_t              node;      /* ngx_http_wharf_named_t */
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
+
     ngx_queue_t                    queue;     /* in live->peers, by name */
     ngx_pool_t                    *pool;
     ngx_http_wharf_main_conf_t    *wmcf;
@@ -527,6 +543,18 @@ ngx_http_wharf_ctx_reset(ngx_http_wharf_ctx_t *ctx)
 }
 
 
+/* a question to the local backend (ngx_http_wharf_backend.c) */
+
+typedef struct {
+    ngx_http_request_t            *request;   /* the main request */
+    ngx_uint_t                     status;    /* the backend's; 0: none */
+    const char                    *error;
+    ngx_event_t                    timer;
+    unsigned                       asked:1;
+    unsigned                       pending:1;
+} ngx_http_wharf_backend_t;
+
+
 /* JSON output: a chain of buffers from the request pool */
 
 typedef struct {
@@ -586,6 +614,10 @@ void ngx_http_wharf_store_result(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_result_t *res);
 void ngx_http_wharf_load_results(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker, ngx_http_wharf_result_t *res);
+ngx_http_wharf_named_t *ngx_http_wharf_named_lookup(ngx_rbtree_t *tree,
+    u_char *name, size_t len, uint32_t hash);
+void ngx_http_wharf_named_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 ngx_http_wharf_node_t *ngx_http_wharf_node_get_locked(
     ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name);
 ngx_http_wharf_node_t *ngx_http_wharf_node_add_locked(
@@ -648,6 +680,17 @@ uint64_t ngx_http_wharf_now_us(void);
 
 ngx_int_t ngx_http_wharf_worker_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_health_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_backend.c */
+
+ngx_int_t ngx_http_wharf_backend_ask(ngx_http_request_t *r,
+    ngx_http_wharf_backend_t *b, ngx_str_t *uri, ngx_uint_t method,
+    ngx_str_t *token);
+void ngx_http_wharf_backend_cancel(ngx_http_wharf_backend_t *b);
+ngx_uint_t ngx_http_wharf_backend_ok(ngx_http_wharf_backend_t *b);
+void ngx_http_wharf_backend_out(ngx_http_wharf_out_t *out,
+    ngx_http_wharf_backend_t *b, const char *good, const char *bad);
 
 
 /* ngx_http_wharf_registry.c */

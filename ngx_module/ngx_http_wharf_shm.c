@@ -28,12 +28,8 @@
 #include "ngx_http_wharf_module.h"
 
 
-static ngx_http_wharf_node_t *ngx_http_wharf_lookup_node(
-    ngx_http_wharf_shctx_t *sh, ngx_str_t *name, uint32_t hash);
 static ngx_uint_t ngx_http_wharf_node_unused(ngx_http_wharf_shctx_t *sh,
     ngx_http_wharf_node_t *wn);
-static void ngx_http_wharf_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_wharf_sweep(ngx_http_wharf_main_conf_t *wmcf);
 static ngx_uint_t ngx_http_wharf_node_idle(ngx_http_wharf_node_t *wn);
 
@@ -78,7 +74,7 @@ ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             wmcf->shpool->data = wmcf->sh;
 
             ngx_rbtree_init(&wmcf->sh->rbtree, &wmcf->sh->sentinel,
-                            ngx_http_wharf_rbtree_insert_value);
+                            ngx_http_wharf_named_insert_value);
 
             wmcf->sh->generation = 0;
             wmcf->sh->next_round = 0;
@@ -151,7 +147,8 @@ ngx_http_wharf_node_t *
 ngx_http_wharf_node_get_locked(ngx_http_wharf_main_conf_t *wmcf,
     ngx_str_t *name)
 {
-    return ngx_http_wharf_lookup_node(wmcf->sh, name,
+    return (ngx_http_wharf_node_t *) ngx_http_wharf_named_lookup(
+                                      &wmcf->sh->rbtree, name->data, name->len,
                                       ngx_crc32_short(name->data, name->len));
 }
 
@@ -167,7 +164,8 @@ ngx_http_wharf_node_add_locked(ngx_http_wharf_main_conf_t *wmcf,
 
     hash = ngx_crc32_short(name->data, name->len);
 
-    wn = ngx_http_wharf_lookup_node(wmcf->sh, name, hash);
+    wn = (ngx_http_wharf_node_t *) ngx_http_wharf_named_lookup(
+                                &wmcf->sh->rbtree, name->data, name->len, hash);
 
     if (wn) {
         return wn;
@@ -201,16 +199,16 @@ ngx_http_wharf_node_gc_locked(ngx_http_wharf_main_conf_t *wmcf,
 }
 
 
-static ngx_http_wharf_node_t *
-ngx_http_wharf_lookup_node(ngx_http_wharf_shctx_t *sh, ngx_str_t *name,
+ngx_http_wharf_named_t *
+ngx_http_wharf_named_lookup(ngx_rbtree_t *tree, u_char *name, size_t len,
     uint32_t hash)
 {
-    ngx_int_t               rc;
-    ngx_rbtree_node_t      *node, *sentinel;
-    ngx_http_wharf_node_t  *wn;
+    ngx_int_t                rc;
+    ngx_rbtree_node_t       *node, *sentinel;
+    ngx_http_wharf_named_t  *n;
 
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
+    node = tree->root;
+    sentinel = tree->sentinel;
 
     while (node != sentinel) {
 
@@ -224,12 +222,12 @@ ngx_http_wharf_lookup_node(ngx_http_wharf_shctx_t *sh, ngx_str_t *name,
             continue;
         }
 
-        wn = (ngx_http_wharf_node_t *) node;
+        n = (ngx_http_wharf_named_t *) node;
 
-        rc = ngx_memn2cmp(name->data, wn->name, name->len, wn->len);
+        rc = ngx_memn2cmp(name, n->name, len, n->len);
 
         if (rc == 0) {
-            return wn;
+            return n;
         }
 
         node = (rc < 0) ? node->left : node->right;
@@ -239,12 +237,12 @@ ngx_http_wharf_lookup_node(ngx_http_wharf_shctx_t *sh, ngx_str_t *name,
 }
 
 
-static void
-ngx_http_wharf_rbtree_insert_value(ngx_rbtree_node_t *temp,
+void
+ngx_http_wharf_named_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t      **p;
-    ngx_http_wharf_node_t   *wn, *wnt;
+    ngx_rbtree_node_t       **p;
+    ngx_http_wharf_named_t   *n, *t;
 
     for ( ;; ) {
 
@@ -255,10 +253,10 @@ ngx_http_wharf_rbtree_insert_value(ngx_rbtree_node_t *temp,
             p = &temp->right;
 
         } else {
-            wn = (ngx_http_wharf_node_t *) node;
-            wnt = (ngx_http_wharf_node_t *) temp;
+            n = (ngx_http_wharf_named_t *) node;
+            t = (ngx_http_wharf_named_t *) temp;
 
-            p = (ngx_memn2cmp(wn->name, wnt->name, wn->len, wnt->len) < 0)
+            p = (ngx_memn2cmp(n->name, t->name, n->len, t->len) < 0)
                 ? &temp->left : &temp->right;
         }
 
