@@ -43,6 +43,7 @@ static void ngx_http_wharf_peer_free(ngx_http_wharf_peer_t *peer);
 static void ngx_http_wharf_peer_end_handler(ngx_event_t *ev);
 static void ngx_http_wharf_live_poll_handler(ngx_event_t *ev);
 static void ngx_http_wharf_live_exit(void *data);
+static void ngx_http_wharf_live_request_freed(void *data);
 
 
 ngx_int_t
@@ -290,20 +291,51 @@ ngx_http_wharf_all_workers(ngx_http_wharf_main_conf_t *wmcf, ngx_pool_t *pool,
 
 /*
  * From the routing (ngx_http_wharf_route.c), once ctx->worker is found: a
- * live worker is held until the request ends, whatever changes meanwhile.
+ * live worker is held until the request is freed, whatever changes
+ * meanwhile.  Released by a cleanup of the request's pool, which nginx
+ * runs after the request is logged (its request cleanups run before:
+ * the access log and the log phase still read the worker, its name, its
+ * node).  NGX_ERROR only when memory runs out.
  */
 
-void
-ngx_http_wharf_live_hold(ngx_http_wharf_ctx_t *ctx)
+ngx_int_t
+ngx_http_wharf_live_hold(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 {
+    ngx_pool_cleanup_t  *cln;
+
     if (ctx->worker == NULL || ctx->worker->peer == NULL
         || ctx->held == ctx->worker)
     {
-        return;
+        return NGX_OK;
+    }
+
+    if (ctx->held == NULL) {
+
+        /* the first held by this context: one cleanup for all of them */
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_wharf_live_request_freed;
+        cln->data = ctx;
     }
 
     ngx_http_wharf_worker_release(ctx->held);
     ctx->held = ngx_http_wharf_worker_hold(ctx->worker);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_wharf_live_request_freed(void *data)
+{
+    ngx_http_wharf_ctx_t *ctx = data;
+
+    ngx_http_wharf_worker_release(ctx->held);
+    ctx->held = NULL;
 }
 
 
@@ -374,22 +406,15 @@ ngx_http_wharf_live_session(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 }
 
 
-/* the request's cleanup (ngx_http_wharf_sessions.c): what it held goes */
+/* the request's cleanup (ngx_http_wharf_sessions.c): its session ends */
 
 void
 ngx_http_wharf_live_request_end(ngx_http_wharf_ctx_t *ctx)
 {
-    ngx_http_wharf_session_t  *s;
-
-    s = ctx->session;
-
-    if (s) {
-        ngx_http_wharf_live_session_unlink(s);
+    if (ctx->session) {
+        ngx_http_wharf_live_session_unlink(ctx->session);
         ctx->session = NULL;
     }
-
-    ngx_http_wharf_worker_release(ctx->held);
-    ctx->held = NULL;
 }
 
 

@@ -476,8 +476,8 @@ typedef struct {
 
     /*
      * Not reset on reroute either: the live worker this request holds
-     * (ngx_http_wharf_live_hold()), released when the request ends, and
-     * its session there, which a removal of the worker ends.
+     * (ngx_http_wharf_live_hold()), released when the request's pool goes,
+     * and its session there, which a removal of the worker ends.
      */
     ngx_http_wharf_worker_t       *held;
     ngx_http_wharf_session_t      *session;
@@ -713,7 +713,8 @@ ngx_http_wharf_worker_t *ngx_http_wharf_live_find(
     ngx_http_wharf_main_conf_t *wmcf, u_char *name, size_t len);
 ngx_http_wharf_worker_t **ngx_http_wharf_all_workers(
     ngx_http_wharf_main_conf_t *wmcf, ngx_pool_t *pool, ngx_uint_t *n);
-void ngx_http_wharf_live_hold(ngx_http_wharf_ctx_t *ctx);
+ngx_int_t ngx_http_wharf_live_hold(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
 ngx_http_wharf_worker_t *ngx_http_wharf_worker_hold(
     ngx_http_wharf_worker_t *worker);
 void ngx_http_wharf_worker_release(ngx_http_wharf_worker_t *worker);

@@ -348,7 +348,9 @@ ngx_http_wharf_route(ngx_http_request_t *r, ngx_str_t *prefix)
 
     /* a live worker stays as it is for this request, whatever changes */
 
-    ngx_http_wharf_live_hold(ctx);
+    if (ngx_http_wharf_live_hold(r, ctx) != NGX_OK) {
+        return NULL;
+    }
 
     if (!ngx_http_wharf_uri_matches(r, ctx)) {
         ctx->worker = NULL;

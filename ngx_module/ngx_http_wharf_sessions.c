@@ -248,9 +248,9 @@ ngx_http_wharf_request_end(void *data)
         }
     }
 
-    /* last: the live worker held may go now, and its node with it */
+    /* a live worker's session (the worker itself is held until later) */
 
-    if (ctx->held) {
+    if (ctx->session) {
         ngx_http_wharf_live_request_end(ctx);
     }
 }

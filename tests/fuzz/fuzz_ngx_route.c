@@ -227,9 +227,10 @@ ngx_http_wharf_find_worker(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
 
 /* live.c's: the fixed workers are wharf_worker ones, never held */
 
-void
-ngx_http_wharf_live_hold(ngx_http_wharf_ctx_t *ctx)
+ngx_int_t
+ngx_http_wharf_live_hold(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 {
+    return NGX_OK;
 }
 
 /* sessions.c's, without the pool cleanup that ends a counted session */
