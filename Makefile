@@ -57,16 +57,16 @@ MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-# common/ uses libjwt (tokens) and OpenSSL; every part that links it too.
-COMMON_LIBS = $(call pc,libjwt jansson libcrypto)
+# common/ uses jansson and OpenSSL (tokens); every part that links it too.
+COMMON_LIBS = $(call pc,jansson libcrypto) -lm
 WHARFD_LIBS = $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
 AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
 CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
 TEST_LIBS   = $(call pc,cmocka) $(COMMON_LIBS)
 
-.PHONY: all deps deps-test module wharfd agent wharfctl run test unit clean distclean
-all: deps module wharfd agent wharfctl
+.PHONY: all deps deps-test module wharfd agent wharfctl console run test unit clean distclean
+all: deps module wharfd agent wharfctl console
 
 # Idempotent and quiet when nothing is missing; see scripts/install-deps.
 # deps: what building and running need; deps-test: that plus the test
@@ -126,12 +126,33 @@ $(NGX_DIR)/objs/Makefile: config | deps
 	    --add-dynamic-module="$(CURDIR)"' > configure.log 2>&1 \
 	    || { tail -20 $(NGX_DIR)/configure.log; exit 1; }
 
-$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) common/name.c common/name.h \
-           common/token.c common/token.h
+MODULE_COMMON := $(addprefix common/,name.c name.h token.c token.h jws.c \
+                   jws.h keys.c keys.h b64url.c b64url.h)
+$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) $(MODULE_COMMON)
 	$(MAKE) -C $(NGX_DIR) -f objs/Makefile modules
 	# copy, then rename: writing into the old file would change the code
 	# under every nginx that has it mapped (its workers die on SIGSEGV)
 	cp $(NGX_DIR)/objs/ngx_http_wharf_module.so $@.tmp && mv -f $@.tmp $@
+
+# --- console -----------------------------------------------------------------
+# The browser console served at /console/ (docs/console.md): TypeScript and
+# CSS in console/, bundled by esbuild from the npm packages of
+# console/package-lock.json (its own, not the test suite's: the console is
+# part of running wharf) into $(B)/console, type-checked first. The build
+# writes a new folder and renames it into place, so nginx never serves half
+# of one.
+CONSOLE     := $(B)/console/index.html
+CONSOLE_SRC := $(wildcard console/src/*.ts console/src/*.css) console/index.html \
+               console/build.mjs console/tsconfig.json console/package-lock.json
+
+console: $(CONSOLE)
+
+console/node_modules/.installed: console/package.json console/package-lock.json | deps
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE): $(CONSOLE_SRC) console/node_modules/.installed
+	node console/build.mjs $(B)/console
 
 # --- tests ------------------------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -223,6 +244,15 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The pinned TypeScript compiler scripts/migrate.py checks migrated
+# TypeScript with (docs/migrate.md); not needed by the build, `make run` or
+# `make test` (the tests pin their own in tests/package.json).
+.PHONY: migrate-deps
+migrate-deps: scripts/node_modules/.installed
+scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json | deps
+	cd scripts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 test: deps-test all unit fuzz-build tests/node_modules/.installed
 	@B=$(B) SANITIZE=$(SANITIZE) tests/run
 
@@ -278,7 +308,8 @@ run: all
 #                      wharfd.conf, workers.d/   (kept if already there)
 #   lib/systemd/system/wharfd.service            (paths filled in)
 #   share/wharf/  templates/worker, schema, scripts (new-worker, worker-conf,
-#                 render-nginx-conf, migrate.py)
+#                 render-nginx-conf, migrate.py), console (served at /console/:
+#                 the installed wharf.conf names this folder)
 #   share/doc/wharf/  README.md and docs/
 # SYSCONFDIR is /etc for PREFIX=/usr, else PREFIX/etc.
 PREFIX     ?= /usr/local
@@ -297,13 +328,19 @@ install: all
 	$(INSTALL) -m 755 $(WHARFCTL) $(AGENT) $(DESTDIR)$(PREFIX)/bin/
 	$(INSTALL) -m 755 $(WHARFD) $(DESTDIR)$(PREFIX)/sbin/
 	$(INSTALL) -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/nginx/modules/
-	for f in nginx.conf wharf.conf wharf_fastcgi_params wharfd.conf; do \
+	for f in nginx.conf wharf_fastcgi_params wharfd.conf; do \
 	    test -e $(DESTDIR)$(SYSCONFDIR)/wharf/$$f \
 	        || $(INSTALL) -m 644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/wharf/$$f; \
 	done
+	test -e $(DESTDIR)$(SYSCONFDIR)/wharf/wharf.conf \
+	    || { sed -e 's|@CONSOLE_DIR@|$(PREFIX)/share/wharf/console|g' conf/wharf.conf \
+	             > $(DESTDIR)$(SYSCONFDIR)/wharf/wharf.conf \
+	         && chmod 644 $(DESTDIR)$(SYSCONFDIR)/wharf/wharf.conf; }
 	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    conf/wharfd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/wharfd.service
 	cp -R templates schema $(DESTDIR)$(PREFIX)/share/wharf/
+	rm -rf $(DESTDIR)$(PREFIX)/share/wharf/console
+	cp -R $(B)/console $(DESTDIR)$(PREFIX)/share/wharf/console
 	$(INSTALL) -m 755 scripts/new-worker scripts/worker-conf \
 	    scripts/render-nginx-conf scripts/migrate.py \
 	    $(DESTDIR)$(PREFIX)/share/wharf/scripts/
@@ -369,6 +406,15 @@ bench-agent: all tests/node_modules/.installed
 	B=$(B) node bench/agent/run.mjs 10 3
 	B=$(B) node bench/agent/e2e.mjs 10
 
+# --- benchmarks (console) ------------------------------------------------------
+# bench/console: the console in Chromium with 500 workers: fleet time to
+# first row and to all rows; keystroke to screen in a grid of 16 terminals
+# against one alone; gzipped JS+CSS size (docs/BENCHMARKS.md).
+.PHONY: bench bench-console
+bench: bench-console
+bench-console: all deps-test tests/node_modules/.installed
+	B=$(B) node bench/console/run.mjs $(BENCH_ARGS)
+
 # --- benchmarks (live registry) --------------------------------------------------
 # bench/registry: 1,000 workers added and removed through the API and through
 # the reload path, while 200 terminals type (docs/BENCHMARKS.md).
@@ -382,6 +428,6 @@ clean:
 	rm -rf build
 
 distclean: clean
-	rm -rf run tests/node_modules
+	rm -rf run tests/node_modules console/node_modules scripts/node_modules
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "keys.h"
+#include "keys_load.h"
 #include "output.h"
 #include "token.h"
 
@@ -44,36 +46,6 @@ static const char token_usage[] =
     "k/private.pem \\\n"
     "      --sub '*' --scope 'read control terminal')\n";
 
-/* Reads a whole (small) file; malloc'd, NUL-terminated. */
-static char *
-read_small(const char *path, size_t max, size_t *len, int *err)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-
-    if (f == NULL) {
-        *err = errno;
-        return NULL;
-    }
-    buf = malloc(max + 1);
-    if (buf == NULL) {
-        fclose(f);
-        *err = ENOMEM;
-        return NULL;
-    }
-    n = fread(buf, 1, max + 1, f);
-    fclose(f);
-    if (n > max) {
-        free(buf);
-        *err = EFBIG;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static int
 token_issue(struct ctl *c, int argc, char **argv)
 {
@@ -90,7 +62,8 @@ token_issue(struct ctl *c, int argc, char **argv)
     size_t pem_len;
     struct tm tm;
     json_t *v;
-    int rc, npos, err = 0;
+    char kid[WHARF_KID_LEN + 1];
+    int rc, npos;
 
     rc = ctl_flags_parse(c, "token issue", argc, argv, flags, pos, &npos, 0);
     if (rc == CTL_HELP) {
@@ -137,12 +110,16 @@ token_issue(struct ctl *c, int argc, char **argv)
                          "--key FILE or set WHARF_KEY (wharfctl keys init "
                          "makes one)");
     }
-    pem = read_small(key, CTL_KEY_FILE_MAX, &pem_len, &err);
+    pem = (char *) wharf_read_small_file(key, CTL_KEY_FILE_MAX, &pem_len);
     if (pem == NULL) {
         return ctl_error(c, CTL_FAIL,
                          "token issue: cannot read the key %s: "
                          "%s",
-                         key, strerror(err));
+                         key, strerror(errno));
+    }
+    if (wharf_key_kid((const unsigned char *) pem, pem_len, 1, kid, &why)
+        != 0) {
+        kid[0] = '\0'; /* signing below says what is wrong */
     }
 
     snprintf(claims.sub, sizeof(claims.sub), "%s", sub);
@@ -162,10 +139,10 @@ token_issue(struct ctl *c, int argc, char **argv)
     wharf_scopes_format(claims.scopes, scopes_text, sizeof(scopes_text));
     gmtime_r(&claims.exp, &tm);
     strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    v = json_pack("{s:s,s:s,s:s,s:s*,s:I,s:I,s:s}", "token", token, "sub",
+    v = json_pack("{s:s,s:s,s:s,s:s*,s:I,s:I,s:s,s:s}", "token", token, "sub",
                   claims.sub, "scope", scopes_text, "aud", aud, "iat",
                   (json_int_t) claims.iat, "exp", (json_int_t) claims.exp,
-                  "expires", expires);
+                  "expires", expires, "kid", kid);
     raw = malloc(strlen(token) + 2);
     if (v == NULL || raw == NULL) {
         free(raw);

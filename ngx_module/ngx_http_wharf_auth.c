@@ -2,14 +2,16 @@
 /*
  * wharf: who may use the gateway, and what the containers get instead.
  *
- * In: an ES256 JWT (common/token.c holds the rules: ES256 only, exp
- * required, sub and scope), from "Authorization: Bearer" or, for browser
+ * In: an ES256 JWT, verified by common/token.c (every claim: exp, nbf and
+ * iat with the leeway, aud, typ, crit, kid; ES256 only) against every
+ * wharf_auth_public_key, from "Authorization: Bearer" or, for browser
  * WebSockets, "?access_token=".  A worker's routes want scope "terminal"
  * and sub = the worker or "*"; its health sub-routes and registry entry
  * want "read" with the same sub; the fleet-wide routes (registry,
- * terminals, health, metrics) want "read" with sub "*".  A token with an
- * "aud" was minted for one agent and is refused here: the module's own
- * tokens, copied out of a container, must not open anything.
+ * terminals, health, metrics) want "read" with sub "*".  The gateway has
+ * no audience of its own, so a token with an "aud" (minted for one
+ * agent) is refused: the module's own tokens, copied out of a container,
+ * must not open anything.
  *
  * ECDSA verification costs about a hundred microseconds, so each nginx
  * worker process keeps the tokens it verified, up to wharf_auth_cache_size
@@ -19,7 +21,9 @@
  * parameter is removed from $args, and the Authorization header is
  * replaced by the module's own token for that worker (sub and aud the
  * worker), which each nginx worker process signs once and renews when
- * half its lifetime has passed, not per request.
+ * half its lifetime has passed, not per request.  Its header carries the
+ * kid of wharf_auth_private_key, so that verifiers holding several keys
+ * during a rotation check it against that one.
  */
 
 
@@ -28,8 +32,6 @@
 #include <ngx_http.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "ngx_http_wharf_module.h"
 
@@ -63,6 +65,26 @@ struct ngx_http_wharf_cache_s {
 
 static ngx_int_t ngx_http_wharf_get_token(ngx_http_request_t *r,
     ngx_str_t *token, const char **why);
+static ngx_uint_t ngx_http_wharf_query_tokens(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_uint_t ngx_http_wharf_subprotocol_tokens(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_uint_t ngx_http_wharf_is_subprotocol_header(ngx_table_elt_t *h);
+static u_char *ngx_http_wharf_next_entry(u_char *p, u_char *last,
+    u_char **end);
+static ngx_uint_t ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end);
+static ngx_int_t ngx_http_wharf_check_handshake(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_bearer_to_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_add_authorization(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_int_t ngx_http_wharf_invalid_request(ngx_http_request_t *r,
+    const char *why);
+static void ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_wharf_kept_from_worker(ngx_table_elt_t *h,
+    void *data);
+static ngx_int_t ngx_http_wharf_list_filter(ngx_pool_t *pool,
+    ngx_list_t *list, ngx_uint_t (*drop)(ngx_table_elt_t *h, void *data),
+    void *data);
 static ngx_int_t ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf,
     ngx_str_t *token, struct wharf_claims *claims, const char **why);
 static ngx_http_wharf_cache_entry_t *ngx_http_wharf_cache_find(
@@ -108,6 +130,10 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
     if (wlcf->prefix.data == NULL
         && wlcf->handler == NGX_HTTP_WHARF_HANDLER_NONE)
     {
+        if (wlcf->bearer_subprotocol) {
+            return ngx_http_wharf_bearer_to_header(r);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -174,6 +200,20 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
+    /*
+     * A WebSocket handshake the worker could not answer is refused here,
+     * in JSON, rather than passed on to fail there (RFC 6455, 4.2.1).
+     */
+
+    if (worker && ctx->check == NGX_HTTP_WHARF_CHECK_NONE) {
+        rc = ngx_http_wharf_check_handshake(r);
+
+        if (rc != NGX_DECLINED) {
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+    }
+
     if (!wlcf->auth) {
         return NGX_DECLINED;
     }
@@ -186,22 +226,22 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (rc == NGX_BUSY) {
+        rc = ngx_http_wharf_invalid_request(r, why);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
     if (rc == NGX_DECLINED) {
         rc = ngx_http_wharf_unauthorized(r, token.len != 0, why);
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
     }
 
+    /* a token with an "aud" is refused here too (no audience) */
+
     if (ngx_http_wharf_verify(wmcf, &token, &claims, &why) != NGX_OK) {
         rc = ngx_http_wharf_unauthorized(r, 1, why);
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    if (claims.aud[0] != '\0') {
-        rc = ngx_http_wharf_unauthorized(r, 1, "the token has an \"aud\" "
-                                         "claim: it is for one worker's "
-                                         "agent, not for the gateway");
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
     }
@@ -280,70 +320,92 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
 
 
 /*
- * The client's token: NGX_OK; none at all: NGX_DECLINED with token empty;
- * a malformed one: NGX_DECLINED with token set.  The query parameter is
- * removed from $args in any case.
+ * The client's token, from exactly one of its three places:
+ * "Authorization: Bearer TOKEN", "?access_token=TOKEN", or an entry
+ * "wharf.bearer.TOKEN" of Sec-WebSocket-Protocol (a browser cannot set
+ * headers on a WebSocket, and a URL ends up in logs and histories).
+ * NGX_OK: token set; NGX_DECLINED: none (token empty) or malformed (token
+ * set); NGX_BUSY: more than one credential, which RFC 6750 (section 2)
+ * calls an invalid request, whether they agree or not.  The query
+ * parameter is removed from $args in any case.
  */
 
 static ngx_int_t
 ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
     const char **why)
 {
-    ngx_str_t         value;
-    ngx_uint_t        from_query;
+    ngx_str_t         value, query, proto;
+    ngx_uint_t        n, nquery, nproto, malformed;
     ngx_table_elt_t  *h;
 
     token->len = 0;
     token->data = NULL;
 
-    from_query = 0;
+    ngx_str_null(&value);
+    malformed = 0;
+    n = 0;
+
     h = r->headers_in.authorization;
 
     if (h) {
+        n++;
+
         if (h->value.len < sizeof("Bearer ") - 1
             || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
                                sizeof("Bearer ") - 1)
                != 0)
         {
-            token->len = 1;
-            *why = "the Authorization header is not \"Bearer TOKEN\"";
-            return NGX_DECLINED;
+            malformed = 1;
+
+        } else {
+            value.data = h->value.data + sizeof("Bearer ") - 1;
+            value.len = h->value.len - (sizeof("Bearer ") - 1);
+
+            while (value.len && value.data[0] == ' ') {
+                value.data++;
+                value.len--;
+            }
+
+            while (value.len && value.data[value.len - 1] == ' ') {
+                value.len--;
+            }
         }
-
-        value.data = h->value.data + sizeof("Bearer ") - 1;
-        value.len = h->value.len - (sizeof("Bearer ") - 1);
-
-        while (value.len && value.data[0] == ' ') {
-            value.data++;
-            value.len--;
-        }
-
-        while (value.len && value.data[value.len - 1] == ' ') {
-            value.len--;
-        }
-
-    } else if (ngx_http_arg(r, (u_char *) "access_token",
-                            sizeof("access_token") - 1, &value)
-               == NGX_OK)
-    {
-        from_query = 1;
-
-    } else {
-        value.len = 0;
     }
 
-    if (from_query || r->args.len) {
+    nquery = ngx_http_wharf_query_tokens(r, &query);
+    nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
 
-        /* value points into r->args, which is rebuilt, not changed */
+    if (n == 0) {
+        value = nquery ? query : proto;
+    }
+
+    n += nquery + nproto;
+
+    if (nquery) {
+
+        /* value may point into r->args, which is rebuilt, not changed */
 
         if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
+    if (n > 1) {
+        *why = "more than one credential: send the token once, in one of "
+               "\"Authorization: Bearer\", \"?access_token=\" or the "
+               "\"wharf.bearer.\" WebSocket subprotocol";
+        return NGX_BUSY;
+    }
+
+    if (malformed) {
+        token->len = 1;
+        *why = "the Authorization header is not \"Bearer TOKEN\"";
+        return NGX_DECLINED;
+    }
+
     if (value.len == 0) {
-        *why = "no token: send \"Authorization: Bearer TOKEN\", or "
-               "\"?access_token=TOKEN\" for a browser WebSocket";
+        *why = "no token: send \"Authorization: Bearer TOKEN\", or, for a "
+               "browser WebSocket, the subprotocol \"wharf.bearer.TOKEN\"";
         return NGX_DECLINED;
     }
 
@@ -358,16 +420,170 @@ ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
 }
 
 
+/*
+ * How many "access_token" parameters the query string has (the name in
+ * any case, as ngx_http_arg() and the stripping compare it), and the
+ * value of the first.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_query_tokens(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char      *p, *last, *end, *eq;
+    ngx_uint_t   n;
+
+    ngx_str_null(value);
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    if (r->args.len < sizeof("access_token") - 1
+        || ngx_strlcasestrn(p, last, (u_char *) "access_token",
+                            sizeof("access_token") - 2)
+           == NULL)
+    {
+        return 0;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; p < last; p = end + 1) {
+
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        eq = ngx_strlchr(p, end, '=');
+        if (eq == NULL) {
+            eq = end;
+        }
+
+        if (eq - p != sizeof("access_token") - 1
+            || ngx_strncasecmp(p, (u_char *) "access_token",
+                               sizeof("access_token") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        if (n++ == 0 && eq < end) {
+            value->data = eq + 1;
+            value->len = end - eq - 1;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * The entries "wharf.bearer.TOKEN" of every Sec-WebSocket-Protocol header
+ * line: how many, and the token of the first.  Subprotocol names are
+ * case-sensitive (RFC 6455, section 4.1), and a JWT is made of RFC 7230
+ * token characters, so it stands in the list as it is.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_subprotocol_tokens(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char           *p, *last, *end;
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(value);
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_wharf_is_subprotocol_header(&h[i])) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+            p = ngx_http_wharf_next_entry(p, last, &end);
+
+            if (ngx_http_wharf_is_bearer_entry(p, end)) {
+                if (n++ == 0) {
+                    value->data = p + NGX_HTTP_WHARF_BEARER_LEN;
+                    value->len = end - value->data;
+                }
+            }
+
+            p = end;
+        }
+    }
+
+    return n;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_is_subprotocol_header(ngx_table_elt_t *h)
+{
+    return h->key.len == sizeof("Sec-WebSocket-Protocol") - 1
+           && ngx_strncasecmp(h->key.data, (u_char *) "Sec-WebSocket-Protocol",
+                              sizeof("Sec-WebSocket-Protocol") - 1)
+              == 0;
+}
+
+
+/* the entry of a comma-separated list at p: [p, *end), blanks skipped */
+
+static u_char *
+ngx_http_wharf_next_entry(u_char *p, u_char *last, u_char **end)
+{
+    u_char  *e;
+
+    while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    for (e = p; e < last && *e != ',' && *e != ' ' && *e != '\t'; e++) {
+        /* void */
+    }
+
+    *end = e;
+
+    return p;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end)
+{
+    return end - p >= NGX_HTTP_WHARF_BEARER_LEN
+           && ngx_strncmp(p, NGX_HTTP_WHARF_BEARER_PREFIX,
+                          NGX_HTTP_WHARF_BEARER_LEN)
+              == 0;
+}
+
+
 static ngx_int_t
 ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
     struct wharf_claims *claims, const char **why)
 {
-    u_char                        *p, *last;
     time_t                         now;
     uint32_t                       hash;
     ngx_http_wharf_cache_t        *cache;
     ngx_http_wharf_cache_entry_t  *e;
-    char                           buf[WHARF_TOKEN_MAX + 1];
 
     now = ngx_time();
     cache = wmcf->cache;
@@ -379,7 +595,7 @@ ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
         e = ngx_http_wharf_cache_find(cache, token, hash);
 
         if (e) {
-            if (e->claims.exp > now) {
+            if (wharf_claims_current(&e->claims, now)) {
                 ngx_queue_remove(&e->lru);
                 ngx_queue_insert_head(&cache->lru, &e->lru);
 
@@ -391,30 +607,10 @@ ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
         }
     }
 
-    /*
-     * A JWT is three base64url parts: anything else is not one.  Checked
-     * here, before libjwt sees it; a cached token was checked then.
-     */
+    /* the gateway has no audience of its own: NULL */
 
-    last = token->data + token->len;
-
-    for (p = token->data; p < last; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-            || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
-            || *p == '.')
-        {
-            continue;
-        }
-
-        *why = "malformed token";
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(buf, token->data, token->len);
-    buf[token->len] = '\0';
-
-    if (wharf_token_verify(buf, wmcf->public_key.data, wmcf->public_key.len,
-                           now, claims, why)
+    if (wharf_token_verify((const char *) token->data, token->len,
+                           &wmcf->verify_keys, NULL, now, claims, why)
         != 0)
     {
         return NGX_ERROR;
@@ -655,6 +851,211 @@ ngx_http_wharf_unauthorized(ngx_http_request_t *r, ngx_uint_t invalid,
 
 
 /*
+ * wharf_bearer_subprotocol on, in a location the module does not serve
+ * (wharfd's live feed): the backend checks the token, but its WebSocket
+ * library, like the agent's, cannot take a Sec-WebSocket-Protocol as long
+ * as a JWT (libwebsockets picks the protocol from a copy in 128 bytes).
+ * So the "wharf.bearer." entry leaves the list here, and its token goes on
+ * as "Authorization: Bearer", which the backend reads; two credentials are
+ * refused here, as the backend would (400 invalid_request).  The query
+ * string is left as it is: the backend reads an old client's token there.
+ */
+
+static ngx_int_t
+ngx_http_wharf_bearer_to_header(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   query, proto, token;
+    ngx_uint_t                  n, nproto;
+    ngx_http_wharf_loc_conf_t  *wlcf;
+
+    nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
+
+    if (nproto == 0) {
+        return NGX_DECLINED;
+    }
+
+    n = nproto + ngx_http_wharf_query_tokens(r, &query)
+        + (r->headers_in.authorization != NULL);
+
+    if (n > 1) {
+        rc = ngx_http_wharf_invalid_request(r, "more than one credential: "
+                                            "send the token once, in one of "
+                                            "\"Authorization: Bearer\", "
+                                            "\"?access_token=\" or the "
+                                            "\"wharf.bearer.\" WebSocket "
+                                            "subprotocol");
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    /* the token is in the header's bytes, which are rewritten below */
+
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + proto.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p + sizeof("Bearer ") - 1, proto.data, proto.len);
+
+    ngx_http_wharf_strip_subprotocol(r);
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (ngx_http_wharf_list_filter(r->pool, &r->headers_in.headers,
+                                   ngx_http_wharf_kept_from_worker,
+                                   &wlcf->pass_headers)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    token.data = p;
+    token.len = sizeof("Bearer ") - 1 + proto.len;
+
+    if (ngx_http_wharf_add_authorization(r, &token) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* 400 invalid_request, as RFC 6750 (section 3.1) names it */
+
+static ngx_int_t
+ngx_http_wharf_invalid_request(ngx_http_request_t *r, const char *why)
+{
+    ngx_str_t  challenge;
+
+    ngx_str_set(&challenge, "Bearer realm=\"wharf\", "
+                            "error=\"invalid_request\"");
+
+    if (ngx_http_wharf_add_header(r, "WWW-Authenticate", challenge.data,
+                                  challenge.len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request", "%s", why);
+}
+
+
+/*
+ * RFC 6455, section 4.2.1: an opening handshake has one Sec-WebSocket-Key
+ * of 16 bytes in base64 and Sec-WebSocket-Version 13.  Returns
+ * NGX_DECLINED for a request that is no WebSocket upgrade or a good one;
+ * else what the answer returned: 426 with "Sec-WebSocket-Version: 13"
+ * (section 4.2.2) for another version or none, 400 for a bad key.
+ */
+
+static ngx_int_t
+ngx_http_wharf_check_handshake(ngx_http_request_t *r)
+{
+    u_char           *p;
+    ngx_uint_t        i, nkey, nversion;
+    ngx_str_t         key, version;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.upgrade;
+
+    if (h == NULL
+        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_null(&key);
+    ngx_str_null(&version);
+    nkey = 0;
+    nversion = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-WebSocket-Key",
+                               sizeof("Sec-WebSocket-Key") - 1)
+               == 0)
+        {
+            key = h[i].value;
+            nkey++;
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Version",
+                                      sizeof("Sec-WebSocket-Version") - 1)
+                      == 0)
+        {
+            version = h[i].value;
+            nversion++;
+        }
+    }
+
+    if (nversion != 1 || version.len != 2
+        || version.data[0] != '1' || version.data[1] != '3')
+    {
+        if (ngx_http_wharf_add_header(r, "Sec-WebSocket-Version",
+                                      (u_char *) "13", 2)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+
+        return ngx_http_wharf_send_error(r, NGX_HTTP_WHARF_UPGRADE_REQUIRED,
+                                         "unsupported_websocket_version",
+                                         "the WebSocket handshake needs one "
+                                         "\"Sec-WebSocket-Version: 13\"");
+    }
+
+    /* 16 bytes in base64: 22 characters of the alphabet, then "==" */
+
+    if (nkey == 1 && key.len == 24
+        && key.data[22] == '=' && key.data[23] == '=')
+    {
+        for (p = key.data; p < key.data + 22; p++) {
+            if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
+                  || (*p >= '0' && *p <= '9') || *p == '+' || *p == '/'))
+            {
+                break;
+            }
+        }
+
+        if (p == key.data + 22) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "bad_handshake",
+                                     "the WebSocket handshake needs one "
+                                     "\"Sec-WebSocket-Key\": 16 bytes in "
+                                     "base64");
+}
+
+
+/*
  * Removes every "access_token" parameter from $args, so that neither the
  * upstream nor the access log ($args) sees it.  $request_uri keeps the
  * request as it was sent: it must not be logged or proxied.
@@ -740,9 +1141,27 @@ ngx_int_t
 ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     ngx_uint_t add)
 {
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t            *h;
+    ngx_http_wharf_loc_conf_t  *wlcf;
 
     if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_wharf_strip_subprotocol(r);
+
+    /*
+     * Out go the header lines left empty by that, and the client's other
+     * credentials, unless the location passes them.
+     */
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (ngx_http_wharf_list_filter(r->pool, &r->headers_in.headers,
+                                   ngx_http_wharf_kept_from_worker,
+                                   &wlcf->pass_headers)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -763,6 +1182,17 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
         return NGX_OK;
     }
 
+    return ngx_http_wharf_add_authorization(r, token);
+}
+
+
+/* a request header "Authorization: value", which the client did not send */
+
+static ngx_int_t
+ngx_http_wharf_add_authorization(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
     h = ngx_list_push(&r->headers_in.headers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -773,9 +1203,217 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     h->hash = ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(
               ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash('a', 'u'),
               't'), 'h'), 'o'), 'r'), 'i'), 'z'), 'a'), 't'), 'i'), 'o'), 'n');
-    h->value = *token;
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     r->headers_in.authorization = h;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The "wharf.bearer." entries leave every Sec-WebSocket-Protocol header
+ * line; the other subprotocols (wharf.tty.v1, ...) pass on as they were
+ * offered, in their order.  The value is rewritten in place: it only gets
+ * shorter.  A line left empty is then removed from the request (a worker
+ * may refuse an empty list): see ngx_http_wharf_kept_from_worker().
+ */
+
+static void
+ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r)
+{
+    u_char           *p, *last, *end, *dst;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_wharf_is_subprotocol_header(&h[i])) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+        dst = p;
+
+        while (p < last) {
+            p = ngx_http_wharf_next_entry(p, last, &end);
+
+            if (p == end) {
+                break;
+            }
+
+            if (!ngx_http_wharf_is_bearer_entry(p, end)) {
+                if (dst > h[i].value.data) {
+                    *dst++ = ',';
+                    *dst++ = ' ';
+                }
+
+                dst = ngx_movemem(dst, p, end - p);
+            }
+
+            p = end;
+        }
+
+        h[i].value.len = dst - h[i].value.data;
+    }
+}
+
+
+/* a request header line that must not reach a worker */
+
+static ngx_uint_t
+ngx_http_wharf_kept_from_worker(ngx_table_elt_t *h, void *data)
+{
+    ngx_uint_t  pass = *(ngx_uint_t *) data;
+
+    if (ngx_http_wharf_is_subprotocol_header(h)) {
+        return h->value.len == 0;
+    }
+
+    if (h->key.len == sizeof("Cookie") - 1
+        && ngx_strncasecmp(h->key.data, (u_char *) "Cookie",
+                           sizeof("Cookie") - 1)
+           == 0)
+    {
+        return !(pass & NGX_HTTP_WHARF_PASS_COOKIE);
+    }
+
+    if (h->key.len == sizeof("Proxy-Authorization") - 1
+        && ngx_strncasecmp(h->key.data, (u_char *) "Proxy-Authorization",
+                           sizeof("Proxy-Authorization") - 1)
+           == 0)
+    {
+        return !(pass & NGX_HTTP_WHARF_PASS_PROXY_AUTH);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Takes the elements that drop() names out of a list without moving any
+ * element: r->headers_in points at some of them (host, upgrade,
+ * authorization...).  The parts are described anew, one per run of kept
+ * elements: the first in the list itself, the others from the pool; the
+ * elements stay in their arrays.  No part is left empty (nginx's loops
+ * over a list read the first element of each next part), and the list's
+ * nalloc becomes the size of its last part, which so is full: a later
+ * ngx_list_push() starts a part of its own rather than writing over the
+ * elements after the last run.  ngx_list_t has had this layout since
+ * nginx 0.x.
+ */
+
+static ngx_int_t
+ngx_http_wharf_list_filter(ngx_pool_t *pool, ngx_list_t *list,
+    ngx_uint_t (*drop)(ngx_table_elt_t *h, void *data), void *data)
+{
+    u_char           *elts;
+    ngx_uint_t        i, n, runs, dropped;
+    ngx_list_part_t  *part, *run, *spare, *prev, first;
+
+    /* the usual request has nothing to drop, and gets nothing done */
+
+    runs = 0;
+    dropped = 0;
+
+    for (part = &list->part; part; part = part->next) {
+        elts = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (drop((ngx_table_elt_t *) (elts + i * list->size), data)) {
+                dropped++;
+
+            } else if (i == 0
+                       || drop((ngx_table_elt_t *)
+                                   (elts + (i - 1) * list->size), data))
+            {
+                runs++;
+            }
+        }
+    }
+
+    if (dropped == 0) {
+        return NGX_OK;
+    }
+
+    spare = NULL;
+
+    if (runs > 1) {
+        spare = ngx_palloc(pool, (runs - 1) * sizeof(ngx_list_part_t));
+        if (spare == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    first = list->part;
+    prev = NULL;
+
+    for (part = &first; part; part = part->next) {
+        elts = part->elts;
+        i = 0;
+
+        while (i < part->nelts) {
+
+            if (drop((ngx_table_elt_t *) (elts + i * list->size), data)) {
+                i++;
+                continue;
+            }
+
+            for (n = i + 1;
+                 n < part->nelts
+                 && !drop((ngx_table_elt_t *) (elts + n * list->size), data);
+                 n++)
+            {
+                /* void */
+            }
+
+            run = prev ? spare++ : &list->part;
+
+            run->elts = elts + i * list->size;
+            run->nelts = n - i;
+            run->next = NULL;
+
+            if (prev) {
+                prev->next = run;
+            }
+
+            prev = run;
+            i = n;
+        }
+    }
+
+    if (prev == NULL) {
+
+        /* nothing kept: an empty first part, with all its room */
+
+        list->part.elts = first.elts;
+        list->part.nelts = 0;
+        list->part.next = NULL;
+        list->last = &list->part;
+
+        return NGX_OK;
+    }
+
+    list->last = prev;
+    list->nalloc = prev->nelts;
 
     return NGX_OK;
 }
@@ -868,7 +1506,7 @@ ngx_http_wharf_sign(ngx_http_wharf_main_conf_t *wmcf,
     }
 
     /*
-     * No "iat": nothing checks it (common/token.c reads it when present),
+     * No "iat": it is optional (common/token.c checks it when present),
      * and the agent's token is in every request to the worker and so in
      * each session's pool, where 23 bytes of base64 are 23 bytes more.
      */
@@ -978,7 +1616,7 @@ ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
     cln->handler = ngx_http_wharf_auth_cleanup;
     cln->data = wmcf;
 
-    if (wmcf->public_key.len == 0 || wmcf->auth_cache_size == 0) {
+    if (wmcf->verify_keys.n == 0 || wmcf->auth_cache_size == 0) {
         return NGX_OK;
     }
 
@@ -1013,55 +1651,213 @@ ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
 
 
 /*
- * At configuration time: the keys are what they must be, and belong
- * together.  A token signed with the private key must verify with the
- * public one, or every agent would refuse the module.
+ * wharf_auth_public_key FILE | FOLDER;  (repeatable)
+ *
+ * Every key given is trusted, each chosen by its kid (common/keys.h): a
+ * file holds one PEM public key; a folder, every "*.pem" in it (not
+ * those starting with a dot), in name order: "wharfctl keys rotate"
+ * keeps one such folder, so a rotation needs no configuration change,
+ * only a reload.  The same key twice is kept once.
+ */
+
+static void
+ngx_http_wharf_keys_cleanup(void *data)
+{
+    wharf_keys_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_wharf_add_key(ngx_conf_t *cf, ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *name)
+{
+    ngx_str_t    pem;
+    const char  *why;
+
+    if (ngx_http_wharf_read_key_file(cf, name, &pem) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (wharf_keys_add_pem(&wmcf->verify_keys, pem.data, pem.len, &why) < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", name, why);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_wharf_cmp_names(const void *one, const void *two)
+{
+    const ngx_str_t  *a = one, *b = two;
+
+    return ngx_strcmp(a->data, b->data);
+}
+
+
+char *
+ngx_http_wharf_public_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wharf_main_conf_t *wmcf = conf;
+
+    size_t               len;
+    ngx_dir_t            dir;
+    ngx_str_t           *value, name, *file;
+    ngx_uint_t           i;
+    ngx_array_t          files;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (wmcf->verify_keys.n == 0) {
+
+        /* the keys are OpenSSL objects: freed with the configuration */
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_wharf_keys_cleanup;
+        cln->data = &wmcf->verify_keys;
+    }
+
+    if (ngx_file_info(name.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_file_info_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        return ngx_http_wharf_add_key(cf, wmcf, &name) == NGX_OK
+               ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
+
+    if (ngx_array_init(&files, cf->temp_pool, 4, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_open_dir(&name, &dir) == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_dir_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    for ( ;; ) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&dir) == NGX_ERROR) {
+            if (ngx_errno != NGX_ENOMOREFILES) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                                   ngx_read_dir_n " \"%V\" failed", &name);
+                (void) ngx_close_dir(&dir);
+                return NGX_CONF_ERROR;
+            }
+
+            break;
+        }
+
+        len = ngx_de_namelen(&dir);
+
+        if (ngx_de_name(&dir)[0] == '.'
+            || len < sizeof(".pem")
+            || ngx_strncmp(ngx_de_name(&dir) + len - 4, ".pem", 4) != 0)
+        {
+            continue;
+        }
+
+        file = ngx_array_push(&files);
+        if (file == NULL) {
+            (void) ngx_close_dir(&dir);
+            return NGX_CONF_ERROR;
+        }
+
+        file->len = name.len + 1 + len;
+        file->data = ngx_pnalloc(cf->temp_pool, file->len + 1);
+        if (file->data == NULL) {
+            (void) ngx_close_dir(&dir);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(file->data, "%V/%s%Z", &name, ngx_de_name(&dir));
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    if (files.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" holds no *.pem key", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* name order: the same keys in the same order on every reload */
+
+    ngx_qsort(files.elts, files.nelts, sizeof(ngx_str_t),
+              ngx_http_wharf_cmp_names);
+
+    file = files.elts;
+
+    for (i = 0; i < files.nelts; i++) {
+        if (ngx_http_wharf_add_key(cf, wmcf, &file[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * At configuration time: the private key is an ES256 key whose public
+ * half is one of the trusted keys, or every agent would refuse the
+ * module's tokens.  A token signed with it must verify with the keys.
  */
 
 char *
 ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
     ngx_http_wharf_main_conf_t *wmcf)
 {
-    BIO                  *bio;
     char                 *jwt;
-    EVP_PKEY             *pkey;
     const char           *why;
     struct wharf_claims   c, out;
-
-    if (wmcf->public_key.len) {
-        bio = BIO_new_mem_buf(wmcf->public_key.data,
-                              (int) wmcf->public_key.len);
-        if (bio == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-        BIO_free(bio);
-
-        if (pkey == NULL
-            || EVP_PKEY_base_id(pkey) != EVP_PKEY_EC
-            || EVP_PKEY_bits(pkey) != 256)
-        {
-            EVP_PKEY_free(pkey);
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "wharf_auth_public_key: not an EC P-256 public "
-                          "key in PEM (\"BEGIN PUBLIC KEY\"): tokens are "
-                          "ES256");
-            return NGX_CONF_ERROR;
-        }
-
-        EVP_PKEY_free(pkey);
-    }
+    char                  kid[WHARF_KID_LEN + 1];
 
     if (wmcf->private_key.len == 0) {
         return NGX_CONF_OK;
     }
 
-    if (wmcf->public_key.len == 0) {
+    if (wmcf->verify_keys.n == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "wharf_auth_private_key is set, "
                       "wharf_auth_public_key is not: both come from the "
                       "same key pair");
+        return NGX_CONF_ERROR;
+    }
+
+    if (wharf_key_kid(wmcf->private_key.data, wmcf->private_key.len, 1, kid,
+                      &why)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key: %s", why);
+        return NGX_CONF_ERROR;
+    }
+
+    if (wharf_keys_find(&wmcf->verify_keys, kid, WHARF_KID_LEN) == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key (kid %s) is not among the "
+                      "keys of wharf_auth_public_key: its tokens would "
+                      "verify nowhere; give its public key too (wharfctl "
+                      "keys rotate keeps both in DIR/public)", kid);
         return NGX_CONF_ERROR;
     }
 
@@ -1078,7 +1874,7 @@ ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (wharf_token_verify(jwt, wmcf->public_key.data, wmcf->public_key.len,
+    if (wharf_token_verify(jwt, ngx_strlen(jwt), &wmcf->verify_keys, NULL,
                            ngx_time(), &out, &why)
         != 0)
     {

@@ -27,6 +27,7 @@
  *
  * A request to a worker goes through these phases (see the other files):
  *
+ *   post read        request line redacted for the logs   (scrub)
  *   server rewrite   routed by the raw request line       (route)
  *   rewrite          bound in the wharf_route location    (route)
  *   access           Origin, token, scope, sub            (auth)
@@ -88,6 +89,8 @@ static char *ngx_http_wharf_origins(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_wharf_backend_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_wharf_registry_state(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_pass_request_headers(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 static void *ngx_http_wharf_create_main_conf(ngx_conf_t *cf);
@@ -212,9 +215,9 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
 
     { ngx_string("wharf_auth_public_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_wharf_key_file,
+      ngx_http_wharf_public_key,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_wharf_main_conf_t, public_key),
+      0,
       NULL },
 
     { ngx_string("wharf_auth_private_key"),
@@ -269,6 +272,20 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
     { ngx_string("wharf_allowed_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_wharf_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_bearer_subprotocol"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wharf_loc_conf_t, bearer_subprotocol),
+      NULL },
+
+    { ngx_string("wharf_pass_request_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_wharf_pass_request_headers,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -1149,10 +1166,11 @@ ngx_http_wharf_auth_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * wharf_auth_public_key FILE; wharf_auth_private_key FILE;
+ * wharf_auth_private_key FILE;
  *
  * Read once, by the master, which may be the only one allowed to: the
- * worker processes keep the key in memory and never open the file.
+ * worker processes keep the key in memory and never open the file.  The
+ * public keys are read the same way (ngx_http_wharf_public_key).
  */
 
 static char *
@@ -1160,11 +1178,7 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char           *buf;
-    ssize_t           n;
-    ngx_str_t        *key, *value, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    ngx_str_t  *key, *value, name;
 
     key = (ngx_str_t *) (p + cmd->offset);
 
@@ -1179,21 +1193,39 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_wharf_read_key_file(cf, &name, key) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a whole key file into the configuration's pool, NUL-terminated */
+
+ngx_int_t
+ngx_http_wharf_read_key_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out)
+{
+    u_char           *buf;
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
     ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
+    file.name = *name;
     file.log = cf->log;
 
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     if (file.fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
     }
 
     if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
+                           ngx_fd_info_n " \"%V\" failed", name);
         goto failed;
     }
 
@@ -1202,7 +1234,7 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" is %O bytes; a PEM key is 1 to %d",
-                           &name, ngx_file_size(&fi),
+                           name, ngx_file_size(&fi),
                            NGX_HTTP_WHARF_KEY_FILE_MAX);
         goto failed;
     }
@@ -1216,30 +1248,98 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (n != ngx_file_size(&fi)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, n == NGX_ERROR ? ngx_errno : 0,
-                           "cannot read \"%V\"", &name);
+                           "cannot read \"%V\"", name);
         goto failed;
     }
 
     buf[n] = '\0';
 
-    key->data = buf;
-    key->len = n;
+    out->data = buf;
+    out->len = n;
 
     if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &name);
+                      ngx_close_file_n " \"%V\" failed", name);
     }
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 
 failed:
 
     if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &name);
+                      ngx_close_file_n " \"%V\" failed", name);
     }
 
-    return NGX_CONF_ERROR;
+    return NGX_ERROR;
+}
+
+
+/*
+ * wharf_pass_request_headers Cookie | Proxy-Authorization ...;
+ *
+ * The client's credentials do not reach a worker: its token (replaced by
+ * the module's), and these two, unless named here, for an app that keeps
+ * its own sessions in cookies behind the gateway.
+ */
+
+static char *
+ngx_http_wharf_pass_request_headers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (wlcf->pass_headers != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    wlcf->pass_headers = 0;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == sizeof("Cookie") - 1
+            && ngx_strncasecmp(value[i].data, (u_char *) "Cookie",
+                               sizeof("Cookie") - 1)
+               == 0)
+        {
+            wlcf->pass_headers |= NGX_HTTP_WHARF_PASS_COOKIE;
+            continue;
+        }
+
+        if (value[i].len == sizeof("Proxy-Authorization") - 1
+            && ngx_strncasecmp(value[i].data, (u_char *) "Proxy-Authorization",
+                               sizeof("Proxy-Authorization") - 1)
+               == 0)
+        {
+            wlcf->pass_headers |= NGX_HTTP_WHARF_PASS_PROXY_AUTH;
+            continue;
+        }
+
+        if (value[i].len == sizeof("Authorization") - 1
+            && ngx_strncasecmp(value[i].data, (u_char *) "Authorization",
+                               sizeof("Authorization") - 1)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"Authorization\" cannot be passed: the "
+                               "client's token never reaches a worker, "
+                               "which gets the module's own token");
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": only \"Cookie\" and "
+                           "\"Proxy-Authorization\" are kept from workers "
+                           "and can be passed; other headers pass anyway",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -1317,7 +1417,7 @@ ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     wmcf->hash = { NULL, 0 };
-     *     wmcf->public_key = { 0, NULL };
+     *     wmcf->verify_keys = { {}, 0 };
      *     wmcf->private_key = { 0, NULL };
      *     wmcf->shm_zone = NULL;
      *     wmcf->cache = NULL;
@@ -1554,6 +1654,8 @@ ngx_http_wharf_create_loc_conf(ngx_conf_t *cf)
     wlcf->check = NGX_HTTP_WHARF_CHECK_NONE;
     wlcf->auth = NGX_CONF_UNSET;
     wlcf->origins = NGX_CONF_UNSET_PTR;
+    wlcf->pass_headers = NGX_CONF_UNSET_UINT;
+    wlcf->bearer_subprotocol = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -1585,6 +1687,9 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+    ngx_conf_merge_uint_value(conf->pass_headers, prev->pass_headers, 0);
+    ngx_conf_merge_value(conf->bearer_subprotocol, prev->bearer_subprotocol,
+                         0);
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
     ngx_conf_merge_str_value(conf->registry_backend, prev->registry_backend,
                              "");
@@ -1624,7 +1729,7 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_wharf_module);
 
-    if (wmcf->public_key.len == 0) {
+    if (wmcf->verify_keys.n == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "wharf_auth is on (the default) and "
                       "\"wharf_auth_public_key\" is not set: every "
@@ -1677,10 +1782,34 @@ ngx_http_wharf_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_wharf_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
+    ngx_http_handler_pt        *h, *log;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_wharf_scrub_post_read_handler;
+
+    /*
+     * The request line is redacted before any log phase handler, the
+     * access log's included, reads it: first in the list, which
+     * ngx_http_log_request() runs in order.
+     */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    log = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
+    ngx_memmove(&log[1], &log[0],
+                (cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.nelts - 1)
+                * sizeof(ngx_http_handler_pt));
+    log[0] = ngx_http_wharf_scrub_log_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_SERVER_REWRITE_PHASE].handlers);
     if (h == NULL) {

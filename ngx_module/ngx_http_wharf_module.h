@@ -12,6 +12,7 @@
  *   ngx_http_wharf_sessions.c   live sessions, max_sessions, request counts
  *   ngx_http_wharf_balancer.c   wharf_balancer: the static upstream of routes
  *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
+ *   ngx_http_wharf_scrub.c      no client's token in the logs
  *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
  *   ngx_http_wharf_health.c     the health routes, answering from the probes
  *   ngx_http_wharf_backend.c    a background question to the local backend
@@ -50,6 +51,21 @@
 
 /* a key file larger than this is not a PEM key */
 #define NGX_HTTP_WHARF_KEY_FILE_MAX        16384
+
+/* not among nginx's own status codes */
+#define NGX_HTTP_WHARF_UPGRADE_REQUIRED    426
+
+/*
+ * A browser's WebSocket carries its token as a subprotocol, as Kubernetes
+ * does (its "base64url.bearer.authorization.k8s.io."): the client offers
+ * "wharf.bearer.JWT" beside its real subprotocol, if any.
+ */
+#define NGX_HTTP_WHARF_BEARER_PREFIX       "wharf.bearer."
+#define NGX_HTTP_WHARF_BEARER_LEN          (sizeof("wharf.bearer.") - 1)
+
+/* wharf_pass_request_headers: the client's headers a worker may get */
+#define NGX_HTTP_WHARF_PASS_COOKIE         0x01
+#define NGX_HTTP_WHARF_PASS_PROXY_AUTH     0x02
 
 /* the text of a probe's error, in shared memory and in answers */
 #define NGX_HTTP_WHARF_ERROR_LEN           160
@@ -322,8 +338,10 @@ typedef struct {
     ngx_msec_t                     health_timeout;
     ngx_msec_t                     health_interval;
 
-    /* PEM, as read from the files; NUL-terminated */
-    ngx_str_t                      public_key;
+    /* every wharf_auth_public_key's keys, by kid (common/keys.h) */
+    struct wharf_keys              verify_keys;
+
+    /* PEM, as read from the file; NUL-terminated */
     ngx_str_t                      private_key;
 
     time_t                         token_ttl;
@@ -437,6 +455,11 @@ typedef struct {
 
     ngx_flag_t                     auth;
     ngx_array_t                   *origins;   /* ngx_str_t; "*": any */
+    ngx_uint_t                     pass_headers; /* NGX_HTTP_WHARF_PASS_* */
+
+    /* elsewhere than the module's locations: the subprotocol's token
+       goes on as "Authorization: Bearer" (wharf_bearer_subprotocol) */
+    ngx_flag_t                     bearer_subprotocol;
     ngx_str_t                      health_backend;
     ngx_str_t                      registry_backend;
 
@@ -654,6 +677,8 @@ ngx_int_t ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf);
 char *ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
     ngx_http_wharf_main_conf_t *wmcf);
+char *ngx_http_wharf_public_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_wharf_upstream_token(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker, ngx_log_t *log, ngx_str_t *value);
 ngx_int_t ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf,
@@ -665,6 +690,12 @@ ngx_int_t ngx_http_wharf_swap_credentials(ngx_http_request_t *r,
 ngx_int_t ngx_http_wharf_strip_query_token(ngx_http_request_t *r);
 
 
+/* ngx_http_wharf_module.c */
+
+ngx_int_t ngx_http_wharf_read_key_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out);
+
+
 /* ngx_http_wharf_probe.c */
 
 ngx_int_t ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
@@ -674,6 +705,12 @@ ngx_int_t ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf);
 const char *ngx_http_wharf_check_name(ngx_uint_t check);
 uint64_t ngx_http_wharf_now_us(void);
+
+
+/* ngx_http_wharf_scrub.c */
+
+ngx_int_t ngx_http_wharf_scrub_post_read_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_scrub_log_handler(ngx_http_request_t *r);
 
 
 /* ngx_http_wharf_health.c */

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ALL_SCOPES, decodeToken, generateKeys, get, mintToken, startFakeEndpoint, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { ALL_SCOPES, decodeToken, generateKeys, get, mintToken, startFakeEndpoint, startStack, tempDir, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const TOKEN_TTL = 4;
 
@@ -85,7 +85,7 @@ describe('auth', () => {
     fs.rmSync(dir, { recursive: true, force: true });
     T = {
       valid: stack.token,
-      expired: mint({ sub: '*', scope: ALL_SCOPES, iat: now - 100, exp: now - 10 }),
+      expired: mint({ sub: '*', scope: ALL_SCOPES, iat: now - 100, exp: now - TOKEN_LEEWAY - 10 }),
       noExp: mint({ sub: '*', scope: ALL_SCOPES, exp: undefined }),
       algNone: forge('none', claims),
       hs256: forge('HS256', claims, (input) => crypto.createHmac('sha256', pubPem).update(input).digest()),
@@ -200,13 +200,15 @@ describe('auth', () => {
     const log = fs.readFileSync(path.join(stack.prefix, 'logs/access.log'), 'utf8');
     assert.ok(log.length > 0);
     for (const t of [T.valid, T.expired, T.hs256]) assert.ok(!log.includes(t), 'a token is in the access log');
-    assert.match(log, /"GET \/api\/workers\/spy\/echo\?keep=1&also=2 HTTP\/1\.1" 200/);
+    // the request line as sent, the token's value redacted
+    assert.match(log, /"GET \/api\/workers\/spy\/echo\?keep=1&access_token=\[redacted\]&also=2 HTTP\/1\.1" 200/);
   });
 
-  test('the access log writes a request without a query, or whose query was only the token, as its bare path', async () => {
+  test('the access log writes a request without a query as its bare path, and a query token redacted', async () => {
     // A request without a query has no $args at all, which nginx's log
-    // printed as "-" ("GET /api/workers- HTTP/1.1"); one whose query was
-    // only the token keeps neither the token nor a lone "?".
+    // printed as "-" ("GET /api/workers- HTTP/1.1"); the format now logs
+    // $request, the request line as sent, with the token's value redacted
+    // by the module (issue 13).
     const tag = `/api/workers/spy/logline${Date.now()}`;
     assert.equal((await get(`${stack.http}${tag}`, { headers: { Authorization: `Bearer ${T.valid}` } })).status, 200);
     assert.equal((await get(`${stack.http}${tag}?access_token=${T.valid}`)).status, 200);
@@ -217,7 +219,7 @@ describe('auth', () => {
       return l.length >= 3 && l;
     }, { what: `three access log lines of ${tag}` });
     const targets = lines.map((l) => l.match(/"GET (\S+) HTTP\/1\.1"/)[1]);
-    assert.deepEqual(targets, [tag, tag, `${tag}?a=1`], lines.join('\n'));
+    assert.deepEqual(targets, [tag, `${tag}?access_token=[redacted]`, `${tag}?a=1&access_token=[redacted]`], lines.join('\n'));
   });
 
   test('the module\'s token is cached per process and renewed at half its life', async () => {
@@ -232,7 +234,8 @@ describe('auth', () => {
     // one per nginx worker process, or two where a process's token
     // reached half its life (TOKEN_TTL / 2) during the loop
     assert.ok(new Set(first).size <= 4, `20 requests, ${new Set(first).size} tokens: not one per request`);
-    const shortLived = stack.mint({ sub: '*', scope: ALL_SCOPES, ttl: 2 });
+    // valid for 2 s more: its exp is already past, within the leeway
+    const shortLived = stack.mint({ sub: '*', scope: ALL_SCOPES, ttl: 2 - TOKEN_LEEWAY });
     assert.equal((await call(stack.http, ROUTES[0], { headers: { Authorization: `Bearer ${shortLived}` } })).status, 200);
     await new Promise((r) => setTimeout(r, (TOKEN_TTL / 2) * 1000 + 300));
     // a token the module verified and cached is refused once it expires

@@ -155,6 +155,50 @@ export async function freeStaticPort() {
   return freePort();
 }
 
+// WHARF_TEST_LOG_ROOT (tests/run sets it): every log a test produced is
+// kept there, for tests/run's last check, which searches them all for
+// anything shaped like a token. Folders that the harness made (tempDir,
+// "wharf-*" in the temp folder) are removed by the tests with
+// fs.rmSync(); their logs (*.log files, and every file under a "logs"
+// folder) are copied there first, whoever removes them.
+export const LOG_ROOT = process.env.WHARF_TEST_LOG_ROOT || '';
+
+export function keepLogs(dir) {
+  if (!LOG_ROOT || !fs.existsSync(dir)) return;
+  const dest = path.join(LOG_ROOT, `${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  const walk = (from, inLogs) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(from, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(from, e.name);
+      if (e.isDirectory()) walk(p, inLogs || e.name === 'logs');
+      else if (e.isFile() && (inLogs || e.name.endsWith('.log'))) {
+        const to = path.join(dest, path.relative(dir, p));
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        try {
+          fs.copyFileSync(p, to);
+        } catch { /* gone meanwhile */ }
+      }
+    }
+  };
+  walk(dir, false);
+}
+
+if (LOG_ROOT && !fs.rmSync.wharfKeepsLogs) {
+  const rmSync = fs.rmSync;
+  const tmp = os.tmpdir();
+  fs.rmSync = function rmSyncKeepingLogs(p, opts) {
+    const abs = path.resolve(String(p));
+    if (path.dirname(abs) === tmp && path.basename(abs).startsWith('wharf-')) keepLogs(abs);
+    return rmSync.call(this, p, opts);
+  };
+  fs.rmSync.wharfKeepsLogs = true;
+}
+
 export function tempDir(tag) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wharf-${tag}-`));
   // nginx's worker processes drop to `nobody` when the master runs as root;
@@ -327,12 +371,14 @@ export function writeWorkerConf(workersDir, name, addr, container, params = []) 
 // Renders conf/nginx.conf for this prefix; returns the config's path.
 // keys: { publicPath, privatePath } from generateKeys(), or none (auth off).
 // module: the .so to load (default: the build's).
-export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module }) {
+// consoleDir: the console's files (default: the build's).
+export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module,
+  consoleDir = path.join(BUILD, 'console') }) {
   const conf = path.join(prefix, 'nginx.conf');
   const args = [conf, module, prefix, listen, wharfd, wharfdWs, workersDir];
   if (keys) args.push(keys.publicPath, keys.privatePath);
   const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'), args, {
-    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval },
+    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval, WHARF_CONSOLE_DIR: consoleDir },
   });
   if (r.status !== 0) throw new Error(`render-nginx-conf failed: ${r.stderr}`);
   return conf;
@@ -356,13 +402,28 @@ const b64url = (data) => Buffer.from(data).toString('base64url');
 
 export const ALL_SCOPES = 'ingest read control terminal admin';
 
+// The clock skew every verifier tolerates on exp, nbf and iat, in seconds
+// (common/token.h): a token is expired only that long after its exp.
+export const TOKEN_LEEWAY = Number(/#define WHARF_TOKEN_LEEWAY (\d+)/
+  .exec(fs.readFileSync(path.join(ROOT, 'common/token.h'), 'utf8'))[1]);
+
+// The key id of an EC P-256 key (public or private KeyObject): its RFC 7638
+// JWK thumbprint, as common/keys.c computes it (so independently checked).
+export function keyId(key) {
+  const pub = key instanceof crypto.KeyObject && key.type === 'public' ? key : crypto.createPublicKey(key);
+  const jwk = pub.export({ format: 'jwk' });
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return crypto.createHash('sha256').update(canonical).digest('base64url');
+}
+
 // An ES256 JWT. claims: sub, scope, aud, exp (absolute) or ttl (seconds
-// from now, default 1 h), and any other claim; header: to forge one.
+// from now, default 1 h), and any other claim; header: to forge one (the
+// default names the signing key's kid, as wharf's tokens do).
 export function mintToken(privateKey, claims = {}, { header } = {}) {
   const now = Math.floor(Date.now() / 1000);
   const { ttl = 3600, ...rest } = claims;
   const body = { sub: '*', scope: 'read', iat: now, exp: now + ttl, ...rest };
-  const h = header || { alg: 'ES256', typ: 'JWT' };
+  const h = header || { alg: 'ES256', typ: 'JWT', kid: keyId(privateKey) };
   const input = `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(body))}`;
   const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${b64url(sig)}`;
@@ -421,14 +482,16 @@ export async function startNginx({ prefix, conf, logDir }) {
 //   wharfdArgs: more wharfd flags.
 // The stack has its own ES256 key pair (stack.keys), an operator token
 // (stack.token: sub "*", every scope) and stack.mint(claims) for others.
-export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [] } = {}) {
+//   keys: { publicPath, privatePath, privateKey } to use instead of a new
+//     pair (publicPath may be a folder of keys: wharfctl keys rotate's).
+export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [], keys } = {}) {
   const dir = tempDir(tag);
   const logDir = path.join(dir, 'logs');
   const workersDir = path.join(dir, 'workers.d');
   fs.mkdirSync(logDir, { recursive: true });
   fs.mkdirSync(workersDir);
   const stack = { dir, logDir, workersDir, agents: {}, procs: [] };
-  stack.keys = generateKeys(dir);
+  stack.keys = keys || generateKeys(dir);
   stack.mint = (claims, opts) => mintToken(stack.keys.privateKey, claims, opts);
   stack.token = stack.mint({ sub: '*', scope: ALL_SCOPES });
   stack.auth = { Authorization: `Bearer ${stack.token}` };
@@ -440,10 +503,12 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     // connection to be handed one of the range meanwhile.
     const port = await freeStaticPort();
     const wsPort = await freeStaticPort();
-    stack.wharfd = await startWharfd({
+    // what wharfd was started with, for a test that restarts it
+    stack.wharfdOpts = {
       dir, logDir, keys: stack.keys, wsAddr: `127.0.0.1:${wsPort}`,
       gateway: `http://127.0.0.1:${port}`, args: wharfdArgs,
-    });
+    };
+    stack.wharfd = await startWharfd(stack.wharfdOpts);
     stack.procs.push(stack.wharfd);
     for (const w of workers) {
       let addr = w.addr;
@@ -463,9 +528,17 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     if (extraHttp) fs.writeFileSync(path.join(workersDir, '00-extra.conf'), `${extraHttp}\n`);
     const prefix = path.join(dir, 'nginx');
     fs.mkdirSync(prefix, { mode: 0o755 });
+    // The console's files, where nginx's worker processes can read them:
+    // run as root, they are `nobody`, who cannot enter a checkout under a
+    // private home (make test-fresh builds in /root).
+    // (A build without a console of its own, make test-valgrind's, serves
+    // the plain build's.)
+    const consoleDir = path.join(dir, 'console');
+    const built = [BUILD, path.join(ROOT, 'build')].map((b) => path.join(b, 'console')).find((d) => fs.existsSync(d));
+    if (built) fs.cpSync(built, consoleDir, { recursive: true });
     const conf = renderNginxConf({
       prefix, listen: `127.0.0.1:${port}`, wharfd: stack.wharfd.addr,
-      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval,
+      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval, consoleDir,
     });
     stack.prefix = prefix;
     stack.conf = conf;
