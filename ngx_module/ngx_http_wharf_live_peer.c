@@ -600,6 +600,16 @@ ngx_http_wharf_frame_rest(ngx_http_wharf_session_t *s, u_char *p, size_t n)
 /*
  * The worker was removed: its session ends, with a close frame where a
  * frame ends if the client can take it now.  From a posted event.
+ *
+ * Then the connection to the agent is shut down, with nothing left for
+ * nginx to send the client, and nginx ends the tunnel as when an agent
+ * closes it (ngx_http_upstream_process_upgraded() sees the end of the
+ * upstream and finalizes the request the upstream module's way, which
+ * logs it).  Not ngx_http_finalize_request(r, NGX_ERROR): its
+ * termination runs the request's cleanups in a row, and the upstream's
+ * frees the request in the middle of them.  A request still reading the
+ * client's body, before any upstream, is finalized so; one still waiting
+ * for the agent's answer gets nginx's 502.
  */
 
 void
@@ -611,7 +621,7 @@ ngx_http_wharf_live_end_session(ngx_http_wharf_session_t *s)
     ngx_str_t             *name;
     ngx_uint_t             tracking, closed;
     ngx_send_pt            send;
-    ngx_connection_t      *c;
+    ngx_connection_t      *c, *uc;
     ngx_http_request_t    *r;
     ngx_http_upstream_t   *u;
     ngx_http_wharf_ctx_t  *ctx;
@@ -620,6 +630,7 @@ ngx_http_wharf_live_end_session(ngx_http_wharf_session_t *s)
     r = s->request;
     c = r->connection;
     u = r->upstream;
+    uc = u ? u->peer.connection : NULL;
 
     tracking = s->tracking;
     send = s->send;
@@ -631,9 +642,7 @@ ngx_http_wharf_live_end_session(ngx_http_wharf_session_t *s)
 
     closed = 0;
 
-    if (tracking && name && u && u->upgrade && !c->error
-        && u->peer.connection)
-    {
+    if (tracking && name && u && u->upgrade && uc && !c->error) {
         b = &u->buffer;
 
         rest = ngx_http_wharf_frame_rest(s, b->pos, b->last - b->pos);
@@ -652,6 +661,15 @@ ngx_http_wharf_live_end_session(ngx_http_wharf_session_t *s)
             closed = (ngx_http_wharf_send_all(c, send, frame, p - frame)
                       == NGX_OK);
         }
+
+        /*
+         * What nginx holds of the tunnel is not sent after that, and the
+         * buffer has room again, for nginx to read the end of the agent's
+         * connection.
+         */
+
+        b->pos = b->start;
+        b->last = b->start;
     }
 
     ngx_log_error(NGX_LOG_INFO, c->log, 0,
@@ -659,8 +677,18 @@ ngx_http_wharf_live_end_session(ngx_http_wharf_session_t *s)
                   name ? name : &r->uri,
                   closed ? ", with a close frame" : "");
 
-    ngx_http_finalize_request(r, NGX_ERROR);
-    ngx_http_run_posted_requests(c);
+    if (uc) {
+        (void) shutdown(uc->fd, SHUT_RDWR);
+
+        uc->read->ready = 1;
+        ngx_post_event(uc->read, &ngx_posted_events);
+        return;
+    }
+
+    if (u == NULL || u->cleanup == NULL) {
+        ngx_http_finalize_request(r, NGX_ERROR);
+        ngx_http_run_posted_requests(c);
+    }
 }
 
 
