@@ -172,9 +172,13 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         scope = WHARF_SCOPE_READ;
         scope_name = "read";
 
-        /* a change of the registry (PUT, DELETE): "admin", sub "*" */
+        /*
+         * A change of the live registry (PUT, DELETE of "PREFIX NAME"):
+         * "admin", sub "*".
+         */
 
         if (wlcf->handler == NGX_HTTP_WHARF_HANDLER_REGISTRY
+            && ctx && ctx->bare && ctx->name.len
             && (r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE)))
         {
             worker = NULL;
