@@ -573,7 +573,7 @@ ngx_http_wharf_next_entry(u_char *p, u_char *last, u_char **end)
 static ngx_uint_t
 ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end)
 {
-    return end - p >= NGX_HTTP_WHARF_BEARER_LEN
+    return end - p >= (ssize_t) NGX_HTTP_WHARF_BEARER_LEN
            && ngx_strncmp(p, NGX_HTTP_WHARF_BEARER_PREFIX,
                           NGX_HTTP_WHARF_BEARER_LEN)
               == 0;

@@ -161,7 +161,7 @@ ngx_int_t
 ngx_http_wharf_health_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_uint_t                    i, k, first, last;
+    ngx_uint_t                    i, k, n, first, last;
     ngx_http_cleanup_t           *cln;
     ngx_http_wharf_ctx_t         *ctx;
     ngx_http_wharf_waiter_t      *w;
@@ -201,20 +201,17 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
 
     /* the workers now, live ones too, kept until the answer is sent */
 
-    hctx->workers = ngx_http_wharf_all_workers(wmcf, r->pool,
-                                               &hctx->nworkers);
+    hctx->workers = ngx_http_wharf_all_workers(wmcf, r->pool, &n);
     if (hctx->workers == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    hctx->results = ngx_pcalloc(r->pool, hctx->nworkers
-                                * NGX_HTTP_WHARF_CHECKS
-                                * sizeof(ngx_http_wharf_result_t));
-    hctx->waiters = ngx_pcalloc(r->pool, hctx->nworkers
-                                * NGX_HTTP_WHARF_CHECKS
-                                * sizeof(ngx_http_wharf_waiter_t *));
+    hctx->results = ngx_pcalloc(r->pool, n * NGX_HTTP_WHARF_CHECKS
+                                         * sizeof(ngx_http_wharf_result_t));
+    hctx->waiters = ngx_pcalloc(r->pool, n * NGX_HTTP_WHARF_CHECKS
+                                         * sizeof(ngx_http_wharf_waiter_t *));
 
-    if ((hctx->results == NULL || hctx->waiters == NULL) && hctx->nworkers) {
+    if ((hctx->results == NULL || hctx->waiters == NULL) && n) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -226,8 +223,15 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
     cln->handler = ngx_http_wharf_health_cleanup;
     cln->data = hctx;
 
-    for (i = 0; i < hctx->nworkers; i++) {
-        (void) ngx_http_wharf_worker_hold(hctx->workers[i]);
+    /*
+     * Held until the request ends (the cleanup releases them); a live
+     * worker removed by another process meanwhile is left out.
+     */
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_wharf_worker_hold(hctx->workers[i])) {
+            hctx->workers[hctx->nworkers++] = hctx->workers[i];
+        }
     }
 
     if (wlcf->check == NGX_HTTP_WHARF_CHECK_ALL) {

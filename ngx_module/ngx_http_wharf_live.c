@@ -15,9 +15,13 @@
  *
  * A copy is replaced, not changed, when its entry changes, and dropped
  * when its entry goes; it is freed once nothing holds it: the registry of
- * this process, a request routed to it (ctx->held), a probe.  The zone's
- * node counts the copies in all processes (wn->refs), so that it outlives
- * the last of them.  A replaced copy hands its sessions and, if the
+ * this process, a request routed to it (ctx->held), a probe.  A copy that
+ * something other than the registry holds pins its node in the zone
+ * (wn->refs), so that the node outlives it; a copy that only the registry
+ * holds does not: a removal frees the node, and its room, at once, and
+ * this process's copy, stale, goes at its next look (nothing reads a
+ * copy's node but after a sync, or while holding it).  A hold checks,
+ * under the zone's mutex, that the copy's entry is still the zone's.  A replaced copy hands its sessions and, if the
  * address stays, its keepalive connections to the new one; a dropped one
  * closes them, and ends its sessions (ngx_http_wharf_live_peer.c).  A
  * process that has sessions of live workers looks for changes every
@@ -44,6 +48,8 @@ static void ngx_http_wharf_peer_end_handler(ngx_event_t *ev);
 static void ngx_http_wharf_live_poll_handler(ngx_event_t *ev);
 static void ngx_http_wharf_live_exit(void *data);
 static void ngx_http_wharf_live_request_freed(void *data);
+static ngx_int_t ngx_http_wharf_peer_pin(ngx_http_wharf_peer_t *peer);
+static void ngx_http_wharf_peer_unpin(ngx_http_wharf_peer_t *peer);
 
 
 ngx_int_t
@@ -295,13 +301,16 @@ ngx_http_wharf_all_workers(ngx_http_wharf_main_conf_t *wmcf, ngx_pool_t *pool,
  * meanwhile.  Released by a cleanup of the request's pool, which nginx
  * runs after the request is logged (its request cleanups run before:
  * the access log and the log phase still read the worker, its name, its
- * node).  NGX_ERROR only when memory runs out.
+ * node).  NGX_DECLINED: the worker is gone (removed meanwhile, by another
+ * process); NGX_ERROR when memory runs out.
  */
 
 ngx_int_t
 ngx_http_wharf_live_hold(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_uint_t                   i;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_wharf_main_conf_t  *wmcf;
 
     if (ctx->worker == NULL || ctx->worker->peer == NULL
         || ctx->held == ctx->worker)
@@ -323,9 +332,30 @@ ngx_http_wharf_live_hold(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
     }
 
     ngx_http_wharf_worker_release(ctx->held);
-    ctx->held = ngx_http_wharf_worker_hold(ctx->worker);
+    ctx->held = NULL;
 
-    return NGX_OK;
+    /*
+     * Another process changed or removed the worker since this one looked:
+     * the worker as the zone has it now, if any.
+     */
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+
+    for (i = 0; i < 2 && ctx->worker && ctx->worker->peer; i++) {
+
+        ctx->held = ngx_http_wharf_worker_hold(ctx->worker);
+
+        if (ctx->held) {
+            return NGX_OK;
+        }
+
+        ngx_http_wharf_live_sync(wmcf);
+        ctx->worker = ngx_http_wharf_find_worker(wmcf, ctx->name.data,
+                                                 ctx->name.len);
+    }
+
+    return (ctx->worker && ctx->worker->peer == NULL) ? NGX_OK
+                                                       : NGX_DECLINED;
 }
 
 
@@ -339,12 +369,27 @@ ngx_http_wharf_live_request_freed(void *data)
 }
 
 
+/*
+ * Holds a worker: NULL if it is a live worker whose entry is no longer the
+ * zone's (changed or removed by another process since this one looked).
+ */
+
 ngx_http_wharf_worker_t *
 ngx_http_wharf_worker_hold(ngx_http_wharf_worker_t *worker)
 {
-    if (worker && worker->peer) {
-        worker->peer->refs++;
+    ngx_http_wharf_peer_t  *peer;
+
+    if (worker == NULL || worker->peer == NULL) {
+        return worker;
     }
+
+    peer = worker->peer;
+
+    if (!peer->pinned && ngx_http_wharf_peer_pin(peer) != NGX_OK) {
+        return NULL;
+    }
+
+    peer->refs++;
 
     return worker;
 }
@@ -361,9 +406,68 @@ ngx_http_wharf_worker_release(ngx_http_wharf_worker_t *worker)
 
     peer = worker->peer;
 
-    if (--peer->refs == 0) {
+    peer->refs--;
+
+    /* nothing but the registry holds it: its node is free to go */
+
+    if (peer->pinned && peer->refs <= peer->current) {
+        ngx_http_wharf_peer_unpin(peer);
+    }
+
+    if (peer->refs == 0) {
         ngx_http_wharf_peer_free(peer);
     }
+}
+
+
+/* the copy pins its node, if its entry is still the zone's */
+
+static ngx_int_t
+ngx_http_wharf_peer_pin(ngx_http_wharf_peer_t *peer)
+{
+    ngx_uint_t                   ok;
+    ngx_http_wharf_node_t       *wn;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    wmcf = peer->wmcf;
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    wn = (ngx_http_wharf_node_t *)
+             ngx_http_wharf_named_lookup(&wmcf->sh->rbtree, peer->name,
+                                         peer->len, peer->node.key);
+
+    ok = (wn == peer->worker.node && wn->live
+          && wn->changed == peer->changed);
+
+    if (ok) {
+        wn->refs++;
+        peer->pinned = 1;
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    return ok ? NGX_OK : NGX_DECLINED;
+}
+
+
+static void
+ngx_http_wharf_peer_unpin(ngx_http_wharf_peer_t *peer)
+{
+    ngx_http_wharf_node_t       *wn;
+    ngx_http_wharf_main_conf_t  *wmcf;
+
+    wmcf = peer->wmcf;
+    wn = peer->worker.node;
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    wn->refs--;
+    ngx_http_wharf_node_gc_locked(wmcf, wn);
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    peer->pinned = 0;
 }
 
 
@@ -548,8 +652,6 @@ ngx_http_wharf_peer_create(ngx_http_wharf_main_conf_t *wmcf,
     peer->end.data = peer;
     peer->end.log = ngx_cycle->log;
 
-    wn->refs++;
-
     return peer;
 
 failed:
@@ -610,25 +712,16 @@ ngx_http_wharf_peer_unlink(ngx_http_wharf_live_t *live,
 }
 
 
-/* nothing holds the copy any more: the zone's node may go too */
+/* nothing holds the copy any more */
 
 static void
 ngx_http_wharf_peer_free(ngx_http_wharf_peer_t *peer)
 {
-    ngx_http_wharf_node_t       *wn;
-    ngx_http_wharf_main_conf_t  *wmcf;
-
-    wmcf = peer->wmcf;
-    wn = peer->worker.node;
-
     ngx_http_wharf_live_close_idle(peer);
 
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    wn->refs--;
-    ngx_http_wharf_node_gc_locked(wmcf, wn);
-
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+    if (peer->pinned) {
+        ngx_http_wharf_peer_unpin(peer);
+    }
 
     if (peer->worker.token.data) {
         ngx_free(peer->worker.token.data);

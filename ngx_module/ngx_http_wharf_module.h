@@ -18,7 +18,8 @@
  *   ngx_http_wharf_backend.c    a background question to the local backend
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
  *   ngx_http_wharf_live.c       live workers: each process's copy of them
- *   ngx_http_wharf_live_store.c live workers in the zone, the state file
+ *   ngx_http_wharf_live_store.c live workers in the zone, their JSON
+ *   ngx_http_wharf_live_state.c the state file (wharf_registry_state)
  *   ngx_http_wharf_live_api.c   PUT and DELETE /api/workers/NAME
  *   ngx_http_wharf_live_peer.c  the balancer's peer for a live worker,
  *                               keepalive, sessions ended on removal
@@ -197,7 +198,7 @@ typedef struct {
     ngx_http_wharf_spec_t         *live;
     ngx_uint_t                     changed;
 
-    /* copies of the live worker in processes (ngx_http_wharf_peer_t) */
+    /* processes' copies of the live worker that something holds */
     ngx_uint_t                     refs;
 } ngx_http_wharf_node_t;
 
@@ -412,6 +413,7 @@ struct ngx_http_wharf_peer_s {
 
     unsigned                       current:1; /* in the registry */
     unsigned                       removed:1; /* gone from the zone */
+    unsigned                       pinned:1;  /* counted in wn->refs */
 };
 
 
@@ -778,8 +780,25 @@ ngx_int_t ngx_http_wharf_live_delete(ngx_http_wharf_main_conf_t *wmcf,
     ngx_str_t *name, ngx_log_t *log, u_char *err, size_t len);
 ngx_int_t ngx_http_wharf_live_init_zone(ngx_shm_zone_t *shm_zone,
     ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_main_conf_t *owmcf);
+ngx_int_t ngx_http_wharf_live_link(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_entry_t *e);
 u_char *ngx_http_wharf_spec_string(ngx_http_wharf_spec_t *spec,
     ngx_uint_t i);
+
+
+/* ngx_http_wharf_live_state.c */
+
+ngx_int_t ngx_http_wharf_state_snapshot_locked(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_out_t *out);
+ngx_int_t ngx_http_wharf_state_save(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_out_t *out, ngx_uint_t changes, ngx_log_t *log,
+    u_char *err, size_t len);
+ngx_int_t ngx_http_wharf_state_load(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t *dropped);
+ngx_int_t ngx_http_wharf_state_rewrite(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log);
+ngx_int_t ngx_http_wharf_state_dir(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log);
 
 
 /* ngx_http_wharf_live_api.c */

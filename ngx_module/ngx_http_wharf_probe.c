@@ -152,14 +152,26 @@ ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
 
     log = ngx_cycle->log;
 
+    /*
+     * A live worker stays until its probe ends, even if it is removed
+     * meanwhile; one removed by another process since this one looked is
+     * not probed (in the background: a waiter holds it already).
+     */
+
+    if (ngx_http_wharf_worker_hold(worker) == NULL) {
+        return w ? NGX_ERROR : NGX_OK;
+    }
+
     pool = ngx_create_pool(1024, log);
     if (pool == NULL) {
+        ngx_http_wharf_worker_release(worker);
         return NGX_ERROR;
     }
 
     probe = ngx_pcalloc(pool, sizeof(ngx_http_wharf_probe_t));
     if (probe == NULL) {
         ngx_destroy_pool(pool);
+        ngx_http_wharf_worker_release(worker);
         return NGX_ERROR;
     }
 
@@ -201,10 +213,6 @@ ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
     }
 
     worker->probe[check] = probe;
-
-    /* a live worker removed meanwhile stays until its probe ends */
-
-    (void) ngx_http_wharf_worker_hold(worker);
 
     ngx_add_timer(&probe->timeout, wmcf->health_timeout);
 

@@ -348,7 +348,17 @@ ngx_http_wharf_route(ngx_http_request_t *r, ngx_str_t *prefix)
 
     /* a live worker stays as it is for this request, whatever changes */
 
-    if (ngx_http_wharf_live_hold(r, ctx) != NGX_OK) {
+    switch (ngx_http_wharf_live_hold(r, ctx)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        ctx->worker = NULL;
+        ctx->result = NGX_HTTP_WHARF_NOT_FOUND;
+        return ctx;
+
+    default:
         return NULL;
     }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
-  childPids, get, nginxTest, reloadNginx, startFakeEndpoint, startNginx, startStack, waitFor, writeWorkerConf,
+  childPids, getFresh as get, nginxTest, reloadNginx, startFakeEndpoint, startNginx, startStack, waitFor, writeWorkerConf,
 } from '../lib/stack.mjs';
 
 describe('live registry: the state file', () => {

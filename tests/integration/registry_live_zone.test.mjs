@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { get, nginxTest, startFakeEndpoint, startStack } from '../lib/stack.mjs';
+import { getFresh as get, nginxTest, startFakeEndpoint, startStack } from '../lib/stack.mjs';
 
 const ZONE = '64k';
 
