@@ -65,9 +65,7 @@ static const struct ctl_column entry_columns[] = {
 };
 
 static const struct ctl_column removed_columns[] = {
-    { "REMOVED", "removed" },
-    { "WHARFD", "wharfd.status" },
-    { NULL, NULL }
+    { "REMOVED", "removed" }, { "WHARFD", "wharfd.status" }, { NULL, NULL }
 };
 
 struct live_flags {
