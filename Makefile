@@ -415,6 +415,15 @@ bench: bench-console
 bench-console: all deps-test tests/node_modules/.installed
 	B=$(B) node bench/console/run.mjs $(BENCH_ARGS)
 
+# --- benchmarks (live registry) --------------------------------------------------
+# bench/registry: 1,000 workers added and removed through the API and through
+# the reload path, while 200 terminals type (docs/BENCHMARKS.md).
+#   make bench-registry BENCH_ARGS=--quick   a short smoke run
+.PHONY: bench bench-registry
+bench: bench-registry
+bench-registry: all tests/node_modules/.installed
+	B=$(B) node bench/registry/run.mjs $(BENCH_ARGS)
+
 clean:
 	rm -rf build
 

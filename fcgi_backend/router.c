@@ -15,6 +15,8 @@ static const struct wharfd_route routes[] = {
     { "/rpc", "POST", wharfd_rpc_route, 1, 0, NULL, NULL },
     { "/api/monitoring/workers", "GET", wharfd_rest_method, 0, 0, "getWorkers",
       NULL },
+    { "/api/monitoring/workers/*", "DELETE", wharfd_rest_method, 0, 0,
+      "removeWorker", "worker" },
     { "/api/monitoring/logs", "GET", wharfd_rest_method, 0, 0, "getLogs",
       NULL },
     { "/api/monitoring/logs/*", "GET", wharfd_rest_method, 0, 0, "getLogs",

@@ -45,6 +45,12 @@ static const char *const store_wsql[WHARFD_W__COUNT] = {
         "  last_seen = excluded.last_seen,"
         "  status = 'online'",
 
+    /* removeWorker: the row, and the processes it had (its logs, errors
+     * and events stay, until retention) */
+    [WHARFD_W_WORKER_REMOVE] = "DELETE FROM workers WHERE name = ?1",
+    [WHARFD_W_WORKER_PROCESSES_REMOVE] =
+        "DELETE FROM container_processes WHERE worker_name = ?1",
+
     /* A sequence already stored is a resend: DO NOTHING, and
      * sqlite3_changes() tells stored from duplicate. */
     [WHARFD_W_LOG_INSERT] =

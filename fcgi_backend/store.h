@@ -298,6 +298,11 @@ int wharfd_store_worker_heartbeat(struct wharfd_store *st, const char *name,
                                   const char *container,
                                   const char *agent_version, const char *now);
 
+/* Forgets the worker (removeWorker): its row and its processes' rows.
+ * *removed is 1 when there was a row. */
+int wharfd_store_worker_remove(struct wharfd_store *st, const char *name,
+                               int *removed);
+
 /* Calls fn for every worker, by name. fn returns 0 to go on, -1 to stop
  * (the call then returns -1). */
 typedef int (*wharfd_worker_fn)(void *arg, const struct wharfd_worker_row *row);

@@ -1,5 +1,6 @@
 /*
- * The workers table: one row per worker, kept current by heartbeats.
+ * The workers table: one row per worker, kept current by heartbeats, and
+ * forgotten by removeWorker when the gateway removes the worker.
  */
 #include "store_sqlite.h"
 
@@ -34,6 +35,49 @@ wharfd_store_worker_heartbeat(struct wharfd_store *st, const char *name,
     struct heartbeat_job h = { name, container, agent_version, now };
 
     return wharfd_store_write(st, heartbeat_run, &h, -1);
+}
+
+struct remove_job {
+    const char *name;
+    int removed;
+};
+
+static int
+remove_run(struct wharfd_store *st, void *arg)
+{
+    static const enum wharfd_wstmt_id ids[] = {
+        WHARFD_W_WORKER_REMOVE, WHARFD_W_WORKER_PROCESSES_REMOVE
+    };
+    struct remove_job *j = arg;
+    sqlite3_stmt *stmt;
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        stmt = wharfd_store_wstmt(st, ids[i]);
+        sqlite3_bind_text(stmt, 1, j->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE && ids[i] == WHARFD_W_WORKER_REMOVE) {
+            j->removed = sqlite3_changes(st->wdb) > 0;
+        }
+        sqlite3_reset(stmt);
+        if (rc != SQLITE_DONE) {
+            wharfd_store_log_error(st, st->wdb, "removing a worker");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+wharfd_store_worker_remove(struct wharfd_store *st, const char *name,
+                           int *removed)
+{
+    struct remove_job j = { name, 0 };
+    int rc = wharfd_store_write(st, remove_run, &j, -1);
+
+    *removed = j.removed;
+    return rc;
 }
 
 int

@@ -144,6 +144,9 @@ describe('docs/openapi.yaml', () => {
     await check('GET', '/api/monitoring/health', '/api/monitoring/health', { token: null, expect: 200 });
     await check('GET', '/api/monitoring/workers', '/api/monitoring/workers', { expect: 200 });
     await check('GET', '/api/monitoring/workers', '/api/monitoring/workers', { token: null, expect: 401 });
+    await check('DELETE', '/api/monitoring/workers/{worker}', '/api/monitoring/workers/nobody', { expect: 200 });
+    await check('DELETE', '/api/monitoring/workers/{worker}', '/api/monitoring/workers/nobody', { token: ro, expect: 403 });
+    await check('DELETE', '/api/monitoring/workers/{worker}', '/api/monitoring/workers/Bad_Name', { expect: 400 });
     await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?worker=oa&total=1', { expect: 200 });
     await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?limit=0', { expect: 400 });
     await check('GET', '/api/monitoring/logs', '/api/monitoring/logs?worker=oa', { token: ro, expect: 403 });
@@ -185,7 +188,7 @@ describe('docs/openapi.yaml', () => {
           assert.ok(values[p.name], `${template}: a test value for ${p.name}`);
           return `${p.name}=${encodeURIComponent(p.name === 'worker' && template.includes('/process/') && method === 'post' ? 'ghost' : values[p.name])}`;
         });
-        const url = template.replace('{instanceId}', 'web');
+        const url = template.replace('{instanceId}', 'web').replace('{worker}', 'oa-gone');
         const opts = { method: method.toUpperCase(), headers: { authorization: `Bearer ${stack.token}` } };
         const r = await get(`${stack.http}${url}?${query.join('&')}`, opts);
         assert.notEqual(r.status, 400, `${method} ${url}?${query.join('&')}: ${r.body.slice(0, 300)}`);

@@ -587,6 +587,30 @@ export async function get(url, opts = {}) {
   return { status: res.status, headers: res.headers, body, json };
 }
 
+// As get(), on a connection of its own, closed after the answer: for tests
+// that reload or restart nginx, where a kept connection may be one that an
+// old worker process is closing as it is reused.
+export function getFresh(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: new Headers(res.headers), body: text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // --- fake container endpoints --------------------------------------------------
 // Stand-ins for a worker's agent, where the real agent lacks a route (its
 // /websocket comes later) or a test needs one that misbehaves. Each records
