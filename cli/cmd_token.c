@@ -15,14 +15,13 @@
 
 #include <jansson.h>
 
+#include "file.h"
 #include "output.h"
 #include "token.h"
 
 /* Longest lifetime a token may be given: a year and a day. */
 #define CTL_TOKEN_TTL_MAX     (366LL * 86400)
 #define CTL_TOKEN_TTL_DEFAULT "1h"
-/* Largest key file read; a P-256 PEM key is ~250 bytes. */
-#define CTL_KEY_FILE_MAX 16384
 
 static const char token_usage[] =
     "usage: wharfctl token issue --sub NAME --scope \"SCOPES\" [--ttl 1h]\n"
@@ -43,36 +42,6 @@ static const char token_usage[] =
     "  export WHARF_TOKEN=$(wharfctl token issue --format raw --key "
     "k/private.pem \\\n"
     "      --sub '*' --scope 'read control terminal')\n";
-
-/* Reads a whole (small) file; malloc'd, NUL-terminated. */
-static char *
-read_small(const char *path, size_t max, size_t *len, int *err)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-
-    if (f == NULL) {
-        *err = errno;
-        return NULL;
-    }
-    buf = malloc(max + 1);
-    if (buf == NULL) {
-        fclose(f);
-        *err = ENOMEM;
-        return NULL;
-    }
-    n = fread(buf, 1, max + 1, f);
-    fclose(f);
-    if (n > max) {
-        free(buf);
-        *err = EFBIG;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
 
 static int
 token_issue(struct ctl *c, int argc, char **argv)
@@ -137,7 +106,7 @@ token_issue(struct ctl *c, int argc, char **argv)
                          "--key FILE or set WHARF_KEY (wharfctl keys init "
                          "makes one)");
     }
-    pem = read_small(key, CTL_KEY_FILE_MAX, &pem_len, &err);
+    pem = ctl_read_small(key, CTL_KEY_FILE_MAX, &pem_len, &err);
     if (pem == NULL) {
         return ctl_error(c, CTL_FAIL,
                          "token issue: cannot read the key %s: "

@@ -1,4 +1,4 @@
-/* wharfctl workers list | get NAME | seen */
+/* wharfctl workers list | get NAME | seen | watch-docker */
 #include "ctl.h"
 
 #include <string.h>
@@ -12,6 +12,7 @@ static const char workers_usage[] =
     "usage: wharfctl workers list\n"
     "       wharfctl workers get NAME\n"
     "       wharfctl workers seen\n"
+    "       wharfctl workers watch-docker [--socket PATH] [--key FILE] ...\n"
     "\n"
     "  list       the gateway's registry (GET /api/workers): every worker\n"
     "             nginx routes to, its upstream, last health checks, live\n"
@@ -20,6 +21,9 @@ static const char workers_usage[] =
     "  seen       the workers that have sent a heartbeat to wharfd, with\n"
     "             their agent version and last contact (JSON-RPC\n"
     "             ContainerMonitoringOps.getWorkers)\n"
+    "  watch-docker  keeps registering the Docker containers labelled\n"
+    "             wharf.worker=NAME and removing them when they stop (runs\n"
+    "             until stopped; wharfctl workers watch-docker --help)\n"
     "\n"
     "Needs a token with the \"read\" scope. --format table prints one row\n"
     "per worker; raw the answer as received.\n";
@@ -95,6 +99,9 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
         fputs(workers_usage, c->out);
         return CTL_OK;
+    }
+    if (strcmp(sub, "watch-docker") == 0) {
+        return ctl_cmd_workers_watch_docker(c, argc - 1, argv + 1);
     }
     if (strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0
         && strcmp(sub, "seen") != 0) {
