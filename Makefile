@@ -65,8 +65,8 @@ AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMM
 CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
 TEST_LIBS   = $(call pc,cmocka) $(COMMON_LIBS)
 
-.PHONY: all deps deps-test module wharfd agent wharfctl run test unit clean distclean
-all: deps module wharfd agent wharfctl
+.PHONY: all deps deps-test module wharfd agent wharfctl console run test unit clean distclean
+all: deps module wharfd agent wharfctl console
 
 # Idempotent and quiet when nothing is missing; see scripts/install-deps.
 # deps: what building and running need; deps-test: that plus the test
@@ -132,6 +132,26 @@ $(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) common/name.c common/name.h \
 	# copy, then rename: writing into the old file would change the code
 	# under every nginx that has it mapped (its workers die on SIGSEGV)
 	cp $(NGX_DIR)/objs/ngx_http_wharf_module.so $@.tmp && mv -f $@.tmp $@
+
+# --- console -----------------------------------------------------------------
+# The browser console served at /console/ (docs/console.md): TypeScript and
+# CSS in console/, bundled by esbuild from the npm packages of
+# console/package-lock.json (its own, not the test suite's: the console is
+# part of running wharf) into $(B)/console, type-checked first. The build
+# writes a new folder and renames it into place, so nginx never serves half
+# of one.
+CONSOLE     := $(B)/console/index.html
+CONSOLE_SRC := $(wildcard console/src/*.ts console/src/*.css) console/index.html \
+               console/build.mjs console/tsconfig.json console/package-lock.json
+
+console: $(CONSOLE)
+
+console/node_modules/.installed: console/package.json console/package-lock.json | deps
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE): $(CONSOLE_SRC) console/node_modules/.installed
+	node console/build.mjs $(B)/console
 
 # --- tests ------------------------------------------------------------------
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -278,7 +298,8 @@ run: all
 #                      wharfd.conf, workers.d/   (kept if already there)
 #   lib/systemd/system/wharfd.service            (paths filled in)
 #   share/wharf/  templates/worker, schema, scripts (new-worker, worker-conf,
-#                 render-nginx-conf, migrate.py)
+#                 render-nginx-conf, migrate.py), console (served at /console/:
+#                 the installed wharf.conf names this folder)
 #   share/doc/wharf/  README.md and docs/
 # SYSCONFDIR is /etc for PREFIX=/usr, else PREFIX/etc.
 PREFIX     ?= /usr/local
@@ -297,13 +318,19 @@ install: all
 	$(INSTALL) -m 755 $(WHARFCTL) $(AGENT) $(DESTDIR)$(PREFIX)/bin/
 	$(INSTALL) -m 755 $(WHARFD) $(DESTDIR)$(PREFIX)/sbin/
 	$(INSTALL) -m 644 $(MODULE) $(DESTDIR)$(PREFIX)/lib/nginx/modules/
-	for f in nginx.conf wharf.conf wharf_fastcgi_params wharfd.conf; do \
+	for f in nginx.conf wharf_fastcgi_params wharfd.conf; do \
 	    test -e $(DESTDIR)$(SYSCONFDIR)/wharf/$$f \
 	        || $(INSTALL) -m 644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/wharf/$$f; \
 	done
+	test -e $(DESTDIR)$(SYSCONFDIR)/wharf/wharf.conf \
+	    || { sed -e 's|@CONSOLE_DIR@|$(PREFIX)/share/wharf/console|g' conf/wharf.conf \
+	             > $(DESTDIR)$(SYSCONFDIR)/wharf/wharf.conf \
+	         && chmod 644 $(DESTDIR)$(SYSCONFDIR)/wharf/wharf.conf; }
 	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    conf/wharfd.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/wharfd.service
 	cp -R templates schema $(DESTDIR)$(PREFIX)/share/wharf/
+	rm -rf $(DESTDIR)$(PREFIX)/share/wharf/console
+	cp -R $(B)/console $(DESTDIR)$(PREFIX)/share/wharf/console
 	$(INSTALL) -m 755 scripts/new-worker scripts/worker-conf \
 	    scripts/render-nginx-conf scripts/migrate.py \
 	    $(DESTDIR)$(PREFIX)/share/wharf/scripts/
@@ -369,10 +396,19 @@ bench-agent: all tests/node_modules/.installed
 	B=$(B) node bench/agent/run.mjs 10 3
 	B=$(B) node bench/agent/e2e.mjs 10
 
+# --- benchmarks (console) ------------------------------------------------------
+# bench/console: the console in Chromium with 500 workers: fleet time to
+# first row and to all rows; keystroke to screen in a grid of 16 terminals
+# against one alone; gzipped JS+CSS size (docs/BENCHMARKS.md).
+.PHONY: bench bench-console
+bench: bench-console
+bench-console: all deps-test tests/node_modules/.installed
+	B=$(B) node bench/console/run.mjs $(BENCH_ARGS)
+
 clean:
 	rm -rf build
 
 distclean: clean
-	rm -rf run tests/node_modules
+	rm -rf run tests/node_modules console/node_modules
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

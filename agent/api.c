@@ -18,10 +18,11 @@
 #define RPC_PREFIX "ContainerMonitoringOps."
 
 /* JSON-RPC error codes beyond the standard ones. */
-#define RPC_UNAUTHORIZED -32001
-#define RPC_FORBIDDEN    -32003
-#define RPC_NOT_FOUND    -32004
-#define RPC_CONFLICT     -32009
+#define RPC_INVALID_REQUEST -32600 /* also: two credentials (HTTP 400) */
+#define RPC_UNAUTHORIZED    -32001
+#define RPC_FORBIDDEN       -32003
+#define RPC_NOT_FOUND       -32004
+#define RPC_CONFLICT        -32009
 
 enum waiter_kind {
     WAIT_REST,
@@ -820,12 +821,13 @@ serve(struct agent *agent, struct lws *wsi, struct agent_conn *conn)
                                     "POST");
         }
         if (conn->auth_status != 0) {
-            return reply_json(wsi, (unsigned) conn->auth_status,
-                              rpc_error(NULL,
-                                        conn->auth_status == 401
-                                            ? RPC_UNAUTHORIZED
-                                            : RPC_FORBIDDEN,
-                                        conn->auth_why));
+            return reply_json(
+                wsi, (unsigned) conn->auth_status,
+                rpc_error(NULL,
+                          conn->auth_status == 400       ? RPC_INVALID_REQUEST
+                              : conn->auth_status == 401 ? RPC_UNAUTHORIZED
+                                                         : RPC_FORBIDDEN,
+                          conn->auth_why));
         }
         who.kind = WAIT_RPC;
         resp = rpc_payload(agent, conn->body ? conn->body : "", conn->body_len,
@@ -865,7 +867,9 @@ serve(struct agent *agent, struct lws *wsi, struct agent_conn *conn)
                                 action[0] || !id[0] ? "POST" : "GET");
     }
     if (conn->auth_status != 0) {
-        return http_fail(wsi, conn->auth_status, conn->auth_why);
+        return agent_http_error(wsi, (unsigned) conn->auth_status,
+                                agent_auth_code(conn->auth_status),
+                                conn->auth_why, NULL);
     }
     if (!(conn->scopes & need)) {
         return http_fail(wsi, 403,

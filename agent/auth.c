@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "log.h"
+#include "origin.h"
 #include "token.h"
 
 int
@@ -112,28 +113,84 @@ agent_auth_load_token(struct agent *agent)
     return 0;
 }
 
-/* The bearer token of the request, into buf; 0 or -1 when none. */
+/* The first "wharf.bearer.TOKEN" entry of a subprotocol list into buf
+ * (when buf is not NULL); returns how many such entries the list has. */
+int
+agent_bearer_entries(const char *list, char *buf, size_t size)
+{
+    const char *p = list, *e;
+    int n = 0;
+
+    while (*p != '\0') {
+        p += strspn(p, ", \t");
+        e = p + strcspn(p, ", \t");
+        if ((size_t) (e - p) >= sizeof(AGENT_BEARER_PREFIX) - 1
+            && strncmp(p, AGENT_BEARER_PREFIX, sizeof(AGENT_BEARER_PREFIX) - 1)
+                == 0) {
+            if (n++ == 0 && buf != NULL) {
+                p += sizeof(AGENT_BEARER_PREFIX) - 1;
+                snprintf(buf, size, "%.*s",
+                         (int) ((size_t) (e - p) < size ? e - p : 0), p);
+            }
+        }
+        p = e;
+    }
+    return n;
+}
+
+/*
+ * The bearer token of the request into buf, from exactly one place:
+ * "Authorization: Bearer", "?access_token=" or a subprotocol entry
+ * "wharf.bearer.TOKEN". Returns 1 with the token, 0 when there is none,
+ * -1 when there are several (RFC 6750 section 2: invalid_request), -2 for
+ * an Authorization header that is not Bearer.
+ */
 static int
 get_token(struct lws *wsi, char *buf, size_t size)
 {
-    char arg[WHARF_TOKEN_MAX + 32];
-    int n, i;
+    char arg[WHARF_TOKEN_MAX + 32], *list;
+    int n, i, count = 0, found = 0, malformed = 0, len;
 
+    buf[0] = '\0';
     n = lws_hdr_copy(wsi, buf, (int) size, WSI_TOKEN_HTTP_AUTHORIZATION);
-    if (n > 7 && strncasecmp(buf, "Bearer ", 7) == 0) {
-        memmove(buf, buf + 7, (size_t) n - 6);
-        return 0;
+    if (n != 0 || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION)) {
+        count++;
+        if (n > 7 && strncasecmp(buf, "Bearer ", 7) == 0) {
+            memmove(buf, buf + 7, (size_t) n - 6);
+            found = 1;
+        } else {
+            malformed = 1;
+            buf[0] = '\0';
+        }
     }
     for (i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof(arg),
                                       WSI_TOKEN_HTTP_URI_ARGS, i)
          > 0;
          i++) {
-        if (strncmp(arg, "access_token=", 13) == 0 && strlen(arg + 13) < size) {
-            snprintf(buf, size, "%s", arg + 13);
-            return 0;
+        if (strncasecmp(arg, "access_token=", 13) == 0) {
+            count++;
+            if (!found && strlen(arg + 13) < size) {
+                snprintf(buf, size, "%s", arg + 13);
+                found = 1;
+            }
         }
     }
-    return -1;
+    len = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+    if (len > 0 && (list = malloc((size_t) len + 1)) != NULL) {
+        if (lws_hdr_copy(wsi, list, len + 1, WSI_TOKEN_PROTOCOL) > 0) {
+            n = agent_bearer_entries(list, found ? NULL : buf, size);
+            count += n;
+            found |= n > 0;
+        }
+        free(list);
+    }
+    if (count > 1) {
+        return -1;
+    }
+    if (malformed) {
+        return -2;
+    }
+    return found && buf[0] != '\0' ? 1 : 0;
 }
 
 int
@@ -142,14 +199,23 @@ agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
 {
     char token[WHARF_TOKEN_MAX + 8];
     struct wharf_claims c;
+    int n;
 
     if (agent->cfg.insecure_no_auth) {
         *scopes = WHARF_SCOPE_INGEST | WHARF_SCOPE_READ | WHARF_SCOPE_CONTROL
             | WHARF_SCOPE_TERMINAL | WHARF_SCOPE_ADMIN;
         return 0;
     }
-    if (get_token(wsi, token, sizeof(token)) != 0) {
-        *why = "a bearer token is required";
+    n = get_token(wsi, token, sizeof(token));
+    if (n == -1) {
+        *why = "more than one credential: send the token once, in one of "
+               "Authorization: Bearer, ?access_token= or the wharf.bearer. "
+               "subprotocol";
+        return 400;
+    }
+    if (n != 1) {
+        *why = n == -2 ? "the Authorization header is not \"Bearer TOKEN\""
+                       : "a bearer token is required";
         return 401;
     }
     if (wharf_token_verify(token, agent->pubkey, agent->pubkey_len, time(NULL),
@@ -170,36 +236,6 @@ agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
 }
 
 int
-agent_origin_in_list(const char *origin, const char *list)
-{
-    size_t n = strlen(origin);
-    const char *p = list, *e;
-
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ' || *p == ',') {
-            p++;
-        }
-        e = p + strcspn(p, ", ");
-        if ((size_t) (e - p) == n && strncasecmp(p, origin, n) == 0) {
-            return 1;
-        }
-        p = e;
-    }
-    return 0;
-}
-
-int
-agent_origin_matches_host(const char *origin, const char *host)
-{
-    const char *h = strstr(origin, "://");
-
-    if (h == NULL || host == NULL || host[0] == '\0') {
-        return 0;
-    }
-    return strcasecmp(h + 3, host) == 0;
-}
-
-int
 agent_auth_origin(struct agent *agent, struct lws *wsi)
 {
     char origin[512], host[300];
@@ -207,12 +243,9 @@ agent_auth_origin(struct agent *agent, struct lws *wsi)
     if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0) {
         return 0; /* not a browser */
     }
-    if (agent->cfg.allowed_origins != NULL) {
-        return agent_origin_in_list(origin, agent->cfg.allowed_origins) ? 0
-                                                                        : 403;
-    }
     if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0) {
         host[0] = '\0';
     }
-    return agent_origin_matches_host(origin, host) ? 0 : 403;
+    return wharf_origin_allowed(origin, agent->cfg.allowed_origins, host) ? 0
+                                                                          : 403;
 }

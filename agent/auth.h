@@ -6,8 +6,11 @@
  *   /websocket                         read (control calls: control)
  *   GET /processes, GET /processes/ID  read
  *   POST /processes..., POST /rpc      control (reads over /rpc: read)
- * The token comes as "Authorization: Bearer T" (what the gateway sends) or
- * "?access_token=T" (a browser WebSocket straight to the agent). The
+ * The token comes as "Authorization: Bearer T" (what the gateway sends),
+ * "?access_token=T" (old clients), or a Sec-WebSocket-Protocol entry
+ * "wharf.bearer.T" (how a browser sends it; see server.c for why
+ * libwebsockets cannot take it here); exactly one of them: two are 400
+ * invalid_request (RFC 6750 section 2), even when both are good. The
  * orchestrator's public key is read once at start (--public-key); without
  * one the agent refuses to start unless --insecure-no-auth is given, and
  * then lets everything through (development only; logged at start).
@@ -15,21 +18,32 @@
  * GET /health stays open: the container's HEALTHCHECK and the gateway's
  * probes call it without a token, and it tells nothing secret.
  *
- * WebSocket upgrades also check Origin: absent (not a browser) is fine;
- * otherwise it must be in --allowed-origins, or, without that flag, name
- * the same host as the Host header (the page came from the gateway).
+ * WebSocket upgrades also check Origin (common/origin.h): absent (not a
+ * browser, or a request through the gateway, which checked it and does not
+ * pass it on) is fine; otherwise it must be in --allowed-origins, or,
+ * without that flag, name the same host as the Host header.
  */
 #ifndef AGENT_AUTH_H
 #define AGENT_AUTH_H
 
+#include <stddef.h>
+
 struct agent;
 struct lws;
 
+/* The prefix of the subprotocol entry that carries a browser's token. */
+#define AGENT_BEARER_PREFIX "wharf.bearer."
+
 /* Checks the request's token for scope. Returns 0 with the token's scope
- * bits in *scopes, or an HTTP status (401 no/bad token, 403 wrong
- * audience or scope) with a static reason in *why. */
+ * bits in *scopes, or an HTTP status (400 more than one credential, 401
+ * no/bad token, 403 wrong audience or scope) with a static reason in
+ * *why. */
 int agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
                      unsigned *scopes, const char **why);
+
+/* Pure: how many "wharf.bearer.TOKEN" entries a Sec-WebSocket-Protocol
+ * list has; the first token goes into buf (size bytes) unless NULL. */
+int agent_bearer_entries(const char *list, char *buf, size_t size);
 
 /* 0 when the upgrade's Origin is acceptable, else 403. */
 int agent_auth_origin(struct agent *agent, struct lws *wsi);
@@ -41,11 +55,5 @@ int agent_auth_load_token(struct agent *agent);
 
 /* Reads the public key file into agent->pubkey. 0 or -1 (logged). */
 int agent_auth_load_key(struct agent *agent, const char *path);
-
-/* Pure: does an Origin value name host (HOST[:PORT] as in a Host header)?
- * Exposed for unit tests. */
-int agent_origin_matches_host(const char *origin, const char *host);
-/* Pure: is origin in the comma-separated list? */
-int agent_origin_in_list(const char *origin, const char *list);
 
 #endif

@@ -1,8 +1,10 @@
 /* Spawning on a PTY, signalling the group: see pty.h. */
 #include "pty.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -252,4 +254,72 @@ agent_pty_close_master(struct agent_pty *pty)
         (void) close(pty->master);
         pty->master = -1;
     }
+}
+
+/* The session id and state of process pid, from /proc/PID/stat; -1 when
+ * it is gone. The command name (field 2) may hold spaces and ")": the
+ * fields after it are read from its last ")". */
+static int
+proc_session(const char *pid, pid_t *sid, char *state)
+{
+    char path[64], buf[512], *p;
+    int fd, pgrp, session, ppid;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    (void) close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    if (p == NULL
+        || sscanf(p + 1, " %c %d %d %d", state, &ppid, &pgrp, &session) != 4) {
+        return -1;
+    }
+    *sid = (pid_t) session;
+    return 0;
+}
+
+int
+agent_pty_session_signal(pid_t sid, int sig)
+{
+    DIR *d;
+    struct dirent *e;
+    pid_t s, pid;
+    char state;
+    int n = 0;
+
+    if (sid <= 1) {
+        return 0;
+    }
+    d = opendir("/proc");
+    if (d == NULL) {
+        wharf_warn("opendir /proc: %s", strerror(errno));
+        return agent_pty_signal(sid, sig) == 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9'
+            || proc_session(e->d_name, &s, &state) != 0 || s != sid
+            || state == 'Z') {
+            continue;
+        }
+        pid = (pid_t) atoi(e->d_name);
+        if (sig == 0 || kill(pid, sig) == 0) {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+int
+agent_pty_session_alive(pid_t sid)
+{
+    return agent_pty_group_alive(sid) || agent_pty_session_signal(sid, 0) > 0;
 }

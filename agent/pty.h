@@ -46,6 +46,16 @@ int agent_pty_signal(pid_t pgid, int sig);
  * the leader's exit, far shorter than a pid wrap-around. */
 int agent_pty_group_alive(pid_t pgid);
 
+/* Sends sig to every live process of session sid, found by its session id
+ * in /proc (the shell on a PTY leads its session: sid is its pid): its
+ * background jobs and their children too, whatever their process group,
+ * but not a process that made a session of its own (setsid). sig 0 only
+ * counts them. Returns how many were signalled. */
+int agent_pty_session_signal(pid_t sid, int sig);
+
+/* 1 when the process group or the session sid still has a live member. */
+int agent_pty_session_alive(pid_t sid);
+
 /* 1 when every slave descriptor is closed (the master polls POLLHUP): what
  * is left to read is what was written before, and read() ends with EIO. */
 int agent_pty_slave_closed(int master);

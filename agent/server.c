@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,9 +31,26 @@ agent_of(struct lws *wsi)
 
 /* --- responses ------------------------------------------------------------ */
 
+/* One more response header, by name ("name:"), or none. */
+struct extra_header {
+    const char *name;
+    const char *value;
+};
+
+static int reply_with(struct lws *wsi, unsigned status, const char *body,
+                      size_t body_len, const char *allow,
+                      const struct extra_header *extra);
+
 int
 agent_http_reply(struct lws *wsi, unsigned status, const char *body,
                  size_t body_len, const char *allow)
+{
+    return reply_with(wsi, status, body, body_len, allow, NULL);
+}
+
+static int
+reply_with(struct lws *wsi, unsigned status, const char *body, size_t body_len,
+           const char *allow, const struct extra_header *extra)
 {
     unsigned char buf[LWS_PRE + AGENT_HTTP_REPLY_MAX];
     unsigned char *start = buf + LWS_PRE, *p = start;
@@ -59,6 +77,11 @@ agent_http_reply(struct lws *wsi, unsigned status, const char *body,
             && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ALLOW,
                                             (const unsigned char *) allow,
                                             (int) strlen(allow), &p, end))
+        || (extra != NULL
+            && lws_add_http_header_by_name(wsi,
+                                           (const unsigned char *) extra->name,
+                                           (const unsigned char *) extra->value,
+                                           (int) strlen(extra->value), &p, end))
         || lws_finalize_http_header(wsi, &p, end)) {
         wharf_error("http: response headers do not fit");
         return -1;
@@ -101,6 +124,24 @@ agent_http_error(struct lws *wsi, unsigned status, const char *code,
     size_t n = error_body(body, sizeof(body), code, message);
 
     return agent_http_reply(wsi, status, body, n, allow);
+}
+
+static int
+http_error_with(struct lws *wsi, unsigned status, const char *code,
+                const char *message, const struct extra_header *extra)
+{
+    char body[512];
+    size_t n = error_body(body, sizeof(body), code, message);
+
+    return reply_with(wsi, status, body, n, NULL, extra);
+}
+
+const char *
+agent_auth_code(int status)
+{
+    return status == 400 ? "invalid_request"
+        : status == 401  ? "unauthorized"
+                         : "forbidden";
 }
 
 /* --- routes ---------------------------------------------------------------- */
@@ -196,9 +237,75 @@ serve_http(struct agent *agent, struct lws *wsi, struct agent_conn *conn,
     return agent_http_error(wsi, 404, "not_found", "no such path", NULL);
 }
 
+/* 1 when key is base64 of 16 bytes: 22 characters of the alphabet and
+ * "==" (RFC 6455 section 4.1). */
+int
+agent_ws_key_valid(const char *key)
+{
+    size_t i;
+
+    if (strlen(key) != 24 || key[22] != '=' || key[23] != '=') {
+        return 0;
+    }
+    for (i = 0; i < 22; i++) {
+        char c = key[i];
+
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /*
- * Before lws upgrades a connection: only /terminal takes WebSockets, and
- * not while shutting down. Returning >0 means "responded already".
+ * RFC 6455 section 4.2.1, before anything else: libwebsockets 4.1 upgrades
+ * without a key (or with any bytes as one) and takes any version for 13.
+ * 0 when the handshake is good, else the answer is sent: 426 with
+ * "Sec-WebSocket-Version: 13" (section 4.2.2) for another version or
+ * none, 400 for a missing or malformed key.
+ */
+static int
+check_handshake(struct lws *wsi)
+{
+    static const struct extra_header version13 = { "sec-websocket-version:",
+                                                   "13" };
+    char buf[64];
+    int n;
+
+    n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_VERSION);
+    if (n != 2 || strcmp(buf, "13") != 0) {
+        http_error_with(wsi, 426, "unsupported_websocket_version",
+                        "the WebSocket handshake needs "
+                        "Sec-WebSocket-Version: 13",
+                        &version13);
+        return 1;
+    }
+    n = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_KEY);
+    if (n <= 0 || !agent_ws_key_valid(buf)) {
+        agent_http_error(wsi, 400, "bad_handshake",
+                         "the WebSocket handshake needs a "
+                         "Sec-WebSocket-Key of 16 bytes in base64",
+                         NULL);
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * Before lws upgrades a connection: only /terminal and /websocket take
+ * WebSockets, and not while shutting down. Returning >0 means "responded
+ * already".
+ *
+ * A browser's token comes as the subprotocol "wharf.bearer.TOKEN". It is
+ * read and checked here like any token, but libwebsockets (4.1, and its
+ * main branch alike) copies Sec-WebSocket-Protocol into 128 bytes to pick
+ * a protocol and drops the connection when it is longer, which a JWT
+ * alone always is; it has no way to take an entry out of the list first.
+ * So such an upgrade is answered 400 here, saying why, rather than
+ * dropped: through the gateway the module has taken the entry out (the
+ * agent gets the module's own token), and a client straight to the agent
+ * sends Authorization or ?access_token=. Nothing is ever echoed back.
  */
 static int
 confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
@@ -206,11 +313,15 @@ confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
     char path[64];
     const char *why = NULL;
     unsigned scopes;
-    int n;
+    int n, protocols, bearer = 0;
+    char *list;
 
     if (upgrade == NULL || strcasecmp(upgrade, "websocket") != 0) {
         agent_http_error(wsi, 400, "bad_upgrade",
                          "only WebSocket upgrades are served", NULL);
+        return 1;
+    }
+    if (check_handshake(wsi) != 0) {
         return 1;
     }
     n = lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
@@ -221,8 +332,14 @@ confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
                          NULL);
         return 1;
     }
-    if (strcmp(path, "/websocket") == 0
-        && lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > 0) {
+    protocols = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+    if (protocols > 0 && (list = malloc((size_t) protocols + 1)) != NULL) {
+        if (lws_hdr_copy(wsi, list, protocols + 1, WSI_TOKEN_PROTOCOL) > 0) {
+            bearer = agent_bearer_entries(list, NULL, 0);
+        }
+        free(list);
+    }
+    if (strcmp(path, "/websocket") == 0 && protocols > 0 && !bearer) {
         agent_http_error(wsi, 400, "bad_subprotocol",
                          "/websocket takes no subprotocol", NULL);
         return 1;
@@ -242,8 +359,17 @@ confirm_upgrade(struct agent *agent, struct lws *wsi, const char *upgrade)
                                                         : WHARF_SCOPE_READ,
                          &scopes, &why);
     if (n != 0) {
-        agent_http_error(wsi, (unsigned) n,
-                         n == 401 ? "unauthorized" : "forbidden", why, NULL);
+        agent_http_error(wsi, (unsigned) n, agent_auth_code(n), why, NULL);
+        return 1;
+    }
+    if (bearer && protocols >= AGENT_LWS_PROTOCOLS_MAX) {
+        agent_http_error(wsi, 400, "subprotocol_too_long",
+                         "Sec-WebSocket-Protocol is too long for this "
+                         "agent's WebSocket library (127 bytes or more): "
+                         "open it through the gateway, which takes the "
+                         "wharf.bearer. token out, or send the token as "
+                         "Authorization: Bearer",
+                         NULL);
         return 1;
     }
     return 0;

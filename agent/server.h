@@ -3,6 +3,8 @@
  * the agent's libuv loop.
  *
  * Routes (auth: auth.h; the API's JSON shapes: api.h, docs/agent.md):
+ *   every WebSocket upgrade: Sec-WebSocket-Version 13 (else 426) and a
+ *                   Sec-WebSocket-Key of 16 bytes in base64 (else 400)
  *   GET /health     200 application/json {"status":"ok","worker":...,
  *                   "container":...,"version":...,"uptime_ms":N,
  *                   "terminals":N,"processes":{...},"shipping":{...}}
@@ -43,6 +45,10 @@ struct lws;
 #define AGENT_WS_PING_SECS   30
 #define AGENT_WS_HANGUP_SECS 90
 
+/* libwebsockets 4.1 refuses (drops) an upgrade whose Sec-WebSocket-Protocol
+ * is this long or longer: it picks the protocol from a copy in 128 bytes. */
+#define AGENT_LWS_PROTOCOLS_MAX 127
+
 /* Creates the lws context and the listening vhost on agent->loop and sets
  * agent->port. Returns 0 or -1 (logged). */
 int agent_server_start(struct agent *agent);
@@ -60,5 +66,12 @@ int agent_http_reply(struct lws *wsi, unsigned status, const char *body,
 /* The same with an error body {"error":{"code":code,"message":message}}. */
 int agent_http_error(struct lws *wsi, unsigned status, const char *code,
                      const char *message, const char *allow);
+
+/* The error code of an agent_auth_check() status: 400 invalid_request,
+ * 401 unauthorized, 403 forbidden. */
+const char *agent_auth_code(int status);
+
+/* Pure: is key a Sec-WebSocket-Key, base64 of 16 bytes? */
+int agent_ws_key_valid(const char *key);
 
 #endif

@@ -180,7 +180,8 @@ on_child_exit(struct agent_child *child, int status)
     if (s->wsi == NULL) {
         /* Client already gone: the kill timer is only needed while some
          * process of the group (a background job) is left. */
-        if (s->timer_kind == TIMER_KILL && !agent_pty_group_alive(s->pty.pid)) {
+        if (s->timer_kind == TIMER_KILL
+            && !agent_pty_session_alive(s->pty.pid)) {
             uv_timer_stop(&s->timer);
             s->timer_kind = TIMER_NONE;
         }
@@ -193,6 +194,21 @@ on_child_exit(struct agent_child *child, int status)
         /* Usually EIO follows at once; if a background job keeps the slave
          * open, the drain timer stops the wait. */
         arm_timer(s, TIMER_DRAIN);
+    }
+}
+
+/*
+ * The whole session the shell leads: its process group (the shell and its
+ * foreground job), and every other process whose session id is the
+ * shell's, found in /proc: background jobs in groups of their own, what
+ * they started, nohup'ed ones (SIGHUP ignored, SIGKILL follows). Only a
+ * process that made a session of its own (setsid) is out of reach.
+ */
+static void
+signal_session(struct agent_session *s, int sig)
+{
+    if (agent_pty_session_signal(s->pty.pid, sig) == 0) {
+        (void) agent_pty_signal(s->pty.pid, sig); /* no /proc */
     }
 }
 
@@ -232,11 +248,11 @@ detach(struct agent_session *s)
         uv_timer_stop(&s->timer);
         s->timer_kind = TIMER_NONE;
     }
-    if (!s->reaped || agent_pty_group_alive(s->pty.pid)) {
-        wharf_info("terminal %lu: client gone, sending SIGHUP to group %d",
+    if (!s->reaped || agent_pty_session_alive(s->pty.pid)) {
+        wharf_info("terminal %lu: client gone, sending SIGHUP to session %d",
                    s->id, (int) s->pty.pid);
-        (void) agent_pty_signal(s->pty.pid, SIGHUP);
-        (void) agent_pty_signal(s->pty.pid, SIGCONT);
+        signal_session(s, SIGHUP);
+        signal_session(s, SIGCONT);
         arm_timer(s, TIMER_KILL);
     } else {
         wharf_info("terminal %lu: closed", s->id);
@@ -269,11 +285,11 @@ on_timer(uv_timer_t *t)
         begin_end(s);
         break;
     case TIMER_KILL:
-        if (!s->reaped || agent_pty_group_alive(s->pty.pid)) {
-            wharf_info("terminal %lu: group %d still alive after %u ms, "
+        if (!s->reaped || agent_pty_session_alive(s->pty.pid)) {
+            wharf_info("terminal %lu: session %d still alive after %u ms, "
                        "sending SIGKILL",
                        s->id, (int) s->pty.pid, s->agent->cfg.kill_timeout_ms);
-            (void) agent_pty_signal(s->pty.pid, SIGKILL);
+            signal_session(s, SIGKILL);
         }
         maybe_free(s);
         break;
@@ -793,15 +809,15 @@ agent_terminal_kill_now(struct agent *agent)
         next = s->next;
         detach(s);
         if (!s->reaped) {
-            (void) agent_pty_signal(s->pty.pid, SIGKILL);
+            signal_session(s, SIGKILL);
             agent_reaper_forget(&agent->reaper, &s->child);
             while (waitpid(s->pty.pid, &status, 0) < 0 && errno == EINTR) {
             }
             s->reaped = 1;
             wharf_info("terminal %lu: pid %d killed at exit", s->id,
                        (int) s->pty.pid);
-        } else if (agent_pty_group_alive(s->pty.pid)) {
-            (void) agent_pty_signal(s->pty.pid, SIGKILL);
+        } else if (agent_pty_session_alive(s->pty.pid)) {
+            signal_session(s, SIGKILL);
         }
         if (s->timer_kind != TIMER_NONE) {
             uv_timer_stop(&s->timer);

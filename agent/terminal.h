@@ -19,9 +19,12 @@
  *     reaped but something it started still holds the terminal open after
  *     the kill timeout, the agent stops waiting and closes all the same.
  *   The client leaves (close frame, reset, ping timeout, anything): the
- *     master is closed, the program's process group gets SIGHUP (and
- *     SIGCONT, in case it is stopped), and SIGKILL after the kill timeout if
- *     the group still has members; the program is reaped by the reaper.
+ *     master is closed, and every process of the session the program leads
+ *     (its process group, and every process with its session id: background
+ *     jobs and their children) gets SIGHUP (and SIGCONT, in case it is
+ *     stopped), and SIGKILL after the kill timeout if any is left; the
+ *     program is reaped by the reaper. A process that called setsid() is
+ *     in a session of its own and escapes (docs/agent.md).
  *   The agent shuts down: every connection is closed with 1001 and its
  *     program is ended as if its client had left.
  * A session is freed once its connection is gone, its program reaped and

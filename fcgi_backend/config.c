@@ -47,7 +47,8 @@ const char wharfd_usage[] =
     "  --ws-listen ADDR    live feed WebSocket listener, IPV4:PORT\n"
     "  --feed-queue N      messages queued per feed client (1024)\n"
     "  --ws-origins LIST   Origins allowed on the feed, comma-separated\n"
-    "                      (a request without Origin is always allowed)\n"
+    "                      (default: the host the browser addressed; a\n"
+    "                      request without Origin is always allowed)\n"
     "  --config FILE       read 'key = value' lines first; the command line "
     "wins\n"
     "  --help, --version\n";

@@ -22,6 +22,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "origin.h"
 #include "methods.h"
 #include "wharfd.h"
 
@@ -559,14 +560,13 @@ struct feed_refusal {
 static struct feed_client *
 feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
 {
-    char uri[256], origin[512], frag[WHARF_TOKEN_MAX + 32],
+    char uri[256], origin[512], host[300], frag[WHARF_TOKEN_MAX + 32],
         query[WHARF_TOKEN_MAX + 32];
     struct wharfd_rpc_error err;
     struct wharfd_call call;
     struct feed_client *c;
-    const char *o, *auth = NULL;
-    int i, n;
-    size_t olen;
+    const char *auth = NULL;
+    int i;
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0
         || strncmp(uri, "/ws/monitoring", 14) != 0
@@ -576,26 +576,19 @@ feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
         snprintf(why->message, sizeof(why->message), "no feed at this path");
         return NULL;
     }
-    n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
-    if (n > 0) {
-        olen = (size_t) n;
-        for (o = wd->config.ws_origins; *o;) {
-            const char *comma = strchr(o, ',');
-            size_t len = comma ? (size_t) (comma - o) : strlen(o);
-
-            if (len == olen && strncmp(o, origin, len) == 0) {
-                break;
-            }
-            o = comma ? comma + 1 : o + len;
-        }
-        if (*o == '\0') {
-            wharf_info("feed: Origin %s not allowed", origin);
-            why->status = 403;
-            why->code = "origin_not_allowed";
-            snprintf(why->message, sizeof(why->message),
-                     "this Origin may not open the feed");
-            return NULL;
-        }
+    if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0) {
+        origin[0] = '\0';
+    }
+    if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0) {
+        host[0] = '\0';
+    }
+    if (!wharf_origin_allowed(origin, wd->config.ws_origins, host)) {
+        wharf_info("feed: Origin %s not allowed", origin);
+        why->status = 403;
+        why->code = "origin_not_allowed";
+        snprintf(why->message, sizeof(why->message),
+                 "this Origin may not open the feed");
+        return NULL;
     }
     why->status = 500;
     why->code = "internal";

@@ -6,7 +6,8 @@
  * same name and {instanceId, force?}, carrying the caller's own
  * Authorization (the module checks it, and gives the agent its own
  * token). The agent's result is the result; its error is relayed with
- * its code. The gateway being unreachable, slow or answering non-JSON is
+ * its code. The gateway being unreachable, slow, answering non-JSON or
+ * with its own JSON refusal (the worker down: 502 worker_unreachable) is
  * -32603 with data-less message "agent unreachable: ...", after at most
  * --control-timeout seconds.
  */

@@ -63,6 +63,26 @@ struct ngx_http_wharf_cache_s {
 
 static ngx_int_t ngx_http_wharf_get_token(ngx_http_request_t *r,
     ngx_str_t *token, const char **why);
+static ngx_uint_t ngx_http_wharf_query_tokens(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_uint_t ngx_http_wharf_subprotocol_tokens(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_uint_t ngx_http_wharf_is_subprotocol_header(ngx_table_elt_t *h);
+static u_char *ngx_http_wharf_next_entry(u_char *p, u_char *last,
+    u_char **end);
+static ngx_uint_t ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end);
+static ngx_int_t ngx_http_wharf_check_handshake(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_bearer_to_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_wharf_add_authorization(ngx_http_request_t *r,
+    ngx_str_t *value);
+static ngx_int_t ngx_http_wharf_invalid_request(ngx_http_request_t *r,
+    const char *why);
+static void ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_wharf_kept_from_worker(ngx_table_elt_t *h,
+    void *data);
+static ngx_int_t ngx_http_wharf_list_filter(ngx_pool_t *pool,
+    ngx_list_t *list, ngx_uint_t (*drop)(ngx_table_elt_t *h, void *data),
+    void *data);
 static ngx_int_t ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf,
     ngx_str_t *token, struct wharf_claims *claims, const char **why);
 static ngx_http_wharf_cache_entry_t *ngx_http_wharf_cache_find(
@@ -108,6 +128,10 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
     if (wlcf->prefix.data == NULL
         && wlcf->handler == NGX_HTTP_WHARF_HANDLER_NONE)
     {
+        if (wlcf->bearer_subprotocol) {
+            return ngx_http_wharf_bearer_to_header(r);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -164,6 +188,20 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
+    /*
+     * A WebSocket handshake the worker could not answer is refused here,
+     * in JSON, rather than passed on to fail there (RFC 6455, 4.2.1).
+     */
+
+    if (worker && ctx->check == NGX_HTTP_WHARF_CHECK_NONE) {
+        rc = ngx_http_wharf_check_handshake(r);
+
+        if (rc != NGX_DECLINED) {
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE;
+        }
+    }
+
     if (!wlcf->auth) {
         return NGX_DECLINED;
     }
@@ -174,6 +212,12 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_BUSY) {
+        rc = ngx_http_wharf_invalid_request(r, why);
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
     }
 
     if (rc == NGX_DECLINED) {
@@ -270,70 +314,92 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
 
 
 /*
- * The client's token: NGX_OK; none at all: NGX_DECLINED with token empty;
- * a malformed one: NGX_DECLINED with token set.  The query parameter is
- * removed from $args in any case.
+ * The client's token, from exactly one of its three places:
+ * "Authorization: Bearer TOKEN", "?access_token=TOKEN", or an entry
+ * "wharf.bearer.TOKEN" of Sec-WebSocket-Protocol (a browser cannot set
+ * headers on a WebSocket, and a URL ends up in logs and histories).
+ * NGX_OK: token set; NGX_DECLINED: none (token empty) or malformed (token
+ * set); NGX_BUSY: more than one credential, which RFC 6750 (section 2)
+ * calls an invalid request, whether they agree or not.  The query
+ * parameter is removed from $args in any case.
  */
 
 static ngx_int_t
 ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
     const char **why)
 {
-    ngx_str_t         value;
-    ngx_uint_t        from_query;
+    ngx_str_t         value, query, proto;
+    ngx_uint_t        n, nquery, nproto, malformed;
     ngx_table_elt_t  *h;
 
     token->len = 0;
     token->data = NULL;
 
-    from_query = 0;
+    ngx_str_null(&value);
+    malformed = 0;
+    n = 0;
+
     h = r->headers_in.authorization;
 
     if (h) {
+        n++;
+
         if (h->value.len < sizeof("Bearer ") - 1
             || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ",
                                sizeof("Bearer ") - 1)
                != 0)
         {
-            token->len = 1;
-            *why = "the Authorization header is not \"Bearer TOKEN\"";
-            return NGX_DECLINED;
+            malformed = 1;
+
+        } else {
+            value.data = h->value.data + sizeof("Bearer ") - 1;
+            value.len = h->value.len - (sizeof("Bearer ") - 1);
+
+            while (value.len && value.data[0] == ' ') {
+                value.data++;
+                value.len--;
+            }
+
+            while (value.len && value.data[value.len - 1] == ' ') {
+                value.len--;
+            }
         }
-
-        value.data = h->value.data + sizeof("Bearer ") - 1;
-        value.len = h->value.len - (sizeof("Bearer ") - 1);
-
-        while (value.len && value.data[0] == ' ') {
-            value.data++;
-            value.len--;
-        }
-
-        while (value.len && value.data[value.len - 1] == ' ') {
-            value.len--;
-        }
-
-    } else if (ngx_http_arg(r, (u_char *) "access_token",
-                            sizeof("access_token") - 1, &value)
-               == NGX_OK)
-    {
-        from_query = 1;
-
-    } else {
-        value.len = 0;
     }
 
-    if (from_query || r->args.len) {
+    nquery = ngx_http_wharf_query_tokens(r, &query);
+    nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
 
-        /* value points into r->args, which is rebuilt, not changed */
+    if (n == 0) {
+        value = nquery ? query : proto;
+    }
+
+    n += nquery + nproto;
+
+    if (nquery) {
+
+        /* value may point into r->args, which is rebuilt, not changed */
 
         if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
+    if (n > 1) {
+        *why = "more than one credential: send the token once, in one of "
+               "\"Authorization: Bearer\", \"?access_token=\" or the "
+               "\"wharf.bearer.\" WebSocket subprotocol";
+        return NGX_BUSY;
+    }
+
+    if (malformed) {
+        token->len = 1;
+        *why = "the Authorization header is not \"Bearer TOKEN\"";
+        return NGX_DECLINED;
+    }
+
     if (value.len == 0) {
-        *why = "no token: send \"Authorization: Bearer TOKEN\", or "
-               "\"?access_token=TOKEN\" for a browser WebSocket";
+        *why = "no token: send \"Authorization: Bearer TOKEN\", or, for a "
+               "browser WebSocket, the subprotocol \"wharf.bearer.TOKEN\"";
         return NGX_DECLINED;
     }
 
@@ -345,6 +411,162 @@ ngx_http_wharf_get_token(ngx_http_request_t *r, ngx_str_t *token,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * How many "access_token" parameters the query string has (the name in
+ * any case, as ngx_http_arg() and the stripping compare it), and the
+ * value of the first.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_query_tokens(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char      *p, *last, *end, *eq;
+    ngx_uint_t   n;
+
+    ngx_str_null(value);
+
+    p = r->args.data;
+    last = p + r->args.len;
+
+    if (r->args.len < sizeof("access_token") - 1
+        || ngx_strlcasestrn(p, last, (u_char *) "access_token",
+                            sizeof("access_token") - 2)
+           == NULL)
+    {
+        return 0;
+    }
+
+    n = 0;
+
+    for ( /* void */ ; p < last; p = end + 1) {
+
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        eq = ngx_strlchr(p, end, '=');
+        if (eq == NULL) {
+            eq = end;
+        }
+
+        if (eq - p != sizeof("access_token") - 1
+            || ngx_strncasecmp(p, (u_char *) "access_token",
+                               sizeof("access_token") - 1)
+               != 0)
+        {
+            continue;
+        }
+
+        if (n++ == 0 && eq < end) {
+            value->data = eq + 1;
+            value->len = end - eq - 1;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * The entries "wharf.bearer.TOKEN" of every Sec-WebSocket-Protocol header
+ * line: how many, and the token of the first.  Subprotocol names are
+ * case-sensitive (RFC 6455, section 4.1), and a JWT is made of RFC 7230
+ * token characters, so it stands in the list as it is.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_subprotocol_tokens(ngx_http_request_t *r, ngx_str_t *value)
+{
+    u_char           *p, *last, *end;
+    ngx_uint_t        i, n;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_str_null(value);
+    n = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_wharf_is_subprotocol_header(&h[i])) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+            p = ngx_http_wharf_next_entry(p, last, &end);
+
+            if (ngx_http_wharf_is_bearer_entry(p, end)) {
+                if (n++ == 0) {
+                    value->data = p + NGX_HTTP_WHARF_BEARER_LEN;
+                    value->len = end - value->data;
+                }
+            }
+
+            p = end;
+        }
+    }
+
+    return n;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_is_subprotocol_header(ngx_table_elt_t *h)
+{
+    return h->key.len == sizeof("Sec-WebSocket-Protocol") - 1
+           && ngx_strncasecmp(h->key.data, (u_char *) "Sec-WebSocket-Protocol",
+                              sizeof("Sec-WebSocket-Protocol") - 1)
+              == 0;
+}
+
+
+/* the entry of a comma-separated list at p: [p, *end), blanks skipped */
+
+static u_char *
+ngx_http_wharf_next_entry(u_char *p, u_char *last, u_char **end)
+{
+    u_char  *e;
+
+    while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    for (e = p; e < last && *e != ',' && *e != ' ' && *e != '\t'; e++) {
+        /* void */
+    }
+
+    *end = e;
+
+    return p;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end)
+{
+    return end - p >= NGX_HTTP_WHARF_BEARER_LEN
+           && ngx_strncmp(p, NGX_HTTP_WHARF_BEARER_PREFIX,
+                          NGX_HTTP_WHARF_BEARER_LEN)
+              == 0;
 }
 
 
@@ -645,6 +867,211 @@ ngx_http_wharf_unauthorized(ngx_http_request_t *r, ngx_uint_t invalid,
 
 
 /*
+ * wharf_bearer_subprotocol on, in a location the module does not serve
+ * (wharfd's live feed): the backend checks the token, but its WebSocket
+ * library, like the agent's, cannot take a Sec-WebSocket-Protocol as long
+ * as a JWT (libwebsockets picks the protocol from a copy in 128 bytes).
+ * So the "wharf.bearer." entry leaves the list here, and its token goes on
+ * as "Authorization: Bearer", which the backend reads; two credentials are
+ * refused here, as the backend would (400 invalid_request).  The query
+ * string is left as it is: the backend reads an old client's token there.
+ */
+
+static ngx_int_t
+ngx_http_wharf_bearer_to_header(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   query, proto, token;
+    ngx_uint_t                  n, nproto;
+    ngx_http_wharf_loc_conf_t  *wlcf;
+
+    nproto = ngx_http_wharf_subprotocol_tokens(r, &proto);
+
+    if (nproto == 0) {
+        return NGX_DECLINED;
+    }
+
+    n = nproto + ngx_http_wharf_query_tokens(r, &query)
+        + (r->headers_in.authorization != NULL);
+
+    if (n > 1) {
+        rc = ngx_http_wharf_invalid_request(r, "more than one credential: "
+                                            "send the token once, in one of "
+                                            "\"Authorization: Bearer\", "
+                                            "\"?access_token=\" or the "
+                                            "\"wharf.bearer.\" WebSocket "
+                                            "subprotocol");
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    /* the token is in the header's bytes, which are rewritten below */
+
+    p = ngx_pnalloc(r->pool, sizeof("Bearer ") - 1 + proto.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(p, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(p + sizeof("Bearer ") - 1, proto.data, proto.len);
+
+    ngx_http_wharf_strip_subprotocol(r);
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (ngx_http_wharf_list_filter(r->pool, &r->headers_in.headers,
+                                   ngx_http_wharf_kept_from_worker,
+                                   &wlcf->pass_headers)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    token.data = p;
+    token.len = sizeof("Bearer ") - 1 + proto.len;
+
+    if (ngx_http_wharf_add_authorization(r, &token) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* 400 invalid_request, as RFC 6750 (section 3.1) names it */
+
+static ngx_int_t
+ngx_http_wharf_invalid_request(ngx_http_request_t *r, const char *why)
+{
+    ngx_str_t  challenge;
+
+    ngx_str_set(&challenge, "Bearer realm=\"wharf\", "
+                            "error=\"invalid_request\"");
+
+    if (ngx_http_wharf_add_header(r, "WWW-Authenticate", challenge.data,
+                                  challenge.len)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "invalid_request", "%s", why);
+}
+
+
+/*
+ * RFC 6455, section 4.2.1: an opening handshake has one Sec-WebSocket-Key
+ * of 16 bytes in base64 and Sec-WebSocket-Version 13.  Returns
+ * NGX_DECLINED for a request that is no WebSocket upgrade or a good one;
+ * else what the answer returned: 426 with "Sec-WebSocket-Version: 13"
+ * (section 4.2.2) for another version or none, 400 for a bad key.
+ */
+
+static ngx_int_t
+ngx_http_wharf_check_handshake(ngx_http_request_t *r)
+{
+    u_char           *p;
+    ngx_uint_t        i, nkey, nversion;
+    ngx_str_t         key, version;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.upgrade;
+
+    if (h == NULL
+        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                            (u_char *) "websocket", sizeof("websocket") - 2)
+           == NULL)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_null(&key);
+    ngx_str_null(&version);
+    nkey = 0;
+    nversion = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-WebSocket-Key",
+                               sizeof("Sec-WebSocket-Key") - 1)
+               == 0)
+        {
+            key = h[i].value;
+            nkey++;
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Version",
+                                      sizeof("Sec-WebSocket-Version") - 1)
+                      == 0)
+        {
+            version = h[i].value;
+            nversion++;
+        }
+    }
+
+    if (nversion != 1 || version.len != 2
+        || version.data[0] != '1' || version.data[1] != '3')
+    {
+        if (ngx_http_wharf_add_header(r, "Sec-WebSocket-Version",
+                                      (u_char *) "13", 2)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+
+        return ngx_http_wharf_send_error(r, NGX_HTTP_WHARF_UPGRADE_REQUIRED,
+                                         "unsupported_websocket_version",
+                                         "the WebSocket handshake needs one "
+                                         "\"Sec-WebSocket-Version: 13\"");
+    }
+
+    /* 16 bytes in base64: 22 characters of the alphabet, then "==" */
+
+    if (nkey == 1 && key.len == 24
+        && key.data[22] == '=' && key.data[23] == '=')
+    {
+        for (p = key.data; p < key.data + 22; p++) {
+            if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
+                  || (*p >= '0' && *p <= '9') || *p == '+' || *p == '/'))
+            {
+                break;
+            }
+        }
+
+        if (p == key.data + 22) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                     "bad_handshake",
+                                     "the WebSocket handshake needs one "
+                                     "\"Sec-WebSocket-Key\": 16 bytes in "
+                                     "base64");
+}
+
+
+/*
  * Removes every "access_token" parameter from $args, so that neither the
  * upstream nor the access log ($args) sees it.  $request_uri keeps the
  * request as it was sent: it must not be logged or proxied.
@@ -730,9 +1157,27 @@ ngx_int_t
 ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     ngx_uint_t add)
 {
-    ngx_table_elt_t  *h;
+    ngx_table_elt_t            *h;
+    ngx_http_wharf_loc_conf_t  *wlcf;
 
     if (ngx_http_wharf_strip_query_token(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_wharf_strip_subprotocol(r);
+
+    /*
+     * Out go the header lines left empty by that, and the client's other
+     * credentials, unless the location passes them.
+     */
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_wharf_module);
+
+    if (ngx_http_wharf_list_filter(r->pool, &r->headers_in.headers,
+                                   ngx_http_wharf_kept_from_worker,
+                                   &wlcf->pass_headers)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -753,6 +1198,17 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
         return NGX_OK;
     }
 
+    return ngx_http_wharf_add_authorization(r, token);
+}
+
+
+/* a request header "Authorization: value", which the client did not send */
+
+static ngx_int_t
+ngx_http_wharf_add_authorization(ngx_http_request_t *r, ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
     h = ngx_list_push(&r->headers_in.headers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -763,9 +1219,217 @@ ngx_http_wharf_swap_credentials(ngx_http_request_t *r, ngx_str_t *token,
     h->hash = ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(
               ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash(ngx_hash('a', 'u'),
               't'), 'h'), 'o'), 'r'), 'i'), 'z'), 'a'), 't'), 'i'), 'o'), 'n');
-    h->value = *token;
+    h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     r->headers_in.authorization = h;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The "wharf.bearer." entries leave every Sec-WebSocket-Protocol header
+ * line; the other subprotocols (wharf.tty.v1, ...) pass on as they were
+ * offered, in their order.  The value is rewritten in place: it only gets
+ * shorter.  A line left empty is then removed from the request (a worker
+ * may refuse an empty list): see ngx_http_wharf_kept_from_worker().
+ */
+
+static void
+ngx_http_wharf_strip_subprotocol(ngx_http_request_t *r)
+{
+    u_char           *p, *last, *end, *dst;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_wharf_is_subprotocol_header(&h[i])) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+        dst = p;
+
+        while (p < last) {
+            p = ngx_http_wharf_next_entry(p, last, &end);
+
+            if (p == end) {
+                break;
+            }
+
+            if (!ngx_http_wharf_is_bearer_entry(p, end)) {
+                if (dst > h[i].value.data) {
+                    *dst++ = ',';
+                    *dst++ = ' ';
+                }
+
+                dst = ngx_movemem(dst, p, end - p);
+            }
+
+            p = end;
+        }
+
+        h[i].value.len = dst - h[i].value.data;
+    }
+}
+
+
+/* a request header line that must not reach a worker */
+
+static ngx_uint_t
+ngx_http_wharf_kept_from_worker(ngx_table_elt_t *h, void *data)
+{
+    ngx_uint_t  pass = *(ngx_uint_t *) data;
+
+    if (ngx_http_wharf_is_subprotocol_header(h)) {
+        return h->value.len == 0;
+    }
+
+    if (h->key.len == sizeof("Cookie") - 1
+        && ngx_strncasecmp(h->key.data, (u_char *) "Cookie",
+                           sizeof("Cookie") - 1)
+           == 0)
+    {
+        return !(pass & NGX_HTTP_WHARF_PASS_COOKIE);
+    }
+
+    if (h->key.len == sizeof("Proxy-Authorization") - 1
+        && ngx_strncasecmp(h->key.data, (u_char *) "Proxy-Authorization",
+                           sizeof("Proxy-Authorization") - 1)
+           == 0)
+    {
+        return !(pass & NGX_HTTP_WHARF_PASS_PROXY_AUTH);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Takes the elements that drop() names out of a list without moving any
+ * element: r->headers_in points at some of them (host, upgrade,
+ * authorization...).  The parts are described anew, one per run of kept
+ * elements: the first in the list itself, the others from the pool; the
+ * elements stay in their arrays.  No part is left empty (nginx's loops
+ * over a list read the first element of each next part), and the list's
+ * nalloc becomes the size of its last part, which so is full: a later
+ * ngx_list_push() starts a part of its own rather than writing over the
+ * elements after the last run.  ngx_list_t has had this layout since
+ * nginx 0.x.
+ */
+
+static ngx_int_t
+ngx_http_wharf_list_filter(ngx_pool_t *pool, ngx_list_t *list,
+    ngx_uint_t (*drop)(ngx_table_elt_t *h, void *data), void *data)
+{
+    u_char           *elts;
+    ngx_uint_t        i, n, runs, dropped;
+    ngx_list_part_t  *part, *run, *spare, *prev, first;
+
+    /* the usual request has nothing to drop, and gets nothing done */
+
+    runs = 0;
+    dropped = 0;
+
+    for (part = &list->part; part; part = part->next) {
+        elts = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (drop((ngx_table_elt_t *) (elts + i * list->size), data)) {
+                dropped++;
+
+            } else if (i == 0
+                       || drop((ngx_table_elt_t *)
+                                   (elts + (i - 1) * list->size), data))
+            {
+                runs++;
+            }
+        }
+    }
+
+    if (dropped == 0) {
+        return NGX_OK;
+    }
+
+    spare = NULL;
+
+    if (runs > 1) {
+        spare = ngx_palloc(pool, (runs - 1) * sizeof(ngx_list_part_t));
+        if (spare == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    first = list->part;
+    prev = NULL;
+
+    for (part = &first; part; part = part->next) {
+        elts = part->elts;
+        i = 0;
+
+        while (i < part->nelts) {
+
+            if (drop((ngx_table_elt_t *) (elts + i * list->size), data)) {
+                i++;
+                continue;
+            }
+
+            for (n = i + 1;
+                 n < part->nelts
+                 && !drop((ngx_table_elt_t *) (elts + n * list->size), data);
+                 n++)
+            {
+                /* void */
+            }
+
+            run = prev ? spare++ : &list->part;
+
+            run->elts = elts + i * list->size;
+            run->nelts = n - i;
+            run->next = NULL;
+
+            if (prev) {
+                prev->next = run;
+            }
+
+            prev = run;
+            i = n;
+        }
+    }
+
+    if (prev == NULL) {
+
+        /* nothing kept: an empty first part, with all its room */
+
+        list->part.elts = first.elts;
+        list->part.nelts = 0;
+        list->part.next = NULL;
+        list->last = &list->part;
+
+        return NGX_OK;
+    }
+
+    list->last = prev;
+    list->nalloc = prev->nelts;
 
     return NGX_OK;
 }

@@ -27,6 +27,7 @@
  *
  * A request to a worker goes through these phases (see the other files):
  *
+ *   post read        request line redacted for the logs   (scrub)
  *   server rewrite   routed by the raw request line       (route)
  *   rewrite          bound in the wharf_route location    (route)
  *   access           Origin, token, scope, sub            (auth)
@@ -86,6 +87,8 @@ static char *ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_wharf_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wharf_health_backend(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_pass_request_headers(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 static void *ngx_http_wharf_create_main_conf(ngx_conf_t *cf);
@@ -235,6 +238,20 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
     { ngx_string("wharf_allowed_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_wharf_origins,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_bearer_subprotocol"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wharf_loc_conf_t, bearer_subprotocol),
+      NULL },
+
+    { ngx_string("wharf_pass_request_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_wharf_pass_request_headers,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -1134,6 +1151,74 @@ failed:
 }
 
 
+/*
+ * wharf_pass_request_headers Cookie | Proxy-Authorization ...;
+ *
+ * The client's credentials do not reach a worker: its token (replaced by
+ * the module's), and these two, unless named here, for an app that keeps
+ * its own sessions in cookies behind the gateway.
+ */
+
+static char *
+ngx_http_wharf_pass_request_headers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_loc_conf_t *wlcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (wlcf->pass_headers != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    wlcf->pass_headers = 0;
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == sizeof("Cookie") - 1
+            && ngx_strncasecmp(value[i].data, (u_char *) "Cookie",
+                               sizeof("Cookie") - 1)
+               == 0)
+        {
+            wlcf->pass_headers |= NGX_HTTP_WHARF_PASS_COOKIE;
+            continue;
+        }
+
+        if (value[i].len == sizeof("Proxy-Authorization") - 1
+            && ngx_strncasecmp(value[i].data, (u_char *) "Proxy-Authorization",
+                               sizeof("Proxy-Authorization") - 1)
+               == 0)
+        {
+            wlcf->pass_headers |= NGX_HTTP_WHARF_PASS_PROXY_AUTH;
+            continue;
+        }
+
+        if (value[i].len == sizeof("Authorization") - 1
+            && ngx_strncasecmp(value[i].data, (u_char *) "Authorization",
+                               sizeof("Authorization") - 1)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"Authorization\" cannot be passed: the "
+                               "client's token never reaches a worker, "
+                               "which gets the module's own token");
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\": only \"Cookie\" and "
+                           "\"Proxy-Authorization\" are kept from workers "
+                           "and can be passed; other headers pass anyway",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* wharf_allowed_origins ORIGIN ... | *; */
 
 static char *
@@ -1430,6 +1515,8 @@ ngx_http_wharf_create_loc_conf(ngx_conf_t *cf)
     wlcf->check = NGX_HTTP_WHARF_CHECK_NONE;
     wlcf->auth = NGX_CONF_UNSET;
     wlcf->origins = NGX_CONF_UNSET_PTR;
+    wlcf->pass_headers = NGX_CONF_UNSET_UINT;
+    wlcf->bearer_subprotocol = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -1461,6 +1548,9 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
+    ngx_conf_merge_uint_value(conf->pass_headers, prev->pass_headers, 0);
+    ngx_conf_merge_value(conf->bearer_subprotocol, prev->bearer_subprotocol,
+                         0);
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
 
     /* a nested location's errors name its parent's wharf directive */
@@ -1551,10 +1641,34 @@ ngx_http_wharf_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_wharf_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
+    ngx_http_handler_pt        *h, *log;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_wharf_scrub_post_read_handler;
+
+    /*
+     * The request line is redacted before any log phase handler, the
+     * access log's included, reads it: first in the list, which
+     * ngx_http_log_request() runs in order.
+     */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    log = cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.elts;
+    ngx_memmove(&log[1], &log[0],
+                (cmcf->phases[NGX_HTTP_LOG_PHASE].handlers.nelts - 1)
+                * sizeof(ngx_http_handler_pt));
+    log[0] = ngx_http_wharf_scrub_log_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_SERVER_REWRITE_PHASE].handlers);
     if (h == NULL) {

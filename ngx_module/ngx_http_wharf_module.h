@@ -12,6 +12,7 @@
  *   ngx_http_wharf_sessions.c   live sessions, max_sessions, request counts
  *   ngx_http_wharf_balancer.c   wharf_balancer: the static upstream of routes
  *   ngx_http_wharf_auth.c       ES256 tokens in, aud-bound tokens out, Origin
+ *   ngx_http_wharf_scrub.c      no client's token in the logs
  *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
  *   ngx_http_wharf_health.c     the health routes, answering from the probes
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
@@ -44,6 +45,21 @@
 
 /* a key file larger than this is not a PEM key */
 #define NGX_HTTP_WHARF_KEY_FILE_MAX        16384
+
+/* not among nginx's own status codes */
+#define NGX_HTTP_WHARF_UPGRADE_REQUIRED    426
+
+/*
+ * A browser's WebSocket carries its token as a subprotocol, as Kubernetes
+ * does (its "base64url.bearer.authorization.k8s.io."): the client offers
+ * "wharf.bearer.JWT" beside its real subprotocol, if any.
+ */
+#define NGX_HTTP_WHARF_BEARER_PREFIX       "wharf.bearer."
+#define NGX_HTTP_WHARF_BEARER_LEN          (sizeof("wharf.bearer.") - 1)
+
+/* wharf_pass_request_headers: the client's headers a worker may get */
+#define NGX_HTTP_WHARF_PASS_COOKIE         0x01
+#define NGX_HTTP_WHARF_PASS_PROXY_AUTH     0x02
 
 /* the text of a probe's error, in shared memory and in answers */
 #define NGX_HTTP_WHARF_ERROR_LEN           160
@@ -256,6 +272,11 @@ typedef struct {
 
     ngx_flag_t                     auth;
     ngx_array_t                   *origins;   /* ngx_str_t; "*": any */
+    ngx_uint_t                     pass_headers; /* NGX_HTTP_WHARF_PASS_* */
+
+    /* elsewhere than the module's locations: the subprotocol's token
+       goes on as "Authorization: Bearer" (wharf_bearer_subprotocol) */
+    ngx_flag_t                     bearer_subprotocol;
     ngx_str_t                      health_backend;
 
     /* proxy_pass to a wharf_balancer upstream: set the upstream's path */
@@ -455,6 +476,12 @@ ngx_int_t ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf);
 const char *ngx_http_wharf_check_name(ngx_uint_t check);
 uint64_t ngx_http_wharf_now_us(void);
+
+
+/* ngx_http_wharf_scrub.c */
+
+ngx_int_t ngx_http_wharf_scrub_post_read_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wharf_scrub_log_handler(ngx_http_request_t *r);
 
 
 /* ngx_http_wharf_health.c */

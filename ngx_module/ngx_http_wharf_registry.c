@@ -43,10 +43,10 @@ static ngx_str_t  ngx_http_wharf_metrics_type =
 
 
 /*
- * GET and HEAD only, and no body to read: for every JSON route of the
- * module (these, and the health routes).  NGX_DECLINED: go on and answer;
- * anything else is what the content handler returns (a 405 is sent
- * already, and its rc may well be NGX_OK).
+ * GET and HEAD only, and no body to read.  NGX_DECLINED: go on; anything
+ * else is what the handler returns at once: the 405 was sent (and its
+ * NGX_OK must not be taken for "go on", or a second answer would follow
+ * the first: "header already sent"), or the body failed.
  */
 
 ngx_int_t
@@ -62,7 +62,7 @@ ngx_http_wharf_read_only(ngx_http_request_t *r)
 
     rc = ngx_http_discard_request_body(r);
 
-    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+    return rc == NGX_OK ? NGX_DECLINED : rc;
 }
 
 

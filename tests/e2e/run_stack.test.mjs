@@ -85,6 +85,12 @@ describe('make run', () => {
       const env = readEnvFile(runDir);
       const r = await fetch(`${env.WHARF_URL}/api/workers`, { headers: { Authorization: `Bearer ${env.WHARF_TOKEN}` } });
       assert.equal(r.status, 200);
+      // The banner's first lines: the console's URL, served.
+      const consoleUrl = out.match(/^ {2}console +(http:\/\/127\.0\.0\.1:\d+\/console\/)$/m);
+      assert.ok(consoleUrl, `the banner names the console:\n${out}`);
+      const page = await fetch(consoleUrl[1]);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>wharf console<\/title>/);
       for (const p of pids) assert.ok(!procGone(p), `stack process ${p} ended before Ctrl-C`);
       process.kill(-sh.pid, 'SIGINT');
       for (const p of pids) await waitFor(() => procGone(p), { timeout: 15000, what: `stack process ${p} to stop after Ctrl-C` });

@@ -27,7 +27,9 @@ describe('terminal through nginx', () => {
   });
   after(async () => stack && stack.stop());
 
-  // The token goes in the query string, as a browser's WebSocket sends it.
+  // The token goes in the query string, as old browser clients send it
+  // (new ones offer the subprotocol wharf.bearer.TOKEN: see
+  // tests/integration/module_credentials.test.mjs).
   const url = (w = 'demo', q = '') =>
     `${stack.ws}/api/workers/${w}/terminal${q ? `${q}&` : '?'}access_token=${stack.token}`;
 

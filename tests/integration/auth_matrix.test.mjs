@@ -24,6 +24,7 @@ import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import YAML from 'yaml';
 import { ROOT, startFakeEndpoint, startStack, waitFor } from '../lib/stack.mjs';
+import { rawWs } from '../lib/wsraw.mjs';
 
 const ORIGIN = 'https://console.example.com';
 const EVIL = 'https://evil.example';
@@ -69,7 +70,7 @@ function agentRoutes() {
 const agentMethods = () => [...src('agent/api.c').matchAll(/\{ "(\w+)", OP_\w+, WHARF_SCOPE_(\w+) \}/g)]
   .map((m) => ({ name: m[1], scope: m[2].toLowerCase() }));
 
-const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+(?:[=~]\s+)?"?([^"\s{]+)"?\s*\{/gm)]
+const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+(?:(?:=|~|\^~)\s+)?"?([^"\s{]+)"?\s*\{/gm)]
   .map((m) => m[1]);
 
 // --- the rows ---------------------------------------------------------------------
@@ -178,7 +179,12 @@ const GATEWAY = {
   '/api/monitoring/': 'wharfd REST rows',
   '/rpc': 'wharfd RPC rows',
   '@wharf_rpc_too_large': 'not a route (413 answer)',
+  '@wharf_worker_body_too_large': 'not a route (413 answer)',
+  '@wharf_worker_unreachable': 'not a route (502 answer)',
+  '@wharf_worker_timeout': 'not a route (504 answer)',
   '/ws/monitoring': 'feed rows',
+  '/console': 'static: the console, no token (tests/e2e/console.test.mjs)',
+  '/console/': 'static: the console, no token (tests/e2e/console.test.mjs)',
 };
 
 // --- the test ------------------------------------------------------------------
@@ -565,6 +571,84 @@ describe('auth matrix', () => {
       const claims = JSON.parse(Buffer.from(auth.replace(/^Bearer /, '').split('.')[1] || 'e30', 'base64url'));
       assert.deepEqual([claims.sub, claims.aud], ['spy', 'spy'], `the upstream got ${auth.slice(0, 30)}...`);
     }
+  });
+
+  // Issue 13: a browser's token as the subprotocol "wharf.bearer.JWT", and
+  // one credential per request (RFC 6750 section 2), on the gateway's
+  // route classes (fleet, a worker's entry and health, passthrough HTTP,
+  // terminal and WebSocket) and on the agent spoken to directly. wharfd's
+  // routes (/rpc, REST, the feed) have their rows with its own auth.
+  test('one credential per request, and the browser\'s subprotocol', async () => {
+    const bad = [];
+    const gw = stack.mint({ sub: '*', scope: 'read terminal' });
+    const gwExpired = stack.mint({ sub: '*', scope: 'read terminal', iat: n() - 100, exp: n() - 10 });
+    const ag = stack.mint({ sub: W, aud: W, scope: 'read control terminal' });
+    const agExpired = stack.mint({ sub: W, aud: W, scope: 'read control terminal', iat: n() - 100, exp: n() - 10 });
+    const pairs = (good, expired) => [
+      ['header + query', { token: good, query: good }],
+      ['header + query, one expired', { token: expired, query: good }],
+      ['header + subprotocol', { token: good, sub: good }],
+      ['header + subprotocol, one expired', { token: good, sub: expired }],
+      ['query + subprotocol', { query: good, sub: good }],
+      ['query + subprotocol, one expired', { query: expired, sub: good }],
+    ];
+    const rows = [
+      ['http', `${stack.http}/api/workers`],
+      ['http', `${stack.http}/api/workers/${W}`],
+      ['http', `${stack.http}/api/workers/${W}/health/terminal`],
+      ['http', `${stack.http}/api/workers/${W}/processes`],
+      ['http', `${stack.http}/api/workers/spy/any/path`],
+      ['ws', `${stack.ws}/api/workers/${W}/terminal`],
+      ['ws', `${stack.ws}/api/workers/${W}/websocket`],
+      ['ws', `${stack.ws}/api/workers/spy/echo`],
+      ['agent-http', `http://${agentAddr}/processes`],
+      ['agent-rpc', `http://${agentAddr}/rpc`],
+      ['agent-ws', `ws://${agentAddr}/terminal`],
+      ['agent-ws', `ws://${agentAddr}/websocket`],
+    ];
+    for (const [kind, url] of rows) {
+      const agent = kind.startsWith('agent');
+      for (const [what, c] of pairs(agent ? ag : gw, agent ? agExpired : gwExpired)) {
+        const protocol = c.sub ? `wharf.bearer.${c.sub}` : undefined;
+        let r;
+        if (kind.endsWith('ws')) {
+          r = await upgrade(url, { token: c.token, query: c.query, protocol });
+          if (r.ws) r.ws.close();
+        } else {
+          r = await http(url, {
+            method: kind === 'agent-rpc' ? 'POST' : 'GET', token: c.token, query: c.query,
+            headers: protocol ? { 'sec-websocket-protocol': protocol } : {},
+            body: kind === 'agent-rpc' ? { jsonrpc: '2.0', id: 1, method: 'listProcesses', params: {} } : undefined,
+          });
+        }
+        const want = kind === 'agent-rpc' ? r.status === 400 && r.code === -32600 : r.status === 400 && r.code === 'invalid_request';
+        if (!want) bad.push(`${url} ${what}: ${r.status} ${r.code}`);
+        if (!agent && !/error="invalid_request"/.test(r.www || '')) bad.push(`${url} ${what}: WWW-Authenticate ${r.www}`);
+      }
+    }
+    // the subprotocol alone: through the gateway it opens, beside the real
+    // subprotocol (which is the one selected), and nothing is echoed
+    const term = await upgrade(`${stack.ws}/api/workers/${W}/terminal`, { protocol: ['wharf.tty.v1', `wharf.bearer.${gw}`] });
+    if (term.status !== 101 || term.ws.protocol !== 'wharf.tty.v1') bad.push(`gateway terminal, subprotocol: ${term.status} ${term.ws?.protocol}`);
+    if (term.ws) term.ws.close();
+    for (const p of [`/api/workers/${W}/websocket`, '/api/workers/spy/echo']) {
+      const c = await rawWs(`${stack.ws}${p}`, { protocol: `wharf.bearer.${gw}` });
+      if (c.status !== 101 || /sec-websocket-protocol/i.test(c.head)) bad.push(`gateway ${p}, subprotocol alone: ${c.status} ${c.head}`);
+      if (c.end) await c.end();
+      const e = await rawWs(`${stack.ws}${p}`, { protocol: `wharf.bearer.${gwExpired}` });
+      if (e.status !== 401) bad.push(`gateway ${p}, expired subprotocol: ${e.status}`);
+    }
+    const fleet = await http(`${stack.http}/metrics`, { headers: { 'sec-websocket-protocol': `wharf.bearer.${gw}` } });
+    if (fleet.status !== 200) bad.push(`gateway /metrics, subprotocol: ${fleet.status}`);
+    // the agent, directly: its WebSocket library cannot take a protocol
+    // list that long; the token is still checked first, and never echoed
+    for (const p of ['/terminal', '/websocket']) {
+      const ok = await rawWs(`ws://${agentAddr}${p}`, { protocol: `wharf.tty.v1, wharf.bearer.${ag}` });
+      if (ok.status !== 400 || JSON.parse(ok.body).error.code !== 'subprotocol_too_long') bad.push(`agent ${p}, subprotocol: ${ok.status} ${ok.body}`);
+      const ex = await rawWs(`ws://${agentAddr}${p}`, { protocol: `wharf.bearer.${agExpired}` });
+      if (ex.status !== 401) bad.push(`agent ${p}, expired subprotocol: ${ex.status}`);
+    }
+    assert.deepEqual(bad, []);
   });
 });
 

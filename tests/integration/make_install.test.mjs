@@ -42,6 +42,7 @@ describe('make install', () => {
       'usr/share/wharf/scripts/worker-conf': 0o755,
       'usr/share/wharf/templates/worker/Dockerfile': null,
       'usr/share/wharf/schema/0001_init.sql': null,
+      'usr/share/wharf/console/index.html': null,
       'usr/share/doc/wharf/README.md': null,
       'usr/share/doc/wharf/DESIGN.md': null,
     };
@@ -54,6 +55,17 @@ describe('make install', () => {
     const unit = fs.readFileSync(path.join(dest, 'usr/lib/systemd/system/wharfd.service'), 'utf8');
     assert.match(unit, /^ExecStart=\/usr\/sbin\/wharfd --config \/etc\/wharf\/wharfd\.conf$/m);
     assert.doesNotMatch(unit, /@[A-Z]+@/, 'every placeholder filled in');
+  });
+
+  test('the installed wharf.conf serves the installed console at /console/', () => {
+    const conf = fs.readFileSync(path.join(dest, 'etc/wharf/wharf.conf'), 'utf8');
+    assert.match(conf, /^\s*alias \/usr\/share\/wharf\/console\/;$/m);
+    assert.doesNotMatch(conf, /@CONSOLE_DIR@/);
+    const index = fs.readFileSync(path.join(usr(), 'share/wharf/console/index.html'), 'utf8');
+    for (const [, asset] of index.matchAll(/(?:src|href)="(assets\/[^"]+)"/g)) {
+      assert.ok(fs.existsSync(path.join(usr(), 'share/wharf/console', asset)), `${asset} is installed`);
+      assert.ok(fs.existsSync(path.join(usr(), 'share/wharf/console', `${asset}.gz`)), `${asset}.gz is installed`);
+    }
   });
 
   test('the installed binaries run and say their version', () => {

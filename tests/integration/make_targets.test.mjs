@@ -1,7 +1,8 @@
 // What each make target sets up: `make run` installs only what running
-// needs (no test tools, no npm packages of the test suite), `make test`
-// everything the suite uses. Read from make's own plan (make -n), which
-// lists every command a target would run.
+// needs (no test tools, no npm packages of the test suite; the console's
+// own packages, which it is built from, yes), `make test` everything the
+// suite uses. Read from make's own plan (make -n), which lists every
+// command a target would run.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,7 +21,11 @@ test('make run installs only what running needs', () => {
   const out = plan('run');
   assert.match(out, /scripts\/install-deps\s*$/m, 'the build and run packages');
   assert.doesNotMatch(out, /install-deps test/, 'no test tools');
-  assert.doesNotMatch(out, /npm (ci|install)/, 'no npm packages');
+  const npm = out.split('\n').filter((l) => /\bnpm\b/.test(l));
+  assert.ok(npm.length > 0 && npm.every((l) => /^cd console && npm ci\b/.test(l)),
+    `npm only for the console's own packages: ${JSON.stringify(npm)}`);
+  assert.doesNotMatch(out, /cd tests\b|tests\/node_modules/, 'no npm packages of the test suite');
+  assert.match(out, /node console\/build\.mjs/, 'the console is built');
   assert.match(out, /scripts\/run-stack/);
 });
 

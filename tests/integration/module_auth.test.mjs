@@ -200,13 +200,15 @@ describe('auth', () => {
     const log = fs.readFileSync(path.join(stack.prefix, 'logs/access.log'), 'utf8');
     assert.ok(log.length > 0);
     for (const t of [T.valid, T.expired, T.hs256]) assert.ok(!log.includes(t), 'a token is in the access log');
-    assert.match(log, /"GET \/api\/workers\/spy\/echo\?keep=1&also=2 HTTP\/1\.1" 200/);
+    // the request line as sent, the token's value redacted
+    assert.match(log, /"GET \/api\/workers\/spy\/echo\?keep=1&access_token=\[redacted\]&also=2 HTTP\/1\.1" 200/);
   });
 
-  test('the access log writes a request without a query, or whose query was only the token, as its bare path', async () => {
+  test('the access log writes a request without a query as its bare path, and a query token redacted', async () => {
     // A request without a query has no $args at all, which nginx's log
-    // printed as "-" ("GET /api/workers- HTTP/1.1"); one whose query was
-    // only the token keeps neither the token nor a lone "?".
+    // printed as "-" ("GET /api/workers- HTTP/1.1"); the format now logs
+    // $request, the request line as sent, with the token's value redacted
+    // by the module (issue 13).
     const tag = `/api/workers/spy/logline${Date.now()}`;
     assert.equal((await get(`${stack.http}${tag}`, { headers: { Authorization: `Bearer ${T.valid}` } })).status, 200);
     assert.equal((await get(`${stack.http}${tag}?access_token=${T.valid}`)).status, 200);
@@ -217,7 +219,7 @@ describe('auth', () => {
       return l.length >= 3 && l;
     }, { what: `three access log lines of ${tag}` });
     const targets = lines.map((l) => l.match(/"GET (\S+) HTTP\/1\.1"/)[1]);
-    assert.deepEqual(targets, [tag, tag, `${tag}?a=1`], lines.join('\n'));
+    assert.deepEqual(targets, [tag, `${tag}?access_token=[redacted]`, `${tag}?a=1&access_token=[redacted]`], lines.join('\n'));
   });
 
   test('the module\'s token is cached per process and renewed at half its life', async () => {

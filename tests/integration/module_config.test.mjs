@@ -46,6 +46,17 @@ describe('nginx -t on the module\'s directives', () => {
 
   test('the rendered reference configuration passes', () => ok(check('')));
 
+  test('wharf_pass_request_headers: Cookie and Proxy-Authorization only, never Authorization', () => {
+    ok(check('wharf_pass_request_headers Cookie;'));
+    ok(check('wharf_pass_request_headers cookie Proxy-Authorization;'));
+    let r = check('wharf_pass_request_headers Authorization;');
+    fails(r, /"Authorization" cannot be passed: the client's token never reaches a worker/, `${r.extraFile}:2`);
+    r = check('wharf_pass_request_headers X-Api-Key;');
+    fails(r, /"X-Api-Key": only "Cookie" and "Proxy-Authorization"/, `${r.extraFile}:2`);
+    r = check('wharf_pass_request_headers Cookie;\nwharf_pass_request_headers Cookie;');
+    fails(r, /is duplicate/, `${r.extraFile}:3`);
+  });
+
   test('max_sessions=: 0 and 1000000 pass; -1, 1000001, x and a second one fail at their line', () => {
     ok(check('', { workerParams: ['max_sessions=0'] }));
     ok(check('', { workerParams: ['max_sessions=1000000'] }));

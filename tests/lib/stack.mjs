@@ -155,6 +155,50 @@ export async function freeStaticPort() {
   return freePort();
 }
 
+// WHARF_TEST_LOG_ROOT (tests/run sets it): every log a test produced is
+// kept there, for tests/run's last check, which searches them all for
+// anything shaped like a token. Folders that the harness made (tempDir,
+// "wharf-*" in the temp folder) are removed by the tests with
+// fs.rmSync(); their logs (*.log files, and every file under a "logs"
+// folder) are copied there first, whoever removes them.
+export const LOG_ROOT = process.env.WHARF_TEST_LOG_ROOT || '';
+
+export function keepLogs(dir) {
+  if (!LOG_ROOT || !fs.existsSync(dir)) return;
+  const dest = path.join(LOG_ROOT, `${path.basename(dir)}-${process.pid}-${Date.now()}`);
+  const walk = (from, inLogs) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(from, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = path.join(from, e.name);
+      if (e.isDirectory()) walk(p, inLogs || e.name === 'logs');
+      else if (e.isFile() && (inLogs || e.name.endsWith('.log'))) {
+        const to = path.join(dest, path.relative(dir, p));
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        try {
+          fs.copyFileSync(p, to);
+        } catch { /* gone meanwhile */ }
+      }
+    }
+  };
+  walk(dir, false);
+}
+
+if (LOG_ROOT && !fs.rmSync.wharfKeepsLogs) {
+  const rmSync = fs.rmSync;
+  const tmp = os.tmpdir();
+  fs.rmSync = function rmSyncKeepingLogs(p, opts) {
+    const abs = path.resolve(String(p));
+    if (path.dirname(abs) === tmp && path.basename(abs).startsWith('wharf-')) keepLogs(abs);
+    return rmSync.call(this, p, opts);
+  };
+  fs.rmSync.wharfKeepsLogs = true;
+}
+
 export function tempDir(tag) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wharf-${tag}-`));
   // nginx's worker processes drop to `nobody` when the master runs as root;
@@ -327,12 +371,14 @@ export function writeWorkerConf(workersDir, name, addr, container, params = []) 
 // Renders conf/nginx.conf for this prefix; returns the config's path.
 // keys: { publicPath, privatePath } from generateKeys(), or none (auth off).
 // module: the .so to load (default: the build's).
-export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module }) {
+// consoleDir: the console's files (default: the build's).
+export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, keys, healthInterval = 'off', module = BIN.module,
+  consoleDir = path.join(BUILD, 'console') }) {
   const conf = path.join(prefix, 'nginx.conf');
   const args = [conf, module, prefix, listen, wharfd, wharfdWs, workersDir];
   if (keys) args.push(keys.publicPath, keys.privatePath);
   const r = spawnSync(path.join(ROOT, 'scripts/render-nginx-conf'), args, {
-    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval },
+    env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval, WHARF_CONSOLE_DIR: consoleDir },
   });
   if (r.status !== 0) throw new Error(`render-nginx-conf failed: ${r.stderr}`);
   return conf;
@@ -463,9 +509,17 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     if (extraHttp) fs.writeFileSync(path.join(workersDir, '00-extra.conf'), `${extraHttp}\n`);
     const prefix = path.join(dir, 'nginx');
     fs.mkdirSync(prefix, { mode: 0o755 });
+    // The console's files, where nginx's worker processes can read them:
+    // run as root, they are `nobody`, who cannot enter a checkout under a
+    // private home (make test-fresh builds in /root).
+    // (A build without a console of its own, make test-valgrind's, serves
+    // the plain build's.)
+    const consoleDir = path.join(dir, 'console');
+    const built = [BUILD, path.join(ROOT, 'build')].map((b) => path.join(b, 'console')).find((d) => fs.existsSync(d));
+    if (built) fs.cpSync(built, consoleDir, { recursive: true });
     const conf = renderNginxConf({
       prefix, listen: `127.0.0.1:${port}`, wharfd: stack.wharfd.addr,
-      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval,
+      wharfdWs: `127.0.0.1:${wsPort}`, workersDir, keys: stack.keys, healthInterval, consoleDir,
     });
     stack.prefix = prefix;
     stack.conf = conf;

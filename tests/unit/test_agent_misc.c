@@ -15,6 +15,7 @@
 #include "../../agent/auth.h"
 #include "../../agent/proc.h"
 #include "../../agent/refusal.h"
+#include "../../agent/server.h"
 #include "../../agent/ship.h"
 
 static char *
@@ -225,22 +226,45 @@ test_specs(void **state)
     assert_non_null(strstr(err, "autoRestart"));
 }
 
+/* the browser's token as a subprotocol entry (issue 13) */
 static void
-test_origins(void **state)
+test_bearer_entries(void **state)
+{
+    char buf[64];
+
+    (void) state;
+    assert_int_equal(agent_bearer_entries("", buf, sizeof(buf)), 0);
+    assert_int_equal(agent_bearer_entries("wharf.tty.v1", buf, sizeof(buf)), 0);
+    assert_int_equal(agent_bearer_entries("wharf.tty.v1, wharf.bearer.a.b.c",
+                                          buf, sizeof(buf)),
+                     1);
+    assert_string_equal(buf, "a.b.c");
+    assert_int_equal(
+        agent_bearer_entries("wharf.bearer.x,wharf.bearer.y", buf, sizeof(buf)),
+        2);
+    assert_string_equal(buf, "x");
+    /* names are case-sensitive, and the prefix alone is no entry of it */
+    assert_int_equal(agent_bearer_entries("Wharf.Bearer.x", NULL, 0), 0);
+    assert_int_equal(agent_bearer_entries("wharf.bearer", NULL, 0), 0);
+    assert_int_equal(
+        agent_bearer_entries(" \twharf.bearer. ,", buf, sizeof(buf)), 1);
+    assert_string_equal(buf, "");
+}
+
+/* Sec-WebSocket-Key: base64 of 16 bytes, nothing else (RFC 6455 4.1) */
+static void
+test_ws_key(void **state)
 {
     (void) state;
-    assert_true(
-        agent_origin_matches_host("http://127.0.0.1:8080", "127.0.0.1:8080"));
-    assert_true(agent_origin_matches_host("https://Console.Example",
-                                          "console.example"));
-    assert_false(
-        agent_origin_matches_host("https://evil.example", "127.0.0.1:8080"));
-    assert_false(agent_origin_matches_host("null", "x"));
-    assert_true(agent_origin_in_list("https://a.example",
-                                     "https://b.example, https://a.example"));
-    assert_false(
-        agent_origin_in_list("https://a.example", "https://a.example.evil"));
-    assert_false(agent_origin_in_list("https://a", ""));
+    assert_true(agent_ws_key_valid("dGhlIHNhbXBsZSBub25jZQ=="));
+    assert_true(agent_ws_key_valid("AAAAAAAAAAAAAAAAAAAAAA=="));
+    assert_true(agent_ws_key_valid("+/+/+/+/+/+/+/+/+/+/+w=="));
+    assert_false(agent_ws_key_valid(""));
+    assert_false(agent_ws_key_valid("dGhlIHNhbXBsZSBub25jZQ="));
+    assert_false(agent_ws_key_valid("dGhlIHNhbXBsZSBub25jZQ==="));
+    assert_false(agent_ws_key_valid("dGhlIHNhbXBsZSBub25jZ==="));
+    assert_false(agent_ws_key_valid("dGhlIHNhbXBsZSBub25jZ!=="));
+    assert_false(agent_ws_key_valid("AAAAAAAAAAAAAAAAAAAAAAAAAAA="));
 }
 
 int
@@ -252,7 +276,8 @@ main(void)
         cmocka_unit_test(test_truncate_text),
         cmocka_unit_test(test_instance_ids),
         cmocka_unit_test(test_specs),
-        cmocka_unit_test(test_origins),
+        cmocka_unit_test(test_bearer_entries),
+        cmocka_unit_test(test_ws_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
