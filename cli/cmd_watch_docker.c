@@ -49,15 +49,15 @@
 #define WATCH_DOCKER_BACKOFF_MAX_MS 5000
 /* Longest wait in the loop when nothing is due: how soon a lost stream
  * that libcurl has not noticed yet is looked at again. */
-#define WATCH_TICK_MS 1000
+#define WATCH_TICK_MS        1000
 #define WATCH_RESYNC_DEFAULT "30s"
 #define WATCH_STATE_MAX      (16UL * 1024 * 1024)
 
 /* Docker's filters: containers that carry the label, and the actions
  * that change what the registry should hold. */
 #define WATCH_LIST_FILTER "{\"label\":[\"" CTL_DOCKER_LABEL_WORKER "\"]}"
-#define WATCH_EVENT_FILTER                                                     \
-    "{\"type\":[\"container\"],\"label\":[\"" CTL_DOCKER_LABEL_WORKER          \
+#define WATCH_EVENT_FILTER                                            \
+    "{\"type\":[\"container\"],\"label\":[\"" CTL_DOCKER_LABEL_WORKER \
     "\"],\"event\":[\"start\",\"die\",\"stop\",\"destroy\",\"rename\"]}"
 
 static const char watch_usage[] =
@@ -72,8 +72,8 @@ static const char watch_usage[] =
     "(DELETE). Runs until SIGTERM or SIGINT; reconnects when dockerd\n"
     "restarts. Labels (docs/containers.md):\n"
     "  wharf.worker=NAME        the worker's name (required)\n"
-    "  wharf.agent=HOST:PORT    its agent's address (default " CTL_DOCKER_AGENT_DEFAULT
-    ")\n"
+    "  wharf.agent=HOST:PORT    its agent's address "
+    "(default " CTL_DOCKER_AGENT_DEFAULT ")\n"
     "  wharf.max-sessions=N     its session cap (optional)\n"
     "The container's name is the entry's container.\n"
     "\n"
@@ -155,7 +155,8 @@ token_fresh(struct watcher *wt)
     time_t now = time(NULL);
     char *t;
 
-    if (wt->key == NULL || (wt->token && now < wt->token_exp - WATCH_TOKEN_RENEW_S)) {
+    if (wt->key == NULL
+        || (wt->token && now < wt->token_exp - WATCH_TOKEN_RENEW_S)) {
         return 0;
     }
     memset(&claims, 0, sizeof(claims));
@@ -189,7 +190,8 @@ state_save(struct watcher *wt)
         return;
     }
     text = ctl_watch_state_dump(&wt->model);
-    if (text == NULL || ctl_write_atomic(wt->state_path, text, strlen(text)) != 0) {
+    if (text == NULL
+        || ctl_write_atomic(wt->state_path, text, strlen(text)) != 0) {
         wharf_warn("cannot write the state file %s: %s", wt->state_path,
                    text ? strerror(errno) : "out of memory");
         wt->model.state_dirty = 1; /* try again after the next change */
@@ -234,8 +236,8 @@ state_load(struct watcher *wt)
 static const char *
 error_message(json_t *root)
 {
-    const char *m =
-        json_string_value(json_object_get(json_object_get(root, "error"), "message"));
+    const char *m = json_string_value(
+        json_object_get(json_object_get(root, "error"), "message"));
 
     return m ? m : "";
 }
@@ -407,8 +409,7 @@ resync(struct watcher *wt)
         present = 0;
         found = 0;
         upstream_ok = 1;
-        json_array_foreach(root, j, e)
-        {
+        json_array_foreach (root, j, e) {
             name = json_string_value(json_object_get(e, "name"));
             if (name == NULL || strcmp(name, t->worker) != 0) {
                 continue;
@@ -416,11 +417,11 @@ resync(struct watcher *wt)
             present = 1;
             container = json_string_value(json_object_get(e, "container"));
             found = container != NULL && strcmp(container, t->name) == 0;
-            servers = json_object_get(json_object_get(e, "upstream"), "servers");
+            servers =
+                json_object_get(json_object_get(e, "upstream"), "servers");
             if (json_is_array(servers)) {
                 upstream_ok = 0;
-                json_array_foreach(servers, k, v)
-                {
+                json_array_foreach (servers, k, v) {
                     if (json_is_string(v)
                         && strcmp(json_string_value(v), t->upstream) == 0) {
                         upstream_ok = 1;
@@ -610,7 +611,8 @@ follow(struct watcher *wt)
         if (wt->resync_ms > 0 && wt->next_resync_ms - now < wait) {
             wait = wt->next_resync_ms - now;
         }
-        if (ctl_docker_stream_wait(&wt->docker, watch_wake[0], (int) wait) != 0) {
+        if (ctl_docker_stream_wait(&wt->docker, watch_wake[0], (int) wait)
+            != 0) {
             snprintf(wt->docker.stream_error, sizeof(wt->docker.stream_error),
                      "libcurl failed on the stream");
             wt->docker.stream_done = 1;
@@ -621,15 +623,19 @@ follow(struct watcher *wt)
 static int
 watch_run(struct watcher *wt)
 {
-    char why[512], last_why[512] = "";
+    char why[512];
     long backoff = 0;
+    int failing = 0;
 
     while (!watch_stopping) {
         if (docker_connect(wt, why, sizeof(why)) != 0) {
-            if (strcmp(why, last_why) != 0) {
+            /* One message per outage; each attempt at debug level. */
+            if (!failing) {
                 wharf_warn("cannot follow Docker: %s; trying again", why);
-                memcpy(last_why, why, sizeof(why));
+            } else {
+                wharf_debug("still no Docker: %s", why);
             }
+            failing = 1;
             if (wt->once) {
                 return CTL_FAIL;
             }
@@ -640,8 +646,11 @@ watch_run(struct watcher *wt)
             pause_ms(backoff);
             continue;
         }
+        if (failing) {
+            wharf_info("Docker is back");
+        }
         backoff = 0;
-        last_why[0] = '\0';
+        failing = 0;
         if (wt->once) {
             sync_registry(wt);
             return wt->failures ? CTL_FAIL : CTL_OK;
@@ -709,13 +718,15 @@ watch_setup(struct ctl *c, struct watcher *wt, const char *socket,
                              key, strerror(err));
         }
     } else if (c->args.token == NULL) {
-        return ctl_error(c, CTL_USAGE,
-                         "workers watch-docker: no credentials: pass --key FILE "
-                         "(or WHARF_KEY) to mint tokens, or a token with the "
-                         "read and admin scopes (--token, WHARF_TOKEN)");
+        return ctl_error(
+            c, CTL_USAGE,
+            "workers watch-docker: no credentials: pass --key FILE "
+            "(or WHARF_KEY) to mint tokens, or a token with the "
+            "read and admin scopes (--token, WHARF_TOKEN)");
     }
     if (ctl_docker_init(&wt->docker, socket) != 0) {
-        return ctl_error(c, CTL_FAIL, "workers watch-docker: cannot set up libcurl");
+        return ctl_error(c, CTL_FAIL,
+                         "workers watch-docker: cannot set up libcurl");
     }
     wharf_log_init("wharfctl watch-docker", (enum wharf_log_level) lvl);
     return CTL_OK;
@@ -727,12 +738,13 @@ ctl_cmd_workers_watch_docker(struct ctl *c, int argc, char **argv)
     const char *socket = NULL, *key = getenv("WHARF_KEY"), *state = NULL;
     const char *resync_s = WATCH_RESYNC_DEFAULT, *level = "info", *pos[1];
     int once = 0, npos, rc;
-    const struct ctl_flag flags[] = {
-        { "--socket", 1, &socket, NULL },      { "--key", 1, &key, NULL },
-        { "--state", 1, &state, NULL },        { "--resync", 1, &resync_s, NULL },
-        { "--log-level", 1, &level, NULL },    { "--once", 0, NULL, &once },
-        { NULL, 0, NULL, NULL }
-    };
+    const struct ctl_flag flags[] = { { "--socket", 1, &socket, NULL },
+                                      { "--key", 1, &key, NULL },
+                                      { "--state", 1, &state, NULL },
+                                      { "--resync", 1, &resync_s, NULL },
+                                      { "--log-level", 1, &level, NULL },
+                                      { "--once", 0, NULL, &once },
+                                      { NULL, 0, NULL, NULL } };
     struct sigaction sa;
     struct watcher wt;
 

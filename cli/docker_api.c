@@ -114,9 +114,9 @@ ctl_docker_get(struct ctl_docker *d, const char *path, long *status,
     if (rc != CURLE_OK) {
         free(b.data);
         snprintf(why, whylen, "GET %s on %s: %s", path, d->socket,
-                 b.too_large ? "answer too large"
-                 : d->curl_errbuf[0] ? d->curl_errbuf
-                                     : curl_easy_strerror(rc));
+                 b.too_large             ? "answer too large"
+                     : d->curl_errbuf[0] ? d->curl_errbuf
+                                         : curl_easy_strerror(rc));
         return -1;
     }
     curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, status);
@@ -177,8 +177,7 @@ ctl_docker_stream_wait(struct ctl_docker *d, int wake_fd, int timeout_ms)
         return -1;
     }
     if (d->stream_status == 0) {
-        curl_easy_getinfo(d->stream, CURLINFO_RESPONSE_CODE,
-                          &d->stream_status);
+        curl_easy_getinfo(d->stream, CURLINFO_RESPONSE_CODE, &d->stream_status);
     }
     while ((msg = curl_multi_info_read(d->multi, &left)) != NULL) {
         if (msg->msg == CURLMSG_DONE && msg->easy_handle == d->stream) {

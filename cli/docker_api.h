@@ -18,7 +18,7 @@
 #include "docker_events.h"
 
 /* sun_path's size on Linux. */
-#define CTL_DOCKER_SOCKET_MAX 107
+#define CTL_DOCKER_SOCKET_MAX     107
 #define CTL_DOCKER_SOCKET_DEFAULT "/var/run/docker.sock"
 /* One-shot requests: connect, then the whole answer. */
 #define CTL_DOCKER_TIMEOUT_S 10

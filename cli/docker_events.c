@@ -12,7 +12,7 @@ int
 ctl_linebuf_feed(struct ctl_linebuf *b, const char *p, size_t n)
 {
     const char *nl;
-    size_t need, cap;
+    size_t need, cap, keep;
     char *bigger;
 
     while (b->skipping && n > 0) {
@@ -47,10 +47,13 @@ ctl_linebuf_feed(struct ctl_linebuf *b, const char *p, size_t n)
     memcpy(b->data + b->len, p, n);
     b->len += n;
     b->data[b->len] = '\0';
-    if (b->len > CTL_DOCKER_LINE_MAX
-        && memchr(b->data, '\n', b->len) == NULL) {
-        /* No end in sight: drop it whole, never hand out a piece. */
-        b->len = 0;
+    /* The unfinished last line: past the limit, it is dropped whole (the
+     * rest of it as it comes), never handed out in pieces. */
+    nl = memrchr(b->data, '\n', b->len);
+    keep = nl ? (size_t) (nl + 1 - b->data) : 0;
+    if (b->len - keep > CTL_DOCKER_LINE_MAX) {
+        b->len = keep;
+        b->data[b->len] = '\0';
         b->skipping = 1;
         b->dropped++;
     }
@@ -355,8 +358,7 @@ ctl_docker_list_parse(const char *body, size_t len,
         *why = "not a JSON list";
         return -1;
     }
-    json_array_foreach(list, i, item)
-    {
+    json_array_foreach (list, i, item) {
         id = json_string_value(json_object_get(item, "Id"));
         state = json_string_value(json_object_get(item, "State"));
         names = json_object_get(item, "Names");

@@ -83,8 +83,7 @@ struct ctl_docker_container {
  * Returns 1 when the labels carry wharf.worker (c->error says whether they
  * are usable), 0 when the container is not a worker's. */
 int ctl_docker_from_labels(struct ctl_docker_container *c, const char *id,
-                           const char *name, json_t *labels,
-                           long long started);
+                           const char *name, json_t *labels, long long started);
 
 /* Is s HOST:PORT ([IPv6]:PORT included), with a port from 1 to 65535? */
 int ctl_docker_upstream_valid(const char *s);

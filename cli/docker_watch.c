@@ -281,8 +281,8 @@ ctl_watch_done(struct ctl_watch *w, struct ctl_watch_step *step,
             if (!wk->owned
                 || strcmp(wk->owned_container, step->container) != 0) {
                 wk->owned = 1;
-                snprintf(wk->owned_container, sizeof(wk->owned_container),
-                         "%s", step->container);
+                snprintf(wk->owned_container, sizeof(wk->owned_container), "%s",
+                         step->container);
                 w->state_dirty = 1;
             }
         } else {
@@ -354,8 +354,7 @@ ctl_watch_state_load(struct ctl_watch *w, const char *text, size_t len,
         *why = "not {\"owned\":{NAME:CONTAINER,...}}";
         return -1;
     }
-    json_object_foreach(owned, name, v)
-    {
+    json_object_foreach (owned, name, v) {
         if (!wharf_name_valid(name, strlen(name)) || !json_is_string(v)
             || json_string_length(v) == 0
             || json_string_length(v) > CTL_DOCKER_CONTAINER_MAX) {

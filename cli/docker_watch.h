@@ -81,7 +81,8 @@ void ctl_watch_free(struct ctl_watch *w);
 /* A container runs (start event, or the list): added, or replaced by id.
  * One whose labels are wrong (c->error) is not kept. Returns 0, -1 when
  * out of memory. */
-int ctl_watch_running(struct ctl_watch *w, const struct ctl_docker_container *c);
+int ctl_watch_running(struct ctl_watch *w,
+                      const struct ctl_docker_container *c);
 
 /* The container with this id no longer runs. */
 void ctl_watch_gone(struct ctl_watch *w, const char *id);

@@ -44,8 +44,7 @@ ctl_write_atomic(const char *path, const char *text, size_t len)
     ssize_t n;
     int fd, saved;
 
-    if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-                          (long) getpid())
+    if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid())
         >= sizeof(tmp)) {
         errno = ENAMETOOLONG;
         return -1;

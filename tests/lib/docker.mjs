@@ -20,7 +20,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './stack.mjs';
+import { BIN, Proc, ROOT } from './stack.mjs';
 
 // Debian's own client (20.10, the daemon's version) when there is one: a
 // newer client on PATH negotiates down, but builds with the legacy builder
@@ -76,11 +76,24 @@ export async function dockerUp() {
   return { ok: true };
 }
 
+// The unix socket of the daemon in use (for the watcher's --socket).
+export function dockerSocket() {
+  return host.replace(/^unix:\/\//, '');
+}
+
 // Removes every container and worker image this process made (by name),
 // and stops the daemon if this process started it outside tests/run.
-export function dockerDown() {
+// logDir: where to keep each container's output first (the token check of
+// tests/run reads every log).
+export function dockerDown(logDir) {
   if (!host) return;
-  for (const c of ours.containers) docker(['rm', '-f', '-v', c], { allowFail: true });
+  for (const c of ours.containers) {
+    if (logDir) {
+      const r = docker(['logs', c], { allowFail: true });
+      if (r.status === 0) fs.writeFileSync(path.join(logDir, `container-${c}.log`), `${r.stdout}${r.stderr}`);
+    }
+    docker(['rm', '-f', '-v', c], { allowFail: true });
+  }
   ours.containers.clear();
   // --no-prune: the layers under a worker image (the packages, the agent)
   // are the cache the next run builds on.
@@ -198,4 +211,48 @@ export function editAgentJson(dir, fn) {
   const file = path.join(dir, 'agent.json');
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
   fs.writeFileSync(file, `${JSON.stringify(fn(cfg) || cfg, null, 2)}\n`);
+}
+
+// wharfctl workers watch-docker against a stack: the stack's gateway, the
+// stack's key (the watcher mints its own tokens), the daemon's socket.
+export function startWatcher(stack, { args = [], socket = dockerSocket(), name = 'watch-docker', env = {} } = {}) {
+  return new Proc(name, BIN.wharfctl, ['--url', stack.http, 'workers', 'watch-docker',
+    '--key', stack.keys.privatePath, '--socket', socket, '--log-level', 'debug', ...args],
+  { env: { WHARF_TOKEN: '', ...env }, logDir: stack.logDir });
+}
+
+// A Docker daemon of the test's own (scripts/dockerd with
+// WHARF_DOCKERD_DIR), to restart at will; the shared one is never
+// restarted. Its folder is in the cache beside the shared daemon's, named
+// after this process, and removed by down({ remove: true }).
+export function privateDaemon(tag) {
+  const dir = path.join(path.dirname(dockerSocket()), '..', `docker-${tag}-${process.pid}`);
+  const env = { ...process.env, WHARF_DOCKERD_DIR: dir };
+  const d = {
+    dir,
+    host: `unix://${path.join(dir, 'docker.sock')}`,
+    socket: path.join(dir, 'docker.sock'),
+    up() {
+      const r = spawnSync(path.join(ROOT, 'scripts/dockerd'), ['up'], { env, encoding: 'utf8', timeout: 120000 });
+      if (r.status !== 0) throw new Error(`scripts/dockerd up (${dir}): ${r.stderr}`);
+      const b = spawnSync(path.join(ROOT, 'scripts/base-image'), [], { env: { ...env, DOCKER_HOST: d.host }, encoding: 'utf8', timeout: 300000 });
+      if (b.status !== 0) throw new Error(`scripts/base-image (${dir}): ${b.stderr}`);
+    },
+    down({ remove = false } = {}) {
+      spawnSync(path.join(ROOT, 'scripts/dockerd'), ['down'], { env, encoding: 'utf8', timeout: 120000 });
+      if (!remove) return;
+      // dockerd leaves its network namespace file mounted in its folder.
+      const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')
+        .map((l) => l.split(' ')[1]).filter((m) => m && m.startsWith(`${path.resolve(dir)}/`))
+        .sort((a, b) => b.length - a.length);
+      for (const m of mounts) spawnSync('umount', ['-l', m]);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    docker(args, { allowFail = false } = {}) {
+      const r = spawnSync(DOCKER_BIN, args, { env: { ...process.env, DOCKER_HOST: d.host }, encoding: 'utf8', timeout: 120000 });
+      if (r.status !== 0 && !allowFail) throw new Error(`docker ${args.join(' ')} (${dir}): ${r.stderr}`);
+      return r;
+    },
+  };
+  return d;
 }
