@@ -155,13 +155,24 @@ export async function buildWorkerImage(dir, tag) {
 
 // docker run -d --network host NAME ...: the only network a test container
 // may have. Returns the container's name; dockerDown() removes it.
-export function runContainer(name, image, { envFile, env = {}, labels = {}, args = [], cmd = [] } = {}) {
+function runArgs(name, image, { envFile, env = {}, labels = {}, args = [], cmd = [] }) {
   const a = ['run', '-d', '--name', name, '--network', 'host', '--label', 'wharf.test=1'];
   if (envFile) a.push('--env-file', envFile);
   for (const [k, v] of Object.entries(env)) a.push('-e', `${k}=${v}`);
   for (const [k, v] of Object.entries(labels)) a.push('--label', `${k}=${v}`);
   ours.containers.add(name);
-  docker([...a, ...args, image, ...cmd]);
+  return [...a, ...args, image, ...cmd];
+}
+
+export function runContainer(name, image, opts = {}) {
+  docker(runArgs(name, image, opts));
+  return name;
+}
+
+// The same without blocking (several containers started at once).
+export async function runContainerAsync(name, image, opts = {}) {
+  const r = await dockerAsync(runArgs(name, image, opts));
+  if (r.status !== 0) throw new Error(`docker run ${name}: exit ${r.status}: ${r.stderr}`);
   return name;
 }
 
