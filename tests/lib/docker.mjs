@@ -138,7 +138,7 @@ function runAsync(cmd, args, { timeout, env = dockerEnv() }) {
 // The agent's image of this checkout (scripts/worker-image --agent-only):
 // built once per change of its sources, then found by its tag.
 export async function agentImage() {
-  const r = await runAsync(path.join(ROOT, 'scripts/worker-image'), ['--agent-only'], { timeout: 900000 });
+  const r = await runAsync(path.join(ROOT, 'scripts/worker-image'), ['--agent-only'], { timeout: 900000, env: dockerEnv({ DOCKER: DOCKER_BIN }) });
   if (r.status !== 0) throw new Error(`scripts/worker-image --agent-only: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -148,7 +148,7 @@ export async function agentImage() {
 export async function buildWorkerImage(dir, tag) {
   const t0 = Date.now();
   ours.images.add(tag);
-  const r = await runAsync(path.join(ROOT, 'scripts/worker-image'), [dir, '--tag', tag], { timeout: 900000 });
+  const r = await runAsync(path.join(ROOT, 'scripts/worker-image'), [dir, '--tag', tag], { timeout: 900000, env: dockerEnv({ DOCKER: DOCKER_BIN }) });
   if (r.status !== 0) throw new Error(`scripts/worker-image ${dir}: exit ${r.status}:\n${r.stderr.slice(-3000)}`);
   return { tag, ms: Date.now() - t0, log: r.stderr };
 }
