@@ -19,13 +19,14 @@
 #define ID_B "1111111111111111111111111111111111111111111111111111111111111111"
 
 #define EV(action, id, attrs, nano)                                            \
-    "{\"status\":\"" action "\",\"id\":\"" id "\",\"from\":\"debian:bookworm\"," \
-    "\"Type\":\"container\",\"Action\":\"" action "\",\"Actor\":{\"ID\":\"" id  \
+    "{\"status\":\"" action "\",\"id\":\"" id                                  \
+    "\",\"from\":\"debian:bookworm\","                                         \
+    "\"Type\":\"container\",\"Action\":\"" action "\",\"Actor\":{\"ID\":\"" id \
     "\",\"Attributes\":{" attrs "}},\"scope\":\"local\",\"time\":1796518380,"  \
     "\"timeNano\":" nano "}"
 
-#define ATTRS_W1                                                               \
-    "\"image\":\"debian:bookworm\",\"name\":\"c1\",\"wharf.agent\":"           \
+#define ATTRS_W1                                                     \
+    "\"image\":\"debian:bookworm\",\"name\":\"c1\",\"wharf.agent\":" \
     "\"127.0.0.1:19001\",\"wharf.worker\":\"w1\""
 
 /* --- lines ------------------------------------------------------------------ */
@@ -129,8 +130,8 @@ test_labels(void **state)
     assert_string_equal(c.upstream, CTL_DOCKER_AGENT_DEFAULT);
     assert_int_equal(c.max_sessions, -1);
     body = ctl_docker_put_body(&c);
-    assert_string_equal(body,
-                        "{\"container\":\"c-1\",\"upstream\":\"127.0.0.1:7681\"}");
+    assert_string_equal(
+        body, "{\"container\":\"c-1\",\"upstream\":\"127.0.0.1:7681\"}");
     free(body);
     /* Every label given. */
     assert_int_equal(labels(&c, "c1",
@@ -139,8 +140,9 @@ test_labels(void **state)
                      1);
     assert_string_equal(c.error, "");
     body = ctl_docker_put_body(&c);
-    assert_string_equal(body, "{\"container\":\"c1\",\"max_sessions\":20,"
-                              "\"upstream\":\"[::1]:9001\"}");
+    assert_string_equal(body,
+                        "{\"container\":\"c1\",\"max_sessions\":20,"
+                        "\"upstream\":\"[::1]:9001\"}");
     free(body);
     /* max-sessions at its edges. */
     assert_int_equal(labels(&c, "c1",
@@ -155,7 +157,8 @@ test_labels(void **state)
                      1);
     assert_string_equal(c.error, "");
     assert_int_equal(c.max_sessions, 0);
-    const char *bad_max[] = { "1000001", "-1", "", "2x", " 3", "99999999999999999999" };
+    const char *bad_max[] = { "1000001", "-1", "",
+                              "2x",      " 3", "99999999999999999999" };
     for (size_t i = 0; i < sizeof(bad_max) / sizeof(bad_max[0]); i++) {
         char json[128];
 
@@ -213,9 +216,9 @@ test_events(void **state)
     const char *why = NULL;
 
     (void) state;
-    assert_int_equal(event(EV("start", ID_A, ATTRS_W1, "1796518380443608641"),
-                           &c, &why),
-                     CTL_DOCKER_EV_START);
+    assert_int_equal(
+        event(EV("start", ID_A, ATTRS_W1, "1796518380443608641"), &c, &why),
+        CTL_DOCKER_EV_START);
     assert_string_equal(c.id, ID_A);
     assert_string_equal(c.name, "c1");
     assert_string_equal(c.worker, "w1");
@@ -224,27 +227,27 @@ test_events(void **state)
     assert_string_equal(c.error, "");
     /* die, stop and destroy all mean gone; kill does not (the container
      * may live on after a signal). */
-    assert_int_equal(event(EV("die", ID_A, "\"exitCode\":\"137\"," ATTRS_W1, "1"),
-                           &c, &why),
-                     CTL_DOCKER_EV_GONE);
+    assert_int_equal(
+        event(EV("die", ID_A, "\"exitCode\":\"137\"," ATTRS_W1, "1"), &c, &why),
+        CTL_DOCKER_EV_GONE);
     assert_string_equal(c.id, ID_A);
     assert_int_equal(event(EV("stop", ID_A, ATTRS_W1, "1"), &c, &why),
                      CTL_DOCKER_EV_GONE);
     assert_int_equal(event(EV("destroy", ID_A, ATTRS_W1, "1"), &c, &why),
                      CTL_DOCKER_EV_GONE);
-    assert_int_equal(event(EV("kill", ID_A, "\"signal\":\"15\"," ATTRS_W1, "1"),
-                           &c, &why),
-                     CTL_DOCKER_EV_IGNORE);
+    assert_int_equal(
+        event(EV("kill", ID_A, "\"signal\":\"15\"," ATTRS_W1, "1"), &c, &why),
+        CTL_DOCKER_EV_IGNORE);
     assert_int_equal(event(EV("create", ID_A, ATTRS_W1, "1"), &c, &why),
                      CTL_DOCKER_EV_IGNORE);
     assert_int_equal(
         event(EV("health_status: healthy", ID_A, ATTRS_W1, "1"), &c, &why),
         CTL_DOCKER_EV_IGNORE);
     /* A bad label still ends a container: only its id counts. */
-    assert_int_equal(event(EV("die", ID_A,
-                              "\"name\":\"c1\",\"wharf.worker\":\"BAD\"", "1"),
-                           &c, &why),
-                     CTL_DOCKER_EV_GONE);
+    assert_int_equal(
+        event(EV("die", ID_A, "\"name\":\"c1\",\"wharf.worker\":\"BAD\"", "1"),
+              &c, &why),
+        CTL_DOCKER_EV_GONE);
     assert_string_equal(c.error, "");
     /* A start with a bad label is a start that says why. */
     assert_int_equal(event(EV("start", ID_A,
@@ -271,9 +274,8 @@ test_events(void **state)
     assert_int_equal(event("{\"Type\":\"container\"", &c, &why), -1);
     assert_int_equal(event("[1,2]", &c, &why), -1);
     assert_int_equal(event("{\"status\":\"start\"}", &c, &why), -1);
-    assert_int_equal(event("{\"Type\":\"container\",\"Action\":\"start\"}", &c,
-                           &why),
-                     -1);
+    assert_int_equal(
+        event("{\"Type\":\"container\",\"Action\":\"start\"}", &c, &why), -1);
     assert_non_null(why);
 }
 
@@ -289,8 +291,8 @@ on_item(void *arg, const struct ctl_docker_container *c, int running)
 {
     struct seen *s = arg;
 
-    snprintf(s->names[s->n++], sizeof(s->names[0]), "%s:%s:%s", c->name, c->worker,
-             c->error[0] ? "bad" : "ok");
+    snprintf(s->names[s->n++], sizeof(s->names[0]), "%s:%s:%s", c->name,
+             c->worker, c->error[0] ? "bad" : "ok");
     s->running += running;
 }
 
@@ -311,16 +313,15 @@ test_list(void **state)
 
     (void) state;
     memset(&s, 0, sizeof(s));
-    assert_int_equal(ctl_docker_list_parse(body, strlen(body), on_item, &s, &why),
-                     3);
+    assert_int_equal(
+        ctl_docker_list_parse(body, strlen(body), on_item, &s, &why), 3);
     assert_string_equal(s.names[0], "c1:w1:ok");
     assert_string_equal(s.names[1], "old:w2:ok");
     assert_string_equal(s.names[2], "odd::bad");
     assert_int_equal(s.running, 2);
     assert_int_equal(ctl_docker_list_parse("{}", 2, on_item, &s, &why), -1);
-    assert_int_equal(ctl_docker_list_parse("[{\"Names\":[]}]", 14, on_item, &s,
-                                           &why),
-                     -1);
+    assert_int_equal(
+        ctl_docker_list_parse("[{\"Names\":[]}]", 14, on_item, &s, &why), -1);
     assert_int_equal(ctl_docker_list_parse("[]", 2, on_item, &s, &why), 0);
 }
 
@@ -345,8 +346,7 @@ container(const char *id, const char *name, const char *worker,
 /* The next step at time now, checked: action, name, container. */
 static void
 expect_step(struct ctl_watch *w, long long now, struct ctl_watch_step *s,
-            enum ctl_watch_action action, const char *name,
-            const char *cont)
+            enum ctl_watch_action action, const char *name, const char *cont)
 {
     assert_int_equal(ctl_watch_next(w, now, s), 1);
     assert_int_equal(s->action, action);
@@ -359,7 +359,8 @@ test_model_start_stop(void **state)
 {
     struct ctl_watch w;
     struct ctl_watch_step s;
-    struct ctl_docker_container a = container("a", "c1", "w1", "127.0.0.1:1", 1);
+    struct ctl_docker_container a =
+        container("a", "c1", "w1", "127.0.0.1:1", 1);
 
     (void) state;
     ctl_watch_init(&w);
@@ -367,7 +368,8 @@ test_model_start_stop(void **state)
     /* A container starts: its entry is put, once. */
     assert_int_equal(ctl_watch_running(&w, &a), 0);
     expect_step(&w, 0, &s, CTL_WATCH_PUT, "w1", "c1");
-    assert_string_equal(s.body, "{\"container\":\"c1\",\"upstream\":\"127.0.0.1:1\"}");
+    assert_string_equal(s.body,
+                        "{\"container\":\"c1\",\"upstream\":\"127.0.0.1:1\"}");
     ctl_watch_done(&w, &s, CTL_WATCH_OK, 0);
     assert_true(w.state_dirty);
     assert_int_equal(ctl_watch_next(&w, 0, &s), 0);
@@ -394,7 +396,8 @@ test_model_not_ours(void **state)
 {
     struct ctl_watch w;
     struct ctl_watch_step s;
-    struct ctl_docker_container a = container("a", "c1", "w1", "127.0.0.1:1", 1);
+    struct ctl_docker_container a =
+        container("a", "c1", "w1", "127.0.0.1:1", 1);
     char *dump;
 
     (void) state;
@@ -424,7 +427,8 @@ test_model_backoff(void **state)
 {
     struct ctl_watch w;
     struct ctl_watch_step s;
-    struct ctl_docker_container a = container("a", "c1", "w1", "127.0.0.1:1", 1);
+    struct ctl_docker_container a =
+        container("a", "c1", "w1", "127.0.0.1:1", 1);
     long long t = 1000, expect = CTL_WATCH_BACKOFF_MIN_MS;
     int i;
 
@@ -438,8 +442,9 @@ test_model_backoff(void **state)
         assert_int_equal(ctl_watch_next_due(&w), t + expect);
         assert_int_equal(ctl_watch_next(&w, t + expect - 1, &s), 0);
         t += expect;
-        expect = expect * 2 > CTL_WATCH_BACKOFF_MAX_MS ? CTL_WATCH_BACKOFF_MAX_MS
-                                                       : expect * 2;
+        expect = expect * 2 > CTL_WATCH_BACKOFF_MAX_MS
+            ? CTL_WATCH_BACKOFF_MAX_MS
+            : expect * 2;
     }
     /* A success resets it. */
     expect_step(&w, t, &s, CTL_WATCH_PUT, "w1", "c1");
@@ -457,8 +462,10 @@ test_model_newest_wins(void **state)
 {
     struct ctl_watch w;
     struct ctl_watch_step s;
-    struct ctl_docker_container a = container("a", "c1", "w1", "127.0.0.1:1", 10);
-    struct ctl_docker_container b = container("b", "c2", "w1", "127.0.0.1:2", 20);
+    struct ctl_docker_container a =
+        container("a", "c1", "w1", "127.0.0.1:1", 10);
+    struct ctl_docker_container b =
+        container("b", "c2", "w1", "127.0.0.1:2", 20);
 
     (void) state;
     ctl_watch_init(&w);
@@ -492,7 +499,8 @@ test_model_state_and_resync(void **state)
 {
     struct ctl_watch w, w2;
     struct ctl_watch_step s;
-    struct ctl_docker_container a = container("a", "c1", "w1", "127.0.0.1:1", 1);
+    struct ctl_docker_container a =
+        container("a", "c1", "w1", "127.0.0.1:1", 1);
     const char *why = NULL;
     char *dump;
 
