@@ -419,7 +419,11 @@ resync(struct watcher *wt)
             found = container != NULL && strcmp(container, t->name) == 0;
             servers =
                 json_object_get(json_object_get(e, "upstream"), "servers");
-            if (json_is_array(servers)) {
+            /* An address is listed as given; a host name may be listed
+             * resolved, so only an address is compared. */
+            if (json_is_array(servers)
+                && ((t->upstream[0] >= '0' && t->upstream[0] <= '9')
+                    || t->upstream[0] == '[')) {
                 upstream_ok = 0;
                 json_array_foreach (servers, k, v) {
                     if (json_is_string(v)
