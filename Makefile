@@ -57,8 +57,8 @@ MODULE_SRC := $(wildcard ngx_module/*.c ngx_module/*.h)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-# common/ uses libjwt (tokens) and OpenSSL; every part that links it too.
-COMMON_LIBS = $(call pc,libjwt jansson libcrypto)
+# common/ uses jansson and OpenSSL (tokens); every part that links it too.
+COMMON_LIBS = $(call pc,jansson libcrypto) -lm
 WHARFD_LIBS = $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
 AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
@@ -126,8 +126,9 @@ $(NGX_DIR)/objs/Makefile: config | deps
 	    --add-dynamic-module="$(CURDIR)"' > configure.log 2>&1 \
 	    || { tail -20 $(NGX_DIR)/configure.log; exit 1; }
 
-$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) common/name.c common/name.h \
-           common/token.c common/token.h
+MODULE_COMMON := $(addprefix common/,name.c name.h token.c token.h jws.c \
+                   jws.h keys.c keys.h b64url.c b64url.h)
+$(MODULE): $(NGX_DIR)/objs/Makefile $(MODULE_SRC) $(MODULE_COMMON)
 	$(MAKE) -C $(NGX_DIR) -f objs/Makefile modules
 	# copy, then rename: writing into the old file would change the code
 	# under every nginx that has it mapped (its workers die on SIGSEGV)
@@ -241,6 +242,15 @@ fuzz: fuzz-build
 
 tests/node_modules/.installed: tests/package.json tests/package-lock.json | deps-test
 	cd tests && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The pinned TypeScript compiler scripts/migrate.py checks migrated
+# TypeScript with (docs/migrate.md); not needed by the build, `make run` or
+# `make test` (the tests pin their own in tests/package.json).
+.PHONY: migrate-deps
+migrate-deps: scripts/node_modules/.installed
+scripts/node_modules/.installed: scripts/package.json scripts/package-lock.json | deps
+	cd scripts && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 test: deps-test all unit fuzz-build tests/node_modules/.installed
@@ -409,6 +419,6 @@ clean:
 	rm -rf build
 
 distclean: clean
-	rm -rf run tests/node_modules console/node_modules
+	rm -rf run tests/node_modules console/node_modules scripts/node_modules
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

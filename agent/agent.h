@@ -41,6 +41,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "keys.h"
 #include "detect.h"
 #include "proc.h"
 #include "reaper.h"
@@ -96,9 +97,8 @@ struct agent {
     struct agent_conn *ws_conns;
     unsigned api_line_listeners;
 
-    /* The orchestrator's public key (auth.c), read once at start. */
-    unsigned char *pubkey;
-    size_t pubkey_len;
+    /* The orchestrator's public keys (auth.c), read once at start. */
+    struct wharf_keys keys;
     /* The ingest token read from --token-file (cfg.token points here). */
     char *token_buf;
 

@@ -11,39 +11,28 @@
 #include <libwebsockets.h>
 
 #include "agent.h"
+#include "bearer.h"
+#include "keys_load.h"
 #include "log.h"
 #include "origin.h"
 #include "token.h"
 
 int
-agent_auth_load_key(struct agent *agent, const char *path)
+agent_auth_load_keys(struct agent *agent)
 {
-    FILE *f = fopen(path, "rb");
-    long n;
+    char err[512];
+    int i;
 
-    if (f == NULL) {
-        wharf_error("--public-key %s: cannot open", path);
-        return -1;
+    for (i = 0; i < agent->cfg.npublic_keys; i++) {
+        if (wharf_keys_load(&agent->keys, agent->cfg.public_keys[i], err,
+                            sizeof(err))
+            != 0) {
+            wharf_error("--public-key %s", err);
+            return -1;
+        }
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > 65536
-        || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        wharf_error("--public-key %s: not a PEM key file", path);
-        return -1;
-    }
-    agent->pubkey = malloc((size_t) n + 1);
-    if (agent->pubkey == NULL
-        || fread(agent->pubkey, 1, (size_t) n, f) != (size_t) n) {
-        fclose(f);
-        wharf_error("--public-key %s: cannot read", path);
-        return -1;
-    }
-    fclose(f);
-    agent->pubkey[n] = '\0';
-    agent->pubkey_len = (size_t) n;
-    if (strstr((char *) agent->pubkey, "PUBLIC KEY") == NULL) {
-        wharf_error("--public-key %s: not a PEM public key", path);
-        return -1;
+    for (i = 0; i < (int) agent->keys.n; i++) {
+        wharf_info("verification key %s", agent->keys.key[i].kid);
     }
     return 0;
 }
@@ -114,26 +103,18 @@ agent_auth_load_token(struct agent *agent)
 }
 
 /* The first "wharf.bearer.TOKEN" entry of a subprotocol list into buf
- * (when buf is not NULL); returns how many such entries the list has. */
+ * (when buf is not NULL); returns how many such entries the list has
+ * (common/bearer.h reads the list, as wharfd's feed does). */
 int
 agent_bearer_entries(const char *list, char *buf, size_t size)
 {
-    const char *p = list, *e;
-    int n = 0;
+    const char *tok;
+    size_t len;
+    int n;
 
-    while (*p != '\0') {
-        p += strspn(p, ", \t");
-        e = p + strcspn(p, ", \t");
-        if ((size_t) (e - p) >= sizeof(AGENT_BEARER_PREFIX) - 1
-            && strncmp(p, AGENT_BEARER_PREFIX, sizeof(AGENT_BEARER_PREFIX) - 1)
-                == 0) {
-            if (n++ == 0 && buf != NULL) {
-                p += sizeof(AGENT_BEARER_PREFIX) - 1;
-                snprintf(buf, size, "%.*s",
-                         (int) ((size_t) (e - p) < size ? e - p : 0), p);
-            }
-        }
-        p = e;
+    n = wharf_bearer_protocols(list, strlen(list), &tok, &len, NULL, 0);
+    if (n > 0 && buf != NULL && size > 0) {
+        snprintf(buf, size, "%.*s", (int) (len < size ? len : 0), tok);
     }
     return n;
 }
@@ -218,14 +199,15 @@ agent_auth_check(struct agent *agent, struct lws *wsi, unsigned scope,
                        : "a bearer token is required";
         return 401;
     }
-    if (wharf_token_verify(token, agent->pubkey, agent->pubkey_len, time(NULL),
-                           &c, why)
-        != 0) {
+    /* the agent's audience is its worker: the token's aud must name it */
+    switch (wharf_token_verify(token, strlen(token), &agent->keys,
+                               agent->cfg.worker, time(NULL), &c, why)) {
+    case 0:
+        break;
+    case WHARF_TOKEN_OTHER_AUDIENCE:
+        return 403; /* a good token, for another worker or the gateway */
+    default:
         return 401;
-    }
-    if (strcmp(c.aud, agent->cfg.worker) != 0) {
-        *why = "the token is not for this worker (aud)";
-        return 403;
     }
     if (!wharf_claims_allow(&c, agent->cfg.worker, scope)) {
         *why = "the token lacks the scope of this route";

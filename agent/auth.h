@@ -10,10 +10,13 @@
  * "?access_token=T" (old clients), or a Sec-WebSocket-Protocol entry
  * "wharf.bearer.T" (how a browser sends it; see server.c for why
  * libwebsockets cannot take it here); exactly one of them: two are 400
- * invalid_request (RFC 6750 section 2), even when both are good. The
- * orchestrator's public key is read once at start (--public-key); without
- * one the agent refuses to start unless --insecure-no-auth is given, and
- * then lets everything through (development only; logged at start).
+ * invalid_request (RFC 6750 section 2), even when both are good. It is
+ * verified by common/token.h with the agent's worker name as the
+ * audience. The orchestrator's public keys are read once at start
+ * (--public-key, a file or a folder, repeatable: several during a key
+ * rotation); without one the agent refuses to start unless
+ * --insecure-no-auth is given, and then lets everything through
+ * (development only; logged at start).
  *
  * GET /health stays open: the container's HEALTHCHECK and the gateway's
  * probes call it without a token, and it tells nothing secret.
@@ -28,11 +31,13 @@
 
 #include <stddef.h>
 
+#include "bearer.h"
+
 struct agent;
 struct lws;
 
 /* The prefix of the subprotocol entry that carries a browser's token. */
-#define AGENT_BEARER_PREFIX "wharf.bearer."
+#define AGENT_BEARER_PREFIX WHARF_BEARER_PROTOCOL
 
 /* Checks the request's token for scope. Returns 0 with the token's scope
  * bits in *scopes, or an HTTP status (400 more than one credential, 401
@@ -48,12 +53,13 @@ int agent_bearer_entries(const char *list, char *buf, size_t size);
 /* 0 when the upgrade's Origin is acceptable, else 403. */
 int agent_auth_origin(struct agent *agent, struct lws *wsi);
 
+/* Reads the keys of every --public-key into agent->keys. 0 or -1
+ * (logged). */
+int agent_auth_load_keys(struct agent *agent);
+
 /* The ingest token the shipper sends: from --token-file / WHARF_TOKEN_FILE
  * when given (read into agent->token_buf), else WHARF_TOKEN; never from the
  * command line. Checks that it is one header-safe word. 0 or -1 (logged). */
 int agent_auth_load_token(struct agent *agent);
-
-/* Reads the public key file into agent->pubkey. 0 or -1 (logged). */
-int agent_auth_load_key(struct agent *agent, const char *path);
 
 #endif

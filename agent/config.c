@@ -18,7 +18,7 @@ const char agent_config_usage[] =
     "                   [--terminal-cmd CMD] [--kill-timeout-ms N]\n"
     "                   [--orchestrator URL] [--token-file PATH]\n"
     "                   [--log-level debug|info|warn|error]\n"
-    "                   [--public-key PEM | --insecure-no-auth]\n"
+    "                   [--public-key PEM|DIR ... | --insecure-no-auth]\n"
     "                   [--allowed-origins LIST] [--config FILE]\n"
     "                   [--buffer-bytes N] [--buffer-compress on|off]\n"
     "                   [--line-max N]\n"
@@ -298,6 +298,19 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
             return wharf_fail(err, errlen, "%s needs a value", opts[o].flag);
         }
         src[o] = opts[o].flag;
+        if (o == OPT_PUBLIC_KEY) {
+            /* repeatable: every key given is trusted */
+            if (cfg->npublic_keys == AGENT_PUBLIC_KEYS_MAX) {
+                return wharf_fail(err, errlen,
+                                  "--public-key: at most %d paths (a folder "
+                                  "holds several keys)",
+                                  AGENT_PUBLIC_KEYS_MAX);
+            }
+            if (val[o][0] == '\0') {
+                return wharf_fail(err, errlen, "--public-key: empty path");
+            }
+            cfg->public_keys[cfg->npublic_keys++] = val[o];
+        }
     }
     for (o = 0; o < OPT_COUNT; o++) {
         if (val[o] == NULL) {
@@ -382,7 +395,11 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
                           "URL",
                           src[OPT_ORCHESTRATOR], cfg->orchestrator);
     }
-    cfg->public_key = val[OPT_PUBLIC_KEY];
+    if (cfg->npublic_keys == 0 && val[OPT_PUBLIC_KEY] != NULL
+        && val[OPT_PUBLIC_KEY][0] != '\0') {
+        cfg->public_keys[cfg->npublic_keys++] = val[OPT_PUBLIC_KEY];
+    }
+    cfg->public_key = cfg->npublic_keys > 0 ? cfg->public_keys[0] : NULL;
     cfg->allowed_origins = val[OPT_ALLOWED_ORIGINS];
     cfg->config_file = val[OPT_CONFIG];
     if (!cfg->insecure_no_auth) {

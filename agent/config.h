@@ -14,7 +14,10 @@
  *   --token-file PATH      WHARF_TOKEN_FILE      ingest token from a file (wins
  *                                                over WHARF_TOKEN)
  *   --log-level L          WHARF_LOG_LEVEL       debug|info|warn|error
- *   --public-key PATH      WHARF_PUBLIC_KEY      orchestrator's ES256 key (PEM)
+ *   --public-key PATH      WHARF_PUBLIC_KEY      orchestrator's ES256 public
+ *                                                key (PEM file, or a folder
+ *                                                of *.pem); the flag may be
+ *                                                repeated (key rotation)
  *   --insecure-no-auth     WHARF_INSECURE_NO_AUTH=1  no tokens (development)
  *   --allowed-origins L    WHARF_ALLOWED_ORIGINS comma-separated Origins
  *   --config FILE          WHARF_CONFIG          JSON config (appconfig.h)
@@ -54,6 +57,8 @@
 /* Longest terminal command, in bytes. */
 #define AGENT_TERMINAL_CMD_MAX         4096
 #define AGENT_FLUSH_TIMEOUT_DEFAULT_MS 5000u
+/* --public-key paths at most (each may be a folder of keys). */
+#define AGENT_PUBLIC_KEYS_MAX 16
 
 struct agent_config {
     char worker[WHARF_NAME_MAX + 1];
@@ -73,7 +78,10 @@ struct agent_config {
                                  by agent_auth_load_token() */
     const char *token_file;   /* NULL when not given */
     int log_level;            /* enum wharf_log_level */
-    const char *public_key;   /* path, NULL when not given */
+    const char *public_key;   /* the first path, NULL when not given */
+    /* every --public-key, in order (or WHARF_PUBLIC_KEY alone) */
+    const char *public_keys[AGENT_PUBLIC_KEYS_MAX];
+    int npublic_keys;
     int insecure_no_auth;
     const char *allowed_origins; /* NULL: same host only */
     const char *config_file;

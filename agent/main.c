@@ -271,7 +271,7 @@ agent_fini(struct agent *agent)
     }
     agent_procs_free(agent);
     agent_ship_free(agent);
-    free(agent->pubkey);
+    wharf_keys_free(&agent->keys);
     free(agent->token_buf);
     free(agent->child_cmd);
     free(agent->child_envp);
@@ -372,13 +372,12 @@ main(int argc, char **argv)
                 "development)\n");
         return 2;
     }
-    if (agent.cfg.public_key != NULL
-        && agent_auth_load_key(&agent, agent.cfg.public_key) != 0) {
-        free(agent.pubkey);
+    if (agent_auth_load_keys(&agent) != 0) {
+        wharf_keys_free(&agent.keys);
         return 2;
     }
     if (agent_auth_load_token(&agent) != 0) {
-        free(agent.pubkey);
+        wharf_keys_free(&agent.keys);
         return 2;
     }
     if (agent.cfg.insecure_no_auth) {

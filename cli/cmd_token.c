@@ -15,13 +15,16 @@
 
 #include <jansson.h>
 
-#include "file.h"
+#include "keys.h"
+#include "keys_load.h"
 #include "output.h"
 #include "token.h"
 
 /* Longest lifetime a token may be given: a year and a day. */
 #define CTL_TOKEN_TTL_MAX     (366LL * 86400)
 #define CTL_TOKEN_TTL_DEFAULT "1h"
+/* Largest key file read; a P-256 PEM key is ~250 bytes. */
+#define CTL_KEY_FILE_MAX 16384
 
 static const char token_usage[] =
     "usage: wharfctl token issue --sub NAME --scope \"SCOPES\" [--ttl 1h]\n"
@@ -59,7 +62,8 @@ token_issue(struct ctl *c, int argc, char **argv)
     size_t pem_len;
     struct tm tm;
     json_t *v;
-    int rc, npos, err = 0;
+    char kid[WHARF_KID_LEN + 1];
+    int rc, npos;
 
     rc = ctl_flags_parse(c, "token issue", argc, argv, flags, pos, &npos, 0);
     if (rc == CTL_HELP) {
@@ -106,12 +110,16 @@ token_issue(struct ctl *c, int argc, char **argv)
                          "--key FILE or set WHARF_KEY (wharfctl keys init "
                          "makes one)");
     }
-    pem = ctl_read_small(key, CTL_KEY_FILE_MAX, &pem_len, &err);
+    pem = (char *) wharf_read_small_file(key, CTL_KEY_FILE_MAX, &pem_len);
     if (pem == NULL) {
         return ctl_error(c, CTL_FAIL,
                          "token issue: cannot read the key %s: "
                          "%s",
-                         key, strerror(err));
+                         key, strerror(errno));
+    }
+    if (wharf_key_kid((const unsigned char *) pem, pem_len, 1, kid, &why)
+        != 0) {
+        kid[0] = '\0'; /* signing below says what is wrong */
     }
 
     snprintf(claims.sub, sizeof(claims.sub), "%s", sub);
@@ -131,10 +139,10 @@ token_issue(struct ctl *c, int argc, char **argv)
     wharf_scopes_format(claims.scopes, scopes_text, sizeof(scopes_text));
     gmtime_r(&claims.exp, &tm);
     strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    v = json_pack("{s:s,s:s,s:s,s:s*,s:I,s:I,s:s}", "token", token, "sub",
+    v = json_pack("{s:s,s:s,s:s,s:s*,s:I,s:I,s:s,s:s}", "token", token, "sub",
                   claims.sub, "scope", scopes_text, "aud", aud, "iat",
                   (json_int_t) claims.iat, "exp", (json_int_t) claims.exp,
-                  "expires", expires);
+                  "expires", expires, "kid", kid);
     raw = malloc(strlen(token) + 2);
     if (v == NULL || raw == NULL) {
         free(raw);

@@ -37,6 +37,7 @@
 #include "duration.h"
 #include "file.h"
 #include "http.h"
+#include "keys_load.h"
 #include "log.h"
 #include "token.h"
 
@@ -52,6 +53,8 @@
 #define WATCH_TICK_MS        1000
 #define WATCH_RESYNC_DEFAULT "30s"
 #define WATCH_STATE_MAX      (16UL * 1024 * 1024)
+/* A P-256 PEM key is ~250 bytes. */
+#define WATCH_KEY_FILE_MAX 16384
 
 /* Docker's filters: containers that carry the label, and the actions
  * that change what the registry should hold. */
@@ -210,8 +213,10 @@ state_load(struct watcher *wt)
     if (wt->state_path == NULL) {
         return 0;
     }
-    text = ctl_read_small(wt->state_path, WATCH_STATE_MAX, &len, &err);
+    text =
+        (char *) wharf_read_small_file(wt->state_path, WATCH_STATE_MAX, &len);
     if (text == NULL) {
+        err = errno;
         if (err == ENOENT) {
             return 0; /* the first run */
         }
@@ -677,7 +682,7 @@ watch_setup(struct ctl *c, struct watcher *wt, const char *socket,
 {
     const char *why = NULL, *host;
     long long secs = 0;
-    int err = 0, lvl;
+    int lvl;
 
     if (socket == NULL) {
         host = getenv("DOCKER_HOST");
@@ -715,11 +720,12 @@ watch_setup(struct ctl *c, struct watcher *wt, const char *socket,
                          level);
     }
     if (key != NULL && *key != '\0') {
-        wt->key = ctl_read_small(key, CTL_KEY_FILE_MAX, &wt->key_len, &err);
+        wt->key = (char *) wharf_read_small_file(key, WATCH_KEY_FILE_MAX,
+                                                 &wt->key_len);
         if (wt->key == NULL) {
             return ctl_error(c, CTL_FAIL,
                              "workers watch-docker: cannot read the key %s: %s",
-                             key, strerror(err));
+                             key, strerror(errno));
         }
     } else if (c->args.token == NULL) {
         return ctl_error(

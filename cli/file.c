@@ -7,35 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-char *
-ctl_read_small(const char *path, size_t max, size_t *len, int *err)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-
-    if (f == NULL) {
-        *err = errno;
-        return NULL;
-    }
-    buf = malloc(max + 1);
-    if (buf == NULL) {
-        fclose(f);
-        *err = ENOMEM;
-        return NULL;
-    }
-    n = fread(buf, 1, max + 1, f);
-    fclose(f);
-    if (n > max) {
-        free(buf);
-        *err = EFBIG;
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 int
 ctl_write_atomic(const char *path, const char *text, size_t len)
 {

@@ -10,49 +10,35 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bearer.h"
+#include "keys_load.h"
 #include "log.h"
 #include "methods.h"
 #include "wharfd.h"
 
-/* Largest public key file read. */
-#define WHARFD_KEY_MAX 16384
-
 int
-wharfd_auth_init(struct wharfd_auth *a, const char *pub_path, int off)
+wharfd_auth_init(struct wharfd_auth *a, char (*paths)[PATH_MAX], size_t npaths,
+                 int off)
 {
-    FILE *f;
-    size_t n;
+    char err[512];
+    size_t i;
 
     memset(a, 0, sizeof(*a));
     a->off = off;
     pthread_mutex_init(&a->lock, NULL);
-    if (pub_path == NULL || pub_path[0] == '\0') {
-        if (!off) {
-            wharf_warn("no --public-key: every token is refused");
+    for (i = 0; i < npaths; i++) {
+        if (wharf_keys_load(&a->keys, paths[i], err, sizeof(err)) != 0) {
+            wharf_error("--public-key %s", err);
+            wharf_keys_free(&a->keys);
+            return -1;
         }
-        return 0;
     }
-    f = fopen(pub_path, "rb");
-    if (f == NULL) {
-        wharf_error("--public-key %s: %s", pub_path, strerror(errno));
-        return -1;
+    for (i = 0; i < a->keys.n; i++) {
+        wharf_info("verification key %s", a->keys.key[i].kid);
     }
-    a->pub = malloc(WHARFD_KEY_MAX + 1);
-    n = a->pub ? fread(a->pub, 1, WHARFD_KEY_MAX + 1, f) : 0;
-    fclose(f);
-    if (n == 0 || n > WHARFD_KEY_MAX
-        || strstr((char *) a->pub, "-----BEGIN PUBLIC KEY-----") == NULL) {
-        if (a->pub) {
-            a->pub[n <= WHARFD_KEY_MAX ? n : WHARFD_KEY_MAX] = '\0';
-        }
-        wharf_error("--public-key %s: not a PEM public key (at most %d bytes)",
-                    pub_path, WHARFD_KEY_MAX);
-        free(a->pub);
-        a->pub = NULL;
-        return -1;
+    if (a->keys.n == 0 && !off) {
+        wharf_warn("no --public-key: every token is refused");
     }
-    a->pub[n] = '\0';
-    a->pub_len = n;
     return 0;
 }
 
@@ -64,33 +50,36 @@ wharfd_auth_free(struct wharfd_auth *a)
     for (i = 0; i < WHARFD_TOKEN_CACHE; i++) {
         free(a->slots[i].token);
     }
-    free(a->pub);
+    wharf_keys_free(&a->keys);
     pthread_mutex_destroy(&a->lock);
     memset(a, 0, sizeof(*a));
 }
 
 /* FNV-1a over the token bytes. */
 static size_t
-token_slot(const char *t)
+token_slot(const char *t, size_t n)
 {
     unsigned long long h = 1469598103934665603ULL;
+    size_t i;
 
-    for (; *t; t++) {
-        h = (h ^ (unsigned char) *t) * 1099511628211ULL;
+    for (i = 0; i < n; i++) {
+        h = (h ^ (unsigned char) t[i]) * 1099511628211ULL;
     }
     return (size_t) (h % WHARFD_TOKEN_CACHE);
 }
 
 static void
-auth_verify(struct wharfd_auth *a, struct wharfd_call *call, const char *tok)
+auth_verify(struct wharfd_auth *a, struct wharfd_call *call, const char *tok,
+            size_t len)
 {
-    struct wharfd_auth_slot *slot = &a->slots[token_slot(tok)];
+    struct wharfd_auth_slot *slot = &a->slots[token_slot(tok, len)];
     time_t now = time(NULL);
     char *copy;
 
     pthread_mutex_lock(&a->lock);
-    if (slot->token != NULL && strcmp(slot->token, tok) == 0
-        && slot->claims.exp > now) {
+    if (slot->token != NULL && strlen(slot->token) == len
+        && memcmp(slot->token, tok, len) == 0
+        && wharf_claims_current(&slot->claims, now)) {
         call->claims = slot->claims;
         call->authed = 1;
     }
@@ -99,17 +88,15 @@ auth_verify(struct wharfd_auth *a, struct wharfd_call *call, const char *tok)
         return;
     }
 
-    if (a->pub == NULL) {
-        call->why = "no public key configured";
-        return;
-    }
-    if (wharf_token_verify(tok, a->pub, a->pub_len, now, &call->claims,
+    /* no audience: a token made for one agent (aud) opens nothing here */
+    if (wharf_token_verify(tok, len, &a->keys, NULL, now, &call->claims,
                            &call->why)
         != 0) {
+        call->refusal = WHARFD_AUTH_INVALID;
         return;
     }
     call->authed = 1;
-    copy = strdup(tok);
+    copy = strndup(tok, len);
     if (copy == NULL) {
         return; /* verified, just not cached */
     }
@@ -120,46 +107,42 @@ auth_verify(struct wharfd_auth *a, struct wharfd_call *call, const char *tok)
     pthread_mutex_unlock(&a->lock);
 }
 
-/* The value of access_token= in a raw query, copied into buf (tokens are
- * base64url and dots: nothing to percent-decode). */
-static const char *
-query_token(const char *q, char *buf, size_t size)
+/* Every access_token= of a raw query: how many, and the first one's value
+ * (tokens are base64url and dots: nothing to percent-decode). */
+static int
+query_tokens(const char *q, const char **tok, size_t *len)
 {
     const char *p = q, *end;
-    size_t n;
+    int n = 0;
 
     while (p != NULL && *p) {
         if (strncmp(p, "access_token=", 13) == 0) {
-            p += 13;
-            end = strchr(p, '&');
-            n = end ? (size_t) (end - p) : strlen(p);
-            if (n == 0 || n >= size) {
-                return NULL;
+            end = strchr(p + 13, '&');
+            if (n++ == 0) {
+                *tok = p + 13;
+                *len = end ? (size_t) (end - *tok) : strlen(*tok);
             }
-            memcpy(buf, p, n);
-            buf[n] = '\0';
-            return buf;
         }
         p = strchr(p, '&');
         if (p) {
             p++;
         }
     }
-    return NULL;
+    return n;
 }
 
 void
 wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
-                    const char *authorization, const char *query)
+                    const char *authorization, const char *query,
+                    const char *protocols)
 {
     struct wharfd_auth *a = &wd->auth;
-    char buf[WHARF_TOKEN_MAX + 1];
-    const char *tok = NULL;
+    const char *qtok = NULL, *ptok = NULL;
+    size_t qlen = 0, plen = 0;
+    int nq, np;
 
     memset(call, 0, sizeof(*call));
     call->wd = wd;
-    call->authorization = authorization;
-    call->query = query;
     if (a->off) {
         call->authed = 1;
         strcpy(call->claims.sub, "*");
@@ -167,41 +150,105 @@ wharfd_auth_request(struct wharfd *wd, struct wharfd_call *call,
             | WHARF_SCOPE_CONTROL | WHARF_SCOPE_ADMIN;
         return;
     }
-    if (authorization != NULL
-        && strncasecmp(authorization, "Bearer ", 7) == 0) {
-        tok = authorization + 7;
-        while (*tok == ' ') {
-            tok++;
-        }
-    } else if (authorization == NULL && query != NULL) {
-        tok = query_token(query, buf, sizeof(buf));
-    }
-    if (tok == NULL || *tok == '\0') {
-        call->why = authorization ? "Authorization is not a Bearer token"
-                                  : "no bearer token";
+    nq = query ? query_tokens(query, &qtok, &qlen) : 0;
+    np = protocols ? wharf_bearer_protocols(protocols, strlen(protocols), &ptok,
+                                            &plen, NULL, 0)
+                   : 0;
+    if ((authorization != NULL) + nq + np > 1) {
+        call->refusal = WHARFD_AUTH_TWO;
+        call->why = "more than one credential: send the token once, in "
+                    "one of the Authorization header, ?access_token= or "
+                    "the wharf.bearer. subprotocol";
         return;
     }
-    if (strlen(tok) > WHARF_TOKEN_MAX) {
+    if (authorization != NULL) {
+        if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+            call->refusal = WHARFD_AUTH_INVALID;
+            call->why = "Authorization is not a Bearer token";
+            return;
+        }
+        call->token = authorization + 7;
+        while (*call->token == ' ') {
+            call->token++;
+        }
+        call->token_len = strlen(call->token);
+        while (call->token_len > 0 && call->token[call->token_len - 1] == ' ') {
+            call->token_len--;
+        }
+    } else if (nq == 1) {
+        call->token = qtok;
+        call->token_len = qlen;
+    } else if (np == 1) {
+        call->token = ptok;
+        call->token_len = plen;
+    }
+    if (call->token == NULL) {
+        call->refusal = WHARFD_AUTH_MISSING;
+        call->why = "no bearer token";
+        return;
+    }
+    if (call->token_len == 0) {
+        call->token = NULL;
+        call->refusal = WHARFD_AUTH_INVALID;
+        call->why = "empty bearer token";
+        return;
+    }
+    if (call->token_len > WHARF_TOKEN_MAX) {
+        call->refusal = WHARFD_AUTH_INVALID;
         call->why = "token too long";
         return;
     }
-    auth_verify(a, call, tok);
+    auth_verify(a, call, call->token, call->token_len);
+}
+
+void
+wharfd_auth_challenge(const struct wharfd_call *call, const char *scope_names,
+                      char *buf, size_t size)
+{
+    const char *error = NULL;
+    size_t i, n;
+
+    if (scope_names != NULL) {
+        snprintf(buf, size,
+                 "Bearer realm=\"wharf\", error=\"insufficient_scope\"%s%s%s",
+                 scope_names[0] ? ", scope=\"" : "", scope_names,
+                 scope_names[0] ? "\"" : "");
+        return;
+    }
+    if (call->refusal == WHARFD_AUTH_TWO) {
+        error = "invalid_request";
+    } else if (call->refusal == WHARFD_AUTH_INVALID) {
+        error = "invalid_token";
+    }
+    if (error == NULL) {
+        /* no credential: no error code (RFC 6750 section 3.1) */
+        snprintf(buf, size, "Bearer realm=\"wharf\"");
+        return;
+    }
+    n = (size_t) snprintf(buf, size,
+                          "Bearer realm=\"wharf\", error=\"%s\", "
+                          "error_description=\"",
+                          error);
+    /* the reason is a quoted-string: no quote or backslash inside */
+    for (i = 0; call->why != NULL && call->why[i] && n + 2 < size; i++) {
+        buf[n++] =
+            call->why[i] == '"' || call->why[i] == '\\' ? '\'' : call->why[i];
+    }
+    if (n + 1 < size) {
+        buf[n++] = '"';
+    }
+    buf[n < size ? n : size - 1] = '\0';
 }
 
 int
 wharfd_call_bearer(const struct wharfd_call *call, char *buf, size_t size)
 {
-    char tok[WHARF_TOKEN_MAX + 1];
     int n;
 
-    if (call->authorization != NULL) {
-        n = snprintf(buf, size, "%s", call->authorization);
-    } else if (call->query != NULL
-               && query_token(call->query, tok, sizeof(tok)) != NULL) {
-        n = snprintf(buf, size, "Bearer %s", tok);
-    } else {
+    if (call->token == NULL) {
         return -1;
     }
+    n = snprintf(buf, size, "Bearer %.*s", (int) call->token_len, call->token);
     return n < 0 || (size_t) n >= size ? -1 : 0;
 }
 

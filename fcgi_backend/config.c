@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "duration.h"
 #include "log.h"
 
@@ -28,7 +29,9 @@ const char wharfd_usage[] =
     "  --log-level L       debug, info, warn or error (default info)\n"
     "  --body-limit BYTES  largest request body (default 8388608)\n"
     "  --socket-mode MODE  octal permissions of a unix socket (default 0660)\n"
-    "  --public-key PEM    ES256 public key that verifies bearer tokens\n"
+    "  --public-key PATH   ES256 public key (PEM file, or a folder of *.pem)\n"
+    "                      that verifies bearer tokens; repeatable: every\n"
+    "                      key given is trusted (key rotation)\n"
     "  --auth on|off       off: no token needed, everyone is an operator\n"
     "                      (development only; default on)\n"
     "  --batch-max N       most logs/errors per storeLogs/storeErrors (10000)\n"
@@ -49,6 +52,12 @@ const char wharfd_usage[] =
     "  --ws-origins LIST   Origins allowed on the feed, comma-separated\n"
     "                      (default: the host the browser addressed; a\n"
     "                      request without Origin is always allowed)\n"
+    "  --rpc-batch-max N   most calls in one JSON-RPC batch (1000)\n"
+    "  --answer-max BYTES  largest /rpc answer (33554432)\n"
+    "  --request-memory-max BYTES  memory one request may hold: body,\n"
+    "                      parsed calls, answer (67108864)\n"
+    "  --memory-budget BYTES  memory all requests may hold at once\n"
+    "                      (268435456)\n"
     "  --config FILE       read 'key = value' lines first; the command line "
     "wins\n"
     "  --help, --version\n";
@@ -294,10 +303,17 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
         cfg->socket_mode = (unsigned) n;
 
     } else if (strcmp(key, "public-key") == 0) {
-        if (strlen(val) >= sizeof(cfg->public_key)) {
-            return wharf_fail(err, errlen, "--public-key: path too long");
+        if (*val == '\0' || strlen(val) >= sizeof(cfg->public_keys[0])) {
+            return wharf_fail(err, errlen,
+                              "--public-key '%s': empty or too long", val);
         }
-        strcpy(cfg->public_key, val);
+        if (cfg->npublic_keys == WHARFD_PUBLIC_KEYS_MAX) {
+            return wharf_fail(err, errlen,
+                              "--public-key %s: at most %d paths (a "
+                              "folder holds several keys)",
+                              val, WHARFD_PUBLIC_KEYS_MAX);
+        }
+        strcpy(cfg->public_keys[cfg->npublic_keys++], val);
 
     } else if (strcmp(key, "auth") == 0) {
         if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
@@ -378,6 +394,32 @@ config_set(struct wharfd_config *cfg, const char *key, const char *val,
             return wharf_fail(err, errlen, "--ws-origins: too long");
         }
         strcpy(cfg->ws_origins, val);
+
+    } else if (strcmp(key, "rpc-batch-max") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 1
+            || n > WHARFD_RPC_BATCH_MAX_MAX) {
+            return wharf_fail(err, errlen, "--rpc-batch-max %s: must be 1..%d",
+                              val, WHARFD_RPC_BATCH_MAX_MAX);
+        }
+        cfg->rpc_batch_max = n;
+
+    } else if (strcmp(key, "answer-max") == 0
+               || strcmp(key, "request-memory-max") == 0
+               || strcmp(key, "memory-budget") == 0) {
+        if (parse_ulong(val, 10, &n) != 0 || n < 65536
+            || n > WHARFD_MEMORY_LIMIT_MAX) {
+            return wharf_fail(err, errlen,
+                              "--%s %s: must be a number of bytes from 65536 "
+                              "to %lu",
+                              key, val, WHARFD_MEMORY_LIMIT_MAX);
+        }
+        if (key[0] == 'a') {
+            cfg->answer_max = n;
+        } else if (key[0] == 'r') {
+            cfg->request_memory_max = n;
+        } else {
+            cfg->memory_budget = n;
+        }
 
     } else if (strcmp(key, "ws-listen") == 0) {
         if (wharfd_listen_parse(&cfg->ws_listen, val, err, errlen) != 0) {
@@ -476,6 +518,10 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
         { "ws-listen", required_argument, NULL, 'w' },
         { "feed-queue", required_argument, NULL, 'Q' },
         { "ws-origins", required_argument, NULL, 'O' },
+        { "rpc-batch-max", required_argument, NULL, 'K' },
+        { "answer-max", required_argument, NULL, 'A' },
+        { "request-memory-max", required_argument, NULL, 'X' },
+        { "memory-budget", required_argument, NULL, 'G' },
         { "config", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
@@ -497,6 +543,10 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
     cfg->control_timeout = WHARFD_CONTROL_TIMEOUT_DEFAULT;
     cfg->feed_queue = 1024;
     strcpy(cfg->gateway, "http://127.0.0.1:8080");
+    cfg->rpc_batch_max = WHARFD_RPC_BATCH_MAX_DEFAULT;
+    cfg->answer_max = WHARFD_ANSWER_MAX_DEFAULT;
+    cfg->request_memory_max = WHARFD_REQUEST_MEMORY_MAX_DEFAULT;
+    cfg->memory_budget = WHARFD_MEMORY_BUDGET_DEFAULT;
 
     /* The file comes first whatever its place on the command line, so
      * that every flag overrides it. */
@@ -531,6 +581,11 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
             return wharf_fail(err, errlen, "unknown option '%s' (see --help)",
                               argv[optind - 1]);
         default:
+            /* the command line's keys replace the file's, not add */
+            if (c == 'p' && !cfg->public_keys_cli) {
+                cfg->public_keys_cli = 1;
+                cfg->npublic_keys = 0;
+            }
             if (config_set(cfg, opts[idx].name, optarg, err, errlen) != 0) {
                 return -1;
             }
@@ -545,6 +600,20 @@ wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
     }
     if (cfg->db[0] == '\0') {
         return wharf_fail(err, errlen, "--db is required (see --help)");
+    }
+    /* a request of the largest body must be able to run at all */
+    if (cfg->request_memory_max <= cfg->body_limit) {
+        return wharf_fail(err, errlen,
+                          "--request-memory-max %zu must be more than "
+                          "--body-limit %zu (a request holds its body, and "
+                          "its parsed calls beside it)",
+                          cfg->request_memory_max, cfg->body_limit);
+    }
+    if (cfg->memory_budget < cfg->request_memory_max) {
+        return wharf_fail(err, errlen,
+                          "--memory-budget %zu must be at least "
+                          "--request-memory-max %zu",
+                          cfg->memory_budget, cfg->request_memory_max);
     }
     return 0;
 }

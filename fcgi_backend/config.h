@@ -83,6 +83,9 @@ struct wharfd_retention_worker {
     long long error_age; /* seconds, 0: errors are kept */
 };
 
+/* --public-key paths at most (each may be a folder of keys). */
+#define WHARFD_PUBLIC_KEYS_MAX 16
+
 /* How long process control waits for the gateway and agent. */
 #define WHARFD_CONTROL_TIMEOUT_DEFAULT 10 /* seconds */
 
@@ -92,10 +95,14 @@ struct wharfd_config {
     int has_listen;
     char db[PATH_MAX];
     unsigned threads;
-    int log_level;               /* enum wharf_log_level */
-    size_t body_limit;           /* bytes */
-    unsigned socket_mode;        /* permission bits of a unix socket */
-    char public_key[PATH_MAX];   /* PEM file; "" = none */
+    int log_level;        /* enum wharf_log_level */
+    size_t body_limit;    /* bytes */
+    unsigned socket_mode; /* permission bits of a unix socket */
+    /* --public-key: PEM files or folders of them, in order given; the
+     * command line's replace the config file's. */
+    char public_keys[WHARFD_PUBLIC_KEYS_MAX][PATH_MAX];
+    size_t npublic_keys;
+    int public_keys_cli;         /* the list comes from the command line */
     int auth_off;                /* --auth off */
     size_t batch_max;            /* logs/errors per call */
     size_t message_max;          /* bytes of one message */
@@ -112,6 +119,11 @@ struct wharfd_config {
     int has_ws_listen;
     unsigned feed_queue;   /* messages queued per feed client */
     char ws_origins[1024]; /* allowed Origins, comma-separated */
+    /* the memory budget (budget.h) */
+    size_t rpc_batch_max;      /* calls in one JSON-RPC batch */
+    size_t answer_max;         /* bytes of one /rpc answer */
+    size_t request_memory_max; /* bytes one request holds at once */
+    size_t memory_budget;      /* bytes all requests hold at once */
 };
 
 /* Fills cfg from defaults, the file named by --config (if any) and argv.

@@ -21,6 +21,8 @@
 #include <libwebsockets.h>
 
 #include "auth.h"
+#include "feed_door.h"
+#include "http.h"
 #include "log.h"
 #include "origin.h"
 #include "methods.h"
@@ -42,7 +44,7 @@ struct feed_client {
     struct lws *wsi;
     unsigned long long id;
     struct wharf_claims claims;
-    char authorization[WHARF_TOKEN_MAX + 16];
+    char token[WHARF_TOKEN_MAX + 1]; /* relayed by process control */
     int subscribed;
     unsigned kinds;
     char worker[WHARF_NAME_MAX + 1];
@@ -362,7 +364,7 @@ struct control_job {
     struct wharfd *wd;
     unsigned long long client;
     struct wharfd_call call;
-    char authorization[WHARF_TOKEN_MAX + 16];
+    char token[WHARF_TOKEN_MAX + 1];
     const struct wharfd_rpc_method *m;
     json_t *params, *id;
 };
@@ -375,7 +377,8 @@ control_thread(void *arg)
     json_t *result = NULL, *resp;
 
     memset(&err, 0, sizeof(err));
-    j->call.authorization = j->authorization;
+    j->call.token = j->token;
+    j->call.token_len = strlen(j->token);
     if (j->m->fn(&j->call, j->params, &result, &err) == 0) {
         resp = rpc_result(j->id, result);
     } else {
@@ -520,8 +523,7 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
             j->call.authed = 1;
             j->call.claims = c->claims;
             j->call.single = 1;
-            memcpy(j->authorization, c->authorization,
-                   sizeof(j->authorization));
+            memcpy(j->token, c->token, sizeof(j->token));
             j->m = wharfd_methods_lookup(full);
             j->params = json_incref(params);
             j->id = json_incref(id);
@@ -555,83 +557,37 @@ struct feed_refusal {
     char message[256];
 };
 
-/* The handshake's checks: path, token (read scope), Origin. NULL when
- * refused, with the reason in *why. */
-static struct feed_client *
-feed_accept(struct wharfd *wd, struct lws *wsi, struct feed_refusal *why)
+struct feed_client *
+feed_client_new(struct wharfd *wd, const struct wharfd_call *call)
 {
-    char uri[256], origin[512], host[300], frag[WHARF_TOKEN_MAX + 32],
-        query[WHARF_TOKEN_MAX + 32];
-    struct wharfd_rpc_error err;
-    struct wharfd_call call;
-    struct feed_client *c;
-    const char *auth = NULL;
-    int i;
+    struct feed_client *c = calloc(1, sizeof(*c));
 
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0
-        || strncmp(uri, "/ws/monitoring", 14) != 0
-        || (uri[14] != '\0' && uri[14] != '/')) {
-        why->status = 404;
-        why->code = "not_found";
-        snprintf(why->message, sizeof(why->message), "no feed at this path");
-        return NULL;
-    }
-    if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0) {
-        origin[0] = '\0';
-    }
-    if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) <= 0) {
-        host[0] = '\0';
-    }
-    if (!wharf_origin_allowed(origin, wd->config.ws_origins, host)) {
-        wharf_info("feed: Origin %s not allowed", origin);
-        why->status = 403;
-        why->code = "origin_not_allowed";
-        snprintf(why->message, sizeof(why->message),
-                 "this Origin may not open the feed");
-        return NULL;
-    }
-    why->status = 500;
-    why->code = "internal";
-    snprintf(why->message, sizeof(why->message), "out of memory");
-    c = calloc(1, sizeof(*c));
     if (c == NULL) {
         return NULL;
     }
-    if (lws_hdr_copy(wsi, c->authorization, sizeof(c->authorization),
-                     WSI_TOKEN_HTTP_AUTHORIZATION)
-        > 0) {
-        auth = c->authorization;
+    c->claims = call->claims;
+    /* relayed as is by process control (wharfd_call_bearer) */
+    if (call->token != NULL && call->token_len < sizeof(c->token)) {
+        memcpy(c->token, call->token, call->token_len);
+        c->token[call->token_len] = '\0';
     }
-    query[0] = '\0';
-    for (i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
-                                      WSI_TOKEN_HTTP_URI_ARGS, i)
-         > 0;
-         i++) {
-        if (strncmp(frag, "access_token=", 13) == 0) {
-            snprintf(query, sizeof(query), "%s", frag);
-            snprintf(c->authorization, sizeof(c->authorization), "Bearer %.*s",
-                     (int) sizeof(c->authorization) - 8, frag + 13);
-        }
-    }
-    wharfd_auth_request(wd, &call, auth, query);
-    memset(&err, 0, sizeof(err));
-    if (wharfd_call_scope(&call, WHARF_SCOPE_READ, &err) != 0) {
-        wharf_info("feed: refused: %s", err.message);
-        why->status = err.code == WHARFD_RPC_FORBIDDEN ? 403 : 401;
-        why->code = why->status == 403 ? "forbidden" : "unauthorized";
-        snprintf(why->message, sizeof(why->message), "%s", err.message);
-        free(c);
-        return NULL;
-    }
-    c->claims = call.claims;
     c->cap = wd->config.feed_queue;
     c->q = calloc(c->cap, sizeof(*c->q));
     if (c->q == NULL) {
         free(c);
         return NULL;
     }
-    c->wsi = wsi;
     return c;
+}
+
+void
+feed_client_discard(struct feed_client *c)
+{
+    if (c != NULL) {
+        free(c->q);
+        free(c->in);
+        free(c);
+    }
 }
 
 /*
@@ -645,15 +601,11 @@ feed_refuse(struct lws *wsi, const struct feed_refusal *why)
 {
     unsigned char buf[LWS_PRE + 2048]; /* headers + a 256-byte message */
     unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
-    json_t *obj;
     char *body, clen[24];
     size_t blen;
     int n;
 
-    obj = json_pack("{s:{s:s,s:s}}", "error", "code", why->code, "message",
-                    why->message);
-    body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    json_decref(obj);
+    body = wharfd_http_error_body(why->code, why->message);
     if (body == NULL) {
         return -1;
     }
@@ -714,6 +666,9 @@ client_free(struct wharfd_feed *f, struct feed_client *c)
     free(c);
 }
 
+/* defined below, after the callbacks it names */
+static const struct lws_protocols feed_protocols[3];
+
 static int
 feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
               void *in, size_t len)
@@ -730,22 +685,25 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        /* The same checks as below, made here where a refusal can still
-         * be answered in HTTP (401/403/404 JSON); the token is cached, so
-         * checking twice costs a lookup. */
-        c = feed_accept(wd, wsi, &why);
-        if (c == NULL) {
+        /* The door (feed_door.c) checked the head and left a client for
+         * this connection. None: an upgrade that is not the first request
+         * of its connection, which the door never saw. */
+        if (feed_door_waiting(wd, (int) lws_get_socket_fd(wsi), 0) == NULL) {
+            why.status = 401;
+            why.code = "unauthorized";
+            snprintf(why.message, sizeof(why.message),
+                     "the upgrade must be the first request of its "
+                     "connection");
             return feed_refuse(wsi, &why);
         }
-        free(c->q);
-        free(c);
         return 0;
 
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        c = feed_accept(wd, wsi, &why);
+        c = feed_door_waiting(wd, (int) lws_get_socket_fd(wsi), 1);
         if (c == NULL) {
             return 1; /* refuse the upgrade */
         }
+        c->wsi = wsi;
         *pc = c;
         return 0;
 
@@ -835,11 +793,21 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return 0;
 
     case LWS_CALLBACK_WSI_DESTROY:
+        /* libwebsockets tells the first protocol of every descriptor it
+         * destroys, the door's raw ones too (their user data is not a
+         * client): only the feed's own are ours here. */
+        if (lws_get_protocol(wsi) != &feed_protocols[0]) {
+            return 0;
+        }
         /* A refused or failed handshake never reaches CLOSED. */
         c = pc ? *pc : NULL;
         if (c != NULL) {
             *pc = NULL;
             client_free(f, c);
+        } else {
+            /* admitted by the door, but the handshake failed first */
+            feed_client_discard(
+                feed_door_waiting(wd, (int) lws_get_socket_fd(wsi), 1));
         }
         return 0;
 
@@ -854,10 +822,24 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols feed_protocols[] = {
-    { "wharf-monitoring", feed_callback, sizeof(struct feed_client *),
+    { FEED_PROTOCOL_NAME, feed_callback, sizeof(struct feed_client *),
       WHARFD_FEED_IN_MAX, 0, NULL, 0 },
+    { "wharf-feed-door", feed_door_callback, sizeof(struct feed_door_conn), 0,
+      0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
+
+/* libwebsockets' own error lines, into wharfd's log. 4.1.6 logs every
+ * adopted connection ("adopt_socket_readbuf: calling service") at error
+ * level: not an error, so not logged. */
+static void
+feed_lws_log(int level, const char *line)
+{
+    (void) level;
+    if (strstr(line, "adopt_socket_readbuf") == NULL) {
+        wharf_error("libwebsockets: %.*s", (int) strcspn(line, "\n"), line);
+    }
+}
 
 static void *
 feed_thread(void *arg)
@@ -880,14 +862,18 @@ wharfd_feed_start(struct wharfd *wd)
     atomic_init(&f->stop, 0);
     atomic_init(&f->nclients, 0);
     atomic_init(&f->controls, 0);
+    f->listen_fd = -1;
+    f->waiting = NULL;
     if (!wd->config.has_ws_listen) {
         return 0;
     }
-    lws_set_log_level(LLL_ERR, NULL);
+    lws_set_log_level(LLL_ERR, feed_lws_log);
     memset(&info, 0, sizeof(info));
-    info.port = (int) wd->config.ws_listen.port;
-    info.iface = wd->config.ws_listen.host;
+    /* the door listens (feed_door.h); lws gets the checked connections */
+    info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = feed_protocols;
+    /* what the door passes on fits, whatever its length */
+    info.max_http_header_data = WHARFD_FEED_HEAD_MAX;
     info.user = wd;
     info.gid = (gid_t) -1;
     info.uid = (uid_t) -1;
@@ -897,6 +883,11 @@ wharfd_feed_start(struct wharfd *wd)
     f->ctx = lws_create_context(&info);
     if (f->ctx == NULL) {
         wharf_error("--ws-listen %s: cannot listen", wd->config.ws_listen.text);
+        return -1;
+    }
+    if (feed_door_open(wd) != 0) {
+        lws_context_destroy(f->ctx);
+        f->ctx = NULL;
         return -1;
     }
     wharfd_store_set_publisher(wd->store, feed_publish, wd);
@@ -932,6 +923,7 @@ wharfd_feed_stop(struct wharfd *wd)
         lws_context_destroy(f->ctx); /* closes clients: CLOSED frees them */
         f->ctx = NULL;
         f->started = 0;
+        feed_door_close(wd);
     }
     pthread_mutex_destroy(&f->lock);
 }

@@ -2,9 +2,13 @@
  * The live feed, /ws/monitoring: a libwebsockets listener (--ws-listen,
  * IPV4:PORT; nginx proxies the upgrade to it) on its own thread.
  *
- * A client authenticates like any request (Authorization: Bearer, or
- * ?access_token=), needs the read scope, and is refused when it sends an
- * Origin that is not in --ws-origins. It then speaks JSON-RPC 2.0 text
+ * A client authenticates like any request, with exactly one credential:
+ * Authorization: Bearer, ?access_token=, or (browsers) the subprotocol
+ * "wharf.bearer.<JWT>" offered beside "wharf-monitoring" (common/bearer.h;
+ * the answer selects "wharf-monitoring", never the token). It needs the
+ * read scope, and is refused when it sends an Origin that is not in
+ * --ws-origins. feed_door.h checks all that before the handshake, and
+ * answers refusals in JSON. The client then speaks JSON-RPC 2.0 text
  * frames:
  *
  *   subscribe {worker?, container?, instanceId?, kinds?: ["log", "error",
@@ -39,6 +43,7 @@
 struct wharfd;
 struct lws_context;
 struct feed_client;
+struct feed_waiting;
 
 struct wharfd_feed {
     struct lws_context *ctx;
@@ -50,6 +55,9 @@ struct wharfd_feed {
     pthread_mutex_t lock; /* guards the client list and queues */
     struct feed_client *clients;
     unsigned long long next_id;
+    /* feed thread only (feed_door.c) */
+    int listen_fd;
+    struct feed_waiting *waiting; /* admitted, handshake to come */
 };
 
 /* Opens the listener and starts its thread (no-op without --ws-listen). */

@@ -32,6 +32,10 @@ wharfd_http_reason(int status)
         return "Content Too Large";
     case 415:
         return "Unsupported Media Type";
+    case 426:
+        return "Upgrade Required";
+    case 431:
+        return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
     case 503:
@@ -84,6 +88,17 @@ wharfd_http_error(struct wharfd_http_response *resp, int status,
     (void) wharfd_http_json(
         resp, status,
         json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+}
+
+char *
+wharfd_http_error_body(const char *code, const char *message)
+{
+    json_t *obj =
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+    char *body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+
+    json_decref(obj);
+    return body;
 }
 
 int

@@ -31,6 +31,10 @@ struct wharfd_http_response {
     char *body;               /* malloc'd, owned; NULL for none */
     size_t body_len;
     const char *allow; /* "Allow:" header for 405, static */
+    /* "WWW-Authenticate:" of a 400/401/403 about the token, "" for none
+     * (RFC 6750 section 3). */
+    char www_authenticate[384];
+    unsigned retry_after; /* seconds, for a 503; 0: no header */
     /* A streamed body (no Content-Length): server.c writes the head,
      * then calls stream(stream_arg, out, out_arg), which writes the body
      * piece by piece through out, then stream_free(stream_arg). */
@@ -55,6 +59,11 @@ int wharfd_http_json(struct wharfd_http_response *resp, int status,
 void wharfd_http_error(struct wharfd_http_response *resp, int status,
                        const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The REST error body {"error":{"code":code,"message":message}} as
+ * compact JSON text (malloc'd), or NULL when out of memory. For answers
+ * written outside a wharfd_http_response (the live feed's handshakes). */
+char *wharfd_http_error_body(const char *code, const char *message);
 
 /* 1 when the media type of content_type is application/json (any
  * parameters, any case); 0 otherwise, NULL included. */

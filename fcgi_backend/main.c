@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "log.h"
 #include "wharfd.h"
 
@@ -41,6 +42,8 @@ main(int argc, char **argv)
         return 0;
     }
     wharf_log_init("wharfd", (enum wharf_log_level) wd.config.log_level);
+    /* Before any thread and any JSON: jansson's allocator is counted. */
+    wharfd_budget_init(wd.config.memory_budget);
     /* Before any thread: curl_global_init is not thread-safe. */
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
@@ -61,7 +64,8 @@ main(int argc, char **argv)
         wharfd_server_close(&wd);
         return 1;
     }
-    if (wharfd_auth_init(&wd.auth, wd.config.public_key, wd.config.auth_off)
+    if (wharfd_auth_init(&wd.auth, wd.config.public_keys,
+                         wd.config.npublic_keys, wd.config.auth_off)
         != 0) {
         wharfd_server_close(&wd);
         return 1;

@@ -349,7 +349,8 @@ rest_error(struct wharfd_http_response *resp, int status, const char *code,
 }
 
 static void
-rest_rpc_error(struct wharfd_http_response *resp,
+rest_rpc_error(const struct wharfd_call *call,
+               struct wharfd_http_response *resp,
                const struct wharfd_rpc_error *err)
 {
     int status;
@@ -387,6 +388,10 @@ rest_rpc_error(struct wharfd_http_response *resp,
         code = "agent_error";
     }
     rest_error(resp, status, code, err->message, err->field);
+    if (status == 403) {
+        wharfd_auth_challenge(call, "", resp->www_authenticate,
+                              sizeof(resp->www_authenticate));
+    }
 }
 
 void
@@ -424,7 +429,7 @@ wharfd_rest_method(struct wharfd_call *call, const struct wharfd_route *route,
         call->stream = NULL;
         free(call->raw);
         call->raw = NULL;
-        rest_rpc_error(resp, &err);
+        rest_rpc_error(call, resp, &err);
         return;
     }
     json_decref(params);

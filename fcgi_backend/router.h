@@ -13,6 +13,13 @@
  *   other path                        404 {"error":{"code":"not_found",...}}
  *   other method                      405 {"error":{"code":"method_not_allowed",...}}
  *                                     with an Allow header
+ *
+ * Routing runs in two steps, so that a request is refused before its
+ * body is read, let alone parsed: wharfd_route_head (the route, the
+ * method and the credentials: a route that needs a token answers 401
+ * without one, or 400 invalid_request for two, with WWW-Authenticate,
+ * in the route's own error shape, JSON-RPC for /rpc), then, with the
+ * body, wharfd_route_run.
  */
 #ifndef WHARFD_ROUTER_H
 #define WHARFD_ROUTER_H
@@ -33,9 +40,11 @@ struct wharfd_route {
     const char *path;    /* '*' = one segment */
     const char *methods; /* also the Allow header of a 405 */
     wharfd_handler_fn handler;
-    /* The handler reports a too large body itself (JSON-RPC says it in
-     * its own error shape); for the others the router answers 413. */
-    int own_body_errors;
+    /* Errors in the JSON-RPC shape (the handler reports a too large body
+     * itself; the router's refusals take that shape too); for the others
+     * the REST shape, and the router answers 413. */
+    int rpc_shape;
+    int open;               /* no token needed */
     const char *rpc;        /* REST: the method it runs */
     const char *capture_as; /* REST: the params member of the '*' */
 };
@@ -54,7 +63,36 @@ void wharfd_rpc_route(struct wharfd_call *call,
                       const struct wharfd_http_request *req,
                       struct wharfd_http_response *resp);
 
-/* Answers req into resp (which starts zeroed). */
+/* Longest path segment a '*' captures. */
+#define WHARFD_CAPTURE_MAX 256
+
+/* A request between the two steps. */
+struct wharfd_routing {
+    const struct wharfd_route *route;
+    char cap[WHARFD_CAPTURE_MAX];
+    struct wharfd_call call;
+};
+
+/* Step 1, from the request's head (no body yet): 0 when the body is to
+ * be read and step 2 run; -1 when resp holds the answer (404, 405, 400,
+ * 401). */
+int wharfd_route_head(struct wharfd *wd, const struct wharfd_http_request *req,
+                      struct wharfd_routing *rt,
+                      struct wharfd_http_response *resp);
+
+/* Step 2: answers req, whose body is read, into resp (which starts
+ * zeroed), then frees what the handler left in rt. */
+void wharfd_route_run(struct wharfd_routing *rt,
+                      const struct wharfd_http_request *req,
+                      struct wharfd_http_response *resp);
+
+/* The body could not be held (budget.h): 503 when every request's
+ * budget is in use (--memory-budget; Retry-After), else 500, in the
+ * route's shape. */
+void wharfd_route_refuse_memory(const struct wharfd_routing *rt,
+                                struct wharfd_http_response *resp);
+
+/* Both steps, for a request whose body is at hand (tests, fuzzing). */
 void wharfd_route(struct wharfd *wd, const struct wharfd_http_request *req,
                   struct wharfd_http_response *resp);
 

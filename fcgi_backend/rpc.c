@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "log.h"
 
 /* Used when even building an error fails (out of memory). */
@@ -89,7 +90,8 @@ rpc_error_response(json_t *id, int code, const char *field, const char *detail)
  * the two apart.
  */
 static json_t *
-rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
+rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom,
+               struct wharfd_rpc_reply *reply)
 {
     const struct wharfd_rpc_method *m;
     struct wharfd_rpc_error err;
@@ -97,6 +99,7 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
     const char *name;
     int rc;
 
+    reply->calls++;
     if (!json_is_object(req)) {
         resp = rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, NULL,
                                   "a request must be a JSON object");
@@ -151,6 +154,9 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom)
     memset(&err, 0, sizeof(err));
     result = NULL;
     rc = m->fn(ctx, params, &result, &err);
+    if (rc != 0 && err.code == WHARFD_RPC_FORBIDDEN) {
+        reply->forbidden++;
+    }
     if (id == NULL) {
         json_decref(result);
         return NULL;
@@ -200,16 +206,251 @@ rpc_reply_oom(struct wharfd_rpc_reply *reply)
     reply->len = reply->body ? strlen(reply->body) : 0;
 }
 
+/*
+ * The number of elements of a top-level JSON array, counted up to max + 1
+ * without building anything (strings and nesting skipped), so that an
+ * oversized batch is refused before jansson turns it into a tree. What is
+ * not a well-formed array is counted as it comes: the parse then says
+ * what is wrong with it.
+ */
+static size_t
+rpc_batch_count(const char *b, size_t n, size_t max)
+{
+    size_t i = 0, count = 0;
+    int depth = 0, in_string = 0, seen = 0;
+
+    while (i < n
+           && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) {
+        i++;
+    }
+    if (i == n || b[i] != '[') {
+        return 0;
+    }
+    for (i++; i < n && count <= max; i++) {
+        char c = b[i];
+
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = 0;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if (c == ']' || c == '}') {
+            if (depth-- == 0) {
+                break; /* the end of the batch */
+            }
+            continue;
+        } else if (c == ',' && depth == 0) {
+            count++;
+            seen = 0;
+            continue;
+        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+            continue;
+        }
+        if (!seen) {
+            seen = 1;
+            if (count == 0) {
+                count = 1;
+            }
+        }
+    }
+    return count;
+}
+
+/* The answer of a batch, written as each call is answered, so that only
+ * one call's result tree exists at a time (budget.h). */
+struct rpc_out {
+    char *p;
+    size_t len, cap;
+    size_t n; /* answers in it */
+};
+
+static int
+rpc_out_put(struct rpc_out *o, const char *s, size_t n)
+{
+    size_t cap;
+    char *bigger;
+
+    if (o->len + n + 2 > o->cap) {
+        cap = o->cap ? o->cap : 4096;
+        while (cap < o->len + n + 2) {
+            cap *= 2;
+        }
+        bigger = wharfd_budget_realloc(o->p, cap);
+        if (bigger == NULL) {
+            return -1;
+        }
+        o->p = bigger;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+    o->p[o->len] = '\0';
+    return 0;
+}
+
+/* The request ran out of memory: the reply for the limit it hit (413 for
+ * its own, 503 for everyone's), or plain out of memory. */
+static void
+rpc_reply_budget(struct wharfd_rpc_reply *reply)
+{
+    enum wharfd_budget_hit hit = wharfd_budget_exceeded();
+
+    if (hit == WHARFD_BUDGET_REQUEST) {
+        wharfd_rpc_reply_error(reply, 413, WHARFD_RPC_INVALID_REQUEST,
+                               wharfd_budget_message(hit));
+    } else if (hit == WHARFD_BUDGET_TOTAL) {
+        wharfd_rpc_reply_error(reply, 503, WHARFD_RPC_INTERNAL_ERROR,
+                               wharfd_budget_message(hit));
+    } else {
+        rpc_reply_oom(reply);
+    }
+}
+
+/* Runs a batch's calls in order, writing each answer at once. Once the
+ * answer has reached limits->answer_max, or the request its memory
+ * limit, the calls left are not run: each is answered -32603 saying why
+ * (notifications, as ever, are not answered). */
+static void
+rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
+                 const struct wharfd_rpc_limits *limits, json_t *root,
+                 struct wharfd_rpc_reply *reply)
+{
+    struct rpc_out out = { NULL, 0, 0, 0 };
+    char detail[160];
+    const char *stop = NULL;
+    json_t *req, *resp, *id = NULL;
+    char *text;
+    size_t i, n;
+    int oom = 0;
+
+    for (i = 0; i < json_array_size(root); i++) {
+        req = json_array_get(root, i);
+        /* the id outlives the call's tree, freed below once it ran */
+        json_decref(id);
+        id = json_is_object(req) ? json_incref(json_object_get(req, "id"))
+                                 : NULL;
+        if (stop == NULL) {
+            resp = rpc_handle_one(lookup, ctx, req, &oom, reply);
+            if (oom) {
+                if (wharfd_budget_exceeded() == WHARFD_BUDGET_OK) {
+                    break;
+                }
+                stop = wharfd_budget_message(wharfd_budget_exceeded());
+            }
+        }
+        if (stop != NULL) {
+            /* not run: an answer where one is due, that is, to all but a
+             * notification (an object without id) */
+            resp = json_is_object(req) && id == NULL
+                ? NULL
+                : rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, NULL, stop);
+            oom = 0;
+        }
+        /* what ran is done with: its tree goes now, not with the batch */
+        json_array_set_new(root, i, json_null());
+        if (resp == NULL) {
+            continue;
+        }
+        text = json_dumps(resp, JSON_COMPACT);
+        json_decref(resp);
+        if (text == NULL) {
+            oom = 1;
+            break;
+        }
+        n = strlen(text);
+        if (stop == NULL && limits->answer_max > 0
+            && out.len + n + 2 > limits->answer_max) {
+            /* this call's answer would pass the limit: it is replaced,
+             * and what is left is not run */
+            snprintf(detail, sizeof(detail),
+                     "the answer reached %zu bytes (--answer-max): send "
+                     "fewer calls per batch, or stream (getLogs stream: true)",
+                     limits->answer_max);
+            stop = detail;
+            wharfd_budget_free(text);
+            resp =
+                rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, NULL, stop);
+            text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+            json_decref(resp);
+            if (text == NULL) {
+                oom = 1;
+                break;
+            }
+            n = strlen(text);
+        }
+        if (rpc_out_put(&out, out.n ? "," : "[", 1) != 0
+            || rpc_out_put(&out, text, n) != 0) {
+            wharfd_budget_free(text);
+            oom = 1;
+            break;
+        }
+        wharfd_budget_free(text);
+        out.n++;
+    }
+    json_decref(id);
+    if (oom) {
+        wharfd_budget_free(out.p);
+        rpc_reply_budget(reply);
+        return;
+    }
+    if (out.n == 0) {
+        wharfd_budget_free(out.p);
+        reply->status = 204;
+        return;
+    }
+    if (rpc_out_put(&out, "]", 1) != 0) {
+        wharfd_budget_free(out.p);
+        rpc_reply_budget(reply);
+        return;
+    }
+    reply->status = 200;
+    reply->body = out.p;
+    reply->len = out.len;
+}
+
 void
 wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
                   size_t len, struct wharfd_rpc_reply *reply)
 {
-    json_t *root, *out, *resp;
+    static const struct wharfd_rpc_limits none = { 0, 0 };
+
+    wharfd_rpc_handle_limited(lookup, ctx, &none, body, len, reply);
+}
+
+void
+wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
+                          const struct wharfd_rpc_limits *limits,
+                          const char *body, size_t len,
+                          struct wharfd_rpc_reply *reply)
+{
+    json_t *root, *resp;
     json_error_t jerr;
-    size_t i;
+    char detail[JSON_ERROR_TEXT_LENGTH + 96];
+    size_t count;
     int oom = 0;
 
     memset(reply, 0, sizeof(*reply));
+
+    /* A batch over the limit is refused before it is parsed: its tree
+     * would cost far more than its text. */
+    if (limits->batch_max > 0) {
+        count = rpc_batch_count(body ? body : "", len, limits->batch_max);
+        if (count > limits->batch_max) {
+            snprintf(detail, sizeof(detail),
+                     "a batch of more than %zu calls (--rpc-batch-max)",
+                     limits->batch_max);
+            wharfd_rpc_reply_error(reply, 413, WHARFD_RPC_INVALID_REQUEST,
+                                   detail);
+            return;
+        }
+    }
 
     /* DECODE_ANY: a bare 1 or "x" is valid JSON, hence -32600 and not
      * -32700. Duplicate members are refused: "method" twice would
@@ -221,8 +462,10 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
                       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                       &jerr);
     if (root == NULL) {
-        char detail[JSON_ERROR_TEXT_LENGTH + 48];
-
+        if (wharfd_budget_exceeded() != WHARFD_BUDGET_OK) {
+            rpc_reply_budget(reply);
+            return;
+        }
         snprintf(detail, sizeof(detail), "%s at line %d column %d", jerr.text,
                  jerr.line, jerr.column);
         resp = rpc_error_response(NULL, WHARFD_RPC_PARSE_ERROR, NULL, detail);
@@ -235,14 +478,25 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
     }
 
     if (!json_is_array(root)) {
-        resp = rpc_handle_one(lookup, ctx, root, &oom);
+        resp = rpc_handle_one(lookup, ctx, root, &oom, reply);
         json_decref(root);
         if (oom) {
-            rpc_reply_oom(reply);
+            rpc_reply_budget(reply);
         } else if (resp == NULL) {
             reply->status = 204;
         } else {
             rpc_reply_json(reply, resp);
+            if (reply->status == 200 && limits->answer_max > 0
+                && reply->len > limits->answer_max) {
+                snprintf(detail, sizeof(detail),
+                         "the answer of %zu bytes passes %zu (--answer-max): "
+                         "ask for fewer rows (limit), or stream (getLogs "
+                         "stream: true)",
+                         reply->len, limits->answer_max);
+                wharfd_rpc_reply_free(reply);
+                wharfd_rpc_reply_error(reply, 200, WHARFD_RPC_INTERNAL_ERROR,
+                                       detail);
+            }
         }
         return;
     }
@@ -261,24 +515,8 @@ wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
 
     /* A batch: the requests run in order, one after another; the answers
      * keep that order (the spec allows any, in-order is easier to read). */
-    out = json_array();
-    for (i = 0; out != NULL && i < json_array_size(root); i++) {
-        resp = rpc_handle_one(lookup, ctx, json_array_get(root, i), &oom);
-        if (oom || (resp != NULL && json_array_append_new(out, resp) != 0)) {
-            json_decref(out);
-            out = NULL;
-        }
-    }
+    rpc_handle_batch(lookup, ctx, limits, root, reply);
     json_decref(root);
-
-    if (out == NULL) {
-        rpc_reply_oom(reply);
-    } else if (json_array_size(out) == 0) {
-        json_decref(out);
-        reply->status = 204;
-    } else {
-        rpc_reply_json(reply, out);
-    }
 }
 
 void

@@ -75,11 +75,31 @@ struct wharfd_rpc_reply {
     int status;
     char *body; /* malloc'd */
     size_t len;
+    /* Requests run (notifications included), and how many of them a
+     * method refused with -32003: when it is all of them, the HTTP side
+     * answers 403 (rpc_route.c). */
+    size_t calls;
+    size_t forbidden;
+};
+
+/* What one body may cost (budget.h); 0: no limit. */
+struct wharfd_rpc_limits {
+    size_t batch_max;  /* calls in a batch: more is 413, -32600, not parsed */
+    size_t answer_max; /* bytes of the answer: calls past it are not run */
 };
 
 /* Runs every request of body and builds the reply. */
 void wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
                        size_t len, struct wharfd_rpc_reply *reply);
+
+/* The same within limits. A request that runs out of its memory
+ * (budget.h) is answered 413 with -32600, or, when every request's budget
+ * is in use, 503 with -32603; a batch's calls already answered keep their
+ * answers, those left are answered -32603 and not run. */
+void wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
+                               const struct wharfd_rpc_limits *limits,
+                               const char *body, size_t len,
+                               struct wharfd_rpc_reply *reply);
 
 /* A reply holding one error object with id null, for problems found
  * before the body is read (too large, wrong Content-Type). */

@@ -5,11 +5,18 @@
  * struct wharfd_call as their context, and turns its reply into the
  * response.
  *
- * A body over the limit is answered 413 with a JSON-RPC error -32600 and
- * id null (the body is not read, so no id is known): JSON-RPC clients get
- * an error object they understand, HTTP clients a status they understand.
+ * The credentials were checked before the body was read (router.c): no
+ * token is 401 with WWW-Authenticate, two are 400 invalid_request, each
+ * with a JSON-RPC error object as the body (-32001, -32600). Here, a body
+ * over the limit is answered 413 with a JSON-RPC error -32600 and id null
+ * (the body is not read, so no id is known): JSON-RPC clients get an
+ * error object they understand, HTTP clients a status they understand.
  * A Content-Type other than application/json is refused the same way with
- * 415; no Content-Type at all is accepted.
+ * 415; no Content-Type at all is accepted. When the token lacks the scope
+ * of every call of the body (-32003 for each), the answer is 403 with
+ * WWW-Authenticate error="insufficient_scope" (RFC 6750 section 3.1),
+ * the JSON-RPC answer as its body; a batch that is only partly refused is
+ * 200, each call with its own answer.
  *
  * getLogs with "stream": true (a single request only): the reply is
  * replaced by the NDJSON stream (logstream.h), whose last line carries
@@ -51,6 +58,8 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
 
     (void) route;
     (void) capture;
+    /* the fast path fills only what it answers; the counts start at 0 */
+    memset(&reply, 0, sizeof(reply));
     if (req->body_too_large) {
         snprintf(detail, sizeof(detail), "request body exceeds %zu bytes",
                  req->body_limit);
@@ -64,8 +73,11 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
         /* storeLogs/storeErrors in the common shape skip the jansson
          * tree (ingest_fast.h); anything else, or any doubt, goes on. */
         if (!wharfd_ingest_fast(call, req->body, req->body_len, &reply)) {
-            wharfd_rpc_handle(wharfd_methods_lookup, call, req->body,
-                              req->body_len, &reply);
+            struct wharfd_rpc_limits limits = { call->wd->config.rpc_batch_max,
+                                                call->wd->config.answer_max };
+
+            wharfd_rpc_handle_limited(wharfd_methods_lookup, call, &limits,
+                                      req->body, req->body_len, &reply);
         }
     }
 
@@ -93,6 +105,19 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
         call->stream = NULL;
     }
 
+    if (reply.calls > 0 && reply.forbidden == reply.calls) {
+        if (reply.body == NULL) {
+            /* notifications only: no answer of their own to carry */
+            wharfd_rpc_reply_error(&reply, 403, WHARFD_RPC_FORBIDDEN,
+                                   "the token allows none of these calls");
+        }
+        reply.status = 403;
+        wharfd_auth_challenge(call, "", resp->www_authenticate,
+                              sizeof(resp->www_authenticate));
+    }
+    if (reply.status == 503) {
+        resp->retry_after = 1; /* the memory budget is in use: busy */
+    }
     resp->status = reply.status;
     resp->body = reply.body; /* ownership moves to resp */
     resp->body_len = reply.len;

@@ -51,6 +51,7 @@
 #include <fcgiapp.h>
 #include <fcgios.h>
 
+#include "budget.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -68,6 +69,11 @@
 
 /* First allocation for a body of unknown length; grows by doubling. */
 #define WHARFD_BODY_CHUNK (16 * 1024)
+
+/* A refused request's body up to this size is read and dropped, so that
+ * its connection serves the next request; a longer one is not read and
+ * the connection is closed. */
+#define WHARFD_DRAIN_MAX (64 * 1024)
 
 /* Largest single FCGX_GetStr (it takes an int). */
 #define WHARFD_READ_MAX (1024 * 1024)
@@ -291,7 +297,8 @@ server_read_body(FCGX_Stream *in, int tcp_fd, size_t expect, size_t limit,
     if (cap > limit + 1) {
         cap = limit + 1;
     }
-    buf = malloc(cap + 1);
+    /* counted against the request's memory (budget.h) */
+    buf = wharfd_budget_malloc(cap + 1);
     if (buf == NULL) {
         return -1;
     }
@@ -301,9 +308,9 @@ server_read_body(FCGX_Stream *in, int tcp_fd, size_t expect, size_t limit,
                 break;
             }
             cap = cap > (limit + 1) / 2 ? limit + 1 : cap * 2;
-            bigger = realloc(buf, cap + 1);
+            bigger = wharfd_budget_realloc(buf, cap + 1);
             if (bigger == NULL) {
-                free(buf);
+                wharfd_budget_free(buf);
                 return -1;
             }
             buf = bigger;
@@ -317,12 +324,12 @@ server_read_body(FCGX_Stream *in, int tcp_fd, size_t expect, size_t limit,
         len += (size_t) n;
     }
     if (len > limit) {
-        free(buf);
+        wharfd_budget_free(buf);
         *too_large = 1;
         return 0;
     }
     if (len == 0) {
-        free(buf);
+        wharfd_budget_free(buf);
         return 0;
     }
     buf[len] = '\0';
@@ -355,7 +362,7 @@ static void
 server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
              struct wharfd_http_response *resp)
 {
-    char head[512];
+    char head[1024];
     int n;
 
     n = snprintf(head, sizeof(head), "Status: %d %s\r\n", resp->status,
@@ -363,6 +370,14 @@ server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
     if (resp->allow != NULL) {
         n += snprintf(head + n, sizeof(head) - (size_t) n, "Allow: %s\r\n",
                       resp->allow);
+    }
+    if (resp->retry_after > 0) {
+        n += snprintf(head + n, sizeof(head) - (size_t) n,
+                      "Retry-After: %u\r\n", resp->retry_after);
+    }
+    if (resp->www_authenticate[0] != '\0') {
+        n += snprintf(head + n, sizeof(head) - (size_t) n,
+                      "WWW-Authenticate: %s\r\n", resp->www_authenticate);
     }
     if (resp->content_type != NULL) {
         n += snprintf(head + n, sizeof(head) - (size_t) n,
@@ -425,11 +440,13 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
 {
     struct wharfd_http_request req;
     struct wharfd_http_response resp;
+    struct wharfd_routing rt;
+    struct wharfd_budget_request budget;
     struct timespec t0, t1;
     const char *uri, *q;
     char *path = NULL, *body = NULL;
     size_t expect;
-    int bad_length;
+    int bad_length, tcp_fd, counted = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(&req, 0, sizeof(req));
@@ -462,21 +479,35 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
     req.query = q ? q + 1 : "";
 
     bad_length = server_content_length(param(fr, "CONTENT_LENGTH"), &expect);
+    tcp_fd = wd->server.addr.kind == WHARFD_LISTEN_TCP ? fr->ipcFd : -1;
     if (path == NULL) {
         wharfd_http_error(&resp, 500, "internal", "out of memory");
     } else if (bad_length != 0) {
         wharfd_http_error(&resp, 400, "bad_request",
                           "CONTENT_LENGTH is not a number");
-    } else if (server_read_body(
-                   fr->in,
-                   wd->server.addr.kind == WHARFD_LISTEN_TCP ? fr->ipcFd : -1,
-                   expect, wd->config.body_limit, &body, &req.body_len,
-                   &req.body_too_large)
-               != 0) {
-        wharfd_http_error(&resp, 500, "internal", "out of memory");
+    } else if (wharfd_route_head(wd, &req, &rt, &resp) != 0) {
+        /* Refused on its head: the body is not read, let alone parsed.
+         * A small one is drained so the connection can serve again. */
+        if (server_read_body(fr->in, tcp_fd, expect, WHARFD_DRAIN_MAX, &body,
+                             &req.body_len, &req.body_too_large)
+                != 0
+            || req.body_too_large) {
+            req.body_too_large = 1; /* not drained: close */
+        }
     } else {
-        req.body = body;
-        wharfd_route(wd, &req, &resp);
+        /* from here on what the request holds is counted (budget.h) */
+        wharfd_budget_begin(&budget, wd->config.request_memory_max);
+        counted = 1;
+        if (server_read_body(fr->in, tcp_fd, expect, wd->config.body_limit,
+                             &body, &req.body_len, &req.body_too_large)
+            != 0) {
+            /* not read to its end: the connection closes */
+            req.body_too_large = 1;
+            wharfd_route_refuse_memory(&rt, &resp);
+        } else {
+            req.body = body;
+            wharfd_route_run(&rt, &req, &resp);
+        }
     }
 
     server_write(fr, &req, &resp);
@@ -488,8 +519,11 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
                     + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
 
     wharfd_http_response_free(&resp);
-    free(body);
+    wharfd_budget_free(body);
     free(path);
+    if (counted) {
+        wharfd_budget_end(&budget);
+    }
     return bad_length == 0 && !req.body_too_large;
 }
 

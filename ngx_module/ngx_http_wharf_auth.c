@@ -2,14 +2,16 @@
 /*
  * wharf: who may use the gateway, and what the containers get instead.
  *
- * In: an ES256 JWT (common/token.c holds the rules: ES256 only, exp
- * required, sub and scope), from "Authorization: Bearer" or, for browser
+ * In: an ES256 JWT, verified by common/token.c (every claim: exp, nbf and
+ * iat with the leeway, aud, typ, crit, kid; ES256 only) against every
+ * wharf_auth_public_key, from "Authorization: Bearer" or, for browser
  * WebSockets, "?access_token=".  A worker's routes want scope "terminal"
  * and sub = the worker or "*"; its health sub-routes and registry entry
  * want "read" with the same sub; the fleet-wide routes (registry,
- * terminals, health, metrics) want "read" with sub "*".  A token with an
- * "aud" was minted for one agent and is refused here: the module's own
- * tokens, copied out of a container, must not open anything.
+ * terminals, health, metrics) want "read" with sub "*".  The gateway has
+ * no audience of its own, so a token with an "aud" (minted for one
+ * agent) is refused: the module's own tokens, copied out of a container,
+ * must not open anything.
  *
  * ECDSA verification costs about a hundred microseconds, so each nginx
  * worker process keeps the tokens it verified, up to wharf_auth_cache_size
@@ -19,7 +21,9 @@
  * parameter is removed from $args, and the Authorization header is
  * replaced by the module's own token for that worker (sub and aud the
  * worker), which each nginx worker process signs once and renews when
- * half its lifetime has passed, not per request.
+ * half its lifetime has passed, not per request.  Its header carries the
+ * kid of wharf_auth_private_key, so that verifiers holding several keys
+ * during a rotation check it against that one.
  */
 
 
@@ -28,8 +32,6 @@
 #include <ngx_http.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "ngx_http_wharf_module.h"
 
@@ -226,16 +228,10 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
+    /* a token with an "aud" is refused here too (no audience) */
+
     if (ngx_http_wharf_verify(wmcf, &token, &claims, &why) != NGX_OK) {
         rc = ngx_http_wharf_unauthorized(r, 1, why);
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    if (claims.aud[0] != '\0') {
-        rc = ngx_http_wharf_unauthorized(r, 1, "the token has an \"aud\" "
-                                         "claim: it is for one worker's "
-                                         "agent, not for the gateway");
         ngx_http_finalize_request(r, rc);
         return NGX_DONE;
     }
@@ -574,12 +570,10 @@ static ngx_int_t
 ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
     struct wharf_claims *claims, const char **why)
 {
-    u_char                        *p, *last;
     time_t                         now;
     uint32_t                       hash;
     ngx_http_wharf_cache_t        *cache;
     ngx_http_wharf_cache_entry_t  *e;
-    char                           buf[WHARF_TOKEN_MAX + 1];
 
     now = ngx_time();
     cache = wmcf->cache;
@@ -591,7 +585,7 @@ ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
         e = ngx_http_wharf_cache_find(cache, token, hash);
 
         if (e) {
-            if (e->claims.exp > now) {
+            if (wharf_claims_current(&e->claims, now)) {
                 ngx_queue_remove(&e->lru);
                 ngx_queue_insert_head(&cache->lru, &e->lru);
 
@@ -603,30 +597,10 @@ ngx_http_wharf_verify(ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *token,
         }
     }
 
-    /*
-     * A JWT is three base64url parts: anything else is not one.  Checked
-     * here, before libjwt sees it; a cached token was checked then.
-     */
+    /* the gateway has no audience of its own: NULL */
 
-    last = token->data + token->len;
-
-    for (p = token->data; p < last; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-            || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'
-            || *p == '.')
-        {
-            continue;
-        }
-
-        *why = "malformed token";
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(buf, token->data, token->len);
-    buf[token->len] = '\0';
-
-    if (wharf_token_verify(buf, wmcf->public_key.data, wmcf->public_key.len,
-                           now, claims, why)
+    if (wharf_token_verify((const char *) token->data, token->len,
+                           &wmcf->verify_keys, NULL, now, claims, why)
         != 0)
     {
         return NGX_ERROR;
@@ -1511,7 +1485,7 @@ ngx_http_wharf_sign(ngx_http_wharf_main_conf_t *wmcf,
     }
 
     /*
-     * No "iat": nothing checks it (common/token.c reads it when present),
+     * No "iat": it is optional (common/token.c checks it when present),
      * and the agent's token is in every request to the worker and so in
      * each session's pool, where 23 bytes of base64 are 23 bytes more.
      */
@@ -1616,7 +1590,7 @@ ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
     cln->handler = ngx_http_wharf_auth_cleanup;
     cln->data = wmcf;
 
-    if (wmcf->public_key.len == 0 || wmcf->auth_cache_size == 0) {
+    if (wmcf->verify_keys.n == 0 || wmcf->auth_cache_size == 0) {
         return NGX_OK;
     }
 
@@ -1651,55 +1625,213 @@ ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
 
 
 /*
- * At configuration time: the keys are what they must be, and belong
- * together.  A token signed with the private key must verify with the
- * public one, or every agent would refuse the module.
+ * wharf_auth_public_key FILE | FOLDER;  (repeatable)
+ *
+ * Every key given is trusted, each chosen by its kid (common/keys.h): a
+ * file holds one PEM public key; a folder, every "*.pem" in it (not
+ * those starting with a dot), in name order: "wharfctl keys rotate"
+ * keeps one such folder, so a rotation needs no configuration change,
+ * only a reload.  The same key twice is kept once.
+ */
+
+static void
+ngx_http_wharf_keys_cleanup(void *data)
+{
+    wharf_keys_free(data);
+}
+
+
+static ngx_int_t
+ngx_http_wharf_add_key(ngx_conf_t *cf, ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *name)
+{
+    ngx_str_t    pem;
+    const char  *why;
+
+    if (ngx_http_wharf_read_key_file(cf, name, &pem) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (wharf_keys_add_pem(&wmcf->verify_keys, pem.data, pem.len, &why) < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", name, why);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_wharf_cmp_names(const void *one, const void *two)
+{
+    const ngx_str_t  *a = one, *b = two;
+
+    return ngx_strcmp(a->data, b->data);
+}
+
+
+char *
+ngx_http_wharf_public_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wharf_main_conf_t *wmcf = conf;
+
+    size_t               len;
+    ngx_dir_t            dir;
+    ngx_str_t           *value, name, *file;
+    ngx_uint_t           i;
+    ngx_array_t          files;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (wmcf->verify_keys.n == 0) {
+
+        /* the keys are OpenSSL objects: freed with the configuration */
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_wharf_keys_cleanup;
+        cln->data = &wmcf->verify_keys;
+    }
+
+    if (ngx_file_info(name.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_file_info_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        return ngx_http_wharf_add_key(cf, wmcf, &name) == NGX_OK
+               ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
+
+    if (ngx_array_init(&files, cf->temp_pool, 4, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_open_dir(&name, &dir) == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_dir_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    for ( ;; ) {
+        ngx_set_errno(0);
+
+        if (ngx_read_dir(&dir) == NGX_ERROR) {
+            if (ngx_errno != NGX_ENOMOREFILES) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                                   ngx_read_dir_n " \"%V\" failed", &name);
+                (void) ngx_close_dir(&dir);
+                return NGX_CONF_ERROR;
+            }
+
+            break;
+        }
+
+        len = ngx_de_namelen(&dir);
+
+        if (ngx_de_name(&dir)[0] == '.'
+            || len < sizeof(".pem")
+            || ngx_strncmp(ngx_de_name(&dir) + len - 4, ".pem", 4) != 0)
+        {
+            continue;
+        }
+
+        file = ngx_array_push(&files);
+        if (file == NULL) {
+            (void) ngx_close_dir(&dir);
+            return NGX_CONF_ERROR;
+        }
+
+        file->len = name.len + 1 + len;
+        file->data = ngx_pnalloc(cf->temp_pool, file->len + 1);
+        if (file->data == NULL) {
+            (void) ngx_close_dir(&dir);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(file->data, "%V/%s%Z", &name, ngx_de_name(&dir));
+    }
+
+    (void) ngx_close_dir(&dir);
+
+    if (files.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" holds no *.pem key", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* name order: the same keys in the same order on every reload */
+
+    ngx_qsort(files.elts, files.nelts, sizeof(ngx_str_t),
+              ngx_http_wharf_cmp_names);
+
+    file = files.elts;
+
+    for (i = 0; i < files.nelts; i++) {
+        if (ngx_http_wharf_add_key(cf, wmcf, &file[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * At configuration time: the private key is an ES256 key whose public
+ * half is one of the trusted keys, or every agent would refuse the
+ * module's tokens.  A token signed with it must verify with the keys.
  */
 
 char *
 ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
     ngx_http_wharf_main_conf_t *wmcf)
 {
-    BIO                  *bio;
     char                 *jwt;
-    EVP_PKEY             *pkey;
     const char           *why;
     struct wharf_claims   c, out;
-
-    if (wmcf->public_key.len) {
-        bio = BIO_new_mem_buf(wmcf->public_key.data,
-                              (int) wmcf->public_key.len);
-        if (bio == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-        BIO_free(bio);
-
-        if (pkey == NULL
-            || EVP_PKEY_base_id(pkey) != EVP_PKEY_EC
-            || EVP_PKEY_bits(pkey) != 256)
-        {
-            EVP_PKEY_free(pkey);
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "wharf_auth_public_key: not an EC P-256 public "
-                          "key in PEM (\"BEGIN PUBLIC KEY\"): tokens are "
-                          "ES256");
-            return NGX_CONF_ERROR;
-        }
-
-        EVP_PKEY_free(pkey);
-    }
+    char                  kid[WHARF_KID_LEN + 1];
 
     if (wmcf->private_key.len == 0) {
         return NGX_CONF_OK;
     }
 
-    if (wmcf->public_key.len == 0) {
+    if (wmcf->verify_keys.n == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "wharf_auth_private_key is set, "
                       "wharf_auth_public_key is not: both come from the "
                       "same key pair");
+        return NGX_CONF_ERROR;
+    }
+
+    if (wharf_key_kid(wmcf->private_key.data, wmcf->private_key.len, 1, kid,
+                      &why)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key: %s", why);
+        return NGX_CONF_ERROR;
+    }
+
+    if (wharf_keys_find(&wmcf->verify_keys, kid, WHARF_KID_LEN) == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "wharf_auth_private_key (kid %s) is not among the "
+                      "keys of wharf_auth_public_key: its tokens would "
+                      "verify nowhere; give its public key too (wharfctl "
+                      "keys rotate keeps both in DIR/public)", kid);
         return NGX_CONF_ERROR;
     }
 
@@ -1716,7 +1848,7 @@ ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (wharf_token_verify(jwt, wmcf->public_key.data, wmcf->public_key.len,
+    if (wharf_token_verify(jwt, ngx_strlen(jwt), &wmcf->verify_keys, NULL,
                            ngx_time(), &out, &why)
         != 0)
     {

@@ -209,9 +209,9 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
 
     { ngx_string("wharf_auth_public_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_wharf_key_file,
+      ngx_http_wharf_public_key,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_wharf_main_conf_t, public_key),
+      0,
       NULL },
 
     { ngx_string("wharf_auth_private_key"),
@@ -1057,10 +1057,11 @@ ngx_http_wharf_auth_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * wharf_auth_public_key FILE; wharf_auth_private_key FILE;
+ * wharf_auth_private_key FILE;
  *
  * Read once, by the master, which may be the only one allowed to: the
- * worker processes keep the key in memory and never open the file.
+ * worker processes keep the key in memory and never open the file.  The
+ * public keys are read the same way (ngx_http_wharf_public_key).
  */
 
 static char *
@@ -1068,11 +1069,7 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char           *buf;
-    ssize_t           n;
-    ngx_str_t        *key, *value, name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    ngx_str_t  *key, *value, name;
 
     key = (ngx_str_t *) (p + cmd->offset);
 
@@ -1087,21 +1084,39 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_wharf_read_key_file(cf, &name, key) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a whole key file into the configuration's pool, NUL-terminated */
+
+ngx_int_t
+ngx_http_wharf_read_key_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *out)
+{
+    u_char           *buf;
+    ssize_t           n;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
     ngx_memzero(&file, sizeof(ngx_file_t));
-    file.name = name;
+    file.name = *name;
     file.log = cf->log;
 
-    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
     if (file.fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_ERROR;
     }
 
     if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
+                           ngx_fd_info_n " \"%V\" failed", name);
         goto failed;
     }
 
@@ -1110,7 +1125,7 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%V\" is %O bytes; a PEM key is 1 to %d",
-                           &name, ngx_file_size(&fi),
+                           name, ngx_file_size(&fi),
                            NGX_HTTP_WHARF_KEY_FILE_MAX);
         goto failed;
     }
@@ -1124,30 +1139,30 @@ ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (n != ngx_file_size(&fi)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, n == NGX_ERROR ? ngx_errno : 0,
-                           "cannot read \"%V\"", &name);
+                           "cannot read \"%V\"", name);
         goto failed;
     }
 
     buf[n] = '\0';
 
-    key->data = buf;
-    key->len = n;
+    out->data = buf;
+    out->len = n;
 
     if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &name);
+                      ngx_close_file_n " \"%V\" failed", name);
     }
 
-    return NGX_CONF_OK;
+    return NGX_OK;
 
 failed:
 
     if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
         ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", &name);
+                      ngx_close_file_n " \"%V\" failed", name);
     }
 
-    return NGX_CONF_ERROR;
+    return NGX_ERROR;
 }
 
 
@@ -1293,7 +1308,7 @@ ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     wmcf->hash = { NULL, 0 };
-     *     wmcf->public_key = { 0, NULL };
+     *     wmcf->verify_keys = { {}, 0 };
      *     wmcf->private_key = { 0, NULL };
      *     wmcf->shm_zone = NULL;
      *     wmcf->cache = NULL;
@@ -1588,7 +1603,7 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_wharf_module);
 
-    if (wmcf->public_key.len == 0) {
+    if (wmcf->verify_keys.n == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "wharf_auth is on (the default) and "
                       "\"wharf_auth_public_key\" is not set: every "

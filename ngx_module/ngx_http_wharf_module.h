@@ -231,8 +231,10 @@ typedef struct {
     ngx_msec_t                     health_timeout;
     ngx_msec_t                     health_interval;
 
-    /* PEM, as read from the files; NUL-terminated */
-    ngx_str_t                      public_key;
+    /* every wharf_auth_public_key's keys, by kid (common/keys.h) */
+    struct wharf_keys              verify_keys;
+
+    /* PEM, as read from the file; NUL-terminated */
     ngx_str_t                      private_key;
 
     time_t                         token_ttl;
@@ -458,6 +460,8 @@ ngx_int_t ngx_http_wharf_auth_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf);
 char *ngx_http_wharf_auth_check_keys(ngx_conf_t *cf,
     ngx_http_wharf_main_conf_t *wmcf);
+char *ngx_http_wharf_public_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 ngx_int_t ngx_http_wharf_upstream_token(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker, ngx_log_t *log, ngx_str_t *value);
 ngx_int_t ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf,
@@ -465,6 +469,12 @@ ngx_int_t ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf,
 ngx_int_t ngx_http_wharf_swap_credentials(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t add);
 ngx_int_t ngx_http_wharf_strip_query_token(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_module.c */
+
+ngx_int_t ngx_http_wharf_read_key_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *out);
 
 
 /* ngx_http_wharf_probe.c */

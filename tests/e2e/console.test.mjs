@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { SHOTS, launchBrowser, openPage, screenText, shot } from '../lib/browser.mjs';
-import { ROOT, generateKeys, get, mintToken, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { ROOT, generateKeys, get, mintToken, startStack, tempDir, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const BASH = 'bash --norc --noprofile';
 const JWT = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
@@ -138,7 +138,7 @@ describe('console in Chromium', () => {
     await page.locator('#token').fill('not a token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await waitFor(async () => /not a token/.test(await msg.innerText()), { what: 'the not-a-token message' });
-    const expired = stack.mint({ sub: '*', scope: 'read', exp: Math.floor(Date.now() / 1000) - 60 });
+    const expired = stack.mint({ sub: '*', scope: 'read', exp: Math.floor(Date.now() / 1000) - TOKEN_LEEWAY - 30 });
     await page.locator('#token').fill(expired);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await waitFor(async () => /expired/.test(await msg.innerText()), { what: 'the expired message' });

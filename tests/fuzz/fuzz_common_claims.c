@@ -1,12 +1,14 @@
 /* libFuzzer target: the claim checks of token verification (common/token.c)
- * behind a VALID signature. fuzz_common_token can only reach libjwt's
+ * behind a VALID signature. fuzz_common_token can only reach the
  * rejection of bad signatures, since nothing random verifies; here the
  * input is the token's payload, signed with the target's own ES256 key, so
  * every byte string reaches the JSON parse of the claims and wharf's rules
- * (exp, sub, aud, scope).
+ * (exp, nbf, iat, sub, aud, scope), for a verifier without an audience
+ * (the gateway, wharfd) and one with (an agent, "demo").
  *
  * Oracle: whatever verifies must satisfy the rules (sub "*" or a worker
- * name, aud empty or a worker name, exp after now, only known scopes), and
+ * name, no aud without an audience and "demo" with one, exp + leeway
+ * after now, nbf and iat not after now + leeway, only known scopes), and
  * the claims must survive a round trip through wharf_token_sign. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "b64url.h"
 #include "name.h"
 #include "token.h"
 
@@ -27,8 +30,9 @@
      | WHARF_SCOPE_TERMINAL | WHARF_SCOPE_ADMIN)
 
 static EVP_PKEY *key;
-static char *pub_pem, *priv_pem;
-static size_t pub_len, priv_len;
+static char *priv_pem;
+static size_t priv_len;
+static struct wharf_keys keys;
 
 static char *
 pem_of(EVP_PKEY *k, int private, size_t *len)
@@ -50,38 +54,6 @@ pem_of(EVP_PKEY *k, int private, size_t *len)
     return out;
 }
 
-static size_t
-b64url(const unsigned char *in, size_t n, char *out)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i, o = 0;
-
-    for (i = 0; i + 2 < n; i += 3) {
-        unsigned v =
-            (unsigned) in[i] << 16 | (unsigned) in[i + 1] << 8 | in[i + 2];
-
-        out[o++] = tab[v >> 18];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = tab[(v >> 6) & 63];
-        out[o++] = tab[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned) in[i] << 16;
-
-        out[o++] = tab[v >> 18];
-        out[o++] = tab[(v >> 12) & 63];
-    } else if (n - i == 2) {
-        unsigned v = (unsigned) in[i] << 16 | (unsigned) in[i + 1] << 8;
-
-        out[o++] = tab[v >> 18];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = tab[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-    return o;
-}
-
 /* "HEADER.PAYLOAD.SIG" with an ES256 signature (raw r||s) over the first
  * two parts. Returns a malloc'd token. */
 static char *
@@ -96,9 +68,10 @@ sign_payload(const uint8_t *payload, size_t n)
     ECDSA_SIG *sig;
     const BIGNUM *r, *s;
 
-    at = b64url((const unsigned char *) header, sizeof(header) - 1, tok);
+    at = wharf_b64url_encode((const unsigned char *) header, sizeof(header) - 1,
+                             tok);
     tok[at++] = '.';
-    at += b64url(payload, n, tok + at);
+    at += wharf_b64url_encode(payload, n, tok + at);
     siglen = sizeof(der);
     if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1
         || EVP_DigestSign(md, der, &siglen, (unsigned char *) tok, at) != 1) {
@@ -111,8 +84,38 @@ sign_payload(const uint8_t *payload, size_t n)
     BN_bn2binpad(s, raw + 32, 32);
     ECDSA_SIG_free(sig);
     tok[at++] = '.';
-    b64url(raw, sizeof(raw), tok + at);
+    wharf_b64url_encode(raw, sizeof(raw), tok + at);
     return tok;
+}
+
+/* The rules an accepted token obeys, for the verifier's audience. */
+static void
+check_accepted(const struct wharf_claims *c, const char *audience)
+{
+    struct wharf_claims again;
+    const char *why = NULL;
+    char *resigned;
+
+    if (NOW >= c->exp + WHARF_TOKEN_LEEWAY || c->nbf > NOW + WHARF_TOKEN_LEEWAY
+        || c->iat > NOW + WHARF_TOKEN_LEEWAY
+        || (strcmp(c->sub, "*") != 0
+            && !wharf_name_valid(c->sub, strlen(c->sub)))
+        || strcmp(c->aud, audience ? audience : "") != 0
+        || (c->scopes & ~(unsigned) KNOWN_SCOPES) != 0) {
+        abort();
+    }
+    /* and mean the same once signed again by wharf itself */
+    resigned = wharf_token_sign(c, (unsigned char *) priv_pem, priv_len, &why);
+    if (resigned == NULL
+        || wharf_token_verify(resigned, strlen(resigned), &keys, audience, NOW,
+                              &again, &why)
+            != 0
+        || strcmp(again.sub, c->sub) != 0 || strcmp(again.aud, c->aud) != 0
+        || again.scopes != c->scopes || again.exp != c->exp
+        || again.nbf != c->nbf || again.iat != c->iat) {
+        abort();
+    }
+    free(resigned);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -120,14 +123,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct wharf_claims c, again;
+    static const char *const audiences[] = { NULL, "demo" };
+    struct wharf_claims c;
     const char *why = NULL;
-    char *token, *resigned;
+    char *token, *pub_pem;
+    size_t pub_len, i;
+    int rc;
 
     if (key == NULL) {
         key = EVP_EC_gen("P-256");
         pub_pem = pem_of(key, 0, &pub_len);
         priv_pem = pem_of(key, 1, &priv_len);
+        if (wharf_keys_add_pem(&keys, (unsigned char *) pub_pem, pub_len, &why)
+            != 1) {
+            abort();
+        }
+        free(pub_pem);
         /* the harness itself: a well-formed payload must verify, or every
          * input would be refused at the signature and nothing tested */
         {
@@ -135,8 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                        "\"exp\":1900000000}";
             char *t = sign_payload((const uint8_t *) good, sizeof(good) - 1);
 
-            if (wharf_token_verify(t, (unsigned char *) pub_pem, pub_len, NOW,
-                                   &c, &why)
+            if (wharf_token_verify(t, strlen(t), &keys, NULL, NOW, &c, &why)
                     != 0
                 || c.scopes != WHARF_SCOPE_READ) {
                 abort();
@@ -148,31 +158,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     token = sign_payload(data, size);
-    if (wharf_token_verify(token, (unsigned char *) pub_pem, pub_len, NOW, &c,
-                           &why)
-        == 0) {
-        /* accepted: it must obey every rule */
-        if (c.exp <= NOW
-            || (strcmp(c.sub, "*") != 0
-                && !wharf_name_valid(c.sub, strlen(c.sub)))
-            || (c.aud[0] != '\0' && !wharf_name_valid(c.aud, strlen(c.aud)))
-            || (c.scopes & ~(unsigned) KNOWN_SCOPES) != 0) {
-            abort();
+    for (i = 0; i < 2; i++) {
+        why = NULL;
+        rc = wharf_token_verify(token, strlen(token), &keys, audiences[i], NOW,
+                                &c, &why);
+        if (rc == 0) {
+            check_accepted(&c, audiences[i]);
+        } else if (why == NULL) {
+            abort(); /* every refusal names its reason */
         }
-        /* and mean the same once signed again by wharf itself */
-        resigned =
-            wharf_token_sign(&c, (unsigned char *) priv_pem, priv_len, &why);
-        if (resigned == NULL
-            || wharf_token_verify(resigned, (unsigned char *) pub_pem, pub_len,
-                                  NOW, &again, &why)
-                != 0
-            || strcmp(again.sub, c.sub) != 0 || strcmp(again.aud, c.aud) != 0
-            || again.scopes != c.scopes || again.exp != c.exp) {
-            abort();
-        }
-        free(resigned);
-    } else if (why == NULL) {
-        abort(); /* every refusal names its reason */
     }
     free(token);
     return 0;

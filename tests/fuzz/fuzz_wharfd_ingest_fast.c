@@ -52,7 +52,7 @@ fz_open(struct wharfd *wd, const char *tag)
              (int) getpid(), tag);
     argv[4] = fz_path[k++];
     if (wharfd_config_load(&wd->config, 9, argv, err, sizeof(err)) != 0
-        || wharfd_auth_init(&wd->auth, NULL, 1) != 0
+        || wharfd_auth_init(&wd->auth, NULL, 0, 1) != 0
         || wharfd_store_open(&wd->store, argv[4]) != 0) {
         abort();
     }
@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&cb, 0, sizeof(cb));
     memset(&rb, 0, sizeof(rb));
-    wharfd_auth_request(&fz_fast, &cb, NULL, NULL);
+    wharfd_auth_request(&fz_fast, &cb, NULL, NULL, NULL);
     if (!wharfd_ingest_fast(&cb, (const char *) data, size, &rb)) {
         return 0;
     }
@@ -84,7 +84,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_decref(doc);
     memset(&ca, 0, sizeof(ca));
-    wharfd_auth_request(&fz_jansson, &ca, NULL, NULL);
+    wharfd_auth_request(&fz_jansson, &ca, NULL, NULL, NULL);
     wharfd_rpc_handle(wharfd_methods_lookup, &ca, (const char *) data, size,
                       &ra);
     if (ra.status != rb.status || ra.len != rb.len

@@ -105,7 +105,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     if (wharfd_config_load(&wd.config, 7, args, err, sizeof(err)) != 0) {
         die(err);
     }
-    if (wharfd_auth_init(&wd.auth, NULL, 1) != 0
+    if (wharfd_auth_init(&wd.auth, NULL, 0, 1) != 0
         || wharfd_store_open(&wd.store, db) != 0) {
         die("cannot open the database");
     }

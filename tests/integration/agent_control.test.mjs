@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { get, startStack, waitFor } from '../lib/stack.mjs';
+import { get, startStack, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const STUBBORN_KILL_MS = 700;
 
@@ -212,7 +212,7 @@ describe('process control', () => {
     r = await get(`${agentUrl}/rpc`, { method: 'POST', body: '{}' });
     assert.equal(r.status, 401);
     assert.equal(r.json.error.code, -32001);
-    const expired = tok({ sub: 'ctl', aud: 'ctl', scope: 'read', exp: Math.floor(Date.now() / 1000) - 10 });
+    const expired = tok({ sub: 'ctl', aud: 'ctl', scope: 'read', exp: Math.floor(Date.now() / 1000) - TOKEN_LEEWAY - 10 });
     assert.equal((await get(`${agentUrl}/processes`, { headers: expired })).status, 401);
 
     const wsTok = stack.mint({ sub: 'ctl', aud: 'ctl', scope: 'read' });

@@ -1,11 +1,16 @@
-// The auth matrix (issue 7, after issue 3's): every route of wharfd (REST,
-// each JSON-RPC method, the live feed and its methods), of the agent
-// spoken to directly, and of the gateway, against every kind of bad
-// token: none, expired, alg none, HS256 forged with the public key, the
-// wrong scope, another worker's token; a good token in the header and in
-// ?access_token= (through the module: the upstream never sees it); and a
-// bad Origin on every WebSocket upgrade (origins are configured on all
-// three parts). Each gets its documented status and JSON code.
+// The auth matrix (issue 7, after issue 3's; claims and credentials of
+// issue 13): every route of wharfd (REST, each JSON-RPC method, the live
+// feed and its methods), of the agent spoken to directly, and of the
+// gateway, against every kind of bad token: none, expired, alg none, HS256
+// forged with the public key, the wrong scope, another worker's token; the
+// claim cases (nbf and iat in the future, aud as an array, a crit header
+// naming an unknown extension, a kid no key has, the kid of a retired key,
+// a typ other than JWT); a good token in the header and in ?access_token=
+// (through the module: the upstream never sees it), and two credentials
+// at once (400 invalid_request); and a bad Origin on every WebSocket
+// upgrade (origins are configured on all three parts). Each gets its
+// documented status and JSON code: 400, 401 or 403 with a JSON body,
+// never 200 or 5xx.
 //
 // The route lists are read from their sources, so a new route without an
 // auth row fails the first test: docs/openapi.yaml (wharfd REST), the
@@ -23,7 +28,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import YAML from 'yaml';
-import { ROOT, startFakeEndpoint, startStack, waitFor } from '../lib/stack.mjs';
+import { ROOT, keyId, mintToken, startFakeEndpoint, startStack, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 import { rawWs } from '../lib/wsraw.mjs';
 
 const ORIGIN = 'https://console.example.com';
@@ -179,6 +184,7 @@ const GATEWAY = {
   '/api/monitoring/': 'wharfd REST rows',
   '/rpc': 'wharfd RPC rows',
   '@wharf_rpc_too_large': 'not a route (413 answer)',
+  '@wharf_rest_too_large': 'not a route (413 answer)',
   '@wharf_worker_body_too_large': 'not a route (413 answer)',
   '@wharf_worker_unreachable': 'not a route (502 answer)',
   '@wharf_worker_timeout': 'not a route (504 answer)',
@@ -190,7 +196,7 @@ const GATEWAY = {
 // --- the test ------------------------------------------------------------------
 
 describe('auth matrix', () => {
-  let stack, spy, pubPem, agentAddr;
+  let stack, spy, pubPem, agentAddr, retired;
   const n = () => Math.floor(Date.now() / 1000);
 
   before(async () => {
@@ -208,6 +214,8 @@ describe('auth matrix', () => {
     });
     pubPem = fs.readFileSync(stack.keys.publicPath);
     agentAddr = stack.agents[W].addr;
+    // a key pair no part is given: what a retired key is once retired
+    retired = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   });
   after(async () => {
     if (stack) await stack.stop();
@@ -224,16 +232,49 @@ describe('auth matrix', () => {
     // wrongScope: every other scope (scope "a|b": either will do)
     const others = SCOPES.filter((s) => !good.scope.split(/[ |]/).includes(s)).join(' ');
     const goodClaims = { ...good, scope: good.scope.split('|')[0] };
+    const kid = keyId(stack.keys.privateKey);
     return {
       none: null,
-      expired: stack.mint({ ...goodClaims, iat: n() - 100, exp: n() - 10 }),
+      expired: stack.mint({ ...goodClaims, iat: n() - 100, exp: n() - TOKEN_LEEWAY - 10 }),
       algNone: forge('none'),
       hs256: forge('HS256', (input) => crypto.createHmac('sha256', pubPem).update(input).digest()),
       wrongScope: stack.mint({ ...goodClaims, scope: others }),
       otherWorker: other ? stack.mint(other) : null,
       good: stack.mint(goodClaims),
+      ...claimCases(goodClaims, kid),
     };
   }
+
+  // The claim cases (issue 13): signed with the stack's key, valid but for
+  // the one claim or header member; each is refused 401 everywhere.
+  const CLAIM_CASES = ['nbfFuture', 'iatFuture', 'critUnknown', 'kidUnknown', 'kidRetired', 'typWrong'];
+  function claimCases(claims, kid) {
+    const h = (extra) => ({ header: { alg: 'ES256', typ: 'JWT', kid, ...extra } });
+    return {
+      nbfFuture: stack.mint({ ...claims, nbf: n() + 3600 }),
+      iatFuture: stack.mint({ ...claims, iat: n() + 3600 }),
+      critUnknown: stack.mint(claims, h({ crit: ['x-wharf-unknown'], 'x-wharf-unknown': true })),
+      kidUnknown: stack.mint(claims, h({ kid: 'no-key-has-this-id' })),
+      kidRetired: mintToken(retired.privateKey, claims),
+      typWrong: stack.mint(claims, h({ typ: 'at+jwt' })),
+    };
+  }
+  // every claim case refused as want() says
+  const claimWant = (want) => Object.fromEntries(CLAIM_CASES.map((k) => [k, want]));
+
+  // wharfd applies the gateway's audience rule: a token with an aud was
+  // made for one agent and opens nothing there; the module's own token
+  // for an agent (sub = aud = the worker, scopes read control terminal)
+  // first of all, then aud as a string and as an array on the good claims
+  const AUD_CASES = ['moduleToken', 'withAud', 'audArray'];
+  function audCases(claims) {
+    return {
+      moduleToken: stack.mint({ sub: W, aud: W, scope: 'read control terminal' }),
+      withAud: stack.mint({ ...claims, aud: W }),
+      audArray: stack.mint({ ...claims, aud: [W] }),
+    };
+  }
+  const audWant = (want) => Object.fromEntries(AUD_CASES.map((k) => [k, want]));
 
   // -- callers: each returns { status, code } (code: error.code of the
   // JSON body, or of the JSON-RPC error; undefined on success) ---------------
@@ -259,7 +300,7 @@ describe('auth matrix', () => {
       const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(origin ? { origin } : {}) };
       const ws = new WebSocket(u, protocol, { headers });
       ws.on('error', () => {});
-      ws.on('open', () => resolve({ status: 101, ws }));
+      ws.on('open', () => resolve({ status: 101, ws, protocol: ws.protocol }));
       ws.on('unexpected-response', (req, res) => {
         let text = '';
         res.on('data', (d) => { text += d; });
@@ -320,25 +361,33 @@ describe('auth matrix', () => {
       // which needs the terminal scope there (docs/wharfd.md)
       const extra = scope === 'control' ? ' terminal' : '';
       const toks = tokens({ sub: '*', scope: scope + extra }, { other: { sub: OTHER, scope: scope.split('|')[0] + extra } });
+      toks.query = toks.good;
+      toks.two = toks.good;
+      toks.twoBad = toks.good;
+      Object.assign(toks, audCases({ sub: '*', scope: scope.split('|')[0] + extra }));
       const call = async (kind, t) => {
-        const viaQuery = kind === 'query';
+        // two credentials: the header and the query, both good, or one bad
+        const query = kind === 'query' || kind === 'two' ? toks.good : kind === 'twoBad' ? toks.expired : null;
         const r = await http(`${stack.http}/rpc`, {
-          method: 'POST', token: viaQuery ? null : t, query: viaQuery ? toks.good : null,
+          method: 'POST', token: kind === 'query' ? null : t, query,
           body: { jsonrpc: '2.0', id: 1, method: M(method), params: params() },
         });
         const e = r.json?.error;
-        return { status: r.status, code: e?.code, detail: e ? e.message : '' };
+        return { status: r.status, code: e?.code, www: r.www, detail: e ? e.message : '' };
       };
       // the good token gets past auth: a result, or the agent's own
       // answer for an instance that does not exist (relayed, -32004)
       const passed = (r) => r.status === 200 && (r.code === undefined || r.code === -32004 || r.code === -32009);
-      // JSON-RPC errors come with HTTP 200 from wharfd (the agent's /rpc
-      // says 401/403 as well)
+      // RFC 6750: 401 with a challenge, 403 insufficient_scope, 400
+      // invalid_request; the JSON-RPC error object is the body
+      const u401 = (r) => r.status === 401 && r.code === -32001 && /^Bearer realm="wharf"/.test(r.www || '');
+      const f403 = (r) => r.status === 403 && r.code === -32003 && /error="insufficient_scope"/.test(r.www || '');
+      const b400 = (r) => r.status === 400 && r.code === -32600 && /error="invalid_request"/.test(r.www || '');
       const want = {
-        none: is(200, -32001), expired: is(200, -32001), algNone: is(200, -32001), hs256: is(200, -32001),
-        wrongScope: is(200, -32003), otherWorker: is(200, -32003), good: passed, query: passed,
+        none: u401, expired: u401, algNone: u401, hs256: u401,
+        wrongScope: f403, otherWorker: f403, good: passed, query: passed,
+        two: b400, twoBad: b400, ...claimWant(u401), ...audWant(u401),
       };
-      toks.query = toks.good;
       bad.push(...await runRow(`rpc ${method}`, { toks, call, want }));
     }
     assert.deepEqual(bad, []);
@@ -351,16 +400,23 @@ describe('auth matrix', () => {
       const extra = scope === 'control' ? ' terminal' : '';
       const toks = tokens({ sub: '*', scope: (scope || 'read') + extra }, { other: { sub: OTHER, scope: (scope || 'read') + extra } });
       toks.query = toks.good;
+      toks.two = toks.good;
+      toks.twoBad = toks.good;
+      Object.assign(toks, audCases({ sub: '*', scope: (scope || 'read') + extra }));
       const call = (kind, t) => http(`${stack.http}${url}`, {
-        method: verb, token: kind === 'query' ? null : t, query: kind === 'query' ? t : null,
+        method: verb, token: kind === 'query' ? null : t,
+        query: kind === 'query' || kind === 'two' ? toks.good : kind === 'twoBad' ? toks.expired : null,
       });
       const passed = okStatus(200, 404, 409);
+      const u401 = (r) => r.status === 401 && r.code === 'unauthorized' && /^Bearer realm="wharf"/.test(r.www || '');
       const want = scope === null
         ? Object.fromEntries(Object.keys(toks).map((k) => [k, okStatus(200)]))  // open
         : {
-          none: is(401, 'unauthorized'), expired: is(401, 'unauthorized'), algNone: is(401, 'unauthorized'),
-          hs256: is(401, 'unauthorized'), wrongScope: is(403, 'forbidden'), otherWorker: is(403, 'forbidden'),
+          none: u401, expired: u401, algNone: u401, hs256: u401,
+          wrongScope: is(403, 'forbidden'), otherWorker: is(403, 'forbidden'),
           good: passed, query: passed,
+          two: is(400, 'invalid_request'), twoBad: is(400, 'invalid_request'), ...claimWant(u401),
+          ...audWant(u401),
         };
       // 409: the agent's own error for an instance that does not exist,
       // relayed (the request got through wharfd, the gateway and the agent)
@@ -380,25 +436,52 @@ describe('auth matrix', () => {
     const toks = tokens({ sub: '*', scope: 'read' }, { other: { sub: OTHER, scope: 'read' } });
     const bad = [];
     // the upgrade
-    const want401 = is(401, 'unauthorized');
+    const want401 = (r) => r.status === 401 && r.code === 'unauthorized' && /^Bearer realm="wharf"/.test(r.www || '');
+    const want400 = is(400, 'invalid_request');
+    const subscribed = (r) => r.status === 101 && r.sub?.result?.subscribed === true;
     const up = {
       none: want401, expired: want401, algNone: want401, hs256: want401,
       wrongScope: is(403, 'forbidden'),
       // another worker's reader gets in, confined to its own worker
       otherWorker: (r) => r.status === 101 && r.sub?.error?.code === -32003 && r.own?.result?.subscribed === true,
-      good: (r) => r.status === 101 && r.sub?.result?.subscribed === true,
-      query: (r) => r.status === 101 && r.sub?.result?.subscribed === true,
+      good: subscribed,
+      query: subscribed,
+      // the browser transport: the token as a subprotocol beside the
+      // feed's own, which alone is selected (never the token)
+      proto: (r) => subscribed(r) && r.protocol === 'wharf-monitoring',
+      // one credential only, whichever two (RFC 6750 section 2)
+      headerQuery: want400, headerProto: want400, queryProto: want400, protoTwice: want400,
+      headerProtoBad: want400,
+      // a 5 KB token: too long, said in JSON (it was nginx's 502 page)
+      big: (r) => want401(r) && /too long/.test(r.json?.error?.message || ''),
+      bigProto: (r) => want401(r) && /too long/.test(r.json?.error?.message || ''),
       badOrigin: is(403, 'origin_not_allowed'),
       goodOrigin: (r) => r.status === 101,
+      ...claimWant(want401),
+      ...audWant(want401),
     };
-    toks.query = toks.good;
-    toks.badOrigin = toks.good;
-    toks.goodOrigin = toks.good;
+    const BIG = `${toks.good}${'A'.repeat(5000)}`;
+    for (const k of ['query', 'proto', 'headerQuery', 'headerProto', 'queryProto', 'protoTwice', 'headerProtoBad', 'badOrigin', 'goodOrigin']) toks[k] = toks.good;
+    toks.big = BIG;
+    toks.bigProto = BIG;
+    Object.assign(toks, audCases({ sub: '*', scope: 'read' }));
+    const bearer = (t) => `wharf.bearer.${t}`;
     bad.push(...await runRow('feed upgrade', {
       toks, want: up,
       call: async (kind, t) => {
+        const header = ['good', 'headerQuery', 'headerProto', 'headerProtoBad', 'badOrigin', 'goodOrigin', 'big',
+          'none', 'expired', 'algNone', 'hs256', 'wrongScope', 'otherWorker', ...CLAIM_CASES, ...AUD_CASES].includes(kind) ? t : null;
+        const query = ['query', 'headerQuery', 'queryProto'].includes(kind) ? t : null;
+        const protocol = {
+          proto: ['wharf-monitoring', bearer(t)],
+          headerProto: ['wharf-monitoring', bearer(t)],
+          headerProtoBad: ['wharf-monitoring', bearer(toks.expired)],
+          queryProto: ['wharf-monitoring', bearer(t)],
+          protoTwice: ['wharf-monitoring', bearer(t), bearer(toks.wrongScope)],
+          bigProto: ['wharf-monitoring', bearer(t)],
+        }[kind];
         const r = await upgrade(url, {
-          token: kind === 'query' ? null : t, query: kind === 'query' ? t : null,
+          token: header, query, protocol,
           origin: kind === 'badOrigin' ? EVIL : kind === 'goodOrigin' ? ORIGIN : undefined,
         });
         if (r.ws) {
@@ -436,13 +519,19 @@ describe('auth matrix', () => {
       toks.query = toks.good;
       // a token made for the gateway (no aud) is not for the agent
       toks.noAud = stack.mint({ sub: '*', scope: ALL() });
+      // aud as an array (RFC 7519): naming this worker among others, it
+      // is this agent's; naming others only, it is not
+      toks.audArray = stack.mint({ ...good, aud: [OTHER, W] });
+      toks.audArrayOther = stack.mint({ ...good, aud: [OTHER, 'w3'] });
+      const passed = okStatus(200, 201, 101, 404, 409);
       const want = scope === null
         ? Object.fromEntries(Object.keys(toks).map((k) => [k, okStatus(200)]))
         : {
           none: is(401, 'unauthorized'), expired: is(401, 'unauthorized'), algNone: is(401, 'unauthorized'),
           hs256: is(401, 'unauthorized'), wrongScope: is(403, 'forbidden'), otherWorker: is(403, 'forbidden'),
-          noAud: is(403, 'forbidden'),
-          good: okStatus(200, 201, 101, 404, 409), query: okStatus(200, 201, 101, 404, 409),
+          noAud: is(403, 'forbidden'), audArrayOther: is(403, 'forbidden'),
+          good: passed, query: passed, audArray: passed,
+          ...claimWant(is(401, 'unauthorized')),
         };
       if (verb === 'WS') {
         toks.badOrigin = toks.good;
@@ -483,6 +572,7 @@ describe('auth matrix', () => {
       const want = {
         none: is(401, -32001), expired: is(401, -32001), algNone: is(401, -32001), hs256: is(401, -32001),
         wrongScope: is(200, -32003), otherWorker: is(403, -32003), good: passed, query: passed,
+        ...claimWant(is(401, -32001)),
       };
       // subscribe is for /websocket; over /rpc it is refused as unknown
       bad.push(...await runRow(`agent rpc ${name}`, {
@@ -522,15 +612,18 @@ describe('auth matrix', () => {
         const good = { sub: subRule === 'fleet' ? '*' : worker, scope };
         const toks = tokens(good, { other: { sub: OTHER, scope } });
         toks.query = toks.good;
-        // a token with aud was made for one agent, not for the gateway
+        // a token with aud was made for one agent, not for the gateway,
+        // whether aud is a string or an array (RFC 7519)
         toks.withAud = stack.mint({ ...good, aud: worker });
+        toks.audArray = stack.mint({ ...good, aud: [worker] });
         const healthRoute = /\/health/.test(p);
         const okCodes = kind === 'ws' ? [101] : healthRoute ? [200, 503] : [200];
         const want401 = (r) => r.status === 401 && r.code === 'unauthorized' && /^Bearer realm="wharf"/.test(r.www || '');
         const want = {
-          none: want401, expired: want401, algNone: want401, hs256: want401, withAud: want401,
+          none: want401, expired: want401, algNone: want401, hs256: want401, withAud: want401, audArray: want401,
           wrongScope: is(403, 'forbidden'), otherWorker: is(403, 'forbidden'),
           good: (r) => okCodes.includes(r.status), query: (r) => okCodes.includes(r.status),
+          ...claimWant(want401),
         };
         if (kind === 'ws') {
           toks.badOrigin = toks.good;
@@ -581,9 +674,9 @@ describe('auth matrix', () => {
   test('one credential per request, and the browser\'s subprotocol', async () => {
     const bad = [];
     const gw = stack.mint({ sub: '*', scope: 'read terminal' });
-    const gwExpired = stack.mint({ sub: '*', scope: 'read terminal', iat: n() - 100, exp: n() - 10 });
+    const gwExpired = stack.mint({ sub: '*', scope: 'read terminal', iat: n() - 100, exp: n() - TOKEN_LEEWAY - 10 });
     const ag = stack.mint({ sub: W, aud: W, scope: 'read control terminal' });
-    const agExpired = stack.mint({ sub: W, aud: W, scope: 'read control terminal', iat: n() - 100, exp: n() - 10 });
+    const agExpired = stack.mint({ sub: W, aud: W, scope: 'read control terminal', iat: n() - 100, exp: n() - TOKEN_LEEWAY - 10 });
     const pairs = (good, expired) => [
       ['header + query', { token: good, query: good }],
       ['header + query, one expired', { token: expired, query: good }],

@@ -9,12 +9,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { startStack, waitFor } from '../lib/stack.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, startStack, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 const BATCH = 100000;
 const BODY_LIMIT = 8 * 1024 * 1024;
 const JSON_DEPTH_MAX = 2048; // jansson's JSON_PARSER_MAX_DEPTH
+// wharfd's --rpc-batch-max default (fcgi_backend/budget.h)
+const RPC_BATCH_MAX = Number(/#define WHARFD_RPC_BATCH_MAX_DEFAULT\s+(\d+)/
+  .exec(fs.readFileSync(path.join(ROOT, 'fcgi_backend/budget.h'), 'utf8'))[1]);
 
 // Lines no terminal may interpret on the way: CSI colours, an OSC title,
 // OSC 52 (writes the clipboard of a terminal that honours it), a cursor
@@ -81,41 +86,47 @@ describe('hostile JSON and log lines', () => {
   };
 
   describe('batches of 100,000 entries', () => {
-    test('100,000 reads in one batch: all answered in order; wharfd serves others meanwhile', async () => {
-      const body = `[${Array.from({ length: BATCH }, (_, i) => `{"jsonrpc":"2.0","id":${i},"method":"${M('getWorkers')}"}`).join(',')}]`;
-      assert.ok(body.length < BODY_LIMIT);
+    // at the limit a batch runs; one call more and it is refused before
+    // it is parsed, nothing of it run (docs/wharfd.md, "Memory budget")
+    test(`${RPC_BATCH_MAX} reads in one batch (--rpc-batch-max): all answered in order; wharfd serves others meanwhile`, async () => {
+      const reads = (n) => `[${Array.from({ length: n }, (_, i) => `{"jsonrpc":"2.0","id":${i},"method":"${M('getWorkers')}"}`).join(',')}]`;
       const t0 = Date.now();
-      const big = post(body);
+      const big = post(reads(RPC_BATCH_MAX));
       // another request meanwhile: a request thread of its own
       const during = await call('getLogStats', {});
       assert.ok(during.result);
       await served();
       const r = await big;
       assert.equal(r.status, 200);
-      assert.equal(r.json.length, BATCH);
+      assert.equal(r.json.length, RPC_BATCH_MAX);
       assert.ok(r.json.every((x, i) => x.id === i && Array.isArray(x.result.workers)));
-      console.log(`# ${BATCH} getWorkers in one batch: ${Date.now() - t0} ms`);
+      console.log(`# ${RPC_BATCH_MAX} getWorkers in one batch: ${Date.now() - t0} ms`);
+      for (const n of [RPC_BATCH_MAX + 1, BATCH]) {
+        const over = await post(reads(n));
+        assert.equal(over.status, 413, `${n} calls`);
+        assert.equal(over.json.error.code, -32600);
+        assert.match(over.json.error.message, /rpc-batch-max/);
+      }
     });
 
-    test('100,000 heartbeat notifications in one batch: stored, 204, no answer body', async () => {
+    test('100,000 heartbeat notifications in one batch: refused (413), none run', async () => {
       const body = `[${Array.from({ length: BATCH }, () => `{"jsonrpc":"2.0","method":"${M('heartbeat')}"}`).join(',')}]`;
       assert.ok(body.length < BODY_LIMIT);
-      const t0 = Date.now();
-      const big = post(body, { token: ingestW });
+      const r = await post(body, { token: ingestW });
+      assert.equal(r.status, 413);
+      assert.equal(r.json.error.code, -32600);
+      assert.equal((await call('getWorkers', {})).result.workers.find((x) => x.name === 'hb'), undefined);
       await served();
-      const r = await big;
-      assert.equal(r.status, 204);
-      assert.equal(r.text, '');
-      const w = (await call('getWorkers', {})).result.workers.find((x) => x.name === 'hb');
-      assert.equal(w.status, 'online');
-      console.log(`# ${BATCH} heartbeat notifications in one batch: ${Date.now() - t0} ms`);
     });
 
-    test('100,000 entries that are not requests: 100,000 -32600 answers', async () => {
-      const r = await post(`[${Array(BATCH).fill('1').join(',')}]`);
+    test(`${RPC_BATCH_MAX} entries that are not requests: ${RPC_BATCH_MAX} -32600 answers; 100,000 refused`, async () => {
+      const r = await post(`[${Array(RPC_BATCH_MAX).fill('1').join(',')}]`);
       assert.equal(r.status, 200);
-      assert.equal(r.json.length, BATCH);
+      assert.equal(r.json.length, RPC_BATCH_MAX);
       assert.ok(r.json.every((x) => x.error.code === -32600 && x.id === null));
+      const over = await post(`[${Array(BATCH).fill('1').join(',')}]`);
+      assert.equal(over.status, 413);
+      assert.equal(over.json.error.code, -32600);
       await served();
     });
 

@@ -5,41 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES, SCRIPT, assertOk, hashOf, migrate as runScript, sha256, snapshot } from '../lib/migrate.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SCRIPT = path.join(ROOT, 'scripts/migrate.py');
-const FIXTURE = path.join(ROOT, 'tests/fixtures/migrate');
-
-function migrate(...args) {
-  const r = spawnSync('python3', [SCRIPT, ...args], { encoding: 'utf8' });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const sha256 = (data) => createHash('sha256').update(data).digest('hex');
-
-// The observable state of a tree: each file's sha256 and mode, each folder.
-function snapshot(dir) {
-  const files = {};
-  const dirs = [];
-  const walk = (rel) => {
-    for (const e of fs.readdirSync(path.join(dir, rel), { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      const full = path.join(dir, r);
-      if (e.isDirectory()) { dirs.push(r); walk(r); }
-      else files[r] = `${sha256(fs.readFileSync(full))} ${(fs.lstatSync(full).mode & 0o7777).toString(8)}`;
-    }
-  };
-  if (fs.existsSync(dir)) walk('');
-  return { files, dirs: dirs.sort() };
-}
-const hashOf = (snap, rel) => snap.files[rel]?.split(' ')[0];
+const FIXTURE = FIXTURES;
+const migrate = (...args) => runScript(args);
 
 // A temp copy of the fixture: legacy/ sources, manifest.json, and (with
 // existing) a destination out/worker/ that already holds template files.
@@ -74,10 +47,6 @@ function withWorkspace({ existing = false } = {}, fn) {
 
 function run(ws, name, ...extra) {
   return migrate(ws.manifest, '--report', ws.reportBase(name), ...extra);
-}
-
-function assertOk(r, what) {
-  assert.equal(r.status, 0, `${what} failed:\n${r.stderr}\n${r.stdout}`);
 }
 
 // Line-based rewrites: source and destination have the same lines except
@@ -120,24 +89,24 @@ function assertReportMatchesDisk(report, before, after) {
 }
 
 // Runs the real script's main() with its move_file() wrapped so that the Nth
-// move into place fails (ENOSPC) or the process dies there, as a full disk
-// or a kill -9 would: the only way to reach those paths on demand.
+// move into place fails (ENOSPC, named as os.replace names it: the staged
+// file first) or the process dies there, as a full disk or a kill -9 would:
+// the only way to reach those paths on demand.
 const FAULTY_MOVE = `
-import errno, importlib.util, os, sys
-spec = importlib.util.spec_from_file_location("migrate", sys.argv[1])
-m = importlib.util.module_from_spec(spec)
-sys.modules["migrate"] = m
-spec.loader.exec_module(m)
-real, calls = m.move_file, [0]
+import errno, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import wharf_migrate.move as mv
+from wharf_migrate.cli import main
+real, calls = mv.move_file, [0]
 def faulty(staged, target):
     calls[0] += 1
     if calls[0] == int(sys.argv[2]):
         if sys.argv[3] == "crash":
             os._exit(9)
-        raise OSError(errno.ENOSPC, "No space left on device", target)
+        raise OSError(errno.ENOSPC, "No space left on device", staged, target)
     real(staged, target)
-m.move_file = faulty
-sys.exit(m.main(sys.argv[4:]))
+mv.move_file = faulty
+sys.exit(main(sys.argv[4:]))
 `;
 function migrateWithFaultyMove(nth, how, ...args) {
   const r = spawnSync('python3', ['-c', FAULTY_MOVE, SCRIPT, String(nth), how, ...args], { encoding: 'utf8' });
@@ -226,22 +195,33 @@ describe('scripts/migrate.py', () => {
     });
   });
 
-  test('default report and backups go beside the destination; rollback of a created destination removes it', () => {
+  test('default report goes outside the destination, in no folder made for it; rollback is byte for byte', () => {
     withWorkspace({}, (ws) => {
       const before = snapshot(ws.tmp);
       const r = migrate(ws.manifest);
       assertOk(r, 'migration');
-      const reports = fs.readdirSync(path.join(ws.tmp, 'out')).filter((n) => /^worker\.migrate-.*\.json$/.test(n));
-      assert.equal(reports.length, 1, 'one JSON report beside out/worker');
-      const reportPath = path.join(ws.tmp, 'out', reports[0]);
+      // out/ does not exist before the run: the report goes to the nearest
+      // folder above the destination that does (the workspace), not into a
+      // folder created for it
+      const reports = fs.readdirSync(ws.tmp).filter((n) => /^worker\.migrate-.*\.json$/.test(n));
+      assert.equal(reports.length, 1, 'one JSON report beside out/');
+      const reportPath = path.join(ws.tmp, reports[0]);
       assert.ok(fs.existsSync(reportPath.replace(/\.json$/, '.md')));
       assert.ok(r.stdout.includes(reportPath));
+      assert.ok(!fs.readdirSync(path.join(ws.tmp, 'out')).some((n) => n.includes('.migrate-')), 'nothing in out/ but the destination');
+      const validated = migrate('validate', ws.dest);
+      assertOk(validated, 'validate finds the report above the destination');
+      assert.ok(validated.stdout.includes(`report:  ${reportPath}`));
+      assert.match(validated.stdout, /33 files recorded, 33 present; C syntax 22 files/);
       assertOk(migrate('--rollback', reportPath), 'rollback');
-      assert.equal(fs.existsSync(ws.dest), false, 'the destination the run created is gone');
+      const gone = migrate('validate', ws.tmp);
+      assert.equal(gone.status, 2, 'a rolled back report is no longer the state of the tree');
+      assert.match(gone.stderr, /no report of a successful run found/);
+      assert.equal(fs.existsSync(path.join(ws.tmp, 'out')), false, 'the folders the run created are gone');
       const now = snapshot(ws.tmp);
-      const isReport = (p) => p.startsWith('out/worker.migrate-');
+      const isReport = (p) => p.startsWith('worker.migrate-');
       assert.deepEqual(Object.keys(now.files).filter((p) => !isReport(p)), Object.keys(before.files));
-      assert.deepEqual(now.dirs, [...before.dirs, 'out'].sort(), 'only out/ (holding the report) remains');
+      assert.deepEqual(now.dirs, before.dirs, 'every folder as before');
     });
   });
 
@@ -332,7 +312,7 @@ describe('scripts/migrate.py', () => {
 
   const manifestErrors = [
     { name: 'not JSON', write: '{ "version": 1,, }', error: /not valid JSON at line 1 column 16/ },
-    { name: 'missing mappings', edit: (m) => { delete m.mappings; }, error: /mappings: required field is missing/ },
+    { name: 'missing mappings', edit: (m) => { delete m.mappings; }, error: /mappings: must list at least one mapping/ },
     { name: 'unknown field (typo)', edit: (m) => { m.rewrite = m.rewrites; }, error: /unknown field 'rewrite'/ },
     { name: 'unsupported version', edit: (m) => { m.version = 2; }, error: /version: .*got 2/ },
     { name: 'wrong type', edit: (m) => { m.skip = 'Makefile'; }, error: /skip: must be an array, got "Makefile"/ },
@@ -425,6 +405,9 @@ describe('scripts/migrate.py', () => {
       const r = migrateWithFaultyMove(10, 'fail', ws.manifest, '--report', ws.reportBase('r1'));
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /moving into place failed .*No space left on device.*the 9 file\(s\) already moved were put back/);
+      // the message names the destination that refused, not the staged copy
+      assert.match(r.stderr, new RegExp(`failed \\(${ws.dest.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/[^:]+: No space left`));
+      assert.doesNotMatch(r.stderr, /migrate-stage/);
       assert.deepEqual(snapshot(ws.dest), before);
       const report = ws.readReport('r1');
       assert.equal(report.status, 'failed');

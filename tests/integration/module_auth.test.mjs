@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { ALL_SCOPES, decodeToken, generateKeys, get, mintToken, startFakeEndpoint, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { ALL_SCOPES, decodeToken, generateKeys, get, mintToken, startFakeEndpoint, startStack, tempDir, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const TOKEN_TTL = 4;
 
@@ -85,7 +85,7 @@ describe('auth', () => {
     fs.rmSync(dir, { recursive: true, force: true });
     T = {
       valid: stack.token,
-      expired: mint({ sub: '*', scope: ALL_SCOPES, iat: now - 100, exp: now - 10 }),
+      expired: mint({ sub: '*', scope: ALL_SCOPES, iat: now - 100, exp: now - TOKEN_LEEWAY - 10 }),
       noExp: mint({ sub: '*', scope: ALL_SCOPES, exp: undefined }),
       algNone: forge('none', claims),
       hs256: forge('HS256', claims, (input) => crypto.createHmac('sha256', pubPem).update(input).digest()),
@@ -234,7 +234,8 @@ describe('auth', () => {
     // one per nginx worker process, or two where a process's token
     // reached half its life (TOKEN_TTL / 2) during the loop
     assert.ok(new Set(first).size <= 4, `20 requests, ${new Set(first).size} tokens: not one per request`);
-    const shortLived = stack.mint({ sub: '*', scope: ALL_SCOPES, ttl: 2 });
+    // valid for 2 s more: its exp is already past, within the leeway
+    const shortLived = stack.mint({ sub: '*', scope: ALL_SCOPES, ttl: 2 - TOKEN_LEEWAY });
     assert.equal((await call(stack.http, ROUTES[0], { headers: { Authorization: `Bearer ${shortLived}` } })).status, 200);
     await new Promise((r) => setTimeout(r, (TOKEN_TTL / 2) * 1000 + 300));
     // a token the module verified and cached is refused once it expires

@@ -3,6 +3,7 @@
 // "wharf_auth off" allowed but warned about.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -148,16 +149,45 @@ describe('nginx -t on the module\'s directives', () => {
   });
 
   test('keys: not a pair, not a key, not EC P-256, missing, or one without the other', () => {
-    fails(check('', { k: { publicPath: other.publicPath, privatePath: keys.privatePath } }), /not one key pair/);
+    const conf = path.join(prefix, 'nginx.conf');
+    fails(check('', { k: { publicPath: other.publicPath, privatePath: keys.privatePath } }),
+      /wharf_auth_private_key \(kid [\w-]{43}\) is not among the keys of wharf_auth_public_key/);
     const junk = path.join(dir, 'junk.pem');
     fs.writeFileSync(junk, 'not a key\n');
-    fails(check('', { k: { publicPath: junk, privatePath: keys.privatePath } }), /not an EC P-256 public key/);
+    fails(check('', { k: { publicPath: junk, privatePath: keys.privatePath } }), /junk\.pem": not a PEM public key/, `${conf}:`);
     fails(check('', { k: { publicPath: keys.publicPath, privatePath: junk } }), /wharf_auth_private_key/);
     fails(check('', { k: { publicPath: path.join(dir, 'missing.pem'), privatePath: keys.privatePath } }),
-      /open\(\) ".*missing\.pem" failed/);
+      /".*missing\.pem" failed/);
     const empty = path.join(dir, 'empty.pem');
     fs.writeFileSync(empty, '');
     fails(check('', { k: { publicPath: empty, privatePath: keys.privatePath } }), /a PEM key is 1 to 16384/);
+    const p384 = path.join(dir, 'p384.pem');
+    fs.writeFileSync(p384, crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ type: 'spki', format: 'pem' }));
+    fails(check('', { k: { publicPath: p384, privatePath: keys.privatePath } }), /not an EC P-256 key/, `${conf}:`);
+  });
+
+  test('wharf_auth_public_key: repeated, or a folder of keys (key rotation); a private key in it refused', () => {
+    // the directive twice: both keys trusted, the signing key among them
+    const conf = path.join(prefix, 'nginx.conf');
+    const twice = check(`wharf_auth_public_key ${other.publicPath};`);
+    ok(twice);
+    // a folder: every *.pem in it, dot-files skipped
+    const folder = path.join(dir, 'public.d');
+    fs.mkdirSync(folder, { recursive: true });
+    fs.copyFileSync(keys.publicPath, path.join(folder, 'a.pem'));
+    fs.copyFileSync(other.publicPath, path.join(folder, 'b.pem'));
+    fs.writeFileSync(path.join(folder, '.partial.pem'), 'being written');
+    fs.writeFileSync(path.join(folder, 'README'), 'not a key');
+    ok(check('', { k: { publicPath: folder, privatePath: keys.privatePath } }));
+    // a private key in the folder: refused, naming the file and the line
+    fs.copyFileSync(keys.privatePath, path.join(folder, 'c.pem'));
+    fails(check('', { k: { publicPath: folder, privatePath: keys.privatePath } }),
+      /c\.pem": a private key where a public key belongs/, `${conf}:`);
+    fs.unlinkSync(path.join(folder, 'c.pem'));
+    // a folder without a key
+    const none = path.join(dir, 'none.d');
+    fs.mkdirSync(none, { recursive: true });
+    fails(check('', { k: { publicPath: none, privatePath: keys.privatePath } }), /holds no \*\.pem key/, `${conf}:`);
   });
 
   test('wharf_health takes terminal, websocket or all; one wharf handler per location', () => {

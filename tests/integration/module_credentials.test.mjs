@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, freeStaticPort, startFakeEndpoint, startStack, waitFor } from '../lib/stack.mjs';
+import { freePort, freeStaticPort, startFakeEndpoint, startStack, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 import { Terminal, TTY_PROTOCOL } from '../lib/terminal.mjs';
 import { rawWs } from '../lib/wsraw.mjs';
 
@@ -158,7 +158,7 @@ server {
     assert.equal(c.status, 101, c.head);
     assert.doesNotMatch(c.head, JWT);
     await c.end();
-    const expired = stack.mint({ sub: '*', scope: 'read', ttl: -10 });
+    const expired = stack.mint({ sub: '*', scope: 'read', ttl: -TOKEN_LEEWAY - 10 });
     const e = await rawWs(`${stack.ws}/ws/monitoring`, { protocol: `wharf.bearer.${expired}` });
     assert.equal(e.status, 401, 'wharfd checked it');
     for (const [what, opts] of [
@@ -172,7 +172,7 @@ server {
   });
 
   test('two credentials: 400 invalid_request, whether both are good or one is bad', async () => {
-    const bad = stack.mint({ sub: '*', scope: 'terminal read', ttl: -10 });
+    const bad = stack.mint({ sub: '*', scope: 'terminal read', ttl: -TOKEN_LEEWAY - 10 });
     const cases = [
       ['header + query', { auth: token, query: token }],
       ['header + query (one expired)', { auth: bad, query: token }],

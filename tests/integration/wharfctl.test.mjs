@@ -4,10 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BIN, decodeToken, freePort, get, procGone, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import { BIN, decodeToken, freePort, get, keyId, procGone, startStack, tempDir, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const FORMATS = ['json', 'table', 'raw'];
 
@@ -214,7 +215,12 @@ describe('wharfctl', () => {
     const dir = path.join(keyDir, 'k');
     const k = inFormats([], { rawJson: false, argsFor: (f) => ['keys', 'init', '--dir', path.join(keyDir, f)] });
     assert.equal(k.value.privateKey, path.join(keyDir, 'json/private.pem'));
-    assert.match(k.table, /^PRIVATE_KEY\s+PUBLIC_KEY\s+ALGORITHM\n.*table\/private\.pem/);
+    assert.match(k.table, /^PRIVATE_KEY\s+PUBLIC_KEY\s+PUBLIC_DIR\s+KID\s+ALGORITHM\n.*table\/private\.pem/);
+    // the kid is the public key's RFC 7638 thumbprint, and names its file
+    // in the folder of trusted keys
+    const pubJson = fs.readFileSync(path.join(keyDir, 'json/public.pem'));
+    assert.equal(k.value.kid, keyId(crypto.createPublicKey(pubJson)));
+    assert.deepEqual(fs.readFileSync(path.join(keyDir, 'json/public', `${k.value.kid}.pem`)), pubJson);
     assert.equal(k.raw, `${path.join(keyDir, 'raw/private.pem')}\n${path.join(keyDir, 'raw/public.pem')}\n`);
     const r = ctl(['keys', 'init', '--dir', dir]);
     assert.equal(r.status, 0, r.err);
@@ -237,6 +243,26 @@ describe('wharfctl', () => {
     assert.equal(d.claims.sub, 'demo');
     assert.equal(d.claims.scope, 'ingest');
     assert.equal(d.claims.exp - d.claims.iat, 7 * 86400);
+    assert.equal(d.header.kid, keyId(crypto.createPublicKey(pub)));
+  });
+
+  test('keys rotate, retire and list: usage errors and refusals (the flow: key_rotation.test.mjs)', () => {
+    const dir = path.join(keyDir, 'rot');
+    assert.equal(ctl(['keys', 'rotate', '--dir', dir]).status, 1, 'nothing to rotate yet');
+    assert.equal(ctl(['keys', 'init', '--dir', dir]).status, 0);
+    assert.equal(ctl(['keys', 'retire', '--dir', dir]).status, 2, 'which key?');
+    const notKid = ctl(['keys', 'retire', '../../etc/passwd', '--dir', dir]);
+    assert.equal(notKid.status, 2);
+    assert.match(notKid.err, /not a key id/);
+    const unknown = ctl(['keys', 'retire', 'A'.repeat(43), '--dir', dir]);
+    assert.equal(unknown.status, 1);
+    assert.match(unknown.err, /keys list shows/);
+    const rot = ctl(['--format', 'raw', 'keys', 'rotate', '--dir', dir]);
+    assert.equal(rot.status, 0, rot.err);
+    const list = ctl(['--format', 'raw', 'keys', 'list', '--dir', dir]).out.trim().split('\n');
+    assert.equal(list.length, 2);
+    assert.ok(list.includes(rot.out.trim()));
+    assert.match(ctl(['keys', 'frob']).err, /unknown subcommand 'frob'/);
   });
 
   test('token issue: formats, and the module accepts what it signs with the stack key', () => {
@@ -298,7 +324,7 @@ describe('wharfctl', () => {
   });
 
   test('a wrong token: exit 1 naming the refusal, for the module and for wharfd', () => {
-    const env = { WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read', ttl: -10 }) };
+    const env = { WHARF_TOKEN: stack.mint({ sub: '*', scope: 'read', ttl: -TOKEN_LEEWAY - 10 }) };
     for (const args of [['workers', 'list'], ['terminals'], ['health', '--worker', 'demo', '--check', 'terminal']]) {
       const r = ctl(args, { env });
       assert.equal(r.status, 1, args.join(' '));

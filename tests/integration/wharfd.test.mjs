@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { get, startStack, waitFor } from '../lib/stack.mjs';
+import { get, startStack, waitFor, TOKEN_LEEWAY } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -58,7 +58,9 @@ describe('wharfd through nginx', () => {
   const call = async (method, params, token = op) => {
     const id = nextId++;
     const r = await post({ jsonrpc: '2.0', id, method: M(method), params }, token);
-    assert.equal(r.status, 200, r.body);
+    // a call the token does not allow is 403 (RFC 6750), the JSON-RPC
+    // error its body; anything else 200
+    assert.equal(r.status, r.json?.error?.code === -32003 ? 403 : 200, r.body);
     assert.equal(r.json.id, id);
     return r.json;
   };
@@ -89,9 +91,15 @@ describe('wharfd through nginx', () => {
   });
 
   describe('auth', () => {
-    test('no token: -32001 on RPC, 401 on REST', async () => {
+    test('no token: 401 with -32001 on RPC, 401 on REST, each with its challenge', async () => {
       const r = await post({ jsonrpc: '2.0', id: 1, method: M('getWorkers') }, null);
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="wharf"');
       assert.equal(r.json.error.code, -32001);
+      // credentials come first: a wrong Content-Type without a token is 401
+      const t = await post('x', null, { raw: true, headers: { 'content-type': 'text/plain' } });
+      assert.equal(t.status, 401);
+      assert.equal(t.json.error.code, -32001);
       const g = await rest('/api/monitoring/logs', null);
       assert.equal(g.status, 401);
       assert.equal(g.json.error.code, 'unauthorized');
@@ -106,9 +114,11 @@ describe('wharfd through nginx', () => {
       const hsInput = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
       const hs = `${hsInput}.${crypto.createHmac('sha256', 'secret').update(hsInput).digest('base64url')}`;
       const wrongKey = (await import('../lib/stack.mjs')).mintToken(other.privateKey, claims);
-      const expired = stack.mint({ sub: '*', scope: 'read', exp: now - 10 });
+      const expired = stack.mint({ sub: '*', scope: 'read', exp: now - TOKEN_LEEWAY - 10 });
       for (const t of [none, hs, wrongKey, expired, 'garbage']) {
         const r = await post({ jsonrpc: '2.0', id: 1, method: M('getWorkers') }, t);
+        assert.equal(r.status, 401, t);
+        assert.match(r.headers.get('www-authenticate'), /^Bearer realm="wharf", error="invalid_token"/);
         assert.equal(r.json.error.code, -32001, t);
       }
     });
@@ -408,6 +418,19 @@ describe('wharfd through nginx', () => {
   });
 
   describe('REST', () => {
+    test('a body over the limit: JSON from nginx, in each route\'s shape (413)', async () => {
+      const big = 'x'.repeat(8 * 1024 * 1024 + 1);
+      const r = await get(`${stack.http}/api/monitoring/process/app/start?worker=w`, {
+        method: 'POST', headers: { authorization: `Bearer ${op}`, 'content-type': 'application/json' }, body: big,
+      });
+      assert.equal(r.status, 413);
+      assert.match(r.headers.get('content-type'), /application\/json/);
+      assert.equal(r.json.error.code, 'body_too_large');
+      const p = await post(big, op, { raw: true });
+      assert.equal(p.status, 413);
+      assert.equal(p.json.error.code, -32600);
+    });
+
     test('lists with the pagination envelope and filters', async () => {
       const r = await rest('/api/monitoring/logs/f1?worker=flt&limit=5&levels=info,error&total=1');
       assert.equal(r.status, 200, r.body);

@@ -3,9 +3,34 @@
 // ingestion, and process control over the socket.
 
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { startStack, waitFor } from '../lib/stack.mjs';
+import { ROOT, startStack, waitFor } from '../lib/stack.mjs';
+
+// The feed's door (fcgi_backend/feed_door.h): the longest request head it
+// reads, and how long it waits for one.
+const doorH = fs.readFileSync(path.join(ROOT, 'fcgi_backend/feed_door.h'), 'utf8');
+const HEAD_MAX = 1024 * Number(/#define WHARFD_FEED_HEAD_MAX \((\d+) \* 1024\)/.exec(doorH)[1]);
+const HEAD_TIMEOUT = Number(/#define WHARFD_FEED_HEAD_TIMEOUT (\d+)/.exec(doorH)[1]);
+
+// Raw bytes to wharfd's own feed listener (not through nginx, which has
+// limits of its own); resolves with what came back and when the socket
+// closed.
+function raw(addr, bytes, { hold = false } = {}) {
+  const [host, port] = addr.split(':');
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const s = net.connect(Number(port), host, () => { if (bytes) s.write(bytes); if (!hold) s.end(); });
+    let got = '';
+    s.on('data', (d) => { got += d; });
+    s.on('error', reject);
+    s.on('close', () => resolve({ text: got, ms: Date.now() - t0, status: Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1]) }));
+  });
+}
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -55,6 +80,42 @@ describe('wharfd live feed', () => {
     // ?access_token= works for browsers.
     const ws = await open(null, { query: `?access_token=${stack.token}` });
     ws.close();
+  });
+
+  test(`the door reads heads up to ${HEAD_MAX} bytes (WHARFD_FEED_HEAD_MAX): one byte more is 431 JSON`, async () => {
+    const wsAddr = stack.wharfdOpts.wsAddr;
+    // a head of exactly n bytes: a filler header makes up the length
+    const head = (n) => {
+      const start = 'GET /ws/monitoring HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        + `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nX-Fill: `;
+      return `${start}${'f'.repeat(n - start.length - 4)}\r\n\r\n`;
+    };
+    assert.equal(head(HEAD_MAX).length, HEAD_MAX);
+    // at the limit: read, and refused for what it is (no token: 401 JSON)
+    const at = await raw(wsAddr, head(HEAD_MAX));
+    assert.equal(at.status, 401, at.text.slice(0, 200));
+    assert.match(at.text, /"code":"unauthorized"/);
+    const over = await raw(wsAddr, head(HEAD_MAX + 1));
+    assert.equal(over.status, 431, over.text.slice(0, 200));
+    assert.match(over.text, /\r\nContent-Type: application\/json\r\n[\s\S]*"code":"header_too_large"/);
+    // the same head with a good token is let in, straight to wharfd too
+    const tokenHead = head(HEAD_MAX).replace('X-Fill: ', `Authorization: Bearer ${stack.token}\r\nX-Fill: `)
+      .replace(/f{400}/, '');
+    const up = await raw(wsAddr, tokenHead);
+    assert.equal(up.status, 101, up.text.slice(0, 200));
+    // not an upgrade: 426 JSON; not the feed's path: 404 JSON; garbage: 400
+    assert.equal((await raw(wsAddr, 'GET /ws/monitoring HTTP/1.1\r\nHost: x\r\n\r\n')).status, 426);
+    assert.equal((await raw(wsAddr, 'GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n')).status, 404);
+    assert.equal((await raw(wsAddr, 'GET /ws/monitoring\r\n\r\n')).status, 400);
+  });
+
+  test(`a head that does not come within ${HEAD_TIMEOUT} s is dropped; the feed serves meanwhile`, async () => {
+    const slow = raw(stack.wharfdOpts.wsAddr, 'GET /ws/monitoring HTTP/1.1\r\nHost: x\r\n', { hold: true });
+    const ws = await open();
+    ws.close();
+    const r = await slow;
+    assert.equal(r.text, '', 'dropped without an answer');
+    assert.ok(r.ms >= (HEAD_TIMEOUT - 1) * 1000 && r.ms < (HEAD_TIMEOUT + 10) * 1000, `dropped after ${r.ms} ms`);
   });
 
   test('a subscription gets the committed rows that match its filter, in order', async () => {

@@ -402,13 +402,28 @@ const b64url = (data) => Buffer.from(data).toString('base64url');
 
 export const ALL_SCOPES = 'ingest read control terminal admin';
 
+// The clock skew every verifier tolerates on exp, nbf and iat, in seconds
+// (common/token.h): a token is expired only that long after its exp.
+export const TOKEN_LEEWAY = Number(/#define WHARF_TOKEN_LEEWAY (\d+)/
+  .exec(fs.readFileSync(path.join(ROOT, 'common/token.h'), 'utf8'))[1]);
+
+// The key id of an EC P-256 key (public or private KeyObject): its RFC 7638
+// JWK thumbprint, as common/keys.c computes it (so independently checked).
+export function keyId(key) {
+  const pub = key instanceof crypto.KeyObject && key.type === 'public' ? key : crypto.createPublicKey(key);
+  const jwk = pub.export({ format: 'jwk' });
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return crypto.createHash('sha256').update(canonical).digest('base64url');
+}
+
 // An ES256 JWT. claims: sub, scope, aud, exp (absolute) or ttl (seconds
-// from now, default 1 h), and any other claim; header: to forge one.
+// from now, default 1 h), and any other claim; header: to forge one (the
+// default names the signing key's kid, as wharf's tokens do).
 export function mintToken(privateKey, claims = {}, { header } = {}) {
   const now = Math.floor(Date.now() / 1000);
   const { ttl = 3600, ...rest } = claims;
   const body = { sub: '*', scope: 'read', iat: now, exp: now + ttl, ...rest };
-  const h = header || { alg: 'ES256', typ: 'JWT' };
+  const h = header || { alg: 'ES256', typ: 'JWT', kid: keyId(privateKey) };
   const input = `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(body))}`;
   const sig = crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return `${input}.${b64url(sig)}`;
@@ -467,14 +482,16 @@ export async function startNginx({ prefix, conf, logDir }) {
 //   wharfdArgs: more wharfd flags.
 // The stack has its own ES256 key pair (stack.keys), an operator token
 // (stack.token: sub "*", every scope) and stack.mint(claims) for others.
-export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [] } = {}) {
+//   keys: { publicPath, privatePath, privateKey } to use instead of a new
+//     pair (publicPath may be a folder of keys: wharfctl keys rotate's).
+export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [], keys } = {}) {
   const dir = tempDir(tag);
   const logDir = path.join(dir, 'logs');
   const workersDir = path.join(dir, 'workers.d');
   fs.mkdirSync(logDir, { recursive: true });
   fs.mkdirSync(workersDir);
   const stack = { dir, logDir, workersDir, agents: {}, procs: [] };
-  stack.keys = generateKeys(dir);
+  stack.keys = keys || generateKeys(dir);
   stack.mint = (claims, opts) => mintToken(stack.keys.privateKey, claims, opts);
   stack.token = stack.mint({ sub: '*', scope: ALL_SCOPES });
   stack.auth = { Authorization: `Bearer ${stack.token}` };
@@ -486,10 +503,12 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     // connection to be handed one of the range meanwhile.
     const port = await freeStaticPort();
     const wsPort = await freeStaticPort();
-    stack.wharfd = await startWharfd({
+    // what wharfd was started with, for a test that restarts it
+    stack.wharfdOpts = {
       dir, logDir, keys: stack.keys, wsAddr: `127.0.0.1:${wsPort}`,
       gateway: `http://127.0.0.1:${port}`, args: wharfdArgs,
-    });
+    };
+    stack.wharfd = await startWharfd(stack.wharfdOpts);
     stack.procs.push(stack.wharfd);
     for (const w of workers) {
       let addr = w.addr;

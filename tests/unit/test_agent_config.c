@@ -375,12 +375,37 @@ test_ship_inflight(void **state)
     expect_error(ARGC(over), over, no_env, "--ship-inflight");
 }
 
+/* --public-key repeats (key rotation); WHARF_PUBLIC_KEY when no flag. */
+static void
+test_public_keys(void **state)
+{
+    char *two[] = { "a",  "--worker",     "w",        "--listen",
+                    ":1", "--public-key", "/old.pem", "--public-key=/keys.d" };
+    char *none[] = { "a", "--worker", "w", "--listen", ":1" };
+    char *const env[] = { "WHARF_PUBLIC_KEY=/env.d", NULL };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(two), two, env, err, sizeof(err)), 0);
+    assert_int_equal(c.npublic_keys, 2);
+    assert_string_equal(c.public_keys[0], "/old.pem");
+    assert_string_equal(c.public_keys[1], "/keys.d");
+    assert_string_equal(c.public_key, "/old.pem");
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(none), none, env, err, sizeof(err)), 0);
+    assert_int_equal(c.npublic_keys, 1);
+    assert_string_equal(c.public_keys[0], "/env.d");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ship_inflight),
         cmocka_unit_test(test_minimal_flags),
+        cmocka_unit_test(test_public_keys),
         cmocka_unit_test(test_all_flags_and_equals_form),
         cmocka_unit_test(test_environment_and_flag_precedence),
         cmocka_unit_test(test_token_not_on_the_command_line),

@@ -144,6 +144,83 @@ test_config_file(void **state)
     unlink(path);
 }
 
+/* The memory budget's flags (budget.h), and the keys, at their edges. */
+static void
+test_budget_and_key_flags(void **state)
+{
+    struct wharfd_config cfg;
+    char err[512], path[] = "/tmp/wharfd-test-config-XXXXXX";
+    FILE *f;
+    int fd;
+#define BASE "wharfd", "--listen", "127.0.0.1:9000", "--db", "/tmp/x.db"
+    char *defaults[] = { BASE, NULL };
+    char *set[] = { BASE,      "--rpc-batch-max",
+                    "1",       "--answer-max",
+                    "65536",   "--request-memory-max",
+                    "8388609", "--memory-budget",
+                    "8388609", NULL };
+    char *batch0[] = { BASE, "--rpc-batch-max", "0", NULL };
+    char *batch_over[] = { BASE, "--rpc-batch-max", "1000001", NULL };
+    char *answer_low[] = { BASE, "--answer-max", "65535", NULL };
+    char *req_at_body[] = { BASE, "--request-memory-max", "8388608", NULL };
+    char *total_low[] = { BASE, "--memory-budget", "67108863", NULL };
+    char *keys[] = { BASE,      "--public-key", "/a.pem", "--public-key",
+                     "/keys.d", "--config",     path,     NULL };
+
+    (void) state;
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(defaults), defaults, err, sizeof(err)),
+        0);
+    assert_int_equal(cfg.rpc_batch_max, 1000);
+    assert_int_equal(cfg.answer_max, 32UL << 20);
+    assert_int_equal(cfg.request_memory_max, 64UL << 20);
+    assert_int_equal(cfg.memory_budget, 256UL << 20);
+    assert_int_equal(cfg.npublic_keys, 0);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(set), set, err, sizeof(err)),
+                     0);
+    assert_int_equal(cfg.rpc_batch_max, 1);
+    assert_int_equal(cfg.answer_max, 65536);
+    assert_int_equal(cfg.request_memory_max, 8388609);
+    assert_int_equal(cfg.memory_budget, 8388609);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(batch0), batch0, err, sizeof(err)), -1);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(batch_over), batch_over, err,
+                                        sizeof(err)),
+                     -1);
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(answer_low), answer_low, err,
+                                        sizeof(err)),
+                     -1);
+    /* one request must hold a body of the largest size and more */
+    assert_int_equal(wharfd_config_load(&cfg, ARGC(req_at_body), req_at_body,
+                                        err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "--body-limit"));
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(total_low), total_low, err, sizeof(err)),
+        -1);
+    assert_non_null(strstr(err, "--memory-budget"));
+
+    /* --public-key repeats; the command line's replace the file's */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs("public-key = /from-file.pem\npublic-key = /other.pem\n", f);
+    fclose(f);
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(keys), keys, err, sizeof(err)), 0);
+    assert_int_equal(cfg.npublic_keys, 2);
+    assert_string_equal(cfg.public_keys[0], "/a.pem");
+    assert_string_equal(cfg.public_keys[1], "/keys.d");
+    keys[5] = "--config"; /* no key flags: the file's two */
+    keys[6] = path;
+    keys[7] = NULL;
+    assert_int_equal(wharfd_config_load(&cfg, 7, keys, err, sizeof(err)), 0);
+    assert_int_equal(cfg.npublic_keys, 2);
+    assert_string_equal(cfg.public_keys[0], "/from-file.pem");
+    unlink(path);
+#undef BASE
+}
+
 /* The flags of the store issue, at their edges. */
 static void
 test_store_flags(void **state)
@@ -358,6 +435,7 @@ main(void)
         cmocka_unit_test(test_config_file),
         cmocka_unit_test(test_store_flags),
         cmocka_unit_test(test_retention_worker),
+        cmocka_unit_test(test_budget_and_key_flags),
     };
     return cmocka_run_group_tests_name("wharfd_config", tests, NULL, NULL);
 }

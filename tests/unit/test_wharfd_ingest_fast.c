@@ -40,7 +40,7 @@ side_open(struct side *s, const char *tag)
     memset(&s->wd, 0, sizeof(s->wd));
     assert_int_equal(
         wharfd_config_load(&s->wd.config, 7, argv, err, sizeof(err)), 0);
-    assert_int_equal(wharfd_auth_init(&s->wd.auth, NULL, 1), 0);
+    assert_int_equal(wharfd_auth_init(&s->wd.auth, NULL, 0, 1), 0);
     assert_int_equal(wharfd_store_open(&s->wd.store, s->path), 0);
 }
 
@@ -268,7 +268,7 @@ static void
 call_init(struct wharfd *wd, struct wharfd_call *c)
 {
     memset(c, 0, sizeof(*c));
-    wharfd_auth_request(wd, c, NULL, NULL);
+    wharfd_auth_request(wd, c, NULL, NULL, NULL);
 }
 
 /* Both stores hold the same rows (and some): then closes them. */

@@ -77,7 +77,7 @@ setup(void **state)
     snprintf(db, sizeof(db), "%s/db", f->dir);
     assert_int_equal(
         wharfd_config_load(&f->wd.config, 7, args, err, sizeof(err)), 0);
-    assert_int_equal(wharfd_auth_init(&f->wd.auth, NULL, 1), 0);
+    assert_int_equal(wharfd_auth_init(&f->wd.auth, NULL, 0, 1), 0);
     assert_int_equal(wharfd_store_open(&f->wd.store, db), 0);
 
     assert_int_equal(rpc(f, seed_logs, &answer), 200);

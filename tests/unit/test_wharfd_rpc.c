@@ -424,10 +424,70 @@ test_reply_error(void **state)
     assert_null(reply.body);
 }
 
+/* The limits (budget.h): a batch counted before it is parsed, at its
+ * edge; calls past the answer limit answered -32603 and not run. */
+static void
+test_limits(void **state)
+{
+    const struct wharfd_rpc_limits limits = { 3, 0 }, answers = { 3, 150 };
+    struct wharfd_rpc_reply reply;
+    struct calls calls = { 0, 0 };
+    json_t *j;
+    /* strings, brackets and commas inside an element are not counted */
+    const char *three = "[ {\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+                        "\"echo\",\"params\":[\"a,b]\",{\"x\":[1,2]}]},"
+                        "1, \"s\\\",]\" ]";
+    const char *four = "[1,2,3,4]";
+    const char *long_answers =
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":"
+        "[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]},"
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":"
+        "[\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"]},"
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\",\"params\":"
+        "[\"cccccccccccccccccccccccccccccc\"]}]";
+
+    (void) state;
+    wharfd_rpc_handle_limited(lookup, &calls, &limits, three, strlen(three),
+                              &reply);
+    assert_int_equal(reply.status, 200);
+    j = json_loads(reply.body, 0, NULL);
+    assert_int_equal(json_array_size(j), 3);
+    json_decref(j);
+    wharfd_rpc_reply_free(&reply);
+
+    calls.n = 0;
+    wharfd_rpc_handle_limited(lookup, &calls, &limits, four, strlen(four),
+                              &reply);
+    assert_int_equal(reply.status, 413);
+    assert_non_null(strstr(reply.body, "--rpc-batch-max"));
+    assert_int_equal(calls.n, 0);
+    wharfd_rpc_reply_free(&reply);
+
+    /* two answers fit 150 bytes (66 each); the third's is replaced */
+    calls.n = 0;
+    wharfd_rpc_handle_limited(lookup, &calls, &answers, long_answers,
+                              strlen(long_answers), &reply);
+    assert_int_equal(reply.status, 200);
+    assert_int_equal(calls.n, 3); /* the third ran, its answer replaced */
+    j = json_loads(reply.body, 0, NULL);
+    assert_int_equal(json_array_size(j), 3);
+    assert_non_null(json_object_get(json_array_get(j, 0), "result"));
+    assert_int_equal(error_code(json_array_get(j, 2)), -32603);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(
+                   json_object_get(json_array_get(j, 2), "error"), "message")),
+               "--answer-max"));
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(j, 2), "id")), 3);
+    json_decref(j);
+    wharfd_rpc_reply_free(&reply);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_parse_error),
         cmocka_unit_test(test_invalid_request),
         cmocka_unit_test(test_method_errors),
