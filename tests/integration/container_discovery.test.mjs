@@ -7,10 +7,11 @@
 // workers). Every container runs on the host network.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { get, startStack, waitFor } from '../lib/stack.mjs';
+import { BIN, get, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 import {
   docker, dockerAsync, dockerDown, dockerUp, privateDaemon, runContainer, startWatcher, uniqueName,
 } from '../lib/docker.mjs';
@@ -232,6 +233,56 @@ describe('Docker discovery: wharfctl workers watch-docker', { skip: up.ok ? fals
     } finally {
       if (own) await own.stop();
       daemon.down({ remove: true });
+    }
+  });
+});
+
+// No Docker needed: what the command refuses before it starts.
+describe('watch-docker: bad usage', () => {
+  const run = (args, env = {}) => {
+    const r = spawnSync(BIN.wharfctl, ['workers', 'watch-docker', ...args], {
+      encoding: 'utf8', timeout: 20000,
+      env: { ...process.env, WHARF_TOKEN: '', WHARF_KEY: '', DOCKER_HOST: '', ...env },
+    });
+    return { status: r.status, err: r.stderr };
+  };
+
+  test('usage errors exit 2 and say what is wrong; --help exits 0', () => {
+    let r = run([]);
+    assert.equal(r.status, 2);
+    assert.match(r.err, /no credentials: pass --key FILE \(or WHARF_KEY\)/);
+    r = run(['--resync', 'soon'], { WHARF_TOKEN: 't' });
+    assert.equal(r.status, 2);
+    assert.match(r.err, /--resync soon: not a duration/);
+    r = run(['--log-level', 'loud'], { WHARF_TOKEN: 't' });
+    assert.equal(r.status, 2);
+    assert.match(r.err, /--log-level loud/);
+    r = run([], { WHARF_TOKEN: 't', DOCKER_HOST: 'tcp://127.0.0.1:2375' });
+    assert.equal(r.status, 2);
+    assert.match(r.err, /DOCKER_HOST=tcp:\/\/127\.0\.0\.1:2375: only unix:\/\/ sockets/);
+    r = run(['--socket', `/${'s'.repeat(120)}`], { WHARF_TOKEN: 't' });
+    assert.equal(r.status, 2);
+    assert.match(r.err, /--socket: a path of 1 to 107 bytes/);
+    r = run(['--nope'], { WHARF_TOKEN: 't' });
+    assert.equal(r.status, 2);
+    assert.match(r.err, /unknown flag '--nope'/);
+    r = run(['--help']);
+    assert.equal(r.status, 0);
+  });
+
+  test('an unreadable key or state file fails (exit 1) naming it', () => {
+    let r = run(['--key', '/nonexistent/private.pem']);
+    assert.equal(r.status, 1);
+    assert.match(r.err, /cannot read the key \/nonexistent\/private\.pem: No such file/);
+    const dir = tempDir('watch-usage');
+    try {
+      const bad = `${dir}/state.json`;
+      fs.writeFileSync(bad, '["not", "a", "state"]');
+      r = run(['--state', bad, '--once', '--socket', `${dir}/none.sock`], { WHARF_TOKEN: 't' });
+      assert.equal(r.status, 1);
+      assert.match(r.err, /the state file .*state\.json is not the watcher's/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
