@@ -1,5 +1,5 @@
-/* wharfctl workers list | get NAME | seen; add | set | remove are in
- * cmd_workers_live.c */
+/* wharfctl workers list | get NAME | seen | watch-docker; add | set |
+ * remove are in cmd_workers_live.c */
 #include "ctl.h"
 
 #include <string.h>
@@ -17,6 +17,7 @@ static const char workers_usage[] =
     "                            [--max-sessions N]\n"
     "       wharfctl workers set NAME [--upstream HOST:PORT] ...\n"
     "       wharfctl workers remove NAME\n"
+    "       wharfctl workers watch-docker [--socket PATH] [--key FILE] ...\n"
     "\n"
     "  list       the gateway's registry (GET /api/workers): every worker\n"
     "             nginx routes to, static or live, its upstream, last\n"
@@ -27,6 +28,9 @@ static const char workers_usage[] =
     "             ContainerMonitoringOps.getWorkers)\n"
     "  add, set, remove   the live registry, without a reload (scope\n"
     "             \"admin\"; wharfctl workers add --help)\n"
+    "  watch-docker  keeps registering the Docker containers labelled\n"
+    "             wharf.worker=NAME and removing them when they stop (runs\n"
+    "             until stopped; wharfctl workers watch-docker --help)\n"
     "\n"
     "list, get and seen need a token with the \"read\" scope. --format\n"
     "table prints one row per worker; raw the answer as received.\n";
@@ -97,7 +101,7 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
     if (argc < 2) {
         return ctl_error(c, CTL_USAGE,
                          "workers: missing subcommand: list, get, seen, "
-                         "add, set or remove (see wharfctl workers --help)");
+                         "add, set, remove or watch-docker (see wharfctl workers --help)");
     }
     sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
@@ -107,6 +111,9 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
     if (strcmp(sub, "add") == 0 || strcmp(sub, "set") == 0
         || strcmp(sub, "remove") == 0) {
         return ctl_workers_live(c, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "watch-docker") == 0) {
+        return ctl_cmd_workers_watch_docker(c, argc - 1, argv + 1);
     }
     if (strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0
         && strcmp(sub, "seen") != 0) {

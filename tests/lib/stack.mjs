@@ -245,7 +245,7 @@ export function childPids(ppid) {
 
 // A process we started: its pid, its output lines, and a stop() that sends
 // SIGTERM and then SIGKILL, waiting for it to exit.
-class Proc {
+export class Proc {
   constructor(name, cmd, args, { env = {}, cwd, logDir }) {
     this.name = name;
     this.lines = [];
