@@ -99,9 +99,10 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
     int rc, npos, want;
 
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE,
-                         "workers: missing subcommand: list, get, seen, "
-                         "add, set, remove or watch-docker (see wharfctl workers --help)");
+        return ctl_error(
+            c, CTL_USAGE,
+            "workers: missing subcommand: list, get, seen, "
+            "add, set, remove or watch-docker (see wharfctl workers --help)");
     }
     sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
