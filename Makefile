@@ -59,7 +59,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 # common/ uses jansson and OpenSSL (tokens); every part that links it too.
 COMMON_LIBS = $(call pc,jansson libcrypto) -lm
-WHARFD_LIBS = $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
+WHARFD_LIBS = $(call pc,fcgi sqlite3 libpq libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
 AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
 CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
@@ -94,9 +94,10 @@ $(WHARFD): $(call obj,$(WHARFD_SRC)) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(WHARFD_LIBS)
 
-# wharfd embeds schema/*.sql with .incbin (fcgi_backend/schema_sql.c), which
-# the compiler's dependency files do not see.
-$(B)/obj/fcgi_backend/schema_sql.o: $(wildcard schema/*.sql)
+# wharfd embeds schema/sqlite/*.sql and schema/postgresql/*.sql with .incbin
+# (fcgi_backend/schema_sql.c), which the compiler's dependency files do not
+# see.
+$(B)/obj/fcgi_backend/schema_sql.o: $(wildcard schema/*/*.sql)
 
 $(AGENT): $(call obj,$(AGENT_SRC)) $(LIB_COMMON)
 	@mkdir -p $(dir $@)

@@ -91,7 +91,8 @@ msg_new(json_t *obj)
  * dropped and counted, unless force (answers to the client's own
  * requests always go out). Called with the feed lock held. */
 static void
-client_push(struct feed_client *c, struct feed_msg *m, int force)
+client_push(struct wharfd_feed *f, struct feed_client *c, struct feed_msg *m,
+            int force)
 {
     struct feed_msg **bigger;
     size_t i, cap;
@@ -99,12 +100,14 @@ client_push(struct feed_client *c, struct feed_msg *m, int force)
     if (c->len == c->cap) {
         if (!force) {
             c->missed++;
+            atomic_fetch_add(&f->dropped, 1);
             return;
         }
         cap = c->cap * 2;
         bigger = malloc(cap * sizeof(*bigger));
         if (bigger == NULL) {
             c->missed++;
+            atomic_fetch_add(&f->dropped, 1);
             return;
         }
         for (i = 0; i < c->len; i++) {
@@ -184,7 +187,7 @@ publish_row(struct wharfd_feed *f, unsigned kind, const char *kind_name,
                 return;
             }
         }
-        client_push(c, m, 0);
+        client_push(f, c, m, 0);
     }
     msg_unref(m);
 }
@@ -312,6 +315,38 @@ feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
     lws_cancel_service(f->ctx);
 }
 
+/* Whether a client subscribes (any thread): the store reads back other
+ * wharfds' rows only then. */
+static int
+feed_listening(void *arg)
+{
+    struct wharfd *wd = arg;
+
+    return atomic_load(&wd->feed.nclients) > 0;
+}
+
+void
+wharfd_feed_counts(struct wharfd *wd, unsigned *subscribers, unsigned *lagged,
+                   unsigned long long *dropped)
+{
+    struct wharfd_feed *f = &wd->feed;
+    struct feed_client *c;
+
+    *subscribers = *lagged = 0;
+    *dropped = atomic_load(&f->dropped);
+    if (!f->started) {
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    for (c = f->clients; c != NULL; c = c->next) {
+        if (c->subscribed) {
+            ++*subscribers;
+            *lagged += c->missed > 0;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
 /* --- answering a client ------------------------------------------------------ */
 
 /* Queues a JSON-RPC answer to client id (if it is still there). Takes the
@@ -329,7 +364,7 @@ feed_answer(struct wharfd_feed *f, unsigned long long id, json_t *resp)
     pthread_mutex_lock(&f->lock);
     for (c = f->clients; c != NULL; c = c->next) {
         if (c->id == id) {
-            client_push(c, m, 1);
+            client_push(f, c, m, 1);
             break;
         }
     }
@@ -868,7 +903,7 @@ wharfd_feed_start(struct wharfd *wd)
         f->ctx = NULL;
         return -1;
     }
-    wharfd_store_set_publisher(wd->store, feed_publish, wd);
+    wharfd_store_set_publisher(wd->store, feed_publish, feed_listening, wd);
     if (pthread_create(&f->thread, NULL, feed_thread, wd) != 0) {
         wharf_error("cannot start the feed thread");
         lws_context_destroy(f->ctx);
@@ -894,7 +929,7 @@ wharfd_feed_stop(struct wharfd *wd)
              waited++) {
             usleep(10000);
         }
-        wharfd_store_set_publisher(wd->store, NULL, NULL);
+        wharfd_store_set_publisher(wd->store, NULL, NULL, NULL);
         atomic_store(&f->stop, 1);
         lws_cancel_service(f->ctx);
         pthread_join(f->thread, NULL);

@@ -9,8 +9,9 @@ struct heartbeat_job {
 };
 
 static int
-heartbeat_run(struct wharfd_store *st, void *arg)
+heartbeat_run(struct wharfd_store *base, void *arg)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct heartbeat_job *h = arg;
     sqlite3_stmt *stmt = wharfd_store_wstmt(st, WHARFD_W_WORKER_HEARTBEAT);
     int rc;
@@ -28,13 +29,13 @@ heartbeat_run(struct wharfd_store *st, void *arg)
 }
 
 int
-wharfd_store_worker_heartbeat(struct wharfd_store *st, const char *name,
-                              const char *container, const char *agent_version,
-                              const char *now)
+wharfd_sqlite_worker_heartbeat(struct wharfd_store *base, const char *name,
+                               const char *container, const char *agent_version,
+                               const char *now)
 {
     struct heartbeat_job h = { name, container, agent_version, now };
 
-    return wharfd_store_write(st, heartbeat_run, &h, -1);
+    return wharfd_store_write(base, heartbeat_run, &h, -1);
 }
 
 struct remove_job {
@@ -43,8 +44,9 @@ struct remove_job {
 };
 
 static int
-remove_run(struct wharfd_store *st, void *arg)
+remove_run(struct wharfd_store *base, void *arg)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     static const enum wharfd_wstmt_id ids[] = {
         WHARFD_W_WORKER_REMOVE, WHARFD_W_WORKER_PROCESSES_REMOVE
     };
@@ -70,20 +72,21 @@ remove_run(struct wharfd_store *st, void *arg)
 }
 
 int
-wharfd_store_worker_remove(struct wharfd_store *st, const char *name,
-                           int *removed)
+wharfd_sqlite_worker_remove(struct wharfd_store *base, const char *name,
+                            int *removed)
 {
     struct remove_job j = { name, 0 };
-    int rc = wharfd_store_write(st, remove_run, &j, -1);
+    int rc = wharfd_store_write(base, remove_run, &j, -1);
 
     *removed = j.removed;
     return rc;
 }
 
 int
-wharfd_store_workers_each(struct wharfd_store *st, wharfd_worker_fn fn,
-                          void *arg)
+wharfd_sqlite_workers_each(struct wharfd_store *base, wharfd_worker_fn fn,
+                           void *arg)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_reader *r = wharfd_store_reader(st);
     struct wharfd_worker_row row;
     sqlite3_stmt *stmt;
