@@ -42,6 +42,12 @@ struct lws;
 /* Bytes read from the master at a time: the most PTY output that waits for
  * a client. */
 #define AGENT_PTY_READ_CHUNK 65536
+/* The most bytes lws hands to one send(): a whole output chunk and its
+ * frame header. Left at 0, lws would cut every write to the receive
+ * buffer's size (4 KiB): a 64 KiB frame became 16 send()s, each after a
+ * round through the event loop, and 60 KiB copied into lws's own buffer
+ * to wait for them. */
+#define AGENT_WS_TX_CHUNK (AGENT_PTY_READ_CHUNK + 16)
 /* lws receive buffer: the most bytes one receive callback hands over. */
 #define AGENT_WS_RX_CHUNK 4096
 /* Input accepted from a client but not yet taken by the master. Reading
