@@ -334,6 +334,16 @@ async function benchSyscalls(stack, url, pathOf) {
       mbps: +r.mbps.toFixed(1),
     };
   }
+  // per keystroke: the C client's keys, the echo agent
+  const [nginx, [agent]] = await perfCount(childPids(stack.nginx.pid),
+    () => perfCount([stack.agents.echo.pid], async () => ttyload(['keys', '--count', `${KEYS}`,
+      '--port', `${stack.port}`, '--path', pathOf('echo')])));
+  res.keys = {
+    agent_syscalls_per_key: +(agent.syscalls / KEYS).toFixed(2),
+    agent_switches_per_key: +(agent.switches / KEYS).toFixed(2),
+    nginx_syscalls_per_key: +(nginx.syscalls / KEYS).toFixed(2),
+    nginx_switches_per_key: +(nginx.switches / KEYS).toFixed(2),
+  };
   return res;
 }
 
@@ -437,7 +447,11 @@ try {
   if (SYSCALLS) {
     try {
       out.syscalls = await benchSyscalls(stack, url, pathOf);
+      const perKey = out.syscalls.keys;
+      console.log(`system calls per key: agent ${perKey.agent_syscalls_per_key} (${perKey.agent_switches_per_key} `
+        + `context switches), nginx ${perKey.nginx_syscalls_per_key} (${perKey.nginx_switches_per_key})`);
       for (const [k, v] of Object.entries(out.syscalls)) {
+        if (k === 'keys') continue;
         console.log(`system calls per MB, ${k} client: agent ${v.agent_syscalls_per_mb} (${v.agent_switches_per_mb} context switches), `
           + `nginx ${v.nginx_syscalls_per_mb} (${v.nginx_switches_per_mb})`);
       }
