@@ -276,10 +276,16 @@ async function benchRss(stack, url) {
   await new Promise((r) => setTimeout(r, 500));
   const before = rssKiB(agentPid);
   const nginxBefore = nginxRss();
-  const many = await Promise.all(Array.from({ length: 200 }, () => open(url('echo'))));
-  let echoed = 0;
-  for (const s of many) s.once('message', () => { echoed++; });
-  await waitFor(() => echoed === many.length, { what: 'every session to be ready' });
+  // each session open and its cat ready (the R), then one key each
+  const many = await Promise.all(Array.from({ length: 200 }, async () => {
+    const s = new WebSocket(url('echo'));
+    const ready = new Promise((resolve, reject) => {
+      s.once('message', resolve);
+      s.once('error', reject);
+    });
+    await ready;
+    return s;
+  }));
   for (const s of many) s.send(Buffer.from('x'));
   await new Promise((r) => setTimeout(r, 1000));
   const during = rssKiB(agentPid);
