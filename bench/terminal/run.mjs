@@ -29,9 +29,10 @@
 // - time to first prompt: WebSocket open to the first prompt of bash.
 // - 200 concurrent sessions (each running stty + cat): the agent's and the
 //   nginx workers' RSS growth per session (VmRSS before and with all open).
-// - --callgrind: instructions per MB of terminal output, which do not
-//   depend on the load: the agent and nginx (one process) under callgrind,
-//   the same stream at two sizes, (I(large) - I(small)) / MB between them.
+// - --callgrind: instructions per MB of terminal output and per keystroke,
+//   which do not depend on the load: the agent and nginx (one process)
+//   under callgrind, the same stream at two sizes, (I(large) - I(small)) /
+//   MB between them; 200 and 1000 keys, the same way.
 // - --syscalls: system calls and context switches per MB of the agent and
 //   of the nginx workers (perf stat, tracepoint counts; one more stream per
 //   client, apart from the timed ones). These, too, hardly depend on load.
@@ -217,23 +218,26 @@ async function benchThroughput(stack, url, pathOf) {
   });
   const summary = {};
   for (const [k, v] of Object.entries(runs)) {
-    summary[k] = {
-      mbps: spread(v.map((r) => r.mbps)),
-      client_cpu_us_per_mb: spread(v.map((r) => perMB(r, 'client_cpu_us')), 0),
-    };
-    if (k === 'c' || k === 'node') {
-      summary[k].agent_cpu_us_per_mb = spread(v.map((r) => perMB(r, 'agent_cpu_us')), 0);
-      summary[k].nginx_cpu_us_per_mb = spread(v.map((r) => perMB(r, 'nginx_cpu_us')), 0);
-      summary[k].command_cpu_us_per_mb = spread(v.map((r) => perMB(r, 'command_cpu_us')), 0);
-      summary[k].frame_mean = Math.round(median(v.map((r) => r.bytes / r.frames)));
-    } else {
-      summary[k].command_cpu_us_per_mb = spread(v.map((r) => perMB(r, 'child_cpu_us')), 0);
+    // the command's CPU: the agent's reaped children, or the reader's
+    for (const r of v) r.command_cpu_us ??= r.child_cpu_us;
+    summary[k] = { mbps: spread(v.map((r) => r.mbps)) };
+    // CPU per MB, and busy: the share of the run's wall time each process
+    // spent on a CPU (a single-threaded client near 100 % set the pace)
+    for (const who of ['client', 'agent', 'nginx', 'command']) {
+      const key = `${who}_cpu_us`;
+      if (v[0][key] === undefined) continue;
+      summary[k][`${key}_per_mb`] = spread(v.map((r) => perMB(r, key)), 0);
+      summary[k][`${who}_busy_pct`] = +median(v.map((r) => r[key] / (r.seconds * 1e4))).toFixed(0);
     }
+    if (v[0].frames) summary[k].frame_mean = Math.round(median(v.map((r) => r.bytes / r.frames)));
   }
   const ceil = summary.ceiling.mbps.median;
+  const py = summary.python.mbps.median;
   summary.ratio_c = +(summary.c.mbps.median / ceil).toFixed(3);
   summary.ratio_node = +(summary.node.mbps.median / ceil).toFixed(3);
-  summary.ratio_python_ceiling = +(summary.python.mbps.median / ceil).toFixed(3);
+  summary.ratio_python_ceiling = +(py / ceil).toFixed(3);
+  summary.ratio_c_vs_python = +(summary.c.mbps.median / py).toFixed(3);
+  summary.ratio_node_vs_python = +(summary.node.mbps.median / py).toFixed(3);
   summary.bytes = runs.c[0].bytes;
   summary.runs = runs;
   return summary;
@@ -357,15 +361,17 @@ async function benchSyscalls(stack, url, pathOf) {
 
 const callgrindTotal = (file) => Number(/^(?:summary|totals):\s*(\d+)/m.exec(fs.readFileSync(file, 'utf8'))[1]);
 
-// One stream of `bytes` zeros (base64'd) through an agent and an nginx, both
-// under callgrind; returns [agent instructions, nginx instructions, bytes].
-async function callgrindStream(bytes, dir) {
-  const agentOut = path.join(dir, `callgrind.agent.${bytes}.out`);
-  const nginxOut = path.join(dir, `callgrind.nginx.${bytes}.out`);
+// One terminal session through an agent and an nginx, both under callgrind:
+// the agent runs `cmd`, ttyload (mode, args) is the client. Returns [agent
+// instructions, nginx instructions, ttyload's result].
+async function callgrindSession(cmd, mode, args, dir) {
+  const tag = `${mode}.${args.join('_')}.${Date.now()}`;
+  const agentOut = path.join(dir, `callgrind.agent.${tag}.out`);
+  const nginxOut = path.join(dir, `callgrind.nginx.${tag}.out`);
   const vg = (out) => ['valgrind', '--tool=callgrind', `--callgrind-out-file=${out}`, '--trace-children=no'];
   const stack = await startStack({
     tag: 'bench-terminal-cg',
-    workers: [{ name: 'tput', terminalCmd: `sh -c '${streamCmd(bytes)}'`, wrap: vg(agentOut) }],
+    workers: [{ name: 'cg', terminalCmd: `sh -c '${cmd}'`, wrap: vg(agentOut) }],
   });
   let ngx;
   let got;
@@ -384,12 +390,12 @@ async function callgrindStream(bytes, dir) {
     await waitFor(() => fs.existsSync(path.join(prefix, 'nginx.pid')), { what: 'nginx under callgrind', timeout: 60000 });
     await waitFor(() => {
       try {
-        got = ttyload(['sink', '--port', `${port}`, '--path', `/api/workers/tput/terminal?access_token=${stack.token}`]);
+        got = ttyload([mode, ...args, '--port', `${port}`, '--path', `/api/workers/cg/terminal?access_token=${stack.token}`]);
         return true;
       } catch {
-        return false;
+        return false; // nginx not listening yet
       }
-    }, { what: 'a stream through nginx under callgrind', timeout: 60000, interval: 500 });
+    }, { what: 'a session through nginx under callgrind', timeout: 60000, interval: 500 });
   } finally {
     if (ngx) {
       ngx.kill('SIGQUIT');
@@ -397,19 +403,28 @@ async function callgrindStream(bytes, dir) {
     }
     await stack.stop();
   }
-  return [callgrindTotal(agentOut), callgrindTotal(nginxOut), got.bytes];
+  return [callgrindTotal(agentOut), callgrindTotal(nginxOut), got];
 }
 
+// Per MB: the stream at two sizes; per key: two numbers of keys; the
+// difference divided by the difference, so start-up and the handshake drop
+// out. Three times each.
 async function benchCallgrind() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-terminal-cg-'));
   const [small, large] = [10000000, 40000000];
+  const [few, many] = [200, 1000];
   const runs = [];
   try {
     for (let rep = 0; rep < 3; rep++) {
-      const a = await callgrindStream(small, dir);
-      const b = await callgrindStream(large, dir);
-      const mb = (b[2] - a[2]) / 1e6;
-      runs.push({ agent: (b[0] - a[0]) / mb, nginx: (b[1] - a[1]) / mb });
+      const a = await callgrindSession(streamCmd(small), 'sink', [], dir);
+      const b = await callgrindSession(streamCmd(large), 'sink', [], dir);
+      const mb = (b[2].bytes - a[2].bytes) / 1e6;
+      const c = await callgrindSession(ECHO_CMD, 'keys', ['--count', `${few}`], dir);
+      const d = await callgrindSession(ECHO_CMD, 'keys', ['--count', `${many}`], dir);
+      runs.push({
+        agent: (b[0] - a[0]) / mb, nginx: (b[1] - a[1]) / mb,
+        agentKey: (d[0] - c[0]) / (many - few), nginxKey: (d[1] - c[1]) / (many - few),
+      });
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -417,6 +432,8 @@ async function benchCallgrind() {
   return {
     agent_instructions_per_mb: spread(runs.map((r) => r.agent), 0),
     nginx_instructions_per_mb: spread(runs.map((r) => r.nginx), 0),
+    agent_instructions_per_key: spread(runs.map((r) => r.agentKey), 0),
+    nginx_instructions_per_key: spread(runs.map((r) => r.nginxKey), 0),
   };
 }
 
@@ -440,13 +457,15 @@ try {
     console.log(`throughput, ${REPS} interleaved runs, MB/s median (min-max; runs):`);
     console.log(`  ceiling, C reader        ${fmt(t.ceiling.mbps)}`);
     console.log(`  ceiling, python reader   ${fmt(t.python.mbps)}  (x${t.ratio_python_ceiling})`);
-    console.log(`  wharf, C client          ${fmt(t.c.mbps)}  x${t.ratio_c} of the ceiling`);
-    console.log(`  wharf, node client       ${fmt(t.node.mbps)}  x${t.ratio_node} of the ceiling`);
-    console.log('  CPU us per MB (median): client / agent / nginx / the command');
+    console.log(`  wharf, C client          ${fmt(t.c.mbps)}  x${t.ratio_c} of the C ceiling, `
+      + `x${t.ratio_c_vs_python} of python's`);
+    console.log(`  wharf, node client       ${fmt(t.node.mbps)}  x${t.ratio_node} of the C ceiling, `
+      + `x${t.ratio_node_vs_python} of python's`);
+    console.log('  CPU us per MB, median (busy: % of the wall time on a CPU): client / agent / nginx / the command');
     for (const k of ['ceiling', 'python', 'c', 'node']) {
       const s = t[k];
-      console.log(`    ${k.padEnd(8)} ${s.client_cpu_us_per_mb.median} / ${s.agent_cpu_us_per_mb?.median ?? '-'}`
-        + ` / ${s.nginx_cpu_us_per_mb?.median ?? '-'} / ${s.command_cpu_us_per_mb.median}`);
+      const cell = (who) => (s[`${who}_cpu_us_per_mb`] ? `${s[`${who}_cpu_us_per_mb`].median} (${s[`${who}_busy_pct`]} %)` : '-');
+      console.log(`    ${k.padEnd(8)} ${cell('client')} / ${cell('agent')} / ${cell('nginx')} / ${cell('command')}`);
     }
     console.log(`  mean frame: ${t.c.frame_mean} B (C client), ${t.node.frame_mean} B (node)`);
   }
@@ -487,8 +506,11 @@ try {
 }
 if (CALLGRIND) {
   out.callgrind = await benchCallgrind();
-  console.log(`callgrind, instructions per MB (3 runs): agent ${fmt(out.callgrind.agent_instructions_per_mb)}, `
-    + `nginx ${fmt(out.callgrind.nginx_instructions_per_mb)}`);
+  const cg = out.callgrind;
+  console.log(`callgrind, instructions per MB (3 runs): agent ${fmt(cg.agent_instructions_per_mb)}, `
+    + `nginx ${fmt(cg.nginx_instructions_per_mb)}`);
+  console.log(`callgrind, instructions per key (3 runs): agent ${fmt(cg.agent_instructions_per_key)}, `
+    + `nginx ${fmt(cg.nginx_instructions_per_key)}`);
 }
 out.loadAfter = load();
 console.log(`load average before ${out.loadBefore.join(' ')}, after ${out.loadAfter.join(' ')} (${out.cpus} CPUs)`);
