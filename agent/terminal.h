@@ -4,10 +4,12 @@
  *
  * Flow control, both ways, with one bounded buffer each way:
  *   program -> client: the master is read (one chunk, AGENT_PTY_READ_CHUNK
- *     bytes at most) only when the previous chunk has been handed to lws and
- *     lws says the socket is writable again; meanwhile the master is not
- *     polled, the PTY's own buffer fills and the program blocks in write().
- *     A slow client slows the program instead of growing a buffer.
+ *     bytes at most) only when the previous chunk has been handed to lws:
+ *     at once when the socket can take it and lws holds nothing, otherwise
+ *     when lws says the socket is writable again; meanwhile the master is
+ *     not polled, the PTY's own buffer fills and the program blocks in
+ *     write(). A slow client slows the program instead of growing a
+ *     buffer.
  *   client -> program: bytes go straight to the master; what it does not
  *     take is kept (at most AGENT_PTY_INPUT_MAX bytes) and socket reading is
  *     paused (lws_rx_flow_control) until the master has taken it all.
