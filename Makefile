@@ -399,9 +399,13 @@ bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/trivial tests/node_modules
 # bench/terminal: terminal throughput, keystroke echo, first prompt and RSS
 # per session through nginx, against the bare-PTY ceiling; bench/agent:
 # lines captured and shipped, CPU per line, peak RSS (docs/BENCHMARKS.md).
+$(B)/bench/ttyload: bench/terminal/ttyload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(call pc,libcrypto) -lutil
+
 .PHONY: bench bench-agent bench-terminal
 bench: bench-agent bench-terminal
-bench-terminal: all tests/node_modules/.installed
+bench-terminal: all $(B)/bench/ttyload tests/node_modules/.installed
 	B=$(B) node bench/terminal/run.mjs 5
 bench-agent: all tests/node_modules/.installed
 	B=$(B) node bench/agent/run.mjs 10 3

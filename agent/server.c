@@ -445,11 +445,11 @@ callback_tty_v1(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 static const struct lws_protocols protocols[] = {
     { "http", callback_http, sizeof(struct agent_conn), AGENT_WS_RX_CHUNK, 0,
-      NULL, 0 },
+      NULL, AGENT_WS_TX_CHUNK },
     /* the same size as "http": lws may hand either protocol's callback
      * the user data of a connection that changed protocol */
     { AGENT_TTY_SUBPROTOCOL, callback_tty_v1, sizeof(struct agent_conn),
-      AGENT_WS_RX_CHUNK, 0, NULL, 0 },
+      AGENT_WS_RX_CHUNK, 0, NULL, AGENT_WS_TX_CHUNK },
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
