@@ -157,8 +157,8 @@ get_health(struct agent *agent, struct lws *wsi)
 
     unsigned i, running = 0;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        running += agent->procs[i]->state == AGENT_PS_RUNNING;
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        running += agent->sup.procs[i]->state == AGENT_PS_RUNNING;
     }
     j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I},"
                   "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
@@ -168,8 +168,8 @@ get_health(struct agent *agent, struct lws *wsi)
                   "terminals", (json_int_t) agent->terminals_open,
                   "terminal_sessions", (json_int_t) agent->next_session_id,
                   "terminal_probes", (json_int_t) agent->terminal_probes,
-                  "processes", "total", (json_int_t) agent->nprocs, "running",
-                  (json_int_t) running, "shipping", "enabled",
+                  "processes", "total", (json_int_t) agent->sup.nprocs,
+                  "running", (json_int_t) running, "shipping", "enabled",
                   agent->ship.enabled, "queued",
                   (json_int_t) agent->ship.queue.nrecs, "shipped",
                   (json_int_t) agent->ship.lines_shipped, "dropped",
