@@ -51,54 +51,6 @@ struct agent_waiter {
 
 /* --- replies ------------------------------------------------------------------ */
 
-/* A whole HTTP answer in one heap buffer (LWS_PRE first). */
-static unsigned char *
-build_reply(struct lws *wsi, unsigned status, const char *body, size_t len,
-            size_t *out_len)
-{
-    size_t cap = LWS_PRE + 1024 + len;
-    unsigned char *buf = malloc(cap), *start, *p, *end;
-    char clen[24];
-    int n;
-
-    if (buf == NULL) {
-        return NULL;
-    }
-    start = p = buf + LWS_PRE;
-    end = buf + cap;
-    n = snprintf(clen, sizeof(clen), "%zu", len);
-    if (lws_add_http_header_status(wsi, status, &p, end)
-        || lws_add_http_header_by_token(
-            wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-            (const unsigned char *) "application/json", 16, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                        (const unsigned char *) "no-store", 8,
-                                        &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                        (const unsigned char *) clen, n, &p,
-                                        end)
-        || lws_finalize_http_header(wsi, &p, end)) {
-        free(buf);
-        return NULL;
-    }
-    memcpy(p, body, len);
-    p += len;
-    *out_len = (size_t) (p - start);
-    return buf;
-}
-
-static int
-write_reply(struct lws *wsi, unsigned char *buf, size_t len)
-{
-    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-
-    free(buf);
-    if (n < (int) len) {
-        return -1;
-    }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 static int
 reply_json(struct lws *wsi, unsigned status, json_t *j)
 {
@@ -111,12 +63,12 @@ reply_json(struct lws *wsi, unsigned status, json_t *j)
         return agent_http_error(wsi, 500, "internal", "cannot encode JSON",
                                 NULL);
     }
-    buf = build_reply(wsi, status, text, strlen(text), &len);
+    buf = agent_http_build(wsi, status, text, strlen(text), NULL, NULL, &len);
     free(text);
     if (buf == NULL) {
         return -1;
     }
-    return write_reply(wsi, buf, len);
+    return agent_http_send(wsi, buf, len);
 }
 
 /* Keeps the answer until the connection is writable (a deferred reply). */
@@ -136,8 +88,8 @@ defer_reply(struct lws *wsi, struct agent_conn *conn, unsigned status,
         }
     }
     free(conn->reply);
-    conn->reply =
-        (char *) build_reply(wsi, status, text, strlen(text), &conn->reply_len);
+    conn->reply = (char *) agent_http_build(wsi, status, text, strlen(text),
+                                            NULL, NULL, &conn->reply_len);
     free(text);
     lws_callback_on_writable(wsi);
 }
@@ -1189,7 +1141,7 @@ agent_api_callback(struct lws *wsi, int reason, struct agent_conn *conn,
         r = (unsigned char *) conn->reply;
         rl = conn->reply_len;
         conn->reply = NULL;
-        return write_reply(wsi, r, rl);
+        return agent_http_send(wsi, r, rl);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_WSI_DESTROY:

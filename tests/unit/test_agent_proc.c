@@ -217,9 +217,9 @@ make_proc(struct fixture *f, const char *id, const char *script,
     snprintf(text, sizeof(text), "{%s}", extra != NULL ? extra : "");
     more = json_loads(text, 0, NULL);
     assert_non_null(more);
-    obj = json_pack("{s:s,s:s,s:[s,s],s:i}", "instanceId", id, "command",
-                    "/bin/sh", "args", "-c", script, "healthCheckIntervalMs",
-                    0);
+    obj =
+        json_pack("{s:s,s:s,s:[s,s],s:i}", "instanceId", id, "command",
+                  "/bin/sh", "args", "-c", script, "healthCheckIntervalMs", 0);
     json_object_update(obj, more);
     json_decref(more);
     if (agent_proc_spec_from_json(obj, &spec, err, sizeof(err)) != 0) {
@@ -330,8 +330,7 @@ events_of(struct fixture *f, const char *type)
     size_t i;
 
     json_array_foreach (f->rec.events, i, ev) {
-        if (strcmp(json_string_value(json_object_get(ev, "type")), type)
-            == 0) {
+        if (strcmp(json_string_value(json_object_get(ev, "type")), type) == 0) {
             json_array_append(out, ev);
         }
     }
@@ -349,7 +348,8 @@ static int
 crash_will_restart(struct fixture *f, size_t i)
 {
     json_t *crashes = events_of(f, "process_crashed");
-    int will = json_is_true(json_object_get(payload(crashes, i), "willRestart"));
+    int will =
+        json_is_true(json_object_get(payload(crashes, i), "willRestart"));
 
     assert_true(i < json_array_size(crashes));
     json_decref(crashes);
@@ -386,8 +386,8 @@ test_crash_restarts_up_to_max(void **state)
         assert_int_equal(
             json_is_true(json_object_get(payload(crashes, i), "willRestart")),
             i < 2);
-        assert_int_equal(json_integer_value(json_object_get(
-                             payload(crashes, i), "restartCount")),
+        assert_int_equal(json_integer_value(json_object_get(payload(crashes, i),
+                                                            "restartCount")),
                          i);
         assert_int_equal(json_integer_value(
                              json_object_get(payload(crashes, i), "exitCode")),
@@ -489,8 +489,8 @@ static void
 test_stop_start_restart(void **state)
 {
     struct fixture *f = *state;
-    struct agent_proc *p = make_proc(f, "server", "echo up; exec sleep 30",
-                                     NULL);
+    struct agent_proc *p =
+        make_proc(f, "server", "echo up; exec sleep 30", NULL);
     struct until_runs u = { p, 1 };
     char err[128];
     json_t *stopped, *crashed;
@@ -528,8 +528,9 @@ static void
 test_cannot_exec(void **state)
 {
     struct fixture *f = *state;
-    char err[256], text[] = "{\"instanceId\":\"nope\",\"command\":"
-                            "\"/nonexistent/wharf-test\"}";
+    char err[256],
+        text[] = "{\"instanceId\":\"nope\",\"command\":"
+                 "\"/nonexistent/wharf-test\"}";
     struct agent_proc_spec spec;
     struct agent_proc *p;
     json_t *obj = json_loads(text, 0, NULL);
@@ -674,9 +675,8 @@ test_fatal_error_restarts(void **state)
                             i % 2 ? "{\"level\":60,\"msg\":\"boom again\"}"
                                   : "{\"level\":60,\"msg\":\"boom\"}");
         assert_int_equal(json_integer_value(json_object_get(err, "level")), 60);
-        assert_string_equal(
-            json_string_value(json_object_get(err, "message")),
-            i % 2 ? "boom again" : "boom");
+        assert_string_equal(json_string_value(json_object_get(err, "message")),
+                            i % 2 ? "boom again" : "boom");
         assert_non_null(json_object_get(err, "errorHash"));
         /* the sequence is the shipper's to give, not the supervisor's */
         assert_null(json_object_get(err, "sequence"));
@@ -732,10 +732,11 @@ static void
 test_lines_and_plain_errors(void **state)
 {
     struct fixture *f = *state;
-    struct agent_proc *p = make_proc(
-        f, "talk", "printf '  hello  \\n\\n\\t\\noops: wharf-test here\\n' >&2; "
-                   "echo done",
-        NULL);
+    struct agent_proc *p =
+        make_proc(f, "talk",
+                  "printf '  hello  \\n\\n\\t\\noops: wharf-test here\\n' >&2; "
+                  "echo done",
+                  NULL);
     struct until_runs u = { p, 1 };
     const struct rec_line *hello, *found, *done;
     json_t *e;
@@ -754,8 +755,8 @@ test_lines_and_plain_errors(void **state)
     assert_int_equal(json_array_size(f->rec.errors), 1);
     e = json_array_get(f->rec.errors, 0);
     assert_int_equal(json_integer_value(json_object_get(e, "seq")), found->seq);
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(e, "error"), "level")),
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(e, "error"), "level")),
                      50);
 }
 
