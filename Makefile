@@ -279,7 +279,7 @@ test-fresh:
 # module built with nginx's own flags (cached per version under
 # /var/cache/wharf/nginx/), then Debian's nginx; the module's integration
 # and end-to-end files on each (scripts/test-nginx).
-#   make test-nginx NGINX_SOURCES=../shared/nginx
+#   make test-nginx NGINX_SOURCES=DIR   (a folder of nginx-X.Y.Z.tar.gz)
 .PHONY: test-nginx
 test-nginx: deps-test all tests/node_modules/.installed
 	@test -n "$(NGINX_SOURCES)" || { echo "make: test-nginx needs NGINX_SOURCES=DIR (nginx-X.Y.Z.tar.gz archives)" >&2; exit 2; }
