@@ -9,7 +9,8 @@
  * pointer or a session's back-pointer. There is no other global mutable
  * state.
  *
- * Files, by concern:
+ * Files, by concern (docs/DESIGN-agent.md: all of them, who calls whom,
+ * where a change goes):
  *   main.c       flags and environment, start-up, signals, staged shutdown
  *   config.c     parsing of flags / environment (pure, unit-tested)
  *   server.c     the lws context and vhost, protocol table, HTTP routes
