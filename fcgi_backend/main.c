@@ -34,7 +34,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (wd.config.action == WHARFD_PRINT_HELP) {
-        fputs(wharfd_usage, stdout);
+        wharfd_config_usage(stdout);
         return 0;
     }
     if (wd.config.action == WHARFD_PRINT_VERSION) {
