@@ -412,7 +412,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (agent.cfg.show_help) {
-        fputs(agent_config_usage, stdout);
+        agent_config_help(stdout);
         return 0;
     }
     if (agent.cfg.show_version) {
