@@ -235,7 +235,7 @@ struct agent_sup {
 };
 
 /* Sets sup up (no instance yet). The loop, the reaper and detect must
- * outlive it; hooks and ctx too. */
+ * outlive it; hooks (not NULL; any of its hooks may be) and ctx too. */
 void agent_sup_init(struct agent_sup *sup, uv_loop_t *loop,
                     struct agent_reaper *reaper,
                     const struct agent_detect *detect, size_t line_max,
