@@ -110,11 +110,15 @@ function ttyload(argv) {
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
+// wharf.tty.v1 (docs/agent.md) with the token in Authorization, as
+// wharfctl speaks it: output in binary messages, the exit message (text)
+// before the close frame
 function open(url) {
-  const ws = new WebSocket(url);
+  const ws = new WebSocket(url, ['wharf.tty.v1'], { headers: AUTH });
   ws.binaryType = 'nodebuffer';
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
+    ws.once('open', () => (ws.protocol === 'wharf.tty.v1' ? resolve(ws)
+      : reject(new Error(`subprotocol ${ws.protocol || 'none'} selected`))));
     ws.once('error', reject);
     ws.once('unexpected-response', (q, r) => reject(new Error(`HTTP ${r.statusCode}`)));
   });
@@ -127,18 +131,23 @@ async function nodeSink(url) {
   const ws = await open(url);
   let bytes = 0;
   let frames = 0;
-  ws.on('message', (d) => { bytes += d.length; frames++; });
+  let exit = null;
+  ws.on('message', (d, binary) => {
+    if (!binary) exit = d.toString();
+    else { bytes += d.length; frames++; }
+  });
   await new Promise((r) => ws.once('close', r));
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  return { bytes, seconds: s, mbps: bytes / s / 1e6, frames, client_cpu_us: cpu.user + cpu.system };
+  if (exit === null) throw new Error('node client: closed without the exit message');
+  return { bytes, seconds: s, mbps: bytes / s / 1e6, frames, exit, client_cpu_us: cpu.user + cpu.system };
 }
 
 async function nodeKeys(url, n) {
   const ws = await open(url);
   let got = 0;
   let wake = null;
-  ws.on('message', (d) => { got += d.length; if (wake) wake(); });
+  ws.on('message', (d, binary) => { if (binary) got += d.length; if (wake) wake(); });
   await waitFor(() => got >= 1, { what: 'the echo terminal to be ready' });
   const cpu0 = process.cpuUsage();
   const rtts = [];
@@ -211,7 +220,7 @@ async function interleave(kinds) {
 
 async function benchThroughput(stack, url, pathOf) {
   const runs = await interleave({
-    c: () => wharfRun(stack, stack.agents.tput.pid, async () => ttyload(['sink', '--port', `${stack.port}`, '--path', pathOf('tput')])),
+    c: () => wharfRun(stack, stack.agents.tput.pid, async () => ttyload(['sink', ...cArgs(stack.port, 'tput')])),
     node: () => wharfRun(stack, stack.agents.tput.pid, () => nodeSink(url('tput'))),
     ceiling: async () => ttyload(['ceiling', '--', CMD]),
     python: async () => pythonCeiling(),
@@ -227,7 +236,7 @@ async function benchThroughput(stack, url, pathOf) {
       const key = `${who}_cpu_us`;
       if (v[0][key] === undefined) continue;
       summary[k][`${key}_per_mb`] = spread(v.map((r) => perMB(r, key)), 0);
-      summary[k][`${who}_busy_pct`] = +median(v.map((r) => r[key] / (r.seconds * 1e4))).toFixed(0);
+      summary[k][`${who}_busy_pct`] = spread(v.map((r) => r[key] / (r.seconds * 1e4)), 0);
     }
     if (v[0].frames) summary[k].frame_mean = Math.round(median(v.map((r) => r.bytes / r.frames)));
   }
@@ -245,7 +254,7 @@ async function benchThroughput(stack, url, pathOf) {
 
 async function benchKeys(stack, url, pathOf) {
   const runs = await interleave({
-    c: async () => ttyload(['keys', '--count', `${KEYS}`, '--port', `${stack.port}`, '--path', pathOf('echo')]),
+    c: async () => ttyload(['keys', '--count', `${KEYS}`, ...cArgs(stack.port, 'echo')]),
     node: () => nodeKeys(url('echo'), KEYS),
     pty: async () => ttyload(['pty-keys', '--count', `${KEYS}`, '--', ECHO_CMD]),
   });
@@ -254,7 +263,7 @@ async function benchKeys(stack, url, pathOf) {
     summary[k] = {
       p50_us: spread(v.map((r) => r.p50_us)),
       p99_us: spread(v.map((r) => r.p99_us)),
-      client_cpu_us_per_key: +median(v.map((r) => r.client_cpu_us / KEYS)).toFixed(1),
+      client_cpu_us_per_key: spread(v.map((r) => r.client_cpu_us / KEYS)),
     };
   }
   return summary;
@@ -282,7 +291,7 @@ async function benchRss(stack, url) {
   const nginxBefore = nginxRss();
   // each session open and its cat ready (the R), then one key each
   const many = await Promise.all(Array.from({ length: 200 }, async () => {
-    const s = new WebSocket(url('echo'));
+    const s = new WebSocket(url('echo'), ['wharf.tty.v1'], { headers: AUTH });
     const ready = new Promise((resolve, reject) => {
       s.once('message', resolve);
       s.once('error', reject);
@@ -329,7 +338,7 @@ async function perfCount(pids, fn) {
 async function benchSyscalls(stack, url, pathOf) {
   const res = {};
   const clients = {
-    c: async () => ttyload(['sink', '--port', `${stack.port}`, '--path', pathOf('tput')]),
+    c: async () => ttyload(['sink', ...cArgs(stack.port, 'tput')]),
     node: () => nodeSink(url('tput')),
   };
   for (const [k, fn] of Object.entries(clients)) {
@@ -347,7 +356,7 @@ async function benchSyscalls(stack, url, pathOf) {
   // per keystroke: the C client's keys, the echo agent
   const [nginx, [agent]] = await perfCount(childPids(stack.nginx.pid),
     () => perfCount([stack.agents.echo.pid], async () => ttyload(['keys', '--count', `${KEYS}`,
-      '--port', `${stack.port}`, '--path', pathOf('echo')])));
+      ...cArgs(stack.port, 'echo')])));
   res.keys = {
     agent_syscalls_per_key: +(agent.syscalls / KEYS).toFixed(2),
     agent_switches_per_key: +(agent.switches / KEYS).toFixed(2),
@@ -390,7 +399,8 @@ async function callgrindSession(cmd, mode, args, dir) {
     await waitFor(() => fs.existsSync(path.join(prefix, 'nginx.pid')), { what: 'nginx under callgrind', timeout: 60000 });
     await waitFor(() => {
       try {
-        got = ttyload([mode, ...args, '--port', `${port}`, '--path', `/api/workers/cg/terminal?access_token=${stack.token}`]);
+        got = ttyload([mode, ...args, '--port', `${port}`, '--path', '/api/workers/cg/terminal',
+          '--protocol', 'wharf.tty.v1', '--header', `Authorization: Bearer ${stack.token}`]);
         return true;
       } catch {
         return false; // nginx not listening yet
@@ -448,7 +458,11 @@ const stack = await startStack({
     { name: 'shell', terminalCmd: 'bash --norc --noprofile' },
   ],
 });
-const pathOf = (w) => `/api/workers/${w}/terminal?access_token=${stack.token}`;
+const AUTH = { Authorization: `Bearer ${stack.token}` };
+const pathOf = (w) => `/api/workers/${w}/terminal`;
+// the C client: the same protocol and token as the node one
+const cArgs = (port, w) => ['--port', `${port}`, '--path', pathOf(w), '--protocol', 'wharf.tty.v1',
+  '--header', `Authorization: Bearer ${stack.token}`];
 const url = (w) => `${stack.ws}${pathOf(w)}`;
 try {
   if (ONLY.includes('throughput')) {
@@ -461,10 +475,15 @@ try {
       + `x${t.ratio_c_vs_python} of python's`);
     console.log(`  wharf, node client       ${fmt(t.node.mbps)}  x${t.ratio_node} of the C ceiling, `
       + `x${t.ratio_node_vs_python} of python's`);
-    console.log('  CPU us per MB, median (busy: % of the wall time on a CPU): client / agent / nginx / the command');
+    console.log('  CPU us per MB, median [min-max] (busy: % of the wall time on a CPU, median [min-max]):');
+    console.log('           client / agent / nginx / the command');
     for (const k of ['ceiling', 'python', 'c', 'node']) {
       const s = t[k];
-      const cell = (who) => (s[`${who}_cpu_us_per_mb`] ? `${s[`${who}_cpu_us_per_mb`].median} (${s[`${who}_busy_pct`]} %)` : '-');
+      const cell = (who) => {
+        const c = s[`${who}_cpu_us_per_mb`];
+        const b = s[`${who}_busy_pct`];
+        return c ? `${c.median} [${c.min}-${c.max}] (${b.median} % [${b.min}-${b.max}])` : '-';
+      };
       console.log(`    ${k.padEnd(8)} ${cell('client')} / ${cell('agent')} / ${cell('nginx')} / ${cell('command')}`);
     }
     console.log(`  mean frame: ${t.c.frame_mean} B (C client), ${t.node.frame_mean} B (node)`);
@@ -487,10 +506,13 @@ try {
   if (ONLY.includes('keys')) {
     const k = await benchKeys(stack, url, pathOf);
     out.keys_echo = k;
-    console.log(`keystroke echo, ${KEYS} keys x ${REPS} runs, us: p50 median (min-max; runs) / p99 median`);
-    console.log(`  bare PTY      ${fmt(k.pty.p50_us)} / ${k.pty.p99_us.median}`);
-    console.log(`  wharf, C      ${fmt(k.c.p50_us)} / ${k.c.p99_us.median}`);
-    console.log(`  wharf, node   ${fmt(k.node.p50_us)} / ${k.node.p99_us.median}`);
+    console.log(`keystroke echo, ${KEYS} keys x ${REPS} runs, us: p50 median (min-max; runs) / p99 median (min-max)`
+      + ' / client CPU us per key, median (min-max)');
+    const row = (x) => `${fmt(x.p50_us)} / ${x.p99_us.median} (${x.p99_us.min}-${x.p99_us.max})`
+      + ` / ${x.client_cpu_us_per_key.median} (${x.client_cpu_us_per_key.min}-${x.client_cpu_us_per_key.max})`;
+    console.log(`  bare PTY      ${row(k.pty)}`);
+    console.log(`  wharf, C      ${row(k.c)}`);
+    console.log(`  wharf, node   ${row(k.node)}`);
   }
   if (ONLY.includes('prompt')) {
     out.firstPromptMs = await benchPrompt(url);

@@ -3,10 +3,14 @@
  * beside the node `ws` one, so that a run shows the client's own cost apart
  * from wharf's; and the bare-PTY references the benchmark compares with.
  *
- *   ttyload sink --port P --path PATH [--host H] [--header "K: V"]...
+ *   ttyload sink --port P --path PATH [--host H] [--protocol P]
+ *                [--header "K: V"]...
  *       Opens the WebSocket and reads until the server's close frame:
- *       payload bytes, seconds (connect to close frame), MB/s, the data
- *       frames' count and sizes, the read() calls it took.
+ *       terminal output bytes (binary frames), seconds (connect to close
+ *       frame), MB/s, the data frames' count and sizes, the read() calls
+ *       it took. With --protocol wharf.tty.v1 (docs/agent.md) the 101 must
+ *       select it, and the exit message (a text frame: the end marker)
+ *       must come before the close frame; its text is printed as "exit".
  *   ttyload keys --port P --path PATH [--count N] [--header "K: V"]...
  *       A terminal running a raw-mode `cat` that prints one byte when it is
  *       ready (bench/terminal/run.mjs's echo worker): waits for that byte,
@@ -52,11 +56,11 @@
 #define MAX_KEYS  1000000
 
 static struct {
-    const char *host, *path, *headers[MAX_HDRS];
+    const char *host, *path, *protocol, *headers[MAX_HDRS];
     int port, nheaders;
     long count;
     char **cmd;
-} opt = { "127.0.0.1", NULL, { 0 }, 0, 0, 2000, NULL };
+} opt = { "127.0.0.1", NULL, NULL, { 0 }, 0, 0, 2000, NULL };
 
 static unsigned char buf[READ_SIZE];
 
@@ -142,6 +146,10 @@ ws_open(size_t *have)
         n += snprintf(req + n, sizeof(req) - (size_t) n, "%s\r\n",
                       opt.headers[i]);
     }
+    if (opt.protocol != NULL) {
+        n += snprintf(req + n, sizeof(req) - (size_t) n,
+                      "Sec-WebSocket-Protocol: %s\r\n", opt.protocol);
+    }
     n += snprintf(req + n, sizeof(req) - (size_t) n, "\r\n");
     write_all(fd, req, (size_t) n);
 
@@ -166,6 +174,16 @@ ws_open(size_t *have)
         fprintf(stderr, "ttyload: bad Sec-WebSocket-Accept\n");
         exit(1);
     }
+    if (opt.protocol != NULL) {
+        const char *sel = strcasestr((char *) buf, "\r\nSec-WebSocket-Protocol: ");
+        size_t plen = strlen(opt.protocol);
+        if (sel == NULL || strncmp(sel + 26, opt.protocol, plen) != 0
+            || sel[26 + plen] != '\r') {
+            fprintf(stderr, "ttyload: the server did not select %s\n",
+                    opt.protocol);
+            exit(1);
+        }
+    }
     end += 4;
     *have = len - (size_t) (end - (char *) buf);
     memmove(buf, end, *have);
@@ -173,13 +191,20 @@ ws_open(size_t *have)
 }
 
 /* Server frames (unmasked), parsed as they stream in: header bytes are
- * gathered across reads, payloads are only counted. */
+ * gathered across reads. Binary payloads (the terminal's output, in both
+ * the raw protocol and wharf.tty.v1) are only counted; a text message
+ * (wharf.tty.v1's control messages: the exit message) is kept. */
+#define TEXT_MAX 256
 struct frames {
     unsigned char hdr[10];
     size_t hlen;
     uint64_t left; /* payload bytes of the current frame still to come */
     int op;
+    int data_op; /* the opcode a continuation frame continues */
     int closed;
+    char text[TEXT_MAX];
+    size_t text_len;
+    uint64_t texts;
     uint64_t bytes, frames, min, max;
     unsigned char last; /* last payload byte seen (keys: the echo) */
 };
@@ -221,7 +246,14 @@ frames_feed(struct frames *f, const unsigned char *p, size_t len)
                     f->left = (f->left << 8) | f->hdr[i];
                 }
             }
-            if (f->op <= 2) {
+            if (f->op == 1 || f->op == 2) {
+                f->data_op = f->op;
+            }
+            if (f->op == 1) {
+                f->texts++;
+                f->text_len = 0;
+            }
+            if (f->op == 2 || (f->op == 0 && f->data_op == 2)) {
                 f->frames++;
                 f->min = f->frames == 1 || f->left < f->min ? f->left : f->min;
                 f->max = f->left > f->max ? f->left : f->max;
@@ -236,9 +268,15 @@ frames_feed(struct frames *f, const unsigned char *p, size_t len)
             continue;
         }
         size_t take = len < f->left ? len : (size_t) f->left;
-        if (f->op <= 2) {
+        if (f->op == 2 || (f->op == 0 && f->data_op == 2)) {
             f->bytes += take;
             f->last = p[take - 1];
+        } else if (f->op == 1 || f->op == 0) {
+            size_t room = TEXT_MAX - 1 - f->text_len;
+            size_t keep = take < room ? take : room;
+            memcpy(f->text + f->text_len, p, keep);
+            f->text_len += keep;
+            f->text[f->text_len] = '\0';
         }
         p += take;
         len -= take;
@@ -276,7 +314,17 @@ mode_sink(void)
     }
     t1 = now();
     close(fd);
-    printf("{\"mode\":\"sink\",\"bytes\":%llu,\"seconds\":%.4f,"
+    if (opt.protocol != NULL && f.texts == 0) {
+        fprintf(stderr, "ttyload: closed without the exit message\n");
+        return 1;
+    }
+    for (char *c = f.text; *c; c++) {
+        if (*c == '"' || *c == '\\' || (unsigned char) *c < 0x20) {
+            *c = '\'';
+        }
+    }
+    printf("{\"mode\":\"sink\",\"exit\":\"%s\",", f.text);
+    printf("\"bytes\":%llu,\"seconds\":%.4f,"
            "\"mbps\":%.2f,\"frames\":%llu,\"frame_mean\":%.0f,"
            "\"frame_min\":%llu,\"frame_max\":%llu,\"reads\":%llu,"
            "\"read_mean\":%.0f,\"client_cpu_us\":%lld}\n",
@@ -439,7 +487,7 @@ usage(void)
 {
     fprintf(stderr,
             "usage: ttyload sink|keys --port P --path PATH [--host H] "
-            "[--header \"K: V\"]... [--count N]\n"
+            "[--protocol P] [--header \"K: V\"]... [--count N]\n"
             "       ttyload ceiling|pty-keys [--count N] -- CMD\n");
     return 2;
 }
@@ -470,6 +518,8 @@ main(int argc, char **argv)
             opt.port = atoi(v);
         } else if (!strcmp(a, "--path")) {
             opt.path = v;
+        } else if (!strcmp(a, "--protocol")) {
+            opt.protocol = v;
         } else if (!strcmp(a, "--header") && opt.nheaders < MAX_HDRS) {
             opt.headers[opt.nheaders++] = v;
         } else if (!strcmp(a, "--count")) {
