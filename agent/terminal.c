@@ -399,6 +399,24 @@ pty_eof(struct agent_session *s)
  * socket does not take it queues behind what it already holds, whole
  * frames in order (lws_issue_raw()), and then asks for the callback itself.
  */
+/*
+ * Whether a chunk of len bytes goes to lws now. Never while lws holds
+ * bytes of an earlier one (frames stay whole and in order, and one chunk
+ * at most waits in lws). A small chunk goes without asking the socket:
+ * what send() does not take lws keeps, a small copy, and the poll() that
+ * lws_send_pipe_choked() makes was one of the 8 system calls of a
+ * keystroke's echo. A large one is sent only when the socket can take it,
+ * so a full socket costs no 64 KiB copy into lws's buffer.
+ */
+static int
+sendable(struct lws *wsi, size_t len)
+{
+    if (lws_partial_buffered(wsi)) {
+        return 0;
+    }
+    return len <= AGENT_WS_DIRECT_MAX || !lws_send_pipe_choked(wsi);
+}
+
 static void
 pty_read(struct agent_session *s)
 {
@@ -410,7 +428,10 @@ pty_read(struct agent_session *s)
                  AGENT_PTY_READ_CHUNK - len);
         if (n > 0) {
             len += (size_t) n;
-            if (len == AGENT_PTY_READ_CHUNK) {
+            /* A small read is typing's echo or a prompt: the master is
+             * empty, and one more read() would only say EAGAIN. */
+            if (len == AGENT_PTY_READ_CHUNK
+                || (size_t) n < AGENT_PTY_SMALL_READ) {
                 break;
             }
             continue;
@@ -423,7 +444,7 @@ pty_read(struct agent_session *s)
     if (len > 0) {
         /* An EAGAIN, EIO or 0 after data is seen again on the next read. */
         s->out_len = len;
-        if (lws_send_pipe_choked(s->wsi) || send_chunk(s) != 0) {
+        if (!sendable(s->wsi, len) || send_chunk(s) != 0) {
             lws_callback_on_writable(s->wsi);
         }
         return;

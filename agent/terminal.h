@@ -50,6 +50,14 @@ struct lws;
  * round through the event loop, and 60 KiB copied into lws's own buffer
  * to wait for them. */
 #define AGENT_WS_TX_CHUNK (AGENT_PTY_READ_CHUNK + 16)
+/* A read() of the master that returns fewer bytes than this ends the
+ * chunk: the master had no more (typing's echo, a prompt). Output that
+ * streams comes in line-discipline flushes of a few KiB, read on until the
+ * chunk is full or the master is empty. */
+#define AGENT_PTY_SMALL_READ 256
+/* Output chunks up to this size go to lws without first asking the socket
+ * whether it can take them (terminal.c, sendable()). */
+#define AGENT_WS_DIRECT_MAX 4096
 /* lws receive buffer: the most bytes one receive callback hands over. */
 #define AGENT_WS_RX_CHUNK 4096
 /* Input accepted from a client but not yet taken by the master. Reading

@@ -175,7 +175,8 @@ ws_open(size_t *have)
         exit(1);
     }
     if (opt.protocol != NULL) {
-        const char *sel = strcasestr((char *) buf, "\r\nSec-WebSocket-Protocol: ");
+        const char *sel =
+            strcasestr((char *) buf, "\r\nSec-WebSocket-Protocol: ");
         size_t plen = strlen(opt.protocol);
         if (sel == NULL || strncmp(sel + 26, opt.protocol, plen) != 0
             || sel[26 + plen] != '\r') {
