@@ -14,10 +14,16 @@
 // after is printed, since on a shared machine it decides the spread.
 //
 // - throughput: `head -c 100000000 /dev/zero | base64 | cat` in a terminal
-//   (136.8 MB), bytes received through nginx until the close frame, by each
-//   client; ceiling: the same command on a PTY read straight from its master
-//   in 64 KiB reads by ttyload (C), no server, and by python3's pty module
-//   (the ceiling of the earlier figures). Per run, the CPU time of each
+//   (136.8 MB), bytes received through nginx until the close frame (after
+//   the wharf.tty.v1 exit message), by each client; ceiling: the same
+//   command on a PTY read straight from its master, no server: by ttyload
+//   (C) in blocking 64 KiB reads, which wake for every line-discipline
+//   flush ("ceiling"), by ttyload reading the way the agent does (poll,
+//   then gather up to 64 KiB: "batched"), and by python3's pty module (the
+//   ceiling of the earlier figures). The ratios are against the medians;
+//   on a 2-core machine the command, the reader, the agent, nginx and the
+//   client share two CPUs, so "all the CPU per MB" (whoever spent it) is
+//   printed too: it hardly depends on the load. Per run, the CPU time of each
 //   process: the client itself, the agent, the nginx workers, and the
 //   command (head, base64, cat: the agent's reaped children; the ceiling
 //   reader's). A client that uses as much CPU as wharf, or a run whose
@@ -223,6 +229,7 @@ async function benchThroughput(stack, url, pathOf) {
     c: () => wharfRun(stack, stack.agents.tput.pid, async () => ttyload(['sink', ...cArgs(stack.port, 'tput')])),
     node: () => wharfRun(stack, stack.agents.tput.pid, () => nodeSink(url('tput'))),
     ceiling: async () => ttyload(['ceiling', '--', CMD]),
+    batched: async () => ttyload(['ceiling-batched', '--', CMD]),
     python: async () => pythonCeiling(),
   });
   const summary = {};
@@ -239,12 +246,22 @@ async function benchThroughput(stack, url, pathOf) {
       summary[k][`${who}_busy_pct`] = spread(v.map((r) => r[key] / (r.seconds * 1e4)), 0);
     }
     if (v[0].frames) summary[k].frame_mean = Math.round(median(v.map((r) => r.bytes / r.frames)));
+    // all the CPU a MB took, whoever spent it: the one figure of a run
+    // that hardly depends on the machine's load
+    const total = (r) => ['client', 'agent', 'nginx', 'command'].reduce((a, w) => a + (r[`${w}_cpu_us`] ?? 0), 0);
+    summary[k].total_cpu_us_per_mb = spread(v.map((r) => total(r) / (r.bytes / 1e6)), 0);
   }
   const ceil = summary.ceiling.mbps.median;
   const py = summary.python.mbps.median;
   summary.ratio_c = +(summary.c.mbps.median / ceil).toFixed(3);
   summary.ratio_node = +(summary.node.mbps.median / ceil).toFixed(3);
   summary.ratio_python_ceiling = +(py / ceil).toFixed(3);
+  const bat = summary.batched.mbps.median;
+  summary.ratio_c_vs_batched = +(summary.c.mbps.median / bat).toFixed(3);
+  summary.ratio_node_vs_batched = +(summary.node.mbps.median / bat).toFixed(3);
+  // CPU per MB through wharf against the eager C reader's
+  summary.cpu_ratio_c = +(summary.c.total_cpu_us_per_mb.median / summary.ceiling.total_cpu_us_per_mb.median).toFixed(3);
+  summary.cpu_ratio_node = +(summary.node.total_cpu_us_per_mb.median / summary.ceiling.total_cpu_us_per_mb.median).toFixed(3);
   summary.ratio_c_vs_python = +(summary.c.mbps.median / py).toFixed(3);
   summary.ratio_node_vs_python = +(summary.node.mbps.median / py).toFixed(3);
   summary.bytes = runs.c[0].bytes;
@@ -470,14 +487,15 @@ try {
     out.throughput = t;
     console.log(`throughput, ${REPS} interleaved runs, MB/s median (min-max; runs):`);
     console.log(`  ceiling, C reader        ${fmt(t.ceiling.mbps)}`);
+    console.log(`  ceiling, C batched       ${fmt(t.batched.mbps)}`);
     console.log(`  ceiling, python reader   ${fmt(t.python.mbps)}  (x${t.ratio_python_ceiling})`);
     console.log(`  wharf, C client          ${fmt(t.c.mbps)}  x${t.ratio_c} of the C ceiling, `
-      + `x${t.ratio_c_vs_python} of python's`);
+      + `x${t.ratio_c_vs_batched} of the batched one, x${t.ratio_c_vs_python} of python's`);
     console.log(`  wharf, node client       ${fmt(t.node.mbps)}  x${t.ratio_node} of the C ceiling, `
-      + `x${t.ratio_node_vs_python} of python's`);
+      + `x${t.ratio_node_vs_batched} of the batched one, x${t.ratio_node_vs_python} of python's`);
     console.log('  CPU us per MB, median [min-max] (busy: % of the wall time on a CPU, median [min-max]):');
     console.log('           client / agent / nginx / the command');
-    for (const k of ['ceiling', 'python', 'c', 'node']) {
+    for (const k of ['ceiling', 'batched', 'python', 'c', 'node']) {
       const s = t[k];
       const cell = (who) => {
         const c = s[`${who}_cpu_us_per_mb`];
@@ -486,6 +504,12 @@ try {
       };
       console.log(`    ${k.padEnd(8)} ${cell('client')} / ${cell('agent')} / ${cell('nginx')} / ${cell('command')}`);
     }
+    console.log('  all the CPU per MB (client + agent + nginx + command), us, median [min-max]:');
+    for (const k of ['ceiling', 'batched', 'python', 'c', 'node']) {
+      const c = t[k].total_cpu_us_per_mb;
+      console.log(`    ${k.padEnd(8)} ${c.median} [${c.min}-${c.max}]`);
+    }
+    console.log(`  through wharf against the C ceiling: x${t.cpu_ratio_c} (C client), x${t.cpu_ratio_node} (node)`);
     console.log(`  mean frame: ${t.c.frame_mean} B (C client), ${t.node.frame_mean} B (node)`);
   }
   if (SYSCALLS) {

@@ -19,6 +19,13 @@
  *   ttyload ceiling -- CMD
  *       The same command as the terminal's, on a PTY read straight from its
  *       master in 64 KiB reads, no server: the throughput ceiling.
+ *   ttyload ceiling-batched -- CMD
+ *       The same, read the way the agent reads the master (agent/terminal.c,
+ *       pty_read()): poll() until readable, then non-blocking reads until
+ *       64 KiB are gathered, the master is empty, or a read is small. The
+ *       eager reader above wakes for every line-discipline flush (a few
+ *       KiB); on a small machine those wake-ups take CPU from the command,
+ *       so the agent, which gathers, can outrun it. This one gathers too.
  *   ttyload pty-keys [--count N] -- CMD
  *       Keystroke round trips on a bare PTY running CMD (the echo worker's
  *       command), no server: the floor under the terminal's echo.
@@ -33,6 +40,7 @@
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
@@ -455,6 +463,54 @@ mode_ceiling(void)
 }
 
 static int
+mode_ceiling_batched(void)
+{
+    static unsigned char chunk[PTY_READ];
+    unsigned long long bytes = 0, reads = 0, chunks = 0;
+    long long cpu0 = cpu_us(RUSAGE_SELF), child0 = cpu_us(RUSAGE_CHILDREN);
+    double t0 = now(), t1;
+    int master, status, end = 0;
+    pid_t pid = pty_start(&master);
+    struct pollfd pfd = { .fd = master, .events = POLLIN };
+
+    fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+    while (!end) {
+        size_t len = 0;
+        if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+            die("poll");
+        }
+        for (;;) {
+            ssize_t n = read(master, chunk + len, sizeof(chunk) - len);
+            if (n > 0) {
+                len += (size_t) n;
+                reads++;
+                if (len == sizeof(chunk) || n < 256) {
+                    break;
+                }
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            end = !(n < 0 && errno == EAGAIN); /* EIO: the slave is closed */
+            break;
+        }
+        bytes += len;
+        chunks += len > 0;
+    }
+    waitpid(pid, &status, 0);
+    t1 = now();
+    close(master);
+    printf("{\"mode\":\"ceiling-batched\",\"bytes\":%llu,\"seconds\":%.4f,"
+           "\"mbps\":%.2f,\"reads\":%llu,\"chunk_mean\":%.0f,"
+           "\"client_cpu_us\":%lld,\"child_cpu_us\":%lld}\n",
+           bytes, t1 - t0, (double) bytes / (t1 - t0) / 1e6, reads,
+           chunks ? (double) bytes / (double) chunks : 0.0,
+           cpu_us(RUSAGE_SELF) - cpu0, cpu_us(RUSAGE_CHILDREN) - child0);
+    return 0;
+}
+
+static int
 mode_pty_keys(void)
 {
     double *rtt = malloc(sizeof(double) * (size_t) opt.count), t;
@@ -486,10 +542,11 @@ mode_pty_keys(void)
 static int
 usage(void)
 {
-    fprintf(stderr,
-            "usage: ttyload sink|keys --port P --path PATH [--host H] "
-            "[--protocol P] [--header \"K: V\"]... [--count N]\n"
-            "       ttyload ceiling|pty-keys [--count N] -- CMD\n");
+    fprintf(
+        stderr,
+        "usage: ttyload sink|keys --port P --path PATH [--host H] "
+        "[--protocol P] [--header \"K: V\"]... [--count N]\n"
+        "       ttyload ceiling|ceiling-batched|pty-keys [--count N] -- CMD\n");
     return 2;
 }
 
@@ -543,6 +600,9 @@ main(int argc, char **argv)
     }
     if (!strcmp(mode, "ceiling")) {
         return mode_ceiling();
+    }
+    if (!strcmp(mode, "ceiling-batched")) {
+        return mode_ceiling_batched();
     }
     if (!strcmp(mode, "pty-keys")) {
         return mode_pty_keys();
