@@ -6,9 +6,11 @@
 //       [--only throughput,keys,prompt,rss] [--callgrind] [--syscalls]
 //       [--keys N]
 //
-// Two clients, so that the client's own cost shows apart from wharf's:
-// node's `ws` (what the tests use) and build/bench/ttyload (C, blocking, one
-// connection; bench/terminal/ttyload.c). Every measure is taken REPS times,
+// Three clients, so that the client's own cost shows apart from wharf's,
+// all speaking wharf.tty.v1 with the token in Authorization: node's `ws`
+// (what the tests use), build/bench/ttyload (C, blocking, one connection,
+// no library: the cheapest client there can be; bench/terminal/ttyload.c)
+// and wharfctl terminal (C on libwebsockets: the project's own client). Every measure is taken REPS times,
 // interleaved (the order rotates with each repetition), and reported as
 // min / median / max with each run's value; the load average before and
 // after is printed, since on a shared machine it decides the spread.
@@ -173,6 +175,55 @@ async function nodeKeys(url, n) {
   };
 }
 
+// wharfctl terminal (cli/cmd_terminal.c): the project's own client, C on
+// libwebsockets, wharf.tty.v1 with the token in Authorization; stdin from
+// /dev/null (not a tty: its end goes as ^D, which the stream ignores),
+// stdout to /dev/null. Its exit status is the command's, from the exit
+// message; bash's `time` gives its wall and CPU time. The bytes are the
+// command's (the C client counts the same stream).
+function ctlSink(port, token, worker, bytes) {
+  const r = spawnSync('bash', ['-c', 'TIMEFORMAT="%3R %3U %3S"; '
+    + '{ time "$0" --url "$1" --token "$2" terminal "$3" </dev/null >/dev/null; } 2>&1',
+  BIN.wharfctl, `http://127.0.0.1:${port}`, token, worker], { encoding: 'utf8' });
+  const m = /(\d+\.\d+) (\d+\.\d+) (\d+\.\d+)\s*$/.exec(r.stdout);
+  if (r.status !== 0 || !m) throw new Error(`wharfctl terminal failed (${r.status}): ${r.stdout}`);
+  const s = Number(m[1]);
+  return { bytes, seconds: s, mbps: bytes / s / 1e6, client_cpu_us: (Number(m[2]) + Number(m[3])) * 1e6 };
+}
+
+// wharfctl terminal on the echo worker, its stdin and stdout pipes of this
+// process: one key written, its echo read back, the next. The round trip
+// includes the two pipes and node's loop on this side, so it is an upper
+// bound of wharfctl's own.
+async function ctlKeys(port, token, worker, n) {
+  const p = spawn(BIN.wharfctl, ['--url', `http://127.0.0.1:${port}`, '--token', token, 'terminal', worker],
+    { stdio: ['pipe', 'pipe', 'ignore'] });
+  const exited = new Promise((r) => p.on('exit', r));
+  let got = 0;
+  let wake = null;
+  p.stdout.on('data', (d) => { got += d.length; if (wake) wake(); });
+  try {
+    await waitFor(() => got >= 1, { what: 'the echo terminal to be ready (wharfctl)' });
+    const cpu0 = procCpu(p.pid)[0];
+    const rtts = [];
+    for (let i = 0; i < n; i++) {
+      const want = got + 1;
+      const t = process.hrtime.bigint();
+      const done = new Promise((r) => { wake = () => { if (got >= want) r(); }; });
+      p.stdin.write('a');
+      await done;
+      rtts.push(Number(process.hrtime.bigint() - t) / 1e3);
+    }
+    return {
+      p50_us: pct(rtts, 0.5), p99_us: pct(rtts, 0.99), max_us: Math.max(...rtts),
+      client_cpu_us: procCpu(p.pid)[0] - cpu0,
+    };
+  } finally {
+    p.kill('SIGTERM');
+    await exited;
+  }
+}
+
 function pythonCeiling() {
   const py = `
 import os, pty, time, sys, resource
@@ -228,6 +279,8 @@ async function benchThroughput(stack, url, pathOf) {
   const runs = await interleave({
     c: () => wharfRun(stack, stack.agents.tput.pid, async () => ttyload(['sink', ...cArgs(stack.port, 'tput')])),
     node: () => wharfRun(stack, stack.agents.tput.pid, () => nodeSink(url('tput'))),
+    wharfctl: () => wharfRun(stack, stack.agents.tput.pid,
+      async () => ctlSink(stack.port, stack.token, 'tput', 136842108)),
     ceiling: async () => ttyload(['ceiling', '--', CMD]),
     batched: async () => ttyload(['ceiling-batched', '--', CMD]),
     python: async () => pythonCeiling(),
@@ -264,6 +317,11 @@ async function benchThroughput(stack, url, pathOf) {
   summary.cpu_ratio_node = +(summary.node.total_cpu_us_per_mb.median / summary.ceiling.total_cpu_us_per_mb.median).toFixed(3);
   summary.ratio_c_vs_python = +(summary.c.mbps.median / py).toFixed(3);
   summary.ratio_node_vs_python = +(summary.node.mbps.median / py).toFixed(3);
+  summary.ratio_wharfctl = +(summary.wharfctl.mbps.median / ceil).toFixed(3);
+  summary.ratio_wharfctl_vs_batched = +(summary.wharfctl.mbps.median / bat).toFixed(3);
+  summary.cpu_ratio_wharfctl = +(summary.wharfctl.total_cpu_us_per_mb.median
+    / summary.ceiling.total_cpu_us_per_mb.median).toFixed(3);
+  if (runs.c[0].bytes !== 136842108) throw new Error(`the stream is ${runs.c[0].bytes} bytes, not 136842108`);
   summary.bytes = runs.c[0].bytes;
   summary.runs = runs;
   return summary;
@@ -273,6 +331,7 @@ async function benchKeys(stack, url, pathOf) {
   const runs = await interleave({
     c: async () => ttyload(['keys', '--count', `${KEYS}`, ...cArgs(stack.port, 'echo')]),
     node: () => nodeKeys(url('echo'), KEYS),
+    wharfctl: () => ctlKeys(stack.port, stack.token, 'echo', KEYS),
     pty: async () => ttyload(['pty-keys', '--count', `${KEYS}`, '--', ECHO_CMD]),
   });
   const summary = {};
@@ -493,9 +552,11 @@ try {
       + `x${t.ratio_c_vs_batched} of the batched one, x${t.ratio_c_vs_python} of python's`);
     console.log(`  wharf, node client       ${fmt(t.node.mbps)}  x${t.ratio_node} of the C ceiling, `
       + `x${t.ratio_node_vs_batched} of the batched one, x${t.ratio_node_vs_python} of python's`);
+    console.log(`  wharf, wharfctl (lws)    ${fmt(t.wharfctl.mbps)}  x${t.ratio_wharfctl} of the C ceiling, `
+      + `x${t.ratio_wharfctl_vs_batched} of the batched one`);
     console.log('  CPU us per MB, median [min-max] (busy: % of the wall time on a CPU, median [min-max]):');
     console.log('           client / agent / nginx / the command');
-    for (const k of ['ceiling', 'batched', 'python', 'c', 'node']) {
+    for (const k of ['ceiling', 'batched', 'python', 'c', 'node', 'wharfctl']) {
       const s = t[k];
       const cell = (who) => {
         const c = s[`${who}_cpu_us_per_mb`];
@@ -505,11 +566,12 @@ try {
       console.log(`    ${k.padEnd(8)} ${cell('client')} / ${cell('agent')} / ${cell('nginx')} / ${cell('command')}`);
     }
     console.log('  all the CPU per MB (client + agent + nginx + command), us, median [min-max]:');
-    for (const k of ['ceiling', 'batched', 'python', 'c', 'node']) {
+    for (const k of ['ceiling', 'batched', 'python', 'c', 'node', 'wharfctl']) {
       const c = t[k].total_cpu_us_per_mb;
       console.log(`    ${k.padEnd(8)} ${c.median} [${c.min}-${c.max}]`);
     }
-    console.log(`  through wharf against the C ceiling: x${t.cpu_ratio_c} (C client), x${t.cpu_ratio_node} (node)`);
+    console.log(`  through wharf against the C ceiling: x${t.cpu_ratio_c} (C client), x${t.cpu_ratio_node} (node), `
+      + `x${t.cpu_ratio_wharfctl} (wharfctl)`);
     console.log(`  mean frame: ${t.c.frame_mean} B (C client), ${t.node.frame_mean} B (node)`);
   }
   if (SYSCALLS) {
@@ -537,6 +599,7 @@ try {
     console.log(`  bare PTY      ${row(k.pty)}`);
     console.log(`  wharf, C      ${row(k.c)}`);
     console.log(`  wharf, node   ${row(k.node)}`);
+    console.log(`  wharfctl      ${row(k.wharfctl)}  (through two pipes and node's loop)`);
   }
   if (ONLY.includes('prompt')) {
     out.firstPromptMs = await benchPrompt(url);
