@@ -389,9 +389,8 @@ pty_eof(struct agent_session *s)
  * socket round trip per chunk instead of per flush. Still one chunk at a
  * time, so backpressure is unchanged.
  *
- * The chunk goes to lws at once when the socket can take it and lws holds
- * nothing of earlier ones (lws_send_pipe_choked(): one poll() of the
- * socket). Asking for a writable callback instead costs a round through
+ * The chunk goes to lws at once when lws holds nothing of earlier ones and
+ * the chunk is small or the socket can take it (sendable()). Asking for a writable callback instead costs a round through
  * the event loop per chunk -- with lws on libuv, two epoll_ctl() to add
  * POLLOUT, an epoll_wait(), two more to drop it, and the master's poll
  * stopped and restarted -- which was a third of the agent's part of a

@@ -5,7 +5,8 @@
  * Flow control, both ways, with one bounded buffer each way:
  *   program -> client: the master is read (one chunk, AGENT_PTY_READ_CHUNK
  *     bytes at most) only when the previous chunk has been handed to lws:
- *     at once when the socket can take it and lws holds nothing, otherwise
+ *     at once when lws holds nothing and the chunk is small (a key's echo)
+ *     or the socket can take it (terminal.c, sendable()), otherwise
  *     when lws says the socket is writable again; meanwhile the master is
  *     not polled, the PTY's own buffer fills and the program blocks in
  *     write(). A slow client slows the program instead of growing a
