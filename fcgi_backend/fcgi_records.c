@@ -34,8 +34,7 @@ records_writev(int fd, struct iovec *iov, int n)
 }
 
 static void
-records_header(FCGI_Header *h, int type, int request_id, size_t len,
-               size_t pad)
+records_header(FCGI_Header *h, int type, int request_id, size_t len, size_t pad)
 {
     h->version = FCGI_VERSION_1;
     h->type = (unsigned char) type;
