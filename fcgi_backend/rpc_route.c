@@ -60,6 +60,7 @@ rpc_splice_raw(struct wharfd_call *call, struct wharfd_rpc_reply *reply)
     }
     rest = reply->len - pre;
     memset(&w, 0, sizeof(w));
+    (void) wharf_textbuf_room(&w, head + call->raw_len + rest);
     wharf_textbuf_put(&w, rpc_null_result, head);
     wharf_textbuf_put(&w, call->raw, call->raw_len);
     wharf_textbuf_put(&w, reply->body + pre, rest);
