@@ -112,9 +112,8 @@ check_send(int id, size_t hlen, size_t blen)
     assert_int_equal((h->requestIdB1 << 8) | h->requestIdB0, id);
     assert_int_equal((h->contentLengthB1 << 8) | h->contentLengthB0,
                      sizeof(FCGI_EndRequestBody));
-    assert_int_equal(
-        ((const FCGI_EndRequestRecord *) h)->body.protocolStatus,
-        FCGI_REQUEST_COMPLETE);
+    assert_int_equal(((const FCGI_EndRequestRecord *) h)->body.protocolStatus,
+                     FCGI_REQUEST_COMPLETE);
 
     assert_int_equal(got, hlen + blen);
     assert_memory_equal(stream, head, hlen);
@@ -122,8 +121,9 @@ check_send(int id, size_t hlen, size_t blen)
         assert_memory_equal(stream + hlen, body, blen);
     }
     /* as few records as the size allows */
-    assert_int_equal(records, (hlen + blen + WHARFD_FCGI_RECORD_MAX - 1)
-                                  / WHARFD_FCGI_RECORD_MAX);
+    assert_int_equal(records,
+                     (hlen + blen + WHARFD_FCGI_RECORD_MAX - 1)
+                         / WHARFD_FCGI_RECORD_MAX);
     free(r.buf);
     free(stream);
     free(head);
