@@ -58,8 +58,7 @@ wharfd_metrics_name(const struct wharfd_config *cfg, char *buf, size_t size)
         strcpy(host, "localhost");
     }
     host[sizeof(host) - 1] = '\0';
-    snprintf(buf, size, "%s:%s", host,
-             cfg->has_listen ? cfg->listen.text : "");
+    snprintf(buf, size, "%s:%s", host, cfg->has_listen ? cfg->listen.text : "");
 }
 
 static void
