@@ -98,8 +98,9 @@ main(int argc, char **argv)
     double t0, secs;
 
     if (argc != 8) {
-        fprintf(stderr, "usage: pg_ceiling CONNINFO ROWS BATCH GROUP MSG_LEN "
-                        "insert|copy WORKER\n");
+        fprintf(stderr,
+                "usage: pg_ceiling CONNINFO ROWS BATCH GROUP MSG_LEN "
+                "insert|copy WORKER\n");
         return 2;
     }
     rows = atoll(argv[2]);
@@ -176,9 +177,10 @@ main(int argc, char **argv)
                  PGRES_COMMAND_OK, "insert");
         } else {
             must(c,
-                 PQexec(c, "COPY container_logs (worker_name, instance_id,"
-                           " sequence, timestamp, level, message, stream,"
-                           " created_at) FROM STDIN"),
+                 PQexec(c,
+                        "COPY container_logs (worker_name, instance_id,"
+                        " sequence, timestamp, level, message, stream,"
+                        " created_at) FROM STDIN"),
                  PGRES_COPY_IN, "copy");
             copy.len = 0;
             for (i = 0; i < n; i++) {
@@ -210,8 +212,9 @@ main(int argc, char **argv)
         }
     }
     secs = now_s() - t0;
-    printf("{\"mode\":\"%s\",\"rows\":%lld,\"secs\":%.6f,\"rowsPerSec\":%.1f}\n",
-           mode, rows, secs, (double) rows / secs);
+    printf(
+        "{\"mode\":\"%s\",\"rows\":%lld,\"secs\":%.6f,\"rowsPerSec\":%.1f}\n",
+        mode, rows, secs, (double) rows / secs);
     PQfinish(c);
     free(msg);
     free(seqs.p);

@@ -53,14 +53,14 @@ for (const engine of ENGINES) {
       const res = await fetch(`${stack.http}/api/monitoring/metrics`, { headers: { authorization: `Bearer ${token}` } });
       return { status: res.status, type: res.headers.get('content-type'), text: await res.text(), res };
     };
-    const store = async (worker, instanceId, from, n) => {
+    const store = async (worker, instanceId, from, n, pad = '') => {
       const token = stack.mint({ sub: worker, scope: 'ingest' });
       const res = await fetch(`${stack.http}/rpc`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({
           jsonrpc: '2.0', id: 1, method: M('storeLogs'),
-          params: { instanceId, logs: Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: 'info', message: `m${from + i}` })) },
+          params: { instanceId, logs: Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: 'info', message: `m${from + i}${pad}` })) },
         }),
       });
       const j = await res.json();
@@ -113,7 +113,9 @@ for (const engine of ENGINES) {
 
     test('feed subscribers, and a subscriber that stops reading counted lagged', async () => {
       const ws = await new Promise((resolve, reject) => {
-        const w = new WebSocket(`${stack.ws}/ws/monitoring`, { headers: { authorization: `Bearer ${stack.token}` } });
+        // straight to wharfd's feed listener: nginx's buffers in between
+        // would take longer to fill
+        const w = new WebSocket(`ws://${stack.wharfdOpts.wsAddr}/ws/monitoring`, { headers: { authorization: `Bearer ${stack.token}` } });
         w.msgs = [];
         w.on('message', (d) => w.msgs.push(JSON.parse(d.toString())));
         w.on('open', () => resolve(w));
@@ -125,13 +127,14 @@ for (const engine of ENGINES) {
         let s = samples((await metrics()).text);
         assert.equal(s.get(`wharfd_feed_subscribers{${L}}`), 1);
         assert.equal(s.get(`wharfd_feed_lagged_subscribers{${L}}`), 0);
-        // Stalled: TCP and nginx's buffers fill, then the queue of 4
+        // Stalled: the socket's buffers fill (rows of 8 KiB: a few
+        // hundred do it), then the queue of 4
         // (--feed-queue) overflows and the client is lagged until it next
         // gets a message.
         ws._socket.pause();
         let seq = 1;
         await waitFor(async () => {
-          await store('met-lag', 'l', seq, 200);
+          await store('met-lag', 'l', seq, 200, 'x'.repeat(8192));
           seq += 200;
           s = samples((await metrics()).text);
           return s.get(`wharfd_feed_lagged_subscribers{${L}}`) === 1;
