@@ -28,7 +28,10 @@ static const struct {
      * (a resend, a line out of order) is looked up.
      *
      * LOG_KNOWN: the call's sequences already stored, and a last row
-     * (-1, h). LOG_INSERT: the others, as arrays, one per column
+     * (-1, h). The lookup is inside a CASE on h: written as "r.seq <=
+     * h.hwm AND (lookup)", the planner pushed the lookup down to the
+     * unnest, before the join with h, and looked up every row (1.7 ms a
+     * call of 500 new rows, EXPLAIN ANALYZE). LOG_INSERT: the others, as arrays, one per column
      * ($5..$13); created_at is the database's clock, read once per
      * statement under the lock: ids and created_at grow together across
      * every wharfd. LOG_LAST_ID: the id sequence's last value, which
@@ -46,12 +49,12 @@ static const struct {
                                " AND instance_id = $2)"
                                " SELECT r.seq, 0::bigint"
                                " FROM unnest($3::bigint[]) AS r(seq), h"
-                               " WHERE r.seq <= h.hwm"
-                               " AND (SELECT 1 FROM container_logs l"
+                               " WHERE CASE WHEN r.seq <= h.hwm"
+                               " THEN (SELECT 1 FROM container_logs l"
                                " WHERE l.worker_name = $1"
                                " AND l.instance_id = $2"
                                " AND l.sequence = r.seq LIMIT 1)"
-                               " IS NOT NULL"
+                               " IS NOT NULL ELSE false END"
                                " UNION ALL SELECT -1, hwm FROM h",
                                3,
                                { WHARFD_PG_TEXT, WHARFD_PG_TEXT,
