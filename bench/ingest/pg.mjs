@@ -62,6 +62,12 @@ const BODIES = Array.from({ length: CLIENTS }, () => {
   return list;
 });
 
+// The CPU of the PostgreSQL server (postmaster and backends) so far; 0
+// on SQLite.
+function pgCpu(stack) {
+  return stack.store.engine === 'postgresql' ? treeCpu(stack.store.server.pid) : 0;
+}
+
 // 4 clients through the stack's nginx; rows/s and the CPU of each part.
 async function clients(stack, wharfds) {
   const url = new URL(`${stack.http}/rpc`);
@@ -69,6 +75,8 @@ async function clients(stack, wharfds) {
   const tokens = Array.from({ length: CLIENTS }, (_, c) => stack.mint({ sub: `bench-${c}`, scope: 'ingest' }));
   const cpu0 = wharfds.map((w) => cpuSeconds(w.pid));
   const ngx0 = treeCpu(stack.nginx.pid);
+  const pg0 = pgCpu(stack);
+  const client0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await Promise.all(BODIES.map(async (list, c) => {
     for (const b of list) {
@@ -79,8 +87,10 @@ async function clients(stack, wharfds) {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   for (const a of agents) a.destroy();
   const each = wharfds.map((w, i) => cpuSeconds(w.pid) - cpu0[i]);
+  const cu = process.cpuUsage(client0);
   return { rowsPerSec: ROWS / secs, secs, wharfdCpu: each.reduce((a, b) => a + b, 0), wharfdCpuEach: each,
-    nginxCpu: treeCpu(stack.nginx.pid) - ngx0, load1: os.loadavg()[0] };
+    nginxCpu: treeCpu(stack.nginx.pid) - ngx0, clientCpu: (cu.user + cu.system) / 1e6,
+    pgCpu: pgCpu(stack) - pg0, load1: os.loadavg()[0] };
 }
 
 async function wharfdCell(engine, two) {
@@ -144,7 +154,8 @@ async function migratedDb() {
 }
 
 async function ceilingCell(mode) {
-  const { url } = await migratedDb();
+  const { server, url } = await migratedDb();
+  const pg0 = treeCpu(server.pid);
   const p = spawn(path.join(BUILD, 'bench/pg_ceiling'), [url, String(ROWS), String(BATCH), String(GROUP), String(MSG.length), mode, 'raw-0'],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -153,7 +164,7 @@ async function ceilingCell(mode) {
   p.stderr.on('data', (d) => { err += d; });
   const code = await new Promise((resolve) => p.on('exit', resolve));
   if (code !== 0) throw new Error(`pg_ceiling ${mode}: ${err}`);
-  return { ...JSON.parse(out), load1: os.loadavg()[0] };
+  return { ...JSON.parse(out), pgCpu: treeCpu(server.pid) - pg0, load1: os.loadavg()[0] };
 }
 
 const cells = ['ceiling-insert', 'pg-1', 'ceiling-copy', 'pg-2', 'sqlite'];
@@ -192,6 +203,11 @@ console.log(JSON.stringify({
     pg1VsSqlite: ratio(med['pg-1'], med.sqlite),
   },
   wharfdCpuS: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.wharfdCpu))])),
+  // the database server's CPU per row (µs): what each path costs it,
+  // however loaded the machine
+  pgCpuUsPerRow: Object.fromEntries(['ceiling-insert', 'ceiling-copy', 'pg-1', 'pg-2'].map((c) => [c,
+    Number((median(results[c].map((x) => x.pgCpu)) / ROWS * 1e6).toFixed(2))])),
+  clientCpuS: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.clientCpu))])),
   writerBusy: Object.fromEntries(['pg-1', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.writerBusy))])),
   batchesPerCommit: Object.fromEntries(['pg-1', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.batchesPerCommit))])),
   nginxCpuS: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.nginxCpu))])),
