@@ -16,6 +16,7 @@
  *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
  *   ngx_http_wharf_health.c     the health routes, answering from the probes
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
+ *   ngx_http_wharf_splice.c     wharf_splice: upgraded tunnels by splice(2)
  */
 
 
@@ -165,6 +166,10 @@ typedef struct {
 
 typedef struct ngx_http_wharf_probe_s  ngx_http_wharf_probe_t;
 
+/* a tunnel that wharf_splice moves (ngx_http_wharf_splice.c) */
+
+typedef struct ngx_http_wharf_splice_s  ngx_http_wharf_splice_t;
+
 
 /* one who waits for a probe's result (ngx_http_wharf_probe_start()) */
 
@@ -251,6 +256,9 @@ typedef struct {
 
     /* $request_uri's index + 1, if the configuration uses it; else 0 */
     ngx_uint_t                     request_uri_index;
+
+    /* "wharf_splice on" somewhere: its header filter is installed */
+    ngx_flag_t                     splice;
 } ngx_http_wharf_main_conf_t;
 
 
@@ -283,6 +291,9 @@ typedef struct {
 
     /* proxy_pass to a wharf_balancer upstream: set the upstream's path */
     ngx_flag_t                     balanced;
+
+    /* wharf_splice: an upgraded session's bytes moved by splice(2) */
+    ngx_flag_t                     splice;
 
     /* where wharf_route or the handler is, for errors found at merge */
     u_char                        *file_name;
@@ -326,11 +337,13 @@ typedef struct {
     /*
      * A health request has no upstream target, a routed one no health
      * check in progress (its health sub-routes are answered by the module
-     * and never swap the target).
+     * and never swap the target), and a tunnel begins after init_peer has
+     * put the target back.
      */
     union {
         void                      *health;    /* a GET /health in progress */
         ngx_http_request_t        *request;   /* whose target is swapped */
+        ngx_http_wharf_splice_t   *splice;    /* wharf_splice's tunnel */
     } u;
 
     /*
@@ -498,6 +511,13 @@ ngx_int_t ngx_http_wharf_scrub_log_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_wharf_worker_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_health_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_wharf_splice.c */
+
+char *ngx_http_wharf_splice_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_wharf_splice_init(ngx_conf_t *cf);
 
 
 /* ngx_http_wharf_registry.c */
