@@ -60,6 +60,12 @@
 /* bytes asked of one splice(2) into a pipe: the pipe's room limits it */
 #define NGX_HTTP_WHARF_SPLICE_LEN       (1024 * 1024)
 
+/* the room asked for each pipe: a 64 KiB message and its header in one */
+#define NGX_HTTP_WHARF_SPLICE_PIPE      (256 * 1024)
+
+/* a read up to this is copied through the scratch buffer, not spliced */
+#define NGX_HTTP_WHARF_SPLICE_COPY      (16 * 1024)
+
 /* empty pipes that each nginx worker process keeps for reuse */
 #define NGX_HTTP_WHARF_SPLICE_KEPT      16
 
@@ -68,9 +74,13 @@
 #define NGX_HTTP_WHARF_TO_UPSTREAM      1
 
 
+/* one direction: its pipe, if it holds one, and how it reads */
+
 typedef struct {
     ngx_fd_t                        fd[2];     /* read end, write end */
+    size_t                          size;      /* what the pipe holds */
     size_t                          len;       /* bytes in it */
+    unsigned                        bulk:1;    /* the next read: splice */
 } ngx_http_wharf_pipe_t;
 
 
@@ -100,6 +110,8 @@ static void ngx_http_wharf_splice_upstream(ngx_http_request_t *r,
 static void ngx_http_wharf_splice_process(ngx_http_request_t *r);
 static ngx_int_t ngx_http_wharf_splice_move(ngx_http_request_t *r,
     ngx_http_wharf_splice_t *sp, ngx_uint_t to);
+static ngx_int_t ngx_http_wharf_splice_loop(ngx_http_request_t *r,
+    ngx_http_wharf_pipe_t *p, ngx_uint_t to);
 static ngx_buf_t *ngx_http_wharf_splice_buffered(ngx_http_request_t *r,
     ngx_uint_t to);
 static ssize_t ngx_http_wharf_splice_recv(ngx_http_request_t *r,
@@ -118,9 +130,10 @@ static void ngx_http_wharf_pipe_put(ngx_http_wharf_pipe_t *p,
 
 static ngx_http_output_header_filter_pt  ngx_http_wharf_next_header_filter;
 
-/* process-local: the empty pipes kept */
-static ngx_fd_t    ngx_http_wharf_pipes[NGX_HTTP_WHARF_SPLICE_KEPT][2];
-static ngx_uint_t  ngx_http_wharf_npipes;
+/* process-local: the empty pipes kept, and the scratch buffer */
+static ngx_http_wharf_pipe_t  ngx_http_wharf_pipes[NGX_HTTP_WHARF_SPLICE_KEPT];
+static ngx_uint_t             ngx_http_wharf_npipes;
+static u_char                 ngx_http_wharf_scratch[NGX_HTTP_WHARF_SPLICE_COPY];
 
 #endif
 
@@ -444,25 +457,56 @@ ngx_http_wharf_splice_process(ngx_http_request_t *r)
 
 /*
  * One direction, until its source has nothing more to read or its
- * destination takes nothing more: what nginx had read first, then the
- * pipe, then the next read into the pipe.  A read only goes into an
- * empty pipe, so that EAGAIN can only mean an empty socket.  NGX_ERROR:
- * the destination failed, and the tunnel ends.
+ * destination takes nothing more: what nginx had read first, then what
+ * the pipe holds, then the next read.  A read goes only into an empty
+ * pipe, so that a splice(2) that fails with EAGAIN means an empty socket.
+ * NGX_ERROR: the destination failed, and the tunnel ends.
+ *
+ * Two ways to read, chosen per direction by the last read.  Small
+ * messages (keystrokes, terminal output, small frames) are read into
+ * the process's scratch buffer and sent from it, with a recv() and a
+ * send() each, as nginx does; splice(2) would cost them a third call, a
+ * splice() that finds the socket empty, since a short splice() does not
+ * tell an empty socket from a full pipe.  A read that fills the scratch
+ * buffer says more is coming: the rest, and the next reads, go by
+ * splice(2), until one is short again.  Whatever the destination does
+ * not take of a copied read goes into the pipe (it fits: the scratch
+ * buffer is no larger than the pipe).
  */
 
 static ngx_int_t
 ngx_http_wharf_splice_move(ngx_http_request_t *r, ngx_http_wharf_splice_t *sp,
     ngx_uint_t to)
 {
-    ssize_t                 n;
+    ngx_int_t               rc;
+    ngx_http_wharf_pipe_t  *p;
+
+    p = &sp->pipe[to];
+
+    rc = ngx_http_wharf_splice_loop(r, p, to);
+
+    /* a pipe is held only while bytes are in it */
+
+    if (p->len == 0) {
+        ngx_http_wharf_pipe_put(p, r->connection->log);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_wharf_splice_loop(ngx_http_request_t *r, ngx_http_wharf_pipe_t *p,
+    ngx_uint_t to)
+{
+    size_t                  size;
+    ssize_t                 n, m;
     ngx_buf_t              *b;
     ngx_err_t               err;
     ngx_connection_t       *src, *dst;
     ngx_http_upstream_t    *u;
-    ngx_http_wharf_pipe_t  *p;
 
     u = r->upstream;
-    p = &sp->pipe[to];
 
     if (to == NGX_HTTP_WHARF_TO_CLIENT) {
         src = u->peer.connection;
@@ -519,7 +563,6 @@ ngx_http_wharf_splice_move(ngx_http_request_t *r, ngx_http_wharf_splice_t *sp,
                     return NGX_OK;
                 }
 
-                ngx_http_wharf_pipe_put(p, dst->log);
                 continue;
             }
 
@@ -564,6 +607,63 @@ ngx_http_wharf_splice_move(ngx_http_request_t *r, ngx_http_wharf_splice_t *sp,
             return (n == NGX_ERROR) ? NGX_ERROR : NGX_OK;
         }
 
+        if (!p->bulk) {
+
+            /* nginx's recv(): its ready, eof and available rules */
+
+            size = ngx_min(NGX_HTTP_WHARF_SPLICE_COPY, p->size);
+
+            n = src->recv(src, ngx_http_wharf_scratch, size);
+
+            if (n == NGX_AGAIN || n == 0) {
+                return NGX_OK;
+            }
+
+            if (n == NGX_ERROR) {
+                src->read->eof = 1;
+                return NGX_OK;
+            }
+
+            if (to == NGX_HTTP_WHARF_TO_CLIENT) {
+                u->state->bytes_received += n;
+            }
+
+            if ((size_t) n == size) {
+                p->bulk = 1;
+            }
+
+            m = 0;
+
+            if (dst->write->ready) {
+                m = dst->send(dst, ngx_http_wharf_scratch, n);
+
+                if (m == NGX_ERROR) {
+                    goto failed;
+                }
+
+                if (m == NGX_AGAIN) {
+                    m = 0;
+                }
+            }
+
+            if (m == n) {
+                continue;
+            }
+
+            /* the rest waits in the pipe, which is empty and holds it */
+
+            if (write(p->fd[1], ngx_http_wharf_scratch + m, n - m) != n - m) {
+                ngx_log_error(NGX_LOG_ALERT, src->log, ngx_errno,
+                              "write() of %z bytes to a pipe of %uz failed",
+                              n - m, p->size);
+                goto failed;
+            }
+
+            p->len = n - m;
+
+            continue;
+        }
+
         n = splice(src->fd, NULL, p->fd[1], NULL, NGX_HTTP_WHARF_SPLICE_LEN,
                    SPLICE_F_NONBLOCK);
 
@@ -572,6 +672,14 @@ ngx_http_wharf_splice_move(ngx_http_request_t *r, ngx_http_wharf_splice_t *sp,
 
         if (n > 0) {
             p->len = n;
+
+            /* nginx's recv() counts on it: unknown again */
+
+            src->read->available = -1;
+
+            if (n < NGX_HTTP_WHARF_SPLICE_COPY) {
+                p->bulk = 0;
+            }
 
             if (to == NGX_HTTP_WHARF_TO_CLIENT) {
                 u->state->bytes_received += n;
@@ -784,12 +892,13 @@ ngx_http_wharf_splice_fail(ngx_http_request_t *r, ngx_http_wharf_splice_t *sp)
 static ngx_int_t
 ngx_http_wharf_pipe_get(ngx_http_wharf_pipe_t *p, ngx_log_t *log)
 {
-    int  fd[2];
+    int  fd[2], size;
 
     if (ngx_http_wharf_npipes) {
         ngx_http_wharf_npipes--;
-        p->fd[0] = ngx_http_wharf_pipes[ngx_http_wharf_npipes][0];
-        p->fd[1] = ngx_http_wharf_pipes[ngx_http_wharf_npipes][1];
+        p->fd[0] = ngx_http_wharf_pipes[ngx_http_wharf_npipes].fd[0];
+        p->fd[1] = ngx_http_wharf_pipes[ngx_http_wharf_npipes].fd[1];
+        p->size = ngx_http_wharf_pipes[ngx_http_wharf_npipes].size;
         p->len = 0;
         return NGX_OK;
     }
@@ -801,11 +910,33 @@ ngx_http_wharf_pipe_get(ngx_http_wharf_pipe_t *p, ngx_log_t *log)
         return NGX_ERROR;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, log, 0,
-                   "wharf splice: new pipe %d %d", fd[0], fd[1]);
+    /*
+     * More room than the default 64 KiB, so that a 64 KiB message with its
+     * header goes in one splice(2); refused (EPERM) once the user's pipes
+     * hold more than /proc/sys/fs/pipe-user-pages-soft, when the pipe
+     * keeps what it has (or only 8 KiB then: see docs/DIRECTIVES.md).
+     */
+
+    size = fcntl(fd[1], F_SETPIPE_SZ, NGX_HTTP_WHARF_SPLICE_PIPE);
+
+    if (size == -1) {
+        size = fcntl(fd[1], F_GETPIPE_SZ);
+
+        if (size == -1) {
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                          "fcntl(F_GETPIPE_SZ) failed");
+            (void) close(fd[0]);
+            (void) close(fd[1]);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, log, 0,
+                   "wharf splice: new pipe %d %d of %d", fd[0], fd[1], size);
 
     p->fd[0] = fd[0];
     p->fd[1] = fd[1];
+    p->size = size;
     p->len = 0;
 
     return NGX_OK;
@@ -817,14 +948,17 @@ ngx_http_wharf_pipe_get(ngx_http_wharf_pipe_t *p, ngx_log_t *log)
 static void
 ngx_http_wharf_pipe_put(ngx_http_wharf_pipe_t *p, ngx_log_t *log)
 {
+    ngx_http_wharf_pipe_t  *kept;
+
     if (p->fd[0] == NGX_INVALID_FILE) {
         return;
     }
 
     if (p->len == 0 && ngx_http_wharf_npipes < NGX_HTTP_WHARF_SPLICE_KEPT) {
-        ngx_http_wharf_pipes[ngx_http_wharf_npipes][0] = p->fd[0];
-        ngx_http_wharf_pipes[ngx_http_wharf_npipes][1] = p->fd[1];
-        ngx_http_wharf_npipes++;
+        kept = &ngx_http_wharf_pipes[ngx_http_wharf_npipes++];
+        kept->fd[0] = p->fd[0];
+        kept->fd[1] = p->fd[1];
+        kept->size = p->size;
 
     } else {
         if (close(p->fd[0]) == -1) {
