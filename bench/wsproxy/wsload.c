@@ -471,8 +471,11 @@ main(int argc, char **argv)
     setrlimit(RLIMIT_NOFILE, &rl);
 
     /* one masked binary frame, built once: the payload is the same each time */
-    frame_len = 2 + (opt.size >= 65536 ? 8 : opt.size >= 126 ? 2 : 0) + 4
-        + (size_t) opt.size;
+    frame_len = 2
+        + (opt.size >= 65536     ? 8
+               : opt.size >= 126 ? 2
+                                 : 0)
+        + 4 + (size_t) opt.size;
     frame = malloc(frame_len);
     {
         size_t h = 0;
