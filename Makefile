@@ -59,7 +59,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 # common/ uses jansson and OpenSSL (tokens); every part that links it too.
 COMMON_LIBS = $(call pc,jansson libcrypto) -lm
-WHARFD_LIBS = $(call pc,fcgi sqlite3 libcurl libwebsockets) -lfcgi -lpthread -lm \
+WHARFD_LIBS = $(call pc,fcgi sqlite3 libpq libcurl libwebsockets) -lfcgi -lpthread -lm \
                $(COMMON_LIBS)
 AGENT_LIBS  = $(call pc,libwebsockets libuv libssl libcurl liblz4) -lutil $(COMMON_LIBS)
 CLI_LIBS    = $(call pc,libcurl libwebsockets) $(COMMON_LIBS)
@@ -94,9 +94,10 @@ $(WHARFD): $(call obj,$(WHARFD_SRC)) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(WHARFD_LIBS)
 
-# wharfd embeds schema/*.sql with .incbin (fcgi_backend/schema_sql.c), which
-# the compiler's dependency files do not see.
-$(B)/obj/fcgi_backend/schema_sql.o: $(wildcard schema/*.sql)
+# wharfd embeds schema/sqlite/*.sql and schema/postgresql/*.sql with .incbin
+# (fcgi_backend/schema_sql.c), which the compiler's dependency files do not
+# see.
+$(B)/obj/fcgi_backend/schema_sql.o: $(wildcard schema/*/*.sql)
 
 $(AGENT): $(call obj,$(AGENT_SRC)) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
@@ -114,7 +115,7 @@ $(WHARFCTL): $(call obj,$(CLI_SRC)) $(LIB_COMMON)
 # built as Debian builds its own.
 NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat -Werror=format-security \
               -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 -Wextra \
-              -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS)
+              -Wno-unused-parameter $(SANFLAGS)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SANFLAGS)
 
 $(NGX_DIR)/objs/Makefile: config | deps
@@ -160,7 +161,11 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 # A unit test is named after the part it tests (test_common_*.c,
 # test_agent_*.c, test_wharfd_*.c, test_ctl_*.c) and links that part's
-# objects, except the file with main().
+# objects, except the file with main(). One exception: test_agent_proc,
+# the supervisor's test, links the supervisor alone (AGENT_SUP_OBJS, its
+# own rule below), never the shipper or the API: the supervisor reports
+# through hooks (agent/proc.h) and must not need them, which that link
+# proves.
 AGENT_LIB_OBJS  := $(filter-out $(B)/obj/agent/main.o,$(call obj,$(AGENT_SRC)))
 WHARFD_LIB_OBJS := $(filter-out $(B)/obj/fcgi_backend/main.o,$(call obj,$(WHARFD_SRC)))
 CLI_LIB_OBJS    := $(filter-out $(B)/obj/cli/main.o,$(call obj,$(CLI_SRC)))
@@ -172,6 +177,12 @@ $(B)/tests/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 $(B)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_LIB_OBJS) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(AGENT_LIBS) $(LDFLAGS)
+AGENT_SUP_OBJS := $(call obj,agent/proc.c agent/lines.c agent/detect.c \
+                     agent/reaper.c)
+$(B)/tests/test_agent_proc: tests/unit/test_agent_proc.c $(AGENT_SUP_OBJS) \
+                            $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(call pc,libuv) $(LDFLAGS)
 $(B)/tests/test_wharfd_%: tests/unit/test_wharfd_%.c $(WHARFD_LIB_OBJS) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(WHARFD_LIBS) $(LDFLAGS)
@@ -214,7 +225,7 @@ $(B)/fuzz/fuzz_ctl_response: CLI_LIBS += -Wl,--wrap=ctl_http
 # a plain build) and the module's warnings; see tests/fuzz/fuzz_ngx_route.c.
 NGX_FUZZ_TREE   := build/nginx
 NGX_FUZZ_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
-                   -Wno-unused-parameter -Wno-sign-compare $(SANFLAGS) \
+                   -Wno-unused-parameter $(SANFLAGS) \
                    $(addprefix -isystem $(NGX_FUZZ_TREE)/,objs src/core \
                      src/event src/event/modules src/os/unix src/http \
                      src/http/modules src/http/v2) -Ingx_module -Icommon
@@ -398,9 +409,13 @@ bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/trivial tests/node_modules
 # bench/terminal: terminal throughput, keystroke echo, first prompt and RSS
 # per session through nginx, against the bare-PTY ceiling; bench/agent:
 # lines captured and shipped, CPU per line, peak RSS (docs/BENCHMARKS.md).
+$(B)/bench/ttyload: bench/terminal/ttyload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(call pc,libcrypto) -lutil
+
 .PHONY: bench bench-agent bench-terminal
 bench: bench-agent bench-terminal
-bench-terminal: all tests/node_modules/.installed
+bench-terminal: all $(B)/bench/ttyload tests/node_modules/.installed
 	B=$(B) node bench/terminal/run.mjs 5
 bench-agent: all tests/node_modules/.installed
 	B=$(B) node bench/agent/run.mjs 10 3
@@ -414,6 +429,15 @@ bench-agent: all tests/node_modules/.installed
 bench: bench-console
 bench-console: all deps-test tests/node_modules/.installed
 	B=$(B) node bench/console/run.mjs $(BENCH_ARGS)
+
+# --- benchmarks (live registry) --------------------------------------------------
+# bench/registry: 1,000 workers added and removed through the API and through
+# the reload path, while 200 terminals type (docs/BENCHMARKS.md).
+#   make bench-registry BENCH_ARGS=--quick   a short smoke run
+.PHONY: bench bench-registry
+bench: bench-registry
+bench-registry: all tests/node_modules/.installed
+	B=$(B) node bench/registry/run.mjs $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -9,20 +9,20 @@
 
 #include "agent.h"
 #include "auth.h"
+#include "jsonrpc.h"
 #include "log.h"
 #include "proc.h"
 #include "server.h"
 #include "ship.h"
 #include "token.h"
 
-#define RPC_PREFIX "ContainerMonitoringOps."
-
-/* JSON-RPC error codes beyond the standard ones. */
-#define RPC_INVALID_REQUEST -32600 /* also: two credentials (HTTP 400) */
-#define RPC_UNAUTHORIZED    -32001
-#define RPC_FORBIDDEN       -32003
-#define RPC_NOT_FOUND       -32004
-#define RPC_CONFLICT        -32009
+/* JSON-RPC error codes (common/jsonrpc.h); -32600 is also two
+ * credentials (HTTP 400). */
+#define RPC_INVALID_REQUEST WHARF_JSONRPC_INVALID_REQUEST
+#define RPC_UNAUTHORIZED    WHARF_JSONRPC_UNAUTHORIZED
+#define RPC_FORBIDDEN       WHARF_JSONRPC_FORBIDDEN
+#define RPC_NOT_FOUND       WHARF_JSONRPC_NOT_FOUND
+#define RPC_CONFLICT        WHARF_JSONRPC_CONFLICT
 
 enum waiter_kind {
     WAIT_REST,
@@ -30,8 +30,11 @@ enum waiter_kind {
     WAIT_WS
 };
 
+/* A request waiting for an instance's first output ("output" in api.h).
+ * The API keeps them, per instance index, in agent->api_waiters; the
+ * supervisor's hooks (main.c) bring it the lines and the ends of runs. */
 struct agent_waiter {
-    struct agent_waiter *next; /* on the instance */
+    struct agent_waiter *next; /* of the same instance */
     struct agent *agent;
     struct agent_proc *proc;
     enum waiter_kind kind;
@@ -48,54 +51,6 @@ struct agent_waiter {
 
 /* --- replies ------------------------------------------------------------------ */
 
-/* A whole HTTP answer in one heap buffer (LWS_PRE first). */
-static unsigned char *
-build_reply(struct lws *wsi, unsigned status, const char *body, size_t len,
-            size_t *out_len)
-{
-    size_t cap = LWS_PRE + 1024 + len;
-    unsigned char *buf = malloc(cap), *start, *p, *end;
-    char clen[24];
-    int n;
-
-    if (buf == NULL) {
-        return NULL;
-    }
-    start = p = buf + LWS_PRE;
-    end = buf + cap;
-    n = snprintf(clen, sizeof(clen), "%zu", len);
-    if (lws_add_http_header_status(wsi, status, &p, end)
-        || lws_add_http_header_by_token(
-            wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-            (const unsigned char *) "application/json", 16, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                        (const unsigned char *) "no-store", 8,
-                                        &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                        (const unsigned char *) clen, n, &p,
-                                        end)
-        || lws_finalize_http_header(wsi, &p, end)) {
-        free(buf);
-        return NULL;
-    }
-    memcpy(p, body, len);
-    p += len;
-    *out_len = (size_t) (p - start);
-    return buf;
-}
-
-static int
-write_reply(struct lws *wsi, unsigned char *buf, size_t len)
-{
-    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-
-    free(buf);
-    if (n < (int) len) {
-        return -1;
-    }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 static int
 reply_json(struct lws *wsi, unsigned status, json_t *j)
 {
@@ -108,12 +63,12 @@ reply_json(struct lws *wsi, unsigned status, json_t *j)
         return agent_http_error(wsi, 500, "internal", "cannot encode JSON",
                                 NULL);
     }
-    buf = build_reply(wsi, status, text, strlen(text), &len);
+    buf = agent_http_build(wsi, status, text, strlen(text), NULL, NULL, &len);
     free(text);
     if (buf == NULL) {
         return -1;
     }
-    return write_reply(wsi, buf, len);
+    return agent_http_send(wsi, buf, len);
 }
 
 /* Keeps the answer until the connection is writable (a deferred reply). */
@@ -133,25 +88,24 @@ defer_reply(struct lws *wsi, struct agent_conn *conn, unsigned status,
         }
     }
     free(conn->reply);
-    conn->reply =
-        (char *) build_reply(wsi, status, text, strlen(text), &conn->reply_len);
+    conn->reply = (char *) agent_http_build(wsi, status, text, strlen(text),
+                                            NULL, NULL, &conn->reply_len);
     free(text);
     lws_callback_on_writable(wsi);
 }
 
+/* The envelope of common/jsonrpc.h: the message is the code's standard
+ * text and the detail. */
 static json_t *
-rpc_error(json_t *id, int code, const char *msg)
+rpc_error(json_t *id, int code, const char *detail)
 {
-    return json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id",
-                     id != NULL ? id : json_null(), "error", "code", code,
-                     "message", msg);
+    return wharf_jsonrpc_error(id, code, NULL, 0, detail);
 }
 
 static json_t *
 rpc_result(json_t *id, json_t *result)
 {
-    return json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id",
-                     id != NULL ? id : json_null(), "result", result);
+    return wharf_jsonrpc_result(id, result);
 }
 
 /* --- /websocket output queue -------------------------------------------------- */
@@ -215,8 +169,7 @@ broadcast(struct agent *agent, const char *method, const json_t *params,
     if (agent->ws_conns == NULL) {
         return;
     }
-    n = json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method", method, "params",
-                  (json_t *) params);
+    n = wharf_jsonrpc_call(-1, method, json_incref((json_t *) params));
     text = n != NULL ? json_dumps(n, JSON_COMPACT) : NULL;
     json_decref(n);
     if (text == NULL) {
@@ -270,7 +223,8 @@ waiter_unlink(struct agent_waiter *w)
 {
     struct agent_waiter **pp;
 
-    for (pp = &w->proc->waiters; *pp != NULL; pp = &(*pp)->next) {
+    for (pp = &w->agent->api_waiters[w->proc->index]; *pp != NULL;
+         pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
             break;
@@ -316,6 +270,17 @@ on_waiter_timeout(uv_timer_t *t)
     waiter_finish(t->data);
 }
 
+/* A line as the "output" and "log" messages carry it. */
+static json_t *
+line_params(const struct agent_proc *p, int stream, uint64_t seq,
+            enum agent_level level, const char *line, size_t len)
+{
+    return json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
+                     "stream", stream ? "stderr" : "stdout", "sequence",
+                     (json_int_t) seq, "level", agent_level_name(level),
+                     "message", line, len);
+}
+
 void
 agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
                   uint64_t seq, enum agent_level level, const char *line,
@@ -324,17 +289,17 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
     struct agent_waiter *w, *next;
     json_t *params = NULL;
 
-    for (w = p->waiters; w != NULL; w = next) {
+    if (agent->api_line_listeners == 0
+        && agent->api_waiters[p->index] == NULL) {
+        return; /* nobody asked: the common case, kept cheap */
+    }
+    for (w = agent->api_waiters[p->index]; w != NULL; w = next) {
         next = w->next;
         if (p->runs < w->min_run) {
             continue;
         }
         if (params == NULL) {
-            params =
-                json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
-                          "stream", stream ? "stderr" : "stdout", "sequence",
-                          (json_int_t) (p->seq_base + seq), "level",
-                          agent_level_name(level), "message", line, len);
+            params = line_params(p, stream, seq, level, line, len);
             if (params == NULL) {
                 return; /* out of memory: skipped here, shipped anyway */
             }
@@ -342,8 +307,7 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
         json_array_append(w->lines, params);
         if (w->kind == WAIT_WS && w->wsi != NULL) {
             ws_send_json(w->conn,
-                         json_pack("{s:s,s:s,s:O}", "jsonrpc", "2.0", "method",
-                                   "output", "params", params));
+                         wharf_jsonrpc_call(-1, "output", json_incref(params)));
         }
         if (json_array_size(w->lines) >= w->want) {
             waiter_finish(w);
@@ -351,11 +315,7 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
     }
     if (agent->api_line_listeners > 0) {
         if (params == NULL) {
-            params =
-                json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
-                          "stream", stream ? "stderr" : "stdout", "sequence",
-                          (json_int_t) (p->seq_base + seq), "level",
-                          agent_level_name(level), "message", line, len);
+            params = line_params(p, stream, seq, level, line, len);
         }
         if (params != NULL) {
             broadcast(agent, "log", params, 1);
@@ -369,8 +329,7 @@ agent_api_proc_ended(struct agent *agent, struct agent_proc *p)
 {
     struct agent_waiter *w, *next;
 
-    (void) agent;
-    for (w = p->waiters; w != NULL; w = next) {
+    for (w = agent->api_waiters[p->index]; w != NULL; w = next) {
         next = w->next;
         if (p->runs >= w->min_run) {
             waiter_finish(w);
@@ -437,8 +396,8 @@ waiter_new(struct agent *agent, struct agent_proc *p, enum waiter_kind kind,
     uv_timer_init(&agent->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_waiter_timeout, timeout_ms, 0);
-    w->next = p->waiters;
-    p->waiters = w;
+    w->next = agent->api_waiters[p->index];
+    agent->api_waiters[p->index] = w;
     if (kind != WAIT_WS) {
         conn->waiter = w;
     }
@@ -518,20 +477,22 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
         json_incref(params);
     }
     if (!json_is_object(params)) {
-        outcome_fail(o, 400, -32602, "params must be an object");
+        outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS,
+                     "params must be an object");
         goto out;
     }
     if (op == OP_LIST) {
         list = json_array();
-        for (i = 0; i < agent->nprocs; i++) {
-            json_array_append_new(list, agent_proc_json(agent->procs[i]));
+        for (i = 0; i < agent->sup.nprocs; i++) {
+            json_array_append_new(list, agent_proc_json(agent->sup.procs[i]));
         }
         o->result = json_pack("{s:o}", "processes", list);
         goto out;
     }
     if (op == OP_SUBSCRIBE) {
         if (who->kind != WAIT_WS) {
-            outcome_fail(o, 400, -32601, "subscribe is for /websocket");
+            outcome_fail(o, 400, WHARF_JSONRPC_METHOD_NOT_FOUND,
+                         "subscribe is for /websocket");
             goto out;
         }
         if (json_is_true(json_object_get(params, "logs")) != who->conn->logs) {
@@ -542,27 +503,30 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
         goto out;
     }
     if (parse_output(params, &want, &timeout_ms, &why) != 0) {
-        outcome_fail(o, 400, -32602, why);
+        outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS, why);
         goto out;
     }
     if (op == OP_CREATE) {
         json_t *s = json_object_get(params, "start");
 
         if (agent_proc_spec_from_json(params, &spec, err, sizeof(err)) != 0) {
-            outcome_fail(o, 400, -32602, err);
+            outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS, err);
             goto out;
         }
         if (s != NULL && !json_is_boolean(s)) {
             agent_proc_spec_free(&spec);
-            outcome_fail(o, 400, -32602, "start must be true or false");
+            outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS,
+                         "start must be true or false");
             goto out;
         }
         start = s == NULL || json_is_true(s);
-        p = agent_proc_create(agent, &spec, err, sizeof(err));
+        p = agent_proc_create(&agent->sup, &spec, err, sizeof(err));
         if (p == NULL) {
             agent_proc_spec_free(&spec);
             outcome_fail(o, strstr(err, "exists") ? 409 : 400,
-                         strstr(err, "exists") ? RPC_CONFLICT : -32602, err);
+                         strstr(err, "exists") ? RPC_CONFLICT
+                                               : WHARF_JSONRPC_INVALID_PARAMS,
+                         err);
             goto out;
         }
         o->http = 201;
@@ -575,10 +539,11 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
     } else {
         id = json_string_value(json_object_get(params, "instanceId"));
         if (id == NULL) {
-            outcome_fail(o, 400, -32602, "instanceId is required");
+            outcome_fail(o, 400, WHARF_JSONRPC_INVALID_PARAMS,
+                         "instanceId is required");
             goto out;
         }
-        p = agent_proc_find(agent, id);
+        p = agent_proc_find(&agent->sup, id);
         if (p == NULL) {
             outcome_fail(o, 404, RPC_NOT_FOUND, "no such instance");
             goto out;
@@ -611,7 +576,8 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
     if (rc != 0) {
         int conflict = strncmp(err, "Cannot", 6) == 0;
 
-        outcome_fail(o, conflict ? 409 : 500, conflict ? RPC_CONFLICT : -32603,
+        outcome_fail(o, conflict ? 409 : 500,
+                     conflict ? RPC_CONFLICT : WHARF_JSONRPC_INTERNAL_ERROR,
                      err);
         goto out;
     }
@@ -638,33 +604,31 @@ static json_t *
 rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
         int allow_wait, int *deferred)
 {
-    const char *method;
-    json_t *id = json_object_get(req, "id"), *resp;
+    struct wharf_jsonrpc_request rq;
+    const char *method, *why;
+    json_t *id, *resp;
     struct outcome o;
     size_t i;
-    int is_notification = id == NULL;
+    int is_notification;
     struct asker me = *who;
 
-    if (!json_is_object(req) || !json_is_string(json_object_get(req, "method"))
-        || (json_object_get(req, "jsonrpc") != NULL
-            && (json_string_value(json_object_get(req, "jsonrpc")) == NULL
-                || strcmp(json_string_value(json_object_get(req, "jsonrpc")),
-                          "2.0")
-                    != 0))) {
-        return rpc_error(NULL, -32600, "Invalid Request");
+    /* "jsonrpc": "2.0" is required, as wharfd's /rpc and the feed
+     * require it (it was optional here before issue 17) */
+    if (wharf_jsonrpc_check(req, &rq, &why) != 0) {
+        return rpc_error(rq.id, WHARF_JSONRPC_INVALID_REQUEST, why);
     }
-    method = json_string_value(json_object_get(req, "method"));
-    if (strncmp(method, RPC_PREFIX, strlen(RPC_PREFIX)) == 0) {
-        method += strlen(RPC_PREFIX);
-    }
+    id = rq.id;
+    is_notification = id == NULL;
+    method = wharf_jsonrpc_short_name(rq.method);
     for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
         if (strcmp(methods[i].name, method) == 0) {
             break;
         }
     }
     if (i == sizeof(methods) / sizeof(methods[0])) {
-        return is_notification ? NULL
-                               : rpc_error(id, -32601, "Method not found");
+        return is_notification
+            ? NULL
+            : rpc_error(id, WHARF_JSONRPC_METHOD_NOT_FOUND, method);
     }
     if (!(scopes & methods[i].scope)) {
         return is_notification
@@ -676,7 +640,7 @@ rpc_one(struct agent *agent, json_t *req, unsigned scopes, struct asker *who,
     if (!allow_wait) {
         me.wsi = NULL;
     }
-    run_op(agent, methods[i].op, json_object_get(req, "params"), &me, &o);
+    run_op(agent, methods[i].op, rq.params, &me, &o);
     if (o.waiter != NULL) {
         *deferred = 1;
         return NULL;
@@ -700,21 +664,20 @@ static json_t *
 rpc_payload(struct agent *agent, const char *text, size_t len, unsigned scopes,
             struct asker *who, int *deferred)
 {
-    json_error_t jerr;
-    /* duplicate members refused, as wharfd does: "method" twice must not
-     * mean whichever one jansson kept */
-    json_t *req = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr), *out,
-           *r, *item;
+    char why[JSON_ERROR_TEXT_LENGTH + 64];
+    json_t *req = wharf_jsonrpc_parse(text, len, 0, why, sizeof(why)), *out, *r,
+           *item;
     size_t i;
 
     *deferred = 0;
     if (req == NULL) {
-        return rpc_error(NULL, -32700, "Parse error");
+        return rpc_error(NULL, WHARF_JSONRPC_PARSE_ERROR, why);
     }
     if (json_is_array(req)) {
         if (json_array_size(req) == 0) {
             json_decref(req);
-            return rpc_error(NULL, -32600, "Invalid Request");
+            return rpc_error(NULL, WHARF_JSONRPC_INVALID_REQUEST,
+                             "empty batch");
         }
         out = json_array();
         json_array_foreach (req, i, item) {
@@ -995,10 +958,10 @@ ws_detach(struct agent *agent, struct agent_conn *c)
         c->logs = 0;
     }
     /* waiters of this connection answer nobody */
-    for (i = 0; i < agent->nprocs; i++) {
+    for (i = 0; i < agent->sup.nprocs; i++) {
         struct agent_waiter *w;
 
-        for (w = agent->procs[i]->waiters; w != NULL; w = w->next) {
+        for (w = agent->api_waiters[i]; w != NULL; w = w->next) {
             if (w->conn == c) {
                 w->wsi = NULL;
                 w->conn = NULL;
@@ -1179,7 +1142,7 @@ agent_api_callback(struct lws *wsi, int reason, struct agent_conn *conn,
         r = (unsigned char *) conn->reply;
         rl = conn->reply_len;
         conn->reply = NULL;
-        return write_reply(wsi, r, rl);
+        return agent_http_send(wsi, r, rl);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_WSI_DESTROY:
@@ -1205,9 +1168,9 @@ agent_api_close(struct agent *agent)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        while (agent->procs[i]->waiters != NULL) {
-            struct agent_waiter *w = agent->procs[i]->waiters;
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        while (agent->api_waiters[i] != NULL) {
+            struct agent_waiter *w = agent->api_waiters[i];
 
             w->wsi = NULL;
             waiter_finish(w);

@@ -1,7 +1,6 @@
 /* Shipping to the orchestrator's /rpc: see ship.h. */
 #include "ship.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +10,14 @@
 #include <curl/curl.h>
 
 #include "agent.h"
+#include "json_text.h"
+#include "jsonrpc.h"
 #include "log.h"
 #include "proc.h"
 #include "refusal.h"
-#include "utf8.h"
+#include "textbuf.h"
 
-#define RPC_PREFIX "ContainerMonitoringOps."
+#define RPC_PREFIX WHARF_JSONRPC_PREFIX
 
 enum call_kind {
     CALL_LOGS,
@@ -43,14 +44,6 @@ struct ship_item {
     uint64_t seq;  /* an error's line, local sequence (0: none) */
 };
 
-/* A growing text buffer; on allocation failure it keeps its old size and
- * sets *oom. */
-struct tbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
 /* A call in a request's body: {"jsonrpc":"2.0","id":N,...}. */
 struct ship_call {
     size_t off, len;         /* in the body */
@@ -72,17 +65,16 @@ enum req_state {
 /* One request to the orchestrator (a slot of --ship-inflight). */
 struct ship_req {
     struct agent *agent;
-    void *easy;         /* CURL, kept: its connection stays alive */
-    int state;          /* enum req_state */
-    int control;        /* carries ordered calls (see ship.h) */
-    int has_lines;      /* unsettled storeLogs calls */
-    uint64_t first_rec; /* queue index of its first line */
-    struct tbuf body;   /* "[call,call,...]" */
-    size_t counted;     /* body bytes charged to the buffer */
+    void *easy;                /* CURL, kept: its connection stays alive */
+    int state;                 /* enum req_state */
+    int control;               /* carries ordered calls (see ship.h) */
+    int has_lines;             /* unsettled storeLogs calls */
+    uint64_t first_rec;        /* queue index of its first line */
+    struct wharf_textbuf body; /* "[call,call,...]" */
+    size_t counted;            /* body bytes charged to the buffer */
     struct ship_call *calls;
     unsigned ncalls, calls_cap;
-    char *resp;
-    size_t resp_len;
+    struct wharf_textbuf resp; /* the answer, up to AGENT_SHIP_RESPONSE_MAX */
     unsigned backoff_ms;
     uv_timer_t retry_timer;
 };
@@ -97,147 +89,24 @@ static void on_flush(uv_timer_t *t);
 /* --- JSON text -------------------------------------------------------------- */
 
 size_t
-agent_json_escape(const char *str, size_t len, char *out)
+agent_json_escape(const char *s, size_t len, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *) str;
-    char *o = out;
-    size_t i = 0, n;
-
-    while (i < len) {
-        unsigned char c = s[i];
-
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            *o++ = (char) c;
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            /* lines are valid already (lines.h); anything else is
-             * replaced as they are */
-            if (wharf_utf8_next(s + i, len - i, &n) == WHARF_UTF8_VALID) {
-                memcpy(o, s + i, n);
-                o += n;
-            } else {
-                memcpy(o, WHARF_UTF8_REPLACEMENT, WHARF_UTF8_REPLACEMENT_LEN);
-                o += WHARF_UTF8_REPLACEMENT_LEN;
-            }
-            i += n;
-            continue;
-        }
-        *o++ = '\\';
-        switch (c) {
-        case '"':
-            *o++ = '"';
-            break;
-        case '\\':
-            *o++ = '\\';
-            break;
-        case '\n':
-            *o++ = 'n';
-            break;
-        case '\r':
-            *o++ = 'r';
-            break;
-        case '\t':
-            *o++ = 't';
-            break;
-        default:
-            *o++ = 'u';
-            *o++ = '0';
-            *o++ = '0';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-        i++;
-    }
-    return (size_t) (o - out);
-}
-
-static char *
-tb_room(struct tbuf *b, size_t n)
-{
-    char *bigger;
-    size_t cap;
-
-    if (b->oom) {
-        return NULL;
-    }
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        bigger = realloc(b->p, cap);
-        if (bigger == NULL) {
-            b->oom = 1;
-            return NULL;
-        }
-        b->p = bigger;
-        b->cap = cap;
-    }
-    return b->p + b->len;
-}
-
-static void
-tb_put(struct tbuf *b, const char *s, size_t n)
-{
-    char *at = tb_room(b, n);
-
-    if (at != NULL) {
-        memcpy(at, s, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-    }
-}
-
-static void
-tb_str(struct tbuf *b, const char *s)
-{
-    tb_put(b, s, strlen(s));
-}
-
-static void
-tb_json_string(struct tbuf *b, const char *s, size_t n)
-{
-    char *at = tb_room(b, 6 * n + 2);
-
-    if (at != NULL) {
-        *at++ = '"';
-        at += agent_json_escape(s, n, at);
-        *at++ = '"';
-        b->len = (size_t) (at - b->p);
-        b->p[b->len] = '\0';
-    }
-}
-
-static void tb_fmt(struct tbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-tb_fmt(struct tbuf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        tb_put(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n : sizeof(tmp) - 1);
-    }
+    /* lines are valid already (lines.h); anything else is replaced as
+     * they are */
+    return (size_t) (wharf_json_escape(out, s, len, WHARF_JSON_REPAIR) - out);
 }
 
 /* ,"worker":..,"container":.. */
 static void
-tb_identity(struct tbuf *b, const struct agent *agent)
+tb_identity(struct wharf_textbuf *b, const struct agent *agent)
 {
-    tb_str(b, "\"worker\":");
-    tb_json_string(b, agent->cfg.worker, strlen(agent->cfg.worker));
+    wharf_textbuf_str(b, "\"worker\":");
+    wharf_json_str(b, agent->cfg.worker, strlen(agent->cfg.worker),
+                   WHARF_JSON_REPAIR);
     if (agent->cfg.container[0] != '\0') {
-        tb_str(b, ",\"container\":");
-        tb_json_string(b, agent->cfg.container, strlen(agent->cfg.container));
+        wharf_textbuf_str(b, ",\"container\":");
+        wharf_json_str(b, agent->cfg.container, strlen(agent->cfg.container),
+                       WHARF_JSON_REPAIR);
     }
 }
 
@@ -264,13 +133,13 @@ count_lost(struct agent_ship *sh, struct agent_drop_tally *t, uint64_t first,
     sh->lines_dropped += n;
 }
 
-/* Lines that never made it into the buffer, or left it unsent: it was
- * full (or out of memory). */
+/* Lines of instance proc that never made it into the buffer, or left it
+ * unsent: it was full (or out of memory). */
 static void
-count_dropped_range(struct agent_ship *sh, struct agent_proc *p, uint64_t first,
+count_dropped_range(struct agent_ship *sh, unsigned proc, uint64_t first,
                     uint64_t last, uint64_t n)
 {
-    count_lost(sh, &p->dropped, first, last, n);
+    count_lost(sh, &sh->inst[proc].dropped, first, last, n);
 }
 
 /* The queue reports lines it dropped (the oldest, to make room, or what
@@ -282,7 +151,7 @@ on_queue_drop(void *ctx, unsigned proc, uint64_t first, uint64_t last,
 {
     struct agent *agent = ctx;
 
-    count_dropped_range(&agent->ship, agent->procs[proc], first, last, n);
+    count_dropped_range(&agent->ship, proc, first, last, n);
 }
 
 /* Bytes the buffer bound counts: queued lines (uncompressed record size,
@@ -352,8 +221,8 @@ pending(const struct agent *agent)
     if (sh->queue.nrecs > 0 || sh->nitems > 0 || sh->heartbeat_due) {
         return 1;
     }
-    for (i = 0; i < agent->nprocs; i++) {
-        if (agent->procs[i]->upsert_dirty || !agent->procs[i]->seq_known) {
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        if (sh->inst[i].upsert_dirty || !sh->inst[i].seq_known) {
             return 1;
         }
     }
@@ -394,7 +263,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
     sh->lines_queued++;
     if (make_room(agent, sz) != 0) {
         /* even an empty queue has no room: this line is the one dropped */
-        count_dropped_range(sh, p, seq, seq, 1);
+        count_dropped_range(sh, p->index, seq, seq, 1);
         return;
     }
     r.seq = seq;
@@ -456,7 +325,21 @@ void
 agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e,
                  uint64_t seq)
 {
-    push_item(agent, CALL_ERRORS, p->index, e, seq);
+    const struct agent_ship_inst *in = &agent->ship.inst[p->index];
+
+    if (seq != 0 && in->seq_known) {
+        /* before the base is known, take_items() adds it */
+        json_object_set_new(e, "sequence",
+                            json_integer((json_int_t) (in->seq_base + seq)));
+    }
+    push_item(agent, CALL_ERRORS, p->index, json_incref(e), seq);
+}
+
+uint64_t
+agent_ship_sequence(const struct agent *agent, const struct agent_proc *p,
+                    uint64_t seq)
+{
+    return agent->ship.inst[p->index].seq_base + seq;
 }
 
 void
@@ -468,8 +351,10 @@ agent_ship_event(struct agent *agent, json_t *ev)
 void
 agent_ship_process(struct agent *agent, struct agent_proc *p)
 {
-    p->upsert_dirty = 1;
-    p->upsert_mark = agent->ship.queue.rec_next;
+    struct agent_ship_inst *in = &agent->ship.inst[p->index];
+
+    in->upsert_dirty = 1;
+    in->upsert_mark = agent->ship.queue.rec_next;
     if (agent->ship.enabled) {
         schedule_flush(agent);
     }
@@ -484,8 +369,8 @@ agent_ship_idle(const struct agent *agent)
     if (!sh->enabled) {
         return 1;
     }
-    for (i = 0; i < agent->nprocs; i++) {
-        if (agent->procs[i]->upsert_dirty) {
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        if (sh->inst[i].upsert_dirty) {
             return 0;
         }
     }
@@ -523,12 +408,12 @@ static void
 call_begin(struct ship_req *q, const char *method)
 {
     if (q->ncalls > 0) {
-        tb_put(&q->body, ",", 1);
+        wharf_textbuf_put(&q->body, ",", 1);
     }
-    tb_fmt(&q->body,
-           CALL_HEAD "%u,\"method\":\"" RPC_PREFIX "%s\","
-                     "\"params\":{",
-           q->ncalls + 1, method);
+    wharf_textbuf_printf(&q->body,
+                         CALL_HEAD "%u,\"method\":\"" RPC_PREFIX "%s\","
+                                   "\"params\":{",
+                         q->ncalls + 1, method);
 }
 
 /* A new call of q, zeroed; NULL when out of memory (body.oom is set). */
@@ -561,7 +446,7 @@ call_end(struct ship_req *q, size_t off, int kind, unsigned proc,
 {
     struct ship_call *c;
 
-    tb_str(&q->body, "}}");
+    wharf_textbuf_str(&q->body, "}}");
     if (q->body.oom || (c = call_new(q)) == NULL) {
         return -1;
     }
@@ -591,7 +476,7 @@ add_json_call(struct ship_req *q, const char *method, int kind, unsigned proc,
     /* the members, without the object's braces */
     n = strlen(text);
     if (n >= 2) {
-        tb_put(&q->body, text + 1, n - 2);
+        wharf_textbuf_put(&q->body, text + 1, n - 2);
     }
     free(text);
     (void) call_end(q, off, kind, proc, 0);
@@ -605,7 +490,7 @@ line_timestamp(struct agent_ship *sh, int64_t ms, char *out)
     if (sec != sh->ts_sec) {
         char full[40];
 
-        agent_iso_ms(ms, full, sizeof(full));
+        wharf_iso_ms(ms, full, sizeof(full));
         memcpy(sh->ts_prefix, full, 20); /* "YYYY-MM-DDTHH:MM:SS." */
         sh->ts_sec = sec;
     }
@@ -639,7 +524,8 @@ take_logs(struct agent *agent, struct ship_req *q)
         /* (decompresses the head chunk when it is its first line taken) */
         const struct agent_shipq_rec *r = agent_shipq_head(&sh->queue);
         unsigned proc, lines = 0;
-        struct agent_proc *p;
+        const struct agent_proc *p;
+        const struct agent_ship_inst *in;
         size_t off = q->body.len;
         uint64_t first, last;
 
@@ -647,9 +533,10 @@ take_logs(struct agent *agent, struct ship_req *q)
             break; /* what was left could not be decompressed */
         }
         proc = r->proc;
-        p = agent->procs[proc];
+        p = agent->sup.procs[proc];
+        in = &sh->inst[proc];
         first = last = r->seq;
-        if (!p->seq_known) {
+        if (!in->seq_known) {
             break;
         }
         if (!q->has_lines) {
@@ -658,9 +545,10 @@ take_logs(struct agent *agent, struct ship_req *q)
         }
         call_begin(q, "storeLogs");
         tb_identity(&q->body, agent);
-        tb_str(&q->body, ",\"instanceId\":");
-        tb_json_string(&q->body, p->spec.id, strlen(p->spec.id));
-        tb_str(&q->body, ",\"logs\":[");
+        wharf_textbuf_str(&q->body, ",\"instanceId\":");
+        wharf_json_str(&q->body, p->spec.id, strlen(p->spec.id),
+                       WHARF_JSON_REPAIR);
+        wharf_textbuf_str(&q->body, ",\"logs\":[");
         while (sh->queue.nrecs > 0 && ROOM_LEFT()) {
             size_t mark = q->body.len;
             char ts[32];
@@ -670,22 +558,22 @@ take_logs(struct agent *agent, struct ship_req *q)
                 break;
             }
             line_timestamp(sh, r->ts_ms, ts);
-            tb_fmt(&q->body,
-                   "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
-                   "\"level\":\"%s\",\"stream\":\"%s\",\"processId\":\"%s-%u\","
-                   "\"message\":",
-                   lines ? "," : "",
-                   (unsigned long long) (p->seq_base + r->seq), ts,
-                   agent_level_name((enum agent_level) r->level),
-                   r->stream ? "stderr" : "stdout", p->spec.id, r->run);
-            tb_json_string(&q->body, r->data, r->len);
+            wharf_textbuf_printf(
+                &q->body,
+                "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
+                "\"level\":\"%s\",\"stream\":\"%s\",\"processId\":\"%s-%u\","
+                "\"message\":",
+                lines ? "," : "", (unsigned long long) (in->seq_base + r->seq),
+                ts, agent_level_name((enum agent_level) r->level),
+                r->stream ? "stderr" : "stdout", p->spec.id, r->run);
+            wharf_json_str(&q->body, r->data, r->len, WHARF_JSON_REPAIR);
             if (r->flags & (AGENT_LINE_SPLIT | AGENT_LINE_CONT)) {
-                tb_fmt(&q->body,
-                       ",\"metadata\":{\"split\":%s,\"continued\":%s}",
-                       r->flags & AGENT_LINE_SPLIT ? "true" : "false",
-                       r->flags & AGENT_LINE_CONT ? "true" : "false");
+                wharf_textbuf_printf(
+                    &q->body, ",\"metadata\":{\"split\":%s,\"continued\":%s}",
+                    r->flags & AGENT_LINE_SPLIT ? "true" : "false",
+                    r->flags & AGENT_LINE_CONT ? "true" : "false");
             }
-            tb_str(&q->body, "}");
+            wharf_textbuf_str(&q->body, "}");
             if (taken > 0 && q->body.len > AGENT_SHIP_BATCH_BYTES) {
                 /* the body stays within the batch size (escaping can
                  * make a line six times longer): this line waits for the
@@ -707,10 +595,10 @@ take_logs(struct agent *agent, struct ship_req *q)
             }
             break;
         }
-        tb_str(&q->body, "]");
+        wharf_textbuf_str(&q->body, "]");
         if (call_end(q, off, CALL_LOGS, proc, lines) != 0) {
             /* out of memory: these lines are lost, and counted */
-            count_dropped_range(sh, p, first, last, lines);
+            count_dropped_range(sh, proc, first, last, lines);
             break;
         }
         q->calls[q->ncalls - 1].first_seq = first;
@@ -751,14 +639,15 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
         }
         {
             unsigned proc = it->proc;
-            struct agent_proc *p = agent->procs[proc];
+            const struct agent_proc *p = agent->sup.procs[proc];
+            const struct agent_ship_inst *in = &sh->inst[proc];
             json_t *params, *errs = json_array();
 
             while (sh->items != NULL && sh->items->kind == CALL_ERRORS
                    && sh->items->proc == proc && sh->items->mark <= mark
                    && taken < AGENT_SHIP_BATCH_ITEMS) {
                 it = sh->items;
-                if (it->seq != 0 && p->seq_known
+                if (it->seq != 0 && in->seq_known
                     && json_object_get(it->j, "sequence") == NULL) {
                     /* seen before getLastSequence answered: its line's
                      * shipped sequence is known now, and with it wharfd
@@ -766,7 +655,7 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
                      * is resent */
                     json_object_set_new(
                         it->j, "sequence",
-                        json_integer((json_int_t) (p->seq_base + it->seq)));
+                        json_integer((json_int_t) (in->seq_base + it->seq)));
                 }
                 json_array_append(errs, it->j);
                 sh->items = it->next;
@@ -797,15 +686,15 @@ take_upserts(struct agent *agent, struct ship_req *q, uint64_t mark)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        struct agent_ship_inst *in = &agent->ship.inst[i];
         json_t *j, *params;
 
-        if (!p->upsert_dirty || p->upsert_mark > mark) {
+        if (!in->upsert_dirty || in->upsert_mark > mark) {
             continue;
         }
-        p->upsert_dirty = 0;
-        j = agent_proc_json(p);
+        in->upsert_dirty = 0;
+        j = agent_proc_json(agent->sup.procs[i]);
         if (j == NULL) {
             continue;
         }
@@ -861,17 +750,18 @@ take_lastseq(struct agent *agent, struct ship_req *q)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        const struct agent_proc *p = agent->sup.procs[i];
+        struct agent_ship_inst *in = &agent->ship.inst[i];
 
-        if (p->seq_known || p->seq_asked) {
+        if (in->seq_known || in->seq_asked) {
             continue;
         }
         add_json_call(q, "getLastSequence", CALL_LASTSEQ, i,
                       json_pack("{s:s,s:s}", "worker", agent->cfg.worker,
                                 "instanceId", p->spec.id));
         /* asked only if the call made it into the request */
-        p->seq_asked = q->ncalls > 0
+        in->seq_asked = q->ncalls > 0
             && q->calls[q->ncalls - 1].kind == CALL_LASTSEQ
             && q->calls[q->ncalls - 1].proc == i;
     }
@@ -902,11 +792,12 @@ report_drops(struct agent *agent)
         return;
     }
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        struct agent_proc *p = agent->sup.procs[i];
+        struct agent_ship_inst *in = &sh->inst[i];
 
-        for (k = 0; k < 2 && p->seq_known; k++) {
-            struct agent_drop_tally *t = k == 0 ? &p->dropped : &p->refused,
+        for (k = 0; k < 2 && in->seq_known; k++) {
+            struct agent_drop_tally *t = k == 0 ? &in->dropped : &in->refused,
                                     copy = *t;
 
             if (copy.n == 0) {
@@ -915,19 +806,19 @@ report_drops(struct agent *agent)
             wharf_warn("process %s: %llu log lines (sequences %llu..%llu) "
                        "were %s",
                        p->spec.id, (unsigned long long) copy.n,
-                       (unsigned long long) (p->seq_base + copy.first),
-                       (unsigned long long) (p->seq_base + copy.last),
+                       (unsigned long long) (in->seq_base + copy.first),
+                       (unsigned long long) (in->seq_base + copy.last),
                        drop_causes[k].why);
             /* reset first: queueing the event may itself drop lines (a
              * full queue), which then belong to the next report */
             t->n = 0;
             sh->drop_reported_ms = now;
-            agent_event(agent, p, "logs_dropped",
+            agent_event(&agent->sup, p, "logs_dropped",
                         json_pack("{s:I,s:I,s:I,s:s}", "count",
                                   (json_int_t) copy.n, "firstSequence",
-                                  (json_int_t) (p->seq_base + copy.first),
+                                  (json_int_t) (in->seq_base + copy.first),
                                   "lastSequence",
-                                  (json_int_t) (p->seq_base + copy.last),
+                                  (json_int_t) (in->seq_base + copy.last),
                                   "reason", drop_causes[k].reason));
         }
     }
@@ -1035,27 +926,6 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-static size_t
-on_body(char *data, size_t size, size_t nmemb, void *userp)
-{
-    struct ship_req *q = userp;
-    size_t n = size * nmemb;
-    char *bigger;
-
-    if (q->resp_len + n > AGENT_SHIP_RESPONSE_MAX) {
-        return 0; /* aborts the transfer: a failure, retried */
-    }
-    bigger = realloc(q->resp, q->resp_len + n + 1);
-    if (bigger == NULL) {
-        return 0;
-    }
-    q->resp = bigger;
-    memcpy(q->resp + q->resp_len, data, n);
-    q->resp_len += n;
-    q->resp[q->resp_len] = '\0';
-    return n;
-}
-
 /* --- requests in flight ----------------------------------------------------- */
 
 static void
@@ -1082,11 +952,11 @@ req_reset(struct agent_ship *sh, struct ship_req *q)
         q->body.p = NULL;
         q->body.cap = 0;
     }
-    if (q->resp != NULL && q->resp_len > AGENT_SHIP_BODY_KEEP) {
-        free(q->resp);
-        q->resp = NULL;
+    if (q->resp.cap > AGENT_SHIP_BODY_KEEP) {
+        wharf_textbuf_free(&q->resp);
     }
-    q->resp_len = 0;
+    q->resp.len = 0;
+    q->resp.over = q->resp.oom = 0;
 }
 
 /* Starts (or restarts) q's transfer. */
@@ -1096,7 +966,8 @@ req_send(struct agent *agent, struct ship_req *q)
     struct agent_ship *sh = &agent->ship;
     unsigned i, busy = 0;
 
-    q->resp_len = 0;
+    q->resp.len = 0;
+    q->resp.over = q->resp.oom = 0;
     curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->body.p);
     curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t) q->body.len);
@@ -1161,8 +1032,8 @@ backoff(struct agent *agent, struct ship_req *q, const char *why)
 static void
 drop_call_lines(struct agent *agent, const struct ship_call *c)
 {
-    count_dropped_range(&agent->ship, agent->procs[c->proc], c->first_seq,
-                        c->last_seq, c->lines);
+    count_dropped_range(&agent->ship, c->proc, c->first_seq, c->last_seq,
+                        c->lines);
 }
 
 /* Rewrites q's body with only its unsettled calls, numbered from 1 again
@@ -1170,12 +1041,12 @@ drop_call_lines(struct agent *agent, const struct ship_call *c)
 static unsigned
 req_compact(struct agent *agent, struct ship_req *q)
 {
-    struct tbuf nb = { 0 };
+    struct wharf_textbuf nb = { 0 };
     unsigned i, j = 0;
     size_t head = strlen(CALL_HEAD);
 
     q->has_lines = 0;
-    tb_put(&nb, "[", 1);
+    wharf_textbuf_put(&nb, "[", 1);
     for (i = 0; i < q->ncalls; i++) {
         struct ship_call c = q->calls[i];
         const char *text = q->body.p + c.off, *rest;
@@ -1187,18 +1058,18 @@ req_compact(struct agent *agent, struct ship_req *q)
         strtoul(text + head, &end, 10);
         rest = end;
         if (j > 0) {
-            tb_put(&nb, ",", 1);
+            wharf_textbuf_put(&nb, ",", 1);
         }
         c.off = nb.len;
-        tb_fmt(&nb, CALL_HEAD "%u", j + 1);
-        tb_put(&nb, rest, c.len - (size_t) (rest - text));
+        wharf_textbuf_printf(&nb, CALL_HEAD "%u", j + 1);
+        wharf_textbuf_put(&nb, rest, c.len - (size_t) (rest - text));
         c.len = nb.len - c.off;
         q->calls[j++] = c;
         if (c.kind == CALL_LOGS) {
             q->has_lines = 1;
         }
     }
-    tb_put(&nb, "]", 1);
+    wharf_textbuf_put(&nb, "]", 1);
     if (nb.oom) {
         /* cannot resend: what is left is lost, and counted */
         wharf_error("ship: out of memory: %u calls not sent again", j);
@@ -1206,7 +1077,7 @@ req_compact(struct agent *agent, struct ship_req *q)
             if (q->calls[i].kind == CALL_LOGS) {
                 drop_call_lines(agent, &q->calls[i]);
             } else if (q->calls[i].kind == CALL_LASTSEQ) {
-                agent->procs[q->calls[i].proc]->seq_asked = 0;
+                agent->ship.inst[q->calls[i].proc].seq_asked = 0;
             }
         }
         free(nb.p);
@@ -1232,13 +1103,13 @@ refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
     wharf_error("ship: call refused (%lld %s): %.200s", code, msg ? msg : "",
                 q->body.p + c->off);
     if (c->kind == CALL_LOGS) {
-        count_lost(&agent->ship, &agent->procs[c->proc]->refused, c->first_seq,
-                   c->last_seq, c->lines);
+        count_lost(&agent->ship, &agent->ship.inst[c->proc].refused,
+                   c->first_seq, c->last_seq, c->lines);
         agent->ship.lines_refused += c->lines;
     } else if (c->kind == CALL_LASTSEQ) {
         /* never leave an instance unable to ship */
-        agent->procs[c->proc]->seq_known = 1;
-        agent->procs[c->proc]->seq_asked = 0;
+        agent->ship.inst[c->proc].seq_known = 1;
+        agent->ship.inst[c->proc].seq_asked = 0;
     }
     c->kind = CALL_DONE;
 }
@@ -1250,7 +1121,7 @@ static int
 add_part(struct agent *agent, struct ship_req *q, const struct ship_call *tmpl,
          json_t *params, const char *array, json_t *elems, int truncated)
 {
-    struct agent_proc *p = agent->procs[tmpl->proc];
+    const struct agent_ship_inst *in = &agent->ship.inst[tmpl->proc];
     struct ship_call *c;
     size_t off = q->body.len, i;
     uint64_t first = 0, last = 0;
@@ -1261,11 +1132,12 @@ add_part(struct agent *agent, struct ship_req *q, const struct ship_call *tmpl,
         || (text = json_dumps(params, JSON_COMPACT)) == NULL) {
         return -1;
     }
-    tb_str(&q->body, CALL_HEAD "0,\"method\":\"" RPC_PREFIX);
-    tb_str(&q->body, tmpl->kind == CALL_LOGS ? "storeLogs" : "storeErrors");
-    tb_str(&q->body, "\",\"params\":");
-    tb_str(&q->body, text);
-    tb_str(&q->body, "}");
+    wharf_textbuf_str(&q->body, CALL_HEAD "0,\"method\":\"" RPC_PREFIX);
+    wharf_textbuf_str(&q->body,
+                      tmpl->kind == CALL_LOGS ? "storeLogs" : "storeErrors");
+    wharf_textbuf_str(&q->body, "\",\"params\":");
+    wharf_textbuf_str(&q->body, text);
+    wharf_textbuf_str(&q->body, "}");
     free(text);
     if (q->body.oom || (c = call_new(q)) == NULL) {
         return -1;
@@ -1280,7 +1152,7 @@ add_part(struct agent *agent, struct ship_req *q, const struct ship_call *tmpl,
         json_array_foreach (elems, i, e) {
             uint64_t seq =
                 (uint64_t) json_integer_value(json_object_get(e, "sequence"))
-                - p->seq_base;
+                - in->seq_base;
 
             if (i == 0 || seq < first) {
                 first = seq;
@@ -1336,7 +1208,7 @@ split_refused(struct agent *agent, struct ship_req *q, unsigned ci,
               const char *field, size_t max, const char *msg)
 {
     struct ship_call c = q->calls[ci];
-    struct agent_proc *p = agent->procs[c.proc];
+    const struct agent_proc *p = agent->sup.procs[c.proc];
     const char *array = c.kind == CALL_LOGS ? "logs" : "errors", *member = NULL;
     size_t idx = SIZE_MAX, mlen = 0, n, i, j, k = 0, cuts[4], cut;
     unsigned saved = q->ncalls;
@@ -1514,18 +1386,19 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
             continue;
         }
         if (c->kind == CALL_LASTSEQ) {
-            struct agent_proc *p = agent->procs[c->proc];
+            const struct agent_proc *p = agent->sup.procs[c->proc];
+            struct agent_ship_inst *in = &agent->ship.inst[c->proc];
             json_t *last = json_object_get(res, "lastSequence");
 
             if (!json_is_integer(last) || json_integer_value(last) < 0) {
                 *why = "getLastSequence answered no lastSequence";
                 continue;
             }
-            p->seq_base = (uint64_t) json_integer_value(last);
-            p->seq_known = 1;
-            p->seq_asked = 0;
+            in->seq_base = (uint64_t) json_integer_value(last);
+            in->seq_known = 1;
+            in->seq_asked = 0;
             wharf_info("process %s: sequence numbers continue after %llu",
-                       p->spec.id, (unsigned long long) p->seq_base);
+                       p->spec.id, (unsigned long long) in->seq_base);
         }
         if (c->truncated) {
             agent->ship.truncated++; /* stored, truncated */
@@ -1565,7 +1438,7 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
             }
         }
     } else {
-        resp = json_loadb(q->resp ? q->resp : "", q->resp_len, 0, NULL);
+        resp = json_loadb(q->resp.p ? q->resp.p : "", q->resp.len, 0, NULL);
         if (resp == NULL) {
             snprintf(buf, sizeof(buf), "POST %s: HTTP %ld, no JSON answer",
                      sh->url, status);
@@ -1650,7 +1523,7 @@ req_build(struct agent *agent, struct ship_req *q, int control_free)
     unsigned i;
 
     req_reset(sh, q);
-    tb_put(&q->body, "[", 1);
+    wharf_textbuf_put(&q->body, "[", 1);
     if (control_free) {
         uint64_t mark = acked_mark(sh);
 
@@ -1675,14 +1548,14 @@ req_build(struct agent *agent, struct ship_req *q, int control_free)
     if (sh->queue.nrecs > 0 && sh->inflight_bytes < inflight_reserve(sh)) {
         take_logs(agent, q);
     }
-    tb_put(&q->body, "]", 1);
+    wharf_textbuf_put(&q->body, "]", 1);
     if (q->body.oom) {
         wharf_error("ship: out of memory building a request");
         for (i = 0; i < q->ncalls; i++) {
             if (q->calls[i].kind == CALL_LOGS) {
                 drop_call_lines(agent, &q->calls[i]);
             } else if (q->calls[i].kind == CALL_LASTSEQ) {
-                agent->procs[q->calls[i].proc]->seq_asked = 0;
+                agent->ship.inst[q->calls[i].proc].seq_asked = 0;
             }
         }
         req_reset(sh, q);
@@ -1866,8 +1739,10 @@ agent_ship_init(struct agent *agent)
         curl_easy_setopt(e, CURLOPT_URL, sh->url);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->headers);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+        /* past AGENT_SHIP_RESPONSE_MAX the transfer fails: retried */
+        q->resp.max = AGENT_SHIP_RESPONSE_MAX;
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wharf_textbuf_collect);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &q->resp);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                          (long) agent->cfg.ship_timeout_ms);
@@ -1944,7 +1819,7 @@ agent_ship_free(struct agent *agent)
     for (i = 0; i < sh->nreqs; i++) {
         free(sh->reqs[i].body.p);
         free(sh->reqs[i].calls);
-        free(sh->reqs[i].resp);
+        wharf_textbuf_free(&sh->reqs[i].resp);
     }
     free(sh->reqs);
     free(sh->url);

@@ -56,7 +56,8 @@ struct agent_session {
 
     /* program -> client: one chunk, read but not yet handed to lws */
     size_t out_len;
-    int pty_eof; /* read() said the slave side is closed */
+    int pty_eof;     /* read() said the slave side is closed */
+    int send_failed; /* lws_write() failed outside the writable callback */
 
     /* client -> program: bytes the master has not taken yet */
     size_t in_off, in_len;
@@ -77,6 +78,7 @@ struct agent_session {
 
 static void update_poll(struct agent_session *s);
 static void maybe_free(struct agent_session *s);
+static int send_chunk(struct agent_session *s);
 
 /* Both libuv handles close with this; the session's memory goes with the
  * last of them (libuv still touches a handle after uv_close() returns, and
@@ -350,7 +352,7 @@ update_poll(struct agent_session *s)
         return;
     }
     if (s->wsi != NULL && s->out_len == 0 && !s->pty_eof && !s->ending
-        && !s->closing) {
+        && !s->closing && !s->send_failed) {
         events |= UV_READABLE;
     }
     if (s->in_len > s->in_off) {
@@ -386,6 +388,16 @@ pty_eof(struct agent_session *s)
  * is full or the master is empty sends fewer, larger frames: one loop and
  * socket round trip per chunk instead of per flush. Still one chunk at a
  * time, so backpressure is unchanged.
+ *
+ * The chunk goes to lws at once when the socket can take it and lws holds
+ * nothing of earlier ones (lws_send_pipe_choked(): one poll() of the
+ * socket). Asking for a writable callback instead costs a round through
+ * the event loop per chunk -- with lws on libuv, two epoll_ctl() to add
+ * POLLOUT, an epoll_wait(), two more to drop it, and the master's poll
+ * stopped and restarted -- which was a third of the agent's part of a
+ * keystroke's echo. lws allows lws_write() outside the callback: what the
+ * socket does not take it queues behind what it already holds, whole
+ * frames in order (lws_issue_raw()), and then asks for the callback itself.
  */
 static void
 pty_read(struct agent_session *s)
@@ -411,7 +423,9 @@ pty_read(struct agent_session *s)
     if (len > 0) {
         /* An EAGAIN, EIO or 0 after data is seen again on the next read. */
         s->out_len = len;
-        lws_callback_on_writable(s->wsi);
+        if (lws_send_pipe_choked(s->wsi) || send_chunk(s) != 0) {
+            lws_callback_on_writable(s->wsi);
+        }
         return;
     }
     if (n < 0 && errno == EAGAIN) {
@@ -586,6 +600,26 @@ session_receive(struct agent_session *s, const unsigned char *in, size_t len)
     s->ctl_overflow = 0;
 }
 
+/*
+ * Hands the output chunk to lws. Returns 0, or -1 when the connection
+ * failed: then the chunk is dropped and the next writable callback closes
+ * the connection (only a callback's return value can).
+ */
+static int
+send_chunk(struct agent_session *s)
+{
+    size_t len = s->out_len;
+    int n = lws_write(s->wsi, s->out + LWS_PRE, len, LWS_WRITE_BINARY);
+
+    s->out_len = 0;
+    if (n < 0 || (size_t) n < len) {
+        wharf_warn("terminal %lu: write to client failed", s->id);
+        s->send_failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static int
 session_writable(struct agent_session *s)
 {
@@ -593,18 +627,18 @@ session_writable(struct agent_session *s)
     unsigned char msg[LWS_PRE + AGENT_TTY_EXIT_MAX];
     int n;
 
+    if (s->send_failed) {
+        return -1;
+    }
     if (s->closing) {
         return 0;
     }
     if (s->out_len > 0) {
-        n = lws_write(wsi, s->out + LWS_PRE, s->out_len, LWS_WRITE_BINARY);
-        if (n < (int) s->out_len) {
-            wharf_warn("terminal %lu: write to client failed", s->id);
+        if (send_chunk(s) != 0) {
             return -1;
         }
         /* lws took the chunk (what the socket did not, it holds and sends
          * before the next writable callback): read the next one. */
-        s->out_len = 0;
         update_poll(s);
         if (s->ending) {
             lws_callback_on_writable(wsi);

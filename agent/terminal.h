@@ -4,10 +4,12 @@
  *
  * Flow control, both ways, with one bounded buffer each way:
  *   program -> client: the master is read (one chunk, AGENT_PTY_READ_CHUNK
- *     bytes at most) only when the previous chunk has been handed to lws and
- *     lws says the socket is writable again; meanwhile the master is not
- *     polled, the PTY's own buffer fills and the program blocks in write().
- *     A slow client slows the program instead of growing a buffer.
+ *     bytes at most) only when the previous chunk has been handed to lws:
+ *     at once when the socket can take it and lws holds nothing, otherwise
+ *     when lws says the socket is writable again; meanwhile the master is
+ *     not polled, the PTY's own buffer fills and the program blocks in
+ *     write(). A slow client slows the program instead of growing a
+ *     buffer.
  *   client -> program: bytes go straight to the master; what it does not
  *     take is kept (at most AGENT_PTY_INPUT_MAX bytes) and socket reading is
  *     paused (lws_rx_flow_control) until the master has taken it all.
@@ -42,6 +44,12 @@ struct lws;
 /* Bytes read from the master at a time: the most PTY output that waits for
  * a client. */
 #define AGENT_PTY_READ_CHUNK 65536
+/* The most bytes lws hands to one send(): a whole output chunk and its
+ * frame header. Left at 0, lws would cut every write to the receive
+ * buffer's size (4 KiB): a 64 KiB frame became 16 send()s, each after a
+ * round through the event loop, and 60 KiB copied into lws's own buffer
+ * to wait for them. */
+#define AGENT_WS_TX_CHUNK (AGENT_PTY_READ_CHUNK + 16)
 /* lws receive buffer: the most bytes one receive callback hands over. */
 #define AGENT_WS_RX_CHUNK 4096
 /* Input accepted from a client but not yet taken by the master. Reading

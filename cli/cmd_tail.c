@@ -280,8 +280,8 @@ feed_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             break;
         }
         t->want_subscribe = 0;
-        req = json_pack("{s:s,s:i,s:s,s:{s:[s]}}", "jsonrpc", "2.0", "id", 1,
-                        "method", "subscribe", "params", "kinds", "log");
+        req = wharf_jsonrpc_call(1, "subscribe",
+                                 json_pack("{s:[s]}", "kinds", "log"));
         if (t->worker) {
             json_object_set_new(json_object_get(req, "params"), "worker",
                                 json_string(t->worker));
@@ -454,13 +454,9 @@ ctl_cmd_logs_tail(struct ctl *c, int argc, char **argv)
         if (rc != CTL_OK) {
             return rc;
         }
-        if (c->args.token != NULL) {
-            if (strlen(c->args.token) > WHARF_TOKEN_MAX) {
-                return ctl_error(c, CTL_USAGE, "--token: longer than %d bytes",
-                                 WHARF_TOKEN_MAX);
-            }
-            snprintf(t.authorization, sizeof(t.authorization), "Bearer %s",
-                     c->args.token);
+        rc = ctl_ws_authorization(c, t.authorization, sizeof(t.authorization));
+        if (rc != CTL_OK) {
+            return rc;
         }
     }
     t.seen = json_object();

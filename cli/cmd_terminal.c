@@ -526,13 +526,9 @@ run_session(struct term_session *s, const char *name)
     if (rc != CTL_OK) {
         return rc;
     }
-    if (c->args.token != NULL) {
-        if (strlen(c->args.token) > WHARF_TOKEN_MAX) {
-            return ctl_error(c, CTL_USAGE, "--token: longer than %d bytes",
-                             WHARF_TOKEN_MAX);
-        }
-        snprintf(s->authorization, sizeof(s->authorization), "Bearer %s",
-                 c->args.token);
+    rc = ctl_ws_authorization(c, s->authorization, sizeof(s->authorization));
+    if (rc != CTL_OK) {
+        return rc;
     }
     if (ctl_tty_size(&s->tty, &cols, &rows) == 0) {
         s->cols = cols;

@@ -1,4 +1,5 @@
-/* wharfctl workers list | get NAME | seen */
+/* wharfctl workers list | get NAME | seen | watch-docker; add | set |
+ * remove are in cmd_workers_live.c */
 #include "ctl.h"
 
 #include <string.h>
@@ -12,20 +13,31 @@ static const char workers_usage[] =
     "usage: wharfctl workers list\n"
     "       wharfctl workers get NAME\n"
     "       wharfctl workers seen\n"
+    "       wharfctl workers add NAME --upstream HOST:PORT [--container C]\n"
+    "                            [--max-sessions N]\n"
+    "       wharfctl workers set NAME [--upstream HOST:PORT] ...\n"
+    "       wharfctl workers remove NAME\n"
+    "       wharfctl workers watch-docker [--socket PATH] [--key FILE] ...\n"
     "\n"
     "  list       the gateway's registry (GET /api/workers): every worker\n"
-    "             nginx routes to, its upstream, last health checks, live\n"
-    "             sessions and request counts\n"
+    "             nginx routes to, static or live, its upstream, last\n"
+    "             health checks, live sessions and request counts\n"
     "  get NAME   one worker of the registry (GET /api/workers/NAME)\n"
     "  seen       the workers that have sent a heartbeat to wharfd, with\n"
     "             their agent version and last contact (JSON-RPC\n"
     "             ContainerMonitoringOps.getWorkers)\n"
+    "  add, set, remove   the live registry, without a reload (scope\n"
+    "             \"admin\"; wharfctl workers add --help)\n"
+    "  watch-docker  keeps registering the Docker containers labelled\n"
+    "             wharf.worker=NAME and removing them when they stop (runs\n"
+    "             until stopped; wharfctl workers watch-docker --help)\n"
     "\n"
-    "Needs a token with the \"read\" scope. --format table prints one row\n"
-    "per worker; raw the answer as received.\n";
+    "list, get and seen need a token with the \"read\" scope. --format\n"
+    "table prints one row per worker; raw the answer as received.\n";
 
 static const struct ctl_column registry_columns[] = {
     { "NAME", "name" },
+    { "SOURCE", "source" },
     { "CONTAINER", "container" },
     { "UPSTREAM", "upstream.servers" },
     { "TERMINAL", "health.terminal.status" },
@@ -87,14 +99,22 @@ ctl_cmd_workers(struct ctl *c, int argc, char **argv)
     int rc, npos, want;
 
     if (argc < 2) {
-        return ctl_error(c, CTL_USAGE,
-                         "workers: missing subcommand: list, "
-                         "get or seen (see wharfctl workers --help)");
+        return ctl_error(
+            c, CTL_USAGE,
+            "workers: missing subcommand: list, get, seen, "
+            "add, set, remove or watch-docker (see wharfctl workers --help)");
     }
     sub = argv[1];
     if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
         fputs(workers_usage, c->out);
         return CTL_OK;
+    }
+    if (strcmp(sub, "add") == 0 || strcmp(sub, "set") == 0
+        || strcmp(sub, "remove") == 0) {
+        return ctl_workers_live(c, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "watch-docker") == 0) {
+        return ctl_cmd_workers_watch_docker(c, argc - 1, argv + 1);
     }
     if (strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0
         && strcmp(sub, "seen") != 0) {

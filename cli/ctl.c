@@ -17,6 +17,8 @@ static const char ctl_usage[] =
     "wharfd\n"
     "  workers list|get NAME|seen   the gateway's registry; wharfd's "
     "heartbeats\n"
+    "  workers watch-docker         register Docker's labelled containers, "
+    "live\n"
     "  terminals                    every worker's terminal, health, sessions\n"
     "  terminal NAME                a shell in worker NAME, on this terminal\n"
     "  process list|status|start|stop|restart    supervised processes\n"

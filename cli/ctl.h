@@ -97,6 +97,9 @@ int ctl_error(struct ctl *c, int status, const char *fmt, ...)
 /* Commands (cmd_*.c): argv[0] is the command's name. */
 int ctl_cmd_health(struct ctl *c, int argc, char **argv);
 int ctl_cmd_workers(struct ctl *c, int argc, char **argv);
+/* workers add | set | remove (cmd_workers_live.c): argv[0] is the verb */
+int ctl_workers_live(struct ctl *c, int argc, char **argv);
+int ctl_cmd_workers_watch_docker(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rpc(struct ctl *c, int argc, char **argv);
 int ctl_cmd_version(struct ctl *c, int argc, char **argv);
 int ctl_cmd_terminal(struct ctl *c, int argc, char **argv);

@@ -5,41 +5,7 @@
 
 #include <jansson.h>
 
-struct body_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    int too_large;
-};
-
-static size_t
-http_collect(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct body_buf *b = arg;
-    size_t n = size * nmemb, cap;
-    char *bigger;
-
-    if (b->len + n > CTL_BODY_MAX) {
-        b->too_large = 1;
-        return 0; /* makes curl fail with a write error */
-    }
-    if (b->len + n + 1 > b->cap) {
-        cap = b->cap ? b->cap : 16384;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        bigger = realloc(b->data, cap);
-        if (bigger == NULL) {
-            return 0;
-        }
-        b->data = bigger;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
+#include "textbuf.h"
 
 /* What to tell the user for a transport failure. */
 static const char *
@@ -67,7 +33,8 @@ ctl_http(struct ctl *c, const char *method, const char *path, const char *body,
 {
     char errbuf[CURL_ERROR_SIZE], auth[4096];
     struct curl_slist *headers = NULL;
-    struct body_buf buf = { NULL, 0, 0, 0 };
+    /* the answer; past CTL_BODY_MAX, curl fails with a write error */
+    struct wharf_textbuf buf = { .max = CTL_BODY_MAX };
     size_t baselen;
     CURLcode rc;
 
@@ -106,7 +73,7 @@ ctl_http(struct ctl *c, const char *method, const char *path, const char *body,
     curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "wharfctl/" CTL_VERSION);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_collect);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, wharf_textbuf_collect);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &buf);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
@@ -122,8 +89,10 @@ ctl_http(struct ctl *c, const char *method, const char *path, const char *body,
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 
     if (rc != CURLE_OK) {
-        free(buf.data);
-        if (buf.too_large) {
+        int over = buf.over;
+
+        wharf_textbuf_free(&buf);
+        if (over) {
             return ctl_error(c, CTL_FAIL,
                              "%s %s: response larger than %lu "
                              "bytes",
@@ -134,14 +103,13 @@ ctl_http(struct ctl *c, const char *method, const char *path, const char *body,
             path, errbuf[0] ? errbuf : curl_easy_strerror(rc), http_hint(rc));
     }
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-    if (buf.data == NULL) {
-        buf.data = strdup("");
-        if (buf.data == NULL) {
+    if (buf.p == NULL) {
+        WHARF_TEXTBUF_LIT(&buf, "");
+        if (buf.p == NULL) {
             return ctl_error(c, CTL_FAIL, "out of memory");
         }
     }
-    resp->body = buf.data;
-    resp->len = buf.len;
+    resp->body = wharf_textbuf_take(&buf, &resp->len);
     return CTL_OK;
 }
 

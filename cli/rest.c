@@ -5,9 +5,9 @@
 #include "http.h"
 #include "output.h"
 
-static int
-rest_get(struct ctl *c, const char *what, const char *path,
-         const char *const *columns, void (*table)(struct ctl *, json_t *))
+int
+ctl_rest_show(struct ctl *c, const char *what, const char *path,
+              void (*table)(struct ctl *c, json_t *value))
 {
     struct ctl_response resp;
     json_t *value;
@@ -21,13 +21,13 @@ rest_get(struct ctl *c, const char *what, const char *path,
     value = json_loadb(resp.body, resp.len, JSON_DECODE_ANY, NULL);
 
     if (c->args.format == CTL_FORMAT_RAW) {
-        ctl_output(c, value, resp.body, resp.len, columns);
+        ctl_output(c, value, resp.body, resp.len, NULL);
     } else if (value != NULL
                && (ok || !json_is_object(json_object_get(value, "error")))) {
         if (table != NULL && c->args.format == CTL_FORMAT_TABLE) {
             table(c, value);
         } else {
-            ctl_output(c, value, resp.body, resp.len, columns);
+            ctl_output(c, value, resp.body, resp.len, NULL);
         }
     } else if (ok) {
         rc = ctl_error(c, CTL_FAIL,
@@ -41,18 +41,4 @@ rest_get(struct ctl *c, const char *what, const char *path,
     json_decref(value);
     ctl_response_free(&resp);
     return rc;
-}
-
-int
-ctl_rest_get(struct ctl *c, const char *what, const char *path,
-             const char *const *columns)
-{
-    return rest_get(c, what, path, columns, NULL);
-}
-
-int
-ctl_rest_show(struct ctl *c, const char *what, const char *path,
-              void (*table)(struct ctl *c, json_t *value))
-{
-    return rest_get(c, what, path, NULL, table);
 }

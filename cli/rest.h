@@ -9,15 +9,12 @@
 #include "ctl.h"
 
 /*
- * GET path and print the answer in the chosen format. A non-2xx answer
+ * GET path and print the answer in the chosen format, --format table by
+ * table(c, value) (NULL: ctl_print_table's own shape). A non-2xx answer
  * is CTL_FAIL with a message on err; its body is still printed when it is
  * not an {"error":...} object (an unhealthy health check says why in its
  * body), and always with --format raw.
  */
-int ctl_rest_get(struct ctl *c, const char *what, const char *path,
-                 const char *const *columns);
-
-/* As ctl_rest_get, with --format table printed by table(c, value). */
 int ctl_rest_show(struct ctl *c, const char *what, const char *path,
                   void (*table)(struct ctl *c, json_t *value));
 

@@ -19,10 +19,7 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
     snprintf(full, sizeof(full), "%s%s",
              strchr(method, '.') ? "" : CTL_RPC_PREFIX, method);
 
-    req = json_pack("{s:s,s:s,s:i}", "jsonrpc", "2.0", "method", full, "id", 1);
-    if (req != NULL && params != NULL) {
-        json_object_set(req, "params", params);
-    }
+    req = wharf_jsonrpc_call(1, full, params ? json_incref(params) : NULL);
     body = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
     if (body == NULL) {
@@ -51,7 +48,10 @@ ctl_rpc_call(struct ctl *c, const char *method, json_t *params,
                   datatext ? " " : "", datatext ? datatext : "");
         free(datatext);
         code = json_integer_value(json_object_get(error, "code"));
-        ctl_auth_hint(c, code == -32001 ? 401 : (code == -32003 ? 403 : 0));
+        ctl_auth_hint(c,
+                      code == WHARF_JSONRPC_UNAUTHORIZED
+                          ? 401
+                          : (code == WHARF_JSONRPC_FORBIDDEN ? 403 : 0));
         /* Invalid params are the command line's values, refused by the
          * server (--since yesterday, --limit 0): a usage error, as
          * when wharfctl refuses a value itself. */

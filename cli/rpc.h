@@ -1,5 +1,5 @@
 /*
- * JSON-RPC 2.0 client calls to POST /rpc.
+ * JSON-RPC 2.0 client calls to POST /rpc (the envelope: common/jsonrpc.h).
  */
 #ifndef CTL_RPC_H
 #define CTL_RPC_H
@@ -8,11 +8,12 @@
 
 #include "ctl.h"
 #include "http.h"
+#include "jsonrpc.h"
 
-#define CTL_RPC_PREFIX "ContainerMonitoringOps."
+#define CTL_RPC_PREFIX WHARF_JSONRPC_PREFIX
 
 /* JSON-RPC's "invalid params": the values given were refused. */
-#define CTL_RPC_INVALID_PARAMS (-32602)
+#define CTL_RPC_INVALID_PARAMS WHARF_JSONRPC_INVALID_PARAMS
 
 /*
  * Calls method (a name without '.' gets CTL_RPC_PREFIX) with params

@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 #include <libwebsockets.h>
 
+#include "token.h"
+
 int
 ctl_ws_target(struct ctl *c, struct ctl_ws_target *t)
 {
@@ -56,6 +58,21 @@ out:
     curl_free(path);
     curl_url_cleanup(u);
     return rc;
+}
+
+int
+ctl_ws_authorization(struct ctl *c, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (c->args.token == NULL) {
+        return CTL_OK;
+    }
+    if (strlen(c->args.token) > WHARF_TOKEN_MAX) {
+        return ctl_error(c, CTL_USAGE, "--token: longer than %d bytes",
+                         WHARF_TOKEN_MAX);
+    }
+    snprintf(out, size, "Bearer %s", c->args.token);
+    return CTL_OK;
 }
 
 int

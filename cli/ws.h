@@ -21,6 +21,11 @@ struct ctl_ws_target {
 /* Parses c->args.url with libcurl's URL API. CTL_OK or CTL_USAGE. */
 int ctl_ws_target(struct ctl *c, struct ctl_ws_target *t);
 
+/* "Bearer <--token>" for the handshake's Authorization header into out
+ * ("" without --token). CTL_OK, or CTL_USAGE for a token longer than
+ * WHARF_TOKEN_MAX. */
+int ctl_ws_authorization(struct ctl *c, char *out, size_t size);
+
 struct lws;
 
 /* In LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER (in, len as given to the

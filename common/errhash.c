@@ -15,62 +15,20 @@
 
 #include <openssl/evp.h>
 
-/* The output buffer of one pass. A growing one (malloc'd) unless fixed:
- * then it is the caller's (on the stack, sized for the worst case) and
- * running out of room sets oom instead of growing, which sends the
+#include "textbuf.h"
+
+/* The output buffer of one pass (textbuf.h): a growing one, or, on the
+ * fixed path, the caller's (on the stack, sized for the worst case),
+ * where running out of room sets oom instead of growing, which sends the
  * caller to the growing path. */
-struct eh_buf {
-    char *p;
-    size_t len;
-    size_t cap;
-    int oom;
-    int fixed;
-};
+#define EH_LIT(b, s) WHARF_TEXTBUF_LIT((b), (s))
 
-static void
-eh_put(struct eh_buf *b, const char *s, size_t n)
-{
-    char *bigger;
-    size_t cap;
-
-    if (b->oom) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        if (b->fixed) {
-            b->oom = 1;
-            return;
-        }
-        cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        bigger = realloc(b->p, cap);
-        if (bigger == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = bigger;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-#define EH_LIT(b, s) eh_put((b), (s), sizeof(s) - 1)
-
-/* One byte: the common case of every pass, without eh_put's checks when
- * there is room (the buffers are sized for the input up front). */
+/* One byte: the common case of every pass (the buffers are sized for the
+ * input up front). */
 static inline void
-eh_put1(struct eh_buf *b, const unsigned char *c)
+eh_put1(struct wharf_textbuf *b, const unsigned char *c)
 {
-    if (b->len + 2 <= b->cap) {
-        b->p[b->len++] = (char) *c;
-        b->p[b->len] = '\0';
-    } else {
-        eh_put(b, (const char *) c, 1);
-    }
+    wharf_textbuf_putc(b, (char) *c);
 }
 
 static int
@@ -107,7 +65,7 @@ match_iso_ms(const unsigned char *s, size_t left)
 }
 
 static void
-pass_timestamp(const unsigned char *s, size_t n, struct eh_buf *o)
+pass_timestamp(const unsigned char *s, size_t n, struct wharf_textbuf *o)
 {
     size_t i = 0;
 
@@ -125,7 +83,7 @@ pass_timestamp(const unsigned char *s, size_t n, struct eh_buf *o)
 /* Rule 2: \b\d{13}\b, i.e. a maximal run of word characters that is
  * exactly 13 digits. */
 static void
-pass_unix_time(const unsigned char *s, size_t n, struct eh_buf *o)
+pass_unix_time(const unsigned char *s, size_t n, struct wharf_textbuf *o)
 {
     size_t i = 0, j, k;
     int digits;
@@ -143,7 +101,7 @@ pass_unix_time(const unsigned char *s, size_t n, struct eh_buf *o)
         if (digits && k == 13) {
             EH_LIT(o, "UNIX_TIME");
         } else {
-            eh_put(o, (const char *) s + i, k);
+            wharf_textbuf_put(o, (const char *) s + i, k);
         }
         i = j;
     }
@@ -151,7 +109,7 @@ pass_unix_time(const unsigned char *s, size_t n, struct eh_buf *o)
 
 /* Rule 3: (:\d+):(\d+) -> :LINE:COL. */
 static void
-pass_line_col(const unsigned char *s, size_t n, struct eh_buf *o)
+pass_line_col(const unsigned char *s, size_t n, struct wharf_textbuf *o)
 {
     size_t i = 0, j, k;
 
@@ -178,7 +136,7 @@ pass_line_col(const unsigned char *s, size_t n, struct eh_buf *o)
  * run of digits after ':' is 4 or 5 long and not followed by a word
  * character (a longer run matches neither length). */
 static void
-pass_port(const unsigned char *s, size_t n, struct eh_buf *o)
+pass_port(const unsigned char *s, size_t n, struct wharf_textbuf *o)
 {
     size_t i = 0, j, k;
 
@@ -200,7 +158,7 @@ pass_port(const unsigned char *s, size_t n, struct eh_buf *o)
 
 /* Rule 5: \?v=[a-f0-9]+ -> ?v=HASH. */
 static void
-pass_version(const unsigned char *s, size_t n, struct eh_buf *o)
+pass_version(const unsigned char *s, size_t n, struct wharf_textbuf *o)
 {
     size_t i = 0, j;
 
@@ -252,7 +210,7 @@ space_len(const unsigned char *s, size_t left)
  * units. A cut inside a surrogate pair leaves a lone surrogate in
  * JavaScript, which its UTF-8 encoder writes as U+FFFD. */
 static void
-pass_space_cut(const unsigned char *s, size_t n, struct eh_buf *o)
+pass_space_cut(const unsigned char *s, size_t n, struct wharf_textbuf *o)
 {
     size_t i = 0, w, units = 0, seq;
     int pending = 0; /* a space run waits for a non-space after it */
@@ -289,13 +247,14 @@ pass_space_cut(const unsigned char *s, size_t n, struct eh_buf *o)
         if (seq == 1) {
             eh_put1(o, s + i); /* ASCII: the common byte */
         } else {
-            eh_put(o, (const char *) s + i, seq);
+            wharf_textbuf_put(o, (const char *) s + i, seq);
         }
         i += seq;
     }
 }
 
-typedef void (*eh_pass_fn)(const unsigned char *, size_t, struct eh_buf *);
+typedef void (*eh_pass_fn)(const unsigned char *, size_t,
+                           struct wharf_textbuf *);
 
 /* The passes in the rules' order. */
 static const eh_pass_fn eh_passes[] = {
@@ -333,10 +292,10 @@ eh_pass_is_identity(size_t p, const char *s, size_t n)
 static char *
 eh_clean_alloc(const char *msg, size_t len)
 {
-    struct eh_buf in = { NULL, 0, 0, 0, 0 }, out;
+    struct wharf_textbuf in = { 0 }, out;
     size_t p;
 
-    eh_put(&in, msg, len);
+    wharf_textbuf_put(&in, msg, len);
     if (in.p == NULL) {
         EH_LIT(&in, "");
     }
@@ -348,10 +307,9 @@ eh_clean_alloc(const char *msg, size_t len)
          * most 5x for the shortest match; reserve the input's size plus a
          * margin, eh_put grows beyond when needed. */
         memset(&out, 0, sizeof(out));
-        out.p = malloc(in.len + 64);
-        out.cap = out.p ? in.len + 64 : 0;
-        out.oom = out.p == NULL;
-        EH_LIT(&out, "");
+        if (wharf_textbuf_room(&out, in.len + 63) != NULL) {
+            out.p[0] = '\0';
+        }
         eh_passes[p]((const unsigned char *) in.p, in.len, &out);
         free(in.p);
         in = out;
@@ -374,7 +332,7 @@ static char *
 eh_clean_fixed(const char *msg, size_t len, char *a, char *b, size_t cap,
                size_t *n)
 {
-    struct eh_buf out;
+    struct wharf_textbuf out;
     char *in = a, *other = b, *t;
     size_t in_len = len, p;
 
@@ -387,10 +345,9 @@ eh_clean_fixed(const char *msg, size_t len, char *a, char *b, size_t cap,
         if (eh_pass_is_identity(p, in, in_len)) {
             continue;
         }
+        memset(&out, 0, sizeof(out));
         out.p = other;
-        out.len = 0;
         out.cap = cap;
-        out.oom = 0;
         out.fixed = 1;
         out.p[0] = '\0';
         eh_passes[p]((const unsigned char *) in, in_len, &out);

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "isotime.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,14 +34,7 @@ wharf_log_level_parse(const char *s)
 void
 wharf_now_iso8601(char *buf, unsigned long size)
 {
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    wharf_iso_ms(wharf_wall_ms(), buf, size);
 }
 
 void

@@ -40,12 +40,13 @@
 
 #include <stddef.h>
 
-/* Defaults (config.h has the flags). */
+/* Defaults (config.c has the flags). Plain numbers: the options table
+ * shows them as they are written (WHARF_OPT_STR). 32, 64 and 256 MiB. */
 #define WHARFD_RPC_BATCH_MAX_DEFAULT      1000
 #define WHARFD_RPC_BATCH_MAX_MAX          1000000
-#define WHARFD_ANSWER_MAX_DEFAULT         (32UL * 1024 * 1024)
-#define WHARFD_REQUEST_MEMORY_MAX_DEFAULT (64UL * 1024 * 1024)
-#define WHARFD_MEMORY_BUDGET_DEFAULT      (256UL * 1024 * 1024)
+#define WHARFD_ANSWER_MAX_DEFAULT         33554432
+#define WHARFD_REQUEST_MEMORY_MAX_DEFAULT 67108864
+#define WHARFD_MEMORY_BUDGET_DEFAULT      268435456
 #define WHARFD_MEMORY_LIMIT_MAX           (1UL << 40)
 
 /* A request that held more than this gets malloc_trim(0) at its end. */

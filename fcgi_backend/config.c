@@ -1,14 +1,14 @@
 /*
- * Settings of wharfd: one setter (config_set) shared by the config file
- * and the command line, so both accept the same keys with the same checks.
+ * Settings of wharfd: one table (wharfd_options, below) read by the
+ * config file, the command line and --help alike (common/opts.h), so all
+ * accept the same keys with the same checks and messages.
  */
 #include "errbuf.h"
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,65 +16,7 @@
 #include "budget.h"
 #include "duration.h"
 #include "log.h"
-
-const char wharfd_usage[] =
-    "usage: wharfd --listen ADDR --db PATH [options]\n"
-    "\n"
-    "FastCGI backend of the wharf orchestrator (JSON-RPC, REST, storage).\n"
-    "\n"
-    "  --listen ADDR       unix:/path/to.sock or 127.0.0.1:PORT (an IPv4 "
-    "literal)\n"
-    "  --db PATH           SQLite database file, created if missing\n"
-    "  --threads N         request threads (default 4, 1..256)\n"
-    "  --log-level L       debug, info, warn or error (default info)\n"
-    "  --body-limit BYTES  largest request body (default 8388608)\n"
-    "  --socket-mode MODE  octal permissions of a unix socket (default 0660)\n"
-    "  --public-key PATH   ES256 public key (PEM file, or a folder of *.pem)\n"
-    "                      that verifies bearer tokens; repeatable: every\n"
-    "                      key given is trusted (key rotation)\n"
-    "  --auth on|off       off: no token needed, everyone is an operator\n"
-    "                      (development only; default on)\n"
-    "  --batch-max N       most logs/errors per storeLogs/storeErrors (10000)\n"
-    "  --message-max BYTES largest log/error message (65536)\n"
-    "  --log-days N        delete logs older than N days (7; 0 keeps)\n"
-    "  --error-days N      delete errors not seen for N days (7; 0 keeps)\n"
-    "  --max-logs N        keep at most N logs per worker (0: no limit)\n"
-    "  --retention-interval S  seconds between retention runs (60; 0 off)\n"
-    "  --retention-worker NAME:KEY=VALUE[,KEY=VALUE...]\n"
-    "                      the worker NAME's own retention (repeatable):\n"
-    "                      max-logs=N, log-age=AGE, error-age=AGE; AGE is\n"
-    "                      seconds or Ns, Nm, Nh, Nd; 0 keeps (no limit)\n"
-    "  --gateway URL       the gateway for process control\n"
-    "                      (default http://127.0.0.1:8080)\n"
-    "  --control-timeout S seconds to wait for an agent (default 10)\n"
-    "  --ws-listen ADDR    live feed WebSocket listener, IPV4:PORT\n"
-    "  --feed-queue N      messages queued per feed client (1024)\n"
-    "  --ws-origins LIST   Origins allowed on the feed, comma-separated\n"
-    "                      (default: the host the browser addressed; a\n"
-    "                      request without Origin is always allowed)\n"
-    "  --rpc-batch-max N   most calls in one JSON-RPC batch (1000)\n"
-    "  --answer-max BYTES  largest /rpc answer (33554432)\n"
-    "  --request-memory-max BYTES  memory one request may hold: body,\n"
-    "                      parsed calls, answer (67108864)\n"
-    "  --memory-budget BYTES  memory all requests may hold at once\n"
-    "                      (268435456)\n"
-    "  --config FILE       read 'key = value' lines first; the command line "
-    "wins\n"
-    "  --help, --version\n";
-
-/* Strict unsigned parse: digits only (in the given base), no overflow. */
-static int
-parse_ulong(const char *s, int base, unsigned long *out)
-{
-    char *end;
-
-    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
-        return -1;
-    }
-    errno = 0;
-    *out = strtoul(s, &end, base);
-    return (errno != 0 || *end != '\0') ? -1 : 0;
-}
+#include "opts.h"
 
 int
 wharfd_listen_parse(struct wharfd_listen *out, const char *s, char *err,
@@ -124,7 +66,8 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s, char *err,
                           "--listen %s: '%s' is not an IPv4 address", s,
                           out->host);
     }
-    if (parse_ulong(colon + 1, 10, &port) != 0 || port == 0 || port > 65535) {
+    if (wharf_opt_parse_ulong(colon + 1, 10, &port) != 0 || port == 0
+        || port > 65535) {
         return wharf_fail(err, errlen, "--listen %s: port must be 1..65535", s);
     }
     out->kind = WHARFD_LISTEN_TCP;
@@ -138,15 +81,21 @@ wharfd_listen_parse(struct wharfd_listen *out, const char *s, char *err,
  * replaces the config file's).
  */
 static int
-config_retention_worker(struct wharfd_config *cfg, const char *val, char *err,
-                        size_t errlen)
+set_retention_worker(const struct wharf_opt *opt, void *conf,
+                     const struct wharf_opt_arg *a)
 {
+    struct wharfd_config *cfg = conf;
+    const char *val = a->val;
+    char *err = a->err;
+    size_t errlen = a->errlen;
     struct wharfd_retention_worker w;
     const char *colon = strchr(val, ':'), *p, *end, *eq;
     char key[32], value[32];
     unsigned long n;
     long long *slot;
     size_t i, len;
+
+    (void) opt;
 
     memset(&w, 0, sizeof(w));
     w.max_logs = w.log_age = w.error_age = -1;
@@ -207,7 +156,7 @@ config_retention_worker(struct wharfd_config *cfg, const char *val, char *err,
                               val, key);
         }
         if (slot == &w.max_logs) {
-            if (parse_ulong(value, 10, &n) != 0
+            if (wharf_opt_parse_ulong(value, 10, &n) != 0
                 || n > (unsigned long) LLONG_MAX) {
                 return wharf_fail(err, errlen,
                                   "--retention-worker %s: "
@@ -244,362 +193,253 @@ config_retention_worker(struct wharfd_config *cfg, const char *val, char *err,
     return 0;
 }
 
-/* Applies one setting; key is the long option name without dashes. */
+/* --listen: a FastCGI address. */
 static int
-config_set(struct wharfd_config *cfg, const char *key, const char *val,
-           char *err, size_t errlen)
+set_listen(const struct wharf_opt *opt, void *conf,
+           const struct wharf_opt_arg *a)
 {
-    unsigned long n;
-    int level;
+    struct wharfd_config *cfg = conf;
 
-    if (strcmp(key, "listen") == 0) {
-        if (wharfd_listen_parse(&cfg->listen, val, err, errlen) != 0) {
-            return -1;
-        }
-        cfg->has_listen = 1;
+    (void) opt;
+    if (wharfd_listen_parse(&cfg->listen, a->val, a->err, a->errlen) != 0) {
+        return -1;
+    }
+    cfg->has_listen = 1;
+    return 0;
+}
 
-    } else if (strcmp(key, "db") == 0) {
-        if (*val == '\0' || strlen(val) >= sizeof(cfg->db)) {
-            return wharf_fail(err, errlen, "--db '%s': empty or too long", val);
-        }
-        strcpy(cfg->db, val);
+/* --ws-listen: the feed's address, TCP only. */
+static int
+set_ws_listen(const struct wharf_opt *opt, void *conf,
+              const struct wharf_opt_arg *a)
+{
+    struct wharfd_config *cfg = conf;
 
-    } else if (strcmp(key, "threads") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > WHARFD_THREADS_MAX) {
-            return wharf_fail(err, errlen,
-                              "--threads %s: must be a number "
-                              "from 1 to %d",
-                              val, WHARFD_THREADS_MAX);
-        }
-        cfg->threads = (unsigned) n;
+    if (wharfd_listen_parse(&cfg->ws_listen, a->val, a->err, a->errlen) != 0) {
+        return -1;
+    }
+    if (cfg->ws_listen.kind != WHARFD_LISTEN_TCP) {
+        return wharf_opt_fail(opt, a, "{flag} {val}: must be IPV4:PORT");
+    }
+    cfg->has_ws_listen = 1;
+    return 0;
+}
 
-    } else if (strcmp(key, "log-level") == 0) {
-        level = wharf_log_level_parse(val);
-        if (level < 0) {
-            return wharf_fail(err, errlen,
-                              "--log-level %s: must be debug, info, "
-                              "warn or error",
-                              val);
-        }
-        cfg->log_level = level;
+/* --public-key, repeatable; the command line's list replaces the file's. */
+static int
+set_public_key(const struct wharf_opt *opt, void *conf,
+               const struct wharf_opt_arg *a)
+{
+    struct wharfd_config *cfg = conf;
 
-    } else if (strcmp(key, "body-limit") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1
-            || n > WHARFD_BODY_LIMIT_MAX) {
-            return wharf_fail(err, errlen,
-                              "--body-limit %s: must be a number of "
-                              "bytes from 1 to %lu",
-                              val, WHARFD_BODY_LIMIT_MAX);
-        }
-        cfg->body_limit = n;
+    if (a->from == WHARF_OPT_FROM_CLI && !cfg->public_keys_cli) {
+        cfg->public_keys_cli = 1;
+        cfg->npublic_keys = 0;
+    }
+    if (*a->val == '\0' || strlen(a->val) >= sizeof(cfg->public_keys[0])) {
+        return wharf_opt_fail(opt, a, "{flag} '{val}': empty or too long");
+    }
+    if (cfg->npublic_keys == WHARFD_PUBLIC_KEYS_MAX) {
+        return wharf_fail(a->err, a->errlen,
+                          "%s %s: at most %d paths (a folder holds several "
+                          "keys)",
+                          a->src, a->val, WHARFD_PUBLIC_KEYS_MAX);
+    }
+    strcpy(cfg->public_keys[cfg->npublic_keys++], a->val);
+    return 0;
+}
 
-    } else if (strcmp(key, "socket-mode") == 0) {
-        if (parse_ulong(val, 8, &n) != 0 || n > 0777) {
-            return wharf_fail(err, errlen,
-                              "--socket-mode %s: must be octal "
-                              "permissions such as 0660",
-                              val);
-        }
-        cfg->socket_mode = (unsigned) n;
+/* --gateway: a base URL, kept without its trailing '/'. */
+static int
+set_gateway(const struct wharf_opt *opt, void *conf,
+            const struct wharf_opt_arg *a)
+{
+    struct wharfd_config *cfg = conf;
+    size_t n = strlen(a->val);
 
-    } else if (strcmp(key, "public-key") == 0) {
-        if (*val == '\0' || strlen(val) >= sizeof(cfg->public_keys[0])) {
-            return wharf_fail(err, errlen,
-                              "--public-key '%s': empty or too long", val);
-        }
-        if (cfg->npublic_keys == WHARFD_PUBLIC_KEYS_MAX) {
-            return wharf_fail(err, errlen,
-                              "--public-key %s: at most %d paths (a "
-                              "folder holds several keys)",
-                              val, WHARFD_PUBLIC_KEYS_MAX);
-        }
-        strcpy(cfg->public_keys[cfg->npublic_keys++], val);
-
-    } else if (strcmp(key, "auth") == 0) {
-        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
-            return wharf_fail(err, errlen, "--auth %s: must be on or off", val);
-        }
-        cfg->auth_off = strcmp(val, "off") == 0;
-
-    } else if (strcmp(key, "batch-max") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1
-            || n > WHARFD_BATCH_MAX_MAX) {
-            return wharf_fail(err, errlen, "--batch-max %s: must be 1..%d", val,
-                              WHARFD_BATCH_MAX_MAX);
-        }
-        cfg->batch_max = n;
-
-    } else if (strcmp(key, "message-max") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1
-            || n > WHARFD_BODY_LIMIT_MAX) {
-            return wharf_fail(err, errlen, "--message-max %s: must be 1..%lu",
-                              val, WHARFD_BODY_LIMIT_MAX);
-        }
-        cfg->message_max = n;
-
-    } else if (strcmp(key, "log-days") == 0 || strcmp(key, "error-days") == 0
-               || strcmp(key, "retention-interval") == 0
-               || strcmp(key, "control-timeout") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n > 36500) {
-            return wharf_fail(err, errlen, "--%s %s: must be 0..36500", key,
-                              val);
-        }
-        if (key[0] == 'l') {
-            cfg->log_days = (unsigned) n;
-        } else if (key[0] == 'e') {
-            cfg->error_days = (unsigned) n;
-        } else if (key[0] == 'r') {
-            cfg->retention_interval = (unsigned) n;
-        } else {
-            if (n == 0) {
-                return wharf_fail(err, errlen,
-                                  "--control-timeout: must be >= 1");
-            }
-            cfg->control_timeout = (unsigned) n;
-        }
-
-    } else if (strcmp(key, "max-logs") == 0) {
-        if (parse_ulong(val, 10, &n) != 0) {
-            return wharf_fail(err, errlen, "--max-logs %s: must be a number",
-                              val);
-        }
-        cfg->max_logs = n;
-
-    } else if (strcmp(key, "retention-worker") == 0) {
-        return config_retention_worker(cfg, val, err, errlen);
-
-    } else if (strcmp(key, "gateway") == 0) {
-        if ((strncmp(val, "http://", 7) != 0
-             && strncmp(val, "https://", 8) != 0)
-            || strlen(val) >= sizeof(cfg->gateway)) {
-            return wharf_fail(err, errlen,
-                              "--gateway %s: must be an http:// or "
-                              "https:// URL",
-                              val);
-        }
-        strcpy(cfg->gateway, val);
-        if (cfg->gateway[strlen(cfg->gateway) - 1] == '/') {
-            cfg->gateway[strlen(cfg->gateway) - 1] = '\0';
-        }
-
-    } else if (strcmp(key, "feed-queue") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1 || n > 1000000) {
-            return wharf_fail(err, errlen,
-                              "--feed-queue %s: must be 1..1000000", val);
-        }
-        cfg->feed_queue = (unsigned) n;
-
-    } else if (strcmp(key, "ws-origins") == 0) {
-        if (strlen(val) >= sizeof(cfg->ws_origins)) {
-            return wharf_fail(err, errlen, "--ws-origins: too long");
-        }
-        strcpy(cfg->ws_origins, val);
-
-    } else if (strcmp(key, "rpc-batch-max") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 1
-            || n > WHARFD_RPC_BATCH_MAX_MAX) {
-            return wharf_fail(err, errlen, "--rpc-batch-max %s: must be 1..%d",
-                              val, WHARFD_RPC_BATCH_MAX_MAX);
-        }
-        cfg->rpc_batch_max = n;
-
-    } else if (strcmp(key, "answer-max") == 0
-               || strcmp(key, "request-memory-max") == 0
-               || strcmp(key, "memory-budget") == 0) {
-        if (parse_ulong(val, 10, &n) != 0 || n < 65536
-            || n > WHARFD_MEMORY_LIMIT_MAX) {
-            return wharf_fail(err, errlen,
-                              "--%s %s: must be a number of bytes from 65536 "
-                              "to %lu",
-                              key, val, WHARFD_MEMORY_LIMIT_MAX);
-        }
-        if (key[0] == 'a') {
-            cfg->answer_max = n;
-        } else if (key[0] == 'r') {
-            cfg->request_memory_max = n;
-        } else {
-            cfg->memory_budget = n;
-        }
-
-    } else if (strcmp(key, "ws-listen") == 0) {
-        if (wharfd_listen_parse(&cfg->ws_listen, val, err, errlen) != 0) {
-            return -1;
-        }
-        if (cfg->ws_listen.kind != WHARFD_LISTEN_TCP) {
-            return wharf_fail(err, errlen, "--ws-listen %s: must be IPV4:PORT",
-                              val);
-        }
-        cfg->has_ws_listen = 1;
-
-    } else {
-        return wharf_fail(err, errlen, "unknown setting '%s'", key);
+    if ((strncmp(a->val, "http://", 7) != 0
+         && strncmp(a->val, "https://", 8) != 0)
+        || n >= sizeof(cfg->gateway)) {
+        return wharf_opt_fail(opt, a,
+                              "{flag} {val}: must be an http:// or https:// "
+                              "URL");
+    }
+    memcpy(cfg->gateway, a->val, n + 1);
+    if (cfg->gateway[n - 1] == '/') {
+        cfg->gateway[n - 1] = '\0';
     }
     return 0;
 }
 
-static char *
-trim(char *s)
+/* --control-timeout: 1..max; 0 is refused with a message of its own. */
+static int
+set_control_timeout(const struct wharf_opt *opt, void *conf,
+                    const struct wharf_opt_arg *a)
 {
-    char *end;
+    unsigned long n;
 
-    while (*s == ' ' || *s == '\t') {
-        s++;
+    if (wharf_opt_parse_ulong(a->val, 10, &n) != 0 || n > opt->max) {
+        return wharf_opt_fail(opt, a, "{flag} {val}: must be 0..{max}");
     }
-    end = s + strlen(s);
-    while (end > s
-           && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n'
-               || end[-1] == '\r')) {
-        *--end = '\0';
+    if (n < opt->min) {
+        return wharf_opt_fail(opt, a, "{flag}: must be >= {min}");
     }
-    return s;
+    *(unsigned *) ((char *) conf + opt->offset) = (unsigned) n;
+    return 0;
 }
 
-static int
-config_file(struct wharfd_config *cfg, const char *path, char *err,
-            size_t errlen)
-{
-    char line[PATH_MAX + 64], why[512], *key, *val, *eq;
-    unsigned lineno = 0;
-    FILE *f;
-    int rc = 0;
+static const struct wharf_opt_enum auth_values[] = {
+    { "on", 0 },
+    { "off", 1 },
+    { NULL, 0 },
+};
 
-    f = fopen(path, "r");
-    if (f == NULL) {
-        return wharf_fail(err, errlen, "--config %s: %s", path,
-                          strerror(errno));
-    }
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        key = trim(line);
-        if (*key == '\0' || *key == '#') {
-            continue;
-        }
-        eq = strchr(key, '=');
-        if (eq == NULL) {
-            snprintf(err, errlen, "%s:%u: expected 'key = value'", path,
-                     lineno);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        val = trim(eq + 1);
-        key = trim(key);
-        if (config_set(cfg, key, val, why, sizeof(why)) != 0) {
-            snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-            rc = -1;
-        }
-    }
-    fclose(f);
-    return rc;
+/* A field, checked against the type its setter writes; a string field
+ * (a char array: its size is the row's max). */
+#define CONF(type, field) WHARF_OPT_FIELD(struct wharfd_config, type, field)
+#define CONF_STR(field)   offsetof(struct wharfd_config, field)
+#define SIZE_OF(field)    sizeof(((struct wharfd_config *) 0)->field)
+#define BYTES_BAD         "{flag} {val}: must be a number of bytes from {min} to {max}"
+#define DAYS_MAX          36500
+
+/*
+ * Every option, in --help's order. Columns: name (flag and config key),
+ * environment variable, the value's name, setter, field, bounds, the
+ * message of a value out of bounds (NULL: the setter's), default, help,
+ * setter data, flags.
+ */
+const struct wharf_opt wharfd_options[] = {
+    { "listen", NULL, "ADDR", set_listen, 0, 0, 0, NULL, NULL,
+      "FastCGI address: unix:/path/to.sock or IPV4:PORT (an IPv4 literal)",
+      NULL, WHARF_OPT_REQUIRED },
+    { "db", NULL, "PATH", wharf_opt_set_string, CONF_STR(db), 1, SIZE_OF(db),
+      NULL, NULL, "SQLite database file, created if missing", NULL,
+      WHARF_OPT_REQUIRED },
+    { "threads", NULL, "N", wharf_opt_set_unsigned, CONF(unsigned, threads), 1,
+      WHARFD_THREADS_MAX, "{flag} {val}: must be a number from {min} to {max}",
+      WHARF_OPT_STR(WHARFD_THREADS_DEFAULT), "request threads", NULL, 0 },
+    { "log-level", NULL, "LEVEL", wharf_opt_set_log_level, CONF(int, log_level),
+      0, 0, NULL, "info", "debug, info, warn or error", NULL, 0 },
+    { "body-limit", NULL, "BYTES", wharf_opt_set_size, CONF(size_t, body_limit),
+      1, WHARFD_BODY_LIMIT_MAX, BYTES_BAD,
+      WHARF_OPT_STR(WHARFD_BODY_LIMIT_DEFAULT), "largest request body", NULL,
+      0 },
+    { "socket-mode", NULL, "MODE", wharf_opt_set_octal,
+      CONF(unsigned, socket_mode), 0, 0777,
+      "{flag} {val}: must be octal permissions such as 0660",
+      WHARF_OPT_STR(WHARFD_SOCKET_MODE_DEFAULT),
+      "octal permissions of a unix listen socket", NULL, 0 },
+    { "public-key", NULL, "PATH", set_public_key, 0, 0, 0, NULL, NULL,
+      "ES256 public key (a PEM file, or a folder of *.pem) that verifies "
+      "bearer tokens; every key given is trusted (key rotation); at "
+      "most " WHARF_OPT_STR(
+          WHARFD_PUBLIC_KEYS_MAX) " paths, the command line's "
+                                  "replacing the config file's",
+      NULL, WHARF_OPT_REPEAT },
+    { "auth", NULL, "on|off", wharf_opt_set_enum, CONF(int, auth_off), 0, 0,
+      "{flag} {val}: must be on or off", "on",
+      "off: no token needed, everyone is an operator (development only)",
+      auth_values, 0 },
+    { "batch-max", NULL, "N", wharf_opt_set_size, CONF(size_t, batch_max), 1,
+      WHARFD_BATCH_MAX_MAX, NULL, WHARF_OPT_STR(WHARFD_BATCH_MAX_DEFAULT),
+      "most logs/errors per storeLogs/storeErrors call", NULL, 0 },
+    { "message-max", NULL, "BYTES", wharf_opt_set_size,
+      CONF(size_t, message_max), 1, WHARFD_BODY_LIMIT_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_MESSAGE_MAX_DEFAULT), "largest log/error message",
+      NULL, 0 },
+    { "log-days", NULL, "N", wharf_opt_set_unsigned, CONF(unsigned, log_days),
+      0, DAYS_MAX, NULL, WHARF_OPT_STR(WHARFD_RETENTION_DAYS_DEFAULT),
+      "delete logs received more than N days ago (0 keeps)", NULL, 0 },
+    { "error-days", NULL, "N", wharf_opt_set_unsigned,
+      CONF(unsigned, error_days), 0, DAYS_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_RETENTION_DAYS_DEFAULT),
+      "delete errors not seen for N days (0 keeps)", NULL, 0 },
+    { "max-logs", NULL, "N", wharf_opt_set_ulong, CONF(unsigned long, max_logs),
+      0, ULONG_MAX, "{flag} {val}: must be a number", "0",
+      "keep at most the newest N logs per worker (0: no limit)", NULL, 0 },
+    { "retention-interval", NULL, "S", wharf_opt_set_unsigned,
+      CONF(unsigned, retention_interval), 0, DAYS_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_RETENTION_INTERVAL_DEFAULT),
+      "seconds between retention runs (0: off)", NULL, 0 },
+    { "retention-worker", NULL, "NAME:KEY=VALUE[,KEY=VALUE...]",
+      set_retention_worker, 0, 0, 0, NULL, NULL,
+      "the worker NAME's own retention: max-logs=N, log-age=AGE, "
+      "error-age=AGE; AGE is seconds or Ns, Nm, Nh, Nd; 0 keeps (no limit)",
+      NULL, WHARF_OPT_REPEAT },
+    { "gateway", NULL, "URL", set_gateway, 0, 0, 0, NULL,
+      WHARFD_GATEWAY_DEFAULT, "the gateway that process control goes through",
+      NULL, 0 },
+    { "control-timeout", NULL, "S", set_control_timeout,
+      CONF(unsigned, control_timeout), 1, DAYS_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_CONTROL_TIMEOUT_DEFAULT),
+      "seconds to wait for the gateway and agent", NULL, 0 },
+    { "ws-listen", NULL, "ADDR", set_ws_listen, 0, 0, 0, NULL, NULL,
+      "live feed WebSocket listener, IPV4:PORT", NULL, 0 },
+    { "feed-queue", NULL, "N", wharf_opt_set_unsigned,
+      CONF(unsigned, feed_queue), 1, 1000000, NULL,
+      WHARF_OPT_STR(WHARFD_FEED_QUEUE_DEFAULT),
+      "messages queued per feed client before it is lagged", NULL, 0 },
+    { "ws-origins", NULL, "LIST", wharf_opt_set_string, CONF_STR(ws_origins), 0,
+      SIZE_OF(ws_origins), "{flag}: too long", NULL,
+      "Origins allowed on the feed, comma-separated (none: the host the "
+      "browser addressed; a request without Origin is always allowed)",
+      NULL, 0 },
+    { "rpc-batch-max", NULL, "N", wharf_opt_set_size,
+      CONF(size_t, rpc_batch_max), 1, WHARFD_RPC_BATCH_MAX_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_RPC_BATCH_MAX_DEFAULT),
+      "most calls in one JSON-RPC batch", NULL, 0 },
+    { "answer-max", NULL, "BYTES", wharf_opt_set_size, CONF(size_t, answer_max),
+      65536, WHARFD_MEMORY_LIMIT_MAX, BYTES_BAD,
+      WHARF_OPT_STR(WHARFD_ANSWER_MAX_DEFAULT), "largest /rpc answer", NULL,
+      0 },
+    { "request-memory-max", NULL, "BYTES", wharf_opt_set_size,
+      CONF(size_t, request_memory_max), 65536, WHARFD_MEMORY_LIMIT_MAX,
+      BYTES_BAD, WHARF_OPT_STR(WHARFD_REQUEST_MEMORY_MAX_DEFAULT),
+      "memory one request may hold: body, parsed calls, answer", NULL, 0 },
+    { "memory-budget", NULL, "BYTES", wharf_opt_set_size,
+      CONF(size_t, memory_budget), 65536, WHARFD_MEMORY_LIMIT_MAX, BYTES_BAD,
+      WHARF_OPT_STR(WHARFD_MEMORY_BUDGET_DEFAULT),
+      "memory all requests may hold at once", NULL, 0 },
+    { "config", NULL, "FILE", NULL, 0, 0, 0, NULL, NULL,
+      "read 'key = value' lines first; the command line wins", NULL,
+      WHARF_OPT_CLI | WHARF_OPT_CONFIG },
+    { "help", NULL, NULL, wharf_opt_set_flag, CONF(int, action), 0,
+      WHARFD_PRINT_HELP, NULL, NULL, "this text", NULL,
+      WHARF_OPT_CLI | WHARF_OPT_SWITCH | WHARF_OPT_STOP },
+    { "version", NULL, NULL, wharf_opt_set_flag, CONF(int, action), 0,
+      WHARFD_PRINT_VERSION, NULL, NULL, "the version", NULL,
+      WHARF_OPT_CLI | WHARF_OPT_SWITCH | WHARF_OPT_STOP },
+    { NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL, NULL, NULL, 0 },
+};
+
+void
+wharfd_config_usage(FILE *out)
+{
+    fputs("usage: wharfd --listen ADDR --db PATH [options]\n"
+          "\n"
+          "FastCGI backend of the wharf orchestrator (JSON-RPC, REST, "
+          "storage).\n"
+          "Each option is also a config file key (--config), but --config,\n"
+          "--help and --version.\n"
+          "\n",
+          out);
+    wharf_opts_help(wharfd_options, out);
 }
 
 int
 wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv, char *err,
                    size_t errlen)
 {
-    static const struct option opts[] = {
-        { "listen", required_argument, NULL, 'l' },
-        { "db", required_argument, NULL, 'd' },
-        { "threads", required_argument, NULL, 't' },
-        { "log-level", required_argument, NULL, 'L' },
-        { "body-limit", required_argument, NULL, 'b' },
-        { "socket-mode", required_argument, NULL, 'm' },
-        { "public-key", required_argument, NULL, 'p' },
-        { "auth", required_argument, NULL, 'a' },
-        { "batch-max", required_argument, NULL, 'B' },
-        { "message-max", required_argument, NULL, 'M' },
-        { "log-days", required_argument, NULL, 'D' },
-        { "error-days", required_argument, NULL, 'E' },
-        { "max-logs", required_argument, NULL, 'N' },
-        { "retention-interval", required_argument, NULL, 'R' },
-        { "retention-worker", required_argument, NULL, 'W' },
-        { "gateway", required_argument, NULL, 'g' },
-        { "control-timeout", required_argument, NULL, 'T' },
-        { "ws-listen", required_argument, NULL, 'w' },
-        { "feed-queue", required_argument, NULL, 'Q' },
-        { "ws-origins", required_argument, NULL, 'O' },
-        { "rpc-batch-max", required_argument, NULL, 'K' },
-        { "answer-max", required_argument, NULL, 'A' },
-        { "request-memory-max", required_argument, NULL, 'X' },
-        { "memory-budget", required_argument, NULL, 'G' },
-        { "config", required_argument, NULL, 'c' },
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 }
-    };
-    const char *config_path = NULL;
-    int c, i, idx;
+    int stopped;
 
     memset(cfg, 0, sizeof(*cfg));
-    cfg->threads = WHARFD_THREADS_DEFAULT;
-    cfg->log_level = WHARF_LOG_INFO;
-    cfg->body_limit = WHARFD_BODY_LIMIT_DEFAULT;
-    cfg->socket_mode = WHARFD_SOCKET_MODE_DEFAULT;
-    cfg->batch_max = WHARFD_BATCH_MAX_DEFAULT;
-    cfg->message_max = WHARFD_MESSAGE_MAX_DEFAULT;
-    cfg->log_days = WHARFD_RETENTION_DAYS_DEFAULT;
-    cfg->error_days = WHARFD_RETENTION_DAYS_DEFAULT;
-    cfg->retention_interval = WHARFD_RETENTION_INTERVAL_DEFAULT;
-    cfg->control_timeout = WHARFD_CONTROL_TIMEOUT_DEFAULT;
-    cfg->feed_queue = 1024;
-    strcpy(cfg->gateway, "http://127.0.0.1:8080");
-    cfg->rpc_batch_max = WHARFD_RPC_BATCH_MAX_DEFAULT;
-    cfg->answer_max = WHARFD_ANSWER_MAX_DEFAULT;
-    cfg->request_memory_max = WHARFD_REQUEST_MEMORY_MAX_DEFAULT;
-    cfg->memory_budget = WHARFD_MEMORY_BUDGET_DEFAULT;
-
-    /* The file comes first whatever its place on the command line, so
-     * that every flag overrides it. */
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config_path = argv[++i];
-        } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            config_path = argv[i] + 9;
-        }
-    }
-    if (config_path != NULL
-        && config_file(cfg, config_path, err, errlen) != 0) {
+    if (wharf_opts_load(wharfd_options, cfg, argc, argv, NULL, NULL, &stopped,
+                        err, errlen)
+        != 0) {
         return -1;
     }
-
-    optind = 0; /* GNU: full re-initialisation, for repeated calls */
-    opterr = 0; /* our own messages, on err */
-    while ((c = getopt_long(argc, argv, ":h", opts, &idx)) != -1) {
-        switch (c) {
-        case 'h':
-            cfg->action = WHARFD_PRINT_HELP;
-            return 0;
-        case 'V':
-            cfg->action = WHARFD_PRINT_VERSION;
-            return 0;
-        case 'c':
-            break;
-        case ':':
-            return wharf_fail(err, errlen, "%s: missing value",
-                              argv[optind - 1]);
-        case '?':
-            return wharf_fail(err, errlen, "unknown option '%s' (see --help)",
-                              argv[optind - 1]);
-        default:
-            /* the command line's keys replace the file's, not add */
-            if (c == 'p' && !cfg->public_keys_cli) {
-                cfg->public_keys_cli = 1;
-                cfg->npublic_keys = 0;
-            }
-            if (config_set(cfg, opts[idx].name, optarg, err, errlen) != 0) {
-                return -1;
-            }
-        }
-    }
-    if (optind < argc) {
-        return wharf_fail(err, errlen, "unexpected argument '%s' (see --help)",
-                          argv[optind]);
-    }
-    if (!cfg->has_listen) {
-        return wharf_fail(err, errlen, "--listen is required (see --help)");
-    }
-    if (cfg->db[0] == '\0') {
-        return wharf_fail(err, errlen, "--db is required (see --help)");
+    if (stopped) {
+        return 0; /* --help, --version */
     }
     /* a request of the largest body must be able to run at all */
     if (cfg->request_memory_max <= cfg->body_limit) {

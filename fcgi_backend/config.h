@@ -1,24 +1,32 @@
 /*
  * wharfd's settings: defaults, then --config FILE, then the command line
- * (each later source overrides the earlier one).
+ * (each later source overrides the earlier one), all read from one table
+ * (config.c, common/opts.h), which --help and the table in docs/wharfd.md
+ * come from (tests/unit/test_wharfd_config.c checks the docs against it).
  *
  * The file has one "key = value" a line, '#' starts a comment; the keys are
  * the long option names without the dashes (listen, db, threads,
  * log-level, body-limit, socket-mode). A bad value in either source is a
  * usage error: main exits 2 with a message naming the flag or file:line.
+ *
+ * A new option: a field below, a row in config.c's table (its setter, an
+ * opts.h one or its own), a row in docs/wharfd.md's table.
  */
 #ifndef WHARFD_CONFIG_H
 #define WHARFD_CONFIG_H
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/un.h>
 
 #include "name.h"
+#include "opts.h"
 
 /* Largest accepted request body. Kept in memory whole, once per busy
- * thread, so threads * limit bounds the memory used for bodies. */
-#define WHARFD_BODY_LIMIT_DEFAULT (8UL * 1024 * 1024)
+ * thread, so threads * limit bounds the memory used for bodies. 8 MiB
+ * (a plain number: --help shows it as written). */
+#define WHARFD_BODY_LIMIT_DEFAULT 8388608
 #define WHARFD_BODY_LIMIT_MAX     (1UL << 30)
 
 #define WHARFD_THREADS_DEFAULT 4
@@ -89,8 +97,13 @@ struct wharfd_retention_worker {
 /* How long process control waits for the gateway and agent. */
 #define WHARFD_CONTROL_TIMEOUT_DEFAULT 10 /* seconds */
 
+/* Messages queued per feed client before it is lagged. */
+#define WHARFD_FEED_QUEUE_DEFAULT 1024
+
+#define WHARFD_GATEWAY_DEFAULT "http://127.0.0.1:8080"
+
 struct wharfd_config {
-    enum wharfd_action action;
+    int action; /* enum wharfd_action */
     struct wharfd_listen listen;
     int has_listen;
     char db[PATH_MAX];
@@ -135,7 +148,10 @@ int wharfd_config_load(struct wharfd_config *cfg, int argc, char **argv,
 int wharfd_listen_parse(struct wharfd_listen *out, const char *s, char *err,
                         size_t errlen);
 
-/* The --help text. */
-extern const char wharfd_usage[];
+/* Writes the --help text. */
+void wharfd_config_usage(FILE *out);
+
+/* The options, ending with a row whose name is NULL. */
+extern const struct wharf_opt wharfd_options[];
 
 #endif

@@ -91,7 +91,8 @@ msg_new(json_t *obj)
  * dropped and counted, unless force (answers to the client's own
  * requests always go out). Called with the feed lock held. */
 static void
-client_push(struct feed_client *c, struct feed_msg *m, int force)
+client_push(struct wharfd_feed *f, struct feed_client *c, struct feed_msg *m,
+            int force)
 {
     struct feed_msg **bigger;
     size_t i, cap;
@@ -99,12 +100,14 @@ client_push(struct feed_client *c, struct feed_msg *m, int force)
     if (c->len == c->cap) {
         if (!force) {
             c->missed++;
+            atomic_fetch_add(&f->dropped, 1);
             return;
         }
         cap = c->cap * 2;
         bigger = malloc(cap * sizeof(*bigger));
         if (bigger == NULL) {
             c->missed++;
+            atomic_fetch_add(&f->dropped, 1);
             return;
         }
         for (i = 0; i < c->len; i++) {
@@ -184,7 +187,7 @@ publish_row(struct wharfd_feed *f, unsigned kind, const char *kind_name,
                 return;
             }
         }
-        client_push(c, m, 0);
+        client_push(f, c, m, 0);
     }
     msg_unref(m);
 }
@@ -312,6 +315,38 @@ feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
     lws_cancel_service(f->ctx);
 }
 
+/* Whether a client subscribes (any thread): the store reads back other
+ * wharfds' rows only then. */
+static int
+feed_listening(void *arg)
+{
+    struct wharfd *wd = arg;
+
+    return atomic_load(&wd->feed.nclients) > 0;
+}
+
+void
+wharfd_feed_counts(struct wharfd *wd, unsigned *subscribers, unsigned *lagged,
+                   unsigned long long *dropped)
+{
+    struct wharfd_feed *f = &wd->feed;
+    struct feed_client *c;
+
+    *subscribers = *lagged = 0;
+    *dropped = atomic_load(&f->dropped);
+    if (!f->started) {
+        return;
+    }
+    pthread_mutex_lock(&f->lock);
+    for (c = f->clients; c != NULL; c = c->next) {
+        if (c->subscribed) {
+            ++*subscribers;
+            *lagged += c->missed > 0;
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
 /* --- answering a client ------------------------------------------------------ */
 
 /* Queues a JSON-RPC answer to client id (if it is still there). Takes the
@@ -329,35 +364,13 @@ feed_answer(struct wharfd_feed *f, unsigned long long id, json_t *resp)
     pthread_mutex_lock(&f->lock);
     for (c = f->clients; c != NULL; c = c->next) {
         if (c->id == id) {
-            client_push(c, m, 1);
+            client_push(f, c, m, 1);
             break;
         }
     }
     pthread_mutex_unlock(&f->lock);
     msg_unref(m);
     lws_cancel_service(f->ctx);
-}
-
-static json_t *
-rpc_result(json_t *id, json_t *result)
-{
-    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result",
-                     result ? result : json_null(), "id",
-                     id ? id : json_null());
-}
-
-static json_t *
-rpc_error(json_t *id, const struct wharfd_rpc_error *err)
-{
-    json_t *e = json_pack("{s:i,s:s}", "code",
-                          err->code ? err->code : WHARFD_RPC_INTERNAL_ERROR,
-                          "message", err->message);
-
-    if (e != NULL && err->field[0]) {
-        json_object_set_new(e, "data", json_pack("{s:s}", "field", err->field));
-    }
-    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "error", e, "id",
-                     id ? id : json_null());
 }
 
 struct control_job {
@@ -380,10 +393,10 @@ control_thread(void *arg)
     j->call.token = j->token;
     j->call.token_len = strlen(j->token);
     if (j->m->fn(&j->call, j->params, &result, &err) == 0) {
-        resp = rpc_result(j->id, result);
+        resp = wharf_jsonrpc_result(j->id, result);
     } else {
         json_decref(result);
-        resp = rpc_error(j->id, &err);
+        resp = wharfd_rpc_error_json(j->id, &err);
     }
     feed_answer(&j->wd->feed, j->client, resp);
     json_decref(j->params);
@@ -466,39 +479,39 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
              size_t len)
 {
     struct wharfd_rpc_error err;
+    struct wharf_jsonrpc_request rq;
     struct control_job *j;
-    json_t *req, *id, *method, *params, *result;
-    const char *name;
+    json_t *req, *id, *params, *result;
+    char why[JSON_ERROR_TEXT_LENGTH + 64];
+    const char *name, *invalid;
     pthread_t t;
 
     memset(&err, 0, sizeof(err));
-    req = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
-    id = req ? json_object_get(req, "id") : NULL;
-    method = req ? json_object_get(req, "method") : NULL;
-    params = req ? json_object_get(req, "params") : NULL;
+    req = wharf_jsonrpc_parse(text, len, 0, why, sizeof(why));
     if (req == NULL) {
-        wharfd_rpc_set_error(&err, WHARFD_RPC_PARSE_ERROR, NULL, "Parse error");
-        feed_answer(&wd->feed, c->id, rpc_error(NULL, &err));
+        feed_answer(
+            &wd->feed, c->id,
+            wharf_jsonrpc_error(NULL, WHARFD_RPC_PARSE_ERROR, NULL, 0, why));
         return;
     }
-    if (!json_is_object(req) || !json_is_string(method)
-        || !json_is_string(json_object_get(req, "jsonrpc"))
-        || strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0")) {
-        wharfd_rpc_set_error(&err, WHARFD_RPC_INVALID_REQUEST, NULL,
-                             "Invalid Request");
+    /* One request a frame (no batch); answered even without an id, as
+     * the feed always has: its clients match answers by id when they
+     * care. */
+    if (wharf_jsonrpc_check(req, &rq, &invalid) != 0) {
         feed_answer(&wd->feed, c->id,
-                    rpc_error(json_is_object(req) ? id : NULL, &err));
+                    wharf_jsonrpc_error(rq.id, WHARFD_RPC_INVALID_REQUEST, NULL,
+                                        0, invalid));
         json_decref(req);
         return;
     }
-    name = json_string_value(method);
-    if (strncmp(name, WHARFD_RPC_PREFIX, sizeof(WHARFD_RPC_PREFIX) - 1) == 0) {
-        name += sizeof(WHARFD_RPC_PREFIX) - 1;
-    }
+    id = rq.id;
+    params = rq.params;
+    name = wharf_jsonrpc_short_name(rq.method);
     if (strcmp(name, "subscribe") == 0) {
         result = feed_subscribe(wd, c, params, &err);
         feed_answer(&wd->feed, c->id,
-                    result ? rpc_result(id, result) : rpc_error(id, &err));
+                    result ? wharf_jsonrpc_result(id, result)
+                           : wharfd_rpc_error_json(id, &err));
     } else if (strcmp(name, "startProcess") == 0
                || strcmp(name, "stopProcess") == 0
                || strcmp(name, "restartProcess") == 0) {
@@ -515,7 +528,7 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
             free(j);
             wharfd_rpc_set_error(&err, WHARFD_RPC_INTERNAL_ERROR, NULL,
                                  "too many control requests in progress");
-            feed_answer(&wd->feed, c->id, rpc_error(id, &err));
+            feed_answer(&wd->feed, c->id, wharfd_rpc_error_json(id, &err));
         } else {
             j->wd = wd;
             j->client = c->id;
@@ -534,15 +547,15 @@ feed_request(struct wharfd *wd, struct feed_client *c, const char *text,
                 atomic_fetch_sub(&wd->feed.controls, 1);
                 wharfd_rpc_set_error(&err, WHARFD_RPC_INTERNAL_ERROR, NULL,
                                      "cannot start a thread");
-                feed_answer(&wd->feed, c->id, rpc_error(id, &err));
+                feed_answer(&wd->feed, c->id, wharfd_rpc_error_json(id, &err));
             } else {
                 pthread_detach(t);
             }
         }
     } else {
-        wharfd_rpc_set_error(&err, WHARFD_RPC_METHOD_NOT_FOUND, NULL,
-                             "Method not found: %s", name);
-        feed_answer(&wd->feed, c->id, rpc_error(id, &err));
+        wharfd_rpc_set_error(&err, WHARFD_RPC_METHOD_NOT_FOUND, NULL, "%s",
+                             name);
+        feed_answer(&wd->feed, c->id, wharfd_rpc_error_json(id, &err));
     }
     json_decref(req);
 }
@@ -890,7 +903,7 @@ wharfd_feed_start(struct wharfd *wd)
         f->ctx = NULL;
         return -1;
     }
-    wharfd_store_set_publisher(wd->store, feed_publish, wd);
+    wharfd_store_set_publisher(wd->store, feed_publish, feed_listening, wd);
     if (pthread_create(&f->thread, NULL, feed_thread, wd) != 0) {
         wharf_error("cannot start the feed thread");
         lws_context_destroy(f->ctx);
@@ -916,7 +929,7 @@ wharfd_feed_stop(struct wharfd *wd)
              waited++) {
             usleep(10000);
         }
-        wharfd_store_set_publisher(wd->store, NULL, NULL);
+        wharfd_store_set_publisher(wd->store, NULL, NULL, NULL);
         atomic_store(&f->stop, 1);
         lws_cancel_service(f->ctx);
         pthread_join(f->thread, NULL);

@@ -50,9 +50,10 @@ struct wharfd_feed {
     pthread_t thread;
     int started;
     atomic_int stop;
-    atomic_int nclients;  /* subscribed clients: 0 = publish is free */
-    atomic_int controls;  /* control threads running */
-    pthread_mutex_t lock; /* guards the client list and queues */
+    atomic_int nclients;   /* subscribed clients: 0 = publish is free */
+    atomic_int controls;   /* control threads running */
+    atomic_ullong dropped; /* messages dropped for full queues */
+    pthread_mutex_t lock;  /* guards the client list and queues */
     struct feed_client *clients;
     unsigned long long next_id;
     /* feed thread only (feed_door.c) */
@@ -65,5 +66,11 @@ int wharfd_feed_start(struct wharfd *wd);
 
 /* Stops the thread, closes every client. */
 void wharfd_feed_stop(struct wharfd *wd);
+
+/* For /api/monitoring/metrics: subscribed clients, those of them lagged
+ * now (messages dropped since the last one they got), and messages
+ * dropped for full queues since start. */
+void wharfd_feed_counts(struct wharfd *wd, unsigned *subscribers,
+                        unsigned *lagged, unsigned long long *dropped);
 
 #endif

@@ -14,6 +14,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "methods.h"
+#include "utf8.h"
 #include "wharfd.h"
 
 /* Members of a flat metadata object the fast path copies (more: the
@@ -71,45 +72,6 @@ fp_lit(struct fp *f, const char *w, size_t n)
     }
     f->p += n;
     return 1;
-}
-
-/* Length of the UTF-8 sequence at p that jansson accepts (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t
-fp_utf8(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    uint32_t v;
-    size_t n, i;
-
-    if (c < 0xC2) {
-        return 0;
-    } else if (c < 0xE0) {
-        n = 2;
-        v = c & 0x1F;
-    } else if (c < 0xF0) {
-        n = 3;
-        v = c & 0x0F;
-    } else if (c <= 0xF4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t) (end - p) < n) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF
-        || (v >= 0xD800 && v <= 0xDFFF)) {
-        return 0;
-    }
-    return n;
 }
 
 static int
@@ -219,8 +181,9 @@ fp_str(struct fp *f, struct fstr *out)
             p += 2;
             continue;
         }
-        n = fp_utf8(p, f->end);
-        if (n == 0) {
+        /* a character jansson accepts (common/utf8.h: RFC 3629, no
+         * overlong forms, no surrogates, nothing above U+10FFFF) */
+        if (wharf_utf8_next(p, (size_t) (f->end - p), &n) != WHARF_UTF8_VALID) {
             return -1;
         }
         memcpy(o, p, n);
@@ -363,7 +326,7 @@ static int
 fp_metadata(struct fp *f, char **out)
 {
     struct fstr keys[FAST_META_KEYS], k, v;
-    struct wharfd_jsonw w;
+    struct wharf_textbuf w;
     const char *t;
     size_t nk = 0, i, tl;
     long long iv;
@@ -377,7 +340,7 @@ fp_metadata(struct fp *f, char **out)
         return -1;
     }
     memset(&w, 0, sizeof(w));
-    wharfd_jsonw_raw(&w, "{", 1);
+    wharf_textbuf_put(&w, "{", 1);
     while ((r = fp_next_key(f, &first, &k)) == 1) {
         if (nk == FAST_META_KEYS || !fp_plain(k.s, k.len)) {
             goto fail;
@@ -389,24 +352,24 @@ fp_metadata(struct fp *f, char **out)
         }
         keys[nk++] = k;
         if (nk > 1) {
-            wharfd_jsonw_raw(&w, ",", 1);
+            wharf_textbuf_put(&w, ",", 1);
         }
-        wharfd_jsonw_str(&w, k.s, k.len);
-        wharfd_jsonw_raw(&w, ":", 1);
+        wharf_json_str(&w, k.s, k.len, 0);
+        wharf_textbuf_put(&w, ":", 1);
         c = fp_peek(f);
         if (c == '"') {
             if (fp_str(f, &v) != 0 || !fp_plain(v.s, v.len)) {
                 goto fail;
             }
-            wharfd_jsonw_str(&w, v.s, v.len);
+            wharf_json_str(&w, v.s, v.len, 0);
         } else if (c == 't' && fp_lit(f, "true", 4)) {
-            wharfd_jsonw_raw(&w, "true", 4);
+            wharf_textbuf_put(&w, "true", 4);
         } else if (c == 'f' && fp_lit(f, "false", 5)) {
-            wharfd_jsonw_raw(&w, "false", 5);
+            wharf_textbuf_put(&w, "false", 5);
         } else if (c == 'n' && fp_lit(f, "null", 4)) {
-            wharfd_jsonw_raw(&w, "null", 4);
+            wharf_textbuf_put(&w, "null", 4);
         } else if (fp_int(f, &iv, &t, &tl) == 0) {
-            wharfd_jsonw_raw(&w, t, tl);
+            wharf_textbuf_put(&w, t, tl);
         } else {
             goto fail;
         }
@@ -414,14 +377,14 @@ fp_metadata(struct fp *f, char **out)
     if (r != 0) {
         goto fail;
     }
-    wharfd_jsonw_raw(&w, "}", 1);
+    wharf_textbuf_put(&w, "}", 1);
     if (w.oom) {
         goto fail;
     }
     *out = w.p;
     return 0;
 fail:
-    wharfd_jsonw_free(&w);
+    wharf_textbuf_free(&w);
     return -1;
 }
 
@@ -859,7 +822,7 @@ fast_call_check(struct wharfd_call *call, struct fast_call *c)
 
 /* The call's answer, as jansson's compact dump of the jansson path's. */
 static void
-fast_call_answer(struct fast_call *c, struct wharfd_jsonw *w)
+fast_call_answer(struct fast_call *c, struct wharf_textbuf *w)
 {
     struct wharfd_rpc_error err;
     char message[384];
@@ -867,54 +830,56 @@ fast_call_answer(struct fast_call *c, struct wharfd_jsonw *w)
     size_t i;
 
     if (c->store_rc != 0) {
-        /* As rpc.c's error object: "Internal error: <detail>". */
+        /* As wharf_jsonrpc_error's object, written as text. */
         memset(&err, 0, sizeof(err));
         wharfd_store_failed(&err, c->store_rc,
                             c->r.errors ? "storing the errors failed"
                                         : "storing the logs failed");
-        snprintf(message, sizeof(message), "Internal error: %s", err.message);
-        wharfd_jsonw_lit(w,
-                         "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,"
-                         "\"message\":");
-        wharfd_jsonw_str(w, message, strlen(message));
-        wharfd_jsonw_lit(w, "},\"id\":");
-        wharfd_jsonw_raw(w, c->id, c->id_len);
-        wharfd_jsonw_raw(w, "}", 1);
+        wharf_jsonrpc_error_message(WHARFD_RPC_INTERNAL_ERROR, err.message,
+                                    message, sizeof(message));
+        wharf_textbuf_str(w,
+                          "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,"
+                          "\"message\":");
+        wharf_json_str(w, message, strlen(message), 0);
+        wharf_textbuf_str(w, "},\"id\":");
+        wharf_textbuf_put(w, c->id, c->id_len);
+        wharf_textbuf_put(w, "}", 1);
         return;
     }
-    wharfd_jsonw_lit(w, "{\"jsonrpc\":\"2.0\",\"result\":{\"stored\":");
+    wharf_textbuf_str(w, "{\"jsonrpc\":\"2.0\",\"result\":{\"stored\":");
     if (!c->r.errors) {
-        wharfd_jsonw_int(w, c->lb.stored);
-        wharfd_jsonw_lit(w, ",\"duplicates\":");
-        wharfd_jsonw_int(w, c->lb.duplicates);
-        wharfd_jsonw_lit(w, ",\"lastSequence\":");
-        wharfd_jsonw_int(w, c->lb.last_sequence);
+        wharf_json_int(w, c->lb.stored);
+        wharf_textbuf_str(w, ",\"duplicates\":");
+        wharf_json_int(w, c->lb.duplicates);
+        wharf_textbuf_str(w, ",\"lastSequence\":");
+        wharf_json_int(w, c->lb.last_sequence);
     } else {
         for (i = 0; i < c->r.n; i++) {
             stored += c->r.errs[i].stored;
             duplicates += c->r.errs[i].duplicate;
         }
-        wharfd_jsonw_int(w, stored);
-        wharfd_jsonw_lit(w, ",\"repeated\":");
-        wharfd_jsonw_int(w, (long long) c->r.n - stored - duplicates);
-        wharfd_jsonw_lit(w, ",\"duplicates\":");
-        wharfd_jsonw_int(w, duplicates);
-        wharfd_jsonw_lit(w, ",\"errors\":[");
+        wharf_json_int(w, stored);
+        wharf_textbuf_str(w, ",\"repeated\":");
+        wharf_json_int(w, (long long) c->r.n - stored - duplicates);
+        wharf_textbuf_str(w, ",\"duplicates\":");
+        wharf_json_int(w, duplicates);
+        wharf_textbuf_str(w, ",\"errors\":[");
         for (i = 0; i < c->r.n; i++) {
-            wharfd_jsonw_lit(w, i ? ",{\"errorHash\":\"" : "{\"errorHash\":\"");
-            wharfd_jsonw_raw(w, c->r.errs[i].hash, WHARF_ERRHASH_HEX_LEN);
-            wharfd_jsonw_lit(w, "\",\"occurrenceCount\":");
-            wharfd_jsonw_int(w, c->r.errs[i].occurrence_count);
+            wharf_textbuf_str(w,
+                              i ? ",{\"errorHash\":\"" : "{\"errorHash\":\"");
+            wharf_textbuf_put(w, c->r.errs[i].hash, WHARF_ERRHASH_HEX_LEN);
+            wharf_textbuf_str(w, "\",\"occurrenceCount\":");
+            wharf_json_int(w, c->r.errs[i].occurrence_count);
             if (c->r.errs[i].duplicate) {
-                wharfd_jsonw_lit(w, ",\"duplicate\":true");
+                wharf_textbuf_str(w, ",\"duplicate\":true");
             }
-            wharfd_jsonw_raw(w, "}", 1);
+            wharf_textbuf_put(w, "}", 1);
         }
-        wharfd_jsonw_raw(w, "]", 1);
+        wharf_textbuf_put(w, "]", 1);
     }
-    wharfd_jsonw_lit(w, "},\"id\":");
-    wharfd_jsonw_raw(w, c->id, c->id_len);
-    wharfd_jsonw_raw(w, "}", 1);
+    wharf_textbuf_str(w, "},\"id\":");
+    wharf_textbuf_put(w, c->id, c->id_len);
+    wharf_textbuf_put(w, "}", 1);
 }
 
 int
@@ -922,7 +887,7 @@ wharfd_ingest_fast(struct wharfd_call *call, const char *body, size_t len,
                    struct wharfd_rpc_reply *reply)
 {
     struct fast_call *calls = NULL;
-    struct wharfd_jsonw w;
+    struct wharf_textbuf w;
     size_t n = 0, i;
     int batch = 0, ok = 0;
     struct fp f;
@@ -978,19 +943,19 @@ wharfd_ingest_fast(struct wharfd_call *call, const char *body, size_t len,
     }
     memset(&w, 0, sizeof(w));
     if (batch) {
-        wharfd_jsonw_raw(&w, "[", 1);
+        wharf_textbuf_put(&w, "[", 1);
     }
     for (i = 0; i < n; i++) {
         if (i > 0) {
-            wharfd_jsonw_raw(&w, ",", 1);
+            wharf_textbuf_put(&w, ",", 1);
         }
         fast_call_answer(&calls[i], &w);
     }
     if (batch) {
-        wharfd_jsonw_raw(&w, "]", 1);
+        wharf_textbuf_put(&w, "]", 1);
     }
     if (w.oom) {
-        wharfd_jsonw_free(&w);
+        wharf_textbuf_free(&w);
         wharfd_rpc_reply_error(reply, 200, WHARFD_RPC_INTERNAL_ERROR,
                                "out of memory");
     } else {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "jsonw.h"
 #include "methods.h"
 #include "wharfd.h"
@@ -59,7 +60,7 @@ struct stream_state {
     void *out_arg;
     long long count;
     int gone;
-    struct wharfd_jsonw w; /* one row's text, reused */
+    struct wharf_textbuf w; /* one row's text, reused */
 };
 
 static int
@@ -69,7 +70,7 @@ stream_row(void *arg, const struct wharfd_col *cols, int n)
 
     st->w.len = 0;
     wharfd_jsonw_row(&st->w, cols, n);
-    wharfd_jsonw_raw(&st->w, "\n", 1);
+    wharf_textbuf_put(&st->w, "\n", 1);
     if (st->w.oom) {
         return -1;
     }
@@ -98,7 +99,7 @@ wharfd_logstream_run(void *arg,
     st.out_arg = out_arg;
     rc = wharfd_store_query(s->wd->store, &s->q, stream_row, &st, &total,
                             &has_more);
-    wharfd_jsonw_free(&st.w);
+    wharf_textbuf_free(&st.w);
     if (st.gone) {
         return -1;
     }
@@ -110,8 +111,7 @@ wharfd_logstream_run(void *arg,
                         "reading the logs failed");
     }
     if (s->rpc_id != NULL) {
-        end = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result", res, "id",
-                        s->rpc_id);
+        end = wharf_jsonrpc_result(s->rpc_id, res);
     } else {
         end = res;
     }
@@ -125,4 +125,16 @@ wharfd_logstream_run(void *arg,
         : -1;
     free(text);
     return rc;
+}
+
+void
+wharfd_logstream_respond(struct wharfd_http_response *resp,
+                         struct wharfd_logstream **stream)
+{
+    resp->status = 200;
+    resp->content_type = "application/x-ndjson";
+    resp->stream = wharfd_logstream_run;
+    resp->stream_arg = *stream;
+    resp->stream_free = wharfd_logstream_free;
+    *stream = NULL;
 }

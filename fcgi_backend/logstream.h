@@ -30,6 +30,13 @@ struct wharfd_logstream {
 struct wharfd_logstream *wharfd_logstream_new(struct wharfd *wd,
                                               const struct wharfd_query *q);
 
+struct wharfd_http_response;
+
+/* Makes *stream the body of resp (200, application/x-ndjson), which
+ * frees it once written; *stream is NULL after. */
+void wharfd_logstream_respond(struct wharfd_http_response *resp,
+                              struct wharfd_logstream **stream);
+
 /* Matches wharfd_http_response.stream and .stream_free. */
 int wharfd_logstream_run(void *arg,
                          int (*out)(void *out_arg, const char *buf, size_t len),

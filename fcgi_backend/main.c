@@ -21,7 +21,7 @@ int
 main(int argc, char **argv)
 {
     struct wharfd wd;
-    char err[PATH_MAX + 256];
+    char err[PATH_MAX + 256], db[PATH_MAX];
     sigset_t sigs;
     int sig;
 
@@ -34,7 +34,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (wd.config.action == WHARFD_PRINT_HELP) {
-        fputs(wharfd_usage, stdout);
+        wharfd_config_usage(stdout);
         return 0;
     }
     if (wd.config.action == WHARFD_PRINT_VERSION) {
@@ -95,8 +95,11 @@ main(int argc, char **argv)
     }
     printf("wharfd listening on %s\n", wd.config.listen.text);
     fflush(stdout);
-    wharf_info("listening on %s, %u threads, database %s",
-               wd.config.listen.text, wd.config.threads, wd.config.db);
+    /* a URL's password never reaches a log */
+    wharf_info("listening on %s, %u threads, database %s (%s)",
+               wd.config.listen.text, wd.config.threads,
+               wharfd_store_target_safe(wd.config.db, db, sizeof(db)),
+               wharfd_store_engine(wd.store));
 
     while (sigwait(&sigs, &sig) != 0) {
         /* EINTR cannot happen for sigwait; loop for form's sake. */

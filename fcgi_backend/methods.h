@@ -18,7 +18,7 @@
 
 struct wharfd_call;
 
-#define WHARFD_RPC_PREFIX "ContainerMonitoringOps."
+#define WHARFD_RPC_PREFIX WHARF_JSONRPC_PREFIX
 
 /* instanceId: the peer's rule, ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, <= 64. */
 #define WHARFD_INSTANCE_MAX 64

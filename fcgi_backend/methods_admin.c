@@ -21,6 +21,8 @@
 #include <curl/curl.h>
 
 #include "auth.h"
+#include "jsonrpc.h"
+#include "textbuf.h"
 #include "wharfd.h"
 
 /* Largest agent answer read. */
@@ -81,40 +83,12 @@ method_clear_logs(void *ctx, json_t *params, json_t **result,
 
 /* --- process control ------------------------------------------------------ */
 
-struct reply_buf {
-    char *p;
-    size_t len;
-    int over;
-};
-
-static size_t
-reply_write(char *data, size_t size, size_t n, void *arg)
-{
-    struct reply_buf *b = arg;
-    size_t add = size * n;
-    char *bigger;
-
-    if (b->len + add > WHARFD_CONTROL_REPLY_MAX) {
-        b->over = 1;
-        return 0;
-    }
-    bigger = realloc(b->p, b->len + add + 1);
-    if (bigger == NULL) {
-        return 0;
-    }
-    b->p = bigger;
-    memcpy(b->p + b->len, data, add);
-    b->len += add;
-    b->p[b->len] = '\0';
-    return add;
-}
-
 static int
 control(struct wharfd_call *call, json_t *params, const char *method,
         json_t **result, struct wharfd_rpc_error *err)
 {
     struct wharfd *wd = call->wd;
-    struct reply_buf reply = { NULL, 0, 0 };
+    struct wharf_textbuf reply = { .max = WHARFD_CONTROL_REPLY_MAX };
     struct curl_slist *headers = NULL;
     const char *worker, *instance;
     char url[512], auth[WHARF_TOKEN_MAX + 32], bearer[WHARF_TOKEN_MAX + 16];
@@ -138,8 +112,8 @@ control(struct wharfd_call *call, json_t *params, const char *method,
                                     "'worker' is required");
     }
     has_force = obj != NULL && json_is_boolean(json_object_get(obj, "force"));
-    req = json_pack("{s:s,s:i,s:s,s:{s:s}}", "jsonrpc", "2.0", "id", 1,
-                    "method", method, "params", "instanceId", instance);
+    req = wharf_jsonrpc_call(1, method,
+                             json_pack("{s:s}", "instanceId", instance));
     if (req != NULL && has_force) {
         json_object_set_new(json_object_get(req, "params"), "force",
                             json_boolean(force));
@@ -169,7 +143,7 @@ control(struct wharfd_call *call, json_t *params, const char *method,
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
                      (long) wd->config.control_timeout);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threads */
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, reply_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, wharf_textbuf_collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &reply);
     cc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -234,7 +208,11 @@ control(struct wharfd_call *call, json_t *params, const char *method,
             json_is_integer(code) ? (int) json_integer_value(code)
                                   : WHARFD_RPC_INTERNAL_ERROR,
             NULL, "agent: %s",
-            json_is_string(msg) ? json_string_value(msg) : "error");
+            json_is_string(msg) ? wharf_jsonrpc_detail(
+                json_is_integer(code) ? (int) json_integer_value(code)
+                                      : WHARFD_RPC_INTERNAL_ERROR,
+                json_string_value(msg))
+                                : "error");
         json_decref(ans);
         return -1;
     }

@@ -56,8 +56,11 @@ static const char *const subscribe[] = { "worker", "container", "instanceId",
 const char *const wharfd_log_members[] = { LOG_MEMBERS, "processId", NULL };
 const char *const wharfd_error_members[] = { ERROR_MEMBERS, "processId", NULL };
 
+/* Two a line, which clang-format undoes for an odd count. */
+/* clang-format off */
 const struct wharfd_method_params wharfd_method_params[] = {
     { "heartbeat", heartbeat },          { "getWorkers", worker_only },
+    { "removeWorker", worker_only },
     { "storeLogs", store_logs },         { "storeLog", store_log },
     { "storeErrors", store_errors },     { "storeError", store_error },
     { "upsertProcess", upsert_process }, { "recordEvent", record_event },
@@ -70,6 +73,7 @@ const struct wharfd_method_params wharfd_method_params[] = {
     { "stopProcess", control },          { "restartProcess", control },
     { "subscribe", subscribe },          { NULL, NULL },
 };
+/* clang-format on */
 
 const char *const *
 wharfd_params_of(const char *method)

@@ -96,7 +96,7 @@ collect_row(void *arg, const struct wharfd_col *cols, int n)
 }
 
 struct raw_rows {
-    struct wharfd_jsonw w;
+    struct wharf_textbuf w;
     int n;
 };
 
@@ -106,7 +106,7 @@ raw_row(void *arg, const struct wharfd_col *cols, int n)
     struct raw_rows *r = arg;
 
     if (r->n++ > 0) {
-        wharfd_jsonw_raw(&r->w, ",", 1);
+        wharf_textbuf_put(&r->w, ",", 1);
     }
     wharfd_jsonw_row(&r->w, cols, n);
     return r->w.oom ? -1 : 0;
@@ -122,26 +122,26 @@ run_list_raw(struct wharfd_call *call, const struct wharfd_query *q,
     int has_more;
 
     memset(&r, 0, sizeof(r));
-    wharfd_jsonw_lit(&r.w, "{\"data\":[");
+    wharf_textbuf_str(&r.w, "{\"data\":[");
     if (wharfd_store_query(call->wd->store, q, raw_row, &r, &total, &has_more)
         != 0) {
-        wharfd_jsonw_free(&r.w);
+        wharf_textbuf_free(&r.w);
         return wharfd_internal(err, "reading failed");
     }
-    wharfd_jsonw_lit(&r.w, "],\"pagination\":{\"limit\":");
-    wharfd_jsonw_int(&r.w, q->limit);
-    wharfd_jsonw_lit(&r.w, ",\"offset\":");
-    wharfd_jsonw_int(&r.w, q->offset);
-    wharfd_jsonw_lit(&r.w, ",\"total\":");
+    wharf_textbuf_str(&r.w, "],\"pagination\":{\"limit\":");
+    wharf_json_int(&r.w, q->limit);
+    wharf_textbuf_str(&r.w, ",\"offset\":");
+    wharf_json_int(&r.w, q->offset);
+    wharf_textbuf_str(&r.w, ",\"total\":");
     if (total >= 0) {
-        wharfd_jsonw_int(&r.w, total);
+        wharf_json_int(&r.w, total);
     } else {
-        wharfd_jsonw_lit(&r.w, "null");
+        wharf_textbuf_str(&r.w, "null");
     }
-    wharfd_jsonw_lit(&r.w,
-                     has_more ? ",\"hasMore\":true}}" : ",\"hasMore\":false}}");
+    wharf_textbuf_str(
+        &r.w, has_more ? ",\"hasMore\":true}}" : ",\"hasMore\":false}}");
     if (r.w.oom) {
-        wharfd_jsonw_free(&r.w);
+        wharf_textbuf_free(&r.w);
         return wharfd_internal(err, "out of memory");
     }
     free(call->raw);

@@ -1,6 +1,7 @@
 /*
  * Methods on the workers table: heartbeat (from agents), getWorkers (for
- * operators).
+ * operators), removeWorker (from the gateway, when a live worker is
+ * removed: DELETE /api/monitoring/workers/NAME).
  */
 #include "methods.h"
 
@@ -115,8 +116,43 @@ method_get_workers(void *ctx, json_t *params, json_t **result,
                                           "out of memory");
 }
 
+/*
+ * removeWorker {worker} -> {worker, removed}: forgets the worker (scope
+ * admin). A worker's agent that still runs comes back with its next
+ * heartbeat: its ingest token is still valid.
+ */
+static int
+method_remove_worker(void *ctx, json_t *params, json_t **result,
+                     struct wharfd_rpc_error *err)
+{
+    struct wharfd_call *call = ctx;
+    const char *worker;
+    json_t *obj;
+    int removed;
+
+    if (wharfd_params_object(params, &obj, err) != 0
+        || wharfd_call_read_worker(call, obj, WHARF_SCOPE_ADMIN, &worker, err)
+            != 0
+        || wharfd_params_check(obj, "removeWorker", err) != 0) {
+        return -1;
+    }
+    if (worker == NULL) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "worker",
+                                    "'worker' is required");
+    }
+    if (wharfd_store_worker_remove(call->wd->store, worker, &removed) != 0) {
+        return wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                    "removing the worker failed");
+    }
+    *result = json_pack("{s:s,s:b}", "worker", worker, "removed", removed);
+    return *result ? 0
+                   : wharfd_rpc_set_error(err, WHARFD_RPC_INTERNAL_ERROR, NULL,
+                                          "out of memory");
+}
+
 const struct wharfd_rpc_method wharfd_methods_workers[] = {
     { "heartbeat", method_heartbeat },
     { "getWorkers", method_get_workers },
+    { "removeWorker", method_remove_worker },
     { NULL, NULL }
 };

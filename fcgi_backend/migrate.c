@@ -81,7 +81,7 @@ migrate_record(sqlite3 *db, const struct wharfd_migration *m, char *err,
 }
 
 int
-wharfd_migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
+wharfd_migrate_sqlite(sqlite3 *db, int *applied, char *err, size_t errlen)
 {
     const struct wharfd_migration *m;
     int current, known = wharfd_schema_version_known();
@@ -117,7 +117,7 @@ wharfd_migrate(sqlite3 *db, int *applied, char *err, size_t errlen)
         /* Versions are 1..count without gaps: version v is at v - 1. */
         m = &wharfd_migrations[current];
         wharf_info("applying schema migration %s", m->name);
-        if (migrate_exec(db, m->sql, err, errlen, m->name) != 0
+        if (migrate_exec(db, m->sqlite, err, errlen, m->name) != 0
             || migrate_record(db, m, err, errlen) != 0
             || migrate_exec(db, "COMMIT", err, errlen, "COMMIT") != 0) {
             goto rollback;

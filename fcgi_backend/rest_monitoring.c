@@ -32,6 +32,7 @@
 #include "logstream.h"
 #include "methods.h"
 #include "migrate.h"
+#include "percent.h"
 #include "wharfd.h"
 
 /* Longest query string accepted. */
@@ -59,44 +60,6 @@ wharfd_rest_health(struct wharfd_call *call, const struct wharfd_route *route,
                                       ok ? "ok" : "error", "database",
                                       ok ? "ok" : "error", "schema_version",
                                       version, "version", WHARFD_VERSION));
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Percent-decodes [s, s+n) in place into out ('+' is a space); returns
- * the decoded length, which differs from strlen(out) when a %00 was
- * decoded. */
-static size_t
-decode(const char *s, size_t n, char *out)
-{
-    size_t i, o = 0;
-
-    for (i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0
-                   && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char) (hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return o;
 }
 
 static int
@@ -295,8 +258,14 @@ query_params(const char *q, const struct wharfd_route *route,
         } else if (kn >= sizeof(key)) {
             rc = query_refuse(qe, NULL, "a query key is longer than %zu bytes",
                               sizeof(key) - 1);
-        } else if (decode(p, kn, key) != strlen(key)
-                   || (eq && decode(eq + 1, n - kn - 1, val) != strlen(val))) {
+        } else if (wharf_percent_decode(p, kn, key, sizeof(key),
+                                        WHARF_PERCENT_PLUS)
+                       != (long) strlen(key)
+                   || (eq
+                       && wharf_percent_decode(eq + 1, n - kn - 1, val,
+                                               strlen(q) + 1,
+                                               WHARF_PERCENT_PLUS)
+                           != (long) strlen(val))) {
             /* A %00 would cut the C string the params are made from, so
              * the bytes checked and the bytes sent would differ
              * (worker=demo%00x read as worker=demo). */
@@ -445,12 +414,7 @@ wharfd_rest_method(struct wharfd_call *call, const struct wharfd_route *route,
     }
     if (call->stream != NULL) {
         json_decref(result);
-        resp->status = 200;
-        resp->content_type = "application/x-ndjson";
-        resp->stream = wharfd_logstream_run;
-        resp->stream_arg = call->stream;
-        resp->stream_free = wharfd_logstream_free;
-        call->stream = NULL;
+        wharfd_logstream_respond(resp, &call->stream);
         return;
     }
     if (json_is_null(result) && strcmp(route->rpc, "getProcessStatus") == 0) {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
+#include "isotime.h"
 #include "log.h"
 #include "wharfd.h"
 
@@ -13,22 +15,11 @@
 static const char *
 cutoff(long long now_ms, long long seconds, char *buf, size_t size)
 {
-    long long ms = now_ms - seconds * 1000, sec = ms / 1000, rem = ms % 1000;
-    struct tm tm;
-    time_t t;
-    size_t n;
-
     if (seconds <= 0) {
         return NULL;
     }
-    if (rem < 0) {
-        rem += 1000; /* before 1970 (a 100-year age): floor, not trunc */
-        sec--;
-    }
-    t = (time_t) sec;
-    gmtime_r(&t, &tm);
-    n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, size - n, ".%03dZ", (int) rem);
+    /* before 1970 with a 100-year age: floored (isotime.h) */
+    wharf_iso_ms(now_ms - seconds * 1000, buf, size);
     return buf;
 }
 
@@ -62,10 +53,43 @@ wharfd_retention_policy(const struct wharfd_config *c, const char *worker,
 }
 
 /*
+ * PostgreSQL: the partitions of logs whose whole day is older than the
+ * global log age go at once, unless a worker whose own log age is longer
+ * (or keeps logs) has logs in them (store.h). A no-op on SQLite.
+ */
+static long long
+retention_partitions(struct wharfd *wd, long long now_ms)
+{
+    const struct wharfd_config *c = &wd->config;
+    const char *keep[WHARFD_RETENTION_WORKERS_MAX];
+    long long global = (long long) c->log_days * 86400, dropped;
+    char before[32];
+    size_t i, nkeep = 0;
+
+    if (cutoff(now_ms, global, before, sizeof(before)) == NULL) {
+        return 0; /* logs are kept: no partition is ever all due */
+    }
+    for (i = 0; i < c->nretention_workers; i++) {
+        const struct wharfd_retention_worker *w = &c->retention_workers[i];
+
+        if (w->log_age == 0 || w->log_age > global) {
+            keep[nkeep++] = w->name;
+        }
+    }
+    if (wharfd_store_retain_partitions(wd->store, before, keep, nkeep, &dropped)
+        != 0) {
+        return -1;
+    }
+    return dropped;
+}
+
+/*
  * One pass, worker by worker: for each worker with logs, the cut-off id
  * of its policy (found on a reader, store.h), then its old logs in writer
  * steps of WHARFD_RETENTION_STEP; then each worker's old errors alike.
- * Every cut-off of the pass is taken from one clock reading.
+ * Every cut-off of the pass is taken from one clock reading. On
+ * PostgreSQL only the wharfd that leads retention runs it, and whole
+ * partitions go first.
  */
 long long
 wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
@@ -74,8 +98,18 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
     struct wharfd_retention_policy p;
     char worker[1024] = "", before[32]; /* names are <= 63 bytes */
     long long below, deleted, total = 0;
-    int found, kind;
+    int found, kind, leader;
 
+    if (wharfd_store_retention_lead(wd->store, &leader) != 0) {
+        return -1;
+    }
+    if (!leader) {
+        return 0; /* another wharfd on the database runs it */
+    }
+    total = retention_partitions(wd, now_ms);
+    if (total < 0) {
+        return -1;
+    }
     for (kind = 0; kind < 2; kind++) {
         worker[0] = '\0';
         for (;;) {
@@ -133,12 +167,9 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
 long long
 wharfd_retention_run(struct wharfd *wd)
 {
-    struct timespec now;
     long long total;
 
-    clock_gettime(CLOCK_REALTIME, &now);
-    total = wharfd_retention_run_at(
-        wd, (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000);
+    total = wharfd_retention_run_at(wd, wharf_wall_ms());
     if (total > 0) {
         wharf_info("retention: %lld rows deleted", total);
     }

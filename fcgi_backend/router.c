@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "logstream.h"
+#include "percent.h"
 #include "wharfd.h"
 
 static const struct wharfd_route routes[] = {
@@ -14,6 +15,8 @@ static const struct wharfd_route routes[] = {
     { "/rpc", "POST", wharfd_rpc_route, 1, 0, NULL, NULL },
     { "/api/monitoring/workers", "GET", wharfd_rest_method, 0, 0, "getWorkers",
       NULL },
+    { "/api/monitoring/workers/*", "DELETE", wharfd_rest_method, 0, 0,
+      "removeWorker", "worker" },
     { "/api/monitoring/logs", "GET", wharfd_rest_method, 0, 0, "getLogs",
       NULL },
     { "/api/monitoring/logs/*", "GET", wharfd_rest_method, 0, 0, "getLogs",
@@ -59,47 +62,27 @@ method_allowed(const char *list, const char *method)
     return 0;
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Matches path against pattern; the '*' segment, percent-decoded, goes
  * into cap. Returns 1 on a match. */
 static int
 path_match(const char *pattern, const char *path, char *cap, size_t caplen)
 {
-    size_t n = 0;
+    size_t seg;
+    long n;
 
     cap[0] = '\0';
     while (*pattern && *path) {
         if (*pattern == '*') {
-            if (*path == '/') {
+            seg = strcspn(path, "/");
+            if (seg == 0) {
                 return 0;
             }
-            while (*path && *path != '/') {
-                char c = *path++;
-
-                if (c == '%' && hexval(path[0]) >= 0 && hexval(path[1]) >= 0) {
-                    c = (char) (hexval(path[0]) * 16 + hexval(path[1]));
-                    path += 2;
-                }
-                if (n + 1 >= caplen || c == '\0') {
-                    return 0;
-                }
-                cap[n++] = c;
+            /* a %00 would cut the captured C string: no match */
+            n = wharf_percent_decode(path, seg, cap, caplen, 0);
+            if (n < 0 || (size_t) n != strlen(cap)) {
+                return 0;
             }
-            cap[n] = '\0';
+            path += seg;
             pattern++;
             continue;
         }

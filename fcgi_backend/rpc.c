@@ -7,34 +7,12 @@
 
 #include "budget.h"
 #include "log.h"
+#include "textbuf.h"
 
 /* Used when even building an error fails (out of memory). */
 static const char rpc_oom_body[] =
     "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,"
     "\"message\":\"Internal error: out of memory\"},\"id\":null}";
-
-static const char *
-rpc_standard_message(int code)
-{
-    switch (code) {
-    case WHARFD_RPC_PARSE_ERROR:
-        return "Parse error";
-    case WHARFD_RPC_INVALID_REQUEST:
-        return "Invalid Request";
-    case WHARFD_RPC_METHOD_NOT_FOUND:
-        return "Method not found";
-    case WHARFD_RPC_INVALID_PARAMS:
-        return "Invalid params";
-    case WHARFD_RPC_UNAUTHORIZED:
-        return "Unauthorized";
-    case WHARFD_RPC_FORBIDDEN:
-        return "Forbidden";
-    case WHARFD_RPC_WORKER_NOT_FOUND:
-        return "Worker not found";
-    default:
-        return "Internal error";
-    }
-}
 
 int
 wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code, const char *field,
@@ -50,38 +28,19 @@ wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code, const char *field,
     return -1;
 }
 
-/*
- * {"jsonrpc":"2.0","error":{"code":C,"message":"Standard: detail"
- * [,"data":{"field":F[,"max":N]}]},"id":ID}. Takes no reference to id (NULL means
- * null). Detail may quote client input (jansson's parse messages do), so
- * it is cut to printable ASCII to stay a valid JSON string.
- */
-static json_t *
-rpc_error_response(json_t *id, int code, const char *field, const char *detail)
+json_t *
+wharfd_rpc_error_json(json_t *id, const struct wharfd_rpc_error *err)
 {
-    char message[384];
-    json_t *error;
-    size_t i;
+    return wharf_jsonrpc_error(
+        id, err->code ? err->code : WHARFD_RPC_INTERNAL_ERROR, err->field,
+        err->max, err->message);
+}
 
-    if (detail != NULL && detail[0] != '\0') {
-        snprintf(message, sizeof(message), "%s: %s", rpc_standard_message(code),
-                 detail);
-    } else {
-        snprintf(message, sizeof(message), "%s", rpc_standard_message(code));
-    }
-    for (i = 0; message[i] != '\0'; i++) {
-        if ((unsigned char) message[i] < 0x20
-            || (unsigned char) message[i] > 0x7e) {
-            message[i] = '?';
-        }
-    }
-
-    error = json_pack("{s:i,s:s}", "code", code, "message", message);
-    if (error != NULL && field != NULL) {
-        json_object_set_new(error, "data", json_pack("{s:s}", "field", field));
-    }
-    return json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "error", error, "id",
-                     id ? id : json_null());
+/* An error object without data; id borrowed (NULL: null). */
+static json_t *
+rpc_error_response(json_t *id, int code, const char *detail)
+{
+    return wharf_jsonrpc_error(id, code, NULL, 0, detail);
 }
 
 /*
@@ -95,49 +54,19 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom,
 {
     const struct wharfd_rpc_method *m;
     struct wharfd_rpc_error err;
-    json_t *id, *version, *method, *params, *result, *resp;
-    const char *name;
+    struct wharf_jsonrpc_request rq;
+    json_t *id, *params, *result, *resp;
+    const char *name, *why;
     int rc;
 
     reply->calls++;
-    if (!json_is_object(req)) {
-        resp = rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "a request must be a JSON object");
+    if (wharf_jsonrpc_check(req, &rq, &why) != 0) {
+        resp = rpc_error_response(rq.id, WHARFD_RPC_INVALID_REQUEST, why);
         goto done;
     }
-
-    /* An id of the wrong type cannot be echoed: the error says id null. */
-    id = json_object_get(req, "id");
-    if (id != NULL && !json_is_string(id) && !json_is_number(id)
-        && !json_is_null(id)) {
-        resp = rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "'id' must be a string, a number or null");
-        goto done;
-    }
-
-    version = json_object_get(req, "jsonrpc");
-    if (!json_is_string(version) || json_string_length(version) != 3
-        || strcmp(json_string_value(version), "2.0")) {
-        resp = rpc_error_response(id, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "'jsonrpc' must be \"2.0\"");
-        goto done;
-    }
-
-    method = json_object_get(req, "method");
-    if (!json_is_string(method)
-        || strlen(json_string_value(method)) != json_string_length(method)) {
-        resp = rpc_error_response(id, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "'method' must be a string without NUL");
-        goto done;
-    }
-    name = json_string_value(method);
-
-    params = json_object_get(req, "params");
-    if (params != NULL && !json_is_object(params) && !json_is_array(params)) {
-        resp = rpc_error_response(id, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "'params' must be an object or an array");
-        goto done;
-    }
+    id = rq.id;
+    name = rq.method;
+    params = rq.params;
 
     /* From here on the request is valid: without an id it is a
      * notification and gets no answer, whatever happens. */
@@ -147,7 +76,7 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom,
             wharf_debug("rpc: notification of unknown method %s ignored", name);
             return NULL;
         }
-        resp = rpc_error_response(id, WHARFD_RPC_METHOD_NOT_FOUND, NULL, name);
+        resp = rpc_error_response(id, WHARFD_RPC_METHOD_NOT_FOUND, name);
         goto done;
     }
 
@@ -163,18 +92,10 @@ rpc_handle_one(wharfd_rpc_lookup_fn lookup, void *ctx, json_t *req, int *oom,
     }
     if (rc != 0) {
         json_decref(result);
-        resp = rpc_error_response(
-            id, err.code ? err.code : WHARFD_RPC_INTERNAL_ERROR,
-            err.field[0] ? err.field : NULL, err.message);
-        if (resp != NULL && err.max > 0) {
-            json_object_set_new(
-                json_object_get(json_object_get(resp, "error"), "data"), "max",
-                json_integer((json_int_t) err.max));
-        }
+        resp = wharfd_rpc_error_json(id, &err);
         goto done;
     }
-    resp = json_pack("{s:s,s:o,s:O}", "jsonrpc", "2.0", "result",
-                     result ? result : json_null(), "id", id);
+    resp = wharf_jsonrpc_result(id, result);
 
 done:
     *oom = (resp == NULL);
@@ -263,38 +184,6 @@ rpc_batch_count(const char *b, size_t n, size_t max)
     return count;
 }
 
-/* The answer of a batch, written as each call is answered, so that only
- * one call's result tree exists at a time (budget.h). */
-struct rpc_out {
-    char *p;
-    size_t len, cap;
-    size_t n; /* answers in it */
-};
-
-static int
-rpc_out_put(struct rpc_out *o, const char *s, size_t n)
-{
-    size_t cap;
-    char *bigger;
-
-    if (o->len + n + 2 > o->cap) {
-        cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + n + 2) {
-            cap *= 2;
-        }
-        bigger = wharfd_budget_realloc(o->p, cap);
-        if (bigger == NULL) {
-            return -1;
-        }
-        o->p = bigger;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-    return 0;
-}
-
 /* The request ran out of memory: the reply for the limit it hit (413 for
  * its own, 503 for everyone's), or plain out of memory. */
 static void
@@ -322,7 +211,11 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
                  const struct wharfd_rpc_limits *limits, json_t *root,
                  struct wharfd_rpc_reply *reply)
 {
-    struct rpc_out out = { NULL, 0, 0, 0 };
+    /* The answer, written as each call is answered, so that only one
+     * call's result tree exists at a time (budget.h). */
+    struct wharf_textbuf out = { .realloc_fn = wharfd_budget_realloc,
+                                 .free_fn = wharfd_budget_free };
+    size_t answers = 0;
     char detail[160];
     const char *stop = NULL;
     json_t *req, *resp, *id = NULL;
@@ -350,7 +243,7 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
              * notification (an object without id) */
             resp = json_is_object(req) && id == NULL
                 ? NULL
-                : rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, NULL, stop);
+                : rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, stop);
             oom = 0;
         }
         /* what ran is done with: its tree goes now, not with the batch */
@@ -375,8 +268,7 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
                      limits->answer_max);
             stop = detail;
             wharfd_budget_free(text);
-            resp =
-                rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, NULL, stop);
+            resp = rpc_error_response(id, WHARFD_RPC_INTERNAL_ERROR, stop);
             text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
             json_decref(resp);
             if (text == NULL) {
@@ -385,34 +277,32 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
             }
             n = strlen(text);
         }
-        if (rpc_out_put(&out, out.n ? "," : "[", 1) != 0
-            || rpc_out_put(&out, text, n) != 0) {
-            wharfd_budget_free(text);
+        wharf_textbuf_put(&out, answers ? "," : "[", 1);
+        wharf_textbuf_put(&out, text, n);
+        wharfd_budget_free(text);
+        if (out.oom) {
             oom = 1;
             break;
         }
-        wharfd_budget_free(text);
-        out.n++;
+        answers++;
     }
     json_decref(id);
+    if (answers > 0 && !oom) {
+        wharf_textbuf_put(&out, "]", 1);
+        oom = out.oom;
+    }
     if (oom) {
-        wharfd_budget_free(out.p);
+        wharf_textbuf_free(&out);
         rpc_reply_budget(reply);
         return;
     }
-    if (out.n == 0) {
-        wharfd_budget_free(out.p);
+    if (answers == 0) {
+        wharf_textbuf_free(&out);
         reply->status = 204;
         return;
     }
-    if (rpc_out_put(&out, "]", 1) != 0) {
-        wharfd_budget_free(out.p);
-        rpc_reply_budget(reply);
-        return;
-    }
     reply->status = 200;
-    reply->body = out.p;
-    reply->len = out.len;
+    reply->body = wharf_textbuf_take(&out, &reply->len);
 }
 
 void
@@ -431,8 +321,7 @@ wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
                           struct wharfd_rpc_reply *reply)
 {
     json_t *root, *resp;
-    json_error_t jerr;
-    char detail[JSON_ERROR_TEXT_LENGTH + 96];
+    char detail[JSON_ERROR_TEXT_LENGTH + 96], why[JSON_ERROR_TEXT_LENGTH + 64];
     size_t count;
     int oom = 0;
 
@@ -452,23 +341,17 @@ wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
         }
     }
 
-    /* DECODE_ANY: a bare 1 or "x" is valid JSON, hence -32600 and not
-     * -32700. Duplicate members are refused: "method" twice would
-     * otherwise mean whichever one jansson kept. ALLOW_NUL: a log line
-     * may hold a NUL (\u0000) and is stored byte for byte; every string
-     * read as a C string refuses one (wharfd_param_string, and "jsonrpc"
-     * and "method" below). */
-    root = json_loadb(body ? body : "", len,
-                      JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                      &jerr);
+    /* ALLOW_NUL: a log line may hold a NUL (\u0000) and is stored byte
+     * for byte; every string read as a C string refuses one
+     * (wharfd_param_string, and "jsonrpc" and "method" in
+     * wharf_jsonrpc_check). */
+    root = wharf_jsonrpc_parse(body, len, JSON_ALLOW_NUL, why, sizeof(why));
     if (root == NULL) {
         if (wharfd_budget_exceeded() != WHARFD_BUDGET_OK) {
             rpc_reply_budget(reply);
             return;
         }
-        snprintf(detail, sizeof(detail), "%s at line %d column %d", jerr.text,
-                 jerr.line, jerr.column);
-        resp = rpc_error_response(NULL, WHARFD_RPC_PARSE_ERROR, NULL, detail);
+        resp = rpc_error_response(NULL, WHARFD_RPC_PARSE_ERROR, why);
         if (resp == NULL) {
             rpc_reply_oom(reply);
         } else {
@@ -503,8 +386,8 @@ wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
 
     if (json_array_size(root) == 0) {
         json_decref(root);
-        resp = rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, NULL,
-                                  "empty batch");
+        resp =
+            rpc_error_response(NULL, WHARFD_RPC_INVALID_REQUEST, "empty batch");
         if (resp == NULL) {
             rpc_reply_oom(reply);
         } else {
@@ -526,7 +409,7 @@ wharfd_rpc_reply_error(struct wharfd_rpc_reply *reply, int status, int code,
     json_t *resp;
 
     memset(reply, 0, sizeof(*reply));
-    resp = rpc_error_response(NULL, code, NULL, detail);
+    resp = rpc_error_response(NULL, code, detail);
     if (resp == NULL) {
         rpc_reply_oom(reply);
         return;

@@ -1,9 +1,10 @@
 /*
- * JSON-RPC 2.0 envelope: parsing, validation, batches, notifications, ids
- * and error objects. Knows nothing of HTTP or of any method: the methods
- * are found through a lookup function (methods.c), and the caller turns
- * the reply into an HTTP response (routes.c). Unit-tested on its own
- * (tests/unit/test_wharfd_rpc.c).
+ * wharfd's JSON-RPC 2.0 answers: batches, notifications, limits, on the
+ * envelope of common/jsonrpc.h (the request check, the response and error
+ * objects, shared with the live feed and the agent). Knows nothing of
+ * HTTP or of any method: the methods are found through a lookup function
+ * (methods.c), and the caller turns the reply into an HTTP response
+ * (rpc_route.c). Unit-tested on its own (tests/unit/test_wharfd_rpc.c).
  *
  * Rules, from https://www.jsonrpc.org/specification:
  *  - body not JSON                        -> one -32700 error, id null
@@ -29,17 +30,20 @@
 
 #include <jansson.h>
 
-#define WHARFD_RPC_PARSE_ERROR      (-32700)
-#define WHARFD_RPC_INVALID_REQUEST  (-32600)
-#define WHARFD_RPC_METHOD_NOT_FOUND (-32601)
-#define WHARFD_RPC_INVALID_PARAMS   (-32602)
-#define WHARFD_RPC_INTERNAL_ERROR   (-32603)
-#define WHARFD_RPC_UNAUTHORIZED     (-32001)
-#define WHARFD_RPC_FORBIDDEN        (-32003)
+#include "jsonrpc.h"
+
+/* The codes, by wharfd's names (common/jsonrpc.h has them all). */
+#define WHARFD_RPC_PARSE_ERROR      WHARF_JSONRPC_PARSE_ERROR
+#define WHARFD_RPC_INVALID_REQUEST  WHARF_JSONRPC_INVALID_REQUEST
+#define WHARFD_RPC_METHOD_NOT_FOUND WHARF_JSONRPC_METHOD_NOT_FOUND
+#define WHARFD_RPC_INVALID_PARAMS   WHARF_JSONRPC_INVALID_PARAMS
+#define WHARFD_RPC_INTERNAL_ERROR   WHARF_JSONRPC_INTERNAL_ERROR
+#define WHARFD_RPC_UNAUTHORIZED     WHARF_JSONRPC_UNAUTHORIZED
+#define WHARFD_RPC_FORBIDDEN        WHARF_JSONRPC_FORBIDDEN
 /* Process control for a worker the gateway does not route (not in its
  * registry): REST 404 worker_not_found. Not -32004, which agents answer
  * for an unknown instance (relayed as their own error). */
-#define WHARFD_RPC_WORKER_NOT_FOUND (-32005)
+#define WHARFD_RPC_WORKER_NOT_FOUND WHARF_JSONRPC_WORKER_NOT_FOUND
 
 /* What a failing method reports. */
 struct wharfd_rpc_error {
@@ -105,6 +109,9 @@ void wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
  * before the body is read (too large, wrong Content-Type). */
 void wharfd_rpc_reply_error(struct wharfd_rpc_reply *reply, int status,
                             int code, const char *detail);
+
+/* The error object of a method's failure (code 0: -32603). */
+json_t *wharfd_rpc_error_json(json_t *id, const struct wharfd_rpc_error *err);
 
 /* Fills err; field may be NULL. Returns -1, for "return set_error(...)". */
 int wharfd_rpc_set_error(struct wharfd_rpc_error *err, int code,

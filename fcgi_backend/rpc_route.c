@@ -92,12 +92,7 @@ wharfd_rpc_route(struct wharfd_call *call, const struct wharfd_route *route,
             call->stream->rpc_id = json_incref(json_object_get(ans, "id"));
             json_decref(ans);
             wharfd_rpc_reply_free(&reply);
-            resp->status = 200;
-            resp->content_type = "application/x-ndjson";
-            resp->stream = wharfd_logstream_run;
-            resp->stream_arg = call->stream;
-            resp->stream_free = wharfd_logstream_free;
-            call->stream = NULL;
+            wharfd_logstream_respond(resp, &call->stream);
             return;
         }
         json_decref(ans);

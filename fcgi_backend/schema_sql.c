@@ -1,6 +1,7 @@
 /*
- * The SQL migrations of schema/, embedded into the binary at build time so
- * wharfd needs no schema directory at run time.
+ * The SQL migrations of schema/sqlite/ and schema/postgresql/, embedded
+ * into the binary at build time so wharfd needs no schema directory at
+ * run time.
  *
  * The assembler's .incbin copies each file's bytes into .rodata, followed
  * by a NUL that makes it a C string. Paths are relative to the repository
@@ -8,9 +9,11 @@
  * depend on the schema/ files, which the compiler's own dependency files cannot
  * see.
  *
- * To add a migration: add schema/000N_name.sql, one WHARFD_SQL_FILE line
- * and one row of wharfd_migrations[], in version order. Never change a
- * file that has been released.
+ * To add a migration: add schema/sqlite/000N_name.sql and
+ * schema/postgresql/000N_name.sql (the same number and name; both engines
+ * stay at the same version), their WHARFD_SQL_FILE lines and one row of
+ * wharfd_migrations[], in version order. Never change a file that has
+ * been released.
  */
 #include "migrate.h"
 
@@ -25,13 +28,17 @@
             ".popsection\n");                      \
     extern const char sym[] __attribute__((visibility("hidden")))
 
-WHARFD_SQL_FILE(wharfd_sql_0001_init, "schema/0001_init.sql");
-WHARFD_SQL_FILE(wharfd_sql_0002_error_sequence,
-                "schema/0002_error_sequence.sql");
+WHARFD_SQL_FILE(wharfd_sqlite_0001_init, "schema/sqlite/0001_init.sql");
+WHARFD_SQL_FILE(wharfd_sqlite_0002_error_sequence,
+                "schema/sqlite/0002_error_sequence.sql");
+WHARFD_SQL_FILE(wharfd_pg_0001_init, "schema/postgresql/0001_init.sql");
+WHARFD_SQL_FILE(wharfd_pg_0002_error_sequence,
+                "schema/postgresql/0002_error_sequence.sql");
 
 const struct wharfd_migration wharfd_migrations[] = {
-    { 1, "0001_init", wharfd_sql_0001_init },
-    { 2, "0002_error_sequence", wharfd_sql_0002_error_sequence },
+    { 1, "0001_init", wharfd_sqlite_0001_init, wharfd_pg_0001_init },
+    { 2, "0002_error_sequence", wharfd_sqlite_0002_error_sequence,
+      wharfd_pg_0002_error_sequence },
 };
 
 const size_t wharfd_migrations_count =

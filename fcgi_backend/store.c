@@ -1,354 +1,172 @@
 /*
- * SQLite store: connections, pragmas, migrations, the writer thread with
- * group commit, the reader pool (design in store.h).
+ * The store's front (store.h): the engine chosen by the --db value, the
+ * writer thread with group commit that both engines share, the live
+ * feed's publisher, and the store's metrics. Everything else is the
+ * engine's (store_engine.h).
  */
-#include "store_sqlite.h"
+#include "store_engine.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
-#include "migrate.h"
 
-/* How long a statement waits for another connection's lock (another
- * wharfd, the sqlite3 shell, a checkpoint) before failing with BUSY. */
-#define WHARFD_BUSY_TIMEOUT_MS 5000
-
-/* Page cache, in KiB (negative cache_size = KiB): the writer's holds the
- * right edges of the indexes it inserts into; a reader's needs little
- * (the OS caches the file too), and there is one reader per busy request
- * thread, so theirs is small to keep RSS bounded (a 1,000,000-row NDJSON
- * stream peaks ~12 MiB lower). */
-#define WHARFD_CACHE_KIB        16384
-#define WHARFD_READER_CACHE_KIB 2048
-
-/* The writer's whole SQL vocabulary, by enum wharfd_wstmt_id. */
-static const char *const store_wsql[WHARFD_W__COUNT] = {
-    [WHARFD_W_BEGIN] = "BEGIN IMMEDIATE",
-    [WHARFD_W_COMMIT] = "COMMIT",
-    [WHARFD_W_ROLLBACK] = "ROLLBACK",
-    [WHARFD_W_SAVEPOINT] = "SAVEPOINT job",
-    [WHARFD_W_RELEASE] = "RELEASE job",
-    [WHARFD_W_ROLLBACK_TO] = "ROLLBACK TO job",
-
-    /* A heartbeat without container/agentVersion keeps what is known. */
-    [WHARFD_W_WORKER_HEARTBEAT] =
-        "INSERT INTO workers (name, container_name, agent_version,"
-        "                     first_seen, last_seen, status)"
-        " VALUES (?1, ?2, ?3, ?4, ?4, 'online')"
-        " ON CONFLICT (name) DO UPDATE SET"
-        "  container_name = coalesce(excluded.container_name,"
-        "                            workers.container_name),"
-        "  agent_version = coalesce(excluded.agent_version,"
-        "                           workers.agent_version),"
-        "  last_seen = excluded.last_seen,"
-        "  status = 'online'",
-
-    /* A sequence already stored is a resend: DO NOTHING, and
-     * sqlite3_changes() tells stored from duplicate. */
-    [WHARFD_W_LOG_INSERT] =
-        "INSERT INTO container_logs (worker_name, container_name,"
-        " instance_id, process_id, sequence, timestamp, level, message,"
-        " stream, source, metadata, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-        " ON CONFLICT (worker_name, instance_id, sequence) DO NOTHING",
-
-    [WHARFD_W_LOG_LAST_SEQ] = "SELECT max(sequence) FROM container_logs"
-                              " WHERE worker_name = ?1 AND instance_id = ?2",
-
-    /* D2 as wharf keeps it: first_seen the earliest, last_seen and
-     * timestamp the latest; message, level, process_id of the first.
-     * ?11 occurrences at once (the repeats of one batch, folded by
-     * store_write.c), ?6 the latest and ?12 the earliest of their times.
-     * ?13 the highest sequence among them (NULL: none has one), kept in
-     * last_sequence. ?14, the lowest sequence among them (NULL: none),
-     * is the resend gate: when the row has already counted it
-     * (last_sequence >= ?14) nothing changes and no row is RETURNed, and
-     * store_write.c sorts the occurrences out one by one (the rare case
-     * of a resend). Without sequences (?13, ?14 NULL) this is the
-     * version-1 upsert. */
-    [WHARFD_W_ERROR_UPSERT] =
-        "INSERT INTO container_errors (worker_name, container_name,"
-        " instance_id, process_id, error_hash, timestamp, level, message,"
-        " raw_output, occurrence_count, first_seen, last_seen, created_at,"
-        " last_sequence)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, ?12, ?6, ?10, ?13)"
-        " ON CONFLICT (worker_name, instance_id, error_hash) DO UPDATE SET"
-        "  occurrence_count = occurrence_count + excluded.occurrence_count,"
-        "  timestamp = max(timestamp, excluded.timestamp),"
-        "  raw_output = excluded.raw_output,"
-        "  first_seen = min(first_seen, excluded.first_seen),"
-        "  last_seen = max(last_seen, excluded.last_seen),"
-        "  last_sequence = CASE WHEN excluded.last_sequence IS NULL"
-        "   THEN last_sequence"
-        "   ELSE max(coalesce(last_sequence, 0), excluded.last_sequence) END"
-        " WHERE ?14 IS NULL OR last_sequence IS NULL OR last_sequence < ?14"
-        " RETURNING occurrence_count",
-
-    /* The row's count and last counted sequence (the resend case). */
-    [WHARFD_W_ERROR_LOOKUP] =
-        "SELECT occurrence_count, last_sequence FROM container_errors"
-        " WHERE worker_name = ?1 AND instance_id = ?2 AND error_hash = ?3",
-
-    [WHARFD_W_PROCESS_UPSERT] =
-        "INSERT INTO container_processes (worker_name, container_name,"
-        " instance_id, process_id, command, args, cwd, status, pid,"
-        " restart_count, start_time, end_time, exit_code, last_error, env,"
-        " created_at, updated_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        "         ?14, ?15, ?16, ?16)"
-        " ON CONFLICT (worker_name, instance_id) DO UPDATE SET"
-        "  container_name = excluded.container_name,"
-        "  process_id = excluded.process_id, command = excluded.command,"
-        "  args = excluded.args, cwd = excluded.cwd,"
-        "  status = excluded.status, pid = excluded.pid,"
-        "  restart_count = excluded.restart_count,"
-        "  start_time = excluded.start_time, end_time = excluded.end_time,"
-        "  exit_code = excluded.exit_code, last_error = excluded.last_error,"
-        "  env = excluded.env, updated_at = excluded.updated_at",
-
-    [WHARFD_W_EVENT_INSERT] =
-        "INSERT INTO container_events (worker_name, container_name,"
-        " instance_id, process_id, type, payload, timestamp)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-
-    /* ?3: the highest id to delete (clearLogs "untilId"; the largest
-     * int64 when none): ids are arrival order, so a row stored after the
-     * caller read up to ?3 is kept. */
-    [WHARFD_W_CLEAR_LOGS] = "DELETE FROM container_logs WHERE worker_name = ?1"
-                            " AND id <= ?3",
-    [WHARFD_W_CLEAR_LOGS_INSTANCE] =
-        "DELETE FROM container_logs WHERE worker_name = ?1"
-        " AND instance_id = ?2 AND id <= ?3",
-    [WHARFD_W_CLEAR_ERRORS] =
-        "DELETE FROM container_errors WHERE worker_name = ?1",
-    [WHARFD_W_CLEAR_ERRORS_INSTANCE] =
-        "DELETE FROM container_errors WHERE worker_name = ?1"
-        " AND instance_id = ?2",
-
-    /* Retention (store_retain.c): the oldest ?3 logs of worker ?1 below
-     * id ?2 (the cut-off its plan found), by the (worker_name) index
-     * from the worker's oldest row, so a step reads only what it
-     * deletes. */
-    [WHARFD_W_RETAIN_LOGS_BELOW] =
-        "DELETE FROM container_logs WHERE id IN ("
-        " SELECT id FROM container_logs WHERE worker_name = ?1 AND id < ?2"
-        " ORDER BY id LIMIT ?3)",
-    /* Up to ?3 errors of worker ?1 not seen since ?2: one row per
-     * distinct error, a worker's rows found by the dedup key's prefix. */
-    [WHARFD_W_RETAIN_ERRORS_BEFORE] =
-        "DELETE FROM container_errors WHERE id IN ("
-        " SELECT id FROM container_errors WHERE worker_name = ?1"
-        " AND last_seen < ?2 LIMIT ?3)",
+/* Commit latency buckets (seconds): a group commit on SQLite takes from
+ * ~50 us (a few rows, WAL in the page cache) to tens of ms (10,000 rows);
+ * on PostgreSQL the commit's WAL flush adds ~1 ms on a disk, more on a
+ * network volume. */
+const double wharfd_commit_bucket_le[WHARFD_COMMIT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
 };
 
-void
-wharfd_store_log_error(struct wharfd_store *st, sqlite3 *db, const char *what)
+int
+wharfd_store_target_is_pg(const char *target)
 {
-    wharf_error("database %s: %s: %s", st->path, what, sqlite3_errmsg(db));
+    return strncmp(target, "postgresql://", 13) == 0
+        || strncmp(target, "postgres://", 11) == 0;
 }
 
 const char *
-wharfd_store_text(sqlite3_stmt *stmt, int col)
+wharfd_store_target_safe(const char *target, char *buf, size_t size)
 {
-    return (const char *) sqlite3_column_text(stmt, col);
-}
+    const char *scheme, *at, *colon, *slash;
 
-void
-wharfd_store_row(sqlite3_stmt *stmt, const char *const *names, int n,
-                 unsigned json_cols, struct wharfd_col *cols)
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        cols[i].name = names[i];
-        switch (sqlite3_column_type(stmt, i)) {
-        case SQLITE_INTEGER:
-            cols[i].type = WHARFD_COL_INT;
-            cols[i].i = sqlite3_column_int64(stmt, i);
-            break;
-        case SQLITE_FLOAT:
-            cols[i].type = WHARFD_COL_REAL;
-            cols[i].d = sqlite3_column_double(stmt, i);
-            break;
-        case SQLITE_NULL:
-            cols[i].type = WHARFD_COL_NULL;
-            break;
-        default:
-            cols[i].type =
-                (json_cols >> i) & 1 ? WHARFD_COL_JSON : WHARFD_COL_TEXT;
-            cols[i].s = (const char *) sqlite3_column_text(stmt, i);
-            cols[i].len = (size_t) sqlite3_column_bytes(stmt, i);
+    if (!wharfd_store_target_is_pg(target)) {
+        return target;
+    }
+    /* postgresql://user:password@host/db?...: the userinfo ends at the
+     * last '@' before the path. */
+    scheme = strstr(target, "://") + 3;
+    slash = strchr(scheme, '/');
+    at = NULL;
+    for (const char *p = scheme; *p && (slash == NULL || p < slash); p++) {
+        if (*p == '@') {
+            at = p;
         }
     }
-}
-
-/* Runs one statement at open and checks the text it answers, when
- * expect is not NULL. */
-static int
-store_pragma(struct wharfd_store *st, sqlite3 *db, const char *sql,
-             const char *expect)
-{
-    sqlite3_stmt *stmt;
-    const char *got;
-    int rc, ok = 0;
-
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        wharfd_store_log_error(st, db, sql);
-        return -1;
-    }
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-        ok = 1;
-        if (expect != NULL) {
-            got = rc == SQLITE_ROW ? wharfd_store_text(stmt, 0) : NULL;
-            if (got == NULL || strcmp(got, expect) != 0) {
-                wharf_warn("database %s: %s answered %s, not %s", st->path, sql,
-                           got ? got : "nothing", expect);
-            }
-        }
+    colon = at ? memchr(scheme, ':', (size_t) (at - scheme)) : NULL;
+    if (colon == NULL) {
+        snprintf(buf, size, "%s", target);
     } else {
-        wharfd_store_log_error(st, db, sql);
+        snprintf(buf, size, "%.*s***%s", (int) (colon + 1 - target), target,
+                 at);
     }
-    sqlite3_finalize(stmt);
-    return ok ? 0 : -1;
+    /* a password= parameter in the query string goes too */
+    {
+        char *pw = strstr(buf, "password=");
+
+        if (pw != NULL && (pw[-1] == '?' || pw[-1] == '&')) {
+            char *end = strchr(pw, '&');
+            char rest[256] = "";
+
+            if (end != NULL) {
+                snprintf(rest, sizeof(rest), "%s", end);
+            }
+            snprintf(pw + 9, size - (size_t) (pw + 9 - buf), "***%s", rest);
+        }
+    }
+    return buf;
 }
 
-/* Opens a connection with wharf's pragmas. */
-static sqlite3 *
-store_connect(struct wharfd_store *st, int readonly)
+int
+wharfd_store_open(struct wharfd_store **out, const char *target)
 {
-    char sql[64];
-    sqlite3 *db = NULL;
-
-    /* NOMUTEX: a connection is used by one thread at a time (the writer
-     * thread; a reader between wharfd_store_reader and _release), so
-     * SQLite's own per-call mutex is pure cost (measured: 18% of a list
-     * request's CPU in bench/query). */
-    if (sqlite3_open_v2(
-            st->path, &db,
-            SQLITE_OPEN_NOMUTEX
-                | (readonly ? SQLITE_OPEN_READONLY
-                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE),
-            NULL)
-        != SQLITE_OK) {
-        wharfd_store_log_error(st, db, "open");
-        sqlite3_close(db);
-        return NULL;
+    *out = NULL;
+    if (wharfd_store_target_is_pg(target)) {
+        return wharfd_pg_open(out, target);
     }
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, WHARFD_BUSY_TIMEOUT_MS);
-    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d",
-             readonly ? WHARFD_READER_CACHE_KIB : WHARFD_CACHE_KIB);
+    return wharfd_sqlite_open(out, target);
+}
 
-    /* WAL: readers never block the writer nor the other way round.
-     * synchronous=NORMAL: in WAL mode a commit is in the WAL file (the
-     * OS's page cache) when COMMIT returns, so it survives the process
-     * being killed (SIGKILL); only a power loss may lose the last commits,
-     * never the database. The first statement also fails on a file that
-     * is not a database, with SQLite's own message. */
-    if ((!readonly
-         && store_pragma(st, db, "PRAGMA journal_mode=WAL", "wal") != 0)
-        || store_pragma(st, db, "PRAGMA synchronous=NORMAL", NULL) != 0
-        || store_pragma(st, db, "PRAGMA temp_store=MEMORY", NULL) != 0
-        || store_pragma(st, db, sql, NULL) != 0) {
-        sqlite3_close(db);
-        return NULL;
-    }
-    return db;
+const char *
+wharfd_store_engine(const struct wharfd_store *st)
+{
+    return st->ops->name;
 }
 
 /* --- writer thread --------------------------------------------------------- */
 
-sqlite3_stmt *
-wharfd_store_wstmt(struct wharfd_store *st, enum wharfd_wstmt_id id)
+void
+wharfd_store_base_init(struct wharfd_store *st,
+                       const struct wharfd_store_ops *ops)
 {
-    sqlite3_stmt *s = st->wstmt[id];
-
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
+    st->ops = ops;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_cond_init(&st->work, NULL);
+    pthread_cond_init(&st->done, NULL);
 }
 
-sqlite3_stmt *
-wharfd_store_wstmt_all(struct wharfd_store *st, enum wharfd_wstmt_id id)
+void
+wharfd_store_base_destroy(struct wharfd_store *st)
 {
-    sqlite3_stmt *s = st->wstmt[id];
-
-    sqlite3_reset(s);
-    return s;
+    pthread_cond_destroy(&st->done);
+    pthread_cond_destroy(&st->work);
+    pthread_mutex_destroy(&st->lock);
 }
 
-static int
-store_wexec(struct wharfd_store *st, enum wharfd_wstmt_id id)
+static double
+seconds_since(const struct timespec *t0)
 {
-    sqlite3_stmt *s = wharfd_store_wstmt(st, id);
-    int rc = sqlite3_step(s);
+    struct timespec t1;
 
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        wharfd_store_log_error(st, st->wdb, store_wsql[id]);
-        return -1;
-    }
-    return 0;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double) (t1.tv_sec - t0->tv_sec)
+        + (double) (t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Runs one group of jobs in one transaction. */
 static void
-store_run_group(struct wharfd_store *st, struct wharfd_job *group)
+observe_commit(struct wharfd_store *st, double secs)
 {
-    wharfd_publish_fn publish;
-    void *publish_arg;
-    struct wharfd_job *j;
-    int ok = 0, full = 0;
+    int b;
 
-    if (store_wexec(st, WHARFD_W_BEGIN) == 0) {
-        for (j = group; j != NULL; j = j->next) {
-            /* SQLite may roll the whole transaction back on its own
-             * (SQLITE_FULL, IOERR, NOMEM): a SAVEPOINT then would open a
-             * new transaction that its RELEASE commits, storing a job that
-             * is answered as failed with the rest of the group. */
-            if (sqlite3_get_autocommit(st->wdb)
-                || store_wexec(st, WHARFD_W_SAVEPOINT) != 0) {
-                j->rc = -1;
-                continue;
-            }
-            j->rc = j->run(st, j->arg);
-            if (j->rc != 0) {
-                if ((sqlite3_extended_errcode(st->wdb) & 0xff) == SQLITE_FULL) {
-                    j->rc = WHARFD_STORE_FULL;
-                    full = 1;
-                }
-                store_wexec(st, WHARFD_W_ROLLBACK_TO);
-            }
-            store_wexec(st, WHARFD_W_RELEASE);
-        }
-        ok = store_wexec(st, WHARFD_W_COMMIT) == 0;
-        if (!ok) {
-            /* the disk filled up at the commit (the WAL grows there) */
-            full |= (sqlite3_extended_errcode(st->wdb) & 0xff) == SQLITE_FULL;
-            store_wexec(st, WHARFD_W_ROLLBACK);
+    for (b = 0; b < WHARFD_COMMIT_BUCKETS; b++) {
+        if (secs <= wharfd_commit_bucket_le[b]) {
+            break;
         }
     }
-    pthread_mutex_lock(&st->lock);
-    publish = st->publish;
-    publish_arg = st->publish_arg;
-    pthread_mutex_unlock(&st->lock);
-    if (ok && publish != NULL) {
-        /* Committed: now the live feed may see the rows. */
-        for (j = group; j != NULL; j = j->next) {
-            if (j->rc == 0 && j->kind >= 0) {
-                publish(publish_arg, (enum wharfd_kind) j->kind, j->arg);
+    atomic_fetch_add(&st->m.commit_bucket[b], 1);
+    atomic_fetch_add(&st->m.commit_ns, (unsigned long long) (secs * 1e9));
+}
+
+/* Counts a committed job's rows for the metrics. */
+static void
+count_job(struct wharfd_store *st, const struct wharfd_job *j)
+{
+    unsigned long long rows = 0, dups = 0;
+    size_t i;
+
+    switch (j->kind) {
+    case WHARFD_KIND_LOGS: {
+        const struct wharfd_log_batch *b = j->arg;
+
+        rows = (unsigned long long) b->stored;
+        dups = (unsigned long long) b->duplicates;
+        break;
+    }
+    case WHARFD_KIND_ERRORS: {
+        const struct wharfd_error_batch *b = j->arg;
+
+        for (i = 0; i < b->n; i++) {
+            if (b->errors[i].duplicate) {
+                dups++;
+            } else {
+                rows++;
             }
         }
+        break;
     }
-    if (!ok) {
-        for (j = group; j != NULL; j = j->next) {
-            /* nothing of the group was committed */
-            j->rc = full ? WHARFD_STORE_FULL : -1;
-        }
+    case WHARFD_KIND_PROCESSES:
+    case WHARFD_KIND_EVENTS:
+        rows = 1;
+        break;
+    default:
+        return;
     }
+    atomic_fetch_add(&st->m.rows[j->kind], rows);
+    atomic_fetch_add(&st->m.duplicates[j->kind], dups);
+    atomic_fetch_add(&st->m.batches[j->kind], 1);
 }
 
 static void *
@@ -356,6 +174,9 @@ store_writer(void *arg)
 {
     struct wharfd_store *st = arg;
     struct wharfd_job *group, *j, *next;
+    wharfd_publish_fn publish;
+    void *publish_arg;
+    struct timespec t0;
     unsigned long long n;
 
     pthread_mutex_lock(&st->lock);
@@ -370,9 +191,26 @@ store_writer(void *arg)
          * commit took, the more requests share this one. */
         group = st->head;
         st->head = st->tail = NULL;
+        st->queued = 0;
+        publish = st->publish;
+        publish_arg = st->publish_arg;
         pthread_mutex_unlock(&st->lock);
 
-        store_run_group(st, group);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        st->ops->run_group(st, group);
+        observe_commit(st, seconds_since(&t0));
+
+        /* Committed (rc 0): now the live feed may see the rows. */
+        for (j = group; j != NULL; j = j->next) {
+            if (j->rc == 0) {
+                count_job(st, j);
+                if (publish != NULL && j->kind >= 0) {
+                    publish(publish_arg, (enum wharfd_kind) j->kind, j->arg);
+                }
+            } else {
+                atomic_fetch_add(&st->m.failed_jobs, 1);
+            }
+        }
 
         pthread_mutex_lock(&st->lock);
         for (n = 0, j = group; j != NULL; j = next, n++) {
@@ -387,24 +225,17 @@ store_writer(void *arg)
     return NULL;
 }
 
-void
-wharfd_store_set_publisher(struct wharfd_store *st, wharfd_publish_fn fn,
-                           void *arg)
+int
+wharfd_store_start_writer(struct wharfd_store *st)
 {
-    pthread_mutex_lock(&st->lock);
-    st->publish = fn;
-    st->publish_arg = arg;
-    pthread_mutex_unlock(&st->lock);
-}
-
-void
-wharfd_store_counters(struct wharfd_store *st, unsigned long long *commits,
-                      unsigned long long *jobs)
-{
-    pthread_mutex_lock(&st->lock);
-    *commits = st->commits;
-    *jobs = st->jobs;
-    pthread_mutex_unlock(&st->lock);
+    if (pthread_create(&st->writer, NULL, store_writer, st) != 0) {
+        wharf_error("database: cannot start the writer thread");
+        return -1;
+    }
+    /* thread names show in top -H, ps -L and /proc/PID/task/TID/comm */
+    pthread_setname_np(st->writer, "wharfd-writer");
+    st->writer_started = 1;
+    return 0;
 }
 
 int
@@ -425,6 +256,7 @@ wharfd_store_write(struct wharfd_store *st,
         st->head = &job;
     }
     st->tail = &job;
+    st->queued++;
     pthread_cond_signal(&st->work);
     while (!job.done) {
         pthread_cond_wait(&st->done, &st->lock);
@@ -433,173 +265,9 @@ wharfd_store_write(struct wharfd_store *st,
     return job.rc;
 }
 
-/* --- readers ---------------------------------------------------------------- */
-
-struct wharfd_reader *
-wharfd_store_reader(struct wharfd_store *st)
-{
-    struct wharfd_reader *r;
-
-    pthread_mutex_lock(&st->lock);
-    r = st->free_readers;
-    if (r != NULL) {
-        st->free_readers = r->next;
-    }
-    pthread_mutex_unlock(&st->lock);
-    if (r != NULL) {
-        return r;
-    }
-    r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        wharf_error("database %s: out of memory", st->path);
-        return NULL;
-    }
-    r->db = store_connect(st, 1);
-    if (r->db == NULL) {
-        free(r);
-        return NULL;
-    }
-    return r;
-}
-
-static void
-reader_free(struct wharfd_reader *r)
-{
-    int i;
-
-    for (i = 0; i < r->ncache; i++) {
-        sqlite3_finalize(r->cache[i].stmt);
-        free(r->cache[i].sql);
-    }
-    sqlite3_close(r->db);
-    free(r);
-}
-
-void
-wharfd_store_reader_release(struct wharfd_store *st, struct wharfd_reader *r)
-{
-    int i;
-
-    if (r == NULL) {
-        return;
-    }
-    /* A statement left mid-way would hold its read snapshot open. */
-    for (i = 0; i < r->ncache; i++) {
-        sqlite3_reset(r->cache[i].stmt);
-    }
-    pthread_mutex_lock(&st->lock);
-    r->next = st->free_readers;
-    st->free_readers = r;
-    pthread_mutex_unlock(&st->lock);
-}
-
-sqlite3_stmt *
-wharfd_reader_stmt(struct wharfd_store *st, struct wharfd_reader *r,
-                   const char *sql)
-{
-    sqlite3_stmt *s;
-    int i;
-
-    for (i = 0; i < r->ncache; i++) {
-        if (strcmp(r->cache[i].sql, sql) == 0) {
-            s = r->cache[i].stmt;
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            return s;
-        }
-    }
-    if (r->ncache == WHARFD_READER_STMTS) {
-        /* Full (many filter combinations): start over. */
-        for (i = 0; i < r->ncache; i++) {
-            sqlite3_finalize(r->cache[i].stmt);
-            free(r->cache[i].sql);
-        }
-        r->ncache = 0;
-    }
-    if (sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL)
-        != SQLITE_OK) {
-        wharfd_store_log_error(st, r->db, "preparing a query");
-        return NULL;
-    }
-    r->cache[r->ncache].sql = strdup(sql);
-    if (r->cache[r->ncache].sql == NULL) {
-        sqlite3_finalize(s);
-        return NULL;
-    }
-    r->cache[r->ncache++].stmt = s;
-    return s;
-}
-
-/* --- open, close, ping ------------------------------------------------------ */
-
-int
-wharfd_store_open(struct wharfd_store **out, const char *path)
-{
-    struct wharfd_store *st;
-    char err[512];
-    int i, applied, version;
-
-    *out = NULL;
-    /* Process-wide, before SQLite initialises (later calls are refused
-     * harmlessly): no memory statistics, whose global mutex every
-     * allocation of every connection takes (perf: 6% of ingestion). */
-    (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-    st = calloc(1, sizeof(*st));
-    if (st == NULL || (st->path = strdup(path)) == NULL) {
-        free(st);
-        wharf_error("database %s: out of memory", path);
-        return -1;
-    }
-    pthread_mutex_init(&st->lock, NULL);
-    pthread_cond_init(&st->work, NULL);
-    pthread_cond_init(&st->done, NULL);
-
-    st->wdb = store_connect(st, 0);
-    if (st->wdb == NULL) {
-        goto fail;
-    }
-    if (store_pragma(st, st->wdb, "PRAGMA foreign_keys=ON", NULL) != 0) {
-        goto fail;
-    }
-    if (wharfd_migrate(st->wdb, &applied, err, sizeof(err)) != 0) {
-        wharf_error("database %s: %s", path, err);
-        goto fail;
-    }
-    for (i = 0; i < WHARFD_W__COUNT; i++) {
-        if (sqlite3_prepare_v3(st->wdb, store_wsql[i], -1,
-                               SQLITE_PREPARE_PERSISTENT, &st->wstmt[i], NULL)
-            != SQLITE_OK) {
-            wharfd_store_log_error(st, st->wdb, store_wsql[i]);
-            goto fail;
-        }
-    }
-    if (pthread_create(&st->writer, NULL, store_writer, st) != 0) {
-        wharf_error("database %s: cannot start the writer thread", path);
-        goto fail;
-    }
-    /* thread names show in top -H, ps -L and /proc/PID/task/TID/comm */
-    pthread_setname_np(st->writer, "wharfd-writer");
-    st->writer_started = 1;
-
-    if (wharfd_store_ping(st, &version) != 0) {
-        goto fail;
-    }
-    wharf_info("database %s: schema version %d%s", path, version,
-               applied ? " (migrated now)" : "");
-    *out = st;
-    return 0;
-
-fail:
-    wharfd_store_close(st);
-    return -1;
-}
-
 void
 wharfd_store_close(struct wharfd_store *st)
 {
-    struct wharfd_reader *r;
-    int i;
-
     if (st == NULL) {
         return;
     }
@@ -609,43 +277,330 @@ wharfd_store_close(struct wharfd_store *st)
         pthread_cond_signal(&st->work);
         pthread_mutex_unlock(&st->lock);
         pthread_join(st->writer, NULL);
+        st->writer_started = 0;
     }
-    while ((r = st->free_readers) != NULL) {
-        st->free_readers = r->next;
-        reader_free(r);
-    }
-    for (i = 0; i < WHARFD_W__COUNT; i++) {
-        sqlite3_finalize(st->wstmt[i]);
-    }
-    if (st->wdb != NULL && sqlite3_close(st->wdb) != SQLITE_OK) {
-        wharfd_store_log_error(st, st->wdb, "close");
-    }
-    pthread_cond_destroy(&st->done);
-    pthread_cond_destroy(&st->work);
-    pthread_mutex_destroy(&st->lock);
-    free(st->path);
-    free(st);
+    st->ops->close(st);
 }
+
+/* --- the live feed ----------------------------------------------------------- */
+
+void
+wharfd_store_set_publisher(struct wharfd_store *st, wharfd_publish_fn fn,
+                           wharfd_listening_fn listening, void *arg)
+{
+    pthread_mutex_lock(&st->lock);
+    st->publish = fn;
+    st->listening = listening;
+    st->publish_arg = arg;
+    pthread_mutex_unlock(&st->lock);
+}
+
+int
+wharfd_store_feed_listening(struct wharfd_store *st)
+{
+    wharfd_listening_fn listening;
+    void *arg;
+
+    pthread_mutex_lock(&st->lock);
+    listening = st->publish ? st->listening : NULL;
+    arg = st->publish_arg;
+    pthread_mutex_unlock(&st->lock);
+    return listening != NULL && listening(arg);
+}
+
+void
+wharfd_store_publish_remote(struct wharfd_store *st, enum wharfd_kind kind,
+                            const void *rows, size_t nrows)
+{
+    wharfd_publish_fn publish;
+    void *arg;
+
+    pthread_mutex_lock(&st->lock);
+    publish = st->publish;
+    arg = st->publish_arg;
+    pthread_mutex_unlock(&st->lock);
+    atomic_fetch_add(&st->m.remote_rows, nrows);
+    if (publish != NULL) {
+        publish(arg, kind, rows);
+    }
+}
+
+void
+wharfd_store_counters(struct wharfd_store *st, unsigned long long *commits,
+                      unsigned long long *jobs)
+{
+    pthread_mutex_lock(&st->lock);
+    *commits = st->commits;
+    *jobs = st->jobs;
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* --- metrics ------------------------------------------------------------------- */
+
+void
+wharfd_store_metrics(struct wharfd_store *st, FILE *out, const char *labels)
+{
+    static const char *const kinds[4] = { "log", "error", "event", "process" };
+    static const int order[4] = { WHARFD_KIND_LOGS, WHARFD_KIND_ERRORS,
+                                  WHARFD_KIND_EVENTS, WHARFD_KIND_PROCESSES };
+    unsigned long long commits, jobs, cum = 0;
+    long long queued;
+    int i;
+
+    pthread_mutex_lock(&st->lock);
+    queued = st->queued;
+    commits = st->commits;
+    jobs = st->jobs;
+    pthread_mutex_unlock(&st->lock);
+
+    fputs("# HELP wharfd_ingested_rows_total Rows committed by this wharfd: "
+          "new log lines, counted error occurrences, events, process "
+          "rows.\n# TYPE wharfd_ingested_rows_total counter\n",
+          out);
+    for (i = 0; i < 4; i++) {
+        fprintf(out, "wharfd_ingested_rows_total{%s,kind=\"%s\"} %llu\n",
+                labels, kinds[i], atomic_load(&st->m.rows[order[i]]));
+    }
+    fputs("# HELP wharfd_ingested_duplicates_total Resent log lines and "
+          "error occurrences that changed nothing.\n"
+          "# TYPE wharfd_ingested_duplicates_total counter\n",
+          out);
+    for (i = 0; i < 2; i++) {
+        fprintf(out, "wharfd_ingested_duplicates_total{%s,kind=\"%s\"} %llu\n",
+                labels, kinds[i], atomic_load(&st->m.duplicates[order[i]]));
+    }
+    fputs("# HELP wharfd_ingested_batches_total Write calls committed "
+          "(a storeLogs call is one batch).\n"
+          "# TYPE wharfd_ingested_batches_total counter\n",
+          out);
+    for (i = 0; i < 4; i++) {
+        fprintf(out, "wharfd_ingested_batches_total{%s,kind=\"%s\"} %llu\n",
+                labels, kinds[i], atomic_load(&st->m.batches[order[i]]));
+    }
+    fprintf(out,
+            "# HELP wharfd_write_failures_total Write calls answered with "
+            "an error by the store.\n"
+            "# TYPE wharfd_write_failures_total counter\n"
+            "wharfd_write_failures_total{%s} %llu\n"
+            "# HELP wharfd_writer_jobs_total Write calls the writer has "
+            "run (committed or not).\n"
+            "# TYPE wharfd_writer_jobs_total counter\n"
+            "wharfd_writer_jobs_total{%s} %llu\n"
+            "# HELP wharfd_writer_queue_depth Write calls waiting for the "
+            "writer's next group.\n"
+            "# TYPE wharfd_writer_queue_depth gauge\n"
+            "wharfd_writer_queue_depth{%s} %lld\n",
+            labels, atomic_load(&st->m.failed_jobs), labels, jobs, labels,
+            queued);
+
+    fputs("# HELP wharfd_commit_duration_seconds Time of one group commit: "
+          "every write of the group run in one transaction, and the "
+          "commit.\n# TYPE wharfd_commit_duration_seconds histogram\n",
+          out);
+    for (i = 0; i < WHARFD_COMMIT_BUCKETS; i++) {
+        cum += atomic_load(&st->m.commit_bucket[i]);
+        fprintf(out,
+                "wharfd_commit_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
+                labels, wharfd_commit_bucket_le[i], cum);
+    }
+    cum += atomic_load(&st->m.commit_bucket[WHARFD_COMMIT_BUCKETS]);
+    /* _count is what the buckets hold: a group observed between reading
+     * the counters above and the buckets is in neither or both. */
+    fprintf(out,
+            "wharfd_commit_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n"
+            "wharfd_commit_duration_seconds_sum{%s} %.9f\n"
+            "wharfd_commit_duration_seconds_count{%s} %llu\n",
+            labels, cum, labels, (double) atomic_load(&st->m.commit_ns) / 1e9,
+            labels, cum);
+    (void) commits;
+
+    fprintf(out,
+            "# HELP wharfd_retention_deleted_rows_total Rows deleted by "
+            "retention (logs in dropped partitions included).\n"
+            "# TYPE wharfd_retention_deleted_rows_total counter\n"
+            "wharfd_retention_deleted_rows_total{%s,kind=\"log\"} %llu\n"
+            "wharfd_retention_deleted_rows_total{%s,kind=\"error\"} %llu\n"
+            "# HELP wharfd_retention_dropped_partitions_total Log partitions "
+            "dropped by retention (PostgreSQL).\n"
+            "# TYPE wharfd_retention_dropped_partitions_total counter\n"
+            "wharfd_retention_dropped_partitions_total{%s} %llu\n"
+            "# HELP wharfd_retention_leader 1 when this wharfd runs "
+            "retention (PostgreSQL: the holder of the advisory lock).\n"
+            "# TYPE wharfd_retention_leader gauge\n"
+            "wharfd_retention_leader{%s} %d\n"
+            "# HELP wharfd_feed_remote_rows_total Rows committed by other "
+            "wharfd, read back for this one's live feed (PostgreSQL).\n"
+            "# TYPE wharfd_feed_remote_rows_total counter\n"
+            "wharfd_feed_remote_rows_total{%s} %llu\n"
+            "# HELP wharfd_database_reconnects_total Connections to the "
+            "database opened again after one was lost.\n"
+            "# TYPE wharfd_database_reconnects_total counter\n"
+            "wharfd_database_reconnects_total{%s} %llu\n",
+            labels, atomic_load(&st->m.retention_rows[0]), labels,
+            atomic_load(&st->m.retention_rows[1]), labels,
+            atomic_load(&st->m.retention_partitions), labels,
+            atomic_load(&st->m.retention_leader), labels,
+            atomic_load(&st->m.remote_rows), labels,
+            atomic_load(&st->m.reconnects));
+}
+
+/* --- dispatch ------------------------------------------------------------------ */
 
 int
 wharfd_store_ping(struct wharfd_store *st, int *schema_version)
 {
-    struct wharfd_reader *r = wharfd_store_reader(st);
-    sqlite3_stmt *s;
-    int rc = -1;
+    return st->ops->ping(st, schema_version);
+}
 
-    if (r == NULL) {
-        return -1;
+int
+wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
+                   wharfd_row_fn fn, void *arg, long long *total, int *has_more)
+{
+    return st->ops->query(st, q, fn, arg, total, has_more);
+}
+
+int
+wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
+                           const char *instance, long long *seq)
+{
+    return st->ops->last_sequence(st, worker, instance, seq);
+}
+
+int
+wharfd_store_process_get(struct wharfd_store *st, const char *worker,
+                         const char *instance, wharfd_row_fn fn, void *arg,
+                         int *found)
+{
+    return st->ops->process_get(st, worker, instance, fn, arg, found);
+}
+
+int
+wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
+                   const char *worker, const char *instance, wharfd_row_fn fn,
+                   void *arg)
+{
+    return st->ops->stats(st, kind, worker, instance, fn, arg);
+}
+
+int
+wharfd_store_logs(struct wharfd_store *st, struct wharfd_log_batch *b)
+{
+    return st->ops->logs(st, b);
+}
+
+int
+wharfd_store_errors(struct wharfd_store *st, struct wharfd_error_batch *b)
+{
+    return st->ops->errors(st, b);
+}
+
+int
+wharfd_store_process_upsert(struct wharfd_store *st,
+                            const struct wharfd_process_in *p)
+{
+    return st->ops->process_upsert(st, p);
+}
+
+int
+wharfd_store_event(struct wharfd_store *st, const struct wharfd_event_in *e)
+{
+    return st->ops->event(st, e);
+}
+
+int
+wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
+                   const char *worker, const char *instance, long long until_id,
+                   long long *count)
+{
+    return st->ops->clear(st, kind, worker, instance, until_id, count);
+}
+
+int
+wharfd_store_worker_heartbeat(struct wharfd_store *st, const char *name,
+                              const char *container, const char *agent_version,
+                              const char *now)
+{
+    return st->ops->worker_heartbeat(st, name, container, agent_version, now);
+}
+
+int
+wharfd_store_worker_remove(struct wharfd_store *st, const char *name,
+                           int *removed)
+{
+    return st->ops->worker_remove(st, name, removed);
+}
+
+int
+wharfd_store_workers_each(struct wharfd_store *st, wharfd_worker_fn fn,
+                          void *arg)
+{
+    return st->ops->workers_each(st, fn, arg);
+}
+
+int
+wharfd_store_retention_lead(struct wharfd_store *st, int *leader)
+{
+    int rc = st->ops->retention_lead(st, leader);
+
+    atomic_store(&st->m.retention_leader, rc == 0 && *leader);
+    return rc;
+}
+
+int
+wharfd_store_retain_partitions(struct wharfd_store *st, const char *before,
+                               const char *const *keep, size_t nkeep,
+                               long long *dropped)
+{
+    int rc;
+
+    *dropped = 0;
+    if (st->ops->retain_partitions == NULL) {
+        return 0;
     }
-    s = wharfd_reader_stmt(st, r,
-                           "SELECT coalesce(max(version), 0)"
-                           " FROM schema_migrations");
-    if (s != NULL && sqlite3_step(s) == SQLITE_ROW) {
-        *schema_version = sqlite3_column_int(s, 0);
-        rc = 0;
-    } else if (s != NULL) {
-        wharfd_store_log_error(st, r->db, "ping");
+    rc = st->ops->retain_partitions(st, before, keep, nkeep, dropped);
+    atomic_fetch_add(&st->m.retention_rows[0], (unsigned long long) *dropped);
+    return rc;
+}
+
+int
+wharfd_store_retain_next_worker(struct wharfd_store *st, enum wharfd_kind kind,
+                                const char *after, char *out, size_t size,
+                                int *found)
+{
+    return st->ops->retain_next_worker(st, kind, after, out, size, found);
+}
+
+int
+wharfd_store_retain_logs_plan(struct wharfd_store *st, const char *worker,
+                              const char *logs_before, long long max_logs,
+                              long long *below)
+{
+    return st->ops->retain_logs_plan(st, worker, logs_before, max_logs, below);
+}
+
+int
+wharfd_store_retain_logs(struct wharfd_store *st, const char *worker,
+                         long long below, long long step, long long *deleted)
+{
+    int rc = st->ops->retain_logs(st, worker, below, step, deleted);
+
+    if (rc == 0) {
+        atomic_fetch_add(&st->m.retention_rows[0],
+                         (unsigned long long) *deleted);
     }
-    wharfd_store_reader_release(st, r);
+    return rc;
+}
+
+int
+wharfd_store_retain_errors(struct wharfd_store *st, const char *worker,
+                           const char *before, long long step,
+                           long long *deleted)
+{
+    int rc = st->ops->retain_errors(st, worker, before, step, deleted);
+
+    if (rc == 0) {
+        atomic_fetch_add(&st->m.retention_rows[1],
+                         (unsigned long long) *deleted);
+    }
     return rc;
 }

@@ -1,24 +1,28 @@
 /*
  * The store: every read and write of monitoring data goes through these
- * functions, so the engine behind them can change (SQLite now; PostgreSQL
- * for several orchestrators later) without touching methods or routes.
- * The store knows no JSON documents: writes take C structs (JSON values
- * such as metadata arrive already serialised), reads hand back rows as
- * arrays of typed columns (struct wharfd_col) through a callback.
+ * functions, whatever engine is behind them. The store knows no JSON
+ * documents: writes take C structs (JSON values such as metadata arrive
+ * already serialised), reads hand back rows as arrays of typed columns
+ * (struct wharfd_col) through a callback.
  *
- * SQLite engine (store.c):
- *  - one writer thread owns the only writing connection. A write call
- *    queues a job and waits; the writer takes every job queued, runs them
- *    in ONE transaction (each inside its own SAVEPOINT, so a failing job
- *    rolls back alone), commits, and only then wakes the callers: a
- *    request is answered only after its rows are committed, and the
- *    commit cost (the WAL write) is shared by every request of the group.
- *  - readers: a pool of read-only connections, one per concurrent reader,
- *    each with its own prepared statements; WAL lets them read while the
- *    writer writes.
- *  - SQL is constant text; values are always bound. Queries with optional
- *    filters are assembled from constant fragments chosen by which
- *    filters are present (never from their values) and cached prepared.
+ * Two engines (store_engine.h), chosen by wharfd_store_open's target:
+ *  - SQLite (store_sqlite*.c), the embedded default: one file, one writer
+ *    connection, a pool of read-only connections (WAL);
+ *  - PostgreSQL (store_pg*.c; a postgresql:// URL): several wharfd on one
+ *    database, container_logs partitioned by day, the live feed fanned
+ *    out through LISTEN/NOTIFY.
+ * Both share the writer: a write call queues a job and waits; one writer
+ * thread takes every job queued, runs them in ONE transaction (a failing
+ * job rolls back alone), commits, and only then wakes the callers: a
+ * request is answered only after its rows are committed, and the commit
+ * cost is shared by every request of the group. Both keep the same
+ * semantics (docs/wharfd.md): a resent log line is a no-op, a repeated
+ * error bumps its count (with the resend rules of last_sequence), ids are
+ * arrival order, the same filters, the same rows.
+ *
+ * SQL is constant text; values are always bound. Queries with optional
+ * filters are assembled from constant fragments chosen by which filters
+ * are present (never from their values) and cached prepared.
  *
  * All functions may be called from any thread. They return 0 on success
  * and -1 on failure, which they have logged.
@@ -27,13 +31,28 @@
 #define WHARFD_STORE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct wharfd_store;
 
-/* Opens (creating if needed) the database at path, applies pending
- * migrations, starts the writer thread. Refuses a database newer than
- * this binary. */
-int wharfd_store_open(struct wharfd_store **out, const char *path);
+/* Opens the database: target is a postgresql:// (or postgres://) URL,
+ * in libpq's syntax, or else the path of a SQLite file (created if
+ * needed). Applies pending migrations (once, even when several wharfd
+ * start together), starts the writer thread. Refuses a database newer
+ * than this binary. */
+int wharfd_store_open(struct wharfd_store **out, const char *target);
+
+/* Whether target names a PostgreSQL database (a postgresql:// or
+ * postgres:// URL). */
+int wharfd_store_target_is_pg(const char *target);
+
+/* target as it may be written to a log: a URL's password replaced by
+ * "***" (a SQLite path as it is), into buf. */
+const char *wharfd_store_target_safe(const char *target, char *buf,
+                                     size_t size);
+
+/* The engine's name: "sqlite" or "postgresql". */
+const char *wharfd_store_engine(const struct wharfd_store *st);
 
 /* Stops the writer (after the queued jobs are committed), finalizes
  * statements and closes every connection (which checkpoints the WAL).
@@ -231,6 +250,24 @@ int wharfd_store_clear(struct wharfd_store *st, enum wharfd_kind kind,
  * at most one small step. Times are ISO text as stored.
  */
 
+/* Whether this wharfd runs retention: always on SQLite (one wharfd per
+ * file); on PostgreSQL, the one wharfd that holds an advisory lock (taken
+ * here when free, kept until its connection ends), so retention runs once
+ * across every wharfd on the database. */
+int wharfd_store_retention_lead(struct wharfd_store *st, int *leader);
+
+/*
+ * PostgreSQL: drops the partitions of container_logs whose whole day is
+ * before `before` (the global age cut-off) and that hold no log of the
+ * workers in keep[] (those whose own log age keeps logs longer, or for
+ * ever); *dropped receives the rows they held. A no-op on SQLite. Logs
+ * of a partition that cannot go yet stay until the per-worker pass
+ * (below) deletes them by rows.
+ */
+int wharfd_store_retain_partitions(struct wharfd_store *st, const char *before,
+                                   const char *const *keep, size_t nkeep,
+                                   long long *dropped);
+
 /* The first worker name after `after` ("" for the first) that has rows
  * of kind (LOGS or ERRORS), into out; *found = 0 when there is none. */
 int wharfd_store_retain_next_worker(struct wharfd_store *st,
@@ -242,7 +279,10 @@ int wharfd_store_retain_next_worker(struct wharfd_store *st,
  * (NULL: no age limit) or beyond its newest max_logs (0: no limit); 0
  * when no log goes. created_at is set at commit and so grows with id: the
  * age cut-off is found by a binary search over the ids, a few index
- * seeks whatever the number of rows. */
+ * seeks whatever the number of rows. On PostgreSQL the age cut-off is
+ * that of whole partitions: logs received before the start of the day
+ * (UTC) that holds logs_before, so a log lives between its age and its
+ * age plus one day there (docs/wharfd.md, "Retention on PostgreSQL"). */
 int wharfd_store_retain_logs_plan(struct wharfd_store *st, const char *worker,
                                   const char *logs_before, long long max_logs,
                                   long long *below);
@@ -268,12 +308,24 @@ int wharfd_store_retain_errors(struct wharfd_store *st, const char *worker,
  */
 typedef void (*wharfd_publish_fn)(void *arg, enum wharfd_kind kind,
                                   const void *rows);
+/* Whether the feed has a subscriber now (cheap, any thread): the
+ * PostgreSQL engine reads back other wharfds' rows only then. */
+typedef int (*wharfd_listening_fn)(void *arg);
 void wharfd_store_set_publisher(struct wharfd_store *st, wharfd_publish_fn fn,
-                                void *arg);
+                                wharfd_listening_fn listening, void *arg);
 
-/* Groups committed and writes in them, since open (for tests, metrics). */
+/* Groups committed and writes in them, since open. The writer's own
+ * counters, for wharfd's /metrics (issue 16: group commits and writes per
+ * commit) and for the retention tests, which count writer jobs with it;
+ * kept on purpose though nothing in wharfd reads it yet (issue 17). */
 void wharfd_store_counters(struct wharfd_store *st, unsigned long long *commits,
                            unsigned long long *jobs);
+
+/* Writes the store's metrics in Prometheus text format to out (an
+ * open_memstream; metrics.c writes the rest); labels is the text inside
+ * every sample's {} (engine and wharfd). */
+void wharfd_store_metrics(struct wharfd_store *st, FILE *out,
+                          const char *labels);
 
 /* --- workers (store_workers.c) ------------------------------------------ */
 
@@ -294,6 +346,11 @@ struct wharfd_worker_row {
 int wharfd_store_worker_heartbeat(struct wharfd_store *st, const char *name,
                                   const char *container,
                                   const char *agent_version, const char *now);
+
+/* Forgets the worker (removeWorker): its row and its processes' rows.
+ * *removed is 1 when there was a row. */
+int wharfd_store_worker_remove(struct wharfd_store *st, const char *name,
+                               int *removed);
 
 /* Calls fn for every worker, by name. fn returns 0 to go on, -1 to stop
  * (the call then returns -1). */

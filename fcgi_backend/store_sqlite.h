@@ -1,7 +1,7 @@
 /*
- * The SQLite engine of the store (design in store.h): shared by store.c
- * (connections, writer thread, reader pool) and the store_*.c files (the
- * SQL of each table).
+ * The SQLite engine of the store (design in store.h): shared by
+ * store_sqlite.c (connections, group commit, reader pool) and the
+ * store_sqlite_*.c files (the SQL of each table).
  */
 #ifndef WHARFD_STORE_SQLITE_H
 #define WHARFD_STORE_SQLITE_H
@@ -10,10 +10,10 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store_engine.h"
 
 /* The writer's statements, prepared once at open (a typo fails at start,
- * not at first use). The SQL is in store.c. */
+ * not at first use). The SQL is in store_sqlite.c. */
 enum wharfd_wstmt_id {
     WHARFD_W_BEGIN,
     WHARFD_W_COMMIT,
@@ -22,6 +22,8 @@ enum wharfd_wstmt_id {
     WHARFD_W_RELEASE,
     WHARFD_W_ROLLBACK_TO,
     WHARFD_W_WORKER_HEARTBEAT,
+    WHARFD_W_WORKER_REMOVE,
+    WHARFD_W_WORKER_PROCESSES_REMOVE,
     WHARFD_W_LOG_INSERT,
     WHARFD_W_LOG_LAST_SEQ,
     WHARFD_W_ERROR_UPSERT,
@@ -37,17 +39,6 @@ enum wharfd_wstmt_id {
     WHARFD_W__COUNT
 };
 
-/* A write waiting for the writer thread. It lives on the caller's stack
- * until done is set. */
-struct wharfd_job {
-    int (*run)(struct wharfd_store *st, void *arg); /* in a SAVEPOINT */
-    void *arg;
-    int kind; /* enum wharfd_kind to publish, or -1 */
-    int rc;
-    int done;
-    struct wharfd_job *next;
-};
-
 /* Statements a reader has prepared, by their SQL text. */
 #define WHARFD_READER_STMTS 64
 
@@ -61,61 +52,94 @@ struct wharfd_reader {
     struct wharfd_reader *next; /* in the free list */
 };
 
-struct wharfd_store {
-    char *path; /* for messages */
+struct wharfd_sqlite {
+    struct wharfd_store base; /* first: a store pointer is this one */
+    char *path;               /* for messages */
 
     /* The writer connection: used by the writer thread alone (and by
-     * store_open before the thread starts). */
+     * open before the thread starts). Jobs run in a SAVEPOINT each. */
     sqlite3 *wdb;
     sqlite3_stmt *wstmt[WHARFD_W__COUNT];
 
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t lock;           /* guards everything below */
-    pthread_cond_t work;            /* the writer waits for jobs */
-    pthread_cond_t done;            /* callers wait for their job */
-    struct wharfd_job *head, *tail; /* queued jobs */
-    int stopping;
-    unsigned long long commits, jobs; /* counters, for tests/metrics */
-
+    pthread_mutex_t readers_lock; /* guards free_readers */
     struct wharfd_reader *free_readers;
-
-    wharfd_publish_fn publish; /* set before the first write */
-    void *publish_arg;
 };
 
-/* Queues a job and waits until the group holding it is committed. kind:
- * what to publish after the commit (enum wharfd_kind), -1 for nothing. */
-int wharfd_store_write(struct wharfd_store *st,
-                       int (*run)(struct wharfd_store *st, void *arg),
-                       void *arg, int kind);
+/* The engine's struct of a store (a SQLite one). */
+static inline struct wharfd_sqlite *
+wharfd_sqlite_of(struct wharfd_store *st)
+{
+    return (struct wharfd_sqlite *) st;
+}
 
 /* The writer's statement id, reset and unbound (writer thread only). */
-sqlite3_stmt *wharfd_store_wstmt(struct wharfd_store *st,
+sqlite3_stmt *wharfd_store_wstmt(struct wharfd_sqlite *st,
                                  enum wharfd_wstmt_id id);
 
 /* The same without clearing the bindings, for a statement whose every
  * parameter the caller binds on each use (the per-row inserts: clearing
  * twelve bindings per row is wasted work there). */
-sqlite3_stmt *wharfd_store_wstmt_all(struct wharfd_store *st,
+sqlite3_stmt *wharfd_store_wstmt_all(struct wharfd_sqlite *st,
                                      enum wharfd_wstmt_id id);
 
 /* A reader connection for this thread's use until released. */
-struct wharfd_reader *wharfd_store_reader(struct wharfd_store *st);
-void wharfd_store_reader_release(struct wharfd_store *st,
+struct wharfd_reader *wharfd_store_reader(struct wharfd_sqlite *st);
+void wharfd_store_reader_release(struct wharfd_sqlite *st,
                                  struct wharfd_reader *r);
 
 /* The reader's prepared statement for sql (constant text), reset and
  * unbound; NULL on failure (logged). */
-sqlite3_stmt *wharfd_reader_stmt(struct wharfd_store *st,
+sqlite3_stmt *wharfd_reader_stmt(struct wharfd_sqlite *st,
                                  struct wharfd_reader *r, const char *sql);
 
 /* Logs db's last error, naming what was being done. */
-void wharfd_store_log_error(struct wharfd_store *st, sqlite3 *db,
+void wharfd_store_log_error(struct wharfd_sqlite *st, sqlite3 *db,
                             const char *what);
 
 /* Text column, or NULL for SQL NULL. */
 const char *wharfd_store_text(sqlite3_stmt *stmt, int col);
+
+/* The engine's operations, by file (store_sqlite_*.c), for the ops table
+ * in store_sqlite.c. */
+int wharfd_sqlite_query(struct wharfd_store *st, const struct wharfd_query *q,
+                        wharfd_row_fn fn, void *arg, long long *total,
+                        int *has_more);
+int wharfd_sqlite_last_sequence(struct wharfd_store *st, const char *worker,
+                                const char *instance, long long *seq);
+int wharfd_sqlite_process_get(struct wharfd_store *st, const char *worker,
+                              const char *instance, wharfd_row_fn fn, void *arg,
+                              int *found);
+int wharfd_sqlite_stats(struct wharfd_store *st, enum wharfd_kind kind,
+                        const char *worker, const char *instance,
+                        wharfd_row_fn fn, void *arg);
+int wharfd_sqlite_logs(struct wharfd_store *st, struct wharfd_log_batch *b);
+int wharfd_sqlite_errors(struct wharfd_store *st, struct wharfd_error_batch *b);
+int wharfd_sqlite_process_upsert(struct wharfd_store *st,
+                                 const struct wharfd_process_in *p);
+int wharfd_sqlite_event(struct wharfd_store *st,
+                        const struct wharfd_event_in *e);
+int wharfd_sqlite_clear(struct wharfd_store *st, enum wharfd_kind kind,
+                        const char *worker, const char *instance,
+                        long long until_id, long long *count);
+int wharfd_sqlite_worker_remove(struct wharfd_store *st, const char *name,
+                                int *removed);
+int wharfd_sqlite_worker_heartbeat(struct wharfd_store *st, const char *name,
+                                   const char *container,
+                                   const char *agent_version, const char *now);
+int wharfd_sqlite_workers_each(struct wharfd_store *st, wharfd_worker_fn fn,
+                               void *arg);
+int wharfd_sqlite_retain_next_worker(struct wharfd_store *st,
+                                     enum wharfd_kind kind, const char *after,
+                                     char *out, size_t size, int *found);
+int wharfd_sqlite_retain_logs_plan(struct wharfd_store *st, const char *worker,
+                                   const char *logs_before, long long max_logs,
+                                   long long *below);
+int wharfd_sqlite_retain_logs(struct wharfd_store *st, const char *worker,
+                              long long below, long long step,
+                              long long *deleted);
+int wharfd_sqlite_retain_errors(struct wharfd_store *st, const char *worker,
+                                const char *before, long long step,
+                                long long *deleted);
 
 /* Fills cols[0..n) from the current row of stmt; names[i] are the API
  * names, json_cols a bit mask of columns holding JSON text. */

@@ -171,6 +171,20 @@ ngx_http_wharf_access_handler(ngx_http_request_t *r)
 
         scope = WHARF_SCOPE_READ;
         scope_name = "read";
+
+        /*
+         * A change of the live registry (PUT, DELETE of "PREFIX NAME"):
+         * "admin", sub "*".
+         */
+
+        if (wlcf->handler == NGX_HTTP_WHARF_HANDLER_REGISTRY
+            && ctx && ctx->bare && ctx->name.len
+            && (r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE)))
+        {
+            worker = NULL;
+            scope = WHARF_SCOPE_ADMIN;
+            scope_name = "admin";
+        }
     }
 
     /*
@@ -559,7 +573,7 @@ ngx_http_wharf_next_entry(u_char *p, u_char *last, u_char **end)
 static ngx_uint_t
 ngx_http_wharf_is_bearer_entry(u_char *p, u_char *end)
 {
-    return end - p >= NGX_HTTP_WHARF_BEARER_LEN
+    return (size_t) (end - p) >= NGX_HTTP_WHARF_BEARER_LEN
            && ngx_strncmp(p, NGX_HTTP_WHARF_BEARER_PREFIX,
                           NGX_HTTP_WHARF_BEARER_LEN)
               == 0;
@@ -1434,6 +1448,17 @@ ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log,
 }
 
 
+/* "Bearer ..." with sub "*" and scope "admin", for wharfd's removals */
+
+ngx_int_t
+ngx_http_wharf_admin_token(ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log,
+    ngx_str_t *value)
+{
+    return ngx_http_wharf_cached_token(wmcf, &wmcf->admin_token, "*", NULL,
+                                       WHARF_SCOPE_ADMIN, log, value);
+}
+
+
 static ngx_int_t
 ngx_http_wharf_cached_token(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_token_t *t, const char *sub, const char *aud,
@@ -1570,6 +1595,11 @@ ngx_http_wharf_auth_cleanup(void *data)
     if (wmcf->fleet_token.data) {
         ngx_free(wmcf->fleet_token.data);
         wmcf->fleet_token.data = NULL;
+    }
+
+    if (wmcf->admin_token.data) {
+        ngx_free(wmcf->admin_token.data);
+        wmcf->admin_token.data = NULL;
     }
 }
 

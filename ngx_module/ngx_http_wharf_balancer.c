@@ -26,7 +26,8 @@
  * its servers, weights, backups, max_fails, keepalive connections and
  * proxy_next_upstream's tries are exactly those of a proxy_pass straight
  * to it.  Nothing is allocated here; the worker's balancer allocates what
- * it would anyway.
+ * it would anyway.  A live worker (PUT /api/workers/NAME) has no block of
+ * its own: its requests go to the peer of ngx_http_wharf_live_peer.c.
  *
  * The path: proxy_pass without a URI sends the request target as the
  * client sent it (r->unparsed_uri).  The precontent handler puts the
@@ -397,6 +398,12 @@ ngx_http_wharf_balancer_init_peer(ngx_http_request_t *r,
 
     if (ngx_http_wharf_balancer_add_token(r, ctx) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    /* a live worker has no upstream{} block: its own peer, with keepalive */
+
+    if (ctx->worker->peer) {
+        return ngx_http_wharf_live_init_peer(r, ctx->worker);
     }
 
     wus = ctx->worker->upstream;

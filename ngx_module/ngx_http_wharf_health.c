@@ -20,33 +20,22 @@
 #include "ngx_http_wharf_module.h"
 
 
-/* a backend answer may take this long beyond the probes' own timeout */
-#define NGX_HTTP_WHARF_BACKEND_SLACK  100
-
-
 /* one GET /health..., waiting for its probes and for the backend */
 
 typedef struct {
     ngx_http_request_t            *request;
     ngx_uint_t                     check;       /* one, or _ALL */
+    ngx_http_wharf_worker_t      **workers;     /* held until it ends */
     ngx_uint_t                     nworkers;
     ngx_uint_t                     pending;
     ngx_http_wharf_result_t       *results;     /* [worker][check] */
     ngx_http_wharf_waiter_t      **waiters;     /* [worker][check] */
 
-    ngx_uint_t                     backend;     /* NGX_HTTP_WHARF_BACKEND_ */
-    ngx_uint_t                     backend_status;
-    const char                    *backend_error;
-    ngx_event_t                    backend_timer;
+    ngx_http_wharf_backend_t       backend;     /* "all": wharfd too */
 
     uint64_t                       start;
     unsigned                       responded:1;
 } ngx_http_wharf_health_ctx_t;
-
-
-#define NGX_HTTP_WHARF_BACKEND_NONE     0
-#define NGX_HTTP_WHARF_BACKEND_PENDING  1
-#define NGX_HTTP_WHARF_BACKEND_DONE     2
 
 
 static void ngx_http_wharf_worker_health_done(ngx_http_wharf_waiter_t *w,
@@ -57,9 +46,6 @@ static void ngx_http_wharf_health_probe_done(ngx_http_wharf_waiter_t *w,
     ngx_http_wharf_result_t *res);
 static ngx_int_t ngx_http_wharf_health_backend(ngx_http_request_t *r,
     ngx_http_wharf_health_ctx_t *hctx, ngx_str_t *uri);
-static ngx_int_t ngx_http_wharf_health_backend_done(ngx_http_request_t *sr,
-    void *data, ngx_int_t rc);
-static void ngx_http_wharf_health_backend_timeout(ngx_event_t *ev);
 static void ngx_http_wharf_health_wake(ngx_http_request_t *r);
 static void ngx_http_wharf_health_try_finish(ngx_http_wharf_health_ctx_t *hctx);
 
@@ -175,7 +161,7 @@ ngx_int_t
 ngx_http_wharf_health_handler(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
-    ngx_uint_t                    i, k, first, last;
+    ngx_uint_t                    i, k, n, first, last;
     ngx_http_cleanup_t           *cln;
     ngx_http_wharf_ctx_t         *ctx;
     ngx_http_wharf_waiter_t      *w;
@@ -211,17 +197,21 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
 
     hctx->request = r;
     hctx->check = wlcf->check;
-    hctx->nworkers = wmcf->workers.nelts;
     hctx->start = ngx_http_wharf_now_us();
 
-    hctx->results = ngx_pcalloc(r->pool, hctx->nworkers
-                                * NGX_HTTP_WHARF_CHECKS
-                                * sizeof(ngx_http_wharf_result_t));
-    hctx->waiters = ngx_pcalloc(r->pool, hctx->nworkers
-                                * NGX_HTTP_WHARF_CHECKS
-                                * sizeof(ngx_http_wharf_waiter_t *));
+    /* the workers now, live ones too, kept until the answer is sent */
 
-    if ((hctx->results == NULL || hctx->waiters == NULL) && hctx->nworkers) {
+    hctx->workers = ngx_http_wharf_all_workers(wmcf, r->pool, &n);
+    if (hctx->workers == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    hctx->results = ngx_pcalloc(r->pool, n * NGX_HTTP_WHARF_CHECKS
+                                         * sizeof(ngx_http_wharf_result_t));
+    hctx->waiters = ngx_pcalloc(r->pool, n * NGX_HTTP_WHARF_CHECKS
+                                         * sizeof(ngx_http_wharf_waiter_t *));
+
+    if ((hctx->results == NULL || hctx->waiters == NULL) && n) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -232,6 +222,17 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
 
     cln->handler = ngx_http_wharf_health_cleanup;
     cln->data = hctx;
+
+    /*
+     * Held until the request ends (the cleanup releases them); a live
+     * worker removed by another process meanwhile is left out.
+     */
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_wharf_worker_hold(hctx->workers[i])) {
+            hctx->workers[hctx->nworkers++] = hctx->workers[i];
+        }
+    }
 
     if (wlcf->check == NGX_HTTP_WHARF_CHECK_ALL) {
         first = 0;
@@ -247,7 +248,7 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
     r->main->count++;
     r->write_event_handler = ngx_http_wharf_health_wake;
 
-    wp = wmcf->workers.elts;
+    wp = hctx->workers;
 
     for (i = 0; i < hctx->nworkers; i++) {
         for (k = first; k < last; k++) {
@@ -279,13 +280,7 @@ ngx_http_wharf_health_handler(ngx_http_request_t *r)
         && wlcf->health_backend.len
         && r == r->main)
     {
-        if (ngx_http_wharf_health_backend(r, hctx, &wlcf->health_backend)
-            != NGX_OK)
-        {
-            hctx->backend = NGX_HTTP_WHARF_BACKEND_DONE;
-            hctx->backend_status = 0;
-            hctx->backend_error = "cannot start the backend subrequest";
-        }
+        (void) ngx_http_wharf_health_backend(r, hctx, &wlcf->health_backend);
     }
 
     ngx_http_wharf_health_try_finish(hctx);
@@ -315,9 +310,13 @@ ngx_http_wharf_health_cleanup(void *data)
         }
     }
 
-    if (hctx->backend_timer.timer_set) {
-        ngx_del_timer(&hctx->backend_timer);
+    ngx_http_wharf_backend_cancel(&hctx->backend);
+
+    for (i = 0; i < hctx->nworkers; i++) {
+        ngx_http_wharf_worker_release(hctx->workers[i]);
     }
+
+    hctx->nworkers = 0;
 }
 
 
@@ -340,20 +339,16 @@ ngx_http_wharf_health_probe_done(ngx_http_wharf_waiter_t *w,
 
 
 /*
- * The backend is asked in the background: its answer is not part of ours,
- * only its status is, and ours must not wait past the timeout for it.
- * The client's credential is replaced by the module's own read token, as
- * for any upstream.
+ * wharfd's own health, asked in the background (ngx_http_wharf_backend.c)
+ * with the module's own read token.
  */
 
 static ngx_int_t
 ngx_http_wharf_health_backend(ngx_http_request_t *r,
     ngx_http_wharf_health_ctx_t *hctx, ngx_str_t *uri)
 {
-    ngx_str_t                     token;
-    ngx_http_request_t           *sr;
-    ngx_http_post_subrequest_t   *ps;
-    ngx_http_wharf_main_conf_t   *wmcf;
+    ngx_str_t                    token;
+    ngx_http_wharf_main_conf_t  *wmcf;
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
 
@@ -364,109 +359,12 @@ ngx_http_wharf_health_backend(ngx_http_request_t *r,
         && ngx_http_wharf_fleet_token(wmcf, r->connection->log, &token)
            != NGX_OK)
     {
+        hctx->backend.asked = 1;
+        hctx->backend.error = "cannot sign the backend's token";
         return NGX_ERROR;
     }
 
-    if (ngx_http_wharf_swap_credentials(r, token.len ? &token : NULL, 1)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
-        return NGX_ERROR;
-    }
-
-    ps->handler = ngx_http_wharf_health_backend_done;
-    ps->data = hctx;
-
-    if (ngx_http_subrequest(r, uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_BACKGROUND)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    sr->header_only = 1;
-
-    /*
-     * A subrequest inherits the client's request line, and a FastCGI
-     * backend that routes by REQUEST_URI ($request_uri) would see the
-     * client's "/health" rather than the URI it is asked.
-     */
-
-    sr->unparsed_uri = *uri;
-
-    hctx->backend = NGX_HTTP_WHARF_BACKEND_PENDING;
-
-    hctx->backend_timer.handler = ngx_http_wharf_health_backend_timeout;
-    hctx->backend_timer.data = hctx;
-    hctx->backend_timer.log = r->connection->log;
-
-    ngx_add_timer(&hctx->backend_timer,
-                  wmcf->health_timeout + NGX_HTTP_WHARF_BACKEND_SLACK);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_wharf_health_backend_done(ngx_http_request_t *sr, void *data,
-    ngx_int_t rc)
-{
-    ngx_http_wharf_health_ctx_t  *hctx = data;
-
-    /* a failed subrequest comes here again for its error page */
-
-    if (hctx->backend != NGX_HTTP_WHARF_BACKEND_PENDING) {
-        return rc;
-    }
-
-    hctx->backend = NGX_HTTP_WHARF_BACKEND_DONE;
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        hctx->backend_status = rc;
-
-    } else if (rc == NGX_ERROR || sr->headers_out.status == 0) {
-        hctx->backend_status = 0;
-        hctx->backend_error = "the backend request failed";
-
-    } else {
-        hctx->backend_status = sr->headers_out.status;
-    }
-
-    if (hctx->backend_timer.timer_set) {
-        ngx_del_timer(&hctx->backend_timer);
-    }
-
-    /*
-     * The subrequest is still being finalized: the answer is sent from
-     * the main request's own turn, not from under it.
-     */
-
-    if (ngx_http_post_request(hctx->request, NULL) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return rc;
-}
-
-
-static void
-ngx_http_wharf_health_backend_timeout(ngx_event_t *ev)
-{
-    ngx_connection_t             *c;
-    ngx_http_wharf_health_ctx_t  *hctx = ev->data;
-
-    c = hctx->request->connection;
-
-    hctx->backend = NGX_HTTP_WHARF_BACKEND_DONE;
-    hctx->backend_status = 0;
-    hctx->backend_error = "the backend did not answer in time";
-
-    ngx_http_wharf_health_try_finish(hctx);
-    ngx_http_run_posted_requests(c);
+    return ngx_http_wharf_backend_ask(r, &hctx->backend, uri, 0, &token);
 }
 
 
@@ -495,24 +393,17 @@ ngx_http_wharf_health_try_finish(ngx_http_wharf_health_ctx_t *hctx)
     ngx_http_wharf_out_t         out;
     ngx_http_wharf_worker_t    **wp;
     ngx_http_wharf_result_t     *res;
-    ngx_http_wharf_main_conf_t  *wmcf;
 
-    if (hctx->responded
-        || hctx->pending
-        || hctx->backend == NGX_HTTP_WHARF_BACKEND_PENDING)
-    {
+    if (hctx->responded || hctx->pending || hctx->backend.pending) {
         return;
     }
 
     hctx->responded = 1;
 
     r = hctx->request;
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
-    wp = wmcf->workers.elts;
+    wp = hctx->workers;
 
-    if (hctx->backend_timer.timer_set) {
-        ngx_del_timer(&hctx->backend_timer);
-    }
+    ngx_http_wharf_backend_cancel(&hctx->backend);
 
     elapsed = ngx_http_wharf_now_us() - hctx->start;
 
@@ -543,9 +434,7 @@ ngx_http_wharf_health_try_finish(ngx_http_wharf_health_ctx_t *hctx)
 
     ok = (unhealthy == 0);
 
-    if (hctx->backend == NGX_HTTP_WHARF_BACKEND_DONE
-        && (hctx->backend_status < 200 || hctx->backend_status > 299))
-    {
+    if (hctx->backend.asked && !ngx_http_wharf_backend_ok(&hctx->backend)) {
         ok = 0;
     }
 
@@ -559,37 +448,10 @@ ngx_http_wharf_health_try_finish(ngx_http_wharf_health_ctx_t *hctx)
                               healthy, unhealthy,
                               elapsed / 1000, elapsed % 1000);
 
-    if (hctx->backend != NGX_HTTP_WHARF_BACKEND_NONE) {
-        ngx_http_wharf_out_printf(&out, ",\"wharfd\":{\"status\":\"%s\","
-                                  "\"http_status\":",
-                                  (hctx->backend_status >= 200
-                                   && hctx->backend_status <= 299)
-                                  ? "healthy" : "unhealthy");
-
-        if (hctx->backend_status) {
-            ngx_http_wharf_out_printf(&out, "%ui", hctx->backend_status);
-
-        } else {
-            ngx_http_wharf_out_literal(&out, "null");
-        }
-
-        ngx_http_wharf_out_literal(&out, ",\"error\":");
-
-        if (hctx->backend_error) {
-            ngx_http_wharf_out_string(&out, (u_char *) hctx->backend_error,
-                                      ngx_strlen(hctx->backend_error));
-
-        } else if (hctx->backend_status < 200
-                   || hctx->backend_status > 299)
-        {
-            ngx_http_wharf_out_printf(&out, "\"the backend answered "
-                                      "HTTP %ui\"", hctx->backend_status);
-
-        } else {
-            ngx_http_wharf_out_literal(&out, "null");
-        }
-
-        ngx_http_wharf_out_literal(&out, "}");
+    if (hctx->backend.asked) {
+        ngx_http_wharf_out_literal(&out, ",\"wharfd\":");
+        ngx_http_wharf_backend_out(&out, &hctx->backend, "healthy",
+                                   "unhealthy");
     }
 
     ngx_http_wharf_out_literal(&out, ",\"workers\":[");

@@ -59,6 +59,8 @@
 #define NGX_HTTP_WHARF_TOKEN_TTL_MAX  86400
 #define NGX_HTTP_WHARF_CACHE_MAX      1000000
 
+#define NGX_HTTP_WHARF_LIVE_KEEPALIVE_MAX  1024
+
 
 static ngx_int_t ngx_http_wharf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -69,8 +71,6 @@ static ngx_int_t ngx_http_wharf_upstream_authorization_variable(
 
 static char *ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_uint_t ngx_http_wharf_token_valid(ngx_str_t *s, size_t max);
-static ngx_uint_t ngx_http_wharf_probe_path_valid(ngx_str_t *path);
 static char *ngx_http_wharf_route_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_uint_t ngx_http_wharf_prefix_valid(ngx_str_t *prefix);
@@ -86,7 +86,9 @@ static char *ngx_http_wharf_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wharf_origins(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_wharf_health_backend(ngx_conf_t *cf,
+static char *ngx_http_wharf_backend_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_wharf_registry_state(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_wharf_pass_request_headers(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -104,6 +106,10 @@ static ngx_int_t ngx_http_wharf_init_process(ngx_cycle_t *cycle);
 
 static ngx_conf_num_bounds_t  ngx_http_wharf_cache_size_bounds = {
     ngx_conf_check_num_bounds, 0, NGX_HTTP_WHARF_CACHE_MAX
+};
+
+static ngx_conf_num_bounds_t  ngx_http_wharf_live_keepalive_bounds = {
+    ngx_conf_check_num_bounds, 0, NGX_HTTP_WHARF_LIVE_KEEPALIVE_MAX
 };
 
 
@@ -181,9 +187,9 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
 
     { ngx_string("wharf_health_backend"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_wharf_health_backend,
+      ngx_http_wharf_backend_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_wharf_loc_conf_t, health_backend),
       NULL },
 
     { ngx_string("wharf_health_timeout"),
@@ -234,6 +240,34 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_wharf_main_conf_t, auth_cache_size),
       &ngx_http_wharf_cache_size_bounds },
+
+    { ngx_string("wharf_registry_state"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_registry_state,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_registry_backend"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_backend_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wharf_loc_conf_t, registry_backend),
+      (void *) "prefix" },
+
+    { ngx_string("wharf_live_keepalive"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, live_keepalive),
+      &ngx_http_wharf_live_keepalive_bounds },
+
+    { ngx_string("wharf_live_keepalive_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, live_keepalive_timeout),
+      NULL },
 
     { ngx_string("wharf_allowed_origins"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -328,10 +362,31 @@ static ngx_http_variable_t  ngx_http_wharf_vars[] = {
 };
 
 
-/* the hash holds valid names only, so a name is checked before its lookup */
+/*
+ * The hash holds valid names only, so a name is checked before its lookup.
+ * A wharf_worker of the configuration comes first: a live worker of the
+ * same name is refused (ngx_http_wharf_live_put()), or dropped when a
+ * reload brings the wharf_worker (ngx_http_wharf_live_init_zone()).
+ */
 
 ngx_http_wharf_worker_t *
 ngx_http_wharf_find_worker(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
+    size_t len)
+{
+    ngx_http_wharf_worker_t  *worker;
+
+    worker = ngx_http_wharf_find_static(wmcf, name, len);
+
+    if (worker == NULL && wmcf->live) {
+        worker = ngx_http_wharf_live_find(wmcf, name, len);
+    }
+
+    return worker;
+}
+
+
+ngx_http_wharf_worker_t *
+ngx_http_wharf_find_static(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
     size_t len)
 {
     if (wmcf->hash.buckets == NULL) {
@@ -531,14 +586,7 @@ ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             worker->container.len = value[i].len - 10;
             worker->container.data = value[i].data + 10;
 
-            /* Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
-
-            if (!ngx_http_wharf_token_valid(&worker->container,
-                                            NGX_HTTP_WHARF_CONTAINER_MAX)
-                || worker->container.data[0] == '.'
-                || worker->container.data[0] == '-'
-                || worker->container.data[0] == '_')
-            {
+            if (!ngx_http_wharf_container_valid(&worker->container)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "wharf_worker \"%V\": invalid container "
                                    "name \"%V\"", name, &worker->container);
@@ -680,7 +728,7 @@ ngx_http_wharf_worker(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /* 1 to max bytes of a-z, A-Z, 0-9, ".", "-" and "_" */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_wharf_token_valid(ngx_str_t *s, size_t max)
 {
     u_char  ch;
@@ -703,6 +751,16 @@ ngx_http_wharf_token_valid(ngx_str_t *s, size_t max)
     }
 
     return 1;
+}
+
+
+/* a container's name, Docker's rule: [a-zA-Z0-9][a-zA-Z0-9_.-]* */
+
+ngx_uint_t
+ngx_http_wharf_container_valid(ngx_str_t *s)
+{
+    return ngx_http_wharf_token_valid(s, NGX_HTTP_WHARF_CONTAINER_MAX)
+           && s->data[0] != '.' && s->data[0] != '-' && s->data[0] != '_';
 }
 
 
@@ -854,7 +912,7 @@ ngx_http_wharf_prefix_valid(ngx_str_t *prefix)
 
 /* the path a probe requests: it goes into a request line as it is */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_wharf_probe_path_valid(ngx_str_t *path)
 {
     size_t  i;
@@ -962,17 +1020,26 @@ ngx_http_wharf_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* wharf_health_backend URI; the location "wharf_health all" asks */
+/*
+ * wharf_health_backend URI;    what "wharf_health all" asks;
+ * wharf_registry_backend URI;  where a removed live worker is reported
+ *                              ("DELETE URI NAME": a prefix, ending "/").
+ * Local paths of this server, asked in subrequests.
+ */
 
 static char *
-ngx_http_wharf_health_backend(ngx_conf_t *cf, ngx_command_t *cmd,
+ngx_http_wharf_backend_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_wharf_loc_conf_t *wlcf = conf;
+    char  *p = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t   *field, *value;
+    ngx_uint_t   prefix;
 
-    if (wlcf->health_backend.data) {
+    field = (ngx_str_t *) (p + cmd->offset);
+    prefix = (cmd->post != NULL);
+
+    if (field->data) {
         return "is duplicate";
     }
 
@@ -980,15 +1047,57 @@ ngx_http_wharf_health_backend(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (value[1].len == 0 || value[1].data[0] != '/'
         || !ngx_http_wharf_probe_path_valid(&value[1])
-        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '?'))
+        || ngx_strlchr(value[1].data, value[1].data + value[1].len, '?')
+        || (prefix && (value[1].len < 2
+                       || value[1].data[value[1].len - 1] != '/')))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid URI \"%V\", expected a local path such "
-                           "as /api/monitoring/health", &value[1]);
+                           "invalid URI \"%V\", expected a local path %s",
+                           &value[1],
+                           prefix ? "that ends with \"/\", such as "
+                                    "/api/monitoring/workers/"
+                                  : "such as /api/monitoring/health");
         return NGX_CONF_ERROR;
     }
 
-    wlcf->health_backend = value[1];
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * wharf_registry_state FILE;  where live workers are kept across restarts.
+ * Data, not configuration: relative to nginx's prefix, as logs are.
+ */
+
+static char *
+ngx_http_wharf_registry_state(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_wharf_main_conf_t *wmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (wmcf->state_file.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[value[1].len - 1] == '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid state file \"%V\", expected the name "
+                           "of a file, such as /var/lib/wharf/registry.json",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    wmcf->state_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &wmcf->state_file, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1349,6 +1458,10 @@ ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
     wmcf->health_interval = NGX_CONF_UNSET_MSEC;
     wmcf->token_ttl = NGX_CONF_UNSET;
     wmcf->auth_cache_size = NGX_CONF_UNSET_UINT;
+    wmcf->live_keepalive = NGX_CONF_UNSET_UINT;
+    wmcf->live_keepalive_timeout = NGX_CONF_UNSET_MSEC;
+
+    wmcf->cycle = cf->cycle;
 
     return wmcf;
 }
@@ -1379,6 +1492,17 @@ ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(wmcf->health_interval, 0);
     ngx_conf_init_value(wmcf->token_ttl, 300);
     ngx_conf_init_uint_value(wmcf->auth_cache_size, 1024);
+    ngx_conf_init_uint_value(wmcf->live_keepalive, 16);
+    ngx_conf_init_msec_value(wmcf->live_keepalive_timeout, 60000);
+
+    if (wmcf->live_keepalive_timeout == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"wharf_live_keepalive_timeout\" must be more "
+                      "than 0; \"wharf_live_keepalive 0\" keeps no "
+                      "connections");
+        return NGX_CONF_ERROR;
+    }
+
 
     if (wmcf->health_timeout == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -1575,6 +1699,8 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->bearer_subprotocol, prev->bearer_subprotocol,
                          0);
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
+    ngx_conf_merge_str_value(conf->registry_backend, prev->registry_backend,
+                             "");
     ngx_conf_merge_value(conf->splice, prev->splice, 0);
 
     /* a nested location's errors name its parent's wharf directive */
@@ -1775,6 +1901,10 @@ ngx_http_wharf_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_wharf_auth_init_process(cycle, wmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_wharf_live_init_process(cycle, wmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -15,7 +15,14 @@
  *   ngx_http_wharf_scrub.c      no client's token in the logs
  *   ngx_http_wharf_probe.c      WebSocket handshake probes, background probing
  *   ngx_http_wharf_health.c     the health routes, answering from the probes
+ *   ngx_http_wharf_backend.c    a background question to the local backend
  *   ngx_http_wharf_registry.c   /api/workers, /api/terminals, /metrics
+ *   ngx_http_wharf_live.c       live workers: each process's copy of them
+ *   ngx_http_wharf_live_store.c live workers in the zone, their JSON
+ *   ngx_http_wharf_live_state.c the state file (wharf_registry_state)
+ *   ngx_http_wharf_live_api.c   PUT and DELETE /api/workers/NAME
+ *   ngx_http_wharf_live_peer.c  the balancer's peer for a live worker,
+ *                               keepalive, sessions ended on removal
  *   ngx_http_wharf_splice.c     wharf_splice: upgraded tunnels by splice(2)
  */
 
@@ -64,6 +71,19 @@
 
 /* the text of a probe's error, in shared memory and in answers */
 #define NGX_HTTP_WHARF_ERROR_LEN           160
+
+/* the body of PUT /api/workers/NAME; larger is 413 */
+#define NGX_HTTP_WHARF_LIVE_BODY_MAX       4096
+
+/* a state file (wharf_registry_state) larger than this is refused */
+#define NGX_HTTP_WHARF_STATE_MAX           (16 * 1024 * 1024)
+
+/* how often a process with sessions of live workers looks for removals */
+#define NGX_HTTP_WHARF_LIVE_POLL           100
+
+/* keepalive connections to a live worker: requests and lifetime, each */
+#define NGX_HTTP_WHARF_LIVE_REQUESTS       1000
+#define NGX_HTTP_WHARF_LIVE_TIME           3600000
 
 
 /* health checks: what a probe proves */
@@ -119,8 +139,44 @@ typedef struct {
  * sessions opened before a reload decrement the node they incremented.
  */
 
+/*
+ * A live worker's settings (PUT /api/workers/NAME), in the shared zone:
+ * one slab allocation, the strings after the fixed part.  Replaced, never
+ * changed in place: a process copies it under the zone's mutex.
+ */
+
+#define NGX_HTTP_WHARF_SPEC_ADDR           0
+#define NGX_HTTP_WHARF_SPEC_CONTAINER      1
+#define NGX_HTTP_WHARF_SPEC_TERMINAL       2
+#define NGX_HTTP_WHARF_SPEC_WEBSOCKET      3
+#define NGX_HTTP_WHARF_SPEC_STRINGS        4
+
 typedef struct {
-    ngx_rbtree_node_t              node;         /* key: crc32 of the name */
+    ngx_uint_t                     max_sessions;
+    socklen_t                      socklen;
+    ngx_sockaddr_t                 sockaddr;
+    u_short                        len[NGX_HTTP_WHARF_SPEC_STRINGS];
+    u_char                         data[1];
+} ngx_http_wharf_spec_t;
+
+
+/*
+ * A node of a tree of workers found by name: the key is the crc32 of the
+ * name, then the name decides (ngx_http_wharf_named_lookup()).  The zone's
+ * nodes and each process's live copies begin with these members.
+ */
+
+typedef struct {
+    ngx_rbtree_node_t              node;
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
+} ngx_http_wharf_named_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t              node;         /* ngx_http_wharf_named_t */
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
 
     ngx_atomic_t                   sessions[NGX_HTTP_WHARF_KINDS];
 
@@ -133,11 +189,18 @@ typedef struct {
 
     ngx_http_wharf_result_t        health[NGX_HTTP_WHARF_CHECKS];
 
-    /* the last configuration (ngx_http_wharf_shctx_t) that had it */
+    /*
+     * The last configuration (ngx_http_wharf_shctx_t) that had it as a
+     * wharf_worker; 0 for a worker that was only ever live.
+     */
     ngx_uint_t                     generation;
 
-    u_char                         len;
-    u_char                         name[WHARF_NAME_MAX];
+    /* the live entry, NULL if none; sh->changes when it last changed */
+    ngx_http_wharf_spec_t         *live;
+    ngx_uint_t                     changed;
+
+    /* processes' copies of the live worker that something holds */
+    ngx_uint_t                     refs;
 } ngx_http_wharf_node_t;
 
 
@@ -151,6 +214,14 @@ typedef struct {
     /* background probing: the next round, claimed by one process */
     ngx_msec_t                     next_round;
     ngx_atomic_t                   rounds;
+
+    /*
+     * Live workers: bumped by every change of one; the change that the
+     * state file holds (wharf_registry_state); the number of entries.
+     */
+    ngx_atomic_t                   changes;
+    ngx_uint_t                     written;
+    ngx_uint_t                     live;
 } ngx_http_wharf_shctx_t;
 
 
@@ -165,6 +236,8 @@ typedef struct {
 
 
 typedef struct ngx_http_wharf_probe_s  ngx_http_wharf_probe_t;
+typedef struct ngx_http_wharf_peer_s  ngx_http_wharf_peer_t;
+typedef struct ngx_http_wharf_session_s  ngx_http_wharf_session_t;
 
 /* a tunnel that wharf_splice moves (ngx_http_wharf_splice.c) */
 
@@ -187,10 +260,14 @@ struct ngx_http_wharf_waiter_s {
 };
 
 
-/* one wharf_worker directive */
+/*
+ * One worker: a wharf_worker directive, or a live worker's copy in an
+ * nginx worker process (peer set; upstream then is the peer's own, with
+ * the one server of the live entry).
+ */
 
 typedef struct {
-    ngx_str_t                      name;
+    ngx_str_t                      name;      /* NUL-terminated */
     ngx_str_t                      container;
 
     /* as written in upstream=, resolved by ngx_http_wharf_init_main_conf() */
@@ -212,7 +289,38 @@ typedef struct {
     /* where the directive is, for errors found after parsing */
     u_char                        *file_name;
     ngx_uint_t                     line;
+
+    /* a live worker: this process's copy (ngx_http_wharf_live.c) */
+    ngx_http_wharf_peer_t         *peer;
 } ngx_http_wharf_worker_t;
+
+
+/* a live worker as read from a PUT body or the state file */
+
+typedef struct {
+    ngx_str_t                      name;
+    ngx_str_t                      strings[NGX_HTTP_WHARF_SPEC_STRINGS];
+    ngx_uint_t                     max_sessions;
+    socklen_t                      socklen;
+    ngx_sockaddr_t                 sockaddr;
+} ngx_http_wharf_entry_t;
+
+
+/* this process's live workers (ngx_http_wharf_live.c) */
+
+typedef struct {
+    ngx_rbtree_t                   rbtree;    /* by name */
+    ngx_rbtree_node_t              sentinel;
+    ngx_queue_t                    peers;     /* by name */
+    ngx_uint_t                     npeers;
+
+    ngx_uint_t                     seen;      /* sh->changes, when synced */
+    ngx_uint_t                     stamp;
+
+    /* sessions of live workers here, and the look for removals */
+    ngx_uint_t                     sessions;
+    ngx_event_t                    poll;
+} ngx_http_wharf_live_t;
 
 
 typedef struct ngx_http_wharf_cache_s  ngx_http_wharf_cache_t;
@@ -257,9 +365,84 @@ typedef struct {
     /* $request_uri's index + 1, if the configuration uses it; else 0 */
     ngx_uint_t                     request_uri_index;
 
+    /* live workers: wharf_registry_state, keepalive to them */
+    ngx_str_t                      state_file;   /* NUL-terminated */
+    ngx_uint_t                     live_keepalive;
+    ngx_msec_t                     live_keepalive_timeout;
+
+    /* the cycle being configured: its user, for the state file's folder */
+    ngx_cycle_t                   *cycle;
+
+    /* process-local */
+    ngx_http_wharf_live_t         *live;
+    ngx_http_wharf_token_t         admin_token;   /* sub "*", admin */
+
     /* "wharf_splice on" somewhere: its header filter is installed */
     ngx_flag_t                     splice;
 } ngx_http_wharf_main_conf_t;
+
+
+/*
+ * A live worker's copy in this nginx worker process, made from the zone's
+ * entry (ngx_http_wharf_live_sync()) and replaced when the entry changes.
+ * Everything of it is in its own pool, freed when nothing holds it: the
+ * registry of this process, a request routed to it, a probe.
+ */
+
+struct ngx_http_wharf_peer_s {
+    ngx_rbtree_node_t              node;      /* ngx_http_wharf_named_t */
+    u_char                         len;
+    u_char                         name[WHARF_NAME_MAX];
+
+    ngx_queue_t                    queue;     /* in live->peers, by name */
+    ngx_pool_t                    *pool;
+    ngx_http_wharf_main_conf_t    *wmcf;
+
+    ngx_http_wharf_worker_t        worker;
+    ngx_uint_t                     refs;
+    ngx_uint_t                     changed;   /* the entry's, when copied */
+    ngx_uint_t                     stamp;     /* seen by the last sync */
+
+    /* the entry's one server, as an upstream{} block of its own */
+    ngx_http_upstream_srv_conf_t   upstream;
+    ngx_array_t                    servers;
+    ngx_http_upstream_server_t     server;
+    ngx_addr_t                     addr;
+    ngx_sockaddr_t                 sockaddr;
+
+    /* keepalive connections (wharf_live_keepalive) */
+    ngx_queue_t                    idle;
+    ngx_queue_t                    free;
+    ngx_uint_t                     places;
+
+    /* upgraded sessions here, which a removal of the worker ends */
+    ngx_queue_t                    sessions;
+    ngx_event_t                    end;
+
+    unsigned                       current:1; /* in the registry */
+    unsigned                       removed:1; /* gone from the zone */
+    unsigned                       pinned:1;  /* counted in wn->refs */
+};
+
+
+/*
+ * A WebSocket session with a live worker, in the request's pool: what the
+ * client was sent of the tunnel's frames, so that a close frame can be
+ * sent where a frame ends (ngx_http_wharf_live_peer.c).
+ */
+
+struct ngx_http_wharf_session_s {
+    ngx_queue_t                    queue;     /* in the peer's sessions */
+    ngx_http_request_t            *request;
+    ngx_http_wharf_live_t         *live;
+    ngx_send_pt                    send;      /* the connection's own */
+
+    uint64_t                       left;      /* of the frame's payload */
+    u_char                         head[14];  /* of the frame's header */
+    u_char                         nhead;
+    unsigned                       tracking:1;
+    unsigned                       linked:1;  /* in the peer's sessions */
+};
 
 
 typedef struct {
@@ -288,6 +471,7 @@ typedef struct {
        goes on as "Authorization: Bearer" (wharf_bearer_subprotocol) */
     ngx_flag_t                     bearer_subprotocol;
     ngx_str_t                      health_backend;
+    ngx_str_t                      registry_backend;
 
     /* proxy_pass to a wharf_balancer upstream: set the upstream's path */
     ngx_flag_t                     balanced;
@@ -325,6 +509,14 @@ typedef enum {
 
 typedef struct {
     ngx_http_cleanup_t             cleanup;   /* first: not reset on reroute */
+
+    /*
+     * Not reset on reroute either: the live worker this request holds
+     * (ngx_http_wharf_live_hold()), released when the request's pool goes,
+     * and its session there, which a removal of the worker ends.
+     */
+    ngx_http_wharf_worker_t       *held;
+    ngx_http_wharf_session_t      *session;
 
     ngx_http_wharf_worker_t       *worker;    /* NULL: not routed */
     ngx_str_t                     *prefix;    /* of the wharf_route */
@@ -389,6 +581,18 @@ ngx_http_wharf_ctx_reset(ngx_http_wharf_ctx_t *ctx)
 }
 
 
+/* a question to the local backend (ngx_http_wharf_backend.c) */
+
+typedef struct {
+    ngx_http_request_t            *request;   /* the main request */
+    ngx_uint_t                     status;    /* the backend's; 0: none */
+    const char                    *error;
+    ngx_event_t                    timer;
+    unsigned                       asked:1;
+    unsigned                       pending:1;
+} ngx_http_wharf_backend_t;
+
+
 /* JSON output: a chain of buffers from the request pool */
 
 typedef struct {
@@ -404,6 +608,11 @@ typedef struct {
 
 ngx_http_wharf_worker_t *ngx_http_wharf_find_worker(
     ngx_http_wharf_main_conf_t *wmcf, u_char *name, size_t len);
+ngx_http_wharf_worker_t *ngx_http_wharf_find_static(
+    ngx_http_wharf_main_conf_t *wmcf, u_char *name, size_t len);
+ngx_uint_t ngx_http_wharf_token_valid(ngx_str_t *s, size_t max);
+ngx_uint_t ngx_http_wharf_container_valid(ngx_str_t *s);
+ngx_uint_t ngx_http_wharf_probe_path_valid(ngx_str_t *path);
 
 
 /* ngx_http_wharf_route.c */
@@ -443,6 +652,16 @@ void ngx_http_wharf_store_result(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_result_t *res);
 void ngx_http_wharf_load_results(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker, ngx_http_wharf_result_t *res);
+ngx_http_wharf_named_t *ngx_http_wharf_named_lookup(ngx_rbtree_t *tree,
+    u_char *name, size_t len, uint32_t hash);
+void ngx_http_wharf_named_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+ngx_http_wharf_node_t *ngx_http_wharf_node_get_locked(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name);
+ngx_http_wharf_node_t *ngx_http_wharf_node_add_locked(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name);
+void ngx_http_wharf_node_gc_locked(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_node_t *wn);
 
 
 /* ngx_http_wharf_sessions.c */
@@ -479,6 +698,8 @@ ngx_int_t ngx_http_wharf_upstream_token(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker, ngx_log_t *log, ngx_str_t *value);
 ngx_int_t ngx_http_wharf_fleet_token(ngx_http_wharf_main_conf_t *wmcf,
     ngx_log_t *log, ngx_str_t *value);
+ngx_int_t ngx_http_wharf_admin_token(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log, ngx_str_t *value);
 ngx_int_t ngx_http_wharf_swap_credentials(ngx_http_request_t *r,
     ngx_str_t *token, ngx_uint_t add);
 ngx_int_t ngx_http_wharf_strip_query_token(ngx_http_request_t *r);
@@ -513,6 +734,17 @@ ngx_int_t ngx_http_wharf_worker_health_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_health_handler(ngx_http_request_t *r);
 
 
+/* ngx_http_wharf_backend.c */
+
+ngx_int_t ngx_http_wharf_backend_ask(ngx_http_request_t *r,
+    ngx_http_wharf_backend_t *b, ngx_str_t *uri, ngx_uint_t method,
+    ngx_str_t *token);
+void ngx_http_wharf_backend_cancel(ngx_http_wharf_backend_t *b);
+ngx_uint_t ngx_http_wharf_backend_ok(ngx_http_wharf_backend_t *b);
+void ngx_http_wharf_backend_out(ngx_http_wharf_out_t *out,
+    ngx_http_wharf_backend_t *b, const char *good, const char *bad);
+
+
 /* ngx_http_wharf_splice.c */
 
 char *ngx_http_wharf_splice_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -526,6 +758,86 @@ ngx_int_t ngx_http_wharf_read_only(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_registry_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_terminals_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_metrics_handler(ngx_http_request_t *r);
+void ngx_http_wharf_registry_entry(ngx_http_request_t *r,
+    ngx_http_wharf_out_t *out, ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_worker_t *worker);
+
+
+/* ngx_http_wharf_live.c */
+
+ngx_int_t ngx_http_wharf_live_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf);
+void ngx_http_wharf_live_sync(ngx_http_wharf_main_conf_t *wmcf);
+ngx_http_wharf_worker_t *ngx_http_wharf_live_find(
+    ngx_http_wharf_main_conf_t *wmcf, u_char *name, size_t len);
+ngx_http_wharf_worker_t **ngx_http_wharf_all_workers(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_pool_t *pool, ngx_uint_t *n);
+ngx_int_t ngx_http_wharf_live_hold(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
+ngx_http_wharf_worker_t *ngx_http_wharf_worker_hold(
+    ngx_http_wharf_worker_t *worker);
+void ngx_http_wharf_worker_release(ngx_http_wharf_worker_t *worker);
+ngx_int_t ngx_http_wharf_live_session(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
+void ngx_http_wharf_live_request_end(ngx_http_wharf_ctx_t *ctx);
+void ngx_http_wharf_live_session_unlink(ngx_http_wharf_session_t *s);
+
+
+/* ngx_http_wharf_live_store.c */
+
+#define NGX_HTTP_WHARF_LIVE_CREATED        1
+#define NGX_HTTP_WHARF_LIVE_CHANGED        2
+#define NGX_HTTP_WHARF_LIVE_STATIC         3
+#define NGX_HTTP_WHARF_LIVE_NOT_FOUND      4
+#define NGX_HTTP_WHARF_LIVE_FULL           5
+#define NGX_HTTP_WHARF_LIVE_NOT_SAVED      6
+
+ngx_int_t ngx_http_wharf_entry_parse(ngx_pool_t *pool, void *json,
+    ngx_str_t *name, ngx_http_wharf_entry_t *e, u_char *err, size_t len);
+ngx_int_t ngx_http_wharf_live_put(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_entry_t *e, ngx_log_t *log, u_char *err, size_t len);
+ngx_int_t ngx_http_wharf_live_delete(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *name, ngx_log_t *log, u_char *err, size_t len);
+ngx_int_t ngx_http_wharf_live_init_zone(ngx_shm_zone_t *shm_zone,
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_main_conf_t *owmcf);
+ngx_int_t ngx_http_wharf_live_link(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_entry_t *e);
+u_char *ngx_http_wharf_spec_string(ngx_http_wharf_spec_t *spec,
+    ngx_uint_t i);
+
+
+/* ngx_http_wharf_live_state.c */
+
+ngx_int_t ngx_http_wharf_state_snapshot_locked(
+    ngx_http_wharf_main_conf_t *wmcf, ngx_http_wharf_out_t *out);
+ngx_int_t ngx_http_wharf_state_save(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_out_t *out, ngx_uint_t changes, ngx_log_t *log,
+    u_char *err, size_t len);
+ngx_int_t ngx_http_wharf_state_load(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_pool_t *pool, ngx_log_t *log, ngx_uint_t *dropped);
+ngx_int_t ngx_http_wharf_state_rewrite(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log);
+ngx_int_t ngx_http_wharf_state_dir(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_log_t *log);
+
+
+/* ngx_http_wharf_live_api.c */
+
+ngx_int_t ngx_http_wharf_live_handler(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
+
+
+/* ngx_http_wharf_live_peer.c */
+
+ngx_int_t ngx_http_wharf_live_init_peer(ngx_http_request_t *r,
+    ngx_http_wharf_worker_t *worker);
+void ngx_http_wharf_live_close_idle(ngx_http_wharf_peer_t *peer);
+void ngx_http_wharf_live_move_idle(ngx_http_wharf_peer_t *from,
+    ngx_http_wharf_peer_t *to);
+void ngx_http_wharf_live_track(ngx_http_request_t *r,
+    ngx_http_wharf_session_t *s);
+void ngx_http_wharf_live_untrack(ngx_http_wharf_session_t *s);
+void ngx_http_wharf_live_end_session(ngx_http_wharf_session_t *s);
 
 
 extern ngx_module_t  ngx_http_wharf_module;

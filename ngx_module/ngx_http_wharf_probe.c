@@ -152,14 +152,26 @@ ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
 
     log = ngx_cycle->log;
 
+    /*
+     * A live worker stays until its probe ends, even if it is removed
+     * meanwhile; one removed by another process since this one looked is
+     * not probed (in the background: a waiter holds it already).
+     */
+
+    if (ngx_http_wharf_worker_hold(worker) == NULL) {
+        return w ? NGX_ERROR : NGX_OK;
+    }
+
     pool = ngx_create_pool(1024, log);
     if (pool == NULL) {
+        ngx_http_wharf_worker_release(worker);
         return NGX_ERROR;
     }
 
     probe = ngx_pcalloc(pool, sizeof(ngx_http_wharf_probe_t));
     if (probe == NULL) {
         ngx_destroy_pool(pool);
+        ngx_http_wharf_worker_release(worker);
         return NGX_ERROR;
     }
 
@@ -807,6 +819,7 @@ ngx_http_wharf_probe_finish(ngx_http_wharf_probe_t *probe, ngx_uint_t status)
     ngx_uint_t                previous;
     ngx_queue_t              *q;
     ngx_time_t               *tp;
+    ngx_http_wharf_worker_t  *worker;
     ngx_http_wharf_waiter_t  *w;
     ngx_http_wharf_result_t  *res, last[NGX_HTTP_WHARF_CHECKS];
 
@@ -874,7 +887,11 @@ ngx_http_wharf_probe_finish(ngx_http_wharf_probe_t *probe, ngx_uint_t status)
         w->handler(w, res);
     }
 
+    worker = probe->worker;
+
     ngx_destroy_pool(probe->pool);
+
+    ngx_http_wharf_worker_release(worker);
 }
 
 
@@ -947,7 +964,9 @@ ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
 {
     ngx_event_t  *ev;
 
-    if (wmcf->health_interval == 0 || wmcf->workers.nelts == 0) {
+    /* live workers may come at any time: the rounds run without any */
+
+    if (wmcf->health_interval == 0) {
         return NGX_OK;
     }
 
@@ -971,8 +990,10 @@ static void
 ngx_http_wharf_probe_tick(ngx_event_t *ev)
 {
     ngx_msec_t                   now, tick;
-    ngx_uint_t                   i, k, claimed;
-    ngx_http_wharf_worker_t    **wp;
+    ngx_uint_t                   i, k, n, claimed;
+    ngx_queue_t                 *q;
+    ngx_http_wharf_peer_t       *peer;
+    ngx_http_wharf_worker_t    **wp, *worker;
     ngx_http_wharf_main_conf_t  *wmcf;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -995,16 +1016,36 @@ ngx_http_wharf_probe_tick(ngx_event_t *ev)
     ngx_shmtx_unlock(&wmcf->shpool->mutex);
 
     if (claimed) {
-        wp = wmcf->workers.elts;
 
-        for (i = 0; i < wmcf->workers.nelts; i++) {
+        /* the wharf_worker ones, then the live ones */
+
+        ngx_http_wharf_live_sync(wmcf);
+
+        wp = wmcf->workers.elts;
+        n = wmcf->workers.nelts;
+        q = wmcf->live ? ngx_queue_head(&wmcf->live->peers) : NULL;
+
+        for (i = 0; /* void */ ; i++) {
+
+            if (i < n) {
+                worker = wp[i];
+
+            } else if (q && q != ngx_queue_sentinel(&wmcf->live->peers)) {
+                peer = ngx_queue_data(q, ngx_http_wharf_peer_t, queue);
+                worker = &peer->worker;
+                q = ngx_queue_next(q);
+
+            } else {
+                break;
+            }
+
             for (k = 0; k < NGX_HTTP_WHARF_CHECKS; k++) {
-                if (ngx_http_wharf_probe_start(wmcf, wp[i], k, NULL, ev->log)
+                if (ngx_http_wharf_probe_start(wmcf, worker, k, NULL, ev->log)
                     != NGX_OK)
                 {
                     ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
                                   "wharf: cannot start a probe of \"%V\"",
-                                  &wp[i]->name);
+                                  &worker->name);
                 }
             }
         }

@@ -3,12 +3,14 @@
  * wharf: what the gateway knows, as JSON and as Prometheus text.
  *
  *   wharf_registry    GET /api/workers, GET /api/workers/NAME
+ *                     (PUT and DELETE /api/workers/NAME: live workers,
+ *                     ngx_http_wharf_live_api.c)
  *   wharf_terminals   GET /api/terminals[?worker=NAME][&status=healthy]
  *   wharf_metrics     GET /metrics
  *
- * The configuration gives the workers; the shared zone gives their live
- * sessions, request counts and last probe results, the same in every
- * nginx worker process.
+ * The configuration and the live registry give the workers ("source":
+ * "static" or "live"); the shared zone gives their live sessions, request
+ * counts and last probe results, the same in every nginx worker process.
  */
 
 
@@ -19,9 +21,8 @@
 #include "ngx_http_wharf_module.h"
 
 
-static void ngx_http_wharf_registry_entry(ngx_http_request_t *r,
-    ngx_http_wharf_out_t *out, ngx_http_wharf_main_conf_t *wmcf,
-    ngx_http_wharf_worker_t *worker);
+static ngx_int_t ngx_http_wharf_registry_methods(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx);
 static void ngx_http_wharf_route_path(ngx_http_request_t *r,
     ngx_http_wharf_out_t *out, ngx_http_wharf_worker_t *worker,
     ngx_str_t *rest);
@@ -68,18 +69,43 @@ ngx_http_wharf_read_only(ngx_http_request_t *r)
 
 /*
  * The list, or one worker when the request was routed to it by its name
- * alone ("/api/workers/NAME", see conf/wharf.conf).
+ * alone ("/api/workers/NAME", see conf/wharf.conf), which PUT and DELETE
+ * change.
  */
 
 ngx_int_t
 ngx_http_wharf_registry_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, n;
     ngx_http_wharf_ctx_t        *ctx;
     ngx_http_wharf_out_t         out;
     ngx_http_wharf_worker_t    **wp;
     ngx_http_wharf_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
+
+    if (ctx && ctx->bare && ctx->name.len) {
+        rc = ngx_http_wharf_registry_methods(r, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        if (ctx->worker == NULL) {
+            return ngx_http_wharf_send_error(r, NGX_HTTP_NOT_FOUND,
+                                             "worker_not_found",
+                                             "worker \"%V\" is not "
+                                             "registered", &ctx->name);
+        }
+
+        ngx_http_wharf_out_init(&out, r->pool);
+        ngx_http_wharf_registry_entry(r, &out, wmcf, ctx->worker);
+        ngx_http_wharf_out_literal(&out, CRLF);
+
+        return ngx_http_wharf_out_send(r, &out, NGX_HTTP_OK, NULL);
+    }
 
     rc = ngx_http_wharf_read_only(r);
 
@@ -87,30 +113,21 @@ ngx_http_wharf_registry_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_wharf_module);
-
-    ngx_http_wharf_out_init(&out, r->pool);
-
     if (ctx && ctx->worker) {
-
-        if (!ctx->bare) {
-            return ngx_http_wharf_send_error(r, NGX_HTTP_NOT_FOUND,
-                                             "not_found",
-                                             "no registry route here");
-        }
-
-        ngx_http_wharf_registry_entry(r, &out, wmcf, ctx->worker);
-        ngx_http_wharf_out_literal(&out, CRLF);
-
-        return ngx_http_wharf_out_send(r, &out, NGX_HTTP_OK, NULL);
+        return ngx_http_wharf_send_error(r, NGX_HTTP_NOT_FOUND,
+                                         "not_found",
+                                         "no registry route here");
     }
 
+    wp = ngx_http_wharf_all_workers(wmcf, r->pool, &n);
+    if (wp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_wharf_out_init(&out, r->pool);
     ngx_http_wharf_out_literal(&out, "[");
 
-    wp = wmcf->workers.elts;
-
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         if (i) {
             ngx_http_wharf_out_literal(&out, ",");
         }
@@ -124,7 +141,42 @@ ngx_http_wharf_registry_handler(ngx_http_request_t *r)
 }
 
 
-static void
+/*
+ * "PREFIX NAME": GET and HEAD read it (NGX_DECLINED: go on), PUT and
+ * DELETE change the live registry; anything else is 405.
+ */
+
+static ngx_int_t
+ngx_http_wharf_registry_methods(ngx_http_request_t *r,
+    ngx_http_wharf_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (r->method & (NGX_HTTP_PUT|NGX_HTTP_DELETE)) {
+        return ngx_http_wharf_live_handler(r, ctx);
+    }
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)) {
+        rc = ngx_http_discard_request_body(r);
+        return (rc == NGX_OK) ? NGX_DECLINED : rc;
+    }
+
+    if (ngx_http_wharf_add_header(r, "Allow",
+                                  (u_char *) "GET, HEAD, PUT, DELETE",
+                                  sizeof("GET, HEAD, PUT, DELETE") - 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_wharf_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                     "method_not_allowed",
+                                     "%V is not allowed here; use GET, "
+                                     "HEAD, PUT or DELETE", &r->method_name);
+}
+
+
+void
 ngx_http_wharf_registry_entry(ngx_http_request_t *r,
     ngx_http_wharf_out_t *out, ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker)
@@ -142,9 +194,19 @@ ngx_http_wharf_registry_entry(ngx_http_request_t *r,
     ngx_http_wharf_out_string(out, worker->container.data,
                               worker->container.len);
 
-    ngx_http_wharf_out_literal(out, ",\"upstream\":{\"name\":");
-    ngx_http_wharf_out_string(out, worker->upstream->host.data,
-                              worker->upstream->host.len);
+    /* a live worker has no upstream{} block: its one address */
+
+    if (worker->peer) {
+        ngx_http_wharf_out_literal(out, ",\"source\":\"live\","
+                                   "\"upstream\":{\"name\":null");
+
+    } else {
+        ngx_http_wharf_out_literal(out, ",\"source\":\"static\","
+                                   "\"upstream\":{\"name\":");
+        ngx_http_wharf_out_string(out, worker->upstream->host.data,
+                                  worker->upstream->host.len);
+    }
+
     ngx_http_wharf_out_literal(out, ",\"servers\":[");
 
     if (worker->upstream->servers) {
@@ -207,6 +269,7 @@ ngx_http_wharf_registry_entry(ngx_http_request_t *r,
 }
 
 
+
 /*
  * Where a client opens the worker's path through this server: the first
  * wharf_route prefix of the server, else the default "/api/workers/".
@@ -255,7 +318,7 @@ ngx_http_wharf_terminals_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
     ngx_str_t                    name, status;
-    ngx_uint_t                   i, n, want;
+    ngx_uint_t                   i, n, nw, want;
     ngx_http_wharf_out_t         out;
     ngx_http_wharf_worker_t    **wp, *only;
     ngx_http_wharf_result_t      res[NGX_HTTP_WHARF_CHECKS];
@@ -315,13 +378,17 @@ ngx_http_wharf_terminals_handler(ngx_http_request_t *r)
         }
     }
 
+    wp = ngx_http_wharf_all_workers(wmcf, r->pool, &nw);
+    if (wp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_wharf_out_init(&out, r->pool);
     ngx_http_wharf_out_literal(&out, "[");
 
-    wp = wmcf->workers.elts;
     n = 0;
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < nw; i++) {
 
         if (only && wp[i] != only) {
             continue;
@@ -389,7 +456,7 @@ ngx_int_t
 ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_uint_t                   i, k;
+    ngx_uint_t                   i, k, n;
     ngx_http_wharf_out_t         out;
     ngx_http_wharf_node_t       *wn;
     ngx_http_wharf_worker_t    **wp;
@@ -403,21 +470,24 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
     }
 
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_wharf_module);
-    wp = wmcf->workers.elts;
+    wp = ngx_http_wharf_all_workers(wmcf, r->pool, &n);
+    if (wp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_wharf_out_init(&out, r->pool);
 
     ngx_http_wharf_out_printf(&out,
         "# HELP wharf_workers Workers in the registry.\n"
         "# TYPE wharf_workers gauge\n"
-        "wharf_workers %ui\n", wmcf->workers.nelts);
+        "wharf_workers %ui\n", n);
 
     ngx_http_wharf_out_literal(&out,
         "# HELP wharf_sessions Live sessions through the gateway, by worker "
         "and kind.\n"
         "# TYPE wharf_sessions gauge\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         wn = wp[i]->node;
 
         for (k = 0; k < NGX_HTTP_WHARF_KINDS; k++) {
@@ -433,7 +503,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "max_sessions.\n"
         "# TYPE wharf_sessions_rejected_total counter\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         wn = wp[i]->node;
 
         ngx_http_wharf_out_printf(&out,
@@ -446,7 +516,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "class.\n"
         "# TYPE wharf_requests_total counter\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         wn = wp[i]->node;
 
         for (k = 0; k < NGX_HTTP_WHARF_CLASSES; k++) {
@@ -462,7 +532,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "unhealthy, -1 not probed yet.\n"
         "# TYPE wharf_health gauge\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         ngx_http_wharf_load_results(wmcf, wp[i], res);
 
         for (k = 0; k < NGX_HTTP_WHARF_CHECKS; k++) {
@@ -478,7 +548,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "# HELP wharf_health_latency_seconds Duration of the last probe.\n"
         "# TYPE wharf_health_latency_seconds gauge\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         ngx_http_wharf_load_results(wmcf, wp[i], res);
 
         for (k = 0; k < NGX_HTTP_WHARF_CHECKS; k++) {
@@ -499,7 +569,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "ended.\n"
         "# TYPE wharf_health_checked_timestamp_seconds gauge\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         ngx_http_wharf_load_results(wmcf, wp[i], res);
 
         for (k = 0; k < NGX_HTTP_WHARF_CHECKS; k++) {
@@ -520,7 +590,7 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "background.\n"
         "# TYPE wharf_probes_total counter\n");
 
-    for (i = 0; i < wmcf->workers.nelts; i++) {
+    for (i = 0; i < n; i++) {
         wn = wp[i]->node;
 
         for (k = 0; k < NGX_HTTP_WHARF_CHECKS; k++) {

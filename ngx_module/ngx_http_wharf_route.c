@@ -101,6 +101,19 @@ ngx_http_wharf_server_rewrite_handler(ngx_http_request_t *r)
             }
 
             if (ctx->worker == NULL) {
+
+                /*
+                 * PUT of a new worker: its registry location answers
+                 * (ngx_http_wharf_live_api.c); a location that routes
+                 * refuses it there.
+                 */
+
+                if (ctx->result == NGX_HTTP_WHARF_NOT_FOUND && ctx->bare
+                    && r->method == NGX_HTTP_PUT)
+                {
+                    return NGX_DECLINED;
+                }
+
                 return ngx_http_wharf_send_route_error(r, ctx);
             }
 
@@ -331,6 +344,22 @@ ngx_http_wharf_route(ngx_http_request_t *r, ngx_str_t *prefix)
     if (ctx->worker == NULL) {
         ctx->result = NGX_HTTP_WHARF_NOT_FOUND;
         return ctx;
+    }
+
+    /* a live worker stays as it is for this request, whatever changes */
+
+    switch (ngx_http_wharf_live_hold(r, ctx)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        ctx->worker = NULL;
+        ctx->result = NGX_HTTP_WHARF_NOT_FOUND;
+        return ctx;
+
+    default:
+        return NULL;
     }
 
     if (!ngx_http_wharf_uri_matches(r, ctx)) {

@@ -64,6 +64,9 @@ ngx_http_wharf_ctx_create(ngx_http_request_t *r)
     ctx->cleanup.next = r->main->cleanup;
     r->main->cleanup = &ctx->cleanup;
 
+    ctx->held = NULL;
+    ctx->session = NULL;
+
     ngx_http_wharf_ctx_reset(ctx);
 
     ngx_http_set_ctx(r, ctx, ngx_http_wharf_module);
@@ -172,6 +175,14 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
     ctx->counted = 1;
     ctx->kind = kind;
 
+    /* a live worker's removal ends its sessions: listed with it */
+
+    if (kind != NGX_HTTP_WHARF_KIND_HTTP && worker->peer
+        && ngx_http_wharf_live_session(r, ctx) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (wlcf->balanced && ngx_http_wharf_set_target(r, ctx) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -226,17 +237,21 @@ ngx_http_wharf_request_end(void *data)
         ctx->agent_request = 0;
     }
 
-    if (!ctx->counted) {
-        return;
+    if (ctx->counted) {
+        ctx->counted = 0;
+        wn = ctx->worker->node;
+
+        (void) ngx_atomic_fetch_add(&wn->sessions[ctx->kind], -1);
+
+        if (ctx->kind != NGX_HTTP_WHARF_KIND_HTTP) {
+            (void) ngx_atomic_fetch_add(&wn->upgraded, -1);
+        }
     }
 
-    ctx->counted = 0;
-    wn = ctx->worker->node;
+    /* a live worker's session (the worker itself is held until later) */
 
-    (void) ngx_atomic_fetch_add(&wn->sessions[ctx->kind], -1);
-
-    if (ctx->kind != NGX_HTTP_WHARF_KIND_HTTP) {
-        (void) ngx_atomic_fetch_add(&wn->upgraded, -1);
+    if (ctx->session) {
+        ngx_http_wharf_live_request_end(ctx);
     }
 }
 

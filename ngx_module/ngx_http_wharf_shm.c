@@ -10,6 +10,14 @@
  * name.  A request that opened a session before the reload holds a pointer
  * to its node, and decrements that very node when it ends, whichever
  * configuration is current by then.
+ *
+ * A live worker (PUT /api/workers/NAME) has a node too, found by the same
+ * name, with its entry (ngx_http_wharf_spec_t) hung on it: its counters
+ * and health are kept the same way, and a live worker that becomes a
+ * wharf_worker, or the reverse, keeps them.  Such a node is freed once
+ * nothing needs it: no entry, no copy in any process
+ * (ngx_http_wharf_peer_t, counted in refs), no sessions, and no
+ * wharf_worker of the current or the previous configuration.
  */
 
 
@@ -20,10 +28,8 @@
 #include "ngx_http_wharf_module.h"
 
 
-static ngx_http_wharf_node_t *ngx_http_wharf_lookup_node(
-    ngx_http_wharf_shctx_t *sh, ngx_str_t *name, uint32_t hash);
-static void ngx_http_wharf_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_uint_t ngx_http_wharf_node_unused(ngx_http_wharf_shctx_t *sh,
+    ngx_http_wharf_node_t *wn);
 static void ngx_http_wharf_sweep(ngx_http_wharf_main_conf_t *wmcf);
 static ngx_uint_t ngx_http_wharf_node_idle(ngx_http_wharf_node_t *wn);
 
@@ -41,7 +47,6 @@ ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_wharf_main_conf_t  *owmcf = data;
 
     size_t                       len;
-    uint32_t                     hash;
     ngx_uint_t                   i;
     ngx_http_wharf_node_t       *wn;
     ngx_http_wharf_worker_t    **wp, *worker;
@@ -69,11 +74,14 @@ ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             wmcf->shpool->data = wmcf->sh;
 
             ngx_rbtree_init(&wmcf->sh->rbtree, &wmcf->sh->sentinel,
-                            ngx_http_wharf_rbtree_insert_value);
+                            ngx_http_wharf_named_insert_value);
 
             wmcf->sh->generation = 0;
             wmcf->sh->next_round = 0;
             wmcf->sh->rounds = 0;
+            wmcf->sh->changes = 0;
+            wmcf->sh->written = 0;
+            wmcf->sh->live = 0;
 
             len = sizeof(" in wharf zone \"\"") + shm_zone->shm.name.len;
 
@@ -99,54 +107,108 @@ ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     for (i = 0; i < wmcf->workers.nelts; i++) {
         worker = wp[i];
 
-        hash = ngx_crc32_short(worker->name.data, worker->name.len);
-
-        wn = ngx_http_wharf_lookup_node(wmcf->sh, &worker->name, hash);
+        wn = ngx_http_wharf_node_add_locked(wmcf, &worker->name);
 
         if (wn == NULL) {
-            wn = ngx_slab_calloc_locked(wmcf->shpool,
-                                        sizeof(ngx_http_wharf_node_t));
-            if (wn == NULL) {
-                ngx_shmtx_unlock(&wmcf->shpool->mutex);
+            ngx_shmtx_unlock(&wmcf->shpool->mutex);
 
-                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                              "wharf zone \"%V\" (%uz bytes) is full at "
-                              "worker \"%V\" of %ui; raise "
-                              "\"wharf_zone_size\"",
-                              &shm_zone->shm.name, shm_zone->shm.size,
-                              &worker->name, wmcf->workers.nelts);
-                return NGX_ERROR;
-            }
-
-            wn->node.key = hash;
-            wn->len = (u_char) worker->name.len;
-            ngx_memcpy(wn->name, worker->name.data, worker->name.len);
-
-            ngx_rbtree_insert(&wmcf->sh->rbtree, &wn->node);
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "wharf zone \"%V\" (%uz bytes) is full at "
+                          "worker \"%V\" of %ui; raise "
+                          "\"wharf_zone_size\"",
+                          &shm_zone->shm.name, shm_zone->shm.size,
+                          &worker->name, wmcf->workers.nelts);
+            return NGX_ERROR;
         }
 
         wn->generation = wmcf->sh->generation;
         worker->node = wn;
     }
 
-    ngx_http_wharf_sweep(wmcf);
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
 
+    /* the live workers: from the state file, or as the zone has them */
+
+    if (ngx_http_wharf_live_init_zone(shm_zone, wmcf, owmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+    ngx_http_wharf_sweep(wmcf);
     ngx_shmtx_unlock(&wmcf->shpool->mutex);
 
     return NGX_OK;
 }
 
 
-static ngx_http_wharf_node_t *
-ngx_http_wharf_lookup_node(ngx_http_wharf_shctx_t *sh, ngx_str_t *name,
-    uint32_t hash)
+/* the node of a name, or NULL; the zone's mutex is held */
+
+ngx_http_wharf_node_t *
+ngx_http_wharf_node_get_locked(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *name)
 {
-    ngx_int_t               rc;
-    ngx_rbtree_node_t      *node, *sentinel;
+    return (ngx_http_wharf_node_t *) ngx_http_wharf_named_lookup(
+                                      &wmcf->sh->rbtree, name->data, name->len,
+                                      ngx_crc32_short(name->data, name->len));
+}
+
+
+/* the node of a name, made if need be; NULL when the zone is full */
+
+ngx_http_wharf_node_t *
+ngx_http_wharf_node_add_locked(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_str_t *name)
+{
+    uint32_t                hash;
     ngx_http_wharf_node_t  *wn;
 
-    node = sh->rbtree.root;
-    sentinel = sh->rbtree.sentinel;
+    hash = ngx_crc32_short(name->data, name->len);
+
+    wn = (ngx_http_wharf_node_t *) ngx_http_wharf_named_lookup(
+                                &wmcf->sh->rbtree, name->data, name->len, hash);
+
+    if (wn) {
+        return wn;
+    }
+
+    wn = ngx_slab_calloc_locked(wmcf->shpool, sizeof(ngx_http_wharf_node_t));
+    if (wn == NULL) {
+        return NULL;
+    }
+
+    wn->node.key = hash;
+    wn->len = (u_char) name->len;
+    ngx_memcpy(wn->name, name->data, name->len);
+
+    ngx_rbtree_insert(&wmcf->sh->rbtree, &wn->node);
+
+    return wn;
+}
+
+
+/* frees the node if nothing needs it any more; the zone's mutex is held */
+
+void
+ngx_http_wharf_node_gc_locked(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_node_t *wn)
+{
+    if (ngx_http_wharf_node_unused(wmcf->sh, wn)) {
+        ngx_rbtree_delete(&wmcf->sh->rbtree, &wn->node);
+        ngx_slab_free_locked(wmcf->shpool, wn);
+    }
+}
+
+
+ngx_http_wharf_named_t *
+ngx_http_wharf_named_lookup(ngx_rbtree_t *tree, u_char *name, size_t len,
+    uint32_t hash)
+{
+    ngx_int_t                rc;
+    ngx_rbtree_node_t       *node, *sentinel;
+    ngx_http_wharf_named_t  *n;
+
+    node = tree->root;
+    sentinel = tree->sentinel;
 
     while (node != sentinel) {
 
@@ -160,12 +222,12 @@ ngx_http_wharf_lookup_node(ngx_http_wharf_shctx_t *sh, ngx_str_t *name,
             continue;
         }
 
-        wn = (ngx_http_wharf_node_t *) node;
+        n = (ngx_http_wharf_named_t *) node;
 
-        rc = ngx_memn2cmp(name->data, wn->name, name->len, wn->len);
+        rc = ngx_memn2cmp(name, n->name, len, n->len);
 
         if (rc == 0) {
-            return wn;
+            return n;
         }
 
         node = (rc < 0) ? node->left : node->right;
@@ -175,12 +237,12 @@ ngx_http_wharf_lookup_node(ngx_http_wharf_shctx_t *sh, ngx_str_t *name,
 }
 
 
-static void
-ngx_http_wharf_rbtree_insert_value(ngx_rbtree_node_t *temp,
+void
+ngx_http_wharf_named_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
-    ngx_rbtree_node_t      **p;
-    ngx_http_wharf_node_t   *wn, *wnt;
+    ngx_rbtree_node_t       **p;
+    ngx_http_wharf_named_t   *n, *t;
 
     for ( ;; ) {
 
@@ -191,10 +253,10 @@ ngx_http_wharf_rbtree_insert_value(ngx_rbtree_node_t *temp,
             p = &temp->right;
 
         } else {
-            wn = (ngx_http_wharf_node_t *) node;
-            wnt = (ngx_http_wharf_node_t *) temp;
+            n = (ngx_http_wharf_named_t *) node;
+            t = (ngx_http_wharf_named_t *) temp;
 
-            p = (ngx_memn2cmp(wn->name, wnt->name, wn->len, wnt->len) < 0)
+            p = (ngx_memn2cmp(n->name, t->name, n->len, t->len) < 0)
                 ? &temp->left : &temp->right;
         }
 
@@ -244,9 +306,7 @@ ngx_http_wharf_sweep(ngx_http_wharf_main_conf_t *wmcf)
         {
             wn = (ngx_http_wharf_node_t *) n;
 
-            if (wn->generation + 1 < wmcf->sh->generation
-                && ngx_http_wharf_node_idle(wn))
-            {
+            if (ngx_http_wharf_node_unused(wmcf->sh, wn)) {
                 ngx_rbtree_delete(&wmcf->sh->rbtree, n);
                 ngx_slab_free_locked(wmcf->shpool, wn);
                 found = 1;
@@ -255,6 +315,27 @@ ngx_http_wharf_sweep(ngx_http_wharf_main_conf_t *wmcf)
         }
 
     } while (found);
+}
+
+
+/*
+ * No wharf_worker of this configuration or the one before, no live entry,
+ * no process's copy of one, no session: nothing counts into it any more.
+ */
+
+static ngx_uint_t
+ngx_http_wharf_node_unused(ngx_http_wharf_shctx_t *sh,
+    ngx_http_wharf_node_t *wn)
+{
+    if (wn->live || wn->refs) {
+        return 0;
+    }
+
+    if (wn->generation && wn->generation + 1 >= sh->generation) {
+        return 0;
+    }
+
+    return ngx_http_wharf_node_idle(wn);
 }
 
 

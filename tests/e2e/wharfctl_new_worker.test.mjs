@@ -115,15 +115,20 @@ describe('new-worker on a running make-run stack', () => {
     }
   });
 
-  test('a second worker, no restart: its terminal answers through nginx at once', async () => {
+  test('a second worker, registered live: no reload, its terminal answers through nginx at once', async () => {
     const masterPid = Number(fs.readFileSync(path.join(runDir, 'nginx/nginx.pid'), 'utf8'));
+    const workerPids = childPids(masterPid).sort();
+    const registry = treeHash(path.join(runDir, 'workers.d'));
     const r = newWorker(['api', '--addr', agent.addr, '--max-sessions', '4']);
     assert.equal(r.status, 0, r.err);
     assert.match(r.out, /worker api added/);
-    assert.match(r.out, /reloaded/);
-    const conf = fs.readFileSync(path.join(runDir, 'workers.d/api.conf'), 'utf8');
-    assert.match(conf, /upstream wharf_worker_api \{[\s\S]*server 127\.0\.0\.1:\d+;[\s\S]*keepalive/);
-    assert.match(conf, /wharf_worker api upstream=wharf_worker_api container=api max_sessions=4;/);
+    // the live registry (issue 15), not a worker file and a reload
+    assert.match(r.out, /registry {3}live, PUT http:\/\/127\.0\.0\.1:\d+\/api\/workers\/api \(kept in .*registry\.json\)/);
+    assert.match(r.out, /registered live .*nothing reloaded/);
+    assert.deepEqual(treeHash(path.join(runDir, 'workers.d')), registry, 'no worker file');
+    assert.deepEqual(childPids(masterPid).sort(), workerPids, 'no reload: the same worker processes');
+    const state = JSON.parse(fs.readFileSync(path.join(runDir, 'nginx/state/registry.json'), 'utf8'));
+    assert.deepEqual(state.workers.map((w) => [w.name, w.upstream, w.max_sessions]), [['api', agent.addr, 4]]);
     const envFile = path.join(workersRoot, 'api/wharf.env');
     assert.equal(fs.statSync(envFile).mode & 0o777, 0o600);
     const token = /^WHARF_TOKEN=(.*)$/m.exec(fs.readFileSync(envFile, 'utf8'))[1];
@@ -146,9 +151,10 @@ describe('new-worker on a running make-run stack', () => {
     // And the name is taken now.
     const again = newWorker(['api', '--addr', agent.addr]);
     assert.equal(again.status, 2);
+    assert.match(again.err, /already (exists|registered)/);
   });
 
-  test('--no-reload and no --addr: a free port is picked, nginx is left alone', () => {
+  test('--no-reload and no --addr: a worker file, a free port is picked, nginx is left alone', () => {
     const master = Number(fs.readFileSync(path.join(runDir, 'nginx/nginx.pid'), 'utf8'));
     const before = childPids(master).sort();
     const r = newWorker(['later', '--no-reload']);
@@ -167,7 +173,10 @@ describe('new-worker on a running make-run stack', () => {
     assert.ok(line, r.out);
     // No wharf-agent on PATH here: the line names the agent it will run.
     const workerEnv = fs.readFileSync(path.join(workersRoot, 'web/wharf.env'), 'utf8');
-    assert.match(workerEnv, /^WHARF_PUBLIC_KEY=\/.*\/web\/public\.pem$/m);
+    // wharf.env names no path of this host (docker run --env-file takes
+    // it as is); the printed line gives the key's path itself.
+    assert.doesNotMatch(workerEnv, /^WHARF_PUBLIC_KEY=/m);
+    assert.match(line[1], /--public-key '\/.*\/web\/public\.pem'\)$/);
     // Exactly what a user pastes: a shell, the printed line, nothing else
     // from this process's environment that the line does not set itself.
     const cleanEnv = { PATH: process.env.PATH, HOME: process.env.HOME || '/root' };

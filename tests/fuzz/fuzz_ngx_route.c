@@ -21,7 +21,8 @@
  * other conversion aborts, so a new one in route.c shows here). The
  * module's neighbours are stand-ins too: ngx_http_wharf_find_worker looks
  * the name up in a fixed list (the module looks the same bytes up in a
- * hash of the configured names), ngx_http_wharf_ctx_create allocates the
+ * hash of the configured names), ngx_http_wharf_live_hold has no live
+ * worker to hold, ngx_http_wharf_ctx_create allocates the
  * context without sessions.c's pool cleanup, ngx_http_wharf_send_error
  * checks and drops the error instead of sending it, and the query-token
  * strip is a no-op (auth.c's, not fuzzed here).
@@ -222,6 +223,14 @@ ngx_http_wharf_find_worker(ngx_http_wharf_main_conf_t *wmcf, u_char *name,
     }
 
     return NULL;
+}
+
+/* live.c's: the fixed workers are wharf_worker ones, never held */
+
+ngx_int_t
+ngx_http_wharf_live_hold(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+{
+    return NGX_OK;
 }
 
 /* sessions.c's, without the pool cleanup that ends a counted session */

@@ -152,6 +152,57 @@ describe('process control', () => {
     await c.close();
   });
 
+  test('one JSON-RPC envelope (issue 17): the agent, wharfd\'s /rpc and the feed refuse a request without "jsonrpc", alike', async () => {
+    // The agent accepted a request without "jsonrpc" before issue 17;
+    // common/jsonrpc.c's check is now the one of all three.
+    const noVersion = (method, params) => ({ id: 3, method, params });
+    const want = (r, where) => {
+      assert.equal(r.error.code, -32600, `${where}: ${JSON.stringify(r)}`);
+      assert.equal(r.id, 3, `${where}: the valid id is echoed`);
+      assert.equal(r.error.message, 'Invalid Request: \'jsonrpc\' must be "2.0"', where);
+    };
+    const agentRpc = async (body) => (await viaGateway('/rpc', { method: 'POST', body: JSON.stringify(body) })).json;
+    want(await agentRpc(noVersion('listProcesses', {})), 'agent /rpc');
+    want(await agentRpc({ ...noVersion('listProcesses', {}), jsonrpc: '1.0' }), 'agent /rpc, jsonrpc 1.0');
+    let r = await agentRpc({ jsonrpc: '2.0', ...noVersion('listProcesses', {}) });
+    assert.equal(r.result.processes.length >= 2, true, JSON.stringify(r));
+    // a batch: each call checked alone
+    r = await agentRpc([noVersion('listProcesses', {}), { jsonrpc: '2.0', id: 4, method: 'listProcesses' }]);
+    assert.equal(r.length, 2);
+    want(r[0], 'agent /rpc batch');
+    assert.ok(r[1].result, JSON.stringify(r[1]));
+
+    const orch = await get(`${stack.http}/rpc`, {
+      method: 'POST', headers: { ...stack.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify(noVersion('ContainerMonitoringOps.getWorkers', {})),
+    });
+    want(orch.json, "wharfd's /rpc");
+
+    const sockets = [
+      [`${stack.ws}/api/workers/ctl/websocket?access_token=${stack.token}`, 'listProcesses', "agent's /websocket"],
+      [`${stack.ws}/ws/monitoring?access_token=${stack.token}`, 'subscribe', 'the feed'],
+    ];
+    for (const [url, method, where] of sockets) {
+      const ws = new WebSocket(url);
+      await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+      const answer = new Promise((resolve) => ws.once('message', (d) => resolve(JSON.parse(d.toString()))));
+      ws.send(JSON.stringify(noVersion(method, {})));
+      want(await answer, where);
+      ws.close();
+    }
+
+    // one message rule: the code's standard text, then the detail
+    r = await agentRpc({ jsonrpc: '2.0', id: 5, method: 'noSuchMethod' });
+    assert.equal(r.error.message, 'Method not found: noSuchMethod');
+    r = await agentRpc({ jsonrpc: '2.0', id: 6, method: 'getProcess', params: { instanceId: 'nope' } });
+    assert.equal(r.error.code, -32004);
+    assert.equal(r.error.message, 'Not found: no such instance');
+    // relayed by wharfd with the agent's detail, not its standard text twice
+    r = await orchRpc('startProcess', { worker: 'ctl', instanceId: 'nope' });
+    assert.equal(r.error.code, -32004);
+    assert.equal(r.error.message, 'Not found: agent: no such instance');
+  });
+
   test('stop of a process that ignores SIGTERM kills it after the kill timeout', async () => {
     const pid = (await viaGateway('/processes/stubborn')).json.pid;
     const t0 = Date.now();

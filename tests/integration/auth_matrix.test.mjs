@@ -84,6 +84,7 @@ const gatewayLocations = () => [...src('conf/wharf.conf').matchAll(/^location\s+
 // about: the other worker's token is refused), and the request.
 
 const W = 'w1';     // the worker the requests are about (a real agent)
+let gatewaySpy;     // a fake worker, for the routes that proxy to one
 const OTHER = 'w2'; // another worker (a real agent)
 
 let seq = 0;
@@ -101,6 +102,7 @@ const RPC = {
   // an agent resumes its numbering; an operator may read it too
   getLastSequence: ['ingest|read', () => ({ worker: W, instanceId: 'am' })],
   getWorkers: ['read', () => ({ worker: W })],
+  removeWorker: ['admin', () => ({ worker: 'gone' })],
   getLogs: ['read', () => ({ worker: W })],
   getLogStats: ['read', () => ({ worker: W })],
   getErrors: ['read', () => ({ worker: W })],
@@ -120,6 +122,7 @@ const RPC = {
 const REST = {
   'GET /api/monitoring/health': [null, '/api/monitoring/health'],
   'GET /api/monitoring/workers': ['read', `/api/monitoring/workers?worker=${W}`],
+  'DELETE /api/monitoring/workers/{worker}': ['admin', '/api/monitoring/workers/gone'],
   'GET /api/monitoring/logs': ['read', `/api/monitoring/logs?worker=${W}`],
   'GET /api/monitoring/logs/{instanceId}': ['read', `/api/monitoring/logs/am?worker=${W}`],
   'GET /api/monitoring/logs/{instanceId}/stats': ['read', `/api/monitoring/logs/am/stats?worker=${W}`],
@@ -174,7 +177,13 @@ const GATEWAY = {
     ['ws', 'terminal', 'worker', '/api/workers/spy/echo?keep=1', null, 'spy'],
   ],
   '/api/workers': [['http', 'read', 'fleet', '/api/workers']],
-  '^/api/workers/[a-z0-9][a-z0-9-]*$': [['http', 'read', 'worker', `/api/workers/${W}`]],
+  '^/api/workers/[a-z0-9][a-z0-9-]*$': [
+    ['http', 'read', 'worker', `/api/workers/${W}`],
+    // the live registry: a change wants admin, sub "*" (the worker "lw"
+    // is made again before each DELETE)
+    ['put', 'admin', 'fleet', '/api/workers/lw', () => ({ upstream: gatewaySpy.addr })],
+    ['delete', 'admin', 'fleet', '/api/workers/lw'],
+  ],
   '/api/terminals': [['http', 'read', 'fleet', '/api/terminals']],
   '/health': [['http', 'read', 'fleet', '/health']],
   '/health/terminal': [['http', 'read', 'fleet', '/health/terminal']],
@@ -201,6 +210,7 @@ describe('auth matrix', () => {
 
   before(async () => {
     spy = await startFakeEndpoint('ws');
+    gatewaySpy = spy;
     const agentArgs = ['--allowed-origins', ORIGIN];
     stack = await startStack({
       tag: 'auth-matrix',
@@ -617,7 +627,7 @@ describe('auth matrix', () => {
         toks.withAud = stack.mint({ ...good, aud: worker });
         toks.audArray = stack.mint({ ...good, aud: [worker] });
         const healthRoute = /\/health/.test(p);
-        const okCodes = kind === 'ws' ? [101] : healthRoute ? [200, 503] : [200];
+        const okCodes = kind === 'ws' ? [101] : healthRoute ? [200, 503] : kind === 'put' ? [200, 201] : [200];
         const want401 = (r) => r.status === 401 && r.code === 'unauthorized' && /^Bearer realm="wharf"/.test(r.www || '');
         const want = {
           none: want401, expired: want401, algNone: want401, hs256: want401, withAud: want401, audArray: want401,
@@ -643,7 +653,14 @@ describe('auth matrix', () => {
               if (r.ws) r.ws.close();
               return r;
             }
-            const r = await http(`${stack.http}${p}`, { method: body ? 'POST' : 'GET', token: viaQuery ? null : t, query: viaQuery ? t : null, body });
+            if (kind === 'delete') {
+              const made = await http(`${stack.http}${p}`, { method: 'PUT', token: stack.token, body: { upstream: spy.addr } });
+              assert.ok([200, 201].includes(made.status), `PUT ${p}: ${made.status}`);
+            }
+            const method = { put: 'PUT', delete: 'DELETE' }[kind] || (body ? 'POST' : 'GET');
+            const r = await http(`${stack.http}${p}`, {
+              method, token: viaQuery ? null : t, query: viaQuery ? t : null, body: typeof body === 'function' ? body() : body,
+            });
             return { ...r, code: r.status < 300 ? undefined : r.code };
           },
         }));
@@ -662,7 +679,9 @@ describe('auth matrix', () => {
       assert.ok(!/eyJ/.test(JSON.stringify(rest)), `a token in another header: ${JSON.stringify(rest).slice(0, 200)}`);
       const auth = q.headers.authorization || '';
       const claims = JSON.parse(Buffer.from(auth.replace(/^Bearer /, '').split('.')[1] || 'e30', 'base64url'));
-      assert.deepEqual([claims.sub, claims.aud], ['spy', 'spy'], `the upstream got ${auth.slice(0, 30)}...`);
+      // "lw" is the live worker of the PUT and DELETE rows, at the spy's
+      // address too (the fleet's health probes reach it)
+      assert.ok(['spy', 'lw'].includes(claims.sub) && claims.aud === claims.sub, `the upstream got ${auth.slice(0, 30)}...`);
     }
   });
 

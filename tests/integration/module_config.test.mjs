@@ -198,4 +198,46 @@ describe('nginx -t on the module\'s directives', () => {
     const backend = check('server { listen 127.0.0.1:4; location /h { wharf_health all; wharf_health_backend http://x/; } }');
     fails(backend, /invalid URI/, `${backend.extraFile}:2`);
   });
+
+  test('wharf_registry_backend: a local path that ends with "/"', () => {
+    ok(check('server { listen 127.0.0.1:4; location /r { wharf_registry; wharf_registry_backend /api/x/; } }'));
+    for (const bad of ['/api/x', 'http://x/', '/a b/', '/x/?y=1/']) {
+      const r = check(`server { listen 127.0.0.1:4; location /r { wharf_registry; wharf_registry_backend "${bad}"; } }`);
+      fails(r, /invalid URI .* ends with "\/"/, `${r.extraFile}:2`);
+    }
+    const two = check('server { listen 127.0.0.1:4; location /r { wharf_registry_backend /a/; wharf_registry_backend /b/; } }');
+    fails(two, /is duplicate/, `${two.extraFile}:2`);
+  });
+
+  test('wharf_live_keepalive: 0 to 1024; wharf_live_keepalive_timeout: more than 0', () => {
+    ok(check('wharf_live_keepalive 0;'));
+    ok(check('wharf_live_keepalive 1024; wharf_live_keepalive_timeout 1ms;'));
+    for (const bad of ['-1', '1025', 'x']) {
+      const r = check(`wharf_live_keepalive ${bad};`);
+      fails(r, /value must be between 0 and 1024|"wharf_live_keepalive" directive invalid number/, `${r.extraFile}:2`);
+    }
+    fails(check('wharf_live_keepalive_timeout 0;'), /"wharf_live_keepalive_timeout" must be more than 0/);
+    fails(check('wharf_live_keepalive_timeout x;'), /wharf_live_keepalive_timeout/);
+  });
+
+  test('wharf_registry_state: a file in a folder that is there; once', () => {
+    // the rendered configuration has one; a second is refused at its line
+    const two = check('wharf_registry_state /tmp/x.json;');
+    fails(two, /"wharf_registry_state" directive is duplicate/, `${two.extraFile}:2`);
+    // without the template's, each edge
+    const without = (extra) => {
+      const r = check(extra);
+      fs.writeFileSync(r.conf, fs.readFileSync(r.conf, 'utf8').replace(/^\s*wharf_registry_state .*$/m, ''));
+      return { ...nginxTest(prefix, r.conf), extraFile: r.extraFile };
+    };
+    // (the worker processes, nobody when the master is root, write there)
+    const kept = path.join(prefix, 'kept');
+    fs.mkdirSync(kept, { recursive: true });
+    fs.chmodSync(kept, 0o777);
+    ok(without('wharf_registry_state kept/registry.json;'));
+    const dir = without('wharf_registry_state /tmp/;');
+    fails(dir, /invalid state file "\/tmp\/", expected the name of a file/, `${dir.extraFile}:2`);
+    const gone = without('wharf_registry_state nowhere/registry.json;');
+    fails(gone, /wharf_registry_state ".*\/nginx\/nowhere\/registry\.json": its folder ".*\/nowhere" is not there/);
+  });
 });

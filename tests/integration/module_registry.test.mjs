@@ -48,9 +48,10 @@ describe('registry, terminals, metrics', () => {
     assert.equal(r.headers.get('cache-control'), 'no-store');
     assert.ok(Array.isArray(r.json));
     const live = r.json.find((w) => w.name === 'live');
-    assert.deepEqual(Object.keys(live), ['name', 'container', 'upstream', 'paths', 'max_sessions', 'health',
+    assert.deepEqual(Object.keys(live), ['name', 'container', 'source', 'upstream', 'paths', 'max_sessions', 'health',
       'sessions', 'requests', 'rejected_sessions']);
     assert.equal(live.container, 'live-box');
+    assert.equal(live.source, 'static');
     assert.deepEqual(live.upstream, { name: 'wharf_worker_live', servers: [stack.agents.live.addr] });
     assert.deepEqual(live.paths, { terminal: '/api/workers/live/terminal', websocket: '/api/workers/live/websocket' });
     assert.equal(live.max_sessions, 7);
@@ -147,11 +148,13 @@ describe('registry, terminals, metrics', () => {
     for (const kind of ['terminal', 'websocket', 'http']) assert.equal(m[`wharf_sessions{worker="live",kind="${kind}"}`], 0);
   });
 
-  test('only GET and HEAD', async () => {
+  test('only GET and HEAD (and PUT, DELETE of one worker: registry_live)', async () => {
     for (const p of ['/api/workers', '/api/terminals', '/metrics', '/api/workers/live']) {
-      const r = await get(`${stack.http}${p}`, { method: 'DELETE', headers: stack.auth });
+      const one = p === '/api/workers/live';
+      const r = await get(`${stack.http}${p}`, { method: one ? 'POST' : 'DELETE', headers: stack.auth });
       assert.equal(r.status, 405, p);
       assert.equal(r.json.error.code, 'method_not_allowed');
+      assert.equal(r.headers.get('allow'), one ? 'GET, HEAD, PUT, DELETE' : 'GET, HEAD', p);
       const h = await get(`${stack.http}${p}`, { method: 'HEAD', headers: stack.auth });
       assert.equal(h.status, 200, p);
       assert.equal(h.body, '');

@@ -126,9 +126,9 @@ describe('wharfctl', () => {
   });
 
   test('workers list / get / seen in all formats', () => {
-    const list = inFormats(['workers', 'list'], { table: /^NAME\s+CONTAINER\s+UPSTREAM\s+TERMINAL/ });
+    const list = inFormats(['workers', 'list'], { table: /^NAME\s+SOURCE\s+CONTAINER\s+UPSTREAM\s+TERMINAL/ });
     assert.equal(list.value[0].name, 'demo');
-    assert.match(list.table, new RegExp(`^demo\\s+demo\\s+${stack.agents.demo.addr.replace(/\./g, '\\.')}\\s`, 'm'));
+    assert.match(list.table, new RegExp(`^demo\\s+static\\s+demo\\s+${stack.agents.demo.addr.replace(/\./g, '\\.')}\\s`, 'm'));
     const get = inFormats(['workers', 'get', 'demo'], { table: /^NAME/ });
     assert.equal(get.value.name, 'demo');
     const seen = inFormats(['workers', 'seen'], { table: /^NAME\s+CONTAINER\s+AGENT_VERSION/ });

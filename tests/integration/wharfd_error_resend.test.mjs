@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { ROOT, get, startStack, startWharfd, tempDir, waitFor } from '../lib/stack.mjs';
+import { ENGINES, ROOT, get, startStack, startWharfd, tempDir, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 const TS = (s) => `2026-11-27T09:00:${String(s).padStart(2, '0')}.000Z`;
@@ -61,117 +61,119 @@ function client(stack, worker) {
 const counts = (res) => res.errors.map((e) => e.occurrenceCount);
 const dups = (res) => res.errors.map((e) => (e.duplicate === true ? 1 : 0)).join('');
 
-describe('storeErrors resent through nginx', () => {
-  let stack;
-  let c;
-  before(async () => {
-    stack = await startStack({ tag: 'wharfd-eres', workers: [] });
-    c = client(stack, 'res-1');
-  });
-  after(async () => stack && stack.stop());
+for (const engine of ENGINES) {
+  describe(`storeErrors resent through nginx (${engine})`, () => {
+    let stack;
+    let c;
+    before(async () => {
+      stack = await startStack({ tag: 'wharfd-eres', engine, workers: [] });
+      c = client(stack, 'res-1');
+    });
+    after(async () => stack && stack.stop());
 
-  test('the same batch sent twice counts once, and the rows do not change', async () => {
-    const params = { instanceId: 'twice', errors: [el('A', 1), el('B', 2), el('A', 3), el('C', 4), el('A', 5)] };
-    const first = await c.call('storeErrors', params);
-    assert.deepEqual([first.stored, first.repeated, first.duplicates], [3, 2, 0]);
-    assert.deepEqual(counts(first), [1, 1, 2, 1, 3]);
-    assert.equal(dups(first), '00000');
-    assert.deepEqual(Object.keys(first.errors[0]).sort(), ['errorHash', 'occurrenceCount']);
-    const before1 = await c.rows('twice');
+    test('the same batch sent twice counts once, and the rows do not change', async () => {
+      const params = { instanceId: 'twice', errors: [el('A', 1), el('B', 2), el('A', 3), el('C', 4), el('A', 5)] };
+      const first = await c.call('storeErrors', params);
+      assert.deepEqual([first.stored, first.repeated, first.duplicates], [3, 2, 0]);
+      assert.deepEqual(counts(first), [1, 1, 2, 1, 3]);
+      assert.equal(dups(first), '00000');
+      assert.deepEqual(Object.keys(first.errors[0]).sort(), ['errorHash', 'occurrenceCount']);
+      const before1 = await c.rows('twice');
 
-    // resent as it was (fast path), then inside a batch (jansson path)
-    for (const send of [(p) => c.call('storeErrors', p), (p) => c.batched(p)]) {
-      const again = await send(params);
-      assert.deepEqual([again.stored, again.repeated, again.duplicates], [0, 0, 5]);
-      assert.deepEqual(counts(again), [3, 1, 3, 1, 3]);
-      assert.equal(dups(again), '11111');
-      assert.deepEqual(again.errors.map((e) => e.errorHash), first.errors.map((e) => e.errorHash));
-    }
-    const after1 = await c.rows('twice');
-    assert.deepEqual(after1, before1, 'a resend changes no column of any row');
-    assert.deepEqual([after1.A.occurrenceCount, after1.B.occurrenceCount, after1.C.occurrenceCount], [3, 1, 1]);
-    const sum = await get(`${stack.http}/api/monitoring/errors/twice/summary?worker=res-1`,
-      { headers: { authorization: `Bearer ${stack.token}` } });
-    assert.equal(sum.json.totalErrors, 5);
-  });
+      // resent as it was (fast path), then inside a batch (jansson path)
+      for (const send of [(p) => c.call('storeErrors', p), (p) => c.batched(p)]) {
+        const again = await send(params);
+        assert.deepEqual([again.stored, again.repeated, again.duplicates], [0, 0, 5]);
+        assert.deepEqual(counts(again), [3, 1, 3, 1, 3]);
+        assert.equal(dups(again), '11111');
+        assert.deepEqual(again.errors.map((e) => e.errorHash), first.errors.map((e) => e.errorHash));
+      }
+      const after1 = await c.rows('twice');
+      assert.deepEqual(after1, before1, 'a resend changes no column of any row');
+      assert.deepEqual([after1.A.occurrenceCount, after1.B.occurrenceCount, after1.C.occurrenceCount], [3, 1, 1]);
+      const sum = await get(`${stack.http}/api/monitoring/errors/twice/summary?worker=res-1`,
+        { headers: { authorization: `Bearer ${stack.token}` } });
+      assert.equal(sum.json.totalErrors, 5);
+    });
 
-  test('a batch overlapping an earlier one counts only its new occurrences', async () => {
-    const first = await c.batched({ instanceId: 'overlap', errors: [el('A', 10), el('B', 11), el('A', 12), el('B', 13)] });
-    assert.deepEqual(counts(first), [1, 1, 2, 2]);
-    // half old (12, 13), half new (14, 15, 16); A@14 twice in the batch
-    const second = await c.call('storeErrors', { instanceId: 'overlap', errors: [
-      el('A', 12, 12, { rawOutput: 'resent' }), el('B', 13), el('A', 14, 14, { rawOutput: 'a14' }),
-      el('B', 15, 15, { rawOutput: 'b15' }), el('D', 16), el('A', 14, 14, { rawOutput: 'a14 again' }),
-    ] });
-    assert.deepEqual([second.stored, second.repeated, second.duplicates], [1, 2, 3]);
-    assert.deepEqual(counts(second), [2, 2, 3, 3, 1, 3]);
-    assert.equal(dups(second), '110001');
-    const r = await c.rows('overlap');
-    assert.equal(r.A.occurrenceCount, 3);
-    assert.equal(r.A.rawOutput, 'a14', 'the counted occurrence\'s raw output, not a resent one\'s');
-    assert.equal(r.A.lastSeen, TS(14));
-    assert.equal(r.B.occurrenceCount, 3);
-    assert.equal(r.B.rawOutput, 'b15');
-    assert.equal(r.D.occurrenceCount, 1);
-    // and the whole second batch again: nothing
-    const third = await c.call('storeErrors', { instanceId: 'overlap', errors: [el('A', 14), el('B', 15), el('D', 16)] });
-    assert.equal(third.duplicates, 3);
-    assert.deepEqual(counts(third), [3, 3, 1]);
-  });
+    test('a batch overlapping an earlier one counts only its new occurrences', async () => {
+      const first = await c.batched({ instanceId: 'overlap', errors: [el('A', 10), el('B', 11), el('A', 12), el('B', 13)] });
+      assert.deepEqual(counts(first), [1, 1, 2, 2]);
+      // half old (12, 13), half new (14, 15, 16); A@14 twice in the batch
+      const second = await c.call('storeErrors', { instanceId: 'overlap', errors: [
+        el('A', 12, 12, { rawOutput: 'resent' }), el('B', 13), el('A', 14, 14, { rawOutput: 'a14' }),
+        el('B', 15, 15, { rawOutput: 'b15' }), el('D', 16), el('A', 14, 14, { rawOutput: 'a14 again' }),
+      ] });
+      assert.deepEqual([second.stored, second.repeated, second.duplicates], [1, 2, 3]);
+      assert.deepEqual(counts(second), [2, 2, 3, 3, 1, 3]);
+      assert.equal(dups(second), '110001');
+      const r = await c.rows('overlap');
+      assert.equal(r.A.occurrenceCount, 3);
+      assert.equal(r.A.rawOutput, 'a14', 'the counted occurrence\'s raw output, not a resent one\'s');
+      assert.equal(r.A.lastSeen, TS(14));
+      assert.equal(r.B.occurrenceCount, 3);
+      assert.equal(r.B.rawOutput, 'b15');
+      assert.equal(r.D.occurrenceCount, 1);
+      // and the whole second batch again: nothing
+      const third = await c.call('storeErrors', { instanceId: 'overlap', errors: [el('A', 14), el('B', 15), el('D', 16)] });
+      assert.equal(third.duplicates, 3);
+      assert.deepEqual(counts(third), [3, 3, 1]);
+    });
 
-  test('without a sequence every send counts, as before', async () => {
-    const params = { instanceId: 'plain', errors: [el('A'), el('A'), el('B')] };
-    const first = await c.call('storeErrors', params);
-    assert.deepEqual(counts(first), [1, 2, 1]);
-    const again = await c.batched(params);
-    assert.deepEqual(counts(again), [3, 4, 2]);
-    assert.deepEqual([again.stored, again.repeated, again.duplicates], [0, 3, 0]);
-    assert.equal(dups(again), '000');
-    const one = await c.call('storeError', { instanceId: 'plain', ...el('A') });
-    assert.deepEqual(one, { errorHash: first.errors[0].errorHash, occurrenceCount: 5, stored: 0 });
-    // a sequence on a row counted without one: counted, and from then on once
-    const seq = await c.call('storeError', { instanceId: 'plain', ...el('A', 1) });
-    assert.equal(seq.occurrenceCount, 6);
-    const seqAgain = await c.call('storeError', { instanceId: 'plain', ...el('A', 1) });
-    assert.deepEqual(seqAgain, { errorHash: first.errors[0].errorHash, occurrenceCount: 6, stored: 0, duplicate: true });
-    assert.equal((await c.rows('plain')).A.occurrenceCount, 6);
-  });
+    test('without a sequence every send counts, as before', async () => {
+      const params = { instanceId: 'plain', errors: [el('A'), el('A'), el('B')] };
+      const first = await c.call('storeErrors', params);
+      assert.deepEqual(counts(first), [1, 2, 1]);
+      const again = await c.batched(params);
+      assert.deepEqual(counts(again), [3, 4, 2]);
+      assert.deepEqual([again.stored, again.repeated, again.duplicates], [0, 3, 0]);
+      assert.equal(dups(again), '000');
+      const one = await c.call('storeError', { instanceId: 'plain', ...el('A') });
+      assert.deepEqual(one, { errorHash: first.errors[0].errorHash, occurrenceCount: 5, stored: 0 });
+      // a sequence on a row counted without one: counted, and from then on once
+      const seq = await c.call('storeError', { instanceId: 'plain', ...el('A', 1) });
+      assert.equal(seq.occurrenceCount, 6);
+      const seqAgain = await c.call('storeError', { instanceId: 'plain', ...el('A', 1) });
+      assert.deepEqual(seqAgain, { errorHash: first.errors[0].errorHash, occurrenceCount: 6, stored: 0, duplicate: true });
+      assert.equal((await c.rows('plain')).A.occurrenceCount, 6);
+    });
 
-  test('getLastSequence is above every sequence a counted error carries', async () => {
-    // logs 1..3 stored; an error seen in line 9, whose line was dropped
-    await c.call('storeLogs', { instanceId: 'gap', logs: [1, 2, 3].map((n) => ({
-      sequence: n, timestamp: TS(n), level: 'info', stream: 'stdout', message: `line ${n}` })) });
-    assert.deepEqual(await c.call('getLastSequence', { instanceId: 'gap' }), { instanceId: 'gap', lastSequence: 3 });
-    await c.call('storeErrors', { instanceId: 'gap', errors: [el('G', 9)] });
-    assert.deepEqual(await c.call('getLastSequence', { instanceId: 'gap' }), { instanceId: 'gap', lastSequence: 9 });
-    // an agent restarted here numbers from 10: the same error again counts
-    const next = await c.call('storeErrors', { instanceId: 'gap', errors: [el('G', 10)] });
-    assert.deepEqual([next.duplicates, counts(next)], [0, [2]]);
-    // errors without a sequence and other instances do not move it
-    await c.call('storeErrors', { instanceId: 'gap', errors: [el('H')] });
-    await c.call('storeErrors', { instanceId: 'gap-other', errors: [el('G', 500)] });
-    assert.equal((await c.call('getLastSequence', { instanceId: 'gap' })).lastSequence, 10);
-  });
+    test('getLastSequence is above every sequence a counted error carries', async () => {
+      // logs 1..3 stored; an error seen in line 9, whose line was dropped
+      await c.call('storeLogs', { instanceId: 'gap', logs: [1, 2, 3].map((n) => ({
+        sequence: n, timestamp: TS(n), level: 'info', stream: 'stdout', message: `line ${n}` })) });
+      assert.deepEqual(await c.call('getLastSequence', { instanceId: 'gap' }), { instanceId: 'gap', lastSequence: 3 });
+      await c.call('storeErrors', { instanceId: 'gap', errors: [el('G', 9)] });
+      assert.deepEqual(await c.call('getLastSequence', { instanceId: 'gap' }), { instanceId: 'gap', lastSequence: 9 });
+      // an agent restarted here numbers from 10: the same error again counts
+      const next = await c.call('storeErrors', { instanceId: 'gap', errors: [el('G', 10)] });
+      assert.deepEqual([next.duplicates, counts(next)], [0, [2]]);
+      // errors without a sequence and other instances do not move it
+      await c.call('storeErrors', { instanceId: 'gap', errors: [el('H')] });
+      await c.call('storeErrors', { instanceId: 'gap-other', errors: [el('G', 500)] });
+      assert.equal((await c.call('getLastSequence', { instanceId: 'gap' })).lastSequence, 10);
+    });
 
-  test('a bad sequence is -32602 naming the field, and stores nothing', async () => {
-    for (const bad of [0, -1, 1.5, '3', true, false, {}, [], 1e300]) {
-      const j = await c.post({ jsonrpc: '2.0', id: 9, method: M('storeErrors'), params: {
-        instanceId: 'bad', errors: [el('A', 1), { ...el('B'), sequence: bad }],
-      } });
-      assert.equal(j.error?.code, -32602, `${JSON.stringify(bad)}: ${JSON.stringify(j)}`);
-      assert.equal(j.error.data.field, 'errors[1].sequence');
-      const one = await c.post({ jsonrpc: '2.0', id: 9, method: M('storeError'), params: {
-        instanceId: 'bad', ...el('B'), sequence: bad,
-      } });
-      assert.equal(one.error?.code, -32602, JSON.stringify(one));
-      assert.equal(one.error.data.field, 'sequence');
-    }
-    // null is "no sequence", as for every optional member
-    const ok = await c.call('storeErrors', { instanceId: 'bad', errors: [{ ...el('C'), sequence: null }] });
-    assert.deepEqual(counts(ok), [1]);
-    assert.deepEqual(Object.keys(await c.rows('bad')), ['C'], 'nothing of the refused calls was stored');
+    test('a bad sequence is -32602 naming the field, and stores nothing', async () => {
+      for (const bad of [0, -1, 1.5, '3', true, false, {}, [], 1e300]) {
+        const j = await c.post({ jsonrpc: '2.0', id: 9, method: M('storeErrors'), params: {
+          instanceId: 'bad', errors: [el('A', 1), { ...el('B'), sequence: bad }],
+        } });
+        assert.equal(j.error?.code, -32602, `${JSON.stringify(bad)}: ${JSON.stringify(j)}`);
+        assert.equal(j.error.data.field, 'errors[1].sequence');
+        const one = await c.post({ jsonrpc: '2.0', id: 9, method: M('storeError'), params: {
+          instanceId: 'bad', ...el('B'), sequence: bad,
+        } });
+        assert.equal(one.error?.code, -32602, JSON.stringify(one));
+        assert.equal(one.error.data.field, 'sequence');
+      }
+      // null is "no sequence", as for every optional member
+      const ok = await c.call('storeErrors', { instanceId: 'bad', errors: [{ ...el('C'), sequence: null }] });
+      assert.deepEqual(counts(ok), [1]);
+      assert.deepEqual(Object.keys(await c.rows('bad')), ['C'], 'nothing of the refused calls was stored');
+    });
   });
-});
+}
 
 // Prints a line, waits for the file `go` to appear (the test creates it
 // once that line is stored, so the agent knows its sequence base), then
@@ -189,72 +191,65 @@ const t = setInterval(() => {
 }, 20);
 `;
 
-describe('errors shipped by a real agent', () => {
-  let stack;
-  let dir;
-  before(async () => {
-    dir = tempDir('wharfd-eagent-app');
-    stack = await startStack({
-      tag: 'wharfd-eagent',
-      workers: [{
-        name: 'eship', ship: true,
-        config: { processes: [
-          { instanceId: 'app', command: 'node', args: ['-e', APP(path.join(dir, 'go'))], maxRestarts: 0 },
-          // an error as the very first line: seen before getLastSequence is
-          // answered, it gets its line's sequence when it leaves
-          { instanceId: 'early', command: 'node', maxRestarts: 0, args: ['-e',
-            "console.log(JSON.stringify({ level: 50, msg: 'early boom' })); console.log('after'); setInterval(() => {}, 1000);"] },
-        ] },
-      }],
+for (const engine of ENGINES) {
+  describe(`errors shipped by a real agent (${engine})`, () => {
+    let stack;
+    let dir;
+    before(async () => {
+      dir = tempDir('wharfd-eagent-app');
+      stack = await startStack({
+        tag: 'wharfd-eagent',
+        engine,
+        workers: [{
+          name: 'eship', ship: true,
+          config: { processes: [
+            { instanceId: 'app', command: 'node', args: ['-e', APP(path.join(dir, 'go'))], maxRestarts: 0 },
+            // an error as the very first line: seen before getLastSequence is
+            // answered, it gets its line's sequence when it leaves
+            { instanceId: 'early', command: 'node', maxRestarts: 0, args: ['-e',
+              "console.log(JSON.stringify({ level: 50, msg: 'early boom' })); console.log('after'); setInterval(() => {}, 1000);"] },
+          ] },
+        }],
+      });
     });
-  });
-  after(async () => {
-    if (stack) await stack.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+    after(async () => {
+      if (stack) await stack.stop();
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    });
 
-  test('carry the sequence of the line they were seen in', async () => {
-    const h = { headers: { authorization: `Bearer ${stack.token}` } };
-    const logs = async () => (await get(`${stack.http}/api/monitoring/logs/app?worker=eship&order=asc&limit=100`, h)).json.data;
-    await waitFor(async () => (await logs()).some((l) => l.message === 'ready'), { timeout: 15000, what: 'the first line stored' });
-    fs.writeFileSync(path.join(dir, 'go'), '');
-    await waitFor(async () => (await logs()).some((l) => l.message === 'done'), { timeout: 15000, what: 'the last line stored' });
-    const seqOf = Object.fromEntries((await logs()).map((l) => [l.message, l.sequence]));
-    const line = (m) => seqOf[JSON.stringify({ level: 50, msg: m })];
-    await waitFor(async () => {
-      const e = await get(`${stack.http}/api/monitoring/errors/app?worker=eship`, h);
-      return e.json.data.reduce((n, x) => n + x.occurrenceCount, 0) === 3;
-    }, { timeout: 15000, what: 'three error occurrences stored' });
-    const d = new Database(path.join(stack.dir, 'wharf.db'), { readonly: true });
-    try {
-      const rows = d.prepare("SELECT message, occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' AND instance_id = 'app' ORDER BY id").all();
+    test('carry the sequence of the line they were seen in', async () => {
+      const h = { headers: { authorization: `Bearer ${stack.token}` } };
+      const logs = async () => (await get(`${stack.http}/api/monitoring/logs/app?worker=eship&order=asc&limit=100`, h)).json.data;
+      await waitFor(async () => (await logs()).some((l) => l.message === 'ready'), { timeout: 15000, what: 'the first line stored' });
+      fs.writeFileSync(path.join(dir, 'go'), '');
+      await waitFor(async () => (await logs()).some((l) => l.message === 'done'), { timeout: 15000, what: 'the last line stored' });
+      const seqOf = Object.fromEntries((await logs()).map((l) => [l.message, l.sequence]));
+      const line = (m) => seqOf[JSON.stringify({ level: 50, msg: m })];
+      await waitFor(async () => {
+        const e = await get(`${stack.http}/api/monitoring/errors/app?worker=eship`, h);
+        return e.json.data.reduce((n, x) => n + x.occurrenceCount, 0) === 3;
+      }, { timeout: 15000, what: 'three error occurrences stored' });
+      const rows = await stack.rows("SELECT message, occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' AND instance_id = 'app' ORDER BY id");
       // the :PORT rule makes both db timeouts one error
       assert.deepEqual(rows, [
         { message: 'db timeout at 127.0.0.1:5432', n: 2, s: line('db timeout at 127.0.0.1:6543') },
         { message: 'disk gone', n: 1, s: line('disk gone') },
       ]);
       assert.ok(line('disk gone') > seqOf.ready, 'the sequences are the lines\' own');
-    } finally {
-      d.close();
-    }
-  });
+    });
 
-  test('an error seen before getLastSequence answered leaves with its line\'s sequence', async () => {
-    const h = { headers: { authorization: `Bearer ${stack.token}` } };
-    const logs = async () => (await get(`${stack.http}/api/monitoring/logs/early?worker=eship&order=asc&limit=10`, h)).json.data;
-    await waitFor(async () => (await logs()).some((l) => l.message === 'after'), { timeout: 15000, what: 'the early lines stored' });
-    const seq = (await logs()).find((l) => l.message === JSON.stringify({ level: 50, msg: 'early boom' })).sequence;
-    await waitFor(async () => (await get(`${stack.http}/api/monitoring/errors/early?worker=eship`, h)).json.data.length === 1,
-      { timeout: 15000, what: 'the early error stored' });
-    const d = new Database(path.join(stack.dir, 'wharf.db'), { readonly: true });
-    try {
-      const rows = d.prepare("SELECT occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' AND instance_id = 'early'").all();
+    test('an error seen before getLastSequence answered leaves with its line\'s sequence', async () => {
+      const h = { headers: { authorization: `Bearer ${stack.token}` } };
+      const logs = async () => (await get(`${stack.http}/api/monitoring/logs/early?worker=eship&order=asc&limit=10`, h)).json.data;
+      await waitFor(async () => (await logs()).some((l) => l.message === 'after'), { timeout: 15000, what: 'the early lines stored' });
+      const seq = (await logs()).find((l) => l.message === JSON.stringify({ level: 50, msg: 'early boom' })).sequence;
+      await waitFor(async () => (await get(`${stack.http}/api/monitoring/errors/early?worker=eship`, h)).json.data.length === 1,
+        { timeout: 15000, what: 'the early error stored' });
+      const rows = await stack.rows("SELECT occurrence_count AS n, last_sequence AS s FROM container_errors WHERE worker_name = 'eship' AND instance_id = 'early'");
       assert.deepEqual(rows, [{ n: 1, s: seq }]);
-    } finally {
-      d.close();
-    }
+    });
   });
-});
+}
 
 describe('a database written by the version-1 wharfd', () => {
   let stack;

@@ -20,6 +20,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
+import { sharedPgServer, storeRows } from './pg.mjs';
+
+export { ENGINES } from './pg.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BUILD = path.resolve(ROOT, process.env.B || 'build');
@@ -245,7 +248,7 @@ export function childPids(ppid) {
 
 // A process we started: its pid, its output lines, and a stop() that sends
 // SIGTERM and then SIGKILL, waiting for it to exit.
-class Proc {
+export class Proc {
   constructor(name, cmd, args, { env = {}, cwd, logDir }) {
     this.name = name;
     this.lines = [];
@@ -341,7 +344,9 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
 // keys: generateKeys()'s result, for --public-key; wsAddr: the live feed's
 // listen address (--ws-listen); gateway: the nginx URL process control uses.
 // addr: listen there instead of a fresh port (a restart on the same address).
-export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAddr, gateway, addr: fixedAddr }) {
+// db: the --db value (a postgresql:// URL); default the SQLite file
+// dir/wharf.db.
+export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAddr, gateway, addr: fixedAddr, db }) {
   const addr = fixedAddr || `127.0.0.1:${await freePort()}`;
   const extra = [];
   if (keys) extra.push('--public-key', keys.publicPath);
@@ -349,7 +354,7 @@ export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAd
   if (gateway) extra.push('--gateway', gateway);
   const vg = valgrindPrefix('wharfd');
   const p = new Proc('wharfd', vg[0] || BIN.wharfd, [...vg.slice(1), ...(vg.length ? [BIN.wharfd] : []),
-    '--listen', addr, '--db', path.join(dir, 'wharf.db'), ...extra, ...args], {
+    '--listen', addr, '--db', db || path.join(dir, 'wharf.db'), ...extra, ...args], {
     env: { ...sanitizerEnv(false), ...env },
     logDir,
   });
@@ -491,7 +496,11 @@ export async function startNginx({ prefix, conf, logDir }) {
 // (stack.token: sub "*", every scope) and stack.mint(claims) for others.
 //   keys: { publicPath, privatePath, privateKey } to use instead of a new
 //     pair (publicPath may be a folder of keys: wharfctl keys rotate's).
-export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [], keys } = {}) {
+//   engine: the store, 'sqlite' (a file in the stack's folder) or
+//     'postgresql' (a database of its own on the process's test server,
+//     tests/lib/pg.mjs). stack.store says which ({ engine, path | url });
+//     stack.rows(sql, ...params) reads it directly (not through wharfd).
+export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], extraHttp, healthInterval = 'off', wharfdArgs = [], keys, engine = 'sqlite' } = {}) {
   const dir = tempDir(tag);
   const logDir = path.join(dir, 'logs');
   const workersDir = path.join(dir, 'workers.d');
@@ -510,10 +519,21 @@ export async function startStack({ tag = 'stack', workers = [{ name: 'demo' }], 
     // connection to be handed one of the range meanwhile.
     const port = await freeStaticPort();
     const wsPort = await freeStaticPort();
+    if (engine === 'postgresql') {
+      const server = await sharedPgServer();
+      const { url } = await server.createDatabase(tag);
+      stack.store = { engine, url, server };
+    } else if (engine === 'sqlite') {
+      stack.store = { engine, path: path.join(dir, 'wharf.db') };
+    } else {
+      throw new Error(`unknown engine ${engine}`);
+    }
+    stack.rows = (sql, ...params) => storeRows(stack.store, sql, ...params);
     // what wharfd was started with, for a test that restarts it
     stack.wharfdOpts = {
       dir, logDir, keys: stack.keys, wsAddr: `127.0.0.1:${wsPort}`,
       gateway: `http://127.0.0.1:${port}`, args: wharfdArgs,
+      db: stack.store.url,
     };
     stack.wharfd = await startWharfd(stack.wharfdOpts);
     stack.procs.push(stack.wharfd);
@@ -592,6 +612,30 @@ export async function get(url, opts = {}) {
     json = undefined;
   }
   return { status: res.status, headers: res.headers, body, json };
+}
+
+// As get(), on a connection of its own, closed after the answer: for tests
+// that reload or restart nginx, where a kept connection may be one that an
+// old worker process is closing as it is reused.
+export function getFresh(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: { ...headers, connection: 'close' }, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: new Headers(res.headers), body: text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 // --- fake container endpoints --------------------------------------------------

@@ -11,6 +11,8 @@
 
 #include "../../fcgi_backend/config.h"
 
+#include "doc_table.inc"
+
 #define ARGC(a) ((int) (sizeof(a) / sizeof((a)[0])) - 1)
 
 static void
@@ -105,6 +107,152 @@ test_args(void **state)
     assert_int_equal(
         wharfd_config_load(&cfg, ARGC(help), help, err, sizeof(err)), 0);
     assert_int_equal(cfg.action, WHARFD_PRINT_HELP);
+}
+
+/* Every flag keeps its message, default and bounds: one value each side
+ * of each number's bounds, and the message it gets. */
+static void
+test_messages_and_bounds(void **state)
+{
+    static const struct {
+        const char *flag, *val, *message; /* message NULL: accepted */
+    } cases[] = {
+        { "--threads", "256", NULL },
+        { "--threads", "257", "--threads 257: must be a number from 1 to 256" },
+        { "--threads", "0", "--threads 0: must be a number from 1 to 256" },
+        { "--body-limit", "1073741825",
+          "--body-limit 1073741825: must be a number of bytes from 1 to "
+          "1073741824" },
+        { "--socket-mode", "0777", NULL },
+        { "--socket-mode", "01000",
+          "--socket-mode 01000: must be octal permissions such as 0660" },
+        { "--log-level", "loud",
+          "--log-level loud: must be debug, info, warn or error" },
+        { "--auth", "maybe", "--auth maybe: must be on or off" },
+        { "--batch-max", "1000001", "--batch-max 1000001: must be 1..1000000" },
+        { "--message-max", "0", "--message-max 0: must be 1..1073741824" },
+        { "--log-days", "36501", "--log-days 36501: must be 0..36500" },
+        { "--error-days", "x", "--error-days x: must be 0..36500" },
+        { "--retention-interval", "36500", NULL },
+        { "--control-timeout", "0", "--control-timeout: must be >= 1" },
+        { "--control-timeout", "36501",
+          "--control-timeout 36501: must be 0..36500" },
+        { "--max-logs", "-1", "--max-logs -1: must be a number" },
+        { "--gateway", "ftp://x",
+          "--gateway ftp://x: must be an http:// or "
+          "https:// URL" },
+        { "--feed-queue", "1000001",
+          "--feed-queue 1000001: must be 1..1000000" },
+        { "--rpc-batch-max", "0", "--rpc-batch-max 0: must be 1..1000000" },
+        { "--answer-max", "65535",
+          "--answer-max 65535: must be a number of bytes from 65536 to "
+          "1099511627776" },
+        { "--ws-listen", "unix:/tmp/s",
+          "--ws-listen unix:/tmp/s: must be "
+          "IPV4:PORT" },
+        { "--db", "", "--db '': empty or too long" },
+    };
+    struct wharfd_config cfg;
+    char err[512];
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *argv[] = { "wharfd",
+                         "--listen",
+                         "unix:/tmp/s",
+                         "--db",
+                         "/tmp/x.db",
+                         (char *) cases[i].flag,
+                         (char *) cases[i].val,
+                         NULL };
+        int rc = wharfd_config_load(&cfg, ARGC(argv), argv, err, sizeof(err));
+
+        if (cases[i].message == NULL) {
+            if (rc != 0) {
+                fail_msg("%s %s: refused: %s", cases[i].flag, cases[i].val,
+                         err);
+            }
+        } else if (rc != -1 || strcmp(err, cases[i].message) != 0) {
+            fail_msg("%s %s: rc %d, '%s', not '%s'", cases[i].flag,
+                     cases[i].val, rc, rc ? err : "", cases[i].message);
+        }
+    }
+}
+
+/* The defaults in force are the ones --help and the docs show. */
+static void
+test_defaults(void **state)
+{
+    char *argv[] = { "wharfd", "--listen", "unix:/tmp/s", "--db", "x", NULL };
+    struct wharfd_config cfg;
+    char err[512];
+
+    (void) state;
+    assert_int_equal(
+        wharfd_config_load(&cfg, ARGC(argv), argv, err, sizeof(err)), 0);
+    assert_int_equal(cfg.threads, WHARFD_THREADS_DEFAULT);
+    assert_int_equal(cfg.body_limit, 8UL * 1024 * 1024);
+    assert_int_equal(cfg.socket_mode, 0660);
+    assert_int_equal(cfg.log_level, 1); /* info */
+    assert_int_equal(cfg.auth_off, 0);
+    assert_int_equal(cfg.batch_max, 10000);
+    assert_int_equal(cfg.message_max, 65536);
+    assert_int_equal(cfg.log_days, 7);
+    assert_int_equal(cfg.error_days, 7);
+    assert_int_equal(cfg.max_logs, 0);
+    assert_int_equal(cfg.retention_interval, 60);
+    assert_string_equal(cfg.gateway, "http://127.0.0.1:8080");
+    assert_int_equal(cfg.control_timeout, 10);
+    assert_int_equal(cfg.feed_queue, 1024);
+    assert_string_equal(cfg.ws_origins, "");
+    assert_int_equal(cfg.has_ws_listen, 0);
+    assert_int_equal(cfg.rpc_batch_max, 1000);
+    assert_int_equal(cfg.answer_max, 32UL * 1024 * 1024);
+    assert_int_equal(cfg.request_memory_max, 64UL * 1024 * 1024);
+    assert_int_equal(cfg.memory_budget, 256UL * 1024 * 1024);
+}
+
+/* docs/wharfd.md's options table lists every option of the table, with
+ * its config key and default, and nothing else (--help comes from the
+ * table itself). */
+static void
+test_docs_table(void **state)
+{
+    char line[4096], cells[3][512], want[128];
+    const struct wharf_opt *opt;
+    int rows = 0, options = 0, found;
+    FILE *f = doc_open(__FILE__, "wharfd.md");
+
+    (void) state;
+    assert_non_null(f);
+    rows = doc_option_rows(f, NULL, line, sizeof(line));
+    for (opt = wharfd_options; opt->name != NULL; opt++) {
+        if (opt->flags & WHARF_OPT_SWITCH) {
+            continue; /* --help, --version */
+        }
+        options++;
+        found = doc_option_rows(f, opt->name, line, sizeof(line));
+        if (found != 1) {
+            fail_msg("docs/wharfd.md: --%s in %d rows of the options table",
+                     opt->name, found);
+        }
+        assert_int_equal(doc_cells(line, cells, 3), 3);
+        snprintf(want, sizeof(want), "/ %s", opt->name);
+        if (!(opt->flags & WHARF_OPT_CLI) && strstr(cells[0], want) == NULL) {
+            fail_msg("docs/wharfd.md: --%s: no config key '%s' in '%s'",
+                     opt->name, opt->name, cells[0]);
+        }
+        if (strcmp(cells[1], wharf_opt_default_text(opt)) != 0) {
+            fail_msg("docs/wharfd.md: --%s: default '%s', the table's "
+                     "'%s'",
+                     opt->name, cells[1], wharf_opt_default_text(opt));
+        }
+    }
+    fclose(f);
+    if (rows != options) {
+        fail_msg("docs/wharfd.md: %d option rows, %d options", rows, options);
+    }
 }
 
 static void
@@ -436,6 +584,9 @@ main(void)
         cmocka_unit_test(test_store_flags),
         cmocka_unit_test(test_retention_worker),
         cmocka_unit_test(test_budget_and_key_flags),
+        cmocka_unit_test(test_messages_and_bounds),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_docs_table),
     };
     return cmocka_run_group_tests_name("wharfd_config", tests, NULL, NULL);
 }

@@ -334,6 +334,7 @@ test_strict_rpc_params(void **state)
     static const char *const valid[][2] = {
         { "heartbeat", "\"worker\":\"demo\"" },
         { "getWorkers", "\"worker\":\"demo\"" },
+        { "removeWorker", "\"worker\":\"demo\"" },
         { "storeLogs",
           "\"worker\":\"demo\",\"instanceId\":\"s\",\"logs\":[{"
           "\"sequence\":1,\"level\":\"info\",\"message\":\"m\"}]" },

@@ -237,9 +237,11 @@ query_bind(const struct wharfd_query *q, sqlite3_stmt *s)
 }
 
 int
-wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
-                   wharfd_row_fn fn, void *arg, long long *total, int *has_more)
+wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
+                    wharfd_row_fn fn, void *arg, long long *total,
+                    int *has_more)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_col cols[20];
     const char *const *names;
     const char *from, *order;
@@ -350,9 +352,10 @@ wharfd_store_query(struct wharfd_store *st, const struct wharfd_query *q,
 }
 
 int
-wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
-                           const char *instance, long long *seq)
+wharfd_sqlite_last_sequence(struct wharfd_store *base, const char *worker,
+                            const char *instance, long long *seq)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_reader *r = wharfd_store_reader(st);
     sqlite3_stmt *s;
     int rc = -1;
@@ -389,10 +392,11 @@ wharfd_store_last_sequence(struct wharfd_store *st, const char *worker,
 }
 
 int
-wharfd_store_process_get(struct wharfd_store *st, const char *worker,
-                         const char *instance, wharfd_row_fn fn, void *arg,
-                         int *found)
+wharfd_sqlite_process_get(struct wharfd_store *base, const char *worker,
+                          const char *instance, wharfd_row_fn fn, void *arg,
+                          int *found)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_reader *r = wharfd_store_reader(st);
     struct wharfd_col cols[17];
     sqlite3_stmt *s;
@@ -431,10 +435,11 @@ wharfd_store_process_get(struct wharfd_store *st, const char *worker,
 /* Aggregates, grouped by one column, then the range row. The SQL per
  * (kind, which of worker/instance is given) is constant. */
 int
-wharfd_store_stats(struct wharfd_store *st, enum wharfd_kind kind,
-                   const char *worker, const char *instance, wharfd_row_fn fn,
-                   void *arg)
+wharfd_sqlite_stats(struct wharfd_store *base, enum wharfd_kind kind,
+                    const char *worker, const char *instance, wharfd_row_fn fn,
+                    void *arg)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     static const char *const group_names[] = { "group", "key", "count",
                                                "rows" };
     static const char *const range_names[] = { "group", "oldest", "newest",

@@ -40,10 +40,11 @@ static const char sql_log_beyond[] =
     " ORDER BY id DESC LIMIT 1 OFFSET ?2";
 
 int
-wharfd_store_retain_next_worker(struct wharfd_store *st, enum wharfd_kind kind,
-                                const char *after, char *out, size_t size,
-                                int *found)
+wharfd_sqlite_retain_next_worker(struct wharfd_store *base,
+                                 enum wharfd_kind kind, const char *after,
+                                 char *out, size_t size, int *found)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_reader *r = wharfd_store_reader(st);
     sqlite3_stmt *s;
     const char *w;
@@ -87,7 +88,7 @@ wharfd_store_retain_next_worker(struct wharfd_store *st, enum wharfd_kind kind,
 /* One row of sql_log_at (from > 0) or sql_log_newest (from = 0): its id
  * and whether it was received before `before`. *found = 0: none. */
 static int
-log_probe(struct wharfd_store *st, struct wharfd_reader *r, const char *worker,
+log_probe(struct wharfd_sqlite *st, struct wharfd_reader *r, const char *worker,
           long long from, const char *before, long long *id, int *old,
           int *found)
 {
@@ -126,7 +127,7 @@ log_probe(struct wharfd_store *st, struct wharfd_reader *r, const char *worker,
  * the index.
  */
 static int
-log_age_cutoff(struct wharfd_store *st, struct wharfd_reader *r,
+log_age_cutoff(struct wharfd_sqlite *st, struct wharfd_reader *r,
                const char *worker, const char *before, long long oldest,
                long long *cut)
 {
@@ -171,10 +172,11 @@ log_age_cutoff(struct wharfd_store *st, struct wharfd_reader *r,
 }
 
 int
-wharfd_store_retain_logs_plan(struct wharfd_store *st, const char *worker,
-                              const char *logs_before, long long max_logs,
-                              long long *below)
+wharfd_sqlite_retain_logs_plan(struct wharfd_store *base, const char *worker,
+                               const char *logs_before, long long max_logs,
+                               long long *below)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_reader *r;
     sqlite3_stmt *s;
     long long oldest = 0, cut = 0;
@@ -237,8 +239,9 @@ struct retain_job {
 };
 
 static int
-retain_run(struct wharfd_store *st, void *arg)
+retain_run(struct wharfd_store *base, void *arg)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct retain_job *j = arg;
     sqlite3_stmt *s = wharfd_store_wstmt(st, j->id);
     int rc;
@@ -261,13 +264,13 @@ retain_run(struct wharfd_store *st, void *arg)
 }
 
 int
-wharfd_store_retain_logs(struct wharfd_store *st, const char *worker,
-                         long long below, long long step, long long *deleted)
+wharfd_sqlite_retain_logs(struct wharfd_store *base, const char *worker,
+                          long long below, long long step, long long *deleted)
 {
     struct retain_job j = {
         WHARFD_W_RETAIN_LOGS_BELOW, worker, NULL, below, step, 0
     };
-    int rc = wharfd_store_write(st, retain_run, &j, -1);
+    int rc = wharfd_store_write(base, retain_run, &j, -1);
 
     *deleted = j.deleted;
     return rc;
@@ -275,7 +278,7 @@ wharfd_store_retain_logs(struct wharfd_store *st, const char *worker,
 
 /* Whether worker has an error last seen before `before` (reader). */
 static int
-errors_due(struct wharfd_store *st, const char *worker, const char *before,
+errors_due(struct wharfd_sqlite *st, const char *worker, const char *before,
            int *due)
 {
     struct wharfd_reader *r = wharfd_store_reader(st);
@@ -303,10 +306,11 @@ errors_due(struct wharfd_store *st, const char *worker, const char *before,
 }
 
 int
-wharfd_store_retain_errors(struct wharfd_store *st, const char *worker,
-                           const char *before, long long step,
-                           long long *deleted)
+wharfd_sqlite_retain_errors(struct wharfd_store *base, const char *worker,
+                            const char *before, long long step,
+                            long long *deleted)
 {
+    struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct retain_job j = {
         WHARFD_W_RETAIN_ERRORS_BEFORE, worker, before, 0, step, 0
     };
@@ -321,7 +325,7 @@ wharfd_store_retain_errors(struct wharfd_store *st, const char *worker,
     if (!due) {
         return 0;
     }
-    rc = wharfd_store_write(st, retain_run, &j, -1);
+    rc = wharfd_store_write(base, retain_run, &j, -1);
     *deleted = j.deleted;
     return rc;
 }
