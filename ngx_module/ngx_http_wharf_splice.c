@@ -42,8 +42,10 @@
  *
  * Not spliced (nginx's tunnel, as without the module): a TLS connection on
  * either side (the bytes on the wire are not the tunnel's), a 101 that
- * nginx has not finished writing when the module would take over, and a
- * location or request that is not a wharf_route session.
+ * nginx has not finished writing when the module would take over, a live
+ * worker's session (its frames are counted as nginx sends them, for the
+ * close frame that ends it when the worker is removed), and a location or
+ * request that is not a wharf_route session.
  */
 
 
@@ -225,6 +227,17 @@ ngx_http_wharf_splice_header_filter(ngx_http_request_t *r)
     if (!wlcf->splice || ctx == NULL || ctx->worker == NULL
         || !ctx->counted || ctx->target || pc == NULL)
     {
+        return ngx_http_wharf_next_header_filter(r);
+    }
+
+    /*
+     * A live worker's session counts the frames it sends the client, to
+     * end them with a close frame between two frames when the worker is
+     * removed (ngx_http_wharf_live_end_session()): it sees them in the
+     * client connection's send(), which bytes moved by splice(2) bypass.
+     */
+
+    if (ctx->session && ctx->session->tracking) {
         return ngx_http_wharf_next_header_filter(r);
     }
 

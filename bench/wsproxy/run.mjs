@@ -29,6 +29,8 @@
 //   V  wharfvar /var/echo/...          wharf_route, auth off, the former
 //                                     proxy_pass with variables
 //   B  plain   /plain/...             proxy_pass to the same upstream
+//   B16 plain16 /plain16/...          the same with proxy_buffer_size 16k,
+//                                     the tunnel buffer of conf/wharf.conf
 //   B-auth plainauth /plain/...        the same, the client sending A's
 //                                     Authorization header (idle only)
 //   C  direct  the echo server itself
@@ -181,6 +183,15 @@ http {
             proxy_pass http://echo/;${PROXY_COMMON}
         }
 
+        # stock nginx with the tunnel buffer conf/wharf.conf ships (16 KiB
+        # rather than a page): how much of splice's gain a bigger buffer
+        # alone gives
+        location /plain16/ {
+            proxy_pass http://echo/;${PROXY_COMMON}
+            proxy_buffer_size 16k;
+            proxy_busy_buffers_size 16k;
+        }
+
         # the module's former configuration: proxy_pass with variables
         location /var/ {
             wharf_route prefix=/var/;
@@ -212,6 +223,7 @@ const TARGETS = {
   nokeys: { path: '/open/echo/ws', headers: [], noKeys: true },
   wharfvar: { path: '/var/echo/ws', headers: [] },
   plain: { path: '/plain/ws', headers: [] },
+  plain16: { path: '/plain16/ws', headers: [] },
   // B-auth: a plain proxy_pass whose client sends the same token as A's
   // (a plain proxy in front of a service that authenticates its clients
   // forwards their token); nothing in the location differs from B
@@ -269,8 +281,8 @@ const median = (xs) => {
 // --- echo: messages/s and nginx CPU per message ------------------------------
 
 // BENCH_ECHO_TARGETS=wharf,open,plain,...: more targets in the echo cells
-// (wharf, splice, plain, plainb and direct are always there)
-const ECHO_TARGETS = [...new Set(['wharf', 'splice', 'plain', 'direct', 'plainb',
+// (wharf, splice, plain, plain16, plainb and direct are always there)
+const ECHO_TARGETS = [...new Set(['wharf', 'splice', 'plain', 'plain16', 'direct', 'plainb',
   ...(process.env.BENCH_ECHO_TARGETS ? process.env.BENCH_ECHO_TARGETS.split(',') : [])])]
   .filter((t) => t === 'direct' || (TARGETS[t] && !TARGETS[t].noKeys));
 
@@ -310,7 +322,13 @@ async function benchEcho(echo, ngx) {
       cell.splice_cpu_ratio = cell.splice.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
       cell.splice_sched_ratio = cell.splice.sched_us_per_msg / cell.plain.sched_us_per_msg;
       // the spread: each repetition's splice/plain ratio, in run order
-      cell.splice_sched_ratios = runs.splice.map((r, i) => (r.sched_ns / r.count) / (runs.plain[i].sched_ns / runs.plain[i].count));
+      const perRep = (a, b) => runs[a].map((r, i) => (r.sched_ns / r.count) / (runs[b][i].sched_ns / runs[b][i].count));
+      cell.splice_sched_ratios = perRep('splice', 'plain');
+      // against stock nginx with wharf.conf's 16 KiB tunnel buffer
+      cell.splice16_sched_ratio = cell.splice.sched_us_per_msg / cell.plain16.sched_us_per_msg;
+      cell.splice16_sched_ratios = perRep('splice', 'plain16');
+      cell.plain16_sched_ratio = cell.plain16.sched_us_per_msg / cell.plain.sched_us_per_msg;
+      cell.aa_sched_ratios = perRep('plainb', 'plain');
       cell.aa_rate_ratio = cell.plainb.rate / cell.plain.rate;
       cell.aa_cpu_ratio = cell.plainb.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
       console.log(`echo ${c} conns ${size} B: msg/s wharf ${cell.wharf.rate.toFixed(0)} plain ${cell.plain.rate.toFixed(0)} `
@@ -323,6 +341,11 @@ async function benchEcho(echo, ngx) {
         + `nginx CPU us/msg stat ${cell.splice.cpu_us_per_msg.toFixed(2)} (x${cell.splice_cpu_ratio.toFixed(3)}), `
         + `schedstat ${cell.splice.sched_us_per_msg.toFixed(2)} (x${cell.splice_sched_ratio.toFixed(3)}; per repetition `
         + `${cell.splice_sched_ratios.map((x) => x.toFixed(3)).join(' ')})`);
+      console.log(`  plain16 (proxy_buffer_size 16k): msg/s ${cell.plain16.rate.toFixed(0)}; schedstat `
+        + `${cell.plain16.sched_us_per_msg.toFixed(2)} (x${cell.plain16_sched_ratio.toFixed(3)} of plain); splice `
+        + `x${cell.splice16_sched_ratio.toFixed(3)} of plain16 (per repetition `
+        + `${cell.splice16_sched_ratios.map((x) => x.toFixed(3)).join(' ')}); A/A per repetition `
+        + `${cell.aa_sched_ratios.map((x) => x.toFixed(3)).join(' ')}`);
       cells.push(cell);
     }
   }

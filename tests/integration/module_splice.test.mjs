@@ -34,7 +34,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { BIN, childPids, freeStaticPort, reloadNginx, startFakeEndpoint, startStack, tempDir, waitFor } from '../lib/stack.mjs';
+import {
+  BIN, childPids, freeStaticPort, generateKeys, nginxTest, reloadNginx, renderNginxConf, startFakeEndpoint, startStack, tempDir,
+  waitFor, writeWorkerConf,
+} from '../lib/stack.mjs';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MODES = ['on', 'off'];
@@ -501,4 +504,58 @@ server {
     const exit = await stack.nginx.exited;
     assert.equal(exit.code, 0);
   });
+});
+
+// nginx -t: on and off in http, server and location; anything else refused
+// with its file and line. In a server{} of its own (the rendered http{}
+// already has "wharf_splice on" under WHARF_SPLICE=on).
+describe('wharf_splice under nginx -t', () => {
+  let dir, prefix, workers, keys;
+
+  before(() => {
+    dir = tempDir('module-splice-conf');
+    prefix = path.join(dir, 'nginx');
+    workers = path.join(dir, 'workers.d');
+    fs.mkdirSync(prefix);
+    fs.mkdirSync(workers);
+    keys = generateKeys(dir);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  // nginx -t with `lines` in a location of a server of their own; the line
+  // of the file where they begin
+  const check = (lines) => {
+    for (const f of fs.readdirSync(workers)) fs.unlinkSync(path.join(workers, f));
+    writeWorkerConf(workers, 'demo', '127.0.0.1:9');
+    const file = path.join(workers, '00-splice.conf');
+    const head = ['', 'server {', '    listen 127.0.0.1:4;', '    wharf_splice off;', '    location /w/ {',
+      '        wharf_route prefix=/w/;', '        proxy_pass http://wharf_workers;'];
+    fs.writeFileSync(file, `${[...head, ...lines.map((l) => `        ${l}`), '    }', '}', ''].join('\n')}`);
+    const conf = renderNginxConf({ prefix, listen: '127.0.0.1:1', wharfd: '127.0.0.1:2', wharfdWs: '127.0.0.1:3', workersDir: workers, keys });
+    return { ...nginxTest(prefix, conf), where: `${file}:${head.length + 1}` };
+  };
+
+  test('on and off pass, in server and location', () => {
+    for (const v of ['on', 'off', 'ON']) {
+      const r = check([`wharf_splice ${v};`]);
+      assert.equal(r.status, 0, r.output);
+    }
+  });
+
+  for (const [lines, re] of [
+    [['wharf_splice yes;'], /invalid value "yes" in "wharf_splice" directive, it must be "on" or "off"/],
+    [['wharf_splice 1;'], /invalid value "1" in "wharf_splice" directive/],
+    [['wharf_splice;'], /invalid number of arguments in "wharf_splice" directive/],
+    [['wharf_splice on off;'], /invalid number of arguments in "wharf_splice" directive/],
+    [['wharf_splice on;', 'wharf_splice off;'], /"wharf_splice" directive is duplicate/],
+  ]) {
+    test(`${lines.join(' ')} is refused with its file and line`, () => {
+      const r = check(lines);
+      assert.notEqual(r.status, 0, r.output);
+      assert.match(r.output, /\[emerg\]/);
+      assert.match(r.output, re);
+      const where = lines.length > 1 ? r.where.replace(/:(\d+)$/, (_, n) => `:${Number(n) + 1}`) : r.where;
+      assert.ok(r.output.includes(where), `${where} not in: ${r.output}`);
+    });
+  }
 });
