@@ -14,10 +14,12 @@
  * them into a buffer of proxy_buffer_size and send()s them on: every byte
  * is copied out of the kernel and back in, and a message larger than the
  * buffer goes out in buffer-sized pieces, each a send() and a TCP segment
- * of its own.  With wharf_splice on, the module moves them socket -> pipe
- * -> socket with splice(2): the pages of the received segments go into
- * the pipe and on to the other socket by reference, as much per call as
- * the pipe holds (64 KiB), without a copy through user space.
+ * of its own.  With wharf_splice on, the module moves them itself: large
+ * messages socket -> pipe -> socket with splice(2), the pages of the
+ * received segments passed into the pipe and on to the other socket by
+ * reference, as much per call as the pipe holds (256 KiB), without a copy
+ * through user space; small ones with a recv() and a send() through one
+ * 16 KiB buffer, as nginx does (see ngx_http_wharf_splice_move()).
  *
  * What stays nginx's: whether to upgrade, the 101, the timers
  * (proxy_read_timeout, proxy_send_timeout, send_timeout), and the end of
@@ -135,7 +137,7 @@ static ngx_http_output_header_filter_pt  ngx_http_wharf_next_header_filter;
 /* process-local: the empty pipes kept, and the scratch buffer */
 static ngx_http_wharf_pipe_t  ngx_http_wharf_pipes[NGX_HTTP_WHARF_SPLICE_KEPT];
 static ngx_uint_t             ngx_http_wharf_npipes;
-static u_char                 ngx_http_wharf_scratch[NGX_HTTP_WHARF_SPLICE_COPY];
+static u_char                 ngx_http_wharf_copy[NGX_HTTP_WHARF_SPLICE_COPY];
 
 #endif
 
@@ -626,7 +628,7 @@ ngx_http_wharf_splice_loop(ngx_http_request_t *r, ngx_http_wharf_pipe_t *p,
 
             size = ngx_min(NGX_HTTP_WHARF_SPLICE_COPY, p->size);
 
-            n = src->recv(src, ngx_http_wharf_scratch, size);
+            n = src->recv(src, ngx_http_wharf_copy, size);
 
             if (n == NGX_AGAIN || n == 0) {
                 return NGX_OK;
@@ -648,7 +650,7 @@ ngx_http_wharf_splice_loop(ngx_http_request_t *r, ngx_http_wharf_pipe_t *p,
             m = 0;
 
             if (dst->write->ready) {
-                m = dst->send(dst, ngx_http_wharf_scratch, n);
+                m = dst->send(dst, ngx_http_wharf_copy, n);
 
                 if (m == NGX_ERROR) {
                     goto failed;
@@ -665,7 +667,7 @@ ngx_http_wharf_splice_loop(ngx_http_request_t *r, ngx_http_wharf_pipe_t *p,
 
             /* the rest waits in the pipe, which is empty and holds it */
 
-            if (write(p->fd[1], ngx_http_wharf_scratch + m, n - m) != n - m) {
+            if (write(p->fd[1], ngx_http_wharf_copy + m, n - m) != n - m) {
                 ngx_log_error(NGX_LOG_ALERT, src->log, ngx_errno,
                               "write() of %z bytes to a pipe of %uz failed",
                               n - m, p->size);

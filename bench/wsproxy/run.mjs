@@ -373,6 +373,8 @@ async function syscallsOnce(echo, ngx, t, c, size) {
   }
 }
 
+const SYSCALL_TARGETS = ['plain', 'plain16', 'wharf', 'splice'];
+
 async function benchSyscalls(echo, ngx) {
   const probe = spawnSync('perf', ['stat', '-x', ',', '-e', 'raw_syscalls:sys_enter', 'true']);
   if (probe.status !== 0) {
@@ -385,9 +387,9 @@ async function benchSyscalls(echo, ngx) {
   for (const c of conns) {
     for (const size of sizes) {
       const cell = { conns: c, size };
-      for (const t of ['plain', 'wharf', 'splice']) cell[t] = await syscallsOnce(echo, ngx, t, c, size);
+      for (const t of SYSCALL_TARGETS) cell[t] = await syscallsOnce(echo, ngx, t, c, size);
       console.log(`syscalls per message (perf, the nginx worker, ${c} conns, ${size} B): `
-        + ['plain', 'wharf', 'splice'].map((t) => `${t} ${cell[t].per_message.toFixed(2)}`).join(', '));
+        + SYSCALL_TARGETS.map((t) => `${t} ${cell[t].per_message.toFixed(2)}`).join(', '));
       cells.push(cell);
     }
   }
@@ -622,6 +624,7 @@ async function benchCallgrind(echo) {
   res.wharf_ratio = res.wharf.per_handshake / res.plain.per_handshake;
   res.nokeys_ratio = res.nokeys.per_handshake / res.plain.per_handshake;
   res.wharfvar_ratio = res.wharfvar.per_handshake / res.plain.per_handshake;
+  if (process.env.BENCH_CG_HANDSHAKE === '0') return res;
   console.log(`instructions per handshake (callgrind, (I(${n2}) - I(${n1})) / ${n2 - n1}, median of ${reps}): `
     + `plain ${res.plain.per_handshake.toFixed(0)}, plainvar ${res.plainvar.per_handshake.toFixed(0)} (x${res.plainvar_ratio.toFixed(3)}), `
     + `wharf auth off ${res.open.per_handshake.toFixed(0)} (x${res.open_ratio.toFixed(3)}), `
