@@ -67,7 +67,7 @@
 /* the room asked for each pipe: a 64 KiB message and its header in one */
 #define NGX_HTTP_WHARF_SPLICE_PIPE      (256 * 1024)
 
-/* a read up to this is copied through the scratch buffer, not spliced */
+/* a read up to this is copied through the copy buffer, not spliced */
 #define NGX_HTTP_WHARF_SPLICE_COPY      (16 * 1024)
 
 /* empty pipes that each nginx worker process keeps for reuse */
@@ -134,7 +134,7 @@ static void ngx_http_wharf_pipe_put(ngx_http_wharf_pipe_t *p,
 
 static ngx_http_output_header_filter_pt  ngx_http_wharf_next_header_filter;
 
-/* process-local: the empty pipes kept, and the scratch buffer */
+/* process-local: the empty pipes kept, and the copy buffer */
 static ngx_http_wharf_pipe_t  ngx_http_wharf_pipes[NGX_HTTP_WHARF_SPLICE_KEPT];
 static ngx_uint_t             ngx_http_wharf_npipes;
 static u_char                 ngx_http_wharf_copy[NGX_HTTP_WHARF_SPLICE_COPY];
@@ -479,13 +479,13 @@ ngx_http_wharf_splice_process(ngx_http_request_t *r)
  *
  * Two ways to read, chosen per direction by the last read.  Small
  * messages (keystrokes, terminal output, small frames) are read into
- * the process's scratch buffer and sent from it, with a recv() and a
+ * the process's copy buffer and sent from it, with a recv() and a
  * send() each, as nginx does; splice(2) would cost them a third call, a
  * splice() that finds the socket empty, since a short splice() does not
- * tell an empty socket from a full pipe.  A read that fills the scratch
+ * tell an empty socket from a full pipe.  A read that fills the copy
  * buffer says more is coming: the rest, and the next reads, go by
  * splice(2), until one is short again.  Whatever the destination does
- * not take of a copied read goes into the pipe (it fits: the scratch
+ * not take of a copied read goes into the pipe (it fits: the copy
  * buffer is no larger than the pipe).
  */
 
