@@ -24,7 +24,9 @@
 // And that "on" is splice(2): after a session with it on the nginx worker
 // processes keep pipes (the module's, for reuse), none after sessions with
 // it off; with nginx built --with-debug, the debug log says the "on"
-// session's tunnel was taken over and the "off" one's was not.
+// session's tunnel was taken over and the "off" one's was not, and that a
+// live worker's session, whose frames the module counts as nginx sends
+// them, is not taken over. Then `nginx -t` on the directive's values.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -35,7 +37,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
-  BIN, childPids, freeStaticPort, generateKeys, nginxTest, reloadNginx, renderNginxConf, startFakeEndpoint, startStack, tempDir,
+  BIN, childPids, freeStaticPort, generateKeys, get, nginxTest, reloadNginx, renderNginxConf, startFakeEndpoint, startStack, tempDir,
   waitFor, writeWorkerConf,
 } from '../lib/stack.mjs';
 
@@ -195,7 +197,8 @@ describe('wharf_splice: the same tunnel as nginx\'s, by splice(2)', () => {
     logDir = tempDir('module-splice-logs');
     fs.chmodSync(logDir, 0o777);
     // /on/ and /off/: long timeouts; /ont/ and /offt/: one second each;
-    // /ond/ and /offd/: the debug log (nginx built --with-debug)
+    // /ond/ and /offd/: the debug log (nginx built --with-debug); /onl/:
+    // on, a debug log of its own, for live workers
     const loc = (prefix, splice, extra = '') => `
     location /${prefix}/ {
         wharf_route prefix=/${prefix}/;
@@ -214,7 +217,7 @@ server {
     listen 127.0.0.1:${port};
     access_log ${logDir}/access.log splice;
     error_log ${logDir}/error.log info;
-    ${MODES.map((m) => loc(m, m) + loc(`${m}t`, m, timeouts) + loc(`${m}d`, m, debug(m))).join('')}
+    ${MODES.map((m) => loc(m, m) + loc(`${m}t`, m, timeouts) + loc(`${m}d`, m, debug(m))).join('')}${loc('onl', 'on', debug('live'))}
 }`;
     stack = await startStack({
       tag: 'module-splice',
@@ -271,6 +274,35 @@ server {
       assert.doesNotMatch(off, /wharf splice/);
       assert.match(off, /http upstream process upgraded/);
     }
+  });
+
+  // A live worker's session counts the frames nginx sends the client (for
+  // the close frame that ends it when the worker is removed), which bytes
+  // moved by splice(2) would bypass: it keeps nginx's tunnel. A static
+  // worker's session through the same location is taken over.
+  test('a live worker\'s session keeps nginx\'s tunnel; a static one in the same location is spliced', async () => {
+    const put = await get(`${stack.http}/api/workers/liveraw`, {
+      method: 'PUT', headers: { ...stack.auth, 'content-type': 'application/json' }, body: JSON.stringify({ upstream: raw.addr }),
+    });
+    assert.equal(put.status, 201, put.body);
+    const log = () => (HAS_DEBUG ? fs.readFileSync(path.join(logDir, 'debug-live.log'), 'utf8') : '');
+    const count = (re) => (log().match(re) || []).length;
+    for (const [name, spliced] of [['liveraw', 0], ['raw', 1]]) {
+      const ends = count(/finalize http upstream request/g);
+      const t = await tunnel(port, `/onl/${name}/echo`);
+      const sent = crypto.randomBytes(300000);
+      t.sock.write(sent);
+      await t.waitBytes(sent.length);
+      assert.equal(sha(t.data()), sha(sent), name);
+      t.sock.end();
+      await t.ended;
+      if (HAS_DEBUG) {
+        await waitFor(() => count(/finalize http upstream request/g) > ends, { what: `the ${name} session's end in the debug log` });
+        assert.equal(count(/wharf splice: tunnel taken over/g), spliced, `${name}: ${spliced ? 'spliced' : 'not spliced'}`);
+      }
+    }
+    const del = await get(`${stack.http}/api/workers/liveraw`, { method: 'DELETE', headers: stack.auth });
+    assert.equal(del.status, 200, del.body);
   });
 
   for (const m of MODES) {
