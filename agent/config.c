@@ -16,7 +16,8 @@
 const char agent_config_usage[] =
     "usage: wharf-agent --worker NAME --listen HOST:PORT [--container C]\n"
     "                   [--terminal-cmd CMD] [--kill-timeout-ms N]\n"
-    "                   [--orchestrator URL] [--token-file PATH]\n"
+    "                   [--orchestrator URL[,URL...] ...] [--failback-ms N]\n"
+    "                   [--token-file PATH]\n"
     "                   [--log-level debug|info|warn|error]\n"
     "                   [--public-key PEM|DIR ... | --insecure-no-auth]\n"
     "                   [--allowed-origins LIST] [--config FILE]\n"
@@ -35,7 +36,11 @@ const char agent_config_usage[] =
     "WHARF_BUFFER_BYTES, WHARF_LINE_MAX, WHARF_SHIP_TIMEOUT_MS,\n"
     "WHARF_FLUSH_TIMEOUT_MS, WHARF_SHIP_INFLIGHT, WHARF_INSTANCE_ID, "
     "WHARF_APP_PORT,\n"
-    "WHARF_FATAL_RESTART, WHARF_BUFFER_COMPRESS (a flag wins).\n"
+    "WHARF_FATAL_RESTART, WHARF_BUFFER_COMPRESS, WHARF_FAILBACK_MS (a flag\n"
+    "wins).\n"
+    "Several orchestrators (--orchestrator repeated, or URLs separated by\n"
+    "commas): the agent ships through the first that answers, fails over to\n"
+    "the next when one fails, and tries the first again --failback-ms later.\n"
     "The ingest token comes from WHARF_TOKEN or a file (--token-file,\n"
     "WHARF_TOKEN_FILE), never from the command line, which every user sees.\n"
     "--buffer-bytes bounds the log lines kept while the orchestrator is away\n"
@@ -64,6 +69,7 @@ enum opt_id {
     OPT_APP_PORT,
     OPT_FATAL_RESTART,
     OPT_BUFFER_COMPRESS,
+    OPT_FAILBACK,
     OPT_COUNT
 };
 
@@ -93,6 +99,7 @@ static const struct {
     [OPT_APP_PORT] = { "--port", "WHARF_APP_PORT" },
     [OPT_FATAL_RESTART] = { "--fatal-restart", "WHARF_FATAL_RESTART" },
     [OPT_BUFFER_COMPRESS] = { "--buffer-compress", "WHARF_BUFFER_COMPRESS" },
+    [OPT_FAILBACK] = { "--failback-ms", "WHARF_FAILBACK_MS" },
 };
 
 static const char *
@@ -220,6 +227,61 @@ container_valid(const char *s)
     return 1;
 }
 
+/* Adds the comma-separated orchestrator URLs of v (from src) to cfg. Each
+ * must be an http:// or https:// URL, none empty nor given twice. */
+static int
+add_orchestrators(struct agent_config *cfg, const char *src, const char *v,
+                  char *err, size_t errlen)
+{
+    const char *p = v;
+
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t) (end - p) : strlen(p);
+        unsigned k;
+
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == 0) {
+            return wharf_fail(err, errlen, "%s \"%s\": an empty URL", src, v);
+        }
+        if (len > AGENT_ORCHESTRATOR_URL_MAX) {
+            return wharf_fail(err, errlen, "%s: a URL longer than %d bytes",
+                              src, AGENT_ORCHESTRATOR_URL_MAX);
+        }
+        if (!(len > 7 && strncmp(p, "http://", 7) == 0)
+            && !(len > 8 && strncmp(p, "https://", 8) == 0)) {
+            return wharf_fail(err, errlen,
+                              "%s \"%.*s\": must be an http:// or https:// "
+                              "URL",
+                              src, (int) len, p);
+        }
+        for (k = 0; k < cfg->norchestrators; k++) {
+            if (cfg->orchestrators[k].len == len
+                && memcmp(cfg->orchestrators[k].p, p, len) == 0) {
+                return wharf_fail(err, errlen, "%s \"%.*s\": given twice", src,
+                                  (int) len, p);
+            }
+        }
+        if (cfg->norchestrators == AGENT_ORCHESTRATORS_MAX) {
+            return wharf_fail(err, errlen, "%s: at most %d orchestrator URLs",
+                              src, AGENT_ORCHESTRATORS_MAX);
+        }
+        cfg->orchestrators[cfg->norchestrators].p = p;
+        cfg->orchestrators[cfg->norchestrators].len = len;
+        cfg->norchestrators++;
+        if (end == NULL) {
+            return 0;
+        }
+        p = end + 1;
+    }
+}
+
 int
 agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
                    char *const envp[], char *err, size_t errlen)
@@ -240,6 +302,7 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
     cfg->instance_id = "app";
     cfg->fatal_restart = 1;
     cfg->buffer_compress = 1;
+    cfg->failback_ms = AGENT_FAILBACK_DEFAULT_MS;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *eq;
@@ -311,6 +374,16 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
             }
             cfg->public_keys[cfg->npublic_keys++] = val[o];
         }
+        if (o == OPT_ORCHESTRATOR) {
+            /* repeatable: every URL, in order of preference */
+            if (cfg->orchestrator == NULL) {
+                cfg->orchestrator = val[o];
+            }
+            if (add_orchestrators(cfg, opts[o].flag, val[o], err, errlen)
+                != 0) {
+                return -1;
+            }
+        }
     }
     for (o = 0; o < OPT_COUNT; o++) {
         if (val[o] == NULL) {
@@ -378,7 +451,14 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         cfg->kill_timeout_ms = (unsigned) ul;
     }
 
-    cfg->orchestrator = val[OPT_ORCHESTRATOR];
+    if (cfg->orchestrator == NULL && val[OPT_ORCHESTRATOR] != NULL) {
+        cfg->orchestrator = val[OPT_ORCHESTRATOR];
+        if (add_orchestrators(cfg, src[OPT_ORCHESTRATOR], cfg->orchestrator,
+                              err, errlen)
+            != 0) {
+            return -1;
+        }
+    }
     /* the file wins over WHARF_TOKEN (auth.c reads it): it was asked for
      * by name, the variable may be a leftover of the shell */
     cfg->token = val[OPT_TOKEN];
@@ -387,13 +467,14 @@ agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
         return wharf_fail(err, errlen, "%s: must be a file name",
                           src[OPT_TOKEN_FILE]);
     }
-    if (cfg->orchestrator != NULL
-        && strncmp(cfg->orchestrator, "http://", 7) != 0
-        && strncmp(cfg->orchestrator, "https://", 8) != 0) {
-        return wharf_fail(err, errlen,
-                          "%s \"%s\": must be an http:// or https:// "
-                          "URL",
-                          src[OPT_ORCHESTRATOR], cfg->orchestrator);
+    if (val[OPT_FAILBACK] != NULL) {
+        if (parse_uint(val[OPT_FAILBACK], AGENT_FAILBACK_MAX_MS, &ul) != 0
+            || ul < AGENT_FAILBACK_MIN_MS) {
+            return wharf_fail(err, errlen, "%s \"%s\": must be %u..%u ms",
+                              src[OPT_FAILBACK], val[OPT_FAILBACK],
+                              AGENT_FAILBACK_MIN_MS, AGENT_FAILBACK_MAX_MS);
+        }
+        cfg->failback_ms = (unsigned) ul;
     }
     if (cfg->npublic_keys == 0 && val[OPT_PUBLIC_KEY] != NULL
         && val[OPT_PUBLIC_KEY][0] != '\0') {

@@ -197,7 +197,8 @@ static const struct {
 
     /* removeWorker: the row, and the processes it had (its logs, errors
      * and events stay, until retention) */
-    [WHARFD_PGW_WORKER_REMOVE] = { "DELETE FROM workers WHERE name = $1", 1,
+    [WHARFD_PGW_WORKER_REMOVE] = { "DELETE FROM workers WHERE name = $1",
+                                   1,
                                    { WHARFD_PG_TEXT } },
     [WHARFD_PGW_WORKER_PROCESSES_REMOVE] = { "DELETE FROM container_processes "
                                              "WHERE worker_name = $1",

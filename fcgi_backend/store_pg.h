@@ -46,20 +46,20 @@ enum wharfd_pg_lock {
 
 /* The channel of the live feed across wharfds, and the most a NOTIFY
  * payload carries (PostgreSQL's limit is 8000 bytes). */
-#define WHARFD_PG_CHANNEL     "wharf_feed"
-#define WHARFD_PG_NOTIFY_MAX  7900
+#define WHARFD_PG_CHANNEL    "wharf_feed"
+#define WHARFD_PG_NOTIFY_MAX 7900
 /* Log partitions are created this many days ahead of today (UTC). */
 #define WHARFD_PG_DAYS_AHEAD 2
 
 /* Type OIDs of the built-in types we bind and read (pg_type.h). */
-#define WHARFD_PG_BOOL     16
-#define WHARFD_PG_INT8     20
-#define WHARFD_PG_INT4     23
-#define WHARFD_PG_TEXT     25
-#define WHARFD_PG_FLOAT8   701
-#define WHARFD_PG_INT4ARR  1007
-#define WHARFD_PG_TEXTARR  1009
-#define WHARFD_PG_INT8ARR  1016
+#define WHARFD_PG_BOOL    16
+#define WHARFD_PG_INT8    20
+#define WHARFD_PG_INT4    23
+#define WHARFD_PG_TEXT    25
+#define WHARFD_PG_FLOAT8  701
+#define WHARFD_PG_INT4ARR 1007
+#define WHARFD_PG_TEXTARR 1009
+#define WHARFD_PG_INT8ARR 1016
 
 /* --- parameters ------------------------------------------------------------ */
 
@@ -82,8 +82,7 @@ void wharfd_pgp_textn(struct wharfd_pgp *p, const char *s, size_t n);
 void wharfd_pgp_int8(struct wharfd_pgp *p, long long v);
 void wharfd_pgp_int8_or_null(struct wharfd_pgp *p, int has, long long v);
 void wharfd_pgp_float8(struct wharfd_pgp *p, double v);
-void wharfd_pgp_bytes(struct wharfd_pgp *p, Oid type, const char *s,
-                      size_t n);
+void wharfd_pgp_bytes(struct wharfd_pgp *p, Oid type, const char *s, size_t n);
 
 /* A one-dimensional array in binary format, built element by element. */
 struct wharfd_pgarr {
@@ -169,7 +168,7 @@ enum wharfd_pg_outcome {
 
 /* The rows of one group commit to announce to the other wharfds. */
 struct wharfd_pg_news {
-    long long log_first, log_last; /* ids; 0 none */
+    long long log_first, log_last;     /* ids; 0 none */
     char *errors, *events, *processes; /* " 12 15", " w/i" lists */
     size_t errors_len, events_len, processes_len;
     int oom;
@@ -321,9 +320,9 @@ int wharfd_pg_retention_lead(struct wharfd_store *st, int *leader);
 int wharfd_pg_retain_partitions(struct wharfd_store *st, const char *before,
                                 const char *const *keep, size_t nkeep,
                                 long long *dropped);
-int wharfd_pg_retain_next_worker(struct wharfd_store *st,
-                                 enum wharfd_kind kind, const char *after,
-                                 char *out, size_t size, int *found);
+int wharfd_pg_retain_next_worker(struct wharfd_store *st, enum wharfd_kind kind,
+                                 const char *after, char *out, size_t size,
+                                 int *found);
 int wharfd_pg_retain_logs_plan(struct wharfd_store *st, const char *worker,
                                const char *logs_before, long long max_logs,
                                long long *below);

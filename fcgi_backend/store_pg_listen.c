@@ -101,8 +101,8 @@ news_send_list(struct wharfd_pg *st, char kind, const char *list, size_t len)
     size_t head, at = 0, n, end;
     int sent = 0;
 
-    head = (size_t) snprintf(payload, sizeof(payload), "%s %c", st->origin,
-                             kind);
+    head =
+        (size_t) snprintf(payload, sizeof(payload), "%s %c", st->origin, kind);
     while (at < len) {
         /* as many whole items as fit */
         end = at;
@@ -146,8 +146,7 @@ wharfd_pg_news_send(struct wharfd_pg *st)
     }
     sent += news_send_list(st, 'E', st->news.errors, st->news.errors_len);
     sent += news_send_list(st, 'V', st->news.events, st->news.events_len);
-    sent += news_send_list(st, 'P', st->news.processes,
-                           st->news.processes_len);
+    sent += news_send_list(st, 'P', st->news.processes, st->news.processes_len);
     return sent;
 }
 
@@ -288,10 +287,9 @@ read_errors(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *list)
         e.message = PQgetvalue(r, i, 7);
         e.message_len = (size_t) PQgetlength(r, i, 7);
         if (!PQgetisnull(r, i, 8)
-            && wharfd_pg_nul_decode(e.message, e.message_len,
-                                    PQgetvalue(r, i, 8),
-                                    (size_t) PQgetlength(r, i, 8), &buf,
-                                    &e.message_len)
+            && wharfd_pg_nul_decode(
+                   e.message, e.message_len, PQgetvalue(r, i, 8),
+                   (size_t) PQgetlength(r, i, 8), &buf, &e.message_len)
                 == 0) {
             e.message = buf;
         }
@@ -455,7 +453,8 @@ listen_connect(struct wharfd_pg *st)
 {
     struct wharfd_pgconn *c = wharfd_pg_connect(st, 0);
 
-    if (c != NULL && wharfd_pg_simple(st, c->c, "LISTEN " WHARFD_PG_CHANNEL) != 0) {
+    if (c != NULL
+        && wharfd_pg_simple(st, c->c, "LISTEN " WHARFD_PG_CHANNEL) != 0) {
         wharfd_pg_disconnect(c);
         c = NULL;
     }
@@ -524,8 +523,7 @@ wharfd_pg_listen_start(struct wharfd_pg *st)
         return -1;
     }
     if (pthread_create(&st->listener, NULL, listener, st) != 0) {
-        wharf_error("database %s: cannot start the listener thread",
-                    st->safe);
+        wharf_error("database %s: cannot start the listener thread", st->safe);
         return -1;
     }
     pthread_setname_np(st->listener, "wharfd-listen");

@@ -92,10 +92,9 @@ wharfd_pg_row(const PGresult *r, int row, const char *const *names, int n,
         /* a message that held NUL bytes: put them back */
         if (nuls_col >= 0 && col == nuls_col - 1
             && !PQgetisnull(r, row, nuls_col)
-            && wharfd_pg_nul_decode(cols[i].s, cols[i].len,
-                                    PQgetvalue(r, row, nuls_col),
-                                    (size_t) PQgetlength(r, row, nuls_col),
-                                    buf, &cols[i].len)
+            && wharfd_pg_nul_decode(
+                   cols[i].s, cols[i].len, PQgetvalue(r, row, nuls_col),
+                   (size_t) PQgetlength(r, row, nuls_col), buf, &cols[i].len)
                 == 0) {
             cols[i].s = *buf;
         }
@@ -323,8 +322,7 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
 
     if (q->want_total) {
         /* rows and count read one snapshot */
-        if (wharfd_pg_simple(st, c->c,
-                             "BEGIN ISOLATION LEVEL REPEATABLE READ")
+        if (wharfd_pg_simple(st, c->c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
             != 0) {
             *broken = wharfd_pg_broken(c);
             return -1;
@@ -354,8 +352,8 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
                 ExecStatusType s = PQresultStatus(r);
 
                 if (s == PGRES_SINGLE_TUPLE && !failed) {
-                    failed = query_rows(r, q, names, n, json_cols, nuls_col,
-                                        fn, arg, &seen, has_more);
+                    failed = query_rows(r, q, names, n, json_cols, nuls_col, fn,
+                                        arg, &seen, has_more);
                     if (failed) {
                         /* the reader went away: the server stops too */
                         PGcancel *cancel = PQgetCancel(c->c);
@@ -587,8 +585,8 @@ wharfd_pg_stats(struct wharfd_store *base, enum wharfd_kind kind,
             break;
         }
         for (row = 0; row < PQntuples(r) && rc == 0; row++) {
-            wharfd_pg_row(r, row, g == ng - 1 ? range_names : group_names, 4,
-                          0, -1, cols, NULL);
+            wharfd_pg_row(r, row, g == ng - 1 ? range_names : group_names, 4, 0,
+                          -1, cols, NULL);
             rc = fn(arg, cols, 4);
         }
         PQclear(r);

@@ -39,12 +39,13 @@ wharfd_pg_partitions_ensure(struct wharfd_pg *st, PGconn *c)
 
     /* The days from today (the database's clock, UTC) on that have no
      * partition yet. */
-    r = PQexec(c, "SELECT k, to_char(d, 'YYYYMMDD'), to_char(d, 'YYYY-MM-DD'),"
-                  " to_char(d + 1, 'YYYY-MM-DD')"
-                  " FROM generate_series(0, 2) AS k,"
-                  " LATERAL (SELECT (now() AT TIME ZONE 'UTC')::date + k AS d) x"
-                  " WHERE to_regclass('" PART_PREFIX "'"
-                  " || to_char(d, 'YYYYMMDD')) IS NULL ORDER BY k");
+    r = PQexec(c,
+               "SELECT k, to_char(d, 'YYYYMMDD'), to_char(d, 'YYYY-MM-DD'),"
+               " to_char(d + 1, 'YYYY-MM-DD')"
+               " FROM generate_series(0, 2) AS k,"
+               " LATERAL (SELECT (now() AT TIME ZONE 'UTC')::date + k AS d) x"
+               " WHERE to_regclass('" PART_PREFIX "'"
+               " || to_char(d, 'YYYYMMDD')) IS NULL ORDER BY k");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         wharfd_pg_log_error(st, c, r, "listing log partitions");
         PQclear(r);
@@ -114,8 +115,7 @@ wharfd_pg_retention_lead(struct wharfd_store *base, int *leader)
         if (r != NULL) {
             st->lead_holds = wharfd_pg_int8(r, 0, 0) != 0;
             if (st->lead_holds) {
-                wharf_info("database %s: this wharfd runs retention",
-                           st->safe);
+                wharf_info("database %s: this wharfd runs retention", st->safe);
             }
             PQclear(r);
         }
@@ -176,8 +176,7 @@ drop_partition(struct wharfd_pg *st, PGconn *c, const char *name,
         snprintf(sql, sizeof(sql),
                  "SELECT 1 FROM \"%s\" WHERE worker_name = ANY($1) LIMIT 1",
                  name);
-        r = PQexecParams(c, sql, 1, p.types, p.values, p.lengths, p.formats,
-                         1);
+        r = PQexecParams(c, sql, 1, p.types, p.values, p.lengths, p.formats, 1);
         wharfd_pgarr_free(&a);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             wharfd_pg_log_error(st, c, r, "retention: reading a partition");

@@ -270,8 +270,7 @@ wharfd_pg_nul_encode(const char *msg, size_t len, char **out, size_t *out_len,
             text[o++] = msg[i];
             continue;
         }
-        k += (size_t) snprintf(list + k, cap - k, "%s%zu", k > 1 ? "," : "",
-                               o);
+        k += (size_t) snprintf(list + k, cap - k, "%s%zu", k > 1 ? "," : "", o);
         memcpy(text + o, replacement, 3);
         o += 3;
     }
@@ -316,7 +315,8 @@ wharfd_pg_nul_decode(const char *text, size_t len, const char *nuls,
             break;
         }
         at = get_be32(e + 4);
-        if (at < from || at + 3 > len || memcmp(text + at, replacement, 3) != 0) {
+        if (at < from || at + 3 > len
+            || memcmp(text + at, replacement, 3) != 0) {
             break; /* not ours: give the text as it is */
         }
         memcpy(b + o, text + from, at - from);

@@ -78,7 +78,17 @@ logs_repeats(const struct wharfd_log_batch *b, char *skip)
 
 /* The arrays of the insert (store_pg.c, WHARFD_PGW_LOG_INSERT), in the
  * writer's buffers. */
-enum { A_SEQ, A_TS, A_LEVEL, A_MSG, A_NULS, A_STREAM, A_SOURCE, A_META, A_PID };
+enum {
+    A_SEQ,
+    A_TS,
+    A_LEVEL,
+    A_MSG,
+    A_NULS,
+    A_STREAM,
+    A_SOURCE,
+    A_META,
+    A_PID
+};
 
 static void
 arr_str(struct wharfd_pgarr *a, const char *s)
@@ -108,8 +118,7 @@ logs_arrays(struct wharfd_pg *st, const struct wharfd_log_batch *b,
         wharfd_pgarr_int8(&a[A_SEQ], l->sequence);
         arr_str(&a[A_TS], l->timestamp);
         arr_str(&a[A_LEVEL], l->level);
-        if (wharfd_pg_nul_encode(l->message, l->message_len, &text, &len,
-                                 &nuls)
+        if (wharfd_pg_nul_encode(l->message, l->message_len, &text, &len, &nuls)
             != 0) {
             oom = 1;
             break;
@@ -154,8 +163,7 @@ logs_run(struct wharfd_store *base, void *arg)
     skip = calloc(b->n ? b->n : 1, 1);
     if (skip == NULL || logs_repeats(b, skip) != 0
         || logs_arrays(st, b, skip) != 0) {
-        wharf_error("database %s: out of memory for a batch of logs",
-                    st->safe);
+        wharf_error("database %s: out of memory for a batch of logs", st->safe);
         free(skip);
         return WHARFD_PG_FAILED;
     }
@@ -202,8 +210,8 @@ logs_run(struct wharfd_store *base, void *arg)
         qsort(got, n, sizeof(*got), cmp_ll);
         for (i = 0; i < b->n; i++) {
             seq = b->logs[i].sequence;
-            b->logs[i].stored = !skip[i]
-                && bsearch(&seq, got, n, sizeof(*got), cmp_ll) != NULL;
+            b->logs[i].stored =
+                !skip[i] && bsearch(&seq, got, n, sizeof(*got), cmp_ll) != NULL;
         }
         b->stored = (long long) n;
         b->duplicates = (long long) b->n - (long long) n;
@@ -248,8 +256,8 @@ err_upsert(void *ctx, const struct wharfd_error_batch *b,
             const struct wharfd_err_group *gr = &g[from + i];
             const struct wharfd_error_in *e = &b->errors[gr->first];
 
-            if (wharfd_pg_nul_encode(e->message, e->message_len, &text[i],
-                                     &len, &nuls[i])
+            if (wharfd_pg_nul_encode(e->message, e->message_len, &text[i], &len,
+                                     &nuls[i])
                 != 0) {
                 len = e->message_len; /* out of memory: it fails below */
             }
@@ -271,8 +279,7 @@ err_upsert(void *ctx, const struct wharfd_error_batch *b,
             wharfd_pgp_int8(&p, gr->k);
             wharfd_pgp_text(&p, gr->ts_min);
             wharfd_pgp_int8_or_null(&p, gr->seq_max > 0, gr->seq_max);
-            wharfd_pgp_int8_or_null(&p, gated && gr->seq_min > 0,
-                                    gr->seq_min);
+            wharfd_pgp_int8_or_null(&p, gated && gr->seq_min > 0, gr->seq_min);
             wharfd_pgp_text(&p, nuls[i]);
             wharfd_pgw_send(st, WHARFD_PGW_ERROR_UPSERT, &p);
         }
@@ -368,9 +375,9 @@ wharfd_pg_errors(struct wharfd_store *st, struct wharfd_error_batch *b)
 /* Sends id with p and checks its result; *affected (if not NULL) gets
  * the rows it changed, *first the first column of its first row. */
 static int
-pgw_one(struct wharfd_pg *st, enum wharfd_pgw_id id,
-        const struct wharfd_pgp *p, ExecStatusType want, const char *what,
-        long long *affected, long long *first)
+pgw_one(struct wharfd_pg *st, enum wharfd_pgw_id id, const struct wharfd_pgp *p,
+        ExecStatusType want, const char *what, long long *affected,
+        long long *first)
 {
     PGresult *res[1];
     int rc;
@@ -524,14 +531,12 @@ remove_run(struct wharfd_store *base, void *arg)
         return rc;
     }
     j->removed = n > 0;
-    return pgw_one(st, WHARFD_PGW_WORKER_PROCESSES_REMOVE, &p,
-                   PGRES_COMMAND_OK, "removing a worker's processes", NULL,
-                   NULL);
+    return pgw_one(st, WHARFD_PGW_WORKER_PROCESSES_REMOVE, &p, PGRES_COMMAND_OK,
+                   "removing a worker's processes", NULL, NULL);
 }
 
 int
-wharfd_pg_worker_remove(struct wharfd_store *st, const char *name,
-                        int *removed)
+wharfd_pg_worker_remove(struct wharfd_store *st, const char *name, int *removed)
 {
     struct remove_job j = { name, 0 };
     int rc = wharfd_store_write(st, remove_run, &j, -1);
@@ -609,16 +614,17 @@ retain_run(struct wharfd_store *base, void *arg)
         wharfd_pgp_text(&p, j->before);
     }
     wharfd_pgp_int8(&p, j->step);
-    return pgw_one(wharfd_pg_of(base), j->id, &p, PGRES_COMMAND_OK,
-                   "retention", &j->deleted, NULL);
+    return pgw_one(wharfd_pg_of(base), j->id, &p, PGRES_COMMAND_OK, "retention",
+                   &j->deleted, NULL);
 }
 
 int
 wharfd_pg_retain_logs(struct wharfd_store *st, const char *worker,
                       long long below, long long step, long long *deleted)
 {
-    struct retain_job j = { WHARFD_PGW_RETAIN_LOGS, worker, NULL, below, step,
-                            0 };
+    struct retain_job j = {
+        WHARFD_PGW_RETAIN_LOGS, worker, NULL, below, step, 0
+    };
     int rc = wharfd_store_write(st, retain_run, &j, -1);
 
     *deleted = j.deleted;
@@ -630,8 +636,9 @@ wharfd_pg_retain_errors(struct wharfd_store *st, const char *worker,
                         const char *before, long long step, long long *deleted)
 {
     struct wharfd_pg *pg = wharfd_pg_of(st);
-    struct retain_job j = { WHARFD_PGW_RETAIN_ERRORS, worker, before, 0, step,
-                            0 };
+    struct retain_job j = {
+        WHARFD_PGW_RETAIN_ERRORS, worker, before, 0, step, 0
+    };
     struct wharfd_pgconn *c;
     struct wharfd_pgp p;
     PGresult *r;
