@@ -25,14 +25,14 @@ function poolConf(conf, wharfds) {
 // opts: engine ('postgresql' or 'sqlite'; sqlite allows one wharfd),
 // gateways, wharfds (counts), ownPg (a PostgreSQL server of the fleet's
 // own, for a test that restarts it), wharfdArgs, extraHttp (http-level
-// directives for every gateway; a function of the gateway's index gets
+// directives for every gateway; a function (gateway, gateways) gives each
 // its own), healthInterval.
 // Returns { dir, logDir, keys, mint, token, auth, store, rows, gateways:
 // [{ index, http, port, prefix, conf, nginx }], wharfds: [proc],
 // agents: {}, startAgent(), killGateway(i), restartGateway(i),
 // killWharfd(i), stop() }.
 export async function startFleet({ tag = 'fleet', engine = 'postgresql', gateways = 2, wharfds = 2, ownPg = false,
-  wharfdArgs = [], extraHttp, healthInterval = 'off' } = {}) {
+  wharfdArgs = [], extraHttp, healthInterval = 'off', workers = [] } = {}) {
   if (engine === 'sqlite' && wharfds !== 1) throw new Error('SQLite: one wharfd');
   const dir = tempDir(tag);
   const logDir = path.join(dir, 'logs');
@@ -77,6 +77,14 @@ export async function startFleet({ tag = 'fleet', engine = 'postgresql', gateway
       dir, logDir, keys: fleet.keys, wsAddr: fleet.wharfds[i].wsAddr, gateway: fleet.gateways[0].http,
       args: wharfdArgs, db: fleet.store.url, name: `wharfd-${i}`, addr: fleet.wharfds[i].addr,
     });
+    // workers: [{ name, terminalCmd, ... }]: agents that ship nothing,
+    // registered in every gateway before they start
+    for (const w of workers) {
+      const a = await startAgent({ keys: fleet.keys, logDir, ...w });
+      fleet.agents[w.name] = a;
+      fleet.procs.push(a);
+      writeWorkerConf(workersDir, w.name, a.addr);
+    }
     for (const g of fleet.gateways) {
       fs.mkdirSync(g.prefix, { mode: 0o755 });
       const gw = path.join(g.prefix, 'extra.d');
@@ -86,7 +94,7 @@ export async function startFleet({ tag = 'fleet', engine = 'postgresql', gateway
         wharfdWs: fleet.wharfds[0].wsAddr, workersDir, keys: fleet.keys, healthInterval,
       });
       poolConf(g.conf, fleet.wharfds);
-      const extra = typeof extraHttp === 'function' ? extraHttp(g.index) : extraHttp;
+      const extra = typeof extraHttp === 'function' ? extraHttp(g, fleet.gateways) : extraHttp;
       if (extra) {
         // http-level, before the workers' files: a line of the conf
         // that includes them gets an include of the gateway's own too
