@@ -161,7 +161,11 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
 # A unit test is named after the part it tests (test_common_*.c,
 # test_agent_*.c, test_wharfd_*.c, test_ctl_*.c) and links that part's
-# objects, except the file with main().
+# objects, except the file with main(). One exception: test_agent_proc,
+# the supervisor's test, links the supervisor alone (AGENT_SUP_OBJS, its
+# own rule below), never the shipper or the API: the supervisor reports
+# through hooks (agent/proc.h) and must not need them, which that link
+# proves.
 AGENT_LIB_OBJS  := $(filter-out $(B)/obj/agent/main.o,$(call obj,$(AGENT_SRC)))
 WHARFD_LIB_OBJS := $(filter-out $(B)/obj/fcgi_backend/main.o,$(call obj,$(WHARFD_SRC)))
 CLI_LIB_OBJS    := $(filter-out $(B)/obj/cli/main.o,$(call obj,$(CLI_SRC)))
@@ -173,6 +177,12 @@ $(B)/tests/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 $(B)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_LIB_OBJS) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(AGENT_LIBS) $(LDFLAGS)
+AGENT_SUP_OBJS := $(call obj,agent/proc.c agent/lines.c agent/detect.c \
+                     agent/reaper.c)
+$(B)/tests/test_agent_proc: tests/unit/test_agent_proc.c $(AGENT_SUP_OBJS) \
+                            $(LIB_COMMON)
+	@mkdir -p $(dir $@)
+	$(UNIT_CC) $(call pc,libuv) $(LDFLAGS)
 $(B)/tests/test_wharfd_%: tests/unit/test_wharfd_%.c $(WHARFD_LIB_OBJS) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(WHARFD_LIBS) $(LDFLAGS)

@@ -9,7 +9,8 @@
  * pointer or a session's back-pointer. There is no other global mutable
  * state.
  *
- * Files, by concern:
+ * Files, by concern (docs/DESIGN-agent.md: all of them, who calls whom,
+ * where a change goes):
  *   main.c       flags and environment, start-up, signals, staged shutdown
  *   config.c     parsing of flags / environment (pure, unit-tested)
  *   server.c     the lws context and vhost, protocol table, HTTP routes
@@ -17,7 +18,9 @@
  *   tty_proto.c  wharf.tty.v1 control messages (pure, unit-tested)
  *   pty.c        spawning on a PTY, signalling the process group
  *   reaper.c     SIGCHLD: reaps every child, maps pids to their owners
- *   proc.c       the process supervisor (instances, restarts, health)
+ *   proc.c       the process supervisor (instances, restarts, health);
+ *                it reports through hooks (proc.h) that main.c wires to
+ *                ship.c and api.c, and includes neither
  *   lines.c      splitting child output into lines (pure)
  *   detect.c     log levels and error detection of a line (pure)
  *   ship.c       batches to the orchestrator's /rpc (libcurl on the loop)
@@ -51,6 +54,7 @@ struct lws_context;
 struct lws_vhost;
 struct agent_session;
 struct agent_conn;
+struct agent_waiter;
 
 struct agent {
     struct agent_config cfg;
@@ -83,19 +87,20 @@ struct agent {
 
     uint64_t started_ns; /* uv_hrtime() at start-up */
 
-    /* The supervisor (proc.c): instances in order of creation. */
-    struct agent_proc *procs[AGENT_PROCS_MAX];
-    unsigned nprocs;
-    struct agent_detect detect;
-    int64_t read_ms; /* wall time of the last pipe read */
-    int subreaper;   /* PR_SET_CHILD_SUBREAPER is set */
+    /* The supervisor (proc.c): the instances. It reports through hooks
+     * that main.c wires to the shipper and the API (proc.h). */
+    struct agent_sup sup;
+    struct agent_detect detect; /* the supervisor's error patterns */
+    int subreaper;              /* PR_SET_CHILD_SUBREAPER is set */
 
     /* Shipping (ship.c). */
     struct agent_ship ship;
 
-    /* API (api.c): /websocket connections, and how many want every line. */
+    /* API (api.c): /websocket connections, how many want every line, and
+     * per instance (by index) the requests waiting for its output. */
     struct agent_conn *ws_conns;
     unsigned api_line_listeners;
+    struct agent_waiter *api_waiters[AGENT_PROCS_MAX];
 
     /* The orchestrator's public keys (auth.c), read once at start. */
     struct wharf_keys keys;

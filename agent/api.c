@@ -30,8 +30,11 @@ enum waiter_kind {
     WAIT_WS
 };
 
+/* A request waiting for an instance's first output ("output" in api.h).
+ * The API keeps them, per instance index, in agent->api_waiters; the
+ * supervisor's hooks (main.c) bring it the lines and the ends of runs. */
 struct agent_waiter {
-    struct agent_waiter *next; /* on the instance */
+    struct agent_waiter *next; /* of the same instance */
     struct agent *agent;
     struct agent_proc *proc;
     enum waiter_kind kind;
@@ -48,54 +51,6 @@ struct agent_waiter {
 
 /* --- replies ------------------------------------------------------------------ */
 
-/* A whole HTTP answer in one heap buffer (LWS_PRE first). */
-static unsigned char *
-build_reply(struct lws *wsi, unsigned status, const char *body, size_t len,
-            size_t *out_len)
-{
-    size_t cap = LWS_PRE + 1024 + len;
-    unsigned char *buf = malloc(cap), *start, *p, *end;
-    char clen[24];
-    int n;
-
-    if (buf == NULL) {
-        return NULL;
-    }
-    start = p = buf + LWS_PRE;
-    end = buf + cap;
-    n = snprintf(clen, sizeof(clen), "%zu", len);
-    if (lws_add_http_header_status(wsi, status, &p, end)
-        || lws_add_http_header_by_token(
-            wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-            (const unsigned char *) "application/json", 16, &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                        (const unsigned char *) "no-store", 8,
-                                        &p, end)
-        || lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                        (const unsigned char *) clen, n, &p,
-                                        end)
-        || lws_finalize_http_header(wsi, &p, end)) {
-        free(buf);
-        return NULL;
-    }
-    memcpy(p, body, len);
-    p += len;
-    *out_len = (size_t) (p - start);
-    return buf;
-}
-
-static int
-write_reply(struct lws *wsi, unsigned char *buf, size_t len)
-{
-    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
-
-    free(buf);
-    if (n < (int) len) {
-        return -1;
-    }
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
 static int
 reply_json(struct lws *wsi, unsigned status, json_t *j)
 {
@@ -108,12 +63,12 @@ reply_json(struct lws *wsi, unsigned status, json_t *j)
         return agent_http_error(wsi, 500, "internal", "cannot encode JSON",
                                 NULL);
     }
-    buf = build_reply(wsi, status, text, strlen(text), &len);
+    buf = agent_http_build(wsi, status, text, strlen(text), NULL, NULL, &len);
     free(text);
     if (buf == NULL) {
         return -1;
     }
-    return write_reply(wsi, buf, len);
+    return agent_http_send(wsi, buf, len);
 }
 
 /* Keeps the answer until the connection is writable (a deferred reply). */
@@ -133,8 +88,8 @@ defer_reply(struct lws *wsi, struct agent_conn *conn, unsigned status,
         }
     }
     free(conn->reply);
-    conn->reply =
-        (char *) build_reply(wsi, status, text, strlen(text), &conn->reply_len);
+    conn->reply = (char *) agent_http_build(wsi, status, text, strlen(text),
+                                            NULL, NULL, &conn->reply_len);
     free(text);
     lws_callback_on_writable(wsi);
 }
@@ -268,7 +223,8 @@ waiter_unlink(struct agent_waiter *w)
 {
     struct agent_waiter **pp;
 
-    for (pp = &w->proc->waiters; *pp != NULL; pp = &(*pp)->next) {
+    for (pp = &w->agent->api_waiters[w->proc->index]; *pp != NULL;
+         pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
             break;
@@ -314,6 +270,17 @@ on_waiter_timeout(uv_timer_t *t)
     waiter_finish(t->data);
 }
 
+/* A line as the "output" and "log" messages carry it. */
+static json_t *
+line_params(const struct agent_proc *p, int stream, uint64_t seq,
+            enum agent_level level, const char *line, size_t len)
+{
+    return json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
+                     "stream", stream ? "stderr" : "stdout", "sequence",
+                     (json_int_t) seq, "level", agent_level_name(level),
+                     "message", line, len);
+}
+
 void
 agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
                   uint64_t seq, enum agent_level level, const char *line,
@@ -322,17 +289,17 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
     struct agent_waiter *w, *next;
     json_t *params = NULL;
 
-    for (w = p->waiters; w != NULL; w = next) {
+    if (agent->api_line_listeners == 0
+        && agent->api_waiters[p->index] == NULL) {
+        return; /* nobody asked: the common case, kept cheap */
+    }
+    for (w = agent->api_waiters[p->index]; w != NULL; w = next) {
         next = w->next;
         if (p->runs < w->min_run) {
             continue;
         }
         if (params == NULL) {
-            params =
-                json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
-                          "stream", stream ? "stderr" : "stdout", "sequence",
-                          (json_int_t) (p->seq_base + seq), "level",
-                          agent_level_name(level), "message", line, len);
+            params = line_params(p, stream, seq, level, line, len);
             if (params == NULL) {
                 return; /* out of memory: skipped here, shipped anyway */
             }
@@ -348,11 +315,7 @@ agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
     }
     if (agent->api_line_listeners > 0) {
         if (params == NULL) {
-            params =
-                json_pack("{s:s,s:s,s:I,s:s,s:s%}", "instanceId", p->spec.id,
-                          "stream", stream ? "stderr" : "stdout", "sequence",
-                          (json_int_t) (p->seq_base + seq), "level",
-                          agent_level_name(level), "message", line, len);
+            params = line_params(p, stream, seq, level, line, len);
         }
         if (params != NULL) {
             broadcast(agent, "log", params, 1);
@@ -366,8 +329,7 @@ agent_api_proc_ended(struct agent *agent, struct agent_proc *p)
 {
     struct agent_waiter *w, *next;
 
-    (void) agent;
-    for (w = p->waiters; w != NULL; w = next) {
+    for (w = agent->api_waiters[p->index]; w != NULL; w = next) {
         next = w->next;
         if (p->runs >= w->min_run) {
             waiter_finish(w);
@@ -434,8 +396,8 @@ waiter_new(struct agent *agent, struct agent_proc *p, enum waiter_kind kind,
     uv_timer_init(&agent->loop, &w->timer);
     w->timer.data = w;
     uv_timer_start(&w->timer, on_waiter_timeout, timeout_ms, 0);
-    w->next = p->waiters;
-    p->waiters = w;
+    w->next = agent->api_waiters[p->index];
+    agent->api_waiters[p->index] = w;
     if (kind != WAIT_WS) {
         conn->waiter = w;
     }
@@ -521,8 +483,8 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
     }
     if (op == OP_LIST) {
         list = json_array();
-        for (i = 0; i < agent->nprocs; i++) {
-            json_array_append_new(list, agent_proc_json(agent->procs[i]));
+        for (i = 0; i < agent->sup.nprocs; i++) {
+            json_array_append_new(list, agent_proc_json(agent->sup.procs[i]));
         }
         o->result = json_pack("{s:o}", "processes", list);
         goto out;
@@ -558,7 +520,7 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
             goto out;
         }
         start = s == NULL || json_is_true(s);
-        p = agent_proc_create(agent, &spec, err, sizeof(err));
+        p = agent_proc_create(&agent->sup, &spec, err, sizeof(err));
         if (p == NULL) {
             agent_proc_spec_free(&spec);
             outcome_fail(o, strstr(err, "exists") ? 409 : 400,
@@ -581,7 +543,7 @@ run_op(struct agent *agent, enum op op, json_t *params, const struct asker *who,
                          "instanceId is required");
             goto out;
         }
-        p = agent_proc_find(agent, id);
+        p = agent_proc_find(&agent->sup, id);
         if (p == NULL) {
             outcome_fail(o, 404, RPC_NOT_FOUND, "no such instance");
             goto out;
@@ -996,10 +958,10 @@ ws_detach(struct agent *agent, struct agent_conn *c)
         c->logs = 0;
     }
     /* waiters of this connection answer nobody */
-    for (i = 0; i < agent->nprocs; i++) {
+    for (i = 0; i < agent->sup.nprocs; i++) {
         struct agent_waiter *w;
 
-        for (w = agent->procs[i]->waiters; w != NULL; w = w->next) {
+        for (w = agent->api_waiters[i]; w != NULL; w = w->next) {
             if (w->conn == c) {
                 w->wsi = NULL;
                 w->conn = NULL;
@@ -1180,7 +1142,7 @@ agent_api_callback(struct lws *wsi, int reason, struct agent_conn *conn,
         r = (unsigned char *) conn->reply;
         rl = conn->reply_len;
         conn->reply = NULL;
-        return write_reply(wsi, r, rl);
+        return agent_http_send(wsi, r, rl);
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_WSI_DESTROY:
@@ -1206,9 +1168,9 @@ agent_api_close(struct agent *agent)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        while (agent->procs[i]->waiters != NULL) {
-            struct agent_waiter *w = agent->procs[i]->waiters;
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        while (agent->api_waiters[i] != NULL) {
+            struct agent_waiter *w = agent->api_waiters[i];
 
             w->wsi = NULL;
             waiter_finish(w);

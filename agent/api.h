@@ -96,10 +96,12 @@ int agent_api_http(struct agent *agent, struct lws *wsi,
 int agent_api_callback(struct lws *wsi, int reason, struct agent_conn *conn,
                        void *in, size_t len);
 
-/* Hooks from the supervisor. */
+/* What the supervisor reports, called from its hooks (main.c). */
 void agent_api_broadcast_event(struct agent *agent, const json_t *ev);
 void agent_api_broadcast_error(struct agent *agent, struct agent_proc *p,
                                const json_t *err);
+/* A line of p: to its waiters and to /websocket clients subscribed to
+ * every line. seq is its shipped sequence (agent_ship_sequence). */
 void agent_api_on_line(struct agent *agent, struct agent_proc *p, int stream,
                        uint64_t seq, enum agent_level level, const char *line,
                        size_t len);

@@ -81,7 +81,7 @@ agent_appconfig_load(struct agent *agent, const char *path,
             snprintf(err, errlen, "%s: processes[%zu]: %s", path, i, why);
             goto out;
         }
-        p = agent_proc_create(agent, &spec, why, sizeof(why));
+        p = agent_proc_create(&agent->sup, &spec, why, sizeof(why));
         if (p == NULL) {
             agent_proc_spec_free(&spec);
             snprintf(err, errlen, "%s: processes[%zu]: %s", path, i, why);

@@ -1,43 +1,20 @@
 /*
  * The agent's settings: command-line flags, each with an environment
- * variable as fallback (a flag wins over its variable).
+ * variable as fallback (a flag wins over its variable, which is then not
+ * read at all).
  *
- *   --worker NAME          WHARF_WORKER          required; a worker name
- *   --listen ADDR          WHARF_LISTEN          required; HOST:PORT
- *   --container C          WHARF_CONTAINER       reported by /health
- *   --terminal-cmd CMD     WHARF_TERMINAL_CMD    default $SHELL, else /bin/sh
- *   --kill-timeout-ms N    WHARF_KILL_TIMEOUT_MS default 2000
- *   --orchestrator URL     WHARF_ORCHESTRATOR    where to ship (POST URL/rpc);
- *                                                repeatable, or comma-separated
- *                                                (URL,URL): the first that
- *                                                answers, in order (ship_urls.h)
- *   --failback-ms N        WHARF_FAILBACK_MS     after a failover, how long
- *                                                before the first URL is tried
- *                                                again, default 30000
- *                          WHARF_TOKEN           ingest token, never logged;
- *                                                the environment only: --token
- *                                                is refused (ps shows argv)
- *   --token-file PATH      WHARF_TOKEN_FILE      ingest token from a file (wins
- *                                                over WHARF_TOKEN)
- *   --log-level L          WHARF_LOG_LEVEL       debug|info|warn|error
- *   --public-key PATH      WHARF_PUBLIC_KEY      orchestrator's ES256 public
- *                                                key (PEM file, or a folder
- *                                                of *.pem); the flag may be
- *                                                repeated (key rotation)
- *   --insecure-no-auth     WHARF_INSECURE_NO_AUTH=1  no tokens (development)
- *   --allowed-origins L    WHARF_ALLOWED_ORIGINS comma-separated Origins
- *   --config FILE          WHARF_CONFIG          JSON config (appconfig.h)
- *   --buffer-bytes N       WHARF_BUFFER_BYTES    ship buffer, default 16 MiB
- *   --buffer-compress on|off WHARF_BUFFER_COMPRESS LZ4 on waiting lines, on
- *   --line-max N           WHARF_LINE_MAX        longest line kept whole
- *   --ship-timeout-ms N    WHARF_SHIP_TIMEOUT_MS one request, default 10000
- *   --ship-inflight N      WHARF_SHIP_INFLIGHT   requests at once, default 4
- *   --flush-timeout-ms N   WHARF_FLUSH_TIMEOUT_MS shipping at exit, 5000
- *   --instance-id ID       WHARF_INSTANCE_ID     id of "-- CMD", default app
- *   --port N               WHARF_APP_PORT        expected port of "-- CMD"
- *   --fatal-restart on|off WHARF_FATAL_RESTART   fatal-error rule, default on
- *   -- CMD ARGS...         an instance running CMD ARGS (started at once)
- *   --help, --version
+ * One table, agent_options (config.c), in the shape of nginx's
+ * ngx_command_t (common/opts.h): a row names the flag, its variable, what
+ * --help calls its value, a setter (common/opts.c's *_slot functions, or
+ * the agent's own beside the table), the offset of its field in struct
+ * agent_config, its bounds, its message, its default and its help. The
+ * parser, --help and (checked by tests/unit/test_agent_config.c)
+ * docs/agent.md's options table all come from it.
+ *
+ * The exceptions, by design: the ingest token comes from WHARF_TOKEN or a
+ * file (--token-file), never from the command line, which every user sees
+ * (--token is refused); "-- CMD ARGS..." ends the flags and is an instance
+ * running CMD ARGS; -h is --help.
  *
  * Flags are written "--flag VALUE" or "--flag=VALUE". ADDR's HOST is an IPv4
  * address, a bracketed IPv6 address ("[::1]:8080"), "localhost", or empty /
@@ -49,8 +26,10 @@
 #define AGENT_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "name.h"
+#include "opts.h"
 #include "version.h"
 
 #define AGENT_VERSION WHARF_VERSION
@@ -65,7 +44,8 @@
 #define AGENT_FLUSH_TIMEOUT_DEFAULT_MS 5000u
 /* --public-key paths at most (each may be a folder of keys). */
 #define AGENT_PUBLIC_KEYS_MAX 16
-/* Orchestrator URLs at most (--orchestrator, all of them together). */
+/* Orchestrator URLs at most (--orchestrator, all of them together): the
+ * gateways an agent fails over between (ship_urls.h). */
 #define AGENT_ORCHESTRATORS_MAX 8
 /* Longest orchestrator URL, in bytes. */
 #define AGENT_ORCHESTRATOR_URL_MAX 2048
@@ -115,7 +95,7 @@ struct agent_config {
     unsigned flush_timeout_ms;
     unsigned ship_inflight;  /* requests to the orchestrator at once */
     const char *instance_id; /* of the "--" command */
-    int app_port;            /* 0: none */
+    unsigned app_port;       /* 0: none */
     int fatal_restart;
     char *const *cmd_argv; /* after "--", NULL-terminated; NULL: none */
     int cmd_argc;
@@ -139,7 +119,10 @@ int agent_config_parse(struct agent_config *cfg, int argc, char *const argv[],
 int agent_config_parse_listen(struct agent_config *cfg, const char *addr,
                               char *err, size_t errlen);
 
-/* Usage text for --help and for flag errors. */
-extern const char agent_config_usage[];
+/* The options, ending with a row whose name is NULL. */
+extern const struct wharf_opt agent_options[];
+
+/* --help: usage, every option (from the table), the exceptions. */
+void agent_config_help(FILE *out);
 
 #endif

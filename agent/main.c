@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "log.h"
 #include "server.h"
+#include "ship.h"
 #include "terminal.h"
 
 extern char **environ;
@@ -92,6 +93,66 @@ build_child(struct agent *agent)
     return 0;
 }
 
+/* --- the supervisor's output ---------------------------------------------------
+ *
+ * The supervisor (proc.h) reports through these hooks; here they go to the
+ * shipper (ship.h) and to the API (api.h). Neither knows of the other, and
+ * the supervisor knows of neither.
+ */
+
+static void
+on_proc_line(void *ctx, struct agent_proc *p, const struct agent_proc_line *l)
+{
+    struct agent *agent = ctx;
+
+    agent_ship_log(agent, p, l->seq, l->ts_ms, l->stream, l->level, l->flags,
+                   l->text, l->len);
+    agent_api_on_line(agent, p, l->stream,
+                      agent_ship_sequence(agent, p, l->seq), l->level, l->text,
+                      l->len);
+}
+
+static void
+on_proc_error(void *ctx, struct agent_proc *p, json_t *e, uint64_t seq)
+{
+    struct agent *agent = ctx;
+
+    /* the shipper first: it gives e its shipped sequence when it knows it,
+     * which /websocket clients then see too */
+    agent_ship_error(agent, p, e, seq);
+    agent_api_broadcast_error(agent, p, e);
+}
+
+static void
+on_proc_event(void *ctx, struct agent_proc *p, json_t *ev)
+{
+    struct agent *agent = ctx;
+
+    (void) p;
+    agent_api_broadcast_event(agent, ev);
+    agent_ship_event(agent, json_incref(ev));
+}
+
+static void
+on_proc_changed(void *ctx, struct agent_proc *p)
+{
+    agent_ship_process(ctx, p);
+}
+
+static void
+on_proc_ended(void *ctx, struct agent_proc *p)
+{
+    agent_api_proc_ended(ctx, p);
+}
+
+static const struct agent_proc_hooks proc_hooks = {
+    .line = on_proc_line,
+    .error = on_proc_error,
+    .event = on_proc_event,
+    .state_changed = on_proc_changed,
+    .ended = on_proc_ended,
+};
+
 /* --- shutdown ----------------------------------------------------------------
  *
  * Stage 1, draining (first SIGTERM/SIGINT): new WebSockets are refused,
@@ -113,10 +174,11 @@ final_stage(struct agent *agent)
         return;
     }
     agent->shutdown_stage = 2;
+    agent_sup_stop(&agent->sup);
     uv_timer_stop(&agent->shutdown_timer);
     agent_terminal_kill_now(agent);
     agent_api_close(agent);
-    agent_procs_close(agent);
+    agent_procs_close(&agent->sup);
     agent_ship_close(agent);
     agent_server_stop(agent);
     uv_close((uv_handle_t *) &agent->shutdown_timer, NULL);
@@ -136,7 +198,7 @@ on_shutdown_tick(uv_timer_t *t)
 {
     struct agent *agent = t->data;
     uint64_t now = uv_now(&agent->loop);
-    int procs_done = agent_procs_shutdown_step(agent);
+    int procs_done = agent_procs_shutdown_step(&agent->sup);
 
     if (procs_done && agent->sessions_alive == 0 && agent->ws_open == 0) {
         if (agent->flush_deadline_ms == 0) {
@@ -165,7 +227,7 @@ on_forward(uv_signal_t *h, int signum)
     struct agent *agent = h->data;
 
     wharf_info("%s: passed on to the processes", strsignal(signum));
-    agent_procs_signal(agent, signum);
+    agent_procs_signal(&agent->sup, signum);
 }
 
 static void
@@ -178,12 +240,13 @@ on_signal(uv_signal_t *h, int signum)
         unsigned i;
 
         wharf_info("%s: shutting down (%u terminals, %u processes)",
-                   strsignal(signum), agent->terminals_open, agent->nprocs);
-        for (i = 0; i < agent->nprocs; i++) {
-            procs_ms +=
-                agent->procs[i]->spec.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS;
+                   strsignal(signum), agent->terminals_open, agent->sup.nprocs);
+        for (i = 0; i < agent->sup.nprocs; i++) {
+            procs_ms += agent->sup.procs[i]->spec.kill_timeout_ms
+                + AGENT_SHUTDOWN_GRACE_MS;
         }
         agent->shutdown_stage = 1;
+        agent_sup_stop(&agent->sup);
         agent->shutdown_deadline_ms = uv_now(&agent->loop)
             + agent->cfg.kill_timeout_ms + AGENT_SHUTDOWN_GRACE_MS + procs_ms
             + agent->cfg.flush_timeout_ms;
@@ -228,6 +291,8 @@ agent_init(struct agent *agent)
     if (agent_reaper_init(&agent->reaper, &agent->loop) != 0) {
         return -1;
     }
+    agent_sup_init(&agent->sup, &agent->loop, &agent->reaper, &agent->detect,
+                   agent->cfg.line_max, &proc_hooks, agent);
     uv_timer_init(&agent->loop, &agent->shutdown_timer);
     agent->shutdown_timer.data = agent;
     uv_signal_init(&agent->loop, &agent->sigterm);
@@ -269,7 +334,7 @@ agent_fini(struct agent *agent)
     if (rc != 0) {
         wharf_warn("event loop closed with handles left: %s", uv_strerror(rc));
     }
-    agent_procs_free(agent);
+    agent_procs_free(&agent->sup);
     agent_ship_free(agent);
     wharf_keys_free(&agent->keys);
     free(agent->token_buf);
@@ -317,7 +382,7 @@ create_instances(struct agent *agent, unsigned long long *autostart)
     json_decref(obj);
     {
         struct agent_proc *p =
-            agent_proc_create(agent, &spec, err, sizeof(err));
+            agent_proc_create(&agent->sup, &spec, err, sizeof(err));
 
         if (p == NULL) {
             agent_proc_spec_free(&spec);
@@ -347,7 +412,7 @@ main(int argc, char **argv)
         return 2;
     }
     if (agent.cfg.show_help) {
-        fputs(agent_config_usage, stdout);
+        agent_config_help(stdout);
         return 0;
     }
     if (agent.cfg.show_version) {
@@ -391,6 +456,8 @@ main(int argc, char **argv)
         agent_fini(&agent);
         return 1;
     }
+    /* the flag's, or the config file's (read by create_instances) */
+    agent.sup.fatal_restart = agent.cfg.fatal_restart;
     if (agent_server_start(&agent) != 0) {
         final_stage(&agent);
         agent_fini(&agent);
@@ -407,9 +474,9 @@ main(int argc, char **argv)
                agent.cfg.orchestrator ? ", orchestrator " : "",
                agent.cfg.orchestrator ? agent.cfg.orchestrator : "");
 
-    for (i = 0; i < agent.nprocs; i++) {
+    for (i = 0; i < agent.sup.nprocs; i++) {
         if (autostart & (1ull << i)) {
-            (void) agent_proc_start(agent.procs[i], 0, err, sizeof(err));
+            (void) agent_proc_start(agent.sup.procs[i], 0, err, sizeof(err));
         }
     }
     agent_fini(&agent);

@@ -18,11 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "api.h"
 #include "detect.h"
 #include "log.h"
-#include "ship.h"
 
 #include "errhash.h"
 #include "utf8.h"
@@ -287,7 +284,39 @@ bad:
 /* --- events and state ------------------------------------------------------- */
 
 void
-agent_event(struct agent *agent, struct agent_proc *p, const char *type,
+agent_sup_init(struct agent_sup *sup, uv_loop_t *loop,
+               struct agent_reaper *reaper, const struct agent_detect *detect,
+               size_t line_max, const struct agent_proc_hooks *hooks, void *ctx)
+{
+    memset(sup, 0, sizeof(*sup));
+    sup->loop = loop;
+    sup->reaper = reaper;
+    sup->detect = detect;
+    sup->line_max = line_max;
+    sup->fatal_restart = 1;
+    sup->hooks = hooks;
+    sup->ctx = ctx;
+}
+
+void
+agent_sup_stop(struct agent_sup *sup)
+{
+    sup->stopping = 1;
+}
+
+/* Tells the hook that p's row changed. */
+static void
+row_changed(struct agent_proc *p)
+{
+    struct agent_sup *sup = p->sup;
+
+    if (sup->hooks->state_changed != NULL) {
+        sup->hooks->state_changed(sup->ctx, p);
+    }
+}
+
+void
+agent_event(struct agent_sup *sup, struct agent_proc *p, const char *type,
             json_t *payload)
 {
     char ts[40];
@@ -305,8 +334,10 @@ agent_event(struct agent *agent, struct agent_proc *p, const char *type,
             json_object_set_new(ev, "processId", json_string(p->process_id));
         }
     }
-    agent_api_broadcast_event(agent, ev);
-    agent_ship_event(agent, ev); /* takes ev */
+    if (sup->hooks->event != NULL) {
+        sup->hooks->event(sup->ctx, p, ev);
+    }
+    json_decref(ev);
 }
 
 static void
@@ -320,10 +351,10 @@ set_state(struct agent_proc *p, enum agent_pstate to)
     p->state = to;
     wharf_info("process %s: %s -> %s", p->spec.id, agent_pstate_name(from),
                agent_pstate_name(to));
-    agent_event(p->agent, p, "state_changed",
+    agent_event(p->sup, p, "state_changed",
                 json_pack("{s:s,s:s}", "from", agent_pstate_name(from), "to",
                           agent_pstate_name(to)));
-    agent_ship_process(p->agent, p);
+    row_changed(p);
 }
 
 static void set_last_error(struct agent_proc *p, const char *fmt, ...)
@@ -385,7 +416,7 @@ static void
 on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
               const char *line, size_t len, int64_t line_ms, uint64_t seq)
 {
-    struct agent *agent = p->agent;
+    struct agent_sup *sup = p->sup;
     char ts[40], hash[WHARF_ERRHASH_HEX_LEN + 1];
     json_t *e = NULL;
 
@@ -401,22 +432,18 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
         json_object_set_new(e, "level",
                             json_integer((json_int_t) r->err_level));
     }
-    if (e != NULL && p->seq_known) {
-        /* the shipped sequence of the line it was seen in: wharfd counts
-         * an occurrence once however often the call is resent. Before the
-         * base is known (getLastSequence not answered yet) the shipper
-         * adds it when the error leaves (take_items). */
-        json_object_set_new(e, "sequence",
-                            json_integer((json_int_t) (p->seq_base + seq)));
-    }
+    /* Its "sequence" (the shipped one of its line, by which wharfd counts
+     * an occurrence once) is the shipper's to give: ship.h. */
     if (e == NULL) {
         wharf_error("process %s: out of memory building an error", p->spec.id);
     } else {
-        agent_api_broadcast_error(agent, p, e);
-        agent_ship_error(agent, p, e, seq); /* takes e */
+        if (sup->hooks->error != NULL) {
+            sup->hooks->error(sup->ctx, p, e, seq);
+        }
+        json_decref(e);
     }
 
-    if (r->fatal && agent->cfg.fatal_restart && p->state == AGENT_PS_RUNNING
+    if (r->fatal && sup->fatal_restart && p->state == AGENT_PS_RUNNING
         && !p->fatal_sent && p->pid > 0) {
         /* E10: SIGTERM to the direct child, then the restart policy */
         p->fatal_sent = 1;
@@ -424,7 +451,7 @@ on_error_line(struct agent_proc *p, const struct agent_detect_result *r,
                    (int) (r->msg_len > 200 ? 200 : r->msg_len), r->msg);
         set_last_error(p, "fatal error: %.*s",
                        (int) (r->msg_len > 200 ? 200 : r->msg_len), r->msg);
-        agent_event(agent, p, "fatal_error",
+        agent_event(sup, p, "fatal_error",
                     json_pack("{s:s%}", "message", r->msg,
                               r->msg_len > 1000 ? (size_t) 1000 : r->msg_len));
         (void) kill(p->pid, SIGTERM);
@@ -436,9 +463,9 @@ on_line(void *ctx, const char *line, size_t len, unsigned flags)
 {
     struct agent_proc_stream *s = ctx;
     struct agent_proc *p = s->proc;
-    struct agent *agent = p->agent;
+    struct agent_sup *sup = p->sup;
     struct agent_detect_result r;
-    uint64_t seq;
+    struct agent_proc_line l;
 
     if (!(flags & (AGENT_LINE_SPLIT | AGENT_LINE_CONT))) {
         /* L4, L5: trimmed; empty lines are dropped */
@@ -453,15 +480,19 @@ on_line(void *ctx, const char *line, size_t len, unsigned flags)
             return;
         }
     }
-    seq = ++p->seq_local;
-    agent_detect_line(&agent->detect, line, len, &r);
-    agent_ship_log(agent, p, seq, agent->read_ms, s->no, r.level, flags, line,
-                   len);
-    if (agent->api_line_listeners > 0 || p->waiters != NULL) {
-        agent_api_on_line(agent, p, s->no, seq, r.level, line, len);
+    l.seq = ++p->seq_local;
+    agent_detect_line(sup->detect, line, len, &r);
+    l.ts_ms = sup->read_ms;
+    l.stream = s->no;
+    l.level = r.level;
+    l.flags = flags;
+    l.text = line;
+    l.len = len;
+    if (sup->hooks->line != NULL) {
+        sup->hooks->line(sup->ctx, p, &l);
     }
     if (r.is_error) {
-        on_error_line(p, &r, line, len, agent->read_ms, seq);
+        on_error_line(p, &r, line, len, sup->read_ms, l.seq);
     }
     agent_detect_release(&r);
 }
@@ -507,8 +538,8 @@ stream_read(struct agent_proc_stream *s, int rounds)
         at = agent_lines_space(&s->lines, &room);
         n = read(s->fd, at, room);
         if (n > 0) {
-            p->agent->read_ms = wharf_wall_ms();
-            p->last_output_mono = uv_now(&p->agent->loop);
+            p->sup->read_ms = wharf_wall_ms();
+            p->last_output_mono = uv_now(p->sup->loop);
             agent_lines_commit(&s->lines, (size_t) n, on_line, s);
             continue;
         }
@@ -564,7 +595,7 @@ drain_begin(struct agent_proc_stream *s)
         return -1;
     }
     *d = *s;
-    if (agent_lines_init(&s->lines, p->agent->cfg.line_max) != 0) {
+    if (agent_lines_init(&s->lines, p->sup->line_max) != 0) {
         s->lines = d->lines;
         free(d);
         return -1;
@@ -731,7 +762,7 @@ static void on_child_exit(struct agent_child *child, int status);
 static int
 spawn(struct agent_proc *p, char *err, size_t errlen)
 {
-    struct agent *agent = p->agent;
+    struct agent_sup *sup = p->sup;
     int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, syncp[2] = { -1, -1 };
     int devnull = -1, child_errno, saved, i, rc = -1;
     char **argv = NULL, **envp = NULL, *port_env = NULL;
@@ -778,7 +809,7 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
     p->pid = p->pgid = pid;
     p->child.pid = pid;
     p->child.on_exit = on_child_exit;
-    agent_reaper_watch(&agent->reaper, &p->child);
+    agent_reaper_watch(sup->reaper, &p->child);
     for (i = 0; i < 2; i++) {
         struct agent_proc_stream *s = &p->out[i];
         int fd = i == 0 ? outp[0] : errp[0];
@@ -788,7 +819,7 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
         s->lines.len = 0;
         s->lines.continued = 0;
         s->poll = malloc(sizeof(*s->poll));
-        if (s->poll != NULL && uv_poll_init(&agent->loop, s->poll, fd) == 0) {
+        if (s->poll != NULL && uv_poll_init(sup->loop, s->poll, fd) == 0) {
             s->poll->data = s;
             uv_poll_start(s->poll, UV_READABLE | UV_DISCONNECT, on_pipe);
         } else {
@@ -825,14 +856,14 @@ out:
 int
 agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
 {
-    struct agent *agent = p->agent;
+    struct agent_sup *sup = p->sup;
     uint64_t ran;
 
     if (p->state != AGENT_PS_STOPPED && p->state != AGENT_PS_CRASHED) {
         return wharf_fail(err, errlen, "Cannot start: process is in '%s' state",
                           agent_pstate_name(p->state));
     }
-    if (agent->shutdown_stage != 0) {
+    if (sup->stopping) {
         return wharf_fail(err, errlen,
                           "Cannot start: the agent is shutting down");
     }
@@ -871,12 +902,12 @@ agent_proc_start(struct agent_proc *p, int manual, char *err, size_t errlen)
         return -1;
     }
     p->start_ms = wharf_wall_ms();
-    p->start_mono = p->last_output_mono = uv_now(&agent->loop);
+    p->start_mono = p->last_output_mono = uv_now(sup->loop);
     set_state(p, AGENT_PS_RUNNING);
     wharf_info("process %s: started pid %d (%s), restart count %u/%u",
                p->spec.id, (int) p->pid, p->spec.command, p->restart_count,
                p->spec.max_restarts);
-    agent_event(agent, p, "process_started",
+    agent_event(sup, p, "process_started",
                 json_pack("{s:i,s:s,s:i}", "pid", (int) p->pid, "command",
                           p->spec.command, "restartCount",
                           (int) p->restart_count));
@@ -968,7 +999,7 @@ on_restart_timer(uv_timer_t *t)
                p->restart_count, p->spec.max_restarts);
     if (agent_proc_start(p, 0, err, sizeof(err)) != 0) {
         /* R9: no further automatic attempt */
-        agent_event(p->agent, p, "restart_failed",
+        agent_event(p->sup, p, "restart_failed",
                     json_pack("{s:i,s:s}", "attempt", (int) p->restart_count,
                               "error", err));
     }
@@ -1006,7 +1037,7 @@ on_child_exit(struct agent_child *child, int status)
     struct agent_proc *p =
         (struct agent_proc *) ((char *) child
                                - offsetof(struct agent_proc, child));
-    struct agent *agent = p->agent;
+    struct agent_sup *sup = p->sup;
     char how[64], sig[64];
     int i, will, clean;
 
@@ -1029,7 +1060,7 @@ on_child_exit(struct agent_child *child, int status)
         p->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     }
     p->end_ms = wharf_wall_ms();
-    p->end_mono = uv_now(&agent->loop);
+    p->end_mono = uv_now(sup->loop);
     wharf_info("process %s: pid %d ended (%s%d)", p->spec.id, (int) p->pid,
                p->term_signal ? "signal " : "code ",
                p->term_signal ? p->term_signal : p->exit_code);
@@ -1046,18 +1077,20 @@ on_child_exit(struct agent_child *child, int status)
     }
     describe_exit(p, how, sizeof(how));
     snprintf(sig, sizeof(sig), "%s", how + 8);
-    agent_api_proc_ended(agent, p);
+    if (sup->hooks->ended != NULL) {
+        sup->hooks->ended(sup->ctx, p);
+    }
 
     if (p->stop_requested) {
         set_state(p, AGENT_PS_STOPPED);
-        agent_event(agent, p, "process_stopped",
+        agent_event(sup, p, "process_stopped",
                     json_pack("{s:s}", "reason", how));
         if (p->restart_after_stop) {
             char err[256];
 
             p->restart_after_stop = 0;
             if (agent_proc_start(p, 1, err, sizeof(err)) != 0) {
-                agent_event(agent, p, "restart_failed",
+                agent_event(sup, p, "restart_failed",
                             json_pack("{s:i,s:s}", "attempt", 0, "error", err));
             }
         }
@@ -1067,18 +1100,18 @@ on_child_exit(struct agent_child *child, int status)
         && p->end_mono - p->last_output_mono <= AGENT_INACTIVITY_MS;
     if (clean) {
         set_state(p, AGENT_PS_STOPPED); /* R3 */
-        agent_event(agent, p, "process_stopped",
+        agent_event(sup, p, "process_stopped",
                     json_pack("{s:s}", "reason", how));
         return;
     }
     will = p->spec.auto_restart && p->restart_count < p->spec.max_restarts
-        && agent->shutdown_stage == 0;
+        && !sup->stopping;
     if (p->last_error[0] == '\0' || !p->fatal_sent) {
         set_last_error(p, "%s", how);
     }
     set_state(p, AGENT_PS_CRASHED);
     agent_event(
-        agent, p, "process_crashed",
+        sup, p, "process_crashed",
         json_pack("{s:o,s:o,s:b,s:i,s:i}", "exitCode",
                   p->term_signal ? json_null() : json_integer(p->exit_code),
                   "signal", p->term_signal ? json_string(sig) : json_null(),
@@ -1087,7 +1120,7 @@ on_child_exit(struct agent_child *child, int status)
     if (will) {
         p->restart_count++;
         p->restart_pending = 1;
-        agent_ship_process(agent, p);
+        row_changed(p);
         wharf_info("process %s: scheduling restart: attempt=%u/%u, "
                    "delay=%ums",
                    p->spec.id, p->restart_count, p->spec.max_restarts,
@@ -1096,9 +1129,9 @@ on_child_exit(struct agent_child *child, int status)
                        p->spec.restart_delay_ms, 0);
     } else {
         wharf_warn("process %s: will not restart: %s", p->spec.id,
-                   !p->spec.auto_restart       ? "autoRestart is off"
-                       : agent->shutdown_stage ? "the agent is stopping"
-                                               : "maxRestarts reached");
+                   !p->spec.auto_restart ? "autoRestart is off"
+                       : sup->stopping   ? "the agent is stopping"
+                                         : "maxRestarts reached");
     }
 }
 
@@ -1137,13 +1170,13 @@ probe_end(struct agent_probe *pr, int ok)
     if (p->state != AGENT_PS_RUNNING) {
         return;
     }
-    now = uv_now(&p->agent->loop);
+    now = uv_now(p->sup->loop);
     if (ok) {
         if (!p->port_confirmed) {
             p->port_confirmed = 1;
             wharf_info("process %s: port %d is now accepting connections",
                        p->spec.id, p->spec.expected_port);
-            agent_event(p->agent, p, "port_ready",
+            agent_event(p->sup, p, "port_ready",
                         json_pack("{s:i}", "port", p->spec.expected_port));
         } else if (p->port_failures > 0) {
             wharf_info("process %s: port %d is responsive again", p->spec.id,
@@ -1156,7 +1189,7 @@ probe_end(struct agent_probe *pr, int ok)
         return; /* P4: not counted during the start-up grace */
     }
     p->port_failures++;
-    agent_event(p->agent, p, "health_check_failed",
+    agent_event(p->sup, p, "health_check_failed",
                 json_pack("{s:[s],s:i,s:i}", "issues", "port not responding",
                           "port", p->spec.expected_port, "failures",
                           (int) p->port_failures));
@@ -1198,8 +1231,8 @@ probe_port(struct agent_proc *p)
     }
     pr->proc = p;
     uv_ip4_addr("127.0.0.1", p->spec.expected_port, &sa);
-    uv_tcp_init(&p->agent->loop, &pr->tcp);
-    uv_timer_init(&p->agent->loop, &pr->timer);
+    uv_tcp_init(p->sup->loop, &pr->tcp);
+    uv_timer_init(p->sup->loop, &pr->timer);
     pr->tcp.data = pr->timer.data = pr->req.data = pr;
     pr->open = 2;
     p->probe = pr;
@@ -1217,13 +1250,13 @@ static void
 on_health(uv_timer_t *t)
 {
     struct agent_proc *p = t->data;
-    uint64_t now = uv_now(&p->agent->loop), quiet;
+    uint64_t now = uv_now(p->sup->loop), quiet;
 
     if (p->state != AGENT_PS_RUNNING || p->pid <= 0) {
         return;
     }
     if (kill(p->pid, 0) != 0) {
-        agent_event(p->agent, p, "health_check_failed",
+        agent_event(p->sup, p, "health_check_failed",
                     json_pack("{s:[s]}", "issues", "PID not responding"));
     }
     quiet = now - p->last_output_mono;
@@ -1233,7 +1266,7 @@ on_health(uv_timer_t *t)
 
         snprintf(issue, sizeof(issue), "No output for %llus",
                  (unsigned long long) (quiet / 1000));
-        agent_event(p->agent, p, "health_check_failed",
+        agent_event(p->sup, p, "health_check_failed",
                     json_pack("{s:[s]}", "issues", issue));
     }
     if (p->spec.expected_port > 0) {
@@ -1253,30 +1286,30 @@ arm_health(struct agent_proc *p)
 /* --- the set of instances --------------------------------------------------- */
 
 struct agent_proc *
-agent_proc_find(struct agent *agent, const char *id)
+agent_proc_find(struct agent_sup *sup, const char *id)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        if (strcmp(agent->procs[i]->spec.id, id) == 0) {
-            return agent->procs[i];
+    for (i = 0; i < sup->nprocs; i++) {
+        if (strcmp(sup->procs[i]->spec.id, id) == 0) {
+            return sup->procs[i];
         }
     }
     return NULL;
 }
 
 struct agent_proc *
-agent_proc_create(struct agent *agent, struct agent_proc_spec *spec, char *err,
-                  size_t errlen)
+agent_proc_create(struct agent_sup *sup, struct agent_proc_spec *spec,
+                  char *err, size_t errlen)
 {
     struct agent_proc *p;
     int i;
 
-    if (agent_proc_find(agent, spec->id) != NULL) {
+    if (agent_proc_find(sup, spec->id) != NULL) {
         wharf_fail(err, errlen, "instance %s exists already", spec->id);
         return NULL;
     }
-    if (agent->nprocs >= AGENT_PROCS_MAX) {
+    if (sup->nprocs >= AGENT_PROCS_MAX) {
         wharf_fail(err, errlen, "at most %d instances", AGENT_PROCS_MAX);
         return NULL;
     }
@@ -1285,7 +1318,7 @@ agent_proc_create(struct agent *agent, struct agent_proc_spec *spec, char *err,
         wharf_fail(err, errlen, "out of memory");
         return NULL;
     }
-    p->agent = agent;
+    p->sup = sup;
     p->spec = *spec;
     memset(spec, 0, sizeof(*spec));
     p->exit_code = -1;
@@ -1293,7 +1326,7 @@ agent_proc_create(struct agent *agent, struct agent_proc_spec *spec, char *err,
         p->out[i].proc = p;
         p->out[i].no = i;
         p->out[i].fd = -1;
-        if (agent_lines_init(&p->out[i].lines, agent->cfg.line_max) != 0) {
+        if (agent_lines_init(&p->out[i].lines, sup->line_max) != 0) {
             agent_lines_free(&p->out[0].lines);
             agent_proc_spec_free(&p->spec);
             free(p);
@@ -1301,14 +1334,13 @@ agent_proc_create(struct agent *agent, struct agent_proc_spec *spec, char *err,
             return NULL;
         }
     }
-    uv_timer_init(&agent->loop, &p->restart_timer);
-    uv_timer_init(&agent->loop, &p->kill_timer);
-    uv_timer_init(&agent->loop, &p->health_timer);
+    uv_timer_init(sup->loop, &p->restart_timer);
+    uv_timer_init(sup->loop, &p->kill_timer);
+    uv_timer_init(sup->loop, &p->health_timer);
     p->restart_timer.data = p->kill_timer.data = p->health_timer.data = p;
-    p->index = agent->nprocs;
-    agent->procs[agent->nprocs++] = p;
-    p->upsert_dirty = 1;
-    agent_ship_process(agent, p);
+    p->index = sup->nprocs;
+    sup->procs[sup->nprocs++] = p;
+    row_changed(p);
     return p;
 }
 
@@ -1368,12 +1400,12 @@ agent_proc_idle(const struct agent_proc *p)
 }
 
 void
-agent_procs_signal(struct agent *agent, int sig)
+agent_procs_signal(struct agent_sup *sup, int sig)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < sup->nprocs; i++) {
+        struct agent_proc *p = sup->procs[i];
 
         if (p->pid > 0 && kill(-p->pgid, sig) != 0) {
             (void) kill(p->pid, sig);
@@ -1382,13 +1414,13 @@ agent_procs_signal(struct agent *agent, int sig)
 }
 
 int
-agent_procs_shutdown_step(struct agent *agent)
+agent_procs_shutdown_step(struct agent_sup *sup)
 {
     unsigned i;
     char err[128];
 
-    for (i = agent->nprocs; i-- > 0;) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = sup->nprocs; i-- > 0;) {
+        struct agent_proc *p = sup->procs[i];
 
         if (p->restart_pending) {
             (void) agent_proc_stop(p, 0, err, sizeof(err));
@@ -1405,18 +1437,18 @@ agent_procs_shutdown_step(struct agent *agent)
 }
 
 void
-agent_procs_close(struct agent *agent)
+agent_procs_close(struct agent_sup *sup)
 {
     unsigned i;
     int j, status;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < sup->nprocs; i++) {
+        struct agent_proc *p = sup->procs[i];
 
         if (p->pid > 0) {
             (void) kill(-p->pgid, SIGKILL);
             (void) kill(p->pid, SIGKILL);
-            agent_reaper_forget(&agent->reaper, &p->child);
+            agent_reaper_forget(sup->reaper, &p->child);
             while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR) {
             }
             wharf_info("process %s: pid %d killed at exit", p->spec.id,
@@ -1437,17 +1469,17 @@ agent_procs_close(struct agent *agent)
 }
 
 void
-agent_procs_free(struct agent *agent)
+agent_procs_free(struct agent_sup *sup)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < sup->nprocs; i++) {
+        struct agent_proc *p = sup->procs[i];
 
         agent_lines_free(&p->out[0].lines);
         agent_lines_free(&p->out[1].lines);
         agent_proc_spec_free(&p->spec);
         free(p);
     }
-    agent->nprocs = 0;
+    sup->nprocs = 0;
 }

@@ -21,7 +21,14 @@
  *            restart the group (P1-P9)
  * Every state change is an event (state_changed, process_started,
  * process_crashed, process_stopped, restart_failed, health_check_failed,
- * port_ready) shipped to the orchestrator and sent to /websocket clients.
+ * port_ready).
+ *
+ * The supervisor knows nothing of where its output goes: it reports every
+ * line, error, event, row change and end of a run through the hooks of
+ * struct agent_proc_hooks, with the context pointer it was given (the
+ * shape of ttyd's pty.h read and exit callbacks). main.c wires them to the
+ * shipper (ship.h) and the API (api.h); the unit tests to a recorder
+ * (tests/unit/test_agent_proc.c, linked without either).
  *
  * Children are forked here (not uv_spawn: see reaper.h), each in its own
  * session and process group, stdin /dev/null, stdout and stderr on pipes
@@ -37,6 +44,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "detect.h"
 #include "isotime.h"
 #include "lines.h"
 #include "reaper.h"
@@ -76,9 +84,9 @@
  * children that still hold it keep writing. */
 #define AGENT_PROC_READS_AT_EXIT 64
 
-struct agent;
-struct agent_waiter;
 struct agent_probe;
+struct agent_proc;
+struct agent_sup;
 
 enum agent_pstate {
     AGENT_PS_STOPPED,
@@ -118,8 +126,6 @@ int agent_proc_spec_from_json(const json_t *obj, struct agent_proc_spec *spec,
 void agent_proc_spec_free(struct agent_proc_spec *spec);
 int agent_instance_id_valid(const char *s);
 
-struct agent_proc;
-
 struct agent_proc_stream {
     struct agent_proc *proc;
     int no;          /* 0 stdout, 1 stderr */
@@ -136,16 +142,10 @@ struct agent_proc_stream {
     struct agent_proc_stream *next_drain;
 };
 
-/* Lines of one instance lost for one cause, since they were last
- * reported: how many, and the smallest range of local sequences holding
- * them. */
-struct agent_drop_tally {
-    uint64_t n, first, last;
-};
-
 struct agent_proc {
-    struct agent *agent;
-    unsigned index; /* in agent->procs, never reused */
+    struct agent_sup *sup;
+    unsigned index; /* in sup->procs, never reused: other parts key their
+                       per-instance state by it */
     struct agent_proc_spec spec;
 
     enum agent_pstate state;
@@ -178,27 +178,80 @@ struct agent_proc {
     unsigned port_failures;
     int probe_busy;
 
-    /* shipping (ship.c) */
-    uint64_t seq_local;   /* last local sequence given to a line */
-    uint64_t seq_base;    /* orchestrator's last sequence at start */
-    int seq_known;        /* seq_base is known (getLastSequence) */
-    int seq_asked;        /* getLastSequence is in flight */
-    uint64_t upsert_mark; /* ship queue index when the row changed */
-    int upsert_dirty;     /* process row changed since last shipped */
-    /* lines lost since last reported (logs_dropped), by cause: the
-     * buffer was full (the orchestrator away or slower than the app), or
-     * the orchestrator refused them even truncated */
-    struct agent_drop_tally dropped, refused;
-
-    struct agent_waiter *waiters; /* asked for first output (api.c) */
+    uint64_t seq_local; /* last local sequence given to a line: 1, 2, ...
+                           across runs (the shipper adds its base) */
 };
+
+/* One line of an instance's output, as the line hook sees it. */
+struct agent_proc_line {
+    uint64_t seq;  /* local sequence, 1, 2, ... per instance */
+    int64_t ts_ms; /* wall time of the read that brought it */
+    int stream;    /* 0 stdout, 1 stderr */
+    enum agent_level level;
+    unsigned flags; /* AGENT_LINE_* (lines.h) */
+    const char *text;
+    size_t len; /* valid UTF-8 of at most line_max bytes (lines.h) */
+};
+
+/*
+ * The supervisor's output. Each hook runs synchronously on the loop, from
+ * inside the supervisor, and may be NULL. A hook reads instances
+ * (agent_proc_json, the fields above) but does not start, stop or create
+ * one. JSON handed to a hook is borrowed: a hook that keeps it takes its
+ * own reference (json_incref).
+ */
+struct agent_proc_hooks {
+    /* A line p printed (trimmed; empty lines are not reported). */
+    void (*line)(void *ctx, struct agent_proc *p,
+                 const struct agent_proc_line *line);
+    /* An error detected in the line of local sequence seq, as an element
+     * of storeErrors: {level, message, timestamp, rawOutput, errorHash,
+     * processId}. Reported after that line. */
+    void (*error)(void *ctx, struct agent_proc *p, json_t *e, uint64_t seq);
+    /* An event {type, timestamp, payload?, instanceId?, processId?};
+     * p is NULL for an agent-wide one. */
+    void (*event)(void *ctx, struct agent_proc *p, json_t *ev);
+    /* p's row changed: its state, its restart count, or p was created. */
+    void (*state_changed)(void *ctx, struct agent_proc *p);
+    /* p's run ended: the child was reaped and what its pipes held was
+     * read (children that still hold them are drained after). Called
+     * before the state changes. */
+    void (*ended)(void *ctx, struct agent_proc *p);
+};
+
+/* The supervisor: every instance, and what it needs from the agent. */
+struct agent_sup {
+    uv_loop_t *loop;
+    struct agent_reaper *reaper;
+    const struct agent_detect *detect; /* error patterns (appconfig.c) */
+    size_t line_max;                   /* --line-max */
+    int fatal_restart;                 /* the fatal-error rule is on */
+    int stopping;                      /* the agent stops: nothing starts */
+    const struct agent_proc_hooks *hooks;
+    void *ctx; /* passed to every hook */
+
+    struct agent_proc *procs[AGENT_PROCS_MAX]; /* in order of creation */
+    unsigned nprocs;
+    int64_t read_ms; /* wall time of the last pipe read */
+};
+
+/* Sets sup up (no instance yet). The loop, the reaper and detect must
+ * outlive it; hooks (not NULL; any of its hooks may be) and ctx too. */
+void agent_sup_init(struct agent_sup *sup, uv_loop_t *loop,
+                    struct agent_reaper *reaper,
+                    const struct agent_detect *detect, size_t line_max,
+                    const struct agent_proc_hooks *hooks, void *ctx);
+
+/* The agent is stopping: no instance starts again, by hand or by the
+ * restart policy. */
+void agent_sup_stop(struct agent_sup *sup);
 
 /* Creates an instance (state stopped) from spec, which it takes over.
  * Returns it, or NULL with a message in err (duplicate id, too many). */
-struct agent_proc *agent_proc_create(struct agent *agent,
+struct agent_proc *agent_proc_create(struct agent_sup *sup,
                                      struct agent_proc_spec *spec, char *err,
                                      size_t errlen);
-struct agent_proc *agent_proc_find(struct agent *agent, const char *id);
+struct agent_proc *agent_proc_find(struct agent_sup *sup, const char *id);
 
 /* Control. Return 0, or -1 with a message in err (and *conflict set when
  * the state does not allow it). */
@@ -215,20 +268,21 @@ json_t *agent_proc_json(const struct agent_proc *p);
 int agent_proc_idle(const struct agent_proc *p);
 
 /* Sends sig to every running instance's process group. */
-void agent_procs_signal(struct agent *agent, int sig);
+void agent_procs_signal(struct agent_sup *sup, int sig);
 
 /* Shutdown step: stops the last instance still running (reverse order of
  * creation, one at a time). Returns 1 when every instance is idle. */
-int agent_procs_shutdown_step(struct agent *agent);
+int agent_procs_shutdown_step(struct agent_sup *sup);
 
 /* Last resort at exit: SIGKILL and reap every child, close every handle. */
-void agent_procs_close(struct agent *agent);
+void agent_procs_close(struct agent_sup *sup);
 /* After the loop ended: frees every instance. */
-void agent_procs_free(struct agent *agent);
+void agent_procs_free(struct agent_sup *sup);
 
-/* Emits an event: shipped (recordEvent) and sent to /websocket clients.
+/* Emits an event through the event hook (the shipper's logs_dropped
+ * comes this way too, so that /websocket clients see it as well).
  * payload is stolen (may be NULL). p may be NULL (agent-wide event). */
-void agent_event(struct agent *agent, struct agent_proc *p, const char *type,
+void agent_event(struct agent_sup *sup, struct agent_proc *p, const char *type,
                  json_t *payload);
 
 #endif

@@ -31,33 +31,23 @@ agent_of(struct lws *wsi)
 
 /* --- responses ------------------------------------------------------------ */
 
-/* One more response header, by name ("name:"), or none. */
-struct extra_header {
-    const char *name;
-    const char *value;
-};
-
-static int reply_with(struct lws *wsi, unsigned status, const char *body,
-                      size_t body_len, const char *allow,
-                      const struct extra_header *extra);
-
-int
-agent_http_reply(struct lws *wsi, unsigned status, const char *body,
-                 size_t body_len, const char *allow)
+unsigned char *
+agent_http_build(struct lws *wsi, unsigned status, const char *body,
+                 size_t body_len, const char *allow,
+                 const struct agent_http_header *extra, size_t *out_len)
 {
-    return reply_with(wsi, status, body, body_len, allow, NULL);
-}
-
-static int
-reply_with(struct lws *wsi, unsigned status, const char *body, size_t body_len,
-           const char *allow, const struct extra_header *extra)
-{
-    unsigned char buf[LWS_PRE + AGENT_HTTP_REPLY_MAX];
-    unsigned char *start = buf + LWS_PRE, *p = start;
-    unsigned char *end = buf + sizeof(buf);
+    size_t cap = LWS_PRE + AGENT_HTTP_HEADERS_MAX + body_len;
+    unsigned char *buf = malloc(cap), *start, *p, *end;
     char clen[24];
     int n;
 
+    if (buf == NULL) {
+        wharf_error("http: out of memory for a response of %zu bytes",
+                    body_len);
+        return NULL;
+    }
+    start = p = buf + LWS_PRE;
+    end = buf + cap;
     n = snprintf(clen, sizeof(clen), "%zu", body_len);
     /* Content-Length is added as a plain header rather than with
      * lws_add_http_header_content_length(), which would make lws count the
@@ -82,21 +72,48 @@ reply_with(struct lws *wsi, unsigned status, const char *body, size_t body_len,
                                            (const unsigned char *) extra->name,
                                            (const unsigned char *) extra->value,
                                            (int) strlen(extra->value), &p, end))
-        || lws_finalize_http_header(wsi, &p, end)) {
+        || lws_finalize_http_header(wsi, &p, end)
+        || (size_t) (end - p) < body_len) {
         wharf_error("http: response headers do not fit");
-        return -1;
-    }
-    if (body_len > (size_t) (end - p)) {
-        wharf_error("http: response body of %zu bytes does not fit", body_len);
-        return -1;
+        free(buf);
+        return NULL;
     }
     memcpy(p, body, body_len);
     p += body_len;
-    n = (int) (p - start);
-    if (lws_write(wsi, start, (size_t) n, LWS_WRITE_HTTP) != n) {
+    *out_len = (size_t) (p - start);
+    return buf;
+}
+
+int
+agent_http_send(struct lws *wsi, unsigned char *buf, size_t len)
+{
+    /* the one write of the whole answer is its last: HTTP_FINAL, which
+     * ends the stream under HTTP/2 and a compressed body's last chunk */
+    int n = lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+
+    free(buf);
+    if (n < 0 || (size_t) n != len) {
         return -1; /* the connection failed; lws closes it */
     }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+reply_with(struct lws *wsi, unsigned status, const char *body, size_t body_len,
+           const char *allow, const struct agent_http_header *extra)
+{
+    size_t len;
+    unsigned char *buf =
+        agent_http_build(wsi, status, body, body_len, allow, extra, &len);
+
+    return buf != NULL ? agent_http_send(wsi, buf, len) : -1;
+}
+
+int
+agent_http_reply(struct lws *wsi, unsigned status, const char *body,
+                 size_t body_len, const char *allow)
+{
+    return reply_with(wsi, status, body, body_len, allow, NULL);
 }
 
 /* Builds {"error":{"code":..,"message":..}} into buf; returns its length. */
@@ -128,7 +145,7 @@ agent_http_error(struct lws *wsi, unsigned status, const char *code,
 
 static int
 http_error_with(struct lws *wsi, unsigned status, const char *code,
-                const char *message, const struct extra_header *extra)
+                const char *message, const struct agent_http_header *extra)
 {
     char body[512];
     size_t n = error_body(body, sizeof(body), code, message);
@@ -157,8 +174,8 @@ get_health(struct agent *agent, struct lws *wsi)
 
     unsigned i, running = 0;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        running += agent->procs[i]->state == AGENT_PS_RUNNING;
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        running += agent->sup.procs[i]->state == AGENT_PS_RUNNING;
     }
     j = json_pack(
         "{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I},"
@@ -169,8 +186,8 @@ get_health(struct agent *agent, struct lws *wsi)
         (json_int_t) agent->terminals_open, "terminal_sessions",
         (json_int_t) agent->next_session_id, "terminal_probes",
         (json_int_t) agent->terminal_probes, "processes", "total",
-        (json_int_t) agent->nprocs, "running", (json_int_t) running, "shipping",
-        "enabled", agent->ship.enabled, "queued",
+        (json_int_t) agent->sup.nprocs, "running", (json_int_t) running,
+        "shipping", "enabled", agent->ship.enabled, "queued",
         (json_int_t) agent->ship.queue.nrecs, "shipped",
         (json_int_t) agent->ship.lines_shipped, "dropped",
         (json_int_t) agent->ship.lines_dropped, "refused",
@@ -271,8 +288,9 @@ agent_ws_key_valid(const char *key)
 static int
 check_handshake(struct lws *wsi)
 {
-    static const struct extra_header version13 = { "sec-websocket-version:",
-                                                   "13" };
+    static const struct agent_http_header version13 = {
+        "sec-websocket-version:", "13"
+    };
     char buf[64];
     int n;
 

@@ -36,8 +36,8 @@ struct lws;
  * fd tables for this many rather than for the whole fd limit. */
 #define AGENT_LWS_MAX_FDS 4096
 
-/* Longest HTTP response the agent builds (headers and body), in bytes. */
-#define AGENT_HTTP_REPLY_MAX 4096
+/* Room for the status line and headers of an answer the agent builds. */
+#define AGENT_HTTP_HEADERS_MAX 1024
 
 /* WebSocket liveness: a connection idle this long is pinged, and one that
  * has not proved alive (any frame, pong included) for the second figure is
@@ -57,8 +57,37 @@ int agent_server_start(struct agent *agent);
  * handles on the loop are closed as the loop runs. */
 void agent_server_stop(struct agent *agent);
 
-/* Writes a complete JSON response and ends the HTTP transaction; returns
- * what an lws HTTP callback should return. allow is the Allow header's
+/*
+ * HTTP answers: every JSON answer of the agent (server.c's routes and
+ * handshake refusals, api.c's REST and /rpc) is built by
+ * agent_http_build() and written by agent_http_send(), whole, in one write
+ * that ends the response (LWS_WRITE_HTTP_FINAL), then the HTTP transaction
+ * ends (keep-alive goes on). An answer that cannot go at once (api.c's
+ * deferred replies) is built, kept, and sent when the connection is
+ * writable.
+ */
+
+/* One more response header, by name ("name:"). */
+struct agent_http_header {
+    const char *name;
+    const char *value;
+};
+
+/* Status line, Content-Type application/json, Cache-Control no-store,
+ * Content-Length, Allow (allow, or none), extra (or none), then body, in
+ * one heap buffer of LWS_PRE bytes of headroom and *out_len bytes. NULL
+ * when out of memory or the headers do not fit (logged). */
+unsigned char *agent_http_build(struct lws *wsi, unsigned status,
+                                const char *body, size_t body_len,
+                                const char *allow,
+                                const struct agent_http_header *extra,
+                                size_t *out_len);
+
+/* Writes an answer agent_http_build() made, and frees it. Returns what
+ * an lws HTTP callback should return. */
+int agent_http_send(struct lws *wsi, unsigned char *buf, size_t len);
+
+/* Builds and sends a JSON answer at once. allow is the Allow header's
  * value, or NULL. */
 int agent_http_reply(struct lws *wsi, unsigned status, const char *body,
                      size_t body_len, const char *allow);

@@ -134,13 +134,13 @@ count_lost(struct agent_ship *sh, struct agent_drop_tally *t, uint64_t first,
     sh->lines_dropped += n;
 }
 
-/* Lines that never made it into the buffer, or left it unsent: it was
- * full (or out of memory). */
+/* Lines of instance proc that never made it into the buffer, or left it
+ * unsent: it was full (or out of memory). */
 static void
-count_dropped_range(struct agent_ship *sh, struct agent_proc *p, uint64_t first,
+count_dropped_range(struct agent_ship *sh, unsigned proc, uint64_t first,
                     uint64_t last, uint64_t n)
 {
-    count_lost(sh, &p->dropped, first, last, n);
+    count_lost(sh, &sh->inst[proc].dropped, first, last, n);
 }
 
 /* The queue reports lines it dropped (the oldest, to make room, or what
@@ -152,7 +152,7 @@ on_queue_drop(void *ctx, unsigned proc, uint64_t first, uint64_t last,
 {
     struct agent *agent = ctx;
 
-    count_dropped_range(&agent->ship, agent->procs[proc], first, last, n);
+    count_dropped_range(&agent->ship, proc, first, last, n);
 }
 
 /* Bytes the buffer bound counts: queued lines (uncompressed record size,
@@ -222,8 +222,8 @@ pending(const struct agent *agent)
     if (sh->queue.nrecs > 0 || sh->nitems > 0 || sh->heartbeat_due) {
         return 1;
     }
-    for (i = 0; i < agent->nprocs; i++) {
-        if (agent->procs[i]->upsert_dirty || !agent->procs[i]->seq_known) {
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        if (sh->inst[i].upsert_dirty || !sh->inst[i].seq_known) {
             return 1;
         }
     }
@@ -264,7 +264,7 @@ agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
     sh->lines_queued++;
     if (make_room(agent, sz) != 0) {
         /* even an empty queue has no room: this line is the one dropped */
-        count_dropped_range(sh, p, seq, seq, 1);
+        count_dropped_range(sh, p->index, seq, seq, 1);
         return;
     }
     r.seq = seq;
@@ -326,7 +326,21 @@ void
 agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e,
                  uint64_t seq)
 {
-    push_item(agent, CALL_ERRORS, p->index, e, seq);
+    const struct agent_ship_inst *in = &agent->ship.inst[p->index];
+
+    if (seq != 0 && in->seq_known) {
+        /* before the base is known, take_items() adds it */
+        json_object_set_new(e, "sequence",
+                            json_integer((json_int_t) (in->seq_base + seq)));
+    }
+    push_item(agent, CALL_ERRORS, p->index, json_incref(e), seq);
+}
+
+uint64_t
+agent_ship_sequence(const struct agent *agent, const struct agent_proc *p,
+                    uint64_t seq)
+{
+    return agent->ship.inst[p->index].seq_base + seq;
 }
 
 void
@@ -338,8 +352,10 @@ agent_ship_event(struct agent *agent, json_t *ev)
 void
 agent_ship_process(struct agent *agent, struct agent_proc *p)
 {
-    p->upsert_dirty = 1;
-    p->upsert_mark = agent->ship.queue.rec_next;
+    struct agent_ship_inst *in = &agent->ship.inst[p->index];
+
+    in->upsert_dirty = 1;
+    in->upsert_mark = agent->ship.queue.rec_next;
     if (agent->ship.enabled) {
         schedule_flush(agent);
     }
@@ -354,8 +370,8 @@ agent_ship_idle(const struct agent *agent)
     if (!sh->enabled) {
         return 1;
     }
-    for (i = 0; i < agent->nprocs; i++) {
-        if (agent->procs[i]->upsert_dirty) {
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        if (sh->inst[i].upsert_dirty) {
             return 0;
         }
     }
@@ -509,7 +525,8 @@ take_logs(struct agent *agent, struct ship_req *q)
         /* (decompresses the head chunk when it is its first line taken) */
         const struct agent_shipq_rec *r = agent_shipq_head(&sh->queue);
         unsigned proc, lines = 0;
-        struct agent_proc *p;
+        const struct agent_proc *p;
+        const struct agent_ship_inst *in;
         size_t off = q->body.len;
         uint64_t first, last;
 
@@ -517,9 +534,10 @@ take_logs(struct agent *agent, struct ship_req *q)
             break; /* what was left could not be decompressed */
         }
         proc = r->proc;
-        p = agent->procs[proc];
+        p = agent->sup.procs[proc];
+        in = &sh->inst[proc];
         first = last = r->seq;
-        if (!p->seq_known) {
+        if (!in->seq_known) {
             break;
         }
         if (!q->has_lines) {
@@ -546,7 +564,7 @@ take_logs(struct agent *agent, struct ship_req *q)
                 "%s{\"sequence\":%llu,\"timestamp\":\"%s\","
                 "\"level\":\"%s\",\"stream\":\"%s\",\"processId\":\"%s-%u\","
                 "\"message\":",
-                lines ? "," : "", (unsigned long long) (p->seq_base + r->seq),
+                lines ? "," : "", (unsigned long long) (in->seq_base + r->seq),
                 ts, agent_level_name((enum agent_level) r->level),
                 r->stream ? "stderr" : "stdout", p->spec.id, r->run);
             wharf_json_str(&q->body, r->data, r->len, WHARF_JSON_REPAIR);
@@ -581,7 +599,7 @@ take_logs(struct agent *agent, struct ship_req *q)
         wharf_textbuf_str(&q->body, "]");
         if (call_end(q, off, CALL_LOGS, proc, lines) != 0) {
             /* out of memory: these lines are lost, and counted */
-            count_dropped_range(sh, p, first, last, lines);
+            count_dropped_range(sh, proc, first, last, lines);
             break;
         }
         q->calls[q->ncalls - 1].first_seq = first;
@@ -622,14 +640,15 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
         }
         {
             unsigned proc = it->proc;
-            struct agent_proc *p = agent->procs[proc];
+            const struct agent_proc *p = agent->sup.procs[proc];
+            const struct agent_ship_inst *in = &sh->inst[proc];
             json_t *params, *errs = json_array();
 
             while (sh->items != NULL && sh->items->kind == CALL_ERRORS
                    && sh->items->proc == proc && sh->items->mark <= mark
                    && taken < AGENT_SHIP_BATCH_ITEMS) {
                 it = sh->items;
-                if (it->seq != 0 && p->seq_known
+                if (it->seq != 0 && in->seq_known
                     && json_object_get(it->j, "sequence") == NULL) {
                     /* seen before getLastSequence answered: its line's
                      * shipped sequence is known now, and with it wharfd
@@ -637,7 +656,7 @@ take_items(struct agent *agent, struct ship_req *q, uint64_t mark)
                      * is resent */
                     json_object_set_new(
                         it->j, "sequence",
-                        json_integer((json_int_t) (p->seq_base + it->seq)));
+                        json_integer((json_int_t) (in->seq_base + it->seq)));
                 }
                 json_array_append(errs, it->j);
                 sh->items = it->next;
@@ -668,15 +687,15 @@ take_upserts(struct agent *agent, struct ship_req *q, uint64_t mark)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        struct agent_ship_inst *in = &agent->ship.inst[i];
         json_t *j, *params;
 
-        if (!p->upsert_dirty || p->upsert_mark > mark) {
+        if (!in->upsert_dirty || in->upsert_mark > mark) {
             continue;
         }
-        p->upsert_dirty = 0;
-        j = agent_proc_json(p);
+        in->upsert_dirty = 0;
+        j = agent_proc_json(agent->sup.procs[i]);
         if (j == NULL) {
             continue;
         }
@@ -732,17 +751,18 @@ take_lastseq(struct agent *agent, struct ship_req *q)
 {
     unsigned i;
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        const struct agent_proc *p = agent->sup.procs[i];
+        struct agent_ship_inst *in = &agent->ship.inst[i];
 
-        if (p->seq_known || p->seq_asked) {
+        if (in->seq_known || in->seq_asked) {
             continue;
         }
         add_json_call(q, "getLastSequence", CALL_LASTSEQ, i,
                       json_pack("{s:s,s:s}", "worker", agent->cfg.worker,
                                 "instanceId", p->spec.id));
         /* asked only if the call made it into the request */
-        p->seq_asked = q->ncalls > 0
+        in->seq_asked = q->ncalls > 0
             && q->calls[q->ncalls - 1].kind == CALL_LASTSEQ
             && q->calls[q->ncalls - 1].proc == i;
     }
@@ -773,11 +793,12 @@ report_drops(struct agent *agent)
         return;
     }
 
-    for (i = 0; i < agent->nprocs; i++) {
-        struct agent_proc *p = agent->procs[i];
+    for (i = 0; i < agent->sup.nprocs; i++) {
+        struct agent_proc *p = agent->sup.procs[i];
+        struct agent_ship_inst *in = &sh->inst[i];
 
-        for (k = 0; k < 2 && p->seq_known; k++) {
-            struct agent_drop_tally *t = k == 0 ? &p->dropped : &p->refused,
+        for (k = 0; k < 2 && in->seq_known; k++) {
+            struct agent_drop_tally *t = k == 0 ? &in->dropped : &in->refused,
                                     copy = *t;
 
             if (copy.n == 0) {
@@ -786,19 +807,19 @@ report_drops(struct agent *agent)
             wharf_warn("process %s: %llu log lines (sequences %llu..%llu) "
                        "were %s",
                        p->spec.id, (unsigned long long) copy.n,
-                       (unsigned long long) (p->seq_base + copy.first),
-                       (unsigned long long) (p->seq_base + copy.last),
+                       (unsigned long long) (in->seq_base + copy.first),
+                       (unsigned long long) (in->seq_base + copy.last),
                        drop_causes[k].why);
             /* reset first: queueing the event may itself drop lines (a
              * full queue), which then belong to the next report */
             t->n = 0;
             sh->drop_reported_ms = now;
-            agent_event(agent, p, "logs_dropped",
+            agent_event(&agent->sup, p, "logs_dropped",
                         json_pack("{s:I,s:I,s:I,s:s}", "count",
                                   (json_int_t) copy.n, "firstSequence",
-                                  (json_int_t) (p->seq_base + copy.first),
+                                  (json_int_t) (in->seq_base + copy.first),
                                   "lastSequence",
-                                  (json_int_t) (p->seq_base + copy.last),
+                                  (json_int_t) (in->seq_base + copy.last),
                                   "reason", drop_causes[k].reason));
         }
     }
@@ -1038,8 +1059,8 @@ backoff(struct agent *agent, struct ship_req *q, const char *why)
 static void
 drop_call_lines(struct agent *agent, const struct ship_call *c)
 {
-    count_dropped_range(&agent->ship, agent->procs[c->proc], c->first_seq,
-                        c->last_seq, c->lines);
+    count_dropped_range(&agent->ship, c->proc, c->first_seq, c->last_seq,
+                        c->lines);
 }
 
 /* Rewrites q's body with only its unsettled calls, numbered from 1 again
@@ -1083,7 +1104,7 @@ req_compact(struct agent *agent, struct ship_req *q)
             if (q->calls[i].kind == CALL_LOGS) {
                 drop_call_lines(agent, &q->calls[i]);
             } else if (q->calls[i].kind == CALL_LASTSEQ) {
-                agent->procs[q->calls[i].proc]->seq_asked = 0;
+                agent->ship.inst[q->calls[i].proc].seq_asked = 0;
             }
         }
         free(nb.p);
@@ -1109,13 +1130,13 @@ refuse_call(struct agent *agent, struct ship_req *q, struct ship_call *c,
     wharf_error("ship: call refused (%lld %s): %.200s", code, msg ? msg : "",
                 q->body.p + c->off);
     if (c->kind == CALL_LOGS) {
-        count_lost(&agent->ship, &agent->procs[c->proc]->refused, c->first_seq,
-                   c->last_seq, c->lines);
+        count_lost(&agent->ship, &agent->ship.inst[c->proc].refused,
+                   c->first_seq, c->last_seq, c->lines);
         agent->ship.lines_refused += c->lines;
     } else if (c->kind == CALL_LASTSEQ) {
         /* never leave an instance unable to ship */
-        agent->procs[c->proc]->seq_known = 1;
-        agent->procs[c->proc]->seq_asked = 0;
+        agent->ship.inst[c->proc].seq_known = 1;
+        agent->ship.inst[c->proc].seq_asked = 0;
     }
     c->kind = CALL_DONE;
 }
@@ -1127,7 +1148,7 @@ static int
 add_part(struct agent *agent, struct ship_req *q, const struct ship_call *tmpl,
          json_t *params, const char *array, json_t *elems, int truncated)
 {
-    struct agent_proc *p = agent->procs[tmpl->proc];
+    const struct agent_ship_inst *in = &agent->ship.inst[tmpl->proc];
     struct ship_call *c;
     size_t off = q->body.len, i;
     uint64_t first = 0, last = 0;
@@ -1158,7 +1179,7 @@ add_part(struct agent *agent, struct ship_req *q, const struct ship_call *tmpl,
         json_array_foreach (elems, i, e) {
             uint64_t seq =
                 (uint64_t) json_integer_value(json_object_get(e, "sequence"))
-                - p->seq_base;
+                - in->seq_base;
 
             if (i == 0 || seq < first) {
                 first = seq;
@@ -1214,7 +1235,7 @@ split_refused(struct agent *agent, struct ship_req *q, unsigned ci,
               const char *field, size_t max, const char *msg)
 {
     struct ship_call c = q->calls[ci];
-    struct agent_proc *p = agent->procs[c.proc];
+    const struct agent_proc *p = agent->sup.procs[c.proc];
     const char *array = c.kind == CALL_LOGS ? "logs" : "errors", *member = NULL;
     size_t idx = SIZE_MAX, mlen = 0, n, i, j, k = 0, cuts[4], cut;
     unsigned saved = q->ncalls;
@@ -1392,18 +1413,19 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
             continue;
         }
         if (c->kind == CALL_LASTSEQ) {
-            struct agent_proc *p = agent->procs[c->proc];
+            const struct agent_proc *p = agent->sup.procs[c->proc];
+            struct agent_ship_inst *in = &agent->ship.inst[c->proc];
             json_t *last = json_object_get(res, "lastSequence");
 
             if (!json_is_integer(last) || json_integer_value(last) < 0) {
                 *why = "getLastSequence answered no lastSequence";
                 continue;
             }
-            p->seq_base = (uint64_t) json_integer_value(last);
-            p->seq_known = 1;
-            p->seq_asked = 0;
+            in->seq_base = (uint64_t) json_integer_value(last);
+            in->seq_known = 1;
+            in->seq_asked = 0;
             wharf_info("process %s: sequence numbers continue after %llu",
-                       p->spec.id, (unsigned long long) p->seq_base);
+                       p->spec.id, (unsigned long long) in->seq_base);
         }
         if (c->truncated) {
             agent->ship.truncated++; /* stored, truncated */
@@ -1659,7 +1681,7 @@ req_build(struct agent *agent, struct ship_req *q, int control_free)
             if (q->calls[i].kind == CALL_LOGS) {
                 drop_call_lines(agent, &q->calls[i]);
             } else if (q->calls[i].kind == CALL_LASTSEQ) {
-                agent->procs[q->calls[i].proc]->seq_asked = 0;
+                agent->ship.inst[q->calls[i].proc].seq_asked = 0;
             }
         }
         req_reset(sh, q);

@@ -25,10 +25,12 @@
  *   After a failure no new request starts until a request went through
  *   again (the failed one's retry is the probe; the first success resends
  *   the other failed ones at once).
- * - Sequence numbers: each instance numbers its lines 1, 2, ... locally;
- *   the shipped sequence is that plus the instance's last stored sequence
- *   (getLastSequence), asked once per instance before its first lines are
- *   sent, so numbers continue across agent restarts without reuse.
+ * - Sequence numbers: each instance numbers its lines 1, 2, ... locally
+ *   (the supervisor, proc.h); the shipped sequence is that plus the
+ *   instance's last stored sequence (getLastSequence), asked once per
+ *   instance before its first lines are sent, so numbers continue across
+ *   agent restarts without reuse. The shipper gives an error the shipped
+ *   sequence of the line it was seen in (agent_ship_error).
  * - Failures (connection, timeout, HTTP status, a -32603 or auth error):
  *   the calls that failed are sent again after an exponential backoff with
  *   jitter (AGENT_SHIP_BACKOFF_*). storeLogs is idempotent on the
@@ -58,6 +60,10 @@
  *   --failback-ms later (ship_urls.h).
  * - libcurl's multi interface runs on the agent's libuv loop (sockets on
  *   uv_poll, its timer on a uv_timer): nothing blocks the loop.
+ * - Per instance, the shipper keeps its own state (struct
+ *   agent_ship_inst, by instance index); the supervisor's struct
+ *   agent_proc holds nothing of shipping. main.c calls the agent_ship_*
+ *   entry points below from the supervisor's hooks.
  * Without --orchestrator nothing is queued.
  */
 #ifndef AGENT_SHIP_H
@@ -70,6 +76,7 @@
 #include <uv.h>
 
 #include "detect.h"
+#include "proc.h"
 #include "ship_queue.h"
 #include "ship_urls.h"
 #include "textbuf.h"
@@ -104,10 +111,40 @@
 #define AGENT_SHIP_BODY_KEEP (256u << 10)
 
 struct agent;
-struct agent_proc;
 struct ship_item;
 
 struct ship_req;
+
+/* Lines of one instance lost for one cause, since they were last
+ * reported: how many, and the smallest range of local sequences holding
+ * them. */
+struct agent_drop_tally {
+    uint64_t n, first, last;
+};
+
+/*
+ * What the shipper knows of one instance, at index p->index of
+ * agent_ship.inst (an index is never reused; all zero is a new instance).
+ *
+ * It describes the instance's data and how far it went, not a connection:
+ * seq_base is the orchestrator's store's last sequence of the instance, so
+ * an agent that moves to another orchestrator in front of the same store
+ * (several URLs, failover) keeps it; seq_asked and upsert_mark only say
+ * that a request (whichever it went to) carries the question or the row.
+ */
+struct agent_ship_inst {
+    uint64_t seq_base;    /* the store's last sequence when first asked */
+    int seq_known;        /* seq_base is known (getLastSequence answered,
+                             or refused for good: then 0) */
+    int seq_asked;        /* getLastSequence is in a request */
+    int upsert_dirty;     /* the process row changed since last shipped */
+    uint64_t upsert_mark; /* queue index of the next line then: the row
+                             leaves once every line before it did */
+    /* lines lost since last reported (logs_dropped), by cause: the
+     * buffer was full (the orchestrator away or slower than the app), or
+     * the orchestrator refused them even truncated */
+    struct agent_drop_tally dropped, refused;
+};
 
 struct agent_ship {
     int enabled;
@@ -129,6 +166,9 @@ struct agent_ship {
     /* queued errors and events */
     struct ship_item *items, *items_tail;
     size_t nitems;
+
+    /* per instance, by index (see struct agent_ship_inst) */
+    struct agent_ship_inst inst[AGENT_PROCS_MAX];
 
     size_t item_bytes;     /* items; the bound counts these and
                                    queue.bytes (uncompressed) */
@@ -168,14 +208,22 @@ void agent_ship_free(struct agent *agent);
 void agent_ship_log(struct agent *agent, struct agent_proc *p, uint64_t seq,
                     int64_t ts_ms, int stream, enum agent_level level,
                     unsigned flags, const char *line, size_t len);
-/* e (an ERR object of storeErrors) and ev (recordEvent params) are stolen.
- * seq: the local sequence of the line the error was seen in (0: none);
- * the error leaves with that line's shipped sequence. */
+/* e, an element of storeErrors seen in the line of local sequence seq (0:
+ * none), is queued; the shipper keeps its own reference. When the
+ * instance's base is known, e gets its line's shipped sequence now (so
+ * whoever sees e after this call sees it too), else when it leaves: by
+ * it wharfd counts an occurrence once however often the call is resent. */
 void agent_ship_error(struct agent *agent, struct agent_proc *p, json_t *e,
                       uint64_t seq);
+/* ev (recordEvent params) is stolen. */
 void agent_ship_event(struct agent *agent, json_t *ev);
-/* The instance's row changed: an upsertProcess goes with the next batch. */
+/* The instance's row changed (or it was created): an upsertProcess goes
+ * with the next batch. */
 void agent_ship_process(struct agent *agent, struct agent_proc *p);
+/* The shipped sequence of p's line of local sequence seq (the local one
+ * while the instance's base is not known yet). */
+uint64_t agent_ship_sequence(const struct agent *agent,
+                             const struct agent_proc *p, uint64_t seq);
 
 /* 1 when nothing is queued or in flight. */
 int agent_ship_idle(const struct agent *agent);

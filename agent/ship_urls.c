@@ -6,8 +6,8 @@
 #include <string.h>
 
 int
-agent_ship_urls_init(struct agent_ship_urls *u,
-                     const struct agent_strref *list, unsigned n)
+agent_ship_urls_init(struct agent_ship_urls *u, const struct agent_strref *list,
+                     unsigned n)
 {
     unsigned i;
 

@@ -38,8 +38,8 @@
 struct agent_ship_urls {
     char *rpc[AGENT_ORCHESTRATORS_MAX]; /* "<URL>/rpc" */
     unsigned n;
-    unsigned cur;      /* index of the URL requests go to now */
-    unsigned failed;   /* bit i: URL i failed in this outage */
+    unsigned cur;       /* index of the URL requests go to now */
+    unsigned failed;    /* bit i: URL i failed in this outage */
     uint64_t failovers; /* times cur moved away after a failure */
 };
 

@@ -15,7 +15,9 @@ wharf_opt_parse_ulong(const char *s, int base, unsigned long *out)
 {
     char *end;
 
-    if (*s == '\0' || *s == '-' || *s == '+' || *s == ' ') {
+    /* a digit first: strtoul() would skip any leading white space (a
+     * tab, a newline) and take a sign */
+    if (*s < '0' || *s > '9') {
         return -1;
     }
     errno = 0;

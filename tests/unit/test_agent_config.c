@@ -3,11 +3,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "../../agent/config.h"
 #include "log.h"
+
+#include "doc_table.inc"
 
 static char *const no_env[] = { NULL };
 
@@ -399,6 +403,184 @@ test_public_keys(void **state)
     assert_string_equal(c.public_keys[0], "/env.d");
 }
 
+/* Whether doc, a default cell, says want: exactly, or want followed by an
+ * explanation in parentheses or a footnote mark. */
+static int
+default_matches(const char *doc, const char *want)
+{
+    size_t n = strlen(want);
+
+    return strncmp(doc, want, n) == 0
+        && (doc[n] == '\0' || strncmp(doc + n, " (", 2) == 0
+            || strncmp(doc + n, "\u00b9", 2) == 0);
+}
+
+/* docs/agent.md's options table and the table agent_config_parse() and
+ * --help read (agent_options): a row for every option and none other,
+ * each with the option's value name, variable and default. */
+static void
+test_docs_table(void **state)
+{
+    char line[4096], cells[3][512], want[160];
+    const struct wharf_opt *opt;
+    int rows = 0, options = 0, found;
+    FILE *f = doc_open(__FILE__, "agent.md");
+
+    (void) state;
+    assert_non_null(f);
+    rows = doc_option_rows(f, NULL, line, sizeof(line));
+    for (opt = agent_options; opt->name != NULL; opt++) {
+        if (opt->flags & WHARF_OPT_STOP) {
+            continue; /* --help, --version */
+        }
+        options++;
+        found = doc_option_rows(f, opt->name, line, sizeof(line));
+        if (found != 1) {
+            fail_msg("docs/agent.md: --%s in %d rows of the options table",
+                     opt->name, found);
+        }
+        assert_int_equal(doc_cells(line, cells, 3), 3);
+        snprintf(want, sizeof(want), "--%s%s%s%s", opt->name,
+                 opt->arg ? " " : "", opt->arg ? opt->arg : "",
+                 opt->flags & WHARF_OPT_REPEAT ? " (repeatable)" : "");
+        if (strcmp(cells[0], want) != 0) {
+            fail_msg("docs/agent.md: '%s', the table's '%s'", cells[0], want);
+        }
+        snprintf(want, sizeof(want), "%s%s", opt->env,
+                 opt->flags & WHARF_OPT_SWITCH ? "=1" : "");
+        if (strcmp(cells[1], want) != 0) {
+            fail_msg("docs/agent.md: --%s: variable '%s', the table's "
+                     "'%s'",
+                     opt->name, cells[1], want);
+        }
+        /* a switch is off unless given */
+        if (!default_matches(cells[2],
+                             opt->flags & WHARF_OPT_SWITCH
+                                 ? "off"
+                                 : wharf_opt_default_text(opt))) {
+            fail_msg("docs/agent.md: --%s: default '%s', the table's "
+                     "'%s'",
+                     opt->name, cells[2], wharf_opt_default_text(opt));
+        }
+    }
+    fclose(f);
+    if (rows != options) {
+        fail_msg("docs/agent.md: %d option rows, %d options", rows, options);
+    }
+}
+
+/* --help lists every option of the table with its variable. */
+static void
+test_help_lists_every_option(void **state)
+{
+    char *text = NULL, want[96];
+    size_t len = 0;
+    const struct wharf_opt *opt;
+    FILE *out = open_memstream(&text, &len);
+
+    (void) state;
+    assert_non_null(out);
+    agent_config_help(out);
+    fclose(out);
+    for (opt = agent_options; opt->name != NULL; opt++) {
+        snprintf(want, sizeof(want), "\n  --%s%s%s", opt->name,
+                 opt->arg ? " " : "", opt->arg ? opt->arg : "");
+        if (strstr(text, want) == NULL) {
+            fail_msg("--help has no '%s'", want + 1);
+        }
+        if (opt->env != NULL && strstr(text, opt->env) == NULL) {
+            fail_msg("--help does not name %s", opt->env);
+        }
+    }
+    assert_non_null(strstr(text, "WHARF_TOKEN"));
+    assert_non_null(strstr(text, "-- CMD ARGS"));
+    free(text);
+}
+
+/* Every value at the edges of its bounds, from the flag and from the
+ * variable: the last one in is taken, the first one out is refused with
+ * the row's message, naming the flag (or the variable) and the bounds. */
+static void
+test_bounds_edges(void **state)
+{
+    static const struct {
+        const char *flag, *env, *lo, *hi, *below, *above, *msg;
+    } cases[] = {
+        { "--kill-timeout-ms", "WHARF_KILL_TIMEOUT_MS", "0", "600000", NULL,
+          "600001", "must be 0..600000 milliseconds" },
+        { "--buffer-bytes", "WHARF_BUFFER_BYTES", "65536", "17179869184",
+          "65535", "17179869185", "must be 65536..17179869184 bytes" },
+        { "--line-max", "WHARF_LINE_MAX", "64", "1048576", "63", "1048577",
+          "must be 64..1048576 bytes" },
+        { "--ship-timeout-ms", "WHARF_SHIP_TIMEOUT_MS", "100", "600000", "99",
+          "600001", "must be 100..600000 ms" },
+        { "--flush-timeout-ms", "WHARF_FLUSH_TIMEOUT_MS", "0", "600000", NULL,
+          "600001", "must be 0..600000 ms" },
+        { "--ship-inflight", "WHARF_SHIP_INFLIGHT", "1", "16", "0", "17",
+          "must be 1..16" },
+        { "--port", "WHARF_APP_PORT", "1", "65535", "0", "65536",
+          "must be 1..65535" },
+    };
+    size_t i, j;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *ok[] = { cases[i].lo, cases[i].hi };
+        const char *bad[] = { cases[i].below, cases[i].above };
+
+        for (j = 0; j < 2; j++) {
+            char *argv[] = { "a",           "--worker", "w",
+                             "--listen",    ":1",       (char *) cases[i].flag,
+                             (char *) ok[j] };
+            char envvar[96];
+            char *env[] = { envvar, NULL };
+            char *plain[] = { "a", "--worker", "w", "--listen", ":1" };
+            struct agent_config c;
+            char err[256];
+
+            assert_int_equal(agent_config_parse(&c, ARGC(argv), argv, no_env,
+                                                err, sizeof(err)),
+                             0);
+            snprintf(envvar, sizeof(envvar), "%s=%s", cases[i].env, ok[j]);
+            assert_int_equal(agent_config_parse(&c, ARGC(plain), plain, env,
+                                                err, sizeof(err)),
+                             0);
+            if (bad[j] == NULL) {
+                continue;
+            }
+            argv[6] = (char *) bad[j];
+            expect_error(ARGC(argv), argv, no_env, cases[i].flag);
+            expect_error(ARGC(argv), argv, no_env, cases[i].msg);
+            snprintf(envvar, sizeof(envvar), "%s=%s", cases[i].env, bad[j]);
+            expect_error(ARGC(plain), plain, env, cases[i].env);
+            expect_error(ARGC(plain), plain, env, cases[i].msg);
+        }
+    }
+}
+
+/* A number is decimal digits only: no sign, no white space before or
+ * after (strtoul() would take " 5", "\t5" and "+5"), no base prefix. */
+static void
+test_numbers_are_digits(void **state)
+{
+    static const char *const bad[] = { "\t5", " 5",   "\n5", "+5", "-5",
+                                       "5 ",  "0x10", "",    "5s" };
+    size_t i;
+
+    (void) state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = { "a",      "--worker",     "w", "--listen", ":1",
+                         "--port", (char *) bad[i] };
+        char envvar[64];
+        char *env[] = { envvar, NULL };
+        char *plain[] = { "a", "--worker", "w", "--listen", ":1" };
+
+        expect_error(ARGC(argv), argv, no_env, "--port: must be 1..65535");
+        snprintf(envvar, sizeof(envvar), "WHARF_KILL_TIMEOUT_MS=%s", bad[i]);
+        expect_error(ARGC(plain), plain, env, "WHARF_KILL_TIMEOUT_MS");
+    }
+}
+
 /* Several orchestrators (issue 16): --orchestrator repeated, or a
  * comma-separated list in the flag or WHARF_ORCHESTRATOR, in order of
  * preference; AGENT_ORCHESTRATORS_MAX at most; --failback-ms at its
@@ -537,6 +719,10 @@ main(void)
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_supervisor_and_shipping_flags),
+        cmocka_unit_test(test_docs_table),
+        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_bounds_edges),
+        cmocka_unit_test(test_numbers_are_digits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

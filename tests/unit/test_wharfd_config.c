@@ -11,6 +11,8 @@
 
 #include "../../fcgi_backend/config.h"
 
+#include "doc_table.inc"
+
 #define ARGC(a) ((int) (sizeof(a) / sizeof((a)[0])) - 1)
 
 static void
@@ -211,85 +213,40 @@ test_defaults(void **state)
     assert_int_equal(cfg.memory_budget, 256UL * 1024 * 1024);
 }
 
-/* The cells of a Markdown table row ('|' not after a backslash), each
- * trimmed and without backticks; returns how many. */
-static int
-doc_cells(const char *line, char cells[][512], int max)
-{
-    int n = 0;
-    size_t k = 0;
-    const char *p = line + 1;
-
-    for (; *p != '\0' && *p != '\n' && n < max; p++) {
-        if (*p == '|' && p[-1] != '\\') {
-            while (k > 0 && cells[n][k - 1] == ' ') {
-                k--;
-            }
-            cells[n++][k] = '\0';
-            k = 0;
-        } else if (*p != '`' && (*p != ' ' || k > 0) && k < 511
-                   && !(*p == '\\' && p[1] == '|')) {
-            cells[n][k++] = *p;
-        }
-    }
-    return n;
-}
-
 /* docs/wharfd.md's options table lists every option of the table, with
  * its config key and default, and nothing else (--help comes from the
  * table itself). */
 static void
 test_docs_table(void **state)
 {
-    char path[512], line[4096], cells[3][512], want[128];
+    char line[4096], cells[3][512], want[128];
     const struct wharf_opt *opt;
     int rows = 0, options = 0, found;
-    const char *slash = strrchr(__FILE__, '/');
-    FILE *f;
+    FILE *f = doc_open(__FILE__, "wharfd.md");
 
     (void) state;
-    /* __FILE__ is tests/unit/this.c from the repository's root */
-    snprintf(path, sizeof(path), "%.*s../../docs/wharfd.md",
-             slash ? (int) (slash - __FILE__ + 1) : 0, __FILE__);
-    f = fopen(path, "r");
     assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "| `--", 5) == 0) {
-            rows++;
-        }
-    }
+    rows = doc_option_rows(f, NULL, line, sizeof(line));
     for (opt = wharfd_options; opt->name != NULL; opt++) {
         if (opt->flags & WHARF_OPT_SWITCH) {
             continue; /* --help, --version */
         }
         options++;
-        found = 0;
-        rewind(f);
-        while (fgets(line, sizeof(line), f) != NULL) {
-            size_t n = strlen(opt->name);
-
-            if (strncmp(line, "| `--", 5) != 0
-                || strncmp(line + 5, opt->name, n) != 0
-                || (line[5 + n] != ' ' && line[5 + n] != '`')) {
-                continue;
-            }
-            found++;
-            assert_int_equal(doc_cells(line, cells, 3), 3);
-            snprintf(want, sizeof(want), "/ %s", opt->name);
-            if (!(opt->flags & WHARF_OPT_CLI)
-                && strstr(cells[0], want) == NULL) {
-                fail_msg("docs/wharfd.md: --%s: no config key '%s' in '%s'",
-                         opt->name, opt->name, cells[0]);
-            }
-            if (strcmp(cells[1], wharf_opt_default_text(opt)) != 0) {
-                fail_msg("docs/wharfd.md: --%s: default '%s', the table's "
-                         "'%s'",
-                         opt->name, cells[1], wharf_opt_default_text(opt));
-            }
-        }
+        found = doc_option_rows(f, opt->name, line, sizeof(line));
         if (found != 1) {
             fail_msg("docs/wharfd.md: --%s in %d rows of the options table",
                      opt->name, found);
+        }
+        assert_int_equal(doc_cells(line, cells, 3), 3);
+        snprintf(want, sizeof(want), "/ %s", opt->name);
+        if (!(opt->flags & WHARF_OPT_CLI) && strstr(cells[0], want) == NULL) {
+            fail_msg("docs/wharfd.md: --%s: no config key '%s' in '%s'",
+                     opt->name, opt->name, cells[0]);
+        }
+        if (strcmp(cells[1], wharf_opt_default_text(opt)) != 0) {
+            fail_msg("docs/wharfd.md: --%s: default '%s', the table's "
+                     "'%s'",
+                     opt->name, cells[1], wharf_opt_default_text(opt));
         }
     }
     fclose(f);
