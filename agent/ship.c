@@ -1021,9 +1021,10 @@ backoff_from(struct agent *agent, struct ship_req *q, const char *why, int gone)
         uv_timer_start(&q->retry_timer, on_retry, 0, 0);
         return;
     }
-    if (gone && sh->urls.cur != from) {
-        wharf_warn("ship: %s; every orchestrator failed, next try %s", why,
-                   sh->urls.rpc[sh->urls.cur]);
+    if (!gone) {
+        /* the gateway answered (wharfd refused or failed): no failover,
+         * and no outage of gateways either */
+        agent_ship_urls_answered(&sh->urls);
     }
     if (q->backoff_ms == 0) {
         q->backoff_ms = AGENT_SHIP_BACKOFF_MIN_MS;
