@@ -18,42 +18,12 @@
 #include <string.h>
 
 #include "log.h"
+#include "store_shape.h"
 
-#define WHARFD_SQL_MAX 2048
-
-static const char *const log_names[] = {
-    "id",       "workerName", "containerName", "instanceId", "processId",
-    "sequence", "timestamp",  "level",         "message",    "stream",
-    "source",   "metadata",   "createdAt",
-};
-#define LOG_JSON_COLS (1u << 11)
-#define LOG_NULS_COL  9 /* message_nuls, after message */
-
-static const char *const error_names[] = {
-    "workerName", "containerName", "instanceId", "processId", "errorHash",
-    "timestamp",  "level",         "message",    "rawOutput", "occurrenceCount",
-    "firstSeen",  "lastSeen",      "createdAt",
-};
+/* PostgreSQL selects message_nuls right after message (the NUL bytes a
+ * message held, which text cannot): wharfd_pg_row skips it. */
+#define LOG_NULS_COL   9
 #define ERROR_NULS_COL 8
-
-static const char *const event_names[] = {
-    "id",        "workerName", "containerName", "instanceId",
-    "processId", "type",       "payload",       "timestamp",
-};
-#define EVENT_JSON_COLS (1u << 6)
-
-static const char *const process_names[] = {
-    "workerName", "containerName", "instanceId", "processId", "command",
-    "args",       "cwd",           "status",     "pid",       "restartCount",
-    "startTime",  "endTime",       "exitCode",   "lastError", "env",
-    "createdAt",  "updatedAt",
-};
-#define PROCESS_JSON_COLS ((1u << 5) | (1u << 14))
-
-#define PROCESS_COLS                                                       \
-    "worker_name, container_name, instance_id, process_id, command, args," \
-    " cwd, status, pid, restart_count, start_time, end_time, exit_code,"   \
-    " last_error, env, created_at, updated_at"
 
 /* --- rows ---------------------------------------------------------------------- */
 
@@ -104,37 +74,24 @@ wharfd_pg_row(const PGresult *r, int row, const char *const *names, int n,
 /* --- list queries ---------------------------------------------------------------- */
 
 struct qb {
-    char text[WHARFD_SQL_MAX];
-    size_t len;
-    int where;
+    struct wharfd_sqltext t;
     struct wharfd_pgp p;
 };
 
 static void
 qb_add(struct qb *b, const char *s)
 {
-    size_t n = strlen(s);
-
-    /* The fragments are constants and their sum fits; the check keeps a
-     * future edit from overflowing. */
-    if (b->len + n < sizeof(b->text)) {
-        memcpy(b->text + b->len, s, n + 1);
-        b->len += n;
-    }
+    wharfd_sqltext_add(&b->t, s);
 }
 
 /* A condition: before, the parameter it binds next ($N), after. */
 static void
 qb_cond(struct qb *b, const char *before, const char *after)
 {
-    char num[16];
+    char cond[128];
 
-    snprintf(num, sizeof(num), "$%d", b->p.n + 1);
-    qb_add(b, b->where ? " AND " : " WHERE ");
-    qb_add(b, before);
-    qb_add(b, num);
-    qb_add(b, after);
-    b->where = 1;
+    snprintf(cond, sizeof(cond), "%s$%d%s", before, b->p.n + 1, after);
+    wharfd_sqltext_cond(&b->t, cond);
 }
 
 /* The WHERE clause of q and its parameters (shared by the rows query and
@@ -222,8 +179,8 @@ query_where(const struct wharfd_query *q, struct qb *b)
  * limit (has_more). -1 when fn stops. */
 static int
 query_rows(const PGresult *r, const struct wharfd_query *q,
-           const char *const *names, int n, unsigned json_cols, int nuls_col,
-           wharfd_row_fn fn, void *arg, long long *seen, int *has_more)
+           const struct wharfd_shape *shape, int nuls_col, wharfd_row_fn fn,
+           void *arg, long long *seen, int *has_more)
 {
     struct wharfd_col cols[20];
     char *buf;
@@ -235,9 +192,10 @@ query_rows(const PGresult *r, const struct wharfd_query *q,
             break;
         }
         buf = NULL;
-        wharfd_pg_row(r, row, names, n, json_cols, nuls_col, cols, &buf);
+        wharfd_pg_row(r, row, shape->names, shape->n, shape->json_cols,
+                      nuls_col, cols, &buf);
         ++*seen;
-        rc = fn(arg, cols, n);
+        rc = fn(arg, cols, shape->n);
         free(buf);
         if (rc != 0) {
             return -1;
@@ -253,12 +211,11 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
            const struct wharfd_query *q, wharfd_row_fn fn, void *arg,
            long long *total, int *has_more, int *broken)
 {
-    const char *const *names;
+    const struct wharfd_shape *shape;
     const char *from, *order;
     struct qb b, cnt;
     char tail[64];
-    unsigned json_cols;
-    int n, nuls_col, nwhere, rc = -1, failed = 0, txn = 0;
+    int nuls_col, nwhere, rc = -1, failed = 0, txn = 0;
     long long seen = 0;
     PGresult *r;
 
@@ -269,44 +226,27 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
                " process_id, sequence, timestamp, level, message,"
                " message_nuls, stream, source, metadata, created_at"
                " FROM container_logs";
-        names = log_names;
-        n = 13;
-        json_cols = LOG_JSON_COLS;
         nuls_col = LOG_NULS_COL;
-        order = (q->worker && q->instance)
-            ? (q->asc ? " ORDER BY sequence ASC" : " ORDER BY sequence DESC")
-            : (q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC");
         break;
     case WHARFD_KIND_ERRORS:
         from = "SELECT worker_name, container_name, instance_id, process_id,"
                " error_hash, timestamp, level, message, message_nuls,"
                " raw_output, occurrence_count, first_seen, last_seen,"
                " created_at FROM container_errors";
-        names = error_names;
-        n = 13;
-        json_cols = 0;
         nuls_col = ERROR_NULS_COL;
-        order = q->asc ? " ORDER BY last_seen ASC, id ASC"
-                       : " ORDER BY last_seen DESC, id DESC";
         break;
     case WHARFD_KIND_EVENTS:
         from = "SELECT id, worker_name, container_name, instance_id,"
                " process_id, type, payload, timestamp FROM container_events";
-        names = event_names;
-        n = 8;
-        json_cols = EVENT_JSON_COLS;
         nuls_col = -1;
-        order = q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC";
         break;
     default:
-        from = "SELECT " PROCESS_COLS " FROM container_processes";
-        names = process_names;
-        n = 17;
-        json_cols = PROCESS_JSON_COLS;
+        from = "SELECT " WHARFD_PROCESS_COLS " FROM container_processes";
         nuls_col = -1;
-        order = " ORDER BY worker_name, instance_id";
         break;
     }
+    shape = wharfd_shape_of(q->kind);
+    order = wharfd_shape_order(q);
 
     memset(&b, 0, sizeof(b));
     qb_add(&b, from);
@@ -330,12 +270,12 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
         txn = 1;
     }
     if (q->limit >= 0) {
-        r = wharfd_pg_exec(st, c, b.text, &b.p, PGRES_TUPLES_OK);
+        r = wharfd_pg_exec(st, c, b.t.text, &b.p, PGRES_TUPLES_OK);
         if (r == NULL) {
             *broken = wharfd_pg_broken(c);
         } else {
-            failed = query_rows(r, q, names, n, json_cols, nuls_col, fn, arg,
-                                &seen, has_more);
+            failed =
+                query_rows(r, q, shape, nuls_col, fn, arg, &seen, has_more);
             rc = 0;
             PQclear(r);
         }
@@ -343,7 +283,7 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
         /* A stream of any length: one row at a time (single-row mode),
          * never the whole result in memory; planned for this once. */
         rc = -1;
-        if (PQsendQueryParams(c->c, b.text, b.p.n, b.p.types, b.p.values,
+        if (PQsendQueryParams(c->c, b.t.text, b.p.n, b.p.types, b.p.values,
                               b.p.lengths, b.p.formats, 1)
                 == 1
             && PQsetSingleRowMode(c->c) == 1) {
@@ -352,8 +292,8 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
                 ExecStatusType s = PQresultStatus(r);
 
                 if (s == PGRES_SINGLE_TUPLE && !failed) {
-                    failed = query_rows(r, q, names, n, json_cols, nuls_col, fn,
-                                        arg, &seen, has_more);
+                    failed = query_rows(r, q, shape, nuls_col, fn, arg, &seen,
+                                        has_more);
                     if (failed) {
                         /* the reader went away: the server stops too */
                         PGcancel *cancel = PQgetCancel(c->c);
@@ -383,7 +323,7 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
         qb_add(&cnt, "SELECT count(*) FROM ");
         qb_add(&cnt, strstr(from, " FROM ") + 6);
         query_where(q, &cnt);
-        r = wharfd_pg_exec(st, c, cnt.text, &cnt.p, PGRES_TUPLES_OK);
+        r = wharfd_pg_exec(st, c, cnt.t.text, &cnt.p, PGRES_TUPLES_OK);
         if (r != NULL) {
             *total = wharfd_pg_int8(r, 0, 0);
             PQclear(r);
@@ -494,19 +434,21 @@ wharfd_pg_process_get(struct wharfd_store *base, const char *worker,
     }
     wharfd_pgp_text(&p, instance);
     r = read_one(st,
-                 worker ? "SELECT " PROCESS_COLS " FROM container_processes"
-                          " WHERE worker_name = $1 AND instance_id = $2"
-                        : "SELECT " PROCESS_COLS " FROM container_processes"
-                          " WHERE instance_id = $1 ORDER BY worker_name"
-                          " LIMIT 1",
+                 worker
+                     ? "SELECT " WHARFD_PROCESS_COLS " FROM container_processes"
+                       " WHERE worker_name = $1 AND instance_id = $2"
+                     : "SELECT " WHARFD_PROCESS_COLS " FROM container_processes"
+                       " WHERE instance_id = $1 ORDER BY worker_name"
+                       " LIMIT 1",
                  &p, &c);
     if (r != NULL) {
         rc = 0;
         if (PQntuples(r) > 0) {
             *found = 1;
-            wharfd_pg_row(r, 0, process_names, 17, PROCESS_JSON_COLS, -1, cols,
-                          NULL);
-            rc = fn(arg, cols, 17);
+            wharfd_pg_row(r, 0, wharfd_shape_processes.names,
+                          wharfd_shape_processes.n,
+                          wharfd_shape_processes.json_cols, -1, cols, NULL);
+            rc = fn(arg, cols, wharfd_shape_processes.n);
         }
         PQclear(r);
     }

@@ -13,71 +13,11 @@
  * never a sort.
  */
 #include "store_sqlite.h"
+#include "store_shape.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WHARFD_SQL_MAX 2048
-
-static const char *const log_names[] = {
-    "id",       "workerName", "containerName", "instanceId", "processId",
-    "sequence", "timestamp",  "level",         "message",    "stream",
-    "source",   "metadata",   "createdAt",
-};
-#define LOG_JSON_COLS (1u << 11)
-
-static const char *const error_names[] = {
-    "workerName", "containerName", "instanceId", "processId", "errorHash",
-    "timestamp",  "level",         "message",    "rawOutput", "occurrenceCount",
-    "firstSeen",  "lastSeen",      "createdAt",
-};
-
-static const char *const event_names[] = {
-    "id",        "workerName", "containerName", "instanceId",
-    "processId", "type",       "payload",       "timestamp",
-};
-#define EVENT_JSON_COLS (1u << 6)
-
-static const char *const process_names[] = {
-    "workerName", "containerName", "instanceId", "processId", "command",
-    "args",       "cwd",           "status",     "pid",       "restartCount",
-    "startTime",  "endTime",       "exitCode",   "lastError", "env",
-    "createdAt",  "updatedAt",
-};
-#define PROCESS_JSON_COLS ((1u << 5) | (1u << 14))
-
-#define PROCESS_COLS                                                       \
-    "worker_name, container_name, instance_id, process_id, command, args," \
-    " cwd, status, pid, restart_count, start_time, end_time, exit_code,"   \
-    " last_error, env, created_at, updated_at"
-
-struct sqlb {
-    char text[WHARFD_SQL_MAX];
-    size_t len;
-    int where;
-};
-
-static void
-sqlb_add(struct sqlb *b, const char *s)
-{
-    size_t n = strlen(s);
-
-    /* The fragments are constants and their sum fits; the check keeps a
-     * future edit from overflowing. */
-    if (b->len + n < sizeof(b->text)) {
-        memcpy(b->text + b->len, s, n + 1);
-        b->len += n;
-    }
-}
-
-static void
-sqlb_cond(struct sqlb *b, const char *cond)
-{
-    sqlb_add(b, b->where ? " AND " : " WHERE ");
-    sqlb_add(b, cond);
-    b->where = 1;
-}
 
 /* Parameter numbers of the list queries. */
 enum {
@@ -102,7 +42,7 @@ enum {
 
 /* The WHERE clause of q (shared by the rows query and the count). */
 static void
-query_where(const struct wharfd_query *q, struct sqlb *b)
+query_where(const struct wharfd_query *q, struct wharfd_sqltext *b)
 {
     /* since/until: the time a row is about; a process row is about its
      * last change */
@@ -112,57 +52,58 @@ query_where(const struct wharfd_query *q, struct sqlb *b)
     char cond[96];
 
     if (q->worker) {
-        sqlb_cond(b, "worker_name = ?1");
+        wharfd_sqltext_cond(b, "worker_name = ?1");
     }
     if (q->container) {
-        sqlb_cond(b, "container_name = ?2");
+        wharfd_sqltext_cond(b, "container_name = ?2");
     }
     if (q->instance) {
-        sqlb_cond(b, "instance_id = ?3");
+        wharfd_sqltext_cond(b, "instance_id = ?3");
     }
     if (q->since) {
         snprintf(cond, sizeof(cond), "%s >= ?4", time_col);
-        sqlb_cond(b, cond);
+        wharfd_sqltext_cond(b, cond);
     }
     if (q->until) {
         snprintf(cond, sizeof(cond), "%s <= ?5", time_col);
-        sqlb_cond(b, cond);
+        wharfd_sqltext_cond(b, cond);
     }
     if (q->kind == WHARFD_KIND_LOGS) {
         /* ?6 is ",info,warn,": one constant statement whatever the set. */
         if (q->levels) {
-            sqlb_cond(b, "instr(?6, ',' || level || ',') > 0");
+            wharfd_sqltext_cond(b, "instr(?6, ',' || level || ',') > 0");
         }
         if (q->streams) {
-            sqlb_cond(b, "instr(?7, ',' || coalesce(stream, '') || ',') > 0");
+            wharfd_sqltext_cond(
+                b, "instr(?7, ',' || coalesce(stream, '') || ',') > 0");
         }
         if (q->has_after) {
-            sqlb_cond(b, "sequence > ?8");
+            wharfd_sqltext_cond(b, "sequence > ?8");
         }
         if (q->has_until_seq) {
-            sqlb_cond(b, "sequence <= ?15");
+            wharfd_sqltext_cond(b, "sequence <= ?15");
         }
         /* ids are arrival order: a bound on them is a range of the rowid
          * (or of the (worker_name) index, which carries it) */
         if (q->has_after_id) {
-            sqlb_cond(b, "id > ?16");
+            wharfd_sqltext_cond(b, "id > ?16");
         }
         if (q->has_until_id) {
-            sqlb_cond(b, "id <= ?17");
+            wharfd_sqltext_cond(b, "id <= ?17");
         }
     }
     if (q->kind == WHARFD_KIND_EVENTS && q->type) {
-        sqlb_cond(b, "type = ?9");
+        wharfd_sqltext_cond(b, "type = ?9");
     }
     if (q->kind == WHARFD_KIND_PROCESSES && q->status) {
-        sqlb_cond(b, "status = ?10");
+        wharfd_sqltext_cond(b, "status = ?10");
     }
     if (q->kind == WHARFD_KIND_ERRORS) {
         if (q->has_min_level) {
-            sqlb_cond(b, "level >= ?11");
+            wharfd_sqltext_cond(b, "level >= ?11");
         }
         if (q->has_max_level) {
-            sqlb_cond(b, "level <= ?12");
+            wharfd_sqltext_cond(b, "level <= ?12");
         }
     }
 }
@@ -243,14 +184,13 @@ wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
 {
     struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_col cols[20];
-    const char *const *names;
+    const struct wharfd_shape *shape;
     const char *from, *order;
-    struct sqlb b, c;
+    struct wharfd_sqltext b, c;
     struct wharfd_reader *r;
     sqlite3_stmt *s;
-    unsigned json_cols;
     long long seen = 0;
-    int n, rc = SQLITE_ERROR, failed = 0;
+    int rc = SQLITE_ERROR, failed = 0;
 
     *has_more = 0;
     *total = -1;
@@ -259,46 +199,29 @@ wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
         from = "SELECT id, worker_name, container_name, instance_id,"
                " process_id, sequence, timestamp, level, message, stream,"
                " source, metadata, created_at FROM container_logs";
-        names = log_names;
-        n = 13;
-        json_cols = LOG_JSON_COLS;
-        order = (q->worker && q->instance)
-            ? (q->asc ? " ORDER BY sequence ASC" : " ORDER BY sequence DESC")
-            : (q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC");
         break;
     case WHARFD_KIND_ERRORS:
         from = "SELECT worker_name, container_name, instance_id, process_id,"
                " error_hash, timestamp, level, message, raw_output,"
                " occurrence_count, first_seen, last_seen, created_at"
                " FROM container_errors";
-        names = error_names;
-        n = 13;
-        json_cols = 0;
-        order = q->asc ? " ORDER BY last_seen ASC, id ASC"
-                       : " ORDER BY last_seen DESC, id DESC";
         break;
     case WHARFD_KIND_EVENTS:
         from = "SELECT id, worker_name, container_name, instance_id,"
                " process_id, type, payload, timestamp FROM container_events";
-        names = event_names;
-        n = 8;
-        json_cols = EVENT_JSON_COLS;
-        order = q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC";
         break;
     default:
-        from = "SELECT " PROCESS_COLS " FROM container_processes";
-        names = process_names;
-        n = 17;
-        json_cols = PROCESS_JSON_COLS;
-        order = " ORDER BY worker_name, instance_id";
+        from = "SELECT " WHARFD_PROCESS_COLS " FROM container_processes";
         break;
     }
+    shape = wharfd_shape_of(q->kind);
+    order = wharfd_shape_order(q);
 
     memset(&b, 0, sizeof(b));
-    sqlb_add(&b, from);
+    wharfd_sqltext_add(&b, from);
     query_where(q, &b);
-    sqlb_add(&b, order);
-    sqlb_add(&b, " LIMIT ?13 OFFSET ?14");
+    wharfd_sqltext_add(&b, order);
+    wharfd_sqltext_add(&b, " LIMIT ?13 OFFSET ?14");
 
     r = wharfd_store_reader(st);
     if (r == NULL) {
@@ -315,9 +238,9 @@ wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
                 rc = SQLITE_DONE;
                 break;
             }
-            wharfd_store_row(s, names, n, json_cols, cols);
+            wharfd_store_row(s, shape->names, shape->n, shape->json_cols, cols);
             seen++;
-            if (fn(arg, cols, n) != 0) {
+            if (fn(arg, cols, shape->n) != 0) {
                 failed = 1;
                 break;
             }
@@ -329,8 +252,8 @@ wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
     }
     if (rc == SQLITE_DONE && !failed && q->want_total) {
         memset(&c, 0, sizeof(c));
-        sqlb_add(&c, "SELECT count(*) FROM ");
-        sqlb_add(&c, strstr(from, " FROM ") + 6);
+        wharfd_sqltext_add(&c, "SELECT count(*) FROM ");
+        wharfd_sqltext_add(&c, strstr(from, " FROM ") + 6);
         query_where(q, &c);
         s = wharfd_reader_stmt(st, r, c.text);
         if (s != NULL) {
@@ -408,9 +331,9 @@ wharfd_sqlite_process_get(struct wharfd_store *base, const char *worker,
     }
     s = wharfd_reader_stmt(
         st, r,
-        worker ? "SELECT " PROCESS_COLS " FROM container_processes"
+        worker ? "SELECT " WHARFD_PROCESS_COLS " FROM container_processes"
                  " WHERE worker_name = ?1 AND instance_id = ?2"
-               : "SELECT " PROCESS_COLS " FROM container_processes"
+               : "SELECT " WHARFD_PROCESS_COLS " FROM container_processes"
                  " WHERE instance_id = ?2 ORDER BY worker_name LIMIT 1");
     if (s != NULL) {
         if (worker) {
@@ -420,7 +343,9 @@ wharfd_sqlite_process_get(struct wharfd_store *base, const char *worker,
         step = sqlite3_step(s);
         if (step == SQLITE_ROW) {
             *found = 1;
-            wharfd_store_row(s, process_names, 17, PROCESS_JSON_COLS, cols);
+            wharfd_store_row(s, wharfd_shape_processes.names,
+                             wharfd_shape_processes.n,
+                             wharfd_shape_processes.json_cols, cols);
             rc = fn(arg, cols, 17);
         } else if (step == SQLITE_DONE) {
             rc = 0;

@@ -4,13 +4,16 @@
 // and containers that always run on the host network and are removed at
 // the end by name.
 //
-// The daemon is shared by every test file of a run. A file calls
-// dockerUp(); when no daemon answers, scripts/dockerd up starts one. Who
-// stops it:
-//   - under tests/run (WHARF_TESTS_RUN_DIR set), tests/run itself, once
-//     every file has run (dockerUp leaves a mark in that folder);
+// The daemon is shared by every test file of a run, and by other runs on
+// the machine. A file calls dockerUp(), which runs scripts/dockerd up: it
+// starts a daemon when none answers and counts the run as a user. Who says
+// the run is done with it (scripts/dockerd down, which stops the daemon
+// only when it started it and no other user is left):
+//   - under tests/run (WHARF_TESTS_RUN_DIR set; WHARF_DOCKERD_USER is
+//     tests/run's pid), tests/run itself, once every file has run
+//     (dockerUp leaves a mark in that folder);
 //   - a file run alone (node --test FILE), its own dockerDown() in after().
-// A daemon that was already answering is never stopped.
+// A daemon that someone started by hand is never stopped.
 //
 // Skipping: only where Docker cannot run at all. Outside a container a
 // daemon that does not start is a failure; inside one (make test-fresh's
@@ -31,7 +34,7 @@ const RUN_DIR = process.env.WHARF_TESTS_RUN_DIR;
 const STARTED_MARK = RUN_DIR ? path.join(RUN_DIR, 'dockerd-started') : null;
 
 let host;               // DOCKER_HOST of the daemon in use
-let startedHere = false; // this process ran `scripts/dockerd up` and it started one
+let startedHere = false; // this process ran `scripts/dockerd up` (is a user of it)
 const ours = { containers: new Set(), images: new Set() };
 
 export function dockerEnv(extra = {}) {
@@ -59,18 +62,20 @@ export async function dockerUp() {
   const h = spawnSync(path.join(ROOT, 'scripts/dockerd'), ['host'], { encoding: 'utf8' });
   host = /^DOCKER_HOST=(.*)$/m.exec(h.stdout)?.[1];
   if (!host) throw new Error(`scripts/dockerd host: ${h.stderr}`);
-  if (!answers()) {
-    const r = spawnSync(path.join(ROOT, 'scripts/dockerd'), ['up'], { encoding: 'utf8', timeout: 120000 });
-    if (r.status !== 0 || !answers()) {
-      const why = `scripts/dockerd up failed: ${`${r.stderr}`.trim()}`;
-      if (insideContainer()) {
-        return { ok: false, reason: `Docker cannot run inside this container (${why})` };
-      }
-      throw new Error(why);
+  // Always `up`: it starts the daemon when none answers, and counts this
+  // run as a user of it either way, so that another run that started it
+  // does not stop it under this one (scripts/dockerd, "Users").
+  const wasUp = answers();
+  const r = spawnSync(path.join(ROOT, 'scripts/dockerd'), ['up'], { encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0 || !answers()) {
+    const why = `scripts/dockerd up failed: ${`${r.stderr}`.trim()}`;
+    if (!wasUp && insideContainer()) {
+      return { ok: false, reason: `Docker cannot run inside this container (${why})` };
     }
-    startedHere = true;
-    if (STARTED_MARK) fs.writeFileSync(STARTED_MARK, `${process.pid}\n`);
+    throw new Error(why);
   }
+  startedHere = true;
+  if (STARTED_MARK) fs.writeFileSync(STARTED_MARK, `${process.pid}\n`);
   const b = spawnSync(path.join(ROOT, 'scripts/base-image'), [], { encoding: 'utf8', env: dockerEnv(), timeout: 900000 });
   if (b.status !== 0) throw new Error(`scripts/base-image: ${b.stderr}`);
   return { ok: true };
