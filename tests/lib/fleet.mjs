@@ -132,8 +132,15 @@ export async function startFleet({ tag = 'fleet', engine = 'postgresql', gateway
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
     await g.nginx.exited;
-    await waitFor(() => pids.every((pid) => !fs.existsSync(`/proc/${pid}`) || /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))),
-      { what: `gateway ${i}'s processes to die` }).catch(() => {});
+    // its workers, orphaned, are reaped by init: gone or zombies
+    const dead = (pid) => {
+      try {
+        return /\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return true;
+      }
+    };
+    await waitFor(() => pids.every(dead), { what: `gateway ${i}'s processes to die` });
   };
   fleet.restartGateway = (i) => startGateway(fleet, fleet.gateways[i]);
   fleet.killWharfd = async (i) => {
