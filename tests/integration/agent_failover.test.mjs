@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { ENGINES, childPids, waitFor } from '../lib/stack.mjs';
+import { ENGINES, childPids, freePort, startAgent, waitFor } from '../lib/stack.mjs';
 import { countRows, startFleet, storedRows } from '../lib/fleet.mjs';
 import { PRINTER, agentHealth, assertExact } from '../faults/faults.mjs';
 
@@ -86,3 +86,36 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+// The preferred gateway is down from the start (nothing listens on its
+// port): the agent ships through the second from its first request, and
+// probes the first every --failback-ms without holding any line for it.
+describe('agent whose first gateway never answers', () => {
+  let fleet, agent, deadUrl;
+  before(async () => {
+    fleet = await startFleet({ tag: 'failover-dead-first', engine: 'sqlite', wharfds: 1, gateways: 1 });
+    deadUrl = `http://127.0.0.1:${await freePort()}`;
+    agent = await startAgent({
+      name: 'df', keys: fleet.keys, logDir: fleet.logDir,
+      orchestrator: [deadUrl, fleet.gateways[0].http],
+      token: fleet.mint({ sub: 'df', scope: 'ingest' }),
+      args: ['--failback-ms', '200'],
+      app: ['node', PRINTER, 'df', '2000', '10', '10'],
+    });
+    fleet.procs.push(agent);
+  });
+  after(async () => {
+    if (fleet) await fleet.stop();
+  });
+
+  test('ships through the second, every line once; the first stays probed', { timeout: 60000 }, async () => {
+    await waitFor(async () => (await countRows(fleet, 'df')) >= 2000, { timeout: 20000, interval: 200, what: 'every line stored' });
+    const h = await agentHealth(agent);
+    assert.equal(h.shipping.orchestrator, `${fleet.gateways[0].http}/rpc`);
+    assert.equal(h.shipping.failovers, 1, 'one failover: the first request');
+    assert.equal(h.shipping.dropped, 0);
+    assertExact(await storedRows(fleet, 'df'), 'df', 2000);
+    // the probes of the dead first URL failed without moving anything
+    assert.doesNotMatch(fs.readFileSync(agent.logPath, 'utf8'), /answers again: back to it/);
+  });
+});
