@@ -216,9 +216,11 @@ ngx_http_wharf_fleet_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ngx_str_t   *value;
-    ngx_msec_t  *ms;
+    ngx_str_t                   *value;
+    ngx_msec_t                  *ms;
+    ngx_http_wharf_main_conf_t  *wmcf;
 
+    wmcf = conf;
     ms = (ngx_msec_t *) (p + cmd->offset);
 
     if (*ms != NGX_CONF_UNSET_MSEC) {
@@ -243,8 +245,6 @@ ngx_http_wharf_fleet_time(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (cmd->offset == offsetof(ngx_http_wharf_main_conf_t, fleet_stale)) {
-        ngx_http_wharf_main_conf_t *wmcf = conf;
-
         wmcf->fleet_stale_file = cf->conf_file->file.name.data;
         wmcf->fleet_stale_line = cf->conf_file->line;
     }
@@ -659,12 +659,12 @@ ngx_http_wharf_poll_timeout_handler(ngx_event_t *ev)
 static const char *
 ngx_http_wharf_poll_answer(ngx_http_wharf_poll_t *poll)
 {
-    u_char                     *p, *last, *body;
-    uint32_t                    stamp;
-    const char                 *error;
-    ngx_buf_t                  *b;
-    ngx_http_wharf_fleet_sh_t  *fs;
-    ngx_http_wharf_main_conf_t *wmcf;
+    u_char                      *p, *last, *body;
+    uint32_t                     stamp;
+    const char                  *error;
+    ngx_buf_t                   *b;
+    ngx_http_wharf_fleet_sh_t   *fs;
+    ngx_http_wharf_main_conf_t  *wmcf;
 
     b = poll->response;
     p = b->pos;
