@@ -6,15 +6,16 @@
 
 /* One reservation for the whole row (its worst case), then every piece
  * is written straight into the buffer. */
-void
-wharfd_jsonw_row(struct wharf_textbuf *w, const struct wharfd_col *cols, int n)
+static void
+jsonw_row(struct wharf_textbuf *w, const struct wharfd_col *cols, int n,
+          const size_t *lens)
 {
     size_t room = 2, nlen;
     char *o;
     int i, k;
 
     for (i = 0; i < n; i++) {
-        room += strlen(cols[i].name) + 3 + 48;
+        room += (lens ? lens[i] : strlen(cols[i].name)) + 3 + 48;
         if (cols[i].type == WHARFD_COL_JSON) {
             room += cols[i].len;
         } else if (cols[i].type == WHARFD_COL_TEXT) {
@@ -31,7 +32,7 @@ wharfd_jsonw_row(struct wharf_textbuf *w, const struct wharfd_col *cols, int n)
             *o++ = ',';
         }
         /* Names are wharfd's own camelCase constants: nothing to escape. */
-        nlen = strlen(cols[i].name);
+        nlen = lens ? lens[i] : strlen(cols[i].name);
         *o++ = '"';
         memcpy(o, cols[i].name, nlen);
         o += nlen;
@@ -65,4 +66,25 @@ wharfd_jsonw_row(struct wharf_textbuf *w, const struct wharfd_col *cols, int n)
     *o++ = '}';
     *o = '\0';
     w->len = (size_t) (o - w->p);
+}
+
+void
+wharfd_jsonw_row(struct wharf_textbuf *w, const struct wharfd_col *cols, int n)
+{
+    jsonw_row(w, cols, n, NULL);
+}
+
+void
+wharfd_jsonw_row_named(struct wharf_textbuf *w, const struct wharfd_col *cols,
+                       int n, struct wharfd_jsonw_names *names)
+{
+    int i;
+
+    if (names->n == 0) {
+        names->n = n > 0 && n <= WHARFD_JSONW_COLS ? n : -1;
+        for (i = 0; names->n > 0 && i < n; i++) {
+            names->len[i] = strlen(cols[i].name);
+        }
+    }
+    jsonw_row(w, cols, n, names->n == n ? names->len : NULL);
 }

@@ -61,6 +61,7 @@ struct stream_state {
     long long count;
     int gone;
     struct wharf_textbuf w; /* one row's text, reused */
+    struct wharfd_jsonw_names names;
 };
 
 static int
@@ -69,7 +70,7 @@ stream_row(void *arg, const struct wharfd_col *cols, int n)
     struct stream_state *st = arg;
 
     st->w.len = 0;
-    wharfd_jsonw_row(&st->w, cols, n);
+    wharfd_jsonw_row_named(&st->w, cols, n, &st->names);
     wharf_textbuf_put(&st->w, "\n", 1);
     if (st->w.oom) {
         return -1;

@@ -15,6 +15,9 @@
 #include "logstream.h"
 #include "wharfd.h"
 
+/* Largest first reservation of a list answer's text (run_list_raw). */
+#define WHARFD_RAW_FIRST_MAX (256 * 1024)
+
 /* An array of words (levels, streams) into ",a,b," for the query. */
 static int
 param_word_set(json_t *obj, const char *field, const char *const *words,
@@ -97,6 +100,7 @@ collect_row(void *arg, const struct wharfd_col *cols, int n)
 
 struct raw_rows {
     struct wharf_textbuf w;
+    struct wharfd_jsonw_names names;
     int n;
 };
 
@@ -108,7 +112,7 @@ raw_row(void *arg, const struct wharfd_col *cols, int n)
     if (r->n++ > 0) {
         wharf_textbuf_put(&r->w, ",", 1);
     }
-    wharfd_jsonw_row(&r->w, cols, n);
+    wharfd_jsonw_row_named(&r->w, cols, n, &r->names);
     return r->w.oom ? -1 : 0;
 }
 
@@ -122,6 +126,12 @@ run_list_raw(struct wharfd_call *call, const struct wharfd_query *q,
     int has_more;
 
     memset(&r, 0, sizeof(r));
+    /* Room for a page of typical rows at once (a log row is ~280 bytes)
+     * instead of growing by doubling (and copying) from
+     * WHARF_TEXTBUF_FIRST; a larger or unlimited page grows as before. */
+    if (q->limit >= 0 && q->limit < WHARFD_RAW_FIRST_MAX / 320) {
+        (void) wharf_textbuf_room(&r.w, 256 + (size_t) (q->limit + 1) * 320);
+    }
     wharf_textbuf_str(&r.w, "{\"data\":[");
     if (wharfd_store_query(call->wd->store, q, raw_row, &r, &total, &has_more)
         != 0) {

@@ -306,6 +306,22 @@ rpc_handle_batch(wharfd_rpc_lookup_fn lookup, void *ctx,
 }
 
 void
+wharfd_rpc_reply_answer_max(struct wharfd_rpc_reply *reply, size_t answer_max)
+{
+    char detail[160];
+
+    if (reply->status == 200 && answer_max > 0 && reply->len > answer_max) {
+        snprintf(detail, sizeof(detail),
+                 "the answer of %zu bytes passes %zu (--answer-max): "
+                 "ask for fewer rows (limit), or stream (getLogs "
+                 "stream: true)",
+                 reply->len, answer_max);
+        wharfd_rpc_reply_free(reply);
+        wharfd_rpc_reply_error(reply, 200, WHARFD_RPC_INTERNAL_ERROR, detail);
+    }
+}
+
+void
 wharfd_rpc_handle(wharfd_rpc_lookup_fn lookup, void *ctx, const char *body,
                   size_t len, struct wharfd_rpc_reply *reply)
 {
@@ -369,17 +385,7 @@ wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
             reply->status = 204;
         } else {
             rpc_reply_json(reply, resp);
-            if (reply->status == 200 && limits->answer_max > 0
-                && reply->len > limits->answer_max) {
-                snprintf(detail, sizeof(detail),
-                         "the answer of %zu bytes passes %zu (--answer-max): "
-                         "ask for fewer rows (limit), or stream (getLogs "
-                         "stream: true)",
-                         reply->len, limits->answer_max);
-                wharfd_rpc_reply_free(reply);
-                wharfd_rpc_reply_error(reply, 200, WHARFD_RPC_INTERNAL_ERROR,
-                                       detail);
-            }
+            wharfd_rpc_reply_answer_max(reply, limits->answer_max);
         }
         return;
     }

@@ -105,6 +105,11 @@ void wharfd_rpc_handle_limited(wharfd_rpc_lookup_fn lookup, void *ctx,
                                const char *body, size_t len,
                                struct wharfd_rpc_reply *reply);
 
+/* A single call's 200 reply longer than answer_max (0: no limit) becomes
+ * the -32603 error naming --answer-max. */
+void wharfd_rpc_reply_answer_max(struct wharfd_rpc_reply *reply,
+                                 size_t answer_max);
+
 /* A reply holding one error object with id null, for problems found
  * before the body is read (too large, wrong Content-Type). */
 void wharfd_rpc_reply_error(struct wharfd_rpc_reply *reply, int status,

@@ -52,6 +52,7 @@
 #include <fcgios.h>
 
 #include "budget.h"
+#include "fcgi_records.h"
 #include "http.h"
 #include "log.h"
 #include "router.h"
@@ -392,17 +393,30 @@ server_write(FCGX_Request *fr, const struct wharfd_http_request *req,
     n += snprintf(head + n, sizeof(head) - (size_t) n,
                   "Cache-Control: no-store\r\n\r\n");
 
-    /* A client gone away makes these fail; nothing more to do then. */
-    FCGX_PutStr(head, n, fr->out);
     if (resp->stream != NULL) {
+        /* A client gone away makes these fail; nothing more to do then. */
+        FCGX_PutStr(head, n, fr->out);
         if (strcmp(req->method, "HEAD") != 0) {
             resp->stream(resp->stream_arg, server_out, fr->out);
         }
         return;
     }
-    if (resp->body_len > 0 && strcmp(req->method, "HEAD") != 0) {
-        FCGX_PutStr(resp->body, (int) resp->body_len, fr->out);
+
+    /* A whole answer: its records in one writev (fcgi_records.h), the
+     * end-of-stream and FCGI_END_REQUEST included. libfcgi's out stream
+     * is then marked closed (the fields of FCGX_Stream, public in
+     * fcgiapp.h), so that FCGX_Finish_r writes nothing more for it; its
+     * err stream, never written, adds nothing either. A failed write is
+     * left as the stream's error, which makes FCGX_Finish_r close the
+     * connection. */
+    if (wharfd_fcgi_send(fr->ipcFd, fr->requestId, head, (size_t) n,
+                         strcmp(req->method, "HEAD") != 0 ? resp->body : NULL,
+                         strcmp(req->method, "HEAD") != 0 ? resp->body_len : 0)
+        != 0) {
+        fr->out->FCGI_errno = errno != 0 ? errno : EPIPE;
     }
+    fr->out->wasFCloseCalled = 1;
+    fr->out->isClosed = 1;
 }
 
 /* Parses CONTENT_LENGTH: absent or empty is 0; garbage is -1. */

@@ -62,7 +62,8 @@ wharfd_shape_order(const struct wharfd_query *q)
     switch (q->kind) {
     case WHARFD_KIND_LOGS:
         if (q->worker && q->instance) {
-            return q->asc ? " ORDER BY sequence ASC" : " ORDER BY sequence DESC";
+            return q->asc ? " ORDER BY sequence ASC"
+                          : " ORDER BY sequence DESC";
         }
         return q->asc ? " ORDER BY id ASC" : " ORDER BY id DESC";
     case WHARFD_KIND_ERRORS:

@@ -227,8 +227,13 @@ wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
     if (r == NULL) {
         return -1;
     }
-    /* Rows and count read one snapshot: a transaction around both. */
-    sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+    /* Rows and count read one snapshot: a transaction around both. A
+     * single statement is its own snapshot: without a count, no BEGIN
+     * and COMMIT to parse and run (sqlite3_exec prepares them each time:
+     * 4,000 instructions of a latest-100 request). */
+    if (q->want_total) {
+        sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL);
+    }
     s = wharfd_reader_stmt(st, r, b.text);
     if (s != NULL) {
         query_bind(q, s);
@@ -269,7 +274,9 @@ wharfd_sqlite_query(struct wharfd_store *base, const struct wharfd_query *q,
             rc = SQLITE_ERROR;
         }
     }
-    sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    if (q->want_total) {
+        sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+    }
     wharfd_store_reader_release(st, r);
     return (rc == SQLITE_DONE && !failed) ? 0 : -1;
 }

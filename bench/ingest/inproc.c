@@ -175,7 +175,7 @@ main(int argc, char **argv)
     cargv[4] = argv[1];
     memset(&wd, 0, sizeof(wd));
     if (wharfd_config_load(&wd.config, 9, cargv, err, sizeof(err)) != 0
-        || wharfd_auth_init(&wd.auth, NULL, 1) != 0
+        || wharfd_auth_init(&wd.auth, NULL, 0, 1) != 0
         || wharfd_store_open(&wd.store, argv[1]) != 0) {
         fprintf(stderr, "inproc: setup failed: %s\n", err);
         return 1;

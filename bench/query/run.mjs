@@ -7,9 +7,11 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { BUILD, freePort, renderNginxConf, startNginx, startStack, waitFor } from '../../tests/lib/stack.mjs';
 import { cpuSeconds, machineLine, median, treeCpu } from '../lib.mjs';
+import { populateLogs } from './populate.mjs';
 
 const REPS = Number(process.argv[2] || 3);
 const SECONDS = Number(process.argv[3] || 8);
@@ -21,26 +23,9 @@ const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['
 let trivial;
 let ngx2;
 try {
-  // Populate: ROWS logs over 50 workers, 4 writers, batches of 10,000.
-  const per = ROWS / WORKERS;
-  const jobs = [];
-  for (let w = 0; w < WORKERS; w++) for (let from = 1; from <= per; from += 10000) jobs.push([w, from]);
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (jobs.length) {
-      const [w, from] = jobs.shift();
-      const n = Math.min(10000, per - from + 1);
-      const logs = Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: i % 7 ? 'info' : 'error', message: `request ${from + i} served in ${i % 97} ms`, stream: 'stdout' }));
-      const res = await fetch(`${stack.http}/rpc`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ContainerMonitoringOps.storeLogs', params: { worker: `q${w}`, instanceId: 'app', logs } }),
-      });
-      const j = await res.json();
-      if (j.error) throw new Error(JSON.stringify(j.error));
-    }
-  }));
-  process.stderr.write(`populated ${ROWS} rows in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  // Populate: ROWS logs over 50 workers (populate.mjs).
+  const took = await populateLogs(stack, ROWS, WORKERS);
+  process.stderr.write(`populated ${ROWS} rows in ${took.toFixed(1)} s\n`);
 
   // The ceiling: a trivial responder behind an nginx rendered the same way.
   const tport = await freePort();
@@ -84,7 +69,7 @@ try {
     agent.destroy();
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-    return { rps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), bad,
+    return { rps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), bad, load1: os.loadavg()[0],
       serverCpu: (name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid)) - cpu0,
       nginxCpu: treeCpu(ngxPid) - n0 };
   };
