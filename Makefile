@@ -391,6 +391,10 @@ bench-wsproxy: module $(BENCH_BINS) tests/node_modules/.installed
 $(B)/bench/raw: bench/ingest/raw.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(call pc,sqlite3) $(LDFLAGS)
+# PostgreSQL's own limit on the same schema (bench/ingest/pg.mjs).
+$(B)/bench/pg_ceiling: bench/ingest/pg_ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(call pc,libpq) $(LDFLAGS)
 $(B)/bench/trivial: bench/query/trivial.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -lfcgi -lpthread $(LDFLAGS)
@@ -401,9 +405,11 @@ $(B)/bench/inproc: bench/ingest/inproc.c $(WHARFD_LIB_OBJS) $(LIB_COMMON)
 
 .PHONY: bench bench-wharfd
 bench: bench-wharfd
-bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/trivial tests/node_modules/.installed
+bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/pg_ceiling $(B)/bench/trivial tests/node_modules/.installed
 	B=$(B) node bench/ingest/run.mjs
+	B=$(B) node bench/ingest/pg.mjs
 	B=$(B) node bench/query/run.mjs
+	WHARF_BENCH_ENGINE=postgresql B=$(B) node bench/query/run.mjs
 
 # --- benchmarks (agent) --------------------------------------------------------
 # bench/terminal: terminal throughput, keystroke echo, first prompt and RSS

@@ -373,6 +373,11 @@ const struct wharf_opt wharfd_options[] = {
       CONF(unsigned, control_timeout), 1, DAYS_MAX, NULL,
       WHARF_OPT_STR(WHARFD_CONTROL_TIMEOUT_DEFAULT),
       "seconds to wait for the gateway and agent", NULL, 0 },
+    { "name", NULL, "NAME", wharf_opt_set_string, CONF_STR(name), 1,
+      SIZE_OF(name), "{flag} '{val}': empty or over 127 bytes", NULL,
+      "this wharfd's name in the wharfd label of its /metrics (default: "
+      "HOST:LISTEN)",
+      NULL, 0 },
     { "ws-listen", NULL, "ADDR", set_ws_listen, 0, 0, 0, NULL, NULL,
       "live feed WebSocket listener, IPV4:PORT", NULL, 0 },
     { "feed-queue", NULL, "N", wharf_opt_set_unsigned,

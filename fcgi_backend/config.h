@@ -107,6 +107,7 @@ struct wharfd_config {
     struct wharfd_listen listen;
     int has_listen;
     char db[PATH_MAX];
+    char name[128]; /* --name: the wharfd label of /metrics */
     unsigned threads;
     int log_level;        /* enum wharf_log_level */
     size_t body_limit;    /* bytes */

@@ -13,6 +13,8 @@ static const struct wharfd_route routes[] = {
     { "/api/monitoring/health", "GET, HEAD", wharfd_rest_health, 0, 1, NULL,
       NULL },
     { "/rpc", "POST", wharfd_rpc_route, 1, 0, NULL, NULL },
+    { "/api/monitoring/metrics", "GET, HEAD", wharfd_rest_metrics, 0, 0, NULL,
+      NULL },
     { "/api/monitoring/workers", "GET", wharfd_rest_method, 0, 0, "getWorkers",
       NULL },
     { "/api/monitoring/workers/*", "DELETE", wharfd_rest_method, 0, 0,

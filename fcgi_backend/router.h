@@ -6,6 +6,8 @@
  *
  *   GET|HEAD /api/monitoring/health           no token (rest_monitoring.c)
  *   POST     /rpc                              rpc_route.c
+ *   GET|HEAD /api/monitoring/metrics           Prometheus text, scope
+ *                                              "read", sub "*" (metrics.c)
  *   GET|POST /api/monitoring/...               the REST routes, each one
  *                                              ContainerMonitoringOps
  *                                              method (rest_monitoring.c;
@@ -58,10 +60,20 @@ void wharfd_rest_method(struct wharfd_call *call,
                         const struct wharfd_route *route, const char *capture,
                         const struct wharfd_http_request *req,
                         struct wharfd_http_response *resp);
+void wharfd_rest_metrics(struct wharfd_call *call,
+                         const struct wharfd_route *route, const char *capture,
+                         const struct wharfd_http_request *req,
+                         struct wharfd_http_response *resp);
 void wharfd_rpc_route(struct wharfd_call *call,
                       const struct wharfd_route *route, const char *capture,
                       const struct wharfd_http_request *req,
                       struct wharfd_http_response *resp);
+
+/* This wharfd's name in its metrics' wharfd label: --name, or
+ * HOST:LISTEN (metrics.c). */
+struct wharfd_config;
+void wharfd_metrics_name(const struct wharfd_config *cfg, char *buf,
+                         size_t size);
 
 /* Longest path segment a '*' captures. */
 #define WHARFD_CAPTURE_MAX 256

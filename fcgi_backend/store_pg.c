@@ -19,50 +19,73 @@ static const struct {
     int n;
     Oid types[16];
 } pgw_sql[WHARFD_PGW__COUNT] = {
-    /* One storeLogs call: the rows come as arrays, one per column
-     * ($5..$13), in one statement. h is the instance's highest stored
-     * sequence before it (one index read per partition): a row above it
-     * is new, and only a row at or below it (a resend, a line out of
-     * order) is looked up. The log commit lock is held (the group took
-     * it before its first log), so no other wharfd inserts for the
-     * instance meanwhile; rows repeated inside the call were dropped by
-     * the writer. created_at is the database's clock, read once per
+    /* One storeLogs call, three statements in one round trip, under the
+     * log commit lock (the group took it before its first log), so no
+     * other wharfd inserts for the instance meanwhile; rows repeated
+     * inside the call were dropped by the writer. h is the instance's
+     * highest stored sequence before the call (one index read per
+     * partition): a row above it is new, and only a row at or below it
+     * (a resend, a line out of order) is looked up.
+     *
+     * LOG_KNOWN: the call's sequences already stored, and a last row
+     * (-1, h). The lookup is inside a CASE on h: written as "r.seq <=
+     * h.hwm AND (lookup)", the planner pushed the lookup down to the
+     * unnest, before the join with h, and looked up every row (1.7 ms a
+     * call of 500 new rows, EXPLAIN ANALYZE). LOG_INSERT: the others, as arrays, one per column
+     * ($5..$13); created_at is the database's clock, read once per
      * statement under the lock: ids and created_at grow together across
-     * every wharfd. The answer: each stored row's sequence and id, and a
-     * last row (-1, h). */
-    [WHARFD_PGW_LOG_INSERT] = { "WITH h AS (SELECT coalesce(max(sequence), 0) "
-                                "AS hwm"
-                                "  FROM container_logs WHERE worker_name = $1 "
-                                "AND instance_id = $3),"
-                                " ins AS (INSERT INTO container_logs "
-                                "(worker_name, container_name,"
-                                "  instance_id, process_id, sequence, "
-                                "timestamp, level, message,"
-                                "  message_nuls, stream, source, metadata, "
-                                "created_at)"
-                                "  SELECT $1, $2, $3, coalesce(r.pid, $4), "
-                                "r.seq, r.ts, r.level,"
-                                "   r.msg, r.nuls::integer[], r.stream, "
-                                "r.source, r.meta,"
-                                "   (SELECT to_char(clock_timestamp() AT TIME "
-                                "ZONE 'UTC',"
-                                "                   "
-                                "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
-                                "  FROM unnest($5::bigint[], $6::text[], "
-                                "$7::text[], $8::text[],"
-                                "              $9::text[], $10::text[], "
-                                "$11::text[], $12::text[],"
-                                "              $13::text[])"
-                                "   AS r(seq, ts, level, msg, nuls, stream, "
-                                "source, meta, pid), h"
-                                "  WHERE r.seq > h.hwm OR (SELECT 1 FROM "
-                                "container_logs l"
-                                "   WHERE l.worker_name = $1 AND l.instance_id "
-                                "= $3"
-                                "   AND l.sequence = r.seq LIMIT 1) IS NULL"
-                                "  RETURNING sequence, id)"
-                                " SELECT sequence, id FROM ins UNION ALL "
-                                "SELECT -1, hwm FROM h",
+     * every wharfd. LOG_LAST_ID: the id sequence's last value, which
+     * under the lock is this insert's last id (the ids of one insert
+     * are consecutive: nobody else takes one meanwhile).
+     *
+     * Not one INSERT ... RETURNING sequence, id, as before: on the
+     * partitioned table RETURNING made the insert cost 1.8x as much in
+     * the server (500 rows: 9.0 ms against 4.8 ms, medians of 35;
+     * docs/BENCHMARKS.md, "PostgreSQL"), and the answer is known
+     * without it. */
+    [WHARFD_PGW_LOG_KNOWN] = { "WITH h AS (SELECT coalesce(max(sequence), 0)"
+                               " AS hwm FROM container_logs"
+                               " WHERE worker_name = $1"
+                               " AND instance_id = $2)"
+                               " SELECT r.seq, 0::bigint"
+                               " FROM unnest($3::bigint[]) AS r(seq), h"
+                               " WHERE CASE WHEN r.seq <= h.hwm"
+                               " THEN (SELECT 1 FROM container_logs l"
+                               " WHERE l.worker_name = $1"
+                               " AND l.instance_id = $2"
+                               " AND l.sequence = r.seq LIMIT 1)"
+                               " IS NOT NULL ELSE false END"
+                               " UNION ALL SELECT -1, hwm FROM h",
+                               3,
+                               { WHARFD_PG_TEXT, WHARFD_PG_TEXT,
+                                 WHARFD_PG_INT8ARR } },
+    [WHARFD_PGW_LOG_INSERT] = { "WITH h AS (SELECT coalesce(max(sequence), 0)"
+                                " AS hwm FROM container_logs"
+                                " WHERE worker_name = $1"
+                                " AND instance_id = $3)"
+                                " INSERT INTO container_logs"
+                                " (worker_name, container_name, instance_id,"
+                                " process_id, sequence, timestamp, level,"
+                                " message, message_nuls, stream, source,"
+                                " metadata, created_at)"
+                                " SELECT $1, $2, $3, coalesce(r.pid, $4),"
+                                " r.seq, r.ts, r.level, r.msg,"
+                                " r.nuls::integer[], r.stream, r.source,"
+                                " r.meta,"
+                                " (SELECT to_char(clock_timestamp()"
+                                " AT TIME ZONE 'UTC',"
+                                " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+                                " FROM unnest($5::bigint[], $6::text[],"
+                                " $7::text[], $8::text[], $9::text[],"
+                                " $10::text[], $11::text[], $12::text[],"
+                                " $13::text[])"
+                                " AS r(seq, ts, level, msg, nuls, stream,"
+                                " source, meta, pid), h"
+                                " WHERE r.seq > h.hwm"
+                                " OR (SELECT 1 FROM container_logs l"
+                                " WHERE l.worker_name = $1"
+                                " AND l.instance_id = $3"
+                                " AND l.sequence = r.seq LIMIT 1) IS NULL",
                                 13,
                                 { WHARFD_PG_TEXT, WHARFD_PG_TEXT,
                                   WHARFD_PG_TEXT, WHARFD_PG_TEXT,
@@ -71,6 +94,9 @@ static const struct {
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR } },
+    [WHARFD_PGW_LOG_LAST_ID] = { "SELECT last_value FROM container_logs_id_seq",
+                                 0,
+                                 { 0 } },
 
     /* Log ids in commit order across wharfds (store_pg.h). */
     [WHARFD_PGW_LOG_LOCK] = { "SELECT pg_advisory_xact_lock(2003329394, 2)",

@@ -135,7 +135,9 @@ struct wharfd_pgconn {
 
 /* The writer's statements, prepared at connect, by name = index. */
 enum wharfd_pgw_id {
+    WHARFD_PGW_LOG_KNOWN,
     WHARFD_PGW_LOG_INSERT,
+    WHARFD_PGW_LOG_LAST_ID,
     WHARFD_PGW_LOG_LOCK,
     WHARFD_PGW_ERROR_UPSERT,
     WHARFD_PGW_ERROR_LOOKUP,

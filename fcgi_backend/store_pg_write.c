@@ -144,17 +144,45 @@ logs_arrays(struct wharfd_pg *st, const struct wharfd_log_batch *b,
     return oom ? -1 : 0;
 }
 
+/* The answer of LOG_KNOWN: the call's sequences already stored
+ * (sorted into known[0..*nknown)) and the instance's highest sequence
+ * before the call. */
+static int
+logs_known(struct wharfd_pg *st, PGresult *r, long long **known, size_t *nknown,
+           long long *hwm)
+{
+    int rows = PQntuples(r), k;
+    long long seq;
+
+    *nknown = 0;
+    *known = malloc((size_t) (rows ? rows : 1) * sizeof(**known));
+    if (*known == NULL) {
+        wharf_error("database %s: out of memory for a batch of logs", st->safe);
+        return WHARFD_PG_FAILED;
+    }
+    for (k = 0; k < rows; k++) {
+        seq = wharfd_pg_int8(r, k, 0);
+        if (seq < 0) {
+            *hwm = wharfd_pg_int8(r, k, 1);
+        } else {
+            (*known)[(*nknown)++] = seq;
+        }
+    }
+    qsort(*known, *nknown, sizeof(**known), cmp_ll);
+    return WHARFD_PG_OK;
+}
+
 static int
 logs_run(struct wharfd_store *base, void *arg)
 {
     struct wharfd_pg *st = wharfd_pg_of(base);
     struct wharfd_log_batch *b = arg;
     struct wharfd_pgp p;
-    PGresult *res[1];
-    long long *got = NULL, seq, hwm = 0, top = 0;
-    size_t i, n = 0;
+    PGresult *res[3];
+    long long *known = NULL, seq, hwm = 0, top = 0, n = 0, last;
+    size_t i, nknown = 0;
     char *skip;
-    int rc, k, rows;
+    int rc, k;
 
     b->stored = b->duplicates = b->last_sequence = 0;
     for (i = 0; i < b->n; i++) {
@@ -169,6 +197,12 @@ logs_run(struct wharfd_store *base, void *arg)
     }
     wharfd_pgp_reset(&p);
     wharfd_pgp_text(&p, b->worker);
+    wharfd_pgp_text(&p, b->instance);
+    wharfd_pgp_bytes(&p, WHARFD_PG_INT8ARR, st->w_arr[A_SEQ].p,
+                     st->w_arr[A_SEQ].len);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_KNOWN, &p);
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_text(&p, b->worker);
     wharfd_pgp_text(&p, b->container);
     wharfd_pgp_text(&p, b->instance);
     wharfd_pgp_text(&p, NULL); /* a row's own process_id, else none */
@@ -179,45 +213,61 @@ logs_run(struct wharfd_store *base, void *arg)
                          st->w_arr[k].len);
     }
     wharfd_pgw_send(st, WHARFD_PGW_LOG_INSERT, &p);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_LAST_ID, NULL);
     rc = wharfd_pgw_flush(st, res);
     if (rc != WHARFD_PG_OK) {
         free(skip);
         return rc;
     }
-    rc = wharfd_pgw_check(st, res[0], PGRES_TUPLES_OK, "inserting logs");
+    rc =
+        wharfd_pgw_check(st, res[0], PGRES_TUPLES_OK, "looking up stored logs");
     if (rc == WHARFD_PG_OK) {
-        rows = PQntuples(res[0]);
-        got = malloc((size_t) (rows ? rows : 1) * sizeof(*got));
-        if (got == NULL) {
-            rc = WHARFD_PG_FAILED;
-        }
-        for (k = 0; k < rows && got != NULL; k++) {
-            seq = wharfd_pg_int8(res[0], k, 0);
-            if (seq < 0) {
-                hwm = wharfd_pg_int8(res[0], k, 1);
-                continue;
-            }
-            got[n++] = seq;
-            if (seq > top) {
-                top = seq;
-            }
-            wharfd_pg_news_log(st, wharfd_pg_int8(res[0], k, 1));
-        }
+        rc = wharfd_pgw_check(st, res[1], PGRES_COMMAND_OK, "inserting logs");
     }
-    PQclear(res[0]);
     if (rc == WHARFD_PG_OK) {
-        /* which rows were stored: their sequences came back */
-        qsort(got, n, sizeof(*got), cmp_ll);
+        rc = wharfd_pgw_check(st, res[2], PGRES_TUPLES_OK,
+                              "reading the last log id");
+    }
+    if (rc == WHARFD_PG_OK) {
+        rc = logs_known(st, res[0], &known, &nknown, &hwm);
+    }
+    if (rc == WHARFD_PG_OK) {
+        /* which rows were stored: every row sent but those known */
         for (i = 0; i < b->n; i++) {
             seq = b->logs[i].sequence;
+            if (skip[i]) {
+                continue;
+            }
             b->logs[i].stored =
-                !skip[i] && bsearch(&seq, got, n, sizeof(*got), cmp_ll) != NULL;
+                bsearch(&seq, known, nknown, sizeof(*known), cmp_ll) == NULL;
+            if (b->logs[i].stored) {
+                n++;
+                top = seq > top ? seq : top;
+            }
         }
-        b->stored = (long long) n;
-        b->duplicates = (long long) b->n - (long long) n;
-        b->last_sequence = top > hwm ? top : hwm;
+        /* The insert's own count must agree, or the two statements saw
+         * different tables: the lock is not held as it must be. */
+        if (strtoll(PQcmdTuples(res[1]), NULL, 10) != n) {
+            wharf_error("database %s: %s logs inserted, %lld expected",
+                        st->safe, PQcmdTuples(res[1]), n);
+            rc = WHARFD_PG_FAILED;
+        } else if (n > 0) {
+            last = wharfd_pg_int8(res[2], 0, 0);
+            wharfd_pg_news_log(st, last - n + 1);
+            wharfd_pg_news_log(st, last);
+        }
     }
-    free(got);
+    wharfd_pg_clear_all(res, 3);
+    if (rc == WHARFD_PG_OK) {
+        b->stored = n;
+        b->duplicates = (long long) b->n - n;
+        b->last_sequence = top > hwm ? top : hwm;
+    } else {
+        for (i = 0; i < b->n; i++) {
+            b->logs[i].stored = 0;
+        }
+    }
+    free(known);
     free(skip);
     return rc;
 }

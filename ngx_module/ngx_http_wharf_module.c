@@ -318,6 +318,13 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
       0,
       NULL },
 
+    { ngx_string("wharf_splice"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_wharf_splice_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wharf_loc_conf_t, splice),
+      NULL },
+
       ngx_null_command
 };
 
@@ -1694,6 +1701,7 @@ ngx_http_wharf_create_loc_conf(ngx_conf_t *cf)
     wlcf->origins = NGX_CONF_UNSET_PTR;
     wlcf->pass_headers = NGX_CONF_UNSET_UINT;
     wlcf->bearer_subprotocol = NGX_CONF_UNSET;
+    wlcf->splice = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -1731,6 +1739,7 @@ ngx_http_wharf_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->health_backend, prev->health_backend, "");
     ngx_conf_merge_str_value(conf->registry_backend, prev->registry_backend,
                              "");
+    ngx_conf_merge_value(conf->splice, prev->splice, 0);
 
     /* a nested location's errors name its parent's wharf directive */
 
@@ -1820,8 +1829,9 @@ ngx_http_wharf_add_variables(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_wharf_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h, *log;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt         *h, *log;
+    ngx_http_core_main_conf_t   *cmcf;
+    ngx_http_wharf_main_conf_t  *wmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -1883,6 +1893,12 @@ ngx_http_wharf_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_wharf_log_handler;
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_wharf_module);
+
+    if (wmcf->splice) {
+        return ngx_http_wharf_splice_init(cf);
+    }
 
     return NGX_OK;
 }

@@ -24,6 +24,7 @@
  *   ngx_http_wharf_live_peer.c  the balancer's peer for a live worker,
  *                               keepalive, sessions ended on removal
  *   ngx_http_wharf_fleet.c      the other gateways' sessions (wharf_fleet_*)
+ *   ngx_http_wharf_splice.c     wharf_splice: upgraded tunnels by splice(2)
  */
 
 
@@ -277,6 +278,10 @@ typedef struct ngx_http_wharf_probe_s  ngx_http_wharf_probe_t;
 typedef struct ngx_http_wharf_peer_s  ngx_http_wharf_peer_t;
 typedef struct ngx_http_wharf_session_s  ngx_http_wharf_session_t;
 
+/* a tunnel that wharf_splice moves (ngx_http_wharf_splice.c) */
+
+typedef struct ngx_http_wharf_splice_s  ngx_http_wharf_splice_t;
+
 
 /* one who waits for a probe's result (ngx_http_wharf_probe_start()) */
 
@@ -435,6 +440,9 @@ typedef struct {
 
     /* process-local */
     ngx_event_t                    fleet_timer;
+
+    /* "wharf_splice on" somewhere: its header filter is installed */
+    ngx_flag_t                     splice;
 } ngx_http_wharf_main_conf_t;
 
 
@@ -532,6 +540,9 @@ typedef struct {
     /* proxy_pass to a wharf_balancer upstream: set the upstream's path */
     ngx_flag_t                     balanced;
 
+    /* wharf_splice: an upgraded session's bytes moved by splice(2) */
+    ngx_flag_t                     splice;
+
     /* where wharf_route or the handler is, for errors found at merge */
     u_char                        *file_name;
     ngx_uint_t                     line;
@@ -582,11 +593,13 @@ typedef struct {
     /*
      * A health request has no upstream target, a routed one no health
      * check in progress (its health sub-routes are answered by the module
-     * and never swap the target).
+     * and never swap the target), and a tunnel begins after init_peer has
+     * put the target back.
      */
     union {
         void                      *health;    /* a GET /health in progress */
         ngx_http_request_t        *request;   /* whose target is swapped */
+        ngx_http_wharf_splice_t   *splice;    /* wharf_splice's tunnel */
     } u;
 
     /*
@@ -794,6 +807,13 @@ void ngx_http_wharf_backend_cancel(ngx_http_wharf_backend_t *b);
 ngx_uint_t ngx_http_wharf_backend_ok(ngx_http_wharf_backend_t *b);
 void ngx_http_wharf_backend_out(ngx_http_wharf_out_t *out,
     ngx_http_wharf_backend_t *b, const char *good, const char *bad);
+
+
+/* ngx_http_wharf_splice.c */
+
+char *ngx_http_wharf_splice_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_wharf_splice_init(ngx_conf_t *cf);
 
 
 /* ngx_http_wharf_registry.c */

@@ -91,7 +91,7 @@ async function e2e(kind, rep) {
 
 function raw(rep, txn) {
   const db = path.join(stack.dir, `raw-${rep}-${txn}.db`);
-  const r = spawnSync(path.join(BUILD, 'bench/raw'), [db, path.join(ROOT, 'schema/0001_init.sql'), String(CLIENTS * PER_CLIENT), String(txn), String(MSG.length)]);
+  const r = spawnSync(path.join(BUILD, 'bench/raw'), [db, path.join(ROOT, 'schema/sqlite/0001_init.sql'), String(CLIENTS * PER_CLIENT), String(txn), String(MSG.length)]);
   if (r.status !== 0) throw new Error(`raw: ${r.stderr}`);
   for (const f of [db, `${db}-wal`, `${db}-shm`]) fs.rmSync(f, { force: true });
   return JSON.parse(r.stdout.toString());

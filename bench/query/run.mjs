@@ -4,6 +4,8 @@
 // interleaved.
 //
 //   node bench/query/run.mjs [REPS] [SECONDS] [ROWS]
+//   WHARF_BENCH_ENGINE=postgresql node bench/query/run.mjs ...
+//     wharfd on PostgreSQL (tests/lib/pg.mjs's server) instead of SQLite
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -18,8 +20,9 @@ const SECONDS = Number(process.argv[3] || 8);
 const ROWS = Number(process.argv[4] || 1_000_000);
 const WORKERS = 50;
 const CONC = 64;
+const ENGINE = process.env.WHARF_BENCH_ENGINE || 'sqlite';
 
-const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['--threads', '8', '--retention-interval', '0'] });
+const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['--threads', '8', '--retention-interval', '0'], engine: ENGINE });
 let trivial;
 let ngx2;
 try {
@@ -82,7 +85,7 @@ try {
   }
   const m = (a, k) => median(a.map((x) => x[k]));
   console.log(JSON.stringify({
-    machine: machineLine(), rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
+    machine: machineLine(), engine: ENGINE, rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
     wharfd: { rps: m(res.wharfd, 'rps'), p50: m(res.wharfd, 'p50'), p99: m(res.wharfd, 'p99'), cpu: m(res.wharfd, 'serverCpu'), nginxCpu: m(res.wharfd, 'nginxCpu'), bad: m(res.wharfd, 'bad') },
     trivial: { rps: m(res.trivial, 'rps'), p50: m(res.trivial, 'p50'), p99: m(res.trivial, 'p99'), cpu: m(res.trivial, 'serverCpu'), nginxCpu: m(res.trivial, 'nginxCpu'), bad: m(res.trivial, 'bad') },
     all: res,

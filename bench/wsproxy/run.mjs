@@ -1,7 +1,7 @@
 // bench/wsproxy: WebSocket echo through wharf_route, against the same echo
 // server through a plain proxy_pass location of the same nginx, and direct.
 //
-//   node bench/wsproxy/run.mjs [--quick] [--only echo,handshake,idle,callgrind]
+//   node bench/wsproxy/run.mjs [--quick] [--only echo,handshake,idle,callgrind,syscalls]
 //   (--only sweep: the idle part's sweep over request sizes alone)
 //
 //   BENCH_REPS=5 BENCH_DURATION=2 BENCH_IDLE=10000 B=build
@@ -9,6 +9,7 @@
 //   BENCH_SWEEP_MAX=3840 BENCH_SWEEP_REPS=1   the idle sweep (benchIdleSweep)
 //   BENCH_CONNS=1000 BENCH_SIZES=4096   only these echo cells
 //   BENCH_ECHO_TARGETS=open,wharfvar    more targets in them
+//   BENCH_CG_CELLS=1x64,100x4096,100x65536  callgrind's echo cells
 //   BENCH_CG_ECHO=0                     callgrind: handshakes only
 //   BENCH_CG_HANDSHAKE=0                callgrind: messages only
 //   BENCH_CG_TARGETS=plain,open,wharf   callgrind: these handshake targets
@@ -20,17 +21,26 @@
 //
 //   A  wharf   /api/workers/echo/...  wharf_route as in conf/wharf.conf
 //                                     (auth on, the operator's token)
+//   S  splice  /spliced/echo/...      the same with wharf_splice on: the
+//                                     tunnel moved by splice(2) (issue 18)
 //   A' open    /open/echo/...         wharf_route, wharf_auth off
 //   A" nokeys   /open/echo/...         the same in an nginx without keys:
 //                                     no token for the agent either
 //   V  wharfvar /var/echo/...          wharf_route, auth off, the former
 //                                     proxy_pass with variables
 //   B  plain   /plain/...             proxy_pass to the same upstream
+//   B16 plain16 /plain16/...          the same with proxy_buffer_size 16k,
+//                                     the tunnel buffer of conf/wharf.conf
 //   B-auth plainauth /plain/...        the same, the client sending A's
 //                                     Authorization header (idle only)
 //   C  direct  the echo server itself
 //
 // The order rotates with each repetition (see order()).
+//
+// The syscalls part (not in the default set: it needs perf and counts
+// with a tracepoint on, which costs CPU of its own) runs each echo cell
+// once more per target under `perf stat -e raw_syscalls:sys_enter` on the
+// nginx worker: system calls per message, independent of load.
 //
 // Results: a JSON file (build/bench/wsproxy.json) and a summary on stdout.
 
@@ -164,8 +174,22 @@ http {
             wharf_auth off;${PROXY_WHARF}
         }
 
+        location /spliced/ {
+            wharf_route prefix=/spliced/;
+            wharf_splice on;${PROXY_WHARF}
+        }
+
         location /plain/ {
             proxy_pass http://echo/;${PROXY_COMMON}
+        }
+
+        # stock nginx with the tunnel buffer conf/wharf.conf ships (16 KiB
+        # rather than a page): how much of splice's gain a bigger buffer
+        # alone gives
+        location /plain16/ {
+            proxy_pass http://echo/;${PROXY_COMMON}
+            proxy_buffer_size 16k;
+            proxy_busy_buffers_size 16k;
         }
 
         # the module's former configuration: proxy_pass with variables
@@ -194,10 +218,12 @@ http {
 
 const TARGETS = {
   wharf: { path: '/api/workers/echo/ws', headers: [AUTH] },
+  splice: { path: '/spliced/echo/ws', headers: [AUTH] },
   open: { path: '/open/echo/ws', headers: [] },
   nokeys: { path: '/open/echo/ws', headers: [], noKeys: true },
   wharfvar: { path: '/var/echo/ws', headers: [] },
   plain: { path: '/plain/ws', headers: [] },
+  plain16: { path: '/plain16/ws', headers: [] },
   // B-auth: a plain proxy_pass whose client sends the same token as A's
   // (a plain proxy in front of a service that authenticates its clients
   // forwards their token); nothing in the location differs from B
@@ -255,8 +281,8 @@ const median = (xs) => {
 // --- echo: messages/s and nginx CPU per message ------------------------------
 
 // BENCH_ECHO_TARGETS=wharf,open,plain,...: more targets in the echo cells
-// (wharf, plain, plainb and direct are always there)
-const ECHO_TARGETS = [...new Set(['wharf', 'plain', 'direct', 'plainb',
+// (wharf, splice, plain, plain16, plainb and direct are always there)
+const ECHO_TARGETS = [...new Set(['wharf', 'splice', 'plain', 'plain16', 'direct', 'plainb',
   ...(process.env.BENCH_ECHO_TARGETS ? process.env.BENCH_ECHO_TARGETS.split(',') : [])])]
   .filter((t) => t === 'direct' || (TARGETS[t] && !TARGETS[t].noKeys));
 
@@ -264,7 +290,7 @@ async function benchEcho(echo, ngx) {
   const cells = [];
   const conns = process.env.BENCH_CONNS ? process.env.BENCH_CONNS.split(',').map(Number)
     : QUICK ? [1, 100] : [1, 100, 1000];
-  const sizes = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : [64, 4096];
+  const sizes = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : [64, 4096, 65536];
   for (const c of conns) {
     for (const size of sizes) {
       const runs = Object.fromEntries(ECHO_TARGETS.map((t) => [t, []]));
@@ -292,6 +318,17 @@ async function benchEcho(echo, ngx) {
       cell.rate_ratio = cell.wharf.rate / cell.plain.rate;
       cell.cpu_ratio = cell.wharf.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
       cell.sched_ratio = cell.wharf.sched_us_per_msg / cell.plain.sched_us_per_msg;
+      cell.splice_rate_ratio = cell.splice.rate / cell.plain.rate;
+      cell.splice_cpu_ratio = cell.splice.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
+      cell.splice_sched_ratio = cell.splice.sched_us_per_msg / cell.plain.sched_us_per_msg;
+      // the spread: each repetition's splice/plain ratio, in run order
+      const perRep = (a, b) => runs[a].map((r, i) => (r.sched_ns / r.count) / (runs[b][i].sched_ns / runs[b][i].count));
+      cell.splice_sched_ratios = perRep('splice', 'plain');
+      // against stock nginx with wharf.conf's 16 KiB tunnel buffer
+      cell.splice16_sched_ratio = cell.splice.sched_us_per_msg / cell.plain16.sched_us_per_msg;
+      cell.splice16_sched_ratios = perRep('splice', 'plain16');
+      cell.plain16_sched_ratio = cell.plain16.sched_us_per_msg / cell.plain.sched_us_per_msg;
+      cell.aa_sched_ratios = perRep('plainb', 'plain');
       cell.aa_rate_ratio = cell.plainb.rate / cell.plain.rate;
       cell.aa_cpu_ratio = cell.plainb.cpu_us_per_msg / cell.plain.cpu_us_per_msg;
       console.log(`echo ${c} conns ${size} B: msg/s wharf ${cell.wharf.rate.toFixed(0)} plain ${cell.plain.rate.toFixed(0)} `
@@ -300,6 +337,59 @@ async function benchEcho(echo, ngx) {
         + `stat ${cell.wharf.cpu_us_per_msg.toFixed(2)} vs ${cell.plain.cpu_us_per_msg.toFixed(2)} (x${cell.cpu_ratio.toFixed(3)}, `
         + `A/A x${cell.aa_cpu_ratio.toFixed(3)}), schedstat ${cell.wharf.sched_us_per_msg.toFixed(2)} vs `
         + `${cell.plain.sched_us_per_msg.toFixed(2)} (x${cell.sched_ratio.toFixed(3)}); load ${cell.load}`);
+      console.log(`  wharf + splice: msg/s ${cell.splice.rate.toFixed(0)} (x${cell.splice_rate_ratio.toFixed(3)} of plain); `
+        + `nginx CPU us/msg stat ${cell.splice.cpu_us_per_msg.toFixed(2)} (x${cell.splice_cpu_ratio.toFixed(3)}), `
+        + `schedstat ${cell.splice.sched_us_per_msg.toFixed(2)} (x${cell.splice_sched_ratio.toFixed(3)}; per repetition `
+        + `${cell.splice_sched_ratios.map((x) => x.toFixed(3)).join(' ')})`);
+      console.log(`  plain16 (proxy_buffer_size 16k): msg/s ${cell.plain16.rate.toFixed(0)}; schedstat `
+        + `${cell.plain16.sched_us_per_msg.toFixed(2)} (x${cell.plain16_sched_ratio.toFixed(3)} of plain); splice `
+        + `x${cell.splice16_sched_ratio.toFixed(3)} of plain16 (per repetition `
+        + `${cell.splice16_sched_ratios.map((x) => x.toFixed(3)).join(' ')}); A/A per repetition `
+        + `${cell.aa_sched_ratios.map((x) => x.toFixed(3)).join(' ')}`);
+      cells.push(cell);
+    }
+  }
+  return cells;
+}
+
+// --- system calls per message (perf, a tracepoint on the nginx worker) -------
+
+// One wsload run of a cell under `perf stat -e raw_syscalls:sys_enter -p
+// WORKER`: { count, syscalls, per_message, sched_us_per_msg }.
+async function syscallsOnce(echo, ngx, t, c, size) {
+  const out = path.join(dir, `perf.${t}.${c}.${size}.txt`);
+  const perf = start('perf', ['stat', '-x', ',', '-e', 'raw_syscalls:sys_enter', '-o', out, '-p', `${ngx.worker}`]);
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    const r = wsload(['--mode', 'echo', '--conns', `${c}`, '--size', `${size}`, '--duration', `${DURATION}`,
+      '--warmup', '0', '--port', `${ngx.port}`, '--path', TARGETS[t].path,
+      ...TARGETS[t].headers.flatMap((h) => ['--header', h]), '--pid', `${ngx.worker}`]);
+    await stop(perf, 'SIGINT');
+    const line = fs.readFileSync(out, 'utf8').split('\n').find((l) => l.includes('raw_syscalls:sys_enter'));
+    const syscalls = Number(line.split(',')[0]);
+    return { count: r.count, syscalls, per_message: syscalls / r.count, sched_us_per_msg: r.sched_ns / 1000 / r.count };
+  } finally {
+    await stop(perf, 'SIGINT');
+  }
+}
+
+const SYSCALL_TARGETS = ['plain', 'plain16', 'wharf', 'splice'];
+
+async function benchSyscalls(echo, ngx) {
+  const probe = spawnSync('perf', ['stat', '-x', ',', '-e', 'raw_syscalls:sys_enter', 'true']);
+  if (probe.status !== 0) {
+    console.log(`syscalls: skipped, perf cannot count raw_syscalls:sys_enter here: ${probe.stderr}`);
+    return { skipped: probe.stderr.toString() };
+  }
+  const conns = process.env.BENCH_CONNS ? process.env.BENCH_CONNS.split(',').map(Number) : [100];
+  const sizes = process.env.BENCH_SIZES ? process.env.BENCH_SIZES.split(',').map(Number) : [64, 4096, 65536];
+  const cells = [];
+  for (const c of conns) {
+    for (const size of sizes) {
+      const cell = { conns: c, size };
+      for (const t of SYSCALL_TARGETS) cell[t] = await syscallsOnce(echo, ngx, t, c, size);
+      console.log(`syscalls per message (perf, the nginx worker, ${c} conns, ${size} B): `
+        + SYSCALL_TARGETS.map((t) => `${t} ${cell[t].per_message.toFixed(2)}`).join(', '));
       cells.push(cell);
     }
   }
@@ -507,19 +597,26 @@ async function benchCallgrind(echo) {
   // the messages cost, whatever the handshakes did.
   res.echo = [];
   const [m1, m2] = QUICK ? [500, 1500] : [2000, 10000];
-  for (const [conns, size] of process.env.BENCH_CG_ECHO === '0' ? [] : [[1, 64], [100, 4096]]) {
-    const cell = { conns, size, m1, m2, plain: { runs: [] }, wharf: { runs: [] } };
+  // (user space only: what the kernel does for a recv(), a send() or a
+  // splice() is not counted by callgrind)
+  const cgCells = process.env.BENCH_CG_CELLS
+    ? process.env.BENCH_CG_CELLS.split(',').map((c) => c.split('x').map(Number))
+    : [[1, 64], [100, 4096], [100, 65536]];
+  for (const [conns, size] of process.env.BENCH_CG_ECHO === '0' ? [] : cgCells) {
+    const cell = { conns, size, m1, m2, plain: { runs: [] }, wharf: { runs: [] }, splice: { runs: [] } };
     for (let rep = 0; rep < reps; rep++) {
-      for (const t of order(['plain', 'wharf'], rep)) {
+      for (const t of order(['plain', 'wharf', 'splice'], rep)) {
         const i1 = await callgrindEcho(echo, t, conns, size, m1);
         const i2 = await callgrindEcho(echo, t, conns, size, m2);
         cell[t].runs.push({ i1, i2, per_message: (i2 - i1) / (m2 - m1) });
       }
     }
-    for (const t of ['plain', 'wharf']) cell[t].per_message = median(cell[t].runs.map((r) => r.per_message));
+    for (const t of ['plain', 'wharf', 'splice']) cell[t].per_message = median(cell[t].runs.map((r) => r.per_message));
     cell.ratio = cell.wharf.per_message / cell.plain.per_message;
-    console.log(`instructions per message (callgrind, ${conns} conns, ${size} B, median of ${reps}): plain ${cell.plain.per_message.toFixed(0)}, `
-      + `wharf ${cell.wharf.per_message.toFixed(0)} (x${cell.ratio.toFixed(3)})`);
+    cell.splice_ratio = cell.splice.per_message / cell.plain.per_message;
+    console.log(`instructions per message (callgrind, user space, ${conns} conns, ${size} B, median of ${reps}): plain ${cell.plain.per_message.toFixed(0)}, `
+      + `wharf ${cell.wharf.per_message.toFixed(0)} (x${cell.ratio.toFixed(3)}), `
+      + `wharf + splice ${cell.splice.per_message.toFixed(0)} (x${cell.splice_ratio.toFixed(3)})`);
     res.echo.push(cell);
   }
   res.plainvar_ratio = res.plainvar.per_handshake / res.plain.per_handshake;
@@ -527,6 +624,7 @@ async function benchCallgrind(echo) {
   res.wharf_ratio = res.wharf.per_handshake / res.plain.per_handshake;
   res.nokeys_ratio = res.nokeys.per_handshake / res.plain.per_handshake;
   res.wharfvar_ratio = res.wharfvar.per_handshake / res.plain.per_handshake;
+  if (process.env.BENCH_CG_HANDSHAKE === '0') return res;
   console.log(`instructions per handshake (callgrind, (I(${n2}) - I(${n1})) / ${n2 - n1}, median of ${reps}): `
     + `plain ${res.plain.per_handshake.toFixed(0)}, plainvar ${res.plainvar.per_handshake.toFixed(0)} (x${res.plainvar_ratio.toFixed(3)}), `
     + `wharf auth off ${res.open.per_handshake.toFixed(0)} (x${res.open_ratio.toFixed(3)}), `
@@ -563,7 +661,7 @@ async function main() {
     fs.writeFileSync(OUT, `${JSON.stringify(result, null, 1)}\n`);
   };
 
-  if (ONLY.includes('echo') || ONLY.includes('handshake')) {
+  if (ONLY.includes('echo') || ONLY.includes('handshake') || ONLY.includes('syscalls')) {
     const ngx = await startNginx(echoPort);
     try {
       if (ONLY.includes('echo')) {
@@ -572,6 +670,10 @@ async function main() {
       }
       if (ONLY.includes('handshake')) {
         result.handshake = await benchHandshake(echo, ngx);
+        save();
+      }
+      if (ONLY.includes('syscalls')) {
+        result.syscalls = await benchSyscalls(echo, ngx);
         save();
       }
     } finally {

@@ -8,7 +8,9 @@
  * OpenSSL SHA-1), then sends every data frame back unmasked, and answers a
  * close frame with a close frame. Plain HTTP gets 200 "ok". Built to cost
  * less per message than the proxy it is measured behind: it never copies a
- * frame except to unmask it in place.
+ * frame except to unmask it in place. Frames of up to MSG_MAX bytes: a
+ * connection's buffers start at BUF_SIZE and grow to hold the largest
+ * frame it gets.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #define BUF_SIZE   (16 * 1024)
+#define MSG_MAX    (1024 * 1024)
 #define MAX_EVENTS 256
 
 struct conn {
@@ -37,8 +40,10 @@ struct conn {
     size_t in_len;
     size_t out_len;
     size_t out_off;
-    unsigned char in[BUF_SIZE];
-    unsigned char out[BUF_SIZE + 16];
+    size_t in_cap;
+    size_t out_cap;
+    unsigned char *in;
+    unsigned char *out;
 };
 
 static int ep;
@@ -47,6 +52,8 @@ static void
 conn_close(struct conn *c)
 {
     close(c->fd);
+    free(c->in);
+    free(c->out);
     free(c);
 }
 
@@ -74,10 +81,20 @@ flush_out(struct conn *c)
 static int
 queue_out(struct conn *c, const void *p, size_t len)
 {
-    if (c->out_len + len > sizeof(c->out)) {
-        if (flush_out(c) < 0 || c->out_len + len > sizeof(c->out)) {
+    if (c->out_len + len > c->out_cap) {
+        if (flush_out(c) < 0) {
             return -1;
         }
+    }
+    if (c->out_len + len > c->out_cap) {
+        unsigned char *o;
+
+        if (c->out_len + len > 2 * (MSG_MAX + 16)
+            || (o = realloc(c->out, c->out_len + len)) == NULL) {
+            return -1;
+        }
+        c->out = o;
+        c->out_cap = c->out_len + len;
     }
     memcpy(c->out + c->out_len, p, len);
     c->out_len += len;
@@ -94,7 +111,7 @@ handshake(struct conn *c)
     size_t hlen, klen;
     int n;
 
-    c->in[c->in_len < BUF_SIZE ? c->in_len : BUF_SIZE - 1] = '\0';
+    c->in[c->in_len < c->in_cap ? c->in_len : c->in_cap - 1] = '\0';
     end = strstr((char *) c->in, "\r\n\r\n");
     if (end == NULL) {
         return 0;
@@ -161,10 +178,24 @@ frames(struct conn *c)
                 len = (len << 8) | p[2 + i];
             h = 10;
         }
-        if (len > BUF_SIZE - 16) {
+        if (len > MSG_MAX) {
             return -1;
         }
         if (c->in_len - off < h + (masked ? 4 : 0) + len) {
+            /* room for the whole frame, from the buffer's start */
+            size_t need = h + 4 + (size_t) len + 1;
+
+            if (need > c->in_cap) {
+                unsigned char *in;
+
+                memmove(c->in, c->in + off, c->in_len - off);
+                c->in_len -= off;
+                off = 0;
+                if ((in = realloc(c->in, need)) == NULL)
+                    return -1;
+                c->in = in;
+                c->in_cap = need;
+            }
             break;
         }
         unsigned char *payload = p + h + (masked ? 4 : 0);
@@ -178,6 +209,11 @@ frames(struct conn *c)
         if (len < 126) {
             hdr[1] = (unsigned char) len;
             hl = 2;
+        } else if (len >= 65536) {
+            hdr[1] = 127;
+            for (int i = 0; i < 8; i++)
+                hdr[2 + i] = (unsigned char) (len >> (8 * (7 - i)));
+            hl = 10;
         } else {
             hdr[1] = 126;
             hdr[2] = (unsigned char) (len >> 8);
@@ -244,6 +280,10 @@ main(int argc, char **argv)
                 while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
                     c = calloc(1, sizeof(*c));
                     c->fd = fd;
+                    c->in_cap = BUF_SIZE;
+                    c->out_cap = BUF_SIZE + 16;
+                    c->in = malloc(c->in_cap);
+                    c->out = malloc(c->out_cap);
                     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     ev.events = EPOLLIN;
                     ev.data.ptr = c;
@@ -264,7 +304,7 @@ main(int argc, char **argv)
             }
             if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                 ssize_t r =
-                    read(c->fd, c->in + c->in_len, BUF_SIZE - 1 - c->in_len);
+                    read(c->fd, c->in + c->in_len, c->in_cap - 1 - c->in_len);
                 if (r <= 0) {
                     if (r < 0 && errno == EAGAIN)
                         continue;

@@ -6,8 +6,9 @@
  *          [--duration S] [--warmup S] [--count N] [--pid PID]
  *
  *   echo       N connections, each with one message in flight: send a
- *              masked binary frame of SIZE bytes, wait for its echo, again;
- *              for --duration, or until --count echoes in all
+ *              masked binary frame of SIZE bytes (1 B to 1 MiB), wait for
+ *              its echo, again; for --duration, or until --count echoes in
+ *              all
  *   handshake  N connection slots, each in a loop: connect, upgrade (101
  *              and Sec-WebSocket-Accept checked), close frame, wait for the
  *              server to close; for --duration, or until --count of them
@@ -43,6 +44,9 @@
 #define IN_SIZE  (16 * 1024)
 #define MAX_HDRS 8
 
+/* the largest message: a 64 KiB one needs the 64-bit length form */
+#define SIZE_MAX_MSG (1024 * 1024)
+
 enum {
     CONNECTING,
     UPGRADING,
@@ -67,7 +71,8 @@ struct conn {
     char accept[32];
     char req[8192];
     size_t req_len;
-    unsigned char in[IN_SIZE];
+    unsigned char *in; /* in_cap bytes: a whole echoed frame fits */
+    size_t in_cap;
 };
 
 static struct {
@@ -244,7 +249,7 @@ upgraded(struct conn *c)
 {
     char *end, *acc;
 
-    c->in[c->in_len < IN_SIZE ? c->in_len : IN_SIZE - 1] = '\0';
+    c->in[c->in_len < c->in_cap ? c->in_len : c->in_cap - 1] = '\0';
     end = strstr((char *) c->in, "\r\n\r\n");
     if (end == NULL)
         return 0;
@@ -279,7 +284,12 @@ frame_in(struct conn *c, int *op)
         len = ((size_t) c->in[2] << 8) | c->in[3];
         h = 4;
     } else if (len == 127) {
-        return 0;
+        if (c->in_len < 10)
+            return 0;
+        len = 0;
+        for (int i = 0; i < 8; i++)
+            len = (len << 8) | c->in[2 + i];
+        h = 10;
     }
     if (c->in_len < h + len)
         return 0;
@@ -306,7 +316,7 @@ on_open(struct conn *c)
 static void
 on_readable(struct conn *c)
 {
-    ssize_t n = read(c->fd, c->in + c->in_len, IN_SIZE - 1 - c->in_len);
+    ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - 1 - c->in_len);
 
     if (n <= 0) {
         if (n < 0 && errno == EAGAIN)
@@ -449,9 +459,10 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (opt.port <= 0 || opt.conns <= 0 || opt.size <= 0 || opt.size > 8192) {
-        fprintf(stderr,
-                "wsload: --port, --conns and --size (1..8192) please\n");
+    if (opt.port <= 0 || opt.conns <= 0 || opt.size <= 0
+        || opt.size > SIZE_MAX_MSG) {
+        fprintf(stderr, "wsload: --port, --conns and --size (1..%d) please\n",
+                SIZE_MAX_MSG);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -460,13 +471,21 @@ main(int argc, char **argv)
     setrlimit(RLIMIT_NOFILE, &rl);
 
     /* one masked binary frame, built once: the payload is the same each time */
-    frame_len = 2 + (opt.size >= 126 ? 2 : 0) + 4 + (size_t) opt.size;
+    frame_len = 2
+        + (opt.size >= 65536     ? 8
+               : opt.size >= 126 ? 2
+                                 : 0)
+        + 4 + (size_t) opt.size;
     frame = malloc(frame_len);
     {
         size_t h = 0;
         unsigned char mask[4] = { 0x11, 0x22, 0x33, 0x44 };
         frame[h++] = 0x82;
-        if (opt.size >= 126) {
+        if (opt.size >= 65536) {
+            frame[h++] = 0x80 | 127;
+            for (int i = 7; i >= 0; i--)
+                frame[h++] = (unsigned char) ((uint64_t) opt.size >> (8 * i));
+        } else if (opt.size >= 126) {
             frame[h++] = 0x80 | 126;
             frame[h++] = (unsigned char) (opt.size >> 8);
             frame[h++] = (unsigned char) opt.size;
@@ -483,6 +502,15 @@ main(int argc, char **argv)
 
     ep = epoll_create1(0);
     cs = calloc((size_t) opt.conns, sizeof(*cs));
+    for (int i = 0; i < opt.conns; i++) {
+        /* the 101, or one echoed frame (never masked) and the next's start */
+        cs[i].in_cap = IN_SIZE + (size_t) opt.size;
+        cs[i].in = malloc(cs[i].in_cap);
+        if (cs[i].in == NULL) {
+            fprintf(stderr, "wsload: out of memory\n");
+            return 1;
+        }
+    }
 
     /* idle: every session's one echo counts, from the first */
     measuring = opt.mode == MODE_IDLE;

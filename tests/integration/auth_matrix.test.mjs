@@ -121,6 +121,9 @@ const RPC = {
 // wharfd REST: "VERB path" -> [scope, url for worker W]
 const REST = {
   'GET /api/monitoring/health': [null, '/api/monitoring/health'],
+  // wharfd's own metrics: every worker's counts, so "read" for sub "*"
+  // (a worker's token, the row's otherWorker, is 403)
+  'GET /api/monitoring/metrics': ['read', '/api/monitoring/metrics'],
   'GET /api/monitoring/workers': ['read', `/api/monitoring/workers?worker=${W}`],
   'DELETE /api/monitoring/workers/{worker}': ['admin', '/api/monitoring/workers/gone'],
   'GET /api/monitoring/logs': ['read', `/api/monitoring/logs?worker=${W}`],

@@ -182,7 +182,8 @@ for (const engine of ENGINES) {
         maxLevel: '99', type: 'process_started', status: 'running', force: '1',
       };
       for (const [template, item] of Object.entries(spec.paths)) {
-        if (template === '/rpc' || template === '/api/monitoring/health') continue;
+        // health and metrics take no query (metrics: Prometheus's scrape)
+        if (template === '/rpc' || template === '/api/monitoring/health' || template === '/api/monitoring/metrics') continue;
         for (const [method, op] of Object.entries(item)) {
           const params = (op.parameters || []).map((p) => (p.$ref ? p.$ref.split('/').slice(1).reduce((o, k) => o[k], spec) : p));
           const query = params.filter((p) => p.in === 'query').map((p) => {

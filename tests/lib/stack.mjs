@@ -388,6 +388,13 @@ export function renderNginxConf({ prefix, listen, wharfd, wharfdWs, workersDir, 
     env: { ...process.env, WHARF_HEALTH_INTERVAL: healthInterval, WHARF_CONSOLE_DIR: consoleDir },
   });
   if (r.status !== 0) throw new Error(`render-nginx-conf failed: ${r.stderr}`);
+  // WHARF_SPLICE=on: every worker tunnel of every test's nginx is moved by
+  // splice(2) (wharf_splice, docs/DIRECTIVES.md), to run the module's and
+  // the terminal's suites once that way; a location that says otherwise
+  // keeps its own setting.
+  if (process.env.WHARF_SPLICE === 'on') {
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/^http \{$/m, 'http {\n    wharf_splice on;'));
+  }
   return conf;
 }
 
