@@ -174,14 +174,68 @@ set_text(const struct wharf_opt *opt, void *conf, const struct wharf_opt_arg *a)
     return 0;
 }
 
+/* --orchestrator (repeatable) and WHARF_ORCHESTRATOR: comma-separated
+ * URLs, each http:// or https://, none empty nor given twice, at most
+ * AGENT_ORCHESTRATORS_MAX in all, in the order of preference. */
 static int
-set_url(const struct wharf_opt *opt, void *conf, const struct wharf_opt_arg *a)
+set_orchestrators(const struct wharf_opt *opt, void *conf,
+                  const struct wharf_opt_arg *a)
 {
-    if (strncmp(a->val, "http://", 7) != 0
-        && strncmp(a->val, "https://", 8) != 0) {
-        return wharf_opt_fail(opt, a, opt->bad);
+    struct agent_config *cfg = conf;
+    const char *p = a->val;
+
+    (void) opt;
+    if (cfg->orchestrator == NULL) {
+        cfg->orchestrator = a->val;
     }
-    return set_text(opt, conf, a);
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end != NULL ? (size_t) (end - p) : strlen(p);
+        unsigned k;
+
+        while (len > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            len--;
+        }
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == 0) {
+            return wharf_fail(a->err, a->errlen, "%s \"%s\": an empty URL",
+                              a->src, a->val);
+        }
+        if (len > AGENT_ORCHESTRATOR_URL_MAX) {
+            return wharf_fail(a->err, a->errlen,
+                              "%s: a URL longer than %d bytes", a->src,
+                              AGENT_ORCHESTRATOR_URL_MAX);
+        }
+        if (!(len > 7 && strncmp(p, "http://", 7) == 0)
+            && !(len > 8 && strncmp(p, "https://", 8) == 0)) {
+            return wharf_fail(a->err, a->errlen,
+                              "%s \"%.*s\": must be an http:// or https:// "
+                              "URL",
+                              a->src, (int) len, p);
+        }
+        for (k = 0; k < cfg->norchestrators; k++) {
+            if (cfg->orchestrators[k].len == len
+                && memcmp(cfg->orchestrators[k].p, p, len) == 0) {
+                return wharf_fail(a->err, a->errlen, "%s \"%.*s\": given twice",
+                                  a->src, (int) len, p);
+            }
+        }
+        if (cfg->norchestrators == AGENT_ORCHESTRATORS_MAX) {
+            return wharf_fail(a->err, a->errlen,
+                              "%s: at most %d orchestrator URLs", a->src,
+                              AGENT_ORCHESTRATORS_MAX);
+        }
+        cfg->orchestrators[cfg->norchestrators].p = p;
+        cfg->orchestrators[cfg->norchestrators].len = len;
+        cfg->norchestrators++;
+        if (end == NULL) {
+            return 0;
+        }
+        p = end + 1;
+    }
 }
 
 static int
@@ -277,10 +331,18 @@ const struct wharf_opt agent_options[] = {
       FIELD(const char *, token_file), 1, 0, "{flag}: must be a file name",
       NULL, "the ingest token from this file (wins over WHARF_TOKEN)", NULL,
       0 },
-    { "orchestrator", "WHARF_ORCHESTRATOR", "URL", set_url,
-      FIELD(const char *, orchestrator), 0, 0,
-      "{flag} \"{val}\": must be an http:// or https:// URL", NULL,
-      "where to ship: POST URL/rpc (none: nothing is shipped)", NULL, 0 },
+    { "orchestrator", "WHARF_ORCHESTRATOR", "URL", set_orchestrators, 0, 0, 0,
+      NULL, NULL,
+      "where to ship: POST URL/rpc (none: nothing is shipped); several "
+      "gateways: repeat it, or URL,URL (the variable), the first preferred",
+      NULL, WHARF_OPT_REPEAT },
+    { "failback-ms", "WHARF_FAILBACK_MS", "N", wharf_opt_set_unsigned,
+      FIELD(unsigned, failback_ms), AGENT_FAILBACK_MIN_MS,
+      AGENT_FAILBACK_MAX_MS, "{flag} \"{val}\": must be {min}..{max} ms",
+      "30000",
+      "after a failover, when the first orchestrator is probed and taken "
+      "back",
+      NULL, 0 },
     { "public-key", "WHARF_PUBLIC_KEY", "PATH", set_public_key, 0, 0, 0, NULL,
       NULL,
       "the orchestrator's ES256 public key: a PEM file, or a folder of them; "
@@ -355,7 +417,8 @@ _Static_assert(AGENT_DEFAULT_KILL_TIMEOUT_MS == 2000
                    && AGENT_SHIP_BUFFER_DEFAULT == 16777216
                    && AGENT_SHIP_TIMEOUT_DEFAULT_MS == 10000
                    && AGENT_FLUSH_TIMEOUT_DEFAULT_MS == 5000
-                   && AGENT_SHIP_INFLIGHT_DEFAULT == 4,
+                   && AGENT_SHIP_INFLIGHT_DEFAULT == 4
+                   && AGENT_FAILBACK_DEFAULT_MS == 30000,
                "the table's defaults are the constants'");
 
 void

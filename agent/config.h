@@ -44,6 +44,20 @@
 #define AGENT_FLUSH_TIMEOUT_DEFAULT_MS 5000u
 /* --public-key paths at most (each may be a folder of keys). */
 #define AGENT_PUBLIC_KEYS_MAX 16
+/* Orchestrator URLs at most (--orchestrator, all of them together): the
+ * gateways an agent fails over between (ship_urls.h). */
+#define AGENT_ORCHESTRATORS_MAX 8
+/* Longest orchestrator URL, in bytes. */
+#define AGENT_ORCHESTRATOR_URL_MAX 2048
+#define AGENT_FAILBACK_DEFAULT_MS  30000u
+#define AGENT_FAILBACK_MIN_MS      100u
+#define AGENT_FAILBACK_MAX_MS      86400000u
+
+/* A piece of argv or the environment: one URL of a comma-separated list. */
+struct agent_strref {
+    const char *p;
+    size_t len;
+};
 
 struct agent_config {
     char worker[WHARF_NAME_MAX + 1];
@@ -58,12 +72,16 @@ struct agent_config {
      * into argv or the environment, which outlive the agent's use of it. */
     const char *terminal_cmd;
     unsigned kill_timeout_ms;
-    const char *orchestrator; /* NULL when not given */
-    const char *token;        /* NULL when not given; set from token_file
+    const char *orchestrator; /* the first value given, NULL when none */
+    /* every orchestrator URL, in the order of preference */
+    struct agent_strref orchestrators[AGENT_ORCHESTRATORS_MAX];
+    unsigned norchestrators;
+    unsigned failback_ms;
+    const char *token;      /* NULL when not given; set from token_file
                                  by agent_auth_load_token() */
-    const char *token_file;   /* NULL when not given */
-    int log_level;            /* enum wharf_log_level */
-    const char *public_key;   /* the first path, NULL when not given */
+    const char *token_file; /* NULL when not given */
+    int log_level;          /* enum wharf_log_level */
+    const char *public_key; /* the first path, NULL when not given */
     /* every --public-key, in order (or WHARF_PUBLIC_KEY alone) */
     const char *public_keys[AGENT_PUBLIC_KEYS_MAX];
     int npublic_keys;

@@ -177,26 +177,29 @@ get_health(struct agent *agent, struct lws *wsi)
     for (i = 0; i < agent->sup.nprocs; i++) {
         running += agent->sup.procs[i]->state == AGENT_PS_RUNNING;
     }
-    j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I},"
-                  "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}}",
-                  "status", stopping ? "stopping" : "ok", "worker",
-                  agent->cfg.worker, "container", agent->cfg.container,
-                  "version", AGENT_VERSION, "uptime_ms", (json_int_t) uptime_ms,
-                  "terminals", (json_int_t) agent->terminals_open,
-                  "terminal_sessions", (json_int_t) agent->next_session_id,
-                  "terminal_probes", (json_int_t) agent->terminal_probes,
-                  "processes", "total", (json_int_t) agent->sup.nprocs,
-                  "running", (json_int_t) running, "shipping", "enabled",
-                  agent->ship.enabled, "queued",
-                  (json_int_t) agent->ship.queue.nrecs, "shipped",
-                  (json_int_t) agent->ship.lines_shipped, "dropped",
-                  (json_int_t) agent->ship.lines_dropped, "refused",
-                  (json_int_t) agent->ship.lines_refused, "truncated",
-                  (json_int_t) agent->ship.truncated, "requests",
-                  (json_int_t) agent->ship.requests, "failures",
-                  (json_int_t) agent->ship.errors, "inflight_max",
-                  (json_int_t) agent->ship.nreqs, "inflight_peak",
-                  (json_int_t) agent->ship.inflight_peak);
+    j = json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I},"
+        "s:{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I}}",
+        "status", stopping ? "stopping" : "ok", "worker", agent->cfg.worker,
+        "container", agent->cfg.container, "version", AGENT_VERSION,
+        "uptime_ms", (json_int_t) uptime_ms, "terminals",
+        (json_int_t) agent->terminals_open, "terminal_sessions",
+        (json_int_t) agent->next_session_id, "terminal_probes",
+        (json_int_t) agent->terminal_probes, "processes", "total",
+        (json_int_t) agent->sup.nprocs, "running", (json_int_t) running,
+        "shipping", "enabled", agent->ship.enabled, "queued",
+        (json_int_t) agent->ship.queue.nrecs, "shipped",
+        (json_int_t) agent->ship.lines_shipped, "dropped",
+        (json_int_t) agent->ship.lines_dropped, "refused",
+        (json_int_t) agent->ship.lines_refused, "truncated",
+        (json_int_t) agent->ship.truncated, "requests",
+        (json_int_t) agent->ship.requests, "failures",
+        (json_int_t) agent->ship.errors, "inflight_max",
+        (json_int_t) agent->ship.nreqs, "inflight_peak",
+        (json_int_t) agent->ship.inflight_peak, "orchestrator",
+        agent->ship.urls.n > 0 ? agent->ship.urls.rpc[agent->ship.urls.cur]
+                               : "",
+        "failovers", (json_int_t) agent->ship.urls.failovers);
     n = j != NULL ? json_dumpb(j, body, sizeof(body), JSON_COMPACT) : 0;
     json_decref(j);
     if (n == 0 || n > sizeof(body)) {

@@ -70,6 +70,7 @@ struct ship_req {
     int control;               /* carries ordered calls (see ship.h) */
     int has_lines;             /* unsettled storeLogs calls */
     uint64_t first_rec;        /* queue index of its first line */
+    unsigned url;              /* the orchestrator it went to (urls.rpc) */
     struct wharf_textbuf body; /* "[call,call,...]" */
     size_t counted;            /* body bytes charged to the buffer */
     struct ship_call *calls;
@@ -968,6 +969,10 @@ req_send(struct agent *agent, struct ship_req *q)
 
     q->resp.len = 0;
     q->resp.over = q->resp.oom = 0;
+    /* a retry goes wherever requests go now: after a failover, not to
+     * the gateway that failed it */
+    q->url = sh->urls.cur;
+    curl_easy_setopt(q->easy, CURLOPT_URL, sh->urls.rpc[q->url]);
     curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->body.p);
     curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t) q->body.len);
@@ -996,14 +1001,31 @@ on_retry(uv_timer_t *t)
     }
 }
 
+/* q failed. gone: its orchestrator may be down (no connection, timeout,
+ * HTTP 5xx, no JSON), so another one is tried (ship_urls.h): at once
+ * while one that has not failed in this outage is left. */
 static void
-backoff(struct agent *agent, struct ship_req *q, const char *why)
+backoff_from(struct agent *agent, struct ship_req *q, const char *why, int gone)
 {
     struct agent_ship *sh = &agent->ship;
-    unsigned delay;
+    unsigned delay, from = sh->urls.cur;
 
     sh->failures++;
     sh->errors++;
+    if (gone && agent_ship_urls_failed(&sh->urls, q->url)) {
+        if (sh->urls.cur != from) {
+            wharf_warn("ship: %s; failing over to %s", why,
+                       sh->urls.rpc[sh->urls.cur]);
+        }
+        q->state = REQ_RETRY;
+        uv_timer_start(&q->retry_timer, on_retry, 0, 0);
+        return;
+    }
+    if (!gone) {
+        /* the gateway answered (wharfd refused or failed): no failover,
+         * and no outage of gateways either */
+        agent_ship_urls_answered(&sh->urls);
+    }
     if (q->backoff_ms == 0) {
         q->backoff_ms = AGENT_SHIP_BACKOFF_MIN_MS;
     } else if (q->backoff_ms < AGENT_SHIP_BACKOFF_MAX_MS) {
@@ -1026,6 +1048,12 @@ backoff(struct agent *agent, struct ship_req *q, const char *why)
     }
     q->state = REQ_RETRY;
     uv_timer_start(&q->retry_timer, on_retry, delay, 0);
+}
+
+static void
+backoff(struct agent *agent, struct ship_req *q, const char *why)
+{
+    backoff_from(agent, q, why, 0);
 }
 
 /* A storeLogs call will not be stored: its lines count as dropped. */
@@ -1407,21 +1435,114 @@ settle(struct agent *agent, struct ship_req *q, json_t *resp, const char **why)
     }
 }
 
+/* --- failover and failback (ship_urls.h) ---------------------------------- */
+
+static void on_failback(uv_timer_t *t);
+
+/* An orchestrator answered. Away from the preferred one, it is probed
+ * --failback-ms later. */
+static void
+answered(struct agent *agent)
+{
+    struct agent_ship *sh = &agent->ship;
+
+    agent_ship_urls_answered(&sh->urls);
+    if (sh->urls.cur != 0 && !sh->probe_busy
+        && !uv_is_active((uv_handle_t *) &sh->failback_timer)) {
+        uv_timer_start(&sh->failback_timer, on_failback, agent->cfg.failback_ms,
+                       0);
+    }
+}
+
+/* Sends a heartbeat to the preferred orchestrator on the probe's own
+ * handle; probe_done() decides. */
+static void
+on_failback(uv_timer_t *t)
+{
+    struct agent *agent = t->data;
+    struct agent_ship *sh = &agent->ship;
+    CURL *e = sh->probe_easy;
+
+    if (sh->urls.cur == 0 || sh->probe_busy || sh->stopping) {
+        return;
+    }
+    sh->probe_body.len = 0;
+    sh->probe_body.oom = 0;
+    wharf_textbuf_str(&sh->probe_body,
+                      "[" CALL_HEAD "1,\"method\":\"" RPC_PREFIX
+                      "heartbeat\",\"params\":{");
+    tb_identity(&sh->probe_body, agent);
+    wharf_textbuf_str(&sh->probe_body,
+                      ",\"agentVersion\":\"" AGENT_VERSION "\"}}]");
+    sh->probe_resp.len = 0;
+    sh->probe_resp.over = sh->probe_resp.oom = 0;
+    if (sh->probe_body.oom) {
+        uv_timer_start(&sh->failback_timer, on_failback, agent->cfg.failback_ms,
+                       0);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, sh->urls.rpc[0]);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, sh->probe_body.p);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t) sh->probe_body.len);
+    if (curl_multi_add_handle(sh->multi, e) != CURLM_OK) {
+        uv_timer_start(&sh->failback_timer, on_failback, agent->cfg.failback_ms,
+                       0);
+        return;
+    }
+    sh->probe_busy = 1;
+}
+
+/* The preferred orchestrator answered the probe with a JSON-RPC result:
+ * requests go to it again. Otherwise it is probed a period later. */
+static void
+probe_done(struct agent *agent, CURLcode rc)
+{
+    struct agent_ship *sh = &agent->ship;
+    long status = 0;
+    json_t *resp = NULL, *first;
+    int ok;
+
+    curl_multi_remove_handle(sh->multi, sh->probe_easy);
+    sh->probe_busy = 0;
+    curl_easy_getinfo(sh->probe_easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_OK && status == 200) {
+        resp = json_loadb(sh->probe_resp.p ? sh->probe_resp.p : "",
+                          sh->probe_resp.len, 0, NULL);
+    }
+    first = json_array_get(resp, 0);
+    ok = json_object_get(first, "result") != NULL;
+    json_decref(resp);
+    if (!ok) {
+        wharf_debug("ship: %s does not answer yet (HTTP %ld, %s)",
+                    sh->urls.rpc[0], status, curl_easy_strerror(rc));
+        uv_timer_start(&sh->failback_timer, on_failback, agent->cfg.failback_ms,
+                       0);
+        return;
+    }
+    if (sh->urls.cur != 0) {
+        wharf_info("ship: %s answers again: back to it from %s",
+                   sh->urls.rpc[0], sh->urls.rpc[sh->urls.cur]);
+        agent_ship_urls_failback(&sh->urls);
+    }
+}
+
 static void
 finish(struct agent *agent, struct ship_req *q, CURLcode rc)
 {
     struct agent_ship *sh = &agent->ship;
     const char *why = NULL;
     char buf[CURL_ERROR_SIZE + 64];
+    const char *url = sh->urls.rpc[q->url];
     long status = 0;
     json_t *resp = NULL;
     unsigned i, left, fresh = 0;
+    int gone;
 
     curl_multi_remove_handle(sh->multi, q->easy);
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     if (rc != CURLE_OK) {
-        snprintf(buf, sizeof(buf), "POST %s: %s", sh->url,
-                 curl_easy_strerror(rc));
+        snprintf(buf, sizeof(buf), "POST %s: %s", url, curl_easy_strerror(rc));
         why = buf;
     } else if (status == 413) {
         /* the gateway's body limit is below the agent's batch size
@@ -1431,7 +1552,7 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
         wharf_error("ship: POST %s: HTTP 413, the orchestrator's body limit "
                     "(nginx client_max_body_size) must be at least %u "
                     "bytes",
-                    sh->url, 4u * AGENT_SHIP_BATCH_BYTES);
+                    url, 4u * AGENT_SHIP_BATCH_BYTES);
         for (i = 0; i < q->ncalls; i++) {
             if (q->calls[i].kind != CALL_DONE) {
                 refuse_call(agent, q, &q->calls[i], 413, "body too large");
@@ -1440,8 +1561,8 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
     } else {
         resp = json_loadb(q->resp.p ? q->resp.p : "", q->resp.len, 0, NULL);
         if (resp == NULL) {
-            snprintf(buf, sizeof(buf), "POST %s: HTTP %ld, no JSON answer",
-                     sh->url, status);
+            snprintf(buf, sizeof(buf), "POST %s: HTTP %ld, no JSON answer", url,
+                     status);
             why = buf;
         } else {
             settle(agent, q, resp, &why);
@@ -1451,12 +1572,13 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
                 why = buf;
             }
             if (status != 200 && why == NULL) {
-                snprintf(buf, sizeof(buf), "POST %s: HTTP %ld", sh->url,
-                         status);
+                snprintf(buf, sizeof(buf), "POST %s: HTTP %ld", url, status);
                 why = buf;
             }
         }
     }
+    /* what another gateway may answer: none answered, or not wharfd */
+    gone = rc != CURLE_OK || status >= 500 || (status != 413 && resp == NULL);
     json_decref(resp);
     left = req_compact(agent, q);
     for (i = 0; i < left; i++) {
@@ -1464,10 +1586,13 @@ finish(struct agent *agent, struct ship_req *q, CURLcode rc)
         q->calls[i].fresh = 0;
     }
     if (left > 0 && (why != NULL || fresh < left)) {
-        backoff(agent, q, why ? why : "calls left unanswered");
+        backoff_from(agent, q, why ? why : "calls left unanswered", gone);
         return;
     }
     q->backoff_ms = 0;
+    if (!gone) {
+        answered(agent);
+    }
     if (left > 0) {
         /* only the parts of refused calls are left: the orchestrator
          * answered, they go again at once */
@@ -1506,7 +1631,9 @@ check_done(struct agent *agent)
             char *priv = NULL;
 
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-            if (priv != NULL) {
+            if (m->easy_handle == agent->ship.probe_easy) {
+                probe_done(agent, m->data.result);
+            } else if (priv != NULL) {
                 finish(agent, (struct ship_req *) (void *) priv,
                        m->data.result);
             }
@@ -1664,13 +1791,28 @@ agent_ship_flush_now(struct agent *agent)
 
 /* --- set-up ----------------------------------------------------------------- */
 
+/* What every handle to the orchestrator shares; its URL is set per send. */
+static void
+ship_easy_setup(struct agent *agent, CURL *e, struct wharf_textbuf *resp)
+{
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, agent->ship.headers);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    /* past AGENT_SHIP_RESPONSE_MAX the transfer fails: retried */
+    resp->max = AGENT_SHIP_RESPONSE_MAX;
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wharf_textbuf_collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) agent->cfg.ship_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "wharf-agent/" AGENT_VERSION);
+}
+
 int
 agent_ship_init(struct agent *agent)
 {
     struct agent_ship *sh = &agent->ship;
-    const char *base = agent->cfg.orchestrator;
     char auth[64 + 4096];
-    size_t n, chunk_size;
+    size_t chunk_size;
     unsigned i;
 
     sh->max_bytes = agent->cfg.buffer_bytes;
@@ -1685,22 +1827,21 @@ agent_ship_init(struct agent *agent)
     uv_timer_init(&agent->loop, &sh->curl_timer);
     uv_timer_init(&agent->loop, &sh->flush_timer);
     uv_timer_init(&agent->loop, &sh->beat_timer);
+    uv_timer_init(&agent->loop, &sh->failback_timer);
     sh->curl_timer.data = sh->flush_timer.data = agent;
-    sh->beat_timer.data = agent;
+    sh->beat_timer.data = sh->failback_timer.data = agent;
     sh->timers_open = 1;
-    if (base == NULL) {
+    if (agent->cfg.norchestrators == 0) {
         return 0;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         wharf_error("curl_global_init failed");
         return -1;
     }
-    n = strlen(base);
-    while (n > 0 && base[n - 1] == '/') {
-        n--;
-    }
-    if (asprintf(&sh->url, "%.*s/rpc", (int) n, base) < 0) {
-        sh->url = NULL;
+    if (agent_ship_urls_init(&sh->urls, agent->cfg.orchestrators,
+                             agent->cfg.norchestrators)
+        != 0) {
+        wharf_error("out of memory");
         return -1;
     }
     sh->multi = curl_multi_init();
@@ -1736,19 +1877,14 @@ agent_ship_init(struct agent *agent)
         }
         q->easy = e;
         curl_easy_setopt(e, CURLOPT_PRIVATE, (char *) q);
-        curl_easy_setopt(e, CURLOPT_URL, sh->url);
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, sh->headers);
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        /* past AGENT_SHIP_RESPONSE_MAX the transfer fails: retried */
-        q->resp.max = AGENT_SHIP_RESPONSE_MAX;
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wharf_textbuf_collect);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &q->resp);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-                         (long) agent->cfg.ship_timeout_ms);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-        curl_easy_setopt(e, CURLOPT_USERAGENT, "wharf-agent/" AGENT_VERSION);
+        ship_easy_setup(agent, e, &q->resp);
     }
+    sh->probe_easy = curl_easy_init();
+    if (sh->probe_easy == NULL) {
+        wharf_error("cannot start libcurl");
+        return -1;
+    }
+    ship_easy_setup(agent, sh->probe_easy, &sh->probe_resp);
     sh->enabled = 1;
     sh->heartbeat_due = 1;
     uv_timer_start(&sh->beat_timer, on_beat, AGENT_SHIP_HEARTBEAT_MS,
@@ -1794,6 +1930,14 @@ agent_ship_close(struct agent *agent)
             uv_close((uv_handle_t *) &q->retry_timer, NULL);
         }
     }
+    if (sh->probe_easy != NULL) {
+        if (sh->probe_busy) {
+            curl_multi_remove_handle(sh->multi, sh->probe_easy);
+            sh->probe_busy = 0;
+        }
+        curl_easy_cleanup(sh->probe_easy);
+        sh->probe_easy = NULL;
+    }
     if (sh->multi != NULL) {
         curl_multi_cleanup(sh->multi);
         sh->multi = NULL;
@@ -1803,6 +1947,7 @@ agent_ship_close(struct agent *agent)
         uv_close((uv_handle_t *) &sh->curl_timer, NULL);
         uv_close((uv_handle_t *) &sh->flush_timer, NULL);
         uv_close((uv_handle_t *) &sh->beat_timer, NULL);
+        uv_close((uv_handle_t *) &sh->failback_timer, NULL);
     }
 }
 
@@ -1822,7 +1967,9 @@ agent_ship_free(struct agent *agent)
         wharf_textbuf_free(&sh->reqs[i].resp);
     }
     free(sh->reqs);
-    free(sh->url);
+    agent_ship_urls_free(&sh->urls);
+    wharf_textbuf_free(&sh->probe_body);
+    wharf_textbuf_free(&sh->probe_resp);
     curl_slist_free_all(sh->headers);
     if (sh->enabled) {
         curl_global_cleanup();

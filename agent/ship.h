@@ -54,6 +54,10 @@
  *   answers again, each instance that lost lines reports it with a
  *   logs_dropped event {count, firstSequence, lastSequence, reason
  *   "buffer_full"}.
+ * - Several orchestrators (--orchestrator URL,URL): requests go to one at
+ *   a time, the first that answers; a request failing for want of its
+ *   gateway moves to the next, and the first is probed and taken back
+ *   --failback-ms later (ship_urls.h).
  * - libcurl's multi interface runs on the agent's libuv loop (sockets on
  *   uv_poll, its timer on a uv_timer): nothing blocks the loop.
  * - Per instance, the shipper keeps its own state (struct
@@ -74,6 +78,8 @@
 #include "detect.h"
 #include "proc.h"
 #include "ship_queue.h"
+#include "ship_urls.h"
+#include "textbuf.h"
 
 #define AGENT_SHIP_BATCH_LINES    500
 #define AGENT_SHIP_BATCH_BYTES    (2u << 20)
@@ -144,8 +150,14 @@ struct agent_ship {
     int enabled;
     void *multi;   /* CURLM */
     void *headers; /* struct curl_slist */
-    char *url;
+    /* the orchestrators' /rpc URLs and the one in use (ship_urls.h) */
+    struct agent_ship_urls urls;
     uv_timer_t curl_timer, flush_timer, beat_timer;
+    /* failback: a heartbeat to the first URL on a handle of its own */
+    uv_timer_t failback_timer;
+    void *probe_easy; /* CURL */
+    struct wharf_textbuf probe_body, probe_resp;
+    int probe_busy;
     int timers_open;
 
     /* queued log lines: a FIFO, compressed while they wait

@@ -178,6 +178,34 @@ static ngx_command_t  ngx_http_wharf_commands[] = {
       NGX_HTTP_WHARF_HANDLER_METRICS,
       NULL },
 
+    { ngx_string("wharf_fleet_sessions"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wharf_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WHARF_HANDLER_FLEET,
+      NULL },
+
+    { ngx_string("wharf_fleet_peer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_fleet_peer,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wharf_fleet_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_fleet_time,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, fleet_interval),
+      NULL },
+
+    { ngx_string("wharf_fleet_stale"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_wharf_fleet_time,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_wharf_main_conf_t, fleet_stale),
+      NULL },
+
     { ngx_string("wharf_health"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_wharf_health_directive,
@@ -934,7 +962,7 @@ ngx_http_wharf_probe_path_valid(ngx_str_t *path)
 
 
 /*
- * wharf_registry; wharf_terminals; wharf_metrics;
+ * wharf_registry; wharf_terminals; wharf_metrics; wharf_fleet_sessions;
  *
  * Content handlers, one per location, as stub_status is.
  */
@@ -965,6 +993,10 @@ ngx_http_wharf_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     case NGX_HTTP_WHARF_HANDLER_TERMINALS:
         clcf->handler = ngx_http_wharf_terminals_handler;
+        break;
+
+    case NGX_HTTP_WHARF_HANDLER_FLEET:
+        clcf->handler = ngx_http_wharf_fleet_handler;
         break;
 
     default: /* NGX_HTTP_WHARF_HANDLER_METRICS */
@@ -1460,6 +1492,8 @@ ngx_http_wharf_create_main_conf(ngx_conf_t *cf)
     wmcf->auth_cache_size = NGX_CONF_UNSET_UINT;
     wmcf->live_keepalive = NGX_CONF_UNSET_UINT;
     wmcf->live_keepalive_timeout = NGX_CONF_UNSET_MSEC;
+    wmcf->fleet_interval = NGX_CONF_UNSET_MSEC;
+    wmcf->fleet_stale = NGX_CONF_UNSET_MSEC;
 
     wmcf->cycle = cf->cycle;
 
@@ -1529,6 +1563,10 @@ ngx_http_wharf_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (ngx_http_wharf_auth_check_keys(cf, wmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_wharf_fleet_init_conf(cf, wmcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1905,6 +1943,10 @@ ngx_http_wharf_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_wharf_live_init_process(cycle, wmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_wharf_fleet_init_process(cycle, wmcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

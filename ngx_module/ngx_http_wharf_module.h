@@ -23,6 +23,7 @@
  *   ngx_http_wharf_live_api.c   PUT and DELETE /api/workers/NAME
  *   ngx_http_wharf_live_peer.c  the balancer's peer for a live worker,
  *                               keepalive, sessions ended on removal
+ *   ngx_http_wharf_fleet.c      the other gateways' sessions (wharf_fleet_*)
  *   ngx_http_wharf_splice.c     wharf_splice: upgraded tunnels by splice(2)
  */
 
@@ -119,6 +120,20 @@
 #define NGX_HTTP_WHARF_HANDLER_TERMINALS   2
 #define NGX_HTTP_WHARF_HANDLER_METRICS     3
 #define NGX_HTTP_WHARF_HANDLER_HEALTH      4
+#define NGX_HTTP_WHARF_HANDLER_FLEET       5
+
+
+/* wharf_fleet_peer: the other gateways of a fleet, at most */
+#define NGX_HTTP_WHARF_FLEET_PEERS_MAX     8
+
+/* a peer's answer larger than this is refused */
+#define NGX_HTTP_WHARF_FLEET_ANSWER_MAX    (8 * 1024 * 1024)
+
+/* the shortest wharf_fleet_interval */
+#define NGX_HTTP_WHARF_FLEET_INTERVAL_MIN  100
+
+/* wharf_fleet_stale, unless set: this many intervals without an answer */
+#define NGX_HTTP_WHARF_FLEET_STALE_INTERVALS  5
 
 
 /* the last result of one check of one worker */
@@ -201,7 +216,27 @@ typedef struct {
 
     /* processes' copies of the live worker that something holds */
     ngx_uint_t                     refs;
+
+    /*
+     * Its sessions through the other gateways (wharf_fleet_peer), by
+     * peer: counted while fleet_stamp is the peer's last answer's.
+     */
+    uint32_t                       fleet[NGX_HTTP_WHARF_FLEET_PEERS_MAX]
+                                        [NGX_HTTP_WHARF_KINDS];
+    uint32_t                       fleet_stamp[NGX_HTTP_WHARF_FLEET_PEERS_MAX];
 } ngx_http_wharf_node_t;
+
+
+/* the last answer of one wharf_fleet_peer, in the shared zone */
+
+typedef struct {
+    uint32_t                       url_crc;   /* the peer it is of */
+    uint32_t                       stamp;     /* of its last answer */
+    ngx_msec_t                     updated;   /* then; 0: none yet */
+    ngx_uint_t                     up;        /* as last logged */
+    ngx_atomic_t                   polls;
+    ngx_atomic_t                   failures;
+} ngx_http_wharf_fleet_sh_t;
 
 
 typedef struct {
@@ -222,6 +257,10 @@ typedef struct {
     ngx_atomic_t                   changes;
     ngx_uint_t                     written;
     ngx_uint_t                     live;
+
+    /* the other gateways: their answers; the next poll, claimed */
+    ngx_http_wharf_fleet_sh_t      fleet[NGX_HTTP_WHARF_FLEET_PEERS_MAX];
+    ngx_msec_t                     fleet_next;
 } ngx_http_wharf_shctx_t;
 
 
@@ -324,6 +363,21 @@ typedef struct {
 
 
 typedef struct ngx_http_wharf_cache_s  ngx_http_wharf_cache_t;
+typedef struct ngx_http_wharf_poll_s  ngx_http_wharf_poll_t;
+
+
+/* a wharf_fleet_peer */
+
+typedef struct {
+    ngx_str_t                      url;       /* as written */
+    ngx_str_t                      host;      /* the Host header */
+    ngx_str_t                      uri;
+    ngx_addr_t                     addr;
+    uint32_t                       crc;       /* of url */
+
+    /* process-local: the poll in flight, if any */
+    ngx_http_wharf_poll_t         *poll;
+} ngx_http_wharf_fleet_peer_t;
 
 
 typedef struct {
@@ -376,6 +430,16 @@ typedef struct {
     /* process-local */
     ngx_http_wharf_live_t         *live;
     ngx_http_wharf_token_t         admin_token;   /* sub "*", admin */
+
+    /* the other gateways (ngx_http_wharf_fleet.c) */
+    ngx_array_t                   *fleet_peers;   /* fleet_peer_t */
+    ngx_msec_t                     fleet_interval;
+    ngx_msec_t                     fleet_stale;
+    u_char                        *fleet_stale_file;
+    ngx_uint_t                     fleet_stale_line;
+
+    /* process-local */
+    ngx_event_t                    fleet_timer;
 
     /* "wharf_splice on" somewhere: its header filter is installed */
     ngx_flag_t                     splice;
@@ -758,6 +822,23 @@ ngx_int_t ngx_http_wharf_read_only(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_registry_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_terminals_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_metrics_handler(ngx_http_request_t *r);
+
+/* ngx_http_wharf_fleet.c */
+
+char *ngx_http_wharf_fleet_peer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_wharf_fleet_time(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_wharf_fleet_init_conf(ngx_conf_t *cf,
+    ngx_http_wharf_main_conf_t *wmcf);
+void ngx_http_wharf_fleet_init_zone(ngx_http_wharf_main_conf_t *wmcf);
+ngx_int_t ngx_http_wharf_fleet_init_process(ngx_cycle_t *cycle,
+    ngx_http_wharf_main_conf_t *wmcf);
+ngx_int_t ngx_http_wharf_fleet_handler(ngx_http_request_t *r);
+void ngx_http_wharf_fleet_sessions(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_node_t *wn, ngx_atomic_uint_t *sessions);
+void ngx_http_wharf_fleet_metrics(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_http_wharf_out_t *out);
 void ngx_http_wharf_registry_entry(ngx_http_request_t *r,
     ngx_http_wharf_out_t *out, ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker);

@@ -8,6 +8,9 @@
  *   wharf_terminals   GET /api/terminals[?worker=NAME][&status=healthy]
  *   wharf_metrics     GET /metrics
  *
+ * "sessions" are the fleet's, across the gateways (wharf_fleet_peer,
+ * ngx_http_wharf_fleet.c); "sessions_here" this gateway's own.
+ *
  * The configuration and the live registry give the workers ("source":
  * "static" or "live"); the shared zone gives their live sessions, request
  * counts and last probe results, the same in every nginx worker process.
@@ -182,6 +185,7 @@ ngx_http_wharf_registry_entry(ngx_http_request_t *r,
     ngx_http_wharf_worker_t *worker)
 {
     ngx_uint_t                   i;
+    ngx_atomic_uint_t            fleet[NGX_HTTP_WHARF_KINDS];
     ngx_http_wharf_node_t       *wn;
     ngx_http_wharf_result_t      res[NGX_HTTP_WHARF_CHECKS];
     ngx_http_upstream_server_t  *server;
@@ -248,7 +252,18 @@ ngx_http_wharf_registry_entry(ngx_http_request_t *r,
         ngx_http_wharf_out_literal(out, "}");
     }
 
+    /* the fleet's (wharf_fleet_peer), and this gateway's own */
+
+    ngx_http_wharf_fleet_sessions(wmcf, wn, fleet);
+
     ngx_http_wharf_out_literal(out, "},\"sessions\":{");
+
+    for (i = 0; i < NGX_HTTP_WHARF_KINDS; i++) {
+        ngx_http_wharf_out_printf(out, "%s\"%s\":%A", i ? "," : "",
+                                  ngx_http_wharf_kind_names[i], fleet[i]);
+    }
+
+    ngx_http_wharf_out_literal(out, "},\"sessions_here\":{");
 
     for (i = 0; i < NGX_HTTP_WHARF_KINDS; i++) {
         ngx_http_wharf_out_printf(out, "%s\"%s\":%A", i ? "," : "",
@@ -319,6 +334,7 @@ ngx_http_wharf_terminals_handler(ngx_http_request_t *r)
     ngx_int_t                    rc;
     ngx_str_t                    name, status;
     ngx_uint_t                   i, n, nw, want;
+    ngx_atomic_uint_t            fleet[NGX_HTTP_WHARF_KINDS];
     ngx_http_wharf_out_t         out;
     ngx_http_wharf_worker_t    **wp, *only;
     ngx_http_wharf_result_t      res[NGX_HTTP_WHARF_CHECKS];
@@ -429,7 +445,11 @@ ngx_http_wharf_terminals_handler(ngx_http_request_t *r)
         ngx_http_wharf_out_literal(&out, ",\"protocols\":[\"wharf.tty.v1\"],"
                                    "\"health\":{");
         ngx_http_wharf_out_result(&out, &res[NGX_HTTP_WHARF_CHECK_TERMINAL]);
-        ngx_http_wharf_out_printf(&out, "},\"sessions\":%A",
+        ngx_http_wharf_fleet_sessions(wmcf, wp[i]->node, fleet);
+
+        ngx_http_wharf_out_printf(&out, "},\"sessions\":%A,"
+                                  "\"sessions_here\":%A",
+                                  fleet[NGX_HTTP_WHARF_KIND_TERMINAL],
                                   wp[i]->node
                                   ? wp[i]->node->sessions[
                                         NGX_HTTP_WHARF_KIND_TERMINAL]
@@ -607,6 +627,8 @@ ngx_http_wharf_metrics_handler(ngx_http_request_t *r)
         "# TYPE wharf_health_rounds_total counter\n"
         "wharf_health_rounds_total %A\n",
         wmcf->sh ? wmcf->sh->rounds : 0);
+
+    ngx_http_wharf_fleet_metrics(wmcf, &out);
 
     return ngx_http_wharf_out_send(r, &out, NGX_HTTP_OK,
                                    &ngx_http_wharf_metrics_type);

@@ -82,6 +82,8 @@ ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data)
             wmcf->sh->changes = 0;
             wmcf->sh->written = 0;
             wmcf->sh->live = 0;
+            ngx_memzero(wmcf->sh->fleet, sizeof(wmcf->sh->fleet));
+            wmcf->sh->fleet_next = 0;
 
             len = sizeof(" in wharf zone \"\"") + shm_zone->shm.name.len;
 
@@ -101,6 +103,8 @@ ngx_http_wharf_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_shmtx_lock(&wmcf->shpool->mutex);
 
     wmcf->sh->generation++;
+
+    ngx_http_wharf_fleet_init_zone(wmcf);
 
     wp = wmcf->workers.elts;
 

@@ -17,6 +17,8 @@ export interface RegistryWorker {
   max_sessions: number;
   health: { terminal: Health; websocket: Health };
   sessions: { terminal: number; websocket: number; http: number };
+  // this gateway's own; sessions above are the fleet's (wharf_fleet_peer)
+  sessions_here: { terminal: number; websocket: number; http: number };
   requests: Record<string, number>;
   rejected_sessions: number;
 }
@@ -28,7 +30,8 @@ export interface TerminalEntry {
   path: string;
   protocols: string[];
   health: Health;
-  sessions: number;
+  sessions: number; // the fleet's terminals; sessions_here this gateway's
+  sessions_here: number;
   max_sessions: number;
 }
 

@@ -192,6 +192,7 @@ const GATEWAY = {
   '/health/terminal': [['http', 'read', 'fleet', '/health/terminal']],
   '/health/websocket': [['http', 'read', 'fleet', '/health/websocket']],
   '/metrics': [['http', 'read', 'fleet', '/metrics']],
+  '/api/fleet/sessions': [['http', 'read', 'fleet', '/api/fleet/sessions']],
   // wharfd's locations: their rows are the REST and RPC rows above
   '/api/monitoring/': 'wharfd REST rows',
   '/rpc': 'wharfd RPC rows',

@@ -47,6 +47,45 @@ describe('nginx -t on the module\'s directives', () => {
 
   test('the rendered reference configuration passes', () => ok(check('')));
 
+  test('wharf_fleet_peer: http:// URLs, at most 8, none twice; https refused', () => {
+    const peer = (n) => `wharf_fleet_peer http://127.0.0.1:${9000 + n}/api/fleet/sessions;`;
+    ok(check(peer(1)));
+    ok(check('wharf_fleet_peer http://127.0.0.1:9001;'));
+    ok(check([1, 2, 3, 4, 5, 6, 7, 8].map(peer).join('\n')));
+    let r = check([1, 2, 3, 4, 5, 6, 7, 8, 9].map(peer).join('\n'));
+    fails(r, /at most 8 "wharf_fleet_peer" directives/, `${r.extraFile}:10`);
+    r = check(`${peer(1)}\n${peer(1)}`);
+    fails(r, /peer "http:\/\/127\.0\.0\.1:9001\/api\/fleet\/sessions" is duplicate/, `${r.extraFile}:3`);
+    r = check('wharf_fleet_peer https://127.0.0.1:9001/api/fleet/sessions;');
+    fails(r, /https is not supported; a peer is asked in plain http/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_peer ftp://127.0.0.1/;');
+    fails(r, /"ftp:\/\/127\.0\.0\.1\/" is not an http:\/\/ URL/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_peer http://;');
+    fails(r, /is not an http:\/\/ URL/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_peer http://127.0.0.1:70000/;');
+    fails(r, /invalid port in peer/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_peer http://127.0.0.1:9001/ http://127.0.0.1:9002/;');
+    fails(r, /invalid number of arguments in "wharf_fleet_peer"/, `${r.extraFile}:2`);
+  });
+
+  test('wharf_fleet_interval and wharf_fleet_stale: 100ms at least, stale longer than the interval', () => {
+    ok(check('wharf_fleet_interval 100ms;'));
+    ok(check('wharf_fleet_interval 100ms;\nwharf_fleet_stale 101ms;'));
+    ok(check('wharf_fleet_interval 5s;')); // stale defaults to 25s
+    let r = check('wharf_fleet_interval 99ms;');
+    fails(r, /"99ms" is too short, the least is 100ms/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_stale 99ms;');
+    fails(r, /"99ms" is too short, the least is 100ms/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_interval soon;');
+    fails(r, /"soon" is not a time/, `${r.extraFile}:2`);
+    r = check('wharf_fleet_interval 1s;\nwharf_fleet_interval 2s;');
+    fails(r, /"wharf_fleet_interval" directive is duplicate/, `${r.extraFile}:3`);
+    r = check('wharf_fleet_interval 1s;\nwharf_fleet_stale 1s;');
+    fails(r, /"wharf_fleet_stale" \(1000ms\) must be longer than "wharf_fleet_interval" \(1000ms\)/, `${r.extraFile}:3`);
+    r = check('wharf_fleet_stale 1s;'); // the interval's default is 2s
+    fails(r, /must be longer than "wharf_fleet_interval" \(2000ms\)/, `${r.extraFile}:2`);
+  });
+
   test('wharf_pass_request_headers: Cookie and Proxy-Authorization only, never Authorization', () => {
     ok(check('wharf_pass_request_headers Cookie;'));
     ok(check('wharf_pass_request_headers cookie Proxy-Authorization;'));

@@ -49,7 +49,7 @@ describe('registry, terminals, metrics', () => {
     assert.ok(Array.isArray(r.json));
     const live = r.json.find((w) => w.name === 'live');
     assert.deepEqual(Object.keys(live), ['name', 'container', 'source', 'upstream', 'paths', 'max_sessions', 'health',
-      'sessions', 'requests', 'rejected_sessions']);
+      'sessions', 'sessions_here', 'requests', 'rejected_sessions']);
     assert.equal(live.container, 'live-box');
     assert.equal(live.source, 'static');
     assert.deepEqual(live.upstream, { name: 'wharf_worker_live', servers: [stack.agents.live.addr] });
@@ -112,7 +112,7 @@ describe('registry, terminals, metrics', () => {
     const all = await json('/api/terminals');
     assert.equal(all.status, 200, all.body);
     const live = all.json.find((t) => t.worker === 'live');
-    assert.deepEqual(Object.keys(live), ['worker', 'container', 'path', 'protocols', 'health', 'sessions', 'max_sessions']);
+    assert.deepEqual(Object.keys(live), ['worker', 'container', 'path', 'protocols', 'health', 'sessions', 'sessions_here', 'max_sessions']);
     assert.equal(live.path, '/api/workers/live/terminal');
     assert.equal(live.health.status, 'healthy');
     assert.equal(live.sessions, 0);

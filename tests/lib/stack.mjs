@@ -307,7 +307,7 @@ export class Proc {
 
 // Agent options (issue 5): keys (generateKeys()'s, for --public-key;
 // without them the agent runs with --insecure-no-auth), orchestrator (URL
-// it ships to) and token (its ingest token, passed in WHARF_TOKEN), config (an object written as
+// it ships to, or an array of them) and token (its ingest token, passed in WHARF_TOKEN), config (an object written as
 // its --config JSON file), app (["cmd", "arg", ...] run after "--"),
 // listen (default 127.0.0.1:0), wrap (a command that runs the agent, e.g.
 // ['ip', 'netns', 'exec', NS]: with an exec-ing wrapper the pid stays the
@@ -319,7 +319,8 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
   if (terminalCmd) a.push('--terminal-cmd', terminalCmd);
   if (keys) a.push('--public-key', keys.publicPath);
   else a.push('--insecure-no-auth');
-  if (orchestrator) a.push('--orchestrator', orchestrator);
+  // several (an array): --orchestrator each, in order of preference
+  for (const o of [].concat(orchestrator || [])) a.push('--orchestrator', o);
   // the ingest token goes in the environment, never on the command line
   // (which every user sees: the agent refuses --token)
   const tokenEnv = token ? { WHARF_TOKEN: token } : {};
@@ -346,14 +347,15 @@ export async function startAgent({ name = 'demo', container, terminalCmd, env = 
 // addr: listen there instead of a fresh port (a restart on the same address).
 // db: the --db value (a postgresql:// URL); default the SQLite file
 // dir/wharf.db.
-export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAddr, gateway, addr: fixedAddr, db }) {
+// name: the process's name in its log file (several wharfd in one test).
+export async function startWharfd({ dir, logDir, env = {}, args = [], keys, wsAddr, gateway, addr: fixedAddr, db, name = 'wharfd' }) {
   const addr = fixedAddr || `127.0.0.1:${await freePort()}`;
   const extra = [];
   if (keys) extra.push('--public-key', keys.publicPath);
   if (wsAddr) extra.push('--ws-listen', wsAddr);
   if (gateway) extra.push('--gateway', gateway);
   const vg = valgrindPrefix('wharfd');
-  const p = new Proc('wharfd', vg[0] || BIN.wharfd, [...vg.slice(1), ...(vg.length ? [BIN.wharfd] : []),
+  const p = new Proc(name, vg[0] || BIN.wharfd, [...vg.slice(1), ...(vg.length ? [BIN.wharfd] : []),
     '--listen', addr, '--db', db || path.join(dir, 'wharf.db'), ...extra, ...args], {
     env: { ...sanitizerEnv(false), ...env },
     logDir,
@@ -462,14 +464,15 @@ export function nginxTest(prefix, conf) {
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
-export async function startNginx({ prefix, conf, logDir }) {
+// name: the process's name in its log file (several gateways in one test).
+export async function startNginx({ prefix, conf, logDir, name = 'nginx' }) {
   // -g "daemon off;" keeps the master as our child, so its pid is ours to
   // stop and its exit is seen; master_process stays on as in production.
   // WHARF_VALGRIND_NGINX=1 (with WHARF_VALGRIND=1) runs nginx under memcheck
   // too, as one process (master_process off: valgrind follows no worker
   // fork), so tests that reload or count workers do not apply.
   const vg = VALGRIND && process.env.WHARF_VALGRIND_NGINX === '1' ? valgrindPrefix('nginx') : [];
-  const p = new Proc('nginx', vg[0] || BIN.nginx, [...vg.slice(1), ...(vg.length ? [BIN.nginx] : []),
+  const p = new Proc(name, vg[0] || BIN.nginx, [...vg.slice(1), ...(vg.length ? [BIN.nginx] : []),
     '-p', prefix, '-c', conf, '-e', path.join(prefix, 'logs/error.log'),
     '-g', vg.length ? 'daemon off; master_process off;' : 'daemon off;'], {
       env: sanitizerEnv(true),

@@ -581,10 +581,134 @@ test_numbers_are_digits(void **state)
     }
 }
 
+/* Several orchestrators (issue 16): --orchestrator repeated, or a
+ * comma-separated list in the flag or WHARF_ORCHESTRATOR, in order of
+ * preference; AGENT_ORCHESTRATORS_MAX at most; --failback-ms at its
+ * edges. */
+static void
+test_orchestrators(void **state)
+{
+    char *repeated[] = { "a",
+                         "--worker",
+                         "w",
+                         "--listen",
+                         ":1",
+                         "--orchestrator",
+                         "http://g1:8080",
+                         "--orchestrator=https://g2/,http://g3" };
+    char *const list_env[] = {
+        "WHARF_ORCHESTRATOR= http://g1:8080 ,http://g2:8080",
+        "WHARF_FAILBACK_MS=100", NULL
+    };
+    char *const flag_wins_env[] = { "WHARF_ORCHESTRATOR=http://env", NULL };
+    char *plain[] = { "a", "--worker", "w", "--listen", ":1" };
+    char *eight[] = { "a",
+                      "--worker",
+                      "w",
+                      "--listen",
+                      ":1",
+                      "--orchestrator",
+                      "http://1,http://2,http://3,http://4,http://5,http://6,"
+                      "http://7,http://8" };
+    char *nine[] = { "a",
+                     "--worker",
+                     "w",
+                     "--listen",
+                     ":1",
+                     "--orchestrator",
+                     "http://1,http://2,http://3,http://4,http://5,http://6,"
+                     "http://7,http://8",
+                     "--orchestrator",
+                     "http://9" };
+    char *empty[] = { "a",  "--worker",       "w",         "--listen",
+                      ":1", "--orchestrator", "http://1,," };
+    char *twice[] = { "a",
+                      "--worker",
+                      "w",
+                      "--listen",
+                      ":1",
+                      "--orchestrator",
+                      "http://1,http://1" };
+    char *bad_second[] = { "a",
+                           "--worker",
+                           "w",
+                           "--listen",
+                           ":1",
+                           "--orchestrator",
+                           "http://1,ftp://2" };
+    char *bare_scheme[] = { "a",  "--worker",       "w",      "--listen",
+                            ":1", "--orchestrator", "http://" };
+    char *failback_max[] = { "a",  "--worker",      "w",       "--listen",
+                             ":1", "--failback-ms", "86400000" };
+    char *failback_low[] = { "a",  "--worker",      "w", "--listen",
+                             ":1", "--failback-ms", "99" };
+    char *failback_high[] = { "a",  "--worker",      "w",       "--listen",
+                              ":1", "--failback-ms", "86400001" };
+    char *const bad_env[] = { "WHARF_ORCHESTRATOR=http://1,", NULL };
+    struct agent_config c;
+    char err[256];
+
+    (void) state;
+    assert_int_equal(agent_config_parse(&c, ARGC(repeated), repeated, no_env,
+                                        err, sizeof(err)),
+                     0);
+    assert_int_equal(c.norchestrators, 3);
+    assert_string_equal(c.orchestrator, "http://g1:8080");
+    assert_memory_equal(c.orchestrators[0].p, "http://g1:8080", 14);
+    assert_int_equal(c.orchestrators[0].len, 14);
+    assert_int_equal(c.orchestrators[1].len, strlen("https://g2/"));
+    assert_memory_equal(c.orchestrators[1].p, "https://g2/", 11);
+    assert_int_equal(c.orchestrators[2].len, strlen("http://g3"));
+    assert_memory_equal(c.orchestrators[2].p, "http://g3", 9);
+    assert_int_equal(c.failback_ms, AGENT_FAILBACK_DEFAULT_MS);
+
+    /* the environment's list, spaces around a URL trimmed */
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(plain), plain, list_env, err, sizeof(err)),
+        0);
+    assert_int_equal(c.norchestrators, 2);
+    assert_int_equal(c.orchestrators[0].len, 14);
+    assert_memory_equal(c.orchestrators[0].p, "http://g1:8080", 14);
+    assert_memory_equal(c.orchestrators[1].p, "http://g2:8080", 14);
+    assert_int_equal(c.failback_ms, 100);
+
+    /* a flag wins over the variable, whole */
+    assert_int_equal(agent_config_parse(&c, ARGC(repeated), repeated,
+                                        flag_wins_env, err, sizeof(err)),
+                     0);
+    assert_int_equal(c.norchestrators, 3);
+
+    /* none: nothing shipped */
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(plain), plain, no_env, err, sizeof(err)),
+        0);
+    assert_int_equal(c.norchestrators, 0);
+    assert_null(c.orchestrator);
+
+    assert_int_equal(
+        agent_config_parse(&c, ARGC(eight), eight, no_env, err, sizeof(err)),
+        0);
+    assert_int_equal(c.norchestrators, AGENT_ORCHESTRATORS_MAX);
+    expect_error(ARGC(nine), nine, no_env, "at most 8 orchestrator URLs");
+    expect_error(ARGC(empty), empty, no_env, "an empty URL");
+    expect_error(ARGC(twice), twice, no_env, "given twice");
+    expect_error(ARGC(bad_second), bad_second, no_env, "\"ftp://2\"");
+    expect_error(ARGC(bare_scheme), bare_scheme, no_env, "http:// or https://");
+    expect_error(ARGC(plain), plain, bad_env, "WHARF_ORCHESTRATOR");
+
+    assert_int_equal(agent_config_parse(&c, ARGC(failback_max), failback_max,
+                                        no_env, err, sizeof(err)),
+                     0);
+    assert_int_equal(c.failback_ms, AGENT_FAILBACK_MAX_MS);
+    expect_error(ARGC(failback_low), failback_low, no_env, "--failback-ms");
+    expect_error(ARGC(failback_high), failback_high, no_env, "--failback-ms");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orchestrators),
         cmocka_unit_test(test_ship_inflight),
         cmocka_unit_test(test_minimal_flags),
         cmocka_unit_test(test_public_keys),
