@@ -254,27 +254,40 @@ ids_array(const char *list, struct wharfd_pgarr *a)
     wharfd_pgarr_end(a);
 }
 
+/* The rows of one table whose ids are in list, in id order: select is the
+ * statement up to its WHERE, which this adds. NULL when it failed. */
+static PGresult *
+read_by_ids(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *list,
+            const char *select)
+{
+    struct wharfd_pgarr a = { 0 };
+    struct wharfd_pgp p;
+    char sql[512];
+    PGresult *r;
+
+    snprintf(sql, sizeof(sql), "%s WHERE id = ANY($1) ORDER BY id", select);
+    ids_array(list, &a);
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_bytes(&p, WHARFD_PG_INT8ARR, a.p, a.len);
+    r = wharfd_pg_exec(st, c, sql, &p, PGRES_TUPLES_OK);
+    wharfd_pgarr_free(&a);
+    return r;
+}
+
 static void
 read_errors(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *list)
 {
-    struct wharfd_pgarr a = { 0 };
     struct wharfd_error_batch b;
     struct wharfd_error_in e;
-    struct wharfd_pgp p;
     PGresult *r;
     char *buf;
     int i;
 
-    ids_array(list, &a);
-    wharfd_pgp_reset(&p);
-    wharfd_pgp_bytes(&p, WHARFD_PG_INT8ARR, a.p, a.len);
-    r = wharfd_pg_exec(st, c,
-                       "SELECT worker_name, container_name, instance_id,"
-                       " process_id, error_hash, timestamp, level, message,"
-                       " message_nuls, raw_output, occurrence_count"
-                       " FROM container_errors WHERE id = ANY($1) ORDER BY id",
-                       &p, PGRES_TUPLES_OK);
-    wharfd_pgarr_free(&a);
+    r = read_by_ids(st, c, list,
+                    "SELECT worker_name, container_name, instance_id,"
+                    " process_id, error_hash, timestamp, level, message,"
+                    " message_nuls, raw_output, occurrence_count"
+                    " FROM container_errors");
     if (r == NULL) {
         return;
     }
@@ -311,21 +324,14 @@ read_errors(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *list)
 static void
 read_events(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *list)
 {
-    struct wharfd_pgarr a = { 0 };
     struct wharfd_event_in e;
-    struct wharfd_pgp p;
     PGresult *r;
     int i;
 
-    ids_array(list, &a);
-    wharfd_pgp_reset(&p);
-    wharfd_pgp_bytes(&p, WHARFD_PG_INT8ARR, a.p, a.len);
-    r = wharfd_pg_exec(st, c,
-                       "SELECT worker_name, container_name, instance_id,"
-                       " process_id, type, payload, timestamp"
-                       " FROM container_events WHERE id = ANY($1) ORDER BY id",
-                       &p, PGRES_TUPLES_OK);
-    wharfd_pgarr_free(&a);
+    r = read_by_ids(st, c, list,
+                    "SELECT worker_name, container_name, instance_id,"
+                    " process_id, type, payload, timestamp"
+                    " FROM container_events");
     if (r == NULL) {
         return;
     }
