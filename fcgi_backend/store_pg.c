@@ -12,6 +12,12 @@
 #include "log.h"
 #include "migrate.h"
 
+/* The last log id taken from the sequence so far (0 when none). */
+#define LAST_ID_TAKEN                      \
+    "(SELECT CASE WHEN is_called"          \
+    " THEN last_value ELSE last_value - 1" \
+    " END FROM container_logs_id_seq)"
+
 /* The writer's whole SQL vocabulary, by enum wharfd_pgw_id, with the
  * types of its parameters. */
 static const struct {
@@ -19,46 +25,48 @@ static const struct {
     int n;
     Oid types[16];
 } pgw_sql[WHARFD_PGW__COUNT] = {
-    /* One storeLogs call, three statements in one round trip, under the
-     * log commit lock (the group took it before its first log), so no
-     * other wharfd inserts for the instance meanwhile; rows repeated
-     * inside the call were dropped by the writer. h is the instance's
-     * highest stored sequence before the call (one index read per
-     * partition): a row above it is new, and only a row at or below it
-     * (a resend, a line out of order) is looked up.
+    /* The logs of a group go in one pipeline, one round trip (store_pg.h):
+     * BEGIN, LOG_LOCK, LOG_MARK, then per storeLogs call LOG_INSERT,
+     * LOG_STORED and LOG_AFTER, then the NOTIFYs (LOG_NOTIFY among them)
+     * and COMMIT. Nothing the server answers is needed to send the next
+     * statement, so no client round trip happens under the lock.
      *
-     * LOG_KNOWN: the call's sequences already stored, and a last row
-     * (-1, h). The lookup is inside a CASE on h: written as "r.seq <=
-     * h.hwm AND (lookup)", the planner pushed the lookup down to the
-     * unnest, before the join with h, and looked up every row (1.7 ms a
-     * call of 500 new rows, EXPLAIN ANALYZE). LOG_INSERT: the others, as arrays, one per column
-     * ($5..$13); created_at is the database's clock, read once per
-     * statement under the lock: ids and created_at grow together across
-     * every wharfd. LOG_LAST_ID: the id sequence's last value, which
-     * under the lock is this insert's last id (the ids of one insert
-     * are consecutive: nobody else takes one meanwhile).
+     * Under the lock nobody else takes log ids: the ids of one insert
+     * are consecutive, and the sequence's last value tells which. The
+     * group's first and each call's last id are kept in two settings of
+     * the transaction (set_config(..., true)): wharf.log_first, where
+     * the group started, for the NOTIFY, and wharf.log_mark, where the
+     * call started.
      *
-     * Not one INSERT ... RETURNING sequence, id, as before: on the
-     * partitioned table RETURNING made the insert cost 1.8x as much in
-     * the server (500 rows: 9.0 ms against 4.8 ms, medians of 35;
-     * docs/BENCHMARKS.md, "PostgreSQL"), and the answer is known
-     * without it. */
-    [WHARFD_PGW_LOG_KNOWN] = { "WITH h AS (SELECT coalesce(max(sequence), 0)"
-                               " AS hwm FROM container_logs"
-                               " WHERE worker_name = $1"
-                               " AND instance_id = $2)"
-                               " SELECT r.seq, 0::bigint"
-                               " FROM unnest($3::bigint[]) AS r(seq), h"
-                               " WHERE CASE WHEN r.seq <= h.hwm"
-                               " THEN (SELECT 1 FROM container_logs l"
-                               " WHERE l.worker_name = $1"
-                               " AND l.instance_id = $2"
-                               " AND l.sequence = r.seq LIMIT 1)"
-                               " IS NOT NULL ELSE false END"
-                               " UNION ALL SELECT -1, hwm FROM h",
-                               3,
-                               { WHARFD_PG_TEXT, WHARFD_PG_TEXT,
-                                 WHARFD_PG_INT8ARR } },
+     * LOG_INSERT stores the rows of the call that are not stored yet: h
+     * is the instance's highest stored sequence before the call (one
+     * index read per partition); a row above it is new, and only a row
+     * at or below it (a resend, a line out of order) is looked up. Rows
+     * repeated inside the call were dropped by the writer. created_at is
+     * the database's clock, read once per statement under the lock: ids
+     * and created_at grow together across every wharfd. The arrays are
+     * one per column ($5..$13).
+     *
+     * LOG_STORED: the sequences the insert stored, read back by id, only
+     * when it stored fewer than the call's $1 rows (a resend): a call of
+     * new rows costs no lookup of its rows at all. LOG_AFTER: how many
+     * ids the call took (checked against the insert's own count: if they
+     * differ, the lock is not held as it must be), the instance's highest
+     * stored sequence (getLastSequence's answer, in the reply), and the
+     * mark moved on.
+     *
+     * Not one INSERT ... RETURNING sequence, id: on the partitioned table
+     * RETURNING made the insert cost 1.8x as much in the server (500
+     * rows: 9.0 ms against 4.8 ms, medians of 35; docs/BENCHMARKS.md,
+     * "PostgreSQL"), and the answer is known without it. Not a lookup
+     * of the call's sequences before the insert either (as before): it
+     * cost a statement per call, and its answer had to reach the client
+     * before the group could be committed. */
+    [WHARFD_PGW_LOG_MARK] = { "SELECT set_config('wharf.log_first', x, true),"
+                              " set_config('wharf.log_mark', x, true)"
+                              " FROM (SELECT " LAST_ID_TAKEN "::text AS x) s",
+                              0,
+                              { 0 } },
     [WHARFD_PGW_LOG_INSERT] = { "WITH h AS (SELECT coalesce(max(sequence), 0)"
                                 " AS hwm FROM container_logs"
                                 " WHERE worker_name = $1"
@@ -94,9 +102,35 @@ static const struct {
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR } },
-    [WHARFD_PGW_LOG_LAST_ID] = { "SELECT last_value FROM container_logs_id_seq",
-                                 0,
-                                 { 0 } },
+    [WHARFD_PGW_LOG_STORED] = { "SELECT l.sequence FROM container_logs l,"
+                                " (SELECT current_setting('wharf.log_mark')"
+                                "::bigint AS mark, " LAST_ID_TAKEN " AS last) s"
+                                " WHERE s.last - s.mark < $1"
+                                " AND l.id > s.mark AND l.id <= s.last",
+                                1,
+                                { WHARFD_PG_INT8 } },
+    [WHARFD_PGW_LOG_AFTER] = { "SELECT s.last - s.mark,"
+                               " (SELECT coalesce(max(sequence), 0)"
+                               " FROM container_logs WHERE worker_name = $1"
+                               " AND instance_id = $2),"
+                               " set_config('wharf.log_mark', s.last::text,"
+                               " true)"
+                               " FROM (SELECT current_setting('wharf.log_mark')"
+                               "::bigint AS mark, " LAST_ID_TAKEN " AS last) s",
+                               2,
+                               { WHARFD_PG_TEXT, WHARFD_PG_TEXT } },
+    /* The group's log ids for the other wharfds (store_pg_listen.c):
+     * "<origin> L <first> <last>", built by the server, none when the
+     * group stored no log row. */
+    [WHARFD_PGW_LOG_NOTIFY] = { "SELECT pg_notify('" WHARFD_PG_CHANNEL "',"
+                                " $1 || ' L ' || (s.first + 1) || ' '"
+                                " || s.last)"
+                                " FROM (SELECT current_setting("
+                                "'wharf.log_first')::bigint AS "
+                                "first, " LAST_ID_TAKEN " AS last) s"
+                                " WHERE s.last > s.first",
+                                1,
+                                { WHARFD_PG_TEXT } },
 
     /* Log ids in commit order across wharfds (store_pg.h). */
     [WHARFD_PGW_LOG_LOCK] = { "SELECT pg_advisory_xact_lock(2003329394, 2)",
@@ -278,6 +312,8 @@ static const struct {
     [WHARFD_PGW_COMMIT] = { "COMMIT", 0, { 0 } },
     [WHARFD_PGW_ROLLBACK] = { "ROLLBACK", 0, { 0 } },
 };
+
+#undef LAST_ID_TAKEN
 
 /* --- errors and connections -------------------------------------------------- */
 
@@ -501,10 +537,39 @@ wharfd_pgw_send(struct wharfd_pg *st, enum wharfd_pgw_id id,
     }
 }
 
-/* The next query's result in the pipeline, and the NULL that ends it;
- * NULL when the connection broke. */
-static PGresult *
-pgw_result(struct wharfd_pg *st)
+int
+wharfd_pgw_sync(struct wharfd_pg *st)
+{
+    PGresult *r;
+    ExecStatusType s;
+    int lost = 0;
+
+    if (PQpipelineSync(st->w.c) != 1) {
+        wharfd_pg_log_error(st, st->w.c, NULL, "sending");
+        return WHARFD_PG_LOST;
+    }
+    /* the group's BEGIN, the log lock: the job is not to blame */
+    for (; st->w_prelude > 0; st->w_prelude--) {
+        r = wharfd_pgw_next(st);
+        s = PQresultStatus(r);
+        if (r == NULL
+            || (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK
+                && s != PGRES_PIPELINE_ABORTED)) {
+            wharfd_pg_log_error(st, st->w.c, r, "starting the group");
+            lost = 1;
+        }
+        PQclear(r);
+        if (r == NULL) {
+            return WHARFD_PG_LOST;
+        }
+    }
+    /* a prelude that failed: the connection is dropped (LOST), nothing
+     * more needs reading from it */
+    return lost ? WHARFD_PG_LOST : WHARFD_PG_OK;
+}
+
+PGresult *
+wharfd_pgw_next(struct wharfd_pg *st)
 {
     PGresult *r = PQgetResult(st->w.c), *end;
 
@@ -523,54 +588,42 @@ pgw_result(struct wharfd_pg *st)
 }
 
 int
-wharfd_pgw_flush(struct wharfd_pg *st, PGresult **res)
+wharfd_pgw_synced(struct wharfd_pg *st)
 {
-    int sent = st->w_sent, i, lost = 0;
-    PGresult *r;
-    ExecStatusType s;
+    PGresult *r = wharfd_pgw_next(st);
+    ExecStatusType s = PQresultStatus(r);
 
-    st->w_sent = 0;
-    if (PQpipelineSync(st->w.c) != 1) {
-        wharfd_pg_log_error(st, st->w.c, NULL, "sending");
+    PQclear(r);
+    if (r == NULL || s != PGRES_PIPELINE_SYNC) {
+        wharfd_pg_log_error(st, st->w.c, NULL, "reading the sync");
         return WHARFD_PG_LOST;
     }
-    /* the group's BEGIN, the log lock: the job is not to blame */
-    for (; st->w_prelude > 0; st->w_prelude--) {
-        r = pgw_result(st);
-        s = PQresultStatus(r);
-        if (r == NULL
-            || (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK
-                && s != PGRES_PIPELINE_ABORTED)) {
-            wharfd_pg_log_error(st, st->w.c, r, "starting the group");
-            lost = 1;
-        }
-        PQclear(r);
-        if (r == NULL) {
-            return WHARFD_PG_LOST;
-        }
+    return WHARFD_PG_OK;
+}
+
+int
+wharfd_pgw_flush(struct wharfd_pg *st, PGresult **res)
+{
+    int sent = st->w_sent, i, rc;
+
+    st->w_sent = 0;
+    rc = wharfd_pgw_sync(st);
+    if (rc != WHARFD_PG_OK) {
+        return rc;
     }
     for (i = 0; i < sent; i++) {
-        r = pgw_result(st);
-        if (r == NULL) {
+        res[i] = wharfd_pgw_next(st);
+        if (res[i] == NULL) {
             wharfd_pg_clear_all(res, i);
             wharfd_pg_log_error(st, st->w.c, NULL, "reading results");
             return WHARFD_PG_LOST;
         }
-        res[i] = r;
     }
-    r = pgw_result(st);
-    s = PQresultStatus(r);
-    PQclear(r);
-    if (r == NULL || s != PGRES_PIPELINE_SYNC) {
+    rc = wharfd_pgw_synced(st);
+    if (rc != WHARFD_PG_OK) {
         wharfd_pg_clear_all(res, sent);
-        wharfd_pg_log_error(st, st->w.c, NULL, "reading the sync");
-        return WHARFD_PG_LOST;
     }
-    if (lost) {
-        wharfd_pg_clear_all(res, sent);
-        return WHARFD_PG_LOST;
-    }
-    return WHARFD_PG_OK;
+    return rc;
 }
 
 void
@@ -648,74 +701,179 @@ pgw_connect(struct wharfd_pg *st)
     return 0;
 }
 
-/* Ends the group's transaction: ROLLBACK when commit is 0, else the news
- * and COMMIT. */
+/* Rolls the group's transaction back (after a failed job). */
 static int
-pgw_finish(struct wharfd_pg *st, int commit)
+pgw_rollback(struct wharfd_pg *st)
 {
-    PGresult *res[WHARFD_PG_FLUSH_MAX + 2];
-    int i, n, rc;
+    PGresult *res[WHARFD_PG_FLUSH_MAX];
+    int n, rc;
 
-    if (commit) {
-        wharfd_pg_news_send(st);
-    }
-    wharfd_pgw_send(st, commit ? WHARFD_PGW_COMMIT : WHARFD_PGW_ROLLBACK, NULL);
+    wharfd_pgw_send(st, WHARFD_PGW_ROLLBACK, NULL);
     n = st->w_sent;
     rc = wharfd_pgw_flush(st, res);
     if (rc != WHARFD_PG_OK) {
         return rc;
     }
-    for (i = 0; i < n; i++) {
-        if (rc == WHARFD_PG_OK && PQresultStatus(res[i]) != PGRES_COMMAND_OK
-            && PQresultStatus(res[i]) != PGRES_TUPLES_OK) {
-            rc = wharfd_pgw_check(st, res[i], PGRES_COMMAND_OK,
-                                  commit ? "committing" : "rolling back");
-        }
+    if (n > 0 && PQresultStatus(res[0]) != PGRES_COMMAND_OK) {
+        rc = wharfd_pgw_check(st, res[0], PGRES_COMMAND_OK, "rolling back");
     }
     wharfd_pg_clear_all(res, n);
     return rc;
 }
 
+/* At most this many storeLogs calls to a sync: the server answers each
+ * with a few small results, which wait in the socket until the writer
+ * reads them after the sync; a bound keeps them from filling it (the
+ * server would then stop reading what the writer sends). */
+#define PGW_LOG_CHUNK 32
+
+struct pgw_pending {
+    struct wharfd_job *jobs[PGW_LOG_CHUNK];
+    int k[PGW_LOG_CHUNK]; /* their places in the group */
+    int n;
+    int failed, failed_rc; /* the first job that failed, and how; -1 */
+};
+
+/* Reads the results of the pending storeLogs calls. OK, or LOST. */
+static int
+pgw_read_pending(struct wharfd_pg *st, struct pgw_pending *p)
+{
+    int i, rc;
+
+    for (i = 0; i < p->n; i++) {
+        rc = wharfd_pg_logs_read(st, p->jobs[i]->arg);
+        if (rc == WHARFD_PG_LOST) {
+            return rc;
+        }
+        if (rc != WHARFD_PG_OK && p->failed < 0) {
+            p->failed = p->k[i];
+            p->failed_rc = rc;
+        }
+    }
+    p->n = 0;
+    return WHARFD_PG_OK;
+}
+
+/* The group's logs, its news and its COMMIT, sent as one pipeline and
+ * read after one sync (PGW_LOG_CHUNK calls to a sync when there are
+ * more): the log lock is held for what the server does, never for a
+ * round trip to this writer (store_pg.h). Returns as pgw_attempt. */
+static int
+pgw_commit(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
+{
+    struct pgw_pending p = { .n = 0, .failed = -1, .failed_rc = 0 };
+    struct wharfd_job *j;
+    PGresult *r;
+    int k, rc, rc_end = WHARFD_PG_OK, i, n = 0, locked = 0;
+
+    for (k = 0, j = group; j != NULL && p.failed < 0; j = j->next, k++) {
+        if (skip[k] || j->run != wharfd_pg_logs_send) {
+            continue;
+        }
+        if (!locked) {
+            /* Log ids in commit order: held from the first id to the
+             * commit (store_pg.h), taken after the other kinds' writes,
+             * so it is held as briefly as can be. */
+            wharfd_pgw_send(st, WHARFD_PGW_LOG_LOCK, NULL);
+            wharfd_pgw_send(st, WHARFD_PGW_LOG_MARK, NULL);
+            st->w_prelude += st->w_sent;
+            st->w_sent = 0;
+            locked = 1;
+        }
+        if (p.n == PGW_LOG_CHUNK) {
+            st->w_sent = 0;
+            if ((rc = wharfd_pgw_sync(st)) != WHARFD_PG_OK
+                || (rc = pgw_read_pending(st, &p)) != WHARFD_PG_OK
+                || (rc = wharfd_pgw_synced(st)) != WHARFD_PG_OK) {
+                return rc;
+            }
+            if (p.failed >= 0) {
+                break;
+            }
+        }
+        rc = j->run(&st->base, j->arg);
+        if (rc != WHARFD_PG_OK) {
+            /* out of memory: none of its statements went out */
+            p.failed = k;
+            p.failed_rc = rc;
+            break;
+        }
+        p.jobs[p.n] = j;
+        p.k[p.n++] = k;
+    }
+    if (p.failed < 0) {
+        i = st->w_sent;
+        wharfd_pg_news_send(st);
+        wharfd_pgw_send(st, WHARFD_PGW_COMMIT, NULL);
+        n = st->w_sent - i;
+    }
+    st->w_sent = 0;
+    if ((rc = wharfd_pgw_sync(st)) != WHARFD_PG_OK
+        || (rc = pgw_read_pending(st, &p)) != WHARFD_PG_OK) {
+        return rc;
+    }
+    for (i = 0; i < n; i++) {
+        r = wharfd_pgw_next(st);
+        if (r == NULL) {
+            wharfd_pg_log_error(st, st->w.c, NULL, "reading results");
+            return WHARFD_PG_LOST;
+        }
+        if (rc_end == WHARFD_PG_OK && PQresultStatus(r) != PGRES_COMMAND_OK
+            && PQresultStatus(r) != PGRES_TUPLES_OK && p.failed < 0) {
+            rc_end = wharfd_pgw_check(st, r, PGRES_COMMAND_OK, "committing");
+        }
+        PQclear(r);
+    }
+    if ((rc = wharfd_pgw_synced(st)) != WHARFD_PG_OK) {
+        return rc;
+    }
+    if (p.failed >= 0) {
+        if (p.failed_rc == WHARFD_PG_NOROOM) {
+            return WHARFD_PG_NOROOM; /* the caller rolls back */
+        }
+        for (k = 0, j = group; k < p.failed; j = j->next, k++) {
+        }
+        j->rc = p.failed_rc == WHARFD_STORE_FULL ? WHARFD_STORE_FULL : -1;
+        skip[p.failed] = 1;
+        pgw_rollback(st);
+        return WHARFD_PG_FAILED;
+    }
+    if (rc_end != WHARFD_PG_OK) {
+        pgw_rollback(st); /* a NOTIFY failed: the COMMIT did not run */
+    }
+    return rc_end;
+}
+
 /* Runs the group once: the jobs still to run (rc -1 with run), other
- * kinds first, then logs under the lock. Returns OK (committed), LOST,
- * NOROOM, or FAILED with the failing job marked (rc set). */
+ * kinds first, one round trip each, then the logs, the news and the
+ * COMMIT in one (pgw_commit). Returns OK (committed), LOST, NOROOM, or
+ * FAILED with the failing job marked (rc set). */
 static int
 pgw_attempt(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
 {
     struct wharfd_job *j;
-    int pass, k, rc, locked = 0;
+    int k, rc;
 
     wharfd_pg_news_reset(st);
     wharfd_pgw_send(st, WHARFD_PGW_BEGIN, NULL);
     st->w_prelude = st->w_sent;
     st->w_sent = 0;
-    for (pass = 0; pass < 2; pass++) {
-        for (k = 0, j = group; j != NULL; j = j->next, k++) {
-            if (skip[k] || (j->kind == WHARFD_KIND_LOGS) != pass) {
-                continue;
-            }
-            if (pass == 1 && !locked) {
-                /* Log ids in commit order: held from the first id to the
-                 * commit (store_pg.h). Taken last in the transaction, so
-                 * it is held as briefly as can be. */
-                wharfd_pgw_send(st, WHARFD_PGW_LOG_LOCK, NULL);
-                st->w_prelude += st->w_sent;
-                st->w_sent = 0;
-                locked = 1;
-            }
-            rc = j->run(&st->base, j->arg);
-            if (rc == WHARFD_PG_LOST || rc == WHARFD_PG_NOROOM) {
-                return rc;
-            }
-            if (rc != WHARFD_PG_OK) {
-                j->rc = rc == WHARFD_STORE_FULL ? WHARFD_STORE_FULL : -1;
-                skip[k] = 1;
-                pgw_finish(st, 0);
-                return WHARFD_PG_FAILED;
-            }
+    for (k = 0, j = group; j != NULL; j = j->next, k++) {
+        if (skip[k] || j->run == wharfd_pg_logs_send) {
+            continue;
+        }
+        rc = j->run(&st->base, j->arg);
+        if (rc == WHARFD_PG_LOST || rc == WHARFD_PG_NOROOM) {
+            return rc;
+        }
+        if (rc != WHARFD_PG_OK) {
+            j->rc = rc == WHARFD_STORE_FULL ? WHARFD_STORE_FULL : -1;
+            skip[k] = 1;
+            pgw_rollback(st);
+            return WHARFD_PG_FAILED;
         }
     }
-    return pgw_finish(st, 1);
+    return pgw_commit(st, group, skip);
 }
 
 static void
@@ -758,7 +916,7 @@ pg_run_group(struct wharfd_store *base, struct wharfd_job *group)
             struct wharfd_pgconn *c = wharfd_pg_connect(st, 0);
 
             roomed = 1;
-            pgw_finish(st, 0);
+            pgw_rollback(st);
             if (c != NULL) {
                 wharfd_pg_partitions_ensure(st, c->c);
                 wharfd_pg_disconnect(c);

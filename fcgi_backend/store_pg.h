@@ -7,11 +7,20 @@
  * store_pg_migrate.c.
  *
  * Connections, each used by one thread at a time:
- *  - the writer's, in pipeline mode: each job sends its statements and
- *    reads their results after one sync (one round trip per job; the
- *    group's BEGIN travels with the first job's statements and its NOTIFY
- *    with the COMMIT). Log rows go as one INSERT ... SELECT FROM unnest()
- *    of binary arrays per storeLogs call.
+ *  - the writer's, in pipeline mode. A group commit is one transaction:
+ *    the jobs of other kinds first, each sending its statements and
+ *    reading their results after one sync (one round trip per job; the
+ *    group's BEGIN travels with the first); then the log commit lock, every
+ *    storeLogs call of the group (one INSERT ... SELECT FROM unnest() of
+ *    binary arrays each, with the exactly-once filter inside it), the
+ *    NOTIFYs and the COMMIT, sent together and read after one sync. So
+ *    the lock, which serialises the writers of every wharfd on the
+ *    database, is held for the server's work only, never across a round
+ *    trip to a wharfd: a second wharfd's group waits in the server for the
+ *    lock and runs the moment the first commits. Nothing of a call's
+ *    answer is needed before the COMMIT: the server builds the NOTIFY's
+ *    ids, and a call's stored rows are read back only when it was a
+ *    resend (store_pg.c, pgw_sql).
  *  - readers: a pool, one per concurrent request, each with its prepared
  *    statements (by SQL text), read-only sessions.
  *  - the listener's (LISTEN wharf_feed), and the retention leader's (it
@@ -135,9 +144,11 @@ struct wharfd_pgconn {
 
 /* The writer's statements, prepared at connect, by name = index. */
 enum wharfd_pgw_id {
-    WHARFD_PGW_LOG_KNOWN,
+    WHARFD_PGW_LOG_MARK,
     WHARFD_PGW_LOG_INSERT,
-    WHARFD_PGW_LOG_LAST_ID,
+    WHARFD_PGW_LOG_STORED,
+    WHARFD_PGW_LOG_AFTER,
+    WHARFD_PGW_LOG_NOTIFY,
     WHARFD_PGW_LOG_LOCK,
     WHARFD_PGW_ERROR_UPSERT,
     WHARFD_PGW_ERROR_LOOKUP,
@@ -170,7 +181,7 @@ enum wharfd_pg_outcome {
 
 /* The rows of one group commit to announce to the other wharfds. */
 struct wharfd_pg_news {
-    long long log_first, log_last;     /* ids; 0 none */
+    int logs;                          /* a storeLogs call was sent */
     char *errors, *events, *processes; /* " 12 15", " w/i" lists */
     size_t errors_len, events_len, processes_len;
     int oom;
@@ -256,6 +267,22 @@ void wharfd_pgw_send(struct wharfd_pg *st, enum wharfd_pgw_id id,
 #define WHARFD_PG_FLUSH_MAX 256
 int wharfd_pgw_flush(struct wharfd_pg *st, PGresult **res);
 
+/* The same in three steps, for a caller that reads its results one by
+ * one: wharfd_pgw_sync sends the sync and reads the prelude's results
+ * (OK or LOST), wharfd_pgw_next gives the next result (NULL when the
+ * connection broke), wharfd_pgw_synced reads the sync's (OK or LOST). */
+int wharfd_pgw_sync(struct wharfd_pg *st);
+PGresult *wharfd_pgw_next(struct wharfd_pg *st);
+int wharfd_pgw_synced(struct wharfd_pg *st);
+
+/* store_pg_write.c: a storeLogs call, in two halves. The job's run
+ * sends its statements (OK, or FAILED when out of memory, then nothing
+ * was sent); the writer reads their results later, after the sync of the
+ * group's pipeline, with wharfd_pg_logs_read (the batch's outcome set;
+ * OK, FAILED, NOROOM, WHARFD_STORE_FULL or LOST). */
+int wharfd_pg_logs_send(struct wharfd_store *st, void *arg);
+int wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b);
+
 /* The outcome of one result: OK when its status is want, else FAILED
  * (logged; NOROOM when a row found no partition, and WHARFD_STORE_FULL
  * when the disk is full). */
@@ -267,7 +294,6 @@ void wharfd_pg_clear_all(PGresult **res, int n);
 
 /* Adds an id or a name to the news of the group (store_pg_listen.c
  * announces them at the commit). */
-void wharfd_pg_news_log(struct wharfd_pg *st, long long id);
 void wharfd_pg_news_add(struct wharfd_pg *st, char **list, size_t *len,
                         const char *item);
 

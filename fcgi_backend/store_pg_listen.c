@@ -10,7 +10,8 @@
  * may be 64 KiB, and a group commit holds thousands. So it says
  *
  *     <origin> L <first id> <last id>     log rows (ids of one commit are
- *                                         consecutive: the commit lock)
+ *                                         consecutive: the commit lock;
+ *                                         built by the server, store_pg.c)
  *     <origin> E <id> <id> ...            error rows it changed
  *     <origin> V <id> <id> ...            events
  *     <origin> P <worker>/<instance> ...  process rows
@@ -59,20 +60,9 @@
 void
 wharfd_pg_news_reset(struct wharfd_pg *st)
 {
-    st->news.log_first = st->news.log_last = 0;
+    st->news.logs = 0;
     st->news.errors_len = st->news.events_len = st->news.processes_len = 0;
     st->news.oom = 0;
-}
-
-void
-wharfd_pg_news_log(struct wharfd_pg *st, long long id)
-{
-    if (st->news.log_first == 0 || id < st->news.log_first) {
-        st->news.log_first = id;
-    }
-    if (id > st->news.log_last) {
-        st->news.log_last = id;
-    }
 }
 
 void
@@ -133,16 +123,18 @@ news_send_list(struct wharfd_pg *st, char kind, const char *list, size_t len)
 int
 wharfd_pg_news_send(struct wharfd_pg *st)
 {
-    char logs[64];
+    struct wharfd_pgp p;
     int sent = 0;
 
-    if (st->news.oom) {
-        return 0;
+    if (st->news.logs) {
+        /* the ids are the server's to know: it builds the payload */
+        wharfd_pgp_reset(&p);
+        wharfd_pgp_text(&p, st->origin);
+        wharfd_pgw_send(st, WHARFD_PGW_LOG_NOTIFY, &p);
+        sent++;
     }
-    if (st->news.log_first > 0) {
-        snprintf(logs, sizeof(logs), " %lld %lld", st->news.log_first,
-                 st->news.log_last);
-        sent += news_send_list(st, 'L', logs, strlen(logs));
+    if (st->news.oom) {
+        return sent;
     }
     sent += news_send_list(st, 'E', st->news.errors, st->news.errors_len);
     sent += news_send_list(st, 'V', st->news.events, st->news.events_len);

@@ -144,50 +144,18 @@ logs_arrays(struct wharfd_pg *st, const struct wharfd_log_batch *b,
     return oom ? -1 : 0;
 }
 
-/* The answer of LOG_KNOWN: the call's sequences already stored
- * (sorted into known[0..*nknown)) and the instance's highest sequence
- * before the call. */
-static int
-logs_known(struct wharfd_pg *st, PGresult *r, long long **known, size_t *nknown,
-           long long *hwm)
-{
-    int rows = PQntuples(r), k;
-    long long seq;
-
-    *nknown = 0;
-    *known = malloc((size_t) (rows ? rows : 1) * sizeof(**known));
-    if (*known == NULL) {
-        wharf_error("database %s: out of memory for a batch of logs", st->safe);
-        return WHARFD_PG_FAILED;
-    }
-    for (k = 0; k < rows; k++) {
-        seq = wharfd_pg_int8(r, k, 0);
-        if (seq < 0) {
-            *hwm = wharfd_pg_int8(r, k, 1);
-        } else {
-            (*known)[(*nknown)++] = seq;
-        }
-    }
-    qsort(*known, *nknown, sizeof(**known), cmp_ll);
-    return WHARFD_PG_OK;
-}
-
-static int
-logs_run(struct wharfd_store *base, void *arg)
+/* The job's run: the statements of one storeLogs call into the group's
+ * pipeline (store_pg.c, pgw_commit); their results are read by
+ * wharfd_pg_logs_read after the sync. */
+int
+wharfd_pg_logs_send(struct wharfd_store *base, void *arg)
 {
     struct wharfd_pg *st = wharfd_pg_of(base);
     struct wharfd_log_batch *b = arg;
     struct wharfd_pgp p;
-    PGresult *res[3];
-    long long *known = NULL, seq, hwm = 0, top = 0, n = 0, last;
-    size_t i, nknown = 0;
     char *skip;
-    int rc, k;
+    int k;
 
-    b->stored = b->duplicates = b->last_sequence = 0;
-    for (i = 0; i < b->n; i++) {
-        b->logs[i].stored = 0;
-    }
     skip = calloc(b->n ? b->n : 1, 1);
     if (skip == NULL || logs_repeats(b, skip) != 0
         || logs_arrays(st, b, skip) != 0) {
@@ -195,12 +163,7 @@ logs_run(struct wharfd_store *base, void *arg)
         free(skip);
         return WHARFD_PG_FAILED;
     }
-    wharfd_pgp_reset(&p);
-    wharfd_pgp_text(&p, b->worker);
-    wharfd_pgp_text(&p, b->instance);
-    wharfd_pgp_bytes(&p, WHARFD_PG_INT8ARR, st->w_arr[A_SEQ].p,
-                     st->w_arr[A_SEQ].len);
-    wharfd_pgw_send(st, WHARFD_PGW_LOG_KNOWN, &p);
+    free(skip);
     wharfd_pgp_reset(&p);
     wharfd_pgp_text(&p, b->worker);
     wharfd_pgp_text(&p, b->container);
@@ -213,61 +176,119 @@ logs_run(struct wharfd_store *base, void *arg)
                          st->w_arr[k].len);
     }
     wharfd_pgw_send(st, WHARFD_PGW_LOG_INSERT, &p);
-    wharfd_pgw_send(st, WHARFD_PGW_LOG_LAST_ID, NULL);
-    rc = wharfd_pgw_flush(st, res);
-    if (rc != WHARFD_PG_OK) {
-        free(skip);
-        return rc;
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_int8(&p, st->w_arr[A_SEQ].n);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_STORED, &p);
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_text(&p, b->worker);
+    wharfd_pgp_text(&p, b->instance);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_AFTER, &p);
+    st->news.logs = 1;
+    return WHARFD_PG_OK;
+}
+
+/* Which rows of b were stored: every row sent (skip[i] 0) when the
+ * insert stored as many as were sent, else those whose sequence
+ * LOG_STORED gave back (r). How many, or -1 when out of memory. */
+static long long
+logs_mark_stored(struct wharfd_log_batch *b, const char *skip, long long sent,
+                 long long inserted, const PGresult *r)
+{
+    long long *seqs = NULL, seq, n = 0;
+    int rows = PQntuples(r), k;
+    size_t i;
+
+    if (inserted < sent) {
+        seqs = malloc((size_t) (rows ? rows : 1) * sizeof(*seqs));
+        if (seqs == NULL) {
+            return -1;
+        }
+        for (k = 0; k < rows; k++) {
+            seqs[k] = wharfd_pg_int8(r, k, 0);
+        }
+        qsort(seqs, (size_t) rows, sizeof(*seqs), cmp_ll);
     }
-    rc =
-        wharfd_pgw_check(st, res[0], PGRES_TUPLES_OK, "looking up stored logs");
+    for (i = 0; i < b->n; i++) {
+        seq = b->logs[i].sequence;
+        b->logs[i].stored = !skip[i]
+            && (seqs == NULL
+                || bsearch(&seq, seqs, (size_t) rows, sizeof(*seqs), cmp_ll)
+                    != NULL);
+        n += b->logs[i].stored;
+    }
+    free(seqs);
+    return n;
+}
+
+int
+wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b)
+{
+    PGresult *res[3] = { NULL, NULL, NULL };
+    long long sent = 0, inserted = 0, taken, stored;
+    char *skip;
+    size_t i;
+    int rc = WHARFD_PG_OK, k;
+
+    b->stored = b->duplicates = b->last_sequence = 0;
+    for (k = 0; k < 3; k++) {
+        res[k] = wharfd_pgw_next(st);
+        if (res[k] == NULL) {
+            wharfd_pg_clear_all(res, k);
+            wharfd_pg_log_error(st, st->w.c, NULL, "reading results");
+            for (i = 0; i < b->n; i++) {
+                b->logs[i].stored = 0;
+            }
+            return WHARFD_PG_LOST;
+        }
+    }
+    skip = calloc(b->n ? b->n : 1, 1);
+    if (skip == NULL || logs_repeats(b, skip) != 0) {
+        wharf_error("database %s: out of memory for a batch of logs", st->safe);
+        rc = WHARFD_PG_FAILED;
+    }
     if (rc == WHARFD_PG_OK) {
-        rc = wharfd_pgw_check(st, res[1], PGRES_COMMAND_OK, "inserting logs");
+        rc = wharfd_pgw_check(st, res[0], PGRES_COMMAND_OK, "inserting logs");
+    }
+    if (rc == WHARFD_PG_OK) {
+        rc = wharfd_pgw_check(st, res[1], PGRES_TUPLES_OK,
+                              "reading back stored logs");
     }
     if (rc == WHARFD_PG_OK) {
         rc = wharfd_pgw_check(st, res[2], PGRES_TUPLES_OK,
-                              "reading the last log id");
+                              "reading the logs' last id");
     }
     if (rc == WHARFD_PG_OK) {
-        rc = logs_known(st, res[0], &known, &nknown, &hwm);
-    }
-    if (rc == WHARFD_PG_OK) {
-        /* which rows were stored: every row sent but those known */
         for (i = 0; i < b->n; i++) {
-            seq = b->logs[i].sequence;
-            if (skip[i]) {
-                continue;
-            }
-            b->logs[i].stored =
-                bsearch(&seq, known, nknown, sizeof(*known), cmp_ll) == NULL;
-            if (b->logs[i].stored) {
-                n++;
-                top = seq > top ? seq : top;
-            }
+            sent += !skip[i];
         }
-        /* The insert's own count must agree, or the two statements saw
-         * different tables: the lock is not held as it must be. */
-        if (strtoll(PQcmdTuples(res[1]), NULL, 10) != n) {
-            wharf_error("database %s: %s logs inserted, %lld expected",
-                        st->safe, PQcmdTuples(res[1]), n);
+        inserted = strtoll(PQcmdTuples(res[0]), NULL, 10);
+        taken = wharfd_pg_int8(res[2], 0, 0);
+        stored = logs_mark_stored(b, skip, sent, inserted, res[1]);
+        /* The insert's own count, the ids it took and the rows read back
+         * must agree, or another writer took ids meanwhile: the lock is
+         * not held as it must be. */
+        if (stored < 0) {
+            wharf_error("database %s: out of memory for a batch of logs",
+                        st->safe);
             rc = WHARFD_PG_FAILED;
-        } else if (n > 0) {
-            last = wharfd_pg_int8(res[2], 0, 0);
-            wharfd_pg_news_log(st, last - n + 1);
-            wharfd_pg_news_log(st, last);
+        } else if (taken != inserted || stored != inserted) {
+            wharf_error("database %s: %lld logs inserted, %lld ids taken,"
+                        " %lld read back",
+                        st->safe, inserted, taken, stored);
+            rc = WHARFD_PG_FAILED;
+        } else {
+            b->stored = inserted;
+            b->duplicates = (long long) b->n - inserted;
+            b->last_sequence = wharfd_pg_int8(res[2], 0, 1);
         }
     }
     wharfd_pg_clear_all(res, 3);
-    if (rc == WHARFD_PG_OK) {
-        b->stored = n;
-        b->duplicates = (long long) b->n - n;
-        b->last_sequence = top > hwm ? top : hwm;
-    } else {
+    if (rc != WHARFD_PG_OK) {
+        b->stored = b->duplicates = b->last_sequence = 0;
         for (i = 0; i < b->n; i++) {
             b->logs[i].stored = 0;
         }
     }
-    free(known);
     free(skip);
     return rc;
 }
@@ -275,7 +296,7 @@ logs_run(struct wharfd_store *base, void *arg)
 int
 wharfd_pg_logs(struct wharfd_store *st, struct wharfd_log_batch *b)
 {
-    return wharfd_store_write(st, logs_run, b, WHARFD_KIND_LOGS);
+    return wharfd_store_write(st, wharfd_pg_logs_send, b, WHARFD_KIND_LOGS);
 }
 
 /* --- errors ------------------------------------------------------------------------ */

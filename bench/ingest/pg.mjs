@@ -114,21 +114,37 @@ async function wharfdCell(engine, two) {
       await reloadNginx(stack.nginx);
       await waitFor(() => old.every((p) => procGone(p)), { what: 'the old nginx workers to exit' });
     }
+    // Each wharfd's group commits so far, by its wharfd="..." label: with
+    // two, nginx gives the request to either, so ask until both answered.
     const commits = async () => {
-      const text = await (await fetch(`${stack.http}/api/monitoring/metrics`, { headers: stack.auth })).text();
-      const v = (name) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
-      return { sum: v('wharfd_commit_duration_seconds_sum'), count: v('wharfd_commit_duration_seconds_count') };
+      const seen = new Map();
+      for (let i = 0; i < 16 && seen.size < wharfds.length; i++) {
+        const text = await (await fetch(`${stack.http}/api/monitoring/metrics`, { headers: stack.auth })).text();
+        const v = (name) => {
+          const m = new RegExp(`^${name}\\{[^}]*wharfd="([^"]*)"[^}]*\\} (\\S+)$`, 'm').exec(text);
+          return m ? [m[1], Number(m[2])] : [null, NaN];
+        };
+        const [who, sum] = v('wharfd_commit_duration_seconds_sum');
+        seen.set(who, { sum, count: v('wharfd_commit_duration_seconds_count')[1] });
+      }
+      if (seen.size < wharfds.length) throw new Error(`metrics of ${seen.size} wharfd, ${wharfds.length} run`);
+      return seen;
     };
-    const c0 = two ? null : await commits();
+    const c0 = await commits();
     const r = await clients(stack, wharfds);
-    if (!two) {
-      // The writer's busy share: the time it spent in group commits over
-      // the run's (near 1: the database bounds the rate; well below:
-      // the writer waits for requests) and the batches per group.
-      const c1 = await commits();
-      r.writerBusy = (c1.sum - c0.sum) / r.secs;
-      r.batchesPerCommit = (ROWS / BATCH) / (c1.count - c0.count);
+    // The writers' busy share: the time each spent in group commits over
+    // the run's (near 1: the database bounds the rate; well below: the
+    // writer waits for requests), averaged over the wharfds; and the
+    // storeLogs calls per group commit, over them all.
+    const c1 = await commits();
+    let busy = 0;
+    let groups = 0;
+    for (const [who, a] of c1) {
+      busy += (a.sum - c0.get(who).sum) / r.secs / c1.size;
+      groups += a.count - c0.get(who).count;
     }
+    r.writerBusy = busy;
+    r.batchesPerCommit = (ROWS / BATCH) / groups;
     // with two, each must have done a share of the work (its CPU says so)
     if (two && Math.max(...r.wharfdCpuEach) > 0.5 && Math.min(...r.wharfdCpuEach) < 0.2 * Math.max(...r.wharfdCpuEach)) {
       throw new Error(`one wharfd did next to nothing: CPU ${r.wharfdCpuEach.join(', ')} s`);
@@ -167,7 +183,10 @@ async function ceilingCell(mode) {
   return { ...JSON.parse(out), pgCpu: treeCpu(server.pid) - pg0, load1: os.loadavg()[0] };
 }
 
-const cells = ['ceiling-insert', 'pg-1', 'ceiling-copy', 'pg-2', 'sqlite'];
+// WHARF_BENCH_CELLS=ceiling-insert,pg-1,pg-2 runs only those (the
+// ratios of cells not run come out null)
+const ALL_CELLS = ['ceiling-insert', 'pg-1', 'ceiling-copy', 'pg-2', 'sqlite'];
+const cells = process.env.WHARF_BENCH_CELLS ? ALL_CELLS.filter((c) => process.env.WHARF_BENCH_CELLS.split(',').includes(c)) : ALL_CELLS;
 const results = Object.fromEntries(cells.map((c) => [c, []]));
 const loads = [];
 const started = new Date().toISOString();
@@ -188,10 +207,11 @@ for (let rep = 0; rep < REPS; rep++) {
   }
   process.stderr.write(`rep ${rep + 1}/${REPS}: ${cells.map((c) => `${c} ${results[c].at(-1).rowsPerSec.toFixed(0)}/s`).join(', ')}; load ${os.loadavg()[0].toFixed(2)}\n`);
 }
-const med = Object.fromEntries(cells.map((c) => [c, median(results[c].map((x) => x.rowsPerSec))]));
-const spread = Object.fromEntries(cells.map((c) => [c, results[c].map((x) => Math.round(x.rowsPerSec))]));
-const ceiling = Math.max(med['ceiling-insert'], med['ceiling-copy']);
-const ratio = (a, b) => Number((a / b).toFixed(3));
+for (const c of ALL_CELLS) if (!results[c]) results[c] = [];
+const med = Object.fromEntries(ALL_CELLS.map((c) => [c, results[c].length ? median(results[c].map((x) => x.rowsPerSec)) : null]));
+const spread = Object.fromEntries(ALL_CELLS.map((c) => [c, results[c].map((x) => Math.round(x.rowsPerSec))]));
+const ceiling = Math.max(...[med['ceiling-insert'], med['ceiling-copy']].filter((x) => x !== null));
+const ratio = (a, b) => (a === null || b === null ? null : Number((a / b).toFixed(3)));
 console.log(JSON.stringify({
   machine: machineLine(), started, finished: new Date().toISOString(), reps: REPS, rowsPerCell: ROWS, batch: BATCH, group: GROUP,
   loadDuring: { min: Math.min(...loads), max: Math.max(...loads) },
@@ -208,8 +228,8 @@ console.log(JSON.stringify({
   pgCpuUsPerRow: Object.fromEntries(['ceiling-insert', 'ceiling-copy', 'pg-1', 'pg-2'].map((c) => [c,
     Number((median(results[c].map((x) => x.pgCpu)) / ROWS * 1e6).toFixed(2))])),
   clientCpuS: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.clientCpu))])),
-  writerBusy: Object.fromEntries(['pg-1', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.writerBusy))])),
-  batchesPerCommit: Object.fromEntries(['pg-1', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.batchesPerCommit))])),
+  writerBusy: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.writerBusy))])),
+  batchesPerCommit: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.batchesPerCommit))])),
   nginxCpuS: Object.fromEntries(['pg-1', 'pg-2', 'sqlite'].map((c) => [c, median(results[c].map((x) => x.nginxCpu))])),
 }, null, 1));
 process.exit(0);
