@@ -15,9 +15,9 @@
  *   wharf_fleet_stale T      a peer not answered for this long counts no
  *                            more (default five intervals)
  *
- * Every nginx worker process ticks, and the first to find a round due in
- * the zone claims it (as background probing does), so each peer is asked
- * once per interval for the whole gateway.  A poll is one HTTP/1.0 GET
+ * The polls are a round shared by the nginx worker processes
+ * (ngx_http_wharf_round_claim(), as background probing's), so each peer
+ * is asked once per interval for the whole gateway.  A poll is one HTTP/1.0 GET
  * (an exchange on nginx's event loop, ngx_http_wharf_exchange.c, as a
  * health probe is), with the module's own token (sub "*", scope "read"),
  * that must end within the interval.  The answer goes into the
@@ -313,20 +313,12 @@ ngx_int_t
 ngx_http_wharf_fleet_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf)
 {
-    ngx_event_t  *ev;
-
     if (wmcf->fleet_peers == NULL || wmcf->sh == NULL) {
         return NGX_OK;
     }
 
-    ev = &wmcf->fleet_timer;
-
-    ev->handler = ngx_http_wharf_fleet_tick;
-    ev->data = wmcf;
-    ev->log = cycle->log;
-    ev->cancelable = 1;
-
-    ngx_add_timer(ev, 1 + ngx_random() % 100);
+    ngx_http_wharf_round_init(&wmcf->fleet_timer, ngx_http_wharf_fleet_tick,
+                              wmcf, cycle->log);
 
     return NGX_OK;
 }
@@ -335,8 +327,7 @@ ngx_http_wharf_fleet_init_process(ngx_cycle_t *cycle,
 static void
 ngx_http_wharf_fleet_tick(ngx_event_t *ev)
 {
-    ngx_msec_t                    now, tick;
-    ngx_uint_t                    i, claimed;
+    ngx_uint_t                    i;
     ngx_http_wharf_fleet_peer_t  *peer;
     ngx_http_wharf_main_conf_t   *wmcf;
 
@@ -345,20 +336,10 @@ ngx_http_wharf_fleet_tick(ngx_event_t *ev)
     }
 
     wmcf = ev->data;
-    now = ngx_current_msec;
 
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    claimed = (wmcf->sh->fleet_next == 0
-               || (ngx_msec_int_t) (now - wmcf->sh->fleet_next) >= 0);
-
-    if (claimed) {
-        wmcf->sh->fleet_next = now + wmcf->fleet_interval;
-    }
-
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-    if (claimed) {
+    if (ngx_http_wharf_round_claim(wmcf, &wmcf->sh->fleet_next,
+                                   wmcf->fleet_interval))
+    {
         peer = wmcf->fleet_peers->elts;
 
         for (i = 0; i < wmcf->fleet_peers->nelts; i++) {
@@ -378,10 +359,7 @@ ngx_http_wharf_fleet_tick(ngx_event_t *ev)
         }
     }
 
-    tick = wmcf->fleet_interval / 4;
-    tick = ngx_max(ngx_min(tick, 1000), 10);
-
-    ngx_add_timer(ev, tick);
+    ngx_http_wharf_round_wait(ev, wmcf->fleet_interval);
 }
 
 

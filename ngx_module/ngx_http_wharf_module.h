@@ -762,6 +762,11 @@ ngx_http_wharf_node_t *ngx_http_wharf_node_add_locked(
     ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name);
 void ngx_http_wharf_node_gc_locked(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_node_t *wn);
+void ngx_http_wharf_round_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log);
+ngx_uint_t ngx_http_wharf_round_claim(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_msec_t *next, ngx_msec_t interval);
+void ngx_http_wharf_round_wait(ngx_event_t *ev, ngx_msec_t interval);
 
 
 /* ngx_http_wharf_sessions.c */

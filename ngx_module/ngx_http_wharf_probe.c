@@ -809,34 +809,23 @@ ngx_http_wharf_now_us(void)
 
 
 /*
- * Background probing, wharf_health_interval: every nginx worker process
- * ticks, and the first to find a round due in the zone claims it, so each
- * round is probed once for the whole server, whichever process is free.
+ * Background probing, wharf_health_interval: a round shared by the nginx
+ * worker processes (ngx_http_wharf_round_claim()), so each round is
+ * probed once for the whole server, whichever process is free.
  */
 
 ngx_int_t
 ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf)
 {
-    ngx_event_t  *ev;
-
     /* live workers may come at any time: the rounds run without any */
 
     if (wmcf->health_interval == 0) {
         return NGX_OK;
     }
 
-    ev = &wmcf->health_timer;
-
-    ev->handler = ngx_http_wharf_probe_tick;
-    ev->data = wmcf;
-    ev->log = cycle->log;
-
-    /* a reload or shutdown does not wait for the next round */
-    ev->cancelable = 1;
-
-    /* the processes start together: spread their first look a little */
-    ngx_add_timer(ev, 1 + ngx_random() % 100);
+    ngx_http_wharf_round_init(&wmcf->health_timer, ngx_http_wharf_probe_tick,
+                              wmcf, cycle->log);
 
     return NGX_OK;
 }
@@ -845,8 +834,7 @@ ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
 static void
 ngx_http_wharf_probe_tick(ngx_event_t *ev)
 {
-    ngx_msec_t                   now, tick;
-    ngx_uint_t                   i, k, n, claimed;
+    ngx_uint_t                   i, k, n;
     ngx_queue_t                 *q;
     ngx_http_wharf_peer_t       *peer;
     ngx_http_wharf_worker_t    **wp, *worker;
@@ -857,21 +845,11 @@ ngx_http_wharf_probe_tick(ngx_event_t *ev)
     }
 
     wmcf = ev->data;
-    now = ngx_current_msec;
 
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    claimed = (wmcf->sh->next_round == 0
-               || (ngx_msec_int_t) (now - wmcf->sh->next_round) >= 0);
-
-    if (claimed) {
-        wmcf->sh->next_round = now + wmcf->health_interval;
-        wmcf->sh->rounds++;
-    }
-
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-    if (claimed) {
+    if (ngx_http_wharf_round_claim(wmcf, &wmcf->sh->next_round,
+                                   wmcf->health_interval))
+    {
+        (void) ngx_atomic_fetch_add(&wmcf->sh->rounds, 1);
 
         /* the wharf_worker ones, then the live ones */
 
@@ -907,10 +885,5 @@ ngx_http_wharf_probe_tick(ngx_event_t *ev)
         }
     }
 
-    /* look often enough that a round is late by a fraction at most */
-
-    tick = wmcf->health_interval / 4;
-    tick = ngx_max(ngx_min(tick, 1000), 10);
-
-    ngx_add_timer(ev, tick);
+    ngx_http_wharf_round_wait(ev, wmcf->health_interval);
 }
