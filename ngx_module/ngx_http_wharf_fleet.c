@@ -15,11 +15,12 @@
  *   wharf_fleet_stale T      a peer not answered for this long counts no
  *                            more (default five intervals)
  *
- * Every nginx worker process ticks, and the first to find a round due in
- * the zone claims it (as background probing does), so each peer is asked
- * once per interval for the whole gateway.  A poll is one HTTP/1.0 GET on
- * nginx's event loop, with the module's own token (sub "*", scope
- * "read"), that must end within the interval.  The answer goes into the
+ * The polls are a round shared by the nginx worker processes
+ * (ngx_http_wharf_round_claim(), as background probing's), so each peer
+ * is asked once per interval for the whole gateway.  A poll is one HTTP/1.0 GET
+ * (an exchange on nginx's event loop, ngx_http_wharf_exchange.c, as a
+ * health probe is), with the module's own token (sub "*", scope "read"),
+ * that must end within the interval.  The answer goes into the
  * zone, on each worker's node, under the peer's slot, stamped: a worker
  * the peer no longer lists keeps an old stamp and counts nothing.  A peer
  * that stops answering (dead, cut off, refusing) keeps its last answer
@@ -50,35 +51,26 @@
 #define NGX_HTTP_WHARF_FLEET_BUF      16384
 
 
-typedef enum {
-    NGX_HTTP_WHARF_POLL_CONNECTING = 0,
-    NGX_HTTP_WHARF_POLL_SENDING,
-    NGX_HTTP_WHARF_POLL_READING
-} ngx_http_wharf_poll_state_e;
-
-
 struct ngx_http_wharf_poll_s {
     ngx_pool_t                    *pool;
     ngx_http_wharf_main_conf_t    *wmcf;
     ngx_http_wharf_fleet_peer_t   *peer;
     ngx_uint_t                     slot;
 
-    ngx_peer_connection_t          pc;
-    ngx_http_wharf_poll_state_e    state;
+    ngx_http_wharf_exchange_t      x;         /* the GET */
     ngx_event_t                    timeout;
 
     /* the cycle's log, quieter: a failed poll is reported by its end */
     ngx_log_t                      log;
-
-    ngx_buf_t                     *request;
-    ngx_buf_t                     *response;
 };
 
 
 static ngx_int_t ngx_http_wharf_poll_start(ngx_http_wharf_main_conf_t *wmcf,
     ngx_uint_t slot);
-static void ngx_http_wharf_poll_write_handler(ngx_event_t *wev);
-static void ngx_http_wharf_poll_read_handler(ngx_event_t *rev);
+static ngx_int_t ngx_http_wharf_poll_read(ngx_http_wharf_exchange_t *x,
+    ngx_uint_t closed);
+static void ngx_http_wharf_poll_failed(ngx_http_wharf_exchange_t *x,
+    const char *reason);
 static void ngx_http_wharf_poll_timeout_handler(ngx_event_t *ev);
 static void ngx_http_wharf_poll_end(ngx_http_wharf_poll_t *poll,
     const char *error);
@@ -321,20 +313,12 @@ ngx_int_t
 ngx_http_wharf_fleet_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf)
 {
-    ngx_event_t  *ev;
-
     if (wmcf->fleet_peers == NULL || wmcf->sh == NULL) {
         return NGX_OK;
     }
 
-    ev = &wmcf->fleet_timer;
-
-    ev->handler = ngx_http_wharf_fleet_tick;
-    ev->data = wmcf;
-    ev->log = cycle->log;
-    ev->cancelable = 1;
-
-    ngx_add_timer(ev, 1 + ngx_random() % 100);
+    ngx_http_wharf_round_init(&wmcf->fleet_timer, ngx_http_wharf_fleet_tick,
+                              wmcf, cycle->log);
 
     return NGX_OK;
 }
@@ -343,8 +327,7 @@ ngx_http_wharf_fleet_init_process(ngx_cycle_t *cycle,
 static void
 ngx_http_wharf_fleet_tick(ngx_event_t *ev)
 {
-    ngx_msec_t                    now, tick;
-    ngx_uint_t                    i, claimed;
+    ngx_uint_t                    i;
     ngx_http_wharf_fleet_peer_t  *peer;
     ngx_http_wharf_main_conf_t   *wmcf;
 
@@ -353,20 +336,10 @@ ngx_http_wharf_fleet_tick(ngx_event_t *ev)
     }
 
     wmcf = ev->data;
-    now = ngx_current_msec;
 
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    claimed = (wmcf->sh->fleet_next == 0
-               || (ngx_msec_int_t) (now - wmcf->sh->fleet_next) >= 0);
-
-    if (claimed) {
-        wmcf->sh->fleet_next = now + wmcf->fleet_interval;
-    }
-
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-    if (claimed) {
+    if (ngx_http_wharf_round_claim(wmcf, &wmcf->sh->fleet_next,
+                                   wmcf->fleet_interval))
+    {
         peer = wmcf->fleet_peers->elts;
 
         for (i = 0; i < wmcf->fleet_peers->nelts; i++) {
@@ -386,10 +359,7 @@ ngx_http_wharf_fleet_tick(ngx_event_t *ev)
         }
     }
 
-    tick = wmcf->fleet_interval / 4;
-    tick = ngx_max(ngx_min(tick, 1000), 10);
-
-    ngx_add_timer(ev, tick);
+    ngx_http_wharf_round_wait(ev, wmcf->fleet_interval);
 }
 
 
@@ -399,11 +369,9 @@ static ngx_int_t
 ngx_http_wharf_poll_start(ngx_http_wharf_main_conf_t *wmcf, ngx_uint_t slot)
 {
     size_t                        len;
-    ngx_int_t                     rc;
     ngx_str_t                     token;
     ngx_pool_t                   *pool;
     ngx_buf_t                    *b;
-    ngx_connection_t             *c;
     ngx_http_wharf_poll_t        *poll;
     ngx_http_wharf_fleet_peer_t  *peer;
 
@@ -465,13 +433,15 @@ ngx_http_wharf_poll_start(ngx_http_wharf_main_conf_t *wmcf, ngx_uint_t slot)
 
     b->last = ngx_cpymem(b->last, CRLF, sizeof(CRLF) - 1);
 
-    poll->request = b;
+    poll->x.request = b;
 
-    poll->response = ngx_create_temp_buf(pool, NGX_HTTP_WHARF_FLEET_BUF);
-    if (poll->response == NULL) {
+    poll->x.response = ngx_create_temp_buf(pool, NGX_HTTP_WHARF_FLEET_BUF);
+    if (poll->x.response == NULL) {
         ngx_destroy_pool(pool);
         return NGX_ERROR;
     }
+
+    poll->x.response_max = NGX_HTTP_WHARF_FLEET_ANSWER_MAX;
 
     poll->timeout.handler = ngx_http_wharf_poll_timeout_handler;
     poll->timeout.data = poll;
@@ -484,163 +454,40 @@ ngx_http_wharf_poll_start(ngx_http_wharf_main_conf_t *wmcf, ngx_uint_t slot)
 
     ngx_add_timer(&poll->timeout, wmcf->fleet_interval);
 
-    poll->pc.sockaddr = peer->addr.sockaddr;
-    poll->pc.socklen = peer->addr.socklen;
-    poll->pc.name = &peer->addr.name;
-    poll->pc.get = ngx_event_get_peer;
-    poll->pc.log = &poll->log;
-    poll->pc.log_error = NGX_ERROR_ERR;
+    poll->x.pool = pool;
+    poll->x.read = ngx_http_wharf_poll_read;
+    poll->x.fail = ngx_http_wharf_poll_failed;
+    poll->x.data = poll;
 
-    poll->state = NGX_HTTP_WHARF_POLL_CONNECTING;
-
-    rc = ngx_event_connect_peer(&poll->pc);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_http_wharf_poll_end(poll, "connect() failed");
-        return NGX_OK;
-    }
-
-    c = poll->pc.connection;
-    c->data = poll;
-    c->pool = pool;
-
-    c->read->handler = ngx_http_wharf_poll_read_handler;
-    c->write->handler = ngx_http_wharf_poll_write_handler;
-
-    if (rc == NGX_OK) {
-        ngx_post_event(c->write, &ngx_posted_events);
-    }
+    ngx_http_wharf_exchange_start(&poll->x, &peer->addr, &poll->log);
 
     return NGX_OK;
 }
 
 
-static void
-ngx_http_wharf_poll_write_handler(ngx_event_t *wev)
+/* HTTP/1.0: the answer ends where the peer closes the connection */
+
+static ngx_int_t
+ngx_http_wharf_poll_read(ngx_http_wharf_exchange_t *x, ngx_uint_t closed)
 {
-    int                     err;
-    ssize_t                 n;
-    socklen_t               len;
-    ngx_buf_t              *b;
-    ngx_connection_t       *c;
     ngx_http_wharf_poll_t  *poll;
 
-    c = wev->data;
-    poll = c->data;
-
-    if (poll->state == NGX_HTTP_WHARF_POLL_CONNECTING) {
-
-        err = 0;
-        len = sizeof(int);
-
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
-            == -1)
-        {
-            err = ngx_socket_errno;
-        }
-
-        if (err) {
-            ngx_http_wharf_poll_end(poll, "connect() failed");
-            return;
-        }
-
-        poll->state = NGX_HTTP_WHARF_POLL_SENDING;
+    if (!closed) {
+        return NGX_AGAIN;
     }
 
-    if (poll->state != NGX_HTTP_WHARF_POLL_SENDING) {
-        return;
-    }
+    poll = x->data;
 
-    b = poll->request;
+    ngx_http_wharf_poll_end(poll, ngx_http_wharf_poll_answer(poll));
 
-    while (b->pos < b->last) {
-
-        n = c->send(c, b->pos, b->last - b->pos);
-
-        if (n == NGX_ERROR) {
-            ngx_http_wharf_poll_end(poll, "send() failed");
-            return;
-        }
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-                ngx_http_wharf_poll_end(poll, "cannot wait to send");
-            }
-
-            return;
-        }
-
-        b->pos += n;
-    }
-
-    poll->state = NGX_HTTP_WHARF_POLL_READING;
-
-    ngx_http_wharf_poll_read_handler(c->read);
+    return NGX_DONE;
 }
 
 
-/* HTTP/1.0: the answer ends where the peer closes the connection */
-
 static void
-ngx_http_wharf_poll_read_handler(ngx_event_t *rev)
+ngx_http_wharf_poll_failed(ngx_http_wharf_exchange_t *x, const char *reason)
 {
-    size_t                  size;
-    ssize_t                 n;
-    ngx_buf_t              *b, *nb;
-    ngx_connection_t       *c;
-    ngx_http_wharf_poll_t  *poll;
-
-    c = rev->data;
-    poll = c->data;
-
-    if (poll->state != NGX_HTTP_WHARF_POLL_READING) {
-        return;
-    }
-
-    for ( ;; ) {
-        b = poll->response;
-
-        if (b->last == b->end) {
-            size = (size_t) (b->end - b->start);
-
-            if (size >= NGX_HTTP_WHARF_FLEET_ANSWER_MAX) {
-                ngx_http_wharf_poll_end(poll, "the answer is too large");
-                return;
-            }
-
-            nb = ngx_create_temp_buf(poll->pool, 2 * size);
-            if (nb == NULL) {
-                ngx_http_wharf_poll_end(poll, "out of memory");
-                return;
-            }
-
-            nb->last = ngx_cpymem(nb->last, b->pos, b->last - b->pos);
-            poll->response = nb;
-            b = nb;
-        }
-
-        n = c->recv(c, b->last, b->end - b->last);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_http_wharf_poll_end(poll, "cannot wait to read");
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR) {
-            ngx_http_wharf_poll_end(poll, "recv() failed");
-            return;
-        }
-
-        if (n == 0) {
-            ngx_http_wharf_poll_end(poll, ngx_http_wharf_poll_answer(poll));
-            return;
-        }
-
-        b->last += n;
-    }
+    ngx_http_wharf_poll_end(x->data, reason);
 }
 
 
@@ -666,7 +513,7 @@ ngx_http_wharf_poll_answer(ngx_http_wharf_poll_t *poll)
     ngx_http_wharf_fleet_sh_t   *fs;
     ngx_http_wharf_main_conf_t  *wmcf;
 
-    b = poll->response;
+    b = poll->x.response;
     p = b->pos;
     last = b->last;
 
@@ -829,10 +676,7 @@ ngx_http_wharf_poll_end(ngx_http_wharf_poll_t *poll, const char *error)
         ngx_del_timer(&poll->timeout);
     }
 
-    if (poll->pc.connection) {
-        ngx_close_connection(poll->pc.connection);
-        poll->pc.connection = NULL;
-    }
+    ngx_http_wharf_exchange_close(&poll->x);
 
     up = (error == NULL);
 

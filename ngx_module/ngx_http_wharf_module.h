@@ -300,6 +300,42 @@ struct ngx_http_wharf_waiter_s {
 
 
 /*
+ * One request to a peer and its answer, on the event loop
+ * (ngx_http_wharf_exchange.c): the health probes and the fleet polls.
+ */
+
+typedef struct ngx_http_wharf_exchange_s  ngx_http_wharf_exchange_t;
+
+/* NGX_AGAIN: read on; else the owner has ended, or will end, the exchange */
+typedef ngx_int_t (*ngx_http_wharf_exchange_read_pt)(
+    ngx_http_wharf_exchange_t *x, ngx_uint_t closed);
+typedef void (*ngx_http_wharf_exchange_fail_pt)(ngx_http_wharf_exchange_t *x,
+    const char *reason);
+
+typedef enum {
+    NGX_HTTP_WHARF_EXCHANGE_CONNECTING = 0,
+    NGX_HTTP_WHARF_EXCHANGE_SENDING,
+    NGX_HTTP_WHARF_EXCHANGE_READING
+} ngx_http_wharf_exchange_state_e;
+
+struct ngx_http_wharf_exchange_s {
+    ngx_peer_connection_t             peer;
+
+    ngx_pool_t                       *pool;      /* the owner's */
+    ngx_buf_t                        *request;
+    ngx_buf_t                        *response;
+    size_t                            response_max;  /* it doubles to */
+
+    ngx_http_wharf_exchange_read_pt   read;
+    ngx_http_wharf_exchange_fail_pt   fail;
+    void                             *data;      /* the owner */
+
+    ngx_http_wharf_exchange_state_e   state;
+    unsigned                          ended:1;
+};
+
+
+/*
  * One worker: a wharf_worker directive, or a live worker's copy in an
  * nginx worker process (peer set; upstream then is the peer's own, with
  * the one server of the live entry).
@@ -726,6 +762,11 @@ ngx_http_wharf_node_t *ngx_http_wharf_node_add_locked(
     ngx_http_wharf_main_conf_t *wmcf, ngx_str_t *name);
 void ngx_http_wharf_node_gc_locked(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_node_t *wn);
+void ngx_http_wharf_round_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log);
+ngx_uint_t ngx_http_wharf_round_claim(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_msec_t *next, ngx_msec_t interval);
+void ngx_http_wharf_round_wait(ngx_event_t *ev, ngx_msec_t interval);
 
 
 /* ngx_http_wharf_sessions.c */
@@ -773,6 +814,13 @@ ngx_int_t ngx_http_wharf_strip_query_token(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_wharf_read_key_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *out);
+
+
+/* ngx_http_wharf_exchange.c */
+
+void ngx_http_wharf_exchange_start(ngx_http_wharf_exchange_t *x,
+    ngx_addr_t *addr, ngx_log_t *log);
+void ngx_http_wharf_exchange_close(ngx_http_wharf_exchange_t *x);
 
 
 /* ngx_http_wharf_probe.c */

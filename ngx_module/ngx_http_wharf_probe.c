@@ -9,9 +9,10 @@
  * Sec-WebSocket-Accept that the key asks for (SHA-1, RFC 6455 4.2.2).
  * Then it sends a close frame and hangs up.
  *
- * Everything runs on nginx's event loop: ngx_event_connect_peer(), the
- * connection's read and write events, and one timer for the whole probe
- * (wharf_health_timeout).  Nothing blocks, no thread is used.
+ * Everything runs on nginx's event loop: the connection is one exchange
+ * (ngx_http_wharf_exchange.c, as a fleet poll's), and one timer covers
+ * the whole probe (wharf_health_timeout).  Nothing blocks, no thread is
+ * used.
  *
  * A probe is shared: while one is in flight for a worker and check, in
  * this nginx worker process, whoever else asks waits for the same result,
@@ -43,30 +44,19 @@
 #define NGX_HTTP_WHARF_WS_GUID        "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-typedef enum {
-    NGX_HTTP_WHARF_PROBE_CONNECTING = 0,
-    NGX_HTTP_WHARF_PROBE_SENDING,
-    NGX_HTTP_WHARF_PROBE_READING
-} ngx_http_wharf_probe_state_e;
-
-
 struct ngx_http_wharf_probe_s {
     ngx_pool_t                    *pool;
     ngx_http_wharf_main_conf_t    *wmcf;
     ngx_http_wharf_worker_t       *worker;
     ngx_uint_t                     check;
 
-    ngx_peer_connection_t          peer;
-    ngx_http_wharf_probe_state_e   state;
+    ngx_http_wharf_exchange_t      x;         /* the handshake */
 
     ngx_event_t                    timeout;
     ngx_event_t                    failed;    /* posted: ends a probe */
 
     /* errors of the connection land here (see the writer) */
     ngx_log_t                      log;
-
-    ngx_buf_t                     *request;
-    ngx_buf_t                     *response;
 
     u_char                         accept[28];  /* base64 of a SHA-1 */
 
@@ -80,8 +70,10 @@ struct ngx_http_wharf_probe_s {
 
 static ngx_int_t ngx_http_wharf_probe_request(ngx_http_wharf_probe_t *probe,
     ngx_http_upstream_server_t *server);
-static void ngx_http_wharf_probe_write_handler(ngx_event_t *wev);
-static void ngx_http_wharf_probe_read_handler(ngx_event_t *rev);
+static ngx_int_t ngx_http_wharf_probe_read(ngx_http_wharf_exchange_t *x,
+    ngx_uint_t closed);
+static void ngx_http_wharf_probe_exchange_failed(
+    ngx_http_wharf_exchange_t *x, const char *reason);
 static ngx_int_t ngx_http_wharf_probe_parse(ngx_http_wharf_probe_t *probe);
 static ngx_int_t ngx_http_wharf_probe_header(ngx_http_wharf_probe_t *probe,
     u_char *line, u_char *end, ngx_uint_t *seen);
@@ -128,9 +120,7 @@ ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
     ngx_http_wharf_worker_t *worker, ngx_uint_t check,
     ngx_http_wharf_waiter_t *w, ngx_log_t *log)
 {
-    ngx_int_t                    rc;
     ngx_pool_t                  *pool;
-    ngx_connection_t            *c;
     ngx_http_wharf_probe_t      *probe;
     ngx_http_upstream_server_t  *server;
 
@@ -255,39 +245,19 @@ ngx_http_wharf_probe_start(ngx_http_wharf_main_conf_t *wmcf,
         return NGX_OK;
     }
 
-    probe->peer.sockaddr = server[0].addrs[0].sockaddr;
-    probe->peer.socklen = server[0].addrs[0].socklen;
-    probe->peer.name = &server[0].addrs[0].name;
-    probe->peer.get = ngx_event_get_peer;
-    probe->peer.log = &probe->log;
-    probe->peer.log_error = NGX_ERROR_ERR;
+    probe->x.pool = pool;
+    probe->x.read = ngx_http_wharf_probe_read;
+    probe->x.fail = ngx_http_wharf_probe_exchange_failed;
+    probe->x.data = probe;
 
-    probe->state = NGX_HTTP_WHARF_PROBE_CONNECTING;
+    /*
+     * The connection's errors (refused, reset...) reach the probe's log
+     * writer with their errno first, then its fail(); the first one is
+     * kept.
+     */
 
-    rc = ngx_event_connect_peer(&probe->peer);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-
-        /* the writer has the reason, "connect() to ... failed (...)" */
-
-        ngx_http_wharf_probe_fail(probe, "connect() to %V failed",
-                                  probe->peer.name);
-        return NGX_OK;
-    }
-
-    c = probe->peer.connection;
-    c->data = probe;
-    c->pool = pool;
-
-    c->read->handler = ngx_http_wharf_probe_read_handler;
-    c->write->handler = ngx_http_wharf_probe_write_handler;
-
-    if (rc == NGX_OK) {
-
-        /* connected at once: the handshake goes from the event loop */
-
-        ngx_post_event(c->write, &ngx_posted_events);
-    }
+    ngx_http_wharf_exchange_start(&probe->x, &server[0].addrs[0],
+                                  &probe->log);
 
     return NGX_OK;
 }
@@ -373,178 +343,63 @@ ngx_http_wharf_probe_request(ngx_http_wharf_probe_t *probe,
 
     b->last = ngx_cpymem(b->last, CRLF, sizeof(CRLF) - 1);
 
-    probe->request = b;
+    probe->x.request = b;
 
-    probe->response = ngx_create_temp_buf(probe->pool,
-                                          NGX_HTTP_WHARF_PROBE_BUF);
-    if (probe->response == NULL) {
+    probe->x.response = ngx_create_temp_buf(probe->pool,
+                                            NGX_HTTP_WHARF_PROBE_BUF);
+    if (probe->x.response == NULL) {
         return NGX_ERROR;
     }
+
+    probe->x.response_max = NGX_HTTP_WHARF_PROBE_BUF;
 
     return NGX_OK;
 }
 
 
-static void
-ngx_http_wharf_probe_write_handler(ngx_event_t *wev)
+/* what the worker answered so far, or that it closed the connection */
+
+static ngx_int_t
+ngx_http_wharf_probe_read(ngx_http_wharf_exchange_t *x, ngx_uint_t closed)
 {
-    int                      err;
-    u_char                  *p;
-    ssize_t                  n;
-    socklen_t                len;
-    ngx_buf_t               *b;
-    ngx_connection_t        *c;
+    ngx_int_t                rc;
     ngx_http_wharf_probe_t  *probe;
-    u_char                   errstr[NGX_MAX_ERROR_STR];
 
-    c = wev->data;
-    probe = c->data;
+    probe = x->data;
 
-    if (probe->failed.posted) {
-        return;
-    }
+    if (closed) {
+        if (x->response->last == x->response->pos) {
+            ngx_http_wharf_probe_fail(probe, "the worker closed the "
+                                      "connection without answering "
+                                      "the handshake");
 
-    if (probe->state == NGX_HTTP_WHARF_PROBE_CONNECTING) {
-
-        /* the outcome of a non-blocking connect() */
-
-        err = 0;
-        len = sizeof(int);
-
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len)
-            == -1)
-        {
-            err = ngx_socket_errno;
+        } else {
+            ngx_http_wharf_probe_fail(probe, "the worker closed the "
+                                      "connection in the middle of "
+                                      "the handshake response");
         }
 
-        if (err) {
-            p = ngx_strerror(err, errstr, sizeof(errstr));
-
-            ngx_http_wharf_probe_fail(probe,
-                                      "connect() to %V failed (%d: %*s)",
-                                      probe->peer.name, err,
-                                      (size_t) (p - errstr), errstr);
-            return;
-        }
-
-        probe->state = NGX_HTTP_WHARF_PROBE_SENDING;
+        return NGX_DONE;
     }
 
-    if (probe->state != NGX_HTTP_WHARF_PROBE_SENDING) {
-        return;
+    rc = ngx_http_wharf_probe_parse(probe);
+
+    if (rc == NGX_OK) {
+        ngx_http_wharf_probe_close_frame(probe);
+        ngx_http_wharf_probe_finish(probe, NGX_HTTP_WHARF_HEALTHY);
     }
 
-    b = probe->request;
+    /* NGX_ERROR: the probe has failed already */
 
-    while (b->pos < b->last) {
-
-        n = c->send(c, b->pos, b->last - b->pos);
-
-        if (n == NGX_ERROR) {
-            ngx_http_wharf_probe_fail(probe, "send() to %V failed",
-                                      probe->peer.name);
-            return;
-        }
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-                ngx_http_wharf_probe_fail(probe, "cannot wait to send");
-            }
-
-            return;
-        }
-
-        b->pos += n;
-    }
-
-    probe->state = NGX_HTTP_WHARF_PROBE_READING;
-
-    ngx_http_wharf_probe_read_handler(c->read);
+    return rc;
 }
 
 
 static void
-ngx_http_wharf_probe_read_handler(ngx_event_t *rev)
+ngx_http_wharf_probe_exchange_failed(ngx_http_wharf_exchange_t *x,
+    const char *reason)
 {
-    ssize_t                  n;
-    ngx_int_t                rc;
-    ngx_buf_t               *b;
-    ngx_connection_t        *c;
-    ngx_http_wharf_probe_t  *probe;
-
-    c = rev->data;
-    probe = c->data;
-
-    if (probe->failed.posted) {
-        return;
-    }
-
-    if (probe->state != NGX_HTTP_WHARF_PROBE_READING) {
-
-        /* the answer cannot come before the question; wait for it */
-
-        return;
-    }
-
-    b = probe->response;
-
-    for ( ;; ) {
-
-        if (b->last == b->end) {
-            ngx_http_wharf_probe_fail(probe, "the handshake response "
-                                      "header is larger than %d bytes",
-                                      NGX_HTTP_WHARF_PROBE_BUF);
-            return;
-        }
-
-        n = c->recv(c, b->last, b->end - b->last);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_http_wharf_probe_fail(probe, "cannot wait to read");
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR) {
-            ngx_http_wharf_probe_fail(probe, "recv() from %V failed",
-                                      probe->peer.name);
-            return;
-        }
-
-        if (n == 0) {
-            if (b->last == b->pos) {
-                ngx_http_wharf_probe_fail(probe, "the worker closed the "
-                                          "connection without answering "
-                                          "the handshake");
-
-            } else {
-                ngx_http_wharf_probe_fail(probe, "the worker closed the "
-                                          "connection in the middle of "
-                                          "the handshake response");
-            }
-
-            return;
-        }
-
-        b->last += n;
-
-        rc = ngx_http_wharf_probe_parse(probe);
-
-        if (rc == NGX_AGAIN) {
-            continue;
-        }
-
-        if (rc == NGX_OK) {
-            ngx_http_wharf_probe_close_frame(probe);
-            ngx_http_wharf_probe_finish(probe, NGX_HTTP_WHARF_HEALTHY);
-        }
-
-        /* NGX_ERROR: the probe has failed already */
-
-        return;
-    }
+    ngx_http_wharf_probe_fail(x->data, "%s", reason);
 }
 
 
@@ -567,7 +422,7 @@ ngx_http_wharf_probe_parse(ngx_http_wharf_probe_t *probe)
     ngx_int_t    status;
     ngx_uint_t   seen;
 
-    b = probe->response;
+    b = probe->x.response;
 
     end = NULL;
 
@@ -750,7 +605,7 @@ ngx_http_wharf_probe_close_frame(ngx_http_wharf_probe_t *probe)
     u_char             frame[8];
     ngx_connection_t  *c;
 
-    c = probe->peer.connection;
+    c = probe->x.peer.connection;
 
     if (RAND_bytes(frame + 2, 4) != 1) {
         ngx_memzero(frame + 2, 4);
@@ -772,7 +627,7 @@ ngx_http_wharf_probe_timeout_handler(ngx_event_t *ev)
 
     ngx_http_wharf_probe_fail(probe, "timed out after %M ms while %s",
                               probe->wmcf->health_timeout,
-                              ngx_http_wharf_probe_states[probe->state]);
+                              ngx_http_wharf_probe_states[probe->x.state]);
 }
 
 
@@ -806,6 +661,10 @@ ngx_http_wharf_probe_fail(ngx_http_wharf_probe_t *probe, const char *fmt,
 
         probe->result.error_len = p - probe->result.error;
     }
+
+    /* the connection's later events are not the probe's business now */
+
+    probe->x.ended = 1;
 
     if (!probe->failed.posted && !probe->done) {
         ngx_post_event(&probe->failed, &ngx_posted_events);
@@ -849,10 +708,7 @@ ngx_http_wharf_probe_finish(ngx_http_wharf_probe_t *probe, ngx_uint_t status)
         ngx_delete_posted_event(&probe->failed);
     }
 
-    if (probe->peer.connection) {
-        ngx_close_connection(probe->peer.connection);
-        probe->peer.connection = NULL;
-    }
+    ngx_http_wharf_exchange_close(&probe->x);
 
     probe->worker->probe[probe->check] = NULL;
 
@@ -953,34 +809,23 @@ ngx_http_wharf_now_us(void)
 
 
 /*
- * Background probing, wharf_health_interval: every nginx worker process
- * ticks, and the first to find a round due in the zone claims it, so each
- * round is probed once for the whole server, whichever process is free.
+ * Background probing, wharf_health_interval: a round shared by the nginx
+ * worker processes (ngx_http_wharf_round_claim()), so each round is
+ * probed once for the whole server, whichever process is free.
  */
 
 ngx_int_t
 ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
     ngx_http_wharf_main_conf_t *wmcf)
 {
-    ngx_event_t  *ev;
-
     /* live workers may come at any time: the rounds run without any */
 
     if (wmcf->health_interval == 0) {
         return NGX_OK;
     }
 
-    ev = &wmcf->health_timer;
-
-    ev->handler = ngx_http_wharf_probe_tick;
-    ev->data = wmcf;
-    ev->log = cycle->log;
-
-    /* a reload or shutdown does not wait for the next round */
-    ev->cancelable = 1;
-
-    /* the processes start together: spread their first look a little */
-    ngx_add_timer(ev, 1 + ngx_random() % 100);
+    ngx_http_wharf_round_init(&wmcf->health_timer, ngx_http_wharf_probe_tick,
+                              wmcf, cycle->log);
 
     return NGX_OK;
 }
@@ -989,8 +834,7 @@ ngx_http_wharf_probe_init_process(ngx_cycle_t *cycle,
 static void
 ngx_http_wharf_probe_tick(ngx_event_t *ev)
 {
-    ngx_msec_t                   now, tick;
-    ngx_uint_t                   i, k, n, claimed;
+    ngx_uint_t                   i, k, n;
     ngx_queue_t                 *q;
     ngx_http_wharf_peer_t       *peer;
     ngx_http_wharf_worker_t    **wp, *worker;
@@ -1001,21 +845,11 @@ ngx_http_wharf_probe_tick(ngx_event_t *ev)
     }
 
     wmcf = ev->data;
-    now = ngx_current_msec;
 
-    ngx_shmtx_lock(&wmcf->shpool->mutex);
-
-    claimed = (wmcf->sh->next_round == 0
-               || (ngx_msec_int_t) (now - wmcf->sh->next_round) >= 0);
-
-    if (claimed) {
-        wmcf->sh->next_round = now + wmcf->health_interval;
-        wmcf->sh->rounds++;
-    }
-
-    ngx_shmtx_unlock(&wmcf->shpool->mutex);
-
-    if (claimed) {
+    if (ngx_http_wharf_round_claim(wmcf, &wmcf->sh->next_round,
+                                   wmcf->health_interval))
+    {
+        (void) ngx_atomic_fetch_add(&wmcf->sh->rounds, 1);
 
         /* the wharf_worker ones, then the live ones */
 
@@ -1051,10 +885,5 @@ ngx_http_wharf_probe_tick(ngx_event_t *ev)
         }
     }
 
-    /* look often enough that a round is late by a fraction at most */
-
-    tick = wmcf->health_interval / 4;
-    tick = ngx_max(ngx_min(tick, 1000), 10);
-
-    ngx_add_timer(ev, tick);
+    ngx_http_wharf_round_wait(ev, wmcf->health_interval);
 }

@@ -404,3 +404,65 @@ ngx_http_wharf_load_results(ngx_http_wharf_main_conf_t *wmcf,
     ngx_memcpy(res, wn->health, sizeof(wn->health));
     ngx_shmtx_unlock(&wmcf->shpool->mutex);
 }
+
+
+/*
+ * Rounds shared by the nginx worker processes (background probing, the
+ * fleet's polls): every process ticks, and the first to find a round due
+ * at *next, in the zone, claims it; so a round runs once for the whole
+ * server, in whichever process is free, and goes on when one dies.
+ */
+
+void
+ngx_http_wharf_round_init(ngx_event_t *ev, ngx_event_handler_pt handler,
+    ngx_http_wharf_main_conf_t *wmcf, ngx_log_t *log)
+{
+    ev->handler = handler;
+    ev->data = wmcf;
+    ev->log = log;
+
+    /* a reload or shutdown does not wait for the next round */
+    ev->cancelable = 1;
+
+    /* the processes start together: spread their first look a little */
+    ngx_add_timer(ev, 1 + ngx_random() % 100);
+}
+
+
+/* 1: this process runs the round now; 0: not due, or another has it */
+
+ngx_uint_t
+ngx_http_wharf_round_claim(ngx_http_wharf_main_conf_t *wmcf,
+    ngx_msec_t *next, ngx_msec_t interval)
+{
+    ngx_msec_t  now;
+    ngx_uint_t  claimed;
+
+    now = ngx_current_msec;
+
+    ngx_shmtx_lock(&wmcf->shpool->mutex);
+
+    claimed = (*next == 0 || (ngx_msec_int_t) (now - *next) >= 0);
+
+    if (claimed) {
+        *next = now + interval;
+    }
+
+    ngx_shmtx_unlock(&wmcf->shpool->mutex);
+
+    return claimed;
+}
+
+
+/* the next look, often enough that a round is late by a fraction at most */
+
+void
+ngx_http_wharf_round_wait(ngx_event_t *ev, ngx_msec_t interval)
+{
+    ngx_msec_t  tick;
+
+    tick = interval / 4;
+    tick = ngx_max(ngx_min(tick, 1000), 10);
+
+    ngx_add_timer(ev, tick);
+}

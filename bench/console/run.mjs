@@ -52,22 +52,40 @@ function rawSize(url) {
 }
 
 // In the page: one key into a terminal, resolved with the milliseconds
-// until xterm.js rendered its echo.
-const KEY_PROBE = `(view, ch) => new Promise((resolve) => {
+// until xterm.js parsed and rendered its echo. The echo is looked for at
+// the end of the cursor's line joined to the line before it: at the
+// right margin readline writes the key, then a space and a carriage
+// return to move to the next row, which leaves the key at the end of the
+// row above an empty one (a narrow grid tile gets there). A key whose
+// echo does not come within KEY_TIMEOUT_MS fails the run, saying what
+// the line held, rather than waiting for ever.
+const KEY_TIMEOUT_MS = 10000;
+const KEY_PROBE = `(view, ch) => new Promise((resolve, reject) => {
   const t = view.term;
   const t0 = performance.now();
   let parsed = 0;
-  const a = t.onWriteParsed(() => {
+  const tail = () => {
     const b = t.buffer.active;
-    const line = b.getLine(b.baseY + b.cursorY);
-    if (!parsed && line && line.translateToString(true).endsWith(ch)) parsed = performance.now() - t0;
+    const y = b.baseY + b.cursorY;
+    const above = y > 0 ? b.getLine(y - 1) : null;
+    const line = b.getLine(y);
+    return ((above ? above.translateToString(true) : '') + (line ? line.translateToString(true) : '')).trimEnd();
+  };
+  const a = t.onWriteParsed(() => {
+    if (!parsed && tail().endsWith(ch)) parsed = performance.now() - t0;
   });
   const r = t.onRender(() => {
     if (!parsed) return;
     a.dispose();
     r.dispose();
+    clearTimeout(timer);
     resolve([parsed, performance.now() - t0]);
   });
+  const timer = setTimeout(() => {
+    a.dispose();
+    r.dispose();
+    reject(new Error(view.worker + ': no echo of ' + JSON.stringify(ch) + ' within ${KEY_TIMEOUT_MS} ms; the line ends ' + JSON.stringify(tail().slice(-60))));
+  }, ${KEY_TIMEOUT_MS});
   t.input(ch, true);
 })`;
 

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { BIN, get, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 import {
   docker, dockerAsync, dockerDown, dockerUp, privateDaemon, runContainer, startWatcher, uniqueName,
@@ -45,6 +46,14 @@ describe('Docker discovery: wharfctl workers watch-docker', { skip: up.ok ? fals
   };
   const entry = async (name) => (await workers()).find((w) => w.name === name);
   const log = (p = watcher) => fs.readFileSync(p.logPath, 'utf8');
+  // what the state file says the watcher made (undefined while it has none)
+  const owned = () => {
+    try {
+      return JSON.parse(fs.readFileSync(stateFile, 'utf8')).owned;
+    } catch {
+      return undefined;
+    }
+  };
   const watch = async (args = [], opts = {}) => {
     const p = startWatcher(stack, { args, ...opts });
     await waitFor(() => /Docker at .*: \d+ labelled containers/.test(log(p)), {
@@ -77,14 +86,17 @@ describe('Docker discovery: wharfctl workers watch-docker', { skip: up.ok ? fals
     assert.deepEqual(e.upstream.servers, ['127.0.0.1:19101']);
     assert.equal(e.max_sessions, 5);
     assert.equal(e.source, 'live');
-    assert.deepEqual(JSON.parse(fs.readFileSync(stateFile, 'utf8')).owned, { 'disc-a': name });
+    // the state file follows the registration (written after the PUT)
+    await waitFor(() => isDeepStrictEqual(owned(), { 'disc-a': name }),
+      { timeout: 10000, what: () => `disc-a in the state file: ${JSON.stringify(owned())}` });
 
     const t1 = Date.now();
     const r = await dockerAsync(['stop', name]);
     assert.equal(r.status, 0, r.stderr);
     await waitFor(async () => !(await entry('disc-a')), { timeout: 10000, what: () => `disc-a removed:\n${log()}` });
     timings.removed = Date.now() - t1;
-    assert.deepEqual(JSON.parse(fs.readFileSync(stateFile, 'utf8')).owned, {});
+    await waitFor(() => isDeepStrictEqual(owned(), {}),
+      { timeout: 10000, what: () => `disc-a out of the state file: ${JSON.stringify(owned())}` });
     assert.match(log(), new RegExp(`removed disc-a: container ${name} is gone`));
   });
 
@@ -150,6 +162,7 @@ describe('Docker discovery: wharfctl workers watch-docker', { skip: up.ok ? fals
   test('restarted, it removes what it made (its state file) and keeps what it did not', async () => {
     const gone = labelled('gone', { 'wharf.worker': 'gone', 'wharf.agent': '127.0.0.1:19106' });
     await waitFor(() => entry('gone'), { what: () => `gone registered:\n${log()}` });
+    await waitFor(() => owned()?.gone === gone, { what: () => `gone in the state file: ${JSON.stringify(owned())}` });
     // An entry an operator made: not the watcher's, whatever happens.
     const put = await fetch(`${stack.http}/api/workers/by-hand`, {
       method: 'PUT', headers: { ...stack.auth, 'Content-Type': 'application/json' },

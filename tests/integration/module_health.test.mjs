@@ -11,6 +11,8 @@ const TIMEOUT_MS = 1000;
 // What "within the probe timeout plus a small margin" allows on a loaded
 // 2-core machine: the scheduling of nginx, node and the agents.
 const MARGIN_MS = 600;
+// NGX_HTTP_WHARF_PROBE_BUF: the longest handshake response header a probe reads
+const PROBE_HEADER_MAX = 4096;
 
 describe('health probes', () => {
   let stack;
@@ -239,5 +241,45 @@ describe('health probes', () => {
     const bad = stack.nginx.errorLog().split('\n').filter((l) => /\[(alert|crit|emerg)\]/.test(l));
     assert.deepEqual(bad, []);
     assert.match(stack.nginx.errorLog(), /\[warn\].*wharf: worker "dead" terminal is unhealthy: connect\(\) to/);
+  });
+});
+
+// The probe's answer buffer (docs/DIRECTIVES.md, Limits, "probe response
+// header"), at its edge: a valid 101 that just fits, and one a byte over.
+describe('the probe response header limit', () => {
+  let stack;
+  const fakes = {};
+
+  before(async () => {
+    fakes.fits = await startFakeEndpoint('sized-101', { headerBytes: PROBE_HEADER_MAX });
+    fakes.over = await startFakeEndpoint('sized-101', { headerBytes: PROBE_HEADER_MAX + 1 });
+    stack = await startStack({
+      tag: 'module-health-limit',
+      workers: [
+        { name: 'fits', addr: fakes.fits.addr },
+        { name: 'over', addr: fakes.over.addr },
+      ],
+      extraHttp: `wharf_health_timeout ${TIMEOUT_MS}ms;`,
+    });
+  });
+
+  after(async () => {
+    if (stack) await stack.stop();
+    for (const f of Object.values(fakes)) await f.close();
+  });
+
+  test(`a 101 header of exactly ${PROBE_HEADER_MAX} bytes is healthy; one byte more is unhealthy at once and says why`, async () => {
+    const fits = await get(`${stack.http}/api/workers/fits/health/terminal`, { headers: stack.auth });
+    assert.equal(fits.status, 200, fits.body);
+    assert.equal(fits.json.status, 'healthy');
+    assert.equal(fakes.fits.requests.length, 1);
+
+    const t0 = Date.now();
+    const over = await get(`${stack.http}/api/workers/over/health/terminal`, { headers: stack.auth });
+    const ms = Date.now() - t0;
+    assert.equal(over.status, 503, over.body);
+    assert.equal(over.json.status, 'unhealthy');
+    assert.equal(over.json.error, `the answer is too large (over ${PROBE_HEADER_MAX} bytes)`);
+    assert.ok(ms < TIMEOUT_MS, `failed when the buffer filled, not at the timeout (${ms} ms)`);
   });
 });

@@ -651,7 +651,10 @@ export function getFresh(url, { method = 'GET', headers = {}, body } = {}) {
 //   'http200'     answers 200 to everything, WebSocket upgrades included
 //   'bad-accept'  answers an upgrade with 101 and a wrong Sec-WebSocket-Accept
 //   'hang'        accepts TCP connections and never says a word
-export async function startFakeEndpoint(kind = 'ws') {
+//   'sized-101'   answers an upgrade with a valid 101 whose header, padded
+//                 by an X-Pad line, is exactly opts.headerBytes bytes long
+//                 (the final empty line included), sent in one write
+export async function startFakeEndpoint(kind = 'ws', opts = {}) {
   const fake = { kind, requests: [], closes: [], sockets: new Set() };
   const record = (req) => fake.requests.push({ method: req.method, url: req.url, headers: req.headers });
   let server;
@@ -692,6 +695,18 @@ export async function startFakeEndpoint(kind = 'ws') {
         record(req);
         sock.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n'
           + 'Connection: close\r\n\r\nok\n');
+      });
+    } else if (kind === 'sized-101') {
+      server.on('upgrade', (req, sock) => {
+        record(req);
+        const accept = crypto.createHash('sha1')
+          .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+        const head = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+          + `Sec-WebSocket-Accept: ${accept}\r\nX-Pad: `;
+        const pad = opts.headerBytes - head.length - '\r\n\r\n'.length;
+        if (pad < 1) throw new Error(`a 101 cannot be as short as ${opts.headerBytes} bytes`);
+        sock.on('error', () => {});
+        sock.write(`${head}${'p'.repeat(pad)}\r\n\r\n`);
       });
     } else if (kind === 'bad-accept') {
       server.on('upgrade', (req, sock) => {
