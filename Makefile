@@ -177,7 +177,7 @@ $(B)/tests/test_common_%: tests/unit/test_common_%.c $(LIB_COMMON)
 $(B)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_LIB_OBJS) $(LIB_COMMON)
 	@mkdir -p $(dir $@)
 	$(UNIT_CC) $(AGENT_LIBS) $(LDFLAGS)
-AGENT_SUP_OBJS := $(call obj,agent/proc.c agent/lines.c agent/detect.c \
+AGENT_SUP_OBJS := $(call obj,agent/proc.c agent/child.c agent/lines.c agent/detect.c \
                      agent/reaper.c)
 $(B)/tests/test_agent_proc: tests/unit/test_agent_proc.c $(AGENT_SUP_OBJS) \
                             $(LIB_COMMON)

@@ -9,30 +9,9 @@
 
 #include "lines.h"
 #include "log.h"
+#include "opts.h"
 #include "proc.h"
 #include "ship.h"
-
-/* Strict decimal: digits only, at most max. */
-static int
-parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-    unsigned long v = 0;
-
-    if (*s == '\0') {
-        return -1;
-    }
-    for (; *s != '\0'; s++) {
-        if (*s < '0' || *s > '9') {
-            return -1;
-        }
-        v = v * 10 + (unsigned long) (*s - '0');
-        if (v > max) {
-            return -1;
-        }
-    }
-    *out = v;
-    return 0;
-}
 
 int
 agent_config_parse_listen(struct agent_config *cfg, const char *addr, char *err,
@@ -73,7 +52,7 @@ agent_config_parse_listen(struct agent_config *cfg, const char *addr, char *err,
     memcpy(hostbuf, host, hostlen);
     hostbuf[hostlen] = '\0';
 
-    if (parse_uint(port, 65535, &p) != 0) {
+    if (wharf_opt_parse_ulong(port, 10, &p) != 0 || p > 65535) {
         return wharf_fail(err, errlen, "--listen %s: port must be 0..65535",
                           addr);
     }

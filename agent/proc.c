@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "detect.h"
 #include "log.h"
 
@@ -25,9 +26,6 @@
 #include "utf8.h"
 
 extern char **environ;
-
-/* Highest descriptor closed one by one when close_range() is missing. */
-#define PROC_FALLBACK_MAX_FD 65536
 
 struct agent_probe {
     struct agent_proc *proc; /* NULL once the instance stopped caring */
@@ -721,15 +719,7 @@ static void __attribute__((noreturn))
 child_exec(struct agent_proc *p, char **argv, char **envp, int in, int out,
            int errfd, int sync_fd, int max_fd)
 {
-    struct sigaction sa;
-    sigset_t none;
-    int e, fd, sig;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (sig = 1; sig < NSIG; sig++) {
-        (void) sigaction(sig, &sa, NULL);
-    }
+    agent_child_reset_signals();
     if (setsid() < 0) {
         goto fail;
     }
@@ -740,20 +730,10 @@ child_exec(struct agent_proc *p, char **argv, char **envp, int in, int out,
     if (p->spec.cwd != NULL && chdir(p->spec.cwd) != 0) {
         goto fail;
     }
-    if (close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
-        for (fd = STDERR_FILENO + 1; fd < max_fd; fd++) {
-            if (fd != sync_fd) {
-                (void) close(fd);
-            }
-        }
-    }
-    sigemptyset(&none);
-    (void) sigprocmask(SIG_SETMASK, &none, NULL);
+    agent_child_before_exec(sync_fd, max_fd);
     execvpe(argv[0], argv, envp);
 fail:
-    e = errno;
-    (void) !write(sync_fd, &e, sizeof(e));
-    _exit(127);
+    agent_child_failed(sync_fd);
 }
 
 static void on_child_exit(struct agent_child *child, int status);
@@ -764,7 +744,7 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
 {
     struct agent_sup *sup = p->sup;
     int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, syncp[2] = { -1, -1 };
-    int devnull = -1, child_errno, saved, i, rc = -1;
+    int devnull = -1, child_errno, saved, i, rc = -1, max_fd;
     char **argv = NULL, **envp = NULL, *port_env = NULL;
     sigset_t all, old;
     ssize_t n;
@@ -779,12 +759,12 @@ spawn(struct agent_proc *p, char *err, size_t errlen)
         wharf_fail(err, errlen, "cannot make pipes: %s", strerror(errno));
         goto out;
     }
+    max_fd = agent_child_max_fd();
     sigfillset(&all);
     (void) sigprocmask(SIG_SETMASK, &all, &old);
     pid = fork();
     if (pid == 0) {
-        child_exec(p, argv, envp, devnull, outp[1], errp[1], syncp[1],
-                   PROC_FALLBACK_MAX_FD);
+        child_exec(p, argv, envp, devnull, outp[1], errp[1], syncp[1], max_fd);
     }
     saved = errno;
     (void) sigprocmask(SIG_SETMASK, &old, NULL);

@@ -11,16 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "log.h"
-
-/* Highest descriptor the child closes one by one when close_range() is not
- * available (kernels before 5.11). */
-#define PTY_FALLBACK_MAX_FD 65536
 
 static int
 set_fd_flag(int fd, int get, int set, int flag)
@@ -42,20 +38,11 @@ static void __attribute__((noreturn))
 child_exec(const struct agent_pty_spec *spec, int slave, int sync_fd,
            int max_fd)
 {
-    struct sigaction sa;
-    sigset_t none;
-    int e, fd, sig;
-
     /* Handlers and dispositions the agent set (libuv's, lws's SIGPIPE
-     * SIG_IGN) must not leak into the shell: an ignored SIGPIPE would make
-     * "yes | head" run forever. execve() resets handled signals but keeps
-     * ignored ones, so reset all of them. Signals are still blocked here (the
-     * parent blocked them around fork), so none is lost or run meanwhile. */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    for (sig = 1; sig < NSIG; sig++) {
-        (void) sigaction(sig, &sa, NULL);
-    }
+     * SIG_IGN) must not leak into the shell. Signals are still blocked
+     * here (the parent blocked them around fork), so none is lost or run
+     * meanwhile. */
+    agent_child_reset_signals();
 
     if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0) {
         goto fail;
@@ -67,23 +54,11 @@ child_exec(const struct agent_pty_spec *spec, int slave, int sync_fd,
     if (slave > STDERR_FILENO) {
         (void) close(slave);
     }
-    /* No descriptor of the agent (listening socket, other terminals'
-     * masters, client sockets) may survive into the program: a leaked
-     * master would keep another terminal alive. sync_fd is close-on-exec. */
-    if (close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
-        for (fd = STDERR_FILENO + 1; fd < max_fd; fd++) {
-            if (fd != sync_fd) {
-                (void) close(fd);
-            }
-        }
-    }
-    sigemptyset(&none);
-    (void) sigprocmask(SIG_SETMASK, &none, NULL);
+    /* a leaked master would keep another terminal alive */
+    agent_child_before_exec(sync_fd, max_fd);
     execve(spec->path, spec->argv, spec->envp);
 fail:
-    e = errno;
-    (void) !write(sync_fd, &e, sizeof(e));
-    _exit(127);
+    agent_child_failed(sync_fd);
 }
 
 int
@@ -91,10 +66,9 @@ agent_pty_spawn(struct agent_pty *pty, const struct agent_pty_spec *spec)
 {
     struct winsize ws;
     struct termios tio;
-    struct rlimit rl;
     sigset_t all, old;
     int master = -1, slave = -1, sync_pipe[2] = { -1, -1 };
-    int child_errno, saved, max_fd = PTY_FALLBACK_MAX_FD;
+    int child_errno, saved, max_fd;
     ssize_t n;
     pid_t pid;
 
@@ -126,9 +100,7 @@ agent_pty_spawn(struct agent_pty *pty, const struct agent_pty_spec *spec)
         wharf_error("pipe2: %s", strerror(errno));
         goto fail;
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t) max_fd) {
-        max_fd = (int) rl.rlim_cur;
-    }
+    max_fd = agent_child_max_fd();
 
     sigfillset(&all);
     (void) sigprocmask(SIG_SETMASK, &all, &old);
