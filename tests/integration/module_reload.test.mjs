@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { childPids, get, pidAlive, reloadNginx, startAgent, startStack, waitFor, writeWorkerConf } from '../lib/stack.mjs';
+// getFresh: nginx is reloaded here, and a kept connection may be to an old
+// worker process that is closing it
+import { childPids, getFresh as get, pidAlive, reloadNginx, startAgent, startStack, waitFor, writeWorkerConf } from '../lib/stack.mjs';
 import { Terminal } from '../lib/terminal.mjs';
 
 describe('reload', () => {

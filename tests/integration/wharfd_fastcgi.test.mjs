@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { ENGINES, get, reloadNginx, startStack, waitFor } from '../lib/stack.mjs';
+import { ENGINES, get, getFresh, reloadNginx, startStack, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -97,8 +97,10 @@ for (const engine of ENGINES) {
       // sees each end in its poller and closes its side.
       await waitFor(() => [...before].every((p) => !connectionsTo(wharfdPort).established.has(p)),
         { what: 'the old kept connections to close' });
+      // getFresh: a connection of its own each time, as fetch's kept one
+      // may be to an old worker process that is closing it
       for (let i = 0; i < 20; i++) {
-        const r = await get(`${stack.http}/api/monitoring/logs?worker=w1&limit=3`, { headers: stack.auth });
+        const r = await getFresh(`${stack.http}/api/monitoring/logs?worker=w1&limit=3`, { headers: stack.auth });
         assert.equal(r.status, 200);
         assert.equal(r.json.data.length, 3);
       }
