@@ -1,7 +1,8 @@
-// Shared by bench/ingest and bench/query: CPU time from /proc, medians,
-// the machine line.
+// Shared by the benchmarks: CPU time from /proc, medians, the machine
+// line, a JSON-RPC call.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import { childPids } from '../tests/lib/stack.mjs';
 
@@ -56,4 +57,20 @@ export function perfInstructions(pid) {
     const n = line ? Number(line.split(',')[0]) : NaN;
     return Number.isFinite(n) ? n : null;
   };
+}
+
+// One JSON-RPC POST to url's /rpc on a keep-alive agent, with a bearer
+// token: resolves with the parsed answer.
+export function postRpc(agent, url, token, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: '/rpc', method: 'POST', agent,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let d = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { d += c; });
+      res.on('end', () => resolve(JSON.parse(d)));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { startAgent, startStack, waitFor } from '../../tests/lib/stack.mjs';
+import { postRpc } from '../lib.mjs';
 
 const SECONDS = Number(process.argv[2] || 10);
 const REPS = Number(process.argv[3] || 1);
@@ -36,19 +37,6 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-function post(agent, url, token, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: '/rpc', method: 'POST', agent,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let d = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { d += c; });
-      res.on('end', () => resolve(JSON.parse(d)));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 // wharfd's ingest rate through nginx, 4 clients, in this stack.
 async function direct(stack) {
@@ -67,7 +55,7 @@ async function direct(stack) {
   const t0 = process.hrtime.bigint();
   await Promise.all(bodies.map(async (list, c) => {
     for (const b of list) {
-      const r = await post(agents[c], url, tokens[c], b);
+      const r = await postRpc(agents[c], url, tokens[c], b);
       if (!Array.isArray(r) || r[0].error) throw new Error(JSON.stringify(r));
     }
   }));

@@ -26,7 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sharedPgServer } from '../../tests/lib/pg.mjs';
 import { BUILD, childPids, procGone, reloadNginx, startStack, startWharfd, tempDir, waitFor } from '../../tests/lib/stack.mjs';
-import { cpuSeconds, machineLine, median, treeCpu } from '../lib.mjs';
+import { cpuSeconds, machineLine, median, treeCpu, postRpc } from '../lib.mjs';
 
 const REPS = Number(process.argv[2] || 3);
 const PER_CLIENT = Number(process.argv[3] || 100000);
@@ -37,19 +37,6 @@ const MSG = 'GET /api/items?page=2 200 in 12 ms from 10.0.0.7 user-agent curl/8'
 const ROWS = CLIENTS * PER_CLIENT;
 const WHARFD_ARGS = ['--threads', '8', '--retention-interval', '0'];
 
-function post(agent, url, token, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: '/rpc', method: 'POST', agent,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let d = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { d += c; });
-      res.on('end', () => resolve(JSON.parse(d)));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 // The request bodies, built once: client c sends worker bench-c's lines.
 const BODIES = Array.from({ length: CLIENTS }, () => {
@@ -80,7 +67,7 @@ async function clients(stack, wharfds) {
   const t0 = process.hrtime.bigint();
   await Promise.all(BODIES.map(async (list, c) => {
     for (const b of list) {
-      const r = await post(agents[c], url, tokens[c], b);
+      const r = await postRpc(agents[c], url, tokens[c], b);
       if (r.error || r.result.stored !== JSON.parse(b).params.logs.length) throw new Error(JSON.stringify(r));
     }
   }));

@@ -15,7 +15,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, BUILD, startStack } from '../../tests/lib/stack.mjs';
-import { cpuSeconds, machineLine, median, perfInstructions, treeCpu } from '../lib.mjs';
+import { cpuSeconds, machineLine, median, perfInstructions, treeCpu, postRpc } from '../lib.mjs';
 
 const REPS = Number(process.argv[2] || 3);
 const PER_CLIENT = Number(process.argv[3] || 100000);
@@ -34,19 +34,6 @@ async function fresh() {
   url = new URL(`${stack.http}/rpc`);
 }
 
-function post(agent, token, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: '/rpc', method: 'POST', agent,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let d = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => { d += c; });
-      res.on('end', () => resolve(JSON.parse(d)));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 async function e2e(kind, rep) {
   const bodies = []; // built before the clock starts
@@ -72,7 +59,7 @@ async function e2e(kind, rep) {
   const client0 = process.cpuUsage();
   await Promise.all(bodies.map(async (list, c) => {
     for (const b of list) {
-      const r = await post(agents[c], tokens[c], b);
+      const r = await postRpc(agents[c], url, tokens[c], b);
       if (r.error) throw new Error(JSON.stringify(r.error));
     }
   }));
