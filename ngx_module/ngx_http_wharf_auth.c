@@ -966,13 +966,7 @@ ngx_http_wharf_check_handshake(ngx_http_request_t *r)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    h = r->headers_in.upgrade;
-
-    if (h == NULL
-        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                            (u_char *) "websocket", sizeof("websocket") - 2)
-           == NULL)
-    {
+    if (!ngx_http_wharf_is_websocket(r)) {
         return NGX_DECLINED;
     }
 

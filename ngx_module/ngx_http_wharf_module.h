@@ -772,6 +772,7 @@ void ngx_http_wharf_round_wait(ngx_event_t *ev, ngx_msec_t interval);
 /* ngx_http_wharf_sessions.c */
 
 ngx_http_wharf_ctx_t *ngx_http_wharf_ctx_create(ngx_http_request_t *r);
+ngx_uint_t ngx_http_wharf_is_websocket(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_wharf_precontent_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wharf_log_handler(ngx_http_request_t *r);

@@ -191,19 +191,29 @@ ngx_http_wharf_precontent_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_uint_t
-ngx_http_wharf_session_kind(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+/* an Upgrade header that names websocket: a WebSocket session, for the
+ * counts as for the handshake's checks (ngx_http_wharf_auth.c) */
+
+ngx_uint_t
+ngx_http_wharf_is_websocket(ngx_http_request_t *r)
 {
-    ngx_str_t        *path;
     ngx_table_elt_t  *h;
 
     h = r->headers_in.upgrade;
 
-    if (h == NULL
-        || ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
-                            (u_char *) "websocket", sizeof("websocket") - 2)
-           == NULL)
-    {
+    return h != NULL
+           && ngx_strlcasestrn(h->value.data, h->value.data + h->value.len,
+                               (u_char *) "websocket", sizeof("websocket") - 2)
+              != NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_wharf_session_kind(ngx_http_request_t *r, ngx_http_wharf_ctx_t *ctx)
+{
+    ngx_str_t  *path;
+
+    if (!ngx_http_wharf_is_websocket(r)) {
         return NGX_HTTP_WHARF_KIND_HTTP;
     }
 
