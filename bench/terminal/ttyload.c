@@ -429,6 +429,21 @@ pty_start(int *master)
     return pid;
 }
 
+/* A ceiling run's result line: bytes over seconds, and the mean size of
+ * what was read in `units` (reads, or the agent-like chunks). */
+static void
+ceiling_report(const char *mode, unsigned long long bytes, double seconds,
+               unsigned long long reads, const char *mean_name,
+               unsigned long long units, long long cpu0, long long child0)
+{
+    printf("{\"mode\":\"%s\",\"bytes\":%llu,\"seconds\":%.4f,"
+           "\"mbps\":%.2f,\"reads\":%llu,\"%s\":%.0f,"
+           "\"client_cpu_us\":%lld,\"child_cpu_us\":%lld}\n",
+           mode, bytes, seconds, (double) bytes / seconds / 1e6, reads,
+           mean_name, units ? (double) bytes / (double) units : 0.0,
+           cpu_us(RUSAGE_SELF) - cpu0, cpu_us(RUSAGE_CHILDREN) - child0);
+}
+
 static int
 mode_ceiling(void)
 {
@@ -453,12 +468,8 @@ mode_ceiling(void)
     waitpid(pid, &status, 0);
     t1 = now();
     close(master);
-    printf("{\"mode\":\"ceiling\",\"bytes\":%llu,\"seconds\":%.4f,"
-           "\"mbps\":%.2f,\"reads\":%llu,\"read_mean\":%.0f,"
-           "\"client_cpu_us\":%lld,\"child_cpu_us\":%lld}\n",
-           bytes, t1 - t0, (double) bytes / (t1 - t0) / 1e6, reads,
-           reads ? (double) bytes / (double) reads : 0.0,
-           cpu_us(RUSAGE_SELF) - cpu0, cpu_us(RUSAGE_CHILDREN) - child0);
+    ceiling_report("ceiling", bytes, t1 - t0, reads, "read_mean", reads, cpu0,
+                   child0);
     return 0;
 }
 
@@ -501,12 +512,8 @@ mode_ceiling_batched(void)
     waitpid(pid, &status, 0);
     t1 = now();
     close(master);
-    printf("{\"mode\":\"ceiling-batched\",\"bytes\":%llu,\"seconds\":%.4f,"
-           "\"mbps\":%.2f,\"reads\":%llu,\"chunk_mean\":%.0f,"
-           "\"client_cpu_us\":%lld,\"child_cpu_us\":%lld}\n",
-           bytes, t1 - t0, (double) bytes / (t1 - t0) / 1e6, reads,
-           chunks ? (double) bytes / (double) chunks : 0.0,
-           cpu_us(RUSAGE_SELF) - cpu0, cpu_us(RUSAGE_CHILDREN) - child0);
+    ceiling_report("ceiling-batched", bytes, t1 - t0, reads, "chunk_mean",
+                   chunks, cpu0, child0);
     return 0;
 }
 
