@@ -15,6 +15,7 @@
 
 #include "budget.h"
 #include "duration.h"
+#include "recent.h"
 #include "log.h"
 #include "opts.h"
 
@@ -384,6 +385,24 @@ const struct wharf_opt wharfd_options[] = {
       CONF(unsigned, feed_queue), 1, 1000000, NULL,
       WHARF_OPT_STR(WHARFD_FEED_QUEUE_DEFAULT),
       "messages queued per feed client before it is lagged", NULL, 0 },
+    { "recent-rows", NULL, "N", wharf_opt_set_unsigned,
+      CONF(unsigned, recent_rows), 0, WHARFD_RECENT_ROWS_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_RECENT_ROWS_DEFAULT),
+      "newest logs kept in memory for each worker read lately, which "
+      "answer its latest-N reads without the database (SQLite; 0: off)",
+      NULL, 0 },
+    { "recent-memory", NULL, "BYTES", wharf_opt_set_size,
+      CONF(size_t, recent_memory), 65536, WHARFD_MEMORY_LIMIT_MAX, BYTES_BAD,
+      WHARF_OPT_STR(WHARFD_RECENT_MEMORY_DEFAULT),
+      "most memory the recent logs hold, the least recently read "
+      "workers' going first",
+      NULL, 0 },
+    { "recent-idle", NULL, "S", wharf_opt_set_unsigned,
+      CONF(unsigned, recent_idle), 1, DAYS_MAX, NULL,
+      WHARF_OPT_STR(WHARFD_RECENT_IDLE_DEFAULT),
+      "seconds after its last read that a worker's recent logs are "
+      "dropped (at its next write)",
+      NULL, 0 },
     { "ws-origins", NULL, "LIST", wharf_opt_set_string, CONF_STR(ws_origins), 0,
       SIZE_OF(ws_origins), "{flag}: too long", NULL,
       "Origins allowed on the feed, comma-separated (none: the host the "

@@ -131,7 +131,11 @@ struct wharfd_config {
     unsigned control_timeout;  /* seconds */
     struct wharfd_listen ws_listen;
     int has_ws_listen;
-    unsigned feed_queue;   /* messages queued per feed client */
+    unsigned feed_queue; /* messages queued per feed client */
+    /* the recent rows (recent.h) */
+    unsigned recent_rows;  /* per worker; 0: off */
+    size_t recent_memory;  /* bytes */
+    unsigned recent_idle;  /* seconds */
     char ws_origins[1024]; /* allowed Origins, comma-separated */
     /* the memory budget (budget.h) */
     size_t rpc_batch_max;      /* calls in one JSON-RPC batch */

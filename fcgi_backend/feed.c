@@ -1,7 +1,7 @@
 /*
  * The live feed on libwebsockets (design in feed.h). Threads:
  *  - the feed thread runs lws_service: handshakes, frames in, frames out;
- *  - the writer thread (store.c) calls feed_publish after each commit:
+ *  - the writer thread (store.c) calls wharfd_feed_publish after each commit:
  *    it appends to the clients' queues under the feed lock and wakes the
  *    feed thread with lws_cancel_service (the one lws call that is safe
  *    from another thread);
@@ -261,10 +261,9 @@ build_event(const void *rows, size_t i)
                      e->timestamp);
 }
 
-static void
-feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
+void
+wharfd_feed_publish(struct wharfd *wd, enum wharfd_kind kind, const void *rows)
 {
-    struct wharfd *wd = arg;
     struct wharfd_feed *f = &wd->feed;
     size_t i;
 
@@ -317,8 +316,8 @@ feed_publish(void *arg, enum wharfd_kind kind, const void *rows)
 
 /* Whether a client subscribes (any thread): the store reads back other
  * wharfds' rows only then. */
-static int
-feed_listening(void *arg)
+int
+wharfd_feed_listening(void *arg)
 {
     struct wharfd *wd = arg;
 
@@ -903,7 +902,6 @@ wharfd_feed_start(struct wharfd *wd)
         f->ctx = NULL;
         return -1;
     }
-    wharfd_store_set_publisher(wd->store, feed_publish, feed_listening, wd);
     if (pthread_create(&f->thread, NULL, feed_thread, wd) != 0) {
         wharf_error("cannot start the feed thread");
         lws_context_destroy(f->ctx);

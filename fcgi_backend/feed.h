@@ -34,6 +34,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "store.h"
+
 #define WHARFD_FEED_QUEUE_DEFAULT 1024
 /* Largest frame a client may send. */
 #define WHARFD_FEED_IN_MAX 65536
@@ -66,6 +68,17 @@ int wharfd_feed_start(struct wharfd *wd);
 
 /* Stops the thread, closes every client. */
 void wharfd_feed_stop(struct wharfd *wd);
+
+/* The writer thread, after each commit (store.h's wharfd_publish_fn,
+ * through main.c's publisher): queues the rows for the subscribed
+ * clients. It does not block; with nobody subscribed it costs one atomic
+ * load. */
+void wharfd_feed_publish(struct wharfd *wd, enum wharfd_kind kind,
+                         const void *rows);
+
+/* Whether a client subscribes (any thread; arg is the struct wharfd):
+ * the store's wharfd_listening_fn. */
+int wharfd_feed_listening(void *arg);
 
 /* For /api/monitoring/metrics: subscribed clients, those of them lagged
  * now (messages dropped since the last one they got), and messages

@@ -17,6 +17,17 @@
 /* How long SIGTERM waits for requests in progress. */
 #define WHARFD_SHUTDOWN_GRACE_S 30
 
+/* The store's publisher (store.h): what the writer committed goes to the
+ * recent rows, then to the live feed. */
+static void
+published(void *arg, enum wharfd_kind kind, const void *rows)
+{
+    struct wharfd *wd = arg;
+
+    wharfd_recent_publish(&wd->recent, kind, rows);
+    wharfd_feed_publish(wd, kind, rows);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -78,6 +89,21 @@ main(int argc, char **argv)
         wharfd_auth_free(&wd.auth);
         return 1;
     }
+    /* The recent rows rely on this wharfd writing alone: on PostgreSQL,
+     * others write too (recent.h). */
+    if (wharfd_recent_init(
+            &wd.recent,
+            wharfd_store_target_is_pg(wd.config.db) ? 0 : wd.config.recent_rows,
+            wd.config.recent_memory, wd.config.recent_idle)
+        != 0) {
+        wharf_error("the recent rows: out of memory");
+        wharfd_server_close(&wd);
+        wharfd_store_close(wd.store);
+        wharfd_auth_free(&wd.auth);
+        return 1;
+    }
+    /* Before the first write: the server and retention start after. */
+    wharfd_store_set_publisher(wd.store, published, wharfd_feed_listening, &wd);
     if (wharfd_feed_start(&wd) != 0 || wharfd_retention_start(&wd) != 0
         || wharfd_server_start(&wd) != 0) {
         wharfd_retention_stop(&wd);
@@ -85,6 +111,7 @@ main(int argc, char **argv)
         wharfd_server_stop(&wd, WHARFD_SHUTDOWN_GRACE_S);
         wharfd_server_close(&wd);
         wharfd_store_close(wd.store);
+        wharfd_recent_destroy(&wd.recent);
         wharfd_auth_free(&wd.auth);
         return 1;
     }
@@ -119,6 +146,7 @@ main(int argc, char **argv)
     wharfd_server_close(&wd);
     wharfd_feed_stop(&wd);
     wharfd_store_close(wd.store);
+    wharfd_recent_destroy(&wd.recent);
     wharfd_auth_free(&wd.auth);
     wharf_info("stopped");
     return 0;

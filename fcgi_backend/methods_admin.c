@@ -34,7 +34,7 @@ clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
 {
     const char *worker, *instance;
     long long count, until_id = -1;
-    int confirm, has_until;
+    int confirm, has_until, rc;
     json_t *obj;
 
     if (wharfd_params_object(params, &obj, err) != 0
@@ -58,9 +58,16 @@ clear(struct wharfd_call *call, json_t *params, enum wharfd_kind kind,
         return wharfd_rpc_set_error(err, WHARFD_RPC_INVALID_PARAMS, "confirm",
                                     "'confirm': true is required to delete");
     }
-    if (wharfd_store_clear(call->wd->store, kind, worker, instance,
-                           has_until ? until_id : -1, &count)
-        != 0) {
+    /* The worker's recent rows go before and after (recent.h). */
+    if (kind == WHARFD_KIND_LOGS) {
+        wharfd_recent_touch(&call->wd->recent, worker);
+    }
+    rc = wharfd_store_clear(call->wd->store, kind, worker, instance,
+                            has_until ? until_id : -1, &count);
+    if (kind == WHARFD_KIND_LOGS) {
+        wharfd_recent_touch(&call->wd->recent, worker);
+    }
+    if (rc != 0) {
         return wharfd_internal(err, "clearing failed");
     }
     *result = json_pack("{s:I}", "clearedCount", (json_int_t) count);

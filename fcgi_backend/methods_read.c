@@ -123,7 +123,7 @@ run_list_raw(struct wharfd_call *call, const struct wharfd_query *q,
 {
     struct raw_rows r;
     long long total;
-    int has_more;
+    int has_more, served;
 
     memset(&r, 0, sizeof(r));
     /* Room for a page of typical rows at once (a log row is ~280 bytes)
@@ -133,8 +133,19 @@ run_list_raw(struct wharfd_call *call, const struct wharfd_query *q,
         (void) wharf_textbuf_room(&r.w, 256 + (size_t) (q->limit + 1) * 320);
     }
     wharf_textbuf_str(&r.w, "{\"data\":[");
-    if (wharfd_store_query(call->wd->store, q, raw_row, &r, &total, &has_more)
-        != 0) {
+    /* The latest N of a worker: from its recent rows (recent.h) when
+     * they serve it, else from the database. */
+    total = -1;
+    served = wharfd_recent_answer(&call->wd->recent, call->wd->store, q, &r.w,
+                                  &has_more);
+    if (served < 0) {
+        wharf_textbuf_free(&r.w);
+        return wharfd_internal(err, "out of memory");
+    }
+    if (served == 0
+        && wharfd_store_query(call->wd->store, q, raw_row, &r, &total,
+                              &has_more)
+            != 0) {
         wharf_textbuf_free(&r.w);
         return wharfd_internal(err, "reading failed");
     }

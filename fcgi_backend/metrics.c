@@ -84,6 +84,45 @@ feed_metrics(struct wharfd *wd, FILE *out, const char *labels)
             labels, subscribers, labels, lagged, labels, dropped);
 }
 
+static void
+recent_metrics(struct wharfd *wd, FILE *out, const char *labels)
+{
+    struct wharfd_recent *r = &wd->recent;
+    size_t workers, bytes;
+
+    wharfd_recent_counts(r, &workers, &bytes);
+    fprintf(out,
+            "# HELP wharfd_recent_hits_total Latest-N log reads answered "
+            "from the recent rows in memory (--recent-rows).\n"
+            "# TYPE wharfd_recent_hits_total counter\n"
+            "wharfd_recent_hits_total{%s} %llu\n"
+            "# HELP wharfd_recent_misses_total Latest-N log reads the "
+            "recent rows could serve that went to the database (their "
+            "worker's rows were not in memory yet).\n"
+            "# TYPE wharfd_recent_misses_total counter\n"
+            "wharfd_recent_misses_total{%s} %llu\n"
+            "# HELP wharfd_recent_fills_total Workers' recent rows read "
+            "from the database and kept.\n"
+            "# TYPE wharfd_recent_fills_total counter\n"
+            "wharfd_recent_fills_total{%s} %llu\n"
+            "# HELP wharfd_recent_evictions_total Workers' recent rows "
+            "dropped to stay under --recent-memory.\n"
+            "# TYPE wharfd_recent_evictions_total counter\n"
+            "wharfd_recent_evictions_total{%s} %llu\n"
+            "# HELP wharfd_recent_workers Workers whose recent rows are in "
+            "memory or being read.\n"
+            "# TYPE wharfd_recent_workers gauge\n"
+            "wharfd_recent_workers{%s} %zu\n"
+            "# HELP wharfd_recent_bytes Memory the recent rows hold.\n"
+            "# TYPE wharfd_recent_bytes gauge\n"
+            "wharfd_recent_bytes{%s} %zu\n",
+            labels, (unsigned long long) atomic_load(&r->hits), labels,
+            (unsigned long long) atomic_load(&r->misses), labels,
+            (unsigned long long) atomic_load(&r->fills), labels,
+            (unsigned long long) atomic_load(&r->evictions), labels, workers,
+            labels, bytes);
+}
+
 void
 wharfd_rest_metrics(struct wharfd_call *call, const struct wharfd_route *route,
                     const char *capture, const struct wharfd_http_request *req,
@@ -125,6 +164,7 @@ wharfd_rest_metrics(struct wharfd_call *call, const struct wharfd_route *route,
             labels, WHARFD_VERSION);
     wharfd_store_metrics(wd->store, out, labels);
     feed_metrics(wd, out, labels);
+    recent_metrics(wd, out, labels);
     if (fclose(out) != 0 || body == NULL) {
         free(body);
         wharfd_http_error(resp, 500, "internal", "out of memory");

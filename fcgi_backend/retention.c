@@ -98,7 +98,7 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
     struct wharfd_retention_policy p;
     char worker[1024] = "", before[32]; /* names are <= 63 bytes */
     long long below, deleted, total = 0;
-    int found, kind, leader;
+    int found, kind, leader, rc;
 
     if (wharfd_store_retention_lead(wd->store, &leader) != 0) {
         return -1;
@@ -138,10 +138,14 @@ wharfd_retention_run_at(struct wharfd *wd, long long now_ms)
                 deleted = below > 0 ? WHARFD_RETENTION_STEP : 0;
                 while (deleted == WHARFD_RETENTION_STEP
                        && !atomic_load(&wd->stopping)) {
-                    if (wharfd_store_retain_logs(wd->store, worker, below,
-                                                 WHARFD_RETENTION_STEP,
-                                                 &deleted)
-                        != 0) {
+                    /* the worker's recent rows go before and after each
+                     * step (recent.h) */
+                    wharfd_recent_touch(&wd->recent, worker);
+                    rc = wharfd_store_retain_logs(wd->store, worker, below,
+                                                  WHARFD_RETENTION_STEP,
+                                                  &deleted);
+                    wharfd_recent_touch(&wd->recent, worker);
+                    if (rc != 0) {
                         return -1;
                     }
                     total += deleted;

@@ -160,6 +160,7 @@ struct wharfd_log_in {
     char *metadata;         /* JSON text, malloc'd, or NULL */
     const char *process_id; /* NULL */
     int stored;             /* out: 1 new, 0 a resend */
+    long long id;           /* out, SQLite: the row's id when stored */
 };
 
 struct wharfd_log_batch {
@@ -170,6 +171,7 @@ struct wharfd_log_batch {
     size_t n;
     /* out */
     long long stored, duplicates, last_sequence;
+    char created_at[32]; /* SQLite: the stored rows' createdAt */
 };
 
 /* What a write returns when SQLite found the disk full (SQLITE_FULL):

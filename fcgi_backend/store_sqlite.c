@@ -4,9 +4,14 @@
  */
 #include "store_sqlite.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "migrate.h"
@@ -491,6 +496,65 @@ const struct wharfd_store_ops wharfd_sqlite_ops = {
     .retain_errors = wharfd_sqlite_retain_errors,
 };
 
+/*
+ * One wharfd per SQLite file: the first takes an exclusive flock on
+ * PATH-wharfd.lock, kept until it exits (or dies: the kernel lets go),
+ * and a second is refused at start instead of serving answers that miss
+ * the first one's writes. Two things rely on being the only writer:
+ * retention (it runs in every wharfd on SQLite) and the recent rows
+ * (recent.h), which the writer keeps current as it commits. Several
+ * wharfd share a database on PostgreSQL. The lock is a file of its own,
+ * beside the -wal and -shm ones, because SQLite's own locks are fcntl
+ * locks on the database, which any other descriptor of that file would
+ * release when closed. The file holds the holder's pid, for the message.
+ */
+static int
+store_lock(struct wharfd_sqlite *st, const char *path)
+{
+    char lpath[PATH_MAX], pid[32];
+    ssize_t n;
+    int fd;
+
+    st->lock_fd = -1;
+    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
+        return 0; /* no file of its own to guard (a URI: SQLite's rules) */
+    }
+    if ((size_t) snprintf(lpath, sizeof(lpath), "%s-wharfd.lock", path)
+        >= sizeof(lpath)) {
+        wharf_error("database %s: path too long", path);
+        return -1;
+    }
+    fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        wharf_error("database %s: cannot open %s: %s", path, lpath,
+                    strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK) {
+            wharf_error("database %s: cannot lock %s: %s", path, lpath,
+                        strerror(errno));
+        } else {
+            n = pread(fd, pid, sizeof(pid) - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            wharf_error("database %s is in use by another wharfd (pid %s; %s "
+                        "is locked): one wharfd per SQLite file, several "
+                        "wharfd share a PostgreSQL database",
+                        path, pid[0] ? pid : "unknown", lpath);
+        }
+        close(fd);
+        return -1;
+    }
+    n = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t) n, 0) != n) {
+        wharf_warn("database %s: cannot write the pid to %s: %s", path, lpath,
+                   strerror(errno));
+    }
+    st->lock_fd = fd;
+    return 0;
+}
+
 int
 wharfd_sqlite_open(struct wharfd_store **out, const char *path)
 {
@@ -512,6 +576,9 @@ wharfd_sqlite_open(struct wharfd_store **out, const char *path)
     wharfd_store_base_init(&st->base, &wharfd_sqlite_ops);
     pthread_mutex_init(&st->readers_lock, NULL);
 
+    if (store_lock(st, path) != 0) {
+        goto fail;
+    }
     st->wdb = store_connect(st, 0);
     if (st->wdb == NULL) {
         goto fail;
@@ -566,6 +633,9 @@ sqlite_close(struct wharfd_store *base)
     }
     pthread_mutex_destroy(&st->readers_lock);
     wharfd_store_base_destroy(&st->base);
+    if (st->lock_fd >= 0) {
+        close(st->lock_fd); /* after the database: it releases the flock */
+    }
     free(st->path);
     free(st);
 }

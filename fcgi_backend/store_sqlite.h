@@ -55,6 +55,7 @@ struct wharfd_reader {
 struct wharfd_sqlite {
     struct wharfd_store base; /* first: a store pointer is this one */
     char *path;               /* for messages */
+    int lock_fd;              /* PATH-wharfd.lock, flock'd; -1 */
 
     /* The writer connection: used by the writer thread alone (and by
      * open before the thread starts). Jobs run in a SAVEPOINT each. */

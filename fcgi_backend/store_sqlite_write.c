@@ -38,13 +38,14 @@ logs_run(struct wharfd_store *base, void *arg)
 {
     struct wharfd_sqlite *st = wharfd_sqlite_of(base);
     struct wharfd_log_batch *b = arg;
-    char now[WHARF_TIME_LEN];
+    char *now = b->created_at;
     sqlite3_stmt *s;
     size_t i;
 
     /* created_at is the commit's time, taken here in the writer, so it
-     * grows with id (retention relies on it). */
-    wharf_now_iso8601(now, sizeof(now));
+     * grows with id (retention relies on it). The batch keeps it, and
+     * each stored row's id, for the recent rows (recent.h). */
+    wharf_now_iso8601(now, sizeof(b->created_at));
     b->stored = b->duplicates = 0;
     for (i = 0; i < b->n; i++) {
         struct wharfd_log_in *l = &b->logs[i];
@@ -68,6 +69,7 @@ logs_run(struct wharfd_store *base, void *arg)
         }
         b->logs[i].stored = sqlite3_changes(st->wdb) > 0;
         if (b->logs[i].stored) {
+            b->logs[i].id = sqlite3_last_insert_rowid(st->wdb);
             b->stored++;
         } else {
             b->duplicates++;

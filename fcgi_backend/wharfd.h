@@ -30,6 +30,7 @@
 #include "version.h"
 #include "config.h"
 #include "feed.h"
+#include "recent.h"
 #include "retention.h"
 #include "server.h"
 #include "store.h"
@@ -45,6 +46,10 @@ struct wharfd {
 
     /* The database. Thread-safe on its own (see store.h). */
     struct wharfd_store *store;
+
+    /* The newest logs of the workers read lately (recent.h); off on
+     * PostgreSQL. Thread-safe on its own. */
+    struct wharfd_recent recent;
 
     /* The live feed's listener and clients (feed.h). */
     struct wharfd_feed feed;

@@ -48,6 +48,7 @@ try {
     const cpu0 = name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid);
     const ngxPid = name === 'wharfd' ? stack.nginx.pid : ngx2.pid;
     const n0 = treeCpu(ngxPid);
+    const c0 = process.cpuUsage();
     const end = Date.now() + SECONDS * 1000;
     let bad = 0;
     const one = (w) => new Promise((resolve, reject) => {
@@ -74,20 +75,27 @@ try {
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
     return { rps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), bad, load1: os.loadavg()[0],
       serverCpu: (name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid)) - cpu0,
-      nginxCpu: treeCpu(ngxPid) - n0 };
+      nginxCpu: treeCpu(ngxPid) - n0, clientCpu: cpuUsed(c0) };
   };
 
+  // The client's own CPU (this node process, user + system, seconds): a
+  // client near SECONDS of CPU is the limit of the run, not the server.
+  function cpuUsed(c0) {
+    const d = process.cpuUsage(c0);
+    return (d.user + d.system) / 1e6;
+  }
+  const cpus = (x) => `${x.serverCpu.toFixed(2)}/${x.nginxCpu.toFixed(2)}/${x.clientCpu.toFixed(2)} s`;
   const res = { wharfd: [], trivial: [] };
   for (let r = 0; r < REPS; r++) {
     res.wharfd.push(await load(stack.http, 'wharfd'));
     res.trivial.push(await load(`http://127.0.0.1:${port2}`, 'trivial'));
-    process.stderr.write(`rep ${r + 1}/${REPS}: wharfd ${res.wharfd.at(-1).rps.toFixed(0)} req/s p99 ${res.wharfd.at(-1).p99.toFixed(2)} ms; trivial ${res.trivial.at(-1).rps.toFixed(0)} req/s p99 ${res.trivial.at(-1).p99.toFixed(2)} ms\n`);
+    process.stderr.write(`rep ${r + 1}/${REPS}: wharfd ${res.wharfd.at(-1).rps.toFixed(0)} req/s p99 ${res.wharfd.at(-1).p99.toFixed(2)} ms cpu server/nginx/client ${cpus(res.wharfd.at(-1))}; trivial ${res.trivial.at(-1).rps.toFixed(0)} req/s p99 ${res.trivial.at(-1).p99.toFixed(2)} ms cpu ${cpus(res.trivial.at(-1))}\n`);
   }
   const m = (a, k) => median(a.map((x) => x[k]));
   console.log(JSON.stringify({
     machine: machineLine(), engine: ENGINE, rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
-    wharfd: { rps: m(res.wharfd, 'rps'), p50: m(res.wharfd, 'p50'), p99: m(res.wharfd, 'p99'), cpu: m(res.wharfd, 'serverCpu'), nginxCpu: m(res.wharfd, 'nginxCpu'), bad: m(res.wharfd, 'bad') },
-    trivial: { rps: m(res.trivial, 'rps'), p50: m(res.trivial, 'p50'), p99: m(res.trivial, 'p99'), cpu: m(res.trivial, 'serverCpu'), nginxCpu: m(res.trivial, 'nginxCpu'), bad: m(res.trivial, 'bad') },
+    wharfd: { rps: m(res.wharfd, 'rps'), p50: m(res.wharfd, 'p50'), p99: m(res.wharfd, 'p99'), cpu: m(res.wharfd, 'serverCpu'), nginxCpu: m(res.wharfd, 'nginxCpu'), clientCpu: m(res.wharfd, 'clientCpu'), bad: m(res.wharfd, 'bad') },
+    trivial: { rps: m(res.trivial, 'rps'), p50: m(res.trivial, 'p50'), p99: m(res.trivial, 'p99'), cpu: m(res.trivial, 'serverCpu'), nginxCpu: m(res.trivial, 'nginxCpu'), clientCpu: m(res.trivial, 'clientCpu'), bad: m(res.trivial, 'bad') },
     all: res,
   }, null, 1));
 } finally {
