@@ -12,14 +12,17 @@
  *
  * Shutdown. The known libfcgi difficulty, threads blocked in accept() or
  * in a read on a kept-alive connection, does not arise: request threads
- * block only on our condition variable, and the poller in poll() on an
- * eventfd as well. wharfd_server_stop
- *   1. sets wd->stopping under the lock and wakes every request thread;
+ * block only in epoll_wait, and read a connection only once a request
+ * (or its end) is there. wharfd_server_stop
+ *   1. sets wd->stopping;
  *   2. shutdown(listen_fd): new connections are refused from then on
  *      (nginx answers 502 at once instead of waiting on a backlog);
- *   3. wakes the poller, which closes the idle connections and leaves;
- *   4. joins: request threads serve what is in progress or already
- *      queued, close their connections and leave.
+ *   3. writes stop_fd, which wakes every thread: each finishes the
+ *      request it has, if any, closes that connection and leaves;
+ *   4. closes the idle connections (those no thread has taken); nginx
+ *      drops them from its pool, and opens new ones, refused now, when it
+ *      next needs one;
+ *   5. joins the threads, then closes what is left.
  * The listen fd is closed only after every thread has been joined.
  *
  * Listen socket. FCGX_OpenSocket creates it, but it exit()s when it cannot
@@ -37,13 +40,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,13 +65,19 @@
 
 #define WHARFD_LISTEN_BACKLOG 128
 
-/* Idle connections the poller watches at most; beyond, new ones wait in
- * the backlog. nginx keeps "keepalive" (8) per worker process. */
-#define WHARFD_MAX_IDLE 1024
+/* Connections open at most (idle or serving a request); beyond, new ones
+ * wait in the backlog until one closes. nginx keeps "keepalive" (32,
+ * conf/nginx.conf) idle ones per worker process. */
+#define WHARFD_MAX_CONNS 1024
 
-/* Pause of the accept loop when out of descriptors (EMFILE), so that a
- * listen socket that stays readable does not make the poller spin. */
+/* Pause of accepting when out of descriptors (EMFILE), so that a listen
+ * socket that stays readable does not make the threads spin. */
 #define WHARFD_ACCEPT_PAUSE_MS 100
+
+/* The most descriptor numbers tracked (struct wharfd_server's conn): the
+ * descriptor limit at start, up to this. A connection with a higher
+ * number is closed at once. */
+#define WHARFD_CONN_FDS_MAX (1u << 20)
 
 /* First allocation for a body of unknown length; grows by doubling. */
 #define WHARFD_BODY_CHUNK (16 * 1024)
@@ -162,6 +173,55 @@ server_check_unix(const struct wharfd_listen *a)
     return 0;
 }
 
+/* Registers fd with the epoll instance, one-shot unless level (stop_fd),
+ * or re-arms it (mod). */
+static int
+server_arm(struct wharfd_server *srv, int op, int fd, int oneshot)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | (oneshot ? EPOLLONESHOT : 0);
+    ev.data.fd = fd;
+    return epoll_ctl(srv->epoll_fd, op, fd, &ev);
+}
+
+/* The epoll instance, its stop and pause descriptors, the table of
+ * connections. */
+static int
+server_open_loop(struct wharfd_server *srv)
+{
+    struct rlimit rl;
+
+    srv->conn_cap = WHARFD_CONN_FDS_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+        && rl.rlim_cur < srv->conn_cap) {
+        srv->conn_cap = (size_t) rl.rlim_cur;
+    }
+    /* one byte a descriptor; pages never touched (high numbers) stay
+     * unallocated */
+    srv->conn = calloc(srv->conn_cap, sizeof(*srv->conn));
+    if (srv->conn == NULL) {
+        wharf_error("out of memory");
+        return -1;
+    }
+    srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    srv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    srv->pause_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (srv->epoll_fd < 0 || srv->stop_fd < 0 || srv->pause_fd < 0) {
+        wharf_error("epoll, eventfd or timerfd: %s", strerror(errno));
+        return -1;
+    }
+    /* The pause timer is registered unarmed (never set) until a pause;
+     * the listen socket waits for wharfd_server_start. */
+    if (server_arm(srv, EPOLL_CTL_ADD, srv->stop_fd, 0) != 0
+        || server_arm(srv, EPOLL_CTL_ADD, srv->pause_fd, 1) != 0) {
+        wharf_error("epoll_ctl: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int
 wharfd_server_open(struct wharfd *wd)
 {
@@ -171,10 +231,10 @@ wharfd_server_open(struct wharfd *wd)
     mode_t old_mask;
 
     srv->listen_fd = -1;
-    srv->wake_fd = -1;
+    srv->epoll_fd = -1;
+    srv->stop_fd = -1;
+    srv->pause_fd = -1;
     srv->addr = *a;
-    pthread_mutex_init(&srv->lock, NULL);
-    pthread_cond_init(&srv->ready_cond, NULL);
     if (FCGX_Init() != 0) {
         wharf_error("FCGX_Init failed");
         return -1;
@@ -203,16 +263,19 @@ wharfd_server_open(struct wharfd *wd)
         wharf_error("listen %s: %s", a->text, strerror(errno));
         return -1;
     }
-    /* The poller accepts until EAGAIN; never blocks on it. */
+    /* A thread accepts until EAGAIN; never blocks on it. */
     fcntl(srv->listen_fd, F_SETFL, fcntl(srv->listen_fd, F_GETFL) | O_NONBLOCK);
     fcntl(srv->listen_fd, F_SETFD, FD_CLOEXEC);
+    return server_open_loop(srv);
+}
 
-    srv->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (srv->wake_fd < 0) {
-        wharf_error("eventfd: %s", strerror(errno));
-        return -1;
+static void
+server_close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
     }
-    return 0;
 }
 
 void
@@ -232,15 +295,12 @@ wharfd_server_close(struct wharfd *wd)
             unlink(srv->addr.path);
         }
     }
-    if (srv->wake_fd >= 0) {
-        close(srv->wake_fd);
-        srv->wake_fd = -1;
-    }
-    /* Stopped: the queues are empty (wharfd_server_stop drained them). */
-    wharfd_fdq_free(&srv->ready);
-    wharfd_fdq_free(&srv->returned);
-    pthread_cond_destroy(&srv->ready_cond);
-    pthread_mutex_destroy(&srv->lock);
+    /* Stopped: no connection is left (wharfd_server_stop closed them). */
+    server_close_fd(&srv->epoll_fd);
+    server_close_fd(&srv->stop_fd);
+    server_close_fd(&srv->pause_fd);
+    free((void *) srv->conn);
+    srv->conn = NULL;
     free(srv->threads);
     srv->threads = NULL;
     OS_LibShutdown(); /* frees libfcgi's I/O table */
@@ -541,233 +601,256 @@ server_serve(struct wharfd *wd, FCGX_Request *fr)
     return bad_length == 0 && !req.body_too_large;
 }
 
-/* --- poller ---------------------------------------------------------- */
+/* --- connections ---------------------------------------------------- */
 
-/* The poller's set: [0] the eventfd, [1] the listen socket, then the idle
- * connections. Owned by the poller thread alone. */
-struct poll_set {
-    struct pollfd *pfd;
-    size_t n;
-    size_t cap;
+/* What a descriptor number is (struct wharfd_server's conn). */
+enum {
+    CONN_NONE = 0, /* not a connection of ours */
+    CONN_IDLE,     /* armed in the epoll instance, no thread on it */
+    CONN_BUSY      /* a thread owns it (a request, or registering it) */
 };
 
-static int
-poll_add(struct poll_set *ps, int fd)
+/* Re-arms the listen socket. */
+static void
+server_accept_on(struct wharfd_server *srv)
 {
-    struct pollfd *bigger;
-    size_t cap;
-
-    if (ps->n == ps->cap) {
-        cap = ps->cap ? ps->cap * 2 : 64;
-        bigger = realloc(ps->pfd, cap * sizeof(*bigger));
-        if (bigger == NULL) {
-            return -1;
-        }
-        ps->pfd = bigger;
-        ps->cap = cap;
+    if (server_arm(srv, EPOLL_CTL_MOD, srv->listen_fd, 1) != 0) {
+        wharf_error("epoll_ctl on %s: %s", srv->addr.text, strerror(errno));
     }
-    ps->pfd[ps->n].fd = fd;
-    ps->pfd[ps->n].events = POLLIN;
-    ps->pfd[ps->n].revents = 0;
-    ps->n++;
-    return 0;
 }
 
-/* Queues a connection whose request is arriving, for a request thread. */
+/* A connection closed leaves the count, and accepting resumes if it had
+ * stopped at WHARFD_MAX_CONNS. */
 static void
-server_dispatch(struct wharfd_server *srv, int fd)
+server_conn_uncount(struct wharfd_server *srv)
 {
-    pthread_mutex_lock(&srv->lock);
-    if (wharfd_fdq_push(&srv->ready, fd) == 0) {
-        pthread_cond_signal(&srv->ready_cond);
-        fd = -1;
+    atomic_fetch_sub(&srv->conns, 1);
+    if (atomic_load(&srv->accept_off)
+        && atomic_load(&srv->conns) < WHARFD_MAX_CONNS
+        && atomic_exchange(&srv->accept_off, 0)) {
+        server_accept_on(srv);
     }
-    pthread_mutex_unlock(&srv->lock);
-    if (fd >= 0) {
-        wharf_error("out of memory queueing a connection; closed");
+}
+
+/* A connection we owned (BUSY) was closed by libfcgi. Its state goes
+ * from BUSY to NONE only if it still is BUSY: once closed, its number
+ * may already be a new connection's (whose owner, if any, sets the state
+ * again when it is done). */
+static void
+server_conn_gone(struct wharfd_server *srv, int fd)
+{
+    unsigned char busy = CONN_BUSY;
+
+    atomic_compare_exchange_strong(&srv->conn[fd], &busy, CONN_NONE);
+    server_conn_uncount(srv);
+}
+
+/* Closes a connection we own. */
+static void
+server_conn_close(struct wharfd_server *srv, int fd)
+{
+    atomic_store(&srv->conn[fd], CONN_NONE); /* before its number is free */
+    close(fd);
+    server_conn_uncount(srv);
+}
+
+/* An idle connection no thread owns is closed, unless a thread took it
+ * first (then that thread closes it, stopping). */
+static void
+server_conn_close_idle(struct wharfd_server *srv, int fd)
+{
+    unsigned char idle = CONN_IDLE;
+
+    if (atomic_compare_exchange_strong(&srv->conn[fd], &idle, CONN_NONE)) {
         close(fd);
+        server_conn_uncount(srv);
     }
 }
 
-/* Accepts every pending connection into the idle set, where it waits for
- * its first request like a kept-alive one. Returns 1 when accepting must
- * pause (out of descriptors), else 0. */
-static int
-server_accept(struct wharfd *wd, struct poll_set *ps)
-{
-    struct wharfd_server *srv = &wd->server;
-    int fd, one = 1;
-
-    while (ps->n - 2 < WHARFD_MAX_IDLE) {
-        fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-                || errno == ECONNABORTED) {
-                return 0;
-            }
-            wharf_error("accept on %s: %s", srv->addr.text, strerror(errno));
-            return 1;
-        }
-        if (srv->addr.kind == WHARFD_LISTEN_TCP) {
-            /* Small answers go out at once, not after Nagle's delay. */
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        }
-        if (poll_add(ps, fd) != 0) {
-            close(fd);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* An idle connection has an event: a request (dispatched) or its end. */
+/* A connection whose request is done, and which nginx keeps, waits for
+ * the next one: armed again, or closed when stopping. */
 static void
-server_idle_event(struct wharfd_server *srv, int fd)
+server_conn_idle(struct wharfd *wd, int fd)
 {
-    char c;
-    ssize_t n;
+    struct wharfd_server *srv = &wd->server;
 
-    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) {
-        if (srv->addr.kind == WHARFD_LISTEN_TCP) {
-            server_quickack(fd); /* the request's first segments */
-        }
-        server_dispatch(srv, fd);
-    } else {
-        close(fd); /* nginx closed it (n == 0), or it failed */
+    if (atomic_load(&wd->stopping)) {
+        server_conn_close(srv, fd);
+        return;
+    }
+    /* IDLE before armed: a request may arrive, and another thread take
+     * it, the moment it is armed. */
+    atomic_store(&srv->conn[fd], CONN_IDLE);
+    if (server_arm(srv, EPOLL_CTL_MOD, fd, 1) != 0) {
+        wharf_error("epoll_ctl: %s; connection closed", strerror(errno));
+        server_conn_close_idle(srv, fd);
+        return;
+    }
+    /* The stop began meanwhile and may have passed this one by. */
+    if (atomic_load(&wd->stopping)) {
+        server_conn_close_idle(srv, fd);
     }
 }
 
-static void *
-server_poller(void *arg)
+/* A new connection: registered to wait for its first request as a
+ * kept-alive one waits for its next. */
+static void
+server_conn_add(struct wharfd *wd, int fd)
 {
-    struct wharfd *wd = arg;
     struct wharfd_server *srv = &wd->server;
-    struct poll_set ps = { NULL, 0, 0 };
-    uint64_t wakes;
-    int fd, paused = 0, stop = 0;
-    size_t i;
+    int one = 1, top;
 
-    if (poll_add(&ps, srv->wake_fd) != 0
-        || poll_add(&ps, srv->listen_fd) != 0) {
-        wharf_error("poller: out of memory");
-        free(ps.pfd);
-        return NULL;
+    if ((size_t) fd >= srv->conn_cap) {
+        wharf_error("connection on descriptor %d, over the limit at start "
+                    "(%zu); closed",
+                    fd, srv->conn_cap);
+        close(fd);
+        return;
     }
+    if (srv->addr.kind == WHARFD_LISTEN_TCP) {
+        /* Small answers go out at once, not after Nagle's delay. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    atomic_fetch_add(&srv->conns, 1);
+    top = atomic_load(&srv->conn_top);
+    while (fd + 1 > top
+           && !atomic_compare_exchange_weak(&srv->conn_top, &top, fd + 1)) {
+    }
+    atomic_store(&srv->conn[fd], CONN_IDLE); /* before it is armed */
+    if (server_arm(srv, EPOLL_CTL_ADD, fd, 1) != 0) {
+        wharf_error("epoll_ctl: %s; connection closed", strerror(errno));
+        server_conn_close_idle(srv, fd);
+    } else if (atomic_load(&wd->stopping)) {
+        server_conn_close_idle(srv, fd); /* the stop may have passed it by */
+    }
+}
 
-    while (!stop) {
-        ps.pfd[1].events = (paused || ps.n - 2 >= WHARFD_MAX_IDLE) ? 0 : POLLIN;
-        if (poll(ps.pfd, ps.n, paused ? WHARFD_ACCEPT_PAUSE_MS : -1) < 0) {
-            if (errno != EINTR) {
-                wharf_error("poll: %s", strerror(errno));
+/* Accepts every pending connection, then re-arms the listen socket;
+ * leaves it unarmed at WHARFD_MAX_CONNS (the next close re-arms it) and,
+ * out of descriptors, for WHARFD_ACCEPT_PAUSE_MS (pause_fd re-arms it). */
+static void
+server_accept(struct wharfd *wd)
+{
+    struct wharfd_server *srv = &wd->server;
+    struct itimerspec pause;
+    int fd;
+
+    for (;;) {
+        if (atomic_load(&wd->stopping)) {
+            return; /* unarmed for good */
+        }
+        if (atomic_load(&srv->conns) >= WHARFD_MAX_CONNS) {
+            /* Stop here; a connection closing meanwhile would not see the
+             * flag, hence the second look. */
+            atomic_store(&srv->accept_off, 1);
+            if (atomic_load(&srv->conns) >= WHARFD_MAX_CONNS
+                || !atomic_exchange(&srv->accept_off, 0)) {
+                return; /* a close re-arms it (or has) */
             }
             continue;
         }
-        paused = 0;
-
-        /* Idle connections first, from the end: removing one moves the
-         * last (already seen) into its place. */
-        for (i = ps.n; i-- > 2;) {
-            if (ps.pfd[i].revents != 0) {
-                fd = ps.pfd[i].fd;
-                ps.pfd[i] = ps.pfd[--ps.n];
-                server_idle_event(srv, fd);
-            }
+        fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            server_conn_add(wd, fd);
+            continue;
         }
-
-        if (ps.pfd[0].revents != 0) {
-            (void) !read(srv->wake_fd, &wakes, sizeof(wakes));
-            pthread_mutex_lock(&srv->lock);
-            stop = atomic_load(&wd->stopping);
-            while ((fd = wharfd_fdq_pop(&srv->returned)) >= 0) {
-                if (stop || poll_add(&ps, fd) != 0) {
-                    close(fd);
-                }
-            }
-            pthread_mutex_unlock(&srv->lock);
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+            || errno == ECONNABORTED) {
+            break;
         }
-
-        if (!stop && (ps.pfd[1].revents & POLLIN)) {
-            paused = server_accept(wd, &ps);
+        if (atomic_load(&wd->stopping)) {
+            return; /* the listen socket is shut down */
         }
+        wharf_error("accept on %s: %s", srv->addr.text, strerror(errno));
+        memset(&pause, 0, sizeof(pause));
+        pause.it_value.tv_nsec = WHARFD_ACCEPT_PAUSE_MS * 1000000L;
+        if (timerfd_settime(srv->pause_fd, 0, &pause, NULL) == 0
+            && server_arm(srv, EPOLL_CTL_MOD, srv->pause_fd, 1) == 0) {
+            return;
+        }
+        wharf_error("pause timer: %s", strerror(errno));
+        break; /* no pause then: accept again when the socket says so */
     }
+    server_accept_on(srv);
+}
 
-    /* Stopping: idle connections are closed; nginx drops them from its
-     * pool and opens new ones, refused now, when it next needs one. */
-    for (i = 2; i < ps.n; i++) {
-        close(ps.pfd[i].fd);
+/* A request (or its end) arrived on connection fd: served by this thread,
+ * which owns the connection until it is idle again or closed. */
+static void
+server_conn_request(struct wharfd *wd, int fd)
+{
+    struct wharfd_server *srv = &wd->server;
+    unsigned char idle = CONN_IDLE;
+    FCGX_Request fr;
+
+    if ((size_t) fd >= srv->conn_cap
+        || !atomic_compare_exchange_strong(&srv->conn[fd], &idle, CONN_BUSY)) {
+        return; /* closed by the stop (or not ours): nothing to serve */
     }
-    free(ps.pfd);
-    return NULL;
+    if (srv->addr.kind == WHARFD_LISTEN_TCP) {
+        server_quickack(fd); /* the request's first segments */
+    }
+    /* Hand libfcgi the connection (see the top of this file). */
+    FCGX_InitRequest(&fr, -1, 0);
+    fr.ipcFd = fd;
+    fr.keepConnection = 1;
+    if (FCGX_Accept_r(&fr) != 0) {
+        /* nginx closed it, or not FastCGI: libfcgi has closed it. */
+        FCGX_Free(&fr, 1);
+        server_conn_gone(srv, fd);
+        return;
+    }
+    if (!server_serve(wd, &fr)) {
+        fr.keepConnection = 0;
+    }
+    /* Ends the request; closes the connection (gracefully: libfcgi shuts
+     * down its sending side and reads until nginx closes) unless it is
+     * kept, which nginx asks for with FCGI_KEEP_CONN; ipcFd then stays
+     * open. */
+    FCGX_Finish_r(&fr);
+    if (fr.ipcFd >= 0) {
+        server_conn_idle(wd, fd);
+    } else {
+        server_conn_gone(srv, fd);
+    }
 }
 
 /* --- request threads --------------------------------------------------- */
-
-/* The next connection with a request, or -1 when stopping and none is
- * left. Requests that arrived before the stop are still served. */
-static int
-server_next(struct wharfd *wd)
-{
-    struct wharfd_server *srv = &wd->server;
-    int fd;
-
-    pthread_mutex_lock(&srv->lock);
-    while ((fd = wharfd_fdq_pop(&srv->ready)) < 0
-           && !atomic_load(&wd->stopping)) {
-        pthread_cond_wait(&srv->ready_cond, &srv->lock);
-    }
-    pthread_mutex_unlock(&srv->lock);
-    return fd;
-}
-
-/* A connection nginx keeps goes back to the poller; when stopping, or if
- * it cannot be queued, it is closed. */
-static void
-server_keep(struct wharfd *wd, int fd)
-{
-    struct wharfd_server *srv = &wd->server;
-    uint64_t one = 1;
-
-    pthread_mutex_lock(&srv->lock);
-    if (!atomic_load(&wd->stopping)
-        && wharfd_fdq_push(&srv->returned, fd) == 0) {
-        fd = -1;
-    }
-    pthread_mutex_unlock(&srv->lock);
-    if (fd >= 0) {
-        close(fd);
-    } else {
-        (void) !write(srv->wake_fd, &one, sizeof(one));
-    }
-}
 
 static void *
 server_thread(void *arg)
 {
     struct wharfd *wd = arg;
-    FCGX_Request fr;
-    int fd;
+    struct wharfd_server *srv = &wd->server;
+    struct epoll_event ev;
+    uint64_t ticks;
+    int n;
 
-    while ((fd = server_next(wd)) >= 0) {
-        /* Hand libfcgi the connection (see the top of this file). */
-        FCGX_InitRequest(&fr, -1, 0);
-        fr.ipcFd = fd;
-        fr.keepConnection = 1;
-        if (FCGX_Accept_r(&fr) != 0) {
-            /* Closed or not FastCGI: libfcgi has closed it. */
-            FCGX_Free(&fr, 1);
+    for (;;) {
+        /* One event at a time: the thread serves it while the others
+         * wait for the next. */
+        n = epoll_wait(srv->epoll_fd, &ev, 1, -1);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            wharf_error("epoll_wait: %s", strerror(errno));
+            break;
+        }
+        if (n == 0) {
             continue;
         }
-        if (!server_serve(wd, &fr)) {
-            fr.keepConnection = 0;
-        }
-        /* Ends the request; closes the connection (gracefully: libfcgi
-         * shuts down its sending side and reads until nginx closes)
-         * unless it is kept, which nginx asks for with FCGI_KEEP_CONN;
-         * ipcFd then stays open. */
-        FCGX_Finish_r(&fr);
-        if (fr.ipcFd >= 0) {
-            server_keep(wd, fr.ipcFd);
+        if (ev.data.fd == srv->stop_fd) {
+            break; /* level-triggered: the next thread sees it as well */
+        } else if (ev.data.fd == srv->listen_fd) {
+            server_accept(wd);
+        } else if (ev.data.fd == srv->pause_fd) {
+            (void) !read(srv->pause_fd, &ticks, sizeof(ticks));
+            if (!atomic_load(&wd->stopping)) {
+                server_accept_on(srv);
+            }
+        } else {
+            server_conn_request(wd, ev.data.fd);
         }
     }
     return NULL;
@@ -794,13 +877,10 @@ wharfd_server_start(struct wharfd *wd)
         pthread_setname_np(srv->threads[i], "wharfd-request");
         srv->nthreads++;
     }
-    rc = pthread_create(&srv->poller, NULL, server_poller, wd);
-    if (rc != 0) {
-        wharf_error("starting the poller thread: %s", strerror(rc));
+    if (server_arm(srv, EPOLL_CTL_ADD, srv->listen_fd, 1) != 0) {
+        wharf_error("epoll_ctl on %s: %s", srv->addr.text, strerror(errno));
         return -1;
     }
-    pthread_setname_np(srv->poller, "wharfd-poller");
-    srv->poller_started = 1;
     return 0;
 }
 
@@ -811,27 +891,26 @@ wharfd_server_stop(struct wharfd *wd, unsigned grace_s)
     struct timespec deadline;
     uint64_t one = 1;
     unsigned i, stuck = 0;
-    int fd;
+    int fd, top;
 
-    pthread_mutex_lock(&srv->lock);
     atomic_store(&wd->stopping, 1);
-    pthread_cond_broadcast(&srv->ready_cond);
-    pthread_mutex_unlock(&srv->lock);
-
     if (srv->listen_fd >= 0 && shutdown(srv->listen_fd, SHUT_RDWR) != 0) {
         wharf_warn("shutdown of the listen socket: %s", strerror(errno));
     }
-    if (srv->wake_fd >= 0) {
-        (void) !write(srv->wake_fd, &one, sizeof(one));
+    if (srv->stop_fd >= 0) {
+        (void) !write(srv->stop_fd, &one, sizeof(one));
+    }
+
+    /* Idle connections are closed; nginx drops them from its pool and
+     * opens new ones, refused now, when it next needs one. Those a thread
+     * owns it closes itself when its request is done. */
+    top = srv->conn != NULL ? atomic_load(&srv->conn_top) : 0;
+    for (fd = 0; fd < top; fd++) {
+        server_conn_close_idle(srv, fd);
     }
 
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += grace_s;
-    if (srv->poller_started
-        && pthread_timedjoin_np(srv->poller, NULL, &deadline) != 0) {
-        stuck++;
-    }
-    srv->poller_started = 0;
     for (i = 0; i < srv->nthreads; i++) {
         if (pthread_timedjoin_np(srv->threads[i], NULL, &deadline) != 0) {
             stuck++;
@@ -843,12 +922,13 @@ wharfd_server_stop(struct wharfd *wd, unsigned grace_s)
         return -1;
     }
 
-    /* Every thread has left: nothing can be queued any more. */
-    while ((fd = wharfd_fdq_pop(&srv->returned)) >= 0) {
-        close(fd);
-    }
-    while ((fd = wharfd_fdq_pop(&srv->ready)) >= 0) {
-        close(fd);
+    /* Every thread has left: what a race with the stop left registered
+     * (a connection accepted or kept just then) is closed here. */
+    top = srv->conn != NULL ? atomic_load(&srv->conn_top) : 0;
+    for (fd = 0; fd < top; fd++) {
+        if (atomic_load(&srv->conn[fd]) != CONN_NONE) {
+            server_conn_close(srv, fd);
+        }
     }
     return 0;
 }

@@ -5,13 +5,19 @@
 // writes records of up to 65528 bytes in one writev, fcgi_records.h) and
 // larger than nginx's fastcgi_buffer_size arrives whole; a single JSON-RPC
 // list call (its result written as text, rpc_route.c) answers exactly what
-// the same call answers inside a batch (the jansson tree).
+// the same call answers inside a batch (the jansson tree). wharfd's
+// request threads wait on connections with a request, never on an idle
+// one (server.h): with 2 threads, nginx's many kept connections are all
+// served; its bound on open connections and its pause when out of
+// descriptors hold at their edge.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ENGINES, get, getFresh, reloadNginx, startStack, waitFor } from '../lib/stack.mjs';
+import { BIN, ENGINES, Proc, freePort, get, getFresh, reloadNginx, startStack, startWharfd, tempDir, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -28,6 +34,50 @@ function connectionsTo(port) {
     if (f[3] === '06' && (f[1].endsWith(hex) || f[2].endsWith(hex))) out.timeWait++;
   }
   return out;
+}
+
+// The accept queue of the socket listening on port (IPv4): connections
+// the kernel completed that wharfd has not accepted yet.
+function acceptQueue(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] === '0A' && f[1].endsWith(hex)) return parseInt(f[4].split(':')[1], 16);
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+// Opens n TCP connections to port; resolves to their sockets.
+function connectMany(port, n) {
+  return Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  })));
+}
+
+// One FastCGI request (GET path, no body) on a connection of its own,
+// as nginx sends it; resolves to the Status line of the answer.
+function fcgiGet(port, uri) {
+  const record = (type, body) => {
+    const pad = (8 - (body.length % 8)) % 8;
+    const h = Buffer.from([1, type, 0, 1, body.length >> 8, body.length & 0xff, pad, 0]);
+    return Buffer.concat([h, body, Buffer.alloc(pad)]);
+  };
+  const pair = (k, v) => Buffer.concat([Buffer.from([k.length, v.length]), Buffer.from(k + v)]);
+  const params = Buffer.concat([pair('REQUEST_METHOD', 'GET'), pair('REQUEST_URI', uri)]);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.write(Buffer.concat([record(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])), record(4, params),
+        record(4, Buffer.alloc(0)), record(5, Buffer.alloc(0))]));
+    });
+    let got = Buffer.alloc(0);
+    s.on('data', (d) => { got = Buffer.concat([got, d]); });
+    s.on('error', reject);
+    s.on('close', () => {
+      const m = /Status: (\d+)/.exec(got.toString('latin1'));
+      if (m) resolve(Number(m[1])); else reject(new Error(`no FastCGI answer: ${got.length} bytes`));
+    });
+  });
 }
 
 for (const engine of ENGINES) {
@@ -140,3 +190,102 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('wharfd\'s request threads and connections', () => {
+  test('2 request threads serve every request while nginx keeps many more connections idle', async () => {
+    const stack = await startStack({ tag: 'wharfd-2threads', workers: [], wharfdArgs: ['--threads', '2'] });
+    try {
+      const wharfdPort = Number(stack.wharfd.addr.split(':')[1]);
+      const CONC = 24;
+      const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
+      const one = () => new Promise((resolve, reject) => {
+        http.get(`${stack.http}/api/monitoring/logs?worker=w1&limit=5`, { agent, headers: stack.auth }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        }).on('error', reject);
+      });
+      const seen = new Set();
+      // Two rounds: the second runs on connections that waited idle,
+      // kept by nginx, between the rounds. A thread that stayed on an
+      // idle connection (libfcgi's own model) would leave requests on
+      // the others waiting until nginx gave up (504).
+      for (let round = 0; round < 2; round++) {
+        let next = 0;
+        await Promise.all(Array.from({ length: CONC }, async () => {
+          while (next++ < 240) {
+            assert.equal(await one(), 200);
+            for (const p of connectionsTo(wharfdPort).established) seen.add(p);
+          }
+        }));
+        assert.ok(connectionsTo(wharfdPort).established.size > 2, 'nginx keeps more connections than wharfd has threads');
+      }
+      agent.destroy();
+      assert.ok(seen.size > 2, `connections to wharfd: ${seen.size}`);
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  test('at 1024 open connections wharfd accepts no more until one closes', async () => {
+    const dir = tempDir('wharfd-conns');
+    const logDir = path.join(dir, 'logs');
+    fs.mkdirSync(logDir);
+    const wharfd = await startWharfd({ dir, logDir, args: ['--threads', '2'] });
+    let socks = [];
+    try {
+      const port = Number(wharfd.addr.split(':')[1]);
+      // WHARFD_MAX_CONNS, 64 at a time: more at once would overflow the
+      // listen backlog (128), and the kernel would complete the overflow
+      // only later, on its retransmits
+      while (socks.length < 1024) {
+        socks.push(...await connectMany(port, 64));
+        await waitFor(() => acceptQueue(port) === 0, { what: `${socks.length} connections accepted` });
+      }
+      socks.push(...await connectMany(port, 3));
+      await waitFor(() => acceptQueue(port) === 3, { what: '1024 accepted, 3 waiting' });
+      socks.splice(0, 2).forEach((s) => s.destroy());
+      await waitFor(() => acceptQueue(port) === 1, { what: 'two more accepted after two closed' });
+      socks.shift().destroy();
+      await waitFor(() => acceptQueue(port) === 0, { what: 'the last accepted' });
+      // at the bound, a new connection waits its turn, then is served
+      const status = fcgiGet(port, '/api/monitoring/health');
+      await waitFor(() => acceptQueue(port) === 1, { what: 'the request to wait in the queue' });
+      socks.shift().destroy();
+      assert.equal(await status, 200);
+    } finally {
+      socks.forEach((s) => s.destroy());
+      assert.deepEqual(await wharfd.stop(), { code: 0, signal: null });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('out of descriptors, wharfd pauses accepting, then accepts and serves again', async () => {
+    const dir = tempDir('wharfd-emfile');
+    const logDir = path.join(dir, 'logs');
+    fs.mkdirSync(logDir);
+    const port = await freePort();
+    // 64 descriptors at most (prlimit execs wharfd: the pid stays its own)
+    const wharfd = new Proc('wharfd', 'prlimit', ['--nofile=64:64', '--', BIN.wharfd, '--listen', `127.0.0.1:${port}`,
+      '--db', path.join(dir, 'wharf.db'), '--threads', '2'], { logDir });
+    let socks = [];
+    try {
+      await wharfd.waitLine(/^wharfd listening on /);
+      const fds = () => fs.readdirSync(`/proc/${wharfd.pid}/fd`).length;
+      const base = fds();
+      const refused = () => fs.readFileSync(wharfd.logPath, 'utf8').split('\n')
+        .filter((l) => /accept on .*Too many open files/.test(l)).length;
+      socks = await connectMany(port, 100);
+      await waitFor(() => refused() >= 2 && acceptQueue(port) > 0, { what: 'wharfd out of descriptors, accepting paused' });
+      socks.forEach((s) => s.destroy());
+      await waitFor(() => acceptQueue(port) === 0 && fds() === base, { what: 'every connection accepted and closed' });
+      assert.equal(await fcgiGet(port, '/api/monitoring/health'), 200);
+      // one try per pause (100 ms): a listen socket watched while out of
+      // descriptors would be tried, and logged, thousands of times a second
+      assert.ok(refused() < 100, `${refused()} failed accepts logged`);
+    } finally {
+      socks.forEach((s) => s.destroy());
+      assert.deepEqual(await wharfd.stop(), { code: 0, signal: null });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
