@@ -10,8 +10,8 @@
  *   1. config      parsed from --config FILE, then the command line
  *   2. server      listen socket opened (before the database, so that
  *                  an address in use is found before a file is created)
- *   3. store       database opened, migrations applied; then the poller
- *                  thread and N request threads start (server.h)
+ *   3. store       database opened, migrations applied; then the N
+ *                  request threads start (server.h)
  *   4. "wharfd listening on ADDR" on stdout
  *   5. SIGTERM/SIGINT: stop accepting, let in-flight requests finish,
  *      join the threads, close the store, exit 0
@@ -57,11 +57,11 @@ struct wharfd {
     /* Deletes old rows in small steps (retention.h). */
     struct wharfd_retention retention;
 
-    /* Listen socket, poller and request threads. */
+    /* Listen socket, epoll instance and request threads. */
     struct wharfd_server server;
 
     /* Set once, by wharfd_server_stop when SIGTERM or SIGINT arrives;
-     * the poller and request threads read it (server.c). */
+     * the request threads read it (server.c). */
     atomic_int stopping;
 };
 

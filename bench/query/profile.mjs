@@ -1,6 +1,6 @@
 // bench/query/profile.mjs: instructions per query of wharfd as it serves
 // bench/query's request ("latest 100 logs of one of 50 workers") through
-// nginx, counted by callgrind: the whole process (request threads, poller,
+// nginx, counted by callgrind: the whole process (request threads,
 // libfcgi, SQLite, JSON), user space only, exact and independent of the
 // machine's load. wharfd is populated natively, then restarted under
 // callgrind on the same database and address; after a warm-up the

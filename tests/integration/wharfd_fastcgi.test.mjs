@@ -144,7 +144,7 @@ for (const engine of ENGINES) {
       assert.ok(before.size >= 1, 'no kept connection to begin with');
       await reloadNginx(stack.nginx);
       // The old workers close their idle connections as they leave; wharfd
-      // sees each end in its poller and closes its side.
+      // sees each end (a thread is woken for it) and closes its side.
       await waitFor(() => [...before].every((p) => !connectionsTo(wharfdPort).established.has(p)),
         { what: 'the old kept connections to close' });
       // getFresh: a connection of its own each time, as fetch's kept one
