@@ -31,6 +31,11 @@ struct wharfd_recent_tail {
      * them. */
     struct recent_row *ring;
     size_t head, n;
+    /* The id of the newest row held (0: none). The writer publishes a
+     * commit after it is visible, so a fill can read a row and be kept
+     * before that row's publication reaches it: rows at or below this id
+     * are in the tail already and are not appended twice. */
+    long long newest_id;
     size_t bytes;     /* what this tail adds to r->bytes */
     time_t last_read; /* CLOCK_MONOTONIC seconds */
     char worker[];
@@ -327,9 +332,10 @@ wharfd_recent_publish(struct wharfd_recent *r, enum wharfd_kind kind,
         return;
     }
     for (i = 0; i < b->n; i++) {
-        if (!b->logs[i].stored) {
-            continue; /* a resend: not a new row */
+        if (!b->logs[i].stored || b->logs[i].id <= t->newest_id) {
+            continue; /* a resend, or read by the fill already */
         }
+        t->newest_id = b->logs[i].id;
         log_cols(b, &b->logs[i], cols);
         if (row_render(cols, 13, &row) != 0 || tail_push(r, t, row) != 0) {
             /* a tail that missed a row must not serve */
@@ -443,6 +449,7 @@ array_nth(void *arg, size_t i)
 struct fill {
     struct recent_row *rows;
     size_t n, cap;
+    long long newest_id; /* the first row's (rows come newest first) */
     struct wharfd_jsonw_names names;
     int failed;
 };
@@ -455,6 +462,9 @@ fill_row(void *arg, const struct wharfd_col *cols, int n)
 
     if (f->n == f->cap) {
         return -1; /* the query asks for cap rows: not reached */
+    }
+    if (f->n == 0 && n > 0 && cols[0].type == WHARFD_COL_INT) {
+        f->newest_id = cols[0].i; /* the id column (wharfd_shape_logs) */
     }
     memset(&w, 0, sizeof(w));
     wharfd_jsonw_row_named(&w, cols, n, &f->names);
@@ -509,6 +519,7 @@ answer_by_fill(struct wharfd_recent *r, struct wharfd_store *st,
     }
     if (keep) {
         t->older = more;
+        t->newest_id = f.newest_id;
         t->state = TAIL_FILLED;
         t->last_read = now_seconds();
         lru_push_front(r, t);

@@ -29,9 +29,15 @@
  * published while FILLING marks the tail dirty (its rows may or may not
  * be in the snapshot), and a dirty fill is not kept: the read that
  * filled is answered from its own rows (a consistent snapshot), and the
- * next read tries again. A deletion publishes twice, before its job (a
- * FILLED tail goes, so none serves rows being deleted) and after its
- * commit (a fill that began meanwhile is dirty).
+ * next read tries again. A commit is visible before it is published, so
+ * a whole fill can also run between the two: its rows are then in the
+ * snapshot and their publication finds the tail FILLED; ids grow with
+ * commits (one writer), so the tail appends only rows above the newest
+ * id it holds. A deletion touches twice, before its job (a FILLED tail
+ * goes, so none serves rows being deleted) and after its commit (a fill
+ * that began meanwhile is dirty, one that ended meanwhile goes).
+ * tests/unit/test_wharfd_recent.c makes each of these interleavings
+ * happen on a real store.
  *
  * What it serves: kind logs, worker set and nothing else filtering
  * (container, instance, since, until, levels, streams, sequence and id

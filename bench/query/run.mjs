@@ -6,13 +6,23 @@
 //   node bench/query/run.mjs [REPS] [SECONDS] [ROWS]
 //   WHARF_BENCH_ENGINE=postgresql node bench/query/run.mjs ...
 //     wharfd on PostgreSQL (tests/lib/pg.mjs's server) instead of SQLite
+//   WHARF_BENCH_WHARFD_ARGS='--recent-rows 0' node bench/query/run.mjs ...
+//     more wharfd options (this one: every read from the database)
+//   WHARF_BENCH_LIVE=N node bench/query/run.mjs ...
+//     while wharfd is read, N log lines a second are written to the workers
+//     being read (10 per storeLogs call, round robin), from this process:
+//     the reads' answers then change under them, as a dashboard's do
+//
+// Each wharfd repetition also reports how its reads were answered: from
+// the recent rows in memory (wharfd_recent_hits_total) or from the
+// database (misses, and reads they do not serve).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { BUILD, freePort, renderNginxConf, startNginx, startStack, waitFor } from '../../tests/lib/stack.mjs';
-import { cpuSeconds, machineLine, median, treeCpu } from '../lib.mjs';
+import { cpuSeconds, machineLine, median, postRpc, treeCpu } from '../lib.mjs';
 import { populateLogs } from './populate.mjs';
 
 const REPS = Number(process.argv[2] || 3);
@@ -21,8 +31,10 @@ const ROWS = Number(process.argv[4] || 1_000_000);
 const WORKERS = 50;
 const CONC = 64;
 const ENGINE = process.env.WHARF_BENCH_ENGINE || 'sqlite';
+const EXTRA = (process.env.WHARF_BENCH_WHARFD_ARGS || '').split(/\s+/).filter(Boolean);
+const LIVE = Number(process.env.WHARF_BENCH_LIVE || 0);
 
-const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['--threads', '8', '--retention-interval', '0'], engine: ENGINE });
+const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['--threads', '8', '--retention-interval', '0', ...EXTRA], engine: ENGINE });
 let trivial;
 let ngx2;
 try {
@@ -42,8 +54,37 @@ try {
   ngx2 = await startNginx({ prefix: prefix2, conf: conf2, logDir: stack.logDir });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port2}/api/monitoring/logs`)).status === 200, { what: 'trivial through nginx' });
 
+  // wharfd's counters of the recent rows (recent.h).
+  const recentCounts = async () => {
+    const text = await (await fetch(`${stack.http}/api/monitoring/metrics`, { headers: { authorization: `Bearer ${stack.token}` } })).text();
+    const get = (n) => Number((new RegExp(`^${n}\\{[^}]*\\} (\\d+)$`, 'm').exec(text) || [])[1] || 0);
+    return { hits: get('wharfd_recent_hits_total'), misses: get('wharfd_recent_misses_total') };
+  };
+  // WHARF_BENCH_LIVE: sequences go on from the populated ones.
+  const nextSeq = Array.from({ length: WORKERS }, () => ROWS / WORKERS + 1);
+  let written = 0;
+  const liveAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  // Four writers, each on its own workers (so each worker's sequences
+  // stay in order) at a quarter of the rate.
+  const liveWriter = (end) => Promise.all([0, 1, 2, 3].map(async (lane) => {
+    const t0 = Date.now();
+    for (let k = 0; Date.now() < end; k++) {
+      const due = t0 + (k * 10 * 1000 * 4) / LIVE;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      const w = (k * 4 + lane) % WORKERS;
+      const logs = Array.from({ length: 10 }, (_, i) => ({ sequence: nextSeq[w] + i, level: 'info', message: `live ${nextSeq[w] + i} served in ${i} ms`, stream: 'stdout' }));
+      nextSeq[w] += 10;
+      const j = await postRpc(liveAgent, new URL(stack.http), stack.token,
+        JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ContainerMonitoringOps.storeLogs', params: { worker: `q${w}`, instanceId: 'app', logs } }));
+      if (j.error) throw new Error(JSON.stringify(j.error));
+      written += 10;
+    }
+  }));
+
   const load = async (base, name) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
+    const r0 = name === 'wharfd' ? await recentCounts() : null;
+    const w0 = written;
     const lat = [];
     const cpu0 = name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid);
     const ngxPid = name === 'wharfd' ? stack.nginx.pid : ngx2.pid;
@@ -63,6 +104,7 @@ try {
         });
       }).on('error', reject);
     });
+    const live = name === 'wharfd' && LIVE > 0 ? liveWriter(end) : null;
     await Promise.all(Array.from({ length: CONC }, async (_, i) => {
       let w = i % WORKERS;
       while (Date.now() < end) {
@@ -70,12 +112,15 @@ try {
         w = (w + 17) % WORKERS;
       }
     }));
+    if (live) await live;
     agent.destroy();
+    const r1 = name === 'wharfd' ? await recentCounts() : null;
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
     return { rps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), bad, load1: os.loadavg()[0],
       serverCpu: (name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid)) - cpu0,
-      nginxCpu: treeCpu(ngxPid) - n0, clientCpu: cpuUsed(c0) };
+      nginxCpu: treeCpu(ngxPid) - n0, clientCpu: cpuUsed(c0),
+      ...(r1 ? { recentHits: r1.hits - r0.hits, recentMisses: r1.misses - r0.misses, liveRows: written - w0 } : {}) };
   };
 
   // The client's own CPU (this node process, user + system, seconds): a
@@ -89,11 +134,11 @@ try {
   for (let r = 0; r < REPS; r++) {
     res.wharfd.push(await load(stack.http, 'wharfd'));
     res.trivial.push(await load(`http://127.0.0.1:${port2}`, 'trivial'));
-    process.stderr.write(`rep ${r + 1}/${REPS}: wharfd ${res.wharfd.at(-1).rps.toFixed(0)} req/s p99 ${res.wharfd.at(-1).p99.toFixed(2)} ms cpu server/nginx/client ${cpus(res.wharfd.at(-1))}; trivial ${res.trivial.at(-1).rps.toFixed(0)} req/s p99 ${res.trivial.at(-1).p99.toFixed(2)} ms cpu ${cpus(res.trivial.at(-1))}\n`);
+    process.stderr.write(`rep ${r + 1}/${REPS}: wharfd ${res.wharfd.at(-1).rps.toFixed(0)} req/s p99 ${res.wharfd.at(-1).p99.toFixed(2)} ms cpu server/nginx/client ${cpus(res.wharfd.at(-1))} recent hits ${res.wharfd.at(-1).recentHits} misses ${res.wharfd.at(-1).recentMisses}${LIVE ? ` live rows ${res.wharfd.at(-1).liveRows}` : ''}; trivial ${res.trivial.at(-1).rps.toFixed(0)} req/s p99 ${res.trivial.at(-1).p99.toFixed(2)} ms cpu ${cpus(res.trivial.at(-1))}\n`);
   }
   const m = (a, k) => median(a.map((x) => x[k]));
   console.log(JSON.stringify({
-    machine: machineLine(), engine: ENGINE, rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
+    machine: machineLine(), engine: ENGINE, wharfdArgs: EXTRA, live: LIVE, rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
     wharfd: { rps: m(res.wharfd, 'rps'), p50: m(res.wharfd, 'p50'), p99: m(res.wharfd, 'p99'), cpu: m(res.wharfd, 'serverCpu'), nginxCpu: m(res.wharfd, 'nginxCpu'), clientCpu: m(res.wharfd, 'clientCpu'), bad: m(res.wharfd, 'bad') },
     trivial: { rps: m(res.trivial, 'rps'), p50: m(res.trivial, 'p50'), p99: m(res.trivial, 'p99'), cpu: m(res.trivial, 'serverCpu'), nginxCpu: m(res.trivial, 'nginxCpu'), clientCpu: m(res.trivial, 'clientCpu'), bad: m(res.trivial, 'bad') },
     all: res,

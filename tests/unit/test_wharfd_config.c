@@ -144,6 +144,15 @@ test_messages_and_bounds(void **state)
         { "--feed-queue", "1000001",
           "--feed-queue 1000001: must be 1..1000000" },
         { "--rpc-batch-max", "0", "--rpc-batch-max 0: must be 1..1000000" },
+        { "--recent-rows", "0", NULL },
+        { "--recent-rows", "10000", NULL },
+        { "--recent-rows", "10001", "--recent-rows 10001: must be 0..10000" },
+        { "--recent-memory", "65536", NULL },
+        { "--recent-memory", "65535",
+          "--recent-memory 65535: must be a number of bytes from 65536 to "
+          "1099511627776" },
+        { "--recent-idle", "1", NULL },
+        { "--recent-idle", "0", "--recent-idle 0: must be 1..36500" },
         { "--answer-max", "65535",
           "--answer-max 65535: must be a number of bytes from 65536 to "
           "1099511627776" },

@@ -56,6 +56,8 @@ side_close(struct side *s)
     unlink(p);
     snprintf(p, sizeof(p), "%s-shm", s->path);
     unlink(p);
+    snprintf(p, sizeof(p), "%s-wharfd.lock", s->path);
+    unlink(p);
 }
 
 /* Every row of the two data tables as text, but created_at (the commit's

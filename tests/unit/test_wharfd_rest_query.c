@@ -92,12 +92,13 @@ teardown(void **state)
 {
     struct fixture *f = *state;
     char path[300];
-    static const char *const files[] = { "db", "db-wal", "db-shm" };
+    static const char *const files[] = { "db", "db-wal", "db-shm",
+                                         "db-wharfd.lock" };
     size_t i;
 
     wharfd_store_close(f->wd.store);
     wharfd_auth_free(&f->wd.auth);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
         unlink(path);
     }

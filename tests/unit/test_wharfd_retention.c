@@ -59,6 +59,8 @@ rt_close(struct rt *t)
     unlink(p);
     snprintf(p, sizeof(p), "%s-shm", t->path);
     unlink(p);
+    snprintf(p, sizeof(p), "%s-wharfd.lock", t->path);
+    unlink(p);
 }
 
 /* n logs of worker w, sequences from..from+n-1, in one batch. */
