@@ -15,6 +15,11 @@
  *                     (EPOLL_CTL_MOD), another one is closed
  *   the listen socket one-shot too: one thread accepts what is pending,
  *                     registers each new connection, then re-arms it
+ *                     (EPOLLEXCLUSIVE would not do: it picks among epoll
+ *                     instances, and level-triggered, this one would
+ *                     hand the socket to the next waiting thread while
+ *                     the first still accepts); left unarmed at
+ *                     WHARFD_MAX_CONNS until a connection closes
  *   pause_fd          a timerfd (one-shot): accepting resumes after a
  *                     pause when out of descriptors
  *   stop_fd           an eventfd, level-triggered: written once at stop,
@@ -30,8 +35,9 @@
  * kernel wakes serves it (a former design had a poller thread watch the
  * idle connections and queue each request for the request threads: two
  * thread hand-offs per request, and futex contention on the queue's lock;
- * docs/BENCHMARKS.md "Query path, round two" has the figures). It works
- * the same when nginx does not keep connections.
+ * docs/BENCHMARKS.md "Query path, round two" has the figures). A stream
+ * (NDJSON) keeps its thread until it ends; the other threads serve on.
+ * It works the same when nginx does not keep connections.
  */
 #ifndef WHARFD_SERVER_H
 #define WHARFD_SERVER_H
