@@ -159,6 +159,18 @@ describe('key rotation', () => {
     assert.ok(allOk(await statuses(newKey)));
   });
 
+  test('a key id that begins with \'-\' (1 kid in 64) is a key id to retire, not a flag, before or after --dir', () => {
+    const kid = `-${'A'.repeat(42)}`;
+    for (const args of [['keys', 'retire', kid, '--dir', keysDir], ['keys', 'retire', '--dir', keysDir, kid]]) {
+      const r = spawnSync(BIN.wharfctl, args, { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`public/${kid}\\.pem: No such file`));
+    }
+    const r = spawnSync(BIN.wharfctl, ['keys', 'retire', '-Bx', '--dir', keysDir], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown flag '-Bx'/);
+  });
+
   test('the signing key cannot be retired; nginx refuses a private key it does not trust', async () => {
     const r = spawnSync(BIN.wharfctl, ['keys', 'retire', newKid, '--dir', keysDir], { encoding: 'utf8' });
     assert.equal(r.status, 1);
