@@ -8,6 +8,10 @@
 //     wharfd on PostgreSQL (tests/lib/pg.mjs's server) instead of SQLite
 //   WHARF_BENCH_WHARFD_ARGS='--recent-rows 0' node bench/query/run.mjs ...
 //     more wharfd options (this one: every read from the database)
+//   WHARF_BENCH_CLIENT=wrk node bench/query/run.mjs ...
+//     the load from Debian's wrk (C, one thread) instead of this node
+//     process: the node client parses every 29 KB answer and is the limit
+//     of its runs (its CPU is reported); wrk costs a fraction of that
 //   WHARF_BENCH_LIVE=N node bench/query/run.mjs ...
 //     while wharfd is read, N log lines a second are written to the workers
 //     being read (10 per storeLogs call, round robin), from this process:
@@ -33,6 +37,7 @@ const CONC = 64;
 const ENGINE = process.env.WHARF_BENCH_ENGINE || 'sqlite';
 const EXTRA = (process.env.WHARF_BENCH_WHARFD_ARGS || '').split(/\s+/).filter(Boolean);
 const LIVE = Number(process.env.WHARF_BENCH_LIVE || 0);
+const CLIENT = process.env.WHARF_BENCH_CLIENT || 'node';
 
 const stack = await startStack({ tag: 'bench-query', workers: [], wharfdArgs: ['--threads', '8', '--retention-interval', '0', ...EXTRA], engine: ENGINE });
 let trivial;
@@ -82,15 +87,28 @@ try {
   }));
 
   const load = async (base, name) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
     const r0 = name === 'wharfd' ? await recentCounts() : null;
     const w0 = written;
-    const lat = [];
     const cpu0 = name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid);
     const ngxPid = name === 'wharfd' ? stack.nginx.pid : ngx2.pid;
     const n0 = treeCpu(ngxPid);
-    const c0 = process.cpuUsage();
     const end = Date.now() + SECONDS * 1000;
+    const live = name === 'wharfd' && LIVE > 0 ? liveWriter(end) : null;
+    const c = CLIENT === 'wrk' ? await wrkClient(base) : await nodeClient(base, end);
+    if (live) await live;
+    const r1 = name === 'wharfd' ? await recentCounts() : null;
+    return { rps: c.count / SECONDS, p50: c.p50, p99: c.p99, bad: c.bad, load1: os.loadavg()[0],
+      serverCpu: (name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid)) - cpu0,
+      nginxCpu: treeCpu(ngxPid) - n0, clientCpu: c.cpu,
+      ...(r1 ? { recentHits: r1.hits - r0.hits, recentMisses: r1.misses - r0.misses, liveRows: written - w0 } : {}) };
+  };
+
+  // The node client: CONC keep-alive connections in this process, each
+  // walking the workers (w + 17) % 50.
+  const nodeClient = async (base, end) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
+    const lat = [];
+    const c0 = process.cpuUsage();
     let bad = 0;
     const one = (w) => new Promise((resolve, reject) => {
       const t = process.hrtime.bigint();
@@ -104,7 +122,6 @@ try {
         });
       }).on('error', reject);
     });
-    const live = name === 'wharfd' && LIVE > 0 ? liveWriter(end) : null;
     await Promise.all(Array.from({ length: CONC }, async (_, i) => {
       let w = i % WORKERS;
       while (Date.now() < end) {
@@ -112,15 +129,43 @@ try {
         w = (w + 17) % WORKERS;
       }
     }));
-    if (live) await live;
+    const cpu = cpuUsed(c0);
     agent.destroy();
-    const r1 = name === 'wharfd' ? await recentCounts() : null;
     lat.sort((a, b) => a - b);
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
-    return { rps: lat.length / SECONDS, p50: q(0.5), p99: q(0.99), bad, load1: os.loadavg()[0],
-      serverCpu: (name === 'wharfd' ? cpuSeconds(stack.wharfd.pid) : cpuSeconds(trivial.pid)) - cpu0,
-      nginxCpu: treeCpu(ngxPid) - n0, clientCpu: cpuUsed(c0),
-      ...(r1 ? { recentHits: r1.hits - r0.hits, recentMisses: r1.misses - r0.misses, liveRows: written - w0 } : {}) };
+    return { count: lat.length, p50: q(0.5), p99: q(0.99), bad, cpu };
+  };
+
+  // WHARF_BENCH_CLIENT=wrk: Debian's wrk (C, epoll, one thread), CONC
+  // connections, the workers in turn (a Lua request()); its own CPU
+  // sampled from /proc until it exits.
+  const wrkLua = path.join(stack.dir, 'query.lua');
+  fs.writeFileSync(wrkLua, `local n = 0
+request = function()
+  local w = (n * 17) % ${WORKERS}
+  n = n + 1
+  return wrk.format("GET", "/api/monitoring/logs?worker=q" .. w .. "&limit=100")
+end
+`);
+  const wrkClient = async (base) => {
+    const p = spawn('wrk', ['-t1', `-c${CONC}`, `-d${SECONDS}s`, '--latency', '-s', wrkLua,
+      '-H', `Authorization: Bearer ${stack.token}`, base], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let cpu = 0;
+    p.stdout.on('data', (c) => { out += c; });
+    const tick = setInterval(() => { cpu = Math.max(cpu, cpuSeconds(p.pid) || 0); }, 50);
+    const code = await new Promise((resolve) => p.on('exit', resolve));
+    clearInterval(tick);
+    if (code !== 0) throw new Error(`wrk exited ${code}: ${out}`);
+    const ms = (re) => {
+      const m = re.exec(out);
+      if (!m) throw new Error(`wrk: no ${re} in ${out}`);
+      return Number(m[1]) * { us: 1e-3, ms: 1, s: 1e3 }[m[2]];
+    };
+    const count = Number(/(\d+) requests in/.exec(out)[1]);
+    const bad = Number((/Non-2xx or 3xx responses: (\d+)/.exec(out) || [0, 0])[1])
+      + Number((/Socket errors: .*?timeout (\d+)/.exec(out) || [0, 0])[1]);
+    return { count, p50: ms(/^\s+50%\s+([\d.]+)(us|ms|s)$/m), p99: ms(/^\s+99%\s+([\d.]+)(us|ms|s)$/m), bad, cpu };
   };
 
   // The client's own CPU (this node process, user + system, seconds): a
@@ -138,7 +183,7 @@ try {
   }
   const m = (a, k) => median(a.map((x) => x[k]));
   console.log(JSON.stringify({
-    machine: machineLine(), engine: ENGINE, wharfdArgs: EXTRA, live: LIVE, rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
+    machine: machineLine(), engine: ENGINE, client: CLIENT, wharfdArgs: EXTRA, live: LIVE, rows: ROWS, workers: WORKERS, concurrency: CONC, seconds: SECONDS, reps: REPS,
     wharfd: { rps: m(res.wharfd, 'rps'), p50: m(res.wharfd, 'p50'), p99: m(res.wharfd, 'p99'), cpu: m(res.wharfd, 'serverCpu'), nginxCpu: m(res.wharfd, 'nginxCpu'), clientCpu: m(res.wharfd, 'clientCpu'), bad: m(res.wharfd, 'bad') },
     trivial: { rps: m(res.trivial, 'rps'), p50: m(res.trivial, 'p50'), p99: m(res.trivial, 'p99'), cpu: m(res.trivial, 'serverCpu'), nginxCpu: m(res.trivial, 'nginxCpu'), clientCpu: m(res.trivial, 'clientCpu'), bad: m(res.trivial, 'bad') },
     all: res,
