@@ -406,9 +406,11 @@ $(B)/bench/inproc: bench/ingest/inproc.c $(WHARFD_LIB_OBJS) $(LIB_COMMON)
 .PHONY: bench bench-wharfd
 bench: bench-wharfd
 bench-wharfd: wharfd module $(B)/bench/raw $(B)/bench/pg_ceiling $(B)/bench/trivial tests/node_modules/.installed
+	@scripts/install-deps bench
 	B=$(B) node bench/ingest/run.mjs
 	B=$(B) node bench/ingest/pg.mjs
 	B=$(B) node bench/query/run.mjs
+	WHARF_BENCH_CLIENT=wrk B=$(B) node bench/query/run.mjs
 	WHARF_BENCH_ENGINE=postgresql B=$(B) node bench/query/run.mjs
 
 # --- benchmarks (agent) --------------------------------------------------------
