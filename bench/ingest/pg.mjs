@@ -3,6 +3,7 @@
 // on SQLite; in one run, the cells interleaved, reported as ratios.
 //
 //   node bench/ingest/pg.mjs [REPS] [LINES_PER_CLIENT]
+//   WHARF_BENCH_CLIENTS=8 node bench/ingest/pg.mjs ...   8 clients, not 4
 //
 // The server is tests/lib/pg.mjs's (Debian's postgresql, initdb in a temp
 // folder, fsync off as for the tests: a database's limit on this machine's
@@ -32,7 +33,9 @@ const REPS = Number(process.argv[2] || 3);
 const PER_CLIENT = Number(process.argv[3] || 100000);
 const BATCH = 500;
 const GROUP = 4;
-const CLIENTS = 4;
+// WHARF_BENCH_CLIENTS: concurrent clients (each its own worker) in the
+// wharfd cells; 4 by default.
+const CLIENTS = Number(process.env.WHARF_BENCH_CLIENTS || 4);
 const MSG = 'GET /api/items?page=2 200 in 12 ms from 10.0.0.7 user-agent curl/8'; // 66 bytes
 const ROWS = CLIENTS * PER_CLIENT;
 const WHARFD_ARGS = ['--threads', '8', '--retention-interval', '0'];
