@@ -475,26 +475,25 @@ kid_valid(const char *kid)
     return i == WHARF_KID_LEN;
 }
 
-/* argv (argc <= 8) into out with every argument that is a key id and
- * begins with '-' moved after a "--" at the end, so the flag parser takes
- * it as a positional; the new argc. */
+/* argv into out (argc + 2 slots) with every argument that is a key id
+ * and begins with '-' moved after a "--" at the end, so the flag parser
+ * takes it as a positional; the new argc. */
 static int
 kid_args(int argc, char **argv, char **out)
 {
-    int i, n = 0, k = 0;
-    char *kids[8];
+    int i, n = 0, k;
 
     for (i = 0; i < argc; i++) {
-        if (i > 0 && argv[i][0] == '-' && kid_valid(argv[i])) {
-            kids[k++] = argv[i];
-        } else {
+        if (i == 0 || argv[i][0] != '-' || !kid_valid(argv[i])) {
             out[n++] = argv[i];
         }
     }
-    if (k > 0) {
-        out[n++] = "--";
-        for (i = 0; i < k; i++) {
-            out[n++] = kids[i];
+    for (i = 1, k = 0; i < argc; i++) {
+        if (argv[i][0] == '-' && kid_valid(argv[i])) {
+            if (k++ == 0) {
+                out[n++] = "--";
+            }
+            out[n++] = argv[i];
         }
     }
     out[n] = NULL;
@@ -508,21 +507,20 @@ keys_retire(struct ctl *c, int argc, char **argv)
     const struct ctl_flag flags[] = { { "--dir", 1, &dir, NULL },
                                       { NULL, 0, NULL, NULL } };
     char signing[WHARF_KID_LEN + 1], path[PATH_MAX + 64], raw[64];
-    char *moved[10];
+    char **moved;
     int npos, rc;
     json_t *v;
 
     /* A key id is 43 base64url characters and may begin with '-' (1 in
      * 64 does): such an argument is the KID, never a flag, so it is
      * parsed as if after "--" (kid_args). */
-    if (argc > 8) {
-        return ctl_error(c, CTL_USAGE,
-                         "keys retire: too many arguments (see wharfctl keys "
-                         "retire --help)");
+    moved = calloc((size_t) argc + 2, sizeof(*moved));
+    if (moved == NULL) {
+        return ctl_error(c, CTL_FAIL, "keys retire: out of memory");
     }
     argc = kid_args(argc, argv, moved);
-    argv = moved;
-    rc = ctl_flags_parse(c, "keys retire", argc, argv, flags, pos, &npos, 1);
+    rc = ctl_flags_parse(c, "keys retire", argc, moved, flags, pos, &npos, 1);
+    free(moved); /* pos[] points at argv's strings, not into moved */
     if (rc == CTL_HELP) {
         fputs(keys_usage, c->out);
         return CTL_OK;

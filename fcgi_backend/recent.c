@@ -352,32 +352,16 @@ void
 wharfd_recent_touch(struct wharfd_recent *r, const char *worker)
 {
     struct wharfd_recent_tail **slot;
-    size_t i;
 
     if (r->rows == 0) {
         return;
     }
     pthread_mutex_lock(&r->lock);
-    if (worker != NULL) {
-        slot = tail_slot(r, worker);
-        if (*slot != NULL && (*slot)->state == TAIL_FILLING) {
-            (*slot)->dirty = 1;
-        } else if (*slot != NULL) {
-            tail_drop(r, slot);
-        }
-        pthread_mutex_unlock(&r->lock);
-        return;
-    }
-    for (i = 0; i < r->nbuckets; i++) {
-        slot = &r->buckets[i];
-        while (*slot != NULL) {
-            if ((*slot)->state == TAIL_FILLING) {
-                (*slot)->dirty = 1;
-                slot = &(*slot)->hnext;
-            } else {
-                tail_drop(r, slot);
-            }
-        }
+    slot = tail_slot(r, worker);
+    if (*slot != NULL && (*slot)->state == TAIL_FILLING) {
+        (*slot)->dirty = 1;
+    } else if (*slot != NULL) {
+        tail_drop(r, slot);
     }
     pthread_mutex_unlock(&r->lock);
 }

@@ -102,7 +102,7 @@ void wharfd_recent_destroy(struct wharfd_recent *r);
 void wharfd_recent_publish(struct wharfd_recent *r, enum wharfd_kind kind,
                            const void *rows);
 
-/* Rows of worker (NULL: of every worker) are being deleted or were: its
+/* Rows of worker are being deleted or were: its
  * tail goes, a fill under way is not kept. Called before and after. */
 void wharfd_recent_touch(struct wharfd_recent *r, const char *worker);
 
