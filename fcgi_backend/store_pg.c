@@ -4,6 +4,7 @@
  */
 #include "store_pg.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +13,7 @@
 #include "log.h"
 #include "migrate.h"
 
-/* The last log id taken from the sequence so far (0 when none). */
-#define LAST_ID_TAKEN                      \
-    "(SELECT CASE WHEN is_called"          \
-    " THEN last_value ELSE last_value - 1" \
-    " END FROM container_logs_id_seq)"
-
+#define LAST_ID_TAKEN WHARFD_PG_LAST_ID_TAKEN
 /* The writer's whole SQL vocabulary, by enum wharfd_pgw_id, with the
  * types of its parameters. */
 static const struct {
@@ -26,47 +22,58 @@ static const struct {
     Oid types[16];
 } pgw_sql[WHARFD_PGW__COUNT] = {
     /* The logs of a group go in one pipeline, one round trip (store_pg.h):
-     * BEGIN, LOG_LOCK, LOG_MARK, then per storeLogs call LOG_INSERT,
-     * LOG_STORED and LOG_AFTER, then the NOTIFYs (LOG_NOTIFY among them)
+     * BEGIN, LOG_LOCK, LOG_INSTANCES, LOG_MARK, then per storeLogs call
+     * LOG_INSERT and LOG_AFTER, then the NOTIFYs (LOG_NOTIFY among them)
      * and COMMIT. Nothing the server answers is needed to send the next
-     * statement, so no client round trip happens under the lock.
+     * statement, so no client round trip happens under the locks.
      *
-     * Under the lock nobody else takes log ids: the ids of one insert
-     * are consecutive, and the sequence's last value tells which. The
-     * group's first and each call's last id are kept in two settings of
-     * the transaction (set_config(..., true)): wharf.log_first, where
-     * the group started, for the NOTIFY, and wharf.log_mark, where the
-     * call started.
+     * Ids are taken freely (the sequence, by every wharfd at once); what
+     * keeps readers from paging past a row still in flight is the
+     * transaction's marker, taken by LOG_MARK before its first id: a
+     * shared advisory lock on the bigint key "last id taken + 1", a lower
+     * bound of every id the transaction will take, held to its end. A
+     * reader reads the sequence first and the markers second (LOG_SEEN in
+     * store_pg_query.c) and reads no row above the lowest marker: see
+     * store_pg.h, "The watermark".
      *
-     * LOG_INSERT stores the rows of the call that are not stored yet: h
-     * is the instance's highest stored sequence before the call (one
-     * index read per partition); a row above it is new, and only a row
-     * at or below it (a resend, a line out of order) is looked up. Rows
-     * repeated inside the call were dropped by the writer. created_at is
-     * the database's clock, read once per statement under the lock: ids
-     * and created_at grow together across every wharfd. The arrays are
-     * one per column ($5..$13).
+     * Exactly-once is kept per instance: LOG_INSTANCES takes a
+     * transaction lock per instance the group writes (their keys hashed
+     * into WHARFD_PG_INSTANCE_KEYS, sorted, so two groups never wait on
+     * each other in a cycle), and LOG_INSERT stores the rows of the call
+     * that are not stored yet: h is the instance's highest stored
+     * sequence before the call (one index read per partition); a row
+     * above it is new, and only a row at or below it (a resend, a line
+     * out of order) is looked up. Rows repeated inside the call were
+     * dropped by the writer. created_at is the database's clock, read
+     * once per statement. The arrays are one per column ($5..$13).
      *
-     * LOG_STORED: the sequences the insert stored, read back by id, only
-     * when it stored fewer than the call's $1 rows (a resend): a call of
-     * new rows costs no lookup of its rows at all. LOG_AFTER: how many
-     * ids the call took (checked against the insert's own count: if they
-     * differ, the lock is not held as it must be), the instance's highest
-     * stored sequence (getLastSequence's answer, in the reply), and the
-     * mark moved on.
+     * LOG_AFTER: the ids the call's rows can have, (mark, last]: mark is
+     * the last id taken by anyone before the insert, last after it (other
+     * wharfds' ids fall in between, never another writer's of this
+     * instance: the lock); the instance's highest stored sequence
+     * (getLastSequence's answer, in the reply); and the mark moved on.
+     * When the insert stored fewer rows than were sent (a resend), the
+     * writer reads back which, after the COMMIT, by that range
+     * (LOG_STORED; store_pg_write.c): a call of new rows costs no lookup
+     * of its rows at all.
      *
      * Not one INSERT ... RETURNING sequence, id: on the partitioned table
      * RETURNING made the insert cost 1.8x as much in the server (500
      * rows: 9.0 ms against 4.8 ms, medians of 35; docs/BENCHMARKS.md,
-     * "PostgreSQL"), and the answer is known without it. Not a lookup
-     * of the call's sequences before the insert either (as before): it
-     * cost a statement per call, and its answer had to reach the client
-     * before the group could be committed. */
-    [WHARFD_PGW_LOG_MARK] = { "SELECT set_config('wharf.log_first', x, true),"
-                              " set_config('wharf.log_mark', x, true)"
-                              " FROM (SELECT " LAST_ID_TAKEN "::text AS x) s",
+     * "PostgreSQL"), and the answer is known without it. */
+    [WHARFD_PGW_LOG_MARK] = { "SELECT pg_advisory_xact_lock_shared(s.x),"
+                              " set_config('wharf.log_first', s.x::text, true),"
+                              " set_config('wharf.log_mark', (s.x - 1)::text,"
+                              " true)"
+                              " FROM (SELECT " LAST_ID_TAKEN " + 1 AS x"
+                              " OFFSET 0) s",
                               0,
                               { 0 } },
+    [WHARFD_PGW_LOG_INSTANCES] = { "SELECT pg_advisory_xact_lock("
+                                   "2003329395, k::integer)"
+                                   " FROM unnest($1::bigint[]) k",
+                                   1,
+                                   { WHARFD_PG_INT8ARR } },
     [WHARFD_PGW_LOG_INSERT] = { "WITH h AS (SELECT coalesce(max(sequence), 0)"
                                 " AS hwm FROM container_logs"
                                 " WHERE worker_name = $1"
@@ -102,14 +109,7 @@ static const struct {
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR } },
-    [WHARFD_PGW_LOG_STORED] = { "SELECT l.sequence FROM container_logs l,"
-                                " (SELECT current_setting('wharf.log_mark')"
-                                "::bigint AS mark, " LAST_ID_TAKEN " AS last) s"
-                                " WHERE s.last - s.mark < $1"
-                                " AND l.id > s.mark AND l.id <= s.last",
-                                1,
-                                { WHARFD_PG_INT8 } },
-    [WHARFD_PGW_LOG_AFTER] = { "SELECT s.last - s.mark,"
+    [WHARFD_PGW_LOG_AFTER] = { "SELECT s.mark, s.last,"
                                " (SELECT coalesce(max(sequence), 0)"
                                " FROM container_logs WHERE worker_name = $1"
                                " AND instance_id = $2),"
@@ -119,21 +119,37 @@ static const struct {
                                "::bigint AS mark, " LAST_ID_TAKEN " AS last) s",
                                2,
                                { WHARFD_PG_TEXT, WHARFD_PG_TEXT } },
+    /* After the COMMIT, in its own transaction: the sequences a call
+     * stored when it stored fewer than it sent, by its ids' range (the
+     * instance's lock kept every other writer of it out of that range;
+     * a later one's ids are above it). */
+    [WHARFD_PGW_LOG_STORED] = { "SELECT sequence FROM container_logs"
+                                " WHERE worker_name = $1 AND instance_id = $2"
+                                " AND id > $3 AND id <= $4",
+                                4,
+                                { WHARFD_PG_TEXT, WHARFD_PG_TEXT,
+                                  WHARFD_PG_INT8, WHARFD_PG_INT8 } },
     /* The group's log ids for the other wharfds (store_pg_listen.c):
-     * "<origin> L <first> <last>", built by the server, none when the
-     * group stored no log row. */
+     * "<origin> L <first> <last> <xid>", built by the server: the ids
+     * this session took since the group's marker, and the transaction,
+     * whose rows alone the range's read-back keeps (others' ids fall in
+     * it); none when the group stored no log row. currval() is this
+     * session's: defined from the connect on (pgw_connect). */
     [WHARFD_PGW_LOG_NOTIFY] = { "SELECT pg_notify('" WHARFD_PG_CHANNEL "',"
-                                " $1 || ' L ' || (s.first + 1) || ' '"
-                                " || s.last)"
+                                " $1 || ' L ' || s.first || ' ' || s.last"
+                                " || ' ' || pg_current_xact_id()::xid)"
                                 " FROM (SELECT current_setting("
-                                "'wharf.log_first')::bigint AS "
-                                "first, " LAST_ID_TAKEN " AS last) s"
-                                " WHERE s.last > s.first",
+                                "'wharf.log_first')::bigint AS first,"
+                                " currval('container_logs_id_seq') AS last) s"
+                                " WHERE s.last >= s.first",
                                 1,
                                 { WHARFD_PG_TEXT } },
 
-    /* Log ids in commit order across wharfds (store_pg.h). */
-    [WHARFD_PGW_LOG_LOCK] = { "SELECT pg_advisory_xact_lock(2003329394, 2)",
+    /* Shared by the writers of this version; an older wharfd took it
+     * alone, for its ids in commit order: it and this one never write
+     * logs at once (store_pg.h). */
+    [WHARFD_PGW_LOG_LOCK] = { "SELECT pg_advisory_xact_lock_shared("
+                              "2003329394, 2)",
                               0,
                               { 0 } },
 
@@ -693,6 +709,12 @@ pgw_connect(struct wharfd_pg *st)
         }
         PQclear(r);
     }
+    /* An id of no row, so that currval() is defined in this session from
+     * now on (LOG_NOTIFY asks it whatever the group stored). */
+    if (wharfd_pg_simple(st, st->w.c, "SELECT nextval('container_logs_id_seq')")
+        != 0) {
+        return -1;
+    }
     if (PQenterPipelineMode(st->w.c) != 1) {
         wharfd_pg_log_error(st, st->w.c, NULL, "pipeline mode");
         return -1;
@@ -732,18 +754,42 @@ struct pgw_pending {
     int k[PGW_LOG_CHUNK]; /* their places in the group */
     int n;
     int failed, failed_rc; /* the first job that failed, and how; -1 */
+    /* the calls whose stored rows are read back after the COMMIT */
+    struct pgw_read_back {
+        struct wharfd_log_batch *b;
+        struct wharfd_pg_logspan span;
+    } * back;
+    int nback, capback;
 };
 
 /* Reads the results of the pending storeLogs calls. OK, or LOST. */
 static int
 pgw_read_pending(struct wharfd_pg *st, struct pgw_pending *p)
 {
-    int i, rc;
+    struct wharfd_pg_logspan span;
+    struct pgw_read_back *more;
+    int i, rc, cap;
 
     for (i = 0; i < p->n; i++) {
-        rc = wharfd_pg_logs_read(st, p->jobs[i]->arg);
+        rc = wharfd_pg_logs_read(st, p->jobs[i]->arg, &span);
         if (rc == WHARFD_PG_LOST) {
             return rc;
+        }
+        if (rc == WHARFD_PG_OK && span.read_back) {
+            if (p->nback == p->capback) {
+                cap = p->capback ? 2 * p->capback : 8;
+                more = realloc(p->back, (size_t) cap * sizeof(*more));
+                if (more == NULL) {
+                    rc = WHARFD_PG_FAILED; /* out of memory: the job fails */
+                } else {
+                    p->back = more;
+                    p->capback = cap;
+                }
+            }
+            if (rc == WHARFD_PG_OK) {
+                p->back[p->nback].b = p->jobs[i]->arg;
+                p->back[p->nback++].span = span;
+            }
         }
         if (rc != WHARFD_PG_OK && p->failed < 0) {
             p->failed = p->k[i];
@@ -754,54 +800,167 @@ pgw_read_pending(struct wharfd_pg *st, struct pgw_pending *p)
     return WHARFD_PG_OK;
 }
 
+/* After the COMMIT: which rows the resent calls stored (LOG_STORED), in
+ * one round trip. The group is committed whatever happens here: a lost
+ * answer leaves those calls' rows unmarked (their counts stand; the feed
+ * of this wharfd misses them) and the connection is opened again at the
+ * next group. */
+static void
+pgw_read_back(struct wharfd_pg *st, struct pgw_pending *p)
+{
+    PGresult *r;
+    int i, n;
+
+    if (p->nback == 0) {
+        return;
+    }
+    for (i = 0; i < p->nback; i++) {
+        wharfd_pg_logs_stored_send(st, p->back[i].b, &p->back[i].span);
+    }
+    n = st->w_sent;
+    st->w_sent = 0;
+    if (wharfd_pgw_sync(st) != WHARFD_PG_OK) {
+        n = 0;
+    }
+    for (i = 0; i < p->nback; i++) {
+        r = i < n ? wharfd_pgw_next(st) : NULL;
+        if (i < n && r == NULL) {
+            n = i;
+            wharfd_pg_log_error(st, st->w.c, NULL, "reading stored logs");
+        } else if (r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK) {
+            wharfd_pg_log_error(st, st->w.c, r, "reading stored logs");
+        }
+        wharfd_pg_logs_stored_read(p->back[i].b, r);
+        PQclear(r);
+    }
+    if (n == p->nback) {
+        wharfd_pgw_synced(st);
+    }
+}
+
+/* The key of an instance's lock (WHARFD_PG_LOCKS_INSTANCE): FNV-1a of
+ * "worker\x1finstance", the same in every wharfd. */
+static long long
+pgw_instance_key(const struct wharfd_log_batch *b)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    const char *parts[2] = { b->worker, b->instance };
+    const unsigned char *s;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        for (s = (const unsigned char *) parts[i]; *s; s++) {
+            h = (h ^ *s) * 0x100000001b3ULL;
+        }
+        h = (h ^ 0x1f) * 0x100000001b3ULL;
+    }
+    return (long long) (h % WHARFD_PG_INSTANCE_KEYS);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+    long long x = *(const long long *) a, y = *(const long long *) b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The prelude of the group's logs: the writers' shared lock, the locks of
+ * the instances the group writes (sorted, each once) and the marker. OK,
+ * or FAILED when out of memory (nothing was sent). */
+static int
+pgw_log_prelude(struct wharfd_pg *st, struct wharfd_job *group, const int *skip)
+{
+    struct wharfd_pgarr a = { 0 };
+    struct wharfd_pgp p;
+    struct wharfd_job *j;
+    long long *keys;
+    int k, n = 0, i;
+
+    for (j = group; j != NULL; j = j->next) {
+        n++;
+    }
+    keys = malloc((size_t) (n ? n : 1) * sizeof(*keys));
+    if (keys == NULL) {
+        return WHARFD_PG_FAILED;
+    }
+    for (k = 0, n = 0, j = group; j != NULL; j = j->next, k++) {
+        if (!skip[k] && j->run == wharfd_pg_logs_send) {
+            keys[n++] = pgw_instance_key(j->arg);
+        }
+    }
+    qsort(keys, (size_t) n, sizeof(*keys), cmp_key);
+    wharfd_pgarr_start(&a, WHARFD_PG_INT8);
+    for (i = 0; i < n; i++) {
+        if (i == 0 || keys[i] != keys[i - 1]) {
+            wharfd_pgarr_int8(&a, keys[i]);
+        }
+    }
+    wharfd_pgarr_end(&a);
+    free(keys);
+    if (a.oom) {
+        wharfd_pgarr_free(&a);
+        return WHARFD_PG_FAILED;
+    }
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_bytes(&p, WHARFD_PG_INT8ARR, a.p, a.len);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_LOCK, NULL);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_INSTANCES, &p);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_MARK, NULL);
+    wharfd_pgarr_free(&a);
+    return WHARFD_PG_OK;
+}
+
 /* The group's logs, its news and its COMMIT, sent as one pipeline and
  * read after one sync (PGW_LOG_CHUNK calls to a sync when there are
- * more): the log lock is held for what the server does, never for a
- * round trip to this writer (store_pg.h). Returns as pgw_attempt. */
+ * more): the locks are held for what the server does, never for a round
+ * trip to this writer (store_pg.h). Returns as pgw_attempt. */
 static int
-pgw_commit(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
+pgw_commit_logs(struct wharfd_pg *st, struct wharfd_job *group, int *skip,
+                struct pgw_pending *p)
 {
-    struct pgw_pending p = { .n = 0, .failed = -1, .failed_rc = 0 };
     struct wharfd_job *j;
     PGresult *r;
-    int k, rc, rc_end = WHARFD_PG_OK, i, n = 0, locked = 0;
+    int k, rc, rc_end = WHARFD_PG_OK, i, n = 0, started = 0;
 
-    for (k = 0, j = group; j != NULL && p.failed < 0; j = j->next, k++) {
+    for (k = 0, j = group; j != NULL && p->failed < 0; j = j->next, k++) {
         if (skip[k] || j->run != wharfd_pg_logs_send) {
             continue;
         }
-        if (!locked) {
-            /* Log ids in commit order: held from the first id to the
-             * commit (store_pg.h), taken after the other kinds' writes,
-             * so it is held as briefly as can be. */
-            wharfd_pgw_send(st, WHARFD_PGW_LOG_LOCK, NULL);
-            wharfd_pgw_send(st, WHARFD_PGW_LOG_MARK, NULL);
+        if (!started) {
+            /* taken after the other kinds' writes, so they are held as
+             * briefly as can be */
+            if (pgw_log_prelude(st, group, skip) != WHARFD_PG_OK) {
+                p->failed = k;
+                p->failed_rc = WHARFD_PG_FAILED;
+                break;
+            }
             st->w_prelude += st->w_sent;
             st->w_sent = 0;
-            locked = 1;
+            started = 1;
         }
-        if (p.n == PGW_LOG_CHUNK) {
+        if (p->n == PGW_LOG_CHUNK) {
             st->w_sent = 0;
             if ((rc = wharfd_pgw_sync(st)) != WHARFD_PG_OK
-                || (rc = pgw_read_pending(st, &p)) != WHARFD_PG_OK
+                || (rc = pgw_read_pending(st, p)) != WHARFD_PG_OK
                 || (rc = wharfd_pgw_synced(st)) != WHARFD_PG_OK) {
                 return rc;
             }
-            if (p.failed >= 0) {
+            if (p->failed >= 0) {
                 break;
             }
         }
         rc = j->run(&st->base, j->arg);
         if (rc != WHARFD_PG_OK) {
             /* out of memory: none of its statements went out */
-            p.failed = k;
-            p.failed_rc = rc;
+            p->failed = k;
+            p->failed_rc = rc;
             break;
         }
-        p.jobs[p.n] = j;
-        p.k[p.n++] = k;
+        p->jobs[p->n] = j;
+        p->k[p->n++] = k;
     }
-    if (p.failed < 0) {
+    if (p->failed < 0) {
         i = st->w_sent;
         wharfd_pg_news_send(st);
         wharfd_pgw_send(st, WHARFD_PGW_COMMIT, NULL);
@@ -809,7 +968,7 @@ pgw_commit(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
     }
     st->w_sent = 0;
     if ((rc = wharfd_pgw_sync(st)) != WHARFD_PG_OK
-        || (rc = pgw_read_pending(st, &p)) != WHARFD_PG_OK) {
+        || (rc = pgw_read_pending(st, p)) != WHARFD_PG_OK) {
         return rc;
     }
     for (i = 0; i < n; i++) {
@@ -819,7 +978,7 @@ pgw_commit(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
             return WHARFD_PG_LOST;
         }
         if (rc_end == WHARFD_PG_OK && PQresultStatus(r) != PGRES_COMMAND_OK
-            && PQresultStatus(r) != PGRES_TUPLES_OK && p.failed < 0) {
+            && PQresultStatus(r) != PGRES_TUPLES_OK && p->failed < 0) {
             rc_end = wharfd_pgw_check(st, r, PGRES_COMMAND_OK, "committing");
         }
         PQclear(r);
@@ -827,21 +986,33 @@ pgw_commit(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
     if ((rc = wharfd_pgw_synced(st)) != WHARFD_PG_OK) {
         return rc;
     }
-    if (p.failed >= 0) {
-        if (p.failed_rc == WHARFD_PG_NOROOM) {
+    if (p->failed >= 0) {
+        if (p->failed_rc == WHARFD_PG_NOROOM) {
             return WHARFD_PG_NOROOM; /* the caller rolls back */
         }
-        for (k = 0, j = group; k < p.failed; j = j->next, k++) {
+        for (k = 0, j = group; k < p->failed; j = j->next, k++) {
         }
-        j->rc = p.failed_rc == WHARFD_STORE_FULL ? WHARFD_STORE_FULL : -1;
-        skip[p.failed] = 1;
+        j->rc = p->failed_rc == WHARFD_STORE_FULL ? WHARFD_STORE_FULL : -1;
+        skip[p->failed] = 1;
         pgw_rollback(st);
         return WHARFD_PG_FAILED;
     }
     if (rc_end != WHARFD_PG_OK) {
         pgw_rollback(st); /* a NOTIFY failed: the COMMIT did not run */
+        return rc_end;
     }
-    return rc_end;
+    pgw_read_back(st, p);
+    return WHARFD_PG_OK;
+}
+
+static int
+pgw_commit(struct wharfd_pg *st, struct wharfd_job *group, int *skip)
+{
+    struct pgw_pending p = { .n = 0, .failed = -1, .failed_rc = 0 };
+    int rc = pgw_commit_logs(st, group, skip, &p);
+
+    free(p.back);
+    return rc;
 }
 
 /* Runs the group once: the jobs still to run (rc -1 with run), other

@@ -46,12 +46,26 @@
  * number "whar" in ASCII, so wharf's locks are told from an application's
  * own on a shared database. */
 #define WHARFD_PG_LOCKS 2003329394
+/* The instances' locks, pg_advisory_xact_lock(WHARFD_PG_LOCKS_INSTANCE,
+ * key): an instance's key is a hash of (worker, instance) into
+ * WHARFD_PG_INSTANCE_KEYS, so a group takes a bounded number of locks
+ * (two instances that share a key only wait for each other). */
+#define WHARFD_PG_LOCKS_INSTANCE 2003329395
+#define WHARFD_PG_INSTANCE_KEYS  4096
 enum wharfd_pg_lock {
     WHARFD_PG_LOCK_MIGRATE = 1,    /* session: while migrations run */
-    WHARFD_PG_LOCK_LOG_COMMIT = 2, /* transaction: log ids in commit order */
+    WHARFD_PG_LOCK_LOG_COMMIT = 2, /* transaction, shared: writing logs */
     WHARFD_PG_LOCK_RETENTION = 3,  /* session: the retention leader */
     WHARFD_PG_LOCK_PARTITIONS = 4  /* transaction: creating partitions */
 };
+
+/* The last log id taken from the sequence so far, by anyone (0 when
+ * none): the sequence's own row, read as it is now, whatever the reader's
+ * snapshot. */
+#define WHARFD_PG_LAST_ID_TAKEN            \
+    "(SELECT CASE WHEN is_called"          \
+    " THEN last_value ELSE last_value - 1" \
+    " END FROM container_logs_id_seq)"
 
 /* The channel of the live feed across wharfds, and the most a NOTIFY
  * payload carries (PostgreSQL's limit is 8000 bytes). */
@@ -145,6 +159,7 @@ struct wharfd_pgconn {
 /* The writer's statements, prepared at connect, by name = index. */
 enum wharfd_pgw_id {
     WHARFD_PGW_LOG_MARK,
+    WHARFD_PGW_LOG_INSTANCES,
     WHARFD_PGW_LOG_INSERT,
     WHARFD_PGW_LOG_STORED,
     WHARFD_PGW_LOG_AFTER,
@@ -275,13 +290,31 @@ int wharfd_pgw_sync(struct wharfd_pg *st);
 PGresult *wharfd_pgw_next(struct wharfd_pg *st);
 int wharfd_pgw_synced(struct wharfd_pg *st);
 
+/* store_pg_query.c: the logs' watermark, read on c: every log id at or
+ * below it is committed or will never be (store_pg.h, "The watermark");
+ * -1 when the read failed. */
+long long wharfd_pg_log_seen(struct wharfd_pg *st, struct wharfd_pgconn *c);
+
 /* store_pg_write.c: a storeLogs call, in two halves. The job's run
  * sends its statements (OK, or FAILED when out of memory, then nothing
  * was sent); the writer reads their results later, after the sync of the
- * group's pipeline, with wharfd_pg_logs_read (the batch's outcome set;
- * OK, FAILED, NOROOM, WHARFD_STORE_FULL or LOST). */
+ * group's pipeline, with wharfd_pg_logs_read (the batch's counts set;
+ * OK, FAILED, NOROOM, WHARFD_STORE_FULL or LOST). Which rows it stored is
+ * set too, unless it stored fewer than it sent (a resend): then *span
+ * says where its ids are, and after the COMMIT the writer sends
+ * wharfd_pg_logs_stored_send and reads wharfd_pg_logs_stored_read (NULL:
+ * the answer was lost, no row is marked). */
+struct wharfd_pg_logspan {
+    long long lo, hi; /* the call's ids are in (lo, hi] */
+    int read_back;    /* its stored rows are to be read back */
+};
 int wharfd_pg_logs_send(struct wharfd_store *st, void *arg);
-int wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b);
+int wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
+                        struct wharfd_pg_logspan *span);
+void wharfd_pg_logs_stored_send(struct wharfd_pg *st,
+                                const struct wharfd_log_batch *b,
+                                const struct wharfd_pg_logspan *span);
+void wharfd_pg_logs_stored_read(struct wharfd_log_batch *b, const PGresult *r);
 
 /* The outcome of one result: OK when its status is want, else FAILED
  * (logged; NOROOM when a row found no partition, and WHARFD_STORE_FULL

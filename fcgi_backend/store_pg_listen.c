@@ -9,9 +9,11 @@
  * their text: NOTIFY payloads are limited to 8000 bytes, a log line alone
  * may be 64 KiB, and a group commit holds thousands. So it says
  *
- *     <origin> L <first id> <last id>     log rows (ids of one commit are
- *                                         consecutive: the commit lock;
- *                                         built by the server, store_pg.c)
+ *     <origin> L <first> <last> <xid>     log rows: the ids of one commit
+ *                                         are in [first, last], among
+ *                                         other writers' (built by the
+ *                                         server, store_pg.c); xid tells
+ *                                         the commit's own
  *     <origin> E <id> <id> ...            error rows it changed
  *     <origin> V <id> <id> ...            events
  *     <origin> P <worker>/<instance> ...  process rows
@@ -148,7 +150,7 @@ wharfd_pg_news_send(struct wharfd_pg *st)
  * (worker, container, instance). */
 static void
 read_logs(struct wharfd_pg *st, struct wharfd_pgconn *c, long long first,
-          long long last)
+          long long last, const char *xid)
 {
     struct wharfd_log_in *logs;
     struct wharfd_log_batch b;
@@ -160,11 +162,13 @@ read_logs(struct wharfd_pg *st, struct wharfd_pgconn *c, long long first,
     wharfd_pgp_reset(&p);
     wharfd_pgp_int8(&p, first);
     wharfd_pgp_int8(&p, last);
+    wharfd_pgp_text(&p, xid);
     r = wharfd_pg_exec(st, c,
                        "SELECT worker_name, container_name, instance_id,"
                        " process_id, sequence, timestamp, level, message,"
                        " message_nuls, stream, source, metadata"
                        " FROM container_logs WHERE id BETWEEN $1 AND $2"
+                       " AND ($3::xid IS NULL OR xmin = $3::xid)"
                        " ORDER BY id",
                        &p, PGRES_TUPLES_OK);
     if (r == NULL) {
@@ -404,7 +408,7 @@ on_news(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *payload)
     size_t olen = strlen(st->origin);
     const char *items, *s, *e;
     long long first, last;
-    char kind;
+    char kind, xid[16];
 
     if (strlen(payload) < olen + 2 || payload[olen] != ' ') {
         return; /* not ours to read */
@@ -419,8 +423,12 @@ on_news(struct wharfd_pg *st, struct wharfd_pgconn *c, const char *payload)
     items = payload + olen + 2;
     switch (kind) {
     case 'L':
-        if (sscanf(items, " %lld %lld", &first, &last) == 2) {
-            read_logs(st, c, first, last);
+        /* the transaction's id: the range holds other writers' ids too
+         * (absent from an older wharfd's payloads, whose ranges held its
+         * own ids only) */
+        xid[0] = '\0';
+        if (sscanf(items, " %lld %lld %15[0-9]", &first, &last, xid) >= 2) {
+            read_logs(st, c, first, last, xid[0] ? xid : NULL);
         }
         break;
     case 'E':

@@ -94,10 +94,39 @@ qb_cond(struct qb *b, const char *before, const char *after)
     wharfd_sqltext_cond(&b->t, cond);
 }
 
+/* The highest log id below which every id is settled: committed (and
+ * visible to a statement that starts after this one) or never to be.
+ * The sequence is read first, the markers of the transactions in flight
+ * second (store_pg.h, "The watermark"): the subquery on pg_locks runs
+ * per row of w, after it. A marker is a shared advisory lock on a bigint
+ * key (objsubid 1); wharf's other locks take two keys. */
+#define LOG_SEEN_SQL                                                   \
+    "SELECT least(w.l, coalesce((SELECT min((k.classid::bigint << 32)" \
+    " | k.objid::bigint) FROM pg_locks k"                              \
+    " WHERE k.locktype = 'advisory' AND k.objsubid = 1"                \
+    " AND k.database = (SELECT oid FROM pg_database"                   \
+    " WHERE datname = current_database())"                             \
+    " AND w.l IS NOT NULL) - 1, w.l))"                                 \
+    " FROM (SELECT " WHARFD_PG_LAST_ID_TAKEN " AS l OFFSET 0) w"
+
+long long
+wharfd_pg_log_seen(struct wharfd_pg *st, struct wharfd_pgconn *c)
+{
+    PGresult *r = wharfd_pg_exec(st, c, LOG_SEEN_SQL, NULL, PGRES_TUPLES_OK);
+    long long seen;
+
+    if (r == NULL) {
+        return -1;
+    }
+    seen = wharfd_pg_int8(r, 0, 0);
+    PQclear(r);
+    return seen;
+}
+
 /* The WHERE clause of q and its parameters (shared by the rows query and
- * the count). */
+ * the count); seen: the logs' watermark (wharfd_pg_log_seen). */
 static void
-query_where(const struct wharfd_query *q, struct qb *b)
+query_where(const struct wharfd_query *q, long long seen, struct qb *b)
 {
     /* since/until: the time a row is about; a process row is about its
      * last change */
@@ -154,6 +183,10 @@ query_where(const struct wharfd_query *q, struct qb *b)
             qb_cond(b, "id <= ", "");
             wharfd_pgp_int8(&b->p, q->until_id);
         }
+        /* no row above a row still in flight: a reader that pages on by
+         * the highest id it saw misses none */
+        qb_cond(b, "id <= ", "");
+        wharfd_pgp_int8(&b->p, seen);
     }
     if (q->kind == WHARFD_KIND_EVENTS && q->type) {
         qb_cond(b, "type = ", "");
@@ -216,7 +249,7 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
     struct qb b, cnt;
     char tail[64];
     int nuls_col, nwhere, rc = -1, failed = 0, txn = 0;
-    long long seen = 0;
+    long long seen = 0, watermark = 0;
     PGresult *r;
 
     *broken = 0;
@@ -247,10 +280,17 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
     }
     shape = wharfd_shape_of(q->kind);
     order = wharfd_shape_order(q);
+    /* before the rows' statement, whose snapshot must see every row the
+     * watermark lets through */
+    if (q->kind == WHARFD_KIND_LOGS
+        && (watermark = wharfd_pg_log_seen(st, c)) < 0) {
+        *broken = wharfd_pg_broken(c);
+        return -1;
+    }
 
     memset(&b, 0, sizeof(b));
     qb_add(&b, from);
-    query_where(q, &b);
+    query_where(q, watermark, &b);
     nwhere = b.p.n;
     qb_add(&b, order);
     snprintf(tail, sizeof(tail), " LIMIT $%d OFFSET $%d", nwhere + 1,
@@ -322,7 +362,7 @@ query_once(struct wharfd_pg *st, struct wharfd_pgconn *c,
         memset(&cnt, 0, sizeof(cnt));
         qb_add(&cnt, "SELECT count(*) FROM ");
         qb_add(&cnt, strstr(from, " FROM ") + 6);
-        query_where(q, &cnt);
+        query_where(q, watermark, &cnt);
         r = wharfd_pg_exec(st, c, cnt.t.text, &cnt.p, PGRES_TUPLES_OK);
         if (r != NULL) {
             *total = wharfd_pg_int8(r, 0, 0);

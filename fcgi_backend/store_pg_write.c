@@ -177,9 +177,6 @@ wharfd_pg_logs_send(struct wharfd_store *base, void *arg)
     }
     wharfd_pgw_send(st, WHARFD_PGW_LOG_INSERT, &p);
     wharfd_pgp_reset(&p);
-    wharfd_pgp_int8(&p, st->w_arr[A_SEQ].n);
-    wharfd_pgw_send(st, WHARFD_PGW_LOG_STORED, &p);
-    wharfd_pgp_reset(&p);
     wharfd_pgp_text(&p, b->worker);
     wharfd_pgp_text(&p, b->instance);
     wharfd_pgw_send(st, WHARFD_PGW_LOG_AFTER, &p);
@@ -187,50 +184,79 @@ wharfd_pg_logs_send(struct wharfd_store *base, void *arg)
     return WHARFD_PG_OK;
 }
 
-/* Which rows of b were stored: every row sent (skip[i] 0) when the
- * insert stored as many as were sent, else those whose sequence
- * LOG_STORED gave back (r). How many, or -1 when out of memory. */
-static long long
-logs_mark_stored(struct wharfd_log_batch *b, const char *skip, long long sent,
-                 long long inserted, const PGresult *r)
+/* Marks the rows of b the insert stored: every row sent (skip[i] 0). */
+static void
+logs_mark_all(struct wharfd_log_batch *b, const char *skip)
 {
-    long long *seqs = NULL, seq, n = 0;
-    int rows = PQntuples(r), k;
     size_t i;
 
-    if (inserted < sent) {
-        seqs = malloc((size_t) (rows ? rows : 1) * sizeof(*seqs));
-        if (seqs == NULL) {
-            return -1;
-        }
+    for (i = 0; i < b->n; i++) {
+        b->logs[i].stored = !skip[i];
+    }
+}
+
+void
+wharfd_pg_logs_stored_send(struct wharfd_pg *st,
+                           const struct wharfd_log_batch *b,
+                           const struct wharfd_pg_logspan *span)
+{
+    struct wharfd_pgp p;
+
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_text(&p, b->worker);
+    wharfd_pgp_text(&p, b->instance);
+    wharfd_pgp_int8(&p, span->lo);
+    wharfd_pgp_int8(&p, span->hi);
+    wharfd_pgw_send(st, WHARFD_PGW_LOG_STORED, &p);
+}
+
+void
+wharfd_pg_logs_stored_read(struct wharfd_log_batch *b, const PGresult *r)
+{
+    long long *seqs = NULL, seq;
+    char *skip;
+    int rows, k;
+    size_t i;
+
+    for (i = 0; i < b->n; i++) {
+        b->logs[i].stored = 0;
+    }
+    if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+        return;
+    }
+    rows = PQntuples(r);
+    skip = calloc(b->n ? b->n : 1, 1);
+    seqs = malloc((size_t) (rows ? rows : 1) * sizeof(*seqs));
+    if (skip != NULL && seqs != NULL && logs_repeats(b, skip) == 0) {
         for (k = 0; k < rows; k++) {
             seqs[k] = wharfd_pg_int8(r, k, 0);
         }
         qsort(seqs, (size_t) rows, sizeof(*seqs), cmp_ll);
-    }
-    for (i = 0; i < b->n; i++) {
-        seq = b->logs[i].sequence;
-        b->logs[i].stored = !skip[i]
-            && (seqs == NULL
-                || bsearch(&seq, seqs, (size_t) rows, sizeof(*seqs), cmp_ll)
-                    != NULL);
-        n += b->logs[i].stored;
+        /* a sequence twice in the call was stored as its first copy */
+        for (i = 0; i < b->n; i++) {
+            seq = b->logs[i].sequence;
+            b->logs[i].stored = !skip[i]
+                && bsearch(&seq, seqs, (size_t) rows, sizeof(*seqs), cmp_ll)
+                    != NULL;
+        }
     }
     free(seqs);
-    return n;
+    free(skip);
 }
 
 int
-wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b)
+wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
+                    struct wharfd_pg_logspan *span)
 {
-    PGresult *res[3] = { NULL, NULL, NULL };
-    long long sent = 0, inserted = 0, taken, stored;
+    PGresult *res[2] = { NULL, NULL };
+    long long sent = 0, inserted = 0;
     char *skip;
     size_t i;
     int rc = WHARFD_PG_OK, k;
 
     b->stored = b->duplicates = b->last_sequence = 0;
-    for (k = 0; k < 3; k++) {
+    span->read_back = 0;
+    for (k = 0; k < 2; k++) {
         res[k] = wharfd_pgw_next(st);
         if (res[k] == NULL) {
             wharfd_pg_clear_all(res, k);
@@ -251,38 +277,37 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b)
     }
     if (rc == WHARFD_PG_OK) {
         rc = wharfd_pgw_check(st, res[1], PGRES_TUPLES_OK,
-                              "reading back stored logs");
-    }
-    if (rc == WHARFD_PG_OK) {
-        rc = wharfd_pgw_check(st, res[2], PGRES_TUPLES_OK,
-                              "reading the logs' last id");
+                              "reading the logs' ids");
     }
     if (rc == WHARFD_PG_OK) {
         for (i = 0; i < b->n; i++) {
             sent += !skip[i];
         }
         inserted = strtoll(PQcmdTuples(res[0]), NULL, 10);
-        taken = wharfd_pg_int8(res[2], 0, 0);
-        stored = logs_mark_stored(b, skip, sent, inserted, res[1]);
-        /* The insert's own count, the ids it took and the rows read back
-         * must agree, or another writer took ids meanwhile: the lock is
-         * not held as it must be. */
-        if (stored < 0) {
-            wharf_error("database %s: out of memory for a batch of logs",
-                        st->safe);
-            rc = WHARFD_PG_FAILED;
-        } else if (taken != inserted || stored != inserted) {
-            wharf_error("database %s: %lld logs inserted, %lld ids taken,"
-                        " %lld read back",
-                        st->safe, inserted, taken, stored);
+        span->lo = wharfd_pg_int8(res[1], 0, 0);
+        span->hi = wharfd_pg_int8(res[1], 0, 1);
+        /* Each stored row took an id in (lo, hi]: fewer ids than rows,
+         * or more rows than were sent, cannot be. */
+        if (inserted > sent || inserted > span->hi - span->lo) {
+            wharf_error("database %s: %lld logs inserted of %lld sent,"
+                        " ids %lld to %lld taken meanwhile",
+                        st->safe, inserted, sent, span->lo + 1, span->hi);
             rc = WHARFD_PG_FAILED;
         } else {
             b->stored = inserted;
             b->duplicates = (long long) b->n - inserted;
-            b->last_sequence = wharfd_pg_int8(res[2], 0, 1);
+            b->last_sequence = wharfd_pg_int8(res[1], 0, 2);
+            if (inserted == sent) {
+                logs_mark_all(b, skip);
+            } else {
+                span->read_back = 1; /* a resend: which, after the commit */
+                for (i = 0; i < b->n; i++) {
+                    b->logs[i].stored = 0;
+                }
+            }
         }
     }
-    wharfd_pg_clear_all(res, 3);
+    wharfd_pg_clear_all(res, 2);
     if (rc != WHARFD_PG_OK) {
         b->stored = b->duplicates = b->last_sequence = 0;
         for (i = 0; i < b->n; i++) {
