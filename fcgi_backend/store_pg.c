@@ -50,7 +50,8 @@ static const struct {
      * LOG_AFTER: the ids the call's rows can have, (mark, last]: mark is
      * the last id taken by anyone before the insert, last after it (other
      * wharfds' ids fall in between, never another writer's of this
-     * instance: the lock); the instance's highest stored sequence
+     * instance: the lock); the last id this session took (the call's
+     * highest when it stored a row); the instance's highest stored sequence
      * (getLastSequence's answer, in the reply); and the mark moved on.
      * When the insert stored fewer rows than were sent (a resend), the
      * writer reads back which, after the COMMIT, by that range
@@ -110,6 +111,7 @@ static const struct {
                                   WHARFD_PG_TEXTARR, WHARFD_PG_TEXTARR,
                                   WHARFD_PG_TEXTARR } },
     [WHARFD_PGW_LOG_AFTER] = { "SELECT s.mark, s.last,"
+                               " currval('container_logs_id_seq'),"
                                " (SELECT coalesce(max(sequence), 0)"
                                " FROM container_logs WHERE worker_name = $1"
                                " AND instance_id = $2),"

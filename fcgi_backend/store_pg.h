@@ -71,6 +71,13 @@ enum wharfd_pg_lock {
  * payload carries (PostgreSQL's limit is 8000 bytes). */
 #define WHARFD_PG_CHANNEL    "wharf_feed"
 #define WHARFD_PG_NOTIFY_MAX 7900
+/* How long the server waits on a writer stopped inside a transaction
+ * before it ends its session (store_pg.c, pgw_connect). */
+#define WHARFD_PG_WRITER_STALL "10s"
+/* How long a storeLogs call waits, after its commit, for its rows to be
+ * under the watermark (readable: wharfd_pg_logs): longer only when a
+ * writer is stuck, and then the call is answered anyway, logged. */
+#define WHARFD_PG_VISIBLE_WAIT_MS 15000
 /* Log partitions are created this many days ahead of today (UTC). */
 #define WHARFD_PG_DAYS_AHEAD 2
 

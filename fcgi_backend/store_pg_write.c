@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "store_errfold.h"
@@ -254,7 +255,7 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
     size_t i;
     int rc = WHARFD_PG_OK, k;
 
-    b->stored = b->duplicates = b->last_sequence = 0;
+    b->stored = b->duplicates = b->last_sequence = b->last_id = 0;
     span->read_back = 0;
     for (k = 0; k < 2; k++) {
         res[k] = wharfd_pgw_next(st);
@@ -296,7 +297,8 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
         } else {
             b->stored = inserted;
             b->duplicates = (long long) b->n - inserted;
-            b->last_sequence = wharfd_pg_int8(res[1], 0, 2);
+            b->last_id = inserted > 0 ? wharfd_pg_int8(res[1], 0, 2) : 0;
+            b->last_sequence = wharfd_pg_int8(res[1], 0, 3);
             if (inserted == sent) {
                 logs_mark_all(b, skip);
             } else {
@@ -309,7 +311,7 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
     }
     wharfd_pg_clear_all(res, 2);
     if (rc != WHARFD_PG_OK) {
-        b->stored = b->duplicates = b->last_sequence = 0;
+        b->stored = b->duplicates = b->last_sequence = b->last_id = 0;
         for (i = 0; i < b->n; i++) {
             b->logs[i].stored = 0;
         }
@@ -318,10 +320,51 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
     return rc;
 }
 
-int
-wharfd_pg_logs(struct wharfd_store *st, struct wharfd_log_batch *b)
+/* Waits until the watermark reaches id: until every transaction that
+ * took its first id below id has ended. A write of this wharfd's or
+ * another's that started before this call's ended is what it waits for
+ * (milliseconds); past WHARFD_PG_VISIBLE_WAIT_MS something is stuck, and
+ * the call is answered anyway. */
+static void
+logs_wait_visible(struct wharfd_pg *st, long long id)
 {
-    return wharfd_store_write(st, wharfd_pg_logs_send, b, WHARFD_KIND_LOGS);
+    struct wharfd_pgconn *c;
+    struct timespec pause = { 0, 200000 }; /* 0.2 ms, doubling to 16 ms */
+    long long seen, waited_ns = 0;
+
+    c = wharfd_pg_reader(st);
+    if (c == NULL) {
+        return;
+    }
+    while ((seen = wharfd_pg_log_seen(st, c)) >= 0 && seen < id) {
+        if (waited_ns >= (long long) WHARFD_PG_VISIBLE_WAIT_MS * 1000000) {
+            wharf_error("database %s: log id %lld not readable after %d ms:"
+                        " a transaction that took a lower id is still open"
+                        " (pg_locks: the advisory lock on key %lld or below)",
+                        st->safe, id, WHARFD_PG_VISIBLE_WAIT_MS, seen + 1);
+            break;
+        }
+        nanosleep(&pause, NULL);
+        waited_ns += pause.tv_nsec;
+        if (pause.tv_nsec < 16000000) {
+            pause.tv_nsec *= 2;
+        }
+    }
+    wharfd_pg_reader_release(st, c);
+}
+
+/* A storeLogs call: written by the writer's group commit, answered when
+ * its rows are readable, so a read that follows the answer sees them
+ * (read-your-writes, as on SQLite), whichever wharfd serves it. */
+int
+wharfd_pg_logs(struct wharfd_store *base, struct wharfd_log_batch *b)
+{
+    int rc = wharfd_store_write(base, wharfd_pg_logs_send, b, WHARFD_KIND_LOGS);
+
+    if (rc == 0 && b->last_id > 0) {
+        logs_wait_visible(wharfd_pg_of(base), b->last_id);
+    }
+    return rc;
 }
 
 /* --- errors ------------------------------------------------------------------------ */
