@@ -1169,6 +1169,8 @@ pg_close(struct wharfd_store *base)
     free(st->news.processes);
     pthread_mutex_destroy(&st->lead_lock);
     pthread_mutex_destroy(&st->readers_lock);
+    pthread_mutex_destroy(&st->seen.lock);
+    pthread_cond_destroy(&st->seen.cond);
     wharfd_store_base_destroy(&st->base);
     free(st->url);
     free(st);
@@ -1216,6 +1218,8 @@ wharfd_pg_open(struct wharfd_store **out, const char *url)
     }
     wharfd_store_base_init(&st->base, &wharfd_pg_ops);
     pthread_mutex_init(&st->readers_lock, NULL);
+    pthread_mutex_init(&st->seen.lock, NULL);
+    pthread_cond_init(&st->seen.cond, NULL);
     pthread_mutex_init(&st->lead_lock, NULL);
     st->wake[0] = st->wake[1] = -1;
     wharfd_store_target_safe(url, st->safe, sizeof(st->safe));

@@ -10,16 +10,14 @@
  *  - the writer's, in pipeline mode. A group commit is one transaction:
  *    the jobs of other kinds first, each sending its statements and
  *    reading their results after one sync (one round trip per job; the
- *    group's BEGIN travels with the first); then the log commit lock, every
- *    storeLogs call of the group (one INSERT ... SELECT FROM unnest() of
- *    binary arrays each, with the exactly-once filter inside it), the
- *    NOTIFYs and the COMMIT, sent together and read after one sync. So
- *    the lock, which serialises the writers of every wharfd on the
- *    database, is held for the server's work only, never across a round
- *    trip to a wharfd: a second wharfd's group waits in the server for the
- *    lock and runs the moment the first commits. Nothing of a call's
- *    answer is needed before the COMMIT: the server builds the NOTIFY's
- *    ids, and a call's stored rows are read back only when it was a
+ *    group's BEGIN travels with the first); then the locks of the
+ *    instances it writes and its marker (below), every storeLogs call of
+ *    the group (one INSERT ... SELECT FROM unnest() of binary arrays
+ *    each, with the exactly-once filter inside it), the NOTIFYs and the
+ *    COMMIT, sent together and read after one sync: no lock is held
+ *    across a round trip to a wharfd. Nothing of a call's answer is needed
+ *    before the COMMIT: the server builds the NOTIFY's ids, and a call's
+ *    stored rows are read back, after the COMMIT, only when it was a
  *    resend (store_pg.c, pgw_sql).
  *  - readers: a pool, one per concurrent request, each with its prepared
  *    statements (by SQL text), read-only sessions.
@@ -31,6 +29,38 @@
  * answered as failed: the agents resend, and resends are no-ops), a
  * reader's at the next request (a read that failed on a broken
  * connection before any row went out is tried once more).
+ *
+ * The watermark. Log ids come from one sequence, taken by the writers of
+ * every wharfd at once, so they do not follow commit order: a row can
+ * commit after a row with a higher id. A reader that pages on from the
+ * highest id it saw (afterId, wharfctl's follow, clearLogs untilId after
+ * a read) would then miss it. So each writing transaction, before its
+ * first id, takes a marker: a shared advisory lock, transaction-level, on
+ * the bigint key "last id taken + 1", which is at or below every id it
+ * will take; and a reader, before its rows' statement, reads the
+ * sequence's last id L, then the markers held (pg_locks), and reads no
+ * row above min(L, lowest marker - 1) (wharfd_pg_log_seen). Why that is
+ * enough: a transaction that took an id at or below L had its marker
+ * before, so the reader sees it unless it has ended, and PostgreSQL
+ * releases a transaction's locks only after its commit is visible to new
+ * snapshots, which the rows' statement, later, takes; a transaction
+ * whose marker the reader missed takes its ids after, above L. A
+ * storeLogs call is answered once the watermark covers its rows
+ * (wharfd_pg_logs), so read-your-writes holds whichever wharfd serves
+ * the read. What holds the watermark back: a transaction in flight, for
+ * milliseconds; a writer stopped inside one, until the server ends its
+ * session (WHARFD_PG_WRITER_STALL); and another application's bigint
+ * advisory locks on the same database, which look like markers (rows
+ * then show late, never go missing).
+ *
+ * Before, ids followed commit order under one lock for the database,
+ * held from a group's first id to its commit: every wharfd's writer took
+ * turns, and two wharfd could not write faster than one. Exactly-once,
+ * which that lock also kept, is now kept per instance (the instance's
+ * highest stored sequence is checked under the instance's lock: store_pg.c,
+ * pgw_sql). The writers share the old lock (WHARFD_PG_LOCK_LOG_COMMIT), so
+ * an older wharfd, which takes it alone, and this one never write logs at
+ * once during an upgrade.
  */
 #ifndef WHARFD_STORE_PG_H
 #define WHARFD_STORE_PG_H
@@ -225,6 +255,16 @@ struct wharfd_pg {
 
     /* readers */
     pthread_mutex_t readers_lock;
+
+    /* The logs' watermark, read once for every reader waiting on it
+     * (store_pg_query.c, wharfd_pg_log_seen): reads number `started`
+     * began, `done` ended, the last with `value`. */
+    struct {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        unsigned long long started, done;
+        long long value;
+    } seen;
     struct wharfd_pgconn *free_readers;
 
     /* the retention leader's connection (retention thread) */

@@ -96,21 +96,27 @@ qb_cond(struct qb *b, const char *before, const char *after)
 
 /* The highest log id below which every id is settled: committed (and
  * visible to a statement that starts after this one) or never to be.
- * The sequence is read first, the markers of the transactions in flight
- * second (store_pg.h, "The watermark"): the subquery on pg_locks runs
- * per row of w, after it. A marker is a shared advisory lock on a bigint
- * key (objsubid 1); wharf's other locks take two keys. */
-#define LOG_SEEN_SQL                                                   \
-    "SELECT least(w.l, coalesce((SELECT min((k.classid::bigint << 32)" \
-    " | k.objid::bigint) FROM pg_locks k"                              \
-    " WHERE k.locktype = 'advisory' AND k.objsubid = 1"                \
-    " AND k.database = (SELECT oid FROM pg_database"                   \
-    " WHERE datname = current_database())"                             \
-    " AND w.l IS NOT NULL) - 1, w.l))"                                 \
+ * The sequence is read first (w), the writers second (store_pg.h, "The
+ * watermark"): when no writer holds the writers' shared lock (the try of
+ * it alone succeeds, for the statement), every id taken is settled;
+ * else the markers held (pg_locks) say which are not. Both run per row
+ * of w, after it. The try is what makes a read cheap while nobody
+ * writes logs: reading pg_locks costs the server about 0.3 ms, in
+ * proportion to every lock every session holds. A marker is a shared
+ * advisory lock on a bigint key (objsubid 1); wharf's other locks take
+ * two keys. */
+#define LOG_SEEN_SQL                                                       \
+    "SELECT CASE WHEN pg_try_advisory_xact_lock(2003329394, 2) THEN w.l" \
+    " ELSE least(w.l, coalesce((SELECT min((k.classid::bigint << 32)"    \
+    " | k.objid::bigint) FROM pg_locks k"                                 \
+    " WHERE k.locktype = 'advisory' AND k.objsubid = 1"                   \
+    " AND k.database = (SELECT oid FROM pg_database"                      \
+    " WHERE datname = current_database())"                                \
+    " AND w.l IS NOT NULL) - 1, w.l)) END"                                \
     " FROM (SELECT " WHARFD_PG_LAST_ID_TAKEN " AS l OFFSET 0) w"
 
-long long
-wharfd_pg_log_seen(struct wharfd_pg *st, struct wharfd_pgconn *c)
+static long long
+log_seen_read(struct wharfd_pg *st, struct wharfd_pgconn *c)
 {
     PGresult *r = wharfd_pg_exec(st, c, LOG_SEEN_SQL, NULL, PGRES_TUPLES_OK);
     long long seen;
@@ -121,6 +127,53 @@ wharfd_pg_log_seen(struct wharfd_pg *st, struct wharfd_pgconn *c)
     seen = wharfd_pg_int8(r, 0, 0);
     PQclear(r);
     return seen;
+}
+
+/* Reading pg_locks costs the server in proportion to every lock held (a
+ * few hundred microseconds), so the readers that need the watermark at
+ * once share one read of it. Which
+ * one: a read that began after the caller came, since a value read
+ * earlier could miss a storeLogs answered just before (the watermark
+ * only grows, so any later read will do). One reader reads; the others
+ * wait for it, or, when a read was already under way as they came, for
+ * the next. */
+long long
+wharfd_pg_log_seen(struct wharfd_pg *st, struct wharfd_pgconn *c)
+{
+    unsigned long long need, mine;
+    long long v;
+
+    pthread_mutex_lock(&st->seen.lock);
+    need = st->seen.started + 1; /* the next read to begin */
+    for (;;) {
+        if (st->seen.done >= need) {
+            v = st->seen.value;
+            pthread_mutex_unlock(&st->seen.lock);
+            return v;
+        }
+        if (st->seen.started == st->seen.done) {
+            break; /* none under way: this caller reads */
+        }
+        pthread_cond_wait(&st->seen.cond, &st->seen.lock);
+    }
+    mine = ++st->seen.started;
+    pthread_mutex_unlock(&st->seen.lock);
+
+    v = log_seen_read(st, c);
+
+    pthread_mutex_lock(&st->seen.lock);
+    if (v >= 0) {
+        st->seen.done = mine;
+        if (v > st->seen.value) {
+            st->seen.value = v;
+        }
+        v = st->seen.value;
+    } else {
+        st->seen.started = st->seen.done; /* the next waiter reads */
+    }
+    pthread_cond_broadcast(&st->seen.cond);
+    pthread_mutex_unlock(&st->seen.lock);
+    return v;
 }
 
 /* The WHERE clause of q and its parameters (shared by the rows query and

@@ -344,7 +344,7 @@ wharfd_pg_retain_logs_plan(struct wharfd_store *base, const char *worker,
 {
     struct wharfd_pg *st = wharfd_pg_of(base);
     struct wharfd_pgconn *c;
-    long long oldest = 0, cut = 0, v;
+    long long oldest = 0, cut = 0, v, seen;
     char day[11];
     int rc, found, f;
 
@@ -357,9 +357,13 @@ wharfd_pg_retain_logs_plan(struct wharfd_store *base, const char *worker,
         return -1;
     }
     /* One snapshot for the whole plan: the reads agree with each other.
-     * Rows that arrive later have higher ids and are young. */
-    if (wharfd_pg_simple(st, c->c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
-        != 0) {
+     * The cut stays at or below the watermark, read before the snapshot
+     * (store_pg.h): every row under the cut is then in the snapshot, and
+     * a row still in flight, young, is never under it. */
+    seen = wharfd_pg_log_seen(st, c);
+    if (seen < 0
+        || wharfd_pg_simple(st, c->c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
+               != 0) {
         wharfd_pg_reader_release(st, c);
         return -1;
     }
@@ -371,8 +375,9 @@ wharfd_pg_retain_logs_plan(struct wharfd_store *base, const char *worker,
         if (logs_before != NULL) {
             /* whole days: the worker's first log received on or after the
              * start of the day of the cut-off (ids and created_at grow
-             * together: the commit lock, store_pg.h), found in the
-             * partitions of that day on (pruned by created_at) */
+             * together, but for writes in flight at once: a row of the
+             * day before with a higher id stays to the next run), found
+             * in the partitions of that day on (pruned by created_at) */
             snprintf(day, sizeof(day), "%.10s", logs_before);
             rc = plan_value(st, c,
                             "SELECT min(id) FROM container_logs"
@@ -402,6 +407,9 @@ wharfd_pg_retain_logs_plan(struct wharfd_store *base, const char *worker,
     }
     wharfd_pg_simple(st, c->c, "COMMIT");
     wharfd_pg_reader_release(st, c);
+    if (cut > seen + 1) {
+        cut = seen + 1;
+    }
     if (rc == 0 && found && cut > oldest) {
         *below = cut; /* else nothing goes: no writer job at all */
     }

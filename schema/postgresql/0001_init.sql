@@ -87,17 +87,19 @@ CREATE TABLE container_errors (
 -- creation of its day's partition).
 --
 -- id: arrival order, from a sequence (PostgreSQL 15 has no identity
--- columns on a partitioned table). wharfd takes the ids of a commit and
--- commits under one advisory lock, so ids follow commit order across
--- every wharfd on the database: a row stored later has a higher id (what
--- afterId/untilId paging and clearLogs untilId rely on).
+-- columns on a partitioned table), taken by the writers of every wharfd at
+-- once; wharfd reads no row above an id still in flight (the watermark,
+-- fcgi_backend/store_pg.h), so a reader that pages on from the highest id
+-- it saw misses none (what afterId/untilId paging and clearLogs untilId
+-- rely on).
 --
 -- (worker, instance, sequence) is not UNIQUE here: a unique index on a
 -- partitioned table must hold the partition key, and a resend can arrive
 -- on another day than its first copy, i.e. in another partition.
--- Exactly-once is kept by wharfd instead: under the same commit lock, a
--- row whose sequence is above the instance's highest stored one is new
--- (an agent's lines are numbered upwards; one index read per batch), and
+-- Exactly-once is kept by wharfd instead: under the instance's advisory
+-- lock (store_pg.h), a row whose sequence is above the instance's highest
+-- stored one is new (an agent's lines are numbered upwards; one index read
+-- per batch), and
 -- only a row at or below it is looked up by this index (a resend, or an
 -- out-of-order line). The index also serves getLastSequence and an
 -- instance's lines in sequence order. (worker_name, id) serves a worker's

@@ -43,15 +43,16 @@ describe('log ids on PostgreSQL with writers at once', () => {
     assert.equal((await rpc('storeLogs', { worker: 'base', instanceId: 'i', logs: logs(1, 2) })).stored, 2);
     const before = await rpc('getLogs', { limit: 100 });
     const cursor = Math.max(...before.data.map((l) => l.id));
-    // A writer of another wharfd, slow: it takes its marker as wharfd's
-    // writer does (LOG_MARK in store_pg.c) and a row's id, and has not
-    // committed yet.
+    // A writer of another wharfd, slow: it takes the writers' shared lock
+    // and its marker as wharfd's writer does (LOG_LOCK, LOG_MARK in
+    // store_pg.c) and a row's id, and has not committed yet.
     const slow = new pg.Client({ connectionString: stack.store.url });
     await slow.connect();
     let answered = false;
     let pending;
     try {
       await slow.query('BEGIN');
+      await slow.query('SELECT pg_advisory_xact_lock_shared(2003329394, 2)');
       await slow.query(`SELECT pg_advisory_xact_lock_shared(s.x) FROM (SELECT (SELECT CASE WHEN is_called
         THEN last_value ELSE last_value - 1 END FROM container_logs_id_seq) + 1 AS x OFFSET 0) s`);
       const slowId = Number((await slow.query(`INSERT INTO container_logs (worker_name, instance_id, sequence, timestamp,
