@@ -172,7 +172,8 @@ struct wharfd_log_batch {
     /* out */
     long long stored, duplicates, last_sequence;
     char created_at[32]; /* SQLite: the stored rows' createdAt */
-    long long last_id;   /* PostgreSQL: the call's highest id, 0: none */
+    long long last_id;   /* PostgreSQL: the call's highest id, to wait
+                          * for (store_pg.h); 0: none, or settled */
 };
 
 /* What a write returns when SQLite found the disk full (SQLITE_FULL):

@@ -154,6 +154,15 @@ static const struct {
                               "2003329394, 2)",
                               0,
                               { 0 } },
+    /* After the COMMIT, in the same round trip: true when no writer is in
+     * a transaction (the writers' lock is free, for this statement), so
+     * every id taken is settled and the group's calls are answered at
+     * once; else each waits for the watermark (wharfd_pg_logs). With one
+     * wharfd it is always true: its writer is the only one. */
+    [WHARFD_PGW_LOG_SETTLED] = { "SELECT pg_try_advisory_xact_lock("
+                                 "2003329394, 2)",
+                                 0,
+                                 { 0 } },
 
     /* As SQLite's (store_sqlite.c), $15 message_nuls; RETURNING the id
      * too, for the news. */
@@ -410,9 +419,13 @@ wharfd_pg_connect(struct wharfd_pg *st, int readonly)
      * which is read in UTC explicitly. A reader cannot write. */
     if (wharfd_pg_simple(st, c->c, "SET TIME ZONE 'UTC'") != 0
         || (readonly
-            && wharfd_pg_simple(st, c->c,
-                                "SET default_transaction_read_only = on")
-                != 0)) {
+            && (wharfd_pg_simple(st, c->c,
+                                 "SET default_transaction_read_only = on")
+                    != 0
+                || wharfd_pg_simple(
+                       st, c->c,
+                       "SET lock_timeout = '" WHARFD_PG_READER_LOCK_WAIT "'")
+                    != 0))) {
         wharfd_pg_disconnect(c);
         return NULL;
     }
@@ -924,6 +937,7 @@ pgw_commit_logs(struct wharfd_pg *st, struct wharfd_job *group, int *skip,
     struct wharfd_job *j;
     PGresult *r;
     int k, rc, rc_end = WHARFD_PG_OK, i, n = 0, started = 0;
+    int settled_sent = 0, settled = 0;
 
     for (k = 0, j = group; j != NULL && p->failed < 0; j = j->next, k++) {
         if (skip[k] || j->run != wharfd_pg_logs_send) {
@@ -967,20 +981,30 @@ pgw_commit_logs(struct wharfd_pg *st, struct wharfd_job *group, int *skip,
         wharfd_pg_news_send(st);
         wharfd_pgw_send(st, WHARFD_PGW_COMMIT, NULL);
         n = st->w_sent - i;
+        if (started) {
+            i = st->w_sent;
+            wharfd_pgw_send(st, WHARFD_PGW_LOG_SETTLED, NULL);
+            settled_sent = st->w_sent - i;
+        }
     }
     st->w_sent = 0;
     if ((rc = wharfd_pgw_sync(st)) != WHARFD_PG_OK
         || (rc = pgw_read_pending(st, p)) != WHARFD_PG_OK) {
         return rc;
     }
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n + settled_sent; i++) {
         r = wharfd_pgw_next(st);
         if (r == NULL) {
             wharfd_pg_log_error(st, st->w.c, NULL, "reading results");
             return WHARFD_PG_LOST;
         }
-        if (rc_end == WHARFD_PG_OK && PQresultStatus(r) != PGRES_COMMAND_OK
-            && PQresultStatus(r) != PGRES_TUPLES_OK && p->failed < 0) {
+        if (i == n) {
+            /* LOG_SETTLED: not the group's to fail */
+            settled = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+                && PQgetlength(r, 0, 0) == 1 && PQgetvalue(r, 0, 0)[0] != 0;
+        } else if (rc_end == WHARFD_PG_OK
+                   && PQresultStatus(r) != PGRES_COMMAND_OK
+                   && PQresultStatus(r) != PGRES_TUPLES_OK && p->failed < 0) {
             rc_end = wharfd_pgw_check(st, r, PGRES_COMMAND_OK, "committing");
         }
         PQclear(r);
@@ -1004,6 +1028,13 @@ pgw_commit_logs(struct wharfd_pg *st, struct wharfd_job *group, int *skip,
         return rc_end;
     }
     pgw_read_back(st, p);
+    if (settled) {
+        for (k = 0, j = group; j != NULL; j = j->next, k++) {
+            if (!skip[k] && j->run == wharfd_pg_logs_send) {
+                ((struct wharfd_log_batch *) j->arg)->last_id = 0;
+            }
+        }
+    }
     return WHARFD_PG_OK;
 }
 

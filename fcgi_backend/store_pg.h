@@ -104,10 +104,12 @@ enum wharfd_pg_lock {
 /* How long the server waits on a writer stopped inside a transaction
  * before it ends its session (store_pg.c, pgw_connect). */
 #define WHARFD_PG_WRITER_STALL "10s"
-/* How long a storeLogs call waits, after its commit, for its rows to be
- * under the watermark (readable: wharfd_pg_logs): longer only when a
- * writer is stuck, and then the call is answered anyway, logged. */
-#define WHARFD_PG_VISIBLE_WAIT_MS 15000
+/* The readers' lock_timeout: how long a reader waits for a lock, which
+ * is for a storeLogs call waiting for the writes below it to end
+ * (store_pg_write.c, logs_wait_visible: longer only when something is
+ * stuck; the call is then answered all the same, logged) or for a
+ * partition's DDL (retention's own lock_timeout is 2 s). */
+#define WHARFD_PG_READER_LOCK_WAIT "15s"
 /* Log partitions are created this many days ahead of today (UTC). */
 #define WHARFD_PG_DAYS_AHEAD 2
 
@@ -202,6 +204,7 @@ enum wharfd_pgw_id {
     WHARFD_PGW_LOG_AFTER,
     WHARFD_PGW_LOG_NOTIFY,
     WHARFD_PGW_LOG_LOCK,
+    WHARFD_PGW_LOG_SETTLED,
     WHARFD_PGW_ERROR_UPSERT,
     WHARFD_PGW_ERROR_LOOKUP,
     WHARFD_PGW_PROCESS_UPSERT,

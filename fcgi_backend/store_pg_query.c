@@ -105,14 +105,14 @@ qb_cond(struct qb *b, const char *before, const char *after)
  * proportion to every lock every session holds. A marker is a shared
  * advisory lock on a bigint key (objsubid 1); wharf's other locks take
  * two keys. */
-#define LOG_SEEN_SQL                                                       \
+#define LOG_SEEN_SQL                                                     \
     "SELECT CASE WHEN pg_try_advisory_xact_lock(2003329394, 2) THEN w.l" \
     " ELSE least(w.l, coalesce((SELECT min((k.classid::bigint << 32)"    \
-    " | k.objid::bigint) FROM pg_locks k"                                 \
-    " WHERE k.locktype = 'advisory' AND k.objsubid = 1"                   \
-    " AND k.database = (SELECT oid FROM pg_database"                      \
-    " WHERE datname = current_database())"                                \
-    " AND w.l IS NOT NULL) - 1, w.l)) END"                                \
+    " | k.objid::bigint) FROM pg_locks k"                                \
+    " WHERE k.locktype = 'advisory' AND k.objsubid = 1"                  \
+    " AND k.database = (SELECT oid FROM pg_database"                     \
+    " WHERE datname = current_database())"                               \
+    " AND w.l IS NOT NULL) - 1, w.l)) END"                               \
     " FROM (SELECT " WHARFD_PG_LAST_ID_TAKEN " AS l OFFSET 0) w"
 
 static long long

@@ -363,7 +363,7 @@ wharfd_pg_retain_logs_plan(struct wharfd_store *base, const char *worker,
     seen = wharfd_pg_log_seen(st, c);
     if (seen < 0
         || wharfd_pg_simple(st, c->c, "BEGIN ISOLATION LEVEL REPEATABLE READ")
-               != 0) {
+            != 0) {
         wharfd_pg_reader_release(st, c);
         return -1;
     }

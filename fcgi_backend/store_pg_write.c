@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "store_errfold.h"
@@ -320,42 +319,53 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
     return rc;
 }
 
-/* Waits until the watermark reaches id: until every transaction that
- * took its first id below id has ended. A write of this wharfd's or
- * another's that started before this call's ended is what it waits for
- * (milliseconds); past WHARFD_PG_VISIBLE_WAIT_MS something is stuck, and
- * the call is answered anyway. */
+/* Waits until every transaction that took its marker at or below id has
+ * ended (store_pg.h, "The watermark"): one statement, which finds them in
+ * pg_locks and takes each marker's lock exclusively in turn, so it waits
+ * for each holder, in key order (two waiters never wait for each other),
+ * and lets go at its end. None can start meanwhile: a marker taken now is
+ * above id. A writer stuck inside a transaction is ended by the server
+ * (WHARFD_PG_WRITER_STALL); anything else is cut by the readers'
+ * lock_timeout (WHARFD_PG_READER_LOCK_WAIT), and the call answered all
+ * the same, logged. */
+#define LOGS_WAIT_SQL                                                   \
+    "SELECT count(pg_advisory_xact_lock(k.m)) FROM (SELECT DISTINCT"    \
+    " (l.classid::bigint << 32) | l.objid::bigint AS m FROM pg_locks l" \
+    " WHERE l.locktype = 'advisory' AND l.objsubid = 1"                 \
+    " AND l.database = (SELECT oid FROM pg_database"                    \
+    " WHERE datname = current_database())"                              \
+    " AND ((l.classid::bigint << 32) | l.objid::bigint) <= $1"          \
+    " ORDER BY 1) k"
+
 static void
 logs_wait_visible(struct wharfd_pg *st, long long id)
 {
     struct wharfd_pgconn *c;
-    struct timespec pause = { 0, 200000 }; /* 0.2 ms, doubling to 16 ms */
-    long long seen, waited_ns = 0;
+    struct wharfd_pgp p;
+    PGresult *r;
 
     c = wharfd_pg_reader(st);
     if (c == NULL) {
         return;
     }
-    while ((seen = wharfd_pg_log_seen(st, c)) >= 0 && seen < id) {
-        if (waited_ns >= (long long) WHARFD_PG_VISIBLE_WAIT_MS * 1000000) {
-            wharf_error("database %s: log id %lld not readable after %d ms:"
-                        " a transaction that took a lower id is still open"
-                        " (pg_locks: the advisory lock on key %lld or below)",
-                        st->safe, id, WHARFD_PG_VISIBLE_WAIT_MS, seen + 1);
-            break;
-        }
-        nanosleep(&pause, NULL);
-        waited_ns += pause.tv_nsec;
-        if (pause.tv_nsec < 16000000) {
-            pause.tv_nsec *= 2;
-        }
+    wharfd_pgp_reset(&p);
+    wharfd_pgp_int8(&p, id);
+    r = wharfd_pg_exec(st, c, LOGS_WAIT_SQL, &p, PGRES_TUPLES_OK);
+    if (r == NULL) {
+        wharf_error("database %s: log id %lld may not be readable yet:"
+                    " a transaction that took a lower id was not seen to"
+                    " end",
+                    st->safe, id);
     }
+    PQclear(r);
     wharfd_pg_reader_release(st, c);
 }
 
 /* A storeLogs call: written by the writer's group commit, answered when
  * its rows are readable, so a read that follows the answer sees them
- * (read-your-writes, as on SQLite), whichever wharfd serves it. */
+ * (read-your-writes, as on SQLite), whichever wharfd serves it: at once
+ * when no writer was in a transaction just after the commit (last_id 0,
+ * store_pg.c, LOG_SETTLED), else after logs_wait_visible. */
 int
 wharfd_pg_logs(struct wharfd_store *base, struct wharfd_log_batch *b)
 {
