@@ -725,9 +725,18 @@ pgw_connect(struct wharfd_pg *st)
         PQclear(r);
     }
     /* An id of no row, so that currval() is defined in this session from
-     * now on (LOG_NOTIFY asks it whatever the group stored). */
+     * now on (LOG_AFTER and LOG_NOTIFY ask it whatever the call stored).
+     * A writer stopped inside a transaction (SIGSTOP, a cut network)
+     * holds its instances' locks and the readers' watermark: the server
+     * ends its session after WHARFD_PG_WRITER_STALL, freeing both (a
+     * group's pipeline leaves the server idle inside it only between two
+     * chunks of calls, for a round trip). */
     if (wharfd_pg_simple(st, st->w.c, "SELECT nextval('container_logs_id_seq')")
-        != 0) {
+            != 0
+        || wharfd_pg_simple(st, st->w.c,
+                            "SET idle_in_transaction_session_timeout = "
+                            "'" WHARFD_PG_WRITER_STALL "'")
+            != 0) {
         return -1;
     }
     if (PQenterPipelineMode(st->w.c) != 1) {
