@@ -26,7 +26,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { sharedPgServer } from '../../tests/lib/pg.mjs';
-import { BUILD, childPids, procGone, reloadNginx, startStack, startWharfd, tempDir, waitFor } from '../../tests/lib/stack.mjs';
+import { BUILD, addWharfdUpstream, startStack, startWharfd, tempDir } from '../../tests/lib/stack.mjs';
 import { cpuSeconds, machineLine, median, treeCpu, postRpc } from '../lib.mjs';
 
 const REPS = Number(process.argv[2] || 3);
@@ -93,16 +93,7 @@ async function wharfdCell(engine, two) {
         gateway: stack.wharfdOpts.gateway, db: stack.store.url, args: WHARFD_ARGS });
       stack.procs.push(w2);
       wharfds.push(w2);
-      const conf = fs.readFileSync(stack.conf, 'utf8');
-      const one = `server ${stack.wharfd.addr};`;
-      if (!conf.includes(one)) throw new Error(`no "${one}" in ${stack.conf}`);
-      fs.writeFileSync(stack.conf, conf.replace(one, `${one}\n        server ${w2.addr};`));
-      // The old worker processes finish their connections and exit; one
-      // of them could take a client's connection and close it after one
-      // request (a "socket hang up" mid-run): they go first.
-      const old = childPids(stack.nginx.pid);
-      await reloadNginx(stack.nginx);
-      await waitFor(() => old.every((p) => procGone(p)), { what: 'the old nginx workers to exit' });
+      await addWharfdUpstream(stack, w2);
     }
     // Each wharfd's group commits so far, by its wharfd="..." label: with
     // two, nginx gives the request to either, so ask until both answered.

@@ -9,8 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
-import { ENGINES, startStack, waitFor } from '../lib/stack.mjs';
+import { ENGINES, openFeed, startStack, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -112,15 +111,9 @@ for (const engine of ENGINES) {
     });
 
     test('feed subscribers, and a subscriber that stops reading counted lagged', async () => {
-      const ws = await new Promise((resolve, reject) => {
-        // straight to wharfd's feed listener: nginx's buffers in between
-        // would take longer to fill
-        const w = new WebSocket(`ws://${stack.wharfdOpts.wsAddr}/ws/monitoring`, { headers: { authorization: `Bearer ${stack.token}` } });
-        w.msgs = [];
-        w.on('message', (d) => w.msgs.push(JSON.parse(d.toString())));
-        w.on('open', () => resolve(w));
-        w.on('error', reject);
-      });
+      // straight to wharfd's feed listener: nginx's buffers in between
+      // would take longer to fill
+      const ws = await openFeed(stack.wharfdOpts.wsAddr, stack.token);
       try {
         ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { worker: 'met-lag' } }));
         await waitFor(() => ws.msgs.find((m) => m.id === 1), { what: 'the subscription' });

@@ -10,9 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import WebSocket from 'ws';
-import { childPids, freeStaticPort, procGone, reloadNginx, startStack, startWharfd, waitFor } from '../lib/stack.mjs';
-import fs from 'node:fs';
+import { addWharfdUpstream, freeStaticPort, openFeed, startStack, startWharfd, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -95,21 +93,8 @@ describe('log ids on PostgreSQL with writers at once', () => {
     const bFeed = `127.0.0.1:${await freeStaticPort()}`;
     const b = await startWharfd({ ...stack.wharfdOpts, wsAddr: bFeed, args: ['--name', 'b'] });
     stack.procs.push(b);
-    const conf = fs.readFileSync(stack.conf, 'utf8');
-    const one = `server ${stack.wharfd.addr};`;
-    assert.ok(conf.includes(one));
-    fs.writeFileSync(stack.conf, conf.replace(one, `${one}\n        server ${b.addr};`));
-    const old = childPids(stack.nginx.pid);
-    await reloadNginx(stack.nginx);
-    await waitFor(() => old.every((p) => procGone(p)), { what: 'the old nginx workers to exit' });
-
-    const ws = await new Promise((resolve, reject) => {
-      const w = new WebSocket(`ws://${bFeed}/ws/monitoring`, { headers: { authorization: `Bearer ${stack.token}` } });
-      w.msgs = [];
-      w.on('message', (d) => w.msgs.push(JSON.parse(d.toString())));
-      w.on('open', () => resolve(w));
-      w.on('error', reject);
-    });
+    await addWharfdUpstream(stack, b);
+    const ws = await openFeed(bFeed, stack.token);
     try {
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { kinds: ['log'] } }));
       await waitFor(() => ws.msgs.find((m) => m.id === 1), { what: 'the subscription on B' });

@@ -5,8 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
-import { freeStaticPort, startStack, startWharfd, waitFor } from '../lib/stack.mjs';
+import { freeStaticPort, openFeed, startStack, startWharfd, waitFor } from '../lib/stack.mjs';
 
 const M = (name) => `ContainerMonitoringOps.${name}`;
 
@@ -38,13 +37,7 @@ describe('two wharfd on one PostgreSQL database', () => {
   const logs = (from, n) => Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: 'info', message: `two ${from + i}` }));
 
   test('rows stored through A reach a subscriber of B once each, in order; a resend does not', async () => {
-    const ws = await new Promise((resolve, reject) => {
-      const w = new WebSocket(`ws://${bFeed}/ws/monitoring`, { headers: { authorization: `Bearer ${stack.token}` } });
-      w.msgs = [];
-      w.on('message', (d) => w.msgs.push(JSON.parse(d.toString())));
-      w.on('open', () => resolve(w));
-      w.on('error', reject);
-    });
+    const ws = await openFeed(bFeed, stack.token);
     try {
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'subscribe', params: { worker: 'two', kinds: ['log'] } }));
       await waitFor(() => ws.msgs.find((m) => m.id === 1), { what: 'the subscription on B' });

@@ -19,7 +19,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { sharedPgServer, storeRows } from './pg.mjs';
 
 export { ENGINES } from './pg.mjs';
@@ -596,6 +596,32 @@ export async function reloadNginx(nginx, { timeout = 10000 } = {}) {
     const fresh = childPids(nginx.pid).filter((p) => !before.has(p));
     return fresh.length ? fresh : null;
   }, { timeout, what: 'new nginx worker processes after the reload' });
+}
+
+// Puts wharfd w into the stack's nginx upstream next to the stack's own
+// (nginx then gives each request to either) and reloads nginx; the old
+// worker processes are gone when it returns (one could otherwise take a
+// client's connection and close it after one request).
+export async function addWharfdUpstream(stack, w) {
+  const conf = fs.readFileSync(stack.conf, 'utf8');
+  const one = `server ${stack.wharfd.addr};`;
+  if (!conf.includes(one)) throw new Error(`no "${one}" in ${stack.conf}`);
+  fs.writeFileSync(stack.conf, conf.replace(one, `${one}\n        server ${w.addr};`));
+  const old = childPids(stack.nginx.pid);
+  await reloadNginx(stack.nginx);
+  await waitFor(() => old.every((p) => procGone(p)), { what: 'the old nginx workers to exit' });
+}
+
+// A client of wharfd's live feed at addr (host:port), open; every message
+// it gets, parsed, in ws.msgs.
+export function openFeed(addr, token) {
+  return new Promise((resolve, reject) => {
+    const w = new WebSocket(`ws://${addr}/ws/monitoring`, { headers: { authorization: `Bearer ${token}` } });
+    w.msgs = [];
+    w.on('message', (d) => w.msgs.push(JSON.parse(d.toString())));
+    w.on('open', () => resolve(w));
+    w.on('error', reject);
+  });
 }
 
 async function stopAll(stack) {
