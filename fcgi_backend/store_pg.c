@@ -854,7 +854,14 @@ pgw_read_back(struct wharfd_pg *st, struct pgw_pending *p)
         } else if (r != NULL && PQresultStatus(r) != PGRES_TUPLES_OK) {
             wharfd_pg_log_error(st, st->w.c, r, "reading stored logs");
         }
-        wharfd_pg_logs_stored_read(p->back[i].b, r);
+        if (wharfd_pg_logs_stored_read(p->back[i].b, r) != p->back[i].b->stored
+            && r != NULL) {
+            /* the counts in the answer stand: they are the insert's */
+            wharf_error("database %s: %lld logs of %s/%s stored, another"
+                        " number read back",
+                        st->safe, p->back[i].b->stored, p->back[i].b->worker,
+                        p->back[i].b->instance);
+        }
         PQclear(r);
     }
     if (n == p->nback) {

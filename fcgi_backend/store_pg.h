@@ -353,7 +353,8 @@ long long wharfd_pg_log_seen(struct wharfd_pg *st, struct wharfd_pgconn *c);
  * set too, unless it stored fewer than it sent (a resend): then *span
  * says where its ids are, and after the COMMIT the writer sends
  * wharfd_pg_logs_stored_send and reads wharfd_pg_logs_stored_read (NULL:
- * the answer was lost, no row is marked). */
+ * the answer was lost, no row is marked), which returns how many rows it
+ * marked: the insert's count, b->stored, unless something is amiss. */
 struct wharfd_pg_logspan {
     long long lo, hi; /* the call's ids are in (lo, hi] */
     int read_back;    /* its stored rows are to be read back */
@@ -364,7 +365,8 @@ int wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
 void wharfd_pg_logs_stored_send(struct wharfd_pg *st,
                                 const struct wharfd_log_batch *b,
                                 const struct wharfd_pg_logspan *span);
-void wharfd_pg_logs_stored_read(struct wharfd_log_batch *b, const PGresult *r);
+long long wharfd_pg_logs_stored_read(struct wharfd_log_batch *b,
+                                     const PGresult *r);
 
 /* The outcome of one result: OK when its status is want, else FAILED
  * (logged; NOROOM when a row found no partition, and WHARFD_STORE_FULL

@@ -210,10 +210,10 @@ wharfd_pg_logs_stored_send(struct wharfd_pg *st,
     wharfd_pgw_send(st, WHARFD_PGW_LOG_STORED, &p);
 }
 
-void
+long long
 wharfd_pg_logs_stored_read(struct wharfd_log_batch *b, const PGresult *r)
 {
-    long long *seqs = NULL, seq;
+    long long *seqs = NULL, seq, n = 0;
     char *skip;
     int rows, k;
     size_t i;
@@ -222,7 +222,7 @@ wharfd_pg_logs_stored_read(struct wharfd_log_batch *b, const PGresult *r)
         b->logs[i].stored = 0;
     }
     if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
-        return;
+        return 0;
     }
     rows = PQntuples(r);
     skip = calloc(b->n ? b->n : 1, 1);
@@ -238,10 +238,12 @@ wharfd_pg_logs_stored_read(struct wharfd_log_batch *b, const PGresult *r)
             b->logs[i].stored = !skip[i]
                 && bsearch(&seq, seqs, (size_t) rows, sizeof(*seqs), cmp_ll)
                     != NULL;
+            n += b->logs[i].stored;
         }
     }
     free(seqs);
     free(skip);
+    return n;
 }
 
 int
