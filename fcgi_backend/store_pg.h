@@ -97,6 +97,16 @@ enum wharfd_pg_lock {
     " THEN last_value ELSE last_value - 1" \
     " END FROM container_logs_id_seq)"
 
+/* The markers held now ("The watermark", above), as a table markers(m)
+ * for a FROM clause: the keys of the advisory locks on one bigint key
+ * (objsubid 1) in this database, from pg_locks; wharf's other locks take
+ * two keys. */
+#define WHARFD_PG_MARKERS                                      \
+    "(SELECT (l.classid::bigint << 32) | l.objid::bigint AS m" \
+    " FROM pg_locks l WHERE l.locktype = 'advisory'"           \
+    " AND l.objsubid = 1 AND l.database = (SELECT oid FROM"    \
+    " pg_database WHERE datname = current_database())) markers"
+
 /* The channel of the live feed across wharfds, and the most a NOTIFY
  * payload carries (PostgreSQL's limit is 8000 bytes). */
 #define WHARFD_PG_CHANNEL    "wharf_feed"

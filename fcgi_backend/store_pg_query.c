@@ -102,17 +102,11 @@ qb_cond(struct qb *b, const char *before, const char *after)
  * else the markers held (pg_locks) say which are not. Both run per row
  * of w, after it. The try is what makes a read cheap while nobody
  * writes logs: reading pg_locks costs the server about 0.3 ms, in
- * proportion to every lock every session holds. A marker is a shared
- * advisory lock on a bigint key (objsubid 1); wharf's other locks take
- * two keys. */
+ * proportion to every lock every session holds. */
 #define LOG_SEEN_SQL                                                     \
     "SELECT CASE WHEN pg_try_advisory_xact_lock(2003329394, 2) THEN w.l" \
-    " ELSE least(w.l, coalesce((SELECT min((k.classid::bigint << 32)"    \
-    " | k.objid::bigint) FROM pg_locks k"                                \
-    " WHERE k.locktype = 'advisory' AND k.objsubid = 1"                  \
-    " AND k.database = (SELECT oid FROM pg_database"                     \
-    " WHERE datname = current_database())"                               \
-    " AND w.l IS NOT NULL) - 1, w.l)) END"                               \
+    " ELSE least(w.l, coalesce((SELECT min(markers.m)"                   \
+    " FROM " WHARFD_PG_MARKERS " WHERE w.l IS NOT NULL) - 1, w.l)) END"  \
     " FROM (SELECT " WHARFD_PG_LAST_ID_TAKEN " AS l OFFSET 0) w"
 
 static long long

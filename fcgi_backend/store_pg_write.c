@@ -330,13 +330,9 @@ wharfd_pg_logs_read(struct wharfd_pg *st, struct wharfd_log_batch *b,
  * (WHARFD_PG_WRITER_STALL); anything else is cut by the readers'
  * lock_timeout (WHARFD_PG_READER_LOCK_WAIT), and the call answered all
  * the same, logged. */
-#define LOGS_WAIT_SQL                                                   \
-    "SELECT count(pg_advisory_xact_lock(k.m)) FROM (SELECT DISTINCT"    \
-    " (l.classid::bigint << 32) | l.objid::bigint AS m FROM pg_locks l" \
-    " WHERE l.locktype = 'advisory' AND l.objsubid = 1"                 \
-    " AND l.database = (SELECT oid FROM pg_database"                    \
-    " WHERE datname = current_database())"                              \
-    " AND ((l.classid::bigint << 32) | l.objid::bigint) <= $1"          \
+#define LOGS_WAIT_SQL                                                \
+    "SELECT count(pg_advisory_xact_lock(k.m)) FROM (SELECT DISTINCT" \
+    " markers.m FROM " WHARFD_PG_MARKERS " WHERE markers.m <= $1"    \
     " ORDER BY 1) k"
 
 static void

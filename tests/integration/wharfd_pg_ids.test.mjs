@@ -10,9 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { rpc as shipRpc } from '../lib/ship.mjs';
 import { addWharfdUpstream, freeStaticPort, openFeed, startStack, startWharfd, waitFor } from '../lib/stack.mjs';
-
-const M = (name) => `ContainerMonitoringOps.${name}`;
 
 describe('log ids on PostgreSQL with writers at once', () => {
   let stack;
@@ -22,19 +21,7 @@ describe('log ids on PostgreSQL with writers at once', () => {
   });
   after(async () => stack && stack.stop());
 
-  const rpcRaw = async (method, params) => {
-    const res = await fetch(`${stack.http}/rpc`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: M(method), params }),
-    });
-    return res.json();
-  };
-  const rpc = async (method, params) => {
-    const j = await rpcRaw(method, params);
-    assert.ok(!j.error, JSON.stringify(j.error));
-    return j.result;
-  };
+  const rpc = (method, params) => shipRpc(stack, method, params);
   const logs = (from, n, tag = 'l') => Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: 'info', message: `${tag} ${from + i}` }));
 
   test('a transaction in flight holds readers below its ids; a storeLogs answer waits until its rows are readable', async () => {

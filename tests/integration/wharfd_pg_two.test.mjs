@@ -5,9 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { rpc as shipRpc } from '../lib/ship.mjs';
 import { freeStaticPort, openFeed, startStack, startWharfd, waitFor } from '../lib/stack.mjs';
-
-const M = (name) => `ContainerMonitoringOps.${name}`;
 
 describe('two wharfd on one PostgreSQL database', () => {
   let stack;
@@ -24,16 +23,7 @@ describe('two wharfd on one PostgreSQL database', () => {
   });
   after(async () => stack && stack.stop());
 
-  const rpc = async (method, params) => {
-    const res = await fetch(`${stack.http}/rpc`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: M(method), params }),
-    });
-    const j = await res.json();
-    assert.ok(!j.error, JSON.stringify(j.error));
-    return j.result;
-  };
+  const rpc = (method, params) => shipRpc(stack, method, params);
   const logs = (from, n) => Array.from({ length: n }, (_, i) => ({ sequence: from + i, level: 'info', message: `two ${from + i}` }));
 
   test('rows stored through A reach a subscriber of B once each, in order; a resend does not', async () => {
